@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+import { CONFIG_HELP, ConfigError, loadConfig } from './config/load-config.ts';
+import { createLogger } from './logging/logger.ts';
+import { VERSION, startSidecar } from './sidecar.ts';
+
+const USAGE = `ordered-sidecar ${VERSION}
+
+Usage:
+  ordered-sidecar serve [options]    run the sidecar (options also come from the environment)
+  ordered-sidecar --version
+
+Options (flag, or environment variable):
+${CONFIG_HELP}
+`;
+
+async function serve(argv: string[]): Promise<void> {
+  let options;
+  try {
+    options = loadConfig(argv, process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`ordered-sidecar: ${err.message}\n`);
+    process.exit(2);
+  }
+  const log = createLogger(options.logLevel, { service: 'ordered-sidecar', pid: process.pid });
+  const sidecar = await startSidecar(options, log);
+  const shutdown = (signal: string) => {
+    log.info('signal received', { signal });
+    sidecar.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error('shutdown failed', { err });
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+const [command, ...rest] = process.argv.slice(2);
+switch (command) {
+  case 'serve':
+    await serve(rest);
+    break;
+  case '--version':
+    process.stdout.write(`${VERSION}\n`);
+    break;
+  case undefined:
+  case 'help':
+  case '--help':
+    process.stdout.write(USAGE);
+    break;
+  default:
+    process.stderr.write(`ordered-sidecar: unknown command "${command}"\n\n${USAGE}`);
+    process.exit(2);
+}

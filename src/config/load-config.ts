@@ -1,0 +1,111 @@
+import { DEFAULT_OPTIONS, type SidecarOptions } from './options.ts';
+import { parseDuration } from './parse-duration.ts';
+
+/** Thrown for configuration the sidecar cannot start with; the CLI prints the message as one line. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Kind = 'string' | 'list' | 'int' | 'duration' | 'url' | 'level';
+
+interface Setting {
+  key: keyof SidecarOptions;
+  env: string;
+  kind: Kind;
+  min?: number;
+  max?: number;
+}
+
+/** One row per option: its env variable, and the flag `--kebab-case` of its env name. */
+const SETTINGS: Setting[] = [
+  { key: 'kafkaBrokers', env: 'KAFKA_BROKERS', kind: 'list' },
+  { key: 'kafkaClientId', env: 'KAFKA_CLIENT_ID', kind: 'string' },
+  { key: 'redisUrl', env: 'REDIS_URL', kind: 'url' },
+  { key: 'redisPrefix', env: 'REDIS_PREFIX', kind: 'string' },
+  { key: 'port', env: 'PORT', kind: 'int', min: 0, max: 65535 },
+  { key: 'host', env: 'HOST', kind: 'string' },
+  { key: 'groupTtlMs', env: 'GROUP_TTL', kind: 'duration', min: 60_000 },
+  { key: 'cleanupIntervalMs', env: 'CLEANUP_INTERVAL', kind: 'duration', min: 1000 },
+  { key: 'routerBuckets', env: 'ROUTER_BUCKETS', kind: 'int', min: 1, max: 1 << 20 },
+  { key: 'routeCacheSize', env: 'ROUTE_CACHE_SIZE', kind: 'int', min: 0 },
+  { key: 'touchFlushIntervalMs', env: 'TOUCH_FLUSH_INTERVAL', kind: 'duration', min: 10, max: 60_000 },
+  { key: 'metadataRefreshMs', env: 'METADATA_REFRESH', kind: 'duration', min: 100 },
+  { key: 'maxGroupBytes', env: 'MAX_GROUP_BYTES', kind: 'int', min: 1, max: 4096 },
+  { key: 'maxMessageBytes', env: 'MAX_MESSAGE_BYTES', kind: 'int', min: 1 },
+  { key: 'maxBodyBytes', env: 'MAX_BODY_BYTES', kind: 'int', min: 1 },
+  { key: 'maxMessagesPerRequest', env: 'MAX_MESSAGES_PER_REQUEST', kind: 'int', min: 1 },
+  { key: 'maxBatchMessages', env: 'MAX_BATCH_MESSAGES', kind: 'int', min: 1 },
+  { key: 'maxBatchBytes', env: 'MAX_BATCH_BYTES', kind: 'int', min: 1024 },
+  { key: 'kafkaWriteTimeoutMs', env: 'KAFKA_WRITE_TIMEOUT', kind: 'duration', min: 100 },
+  { key: 'shutdownGraceMs', env: 'SHUTDOWN_GRACE', kind: 'duration', min: 0 },
+  { key: 'logLevel', env: 'LOG_LEVEL', kind: 'level' },
+];
+
+const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+export const flagName = (env: string): string => `--${env.toLowerCase().replaceAll('_', '-')}`;
+
+function parseValue(setting: Setting, raw: string, source: string): SidecarOptions[keyof SidecarOptions] {
+  const fail = (why: string): never => {
+    throw new ConfigError(`invalid ${source}=${JSON.stringify(raw)}: ${why}`);
+  };
+  const inRange = (n: number): number => {
+    if (setting.min !== undefined && n < setting.min) fail(`must be at least ${setting.min}`);
+    if (setting.max !== undefined && n > setting.max) fail(`must be at most ${setting.max}`);
+    return n;
+  };
+  switch (setting.kind) {
+    case 'string':
+      return raw.trim() === '' ? fail('must not be empty') : raw.trim();
+    case 'list': {
+      const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+      if (items.length === 0) fail('must list at least one host:port');
+      for (const item of items) if (!/^[^\s:]+:\d{1,5}$/.test(item)) fail(`"${item}" is not host:port`);
+      return items;
+    }
+    case 'int':
+      return /^\d+$/.test(raw.trim()) ? inRange(Number(raw)) : fail('must be a whole number');
+    case 'duration': {
+      const ms = parseDuration(raw);
+      return ms === undefined ? fail('must be a duration such as 500ms, 30s, 30m, 24h') : inRange(ms);
+    }
+    case 'url': {
+      let url: URL | undefined;
+      try {
+        url = new URL(raw);
+      } catch {
+        fail('must be a URL such as redis://127.0.0.1:6379');
+      }
+      if (url && url.protocol !== 'redis:' && url.protocol !== 'rediss:') fail('must start with redis:// or rediss://');
+      return raw;
+    }
+    case 'level':
+      return (LEVELS as readonly string[]).includes(raw) ? (raw as SidecarOptions['logLevel']) : fail(`must be one of ${LEVELS.join(', ')}`);
+  }
+}
+
+/**
+ * Options from defaults, then environment, then `--flag value` / `--flag=value` arguments (flags win).
+ * Unknown flags are errors: a typo must not silently run with a default.
+ */
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): SidecarOptions {
+  const options: Record<string, unknown> = { ...DEFAULT_OPTIONS };
+  const byFlag = new Map(SETTINGS.map((s) => [flagName(s.env), s]));
+  for (const setting of SETTINGS) {
+    const raw = env[setting.env];
+    if (raw !== undefined && raw !== '') options[setting.key] = parseValue(setting, raw, setting.env);
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = arg.indexOf('=');
+    const flag = eq === -1 ? arg : arg.slice(0, eq);
+    const setting = byFlag.get(flag);
+    if (!setting) throw new ConfigError(`unknown option ${flag} (known: ${[...byFlag.keys()].join(' ')})`);
+    const raw = eq === -1 ? argv[++i] : arg.slice(eq + 1);
+    if (raw === undefined) throw new ConfigError(`option ${flag} needs a value`);
+    options[setting.key] = parseValue(setting, raw, flag);
+  }
+  return options as unknown as SidecarOptions;
+}
+
+export const CONFIG_HELP = SETTINGS.map((s) => `  ${flagName(s.env).padEnd(28)} env ${s.env}`).join('\n');

@@ -1,0 +1,71 @@
+/** Everything the sidecar can be told, with its default. Env names and flags are derived in `load-config.ts`. */
+export interface SidecarOptions {
+  /** Kafka bootstrap servers. @defaultValue ['127.0.0.1:9092'] */
+  kafkaBrokers: string[];
+  /** Kafka client id, shown in broker logs and quotas. @defaultValue 'ordered-sidecar' */
+  kafkaClientId: string;
+  /** Redis holding the MessageGroup mappings shared by all replicas. @defaultValue 'redis://127.0.0.1:6379' */
+  redisUrl: string;
+  /** Prefix of every Redis key, so several sidecar fleets can share one Redis. @defaultValue 'os' */
+  redisPrefix: string;
+  /** HTTP port. @defaultValue 8080 */
+  port: number;
+  /** HTTP bind address; loopback because the application shares the pod network. @defaultValue '127.0.0.1' */
+  host: string;
+  /** A mapping not used for this long is removed by cleanup. @defaultValue 24 h */
+  groupTtlMs: number;
+  /** How often one replica runs the TTL cleanup. @defaultValue 30 min */
+  cleanupIntervalMs: number;
+  /** Buckets (small Redis hashes) per topic holding mappings; fixed when a topic is first used. @defaultValue 4096 */
+  routerBuckets: number;
+  /** Local routing cache size, in MessageGroups. @defaultValue 100000 */
+  routeCacheSize: number;
+  /** How often batched last-access times are written to Redis. @defaultValue 1000 ms */
+  touchFlushIntervalMs: number;
+  /** How often a topic's partition count is re-read from Kafka. @defaultValue 30 s */
+  metadataRefreshMs: number;
+  /** Longest accepted MessageGroup, in UTF-8 bytes. @defaultValue 128 */
+  maxGroupBytes: number;
+  /** Largest accepted message (key + value + headers), in bytes. @defaultValue 1 MiB */
+  maxMessageBytes: number;
+  /** Largest accepted request body, in bytes. @defaultValue 16 MiB */
+  maxBodyBytes: number;
+  /** Most messages in one request. @defaultValue 10000 */
+  maxMessagesPerRequest: number;
+  /** Most messages one Kafka produce request carries for one partition. @defaultValue 1000 */
+  maxBatchMessages: number;
+  /** Most bytes one Kafka produce request carries for one partition. @defaultValue 900 KiB */
+  maxBatchBytes: number;
+  /** Deadline for one Kafka write, kafkajs retries included. @defaultValue 30 s */
+  kafkaWriteTimeoutMs: number;
+  /** How long shutdown waits for in-flight requests before closing anyway. @defaultValue 25 s */
+  shutdownGraceMs: number;
+  /** Log level. @defaultValue 'info' */
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+const MINUTE = 60_000;
+
+export const DEFAULT_OPTIONS = {
+  kafkaBrokers: ['127.0.0.1:9092'],
+  kafkaClientId: 'ordered-sidecar',
+  redisUrl: 'redis://127.0.0.1:6379',
+  redisPrefix: 'os',
+  port: 8080,
+  host: '127.0.0.1',
+  groupTtlMs: 24 * 60 * MINUTE,
+  cleanupIntervalMs: 30 * MINUTE,
+  routerBuckets: 4096,
+  routeCacheSize: 100_000,
+  touchFlushIntervalMs: 1000,
+  metadataRefreshMs: 30_000,
+  maxGroupBytes: 128,
+  maxMessageBytes: 1024 * 1024,
+  maxBodyBytes: 16 * 1024 * 1024,
+  maxMessagesPerRequest: 10_000,
+  maxBatchMessages: 1000,
+  maxBatchBytes: 900 * 1024,
+  kafkaWriteTimeoutMs: 30_000,
+  shutdownGraceMs: 25_000,
+  logLevel: 'info',
+} as const satisfies SidecarOptions;

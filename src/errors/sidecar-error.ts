@@ -1,0 +1,56 @@
+/**
+ * Every failure the sidecar reports is one of these codes. Each code maps to exactly one HTTP status
+ * and says whether repeating the same request may succeed, so the HTTP layer and the SDK never guess.
+ */
+export const ERROR_CODES = {
+  INVALID_REQUEST: { status: 400, retriable: false },
+  PAYLOAD_TOO_LARGE: { status: 413, retriable: false },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, retriable: false },
+  UNKNOWN_TOPIC: { status: 404, retriable: false },
+  NOT_FOUND: { status: 404, retriable: false },
+  UNAUTHORIZED: { status: 401, retriable: false },
+  CONFLICT: { status: 409, retriable: false },
+  ROUTING_UNAVAILABLE: { status: 503, retriable: true },
+  KAFKA_UNAVAILABLE: { status: 503, retriable: true },
+  KAFKA_WRITE_FAILED: { status: 503, retriable: true },
+  KAFKA_REJECTED: { status: 422, retriable: false },
+  SHUTTING_DOWN: { status: 503, retriable: true },
+  INTERNAL: { status: 500, retriable: false },
+} as const satisfies Record<string, { status: number; retriable: boolean }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class SidecarError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly retriable: boolean;
+  /** The request field the error is about, in JSON-path style (`messages[3].message_group`). */
+  readonly field: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { field?: string; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'SidecarError';
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+    this.retriable = ERROR_CODES[code].retriable;
+    this.field = options.field;
+  }
+
+  toJSON(): { error: { code: ErrorCode; message: string; field?: string; retriable: boolean } } {
+    return {
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.field === undefined ? {} : { field: this.field }),
+        retriable: this.retriable,
+      },
+    };
+  }
+}
+
+export const invalid = (field: string, reason: string): SidecarError =>
+  new SidecarError('INVALID_REQUEST', `${field}: ${reason}`, { field });
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,111 @@
+import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
+import { SidecarError } from '../errors/sidecar-error.ts';
+import type { Logger } from '../logging/logger.ts';
+import type { SidecarMetrics } from '../metrics/sidecar-metrics.ts';
+import type { ProduceService } from '../produce/produce-service.ts';
+import type { ProduceResponse } from '../produce/produce-types.ts';
+import { apiVersions } from './api-versions.ts';
+import type { HealthChecker } from './health.ts';
+
+export interface AppDeps {
+  produce: ProduceService;
+  health: HealthChecker;
+  metrics: SidecarMetrics;
+  log: Logger;
+  version: string;
+  maxBodyBytes: number;
+  /** True once shutdown began: new requests get 503 and the connection is closed. */
+  isDraining: () => boolean;
+}
+
+/** 200 when everything was written, 207 when some partitions failed, the error's status when nothing was. */
+export function produceStatus(response: ProduceResponse): number {
+  if (response.partition_errors.length === 0) return 200;
+  if (response.successful_messages > 0) return 207;
+  const retriable = response.partition_errors.every((e) => e.retriable);
+  return retriable ? 503 : 422;
+}
+
+/** body-parser's own errors, translated to the sidecar's vocabulary. */
+function bodyParserError(err: { type?: string; status?: number; message?: string }, limit: number): SidecarError | undefined {
+  switch (err.type) {
+    case 'entity.parse.failed':
+      return new SidecarError('INVALID_REQUEST', `body: malformed JSON (${err.message})`, { field: 'body' });
+    case 'entity.too.large':
+      return new SidecarError('PAYLOAD_TOO_LARGE', `body: over the limit of ${limit} bytes`, { field: 'body' });
+    case 'charset.unsupported':
+    case 'encoding.unsupported':
+      return new SidecarError('UNSUPPORTED_MEDIA_TYPE', `body: ${err.message}`, { field: 'body' });
+    case 'request.aborted':
+      return new SidecarError('INVALID_REQUEST', 'body: the client aborted the request', { field: 'body' });
+    default:
+      return undefined;
+  }
+}
+
+export function createApp(deps: AppDeps): express.Express {
+  const { produce, health, metrics, log } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.use((req, res, next) => {
+    if (deps.isDraining()) {
+      res.setHeader('Connection', 'close');
+      const err = new SidecarError('SHUTTING_DOWN', 'the sidecar is shutting down; retry on another connection');
+      res.status(err.status).json(err.toJSON());
+      return;
+    }
+    metrics.inflightRequests.inc();
+    const stopTimer = metrics.httpDuration.startTimer();
+    res.on('close', () => {
+      metrics.inflightRequests.dec();
+      // Route templates, not raw URLs, keep label cardinality bounded.
+      stopTimer({ method: req.method, route: req.route?.path ?? 'unmatched', status: String(res.statusCode) });
+    });
+    next();
+  });
+
+  const json = express.json({ limit: deps.maxBodyBytes, strict: false });
+  const requireJson: RequestHandler = (req, _res, next) => {
+    if (!req.is('application/json')) {
+      next(new SidecarError('UNSUPPORTED_MEDIA_TYPE', 'body: send Content-Type: application/json', { field: 'body' }));
+      return;
+    }
+    next();
+  };
+  const produceRoute = (run: (body: unknown) => Promise<ProduceResponse>): RequestHandler => async (req: Request, res: Response) => {
+    const response = await run(req.body);
+    res.status(produceStatus(response)).json(response);
+  };
+
+  app.post('/v1/ordered-produce', requireJson, json, produceRoute((body) => produce.ordered(body)));
+  app.post('/v1/produce', requireJson, json, produceRoute((body) => produce.plain(body)));
+  app.get('/v1/api-versions', (_req, res) => {
+    res.json(apiVersions(deps.version));
+  });
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const readiness = await health.check();
+    res.status(readiness.ready ? 200 : 503).json(readiness);
+  });
+  app.get('/metrics', async (_req, res) => {
+    await health.check();
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  app.use((req, _res, next) => {
+    next(new SidecarError('NOT_FOUND', `no route for ${req.method} ${req.path}`));
+  });
+
+  const onError: ErrorRequestHandler = (raw, req, res, _next) => {
+    const err = raw instanceof SidecarError ? raw : (bodyParserError(raw as object, deps.maxBodyBytes) ?? new SidecarError('INTERNAL', 'internal error', { cause: raw }));
+    if (err.status >= 500) log.error('request failed', { method: req.method, path: req.path, code: err.code, err: err.cause ?? err });
+    else log.debug('request rejected', { method: req.method, path: req.path, code: err.code, reason: err.message });
+    if (!res.headersSent) res.status(err.status).json(err.toJSON());
+  };
+  app.use(onError);
+  return app;
+}

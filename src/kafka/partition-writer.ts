@@ -1,0 +1,186 @@
+import type { Message, RecordMetadata } from 'kafkajs';
+import { SidecarError } from '../errors/sidecar-error.ts';
+import type { SidecarMetrics } from '../metrics/sidecar-metrics.ts';
+import { fromKafkaError } from './kafka-errors.ts';
+
+/** A record ready for Kafka, with its size counted once by the caller. */
+export interface OutgoingRecord {
+  message: Message;
+  bytes: number;
+}
+
+/** Outcome of one write: offsets of the records written (always a prefix, order is kept), and why the rest failed. */
+export interface PartitionWriteResult {
+  offsets: string[];
+  error?: SidecarError;
+}
+
+export type ProduceMode = 'ordered' | 'plain';
+
+/** A slice of one write, small enough for one Kafka request; all chunks of a write settle one result. */
+interface Chunk {
+  records: OutgoingRecord[];
+  bytes: number;
+  write: WriteState;
+}
+
+interface WriteState {
+  offsets: string[];
+  remainingChunks: number;
+  failed: boolean;
+  mode: ProduceMode;
+  settle: (result: PartitionWriteResult) => void;
+}
+
+interface PartitionQueue {
+  topic: string;
+  partition: number;
+  pending: Chunk[];
+  draining: boolean;
+}
+
+export interface BatchLimits {
+  maxBatchMessages: number;
+  maxBatchBytes: number;
+}
+
+/** Sends one batch; the producer behind it may be replaced between batches. */
+export type BatchSender = (topic: string, partition: number, messages: Message[]) => Promise<RecordMetadata[]>;
+
+/**
+ * Per-partition write queues. At most one batch per partition is in flight; concurrent writes for a
+ * partition are coalesced into the next batch in arrival order; partitions proceed in parallel.
+ * When a batch fails, every chunk queued behind it on that partition fails too, so nothing can overtake
+ * a batch whose fate is unknown and the caller retries them all in their original order.
+ */
+export class PartitionWriter {
+  readonly #send: BatchSender;
+  readonly #limits: BatchLimits;
+  readonly #metrics: SidecarMetrics;
+  readonly #queues = new Map<string, PartitionQueue>();
+  #active = 0;
+  #idleWaiters: (() => void)[] = [];
+
+  constructor(send: BatchSender, limits: BatchLimits, metrics: SidecarMetrics) {
+    this.#send = send;
+    this.#limits = limits;
+    this.#metrics = metrics;
+  }
+
+  /** Appends `records` to the partition's queue; resolves when all are acknowledged or the rest failed. Never rejects. */
+  write(topic: string, partition: number, records: OutgoingRecord[], mode: ProduceMode): Promise<PartitionWriteResult> {
+    if (records.length === 0) return Promise.resolve({ offsets: [] });
+    const queue = this.#queue(topic, partition);
+    return new Promise((settle) => {
+      const chunks = this.#split(records);
+      const write: WriteState = { offsets: [], remainingChunks: 0, failed: false, mode, settle };
+      for (const chunkRecords of chunks) {
+        queue.pending.push({ records: chunkRecords, bytes: sum(chunkRecords), write });
+      }
+      write.remainingChunks = chunks.length;
+      if (!queue.draining) void this.#drain(queue);
+    });
+  }
+
+  /** Resolves once no partition has queued or in-flight work (used by graceful shutdown). */
+  idle(): Promise<void> {
+    if (this.#active === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #queue(topic: string, partition: number): PartitionQueue {
+    const id = `${topic}\u0000${partition}`;
+    let queue = this.#queues.get(id);
+    if (!queue) {
+      queue = { topic, partition, pending: [], draining: false };
+      this.#queues.set(id, queue);
+    }
+    return queue;
+  }
+
+  #split(records: OutgoingRecord[]): OutgoingRecord[][] {
+    const chunks: OutgoingRecord[][] = [];
+    let current: OutgoingRecord[] = [];
+    let bytes = 0;
+    for (const record of records) {
+      if (current.length > 0 && (current.length >= this.#limits.maxBatchMessages || bytes + record.bytes > this.#limits.maxBatchBytes)) {
+        chunks.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(record);
+      bytes += record.bytes;
+    }
+    chunks.push(current);
+    return chunks;
+  }
+
+  /** Takes queued chunks, oldest first, up to the batch limits (always at least one). */
+  #takeBatch(queue: PartitionQueue): Chunk[] {
+    const batch: Chunk[] = [];
+    let messages = 0;
+    let bytes = 0;
+    while (queue.pending.length > 0) {
+      const next = queue.pending[0]!;
+      const fits = messages + next.records.length <= this.#limits.maxBatchMessages && bytes + next.bytes <= this.#limits.maxBatchBytes;
+      if (batch.length > 0 && !fits) break;
+      batch.push(queue.pending.shift()!);
+      messages += next.records.length;
+      bytes += next.bytes;
+    }
+    return batch;
+  }
+
+  async #drain(queue: PartitionQueue): Promise<void> {
+    queue.draining = true;
+    this.#active++;
+    try {
+      while (queue.pending.length > 0) {
+        const batch = this.#takeBatch(queue);
+        const messages = batch.flatMap((chunk) => chunk.records.map((r) => r.message));
+        const stopTimer = this.#metrics.kafkaWriteDuration.startTimer({ topic: queue.topic });
+        try {
+          const metadata = await this.#send(queue.topic, queue.partition, messages);
+          stopTimer();
+          this.#metrics.kafkaBatchMessages.observe(messages.length);
+          this.#acknowledge(queue, batch, metadata);
+        } catch (err) {
+          stopTimer();
+          const error = fromKafkaError(err, `writing to ${queue.topic}/${queue.partition}`);
+          // Everything behind the failed batch fails with it: order over progress.
+          this.#fail(queue, [...batch, ...queue.pending.splice(0)], error);
+        }
+      }
+    } finally {
+      queue.draining = false;
+      if (--this.#active === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+    }
+  }
+
+  #acknowledge(queue: PartitionQueue, batch: Chunk[], metadata: RecordMetadata[]): void {
+    const meta = metadata.find((m) => m.partition === queue.partition);
+    if (!meta?.baseOffset) {
+      this.#fail(queue, batch, new SidecarError('KAFKA_WRITE_FAILED', `writing to ${queue.topic}/${queue.partition}: Kafka returned no offset`));
+      return;
+    }
+    let offset = BigInt(meta.baseOffset);
+    for (const chunk of batch) {
+      const { write } = chunk;
+      for (let i = 0; i < chunk.records.length; i++) write.offsets.push(String(offset++));
+      this.#metrics.messagesProduced.inc({ topic: queue.topic, mode: write.mode }, chunk.records.length);
+      if (--write.remainingChunks === 0) write.settle({ offsets: write.offsets });
+    }
+  }
+
+  #fail(queue: PartitionQueue, chunks: Chunk[], error: SidecarError): void {
+    for (const chunk of chunks) {
+      this.#metrics.messagesFailed.inc({ topic: queue.topic, reason: error.code }, chunk.records.length);
+      const { write } = chunk;
+      if (write.failed) continue;
+      write.failed = true;
+      write.settle({ offsets: write.offsets, error });
+    }
+  }
+}
+
+const sum = (records: OutgoingRecord[]): number => records.reduce((total, r) => total + r.bytes, 0);

@@ -1,0 +1,96 @@
+import { CompressionTypes, type Kafka, type Message, type Producer, type RecordMetadata } from 'kafkajs';
+import type { Logger } from '../logging/logger.ts';
+
+/**
+ * kafkajs retries a failed batch only inside `send`; once `send` gives up it keeps the partition's sequence
+ * number, so if the failed batch had in fact been written, the broker would take the *next* batch as a
+ * duplicate of it and drop it silently. The Java client avoids this by bumping the producer epoch; here the
+ * same is done by replacing the producer (a new producer id restarts every sequence) after any failed send,
+ * once the batches still in flight have settled. Sends wait while a replacement is under way.
+ */
+export class ResettableProducer {
+  readonly #kafka: Kafka;
+  readonly #log: Logger;
+  readonly #ackTimeoutMs: number;
+  #producer: Producer;
+  #inFlight = 0;
+  #settled: (() => void)[] = [];
+  #connecting: Promise<void> | undefined;
+  #replacing: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(kafka: Kafka, log: Logger, ackTimeoutMs: number) {
+    this.#kafka = kafka;
+    this.#log = log;
+    this.#ackTimeoutMs = ackTimeoutMs;
+    this.#producer = this.#create();
+  }
+
+  /** Connects the current producer once; a failed attempt is forgotten so the next call tries again. */
+  connect(): Promise<void> {
+    this.#connecting ??= this.#producer.connect().catch((err: unknown) => {
+      this.#connecting = undefined;
+      throw err;
+    });
+    return this.#connecting;
+  }
+
+  /** One batch for one partition, acknowledged by all in-sync replicas. */
+  send = async (topic: string, partition: number, messages: Message[]): Promise<RecordMetadata[]> => {
+    while (this.#replacing) await this.#replacing;
+    if (this.#closed) throw new Error('the Kafka producer is shut down');
+    await this.connect();
+    this.#inFlight++;
+    try {
+      return await this.#producer.send({
+        topic,
+        acks: -1,
+        timeout: this.#ackTimeoutMs,
+        compression: CompressionTypes.None,
+        messages: messages.map((m) => ({ ...m, partition })),
+      });
+    } catch (err) {
+      this.#replaceSoon();
+      throw err;
+    } finally {
+      if (--this.#inFlight === 0) for (const wake of this.#settled.splice(0)) wake();
+    }
+  };
+
+  async disconnect(): Promise<void> {
+    this.#closed = true;
+    while (this.#replacing) await this.#replacing;
+    if (this.#connecting) await this.#producer.disconnect();
+  }
+
+  #create(): Producer {
+    return this.#kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      // Bounded, so a partition without a leader fails its batch (and the queue behind it) instead of
+      // hanging forever; about 15 s of backoff covers a broker failover.
+      retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 2000 },
+    });
+  }
+
+  #replaceSoon(): void {
+    if (this.#replacing || this.#closed) return;
+    this.#replacing = (async () => {
+      while (this.#inFlight > 0) await new Promise<void>((resolve) => this.#settled.push(resolve));
+      const old = this.#producer;
+      this.#producer = this.#create();
+      this.#connecting = undefined;
+      await old.disconnect().catch(() => undefined);
+      try {
+        await this.connect();
+        this.#log.info('replaced the Kafka producer after a failed write (fresh producer id and sequences)');
+      } catch (err) {
+        // The next send reconnects or fails and tries again; nothing is written with stale sequences.
+        this.#log.warn('Kafka producer reconnect failed after a failed write', { err });
+      }
+    })().finally(() => {
+      this.#replacing = undefined;
+    });
+  }
+}

@@ -1,0 +1,76 @@
+import type { Admin } from 'kafkajs';
+import { SidecarError } from '../errors/sidecar-error.ts';
+import { fromKafkaError } from './kafka-errors.ts';
+
+interface Entry {
+  /** Undefined when Kafka said the topic does not exist. */
+  partitions: number | undefined;
+  fetchedAt: number;
+  refreshing?: Promise<void>;
+}
+
+/** How long "this topic does not exist" is believed, so a typo cannot hammer the brokers. */
+const UNKNOWN_TOPIC_MEMORY_MS = 2000;
+
+/**
+ * Partition counts from Kafka metadata. A known topic is served from memory and refreshed in the background
+ * every `refreshMs`, so a topic that grows is noticed without slowing the produce path.
+ */
+export class TopicMetadata {
+  readonly #admin: Admin;
+  readonly #refreshMs: number;
+  readonly #entries = new Map<string, Entry>();
+  readonly #firstFetch = new Map<string, Promise<Entry>>();
+
+  constructor(admin: Admin, refreshMs: number) {
+    this.#admin = admin;
+    this.#refreshMs = refreshMs;
+  }
+
+  /** Partition count of `topic`; throws UNKNOWN_TOPIC (404) for a topic Kafka does not have. */
+  async partitionCount(topic: string): Promise<number> {
+    const now = Date.now();
+    let entry = this.#entries.get(topic);
+    if (entry && entry.partitions === undefined && now - entry.fetchedAt > UNKNOWN_TOPIC_MEMORY_MS) entry = undefined;
+    if (!entry) {
+      entry = await this.#fetchOnce(topic);
+    } else if (now - entry.fetchedAt > this.#refreshMs && !entry.refreshing) {
+      const stale = entry;
+      stale.refreshing = this.#fetch(topic).then(
+        (fresh) => void this.#entries.set(topic, fresh),
+        () => void (stale.refreshing = undefined),
+      );
+    }
+    if (entry.partitions === undefined) {
+      throw new SidecarError('UNKNOWN_TOPIC', `topic "${topic}" does not exist (the sidecar never creates topics)`, { field: 'topic' });
+    }
+    return entry.partitions;
+  }
+
+  /** Concurrent first requests for a topic share one metadata fetch. */
+  #fetchOnce(topic: string): Promise<Entry> {
+    let pending = this.#firstFetch.get(topic);
+    if (!pending) {
+      pending = this.#fetch(topic)
+        .then((entry) => {
+          this.#entries.set(topic, entry);
+          return entry;
+        })
+        .finally(() => this.#firstFetch.delete(topic));
+      this.#firstFetch.set(topic, pending);
+    }
+    return pending;
+  }
+
+  async #fetch(topic: string): Promise<Entry> {
+    try {
+      const { topics } = await this.#admin.fetchTopicMetadata({ topics: [topic] });
+      const partitions = topics[0]?.partitions.length;
+      return { partitions: partitions || undefined, fetchedAt: Date.now() };
+    } catch (err) {
+      const mapped = fromKafkaError(err, `reading metadata of topic "${topic}"`);
+      if (mapped.code === 'UNKNOWN_TOPIC') return { partitions: undefined, fetchedAt: Date.now() };
+      throw new SidecarError('KAFKA_UNAVAILABLE', mapped.message, { cause: err });
+    }
+  }
+}

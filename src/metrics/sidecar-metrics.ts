@@ -1,0 +1,94 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { loadDeviation } from '../routing/least-loaded.ts';
+
+const PREFIX = 'ordered_sidecar_';
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Per-topic loads, read from Redis when Prometheus scrapes (not on the produce path). */
+export type LoadsSource = () => Promise<Map<string, number[]>>;
+
+/**
+ * Every metric the sidecar exports, on a registry the caller owns (tests build a fresh one each).
+ * Names follow Prometheus conventions; docs/operations.md describes each.
+ */
+export class SidecarMetrics {
+  readonly registry: Registry;
+  readonly totalMappedGroups: Gauge<'topic'>;
+  readonly partitionLoads: Gauge<'topic' | 'partition'>;
+  readonly loadDeviation: Gauge<'topic'>;
+  readonly cacheHits: Counter;
+  readonly cacheMisses: Counter;
+  readonly cacheHitRate: Gauge;
+  readonly routingDuration: Histogram;
+  readonly routingFailures: Counter<'reason'>;
+  readonly groupsCreated: Counter<'topic'>;
+  readonly cleanupDuration: Histogram;
+  readonly cleanupRemoved: Counter<'topic'>;
+  readonly cleanupLastSuccess: Gauge;
+  readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+  readonly inflightRequests: Gauge;
+  readonly kafkaWriteDuration: Histogram<'topic'>;
+  readonly kafkaBatchMessages: Histogram;
+  readonly messagesProduced: Counter<'topic' | 'mode'>;
+  readonly messagesFailed: Counter<'topic' | 'reason'>;
+  readonly redisUp: Gauge;
+  readonly kafkaUp: Gauge;
+  #refreshLoads: (() => Promise<void>) | undefined;
+
+  constructor(registry: Registry = new Registry(), options: { defaultMetrics?: boolean } = {}) {
+    this.registry = registry;
+    const registers = [registry];
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+
+    this.totalMappedGroups = new Gauge({
+      name: `${PREFIX}total_mapped_groups`,
+      help: 'MessageGroups mapped in Redis, per topic.',
+      labelNames: ['topic'],
+      registers,
+      // prom-client awaits collect() before each scrape; one refresh serves the three load gauges.
+      collect: () => this.#refreshLoads?.(),
+    });
+    this.partitionLoads = new Gauge({ name: `${PREFIX}partition_loads`, help: 'MessageGroups mapped to each partition.', labelNames: ['topic', 'partition'], registers });
+    this.loadDeviation = new Gauge({ name: `${PREFIX}partition_load_deviation_ratio`, help: '(max - min) / mean of partition loads; 0 when balanced.', labelNames: ['topic'], registers });
+    this.cacheHits = new Counter({ name: `${PREFIX}routing_cache_hits_total`, help: 'Routes served by the local cache.', registers });
+    this.cacheMisses = new Counter({ name: `${PREFIX}routing_cache_misses_total`, help: 'Routes that needed Redis.', registers });
+    const hits = this.cacheHits;
+    const misses = this.cacheMisses;
+    this.cacheHitRate = new Gauge({
+      name: `${PREFIX}routing_cache_hit_rate`,
+      help: 'Share of routes served by the local cache since start (0..1).',
+      registers,
+      async collect() {
+        const h = (await hits.get()).values[0]?.value ?? 0;
+        const m = (await misses.get()).values[0]?.value ?? 0;
+        this.set(h + m === 0 ? 0 : h / (h + m));
+      },
+    });
+    this.routingDuration = new Histogram({ name: `${PREFIX}routing_duration_seconds`, help: 'Time to resolve the partitions of one request.', buckets: LATENCY_BUCKETS, registers });
+    this.routingFailures = new Counter({ name: `${PREFIX}routing_failures_total`, help: 'Requests that could not be routed.', labelNames: ['reason'], registers });
+    this.groupsCreated = new Counter({ name: `${PREFIX}groups_assigned_total`, help: 'New MessageGroup mappings made by this replica.', labelNames: ['topic'], registers });
+    this.cleanupDuration = new Histogram({ name: `${PREFIX}cleanup_execution_time_seconds`, help: 'Duration of TTL cleanup runs.', buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300], registers });
+    this.cleanupRemoved = new Counter({ name: `${PREFIX}cleanup_removed_groups_total`, help: 'Idle mappings removed by cleanup.', labelNames: ['topic'], registers });
+    this.cleanupLastSuccess = new Gauge({ name: `${PREFIX}cleanup_last_success_timestamp_seconds`, help: 'When any replica last completed cleanup (unix seconds).', registers });
+    this.httpDuration = new Histogram({ name: `${PREFIX}http_request_duration_seconds`, help: 'HTTP request duration.', labelNames: ['method', 'route', 'status'], buckets: LATENCY_BUCKETS, registers });
+    this.inflightRequests = new Gauge({ name: `${PREFIX}inflight_requests`, help: 'HTTP requests being served.', registers });
+    this.kafkaWriteDuration = new Histogram({ name: `${PREFIX}kafka_write_duration_seconds`, help: 'Duration of one partition batch write to Kafka.', labelNames: ['topic'], buckets: LATENCY_BUCKETS, registers });
+    this.kafkaBatchMessages = new Histogram({ name: `${PREFIX}kafka_batch_messages`, help: 'Messages per partition batch written.', buckets: [1, 2, 5, 10, 50, 100, 500, 1000, 5000], registers });
+    this.messagesProduced = new Counter({ name: `${PREFIX}messages_produced_total`, help: 'Messages acknowledged by Kafka.', labelNames: ['topic', 'mode'], registers });
+    this.messagesFailed = new Counter({ name: `${PREFIX}messages_failed_total`, help: 'Messages that could not be written.', labelNames: ['topic', 'reason'], registers });
+    this.redisUp = new Gauge({ name: `${PREFIX}redis_up`, help: '1 when Redis answered the last check.', registers });
+    this.kafkaUp = new Gauge({ name: `${PREFIX}kafka_up`, help: '1 when Kafka answered the last check.', registers });
+  }
+
+  /** Makes scrapes report the mapping loads read from `source`; a failing read keeps the last values. */
+  trackLoads(source: LoadsSource): void {
+    this.#refreshLoads = async () => {
+      const byTopic = await source().catch(() => new Map<string, number[]>());
+      for (const [topic, loads] of byTopic) {
+        this.totalMappedGroups.set({ topic }, loads.reduce((a, b) => a + b, 0));
+        loads.forEach((load, partition) => this.partitionLoads.set({ topic, partition: String(partition) }, load));
+        this.loadDeviation.set({ topic }, loadDeviation(loads));
+      }
+    };
+  }
+}

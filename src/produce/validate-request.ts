@@ -1,0 +1,114 @@
+import { SidecarError, invalid } from '../errors/sidecar-error.ts';
+import { GROUP_HEADER } from './group-header.ts';
+import type { OrderedRecord, PlainRecord, ProduceRequest } from './produce-types.ts';
+
+export interface RequestLimits {
+  maxGroupBytes: number;
+  maxMessageBytes: number;
+  maxMessagesPerRequest: number;
+}
+
+type Json = Record<string, unknown>;
+
+const TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const ENCODINGS = ['utf8', 'base64'] as const;
+const COMMON_FIELDS = ['key', 'value', 'headers', 'key_encoding', 'value_encoding'];
+const ORDERED_FIELDS = new Set(['message_group', ...COMMON_FIELDS]);
+const PLAIN_FIELDS = new Set(['partition', ...COMMON_FIELDS]);
+
+const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function rejectUnknown(value: Json, allowed: Set<string>, path: string): void {
+  for (const key of Object.keys(value)) {
+    if (!allowed.has(key)) throw invalid(`${path}.${key}`, `unknown field (allowed: ${[...allowed].join(', ')})`);
+  }
+}
+
+/** A key or value: a UTF-8 string, or base64 when `<field>_encoding` says so; null is Kafka's null. */
+function payload(message: Json, field: 'key' | 'value', path: string): Buffer | string | null {
+  const raw = message[field];
+  const encoding = message[`${field}_encoding`] ?? 'utf8';
+  if (!ENCODINGS.includes(encoding as (typeof ENCODINGS)[number])) {
+    throw invalid(`${path}.${field}_encoding`, `must be "utf8" or "base64"`);
+  }
+  if (raw === undefined || raw === null) {
+    if (field === 'value' && raw === undefined) throw invalid(`${path}.value`, 'is required (use null for a tombstone)');
+    return null;
+  }
+  if (typeof raw !== 'string') throw invalid(`${path}.${field}`, `must be a string, got ${raw === null ? 'null' : typeof raw}`);
+  if (encoding === 'utf8') return raw;
+  if (!BASE64.test(raw)) throw invalid(`${path}.${field}`, 'is not valid base64');
+  return Buffer.from(raw, 'base64');
+}
+
+function headers(message: Json, path: string): Record<string, string> {
+  const raw = message.headers;
+  if (raw === undefined) return {};
+  if (!isObject(raw)) throw invalid(`${path}.headers`, 'must be an object of string values');
+  for (const [name, value] of Object.entries(raw)) {
+    if (typeof value !== 'string') throw invalid(`${path}.headers.${name}`, 'must be a string');
+    if (name.toLowerCase() === GROUP_HEADER) throw invalid(`${path}.headers.${name}`, `is reserved: the sidecar sets it from message_group`);
+  }
+  return raw as Record<string, string>;
+}
+
+const byteLength = (v: Buffer | string | null): number => (v === null ? 0 : typeof v === 'string' ? Buffer.byteLength(v) : v.length);
+
+function commonRecord(message: Json, path: string, limits: RequestLimits, extraHeaders: Record<string, string>) {
+  const key = payload(message, 'key', path);
+  const value = payload(message, 'value', path);
+  const allHeaders = { ...headers(message, path), ...extraHeaders };
+  let bytes = byteLength(key) + byteLength(value);
+  for (const [name, v] of Object.entries(allHeaders)) bytes += Buffer.byteLength(name) + Buffer.byteLength(v);
+  if (bytes > limits.maxMessageBytes) {
+    throw new SidecarError('PAYLOAD_TOO_LARGE', `${path}: message is ${bytes} bytes, over the limit of ${limits.maxMessageBytes}`, { field: path });
+  }
+  return { message: { key, value, headers: allHeaders }, bytes };
+}
+
+function envelope(body: unknown, limits: RequestLimits): { topic: string; messages: unknown[] } {
+  if (!isObject(body)) throw invalid('body', 'must be a JSON object with "topic" and "messages"');
+  rejectUnknown(body, new Set(['topic', 'messages']), 'body');
+  const { topic, messages } = body;
+  if (typeof topic !== 'string' || topic === '') throw invalid('topic', 'is required and must be a non-empty string');
+  if (!TOPIC.test(topic)) throw invalid('topic', 'is not a valid Kafka topic name (letters, digits, ".", "_", "-"; at most 249)');
+  if (!Array.isArray(messages)) throw invalid('messages', 'is required and must be an array');
+  if (messages.length === 0) throw invalid('messages', 'must not be empty');
+  if (messages.length > limits.maxMessagesPerRequest) {
+    throw new SidecarError('PAYLOAD_TOO_LARGE', `messages: ${messages.length} messages, over the limit of ${limits.maxMessagesPerRequest} per request`, { field: 'messages' });
+  }
+  return { topic, messages };
+}
+
+/** Validates a whole ordered produce request up front, so a bad message means nothing of the request is written. */
+export function parseOrderedRequest(body: unknown, limits: RequestLimits): ProduceRequest<OrderedRecord> {
+  const { topic, messages } = envelope(body, limits);
+  const records = messages.map((message, i): OrderedRecord => {
+    const path = `messages[${i}]`;
+    if (!isObject(message)) throw invalid(path, 'must be an object');
+    rejectUnknown(message, ORDERED_FIELDS, path);
+    const group = message.message_group;
+    if (typeof group !== 'string' || group === '') throw invalid(`${path}.message_group`, 'is required and must be a non-empty string');
+    const groupBytes = Buffer.byteLength(group);
+    if (groupBytes > limits.maxGroupBytes) throw invalid(`${path}.message_group`, `is ${groupBytes} bytes, over the limit of ${limits.maxGroupBytes}`);
+    return { group, ...commonRecord(message, path, limits, { [GROUP_HEADER]: group }) };
+  });
+  return { topic, records };
+}
+
+/** Validates a plain produce request (Kafka's own semantics: explicit partition, or the key decides). */
+export function parsePlainRequest(body: unknown, limits: RequestLimits): ProduceRequest<PlainRecord> {
+  const { topic, messages } = envelope(body, limits);
+  const records = messages.map((message, i): PlainRecord => {
+    const path = `messages[${i}]`;
+    if (!isObject(message)) throw invalid(path, 'must be an object');
+    rejectUnknown(message, PLAIN_FIELDS, path);
+    const partition = message.partition;
+    if (partition !== undefined && partition !== null && !(Number.isInteger(partition) && (partition as number) >= 0)) {
+      throw invalid(`${path}.partition`, 'must be a non-negative integer');
+    }
+    return { partition: (partition as number | null | undefined) ?? undefined, ...commonRecord(message, path, limits, {}) };
+  });
+  return { topic, records };
+}

@@ -1,0 +1,60 @@
+import type { OutgoingRecord, PartitionWriter, ProduceMode } from '../kafka/partition-writer.ts';
+import type { MessageResult, PartitionError, PartitionResponse, ProduceResponse } from './produce-types.ts';
+
+/**
+ * Writes each partition's share of a request in parallel (request order kept within each partition) and
+ * merges the outcomes into one response. `partitionOf[i]` is the partition of `records[i]`.
+ */
+export async function writePartitions(
+  writer: PartitionWriter,
+  topic: string,
+  records: readonly OutgoingRecord[],
+  partitionOf: readonly number[],
+  mode: ProduceMode,
+): Promise<ProduceResponse> {
+  const indicesByPartition = new Map<number, number[]>();
+  partitionOf.forEach((partition, index) => {
+    const indices = indicesByPartition.get(partition);
+    if (indices) indices.push(index);
+    else indicesByPartition.set(partition, [index]);
+  });
+
+  const results: MessageResult[] = new Array(records.length);
+  const partition_responses: PartitionResponse[] = [];
+  const partition_errors: PartitionError[] = [];
+  let successful = 0;
+
+  await Promise.all(
+    [...indicesByPartition].map(async ([partition, indices]) => {
+      const outcome = await writer.write(topic, partition, indices.map((i) => records[i]!), mode);
+      outcome.offsets.forEach((offset, n) => {
+        results[indices[n]!] = { partition, offset };
+      });
+      successful += outcome.offsets.length;
+      if (outcome.offsets.length > 0) {
+        partition_responses.push({ partition, base_offset: outcome.offsets[0]!, message_count: outcome.offsets.length });
+      }
+      if (outcome.error) {
+        const failed = indices.slice(outcome.offsets.length);
+        for (const i of failed) results[i] = { partition, error: outcome.error.message };
+        partition_errors.push({
+          partition,
+          code: outcome.error.code,
+          error: outcome.error.message,
+          retriable: outcome.error.retriable,
+          message_count: failed.length,
+        });
+      }
+    }),
+  );
+
+  const byPartition = (a: { partition: number }, b: { partition: number }): number => a.partition - b.partition;
+  return {
+    topic,
+    partition_responses: partition_responses.sort(byPartition),
+    partition_errors: partition_errors.sort(byPartition),
+    total_messages: records.length,
+    successful_messages: successful,
+    results,
+  };
+}

@@ -1,0 +1,30 @@
+/**
+ * Key layout of the router's state. Every key of one topic carries `{topic}` so Redis Cluster puts them
+ * in one hash slot, which the multi-key scripts need. Kafka topic names cannot contain braces.
+ */
+export interface TopicKeys {
+  /** Hash: `buckets` (bucket count fixed at first use). */
+  meta: string;
+  /** Hash: partition -> number of mapped groups. */
+  loads: string;
+  /** Hash per bucket: group -> "partition:lastAccessMinute". */
+  bucket(index: number): string;
+}
+
+export function topicKeys(prefix: string, topic: string): TopicKeys {
+  const base = `${prefix}:{${topic}}`;
+  return {
+    meta: `${base}:meta`,
+    loads: `${base}:loads`,
+    bucket: (index) => `${base}:m:${index}`,
+  };
+}
+
+/** Set of topics that have mappings, so cleanup and the admin tools can find them. */
+export const topicsKey = (prefix: string): string => `${prefix}:topics`;
+
+/** Held by the replica running cleanup; it expires rather than being released, which also spaces runs out. */
+export const cleanupLockKey = (prefix: string): string => `${prefix}:cleanup-lock`;
+
+/** Unix seconds of the last completed cleanup, by any replica. */
+export const cleanupLastRunKey = (prefix: string): string => `${prefix}:cleanup-last`;

@@ -1,0 +1,29 @@
+--[[
+  Remove the mappings of one bucket that have not been used for longer than the TTL, and decrement the
+  loads of their partitions to match. One bucket per call keeps every call short (buckets are small
+  hashes), so Redis never stalls however many groups a topic has.
+
+  Input:
+    KEYS[1] bucket hash     (<prefix>:{<topic>}:m:<bucket>)
+    KEYS[2] loads hash      (<prefix>:{<topic>}:loads)
+    ARGV[1] TTL in minutes; a mapping whose last access is older than now - TTL is removed
+
+  Output: number of mappings removed.
+]]
+local rcall = redis.call
+local bucketKey, loadsKey = KEYS[1], KEYS[2]
+local time = rcall('TIME')
+local cutoff = math.floor(tonumber(time[1]) / 60) - tonumber(ARGV[1])
+
+local entries = rcall('HGETALL', bucketKey)
+local removed = 0
+for i = 1, #entries, 2 do
+  local value = entries[i + 1]
+  local sep = string.find(value, ':', 1, true)
+  if tonumber(string.sub(value, sep + 1)) < cutoff then
+    rcall('HDEL', bucketKey, entries[i])
+    rcall('HINCRBY', loadsKey, string.sub(value, 1, sep - 1), -1)
+    removed = removed + 1
+  end
+end
+return removed

@@ -1,0 +1,118 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
+import { Redis } from 'ioredis';
+import type { SidecarOptions } from './config/options.ts';
+import { createApp } from './http/app.ts';
+import { HealthChecker } from './http/health.ts';
+import { PartitionWriter } from './kafka/partition-writer.ts';
+import { ResettableProducer } from './kafka/resettable-producer.ts';
+import { TopicMetadata } from './kafka/topic-metadata.ts';
+import type { Logger } from './logging/logger.ts';
+import { SidecarMetrics } from './metrics/sidecar-metrics.ts';
+import { ProduceService } from './produce/produce-service.ts';
+import { RouterStore } from './redis/router-store.ts';
+import { MappingCleaner } from './routing/cleanup.ts';
+import { OrderedMessageRouter } from './routing/router.ts';
+
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export interface RunningSidecar {
+  url: string;
+  server: Server;
+  router: OrderedMessageRouter;
+  cleaner: MappingCleaner;
+  metrics: SidecarMetrics;
+  /** Stops accepting, drains in-flight requests, flushes Kafka and Redis, disconnects. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** kafkajs logs through ours, at warn and above, so broker trouble shows up in the same JSON stream. */
+function kafkaLogCreator(log: Logger) {
+  return () =>
+    ({ level, log: entry }: { level: number; log: { message: string } & Record<string, unknown> }) => {
+      const { message, timestamp: _t, logger: _l, ...fields } = entry;
+      if (level <= kafkaLogLevel.ERROR) log.error(`kafkajs: ${message}`, fields);
+      else if (level === kafkaLogLevel.WARN) log.warn(`kafkajs: ${message}`, fields);
+    };
+}
+
+export async function startSidecar(options: SidecarOptions, log: Logger): Promise<RunningSidecar> {
+  const metrics = new SidecarMetrics();
+  const kafka = new Kafka({
+    clientId: options.kafkaClientId,
+    brokers: options.kafkaBrokers,
+    logLevel: kafkaLogLevel.WARN,
+    logCreator: kafkaLogCreator(log),
+    retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
+  });
+  const admin = kafka.admin();
+  const producer = new ResettableProducer(kafka, log, options.kafkaWriteTimeoutMs);
+  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 2, enableOfflineQueue: true, connectionName: 'ordered-sidecar' });
+  redis.on('error', (err: Error) => log.warn('Redis connection error', { err }));
+
+  const store = new RouterStore(redis, options.redisPrefix);
+  const metadata = new TopicMetadata(admin, options.metadataRefreshMs);
+  const router = new OrderedMessageRouter(store, (topic) => metadata.partitionCount(topic), options, metrics, log);
+  const cleaner = new MappingCleaner(store, options, metrics, log);
+  const writer = new PartitionWriter(producer.send, options, metrics);
+  const produce = new ProduceService({ router, partitionCount: (t) => metadata.partitionCount(t), writer, metrics, limits: options });
+  const health = new HealthChecker(admin, redis, metrics);
+
+  metrics.trackLoads(async () => {
+    const byTopic = new Map<string, number[]>();
+    for (const topic of await store.topics()) {
+      const partitions = await metadata.partitionCount(topic).catch(() => undefined);
+      if (partitions !== undefined) byTopic.set(topic, await store.loads(topic, partitions));
+    }
+    const lastCleanup = await store.lastCleanupRun();
+    if (lastCleanup !== undefined) metrics.cleanupLastSuccess.set(lastCleanup);
+    return byTopic;
+  });
+
+  // Kafka may still be starting next to us; connect in the background and let /readyz say when it is up.
+  void Promise.all([admin.connect(), producer.connect()]).catch((err: unknown) => log.warn('Kafka not reachable yet; will retry on demand', { err }));
+  router.start();
+  cleaner.start();
+
+  let draining = false;
+  const app = createApp({ produce, health, metrics, log, version: VERSION, maxBodyBytes: options.maxBodyBytes, isDraining: () => draining });
+  const server = createServer(app);
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const { address, port } = server.address() as AddressInfo;
+  const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+  log.info('ordered-sidecar listening', { url, version: VERSION, kafkaBrokers: options.kafkaBrokers, redis: redactUrl(options.redisUrl) });
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      draining = true;
+      log.info('shutting down: draining in-flight requests');
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const grace = setTimeout(() => {
+        log.warn('shutdown grace period over; closing remaining connections', { graceMs: options.shutdownGraceMs });
+        server.closeAllConnections();
+      }, options.shutdownGraceMs);
+      await closed;
+      clearTimeout(grace);
+      await writer.idle();
+      await Promise.allSettled([router.stop(), cleaner.stop()]);
+      await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
+      await redis.quit().catch(() => redis.disconnect());
+      log.info('shut down cleanly');
+    })());
+
+  return { url, server, router, cleaner, metrics, close };
+}
+
+function redactUrl(raw: string): string {
+  const url = new URL(raw);
+  if (url.password) url.password = '***';
+  return url.toString();
+}
