@@ -1,0 +1,158 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { bucketOf, groupHash } from '../../src/routing/hashing.ts';
+import { leastLoadedPartition } from '../../src/routing/least-loaded.ts';
+import { RouterStore } from '../../src/redis/router-store.ts';
+import { connectRedis, isolatedStore } from '../support/redis.ts';
+
+const BUCKETS = 64;
+let redis: Redis;
+let store: RouterStore;
+let drop: () => Promise<void>;
+
+beforeEach(() => {
+  redis = connectRedis();
+  ({ store, drop } = isolatedStore(redis));
+});
+afterEach(async () => {
+  await drop();
+  await redis.quit();
+});
+
+const route = (s: RouterStore, group: string, partitions: number, topic = 'orders') => s.route(topic, BUCKETS, group, groupHash(group), partitions);
+
+describe('route-2.lua against real Redis', () => {
+  it('gives every group exactly one partition when many connections race on the same new groups', async () => {
+    const connections = Array.from({ length: 8 }, () => connectRedis());
+    try {
+      const stores = connections.map((c) => new RouterStore(c, store.prefix));
+      const groups = Array.from({ length: 400 }, (_, i) => `user-${i}`);
+      // Each replica walks the groups from a different starting point, so first uses collide everywhere.
+      const rotated = (n: number) => [...groups.slice(n * 50), ...groups.slice(0, n * 50)];
+      const answers = await Promise.all(
+        stores.flatMap((s, n) => rotated(n).map((group) => route(s, group, 6).then((o) => ({ group, ...o })))),
+      );
+      const partitionOf = new Map<string, Set<number>>();
+      let created = 0;
+      for (const { group, partition, created: isNew } of answers) {
+        partitionOf.set(group, (partitionOf.get(group) ?? new Set()).add(partition));
+        if (isNew) created++;
+      }
+      expect(created).toBe(groups.length);
+      for (const [group, partitions] of partitionOf) expect(partitions.size, group).toBe(1);
+      const loads = await store.loads('orders', 6);
+      expect(loads.reduce((a, b) => a + b, 0)).toBe(groups.length);
+      expect(Math.max(...loads) - Math.min(...loads)).toBeLessThanOrEqual(1);
+    } finally {
+      await Promise.all(connections.map((c) => c.quit()));
+    }
+  });
+
+  it('chooses exactly what the TypeScript rule chooses (least loaded, hash tie-break)', async () => {
+    const loads = [0, 0, 0, 0, 0, 0, 0];
+    for (let i = 0; i < 300; i++) {
+      const group = `account-${i}`;
+      const expected = leastLoadedPartition(loads, groupHash(group));
+      const { partition, created } = await route(store, group, loads.length);
+      expect(created).toBe(true);
+      expect(partition, group).toBe(expected);
+      loads[partition]!++;
+    }
+    expect(await store.loads('orders', loads.length)).toEqual(loads);
+  });
+
+  it('keeps an existing mapping (sticky) even when its partition became the most loaded', async () => {
+    const first = await route(store, 'player-1', 4);
+    for (let i = 0; i < 12; i++) await route(store, `filler-${i}`, 4);
+    await redis.hincrby(store.keys('orders').loads, String(first.partition), 100);
+    const again = await route(store, 'player-1', 4);
+    expect(again).toEqual({ partition: first.partition, created: false });
+  });
+
+  it('sends new groups to new partitions after growth and never moves existing groups', async () => {
+    const before = new Map<string, number>();
+    for (let i = 0; i < 30; i++) before.set(`g-${i}`, (await route(store, `g-${i}`, 3)).partition);
+    const fresh: number[] = [];
+    for (let i = 0; i < 20; i++) fresh.push((await route(store, `new-${i}`, 5)).partition);
+    expect(fresh.slice(0, 20).filter((p) => p >= 3).length).toBe(20);
+    for (const [group, partition] of before) expect((await route(store, group, 5)).partition).toBe(partition);
+    const loads = await store.loads('orders', 5);
+    expect(loads).toEqual([10, 10, 10, 10, 10]);
+  });
+
+  it('reassigns a group whose mapped partition no longer exists (topic recreated smaller)', async () => {
+    const groups = Array.from({ length: 8 }, (_, i) => `r-${i}`);
+    const mapped = await Promise.all(groups.map(async (g) => ({ g, ...(await route(store, g, 8)) })));
+    const gone = mapped.find((m) => m.partition >= 2)!;
+    const now = await route(store, gone.g, 2);
+    expect(now.created).toBe(true);
+    expect(now.partition).toBeLessThan(2);
+  });
+
+  it('survives a Redis script cache flush (EVALSHA falls back to EVAL)', async () => {
+    const first = await route(store, 'flush-me', 3);
+    await redis.script('FLUSH');
+    expect(await route(store, 'flush-me', 3)).toEqual({ partition: first.partition, created: false });
+  });
+});
+
+describe('touch.lua', () => {
+  it('confirms live mappings, reports missing or moved ones, and never creates a mapping', async () => {
+    const a = await route(store, 'a', 4);
+    const b = await route(store, 'b', 4);
+    const result = await store.touch('orders', BUCKETS, [
+      { group: 'a', hash: groupHash('a'), partition: a.partition },
+      { group: 'b', hash: groupHash('b'), partition: (b.partition + 1) % 4 },
+      { group: 'ghost', hash: groupHash('ghost'), partition: 0 },
+    ]);
+    expect(result).toEqual([true, false, false]);
+    expect(await store.lookup('orders', BUCKETS, 'ghost', groupHash('ghost'))).toBeUndefined();
+  });
+
+  it('refreshes the last-access minute', async () => {
+    await route(store, 'old', 2);
+    const key = store.keys('orders').bucket(bucketOf(groupHash('old'), BUCKETS));
+    const [partition] = (await redis.hget(key, 'old'))!.split(':');
+    await redis.hset(key, 'old', `${partition}:1000`);
+    await store.touch('orders', BUCKETS, [{ group: 'old', hash: groupHash('old'), partition: Number(partition) }]);
+    const mapping = await store.lookup('orders', BUCKETS, 'old', groupHash('old'));
+    expect(Math.abs(mapping!.lastAccess.getTime() - Date.now())).toBeLessThan(120_000);
+  });
+});
+
+describe('cleanup-bucket-2.lua', () => {
+  it('removes only mappings idle beyond the TTL and decrements loads to match', async () => {
+    const groups = Array.from({ length: 40 }, (_, i) => `c-${i}`);
+    const partitions = new Map<string, number>();
+    for (const g of groups) partitions.set(g, (await route(store, g, 4)).partition);
+    const nowMinute = Math.floor(Number((await redis.time())[0]) / 60);
+    const stale = groups.filter((_, i) => i % 3 === 0);
+    for (const g of stale) {
+      await redis.hset(store.keys('orders').bucket(bucketOf(groupHash(g), BUCKETS)), g, `${partitions.get(g)}:${nowMinute - 61}`);
+    }
+    // Exactly at the cutoff survives: idle for 60 minutes with a 60-minute TTL is not yet "longer than".
+    await redis.hset(store.keys('orders').bucket(bucketOf(groupHash('c-1'), BUCKETS)), 'c-1', `${partitions.get('c-1')}:${nowMinute - 60}`);
+
+    const removed = await store.cleanupBuckets('orders', 0, BUCKETS, 60);
+    expect(removed).toBe(stale.length);
+    for (const g of groups) {
+      const mapping = await store.lookup('orders', BUCKETS, g, groupHash(g));
+      if (stale.includes(g)) expect(mapping, g).toBeUndefined();
+      else expect(mapping?.partition, g).toBe(partitions.get(g));
+    }
+    const expectedLoads = [0, 0, 0, 0];
+    for (const g of groups) if (!stale.includes(g)) expectedLoads[partitions.get(g)!]!++;
+    expect(await store.loads('orders', 4)).toEqual(expectedLoads);
+  });
+
+  it('lets only one replica take the cleanup turn', async () => {
+    const connections = Array.from({ length: 5 }, () => connectRedis());
+    try {
+      const stores = connections.map((c) => new RouterStore(c, store.prefix));
+      const turns = await Promise.all(stores.map((s, i) => s.tryTakeCleanupTurn(`replica-${i}`, 5000)));
+      expect(turns.filter(Boolean)).toHaveLength(1);
+    } finally {
+      await Promise.all(connections.map((c) => c.quit()));
+    }
+  });
+});

@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { inject, onTestFinished } from 'vitest';
+
+export interface ConsumedRecord {
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: string | null;
+  headers: Record<string, string>;
+}
+
+export const testKafka = (): Kafka => new Kafka({ clientId: 'ordered-sidecar-tests', brokers: inject('kafkaBrokers'), logLevel: logLevel.NOTHING });
+
+/** An admin client that disconnects when the calling test (or file, from beforeAll) ends. */
+export async function connectAdmin(kafka: Kafka = testKafka()): Promise<Admin> {
+  const admin = kafka.admin();
+  await admin.connect();
+  return admin;
+}
+
+/** Creates a topic with a fresh name and waits until every partition has a leader. */
+export async function createTopic(admin: Admin, partitions: number, replicationFactor = 1): Promise<string> {
+  const topic = `test-${randomUUID().slice(0, 8)}`;
+  await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor }], waitForLeaders: true });
+  return topic;
+}
+
+/** Sum of end offsets: how many records the topic holds. */
+export async function recordCount(admin: Admin, topic: string): Promise<number> {
+  const offsets = await admin.fetchTopicOffsets(topic);
+  return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+}
+
+/** Reads the whole topic from the beginning, stopping once it holds nothing more (end offsets reached). */
+export async function consumeAll(kafka: Kafka, admin: Admin, topic: string, timeoutMs = 60_000): Promise<ConsumedRecord[]> {
+  const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.high)]));
+  const expected = [...ends.values()].reduce((a, b) => a + b, 0n);
+  const records: ConsumedRecord[] = [];
+  if (expected === 0n) return records;
+  const consumer = kafka.consumer({ groupId: `verify-${randomUUID()}`, allowAutoTopicCreation: false });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`consumed ${records.length} of ${expected} records of ${topic} in ${timeoutMs} ms`)), timeoutMs);
+      void consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          const headers: Record<string, string> = {};
+          for (const [name, value] of Object.entries(message.headers ?? {})) headers[name] = String(value);
+          records.push({ partition, offset: message.offset, key: message.key?.toString() ?? null, value: message.value?.toString() ?? null, headers });
+          if (BigInt(records.length) >= expected) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return records;
+}
+
+export function disconnectAfter(client: { disconnect(): Promise<void> }): void {
+  onTestFinished(() => client.disconnect());
+}

@@ -1,0 +1,67 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { inject } from 'vitest';
+import { DEFAULT_OPTIONS, type SidecarOptions } from '../../src/config/options.ts';
+import { createLogger } from '../../src/logging/logger.ts';
+import { startSidecar, type RunningSidecar } from '../../src/sidecar.ts';
+
+/** Options for a test sidecar: the test services, an ephemeral port, and a Redis prefix of its own. */
+export function testOptions(overrides: Partial<SidecarOptions> = {}): SidecarOptions {
+  return {
+    ...DEFAULT_OPTIONS,
+    kafkaBrokers: inject('kafkaBrokers'),
+    redisUrl: inject('redisUrl'),
+    redisPrefix: `ost-${randomUUID().slice(0, 8)}`,
+    port: 0,
+    logLevel: 'warn',
+    ...overrides,
+  };
+}
+
+/** A sidecar inside the test process; logs only when something goes wrong. */
+export const startTestSidecar = (overrides: Partial<SidecarOptions> = {}): Promise<RunningSidecar> =>
+  startSidecar(testOptions(overrides), createLogger('warn', { test: true }));
+
+export interface SidecarProcess {
+  url: string;
+  child: ChildProcess;
+  /** Sends SIGTERM and waits for the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  logs: string[];
+}
+
+/** A real `ordered-sidecar serve` process, as a user would run it (Node 24 runs the TypeScript directly). */
+export async function spawnSidecar(options: SidecarOptions): Promise<SidecarProcess> {
+  const args = [
+    'src/cli.ts', 'serve',
+    '--port', '0',
+    '--kafka-brokers', options.kafkaBrokers.join(','),
+    '--redis-url', options.redisUrl,
+    '--redis-prefix', options.redisPrefix,
+    '--log-level', 'info',
+  ];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const logs: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`sidecar did not start within 30 s:\n${logs.join('\n')}`)), 30_000);
+    createInterface({ input: child.stderr! }).on('line', (line) => {
+      logs.push(line);
+      if (line.includes('"ordered-sidecar listening"')) {
+        clearTimeout(timer);
+        resolve((JSON.parse(line) as { url: string }).url);
+      }
+    });
+    void exited.then((code) => reject(new Error(`sidecar exited with ${code}:\n${logs.join('\n')}`)));
+  });
+  return {
+    url,
+    child,
+    logs,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
