@@ -60,7 +60,10 @@ function parseValue(setting: Setting, raw: string, source: string): SidecarOptio
     case 'list': {
       const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
       if (items.length === 0) fail('must list at least one host:port');
-      for (const item of items) if (!/^[^\s:]+:\d{1,5}$/.test(item)) fail(`"${item}" is not host:port`);
+      for (const item of items) {
+        const match = /^(?:\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):(\d{1,5})$/.exec(item);
+        if (!match || Number(match[1]) > 65535) fail(`"${item}" is not host:port`);
+      }
       return items;
     }
     case 'int':

@@ -160,7 +160,7 @@ export class PartitionWriter {
   #acknowledge(queue: PartitionQueue, batch: Chunk[], metadata: RecordMetadata[]): void {
     const meta = metadata.find((m) => m.partition === queue.partition);
     if (!meta?.baseOffset) {
-      this.#fail(queue, batch, new SidecarError('KAFKA_WRITE_FAILED', `writing to ${queue.topic}/${queue.partition}: Kafka returned no offset`));
+      this.#fail(queue, [...batch, ...queue.pending.splice(0)], new SidecarError('KAFKA_WRITE_FAILED', `writing to ${queue.topic}/${queue.partition}: Kafka returned no offset`));
       return;
     }
     let offset = BigInt(meta.baseOffset);

@@ -18,14 +18,18 @@ export function groupHash(group: string): number {
   return h >>> 0;
 }
 
-/** Score of `partition` for a group of hash `hash`; an unsigned 32-bit integer. */
+/**
+ * Score of `partition` for a group of hash `hash`; an unsigned 32-bit integer. murmur3's finaliser: its
+ * multiplications make scores of different partitions independent (XOR and shifts alone are linear and
+ * would favour some partitions by 2x or more).
+ */
 export function partitionScore(hash: number, partition: number): number {
   let x = (hash ^ Math.imul(partition + 1, GOLDEN)) >>> 0;
-  for (let round = 0; round < 3; round++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-  }
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x85ebca6b);
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2ae35);
+  x ^= x >>> 16;
   return x >>> 0;
 }
 

@@ -38,14 +38,25 @@ if existing then
   rcall('HINCRBY', loadsKey, partition, -1)
 end
 
+-- 32-bit multiply modulo 2^32 in doubles, split so no intermediate exceeds 2^53.
+local function imul(a, b)
+  local alo, ahi = a % 65536, math.floor(a / 65536)
+  return (alo * b + (ahi * (b % 65536)) % 65536 * 65536) % 4294967296
+end
+
+local function u32(x)
+  if x < 0 then return x + 4294967296 end
+  return x
+end
+
+-- murmur3 fmix32 of (hash xor golden * (partition + 1)), as partitionScore in src/routing/hashing.ts.
 local function score(partition)
-  local x = bit.bxor(groupHash, ((partition + 1) * 2654435769) % 4294967296)
-  for _ = 1, 3 do
-    x = bit.bxor(x, bit.lshift(x, 13))
-    x = bit.bxor(x, bit.rshift(x, 17))
-    x = bit.bxor(x, bit.lshift(x, 5))
-  end
-  if x < 0 then x = x + 4294967296 end
+  local x = u32(bit.bxor(groupHash, imul(partition + 1, 2654435769)))
+  x = u32(bit.bxor(x, bit.rshift(x, 16)))
+  x = imul(x, 2246822507)
+  x = u32(bit.bxor(x, bit.rshift(x, 13)))
+  x = imul(x, 3266489909)
+  x = u32(bit.bxor(x, bit.rshift(x, 16)))
   return x
 end
 

@@ -1,0 +1,164 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, flagName, loadConfig } from '../../src/config/load-config.ts';
+import { DEFAULT_OPTIONS } from '../../src/config/options.ts';
+import { parseDuration } from '../../src/config/parse-duration.ts';
+
+/** Runs loadConfig expecting a ConfigError; returns its message. */
+function configError(argv: string[], env: NodeJS.ProcessEnv = {}): string {
+  try {
+    loadConfig(argv, env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    const message = (err as ConfigError).message;
+    expect(message).not.toContain('\n');
+    return message;
+  }
+  throw new Error(`expected a ConfigError for argv=${JSON.stringify(argv)} env=${JSON.stringify(env)}`);
+}
+
+describe('parseDuration', () => {
+  it.each([
+    ['500ms', 500],
+    ['30s', 30_000],
+    ['30m', 1_800_000],
+    ['24h', 86_400_000],
+    ['7d', 604_800_000],
+    ['250', 250],
+    ['1.5s', 1500],
+    [' 2m ', 120_000],
+    ['0', 0],
+  ])('parses %j as %i ms', (text, ms) => {
+    expect(parseDuration(text)).toBe(ms);
+  });
+
+  it.each(['', 'abc', '-5s', '5w', '1e3', 's', '5 s s', '.5s'])('rejects %j', (text) => {
+    expect(parseDuration(text)).toBeUndefined();
+  });
+});
+
+describe('flagName', () => {
+  it('is --kebab-case of the env name', () => {
+    expect(flagName('KAFKA_BROKERS')).toBe('--kafka-brokers');
+    expect(flagName('PORT')).toBe('--port');
+  });
+});
+
+describe('loadConfig', () => {
+  it('returns the defaults with no env and no flags', () => {
+    expect(loadConfig([], {})).toEqual(DEFAULT_OPTIONS);
+  });
+
+  it('takes values from the environment', () => {
+    const options = loadConfig([], {
+      KAFKA_BROKERS: 'k1:9092, k2:9093',
+      REDIS_URL: 'rediss://redis.internal:6380/2',
+      PORT: '9000',
+      GROUP_TTL: '2h',
+      TOUCH_FLUSH_INTERVAL: '250ms',
+      LOG_LEVEL: 'debug',
+      REDIS_PREFIX: '  fleet-a  ',
+    });
+    expect(options.kafkaBrokers).toEqual(['k1:9092', 'k2:9093']);
+    expect(options.redisUrl).toBe('rediss://redis.internal:6380/2');
+    expect(options.port).toBe(9000);
+    expect(options.groupTtlMs).toBe(7_200_000);
+    expect(options.touchFlushIntervalMs).toBe(250);
+    expect(options.logLevel).toBe('debug');
+    expect(options.redisPrefix).toBe('fleet-a');
+    expect(options.host).toBe(DEFAULT_OPTIONS.host);
+  });
+
+  it('ignores empty environment variables', () => {
+    expect(loadConfig([], { PORT: '', LOG_LEVEL: '' }).port).toBe(DEFAULT_OPTIONS.port);
+  });
+
+  it('lets flags override the environment', () => {
+    const options = loadConfig(['--port', '7000', '--log-level=warn'], { PORT: '9000', LOG_LEVEL: 'debug' });
+    expect(options.port).toBe(7000);
+    expect(options.logLevel).toBe('warn');
+  });
+
+  it('accepts both --flag=value and --flag value', () => {
+    expect(loadConfig(['--group-ttl=30m'], {}).groupTtlMs).toBe(1_800_000);
+    expect(loadConfig(['--group-ttl', '30m'], {}).groupTtlMs).toBe(1_800_000);
+    // Only the first "=" separates the flag from its value.
+    expect(loadConfig(['--redis-url=redis://h:6379/0?name=a=b'], {}).redisUrl).toBe('redis://h:6379/0?name=a=b');
+  });
+
+  it('lets the last flag win when repeated', () => {
+    expect(loadConfig(['--port=1', '--port=2'], {}).port).toBe(2);
+  });
+
+  it('does not mutate the defaults', () => {
+    loadConfig(['--port=1'], {});
+    expect(loadConfig([], {}).port).toBe(8080);
+  });
+
+  it('rejects an unknown flag, naming it', () => {
+    expect(configError(['--prot=8080'])).toMatch(/^unknown option --prot /);
+    expect(configError(['serve'])).toMatch(/^unknown option serve /);
+  });
+
+  it('rejects a flag without a value', () => {
+    expect(configError(['--port'])).toBe('option --port needs a value');
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT', 'must be a whole number'],
+    [{ PORT: '-1' }, 'PORT', 'must be a whole number'],
+    [{ PORT: '70000' }, 'PORT', 'must be at most 65535'],
+    [{ PORT: '8080.5' }, 'PORT', 'must be a whole number'],
+    [{ ROUTER_BUCKETS: '0' }, 'ROUTER_BUCKETS', 'must be at least 1'],
+    [{ GROUP_TTL: '30s' }, 'GROUP_TTL', 'must be at least 60000'],
+    [{ GROUP_TTL: 'forever' }, 'GROUP_TTL', 'must be a duration'],
+    [{ TOUCH_FLUSH_INTERVAL: '2m' }, 'TOUCH_FLUSH_INTERVAL', 'must be at most 60000'],
+    [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL', 'must be one of debug, info, warn, error'],
+    [{ KAFKA_CLIENT_ID: '   ' }, 'KAFKA_CLIENT_ID', 'must not be empty'],
+    [{ MAX_BATCH_BYTES: '1000' }, 'MAX_BATCH_BYTES', 'must be at least 1024'],
+  ])('rejects %j with a one-line message naming %s', (env, name, why) => {
+    const message = configError([], env);
+    expect(message.startsWith(`invalid ${name}=`)).toBe(true);
+    expect(message).toContain(why);
+  });
+
+  it('names the flag, not the env variable, when a flag is invalid', () => {
+    expect(configError(['--port=x'])).toBe('invalid --port="x": must be a whole number');
+  });
+
+  it.each([
+    ['localhost', '"localhost" is not host:port'],
+    ['k1:9092,k2', '"k2" is not host:port'],
+    ['k1:port', '"k1:port" is not host:port'],
+    ['k1:123456', '"k1:123456" is not host:port'],
+    ['k1:99999', '"k1:99999" is not host:port'],
+    [' , ', 'must list at least one host:port'],
+  ])('rejects KAFKA_BROKERS=%j', (brokers, why) => {
+    const message = configError([], { KAFKA_BROKERS: brokers });
+    expect(message).toContain('KAFKA_BROKERS');
+    expect(message).toContain(why);
+  });
+
+  it('accepts bracketed IPv6 brokers', () => {
+    expect(loadConfig([], { KAFKA_BROKERS: '[::1]:9092,127.0.0.1:9093' }).kafkaBrokers).toEqual(['[::1]:9092', '127.0.0.1:9093']);
+  });
+
+  it('drops empty entries of KAFKA_BROKERS', () => {
+    expect(loadConfig([], { KAFKA_BROKERS: 'a:1,,b:2,' }).kafkaBrokers).toEqual(['a:1', 'b:2']);
+  });
+
+  it.each([
+    ['http://127.0.0.1:6379', 'must start with redis:// or rediss://'],
+    ['localhost:6379', 'must start with redis:// or rediss://'],
+    ['127.0.0.1:6379', 'must be a URL'],
+    ['not a url', 'must be a URL'],
+  ])('rejects REDIS_URL=%j', (url, why) => {
+    const message = configError([], { REDIS_URL: url });
+    expect(message).toContain('REDIS_URL');
+    expect(message).toContain(why);
+  });
+
+  it('accepts redis:// and rediss:// URLs', () => {
+    expect(loadConfig([], { REDIS_URL: 'redis://:secret@r:6379/1' }).redisUrl).toBe('redis://:secret@r:6379/1');
+    expect(loadConfig(['--redis-url', 'rediss://r:6380'], {}).redisUrl).toBe('rediss://r:6380');
+  });
+});

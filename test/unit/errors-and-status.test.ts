@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { ERROR_CODES, SidecarError, errorMessage, invalid, type ErrorCode } from '../../src/errors/sidecar-error.ts';
+import { produceStatus } from '../../src/http/app.ts';
+import type { PartitionError, ProduceResponse } from '../../src/produce/produce-types.ts';
+
+const partitionError = (partition: number, retriable: boolean): PartitionError => ({
+  partition,
+  code: retriable ? 'KAFKA_WRITE_FAILED' : 'KAFKA_REJECTED',
+  error: 'x',
+  retriable,
+  message_count: 1,
+});
+
+const response = (successful: number, errors: PartitionError[]): ProduceResponse => ({
+  topic: 't',
+  partition_responses: successful > 0 ? [{ partition: 0, base_offset: '0', message_count: successful }] : [],
+  partition_errors: errors,
+  total_messages: successful + errors.reduce((n, e) => n + e.message_count, 0),
+  successful_messages: successful,
+  results: [],
+});
+
+describe('produceStatus', () => {
+  it('is 200 when every message was written', () => {
+    expect(produceStatus(response(3, []))).toBe(200);
+  });
+
+  it('is 207 when some partitions failed but some messages were written', () => {
+    expect(produceStatus(response(2, [partitionError(1, true)]))).toBe(207);
+    expect(produceStatus(response(1, [partitionError(1, false)]))).toBe(207);
+  });
+
+  it('is 503 when nothing was written and every failure is retriable', () => {
+    expect(produceStatus(response(0, [partitionError(0, true), partitionError(1, true)]))).toBe(503);
+  });
+
+  it('is 422 when nothing was written and some failure is not retriable', () => {
+    expect(produceStatus(response(0, [partitionError(0, false)]))).toBe(422);
+    expect(produceStatus(response(0, [partitionError(0, true), partitionError(1, false)]))).toBe(422);
+  });
+});
+
+describe('SidecarError', () => {
+  const expected: Record<ErrorCode, [status: number, retriable: boolean]> = {
+    INVALID_REQUEST: [400, false],
+    PAYLOAD_TOO_LARGE: [413, false],
+    UNSUPPORTED_MEDIA_TYPE: [415, false],
+    UNKNOWN_TOPIC: [404, false],
+    NOT_FOUND: [404, false],
+    UNAUTHORIZED: [401, false],
+    CONFLICT: [409, false],
+    ROUTING_UNAVAILABLE: [503, true],
+    KAFKA_UNAVAILABLE: [503, true],
+    KAFKA_WRITE_FAILED: [503, true],
+    KAFKA_REJECTED: [422, false],
+    SHUTTING_DOWN: [503, true],
+    INTERNAL: [500, false],
+  };
+
+  it('covers exactly the documented codes', () => {
+    expect(Object.keys(ERROR_CODES).sort()).toEqual(Object.keys(expected).sort());
+  });
+
+  it.each(Object.entries(expected))('%s maps to HTTP %j', (code, [status, retriable]) => {
+    const err = new SidecarError(code as ErrorCode, 'boom');
+    expect(err.status).toBe(status);
+    expect(err.retriable).toBe(retriable);
+    expect(err.toJSON()).toEqual({ error: { code, message: 'boom', retriable } });
+  });
+
+  it('marks retriable exactly the 503 codes', () => {
+    for (const { status, retriable } of Object.values(ERROR_CODES)) expect(retriable).toBe(status === 503);
+  });
+
+  it('includes field in toJSON only when given, and serialises through JSON.stringify', () => {
+    const err = new SidecarError('INVALID_REQUEST', 'bad', { field: 'messages[3].message_group' });
+    expect(JSON.parse(JSON.stringify(err))).toEqual({ error: { code: 'INVALID_REQUEST', message: 'bad', field: 'messages[3].message_group', retriable: false } });
+    expect(Object.keys(new SidecarError('INTERNAL', 'x').toJSON().error)).not.toContain('field');
+  });
+
+  it('is an Error that keeps its cause, which toJSON never exposes', () => {
+    const cause = new Error('secret detail');
+    const err = new SidecarError('INTERNAL', 'internal error', { cause });
+    expect(err).toBeInstanceOf(Error);
+    expect(err.name).toBe('SidecarError');
+    expect(err.cause).toBe(cause);
+    expect(JSON.stringify(err)).not.toContain('secret detail');
+  });
+
+  it('invalid() builds an INVALID_REQUEST naming the field', () => {
+    const err = invalid('topic', 'is required');
+    expect(err.code).toBe('INVALID_REQUEST');
+    expect(err.field).toBe('topic');
+    expect(err.message).toBe('topic: is required');
+  });
+
+  it('errorMessage() reads Errors and stringifies anything else', () => {
+    expect(errorMessage(new Error('e'))).toBe('e');
+    expect(errorMessage('plain')).toBe('plain');
+    expect(errorMessage(42)).toBe('42');
+  });
+});
