@@ -37,6 +37,16 @@ export class ResettableProducer {
 
   /** One batch for one partition, acknowledged by all in-sync replicas. */
   send = async (topic: string, partition: number, messages: Message[]): Promise<RecordMetadata[]> => {
+    const metadata = await this.#sendOnce(topic, partition, messages);
+    if (metadata.some((m) => m.partition === partition)) return metadata;
+    // kafkajs skips, without an error, partitions its cached metadata does not know yet (a topic that just
+    // grew). Nothing was sent, so a fresh producer, which loads fresh metadata, may send the batch safely.
+    this.#log.info('Kafka producer metadata lacks a new partition; refreshing it', { topic, partition });
+    this.#replaceSoon();
+    return this.#sendOnce(topic, partition, messages);
+  };
+
+  async #sendOnce(topic: string, partition: number, messages: Message[]): Promise<RecordMetadata[]> {
     while (this.#replacing) await this.#replacing;
     if (this.#closed) throw new Error('the Kafka producer is shut down');
     await this.connect();
@@ -55,7 +65,7 @@ export class ResettableProducer {
     } finally {
       if (--this.#inFlight === 0) for (const wake of this.#settled.splice(0)) wake();
     }
-  };
+  }
 
   async disconnect(): Promise<void> {
     this.#closed = true;

@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Admin } from 'kafkajs';
+import type { RunningSidecar } from '../../src/sidecar.ts';
+import { connectAdmin, createTopic, recordCount } from '../support/kafka.ts';
+import { postJson, type ErrorBody } from '../support/http.ts';
+import { startTestSidecar } from '../support/sidecar.ts';
+
+let admin: Admin;
+let sidecar: RunningSidecar;
+let topic: string;
+
+beforeAll(async () => {
+  admin = await connectAdmin();
+  topic = await createTopic(admin, 3);
+  sidecar = await startTestSidecar({ maxMessageBytes: 1000, maxBodyBytes: 64 * 1024, maxMessagesPerRequest: 50 });
+});
+
+afterAll(async () => {
+  await sidecar?.close();
+  await admin?.disconnect();
+});
+
+const ok = (extra: Record<string, unknown> = {}) => ({ message_group: 'g', value: 'v', ...extra });
+
+/** Bodies a hostile or careless client might send, with the status, error code and field we expect. */
+const cases: { name: string; body: () => unknown; status: number; code: string; field?: string }[] = [
+  { name: 'malformed JSON', body: () => '{"topic": "x", "messages": [', status: 400, code: 'INVALID_REQUEST', field: 'body' },
+  { name: 'JSON that is not an object', body: () => '[1,2]', status: 400, code: 'INVALID_REQUEST', field: 'body' },
+  { name: 'missing topic', body: () => ({ messages: [ok()] }), status: 400, code: 'INVALID_REQUEST', field: 'topic' },
+  { name: 'empty topic', body: () => ({ topic: '', messages: [ok()] }), status: 400, code: 'INVALID_REQUEST', field: 'topic' },
+  { name: 'topic of the wrong type', body: () => ({ topic: 7, messages: [ok()] }), status: 400, code: 'INVALID_REQUEST', field: 'topic' },
+  { name: 'topic with illegal characters', body: () => ({ topic: 'a/b', messages: [ok()] }), status: 400, code: 'INVALID_REQUEST', field: 'topic' },
+  { name: 'unknown top-level field', body: () => ({ topic, messages: [ok()], partition: 1 }), status: 400, code: 'INVALID_REQUEST', field: 'body.partition' },
+  { name: 'messages missing', body: () => ({ topic }), status: 400, code: 'INVALID_REQUEST', field: 'messages' },
+  { name: 'messages not an array', body: () => ({ topic, messages: {} }), status: 400, code: 'INVALID_REQUEST', field: 'messages' },
+  { name: 'empty messages', body: () => ({ topic, messages: [] }), status: 400, code: 'INVALID_REQUEST', field: 'messages' },
+  { name: 'too many messages', body: () => ({ topic, messages: Array.from({ length: 51 }, () => ok()) }), status: 413, code: 'PAYLOAD_TOO_LARGE', field: 'messages' },
+  { name: 'a message that is not an object', body: () => ({ topic, messages: [ok(), 'hello'] }), status: 400, code: 'INVALID_REQUEST', field: 'messages[1]' },
+  { name: 'missing message_group', body: () => ({ topic, messages: [ok(), { value: 'v' }] }), status: 400, code: 'INVALID_REQUEST', field: 'messages[1].message_group' },
+  { name: 'empty message_group', body: () => ({ topic, messages: [ok({ message_group: '' })] }), status: 400, code: 'INVALID_REQUEST', field: 'messages[0].message_group' },
+  { name: 'message_group of the wrong type', body: () => ({ topic, messages: [ok({ message_group: 12 })] }), status: 400, code: 'INVALID_REQUEST', field: 'messages[0].message_group' },
+  { name: 'message_group over 128 bytes', body: () => ({ topic, messages: [ok({ message_group: 'é'.repeat(65) })] }), status: 400, code: 'INVALID_REQUEST', field: 'messages[0].message_group' },
+  { name: 'a partition field (the sidecar routes)', body: () => ({ topic, messages: [ok({ partition: 0 })] }), status: 400, code: 'INVALID_REQUEST', field: 'messages[0].partition' },
+  { name: 'missing value', body: () => ({ topic, messages: [{ message_group: 'g' }] }), status: 400, code: 'INVALID_REQUEST', field: 'messages[0].value' },
+  { name: 'value of the wrong type', body: () => ({ topic, messages: [ok({ value: { a: 1 } })] }), status: 400, code: 'INVALID_REQUEST', field: 'messages[0].value' },
+  { name: 'key of the wrong type', body: () => ({ topic, messages: [ok({ key: 5 })] }), status: 400, code: 'INVALID_REQUEST', field: 'messages[0].key' },
+  { name: 'invalid base64 value', body: () => ({ topic, messages: [ok({ value: 'not base64!', value_encoding: 'base64' })] }), status: 400, code: 'INVALID_REQUEST', field: 'messages[0].value' },
+  { name: 'unknown encoding', body: () => ({ topic, messages: [ok({ value_encoding: 'hex' })] }), status: 400, code: 'INVALID_REQUEST', field: 'messages[0].value_encoding' },
+  { name: 'headers not an object', body: () => ({ topic, messages: [ok({ headers: ['a'] })] }), status: 400, code: 'INVALID_REQUEST', field: 'messages[0].headers' },
+  { name: 'a header value that is not a string', body: () => ({ topic, messages: [ok({ headers: { a: 1 } })] }), status: 400, code: 'INVALID_REQUEST', field: 'messages[0].headers.a' },
+  { name: 'the reserved message-group header', body: () => ({ topic, messages: [ok({ headers: { 'Message-Group': 'other' } })] }), status: 400, code: 'INVALID_REQUEST', field: 'messages[0].headers.Message-Group' },
+  { name: 'a message over the size limit', body: () => ({ topic, messages: [ok(), ok({ value: 'x'.repeat(1001) })] }), status: 413, code: 'PAYLOAD_TOO_LARGE', field: 'messages[1]' },
+  { name: 'a body over the size limit', body: () => ({ topic, messages: Array.from({ length: 50 }, () => ok({ value: 'y'.repeat(1400) })) }), status: 413, code: 'PAYLOAD_TOO_LARGE', field: 'body' },
+  { name: 'an unknown topic', body: () => ({ topic: 'no-such-topic-anywhere', messages: [ok()] }), status: 404, code: 'UNKNOWN_TOPIC', field: 'topic' },
+];
+
+describe('ordered produce rejects bad input with a reason and writes nothing', () => {
+  it.each(cases)('$name -> $status $code', async ({ body, status, code, field }) => {
+    const before = await recordCount(admin, topic);
+    const result = await postJson<ErrorBody>(`${sidecar.url}/v1/ordered-produce`, body());
+    expect(result.status).toBe(status);
+    expect(result.body.error.code).toBe(code);
+    expect(result.body.error.retriable).toBe(false);
+    if (field) expect(result.body.error.field).toBe(field);
+    expect(result.body.error.message.length).toBeGreaterThan(5);
+    expect(await recordCount(admin, topic)).toBe(before);
+  });
+
+  it('rejects a body that is not JSON by content type (415)', async () => {
+    const response = await fetch(`${sidecar.url}/v1/ordered-produce`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' });
+    expect(response.status).toBe(415);
+    expect(((await response.json()) as ErrorBody).error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('answers unknown routes with 404 JSON', async () => {
+    const response = await fetch(`${sidecar.url}/v1/nothing-here`);
+    expect(response.status).toBe(404);
+    expect(((await response.json()) as ErrorBody).error.code).toBe('NOT_FOUND');
+  });
+
+  it('still accepts a good request after all that', async () => {
+    const result = await postJson(`${sidecar.url}/v1/ordered-produce`, { topic, messages: [ok()] });
+    expect(result.status).toBe(200);
+    expect(result.body.successful_messages).toBe(1);
+  });
+});
+
+describe('plain produce validation', () => {
+  it('rejects a partition outside the topic', async () => {
+    const result = await postJson<ErrorBody>(`${sidecar.url}/v1/produce`, { topic, messages: [{ partition: 3, value: 'v' }] });
+    expect(result.status).toBe(400);
+    expect(result.body.error.field).toBe('messages[0].partition');
+  });
+
+  it('rejects message_group (plain produce is unchanged Kafka semantics)', async () => {
+    const result = await postJson<ErrorBody>(`${sidecar.url}/v1/produce`, { topic, messages: [{ message_group: 'g', value: 'v' }] });
+    expect(result.status).toBe(400);
+    expect(result.body.error.field).toBe('messages[0].message_group');
+  });
+});

@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Partitioners, type Admin, type Kafka, type PartitionerArgs } from 'kafkajs';
+import type { RunningSidecar } from '../../src/sidecar.ts';
+import { connectAdmin, consumeAll, createTopic, testKafka } from '../support/kafka.ts';
+import { postJson } from '../support/http.ts';
+import { startTestSidecar } from '../support/sidecar.ts';
+
+let kafka: Kafka;
+let admin: Admin;
+let sidecar: RunningSidecar;
+
+beforeAll(async () => {
+  kafka = testKafka();
+  admin = await connectAdmin(kafka);
+  sidecar = await startTestSidecar({ metadataRefreshMs: 200 });
+});
+
+afterAll(async () => {
+  await sidecar?.close();
+  await admin?.disconnect();
+});
+
+describe('records as consumers see them', () => {
+  it('carries key, value, user headers and the message-group header; base64 values arrive as bytes', async () => {
+    const topic = await createTopic(admin, 2);
+    const binary = Buffer.from([0, 255, 1, 254, 10, 13]);
+    const { status } = await postJson(`${sidecar.url}/v1/ordered-produce`, {
+      topic,
+      messages: [
+        { message_group: 'order-1', key: 'k1', value: 'hello ✓', headers: { trace: 'abc' } },
+        { message_group: 'order-1', key: null, value: binary.toString('base64'), value_encoding: 'base64' },
+        { message_group: 'order-1', value: null },
+      ],
+    });
+    expect(status).toBe(200);
+    const consumer = kafka.consumer({ groupId: `raw-${Date.now()}` });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    const seen: { key: Buffer | null; value: Buffer | null; headers: Record<string, string> }[] = [];
+    await new Promise<void>((resolve) => {
+      void consumer.run({
+        eachMessage: async ({ message }) => {
+          const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]));
+          seen.push({ key: message.key, value: message.value, headers });
+          if (seen.length === 3) resolve();
+        },
+      });
+    });
+    await consumer.disconnect();
+    expect(seen[0]!.key?.toString()).toBe('k1');
+    expect(seen[0]!.value?.toString()).toBe('hello ✓');
+    expect(seen[0]!.headers).toEqual({ trace: 'abc', 'message-group': 'order-1' });
+    expect(seen[1]!.key).toBeNull();
+    expect(Buffer.compare(seen[1]!.value!, binary)).toBe(0);
+    expect(seen[2]!.value).toBeNull();
+  });
+});
+
+describe('plain produce keeps Kafka semantics', () => {
+  it('honours an explicit partition and hashes keys like Kafka’s default partitioner', async () => {
+    const topic = await createTopic(admin, 5);
+    const partitioner = Partitioners.DefaultPartitioner();
+    const partitionMetadata = Array.from({ length: 5 }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [], isr: [], partitionErrorCode: 0 }));
+    const keys = Array.from({ length: 20 }, (_, i) => `customer-${i}`);
+    const { status, body } = await postJson(`${sidecar.url}/v1/produce`, {
+      topic,
+      messages: [{ partition: 4, value: 'explicit' }, ...keys.map((key) => ({ key, value: key }))],
+    });
+    expect(status).toBe(200);
+    expect(body.results[0]).toMatchObject({ partition: 4 });
+    keys.forEach((key, i) => {
+      const expected = partitioner({ topic, partitionMetadata, message: { key, value: key } } as PartitionerArgs);
+      expect(body.results[i + 1]).toMatchObject({ partition: expected });
+    });
+    const records = await consumeAll(kafka, admin, topic);
+    expect(records.find((r) => r.value === 'explicit')?.partition).toBe(4);
+    expect(records.every((r) => r.headers['message-group'] === undefined)).toBe(true);
+  });
+});
+
+describe('topic growth', () => {
+  it('keeps existing groups where they are and sends new groups to the new partitions', async () => {
+    const topic = await createTopic(admin, 2);
+    const old = Array.from({ length: 10 }, (_, i) => `old-${i}`);
+    const first = await postJson(`${sidecar.url}/v1/ordered-produce`, { topic, messages: old.map((g) => ({ message_group: g, value: 'a' })) });
+    await admin.createPartitions({ topicPartitions: [{ topic, count: 4 }] });
+    await new Promise((resolve) => setTimeout(resolve, 500)); // metadata refresh is 200 ms here
+    await postJson(`${sidecar.url}/v1/ordered-produce`, { topic, messages: [{ message_group: 'trigger', value: 'x' }] });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const fresh = Array.from({ length: 10 }, (_, i) => `new-${i}`);
+    const second = await postJson(`${sidecar.url}/v1/ordered-produce`, {
+      topic,
+      messages: [...old.map((g) => ({ message_group: g, value: 'b' })), ...fresh.map((g) => ({ message_group: g, value: 'c' }))],
+    });
+    expect(second.status).toBe(200);
+    old.forEach((_, i) => expect(second.body.results[i]).toMatchObject({ partition: (first.body.results[i] as { partition: number }).partition }));
+    const freshPartitions = second.body.results.slice(old.length).map((r) => (r as { partition: number }).partition);
+    // 2 old partitions hold 5 groups each (+1 trigger): new groups fill partitions 2 and 3 first.
+    expect(freshPartitions.filter((p) => p >= 2).length).toBeGreaterThanOrEqual(9);
+  });
+});
+
+describe('service endpoints', () => {
+  it('advertises ordered produce as request type 22', async () => {
+    const body = (await (await fetch(`${sidecar.url}/v1/api-versions`)).json()) as { request_types: { name: string; type: number; path: string }[] };
+    expect(body.request_types).toContainEqual(expect.objectContaining({ name: 'OrderedProduce', type: 22, path: '/v1/ordered-produce' }));
+    expect(body.request_types).toContainEqual(expect.objectContaining({ name: 'Produce', type: 0, path: '/v1/produce' }));
+  });
+
+  it('is alive and ready when Kafka and Redis answer', async () => {
+    expect((await fetch(`${sidecar.url}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${sidecar.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ ready: true, kafka: { ok: true }, redis: { ok: true } });
+  });
+
+  it('exports the design metrics', async () => {
+    const text = await (await fetch(`${sidecar.url}/metrics`)).text();
+    for (const name of ['total_mapped_groups', 'partition_loads', 'routing_cache_hit_rate', 'cleanup_execution_time_seconds', 'http_request_duration_seconds', 'messages_produced_total']) {
+      expect(text).toContain(`ordered_sidecar_${name}`);
+    }
+    expect(text).toMatch(/ordered_sidecar_partition_loads\{topic="test-[^"]+",partition="\d+"\} \d+/);
+    expect(text).toMatch(/ordered_sidecar_routing_cache_hit_rate 0\.\d+/);
+  });
+});
