@@ -9,7 +9,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+          include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/sdk/**/*.test.ts', 'examples/**/*.test.ts'],
           exclude: ['test/e2e/failover/**'],
           environment: 'node',
           globalSetup: ['test/support/global-setup.ts'],

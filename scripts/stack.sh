@@ -1,0 +1,490 @@
+#!/usr/bin/env bash
+# Local Kafka (KRaft) + Redis for development, tests and CI, without Docker.
+#
+# Our machines have no Docker engine and Debian has no Kafka package, but Maven Central has the broker
+# jars: deploy/kafka/pom.xml resolves them once into a per-user cache and we run `kafka.Kafka` with plain
+# `java`. Redis comes from Debian. See docs/stack.md for the details and the ports.
+#
+#   stack.sh up [--kafka-nodes 1|3] [--redis-port PORT]   fresh stack (old data wiped), waits until ready
+#   stack.sh down                                        stop what `up` started, nothing else
+#   stack.sh kill-broker N | start-broker N              crash (kill -9) / restart node N (1-based)
+#   stack.sh status | env | logs [LINES]
+#
+# Environment: STACK_DIR (default <repo>/.stack), REDIS_URL (default redis://127.0.0.1:6379),
+# STACK_TIMEOUT (seconds to wait for readiness, default 120), XDG_CACHE_HOME.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+state="${STACK_DIR:-$repo/.stack}"
+pom="$repo/deploy/kafka/pom.xml"
+timeout_s="${STACK_TIMEOUT:-120}"
+
+# The pom is the single place the version lives; it also names the cache dir, so a bump re-resolves.
+kafka_version="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$pom" | head -n 1)"
+libs="${XDG_CACHE_HOME:-$HOME/.cache}/ordered-sidecar/kafka-${kafka_version}/libs"
+
+# Port layout: node N serves clients on 9091+N and its controller (Raft) listener on 19091+N, so the
+# one-node and three-node layouts never collide and 9092 is always node 1.
+broker_port() { echo $((9091 + $1)); }
+controller_port() { echo $((19091 + $1)); }
+
+log() { printf '[stack] %s\n' "$*" >&2; }
+die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
+
+node_dir() { echo "$state/kafka/node-$1"; }
+
+# --- small helpers -----------------------------------------------------------------------------------
+
+# kill -0 also succeeds on a zombie, and PID 1 on our machines reaps orphans only every few seconds:
+# a crashed broker would look alive. A process counts as alive only if it is not a zombie.
+alive() {
+  local st
+  st="$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" || return 1
+  [[ -n "$st" && "$st" != Z && "$st" != X ]]
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# A pid file alone is not proof: after a reboot or a long pause the pid may belong to someone else.
+# We only ever signal a process whose command line mentions our own state dir (Kafka's does, through
+# its config path) or, for redis-server, which rewrites its title, the expected program name.
+our_pid() { # pidfile [text the command line must contain]
+  local pidfile="$1" expect="${2:-$state}" pid
+  [[ -s "$pidfile" ]] || return 1
+  pid="$(<"$pidfile")"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  alive "$pid" || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$expect" || return 1
+  echo "$pid"
+}
+
+wait_gone() { # pid seconds
+  local pid="$1" deadline=$((SECONDS + $2))
+  while alive "$pid"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.2
+  done
+}
+
+as_root() { if ((EUID == 0)); then "$@"; else sudo "$@"; fi; }
+
+# Values recorded by `up`, read back by every other subcommand (they run in separate processes).
+load_env() {
+  [[ -f "$state/stack.env" ]] || die "no stack in $state (run: stack.sh up)"
+  # shellcheck source=/dev/null
+  source "$state/stack.env"
+}
+
+brokers_list() {
+  local n out=()
+  for ((n = 1; n <= KAFKA_NODES; n++)); do out+=("127.0.0.1:$(broker_port "$n")"); done
+  (IFS=,; echo "${out[*]}")
+}
+
+# --- Kafka jars --------------------------------------------------------------------------------------
+
+resolve_jars() {
+  # The marker is written last, so an interrupted Maven run never leaves a cache that looks complete.
+  if [[ -f "$libs/.complete" ]]; then return; fi
+  command -v java >/dev/null || die "java not found (Kafka $kafka_version needs Java 17+)"
+  command -v mvn >/dev/null || die "mvn not found; it is needed once to fetch the Kafka jars"
+  log "resolving Kafka $kafka_version jars with Maven into $libs (first time only)"
+  local tmp mvn_log
+  mkdir -p "$(dirname "$libs")"
+  tmp="$(mktemp -d "$(dirname "$libs")/libs.tmp.XXXXXX")"
+  mvn_log="$tmp.mvn.log"
+  if ! mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies \
+      -DincludeScope=runtime -DoutputDirectory="$tmp" >"$mvn_log" 2>&1; then
+    tail -n 40 "$mvn_log" >&2
+    rm -rf "$tmp"
+    die "Maven could not resolve the Kafka jars (full output: $mvn_log)"
+  fi
+  rm -f "$mvn_log"
+  touch "$tmp/.complete"
+  rm -rf "$libs"
+  mv "$tmp" "$libs"
+}
+
+check_java() {
+  local v
+  v="$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1)"
+  [[ -n "$v" && "$v" -ge 17 ]] || die "Kafka $kafka_version needs Java 17+, found: $(java -version 2>&1 | head -n 1)"
+}
+
+# --- Kafka config ------------------------------------------------------------------------------------
+
+write_log4j() {
+  # WARN keeps test output readable; KafkaRaftServer at INFO is what prints "Kafka Server started",
+  # the line we wait for.
+  cat >"$state/kafka/log4j2.properties" <<'EOF'
+status = warn
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.raftserver.name = kafka.server.KafkaRaftServer
+logger.raftserver.level = INFO
+EOF
+}
+
+write_node_config() { # node total
+  local n="$1" total="$2" dir voters="" i rf isr
+  dir="$(node_dir "$n")"
+  mkdir -p "$dir/data" "$dir/logs"
+  for ((i = 1; i <= total; i++)); do voters+="${voters:+,}$i@127.0.0.1:$(controller_port "$i")"; done
+  # Three nodes behave like a small production cluster (RF 3, min ISR 2: one node may die and writes
+  # with acks=-1 still succeed); one node can only do RF 1.
+  if ((total == 3)); then rf=3 isr=2; else rf=1 isr=1; fi
+
+  cat >"$dir/server.properties" <<EOF
+# Written by scripts/stack.sh; rewritten on every 'up'.
+process.roles=broker,controller
+node.id=$n
+# Static quorum: every node knows all voters up front, so no --standalone/--initial-controllers.
+controller.quorum.voters=$voters
+listeners=PLAINTEXT://127.0.0.1:$(broker_port "$n"),CONTROLLER://127.0.0.1:$(controller_port "$n")
+advertised.listeners=PLAINTEXT://127.0.0.1:$(broker_port "$n")
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$dir/data
+
+# The sidecar never creates topics and tests create theirs through the admin API: a typo must fail,
+# not silently create a topic.
+auto.create.topics.enable=false
+num.partitions=3
+default.replication.factor=$rf
+min.insync.replicas=$isr
+group.initial.rebalance.delay.ms=0
+
+# Internal topics must fit the cluster size or the coordinators never come up. Fewer partitions than
+# the defaults (50) make them quicker to create on a 2-core machine.
+offsets.topic.replication.factor=$rf
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=$rf
+transaction.state.log.min.isr=$isr
+transaction.state.log.num.partitions=10
+share.coordinator.state.topic.replication.factor=$rf
+share.coordinator.state.topic.min.isr=$isr
+EOF
+  if ((total == 3)); then
+    cat >>"$dir/server.properties" <<'EOF'
+
+# Fence a crashed broker after 6 s instead of 9 s so failover tests do not wait long.
+broker.session.timeout.ms=6000
+broker.heartbeat.interval.ms=1000
+EOF
+  fi
+}
+
+format_nodes() { # total
+  local total="$1" cluster_id n pids=() failed=0
+  # StorageTool calls System.exit, hence one JVM per call.
+  cluster_id="$(java -Dlog4j2.configurationFile="$state/kafka/log4j2.properties" -cp "$libs/*" \
+    kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)"
+  [[ -n "$cluster_id" ]] || die "StorageTool random-uuid printed nothing"
+  echo "$cluster_id" >"$state/kafka/cluster-id"
+  # The formats are independent, so run them side by side: JVM start-up dominates.
+  for ((n = 1; n <= total; n++)); do
+    java -Dlog4j2.configurationFile="$state/kafka/log4j2.properties" -cp "$libs/*" \
+      kafka.tools.StorageTool format -t "$cluster_id" -c "$(node_dir "$n")/server.properties" \
+      >"$(node_dir "$n")/format.log" 2>&1 &
+    pids+=($!)
+  done
+  for ((n = 1; n <= total; n++)); do
+    if ! wait "${pids[n - 1]}"; then
+      log "formatting node $n failed:"
+      cat "$(node_dir "$n")/format.log" >&2
+      failed=1
+    fi
+  done
+  ((failed == 0)) || die "could not format the Kafka data dirs"
+}
+
+# --- Kafka processes ---------------------------------------------------------------------------------
+
+start_node() { # node  (does not wait)
+  local n="$1" dir
+  dir="$(node_dir "$n")"
+  if our_pid "$dir/kafka.pid" >/dev/null; then die "node $n is already running"; fi
+  if port_open "$(broker_port "$n")" || port_open "$(controller_port "$n")"; then
+    die "port $(broker_port "$n") or $(controller_port "$n") is taken by another process (another Kafka?)"
+  fi
+  # Readiness is judged on log lines written after this point: a restarted node appends to the same log.
+  stat -c %s "$dir/kafka.log" 2>/dev/null >"$dir/log-offset" || echo 0 >"$dir/log-offset"
+  # setsid: the broker gets its own session, so a Ctrl-C aimed at dev.sh or a test run does not reach
+  # it. The inner shell writes its own pid and then execs java, so the pid file names the JVM itself.
+  setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$dir/kafka.pid" \
+    java -Xms512m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$state/kafka/log4j2.properties" -Dkafka.logs.dir="$dir/logs" \
+    -cp "$libs/*" kafka.Kafka "$dir/server.properties" \
+    </dev/null >>"$dir/kafka.log" 2>&1 &
+}
+
+node_ready() { # node
+  local n="$1" dir offset
+  dir="$(node_dir "$n")"
+  offset="$(cat "$dir/log-offset" 2>/dev/null || echo 0)"
+  tail -c +"$((offset + 1))" "$dir/kafka.log" 2>/dev/null | grep -q 'Kafka Server started' &&
+    port_open "$(broker_port "$n")"
+}
+
+show_log_tail() { # node lines
+  local f
+  f="$(node_dir "$1")/kafka.log"
+  printf -- '----- tail of %s -----\n' "$f" >&2
+  tail -n "${2:-40}" "$f" >&2 2>/dev/null || true
+}
+
+wait_nodes() { # node...
+  local deadline=$((SECONDS + timeout_s)) pending=("$@") still n pidfile
+  while ((${#pending[@]})); do
+    still=()
+    for n in "${pending[@]}"; do
+      pidfile="$(node_dir "$n")/kafka.pid"
+      if node_ready "$n"; then continue; fi
+      # The pid file appears a moment after the background start; only a missing process is fatal.
+      if [[ -s "$pidfile" ]] && ! alive "$(<"$pidfile")"; then
+        show_log_tail "$n" 60
+        die "Kafka node $n exited during start-up (log above)"
+      fi
+      still+=("$n")
+    done
+    pending=("${still[@]+"${still[@]}"}")
+    ((${#pending[@]})) || break
+    if ((SECONDS >= deadline)); then
+      for n in "${pending[@]}"; do show_log_tail "$n" 40; done
+      die "Kafka node(s) ${pending[*]} not ready after ${timeout_s}s (no 'Kafka Server started' or port closed)"
+    fi
+    sleep 0.5
+  done
+}
+
+stop_pidfile() { # pidfile signal [expected command line text]; prints the pid it signalled
+  local pid
+  pid="$(our_pid "$1" "${3:-}")" || return 1
+  kill -"$2" "$pid" 2>/dev/null || true
+  echo "$pid"
+}
+
+# --- Redis -------------------------------------------------------------------------------------------
+
+redis_answers() { [[ "$(redis-cli -u "$1" ping 2>/dev/null)" == PONG ]]; }
+
+ensure_redis_installed() {
+  command -v redis-server >/dev/null && command -v redis-cli >/dev/null && return
+  log "installing Debian's redis-server (apt-get)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+}
+
+start_redis() { # url
+  local url="$1" hostport host port
+  # A Redis that already answers (the machine's own, a developer's) is used as it is and never stopped.
+  if command -v redis-cli >/dev/null && redis_answers "$url"; then
+    log "reusing the Redis that answers at $url"
+    REDIS_MANAGED=no
+    return
+  fi
+  ensure_redis_installed
+  # Installing the package may itself have started one (init script): reuse that too.
+  if redis_answers "$url"; then
+    log "reusing the Redis that answers at $url"
+    REDIS_MANAGED=no
+    return
+  fi
+  hostport="${url#*://}"; hostport="${hostport##*@}"; hostport="${hostport%%/*}"
+  host="${hostport%%:*}"; port="${hostport##*:}"
+  [[ "$port" != "$hostport" ]] || port=6379
+  [[ "$host" == 127.0.0.1 || "$host" == localhost ]] ||
+    die "nothing answers at $url and it is not local, so no Redis can be started for it"
+  [[ "$port" =~ ^[0-9]+$ ]] || die "cannot read a port from REDIS_URL=$url"
+  mkdir -p "$state/redis"
+  # No persistence: test data must not survive a restart and must not cost disk writes.
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
+    --dir "$state/redis" --pidfile "$state/redis/redis.pid" --logfile "$state/redis/redis.log" \
+    >/dev/null
+  local deadline=$((SECONDS + 15))
+  until redis_answers "$url"; do
+    if ((SECONDS >= deadline)); then
+      tail -n 20 "$state/redis/redis.log" >&2 2>/dev/null || true
+      die "our redis-server on port $port did not answer"
+    fi
+    sleep 0.1
+  done
+  log "started redis-server on 127.0.0.1:$port"
+  REDIS_MANAGED=yes
+}
+
+# --- subcommands -------------------------------------------------------------------------------------
+
+cmd_up() {
+  local nodes=1 redis_url="${REDIS_URL:-redis://127.0.0.1:6379}" n started
+  while (($#)); do
+    case "$1" in
+      --kafka-nodes) nodes="${2:?--kafka-nodes needs 1 or 3}"; shift 2 ;;
+      --kafka-nodes=*) nodes="${1#*=}"; shift ;;
+      --redis-port) redis_url="redis://127.0.0.1:${2:?--redis-port needs a port}"; shift 2 ;;
+      --redis-port=*) redis_url="redis://127.0.0.1:${1#*=}"; shift ;;
+      *) die "up: unknown option $1" ;;
+    esac
+  done
+  [[ "$nodes" == 1 || "$nodes" == 3 ]] || die "--kafka-nodes must be 1 or 3"
+  started=$SECONDS
+
+  # `up` always means a fresh stack: stop whatever a previous `up` left, then wipe its state.
+  if compgen -G "$state/kafka/node-*/kafka.pid" >/dev/null || [[ -f "$state/redis/redis.pid" ]]; then
+    cmd_down
+  fi
+  rm -rf "$state/kafka" "$state/redis" "$state/stack.env"
+  mkdir -p "$state/kafka"
+  # A half-started stack is worse than none (JVMs holding ports and memory): on failure stop what this
+  # run started. The logs stay in the state dir for a look.
+  # Ctrl-C must count as a failure too: left to itself bash runs the EXIT trap with $? = 0 then.
+  trap 'if (($? != 0)); then log "up failed; stopping what it started (logs stay in $state)"; cmd_down; fi' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+
+  start_redis "$redis_url"
+
+  check_java
+  resolve_jars
+  write_log4j
+  for ((n = 1; n <= nodes; n++)); do write_node_config "$n" "$nodes"; done
+  format_nodes "$nodes"
+
+  # %q: a REDIS_URL with a password may hold characters the shell would otherwise interpret.
+  printf 'KAFKA_NODES=%q\nKAFKA_VERSION=%q\nREDIS_URL=%q\nREDIS_MANAGED=%q\n' \
+    "$nodes" "$kafka_version" "$redis_url" "$REDIS_MANAGED" >"$state/stack.env"
+  KAFKA_NODES="$nodes"
+
+  # A combined broker+controller cannot finish starting without a voter majority, so all JVMs must be
+  # running before we wait on any of them.
+  for ((n = 1; n <= nodes; n++)); do start_node "$n"; done
+  log "waiting for $nodes Kafka node(s) (timeout ${timeout_s}s)"
+  wait_nodes $(seq 1 "$nodes")
+  trap - EXIT INT TERM
+  log "up in $((SECONDS - started))s: Kafka $kafka_version at $(brokers_list), Redis at $redis_url"
+}
+
+cmd_down() {
+  local pids=() pid f n
+  [[ -d "$state" ]] || return 0
+  # TERM all brokers at once: stopped one by one, the last voters lose their quorum and their
+  # controlled shutdown waits for a controller that is gone.
+  for f in "$state"/kafka/node-*/kafka.pid; do
+    [[ -e "$f" ]] || continue
+    if pid="$(stop_pidfile "$f" TERM)"; then pids+=("$pid"); fi
+  done
+  for pid in "${pids[@]+"${pids[@]}"}"; do
+    if ! wait_gone "$pid" 30; then
+      log "Kafka pid $pid ignored TERM for 30s, killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+      wait_gone "$pid" 10 || log "pid $pid still alive"
+    fi
+  done
+  rm -f "$state"/kafka/node-*/kafka.pid
+  # Only a Redis we started has a pid file here; a reused one is left alone.
+  if [[ -f "$state/redis/redis.pid" ]]; then
+    if pid="$(stop_pidfile "$state/redis/redis.pid" TERM redis-server)"; then
+      wait_gone "$pid" 10 || kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$state/redis/redis.pid"
+  fi
+  n=${#pids[@]}
+  rm -f "$state/stack.env"
+  log "down (stopped $n Kafka node(s))"
+}
+
+node_arg() { # N
+  load_env
+  [[ "${1:-}" =~ ^[0-9]+$ ]] && (($1 >= 1 && $1 <= KAFKA_NODES)) ||
+    die "node must be 1..$KAFKA_NODES, got '${1:-}'"
+}
+
+cmd_kill_broker() {
+  local n="${1:-}" pid
+  node_arg "$n"
+  pid="$(stop_pidfile "$(node_dir "$n")/kafka.pid" KILL)" || die "node $n is not running"
+  wait_gone "$pid" 10 || die "node $n (pid $pid) survived kill -9"
+  rm -f "$(node_dir "$n")/kafka.pid"
+  log "killed node $n (pid $pid, kill -9)"
+}
+
+cmd_start_broker() {
+  local n="${1:-}" started=$SECONDS
+  node_arg "$n"
+  # Same config and data dir, no formatting: this is a restart after a crash, not a new node.
+  start_node "$n"
+  wait_nodes "$n"
+  log "node $n up again in $((SECONDS - started))s"
+}
+
+cmd_status() {
+  local n pid st
+  load_env
+  echo "stack dir: $state"
+  echo "kafka $KAFKA_VERSION, $KAFKA_NODES node(s)"
+  for ((n = 1; n <= KAFKA_NODES; n++)); do
+    if pid="$(our_pid "$(node_dir "$n")/kafka.pid")"; then st="running pid $pid"; else st="stopped"; fi
+    if port_open "$(broker_port "$n")"; then st+=", port open"; else st+=", port closed"; fi
+    echo "  node $n: 127.0.0.1:$(broker_port "$n") (controller $(controller_port "$n")): $st"
+  done
+  echo "  active controller (Raft leader): $(raft_leader)"
+  if redis_answers "$REDIS_URL"; then st="answers"; else st="NOT answering"; fi
+  if [[ "$REDIS_MANAGED" == yes ]]; then st+=" (started by us)"; else st+=" (not ours, reused)"; fi
+  echo "redis $REDIS_URL: $st"
+}
+
+# Failover tests behave differently when the node they kill is also the active controller (a Raft
+# election comes first), so status shows it. Each node persists the leader it knows in quorum-state;
+# the highest epoch among running nodes is the current one.
+raft_leader() {
+  local n f epoch id best_epoch=-1 best="unknown"
+  for ((n = 1; n <= KAFKA_NODES; n++)); do
+    our_pid "$(node_dir "$n")/kafka.pid" >/dev/null || continue
+    f="$(node_dir "$n")/data/__cluster_metadata-0/quorum-state"
+    [[ -f "$f" ]] || continue
+    epoch="$(sed -n 's/.*"leaderEpoch":\([0-9-]*\).*/\1/p' "$f")"
+    id="$(sed -n 's/.*"leaderId":\([0-9-]*\).*/\1/p' "$f")"
+    if [[ -n "$epoch" && -n "$id" && "$id" != -1 ]] && ((epoch > best_epoch)); then
+      best_epoch=$epoch best="node $id (epoch $epoch)"
+    fi
+  done
+  echo "$best"
+}
+
+cmd_env() {
+  load_env
+  echo "export KAFKA_BROKERS=$(brokers_list)"
+  printf 'export REDIS_URL=%q\n' "$REDIS_URL"
+}
+
+cmd_logs() {
+  local lines="${1:-40}" n
+  [[ -f "$state/stack.env" ]] && load_env
+  for ((n = 1; n <= ${KAFKA_NODES:-3}; n++)); do
+    [[ -f "$(node_dir "$n")/kafka.log" ]] && show_log_tail "$n" "$lines" 2>&1
+  done
+  if [[ -f "$state/redis/redis.log" ]]; then
+    printf -- '----- tail of %s -----\n' "$state/redis/redis.log"
+    tail -n "$lines" "$state/redis/redis.log"
+  fi
+  return 0
+}
+
+usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+
+case "${1:-}" in
+  up) shift; cmd_up "$@" ;;
+  down) cmd_down ;;
+  kill-broker) cmd_kill_broker "${2:-}" ;;
+  start-broker) cmd_start_broker "${2:-}" ;;
+  status) cmd_status ;;
+  env) cmd_env ;;
+  logs) cmd_logs "${2:-}" ;;
+  -h | --help | help) usage ;;
+  *) usage >&2; exit 2 ;;
+esac
