@@ -13,6 +13,8 @@ import type { Logger } from './logging/logger.ts';
 import { SidecarMetrics } from './metrics/sidecar-metrics.ts';
 import { ProduceService } from './produce/produce-service.ts';
 import { RouterStore } from './redis/router-store.ts';
+import { DedupStore } from './redis/dedup-store.ts';
+import { DedupWindow } from './dedup/dedup-window.ts';
 import { MappingCleaner } from './routing/cleanup.ts';
 import { OrderedMessageRouter } from './routing/router.ts';
 
@@ -57,7 +59,9 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   const router = new OrderedMessageRouter(store, (topic) => metadata.partitionCount(topic), options, metrics, log);
   const cleaner = new MappingCleaner(store, options, metrics, log);
   const writer = new PartitionWriter(producer.send, options, metrics);
-  const produce = new ProduceService({ router, partitionCount: (t) => metadata.partitionCount(t), writer, metrics, limits: options });
+  // A claim must outlive the slowest write it protects: a batch waiting behind one in flight, both retried.
+  const dedup = new DedupWindow(new DedupStore(redis, options.redisPrefix, options.dedupWindowMs), { leaseMs: 2 * options.kafkaWriteTimeoutMs, pollMs: 100 });
+  const produce = new ProduceService({ router, partitionCount: (t) => metadata.partitionCount(t), writer, metrics, limits: options, dedup });
   const health = new HealthChecker(admin, redis, metrics);
 
   metrics.trackLoads(async () => {
@@ -77,7 +81,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   cleaner.start();
 
   let draining = false;
-  const app = createApp({ produce, health, metrics, log, version: VERSION, maxBodyBytes: options.maxBodyBytes, isDraining: () => draining });
+  const app = createApp({ produce, health, metrics, log, version: VERSION, maxBodyBytes: options.maxBodyBytes, dedupWindowMs: options.dedupWindowMs, isDraining: () => draining });
   const server = createServer(app);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {

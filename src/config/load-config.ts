@@ -31,6 +31,8 @@ const SETTINGS: Setting[] = [
   { key: 'touchFlushIntervalMs', env: 'TOUCH_FLUSH_INTERVAL', kind: 'duration', min: 10, max: 60_000 },
   { key: 'metadataRefreshMs', env: 'METADATA_REFRESH', kind: 'duration', min: 100 },
   { key: 'maxGroupBytes', env: 'MAX_GROUP_BYTES', kind: 'int', min: 1, max: 4096 },
+  { key: 'maxDedupIdBytes', env: 'MAX_DEDUP_ID_BYTES', kind: 'int', min: 1, max: 4096 },
+  { key: 'dedupWindowMs', env: 'DEDUP_WINDOW', kind: 'duration', min: 1000 },
   { key: 'maxMessageBytes', env: 'MAX_MESSAGE_BYTES', kind: 'int', min: 1 },
   { key: 'maxBodyBytes', env: 'MAX_BODY_BYTES', kind: 'int', min: 1 },
   { key: 'maxMessagesPerRequest', env: 'MAX_MESSAGES_PER_REQUEST', kind: 'int', min: 1 },

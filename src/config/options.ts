@@ -26,6 +26,10 @@ export interface SidecarOptions {
   metadataRefreshMs: number;
   /** Longest accepted MessageGroup, in UTF-8 bytes. @defaultValue 128 */
   maxGroupBytes: number;
+  /** Longest accepted dedup_id, in UTF-8 bytes. @defaultValue 128 */
+  maxDedupIdBytes: number;
+  /** How long a dedup_id is remembered; a repeat within it is not written again (SQS FIFO uses 5 min). @defaultValue 5 min */
+  dedupWindowMs: number;
   /** Largest accepted message (key + value + headers), in bytes. @defaultValue 1 MiB */
   maxMessageBytes: number;
   /** Largest accepted request body, in bytes. @defaultValue 16 MiB */
@@ -60,6 +64,8 @@ export const DEFAULT_OPTIONS = {
   touchFlushIntervalMs: 1000,
   metadataRefreshMs: 30_000,
   maxGroupBytes: 128,
+  maxDedupIdBytes: 128,
+  dedupWindowMs: 5 * MINUTE,
   maxMessageBytes: 1024 * 1024,
   maxBodyBytes: 16 * 1024 * 1024,
   maxMessagesPerRequest: 10_000,

@@ -8,7 +8,7 @@ export const REQUEST_TYPES = [
 
 export const ORDERED_PRODUCE_TYPE = 22;
 
-export function apiVersions(sidecarVersion: string): Record<string, unknown> {
+export function apiVersions(sidecarVersion: string, dedupWindowMs: number): Record<string, unknown> {
   return {
     api_version: 1,
     sidecar_version: sidecarVersion,
@@ -16,6 +16,7 @@ export function apiVersions(sidecarVersion: string): Record<string, unknown> {
     features: {
       message_group_header: GROUP_HEADER,
       encodings: ['utf8', 'base64'],
+      dedup: { field: 'dedup_id', window_ms: dedupWindowMs },
     },
   };
 }

@@ -14,6 +14,7 @@ export interface AppDeps {
   log: Logger;
   version: string;
   maxBodyBytes: number;
+  dedupWindowMs: number;
   /** True once shutdown began: new requests get 503 and the connection is closed. */
   isDraining: () => boolean;
 }
@@ -82,7 +83,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.post('/v1/ordered-produce', requireJson, json, produceRoute((body) => produce.ordered(body)));
   app.post('/v1/produce', requireJson, json, produceRoute((body) => produce.plain(body)));
   app.get('/v1/api-versions', (_req, res) => {
-    res.json(apiVersions(deps.version));
+    res.json(apiVersions(deps.version, deps.dedupWindowMs));
   });
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

@@ -31,6 +31,7 @@ export class SidecarMetrics {
   readonly kafkaBatchMessages: Histogram;
   readonly messagesProduced: Counter<'topic' | 'mode'>;
   readonly messagesFailed: Counter<'topic' | 'reason'>;
+  readonly deduplicated: Counter<'topic'>;
   readonly redisUp: Gauge;
   readonly kafkaUp: Gauge;
   #refreshLoads: (() => Promise<void>) | undefined;
@@ -39,17 +40,20 @@ export class SidecarMetrics {
     this.registry = registry;
     const registers = [registry];
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+    // prom-client collects all metrics of a scrape concurrently; the three load gauges share one read.
+    let refreshing: Promise<void> | undefined;
+    const refreshLoads = (): Promise<void> | undefined =>
+      this.#refreshLoads && (refreshing ??= this.#refreshLoads().finally(() => (refreshing = undefined)));
 
     this.totalMappedGroups = new Gauge({
       name: `${PREFIX}total_mapped_groups`,
       help: 'MessageGroups mapped in Redis, per topic.',
       labelNames: ['topic'],
       registers,
-      // prom-client awaits collect() before each scrape; one refresh serves the three load gauges.
-      collect: () => this.#refreshLoads?.(),
+      collect: refreshLoads,
     });
-    this.partitionLoads = new Gauge({ name: `${PREFIX}partition_loads`, help: 'MessageGroups mapped to each partition.', labelNames: ['topic', 'partition'], registers });
-    this.loadDeviation = new Gauge({ name: `${PREFIX}partition_load_deviation_ratio`, help: '(max - min) / mean of partition loads; 0 when balanced.', labelNames: ['topic'], registers });
+    this.partitionLoads = new Gauge({ name: `${PREFIX}partition_loads`, help: 'MessageGroups mapped to each partition.', labelNames: ['topic', 'partition'], registers, collect: refreshLoads });
+    this.loadDeviation = new Gauge({ name: `${PREFIX}partition_load_deviation_ratio`, help: '(max - min) / mean of partition loads; 0 when balanced.', labelNames: ['topic'], registers, collect: refreshLoads });
     this.cacheHits = new Counter({ name: `${PREFIX}routing_cache_hits_total`, help: 'Routes served by the local cache.', registers });
     this.cacheMisses = new Counter({ name: `${PREFIX}routing_cache_misses_total`, help: 'Routes that needed Redis.', registers });
     const hits = this.cacheHits;
@@ -76,6 +80,7 @@ export class SidecarMetrics {
     this.kafkaBatchMessages = new Histogram({ name: `${PREFIX}kafka_batch_messages`, help: 'Messages per partition batch written.', buckets: [1, 2, 5, 10, 50, 100, 500, 1000, 5000], registers });
     this.messagesProduced = new Counter({ name: `${PREFIX}messages_produced_total`, help: 'Messages acknowledged by Kafka.', labelNames: ['topic', 'mode'], registers });
     this.messagesFailed = new Counter({ name: `${PREFIX}messages_failed_total`, help: 'Messages that could not be written.', labelNames: ['topic', 'reason'], registers });
+    this.deduplicated = new Counter({ name: `${PREFIX}deduplicated_messages_total`, help: 'Messages not written again because their dedup_id was already written.', labelNames: ['topic'], registers });
     this.redisUp = new Gauge({ name: `${PREFIX}redis_up`, help: '1 when Redis answered the last check.', registers });
     this.kafkaUp = new Gauge({ name: `${PREFIX}kafka_up`, help: '1 when Kafka answered the last check.', registers });
   }

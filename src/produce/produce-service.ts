@@ -3,7 +3,9 @@ import { SidecarError, errorMessage } from '../errors/sidecar-error.ts';
 import type { PartitionWriter } from '../kafka/partition-writer.ts';
 import type { SidecarMetrics } from '../metrics/sidecar-metrics.ts';
 import type { OrderedMessageRouter } from '../routing/router.ts';
-import type { ProduceResponse } from './produce-types.ts';
+import type { DedupWindow } from '../dedup/dedup-window.ts';
+import type { Outcome } from '../redis/dedup-store.ts';
+import type { MessageResult, OrderedRecord, ProduceResponse } from './produce-types.ts';
 import { parseOrderedRequest, parsePlainRequest, type RequestLimits } from './validate-request.ts';
 import { writePartitions } from './write-partitions.ts';
 
@@ -13,6 +15,7 @@ export interface ProduceDeps {
   writer: PartitionWriter;
   metrics: SidecarMetrics;
   limits: RequestLimits;
+  dedup: DedupWindow;
 }
 
 /** The two produce operations, independent of HTTP: validate everything, route, then write. */
@@ -41,7 +44,53 @@ export class ProduceService {
     } finally {
       stopTimer();
     }
-    return writePartitions(writer, topic, records, records.map((r) => routes.get(r.group)!), 'ordered');
+    const partitionOf = records.map((r) => routes.get(r.group)!);
+    if (records.every((r) => r.dedupId === undefined)) return writePartitions(writer, topic, records, partitionOf, 'ordered');
+    return this.#writeOnce(topic, records, partitionOf);
+  }
+
+  /**
+   * Writes only the messages whose dedup_id is not already in Kafka, then records where each landed (or
+   * releases the id when its write failed). Duplicates report the original partition and offset.
+   */
+  async #writeOnce(topic: string, records: OrderedRecord[], partitionOf: number[]): Promise<ProduceResponse> {
+    const { writer, metrics, dedup } = this.#deps;
+    const ids = records.flatMap((r) => (r.dedupId === undefined ? [] : [r.dedupId]));
+    let acquired;
+    try {
+      acquired = await dedup.acquire(topic, ids);
+    } catch (err) {
+      if (err instanceof SidecarError) throw err;
+      throw new SidecarError('ROUTING_UNAVAILABLE', `cannot check dedup_ids: the Redis window is unreachable (${errorMessage(err)})`, { cause: err });
+    }
+    const toWrite = records.flatMap((r, i) => (r.dedupId === undefined || acquired.get(r.dedupId) === 'claimed' ? [i] : []));
+    const written = await writePartitions(writer, topic, toWrite.map((i) => records[i]!), toWrite.map((i) => partitionOf[i]!), 'ordered');
+
+    const outcomes = toWrite.flatMap((i, n): Outcome[] => {
+      const id = records[i]!.dedupId;
+      if (id === undefined) return [];
+      const result = written.results[n]!;
+      return 'offset' in result ? [{ id, partition: result.partition, offset: result.offset }] : [{ id, released: true as const }];
+    });
+    await dedup.settle(topic, outcomes).catch((err: unknown) => {
+      // The messages are in Kafka; only their record is missing, so a retry after the lease could repeat them.
+      throw new SidecarError('ROUTING_UNAVAILABLE', `written, but the dedup outcome could not be recorded (${errorMessage(err)})`, { cause: err });
+    });
+
+    const results = records.map((r): MessageResult | undefined => {
+      const earlier = r.dedupId === undefined ? 'claimed' : acquired.get(r.dedupId)!;
+      return earlier === 'claimed' ? undefined : { ...earlier, duplicate: true as const };
+    });
+    toWrite.forEach((i, n) => (results[i] = written.results[n]!));
+    const duplicates = records.length - toWrite.length;
+    if (duplicates > 0) metrics.deduplicated.inc({ topic }, duplicates);
+    return {
+      ...written,
+      total_messages: records.length,
+      successful_messages: written.successful_messages + duplicates,
+      duplicate_messages: duplicates,
+      results: results as MessageResult[],
+    };
   }
 
   /** Plain produce, unchanged Kafka semantics: explicit partition, else the key's hash, else spread. */

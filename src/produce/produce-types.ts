@@ -3,6 +3,8 @@ import type { OutgoingRecord } from '../kafka/partition-writer.ts';
 /** A validated message of an ordered produce request, ready for Kafka. */
 export interface OrderedRecord extends OutgoingRecord {
   group: string;
+  /** Idempotency id (`dedup_id`): within the window, a repeat is reported, not written again. */
+  dedupId: string | undefined;
 }
 
 /** A validated message of a plain produce request: explicit partition or Kafka's key hashing. */
@@ -16,7 +18,9 @@ export interface ProduceRequest<R> {
 }
 
 /** Result of one request message, in request order. Offsets are decimal strings (64-bit safe). */
-export type MessageResult = { partition: number; offset: string } | { partition?: number; error: string };
+export type MessageResult =
+  | { partition: number; offset: string; duplicate?: true }
+  | { partition?: number; error: string };
 
 export interface PartitionResponse {
   partition: number;
@@ -39,5 +43,7 @@ export interface ProduceResponse {
   partition_errors: PartitionError[];
   total_messages: number;
   successful_messages: number;
+  /** Messages not written because their dedup_id was written before (counted in successful_messages). */
+  duplicate_messages: number;
   results: MessageResult[];
 }

@@ -4,6 +4,7 @@ import type { OrderedRecord, PlainRecord, ProduceRequest } from './produce-types
 
 export interface RequestLimits {
   maxGroupBytes: number;
+  maxDedupIdBytes: number;
   maxMessageBytes: number;
   maxMessagesPerRequest: number;
 }
@@ -14,7 +15,7 @@ const TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const ENCODINGS = ['utf8', 'base64'] as const;
 const COMMON_FIELDS = ['key', 'value', 'headers', 'key_encoding', 'value_encoding'];
-const ORDERED_FIELDS = new Set(['message_group', ...COMMON_FIELDS]);
+const ORDERED_FIELDS = new Set(['message_group', 'dedup_id', ...COMMON_FIELDS]);
 const PLAIN_FIELDS = new Set(['partition', ...COMMON_FIELDS]);
 
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -53,6 +54,17 @@ function headers(message: Json, path: string): Record<string, string> {
   return raw as Record<string, string>;
 }
 
+/** Optional idempotency id. Two messages of one request sharing one would make the outcome ambiguous. */
+function dedupId(message: Json, path: string, limits: RequestLimits, seen: Set<string>): string | undefined {
+  const id = message.dedup_id;
+  if (id === undefined || id === null) return undefined;
+  if (typeof id !== 'string' || id === '') throw invalid(`${path}.dedup_id`, 'must be a non-empty string');
+  if (Buffer.byteLength(id) > limits.maxDedupIdBytes) throw invalid(`${path}.dedup_id`, `is over the limit of ${limits.maxDedupIdBytes} bytes`);
+  if (seen.has(id)) throw invalid(`${path}.dedup_id`, 'repeats the dedup_id of an earlier message in this request');
+  seen.add(id);
+  return id;
+}
+
 const byteLength = (v: Buffer | string | null): number => (v === null ? 0 : typeof v === 'string' ? Buffer.byteLength(v) : v.length);
 
 function commonRecord(message: Json, path: string, limits: RequestLimits, extraHeaders: Record<string, string>) {
@@ -84,6 +96,7 @@ function envelope(body: unknown, limits: RequestLimits): { topic: string; messag
 /** Validates a whole ordered produce request up front, so a bad message means nothing of the request is written. */
 export function parseOrderedRequest(body: unknown, limits: RequestLimits): ProduceRequest<OrderedRecord> {
   const { topic, messages } = envelope(body, limits);
+  const seenIds = new Set<string>();
   const records = messages.map((message, i): OrderedRecord => {
     const path = `messages[${i}]`;
     if (!isObject(message)) throw invalid(path, 'must be an object');
@@ -92,7 +105,7 @@ export function parseOrderedRequest(body: unknown, limits: RequestLimits): Produ
     if (typeof group !== 'string' || group === '') throw invalid(`${path}.message_group`, 'is required and must be a non-empty string');
     const groupBytes = Buffer.byteLength(group);
     if (groupBytes > limits.maxGroupBytes) throw invalid(`${path}.message_group`, `is ${groupBytes} bytes, over the limit of ${limits.maxGroupBytes}`);
-    return { group, ...commonRecord(message, path, limits, { [GROUP_HEADER]: group }) };
+    return { group, dedupId: dedupId(message, path, limits, seenIds), ...commonRecord(message, path, limits, { [GROUP_HEADER]: group }) };
   });
   return { topic, records };
 }

@@ -55,6 +55,7 @@ export async function writePartitions(
     partition_errors: partition_errors.sort(byPartition),
     total_messages: records.length,
     successful_messages: successful,
+    duplicate_messages: 0,
     results,
   };
 }

@@ -9,6 +9,8 @@ export interface TopicKeys {
   loads: string;
   /** Hash per bucket: group -> "partition:lastAccessMinute". */
   bucket(index: number): string;
+  /** Hash per time slice: deduplication id -> state (see dedup-claim.lua). */
+  dedupSlice(slice: number): string;
 }
 
 export function topicKeys(prefix: string, topic: string): TopicKeys {
@@ -17,6 +19,7 @@ export function topicKeys(prefix: string, topic: string): TopicKeys {
     meta: `${base}:meta`,
     loads: `${base}:loads`,
     bucket: (index) => `${base}:m:${index}`,
+    dedupSlice: (slice) => `${base}:dd:${slice}`,
   };
 }
 

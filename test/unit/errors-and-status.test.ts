@@ -17,6 +17,7 @@ const response = (successful: number, errors: PartitionError[]): ProduceResponse
   partition_errors: errors,
   total_messages: successful + errors.reduce((n, e) => n + e.message_count, 0),
   successful_messages: successful,
+  duplicate_messages: 0,
   results: [],
 });
 
@@ -49,6 +50,7 @@ describe('SidecarError', () => {
     NOT_FOUND: [404, false],
     UNAUTHORIZED: [401, false],
     CONFLICT: [409, false],
+    DUPLICATE_IN_FLIGHT: [409, true],
     ROUTING_UNAVAILABLE: [503, true],
     KAFKA_UNAVAILABLE: [503, true],
     KAFKA_WRITE_FAILED: [503, true],

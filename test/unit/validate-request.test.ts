@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SidecarError, type ErrorCode } from '../../src/errors/sidecar-error.ts';
 import { parseOrderedRequest, parsePlainRequest, type RequestLimits } from '../../src/produce/validate-request.ts';
 
-const LIMITS: RequestLimits = { maxGroupBytes: 128, maxMessageBytes: 1024, maxMessagesPerRequest: 10 };
+const LIMITS: RequestLimits = { maxGroupBytes: 128, maxDedupIdBytes: 16, maxMessageBytes: 1024, maxMessagesPerRequest: 10 };
 
 const ordered = (message: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
   topic: 'orders',
@@ -248,5 +248,30 @@ describe('plain requests', () => {
 
   it('still rejects the reserved message-group header', () => {
     expect(rejectPlain(plain({ headers: { 'message-group': 'g' } }))).toEqual(invalidAt('messages[0].headers.message-group'));
+  });
+});
+
+describe('dedup_id', () => {
+  it('is optional and carried on the record', () => {
+    const { records } = parseOrderedRequest(
+      { topic: 'orders', messages: [{ message_group: 'g', value: 'a', dedup_id: 'id-1' }, { message_group: 'g', value: 'b' }] },
+      LIMITS,
+    );
+    expect(records.map((r) => r.dedupId)).toEqual(['id-1', undefined]);
+  });
+
+  it.each([
+    ['an empty string', ''],
+    ['a number', 7],
+    ['over the byte limit', 'x'.repeat(17)],
+  ])('is rejected when %s', (_why, dedupId) => {
+    expect(() => parseOrderedRequest({ topic: 'orders', messages: [{ message_group: 'g', value: 'a', dedup_id: dedupId }] }, LIMITS)).toThrow(
+      expect.objectContaining({ code: 'INVALID_REQUEST', field: 'messages[0].dedup_id' }),
+    );
+  });
+
+  it('may not repeat within one request', () => {
+    const body = { topic: 'orders', messages: [{ message_group: 'g', value: 'a', dedup_id: 'same' }, { message_group: 'h', value: 'b', dedup_id: 'same' }] };
+    expect(() => parseOrderedRequest(body, LIMITS)).toThrow(expect.objectContaining({ field: 'messages[1].dedup_id' }));
   });
 });

@@ -1,0 +1,59 @@
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import { topicKeys } from './keys.ts';
+
+const script = (name: string): string => readFileSync(new URL(`./lua/${name}`, import.meta.url), 'utf8');
+
+interface DedupCommands {
+  osDedupClaim(numKeys: number, ...keysThenArgs: (string | number)[]): Promise<string[]>;
+  osDedupSettle(sliceKey: string, ttlSeconds: number, ...pairs: string[]): Promise<number>;
+}
+
+/** Slices per window; the window is read as this many slices plus one, which absorbs clock skew between replicas. */
+const SLICES_PER_WINDOW = 5;
+
+export type ClaimState =
+  | { kind: 'claimed' }
+  | { kind: 'done'; partition: number; offset: string }
+  | { kind: 'pending'; owner: string; deadline: number };
+
+export type Outcome = { id: string; partition: number; offset: string } | { id: string; released: true };
+
+/** The typed gateway to the deduplication window in Redis. */
+export class DedupStore {
+  readonly #scripts: DedupCommands;
+  readonly #prefix: string;
+  readonly #sliceMs: number;
+  readonly #ttlSeconds: number;
+
+  constructor(redis: Redis, prefix: string, windowMs: number) {
+    this.#prefix = prefix;
+    this.#sliceMs = Math.max(1000, Math.ceil(windowMs / SLICES_PER_WINDOW));
+    this.#ttlSeconds = Math.ceil((windowMs + 2 * this.#sliceMs) / 1000);
+    redis.defineCommand('osDedupClaim', { lua: script('dedup-claim.lua') });
+    redis.defineCommand('osDedupSettle', { numberOfKeys: 1, lua: script('dedup-settle-1.lua') });
+    this.#scripts = redis as unknown as DedupCommands;
+  }
+
+  async claim(topic: string, ids: readonly string[], owner: string, leaseMs: number, now = Date.now()): Promise<ClaimState[]> {
+    const keys = topicKeys(this.#prefix, topic);
+    const newest = Math.floor(now / this.#sliceMs);
+    const slices = Array.from({ length: SLICES_PER_WINDOW + 1 }, (_, i) => keys.dedupSlice(newest - i));
+    const raw = await this.#scripts.osDedupClaim(slices.length, ...slices, now, now + leaseMs, owner, this.#ttlSeconds, ...ids);
+    return raw.map(parseState);
+  }
+
+  async settle(topic: string, outcomes: readonly Outcome[], now = Date.now()): Promise<void> {
+    if (outcomes.length === 0) return;
+    const slice = topicKeys(this.#prefix, topic).dedupSlice(Math.floor(now / this.#sliceMs));
+    const pairs = outcomes.flatMap((o) => [o.id, 'released' in o ? 'r' : `d:${o.partition}:${o.offset}`]);
+    await this.#scripts.osDedupSettle(slice, this.#ttlSeconds, ...pairs);
+  }
+}
+
+function parseState(raw: string): ClaimState {
+  if (raw === 'c') return { kind: 'claimed' };
+  const [kind, a, ...rest] = raw.split(':');
+  if (kind === 'd') return { kind: 'done', partition: Number(a), offset: rest[0]! };
+  return { kind: 'pending', deadline: Number(a), owner: rest.join(':') };
+}

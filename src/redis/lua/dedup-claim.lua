@@ -1,0 +1,45 @@
+--[[
+  Claim deduplication ids before writing their messages, so one id is written to Kafka at most once per
+  window even when a client retries through another sidecar. Ids live in per-slice hashes (one slice per
+  fraction of the window) that expire as a whole, which bounds memory without per-id TTLs.
+
+  Values: "p:<lease deadline ms>:<owner>" while a sidecar writes the message (pending),
+          "d:<partition>:<offset>" once Kafka acknowledged it (done),
+          "r" when the write failed and the id may be claimed again (released).
+
+  Input:
+    KEYS[1..n] slice hashes, newest first (<prefix>:{<topic>}:dd:<slice>); the first receives new claims
+    ARGV[1]    now, ms since epoch (the caller's clock; slices tolerate skew up to one slice)
+    ARGV[2]    lease deadline for new claims, ms since epoch
+    ARGV[3]    owner token of the claiming sidecar
+    ARGV[4]    TTL of the newest slice, seconds
+    ARGV[5..]  deduplication ids
+
+  Output: one entry per id, in order:
+    "c"                       claimed by this call: write it, then settle
+    "d:<partition>:<offset>"  already written: report the original result
+    "p:<deadline>:<owner>"    another attempt is writing it now: wait, then claim again
+]]
+local rcall = redis.call
+local now = tonumber(ARGV[1])
+local pending = 'p:' .. ARGV[2] .. ':' .. ARGV[3]
+local out = {}
+for i = 5, #ARGV do
+  local id = ARGV[i]
+  local state
+  for k = 1, #KEYS do
+    state = rcall('HGET', KEYS[k], id)
+    if state then break end
+  end
+  local kind = state and string.sub(state, 1, 1)
+  if kind == 'd' then
+    out[#out + 1] = state
+  elseif kind == 'p' and tonumber(string.match(state, '^p:(%d+):')) > now then
+    out[#out + 1] = state
+  else
+    rcall('HSET', KEYS[1], id, pending)
+    out[#out + 1] = 'c'
+  end
+end
+rcall('EXPIRE', KEYS[1], ARGV[4])
+return out

@@ -1,0 +1,92 @@
+import type { KafkaConfig } from 'kafkajs';
+import type { Registry } from 'prom-client';
+
+/** How failed sends are repeated. Only retriable failures are retried, and only the messages that failed. */
+export interface RetryPolicy {
+  /** Attempts per send, the first included; 1 turns retries off. @defaultValue 5 */
+  maxAttempts: number;
+  /** Backoff before the first retry; it doubles on each further retry. @defaultValue 100 ms */
+  initialBackoffMs: number;
+  /** Cap on one backoff. @defaultValue 5000 ms */
+  maxBackoffMs: number;
+}
+
+/** Where the SDK reports the few things a user should know about (the fallback, a sidecar without dedup). */
+export interface ClientLogger {
+  warn(message: string, details?: Record<string, unknown>): void;
+}
+
+/** Opt-in: produce straight to Kafka when the sidecar cannot do ordered produce (see docs/sdk.md). */
+export interface FallbackOptions {
+  /** kafkajs configuration of the fallback producer; `brokers` is required. */
+  kafka: KafkaConfig;
+}
+
+export interface ClientOptions {
+  /** Base URL of the sidecar. @defaultValue 'http://127.0.0.1:8080' */
+  url?: string;
+  /**
+   * Deadline of one HTTP attempt, reading the response included. Longer than the sidecar's own Kafka write
+   * deadline (30 s) so that the sidecar's answer normally arrives before the client gives up.
+   * @defaultValue 35000 ms
+   */
+  requestTimeoutMs?: number;
+  /** Retry policy; fields not given keep their defaults. */
+  retry?: Partial<RetryPolicy>;
+  /**
+   * When set, the client produces directly to Kafka (key = MessageGroup, Kafka's hash partitioner) if the
+   * sidecar does not offer ordered produce, or cannot be reached when the client first needs it.
+   * @defaultValue undefined (no fallback: such sends fail)
+   */
+  fallback?: FallbackOptions;
+  /** Receives the SDK's warnings. @defaultValue console */
+  logger?: ClientLogger;
+  /** Registry for the client's metrics (`ordered_sidecar_client_fallback_total`). @defaultValue undefined (no metrics) */
+  metricsRegistry?: Registry;
+}
+
+export interface ResolvedClientOptions {
+  url: string;
+  requestTimeoutMs: number;
+  retry: RetryPolicy;
+  fallback: FallbackOptions | undefined;
+  logger: ClientLogger;
+  metricsRegistry: Registry | undefined;
+}
+
+export const DEFAULT_CLIENT_OPTIONS = {
+  url: 'http://127.0.0.1:8080',
+  requestTimeoutMs: 35_000,
+  retry: { maxAttempts: 5, initialBackoffMs: 100, maxBackoffMs: 5_000 },
+} as const;
+
+const positive = (name: string, value: number, min: number): number => {
+  if (!Number.isFinite(value) || value < min) throw new TypeError(`ordered-sidecar client: ${name} must be a number >= ${min}, got ${value}`);
+  return value;
+};
+
+/** Fills in defaults and rejects nonsense early, at construction rather than on the first send. */
+export function resolveClientOptions(options: ClientOptions = {}): ResolvedClientOptions {
+  const url = options.url ?? DEFAULT_CLIENT_OPTIONS.url;
+  try {
+    new URL(url);
+  } catch {
+    throw new TypeError(`ordered-sidecar client: url is not a valid URL: ${url}`);
+  }
+  const retry = { ...DEFAULT_CLIENT_OPTIONS.retry, ...options.retry };
+  if (options.fallback !== undefined && !options.fallback.kafka?.brokers) {
+    throw new TypeError('ordered-sidecar client: fallback.kafka.brokers is required');
+  }
+  return {
+    url,
+    requestTimeoutMs: positive('requestTimeoutMs', options.requestTimeoutMs ?? DEFAULT_CLIENT_OPTIONS.requestTimeoutMs, 1),
+    retry: {
+      maxAttempts: Math.floor(positive('retry.maxAttempts', retry.maxAttempts, 1)),
+      initialBackoffMs: positive('retry.initialBackoffMs', retry.initialBackoffMs, 0),
+      maxBackoffMs: positive('retry.maxBackoffMs', retry.maxBackoffMs, 0),
+    },
+    fallback: options.fallback,
+    logger: options.logger ?? console,
+    metricsRegistry: options.metricsRegistry,
+  };
+}

@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import { untilAborted } from './abort.ts';
+import type { Client } from './client.ts';
+import { internalsOf, type ClientInternals } from './client-internals.ts';
+import { AbortError, SidecarClientError, toClientError } from './errors.ts';
+import type { GroupMessage, MessageData, OrderedMessage, SendOptions } from './message-types.ts';
+import { buildResult } from './result.ts';
+import type { OrderedProduceResult } from './result-types.ts';
+import { sendViaSidecar } from './sidecar-send.ts';
+import { validateMessages } from './wire.ts';
+
+/** Options of `sendSingleOrderedMessage`: the message's optional parts and the send's. */
+export interface SingleMessageOptions extends SendOptions {
+  headers?: Record<string, string>;
+  dedupId?: string;
+}
+
+/**
+ * Sends messages whose order matters per MessageGroup. Every method resolves once each message is written
+ * (an `OrderedProduceResult` with partitions and offsets) and rejects with a `SidecarClientError` otherwise,
+ * whose `result` says which messages were written. Sends sharing a MessageGroup are written in call order.
+ */
+export class OrderedProducer {
+  readonly client: Client;
+  readonly #internals: ClientInternals;
+
+  constructor(client: Client) {
+    this.client = client;
+    this.#internals = internalsOf(client);
+  }
+
+  /** Messages of any MessageGroups; each group's messages are written in the order given. */
+  sendOrderedMessages(topic: string, messages: readonly OrderedMessage[], options: SendOptions = {}): Promise<OrderedProduceResult> {
+    try {
+      validateMessages(topic, messages);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // The place in each group's queue is taken now, synchronously: "earlier" means called earlier.
+    const turn = this.#internals.sequencer.acquire(messages.map((m) => m.messageGroup), options.signal);
+    return this.#send(topic, [...messages], turn, options.signal);
+  }
+
+  /** One message. */
+  sendSingleOrderedMessage(topic: string, messageGroup: string, key: MessageData, value: MessageData, options: SingleMessageOptions = {}): Promise<OrderedProduceResult> {
+    const { headers, dedupId, ...sendOptions } = options;
+    return this.sendOrderedMessages(topic, [{ messageGroup, key, value, ...(headers && { headers }), ...(dedupId !== undefined && { dedupId }) }], sendOptions);
+  }
+
+  /** Several messages of one MessageGroup, written in the order given. */
+  sendMessageGroupBatch(topic: string, messageGroup: string, messages: readonly GroupMessage[], options: SendOptions = {}): Promise<OrderedProduceResult> {
+    // A non-array is passed through so that validation reports it like any other bad input.
+    const grouped = Array.isArray(messages) ? messages.map((m) => ({ ...m, messageGroup })) : (messages as unknown as OrderedMessage[]);
+    return this.sendOrderedMessages(topic, grouped, options);
+  }
+
+  async #send(topic: string, messages: OrderedMessage[], turn: Promise<{ release: () => void }>, signal: AbortSignal | undefined): Promise<OrderedProduceResult> {
+    let release: (() => void) | undefined;
+    try {
+      ({ release } = await turn);
+      const route = await untilAborted(this.#internals.route(), signal);
+      const outcome =
+        route.via === 'kafka'
+          ? await route.fallback.send(topic, messages, signal)
+          : await sendViaSidecar({
+              endpoint: route.endpoint,
+              topic,
+              messages,
+              // Every message carries an id, so a retry of a send whose answer was lost writes nothing twice.
+              dedupIds: messages.map((m) => (route.capabilities.dedupWindowMs === undefined ? undefined : (m.dedupId ?? randomUUID()))),
+              dedupWindowMs: route.capabilities.dedupWindowMs,
+              options: this.#internals.options,
+              signal,
+            });
+      const result = buildResult(topic, route.via, outcome.attempts, outcome.messages);
+      if (outcome.failure) throw toClientError(outcome.failure, result);
+      return result;
+    } catch (err) {
+      if (err instanceof SidecarClientError) throw err;
+      if (signal?.aborted) throw new AbortError(signal.reason);
+      throw err;
+    } finally {
+      release?.();
+    }
+  }
+}

@@ -1,0 +1,90 @@
+import { NonRetriableError } from './errors.ts';
+import type { MessageData, OrderedMessage } from './message-types.ts';
+
+/**
+ * The sidecar's HTTP contract (api_version 1) as the client sees it. Kept apart from the server's own
+ * types on purpose: the client must keep working against older and newer sidecars.
+ */
+export interface WireMessage {
+  message_group: string;
+  key: string | null;
+  value: string | null;
+  key_encoding?: 'base64';
+  value_encoding?: 'base64';
+  headers?: Record<string, string>;
+  dedup_id?: string;
+}
+
+export type WireResult = { partition: number; offset: string; duplicate?: boolean } | { partition?: number; error: string };
+
+export interface WireProduceResponse {
+  topic: string;
+  partition_responses: { partition: number; base_offset: string; message_count: number }[];
+  partition_errors: { partition: number; code: string; error: string; retriable: boolean; message_count: number }[];
+  total_messages: number;
+  successful_messages: number;
+  results: WireResult[];
+}
+
+export interface WireError {
+  error: { code: string; message: string; field?: string; retriable?: boolean };
+}
+
+const GROUP_HEADER = 'message-group';
+const MAX_DEDUP_ID_BYTES = 128;
+
+const invalid = (field: string, message: string): NonRetriableError =>
+  new NonRetriableError({ code: 'INVALID_REQUEST', message: `${field}: ${message}`, field });
+
+function encodeData(data: MessageData | undefined, field: string): { text: string | null; base64: boolean } {
+  if (data === undefined || data === null) return { text: null, base64: false };
+  if (typeof data === 'string') return { text: data, base64: false };
+  if (data instanceof Uint8Array) return { text: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64'), base64: true };
+  throw invalid(field, `must be a string, Buffer, Uint8Array or null, got ${typeof data}`);
+}
+
+/**
+ * Checks what the client can check without the sidecar, so the Kafka fallback rejects the same messages the
+ * sidecar would, and a caller's mistake costs no round trip.
+ */
+export function validateMessages(topic: string, messages: readonly OrderedMessage[]): void {
+  if (typeof topic !== 'string' || topic === '') throw invalid('topic', 'must be a non-empty string');
+  if (!Array.isArray(messages) || messages.length === 0) throw invalid('messages', 'must be a non-empty array');
+  const ids = new Set<string>();
+  messages.forEach((m, i) => {
+    const path = `messages[${i}]`;
+    if (typeof m !== 'object' || m === null) throw invalid(path, 'must be an object');
+    if (typeof m.messageGroup !== 'string' || m.messageGroup === '') throw invalid(`${path}.messageGroup`, 'must be a non-empty string');
+    if (m.value === undefined) throw invalid(`${path}.value`, 'is required (use null for a tombstone)');
+    for (const name of Object.keys(m.headers ?? {})) {
+      if (name.toLowerCase() === GROUP_HEADER) throw invalid(`${path}.headers.${name}`, 'is reserved: it is set from messageGroup');
+    }
+    if (m.dedupId !== undefined) {
+      const bytes = typeof m.dedupId === 'string' ? Buffer.byteLength(m.dedupId) : 0;
+      if (bytes < 1 || bytes > MAX_DEDUP_ID_BYTES) throw invalid(`${path}.dedupId`, `must be a string of 1..${MAX_DEDUP_ID_BYTES} UTF-8 bytes`);
+      if (ids.has(m.dedupId)) throw invalid(`${path}.dedupId`, 'repeats the dedupId of an earlier message of this send');
+      ids.add(m.dedupId);
+    }
+  });
+}
+
+/** One message on the wire; binary keys and values travel as base64 with their `*_encoding`. */
+export function toWireMessage(message: OrderedMessage, index: number, dedupId: string | undefined): WireMessage {
+  const value = encodeData(message.value, `messages[${index}].value`);
+  const key = encodeData(message.key, `messages[${index}].key`);
+  return {
+    message_group: message.messageGroup,
+    key: key.text,
+    value: value.text,
+    ...(key.base64 ? { key_encoding: 'base64' as const } : {}),
+    ...(value.base64 ? { value_encoding: 'base64' as const } : {}),
+    ...(message.headers === undefined ? {} : { headers: message.headers }),
+    ...(dedupId === undefined ? {} : { dedup_id: dedupId }),
+  };
+}
+
+export const isWireError = (body: unknown): body is WireError =>
+  typeof body === 'object' && body !== null && typeof (body as WireError).error?.code === 'string';
+
+export const isProduceResponse = (body: unknown): body is WireProduceResponse =>
+  typeof body === 'object' && body !== null && Array.isArray((body as WireProduceResponse).results) && Array.isArray((body as WireProduceResponse).partition_errors);
