@@ -30,11 +30,15 @@ export interface RunningSidecar {
   close(): Promise<void>;
 }
 
+/** Warnings about choices made on purpose: bounded retries are paired with producer replacement. */
+const EXPECTED_KAFKAJS_WARNINGS = ['Limiting retries for the idempotent producer'];
+
 /** kafkajs logs through ours, at warn and above, so broker trouble shows up in the same JSON stream. */
 function kafkaLogCreator(log: Logger) {
   return () =>
     ({ level, log: entry }: { level: number; log: { message: string } & Record<string, unknown> }) => {
       const { message, timestamp: _t, logger: _l, ...fields } = entry;
+      if (EXPECTED_KAFKAJS_WARNINGS.some((w) => message.startsWith(w))) return;
       if (level <= kafkaLogLevel.ERROR) log.error(`kafkajs: ${message}`, fields);
       else if (level === kafkaLogLevel.WARN) log.warn(`kafkajs: ${message}`, fields);
     };

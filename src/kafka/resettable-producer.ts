@@ -1,4 +1,4 @@
-import { CompressionTypes, type Kafka, type Message, type Producer, type RecordMetadata } from 'kafkajs';
+import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer, type RecordMetadata } from 'kafkajs';
 import type { Logger } from '../logging/logger.ts';
 
 /**
@@ -78,6 +78,8 @@ export class ResettableProducer {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      // Every record names its partition; the partitioner is never consulted, only its v2 warning silenced.
+      createPartitioner: Partitioners.DefaultPartitioner,
       // Bounded, so a partition without a leader fails its batch (and the queue behind it) instead of
       // hanging forever; about 15 s of backoff covers a broker failover.
       retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 2000 },
