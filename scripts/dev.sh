@@ -25,7 +25,8 @@ echo "[dev] KAFKA_BROKERS=$KAFKA_BROKERS REDIS_URL=$REDIS_URL" >&2
 
 trap 'echo "[dev] sidecar stopped; the stack is still running (stop it with: npm run stack -- down)" >&2' EXIT
 
-[[ -f src/cli.ts ]] || { echo "[dev] src/cli.ts does not exist yet" >&2; exit 1; }
+# The sidecar never creates topics; the README tour uses this one.
+node scripts/topic.ts create "${DEV_TOPIC:-orders}" "${DEV_TOPIC_PARTITIONS:-6}" >&2
 
 # Not `exec`: the EXIT trap above must still run after the sidecar ends. It runs in the background
 # so that a TERM sent to this script can be passed on at once (bash runs traps only between

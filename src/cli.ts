@@ -3,6 +3,12 @@ import { CONFIG_HELP, ConfigError, loadConfig } from './config/load-config.ts';
 import { createLogger } from './logging/logger.ts';
 import { VERSION, startSidecar } from './sidecar.ts';
 
+// kafkajs arms a timer with a negative delay when a request deadline has already passed; Node 24 warns
+// about it on stderr outside our JSON log. The timer behaves as intended (it fires at once).
+process.removeAllListeners('warning').on('warning', (warning) => {
+  if (warning.name !== 'TimeoutNegativeWarning') process.stderr.write(`${warning.name}: ${warning.message}\n`);
+});
+
 const USAGE = `ordered-sidecar ${VERSION}
 
 Usage:

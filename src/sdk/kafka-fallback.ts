@@ -61,7 +61,8 @@ export class KafkaFallback {
 
   async send(topic: string, messages: readonly OrderedMessage[], signal: AbortSignal | undefined): Promise<SendOutcome> {
     const records: Message[] = messages.map((m) => ({
-      key: m.key === undefined ? m.messageGroup : toKafkaData(m.key),
+      // key = MessageGroup (the design's fallback) unless the caller chose a key; the partition is the group's either way.
+      key: m.key === undefined || m.key === null ? m.messageGroup : toKafkaData(m.key),
       value: toKafkaData(m.value),
       headers: { ...m.headers, [GROUP_HEADER]: m.messageGroup },
     }));
