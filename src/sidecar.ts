@@ -55,8 +55,19 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   });
   const admin = kafka.admin();
   const producer = new ResettableProducer(kafka, log, options.kafkaWriteTimeoutMs);
-  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 2, enableOfflineQueue: true, connectionName: 'ordered-sidecar' });
-  redis.on('error', (err: Error) => log.warn('Redis connection error', { err }));
+  // Fail fast when Redis is away (no offline queue, bounded commands): the router then degrades at once
+  // instead of holding requests; ioredis keeps reconnecting in the background.
+  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 2000, connectionName: 'ordered-sidecar' });
+  let redisErrorLogged = false;
+  redis.on('error', (err: Error) => {
+    if (!redisErrorLogged) log.warn('Redis connection error (repeats are not logged until it reconnects)', { err });
+    redisErrorLogged = true;
+  });
+  redis.on('ready', () => {
+    if (redisErrorLogged) log.info('Redis connection ready');
+    redisErrorLogged = false;
+  });
+  await waitForRedis(redis, log);
 
   const store = new RouterStore(redis, options.redisPrefix);
   const metadata = new TopicMetadata(admin, options.metadataRefreshMs);
@@ -65,8 +76,8 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   const writer = new PartitionWriter(producer.send, options, metrics);
   // A claim must outlive the slowest write it protects: a batch waiting behind one in flight, both retried.
   const dedup = new DedupWindow(new DedupStore(redis, options.redisPrefix, options.dedupWindowMs), { leaseMs: 2 * options.kafkaWriteTimeoutMs, pollMs: 100 });
-  const produce = new ProduceService({ router, partitionCount: (t) => metadata.partitionCount(t), writer, metrics, limits: options, dedup });
-  const health = new HealthChecker(admin, redis, metrics);
+  const produce = new ProduceService({ router, partitionCount: (t) => metadata.partitionCount(t), writer, metrics, limits: options, dedup, log });
+  const health = new HealthChecker(admin, redis, metrics, () => router.degraded);
 
   metrics.trackLoads(async () => {
     const byTopic = new Map<string, number[]>();
@@ -117,6 +128,14 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
     })());
 
   return { url, server, router, cleaner, metrics, close };
+}
+
+/** Starting degraded because Redis is a moment slower than us would be needless; wait a little, then go on. */
+async function waitForRedis(redis: Redis, log: Logger): Promise<void> {
+  if (redis.status === 'ready') return;
+  const ready = new Promise<boolean>((resolve) => redis.once('ready', () => resolve(true)));
+  const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5000).unref());
+  if (!(await Promise.race([ready, timeout]))) log.warn('Redis not reachable at start; routing starts in degraded mode until it is');
 }
 
 function redactUrl(raw: string): string {

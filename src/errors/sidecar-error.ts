@@ -10,7 +10,7 @@ export const ERROR_CODES = {
   NOT_FOUND: { status: 404, retriable: false },
   UNAUTHORIZED: { status: 401, retriable: false },
   CONFLICT: { status: 409, retriable: false },
-  DUPLICATE_IN_FLIGHT: { status: 409, retriable: true },
+  DUPLICATE_IN_FLIGHT: { status: 503, retriable: true },
   ROUTING_UNAVAILABLE: { status: 503, retriable: true },
   KAFKA_UNAVAILABLE: { status: 503, retriable: true },
   KAFKA_WRITE_FAILED: { status: 503, retriable: true },

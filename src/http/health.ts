@@ -4,7 +4,9 @@ import { errorMessage } from '../errors/sidecar-error.ts';
 import type { SidecarMetrics } from '../metrics/sidecar-metrics.ts';
 
 export interface Readiness {
+  /** Kafka answers. Without Redis the sidecar still routes (degraded mode), so Redis does not gate it. */
   ready: boolean;
+  degraded: boolean;
   kafka: { ok: boolean; error?: string };
   redis: { ok: boolean; error?: string };
 }
@@ -21,9 +23,11 @@ export class HealthChecker {
   readonly #admin: Admin;
   readonly #redis: Redis;
   readonly #metrics: SidecarMetrics;
+  readonly #degraded: () => boolean;
   #last: { at: number; result: Promise<Readiness> } | undefined;
 
-  constructor(admin: Admin, redis: Redis, metrics: SidecarMetrics) {
+  constructor(admin: Admin, redis: Redis, metrics: SidecarMetrics, degraded: () => boolean) {
+    this.#degraded = degraded;
     this.#admin = admin;
     this.#redis = redis;
     this.#metrics = metrics;
@@ -47,6 +51,6 @@ export class HealthChecker {
     const [kafka, redis] = await Promise.all([probe(() => this.#admin.describeCluster(), 'Kafka'), probe(() => this.#redis.ping(), 'Redis')]);
     this.#metrics.kafkaUp.set(kafka.ok ? 1 : 0);
     this.#metrics.redisUp.set(redis.ok ? 1 : 0);
-    return { ready: kafka.ok && redis.ok, kafka, redis };
+    return { ready: kafka.ok, degraded: this.#degraded() || !redis.ok, kafka, redis };
   }
 }

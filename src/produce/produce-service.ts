@@ -4,6 +4,8 @@ import type { PartitionWriter } from '../kafka/partition-writer.ts';
 import type { SidecarMetrics } from '../metrics/sidecar-metrics.ts';
 import type { OrderedMessageRouter } from '../routing/router.ts';
 import type { DedupWindow } from '../dedup/dedup-window.ts';
+import type { Logger } from '../logging/logger.ts';
+import { isRedisUnreachable } from '../routing/degraded-mode.ts';
 import type { Outcome } from '../redis/dedup-store.ts';
 import type { MessageResult, OrderedRecord, ProduceResponse } from './produce-types.ts';
 import { parseOrderedRequest, parsePlainRequest, type RequestLimits } from './validate-request.ts';
@@ -16,6 +18,7 @@ export interface ProduceDeps {
   metrics: SidecarMetrics;
   limits: RequestLimits;
   dedup: DedupWindow;
+  log: Logger;
 }
 
 /** The two produce operations, independent of HTTP: validate everything, route, then write. */
@@ -60,8 +63,11 @@ export class ProduceService {
     try {
       acquired = await dedup.acquire(topic, ids);
     } catch (err) {
-      if (err instanceof SidecarError) throw err;
-      throw new SidecarError('ROUTING_UNAVAILABLE', `cannot check dedup_ids: the Redis window is unreachable (${errorMessage(err)})`, { cause: err });
+      if (!isRedisUnreachable(err)) throw err;
+      // Degraded mode: losing messages is worse than a possible duplicate; the response and a metric say so.
+      metrics.dedupUnavailable.inc({ topic }, ids.length);
+      const response = await writePartitions(writer, topic, records, partitionOf, 'ordered');
+      return { ...response, dedup_unavailable: true };
     }
     const toWrite = records.flatMap((r, i) => (r.dedupId === undefined || acquired.get(r.dedupId) === 'claimed' ? [i] : []));
     const written = await writePartitions(writer, topic, toWrite.map((i) => records[i]!), toWrite.map((i) => partitionOf[i]!), 'ordered');
@@ -72,9 +78,11 @@ export class ProduceService {
       const result = written.results[n]!;
       return 'offset' in result ? [{ id, partition: result.partition, offset: result.offset }] : [{ id, released: true as const }];
     });
+    let dedupUnrecorded = false;
     await dedup.settle(topic, outcomes).catch((err: unknown) => {
-      // The messages are in Kafka; only their record is missing, so a retry after the lease could repeat them.
-      throw new SidecarError('ROUTING_UNAVAILABLE', `written, but the dedup outcome could not be recorded (${errorMessage(err)})`, { cause: err });
+      // The messages are in Kafka, so this request succeeded; only a retry of it could now repeat them.
+      dedupUnrecorded = true;
+      this.#deps.log.error('written, but the dedup outcome could not be recorded', { topic, messages: outcomes.length, err });
     });
 
     const results = records.map((r): MessageResult | undefined => {
@@ -89,6 +97,7 @@ export class ProduceService {
       total_messages: records.length,
       successful_messages: written.successful_messages + duplicates,
       duplicate_messages: duplicates,
+      ...(dedupUnrecorded ? { dedup_unavailable: true as const } : {}),
       results: results as MessageResult[],
     };
   }

@@ -45,5 +45,7 @@ export interface ProduceResponse {
   successful_messages: number;
   /** Messages not written because their dedup_id was written before (counted in successful_messages). */
   duplicate_messages: number;
+  /** Present when Redis was unreachable: dedup_ids were not checked, so a retried message may repeat. */
+  dedup_unavailable?: true;
   results: MessageResult[];
 }

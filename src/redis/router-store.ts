@@ -10,6 +10,7 @@ interface ScriptCommands {
   osRoute(bucketKey: string, loadsKey: string, group: string, partitions: number, hash: number): Promise<[number, number]>;
   osTouch(numKeys: number, ...keysThenArgs: (string | number)[]): Promise<number[]>;
   osCleanupBucket(bucketKey: string, loadsKey: string, ttlMinutes: number): Promise<number>;
+  osRecord(bucketKey: string, loadsKey: string, group: string, partition: number): Promise<number>;
 }
 
 export interface RouteOutcome {
@@ -47,6 +48,7 @@ export class RouterStore {
     redis.defineCommand('osRoute', { numberOfKeys: 2, lua: script('route-2.lua') });
     redis.defineCommand('osTouch', { lua: script('touch.lua') });
     redis.defineCommand('osCleanupBucket', { numberOfKeys: 2, lua: script('cleanup-bucket-2.lua') });
+    redis.defineCommand('osRecord', { numberOfKeys: 2, lua: script('record-2.lua') });
     this.#scripts = redis as unknown as ScriptCommands;
   }
 
@@ -78,6 +80,12 @@ export class RouterStore {
     const keys = this.keys(topic);
     const [partition, created] = await this.#scripts.osRoute(keys.bucket(bucketOf(hash, buckets)), keys.loads, group, partitions, hash);
     return { partition, created: created === 1 };
+  }
+
+  /** Records a mapping made without Redis unless one exists; returns the partition Redis now maps the group to. */
+  async record(topic: string, buckets: number, group: string, hash: number, partition: number): Promise<number> {
+    const keys = this.keys(topic);
+    return this.#scripts.osRecord(keys.bucket(bucketOf(hash, buckets)), keys.loads, group, partition);
   }
 
   /** Refreshes last access of used mappings; returns, per entry, whether Redis still maps it to that partition. */
@@ -124,6 +132,25 @@ export class RouterStore {
   async bucketCount(topic: string): Promise<number | undefined> {
     const value = await this.redis.hget(this.keys(topic).meta, 'buckets');
     return value === null ? undefined : Number(value);
+  }
+
+  /**
+   * Mapping generation of each topic. Admin changes to a live mapping bump it; every replica polls it with
+   * its touch flush and drops its cached routes of a topic whose generation changed.
+   */
+  async generations(topics: readonly string[]): Promise<(string | null)[]> {
+    if (topics.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const topic of topics) pipeline.hget(this.keys(topic).meta, 'generation');
+    const results = (await pipeline.exec()) ?? [];
+    return results.map(([err, value]) => {
+      if (err) throw err;
+      return value as string | null;
+    });
+  }
+
+  async bumpGeneration(topic: string): Promise<number> {
+    return this.redis.hincrby(this.keys(topic).meta, 'generation', 1);
   }
 
   /** Takes the fleet-wide cleanup turn for `holdMs`; false when another replica has it. */

@@ -48,4 +48,9 @@ export class RouteCache {
   delete(key: string): void {
     this.#entries.delete(key);
   }
+
+  /** Drops every entry whose key starts with `prefix` (a whole topic); rare, so a full scan is fine. */
+  deletePrefix(prefix: string): void {
+    for (const key of this.#entries.keys()) if (key.startsWith(prefix)) this.#entries.delete(key);
+  }
 }

@@ -1,7 +1,8 @@
 import type { RouterStore, TouchEntry } from '../redis/router-store.ts';
 import type { SidecarMetrics } from '../metrics/sidecar-metrics.ts';
 import type { Logger } from '../logging/logger.ts';
-import { groupHash } from './hashing.ts';
+import { groupHash, hashedPartition } from './hashing.ts';
+import { DegradedMode, isRedisUnreachable } from './degraded-mode.ts';
 import { cacheValidityMs } from './expiry.ts';
 import { RouteCache } from './route-cache.ts';
 
@@ -35,6 +36,10 @@ export class OrderedMessageRouter {
   readonly #inflight = new Map<string, Promise<number>>();
   /** Groups used since the last flush, per topic; at most one entry per cached group. */
   #touched = new Map<string, Map<string, TouchEntry>>();
+  /** Last seen mapping generation per topic (see RouterStore.generations). */
+  readonly #generations = new Map<string, string | null>();
+  readonly #degraded = new DegradedMode();
+  #recoveryTimer: NodeJS.Timeout | undefined;
   #flushTimer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
 
@@ -55,12 +60,18 @@ export class OrderedMessageRouter {
 
   async stop(): Promise<void> {
     clearInterval(this.#flushTimer);
+    clearInterval(this.#recoveryTimer);
     this.#flushTimer = undefined;
     await this.flushTouches();
   }
 
   get cachedGroups(): number {
     return this.#cache.size;
+  }
+
+  /** True while routing without Redis. */
+  get degraded(): boolean {
+    return this.#degraded.active;
   }
 
   /** The partition of `group` in `topic`, assigning one (least loaded) if the group is new. */
@@ -73,9 +84,16 @@ export class OrderedMessageRouter {
       return Promise.resolve(cached.partition);
     }
     this.#metrics.cacheMisses.inc();
+    if (this.#degraded.active) return this.#routeDegraded(topic, key, group);
     let pending = this.#inflight.get(key);
     if (!pending) {
-      pending = this.#routeViaRedis(topic, key, group).finally(() => this.#inflight.delete(key));
+      pending = this.#routeViaRedis(topic, key, group)
+        .catch((err: unknown) => {
+          if (!isRedisUnreachable(err)) throw err;
+          this.#enterDegraded(err);
+          return this.#routeDegraded(topic, key, group);
+        })
+        .finally(() => this.#inflight.delete(key));
       this.#inflight.set(key, pending);
     }
     return pending;
@@ -109,6 +127,55 @@ export class OrderedMessageRouter {
     return partition;
   }
 
+  /**
+   * Without Redis: a group this replica knows keeps its cached partition, however old; a new group takes
+   * its consistent-hash partition, which every replica computes alike, and is recorded in Redis later.
+   */
+  async #routeDegraded(topic: string, key: string, group: string): Promise<number> {
+    this.#metrics.degradedRoutes.inc();
+    const known = this.#cache.peek(key);
+    if (known) return known.partition;
+    const hash = groupHash(group);
+    const partition = hashedPartition(hash, await this.#partitions(topic));
+    this.#degraded.remember({ topic, key, group, hash, partition });
+    // Never "confirmed": while degraded it is the route, afterwards Redis decides.
+    this.#cache.set(key, { partition, hash, confirmedAt: Number.NEGATIVE_INFINITY });
+    return partition;
+  }
+
+  #enterDegraded(err: unknown): void {
+    if (!this.#degraded.enter()) return;
+    this.#metrics.degradedMode.set(1);
+    this.#log.error('Redis unreachable: routing in degraded mode (cached routes, consistent hashing for new groups)', { err });
+    this.#recoveryTimer = setInterval(() => void this.#tryRecover(), 1000);
+    this.#recoveryTimer.unref();
+  }
+
+  /** Records the routes made while degraded (Redis wins conflicts), then routes through Redis again. */
+  async #tryRecover(): Promise<void> {
+    try {
+      for (const route of this.#degraded.pending()) {
+        const confirmedAt = performance.now();
+        const partition = await this.#store.record(route.topic, await this.#bucketsOf(route.topic), route.group, route.hash, route.partition);
+        if (partition !== route.partition) {
+          this.#metrics.degradedConflicts.inc();
+          this.#log.warn('a group routed without Redis was mapped elsewhere meanwhile; following Redis', { topic: route.topic, group: route.group, used: route.partition, redis: partition });
+        }
+        this.#cache.set(route.key, { partition, hash: route.hash, confirmedAt });
+        this.#degraded.recorded(route.key);
+      }
+    } catch {
+      return; // still unreachable; try again on the next tick
+    }
+    const since = this.#degraded.since ?? Date.now();
+    if (this.#degraded.leave()) {
+      clearInterval(this.#recoveryTimer);
+      this.#recoveryTimer = undefined;
+      this.#metrics.degradedMode.set(0);
+      this.#log.info('Redis reachable again: routing through Redis', { degradedForMs: Date.now() - since });
+    }
+  }
+
   #bucketsOf(topic: string): Promise<number> {
     let buckets = this.#buckets.get(topic);
     if (!buckets) {
@@ -126,6 +193,24 @@ export class OrderedMessageRouter {
     return buckets;
   }
 
+  /** Drops the cached routes of topics whose mappings an operator changed since the last check. */
+  async #checkGenerations(): Promise<void> {
+    const topics = [...this.#buckets.keys()];
+    try {
+      const current = await this.#store.generations(topics);
+      topics.forEach((topic, i) => {
+        const seen = this.#generations.get(topic);
+        if (seen !== undefined && seen !== current[i]) {
+          this.#cache.deletePrefix(`${topic}\u0000`);
+          this.#log.info('mappings changed by an operator; dropped cached routes of the topic', { topic });
+        }
+        this.#generations.set(topic, current[i] ?? null);
+      });
+    } catch (err) {
+      this.#log.warn('could not check mapping generations in Redis', { err });
+    }
+  }
+
   #noteUse(topic: string, key: string, group: string, hash: number, partition: number): void {
     let byKey = this.#touched.get(topic);
     if (!byKey) {
@@ -136,6 +221,9 @@ export class OrderedMessageRouter {
   }
 
   async #flush(): Promise<void> {
+    // Uses keep accumulating (one entry per cached group) until Redis is back.
+    if (this.#degraded.active) return;
+    await this.#checkGenerations();
     const touched = this.#touched;
     if (touched.size === 0) return;
     this.#touched = new Map();

@@ -102,7 +102,7 @@ export class Client {
   }
 
   #fallBack(reason: 'unsupported' | 'unreachable', why: string): Route {
-    this.#fallback = new KafkaFallback(this.options.fallback!.kafka);
+    this.#fallback = new KafkaFallback(this.options.fallback!.kafka, this.options.logger);
     // Said once per client: the decision is made once, because switching back and forth would split groups.
     this.options.logger.warn(`ordered-sidecar client: ${why}; producing directly to Kafka (key = MessageGroup, no load balancing) for the life of this client`, { reason, url: this.options.url });
     this.#fallbackCounter?.inc({ reason });

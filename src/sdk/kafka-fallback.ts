@@ -1,5 +1,6 @@
 import { Kafka, Partitioners, logLevel, type KafkaConfig, type Message, type Producer } from 'kafkajs';
 import { untilAborted } from './abort.ts';
+import type { ClientLogger } from './client-options.ts';
 import { describeError, type FailureInfo } from './errors.ts';
 import type { OrderedMessage, MessageData } from './message-types.ts';
 import type { MessageOutcome } from './result-types.ts';
@@ -42,8 +43,12 @@ export class KafkaFallback {
   readonly #partitionOf = new WeakMap<Message, number>();
   #producer: Promise<Producer> | undefined;
 
-  constructor(config: KafkaConfig) {
-    this.#kafka = new Kafka({ clientId: 'ordered-sidecar-client', logLevel: logLevel.ERROR, ...config });
+  constructor(config: KafkaConfig, logger: ClientLogger) {
+    // kafkajs's warnings go to the client's logger unless the caller configured kafkajs logging.
+    const logCreator = () => ({ level, log }: { level: number; log: { message: string } & Record<string, unknown> }) => {
+      if (level <= logLevel.WARN) logger.warn(`ordered-sidecar client (Kafka fallback): kafkajs: ${log.message}`, { error: log.error, broker: log.broker });
+    };
+    this.#kafka = new Kafka({ clientId: 'ordered-sidecar-client', logLevel: logLevel.WARN, logCreator, ...config });
   }
 
   #connect(): Promise<Producer> {

@@ -50,7 +50,7 @@ describe('SidecarError', () => {
     NOT_FOUND: [404, false],
     UNAUTHORIZED: [401, false],
     CONFLICT: [409, false],
-    DUPLICATE_IN_FLIGHT: [409, true],
+    DUPLICATE_IN_FLIGHT: [503, true],
     ROUTING_UNAVAILABLE: [503, true],
     KAFKA_UNAVAILABLE: [503, true],
     KAFKA_WRITE_FAILED: [503, true],

@@ -1,0 +1,80 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import type { Admin, Kafka } from 'kafkajs';
+import { bucketOf, groupHash, hashedPartition } from '../../src/routing/hashing.ts';
+import type { RunningSidecar } from '../../src/sidecar.ts';
+import { topicKeys } from '../../src/redis/keys.ts';
+import { connectAdmin, consumeAll, createTopic, testKafka } from '../support/kafka.ts';
+import { postJson } from '../support/http.ts';
+import { OwnRedis, freePort } from '../support/own-redis.ts';
+import { startTestSidecar } from '../support/sidecar.ts';
+
+let kafka: Kafka;
+let admin: Admin;
+let redis: OwnRedis;
+let sidecar: RunningSidecar;
+
+beforeAll(async () => {
+  kafka = testKafka();
+  admin = await connectAdmin(kafka);
+  redis = new OwnRedis(await freePort());
+  await redis.start();
+  sidecar = await startTestSidecar({ redisUrl: redis.url, redisPrefix: 'degraded' });
+});
+
+afterAll(async () => {
+  await sidecar?.close();
+  await redis?.stop();
+  await admin?.disconnect();
+});
+
+const produce = (topic: string, groups: string[], value: string) =>
+  postJson(`${sidecar.url}/v1/ordered-produce`, { topic, messages: groups.map((g) => ({ message_group: g, value: `${g}:${value}`, dedup_id: `${g}:${value}` })) });
+
+describe('Redis unreachable', () => {
+  it('keeps routing known groups where they were and new groups by consistent hashing, then records them', async () => {
+    const PARTITIONS = 5;
+    const topic = await createTopic(admin, PARTITIONS);
+    const known = ['known-1', 'known-2', 'known-3'];
+    const before = await produce(topic, known, 'a');
+    expect(before.status).toBe(200);
+
+    await redis.stop();
+    const fresh = ['fresh-1', 'fresh-2', 'fresh-3', 'fresh-4'];
+    const during = await produce(topic, [...known, ...fresh], 'b');
+    expect(during.status).toBe(200);
+    expect(during.body.dedup_unavailable).toBe(true);
+    known.forEach((_, i) => expect(during.body.results[i]).toMatchObject({ partition: (before.body.results[i] as { partition: number }).partition }));
+    fresh.forEach((g, i) => expect(during.body.results[known.length + i]).toMatchObject({ partition: hashedPartition(groupHash(g), PARTITIONS) }));
+
+    const ready = (await (await fetch(`${sidecar.url}/readyz`)).json()) as { ready: boolean; degraded: boolean };
+    expect(ready).toMatchObject({ ready: true, degraded: true });
+    expect(await (await fetch(`${sidecar.url}/metrics`)).text()).toMatch(/ordered_sidecar_degraded_mode 1/);
+
+    await redis.start();
+    const check = new Redis(redis.url);
+    try {
+      for (let i = 0; i < 100 && sidecar.router.degraded; i++) await sleep(100);
+      expect(sidecar.router.degraded).toBe(false);
+      // The fresh groups are now recorded in Redis at the partitions they were written to.
+      const keys = topicKeys('degraded', topic);
+      for (const [i, g] of fresh.entries()) {
+        const value = await check.hget(keys.bucket(bucketOf(groupHash(g), 4096)), g);
+        expect(value?.split(':')[0]).toBe(String((during.body.results[known.length + i] as { partition: number }).partition));
+      }
+    } finally {
+      check.disconnect();
+    }
+
+    const after = await produce(topic, [...known, ...fresh], 'c');
+    expect(after.status).toBe(200);
+    expect(after.body.results.map((r) => (r as { partition: number }).partition)).toEqual(during.body.results.map((r) => (r as { partition: number }).partition));
+
+    const records = await consumeAll(kafka, admin, topic);
+    for (const g of [...known, ...fresh]) {
+      const mine = records.filter((r) => r.headers['message-group'] === g);
+      expect(new Set(mine.map((r) => r.partition)).size, g).toBe(1);
+    }
+  });
+});

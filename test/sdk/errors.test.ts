@@ -1,0 +1,132 @@
+import { createServer, type AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Admin } from 'kafkajs';
+import { AbortError, Client, NonRetriableError, RetriableError, SidecarClientError } from '../../src/index.ts';
+import type { RunningSidecar } from '../../src/sidecar.ts';
+import { connectAdmin, createTopic } from '../support/kafka.ts';
+import { startTestSidecar } from '../support/sidecar.ts';
+import { DelayProxy } from './delay-proxy.ts';
+import { recordingLogger } from './records.ts';
+
+let admin: Admin;
+let sidecar: RunningSidecar;
+let proxy: DelayProxy;
+
+beforeAll(async () => {
+  admin = await connectAdmin();
+  sidecar = await startTestSidecar();
+});
+
+afterAll(async () => {
+  await sidecar.close();
+  await admin.disconnect();
+});
+
+/** A client going through a counting proxy (no delay), so a test can tell how many POSTs were made. */
+async function countingClient(retry = { maxAttempts: 5, initialBackoffMs: 10, maxBackoffMs: 50 }): Promise<Client> {
+  proxy = await new DelayProxy({ target: sidecar.url, delayMs: 0, delayPosts: 0 }).start();
+  return new Client({ url: proxy.url, retry, logger: recordingLogger() });
+}
+
+async function rejection(promise: Promise<unknown>): Promise<SidecarClientError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(SidecarClientError);
+  return err as SidecarClientError;
+}
+
+/** A loopback port that nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('errors are typed, carry the sidecar reason, and 4xx are not retried', () => {
+  it('unknown topic: NonRetriableError 404 UNKNOWN_TOPIC after one POST', async () => {
+    const producer = (await countingClient()).orderedProducer();
+    const err = await rejection(producer.sendSingleOrderedMessage('no-such-topic-sdk', 'user-1', null, 'x'));
+    expect(err).toBeInstanceOf(NonRetriableError);
+    expect(err).toMatchObject({ code: 'UNKNOWN_TOPIC', status: 404, retriable: false });
+    expect(err.reason).toMatch(/topic/i);
+    expect(err.result).toMatchObject({ totalMessages: 1, failedMessages: 1, successfulMessages: 0, attempts: 1 });
+    expect(proxy.posts).toBe(1);
+    await proxy.close();
+  });
+
+  it('a field the sidecar rejects: 400 INVALID_REQUEST with the field, one POST', async () => {
+    const topic = await createTopic(admin, 1);
+    const producer = (await countingClient()).orderedProducer();
+    const err = await rejection(producer.sendOrderedMessages(topic, [{ messageGroup: 'ok', value: 'a' }, { messageGroup: 'g'.repeat(200), value: 'b' }]));
+    expect(err).toBeInstanceOf(NonRetriableError);
+    expect(err).toMatchObject({ code: 'INVALID_REQUEST', status: 400, field: 'messages[1].message_group' });
+    expect(proxy.posts).toBe(1);
+    await proxy.close();
+  });
+
+  it('a message over the size limit: 413 PAYLOAD_TOO_LARGE, one POST', async () => {
+    const topic = await createTopic(admin, 1);
+    const producer = (await countingClient()).orderedProducer();
+    const err = await rejection(producer.sendSingleOrderedMessage(topic, 'g', null, Buffer.alloc(1024 * 1024 + 1)));
+    expect(err).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', status: 413, retriable: false });
+    expect(proxy.posts).toBe(1);
+    await proxy.close();
+  });
+
+  it('mistakes the client can see are rejected before any request', async () => {
+    const producer = (await countingClient()).orderedProducer();
+    const reserved = await rejection(producer.sendSingleOrderedMessage('t', 'g', null, 'x', { headers: { 'Message-Group': 'other' } }));
+    expect(reserved).toMatchObject({ code: 'INVALID_REQUEST', field: 'messages[0].headers.Message-Group', status: undefined });
+    const empty = await rejection(producer.sendOrderedMessages('t', []));
+    expect(empty.field).toBe('messages');
+    const twice = await rejection(producer.sendMessageGroupBatch('t', 'g', [{ value: 'a', dedupId: 'd' }, { value: 'b', dedupId: 'd' }]));
+    expect(twice.field).toBe('messages[1].dedupId');
+    const noGroup = await rejection(producer.sendSingleOrderedMessage('t', '', null, 'x'));
+    expect(noGroup.field).toBe('messages[0].messageGroup');
+    expect(proxy.requests).toEqual([]);
+    await proxy.close();
+  });
+
+  it('an unreachable sidecar without fallback: RetriableError NETWORK after the retries', async () => {
+    const client = new Client({ url: `http://127.0.0.1:${await closedPort()}`, retry: { maxAttempts: 3, initialBackoffMs: 10 } });
+    const err = await rejection(client.orderedProducer().sendSingleOrderedMessage('t', 'g', null, 'x'));
+    expect(err).toBeInstanceOf(RetriableError);
+    expect(err).toMatchObject({ code: 'NETWORK', retriable: true, status: undefined });
+    expect(err.message).toMatch(/ECONNREFUSED/);
+  });
+
+  it('an AbortSignal ends a send that is waiting for the sidecar', async () => {
+    const topic = await createTopic(admin, 1);
+    proxy = await new DelayProxy({ target: sidecar.url, delayMs: 5_000 }).start();
+    const producer = new Client({ url: proxy.url }).orderedProducer();
+    await producer.client.capabilities();
+    const controller = new AbortController();
+    const started = Date.now();
+    setTimeout(() => controller.abort(new Error('user gave up')), 200);
+    const err = await rejection(producer.sendSingleOrderedMessage(topic, 'g', null, 'x', { signal: controller.signal }));
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(err).toBeInstanceOf(AbortError);
+    expect(err).toMatchObject({ name: 'AbortError', code: 'ABORTED', retriable: false });
+    expect((err.cause as Error).message).toBe('user gave up');
+    expect(err.result?.messages[0]).toMatchObject({ status: 'failed', error: { code: 'ABORTED' } });
+    expect(proxy.posts).toBe(1);
+
+    const already = await rejection(producer.sendSingleOrderedMessage(topic, 'g', null, 'y', { signal: AbortSignal.abort() }));
+    expect(already).toBeInstanceOf(AbortError);
+    expect(proxy.posts).toBe(1);
+    await proxy.close();
+  });
+
+  it('a send that failed does not hold up the next send of its group', async () => {
+    const topic = await createTopic(admin, 1);
+    const producer = new Client({ url: sidecar.url }).orderedProducer();
+    const failing = producer.sendSingleOrderedMessage('no-such-topic-sdk', 'g', null, 'x');
+    const next = producer.sendSingleOrderedMessage(topic, 'g', null, 'y');
+    await expect(failing).rejects.toBeInstanceOf(NonRetriableError);
+    await expect(next).resolves.toMatchObject({ successfulMessages: 1 });
+  });
+});

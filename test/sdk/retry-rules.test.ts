@@ -1,0 +1,131 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Client, NonRetriableError, RetriableError, type SidecarClientError } from '../../src/index.ts';
+import { recordingLogger } from './records.ts';
+
+/**
+ * The retry rules at the protocol level. A real sidecar cannot be made to fail one partition and not
+ * another on demand, so a scripted HTTP server plays the sidecar here: it answers api-versions like the
+ * real one (dedup included) and each POST with the next scripted answer, and records what it was sent.
+ * Everything Kafka-facing is covered against the real sidecar in the other files.
+ */
+interface Sent {
+  topic: string;
+  messages: { message_group: string; value: string; dedup_id?: string }[];
+}
+type Answer = { status: number; body: unknown };
+
+let server: Server | undefined;
+
+afterEach(async () => {
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  server = undefined;
+});
+
+async function scriptedSidecar(answers: ((sent: Sent) => Answer)[]): Promise<{ url: string; sent: Sent[] }> {
+  const sent: Sent[] = [];
+  const body = async (req: IncomingMessage): Promise<string> => {
+    let text = '';
+    for await (const chunk of req) text += chunk;
+    return text;
+  };
+  server = createServer(async (req, res) => {
+    res.setHeader('content-type', 'application/json');
+    if (req.method === 'GET') {
+      res.end(JSON.stringify({ api_version: 1, request_types: [{ name: 'OrderedProduce', type: 22, path: '/v1/ordered-produce' }], features: { dedup: { window_ms: 300_000 } } }));
+      return;
+    }
+    const request = JSON.parse(await body(req)) as Sent;
+    sent.push(request);
+    const answer = answers[sent.length - 1]!(request);
+    res.statusCode = answer.status;
+    res.end(JSON.stringify(answer.body));
+  });
+  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server!.address() as AddressInfo).port}`, sent };
+}
+
+/** A produce response: `outcome[i]` is an offset (written) or a partition error code (failed). */
+function produceAnswer(sent: Sent, outcome: ({ p: number; offset: number } | { p: number; code: string; retriable: boolean })[]): Answer {
+  const errors = new Map<number, { partition: number; code: string; error: string; retriable: boolean; message_count: number }>();
+  const results = outcome.map((o) => {
+    if ('offset' in o) return { partition: o.p, offset: String(o.offset) };
+    const e = errors.get(o.p) ?? { partition: o.p, code: o.code, error: `${o.code} on ${o.p}`, retriable: o.retriable, message_count: 0 };
+    e.message_count++;
+    errors.set(o.p, e);
+    return { partition: o.p, error: e.error };
+  });
+  const successful = results.filter((r) => 'offset' in r).length;
+  const status = errors.size === 0 ? 200 : successful > 0 ? 207 : [...errors.values()].every((e) => e.retriable) ? 503 : 422;
+  return { status, body: { topic: sent.topic, partition_responses: [], partition_errors: [...errors.values()], total_messages: outcome.length, successful_messages: successful, results } };
+}
+
+const client = (url: string, maxAttempts = 4): Client => new Client({ url, retry: { maxAttempts, initialBackoffMs: 1, maxBackoffMs: 5 }, logger: recordingLogger() });
+
+describe('what is retried, and how', () => {
+  it('a 207 retries only the failed partitions’ messages, in order, with the same dedup ids', async () => {
+    const { url, sent } = await scriptedSidecar([
+      (s) => produceAnswer(s, [{ p: 0, offset: 10 }, { p: 1, code: 'KAFKA_WRITE_FAILED', retriable: true }, { p: 0, offset: 11 }, { p: 1, code: 'KAFKA_WRITE_FAILED', retriable: true }]),
+      (s) => produceAnswer(s, [{ p: 1, offset: 5 }, { p: 1, offset: 6 }]),
+    ]);
+    const result = await client(url).orderedProducer().sendOrderedMessages('t', [
+      { messageGroup: 'a', value: 'a1' },
+      { messageGroup: 'b', value: 'b1' },
+      { messageGroup: 'a', value: 'a2' },
+      { messageGroup: 'b', value: 'b2', dedupId: 'mine' },
+    ]);
+    expect(sent).toHaveLength(2);
+    expect(sent[1]!.messages.map((m) => m.value)).toEqual(['b1', 'b2']);
+    expect(sent[1]!.messages.map((m) => m.dedup_id)).toEqual([sent[0]!.messages[1]!.dedup_id, 'mine']);
+    expect(new Set(sent[0]!.messages.map((m) => m.dedup_id)).size).toBe(4);
+    expect(result).toMatchObject({ attempts: 2, successfulMessages: 4, failedMessages: 0 });
+    expect(result.messages.map((m) => (m.status === 'written' ? `${m.partition}/${m.offset}` : 'failed'))).toEqual(['0/10', '1/5', '0/11', '1/6']);
+    expect(result.partitions).toEqual([
+      { partition: 0, firstOffset: '10', lastOffset: '11', messageCount: 2 },
+      { partition: 1, firstOffset: '5', lastOffset: '6', messageCount: 2 },
+    ]);
+  });
+
+  it('a non-retriable partition error is final; its group’s later messages are not sent; the rest is retried', async () => {
+    const { url, sent } = await scriptedSidecar([
+      // Group a is split over two partitions (as after a re-route): a1 refused for good, a2 retriable.
+      (s) => produceAnswer(s, [{ p: 0, code: 'KAFKA_REJECTED', retriable: false }, { p: 1, code: 'KAFKA_WRITE_FAILED', retriable: true }, { p: 1, code: 'KAFKA_WRITE_FAILED', retriable: true }]),
+      (s) => produceAnswer(s, [{ p: 1, offset: 3 }]),
+    ]);
+    const err = (await client(url).orderedProducer().sendOrderedMessages('t', [
+      { messageGroup: 'a', value: 'a1' },
+      { messageGroup: 'a', value: 'a2' },
+      { messageGroup: 'c', value: 'c1' },
+    ]).catch((e: unknown) => e)) as SidecarClientError;
+    expect(err).toBeInstanceOf(NonRetriableError);
+    expect(err).toMatchObject({ code: 'KAFKA_REJECTED', status: 422 });
+    expect(sent[1]!.messages.map((m) => m.value)).toEqual(['c1']);
+    expect(err.result!.messages.map((m) => (m.status === 'written' ? 'written' : m.error.code))).toEqual(['KAFKA_REJECTED', 'PRECEDING_MESSAGE_FAILED', 'written']);
+    expect(err.result).toMatchObject({ attempts: 2, successfulMessages: 1, failedMessages: 2, partitionErrors: [{ partition: 0, code: 'KAFKA_REJECTED', messageCount: 1 }] });
+  });
+
+  it('retriable error bodies (503 SHUTTING_DOWN, 409 DUPLICATE_IN_FLIGHT) are retried; non-retriable ones are not', async () => {
+    const error = (status: number, code: string, retriable: boolean) => (): Answer => ({ status, body: { error: { code, message: code, retriable } } });
+    const { url, sent } = await scriptedSidecar([error(503, 'SHUTTING_DOWN', true), error(409, 'DUPLICATE_IN_FLIGHT', true), (s) => produceAnswer(s, [{ p: 0, offset: 1 }])]);
+    await expect(client(url).orderedProducer().sendSingleOrderedMessage('t', 'g', null, 'x')).resolves.toMatchObject({ attempts: 3 });
+    expect(new Set(sent.map((s) => s.messages[0]!.dedup_id)).size).toBe(1);
+
+    await new Promise<void>((resolve) => server!.close(() => resolve()));
+    const second = await scriptedSidecar([error(500, 'INTERNAL', false)]);
+    const err = await client(second.url).orderedProducer().sendSingleOrderedMessage('t', 'g', null, 'x').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NonRetriableError);
+    expect(second.sent).toHaveLength(1);
+  });
+
+  it('retries run out: RetriableError with the last reason and what was written', async () => {
+    const failing = (s: Sent): Answer => produceAnswer(s, s.messages.map((m) => (m.value === 'ok' ? { p: 0, offset: 7 } : { p: 1, code: 'KAFKA_WRITE_FAILED', retriable: true })));
+    const { url, sent } = await scriptedSidecar([failing, failing, failing]);
+    const err = (await client(url, 3).orderedProducer().sendOrderedMessages('t', [{ messageGroup: 'a', value: 'ok' }, { messageGroup: 'b', value: 'no' }]).catch((e: unknown) => e)) as SidecarClientError;
+    expect(err).toBeInstanceOf(RetriableError);
+    expect(err).toMatchObject({ code: 'KAFKA_WRITE_FAILED', retriable: true, status: 503 });
+    expect(err.message).toMatch(/1 of 2 messages not written after 3 attempt/);
+    expect(sent.map((s) => s.messages.length)).toEqual([2, 1, 1]);
+    expect(err.result).toMatchObject({ successfulMessages: 1, failedMessages: 1, partitionErrors: [{ partition: 1, retriable: true }] });
+  });
+});
