@@ -1,0 +1,51 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Admin } from 'kafkajs';
+import { connectAdmin, createTopic, recordCount } from '../support/kafka.ts';
+import { postJson } from '../support/http.ts';
+import { startTestSidecar, testOptions, spawnSidecar } from '../support/sidecar.ts';
+
+let admin: Admin;
+
+beforeAll(async () => {
+  admin = await connectAdmin();
+});
+
+afterAll(async () => {
+  await admin?.disconnect();
+});
+
+const bigRequest = (topic: string, n: number) => ({
+  topic,
+  messages: Array.from({ length: n }, (_, i) => ({ message_group: `g-${i % 50}`, value: 'x'.repeat(1000) })),
+});
+
+describe('graceful shutdown', () => {
+  it('finishes in-flight requests, then refuses new connections', async () => {
+    const topic = await createTopic(admin, 4);
+    const sidecar = await startTestSidecar();
+    const inflight = postJson(`${sidecar.url}/v1/ordered-produce`, bigRequest(topic, 5000));
+    while ((await sidecar.metrics.inflightRequests.get()).values[0]?.value !== 1) await sleep(5);
+    const closed = sidecar.close();
+
+    const { status, body } = await inflight;
+    expect(status).toBe(200);
+    expect(body.successful_messages).toBe(5000);
+    await closed;
+    await expect(fetch(`${sidecar.url}/healthz`)).rejects.toThrow();
+    expect(await recordCount(admin, topic)).toBe(5000);
+  });
+
+  it('exits 0 on SIGTERM after draining (the process as deployed)', async () => {
+    const topic = await createTopic(admin, 4);
+    const child = await spawnSidecar(testOptions());
+    const inflight = postJson(`${child.url}/v1/ordered-produce`, bigRequest(topic, 3000));
+    await sleep(100);
+    const code = await child.stop('SIGTERM');
+    const { status, body } = await inflight;
+    expect(status).toBe(200);
+    expect(body.successful_messages).toBe(3000);
+    expect(code).toBe(0);
+    expect(child.logs.some((l) => l.includes('shut down cleanly'))).toBe(true);
+  });
+});
