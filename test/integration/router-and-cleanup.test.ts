@@ -1,0 +1,101 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
+import { createLogger } from '../../src/logging/logger.ts';
+import { SidecarMetrics } from '../../src/metrics/sidecar-metrics.ts';
+import type { RouterStore } from '../../src/redis/router-store.ts';
+import { MappingCleaner } from '../../src/routing/cleanup.ts';
+import { bucketOf, groupHash } from '../../src/routing/hashing.ts';
+import { OrderedMessageRouter } from '../../src/routing/router.ts';
+import { connectRedis, isolatedStore } from '../support/redis.ts';
+
+const BUCKETS = 16;
+const log = createLogger('error');
+let redis: Redis;
+let store: RouterStore;
+let drop: () => Promise<void>;
+let metrics: SidecarMetrics;
+
+beforeEach(() => {
+  redis = connectRedis();
+  ({ store, drop } = isolatedStore(redis));
+  metrics = new SidecarMetrics(new Registry(), { defaultMetrics: false });
+});
+afterEach(async () => {
+  await drop();
+  await redis.quit();
+});
+
+const newRouter = (partitions = 4) =>
+  new OrderedMessageRouter(store, async () => partitions, { routerBuckets: BUCKETS, routeCacheSize: 1000, groupTtlMs: 60 * 60_000, touchFlushIntervalMs: 1000 }, metrics, log);
+
+const counter = async (m: { get(): Promise<{ values: { value: number }[] }> }) => (await m.get()).values[0]?.value ?? 0;
+
+/** Makes a group look idle for `minutes` by rewriting its last-access stamp, as time passing would. */
+async function age(topic: string, group: string, minutes: number): Promise<void> {
+  const key = store.keys(topic).bucket(bucketOf(groupHash(group), BUCKETS));
+  const [partition] = (await redis.hget(key, group))!.split(':');
+  const nowMinute = Math.floor(Number((await redis.time())[0]) / 60);
+  await redis.hset(key, group, `${partition}:${nowMinute - minutes}`);
+}
+
+describe('OrderedMessageRouter against real Redis', () => {
+  it('serves repeated groups from its cache and records their use in one batch', async () => {
+    const router = newRouter();
+    const first = await router.route('orders', 'user-1');
+    for (let i = 0; i < 9; i++) expect(await router.route('orders', 'user-1')).toBe(first);
+    expect(await counter(metrics.cacheHits)).toBe(9);
+    expect(await counter(metrics.cacheMisses)).toBe(1);
+
+    await age('orders', 'user-1', 30);
+    await router.flushTouches();
+    const mapping = await store.lookup('orders', BUCKETS, 'user-1', groupHash('user-1'));
+    expect(Date.now() - mapping!.lastAccess.getTime()).toBeLessThan(120_000);
+    await router.stop();
+  });
+
+  it('drops a cached route that Redis no longer has, so the group is routed afresh, never to two places at once', async () => {
+    const router = newRouter();
+    const other = newRouter();
+    const before = await router.route('orders', 'player-7');
+    await router.route('orders', 'player-7');
+
+    await age('orders', 'player-7', 61);
+    const cleaner = new MappingCleaner(store, { groupTtlMs: 60 * 60_000, cleanupIntervalMs: 60_000 }, metrics, log);
+    expect(await cleaner.run()).toMatchObject({ ran: true, removed: 1 });
+    // Another replica now maps the group again, elsewhere: its old partition is made the most loaded.
+    await redis.hincrby(store.keys('orders').loads, String(before), 5);
+    const now = await other.route('orders', 'player-7');
+    expect(now).not.toBe(before);
+
+    await router.flushTouches();
+    expect(await router.route('orders', 'player-7')).toBe(now);
+    await Promise.all([router.stop(), other.stop()]);
+  });
+
+  it('routes groups concurrently without asking Redis twice for the same new group', async () => {
+    const router = newRouter(6);
+    const routes = await Promise.all(Array.from({ length: 50 }, () => router.routeAll('orders', ['a', 'b', 'c'])));
+    for (const r of routes) expect(r).toEqual(routes[0]);
+    expect(await store.loads('orders', 6).then((l) => l.reduce((x, y) => x + y, 0))).toBe(3);
+    await router.stop();
+  });
+});
+
+describe('MappingCleaner against real Redis', () => {
+  it('runs on one replica per interval and removes only idle groups', async () => {
+    const router = newRouter();
+    const groups = Array.from({ length: 20 }, (_, i) => `g-${i}`);
+    for (const g of groups) await router.route('orders', g);
+    for (const g of groups.slice(0, 8)) await age('orders', g, 90);
+
+    const cleaners = [0, 1, 2].map(() => new MappingCleaner(store, { groupTtlMs: 60 * 60_000, cleanupIntervalMs: 60_000 }, metrics, log));
+    const reports = await Promise.all(cleaners.map((c) => c.runIfOurTurn()));
+    expect(reports.filter((r) => r.ran)).toHaveLength(1);
+    expect(reports.find((r) => r.ran)).toMatchObject({ removed: 8, topics: 1 });
+    expect((await store.loads('orders', 4)).reduce((a, b) => a + b, 0)).toBe(12);
+    expect((await metrics.cleanupRemoved.get()).values).toContainEqual(expect.objectContaining({ labels: { topic: 'orders' }, value: 8 }));
+    expect(await store.lastCleanupRun()).toBeGreaterThan(Date.now() / 1000 - 60);
+    await router.stop();
+  });
+});
