@@ -10,6 +10,7 @@ import { KafkaFallback } from './kafka-fallback.ts';
 import { OrderedProducer } from './ordered-producer.ts';
 
 const FALLBACK_METRIC = 'ordered_sidecar_client_fallback_total';
+const PROBE_TIMEOUT_MS = 5_000;
 
 function fallbackCounter(options: ResolvedClientOptions): Counter<'reason'> | undefined {
   const registry = options.metricsRegistry;
@@ -92,8 +93,11 @@ export class Client {
   async #probe(): Promise<SidecarCapabilities | FailureInfo> {
     const { url, requestTimeoutMs, retry } = this.options;
     const endpoint = new URL('/v1/api-versions', url).toString();
+    // api-versions answers at once when the sidecar is up: a short deadline keeps a black-holed sidecar from
+    // delaying the first send (or the fallback) by the full produce deadline per attempt.
+    const timeoutMs = Math.min(requestTimeoutMs, PROBE_TIMEOUT_MS);
     for (let attempt = 1; ; attempt++) {
-      const answer = await requestJson(endpoint, { method: 'GET' }, requestTimeoutMs);
+      const answer = await requestJson(endpoint, { method: 'GET' }, timeoutMs);
       if (answer.ok) return answer.status === 200 ? parseCapabilities(answer.body) : { code: 'INVALID_RESPONSE', message: `GET ${endpoint} answered ${answer.status}`, retriable: false, status: answer.status };
       if (answer.failure.status === 404) return { sidecarVersion: undefined, orderedProducePath: undefined, dedupWindowMs: undefined };
       if (!answer.failure.retriable || attempt >= retry.maxAttempts) return answer.failure;

@@ -87,28 +87,37 @@ export async function sendViaSidecar(input: SidecarSendInput): Promise<SendOutco
           retry.push(i);
         } else fail(i, step.partition, step.error);
       });
-      const first = steps.find((s) => s.kind === 'failed');
-      if (first?.kind === 'failed') failures.push({ ...first.error, status: answer.status, message: `sidecar answered ${answer.status}: ${first.error.code}: ${first.error.message}` });
+      // One failure per answer speaks for it: a final one if there is any, since that decides the error class.
+      const failed = steps.filter((s) => s.kind === 'failed');
+      const telling = failed.find((s) => !s.error.retriable) ?? failed[0];
+      if (telling) failures.push({ ...telling.error, status: answer.status, message: `sidecar answered ${answer.status}: ${telling.error.code}: ${telling.error.message}` });
     }
     retry = holdBackAfterFinalFailures(retry, messages, outcomes, fail);
 
-    let stop: FailureInfo | undefined;
-    if (retry.length > 0 && attempts >= options.retry.maxAttempts) stop = failures.at(-1);
-    else if (retry.length > 0 && input.dedupWindowMs !== undefined && Date.now() - started + options.requestTimeoutMs > input.dedupWindowMs) {
-      stop = { code: 'DEDUP_WINDOW_EXCEEDED', message: `retrying now could outlive the sidecar's ${input.dedupWindowMs} ms dedup window and write a message twice`, retriable: true };
-      failures.push(stop);
-    } else if (retry.length > 0 && !(await pause(backoffMs(options.retry, attempts), signal))) {
-      stop = { code: 'ABORTED', message: 'aborted by the caller', retriable: false, cause: signal?.reason };
-      failures.push(stop);
-    }
-    if (stop) {
-      for (const i of retry) fail(i, lastError.get(i)?.partition, stop.code === 'ABORTED' || stop.code === 'DEDUP_WINDOW_EXCEEDED' ? { code: stop.code, message: stop.message, retriable: stop.retriable } : lastError.get(i)!.error);
-      retry = [];
+    if (retry.length > 0) {
+      const stop = await whyStop(input, attempts, started);
+      if (stop === 'exhausted') for (const i of retry) fail(i, lastError.get(i)?.partition, lastError.get(i)!.error);
+      else if (stop) {
+        failures.push(stop);
+        for (const i of retry) fail(i, lastError.get(i)?.partition, { code: stop.code, message: stop.message, retriable: stop.retriable });
+      }
+      if (stop) retry = [];
     }
     pending = retry;
   }
   const finalOutcomes = outcomes as MessageOutcome[];
   return { attempts, messages: finalOutcomes, failure: summarise(failures, finalOutcomes, attempts) };
+}
+
+/** Whether to give up instead of retrying: attempts used up, the dedup window about to pass, or an abort during the backoff. */
+async function whyStop(input: SidecarSendInput, attempts: number, started: number): Promise<FailureInfo | 'exhausted' | undefined> {
+  const { options, signal, dedupWindowMs } = input;
+  if (attempts >= options.retry.maxAttempts) return 'exhausted';
+  if (dedupWindowMs !== undefined && Date.now() - started + options.requestTimeoutMs > dedupWindowMs) {
+    return { code: 'DEDUP_WINDOW_EXCEEDED', message: `a retry now could outlive the sidecar's ${dedupWindowMs} ms dedup window and write a message twice`, retriable: true };
+  }
+  if (!(await pause(backoffMs(options.retry, attempts), signal))) return { code: 'ABORTED', message: 'aborted by the caller', retriable: false, cause: signal?.reason };
+  return undefined;
 }
 
 /**

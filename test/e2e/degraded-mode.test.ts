@@ -7,7 +7,8 @@ import type { RunningSidecar } from '../../src/sidecar.ts';
 import { topicKeys } from '../../src/redis/keys.ts';
 import { connectAdmin, consumeAll, createTopic, testKafka } from '../support/kafka.ts';
 import { postJson } from '../support/http.ts';
-import { OwnRedis, freePort } from '../support/own-redis.ts';
+import { OwnRedis } from '../support/own-redis.ts';
+import { freePort } from '../support/ports.ts';
 import { startTestSidecar } from '../support/sidecar.ts';
 
 let kafka: Kafka;

@@ -105,6 +105,18 @@ describe('what is retried, and how', () => {
     expect(err.result).toMatchObject({ attempts: 2, successfulMessages: 1, failedMessages: 2, partitionErrors: [{ partition: 0, code: 'KAFKA_REJECTED', messageCount: 1 }] });
   });
 
+  it('a final failure decides the error class even when a retriable one came first', async () => {
+    const { url, sent } = await scriptedSidecar([
+      (s) => produceAnswer(s, [{ p: 1, code: 'KAFKA_WRITE_FAILED', retriable: true }, { p: 0, code: 'KAFKA_REJECTED', retriable: false }]),
+      (s) => produceAnswer(s, [{ p: 1, offset: 4 }]),
+    ]);
+    const err = (await client(url).orderedProducer().sendOrderedMessages('t', [{ messageGroup: 'b', value: 'b1' }, { messageGroup: 'a', value: 'a1' }]).catch((e: unknown) => e)) as SidecarClientError;
+    expect(err).toBeInstanceOf(NonRetriableError);
+    expect(err.code).toBe('KAFKA_REJECTED');
+    expect(sent[1]!.messages.map((m) => m.value)).toEqual(['b1']);
+    expect(err.result).toMatchObject({ successfulMessages: 1, failedMessages: 1 });
+  });
+
   it('retriable error bodies (503 SHUTTING_DOWN, 409 DUPLICATE_IN_FLIGHT) are retried; non-retriable ones are not', async () => {
     const error = (status: number, code: string, retriable: boolean) => (): Answer => ({ status, body: { error: { code, message: code, retriable } } });
     const { url, sent } = await scriptedSidecar([error(503, 'SHUTTING_DOWN', true), error(409, 'DUPLICATE_IN_FLIGHT', true), (s) => produceAnswer(s, [{ p: 0, offset: 1 }])]);

@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin, Kafka } from 'kafkajs';
 import { Client } from '../../src/index.ts';
 import { connectAdmin, createTopic, testKafka } from '../support/kafka.ts';
-import { testOptions } from '../support/sidecar.ts';
+import { spawnSidecar, testOptions, type SidecarProcess } from '../support/sidecar.ts';
 import { byGroup, readTopic, recordingLogger, sidecarDeduplicates } from './records.ts';
-import { freePort, spawnOnPort, type PortSidecar } from './sidecar-on-port.ts';
+import { freePort } from '../support/ports.ts';
 
 const GROUPS = 24;
 const PER_GROUP = 60;
@@ -15,7 +15,7 @@ const SIDECAR_FLAGS = ['--kafka-write-timeout', '2s'];
 
 let kafka: Kafka;
 let admin: Admin;
-let sidecar: PortSidecar | undefined;
+let sidecar: SidecarProcess | undefined;
 
 beforeAll(async () => {
   kafka = testKafka();
@@ -36,7 +36,7 @@ describe('a sidecar killed (SIGKILL) and restarted on the same port mid-stream',
     const options = testOptions();
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    sidecar = await spawnOnPort(options, port, SIDECAR_FLAGS);
+    sidecar = await spawnSidecar(options, { port, flags: SIDECAR_FLAGS });
     const dedup = await sidecarDeduplicates(url);
     const client = new Client({ url, requestTimeoutMs: 10_000, retry: { maxAttempts: 60, initialBackoffMs: 50, maxBackoffMs: 500 }, logger: recordingLogger() });
     const producer = client.orderedProducer();
@@ -55,7 +55,7 @@ describe('a sidecar killed (SIGKILL) and restarted on the same port mid-stream',
       await sidecar!.exited;
       collecting = false;
       await sleep(300);
-      sidecar = await spawnOnPort(options, port, SIDECAR_FLAGS);
+      sidecar = await spawnSidecar(options, { port, flags: SIDECAR_FLAGS });
     };
     let retried = 0;
 

@@ -26,20 +26,25 @@ export const startTestSidecar = (overrides: Partial<SidecarOptions> = {}): Promi
 export interface SidecarProcess {
   url: string;
   child: ChildProcess;
+  exited: Promise<number | null>;
   /** Sends SIGTERM and waits for the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   logs: string[];
 }
 
-/** A real `ordered-sidecar serve` process, as a user would run it (Node 24 runs the TypeScript directly). */
-export async function spawnSidecar(options: SidecarOptions): Promise<SidecarProcess> {
+/**
+ * A real `ordered-sidecar serve` process, as a user would run it (Node 24 runs the TypeScript directly).
+ * `port` fixes the port (to restart a sidecar where its clients expect it); `flags` are extra CLI flags.
+ */
+export async function spawnSidecar(options: SidecarOptions, { port = 0, flags = [] }: { port?: number; flags?: string[] } = {}): Promise<SidecarProcess> {
   const args = [
     'src/cli.ts', 'serve',
-    '--port', '0',
+    '--port', String(port),
     '--kafka-brokers', options.kafkaBrokers.join(','),
     '--redis-url', options.redisUrl,
     '--redis-prefix', options.redisPrefix,
     '--log-level', 'info',
+    ...flags,
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const logs: string[] = [];
@@ -58,6 +63,7 @@ export async function spawnSidecar(options: SidecarOptions): Promise<SidecarProc
   return {
     url,
     child,
+    exited,
     logs,
     stop: async (signal = 'SIGTERM') => {
       if (child.exitCode === null) child.kill(signal);
