@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { CONFIG_HELP, ConfigError, loadConfig } from './config/load-config.ts';
 import { createLogger } from './logging/logger.ts';
-import { VERSION, startSidecar } from './sidecar.ts';
+import { GROUPS_USAGE, groupsCommand } from './cli/groups-command.ts';
+import { VERSION } from './version.ts';
 
 // kafkajs arms a timer with a negative delay when a request deadline has already passed; Node 24 warns
 // about it on stderr outside our JSON log. The timer behaves as intended (it fires at once).
@@ -13,6 +14,8 @@ const USAGE = `ordered-sidecar ${VERSION}
 
 Usage:
   ordered-sidecar serve [options]    run the sidecar (options also come from the environment)
+  ordered-sidecar groups <subcommand> ...   inspect and manage MessageGroup mappings over /admin/v1:
+${GROUPS_USAGE}
   ordered-sidecar --version
 
 Options (flag, or environment variable):
@@ -29,6 +32,8 @@ async function serve(argv: string[]): Promise<void> {
     process.exit(2);
   }
   const log = createLogger(options.logLevel, { service: 'ordered-sidecar', pid: process.pid });
+  // Loaded here, not at the top: the `groups` commands should not pay for Kafka and Redis clients.
+  const { startSidecar } = await import('./sidecar.ts');
   const sidecar = await startSidecar(options, log);
   const shutdown = (signal: string) => {
     log.info('signal received', { signal });
@@ -48,6 +53,9 @@ const [command, ...rest] = process.argv.slice(2);
 switch (command) {
   case 'serve':
     await serve(rest);
+    break;
+  case 'groups':
+    process.exitCode = await groupsCommand(rest, process.env, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
     break;
   case '--version':
     process.stdout.write(`${VERSION}\n`);

@@ -1,6 +1,5 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readFileSync } from 'node:fs';
 import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
 import { Redis } from 'ioredis';
 import type { SidecarOptions } from './config/options.ts';
@@ -17,8 +16,11 @@ import { DedupStore } from './redis/dedup-store.ts';
 import { DedupWindow } from './dedup/dedup-window.ts';
 import { MappingCleaner } from './routing/cleanup.ts';
 import { OrderedMessageRouter } from './routing/router.ts';
+import { VERSION } from './version.ts';
+import { AdminStore } from './redis/admin-store.ts';
+import { AdminService } from './admin/admin-service.ts';
+import { warnIfAdminExposed } from './admin/admin-auth.ts';
 
-export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export interface RunningSidecar {
   url: string;
@@ -95,8 +97,11 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   router.start();
   cleaner.start();
 
+  const adminService = new AdminService({ store: new AdminStore(store), partitionCount: (t) => metadata.partitionCount(t), forget: (t, g) => router.forget(t, g), options, log });
+  warnIfAdminExposed(options, log);
+
   let draining = false;
-  const app = createApp({ produce, health, metrics, log, version: VERSION, maxBodyBytes: options.maxBodyBytes, dedupWindowMs: options.dedupWindowMs, isDraining: () => draining });
+  const app = createApp({ produce, health, metrics, log, version: VERSION, maxBodyBytes: options.maxBodyBytes, dedupWindowMs: options.dedupWindowMs, isDraining: () => draining, admin: { service: adminService, token: options.adminToken } });
   const server = createServer(app);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {

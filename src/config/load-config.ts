@@ -40,6 +40,9 @@ const SETTINGS: Setting[] = [
   { key: 'maxBatchBytes', env: 'MAX_BATCH_BYTES', kind: 'int', min: 1024 },
   { key: 'kafkaWriteTimeoutMs', env: 'KAFKA_WRITE_TIMEOUT', kind: 'duration', min: 100 },
   { key: 'shutdownGraceMs', env: 'SHUTDOWN_GRACE', kind: 'duration', min: 0 },
+  { key: 'adminToken', env: 'ADMIN_TOKEN', kind: 'string' },
+  // Redis stamps last access in whole minutes, so a shorter minimum would only look finer than it is.
+  { key: 'moveMinIdleMs', env: 'ADMIN_MOVE_MIN_IDLE', kind: 'duration', min: 60_000 },
   { key: 'logLevel', env: 'LOG_LEVEL', kind: 'level' },
 ];
 

@@ -44,6 +44,10 @@ export interface SidecarOptions {
   kafkaWriteTimeoutMs: number;
   /** How long shutdown waits for in-flight requests before closing anyway. @defaultValue 25 s */
   shutdownGraceMs: number;
+  /** Bearer token for /admin/v1/*; unset leaves them open (guarded only by the bind address). @defaultValue unset */
+  adminToken?: string;
+  /** Idle time an admin move or release requires (at least 1 min: Redis stamps whole minutes). @defaultValue 2 min */
+  moveMinIdleMs: number;
   /** Log level. @defaultValue 'info' */
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
@@ -73,5 +77,6 @@ export const DEFAULT_OPTIONS = {
   maxBatchBytes: 900 * 1024,
   kafkaWriteTimeoutMs: 30_000,
   shutdownGraceMs: 25_000,
+  moveMinIdleMs: 2 * MINUTE,
   logLevel: 'info',
 } as const satisfies SidecarOptions;

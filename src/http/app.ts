@@ -1,4 +1,5 @@
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
+import { createAdminRouter, type AdminRouterDeps } from '../admin/admin-router.ts';
 import { SidecarError } from '../errors/sidecar-error.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { SidecarMetrics } from '../metrics/sidecar-metrics.ts';
@@ -17,6 +18,7 @@ export interface AppDeps {
   dedupWindowMs: number;
   /** True once shutdown began: new requests get 503 and the connection is closed. */
   isDraining: () => boolean;
+  admin: AdminRouterDeps;
 }
 
 /** 200 when everything was written, 207 when some partitions failed, the error's status when nothing was. */
@@ -62,7 +64,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.on('close', () => {
       metrics.inflightRequests.dec();
       // Route templates, not raw URLs, keep label cardinality bounded.
-      stopTimer({ method: req.method, route: req.route?.path ?? 'unmatched', status: String(res.statusCode) });
+      stopTimer({ method: req.method, route: req.route ? `${req.baseUrl}${req.route.path}` : 'unmatched', status: String(res.statusCode) });
     });
     next();
   });
@@ -96,6 +98,8 @@ export function createApp(deps: AppDeps): express.Express {
     await health.check();
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+
+  app.use('/admin/v1', createAdminRouter(deps.admin));
 
   app.use((req, _res, next) => {
     next(new SidecarError('NOT_FOUND', `no route for ${req.method} ${req.path}`));

@@ -62,18 +62,20 @@ export class RouterStore {
   }
 
   /**
-   * Registers the topic and returns its bucket count. The first replica to use a topic fixes the count;
-   * later replicas adopt it even if configured differently, because a group's bucket must not change.
+   * Registers the topic; returns its bucket count and current mapping generation. The first replica to use
+   * a topic fixes the count; later replicas adopt it even if configured differently, because a group's
+   * bucket must not change. The generation read here is the replica's baseline for admin changes.
    */
-  async registerTopic(topic: string, buckets: number): Promise<number> {
+  async registerTopic(topic: string, buckets: number): Promise<{ buckets: number; generation: string | null }> {
     const keys = this.keys(topic);
-    const [, stored] = (await this.redis
+    const [, stored, generation] = (await this.redis
       .multi()
       .hsetnx(keys.meta, 'buckets', buckets)
       .hget(keys.meta, 'buckets')
+      .hget(keys.meta, 'generation')
       .sadd(topicsKey(this.prefix), topic)
-      .exec()) as [unknown, [Error | null, string | null], unknown];
-    return Number(stored[1] ?? buckets);
+      .exec()) as [unknown, [Error | null, string | null], [Error | null, string | null], unknown];
+    return { buckets: Number(stored[1] ?? buckets), generation: generation[1] };
   }
 
   async route(topic: string, buckets: number, group: string, hash: number, partitions: number): Promise<RouteOutcome> {

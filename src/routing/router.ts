@@ -179,14 +179,19 @@ export class OrderedMessageRouter {
   #bucketsOf(topic: string): Promise<number> {
     let buckets = this.#buckets.get(topic);
     if (!buckets) {
-      buckets = this.#store.registerTopic(topic, this.#options.routerBuckets);
-      buckets.then(
-        (stored) => {
+      buckets = this.#store.registerTopic(topic, this.#options.routerBuckets).then(
+        ({ buckets: stored, generation }) => {
+          // The baseline is taken before any route of the topic is cached, so every later admin change shows.
+          this.#generations.set(topic, generation);
           if (stored !== this.#options.routerBuckets) {
             this.#log.warn('topic keeps the bucket count it was first used with', { topic, configured: this.#options.routerBuckets, stored });
           }
+          return stored;
         },
-        () => this.#buckets.delete(topic),
+        (err: unknown) => {
+          this.#buckets.delete(topic);
+          throw err;
+        },
       );
       this.#buckets.set(topic, buckets);
     }
@@ -195,12 +200,11 @@ export class OrderedMessageRouter {
 
   /** Drops the cached routes of topics whose mappings an operator changed since the last check. */
   async #checkGenerations(): Promise<void> {
-    const topics = [...this.#buckets.keys()];
+    const topics = [...this.#generations.keys()];
     try {
       const current = await this.#store.generations(topics);
       topics.forEach((topic, i) => {
-        const seen = this.#generations.get(topic);
-        if (seen !== undefined && seen !== current[i]) {
+        if (this.#generations.get(topic) !== (current[i] ?? null)) {
           this.#cache.deletePrefix(`${topic}\u0000`);
           this.#log.info('mappings changed by an operator; dropped cached routes of the topic', { topic });
         }

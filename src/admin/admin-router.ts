@@ -1,0 +1,60 @@
+import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Router } from 'express';
+import { SidecarError } from '../errors/sidecar-error.ts';
+import { requireAdminToken } from './admin-auth.ts';
+import type { AdminService } from './admin-service.ts';
+import { cursorParam, groupParam, limitParam, movePartition, topicParam } from './admin-validate.ts';
+
+export interface AdminRouterDeps {
+  service: AdminService;
+  /** ADMIN_TOKEN; undefined leaves the endpoints open (loopback bind is then the only guard). */
+  token: string | undefined;
+}
+
+/** A move body is one small object; anything bigger is not a move. */
+const json = express.json({ limit: '1kb', strict: true });
+
+const requireJson: RequestHandler = (req, _res, next) => {
+  next(req.is('application/json') ? undefined : new SidecarError('UNSUPPORTED_MEDIA_TYPE', 'body: send Content-Type: application/json', { field: 'body' }));
+};
+
+/** `/admin/v1/*`: MessageGroup mapping query and management (see docs/operations.md, Admin tools). */
+export function createAdminRouter(deps: AdminRouterDeps): Router {
+  const { service } = deps;
+  const router = express.Router();
+  router.use(requireAdminToken(deps.token));
+  // Admin answers describe live state: never cache them.
+  router.use((_req, res, next) => {
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
+
+  const topic = (req: Request): string => topicParam(req.params.topic);
+  const group = (req: Request): string => groupParam(req.params.group, service.maxGroupBytes);
+
+  router.get('/topics', async (_req, res) => {
+    res.json({ topics: await service.topics() });
+  });
+  router.get('/topics/:topic/loads', async (req, res) => {
+    res.json(await service.loads(topic(req)));
+  });
+  router.get('/topics/:topic/groups', async (req, res) => {
+    const t = topic(req);
+    res.json(await service.list(t, cursorParam(req.query.cursor), limitParam(req.query.limit)));
+  });
+  router.get('/topics/:topic/groups/:group', async (req, res) => {
+    res.json(await service.mapping(topic(req), group(req)));
+  });
+  router.delete('/topics/:topic/groups/:group', async (req, res) => {
+    res.json(await service.release(topic(req), group(req)));
+  });
+  router.post('/topics/:topic/groups/:group/move', requireJson, json, async (req, res) => {
+    const [t, g] = [topic(req), group(req)];
+    res.json(await service.move(t, g, movePartition(req.body)));
+  });
+  // body-parser's own size error would quote the produce API's limit; say what a move body is instead.
+  const tooLarge: ErrorRequestHandler = (err: { type?: string }, _req, _res, next) => {
+    next(err.type === 'entity.too.large' ? new SidecarError('PAYLOAD_TOO_LARGE', 'body: a move body is {"partition": N}, at most 1 KiB', { field: 'body' }) : err);
+  };
+  router.use(tooLarge);
+  return router;
+}

@@ -1,0 +1,42 @@
+import { invalid } from '../errors/sidecar-error.ts';
+
+/** Kafka's own rule for topic names (the produce path applies the same one). */
+const TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
+
+export function topicParam(raw: unknown): string {
+  if (typeof raw !== 'string' || !TOPIC.test(raw)) throw invalid('topic', 'must be 1-249 characters of a-z, A-Z, 0-9, ".", "_", "-"');
+  return raw;
+}
+
+/** Same limits as message_group on the produce path: a group the sidecar could never have mapped is a typo. */
+export function groupParam(raw: unknown, maxGroupBytes: number): string {
+  if (typeof raw !== 'string' || raw === '') throw invalid('group', 'must not be empty');
+  if (Buffer.byteLength(raw) > maxGroupBytes) throw invalid('group', `is over the limit of ${maxGroupBytes} bytes`);
+  return raw;
+}
+
+export const DEFAULT_LIST_LIMIT = 100;
+export const MAX_LIST_LIMIT = 1000;
+
+export function limitParam(raw: unknown): number {
+  if (raw === undefined || raw === '') return DEFAULT_LIST_LIMIT;
+  if (typeof raw !== 'string' || !/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > MAX_LIST_LIMIT) {
+    throw invalid('limit', `must be a whole number from 1 to ${MAX_LIST_LIMIT}`);
+  }
+  return Number(raw);
+}
+
+export function cursorParam(raw: unknown): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (typeof raw !== 'string') throw invalid('cursor', 'must be given once, as returned in next_cursor');
+  return raw;
+}
+
+/** Body of a move: `{"partition": N}` and nothing else. */
+export function movePartition(body: unknown): number {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('body', 'must be a JSON object {"partition": N}');
+  for (const key of Object.keys(body)) if (key !== 'partition') throw invalid(`body.${key}`, 'unknown field (allowed: partition)');
+  const partition = (body as { partition?: unknown }).partition;
+  if (!Number.isSafeInteger(partition) || (partition as number) < 0) throw invalid('partition', 'must be a whole number >= 0');
+  return partition as number;
+}

@@ -1,0 +1,58 @@
+import type { AdminStore } from '../redis/admin-store.ts';
+import { START, decodeCursor, encodeCursor, type ListPosition } from './list-cursor.ts';
+
+export interface GroupView {
+  group: string;
+  partition: number;
+  /** Start of the minute of the last access (Redis stamps whole minutes), ISO 8601. */
+  last_access: string;
+}
+
+export interface GroupPage {
+  groups: GroupView[];
+  next_cursor: string | null;
+}
+
+/** Buckets per pipelined round trip when walking fresh buckets: most are tiny or empty in a sparse topic. */
+const SCAN_SPAN = 64;
+
+/**
+ * One page of a topic's mappings, bucket by bucket with HSCAN (never HGETALL over a whole topic, never
+ * KEYS). Every group that exists for the whole listing is returned once; groups added or removed while
+ * listing may or may not appear (SCAN's own guarantee).
+ */
+export async function listGroups(store: AdminStore, topic: string, buckets: number, cursor: string | undefined, limit: number): Promise<GroupPage> {
+  let at: ListPosition = decodeCursor(cursor, buckets);
+  const groups: GroupView[] = [];
+  const hint = Math.max(limit, 100);
+  walk: while (groups.length < limit && at.bucket < buckets) {
+    const fresh = at.scan === '0' && at.after === undefined;
+    const span = fresh ? Math.min(SCAN_SPAN, buckets - at.bucket) : 1;
+    const steps = await store.scanBuckets(topic, at.bucket, at.scan, span, hint);
+    for (const step of steps) {
+      const after = at.after;
+      const entries = after === undefined ? step.entries : step.entries.filter((e) => e.group > after);
+      const room = limit - groups.length;
+      if (entries.length > room) {
+        for (const e of entries.slice(0, room)) groups.push(view(e));
+        at = { bucket: at.bucket, scan: at.scan, after: groups.at(-1)!.group };
+        break walk;
+      }
+      for (const e of entries) groups.push(view(e));
+      if (step.next !== '0') {
+        // This bucket continues; the steps pipelined for later buckets started too early to use.
+        at = { bucket: at.bucket, scan: step.next };
+        continue walk;
+      }
+      at = { ...START, bucket: at.bucket + 1 };
+      if (groups.length >= limit) break walk;
+    }
+  }
+  return { groups, next_cursor: at.bucket < buckets ? encodeCursor(at) : null };
+}
+
+const view = (e: { group: string; partition: number; lastAccess: Date }): GroupView => ({
+  group: e.group,
+  partition: e.partition,
+  last_access: e.lastAccess.toISOString(),
+});

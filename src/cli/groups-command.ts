@@ -1,0 +1,130 @@
+import { parseArgs } from 'node:util';
+import type { ChangeView, LoadsView, MappingView } from '../admin/admin-service.ts';
+import type { GroupPage, GroupView } from '../admin/list-groups.ts';
+import { AdminCallError, AdminClient } from './admin-client.ts';
+
+export const GROUPS_USAGE = `  ordered-sidecar groups topics                       topics that have MessageGroup mappings
+  ordered-sidecar groups get <topic> <group>          a group's partition and last access
+  ordered-sidecar groups list <topic> [--limit N] [--cursor C] [--all]
+  ordered-sidecar groups loads <topic>                groups per partition and the deviation
+  ordered-sidecar groups release <topic> <group>      delete an idle group's mapping
+  ordered-sidecar groups move <topic> <group> <partition>   move an idle group (refused unless safe)
+    --url URL      the sidecar (default http://127.0.0.1:8080)
+    --token TOKEN  admin bearer token (default $ADMIN_TOKEN)
+    --json         print the sidecar's JSON answer`;
+
+export interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+/** Thrown for a malformed command line (exit code 2, usage printed). */
+class UsageError extends Error {}
+
+const OPTIONS = {
+  url: { type: 'string', default: 'http://127.0.0.1:8080' },
+  token: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  limit: { type: 'string' },
+  cursor: { type: 'string' },
+  all: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+/** `ordered-sidecar groups ...`; resolves to the process exit code (0 ok, 1 the sidecar refused or failed, 2 usage). */
+export async function groupsCommand(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
+  let values: Values;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true }));
+  } catch (err) {
+    io.err(`ordered-sidecar groups: ${(err as Error).message}\n\nUsage:\n${GROUPS_USAGE}\n`);
+    return 2;
+  }
+  if (values.help || positionals.length === 0) {
+    io.out(`Usage:\n${GROUPS_USAGE}\n`);
+    return values.help ? 0 : 2;
+  }
+  const client = new AdminClient({ url: values.url, token: values.token ?? env.ADMIN_TOKEN });
+  try {
+    await run(client, positionals, values, io);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`ordered-sidecar groups: ${err.message}\n\nUsage:\n${GROUPS_USAGE}\n`);
+      return 2;
+    }
+    if (err instanceof AdminCallError) {
+      const what = err.status === undefined ? '' : `${err.status}${err.code ? ` ${err.code}` : ''}: `;
+      io.err(`ordered-sidecar groups: ${what}${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+function args(positionals: string[], names: string[]): string[] {
+  const given = positionals.slice(1);
+  if (given.length !== names.length) throw new UsageError(`${positionals[0]} takes ${names.map((n) => `<${n}>`).join(' ') || 'no arguments'}`);
+  return given;
+}
+
+async function run(client: AdminClient, positionals: string[], values: Values, io: Io): Promise<void> {
+  const print = (json: unknown, human: () => string) => io.out(values.json ? `${JSON.stringify(json)}\n` : human());
+  switch (positionals[0]) {
+    case 'topics': {
+      args(positionals, []);
+      const body = await client.call<{ topics: string[] }>('GET', ['topics']);
+      return print(body, () => (body.topics.length === 0 ? 'no topic has MessageGroup mappings\n' : body.topics.map((t) => `${t}\n`).join('')));
+    }
+    case 'get': {
+      const [topic, group] = args(positionals, ['topic', 'group']) as [string, string];
+      const m = await client.call<MappingView>('GET', ['topics', topic, 'groups', group]);
+      return print(m, () => `topic        ${m.topic}\ngroup        ${m.group}\npartition    ${m.partition}\nlast access  ${m.last_access} (start of the minute, Redis's clock)\n`);
+    }
+    case 'list':
+      return list(client, args(positionals, ['topic'])[0]!, values, io);
+    case 'loads': {
+      const [topic] = args(positionals, ['topic']) as [string];
+      const l = await client.call<LoadsView>('GET', ['topics', topic, 'loads']);
+      return print(l, () => {
+        const head = `topic ${l.topic}: ${l.total} groups on ${l.partitions.length} partitions, max-min ${l.max_minus_min}, deviation ${l.deviation.toFixed(3)}\n`;
+        return `${head}PARTITION  GROUPS\n${l.partitions.map((p) => `${String(p.partition).padEnd(9)}  ${p.groups}\n`).join('')}`;
+      });
+    }
+    case 'release': {
+      const [topic, group] = args(positionals, ['topic', 'group']) as [string, string];
+      const c = await client.call<ChangeView>('DELETE', ['topics', topic, 'groups', group]);
+      return print(c, () => `released group "${c.group}" of topic "${c.topic}" (was on partition ${c.previous_partition}); its next message is routed afresh\n`);
+    }
+    case 'move': {
+      const [topic, group, raw] = args(positionals, ['topic', 'group', 'partition']) as [string, string, string];
+      if (!/^\d+$/.test(raw)) throw new UsageError(`partition must be a whole number, got "${raw}"`);
+      const c = await client.call<ChangeView>('POST', ['topics', topic, 'groups', group, 'move'], { body: { partition: Number(raw) } });
+      return print(c, () => `moved group "${c.group}" of topic "${c.topic}": partition ${c.previous_partition} -> ${c.partition}\n`);
+    }
+    default:
+      throw new UsageError(`unknown subcommand "${positionals[0]}"`);
+  }
+}
+
+/** One page, or with --all every page (as one JSON object with --json, so machines get one document). */
+async function list(client: AdminClient, topic: string, values: Values, io: Io): Promise<void> {
+  if (values.limit !== undefined && !/^\d+$/.test(values.limit)) throw new UsageError(`--limit must be a whole number, got "${values.limit}"`);
+  const groups: GroupView[] = [];
+  let cursor = values.cursor;
+  let page: GroupPage;
+  do {
+    page = await client.call<GroupPage>('GET', ['topics', topic, 'groups'], { query: { limit: values.limit, cursor } });
+    groups.push(...page.groups);
+    cursor = page.next_cursor ?? undefined;
+  } while (values.all && cursor !== undefined);
+  if (values.json) {
+    io.out(`${JSON.stringify({ groups, next_cursor: page.next_cursor })}\n`);
+    return;
+  }
+  io.out(`PARTITION  LAST ACCESS               GROUP\n${groups.map((g) => `${String(g.partition).padEnd(9)}  ${g.last_access}  ${g.group}\n`).join('')}`);
+  if (page.next_cursor !== null) io.err(`more groups: add --cursor ${page.next_cursor} (or --all)\n`);
+}
