@@ -11,7 +11,7 @@
 #   stack.sh status | env | logs [LINES]
 #
 # Environment: STACK_DIR (default <repo>/.stack), REDIS_URL (default redis://127.0.0.1:6379),
-# STACK_TIMEOUT (seconds to wait for readiness, default 120), XDG_CACHE_HOME.
+# STACK_TIMEOUT (seconds to wait for readiness, default 120), KAFKA_PORT_OFFSET (default 0), XDG_CACHE_HOME.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,9 +24,11 @@ kafka_version="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$pom
 libs="${XDG_CACHE_HOME:-$HOME/.cache}/ordered-sidecar/kafka-${kafka_version}/libs"
 
 # Port layout: node N serves clients on 9091+N and its controller (Raft) listener on 19091+N, so the
-# one-node and three-node layouts never collide and 9092 is always node 1.
-broker_port() { echo $((9091 + $1)); }
-controller_port() { echo $((19091 + $1)); }
+# one-node and three-node layouts never collide and 9092 is always node 1. KAFKA_PORT_OFFSET shifts both
+# (with its own STACK_DIR), so a second stack, e.g. a clean clone's CI run, can run beside a dev stack.
+port_offset="${KAFKA_PORT_OFFSET:-0}"
+broker_port() { echo $((9091 + port_offset + $1)); }
+controller_port() { echo $((19091 + port_offset + $1)); }
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
