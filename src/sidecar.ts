@@ -118,12 +118,16 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
       draining = true;
       log.info('shutting down: draining in-flight requests');
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // A keep-alive connection whose request finishes during the drain turns idle, and would otherwise hold
+      // the server open until its keep-alive timeout; close such connections as they turn idle.
       server.closeIdleConnections();
+      const sweep = setInterval(() => server.closeIdleConnections(), 50);
       const grace = setTimeout(() => {
         log.warn('shutdown grace period over; closing remaining connections', { graceMs: options.shutdownGraceMs });
         server.closeAllConnections();
       }, options.shutdownGraceMs);
       await closed;
+      clearInterval(sweep);
       clearTimeout(grace);
       await writer.idle();
       await Promise.allSettled([router.stop(), cleaner.stop()]);

@@ -23,7 +23,9 @@ const bigRequest = (topic: string, n: number) => ({
 describe('graceful shutdown', () => {
   it('finishes in-flight requests, then refuses new connections', async () => {
     const topic = await createTopic(admin, 4);
-    const sidecar = await startTestSidecar();
+    // A grace period longer than the test's timeout: close() must finish by draining, keep-alive
+    // connections included (fetch keeps them), not by running out the clock.
+    const sidecar = await startTestSidecar({ shutdownGraceMs: 300_000 });
     const inflight = postJson(`${sidecar.url}/v1/ordered-produce`, bigRequest(topic, 5000));
     while ((await sidecar.metrics.inflightRequests.get()).values[0]?.value !== 1) await sleep(5);
     const closed = sidecar.close();
