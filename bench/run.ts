@@ -1,0 +1,53 @@
+/**
+ * Benchmarks of ordered-sidecar against the real Redis and Kafka (`bash scripts/stack.sh up`).
+ *
+ *   node --expose-gc bench/run.ts [--quick] [--only routing,deviation,memory,throughput,profile] [--profile]
+ *                                 [--duration SECONDS] [--concurrency N] [--keep-profile]
+ *
+ * Prints figures measured side by side in one run; asserts nothing about timing.
+ */
+import { cpus, loadavg } from 'node:os';
+import { benchLoadDeviation } from './load-deviation.ts';
+import { benchProfile } from './profile.ts';
+import { benchRedisMemory } from './redis-memory.ts';
+import { benchRoutingLatency } from './routing-latency.ts';
+import { benchThroughput, throughputSettings } from './throughput.ts';
+import { KAFKA_BROKERS, REDIS_URL } from './support/env.ts';
+import { printTargets, type TargetRow } from './support/targets.ts';
+
+const DEFAULT_SECTIONS = ['routing', 'deviation', 'memory', 'throughput'] as const;
+const SECTIONS = [...DEFAULT_SECTIONS, 'profile'] as const;
+type Section = (typeof SECTIONS)[number];
+
+function parseArgs(argv: string[]) {
+  const value = (flag: string): string | undefined => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined);
+  const only = value('--only');
+  const sections = new Set<Section>(only ? (only.split(',') as Section[]) : DEFAULT_SECTIONS);
+  if (argv.includes('--profile')) sections.add('profile');
+  for (const s of sections) if (!SECTIONS.includes(s)) throw new Error(`unknown section "${s}" (known: ${SECTIONS.join(', ')})`);
+  const duration = value('--duration');
+  const concurrency = value('--concurrency');
+  const overrides = { ...(duration ? { durationMs: Number(duration) * 1000 } : {}), ...(concurrency ? { concurrency: Number(concurrency) } : {}) };
+  return { quick: argv.includes('--quick'), keepProfile: argv.includes('--keep-profile'), sections, overrides };
+}
+
+// kafkajs arms a timer with a negative delay once a request deadline has passed (harmless; the CLI hides it too).
+process.removeAllListeners('warning').on('warning', (warning) => {
+  if (warning.name !== 'TimeoutNegativeWarning') console.warn(`${warning.name}: ${warning.message}`);
+});
+
+const { quick, keepProfile, sections, overrides } = parseArgs(process.argv.slice(2));
+console.log(`ordered-sidecar benchmarks — ${new Date().toISOString()}`);
+console.log(`node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), redis ${REDIS_URL}, kafka ${KAFKA_BROKERS.join(',')}${quick ? ', --quick' : ''}`);
+
+const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
+console.log(`load average (1, 5, 15 min) at start: ${load()} — on ${cpus().length} cores, anything near or above ${cpus().length} means the figures below competed for CPU`);
+
+const targets: TargetRow[] = [];
+if (sections.has('routing')) targets.push(...(await benchRoutingLatency(quick)));
+if (sections.has('deviation')) targets.push(...(await benchLoadDeviation(quick)));
+if (sections.has('memory')) targets.push(...(await benchRedisMemory(quick)));
+if (sections.has('throughput')) targets.push(...(await benchThroughput(throughputSettings(quick, overrides))));
+if (sections.has('profile')) await benchProfile(throughputSettings(quick, overrides), keepProfile);
+if (targets.length > 0) printTargets(targets);
+console.log(`\nload average at end: ${load()}`);

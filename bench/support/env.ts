@@ -1,0 +1,63 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { createLogger, type Logger } from '../../src/logging/logger.ts';
+import { SidecarMetrics } from '../../src/metrics/sidecar-metrics.ts';
+
+/** Where the benchmarks find the services; the same variables the tests and `scripts/stack.sh env` use. */
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const KAFKA_BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+
+/** A Redis key prefix nobody else uses; every bench key lives under `<prefix>:`. */
+export const benchPrefix = (): string => `bench-${randomUUID().slice(0, 8)}`;
+
+/** A Kafka topic or router topic name nobody else uses. */
+export const benchTopic = (label: string): string => `bench-${label}-${randomUUID().slice(0, 8)}`;
+
+export const connectRedis = (): Redis => new Redis(REDIS_URL, { maxRetriesPerRequest: 2 });
+
+/** Deletes every key under `prefix:` (SCAN + UNLINK, never KEYS on a shared Redis). */
+export async function dropPrefix(redis: Redis, prefix: string): Promise<number> {
+  let removed = 0;
+  const stream = redis.scanStream({ match: `${prefix}:*`, count: 1000 });
+  for await (const keys of stream as AsyncIterable<string[]>) {
+    if (keys.length > 0) removed += await redis.unlink(...keys);
+  }
+  return removed;
+}
+
+/** Metrics on a private registry without the default process collectors (as a sidecar would have them). */
+export const benchMetrics = (): SidecarMetrics => new SidecarMetrics(new Registry(), { defaultMetrics: false });
+
+export const quietLog = (): Logger => createLogger('warn', { bench: true });
+
+export const benchKafka = (): Kafka => new Kafka({ clientId: 'ordered-sidecar-bench', brokers: KAFKA_BROKERS, logLevel: logLevel.NOTHING });
+
+/** Creates a topic with a fresh name and waits for its leaders. */
+export async function createTopic(admin: Admin, label: string, partitions: number): Promise<string> {
+  const topic = benchTopic(label);
+  await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
+  return topic;
+}
+
+/** Records the topic holds: the sum over partitions of high - low watermark. */
+export async function recordCount(admin: Admin, topic: string): Promise<number> {
+  const offsets = await admin.fetchTopicOffsets(topic);
+  return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+}
+
+/** Deterministic PRNG (mulberry32) so every run sends the same groups and payloads. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Group names as an application might use them: `order-` and a zero-padded number (16 bytes). */
+export const orderGroup = (n: number): string => `order-${String(n).padStart(10, '0')}`;
