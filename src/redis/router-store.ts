@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
-import { bucketOf } from '../routing/hashing.ts';
+import { bucketOf, preferenceOrder } from '../routing/hashing.ts';
 import { cleanupLastRunKey, cleanupLockKey, topicKeys, topicsKey, type TopicKeys } from './keys.ts';
 
 const script = (name: string): string => readFileSync(new URL(`./lua/${name}`, import.meta.url), 'utf8');
 
 /** The scripts, registered once per connection; ioredis sends EVALSHA and falls back to EVAL after a Redis restart. */
 interface ScriptCommands {
-  osRoute(bucketKey: string, loadsKey: string, group: string, partitions: number, hash: number): Promise<[number, number]>;
+  osRoute(bucketKey: string, loadsKey: string, group: string, partitions: number, preference: string): Promise<[number, number]>;
   osTouch(numKeys: number, ...keysThenArgs: (string | number)[]): Promise<number[]>;
   osCleanupBucket(bucketKey: string, loadsKey: string, ttlMinutes: number): Promise<number>;
   osRecord(bucketKey: string, loadsKey: string, group: string, partition: number): Promise<number>;
@@ -80,7 +80,8 @@ export class RouterStore {
 
   async route(topic: string, buckets: number, group: string, hash: number, partitions: number): Promise<RouteOutcome> {
     const keys = this.keys(topic);
-    const [partition, created] = await this.#scripts.osRoute(keys.bucket(bucketOf(hash, buckets)), keys.loads, group, partitions, hash);
+    const preference = preferenceOrder(hash, partitions).join(',');
+    const [partition, created] = await this.#scripts.osRoute(keys.bucket(bucketOf(hash, buckets)), keys.loads, group, partitions, preference);
     return { partition, created: created === 1 };
   }
 

@@ -4,7 +4,6 @@ import { SidecarError } from '../errors/sidecar-error.ts';
 /** A route made without Redis, to be recorded there when it returns. */
 export interface ProvisionalRoute {
   topic: string;
-  key: string;
   group: string;
   hash: number;
   partition: number;
@@ -40,7 +39,7 @@ export class DegradedMode {
   }
 
   remember(route: ProvisionalRoute): void {
-    this.#provisional.set(route.key, route);
+    this.#provisional.set(`${route.topic}\u0000${route.group}`, route);
   }
 
   /** The routes still to record; the caller records them, then calls `leave`. */
@@ -48,8 +47,8 @@ export class DegradedMode {
     return [...this.#provisional.values()];
   }
 
-  recorded(key: string): void {
-    this.#provisional.delete(key);
+  recorded(route: ProvisionalRoute): void {
+    this.#provisional.delete(`${route.topic}\u0000${route.group}`);
   }
 
   leave(): boolean {

@@ -48,6 +48,15 @@ export function preferredPartition(hash: number, candidates: Iterable<number>): 
   return best;
 }
 
+/**
+ * All partitions, most preferred first: the group's own ranking, which `route-2.lua` walks to find the first
+ * least-loaded partition (the script then compares loads only, with no hashing inside Redis).
+ */
+export function preferenceOrder(hash: number, partitionCount: number): number[] {
+  const scores = Array.from({ length: partitionCount }, (_, p) => partitionScore(hash, p));
+  return Array.from({ length: partitionCount }, (_, p) => p).sort((a, b) => scores[b]! - scores[a]! || a - b);
+}
+
 /** Consistent hashing over all partitions: the route used when the shared mapping is out of reach. */
 export const hashedPartition = (hash: number, partitionCount: number): number =>
   preferredPartition(hash, Array.from({ length: partitionCount }, (_, p) => p));

@@ -5,52 +5,83 @@ export interface CachedRoute {
   confirmedAt: number;
 }
 
+interface Slot {
+  route: CachedRoute;
+  /** Set on every hit; eviction gives a used entry a second chance instead of reordering on each hit. */
+  used: boolean;
+}
+
 /**
- * Bounded LRU of MessageGroup routes. A Map keeps insertion order, so re-inserting on use makes the
- * first key the least recently used one.
+ * Bounded cache of MessageGroup routes, per topic then per group, so a hit costs two lookups of strings the
+ * request already holds (no composite key to build and hash per message). Eviction is CLOCK-style second
+ * chance, an LRU approximation: a hit only flips a flag; the oldest unused entry of the largest topic goes.
  */
 export class RouteCache {
-  readonly #entries = new Map<string, CachedRoute>();
+  readonly #topics = new Map<string, Map<string, Slot>>();
   readonly #capacity: number;
+  #size = 0;
 
   constructor(capacity: number) {
     this.#capacity = capacity;
   }
 
   get size(): number {
-    return this.#entries.size;
+    return this.#size;
   }
 
-  get(key: string): CachedRoute | undefined {
-    const entry = this.#entries.get(key);
-    if (entry) {
-      this.#entries.delete(key);
-      this.#entries.set(key, entry);
-    }
-    return entry;
+  get(topic: string, group: string): CachedRoute | undefined {
+    const slot = this.#topics.get(topic)?.get(group);
+    if (!slot) return undefined;
+    slot.used = true;
+    return slot.route;
   }
 
   /** Reads without counting as a use (for background bookkeeping). */
-  peek(key: string): CachedRoute | undefined {
-    return this.#entries.get(key);
+  peek(topic: string, group: string): CachedRoute | undefined {
+    return this.#topics.get(topic)?.get(group)?.route;
   }
 
-  set(key: string, entry: CachedRoute): void {
+  set(topic: string, group: string, route: CachedRoute): void {
     if (this.#capacity === 0) return;
-    this.#entries.delete(key);
-    this.#entries.set(key, entry);
-    if (this.#entries.size > this.#capacity) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest !== undefined) this.#entries.delete(oldest);
+    let groups = this.#topics.get(topic);
+    if (!groups) {
+      groups = new Map();
+      this.#topics.set(topic, groups);
     }
+    const existing = groups.get(group);
+    if (existing) {
+      existing.route = route;
+      return;
+    }
+    // Evict before inserting, so the newcomer is never the victim.
+    if (this.#size >= this.#capacity) this.#evictOne();
+    groups.set(group, { route, used: false });
+    this.#size++;
   }
 
-  delete(key: string): void {
-    this.#entries.delete(key);
+  delete(topic: string, group: string): void {
+    if (this.#topics.get(topic)?.delete(group)) this.#size--;
   }
 
-  /** Drops every entry whose key starts with `prefix` (a whole topic); rare, so a full scan is fine. */
-  deletePrefix(prefix: string): void {
-    for (const key of this.#entries.keys()) if (key.startsWith(prefix)) this.#entries.delete(key);
+  /** Drops a whole topic (its mappings were changed by an operator). */
+  deleteTopic(topic: string): void {
+    this.#size -= this.#topics.get(topic)?.size ?? 0;
+    this.#topics.delete(topic);
+  }
+
+  #evictOne(): void {
+    let largest: Map<string, Slot> | undefined;
+    for (const groups of this.#topics.values()) if (!largest || groups.size > largest.size) largest = groups;
+    if (!largest) return;
+    for (const [group, slot] of largest) {
+      largest.delete(group);
+      if (slot.used) {
+        slot.used = false;
+        largest.set(group, slot);
+      } else {
+        this.#size--;
+        return;
+      }
+    }
   }
 }

@@ -34,7 +34,7 @@ export class OrderedMessageRouter {
   readonly #validityMs: number;
   readonly #buckets = new Map<string, Promise<number>>();
   readonly #inflight = new Map<string, Promise<number>>();
-  /** Groups used since the last flush, per topic; at most one entry per cached group. */
+  /** Groups used since the last flush, per topic then group; at most one entry per cached group. */
   #touched = new Map<string, Map<string, TouchEntry>>();
   /** Last seen mapping generation per topic (see RouterStore.generations). */
   readonly #generations = new Map<string, string | null>();
@@ -76,22 +76,22 @@ export class OrderedMessageRouter {
 
   /** The partition of `group` in `topic`, assigning one (least loaded) if the group is new. */
   route(topic: string, group: string): Promise<number> {
-    const key = `${topic}\u0000${group}`;
-    const cached = this.#cache.get(key);
+    const cached = this.#cache.get(topic, group);
     if (cached && performance.now() - cached.confirmedAt < this.#validityMs) {
       this.#metrics.cacheHits.inc();
-      this.#noteUse(topic, key, group, cached.hash, cached.partition);
+      this.#noteUse(topic, group, cached.hash, cached.partition);
       return Promise.resolve(cached.partition);
     }
     this.#metrics.cacheMisses.inc();
-    if (this.#degraded.active) return this.#routeDegraded(topic, key, group);
+    if (this.#degraded.active) return this.#routeDegraded(topic, group);
+    const key = `${topic}\u0000${group}`;
     let pending = this.#inflight.get(key);
     if (!pending) {
-      pending = this.#routeViaRedis(topic, key, group)
+      pending = this.#routeViaRedis(topic, group)
         .catch((err: unknown) => {
           if (!isRedisUnreachable(err)) throw err;
           this.#enterDegraded(err);
-          return this.#routeDegraded(topic, key, group);
+          return this.#routeDegraded(topic, group);
         })
         .finally(() => this.#inflight.delete(key));
       this.#inflight.set(key, pending);
@@ -108,7 +108,7 @@ export class OrderedMessageRouter {
 
   /** Forgets a cached route (the admin tools call this after changing a mapping). */
   forget(topic: string, group: string): void {
-    this.#cache.delete(`${topic}\u0000${group}`);
+    this.#cache.delete(topic, group);
   }
 
   /** Sends batched last-access times; drops cached routes Redis no longer confirms. Never rejects. */
@@ -117,13 +117,13 @@ export class OrderedMessageRouter {
     return this.#flushing;
   }
 
-  async #routeViaRedis(topic: string, key: string, group: string): Promise<number> {
+  async #routeViaRedis(topic: string, group: string): Promise<number> {
     const [buckets, partitions] = await Promise.all([this.#bucketsOf(topic), this.#partitions(topic)]);
     const hash = groupHash(group);
     const confirmedAt = performance.now();
     const { partition, created } = await this.#store.route(topic, buckets, group, hash, partitions);
     if (created) this.#metrics.groupsCreated.inc({ topic });
-    this.#cache.set(key, { partition, hash, confirmedAt });
+    this.#cache.set(topic, group, { partition, hash, confirmedAt });
     return partition;
   }
 
@@ -131,15 +131,15 @@ export class OrderedMessageRouter {
    * Without Redis: a group this replica knows keeps its cached partition, however old; a new group takes
    * its consistent-hash partition, which every replica computes alike, and is recorded in Redis later.
    */
-  async #routeDegraded(topic: string, key: string, group: string): Promise<number> {
+  async #routeDegraded(topic: string, group: string): Promise<number> {
     this.#metrics.degradedRoutes.inc();
-    const known = this.#cache.peek(key);
+    const known = this.#cache.peek(topic, group);
     if (known) return known.partition;
     const hash = groupHash(group);
     const partition = hashedPartition(hash, await this.#partitions(topic));
-    this.#degraded.remember({ topic, key, group, hash, partition });
+    this.#degraded.remember({ topic, group, hash, partition });
     // Never "confirmed": while degraded it is the route, afterwards Redis decides.
-    this.#cache.set(key, { partition, hash, confirmedAt: Number.NEGATIVE_INFINITY });
+    this.#cache.set(topic, group, { partition, hash, confirmedAt: Number.NEGATIVE_INFINITY });
     return partition;
   }
 
@@ -161,8 +161,8 @@ export class OrderedMessageRouter {
           this.#metrics.degradedConflicts.inc();
           this.#log.warn('a group routed without Redis was mapped elsewhere meanwhile; following Redis', { topic: route.topic, group: route.group, used: route.partition, redis: partition });
         }
-        this.#cache.set(route.key, { partition, hash: route.hash, confirmedAt });
-        this.#degraded.recorded(route.key);
+        this.#cache.set(route.topic, route.group, { partition, hash: route.hash, confirmedAt });
+        this.#degraded.recorded(route);
       }
     } catch {
       return; // still unreachable; try again on the next tick
@@ -205,7 +205,7 @@ export class OrderedMessageRouter {
       const current = await this.#store.generations(topics);
       topics.forEach((topic, i) => {
         if (this.#generations.get(topic) !== (current[i] ?? null)) {
-          this.#cache.deletePrefix(`${topic}\u0000`);
+          this.#cache.deleteTopic(topic);
           this.#log.info('mappings changed by an operator; dropped cached routes of the topic', { topic });
         }
         this.#generations.set(topic, current[i] ?? null);
@@ -215,13 +215,13 @@ export class OrderedMessageRouter {
     }
   }
 
-  #noteUse(topic: string, key: string, group: string, hash: number, partition: number): void {
-    let byKey = this.#touched.get(topic);
-    if (!byKey) {
-      byKey = new Map();
-      this.#touched.set(topic, byKey);
+  #noteUse(topic: string, group: string, hash: number, partition: number): void {
+    let byGroup = this.#touched.get(topic);
+    if (!byGroup) {
+      byGroup = new Map();
+      this.#touched.set(topic, byGroup);
     }
-    byKey.set(key, { group, hash, partition });
+    byGroup.set(group, { group, hash, partition });
   }
 
   async #flush(): Promise<void> {
@@ -231,20 +231,19 @@ export class OrderedMessageRouter {
     const touched = this.#touched;
     if (touched.size === 0) return;
     this.#touched = new Map();
-    for (const [topic, byKey] of touched) {
-      const keys = [...byKey.keys()];
-      const entries = [...byKey.values()];
+    for (const [topic, byGroup] of touched) {
+      const entries = [...byGroup.values()];
       for (let from = 0; from < entries.length; from += TOUCH_CHUNK) {
         const chunk = entries.slice(from, from + TOUCH_CHUNK);
         const sentAt = performance.now();
         try {
           const confirmed = await this.#store.touch(topic, await this.#bucketsOf(topic), chunk);
           confirmed.forEach((ok, i) => {
-            const key = keys[from + i]!;
-            const cached = this.#cache.peek(key);
-            if (!cached || cached.partition !== chunk[i]!.partition) return;
+            const { group, partition } = chunk[i]!;
+            const cached = this.#cache.peek(topic, group);
+            if (!cached || cached.partition !== partition) return;
             if (ok) cached.confirmedAt = Math.max(cached.confirmedAt, sentAt);
-            else this.#cache.delete(key);
+            else this.#cache.delete(topic, group);
           });
         } catch (err) {
           // The cached routes simply age out (validity window) and the next use asks Redis again.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bucketOf, groupHash, hashedPartition, partitionScore, preferredPartition } from '../../src/routing/hashing.ts';
+import { bucketOf, groupHash, hashedPartition, partitionScore, preferenceOrder, preferredPartition } from '../../src/routing/hashing.ts';
 
 const hashes = (count: number, prefix = 'group-'): number[] => Array.from({ length: count }, (_, i) => groupHash(`${prefix}${i}`));
 
@@ -124,5 +124,18 @@ describe('bucketOf', () => {
   it('is hash modulo the bucket count', () => {
     expect(bucketOf(4097, 4096)).toBe(1);
     expect(bucketOf(0xffffffff, 4096)).toBe(4095);
+  });
+});
+
+describe('preferenceOrder', () => {
+  it('ranks every partition once, and the first of any subset in rank order is that subset’s preferred partition', () => {
+    for (let g = 0; g < 200; g++) {
+      const hash = groupHash(`group-${g}`);
+      const order = preferenceOrder(hash, 16);
+      expect([...order].sort((a, b) => a - b)).toEqual(Array.from({ length: 16 }, (_, p) => p));
+      expect(order[0]).toBe(hashedPartition(hash, 16));
+      const subset = [3, 7, 11, 12];
+      expect(order.find((p) => subset.includes(p))).toBe(preferredPartition(hash, subset));
+    }
   });
 });

@@ -1,80 +1,89 @@
 import { describe, expect, it } from 'vitest';
 import { RouteCache, type CachedRoute } from '../../src/routing/route-cache.ts';
 
-const route = (partition: number): CachedRoute => ({ partition, hash: partition * 7, confirmedAt: partition * 10 });
+const route = (partition: number): CachedRoute => ({ partition, hash: partition * 7, confirmedAt: 0 });
 
-const filled = (capacity: number, keys: string[]): RouteCache => {
+function filled(capacity: number, groups: string[], topic = 't'): RouteCache {
   const cache = new RouteCache(capacity);
-  keys.forEach((key, i) => cache.set(key, route(i)));
+  groups.forEach((g, i) => cache.set(topic, g, route(i)));
   return cache;
-};
+}
 
-describe('RouteCache (LRU)', () => {
-  it('stores and returns entries', () => {
-    const cache = filled(3, ['a', 'b']);
+describe('RouteCache', () => {
+  it('returns what was set, per topic and group', () => {
+    const cache = new RouteCache(10);
+    cache.set('a', 'g', route(1));
+    cache.set('b', 'g', route(2));
+    expect(cache.get('a', 'g')?.partition).toBe(1);
+    expect(cache.get('b', 'g')?.partition).toBe(2);
+    expect(cache.get('c', 'g')).toBeUndefined();
     expect(cache.size).toBe(2);
-    expect(cache.get('a')).toEqual(route(0));
-    expect(cache.get('b')).toEqual(route(1));
-    expect(cache.get('missing')).toBeUndefined();
   });
 
-  it('evicts the least recently inserted entry when over capacity', () => {
-    const cache = filled(3, ['a', 'b', 'c', 'd']);
-    expect(cache.size).toBe(3);
-    expect(cache.peek('a')).toBeUndefined();
-    expect(cache.peek('b')).toBeDefined();
-    cache.set('e', route(4));
-    expect(cache.peek('b')).toBeUndefined();
-    expect(cache.peek('c')).toBeDefined();
+  it('never holds more than its capacity', () => {
+    const cache = filled(100, Array.from({ length: 1000 }, (_, i) => `g${i}`));
+    expect(cache.size).toBe(100);
   });
 
-  it('get refreshes recency, so the entry survives the next eviction', () => {
+  it('evicts the oldest entry that was not used since it was cached', () => {
     const cache = filled(3, ['a', 'b', 'c']);
-    cache.get('a');
-    cache.set('d', route(3));
-    expect(cache.peek('a')).toBeDefined();
-    expect(cache.peek('b')).toBeUndefined();
+    cache.get('t', 'a');
+    cache.set('t', 'd', route(9));
+    expect(cache.peek('t', 'a')).toBeDefined();
+    expect(cache.peek('t', 'b')).toBeUndefined();
+    expect(cache.peek('t', 'c')).toBeDefined();
+    expect(cache.peek('t', 'd')).toBeDefined();
   });
 
-  it('peek does not refresh recency', () => {
-    const cache = filled(3, ['a', 'b', 'c']);
-    expect(cache.peek('a')).toEqual(route(0));
-    cache.set('d', route(3));
-    expect(cache.peek('a')).toBeUndefined();
+  it('gives a used entry one second chance only', () => {
+    const cache = filled(2, ['a', 'b']);
+    cache.get('t', 'a');
+    cache.get('t', 'b');
+    cache.set('t', 'c', route(3)); // both used: flags cleared, then the oldest (a) goes
+    expect(cache.peek('t', 'a')).toBeUndefined();
+    expect(cache.size).toBe(2);
   });
 
-  it('set on an existing key replaces it, refreshes recency and does not grow the cache', () => {
-    const cache = filled(3, ['a', 'b', 'c']);
-    cache.set('a', route(9));
-    expect(cache.size).toBe(3);
-    cache.set('d', route(3));
-    expect(cache.peek('a')).toEqual(route(9));
-    expect(cache.peek('b')).toBeUndefined();
+  it('does not count peek as a use', () => {
+    const cache = filled(2, ['a', 'b']);
+    cache.peek('t', 'a');
+    cache.set('t', 'c', route(3));
+    expect(cache.peek('t', 'a')).toBeUndefined();
+    expect(cache.peek('t', 'b')).toBeDefined();
   });
 
-  it('delete removes an entry', () => {
-    const cache = filled(3, ['a', 'b']);
-    cache.delete('a');
-    expect(cache.peek('a')).toBeUndefined();
+  it('evicts from the largest topic, so a small topic keeps its routes', () => {
+    const cache = new RouteCache(4);
+    cache.set('small', 'x', route(0));
+    for (const g of ['a', 'b', 'c', 'd']) cache.set('big', g, route(1));
+    expect(cache.peek('small', 'x')).toBeDefined();
+    expect(cache.size).toBe(4);
+  });
+
+  it('replaces an entry in place without growing', () => {
+    const cache = filled(2, ['a', 'b']);
+    cache.set('t', 'a', route(5));
+    expect(cache.get('t', 'a')?.partition).toBe(5);
+    expect(cache.size).toBe(2);
+  });
+
+  it('deletes single routes and whole topics, keeping the size right', () => {
+    const cache = new RouteCache(10);
+    cache.set('a', 'g1', route(1));
+    cache.set('a', 'g2', route(2));
+    cache.set('b', 'g1', route(3));
+    cache.delete('a', 'g1');
+    cache.delete('a', 'missing');
+    expect(cache.size).toBe(2);
+    cache.deleteTopic('a');
     expect(cache.size).toBe(1);
-  });
-
-  it('returns the stored object, so a flush can update confirmedAt in place', () => {
-    const cache = filled(2, ['a']);
-    cache.peek('a')!.confirmedAt = 12345;
-    expect(cache.get('a')?.confirmedAt).toBe(12345);
+    expect(cache.peek('a', 'g2')).toBeUndefined();
+    expect(cache.peek('b', 'g1')?.partition).toBe(3);
   });
 
   it('caches nothing with capacity 0', () => {
-    const cache = filled(0, ['a', 'b']);
+    const cache = filled(0, ['a']);
+    expect(cache.get('t', 'a')).toBeUndefined();
     expect(cache.size).toBe(0);
-    expect(cache.get('a')).toBeUndefined();
-  });
-
-  it('keeps exactly one entry with capacity 1', () => {
-    const cache = filled(1, ['a', 'b']);
-    expect(cache.size).toBe(1);
-    expect(cache.peek('a')).toBeUndefined();
-    expect(cache.peek('b')).toEqual(route(1));
   });
 });

@@ -2,15 +2,16 @@
   Get-or-assign the partition of one MessageGroup, atomically for every replica.
 
   An existing mapping is returned unchanged (sticky) and its last-access minute refreshed. A new group
-  goes to the partition with the fewest mapped groups; ties go to the partition the group's hash prefers
-  (rendezvous hashing, the same arithmetic as src/routing/hashing.ts `partitionScore`).
+  goes to the partition with the fewest mapped groups; among equally loaded partitions, to the one the
+  group prefers most (its rendezvous-hash ranking, computed by the caller: src/routing/hashing.ts
+  `preferenceOrder`), so the script itself only compares loads.
 
   Input:
     KEYS[1] bucket hash holding this group's mapping   (<prefix>:{<topic>}:m:<bucket>)
     KEYS[2] loads hash, partition -> mapped groups     (<prefix>:{<topic>}:loads)
     ARGV[1] MessageGroup
     ARGV[2] partition count of the topic (from Kafka metadata)
-    ARGV[3] FNV-1a hash of the MessageGroup (unsigned 32-bit)
+    ARGV[3] every partition 0..count-1, most preferred first, comma-separated
 
   Output: { partition, created } where created is 1 when this call made the mapping, else 0.
   Mapping values are "<partition>:<last access, minutes since epoch by Redis's clock>".
@@ -19,7 +20,6 @@ local rcall = redis.call
 local bucketKey, loadsKey = KEYS[1], KEYS[2]
 local group = ARGV[1]
 local partitionCount = tonumber(ARGV[2])
-local groupHash = tonumber(ARGV[3])
 
 local time = rcall('TIME')
 local minute = math.floor(tonumber(time[1]) / 60)
@@ -38,38 +38,21 @@ if existing then
   rcall('HINCRBY', loadsKey, partition, -1)
 end
 
--- 32-bit multiply modulo 2^32 in doubles, split so no intermediate exceeds 2^53.
-local function imul(a, b)
-  local alo, ahi = a % 65536, math.floor(a / 65536)
-  return (alo * b + (ahi * (b % 65536)) % 65536 * 65536) % 4294967296
-end
-
-local function u32(x)
-  if x < 0 then return x + 4294967296 end
-  return x
-end
-
--- murmur3 fmix32 of (hash xor golden * (partition + 1)), as partitionScore in src/routing/hashing.ts.
-local function score(partition)
-  local x = u32(bit.bxor(groupHash, imul(partition + 1, 2654435769)))
-  x = u32(bit.bxor(x, bit.rshift(x, 16)))
-  x = imul(x, 2246822507)
-  x = u32(bit.bxor(x, bit.rshift(x, 13)))
-  x = imul(x, 3266489909)
-  x = u32(bit.bxor(x, bit.rshift(x, 16)))
-  return x
-end
-
 local fields = {}
 for p = 0, partitionCount - 1 do fields[p + 1] = p end
 local loads = rcall('HMGET', loadsKey, unpack(fields))
 
-local best, bestLoad, bestScore = -1, nil, -1
-for p = 0, partitionCount - 1 do
-  local load = tonumber(loads[p + 1]) or 0
-  local s = score(p)
-  if bestLoad == nil or load < bestLoad or (load == bestLoad and s > bestScore) then
-    best, bestLoad, bestScore = p, load, s
+local min
+for p = 1, partitionCount do
+  local load = tonumber(loads[p]) or 0
+  if min == nil or load < min then min = load end
+end
+
+local best
+for p in string.gmatch(ARGV[3], '%d+') do
+  if (tonumber(loads[tonumber(p) + 1]) or 0) == min then
+    best = tonumber(p)
+    break
   end
 end
 
