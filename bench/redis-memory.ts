@@ -118,7 +118,7 @@ export async function benchRedisMemory(quick: boolean): Promise<TargetRow[]> {
     console.log('');
     const cacheRows = await cacheMemory(redis, prefix, defaultTopic);
     table(['sidecar heap (V8, after full GC)', 'entries', 'MB per 100K', 'per entry'], cacheRows);
-    note(`default routeCacheSize = ${fmtInt(DEFAULT_OPTIONS.routeCacheSize)}; the cache key is "<topic>\\0<group>", so longer topic or group names cost more.`);
+    note(`default routeCacheSize = ${fmtInt(DEFAULT_OPTIONS.routeCacheSize)}; entries are keyed by topic then group name, so longer group names cost more.`);
     return targets;
   } finally {
     await dropPrefix(redis, prefix);
