@@ -1,30 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Partitioners, type Admin, type Kafka, type PartitionerArgs } from 'kafkajs';
-import type { RunningSidecar } from '../../src/sidecar.ts';
-import { connectAdmin, consumeAll, createTopic, testKafka } from '../support/kafka.ts';
+import { describe, expect, it } from 'vitest';
+import { Partitioners, type PartitionerArgs } from 'kafkajs';
+import { consumeAll, createTopic } from '../support/kafka.ts';
 import { postJson } from '../support/http.ts';
-import { startTestSidecar } from '../support/sidecar.ts';
+import { useSidecar } from '../support/fixture.ts';
 
-let kafka: Kafka;
-let admin: Admin;
-let sidecar: RunningSidecar;
-
-beforeAll(async () => {
-  kafka = testKafka();
-  admin = await connectAdmin(kafka);
-  sidecar = await startTestSidecar({ metadataRefreshMs: 200 });
-});
-
-afterAll(async () => {
-  await sidecar?.close();
-  await admin?.disconnect();
-});
+const fx = useSidecar({ metadataRefreshMs: 200 });
 
 describe('records as consumers see them', () => {
   it('carries key, value, user headers and the message-group header; base64 values arrive as bytes', async () => {
-    const topic = await createTopic(admin, 2);
+    const topic = await createTopic(fx.admin, 2);
     const binary = Buffer.from([0, 255, 1, 254, 10, 13]);
-    const { status } = await postJson(`${sidecar.url}/v1/ordered-produce`, {
+    const { status } = await postJson(`${fx.sidecar.url}/v1/ordered-produce`, {
       topic,
       messages: [
         { message_group: 'order-1', key: 'k1', value: 'hello ✓', headers: { trace: 'abc' } },
@@ -33,7 +19,7 @@ describe('records as consumers see them', () => {
       ],
     });
     expect(status).toBe(200);
-    const consumer = kafka.consumer({ groupId: `raw-${Date.now()}` });
+    const consumer = fx.kafka.consumer({ groupId: `raw-${Date.now()}` });
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     const seen: { key: Buffer | null; value: Buffer | null; headers: Record<string, string> }[] = [];
@@ -58,11 +44,11 @@ describe('records as consumers see them', () => {
 
 describe('plain produce keeps Kafka semantics', () => {
   it('honours an explicit partition and hashes keys like Kafka’s default partitioner', async () => {
-    const topic = await createTopic(admin, 5);
+    const topic = await createTopic(fx.admin, 5);
     const partitioner = Partitioners.DefaultPartitioner();
     const partitionMetadata = Array.from({ length: 5 }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [], isr: [], partitionErrorCode: 0 }));
     const keys = Array.from({ length: 20 }, (_, i) => `customer-${i}`);
-    const { status, body } = await postJson(`${sidecar.url}/v1/produce`, {
+    const { status, body } = await postJson(`${fx.sidecar.url}/v1/produce`, {
       topic,
       messages: [{ partition: 4, value: 'explicit' }, ...keys.map((key) => ({ key, value: key }))],
     });
@@ -72,7 +58,7 @@ describe('plain produce keeps Kafka semantics', () => {
       const expected = partitioner({ topic, partitionMetadata, message: { key, value: key } } as PartitionerArgs);
       expect(body.results[i + 1]).toMatchObject({ partition: expected });
     });
-    const records = await consumeAll(kafka, admin, topic);
+    const records = await consumeAll(fx.kafka, fx.admin, topic);
     expect(records.find((r) => r.value === 'explicit')?.partition).toBe(4);
     expect(records.every((r) => r.headers['message-group'] === undefined)).toBe(true);
   });
@@ -80,15 +66,15 @@ describe('plain produce keeps Kafka semantics', () => {
 
 describe('topic growth', () => {
   it('keeps existing groups where they are and sends new groups to the new partitions', async () => {
-    const topic = await createTopic(admin, 2);
+    const topic = await createTopic(fx.admin, 2);
     const old = Array.from({ length: 10 }, (_, i) => `old-${i}`);
-    const first = await postJson(`${sidecar.url}/v1/ordered-produce`, { topic, messages: old.map((g) => ({ message_group: g, value: 'a' })) });
-    await admin.createPartitions({ topicPartitions: [{ topic, count: 4 }] });
+    const first = await postJson(`${fx.sidecar.url}/v1/ordered-produce`, { topic, messages: old.map((g) => ({ message_group: g, value: 'a' })) });
+    await fx.admin.createPartitions({ topicPartitions: [{ topic, count: 4 }] });
     await new Promise((resolve) => setTimeout(resolve, 500)); // metadata refresh is 200 ms here
-    await postJson(`${sidecar.url}/v1/ordered-produce`, { topic, messages: [{ message_group: 'trigger', value: 'x' }] });
+    await postJson(`${fx.sidecar.url}/v1/ordered-produce`, { topic, messages: [{ message_group: 'trigger', value: 'x' }] });
     await new Promise((resolve) => setTimeout(resolve, 300));
     const fresh = Array.from({ length: 10 }, (_, i) => `new-${i}`);
-    const second = await postJson(`${sidecar.url}/v1/ordered-produce`, {
+    const second = await postJson(`${fx.sidecar.url}/v1/ordered-produce`, {
       topic,
       messages: [...old.map((g) => ({ message_group: g, value: 'b' })), ...fresh.map((g) => ({ message_group: g, value: 'c' }))],
     });
@@ -102,20 +88,20 @@ describe('topic growth', () => {
 
 describe('service endpoints', () => {
   it('advertises ordered produce as request type 22', async () => {
-    const body = (await (await fetch(`${sidecar.url}/v1/api-versions`)).json()) as { request_types: { name: string; type: number; path: string }[] };
+    const body = (await (await fetch(`${fx.sidecar.url}/v1/api-versions`)).json()) as { request_types: { name: string; type: number; path: string }[] };
     expect(body.request_types).toContainEqual(expect.objectContaining({ name: 'OrderedProduce', type: 22, path: '/v1/ordered-produce' }));
     expect(body.request_types).toContainEqual(expect.objectContaining({ name: 'Produce', type: 0, path: '/v1/produce' }));
   });
 
   it('is alive and ready when Kafka and Redis answer', async () => {
-    expect((await fetch(`${sidecar.url}/healthz`)).status).toBe(200);
-    const ready = await fetch(`${sidecar.url}/readyz`);
+    expect((await fetch(`${fx.sidecar.url}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${fx.sidecar.url}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ ready: true, kafka: { ok: true }, redis: { ok: true } });
   });
 
   it('exports the design metrics', async () => {
-    const text = await (await fetch(`${sidecar.url}/metrics`)).text();
+    const text = await (await fetch(`${fx.sidecar.url}/metrics`)).text();
     for (const name of ['total_mapped_groups', 'partition_loads', 'routing_cache_hit_rate', 'cleanup_execution_time_seconds', 'http_request_duration_seconds', 'messages_produced_total']) {
       expect(text).toContain(`ordered_sidecar_${name}`);
     }

@@ -1,26 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Admin, Kafka } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
 import { Client } from '../../src/index.ts';
-import type { RunningSidecar } from '../../src/sidecar.ts';
-import { connectAdmin, createTopic, testKafka } from '../support/kafka.ts';
-import { startTestSidecar } from '../support/sidecar.ts';
+import { createTopic } from '../support/kafka.ts';
+import { useSidecar } from '../support/fixture.ts';
 import { DelayProxy } from './delay-proxy.ts';
 import { byGroup, readTopic, recordingLogger } from './records.ts';
 
-let kafka: Kafka;
-let admin: Admin;
-let sidecar: RunningSidecar;
-
-beforeAll(async () => {
-  kafka = testKafka();
-  admin = await connectAdmin(kafka);
-  sidecar = await startTestSidecar();
-});
-
-afterAll(async () => {
-  await sidecar.close();
-  await admin.disconnect();
-});
+const fx = useSidecar();
 
 /**
  * The proxy holds the answer to the first POST for 600 ms. Without the SDK's per-group queue the later
@@ -28,8 +13,8 @@ afterAll(async () => {
  */
 describe('per-MessageGroup serialisation inside the SDK', () => {
   it('writes concurrent calls of one group in call order, and lets other groups pass', async () => {
-    const topic = await createTopic(admin, 3);
-    const proxy = await new DelayProxy({ target: sidecar.url, delayMs: 600 }).start();
+    const topic = await createTopic(fx.admin, 3);
+    const proxy = await new DelayProxy({ target: fx.sidecar.url, delayMs: 600 }).start();
     const client = new Client({ url: proxy.url, logger: recordingLogger() });
     const producer = client.orderedProducer();
     await client.capabilities();
@@ -51,7 +36,7 @@ describe('per-MessageGroup serialisation inside the SDK', () => {
     expect(settled.indexOf('g1#1')).toBeGreaterThan(settled.indexOf('g1#0'));
     expect(settled.indexOf('g2#1')).toBeGreaterThan(settled.indexOf('g1g2'));
 
-    const groups = byGroup(await readTopic(kafka, admin, topic));
+    const groups = byGroup(await readTopic(fx.kafka, fx.admin, topic));
     expect(groups.get('player-1')!.values).toEqual(Array.from({ length: 10 }, (_, i) => `g1#${i}`));
     expect(groups.get('player-2')!.values).toEqual(['g2#0', 'g2#1', 'g2#2']);
     expect(groups.get('player-3')!.values).toEqual(['g3#0']);

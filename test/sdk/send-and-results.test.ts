@@ -1,34 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Admin, Kafka } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
 import { Client, OrderedProducer, type OrderedProduceResult } from '../../src/index.ts';
-import type { RunningSidecar } from '../../src/sidecar.ts';
-import { connectAdmin, createTopic, testKafka } from '../support/kafka.ts';
-import { startTestSidecar } from '../support/sidecar.ts';
+import { createTopic } from '../support/kafka.ts';
+import { useSidecar } from '../support/fixture.ts';
 import { DelayProxy } from './delay-proxy.ts';
 import { readTopic, recordingLogger, sidecarDeduplicates, type RawRecord } from './records.ts';
 
-let kafka: Kafka;
-let admin: Admin;
-let sidecar: RunningSidecar;
-
-beforeAll(async () => {
-  kafka = testKafka();
-  admin = await connectAdmin(kafka);
-  sidecar = await startTestSidecar({ metadataRefreshMs: 200 });
-});
-
-afterAll(async () => {
-  await sidecar.close();
-  await admin.disconnect();
-});
+const fx = useSidecar({ metadataRefreshMs: 200 });
 
 const at = (records: RawRecord[], partition: number, offset: string): RawRecord | undefined =>
   records.find((r) => r.partition === partition && r.offset === offset);
 
 describe('OrderedProducer against a real sidecar', () => {
   it('sends with all three methods; every result names the record really written', async () => {
-    const topic = await createTopic(admin, 3);
-    const client = new Client({ url: sidecar.url, logger: recordingLogger() });
+    const topic = await createTopic(fx.admin, 3);
+    const client = new Client({ url: fx.sidecar.url, logger: recordingLogger() });
     const producer = client.orderedProducer();
     expect(new OrderedProducer(client)).toBeInstanceOf(OrderedProducer);
 
@@ -44,7 +29,7 @@ describe('OrderedProducer against a real sidecar', () => {
     expect(many).toMatchObject({ topic, via: 'sidecar', attempts: 1, totalMessages: 3, successfulMessages: 3, failedMessages: 0, duplicateMessages: 0, partitionErrors: [] });
     expect(single.totalMessages).toBe(1);
     expect(batch.totalMessages).toBe(2);
-    const dedups = await sidecarDeduplicates(sidecar.url);
+    const dedups = await sidecarDeduplicates(fx.sidecar.url);
     for (const result of [many, single, batch]) {
       expect(result.partitions.reduce((n, p) => n + p.messageCount, 0)).toBe(result.totalMessages);
       for (const m of result.messages) {
@@ -55,7 +40,7 @@ describe('OrderedProducer against a real sidecar', () => {
     }
     expect(many.messages[2]!.dedupId).toBe(dedups ? 'user-1-paid' : undefined);
 
-    const records = await readTopic(kafka, admin, topic);
+    const records = await readTopic(fx.kafka, fx.admin, topic);
     expect(records).toHaveLength(6);
     const written = (r: OrderedProduceResult, i: number): RawRecord => {
       const m = r.messages[i]!;
@@ -82,9 +67,9 @@ describe('OrderedProducer against a real sidecar', () => {
   });
 
   it('reports a repeated dedupId as a duplicate at the original offset and writes it once', async (ctx) => {
-    if (!(await sidecarDeduplicates(sidecar.url))) ctx.skip('the sidecar does not deduplicate yet');
-    const topic = await createTopic(admin, 2);
-    const producer = new Client({ url: sidecar.url }).orderedProducer();
+    if (!(await sidecarDeduplicates(fx.sidecar.url))) ctx.skip('the sidecar does not deduplicate yet');
+    const topic = await createTopic(fx.admin, 2);
+    const producer = new Client({ url: fx.sidecar.url }).orderedProducer();
     const first = await producer.sendSingleOrderedMessage(topic, 'account-7', null, 'debit 10', { dedupId: 'tx-1' });
     const again = await producer.sendOrderedMessages(topic, [
       { messageGroup: 'account-7', value: 'debit 10', dedupId: 'tx-1' },
@@ -95,13 +80,13 @@ describe('OrderedProducer against a real sidecar', () => {
     expect(again.messages[0]).toMatchObject({ status: 'written', duplicate: true, partition: original.partition, offset: original.status === 'written' ? original.offset : '' });
     expect(again.messages[1]).toMatchObject({ status: 'written', duplicate: false });
     expect(again).toMatchObject({ successfulMessages: 2, duplicateMessages: 1 });
-    const records = await readTopic(kafka, admin, topic);
+    const records = await readTopic(fx.kafka, fx.admin, topic);
     expect(records.map((r) => r.value!.toString())).toEqual(['debit 10', 'credit 5']);
   });
 
   it('reads the capabilities once and shares one check between concurrent first sends', async () => {
-    const topic = await createTopic(admin, 1);
-    const proxy = await new DelayProxy({ target: sidecar.url, delayMs: 0, delayPosts: 0 }).start();
+    const topic = await createTopic(fx.admin, 1);
+    const proxy = await new DelayProxy({ target: fx.sidecar.url, delayMs: 0, delayPosts: 0 }).start();
     const client = new Client({ url: proxy.url, logger: recordingLogger() });
     const producer = client.orderedProducer();
     await Promise.all(Array.from({ length: 5 }, (_, i) => producer.sendSingleOrderedMessage(topic, `g-${i}`, null, `v${i}`)));

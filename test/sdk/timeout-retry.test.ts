@@ -1,26 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Admin, Kafka } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
 import { Client, type OrderedMessage } from '../../src/index.ts';
-import type { RunningSidecar } from '../../src/sidecar.ts';
-import { connectAdmin, createTopic, testKafka } from '../support/kafka.ts';
-import { startTestSidecar } from '../support/sidecar.ts';
+import { createTopic } from '../support/kafka.ts';
+import { useSidecar } from '../support/fixture.ts';
 import { DelayProxy } from './delay-proxy.ts';
 import { byGroup, readTopic, recordingLogger, sidecarDeduplicates } from './records.ts';
 
-let kafka: Kafka;
-let admin: Admin;
-let sidecar: RunningSidecar;
-
-beforeAll(async () => {
-  kafka = testKafka();
-  admin = await connectAdmin(kafka);
-  sidecar = await startTestSidecar();
-});
-
-afterAll(async () => {
-  await sidecar.close();
-  await admin.disconnect();
-});
+const fx = useSidecar();
 
 /**
  * Exactly-once under a lost answer: the sidecar writes the first attempt, the proxy holds its answer past
@@ -29,9 +14,9 @@ afterAll(async () => {
  */
 describe('retry after a forced timeout', () => {
   it('writes each message exactly once and reports the retry as duplicates of the first write', async (ctx) => {
-    if (!(await sidecarDeduplicates(sidecar.url))) ctx.skip('the sidecar does not deduplicate yet (server-side dedup not landed)');
-    const topic = await createTopic(admin, 3);
-    const proxy = await new DelayProxy({ target: sidecar.url, delayMs: 3_000 }).start();
+    if (!(await sidecarDeduplicates(fx.sidecar.url))) ctx.skip('the sidecar does not deduplicate yet (server-side dedup not landed)');
+    const topic = await createTopic(fx.admin, 3);
+    const proxy = await new DelayProxy({ target: fx.sidecar.url, delayMs: 3_000 }).start();
     const logger = recordingLogger();
     const client = new Client({ url: proxy.url, requestTimeoutMs: 1_000, retry: { maxAttempts: 3, initialBackoffMs: 50 }, logger });
     const messages: OrderedMessage[] = Array.from({ length: 20 }, (_, i) => ({ messageGroup: `account-${i % 4}`, value: `account-${i % 4}#${Math.floor(i / 4)}` }));
@@ -40,7 +25,7 @@ describe('retry after a forced timeout', () => {
 
     expect(proxy.posts).toBe(2);
     expect(result).toMatchObject({ attempts: 2, totalMessages: 20, successfulMessages: 20, failedMessages: 0, duplicateMessages: 20 });
-    const records = await readTopic(kafka, admin, topic);
+    const records = await readTopic(fx.kafka, fx.admin, topic);
     expect(records).toHaveLength(20);
     const groups = byGroup(records);
     for (let g = 0; g < 4; g++) {
