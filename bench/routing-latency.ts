@@ -1,7 +1,8 @@
 import { DEFAULT_OPTIONS } from '../src/config/options.ts';
 import { RouterStore } from '../src/redis/router-store.ts';
 import { OrderedMessageRouter } from '../src/routing/router.ts';
-import { benchMetrics, benchPrefix, benchTopic, connectRedis, dropPrefix, orderGroup, prng, quietLog } from './support/env.ts';
+import { benchMetrics, benchPrefix, benchTopic, connectRedis, dropPrefix, orderGroup, quietLog } from './support/env.ts';
+import { prng } from './support/prng.ts';
 import { fmtInt, fmtMs, fmtNum, heading, note, table, verdict } from './support/format.ts';
 import { scriptCost } from './support/redis-stats.ts';
 import { Samples, type Summary } from './support/stats.ts';

@@ -47,17 +47,6 @@ export async function recordCount(admin: Admin, topic: string): Promise<number> 
   return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
 }
 
-/** Deterministic PRNG (mulberry32) so every run sends the same groups and payloads. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Group names as an application might use them: `order-` and a zero-padded number (16 bytes). */
 export const orderGroup = (n: number): string => `order-${String(n).padStart(10, '0')}`;

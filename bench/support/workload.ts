@@ -1,7 +1,7 @@
 import type { Message } from 'kafkajs';
 import { GROUP_HEADER } from '../../src/produce/group-header.ts';
 import { groupHash, hashedPartition } from '../../src/routing/hashing.ts';
-import { prng } from './env.ts';
+import { prng } from './prng.ts';
 
 export interface Workload {
   /** Ordered-produce request bodies, JSON-encoded once up front so the load generator only sends them. */

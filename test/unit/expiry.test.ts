@@ -1,19 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { cacheValidityMs, isExpired, ttlMinutes } from '../../src/routing/expiry.ts';
+// Deterministic, so a failing case can be reproduced; the benchmarks use the same generator.
+import { prng as random } from '../../bench/support/prng.ts';
 
 const MINUTE = 60_000;
 
-/** Small deterministic PRNG (mulberry32), so a failing case can be reproduced. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 describe('ttlMinutes', () => {
   it('rounds up to whole minutes, never shortening the TTL', () => {
