@@ -78,7 +78,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   const writer = new PartitionWriter(producer.send, options, metrics);
   // A claim must outlive the slowest write it protects: a batch waiting behind one in flight, both retried.
   const dedup = new DedupWindow(new DedupStore(redis, options.redisPrefix, options.dedupWindowMs), { leaseMs: 2 * options.kafkaWriteTimeoutMs, pollMs: 100 });
-  const produce = new ProduceService({ router, partitionCount: (t) => metadata.partitionCount(t), writer, metrics, limits: options, dedup, log });
+  const produce = new ProduceService({ router, partitionCount: (t) => metadata.partitionCount(t), writer, metrics, limits: options, dedup, log, maxQueuedBytes: options.maxQueuedBytes });
   const health = new HealthChecker(admin, redis, metrics, () => router.degraded);
 
   metrics.trackLoads(async () => {

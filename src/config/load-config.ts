@@ -38,6 +38,7 @@ const SETTINGS: Setting[] = [
   { key: 'maxMessagesPerRequest', env: 'MAX_MESSAGES_PER_REQUEST', kind: 'int', min: 1 },
   { key: 'maxBatchMessages', env: 'MAX_BATCH_MESSAGES', kind: 'int', min: 1 },
   { key: 'maxBatchBytes', env: 'MAX_BATCH_BYTES', kind: 'int', min: 1024 },
+  { key: 'maxQueuedBytes', env: 'MAX_QUEUED_BYTES', kind: 'int', min: 1024 * 1024 },
   { key: 'kafkaWriteTimeoutMs', env: 'KAFKA_WRITE_TIMEOUT', kind: 'duration', min: 100 },
   { key: 'shutdownGraceMs', env: 'SHUTDOWN_GRACE', kind: 'duration', min: 0 },
   { key: 'adminToken', env: 'ADMIN_TOKEN', kind: 'string' },

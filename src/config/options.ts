@@ -40,6 +40,8 @@ export interface SidecarOptions {
   maxBatchMessages: number;
   /** Most bytes one Kafka produce request carries for one partition. @defaultValue 900 KiB */
   maxBatchBytes: number;
+  /** Bytes waiting for Kafka above which new produce requests get 503 OVERLOADED (bounds memory). @defaultValue 256 MiB */
+  maxQueuedBytes: number;
   /** Deadline for one Kafka write, kafkajs retries included. @defaultValue 30 s */
   kafkaWriteTimeoutMs: number;
   /** How long shutdown waits for in-flight requests before closing anyway. @defaultValue 25 s */
@@ -75,6 +77,7 @@ export const DEFAULT_OPTIONS = {
   maxMessagesPerRequest: 10_000,
   maxBatchMessages: 1000,
   maxBatchBytes: 900 * 1024,
+  maxQueuedBytes: 256 * 1024 * 1024,
   kafkaWriteTimeoutMs: 30_000,
   shutdownGraceMs: 25_000,
   moveMinIdleMs: 2 * MINUTE,

@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   KAFKA_WRITE_FAILED: { status: 503, retriable: true },
   KAFKA_REJECTED: { status: 422, retriable: false },
   SHUTTING_DOWN: { status: 503, retriable: true },
+  OVERLOADED: { status: 503, retriable: true },
   INTERNAL: { status: 500, retriable: false },
 } as const satisfies Record<string, { status: number; retriable: boolean }>;
 

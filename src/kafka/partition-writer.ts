@@ -59,6 +59,7 @@ export class PartitionWriter {
   readonly #metrics: SidecarMetrics;
   readonly #queues = new Map<string, PartitionQueue>();
   #active = 0;
+  #queuedBytes = 0;
   #idleWaiters: (() => void)[] = [];
 
   constructor(send: BatchSender, limits: BatchLimits, metrics: SidecarMetrics) {
@@ -75,11 +76,18 @@ export class PartitionWriter {
       const chunks = this.#split(records);
       const write: WriteState = { offsets: [], remainingChunks: 0, failed: false, mode, settle };
       for (const chunkRecords of chunks) {
-        queue.pending.push({ records: chunkRecords, bytes: sum(chunkRecords), write });
+        const bytes = sum(chunkRecords);
+        this.#queuedBytes += bytes;
+        queue.pending.push({ records: chunkRecords, bytes, write });
       }
       write.remainingChunks = chunks.length;
       if (!queue.draining) void this.#drain(queue);
     });
+  }
+
+  /** Bytes of records accepted and not yet acknowledged or failed: what the sidecar holds for Kafka. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
   }
 
   /** Resolves once no partition has queued or in-flight work (used by graceful shutdown). */
@@ -165,6 +173,7 @@ export class PartitionWriter {
     }
     let offset = BigInt(meta.baseOffset);
     for (const chunk of batch) {
+      this.#queuedBytes -= chunk.bytes;
       const { write } = chunk;
       for (let i = 0; i < chunk.records.length; i++) write.offsets.push(String(offset++));
       this.#metrics.messagesProduced.inc({ topic: queue.topic, mode: write.mode }, chunk.records.length);
@@ -174,6 +183,7 @@ export class PartitionWriter {
 
   #fail(queue: PartitionQueue, chunks: Chunk[], error: SidecarError): void {
     for (const chunk of chunks) {
+      this.#queuedBytes -= chunk.bytes;
       this.#metrics.messagesFailed.inc({ topic: queue.topic, reason: error.code }, chunk.records.length);
       const { write } = chunk;
       if (write.failed) continue;

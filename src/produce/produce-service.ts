@@ -12,6 +12,8 @@ import { parseOrderedRequest, parsePlainRequest, type RequestLimits } from './va
 import { writePartitions } from './write-partitions.ts';
 
 export interface ProduceDeps {
+  /** Above this many bytes waiting for Kafka, new requests are refused rather than queued without bound. */
+  maxQueuedBytes: number;
   router: OrderedMessageRouter;
   partitionCount: (topic: string) => Promise<number>;
   writer: PartitionWriter;
@@ -35,6 +37,7 @@ export class ProduceService {
   async ordered(body: unknown): Promise<ProduceResponse> {
     const { router, partitionCount, writer, metrics, limits } = this.#deps;
     const { topic, records } = parseOrderedRequest(body, limits);
+    this.#refuseWhenOverloaded();
     await partitionCount(topic);
     const stopTimer = metrics.routingDuration.startTimer();
     let routes: Map<string, number>;
@@ -102,10 +105,18 @@ export class ProduceService {
     };
   }
 
+  #refuseWhenOverloaded(): void {
+    const { writer, maxQueuedBytes } = this.#deps;
+    if (writer.queuedBytes > maxQueuedBytes) {
+      throw new SidecarError('OVERLOADED', `the sidecar holds ${writer.queuedBytes} bytes waiting for Kafka (limit ${maxQueuedBytes}); retry shortly`);
+    }
+  }
+
   /** Plain produce, unchanged Kafka semantics: explicit partition, else the key's hash, else spread. */
   async plain(body: unknown): Promise<ProduceResponse> {
     const { partitionCount, writer, limits } = this.#deps;
     const { topic, records } = parsePlainRequest(body, limits);
+    this.#refuseWhenOverloaded();
     const count = await partitionCount(topic);
     const partitionMetadata = Array.from({ length: count }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [], isr: [], partitionErrorCode: 0 }));
     const partitions = records.map((record, i) => {

@@ -56,6 +56,7 @@ describe('SidecarError', () => {
     KAFKA_WRITE_FAILED: [503, true],
     KAFKA_REJECTED: [422, false],
     SHUTTING_DOWN: [503, true],
+    OVERLOADED: [503, true],
     INTERNAL: [500, false],
   };
 

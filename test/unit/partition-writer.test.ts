@@ -337,3 +337,24 @@ describe('PartitionWriter metrics', () => {
     expect(await metricValue('ordered_sidecar_messages_produced_total')).toBe(0);
   });
 });
+
+describe('PartitionWriter memory accounting', () => {
+  it('counts bytes from acceptance until each chunk is acknowledged or failed', async () => {
+    const w = writer();
+    const ok = w.write('t', 0, records('a', 'b'), 'ordered');
+    const queued = w.write('t', 0, records('c'), 'ordered');
+    const other = w.write('t', 1, records('d'), 'ordered');
+    expect(w.queuedBytes).toBe(40);
+    await tick();
+    kafka.last('t', 0).succeed('0');
+    await ok;
+    await tick();
+    expect(w.queuedBytes).toBe(20);
+    kafka.last('t', 0).fail(new Error('broker gone'));
+    await queued;
+    expect(w.queuedBytes).toBe(10);
+    kafka.last('t', 1).succeed('5');
+    await other;
+    expect(w.queuedBytes).toBe(0);
+  });
+});
