@@ -73,7 +73,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
 
   const store = new RouterStore(redis, options.redisPrefix);
   const metadata = new TopicMetadata(admin, options.metadataRefreshMs);
-  const router = new OrderedMessageRouter(store, (topic) => metadata.partitionCount(topic), options, metrics, log);
+  const router = new OrderedMessageRouter(store, (topic, how) => metadata.partitionCount(topic, how), options, metrics, log);
   const cleaner = new MappingCleaner(store, options, metrics, log);
   const writer = new PartitionWriter(producer.send, options, metrics);
   // A claim must outlive the slowest write it protects: a batch waiting behind one in flight, both retried.

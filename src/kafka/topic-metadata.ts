@@ -27,10 +27,13 @@ export class TopicMetadata {
     this.#refreshMs = refreshMs;
   }
 
-  /** Partition count of `topic`; throws UNKNOWN_TOPIC (404) for a topic Kafka does not have. */
-  async partitionCount(topic: string): Promise<number> {
+  /**
+   * Partition count of `topic`; throws UNKNOWN_TOPIC (404) for a topic Kafka does not have. `fresh` asks
+   * Kafka now instead of trusting the remembered count.
+   */
+  async partitionCount(topic: string, { fresh = false }: { fresh?: boolean } = {}): Promise<number> {
     const now = Date.now();
-    let entry = this.#entries.get(topic);
+    let entry = fresh ? undefined : this.#entries.get(topic);
     if (entry && entry.partitions === undefined && now - entry.fetchedAt > UNKNOWN_TOPIC_MEMORY_MS) entry = undefined;
     if (!entry) {
       entry = await this.#fetchOnce(topic);

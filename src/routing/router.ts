@@ -5,9 +5,10 @@ import { groupHash, hashedPartition } from './hashing.ts';
 import { DegradedMode, isRedisUnreachable } from './degraded-mode.ts';
 import { cacheValidityMs } from './expiry.ts';
 import { RouteCache } from './route-cache.ts';
+import { SidecarError } from '../errors/sidecar-error.ts';
 
-/** Where partition counts come from (Kafka metadata in production). */
-export type PartitionCounter = (topic: string) => Promise<number>;
+/** Where partition counts come from (Kafka metadata in production); `fresh` skips any cached count. */
+export type PartitionCounter = (topic: string, options?: { fresh?: boolean }) => Promise<number>;
 
 export interface RouterOptions {
   routerBuckets: number;
@@ -123,8 +124,24 @@ export class OrderedMessageRouter {
     const confirmedAt = performance.now();
     const { partition, created } = await this.#store.route(topic, buckets, group, hash, partitions);
     if (created) this.#metrics.groupsCreated.inc({ topic });
+    if (partition >= partitions) await this.#confirmPartitionExists(topic, group, partition);
     this.#cache.set(topic, group, { partition, hash, confirmedAt });
     return partition;
+  }
+
+  /**
+   * Another replica saw the topic grow before this one did. Kafka partition counts only grow, so re-reading
+   * the metadata normally settles it; a mapping beyond even the fresh count means the topic was deleted
+   * and recreated smaller, which an operator resolves by releasing the mapping (never moved silently).
+   */
+  async #confirmPartitionExists(topic: string, group: string, partition: number): Promise<void> {
+    const fresh = await this.#partitions(topic, { fresh: true });
+    if (partition < fresh) return;
+    throw new SidecarError(
+      'CONFLICT',
+      `MessageGroup "${group}" is mapped to partition ${partition}, but topic "${topic}" has ${fresh} partitions (recreated smaller?); release the mapping with \`ordered-sidecar groups release\``,
+      { field: 'messages' },
+    );
   }
 
   /**

@@ -80,13 +80,14 @@ describe('route-2.lua against real Redis', () => {
     expect(loads).toEqual([10, 10, 10, 10, 10]);
   });
 
-  it('reassigns a group whose mapped partition no longer exists (topic recreated smaller)', async () => {
+  it('never moves an existing group, even for a replica whose partition count is stale', async () => {
     const groups = Array.from({ length: 8 }, (_, i) => `r-${i}`);
     const mapped = await Promise.all(groups.map(async (g) => ({ g, ...(await route(store, g, 8)) })));
-    const gone = mapped.find((m) => m.partition >= 2)!;
-    const now = await route(store, gone.g, 2);
-    expect(now.created).toBe(true);
-    expect(now.partition).toBeLessThan(2);
+    const beyond = mapped.find((m) => m.partition >= 6)!;
+    const loadsBefore = await store.loads('orders', 8);
+    // A replica that still believes the topic has 6 partitions asks for the same group.
+    expect(await route(store, beyond.g, 6)).toEqual({ partition: beyond.partition, created: false });
+    expect(await store.loads('orders', 8)).toEqual(loadsBefore);
   });
 
   it('survives a Redis script cache flush (EVALSHA falls back to EVAL)', async () => {

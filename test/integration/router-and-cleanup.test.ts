@@ -99,3 +99,36 @@ describe('MappingCleaner against real Redis', () => {
     await router.stop();
   });
 });
+
+describe('a replica that has not seen the topic grow', () => {
+  it('keeps routing existing groups where they are, after re-reading the partition count', async () => {
+    const grown = newRouter(8);
+    const placed = new Map<string, number>();
+    for (let i = 0; i < 16; i++) placed.set(`p-${i}`, await grown.route('orders', `p-${i}`));
+    const beyond = [...placed].find(([, p]) => p >= 6)!;
+
+    let freshReads = 0;
+    const stale = new OrderedMessageRouter(
+      store,
+      async (_topic, how) => {
+        if (how?.fresh) freshReads++;
+        return how?.fresh ? 8 : 6;
+      },
+      { routerBuckets: BUCKETS, routeCacheSize: 1000, groupTtlMs: 60 * 60_000, touchFlushIntervalMs: 1000 },
+      metrics,
+      log,
+    );
+    expect(await stale.route('orders', beyond[0])).toBe(beyond[1]);
+    expect(freshReads).toBe(1);
+    await Promise.all([grown.stop(), stale.stop()]);
+  });
+
+  it('refuses (409) a mapping beyond even the fresh count instead of moving the group', async () => {
+    const big = newRouter(8);
+    let group = '';
+    for (let i = 0; !group; i++) if ((await big.route('orders', `q-${i}`)) >= 4) group = `q-${i}`;
+    const shrunk = newRouter(4);
+    await expect(shrunk.route('orders', group)).rejects.toMatchObject({ code: 'CONFLICT', status: 409 });
+    await Promise.all([big.stop(), shrunk.stop()]);
+  });
+});

@@ -10,7 +10,7 @@
     KEYS[1] bucket hash holding this group's mapping   (<prefix>:{<topic>}:m:<bucket>)
     KEYS[2] loads hash, partition -> mapped groups     (<prefix>:{<topic>}:loads)
     ARGV[1] MessageGroup
-    ARGV[2] partition count of the topic (from Kafka metadata)
+    ARGV[2] partition count of the topic (from Kafka metadata; used only to assign new groups)
     ARGV[3] every partition 0..count-1, most preferred first, comma-separated
 
   Output: { partition, created } where created is 1 when this call made the mapping, else 0.
@@ -26,16 +26,14 @@ local minute = math.floor(tonumber(time[1]) / 60)
 
 local existing = rcall('HGET', bucketKey, group)
 if existing then
+  -- Sticky, even when the caller's partition count is lower than the mapped partition: Kafka partition
+  -- counts only grow, so the caller's count is stale (another replica saw the topic grow first).
   local sep = string.find(existing, ':', 1, true)
   local partition = tonumber(string.sub(existing, 1, sep - 1))
-  if partition < partitionCount then
-    if tonumber(string.sub(existing, sep + 1)) ~= minute then
-      rcall('HSET', bucketKey, group, partition .. ':' .. minute)
-    end
-    return { partition, 0 }
+  if tonumber(string.sub(existing, sep + 1)) ~= minute then
+    rcall('HSET', bucketKey, group, partition .. ':' .. minute)
   end
-  -- The topic was recreated with fewer partitions: the old mapping names a partition that is gone.
-  rcall('HINCRBY', loadsKey, partition, -1)
+  return { partition, 0 }
 end
 
 local fields = {}
