@@ -1,10 +1,11 @@
 import { invalid } from '../errors/sidecar-error.ts';
+import { topicNameProblem } from '../produce/topic-name.ts';
 
-/** Kafka's own rule for topic names (the produce path applies the same one). */
-const TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
-
+/** The produce path's rule: a topic the sidecar could never have mapped is a typo. */
 export function topicParam(raw: unknown): string {
-  if (typeof raw !== 'string' || !TOPIC.test(raw)) throw invalid('topic', 'must be 1-249 characters of a-z, A-Z, 0-9, ".", "_", "-"');
+  if (typeof raw !== 'string') throw invalid('topic', 'must be a string');
+  const problem = topicNameProblem(raw);
+  if (problem) throw invalid('topic', problem);
   return raw;
 }
 

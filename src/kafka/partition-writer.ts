@@ -155,8 +155,8 @@ export class PartitionWriter {
         } catch (err) {
           stopTimer();
           const error = fromKafkaError(err, `writing to ${queue.topic}/${queue.partition}`);
-          // Everything behind the failed batch fails with it: order over progress.
-          this.#fail(queue, [...batch, ...queue.pending.splice(0)], error);
+          this.#fail(queue, batch, error);
+          this.#failQueuedBehind(queue, error);
         }
       }
     } finally {
@@ -168,7 +168,9 @@ export class PartitionWriter {
   #acknowledge(queue: PartitionQueue, batch: Chunk[], metadata: RecordMetadata[]): void {
     const meta = metadata.find((m) => m.partition === queue.partition);
     if (!meta?.baseOffset) {
-      this.#fail(queue, [...batch, ...queue.pending.splice(0)], new SidecarError('KAFKA_WRITE_FAILED', `writing to ${queue.topic}/${queue.partition}: Kafka returned no offset`));
+      const error = new SidecarError('KAFKA_WRITE_FAILED', `writing to ${queue.topic}/${queue.partition}: Kafka returned no offset`);
+      this.#fail(queue, batch, error);
+      this.#failQueuedBehind(queue, error);
       return;
     }
     let offset = BigInt(meta.baseOffset);
@@ -179,6 +181,16 @@ export class PartitionWriter {
       this.#metrics.messagesProduced.inc({ topic: queue.topic, mode: write.mode }, chunk.records.length);
       if (--write.remainingChunks === 0) write.settle({ offsets: write.offsets });
     }
+  }
+
+  /**
+   * Everything queued behind a failed batch fails with it (order over progress). Those writes were never
+   * attempted, so whatever the batch's own error, theirs is retriable: a client must resend them, not drop them.
+   */
+  #failQueuedBehind(queue: PartitionQueue, cause: SidecarError): void {
+    if (queue.pending.length === 0) return;
+    const error = new SidecarError('KAFKA_WRITE_FAILED', `not attempted: an earlier batch for ${queue.topic}/${queue.partition} failed (${cause.message}); resend in order`, { cause });
+    this.#fail(queue, queue.pending.splice(0), error);
   }
 
   #fail(queue: PartitionQueue, chunks: Chunk[], error: SidecarError): void {

@@ -1,5 +1,6 @@
 import { SidecarError, invalid } from '../errors/sidecar-error.ts';
 import { GROUP_HEADER } from './group-header.ts';
+import { topicNameProblem } from './topic-name.ts';
 import type { OrderedRecord, PlainRecord, ProduceRequest } from './produce-types.ts';
 
 export interface RequestLimits {
@@ -11,7 +12,6 @@ export interface RequestLimits {
 
 type Json = Record<string, unknown>;
 
-const TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const ENCODINGS = ['utf8', 'base64'] as const;
 const COMMON_FIELDS = ['key', 'value', 'headers', 'key_encoding', 'value_encoding'];
@@ -84,7 +84,8 @@ function envelope(body: unknown, limits: RequestLimits): { topic: string; messag
   rejectUnknown(body, new Set(['topic', 'messages']), 'body');
   const { topic, messages } = body;
   if (typeof topic !== 'string' || topic === '') throw invalid('topic', 'is required and must be a non-empty string');
-  if (!TOPIC.test(topic)) throw invalid('topic', 'is not a valid Kafka topic name (letters, digits, ".", "_", "-"; at most 249)');
+  const problem = topicNameProblem(topic);
+  if (problem) throw invalid('topic', problem);
   if (!Array.isArray(messages)) throw invalid('messages', 'is required and must be an array');
   if (messages.length === 0) throw invalid('messages', 'must not be empty');
   if (messages.length > limits.maxMessagesPerRequest) {

@@ -259,6 +259,17 @@ describe('PartitionWriter failures', () => {
     expect(error?.retriable).toBe(false);
   });
 
+  it('fails writes queued behind a rejected batch as retriable: they were never attempted', async () => {
+    const w = writer();
+    const big = w.write('t', 0, records('too-big'), 'ordered');
+    await tick();
+    const innocent = w.write('t', 0, records('small'), 'ordered');
+    kafka.last('t', 0).fail(Object.assign(new Error('too large'), { type: 'MESSAGE_TOO_LARGE' }));
+    expect((await big).error).toMatchObject({ code: 'KAFKA_REJECTED', retriable: false });
+    expect((await innocent).error).toMatchObject({ code: 'KAFKA_WRITE_FAILED', retriable: true });
+    expect((await innocent).error?.message).toContain('not attempted');
+  });
+
   it('fails the batch when Kafka answers without an offset for the partition', async () => {
     const w = writer();
     const a = w.write('t', 3, records('a'), 'ordered');
