@@ -8,6 +8,7 @@ import { HealthChecker } from './http/health.ts';
 import { PartitionWriter } from './kafka/partition-writer.ts';
 import { ResettableProducer } from './kafka/resettable-producer.ts';
 import { TopicMetadata } from './kafka/topic-metadata.ts';
+import { retryBudget } from './kafka/retry-budget.ts';
 import type { Logger } from './logging/logger.ts';
 import { SidecarMetrics } from './metrics/sidecar-metrics.ts';
 import { ProduceService } from './produce/produce-service.ts';
@@ -48,15 +49,17 @@ function kafkaLogCreator(log: Logger) {
 
 export async function startSidecar(options: SidecarOptions, log: Logger): Promise<RunningSidecar> {
   const metrics = new SidecarMetrics();
+  const budget = retryBudget(options.kafkaWriteTimeoutMs);
   const kafka = new Kafka({
     clientId: options.kafkaClientId,
     brokers: options.kafkaBrokers,
     logLevel: kafkaLogLevel.WARN,
     logCreator: kafkaLogCreator(log),
     retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
+    requestTimeout: budget.requestTimeout,
   });
   const admin = kafka.admin();
-  const producer = new ResettableProducer(kafka, log, options.kafkaWriteTimeoutMs);
+  const producer = new ResettableProducer(kafka, log, budget);
   // Fail fast when Redis is away (no offline queue, bounded commands): the router then degrades at once
   // instead of holding requests; ioredis keeps reconnecting in the background.
   const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 2000, connectionName: 'ordered-sidecar' });
@@ -76,8 +79,12 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   const router = new OrderedMessageRouter(store, (topic, how) => metadata.partitionCount(topic, how), options, metrics, log);
   const cleaner = new MappingCleaner(store, options, metrics, log);
   const writer = new PartitionWriter(producer.send, options, metrics);
-  // A claim must outlive the slowest write it protects: a batch waiting behind one in flight, both retried.
-  const dedup = new DedupWindow(new DedupStore(redis, options.redisPrefix, options.dedupWindowMs), { leaseMs: 2 * options.kafkaWriteTimeoutMs, pollMs: 100 });
+  // A retry waits for an earlier attempt at most as long as that attempt's write could take behind one batch.
+  const dedup = new DedupWindow(
+    new DedupStore(redis, options.redisPrefix, options.dedupWindowMs),
+    { leaseMs: options.dedupLeaseMs, pollMs: 100, maxWaitMs: 2 * options.kafkaWriteTimeoutMs },
+    log,
+  );
   const produce = new ProduceService({ router, partitionCount: (t) => metadata.partitionCount(t), writer, metrics, limits: options, dedup, log, maxQueuedBytes: options.maxQueuedBytes });
   const health = new HealthChecker(admin, redis, metrics, () => router.degraded);
 
@@ -96,6 +103,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   void Promise.all([admin.connect(), producer.connect()]).catch((err: unknown) => log.warn('Kafka not reachable yet; will retry on demand', { err }));
   router.start();
   cleaner.start();
+  dedup.start();
 
   const adminService = new AdminService({ store: new AdminStore(store), partitionCount: (t) => metadata.partitionCount(t), forget: (t, g) => router.forget(t, g), options, log });
   warnIfAdminExposed(options, log);
@@ -130,6 +138,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
       clearInterval(sweep);
       clearTimeout(grace);
       await writer.idle();
+      dedup.stop();
       await Promise.allSettled([router.stop(), cleaner.stop()]);
       await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
       await redis.quit().catch(() => redis.disconnect());

@@ -30,6 +30,8 @@ export interface SidecarOptions {
   maxDedupIdBytes: number;
   /** How long a dedup_id is remembered; a repeat within it is not written again (SQS FIFO uses 5 min). @defaultValue 5 min */
   dedupWindowMs: number;
+  /** How long a dedup claim survives its sidecar's last renewal (renewed every third of it). @defaultValue 15 s */
+  dedupLeaseMs: number;
   /** Largest accepted message (key + value + headers), in bytes. @defaultValue 1 MiB */
   maxMessageBytes: number;
   /** Largest accepted request body, in bytes. @defaultValue 16 MiB */
@@ -72,6 +74,7 @@ export const DEFAULT_OPTIONS = {
   maxGroupBytes: 128,
   maxDedupIdBytes: 128,
   dedupWindowMs: 5 * MINUTE,
+  dedupLeaseMs: 15_000,
   maxMessageBytes: 1024 * 1024,
   maxBodyBytes: 16 * 1024 * 1024,
   maxMessagesPerRequest: 10_000,

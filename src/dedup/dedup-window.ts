@@ -1,61 +1,86 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SidecarError } from '../errors/sidecar-error.ts';
-import type { DedupStore, Outcome } from '../redis/dedup-store.ts';
+import type { Logger } from '../logging/logger.ts';
+import type { DedupStore, HeldClaim, Outcome } from '../redis/dedup-store.ts';
 
 export interface DedupOptions {
-  /** How long a claim protects a message being written; after it, a retry may write the message again. */
+  /**
+   * How long a claim outlives the last renewal by its sidecar. Claims are renewed every third of it while
+   * their messages are queued or being written, so a claim lapses only when its sidecar died.
+   */
   leaseMs: number;
   /** How often a retry re-checks an attempt that another sidecar is writing. */
   pollMs: number;
+  /** How long a retry waits for an earlier attempt before answering DUPLICATE_IN_FLIGHT (503). */
+  maxWaitMs: number;
 }
 
 /** Per id: write it now ('claimed'), or it is already in Kafka at this position. */
 export type Acquired = 'claimed' | { partition: number; offset: string };
 
+interface LocalClaim extends HeldClaim {
+  topic: string;
+  settled: Promise<void>;
+  resolve: () => void;
+}
+
 /**
  * At-most-once writing of messages that carry a deduplication id. Ids are claimed in Redis before the
  * write and settled after it. A retry that finds its id pending waits for that attempt's outcome instead
- * of racing it into Kafka: locally on the attempt's promise, across sidecars by polling Redis.
+ * of racing it into Kafka: on the attempt's own promise when this sidecar holds it, else by polling Redis.
  */
 export class DedupWindow {
   readonly #store: DedupStore;
   readonly #options: DedupOptions;
+  readonly #log: Logger;
   readonly #owner = randomUUID();
-  /** Ids this process has claimed and not yet settled, resolved on settle. */
-  readonly #local = new Map<string, { settled: Promise<void>; resolve: () => void }>();
+  /** Claims this process holds and has not settled yet. */
+  readonly #local = new Map<string, LocalClaim>();
+  #renewTimer: NodeJS.Timeout | undefined;
 
-  constructor(store: DedupStore, options: DedupOptions) {
+  constructor(store: DedupStore, options: DedupOptions, log: Logger) {
     this.#store = store;
     this.#options = options;
+    this.#log = log;
   }
 
+  start(): void {
+    this.#renewTimer ??= setInterval(() => void this.#renew(), Math.max(100, Math.floor(this.#options.leaseMs / 3)));
+    this.#renewTimer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#renewTimer);
+    this.#renewTimer = undefined;
+  }
+
+  /**
+   * Claims `ids`, waiting out attempts in flight. On failure, releases what it had claimed, so nothing is
+   * left pending that no write will ever settle.
+   */
   async acquire(topic: string, ids: readonly string[]): Promise<Map<string, Acquired>> {
     const acquired = new Map<string, Acquired>();
-    const giveUpAt = Date.now() + this.#options.leaseMs + this.#options.pollMs;
+    const giveUpAt = Date.now() + this.#options.maxWaitMs;
     let remaining = [...ids];
-    while (remaining.length > 0) {
-      const states = await this.#store.claim(topic, remaining, this.#owner, this.#options.leaseMs);
-      const waiting: string[] = [];
-      states.forEach((state, i) => {
-        const id = remaining[i]!;
-        if (state.kind === 'claimed') {
-          acquired.set(id, 'claimed');
-          this.#registerLocal(topic, id);
-        } else if (state.kind === 'done') {
-          acquired.set(id, { partition: state.partition, offset: state.offset });
-        } else {
-          waiting.push(id);
+    try {
+      while (remaining.length > 0) {
+        // Our own attempt of an id never races itself, whatever Redis says about its lease.
+        const ours = remaining.filter((id) => this.#local.has(key(topic, id)));
+        const waiting = ours.length > 0 ? ours : await this.#claimRound(topic, remaining, acquired);
+        if (waiting.length === 0) break;
+        if (Date.now() >= giveUpAt) {
+          throw new SidecarError('DUPLICATE_IN_FLIGHT', `an earlier attempt of ${waiting.length} message(s) is still being written (dedup_id ${waiting[0]}); retry later`);
         }
-      });
-      if (waiting.length > 0 && Date.now() > giveUpAt) {
-        await this.release(topic, [...acquired].filter(([, a]) => a === 'claimed').map(([id]) => id));
-        throw new SidecarError('DUPLICATE_IN_FLIGHT', `an earlier attempt of ${waiting.length} message(s) is still being written (dedup_id ${waiting[0]}); retry later`);
+        await this.#waitFor(topic, waiting, giveUpAt);
+        remaining = remaining.filter((id) => !acquired.has(id));
       }
-      if (waiting.length > 0) await this.#waitFor(topic, waiting);
-      remaining = waiting;
+      return acquired;
+    } catch (err) {
+      const claimed = [...acquired].filter(([, a]) => a === 'claimed').map(([id]) => id);
+      await this.release(topic, claimed).catch(() => undefined);
+      throw err;
     }
-    return acquired;
   }
 
   async settle(topic: string, outcomes: readonly Outcome[]): Promise<void> {
@@ -70,21 +95,59 @@ export class DedupWindow {
     return this.settle(topic, ids.map((id) => ({ id, released: true as const })));
   }
 
-  async #waitFor(topic: string, ids: readonly string[]): Promise<void> {
-    const local = ids.map((id) => this.#local.get(`${topic}\u0000${id}`)?.settled);
-    if (local.every(Boolean)) await Promise.all(local);
-    else await sleep(this.#options.pollMs);
+  /** One claim call; records claimed and done ids in `acquired` and returns the ids still pending elsewhere. */
+  async #claimRound(topic: string, ids: readonly string[], acquired: Map<string, Acquired>): Promise<string[]> {
+    const { states, sliceKey } = await this.#store.claim(topic, ids, this.#owner, this.#options.leaseMs);
+    const waiting: string[] = [];
+    states.forEach((state, i) => {
+      const id = ids[i]!;
+      if (state.kind === 'claimed') {
+        acquired.set(id, 'claimed');
+        this.#registerLocal(topic, id, sliceKey);
+      } else if (state.kind === 'done') {
+        acquired.set(id, { partition: state.partition, offset: state.offset });
+      } else {
+        waiting.push(id);
+      }
+    });
+    return waiting;
   }
 
-  #registerLocal(topic: string, id: string): void {
+  async #waitFor(topic: string, ids: readonly string[], giveUpAt: number): Promise<void> {
+    const local = ids.map((id) => this.#local.get(key(topic, id))?.settled);
+    const left = Math.max(0, giveUpAt - Date.now());
+    // Unreferenced timers: a waiting retry must not keep a shutting-down process alive.
+    if (local.every(Boolean)) await Promise.race([Promise.all(local), sleep(left, undefined, { ref: false })]);
+    else await sleep(Math.min(this.#options.pollMs, left), undefined, { ref: false });
+  }
+
+  async #renew(): Promise<void> {
+    const byTopic = new Map<string, HeldClaim[]>();
+    for (const claim of this.#local.values()) {
+      const held = byTopic.get(claim.topic) ?? [];
+      held.push(claim);
+      byTopic.set(claim.topic, held);
+    }
+    for (const [topic, claims] of byTopic) {
+      try {
+        await this.#store.renew(claims, this.#owner, this.#options.leaseMs);
+      } catch (err) {
+        this.#log.warn('could not renew dedup claims; they lapse if this goes on for a lease', { topic, claims: claims.length, err });
+      }
+    }
+  }
+
+  #registerLocal(topic: string, id: string, sliceKey: string): void {
     let resolve!: () => void;
     const settled = new Promise<void>((r) => (resolve = r));
-    this.#local.set(`${topic}\u0000${id}`, { settled, resolve });
+    this.#local.set(key(topic, id), { topic, id, sliceKey, settled, resolve });
   }
 
   #settleLocal(topic: string, id: string): void {
-    const key = `${topic}\u0000${id}`;
-    this.#local.get(key)?.resolve();
-    this.#local.delete(key);
+    const k = key(topic, id);
+    this.#local.get(k)?.resolve();
+    this.#local.delete(k);
   }
 }
+
+const key = (topic: string, id: string): string => `${topic}\u0000${id}`;

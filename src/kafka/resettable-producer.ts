@@ -1,6 +1,7 @@
 import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer, type RecordMetadata } from 'kafkajs';
 import type { Logger } from '../logging/logger.ts';
 import { isDefinitiveRejection } from './kafka-errors.ts';
+import type { RetryBudget } from './retry-budget.ts';
 
 /**
  * kafkajs retries a failed batch only inside `send`; once `send` gives up it keeps the partition's sequence
@@ -13,7 +14,7 @@ import { isDefinitiveRejection } from './kafka-errors.ts';
 export class ResettableProducer {
   readonly #kafka: Kafka;
   readonly #log: Logger;
-  readonly #ackTimeoutMs: number;
+  readonly #budget: RetryBudget;
   #producer: Producer;
   #inFlight = 0;
   #settled: (() => void)[] = [];
@@ -21,10 +22,11 @@ export class ResettableProducer {
   #replacing: Promise<void> | undefined;
   #closed = false;
 
-  constructor(kafka: Kafka, log: Logger, ackTimeoutMs: number) {
+  /** `budget` bounds one send, retries included; the Kafka client should use its `requestTimeout` too. */
+  constructor(kafka: Kafka, log: Logger, budget: RetryBudget) {
     this.#kafka = kafka;
     this.#log = log;
-    this.#ackTimeoutMs = ackTimeoutMs;
+    this.#budget = budget;
     this.#producer = this.#create();
   }
 
@@ -57,7 +59,7 @@ export class ResettableProducer {
     for (const message of messages) message.partition = partition;
     this.#inFlight++;
     try {
-      return await this.#producer.send({ topic, acks: -1, timeout: this.#ackTimeoutMs, compression: CompressionTypes.None, messages });
+      return await this.#producer.send({ topic, acks: -1, timeout: this.#budget.requestTimeout, compression: CompressionTypes.None, messages });
     } catch (err) {
       // Only a batch whose fate is unknown can leave the broker ahead of kafkajs's sequence numbers.
       if (!isDefinitiveRejection(err)) this.#replaceSoon();
@@ -80,9 +82,9 @@ export class ResettableProducer {
       allowAutoTopicCreation: false,
       // Every record names its partition; the partitioner is never consulted, only its v2 warning silenced.
       createPartitioner: Partitioners.DefaultPartitioner,
-      // Bounded, so a partition without a leader fails its batch (and the queue behind it) instead of
-      // hanging forever; about 15 s of backoff covers a broker failover.
-      retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 2000 },
+      // Bounded (retry-budget.ts), so a partition without a leader fails its batch, and the queue behind
+      // it, within the write deadline instead of hanging.
+      retry: { retries: this.#budget.retries, initialRetryTime: this.#budget.initialRetryTime, maxRetryTime: this.#budget.maxRetryTime },
     });
   }
 

@@ -66,7 +66,10 @@ export class ProduceService {
     try {
       acquired = await dedup.acquire(topic, ids);
     } catch (err) {
-      if (!isRedisUnreachable(err)) throw err;
+      if (err instanceof SidecarError) throw err;
+      if (!isRedisUnreachable(err)) {
+        throw new SidecarError('ROUTING_UNAVAILABLE', `cannot check dedup_ids: Redis refused the script (${errorMessage(err)})`, { cause: err });
+      }
       // Degraded mode: losing messages is worse than a possible duplicate; the response and a metric say so.
       metrics.dedupUnavailable.inc({ topic }, ids.length);
       const response = await writePartitions(writer, topic, records, partitionOf, 'ordered');

@@ -7,6 +7,13 @@ const script = (name: string): string => readFileSync(new URL(`./lua/${name}`, i
 interface DedupCommands {
   osDedupClaim(numKeys: number, ...keysThenArgs: (string | number)[]): Promise<string[]>;
   osDedupSettle(sliceKey: string, ttlSeconds: number, ...pairs: string[]): Promise<number>;
+  osDedupRenew(numKeys: number, ...keysThenArgs: (string | number)[]): Promise<number>;
+}
+
+/** A claim this sidecar holds: the id and the slice hash its pending state lives in. */
+export interface HeldClaim {
+  id: string;
+  sliceKey: string;
 }
 
 /** Slices per window; the window is read as this many slices plus one, which absorbs clock skew between replicas. */
@@ -32,15 +39,23 @@ export class DedupStore {
     this.#ttlSeconds = Math.ceil((windowMs + 2 * this.#sliceMs) / 1000);
     redis.defineCommand('osDedupClaim', { lua: script('dedup-claim.lua') });
     redis.defineCommand('osDedupSettle', { numberOfKeys: 1, lua: script('dedup-settle-1.lua') });
+    redis.defineCommand('osDedupRenew', { lua: script('dedup-renew.lua') });
     this.#scripts = redis as unknown as DedupCommands;
   }
 
-  async claim(topic: string, ids: readonly string[], owner: string, leaseMs: number, now = Date.now()): Promise<ClaimState[]> {
+  /** Claims `ids`; new claims are written to `sliceKey`, which renewals must name. */
+  async claim(topic: string, ids: readonly string[], owner: string, leaseMs: number, now = Date.now()): Promise<{ states: ClaimState[]; sliceKey: string }> {
     const keys = topicKeys(this.#prefix, topic);
     const newest = Math.floor(now / this.#sliceMs);
     const slices = Array.from({ length: SLICES_PER_WINDOW + 1 }, (_, i) => keys.dedupSlice(newest - i));
     const raw = await this.#scripts.osDedupClaim(slices.length, ...slices, now, now + leaseMs, owner, this.#ttlSeconds, ...ids);
-    return raw.map(parseState);
+    return { states: raw.map(parseState), sliceKey: slices[0]! };
+  }
+
+  /** Extends the leases of claims still held by `owner`; returns how many were renewed. */
+  async renew(claims: readonly HeldClaim[], owner: string, leaseMs: number, now = Date.now()): Promise<number> {
+    if (claims.length === 0) return 0;
+    return this.#scripts.osDedupRenew(claims.length, ...claims.map((c) => c.sliceKey), owner, now + leaseMs, ...claims.map((c) => c.id));
   }
 
   async settle(topic: string, outcomes: readonly Outcome[], now = Date.now()): Promise<void> {

@@ -1,0 +1,83 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DedupWindow } from '../../src/dedup/dedup-window.ts';
+import { createLogger } from '../../src/logging/logger.ts';
+import { DedupStore } from '../../src/redis/dedup-store.ts';
+import { connectRedis, isolatedStore } from '../support/redis.ts';
+
+const log = createLogger('error');
+let redis: Redis;
+let prefix: string;
+let drop: () => Promise<void>;
+const windows: DedupWindow[] = [];
+
+beforeEach(() => {
+  redis = connectRedis();
+  ({ prefix, drop } = isolatedStore(redis));
+});
+afterEach(async () => {
+  for (const w of windows.splice(0)) w.stop();
+  await drop();
+  await redis.quit();
+});
+
+/** A sidecar's dedup window: its own owner token, a 300 ms lease, giving up after `maxWaitMs`. */
+function sidecarWindow(maxWaitMs = 2000): DedupWindow {
+  const w = new DedupWindow(new DedupStore(redis, prefix, 60_000), { leaseMs: 300, pollMs: 20, maxWaitMs }, log);
+  windows.push(w);
+  return w;
+}
+
+describe('DedupWindow against real Redis', () => {
+  it('reports a settled id as already written, with its position', async () => {
+    const a = sidecarWindow();
+    expect(await a.acquire('t', ['m1'])).toEqual(new Map([['m1', 'claimed']]));
+    await a.settle('t', [{ id: 'm1', partition: 2, offset: '41' }]);
+    expect(await sidecarWindow().acquire('t', ['m1'])).toEqual(new Map([['m1', { partition: 2, offset: '41' }]]));
+  });
+
+  it('keeps a claim whose sidecar is alive, however long its write takes (renewed leases)', async () => {
+    const writer = sidecarWindow();
+    writer.start();
+    await writer.acquire('t', ['slow']);
+    await sleep(900); // three leases
+    await expect(sidecarWindow(300).acquire('t', ['slow'])).rejects.toMatchObject({ code: 'DUPLICATE_IN_FLIGHT', retriable: true });
+    await writer.settle('t', [{ id: 'slow', partition: 0, offset: '7' }]);
+    expect(await sidecarWindow().acquire('t', ['slow'])).toEqual(new Map([['slow', { partition: 0, offset: '7' }]]));
+  });
+
+  it('lets another sidecar take over a claim once its owner stopped renewing (died)', async () => {
+    const dead = sidecarWindow();
+    await dead.acquire('t', ['orphan']); // never started: no renewals, as after a crash
+    expect(await sidecarWindow().acquire('t', ['orphan'])).toEqual(new Map([['orphan', 'claimed']]));
+  });
+
+  it('makes a retry on the same sidecar wait for its own attempt instead of racing it', async () => {
+    const w = sidecarWindow();
+    await w.acquire('t', ['own']);
+    const retry = w.acquire('t', ['own']);
+    await sleep(500); // past the lease: a retry must still not claim it
+    await w.settle('t', [{ id: 'own', partition: 1, offset: '3' }]);
+    expect(await retry).toEqual(new Map([['own', { partition: 1, offset: '3' }]]));
+  });
+
+  it('waits for a pending id, then claims it when the earlier attempt released it (write failed)', async () => {
+    const first = sidecarWindow();
+    first.start();
+    await first.acquire('t', ['x']);
+    const retry = sidecarWindow().acquire('t', ['x', 'y']);
+    await sleep(100);
+    await first.release('t', ['x']);
+    expect(await retry).toEqual(new Map([['y', 'claimed'], ['x', 'claimed']]));
+  });
+
+  it('releases what it claimed when it gives up, so nothing stays pending', async () => {
+    const holder = sidecarWindow();
+    holder.start();
+    await holder.acquire('t', ['held']);
+    const impatient = sidecarWindow(200);
+    await expect(impatient.acquire('t', ['free', 'held'])).rejects.toMatchObject({ code: 'DUPLICATE_IN_FLIGHT' });
+    expect(await sidecarWindow().acquire('t', ['free'])).toEqual(new Map([['free', 'claimed']]));
+  });
+});
