@@ -42,6 +42,11 @@ function kafkaLogCreator(log: Logger) {
     ({ level, log: entry }: { level: number; log: { message: string } & Record<string, unknown> }) => {
       const { message, timestamp: _t, logger: _l, ...fields } = entry;
       if (EXPECTED_KAFKAJS_WARNINGS.some((w) => message.startsWith(w))) return;
+      // A client naming a topic that does not exist is a 404 for that client, not a broker problem.
+      if (String(fields.error ?? '').includes('does not host this topic-partition')) {
+        log.debug(`kafkajs: ${message}`, fields);
+        return;
+      }
       if (level <= kafkaLogLevel.ERROR) log.error(`kafkajs: ${message}`, fields);
       else if (level === kafkaLogLevel.WARN) log.warn(`kafkajs: ${message}`, fields);
     };

@@ -42,7 +42,10 @@ function bodyParserError(err: { type?: string; status?: number; message?: string
     case 'request.aborted':
       return new SidecarError('INVALID_REQUEST', 'body: the client aborted the request', { field: 'body' });
     default:
-      return undefined;
+      // Other client errors express raises itself (a malformed %-escape in a path, say) keep their 4xx.
+      return err.status !== undefined && err.status >= 400 && err.status < 500
+        ? new SidecarError('INVALID_REQUEST', `request: ${err.message ?? 'malformed'}`)
+        : undefined;
   }
 }
 

@@ -11,6 +11,8 @@ interface Entry {
 
 /** How long "this topic does not exist" is believed, so a typo cannot hammer the brokers. */
 const UNKNOWN_TOPIC_MEMORY_MS = 2000;
+/** Known topics are few; beyond this many entries, remembered unknown topics are dropped. */
+const MAX_ENTRIES = 10_000;
 
 /**
  * Partition counts from Kafka metadata. A known topic is served from memory and refreshed in the background
@@ -57,12 +59,18 @@ export class TopicMetadata {
       pending = this.#fetch(topic)
         .then((entry) => {
           this.#entries.set(topic, entry);
+          if (entry.partitions === undefined && this.#entries.size > MAX_ENTRIES) this.#forgetUnknownTopics();
           return entry;
         })
         .finally(() => this.#firstFetch.delete(topic));
       this.#firstFetch.set(topic, pending);
     }
     return pending;
+  }
+
+  /** Clients can name any number of topics that do not exist; those answers must not pile up. */
+  #forgetUnknownTopics(): void {
+    for (const [topic, entry] of this.#entries) if (entry.partitions === undefined) this.#entries.delete(topic);
   }
 
   async #fetch(topic: string): Promise<Entry> {

@@ -90,7 +90,8 @@ export class OrderedMessageRouter {
     if (!pending) {
       pending = this.#routeViaRedis(topic, group)
         .catch((err: unknown) => {
-          if (!isRedisUnreachable(err)) throw err;
+          // One slow command is not an outage: degrade only when the connection itself is gone.
+          if (!isRedisUnreachable(err) || this.#store.redis.status === 'ready') throw err;
           this.#enterDegraded(err);
           return this.#routeDegraded(topic, group);
         })
@@ -181,8 +182,9 @@ export class OrderedMessageRouter {
         this.#cache.set(route.topic, route.group, { partition, hash: route.hash, confirmedAt });
         this.#degraded.recorded(route);
       }
-    } catch {
-      return; // still unreachable; try again on the next tick
+    } catch (err) {
+      if (!isRedisUnreachable(err)) this.#log.error('recording degraded-mode routes failed; still degraded', { err });
+      return; // try again on the next tick
     }
     const since = this.#degraded.since ?? Date.now();
     if (this.#degraded.leave()) {
