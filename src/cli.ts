@@ -34,7 +34,16 @@ async function serve(argv: string[]): Promise<void> {
   const log = createLogger(options.logLevel, { service: 'ordered-sidecar', pid: process.pid });
   // Loaded here, not at the top: the `groups` commands should not pay for Kafka and Redis clients.
   const { startSidecar } = await import('./sidecar.ts');
-  const sidecar = await startSidecar(options, log);
+  let sidecar;
+  try {
+    sidecar = await startSidecar(options, log);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EADDRINUSE' && code !== 'EADDRNOTAVAIL' && code !== 'EACCES') throw err;
+    // A listen failure is a configuration problem: one line, like the other configuration errors.
+    process.stderr.write(`ordered-sidecar: cannot listen on ${options.host}:${options.port} (${code}); check HOST and PORT\n`);
+    process.exit(2);
+  }
   const shutdown = (signal: string) => {
     log.info('signal received', { signal });
     sidecar.close().then(
