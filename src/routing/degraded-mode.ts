@@ -22,6 +22,7 @@ export const isRedisUnreachable = (err: unknown): boolean => !(err instanceof Re
  */
 export class DegradedMode {
   #since: number | undefined;
+  #unrecorded = 0;
   readonly #provisional = new Map<string, ProvisionalRoute>();
 
   get active(): boolean {
@@ -38,8 +39,19 @@ export class DegradedMode {
     return true;
   }
 
-  remember(route: ProvisionalRoute): void {
-    this.#provisional.set(`${route.topic}\u0000${route.group}`, route);
+  /**
+   * Remembers a route to record later, up to `limit` routes: a long outage with endless new groups must
+   * not grow memory without bound. Routes beyond it are not recorded (counted in `unrecorded`), so Redis
+   * assigns those groups afresh when it returns.
+   */
+  remember(route: ProvisionalRoute, limit: number): void {
+    if (this.#provisional.size >= limit) this.#unrecorded++;
+    else this.#provisional.set(`${route.topic}\u0000${route.group}`, route);
+  }
+
+  /** Routes made while degraded that were not kept for recording (see `remember`). */
+  get unrecorded(): number {
+    return this.#unrecorded;
   }
 
   /** The routes still to record; the caller records them, then calls `leave`. */
@@ -54,6 +66,7 @@ export class DegradedMode {
   leave(): boolean {
     if (this.#since === undefined || this.#provisional.size > 0) return false;
     this.#since = undefined;
+    this.#unrecorded = 0;
     return true;
   }
 }

@@ -155,7 +155,7 @@ export class OrderedMessageRouter {
     if (known) return known.partition;
     const hash = groupHash(group);
     const partition = hashedPartition(hash, await this.#partitions(topic));
-    this.#degraded.remember({ topic, group, hash, partition });
+    this.#degraded.remember({ topic, group, hash, partition }, Math.max(1000, this.#options.routeCacheSize));
     // Never "confirmed": while degraded it is the route, afterwards Redis decides.
     this.#cache.set(topic, group, { partition, hash, confirmedAt: Number.NEGATIVE_INFINITY });
     return partition;
@@ -187,11 +187,12 @@ export class OrderedMessageRouter {
       return; // try again on the next tick
     }
     const since = this.#degraded.since ?? Date.now();
+    const unrecorded = this.#degraded.unrecorded;
     if (this.#degraded.leave()) {
       clearInterval(this.#recoveryTimer);
       this.#recoveryTimer = undefined;
       this.#metrics.degradedMode.set(0);
-      this.#log.info('Redis reachable again: routing through Redis', { degradedForMs: Date.now() - since });
+      this.#log.info('Redis reachable again: routing through Redis', { degradedForMs: Date.now() - since, unrecordedRoutes: unrecorded });
     }
   }
 
