@@ -20,7 +20,8 @@ export async function main(options: ExampleOptions = {}): Promise<ExampleResult>
   const kafka = kafkaFor(kafkaBrokers);
   await createTopic(kafka, topic, 4);
 
-  const producer = new Client({ url: sidecarUrl }).orderedProducer();
+  const client = new Client({ url: sidecarUrl });
+  const producer = client.orderedProducer();
   const sent: Record<string, string[]> = {};
   await Promise.all(
     Array.from({ length: PLAYERS }, async (_, p) => {
@@ -32,6 +33,7 @@ export async function main(options: ExampleOptions = {}): Promise<ExampleResult>
       }
     }),
   );
+  await client.close();
 
   const observed = await readBack(kafka, topic, PLAYERS * ROUNDS * MOVES_PER_ROUND, decode);
   const result = { topic, sent, observed };

@@ -15,13 +15,15 @@ export async function main(options: ExampleOptions = {}): Promise<ExampleResult>
   const kafka = kafkaFor(kafkaBrokers);
   await createTopic(kafka, topic, 6);
 
-  const producer = new Client({ url: sidecarUrl }).orderedProducer();
+  const client = new Client({ url: sidecarUrl });
+  const producer = client.orderedProducer();
   const sent: Record<string, string[]> = {};
   for (const step of STEPS) {
     const messages = Array.from({ length: USERS }, (_, u) => ({ messageGroup: `user-${u + 1}`, key: `user-${u + 1}`, value: step }));
     for (const m of messages) (sent[m.messageGroup] ??= []).push(step);
     await producer.sendOrderedMessages(topic, messages);
   }
+  await client.close();
 
   const observed = await readBack(kafka, topic, USERS * STEPS.length);
   const result = { topic, sent, observed };

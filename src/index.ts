@@ -8,4 +8,4 @@ export { DEFAULT_CLIENT_OPTIONS, type ClientOptions, type ClientLogger, type Fal
 export type { GroupMessage, MessageData, OrderedMessage, SendOptions } from './sdk/message-types.ts';
 export type { MessageError, MessageOutcome, OrderedProduceResult, PartitionFailure, PartitionResult } from './sdk/result-types.ts';
 export type { SidecarCapabilities } from './sdk/capabilities.ts';
-export { AbortError, NonRetriableError, RetriableError, SidecarClientError, type ClientErrorCode, type FailureInfo } from './sdk/errors.ts';
+export { AbortError, ClientClosedError, GroupInDoubtError, NonRetriableError, RetriableError, SidecarClientError, type ClientErrorCode, type FailureInfo, type InDoubtGroup } from './sdk/errors.ts';

@@ -5,7 +5,7 @@ import type { RetryPolicy } from './client-options.ts';
  * Wait before retry number `retry` (1 = the first retry): exponential, capped, with "equal jitter" — half
  * fixed, half random — so clients that failed together spread out yet none hammers a restarting sidecar.
  */
-export function backoffMs(policy: RetryPolicy, retry: number, random: () => number = Math.random): number {
+export function backoffMs(policy: Pick<RetryPolicy, 'initialBackoffMs' | 'maxBackoffMs'>, retry: number, random: () => number = Math.random): number {
   const ceiling = Math.min(policy.maxBackoffMs, policy.initialBackoffMs * 2 ** Math.max(0, retry - 1));
   return ceiling / 2 + random() * (ceiling / 2);
 }

@@ -1,4 +1,10 @@
+import { backoffMs, pause } from './backoff.ts';
+import type { ResolvedClientOptions } from './client-options.ts';
 import type { FailureInfo } from './errors.ts';
+import { endpointUrl, type HttpClient } from './http.ts';
+
+/** Deadline of one api-versions attempt: it answers at once when the sidecar is up. */
+const PROBE_TIMEOUT_MS = 5_000;
 
 /** The request type number of OrderedProduce in the design; the client looks for it before using it. */
 export const ORDERED_PRODUCE_TYPE = 22;
@@ -32,4 +38,24 @@ export function parseCapabilities(body: unknown): SidecarCapabilities | FailureI
     orderedProducePath: ordered ? (typeof ordered.path === 'string' ? ordered.path : '/v1/ordered-produce') : undefined,
     dedupWindowMs: typeof windowMs === 'number' && windowMs > 0 ? windowMs : undefined,
   };
+}
+
+/**
+ * GET /v1/api-versions, retried for `probeMaxElapsedMs` on retriable failures (a sidecar still starting or
+ * restarting must not send the client to the fallback for good); a 404 means a sidecar from before
+ * api-versions. A short deadline per attempt lets a black-holed sidecar be asked several times.
+ */
+export async function probeCapabilities(http: HttpClient, options: ResolvedClientOptions, signal: AbortSignal): Promise<SidecarCapabilities | FailureInfo> {
+  const { url, requestTimeoutMs, retry, probeMaxElapsedMs } = options;
+  const endpoint = endpointUrl(url, 'v1/api-versions');
+  const timeoutMs = Math.min(requestTimeoutMs, PROBE_TIMEOUT_MS);
+  const started = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    const answer = await http.requestJson(endpoint, { method: 'GET' }, timeoutMs, signal);
+    if (answer.ok) return answer.status === 200 ? parseCapabilities(answer.body) : { code: 'INVALID_RESPONSE', message: `GET ${endpoint} answered ${answer.status}`, retriable: false, status: answer.status };
+    if (answer.failure.status === 404) return { sidecarVersion: undefined, orderedProducePath: undefined, dedupWindowMs: undefined };
+    const wait = backoffMs(retry, attempt);
+    if (!answer.failure.retriable || Date.now() - started + wait > probeMaxElapsedMs) return answer.failure;
+    if (!(await pause(wait, signal))) return answer.failure;
+  }
 }

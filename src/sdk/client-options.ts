@@ -3,7 +3,14 @@ import type { Registry } from 'prom-client';
 
 /** How failed sends are repeated. Only retriable failures are retried, and only the messages that failed. */
 export interface RetryPolicy {
-  /** Attempts per send, the first included; 1 turns retries off. @defaultValue 5 */
+  /**
+   * No retry starts (backoff included) later than this after a send's first attempt; the attempt then running
+   * may take up to `requestTimeoutMs` more. Time, not a count, because what retries wait out (a sidecar
+   * restart, a Kafka leader election) takes seconds whatever the backoff. The client also never retries
+   * past the sidecar's dedup window (`DEDUP_WINDOW_EXCEEDED`). @defaultValue 30000 ms
+   */
+  maxElapsedMs: number;
+  /** Attempts per send, the first included; 1 turns retries off. @defaultValue Infinity (the time budget decides) */
   maxAttempts: number;
   /** Backoff before the first retry; it doubles on each further retry. @defaultValue 100 ms */
   initialBackoffMs: number;
@@ -34,8 +41,16 @@ export interface ClientOptions {
   /** Retry policy; fields not given keep their defaults. */
   retry?: Partial<RetryPolicy>;
   /**
+   * How long the first-use check (GET /v1/api-versions) keeps retrying an unreachable sidecar before it
+   * gives up: then, with `fallback`, the client produces directly to Kafka for the rest of its life, so a
+   * sidecar restart or a slow start must not trigger that. @defaultValue 15000 ms
+   */
+  probeMaxElapsedMs?: number;
+  /**
    * When set, the client produces directly to Kafka (key = MessageGroup, Kafka's hash partitioner) if the
-   * sidecar does not offer ordered produce, or cannot be reached when the client first needs it.
+   * sidecar does not offer ordered produce, or cannot be reached within `probeMaxElapsedMs` when the client
+   * first needs it. Per-group order holds only if every producer of a group falls back: one writing it
+   * through the sidecar and one directly put it on two partitions.
    * @defaultValue undefined (no fallback: such sends fail)
    */
   fallback?: FallbackOptions;
@@ -49,6 +64,7 @@ export interface ResolvedClientOptions {
   url: string;
   requestTimeoutMs: number;
   retry: RetryPolicy;
+  probeMaxElapsedMs: number;
   fallback: FallbackOptions | undefined;
   logger: ClientLogger;
   metricsRegistry: Registry | undefined;
@@ -57,11 +73,13 @@ export interface ResolvedClientOptions {
 export const DEFAULT_CLIENT_OPTIONS = {
   url: 'http://127.0.0.1:8080',
   requestTimeoutMs: 35_000,
-  retry: { maxAttempts: 5, initialBackoffMs: 100, maxBackoffMs: 5_000 },
+  retry: { maxElapsedMs: 30_000, maxAttempts: Infinity, initialBackoffMs: 100, maxBackoffMs: 5_000 },
+  probeMaxElapsedMs: 15_000,
 } as const;
 
-const positive = (name: string, value: number, min: number): number => {
-  if (!Number.isFinite(value) || value < min) throw new TypeError(`ordered-sidecar client: ${name} must be a number >= ${min}, got ${value}`);
+/** Only `retry.maxAttempts` may be Infinity: every other value feeds a timer. */
+const positive = (name: string, value: number, min: number, infinite = false): number => {
+  if (typeof value !== 'number' || !(Number.isFinite(value) || (infinite && value === Infinity)) || value < min) throw new TypeError(`ordered-sidecar client: ${name} must be a number >= ${min}, got ${value}`);
   return value;
 };
 
@@ -81,10 +99,12 @@ export function resolveClientOptions(options: ClientOptions = {}): ResolvedClien
     url,
     requestTimeoutMs: positive('requestTimeoutMs', options.requestTimeoutMs ?? DEFAULT_CLIENT_OPTIONS.requestTimeoutMs, 1),
     retry: {
-      maxAttempts: Math.floor(positive('retry.maxAttempts', retry.maxAttempts, 1)),
+      maxElapsedMs: positive('retry.maxElapsedMs', retry.maxElapsedMs, 0),
+      maxAttempts: Math.floor(positive('retry.maxAttempts', retry.maxAttempts, 1, true)),
       initialBackoffMs: positive('retry.initialBackoffMs', retry.initialBackoffMs, 0),
       maxBackoffMs: positive('retry.maxBackoffMs', retry.maxBackoffMs, 0),
     },
+    probeMaxElapsedMs: positive('probeMaxElapsedMs', options.probeMaxElapsedMs ?? DEFAULT_CLIENT_OPTIONS.probeMaxElapsedMs, 0),
     fallback: options.fallback,
     logger: options.logger ?? console,
     metricsRegistry: options.metricsRegistry,

@@ -1,16 +1,15 @@
 import { Counter } from 'prom-client';
-import { backoffMs, pause } from './backoff.ts';
-import { parseCapabilities, type SidecarCapabilities } from './capabilities.ts';
+import { probeCapabilities, type SidecarCapabilities } from './capabilities.ts';
 import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './client-options.ts';
-import { toClientError, type FailureInfo } from './errors.ts';
+import { ClientClosedError, toClientError } from './errors.ts';
 import { registerInternals, type Route } from './client-internals.ts';
 import { GroupSequencer } from './group-sequencer.ts';
-import { requestJson } from './http.ts';
+import { endpointUrl, HttpClient } from './http.ts';
+import { InDoubtGroups } from './in-doubt.ts';
 import { KafkaFallback } from './kafka-fallback.ts';
 import { OrderedProducer } from './ordered-producer.ts';
 
 const FALLBACK_METRIC = 'ordered_sidecar_client_fallback_total';
-const PROBE_TIMEOUT_MS = 5_000;
 
 function fallbackCounter(options: ResolvedClientOptions): Counter<'reason'> | undefined {
   const registry = options.metricsRegistry;
@@ -21,21 +20,35 @@ function fallbackCounter(options: ResolvedClientOptions): Counter<'reason'> | un
 }
 
 /**
- * A connection to one ordered-sidecar: configuration, keep-alive HTTP (Node's fetch pools connections per
- * origin), the per-MessageGroup send order, and the once-per-client choice between sidecar and fallback.
+ * A connection to one ordered-sidecar: configuration, its own keep-alive connection pool, the
+ * per-MessageGroup send order and doubt, and the once-per-client choice between sidecar and fallback.
  */
 export class Client {
   readonly options: Readonly<ResolvedClientOptions>;
+  readonly #http = new HttpClient();
   readonly #sequencer = new GroupSequencer();
   readonly #fallbackCounter: Counter<'reason'> | undefined;
+  /** Stops the first-use check's retries when the client closes. */
+  readonly #closing = new AbortController();
+  readonly #running = new Set<Promise<unknown>>();
+  #closed: Promise<void> | undefined;
   #route: Promise<Route> | undefined;
   #fallback: KafkaFallback | undefined;
   #producer: OrderedProducer | undefined;
+  #warnedDedupUnavailable = false;
 
   constructor(options: ClientOptions = {}) {
     this.options = resolveClientOptions(options);
     this.#fallbackCounter = fallbackCounter(this.options);
-    registerInternals(this, { options: this.options, sequencer: this.#sequencer, route: () => this.#resolveRoute() });
+    registerInternals(this, {
+      options: this.options,
+      http: this.#http,
+      sequencer: this.#sequencer,
+      doubts: new InDoubtGroups(),
+      route: () => this.#resolveRoute(),
+      run: (send) => this.#run(send),
+      dedupUnavailable: (topic) => this.#warnDedupUnavailable(topic),
+    });
   }
 
   /** The client's producer (one per client; `new OrderedProducer(client)` shares the same send order). */
@@ -57,13 +70,43 @@ export class Client {
     return (await this.#resolveRoute()).via;
   }
 
-  /** Disconnects the fallback producer, if any. HTTP connections are pooled process-wide and close when idle. */
-  async close(): Promise<void> {
-    await this.#fallback?.close();
+  /**
+   * Stops taking sends (later ones reject with ClientClosedError), waits for the sends already made to
+   * settle (retries included; abort them through their signals to hurry), then disconnects the fallback
+   * producer and ends the client's connections, so nothing of it keeps the process alive. A first-use check
+   * still running is stopped: the sends waiting for it have sent nothing and reject with ClientClosedError.
+   * Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      this.#closing.abort(new ClientClosedError());
+      await Promise.allSettled([...this.#running]);
+      await this.#route?.catch(() => undefined);
+      await this.#fallback?.close();
+      this.#http.close();
+    })();
+    return this.#closed;
+  }
+
+  #run<T>(send: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new ClientClosedError());
+    const running = send();
+    this.#running.add(running);
+    const forget = (): void => void this.#running.delete(running);
+    running.then(forget, forget);
+    return running;
+  }
+
+  #warnDedupUnavailable(topic: string): void {
+    if (this.#warnedDedupUnavailable) return;
+    this.#warnedDedupUnavailable = true;
+    // Once per client: the sidecar counts every such message in its own metric; this is the client's heads-up.
+    this.options.logger.warn('ordered-sidecar client: the sidecar wrote messages without its dedup check (its Redis was unreachable); a resend of those may write them twice (see result.dedupUnavailable)', { url: this.options.url, topic });
   }
 
   /** One shared check for all concurrent first sends; a failure is not remembered, so a later send asks again. */
   #resolveRoute(): Promise<Route> {
+    if (this.#closed && !this.#route) return Promise.reject(new ClientClosedError());
     this.#route ??= this.#decideRoute().catch((err: unknown) => {
       this.#route = undefined;
       throw err;
@@ -73,8 +116,9 @@ export class Client {
 
   async #decideRoute(): Promise<Route> {
     const { url, logger } = this.options;
-    const probe = await this.#probe();
+    const probe = await probeCapabilities(this.#http, this.options, this.#closing.signal);
     if ('code' in probe) {
+      if (this.#closing.signal.aborted) throw new ClientClosedError();
       // The same sidecar may answer later; only an opt-in fallback turns "unreachable" into direct writes.
       if (probe.retriable && this.options.fallback) return this.#fallBack('unreachable', probe.message);
       throw toClientError({ ...probe, message: `cannot read the sidecar's capabilities at ${url}: ${probe.message}` });
@@ -86,23 +130,7 @@ export class Client {
     if (probe.dedupWindowMs === undefined) {
       logger.warn('ordered-sidecar client: the sidecar does not deduplicate (no features.dedup); a retry after a timeout may write a message twice', { url, sidecarVersion: probe.sidecarVersion });
     }
-    return { via: 'sidecar', endpoint: new URL(probe.orderedProducePath, url).toString(), capabilities: probe };
-  }
-
-  /** GET /v1/api-versions with the client's retry policy; a 404 means a sidecar from before api-versions. */
-  async #probe(): Promise<SidecarCapabilities | FailureInfo> {
-    const { url, requestTimeoutMs, retry } = this.options;
-    const endpoint = new URL('/v1/api-versions', url).toString();
-    // api-versions answers at once when the sidecar is up: a short deadline keeps a black-holed sidecar from
-    // delaying the first send (or the fallback) by the full produce deadline per attempt.
-    const timeoutMs = Math.min(requestTimeoutMs, PROBE_TIMEOUT_MS);
-    for (let attempt = 1; ; attempt++) {
-      const answer = await requestJson(endpoint, { method: 'GET' }, timeoutMs);
-      if (answer.ok) return answer.status === 200 ? parseCapabilities(answer.body) : { code: 'INVALID_RESPONSE', message: `GET ${endpoint} answered ${answer.status}`, retriable: false, status: answer.status };
-      if (answer.failure.status === 404) return { sidecarVersion: undefined, orderedProducePath: undefined, dedupWindowMs: undefined };
-      if (!answer.failure.retriable || attempt >= retry.maxAttempts) return answer.failure;
-      await pause(backoffMs(retry, attempt));
-    }
+    return { via: 'sidecar', endpoint: endpointUrl(url, probe.orderedProducePath), capabilities: probe };
   }
 
   #fallBack(reason: 'unsupported' | 'unreachable', why: string): Route {
@@ -110,6 +138,6 @@ export class Client {
     // Said once per client: the decision is made once, because switching back and forth would split groups.
     this.options.logger.warn(`ordered-sidecar client: ${why}; producing directly to Kafka (key = MessageGroup, no load balancing) for the life of this client`, { reason, url: this.options.url });
     this.#fallbackCounter?.inc({ reason });
-    return { via: 'kafka', fallback: this.#fallback, reason };
+    return { via: 'kafka', fallback: this.#fallback };
   }
 }

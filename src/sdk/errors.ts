@@ -12,7 +12,10 @@ export type ClientErrorCode =
   | 'INVALID_RESPONSE'
   | 'INVALID_REQUEST'
   | 'PRECEDING_MESSAGE_FAILED'
-  | 'DEDUP_WINDOW_EXCEEDED';
+  | 'DEDUP_WINDOW_EXCEEDED'
+  | 'HTTP_ERROR'
+  | 'GROUP_IN_DOUBT'
+  | 'CLOSED';
 
 /** One failure, before it becomes an exception: what the retry loop keeps of each attempt. */
 export interface FailureInfo {
@@ -71,11 +74,52 @@ export class NonRetriableError extends SidecarClientError {
   }
 }
 
-/** The caller's AbortSignal fired; `cause` is the signal's reason. Named like the platform's AbortError. */
+/**
+ * The caller's AbortSignal fired; `cause` is the signal's reason. Named like the platform's AbortError.
+ * Retriable: a message sent before the abort may or may not be in Kafka, and resending it with the same
+ * dedupId is how to find out (its outcome in `result` is then 'unknown').
+ */
 export class AbortError extends SidecarClientError {
   constructor(reason: unknown, result?: OrderedProduceResult) {
-    super({ code: 'ABORTED', message: 'the send was aborted by the caller', retriable: false, cause: reason }, result);
+    super({ code: 'ABORTED', message: 'the send was aborted by the caller', retriable: true, cause: reason }, result);
     this.name = 'AbortError';
+  }
+}
+
+/** A MessageGroup whose last messages may or may not be in Kafka, and the dedup ids of those messages, in send order. */
+export interface InDoubtGroup {
+  topic: string;
+  messageGroup: string;
+  dedupIds: readonly string[];
+}
+
+/**
+ * A send touched a MessageGroup that is in doubt: an earlier send of it ended with messages whose fate is
+ * unknown (timeout, connection lost, abort, retries used up). Writing new messages now could put them
+ * before a late write of those. Nothing of this send was sent. Resend the in-doubt messages first (same
+ * dedupIds, same order; they may lead a send of new ones), or accept the risk with `producer.resetGroup`.
+ */
+export class GroupInDoubtError extends NonRetriableError {
+  readonly groups: readonly InDoubtGroup[];
+
+  constructor(groups: readonly InDoubtGroup[]) {
+    const shown = groups.map((g) => `"${g.messageGroup}" (topic ${g.topic}; dedupIds ${g.dedupIds.slice(0, 5).join(', ')}${g.dedupIds.length > 5 ? `, ... ${g.dedupIds.length} in all` : ''})`);
+    super({ code: 'GROUP_IN_DOUBT', message: `MessageGroup ${shown.join(', ')} in doubt: resend those messages with the same dedupIds first, or call producer.resetGroup(topic, messageGroup) to accept a possible reorder` });
+    this.name = 'GroupInDoubtError';
+    this.groups = groups;
+  }
+
+  /** Every in-doubt dedup id the send ran into. */
+  get dedupIds(): string[] {
+    return this.groups.flatMap((g) => g.dedupIds);
+  }
+}
+
+/** The client was closed before this send was made. */
+export class ClientClosedError extends NonRetriableError {
+  constructor() {
+    super({ code: 'CLOSED', message: 'the ordered-sidecar client is closed' });
+    this.name = 'ClientClosedError';
   }
 }
 

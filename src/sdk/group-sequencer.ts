@@ -1,3 +1,5 @@
+import { untilAborted } from './abort.ts';
+
 /**
  * Per-MessageGroup serialisation: a send touching a group starts only once every earlier send touching that
  * group has settled; sends with no group in common run concurrently. The queue position is taken
@@ -20,22 +22,15 @@ export class GroupSequencer {
     void done.then(() => {
       for (const g of unique) if (this.#tails.get(g) === done) this.#tails.delete(g);
     });
-    const ready = Promise.all(predecessors).then(() => undefined);
     if (predecessors.length === 0) return Promise.resolve({ release });
-    if (!signal) return ready.then(() => ({ release }));
-    return new Promise((resolve, reject) => {
-      const onAbort = (): void => {
+    const ready = Promise.all(predecessors).then(() => undefined);
+    return untilAborted(ready, signal).then(
+      () => ({ release }),
+      (err: unknown) => {
         void ready.then(release);
-        reject(signal.reason);
-      };
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      void ready.then(() => {
-        if (signal.aborted) return;
-        signal.removeEventListener('abort', onAbort);
-        resolve({ release });
-      });
-    });
+        throw err;
+      },
+    );
   }
 
   /** Groups with a send running or waiting (for tests and diagnostics). */

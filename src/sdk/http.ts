@@ -1,9 +1,11 @@
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { describeError, type FailureInfo } from './errors.ts';
-import { isWireError } from './wire.ts';
+import { isProduceResponse, isWireError } from './wire.ts';
 
 export type HttpOutcome = { ok: true; status: number; body: unknown } | { ok: false; failure: FailureInfo };
 
-/** The innermost cause's code (ECONNREFUSED, UND_ERR_SOCKET, ...), which says more than fetch's "fetch failed". */
+/** The innermost cause's code (ECONNREFUSED, ECONNRESET, ...), which says more than a generic message. */
 function causeCode(err: unknown): string | undefined {
   let current: unknown = err;
   let code: string | undefined;
@@ -15,45 +17,86 @@ function causeCode(err: unknown): string | undefined {
   return code;
 }
 
-/** Statuses worth repeating when the body does not say: gateway trouble, overload, timeouts of a proxy. */
-const retriableStatus = (status: number): boolean => status === 408 || status === 429 || (status >= 500 && status !== 501);
+/** A gateway between client and sidecar that could not reach it, or timed out: worth repeating. */
+const gatewayTrouble = (status: number): boolean => status === 502 || status === 503 || status === 504;
 
 /**
- * One HTTP exchange with a JSON answer, under a deadline that covers reading the body too. Never throws:
- * the retry loop decides what a failure means. Node's global fetch keeps connections alive and pools them.
+ * `path` under the sidecar's base URL, keeping a base path (`http://gw/sidecar` + `v1/x` is
+ * `http://gw/sidecar/v1/x`): a leading slash would make `new URL` drop it.
  */
-export async function requestJson(url: string, init: { method: 'GET' | 'POST'; body?: string }, timeoutMs: number, signal?: AbortSignal): Promise<HttpOutcome> {
-  const deadline = AbortSignal.timeout(timeoutMs);
-  const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
-  let status: number;
-  let text: string;
-  try {
-    const response = await fetch(url, {
-      method: init.method,
-      headers: init.body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
-      ...(init.body === undefined ? {} : { body: init.body }),
-      signal: combined,
+export function endpointUrl(base: string, path: string): string {
+  const root = new URL(base);
+  if (!root.pathname.endsWith('/')) root.pathname += '/';
+  return new URL(path.replace(/^\/+/, ''), root).toString();
+}
+
+/**
+ * The client's own keep-alive connection pool (one per Client, so `close()` can end its sockets) and one
+ * JSON exchange at a time over it. Idle pooled sockets are unref'd by Node and never hold the process.
+ */
+export class HttpClient {
+  readonly #http = new HttpAgent({ keepAlive: true });
+  readonly #https = new HttpsAgent({ keepAlive: true });
+
+  /**
+   * One HTTP exchange with a JSON answer, under a deadline that covers reading the body too. Never throws:
+   * the retry loop decides what a failure means.
+   */
+  async requestJson(url: string, init: { method: 'GET' | 'POST'; body?: string }, timeoutMs: number, signal?: AbortSignal): Promise<HttpOutcome> {
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
+    let status: number;
+    let text: string;
+    try {
+      ({ status, text } = await this.#exchange(new URL(url), init, combined));
+    } catch (err) {
+      // Retriable: a request cut off may have been acted on, so the same dedup ids must be sent again.
+      if (signal?.aborted) return { ok: false, failure: { code: 'ABORTED', message: 'aborted by the caller', retriable: true, cause: signal.reason } };
+      if (deadline.aborted) return { ok: false, failure: { code: 'TIMEOUT', message: `${init.method} ${url}: no complete answer within ${timeoutMs} ms`, retriable: true, cause: err } };
+      return { ok: false, failure: { code: 'NETWORK', message: `${init.method} ${url}: ${causeCode(err) ?? describeError(err)}`, retriable: true, cause: err } };
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    const ok = status >= 200 && status < 300;
+    if (ok && body === undefined) return { ok: false, failure: { code: 'INVALID_RESPONSE', message: `${init.method} ${url}: HTTP ${status} with a body that is not JSON: ${text.slice(0, 200)}`, retriable: false, status } };
+    if (ok) return { ok: true, status, body };
+    if (isWireError(body)) {
+      const { code, message, field, retriable } = body.error;
+      // The sidecar says per code whether a repeat may pass (503 DUPLICATE_IN_FLIGHT is retriable, 500 is not).
+      return { ok: false, failure: { code, message: `sidecar answered ${status} ${code}: ${message}`, reason: message, field, status, retriable: retriable ?? gatewayTrouble(status) } };
+    }
+    // 207, 503 and 422 of a produce carry a full produce response: the caller maps it message by message.
+    if (isProduceResponse(body)) return { ok: true, status, body };
+    // Not the sidecar speaking (a proxy, a load balancer): only its "could not reach / timed out" is retried.
+    return { ok: false, failure: { code: 'HTTP_ERROR', message: `${init.method} ${url}: HTTP ${status}: ${text.slice(0, 200)}`, retriable: gatewayTrouble(status), status } };
+  }
+
+  /** Ends the pooled connections; requests still running are cut off. */
+  close(): void {
+    this.#http.destroy();
+    this.#https.destroy();
+  }
+
+  #exchange(url: URL, init: { method: 'GET' | 'POST'; body?: string }, signal: AbortSignal): Promise<{ status: number; text: string }> {
+    const secure = url.protocol === 'https:';
+    const body = init.body === undefined ? undefined : Buffer.from(init.body);
+    const headers: Record<string, string | number> = { accept: 'application/json' };
+    if (body) Object.assign(headers, { 'content-type': 'application/json', 'content-length': body.length });
+    return new Promise((resolve, reject) => {
+      const request = (secure ? httpsRequest : httpRequest)(url, { method: init.method, headers, agent: secure ? this.#https : this.#http, signal }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        response.on('error', reject);
+        // After 'end' this is a no-op; before it, the connection went away mid-answer.
+        response.on('close', () => reject(Object.assign(new Error('the connection closed before the answer was complete'), { code: 'ECONNRESET' })));
+      });
+      request.on('error', reject);
+      request.end(body);
     });
-    status = response.status;
-    text = await response.text();
-  } catch (err) {
-    if (signal?.aborted) return { ok: false, failure: { code: 'ABORTED', message: 'aborted by the caller', retriable: false, cause: signal.reason } };
-    if (deadline.aborted) return { ok: false, failure: { code: 'TIMEOUT', message: `${init.method} ${url}: no complete answer within ${timeoutMs} ms`, retriable: true, cause: err } };
-    const code = causeCode(err);
-    return { ok: false, failure: { code: 'NETWORK', message: `${init.method} ${url}: ${code ?? describeError(err)}`, retriable: true, cause: err } };
   }
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    return { ok: false, failure: { code: 'INVALID_RESPONSE', message: `${init.method} ${url}: HTTP ${status} with a body that is not JSON: ${text.slice(0, 200)}`, retriable: retriableStatus(status), status } };
-  }
-  if (status >= 200 && status < 300) return { ok: true, status, body };
-  if (isWireError(body)) {
-    const { code, message, field, retriable } = body.error;
-    // The sidecar says per code whether a repeat may pass (409 DUPLICATE_IN_FLIGHT is retriable, 500 is not).
-    return { ok: false, failure: { code, message: `sidecar answered ${status} ${code}: ${message}`, reason: message, field, status, retriable: retriable ?? retriableStatus(status) } };
-  }
-  // 503 and 422 of a produce carry a full produce response: the caller maps it message by message.
-  return { ok: true, status, body };
 }

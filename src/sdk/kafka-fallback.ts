@@ -1,105 +1,151 @@
-import { Kafka, Partitioners, logLevel, type KafkaConfig, type Message, type Producer } from 'kafkajs';
+import { Kafka, Partitioners, logLevel, type Admin, type KafkaConfig, type Message, type PartitionMetadata } from 'kafkajs';
+import { isDefinitiveRejection } from '../kafka/kafka-errors.ts';
+import { ResettableProducer } from '../kafka/resettable-producer.ts';
+import { retryBudget } from '../kafka/retry-budget.ts';
+import type { Logger } from '../logging/logger.ts';
+import { GROUP_HEADER } from '../produce/group-header.ts';
 import { untilAborted } from './abort.ts';
 import type { ClientLogger } from './client-options.ts';
 import { describeError, type FailureInfo } from './errors.ts';
-import type { OrderedMessage, MessageData } from './message-types.ts';
+import type { MessageData, OrderedMessage } from './message-types.ts';
 import type { MessageOutcome } from './result-types.ts';
 import type { SendOutcome } from './sidecar-send.ts';
 
-const GROUP_HEADER = 'message-group';
+/** Bound on one batch's write, kafkajs's retries included: the sidecar's default Kafka write timeout. */
+const WRITE_DEADLINE_MS = 30_000;
+/** How long a topic's partition list is trusted: kafkajs's own default metadata max age. */
+const METADATA_MAX_AGE_MS = 300_000;
 
+/** Only for validated messages (validateMessages has checked the types). */
 const toKafkaData = (data: MessageData | undefined): Buffer | string | null =>
   data === undefined || data === null ? null : typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 
 /**
- * Partitions by MessageGroup with Kafka's default (murmur2) partitioner: the partition is the one
- * `key = messageGroup` gives, even when the caller set a key of their own, so a group stays in one
- * partition. Remembers each message's partition to report offsets.
+ * kafkajs has already retried. A refusal of the records (or of the topic) is final and wrote nothing, as
+ * the sidecar judges it; anything else (brokers away, timeouts) may pass, and a batch it hit may be in Kafka.
  */
-function groupPartitioner(partitionOf: WeakMap<Message, number>) {
-  return () => {
-    const kafkaDefault = Partitioners.DefaultPartitioner();
-    return (args: Parameters<ReturnType<typeof Partitioners.DefaultPartitioner>>[0]): number => {
-      const group = String(args.message.headers?.[GROUP_HEADER] ?? args.message.key);
-      const partition = kafkaDefault({ ...args, message: { ...args.message, key: group } });
-      partitionOf.set(args.message, partition);
-      return partition;
-    };
-  };
-}
-
 function failureOf(err: unknown): FailureInfo {
-  const shape = err as { name?: string; type?: string; retriable?: boolean; cause?: { type?: string } };
-  const type = shape?.type ?? shape?.cause?.type;
-  if (type === 'UNKNOWN_TOPIC_OR_PARTITION') return { code: 'UNKNOWN_TOPIC', message: `Kafka fallback: unknown topic or partition (${describeError(err)})`, retriable: false, cause: err };
-  // kafkajs has already retried; what is left is either transient (brokers away) or a refusal of the records.
-  const retriable = shape?.retriable === true || /NumberOfRetriesExceeded|Connection|Timeout|NotLeader/.test(shape?.name ?? '');
-  return { code: 'KAFKA_ERROR', message: `Kafka fallback: ${describeError(err)}`, retriable, cause: err };
+  const cause = (err as { cause?: unknown } | undefined)?.cause;
+  const refused = isDefinitiveRejection(err) ? err : isDefinitiveRejection(cause) ? cause : undefined;
+  if ((refused as { type?: string } | undefined)?.type === 'UNKNOWN_TOPIC_OR_PARTITION') {
+    return { code: 'UNKNOWN_TOPIC', message: `Kafka fallback: unknown topic or partition (${describeError(err)})`, retriable: false, cause: err };
+  }
+  return { code: refused ? 'KAFKA_REJECTED' : 'KAFKA_ERROR', message: `Kafka fallback: ${describeError(err)}`, retriable: !refused, cause: err };
 }
 
-/** Direct-to-Kafka producing for sidecars without ordered produce (see docs/sdk.md, "Fallback"). */
+/** kafkajs's and the producer's warnings go to the client's logger; their info and debug lines are dropped. */
+function clientLog(logger: ClientLogger): Logger {
+  const warn = (msg: string, fields?: Record<string, unknown>): void => logger.warn(`ordered-sidecar client (Kafka fallback): ${msg}`, fields);
+  const log: Logger = { debug: () => undefined, info: () => undefined, warn, error: warn, child: () => log };
+  return log;
+}
+
+/**
+ * Direct-to-Kafka producing for sidecars without ordered produce (see docs/sdk.md, "Fallback"). Each group
+ * goes to the partition Kafka's default (murmur2) partitioner gives `key = messageGroup`, even when the
+ * caller set a key of their own, so a group stays in one partition. Writes go through ResettableProducer:
+ * after a failed send it replaces the idempotent producer, so kafkajs's rolled-back sequence numbers cannot
+ * make the broker drop a later batch as a duplicate of one that did land.
+ */
 export class KafkaFallback {
   readonly #kafka: Kafka;
-  readonly #partitionOf = new WeakMap<Message, number>();
-  #producer: Promise<Producer> | undefined;
+  readonly #producer: ResettableProducer;
+  readonly #partitions = new Map<string, { at: number; metadata: Promise<PartitionMetadata[]> }>();
+  readonly #partitioner = Partitioners.DefaultPartitioner();
+  #admin: Promise<Admin> | undefined;
 
   constructor(config: KafkaConfig, logger: ClientLogger) {
-    // kafkajs's warnings go to the client's logger unless the caller configured kafkajs logging.
-    const logCreator = () => ({ level, log }: { level: number; log: { message: string } & Record<string, unknown> }) => {
-      if (level <= logLevel.WARN) logger.warn(`ordered-sidecar client (Kafka fallback): kafkajs: ${log.message}`, { error: log.error, broker: log.broker });
+    const log = clientLog(logger);
+    const logCreator = () => ({ level, log: entry }: { level: number; log: { message: string } & Record<string, unknown> }) => {
+      if (level <= logLevel.WARN) log.warn(`kafkajs: ${entry.message}`, { error: entry.error, broker: entry.broker });
     };
-    this.#kafka = new Kafka({ clientId: 'ordered-sidecar-client', logLevel: logLevel.WARN, logCreator, ...config });
+    const budget = retryBudget(WRITE_DEADLINE_MS);
+    // The budget's request timeout too, unless the caller chose one: together they bound one write.
+    this.#kafka = new Kafka({ clientId: 'ordered-sidecar-client', logLevel: logLevel.WARN, logCreator, requestTimeout: budget.requestTimeout, ...config });
+    this.#producer = new ResettableProducer(this.#kafka, log, budget);
   }
 
-  #connect(): Promise<Producer> {
-    this.#producer ??= (async () => {
-      // Idempotent with one request in flight: kafkajs's own retries neither duplicate nor reorder.
-      const producer = this.#kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: groupPartitioner(this.#partitionOf) });
-      await producer.connect();
-      return producer;
-    })().catch((err: unknown) => {
-      this.#producer = undefined;
-      throw err;
-    });
-    return this.#producer;
-  }
-
-  async send(topic: string, messages: readonly OrderedMessage[], signal: AbortSignal | undefined): Promise<SendOutcome> {
-    const records: Message[] = messages.map((m) => ({
-      // key = MessageGroup (the design's fallback) unless the caller chose a key; the partition is the group's either way.
-      key: m.key === undefined || m.key === null ? m.messageGroup : toKafkaData(m.key),
-      value: toKafkaData(m.value),
-      headers: { ...m.headers, [GROUP_HEADER]: m.messageGroup },
-    }));
-    const failAll = (failure: FailureInfo): SendOutcome => ({
-      attempts: 1,
-      failure,
-      messages: messages.map((m, i) => ({ status: 'failed', messageGroup: m.messageGroup, partition: this.#partitionOf.get(records[i]!), error: { code: failure.code, message: failure.message, retriable: failure.retriable }, dedupId: undefined })),
-    });
-    const aborted = (): FailureInfo => ({ code: 'ABORTED', message: 'aborted by the caller', retriable: false, cause: signal?.reason });
-    if (signal?.aborted) return failAll(aborted());
-    let metadata;
+  /**
+   * One batch per partition, partitions concurrently. A batch that failed without a refusal, or was
+   * abandoned on abort, may have been written: its messages are 'unknown'. Nothing is sent when the
+   * topic's partitions cannot be read: those messages are 'failed'.
+   */
+  async send(topic: string, messages: readonly OrderedMessage[], dedupIds: readonly string[], signal: AbortSignal | undefined): Promise<SendOutcome> {
+    const outcomes: MessageOutcome[] = new Array(messages.length);
+    const failures: FailureInfo[] = [];
+    const settle = (i: number, partition: number | undefined, failure: FailureInfo, sent: boolean): void => {
+      const status = sent && failure.retriable ? 'unknown' : 'failed';
+      outcomes[i] = { status, messageGroup: messages[i]!.messageGroup, partition, error: { code: failure.code, message: failure.message, retriable: failure.retriable }, dedupId: dedupIds[i]! };
+    };
+    const aborted = (): FailureInfo => ({ code: 'ABORTED', message: 'aborted by the caller', retriable: true, cause: signal?.reason });
+    let metadata: PartitionMetadata[];
     try {
-      const write = this.#connect().then((producer) => producer.send({ topic, messages: records, acks: -1 }));
-      // kafkajs cannot cancel a write: an abort stops the wait, and the records may still be written.
-      metadata = await untilAborted(write, signal);
+      metadata = await untilAborted(this.#partitionsOf(topic), signal);
     } catch (err) {
-      return failAll(signal?.aborted ? aborted() : failureOf(err));
+      const failure = signal?.aborted ? aborted() : failureOf(err);
+      messages.forEach((_, i) => settle(i, undefined, failure, false));
+      return { attempts: 1, messages: outcomes, failure, dedupUnavailable: false };
     }
-    const base = new Map(metadata.map((r) => [r.partition, BigInt(r.baseOffset ?? '-1')]));
-    const nextIndex = new Map<number, bigint>();
-    const outcomes = messages.map((m, i): MessageOutcome => {
-      const partition = this.#partitionOf.get(records[i]!)!;
-      const n = nextIndex.get(partition) ?? 0n;
-      nextIndex.set(partition, n + 1n);
-      return { status: 'written', messageGroup: m.messageGroup, partition, offset: String(base.get(partition)! + n), duplicate: false, dedupId: undefined };
+    const byPartition = new Map<number, number[]>();
+    messages.forEach((m, i) => {
+      const partition = this.#partitioner({ topic, partitionMetadata: metadata, message: { key: m.messageGroup, value: null } });
+      byPartition.set(partition, [...(byPartition.get(partition) ?? []), i]);
     });
-    return { attempts: 1, messages: outcomes, failure: undefined };
+    await Promise.all(
+      [...byPartition].map(async ([partition, indexes]) => {
+        const records: Message[] = indexes.map((i) => {
+          const m = messages[i]!;
+          // key = MessageGroup (the design's fallback) unless the caller chose a key; the partition is the group's either way.
+          return { key: m.key === undefined || m.key === null ? m.messageGroup : toKafkaData(m.key), value: toKafkaData(m.value), headers: { ...m.headers, [GROUP_HEADER]: m.messageGroup } };
+        });
+        try {
+          // kafkajs cannot cancel a write: an abort stops the wait, and the records may still be written.
+          const written = await untilAborted(this.#producer.send(topic, partition, records), signal);
+          const base = BigInt(written.find((r) => r.partition === partition)!.baseOffset!);
+          indexes.forEach((i, n) => {
+            outcomes[i] = { status: 'written', messageGroup: messages[i]!.messageGroup, partition, offset: String(base + BigInt(n)), duplicate: false, dedupId: dedupIds[i]! };
+          });
+        } catch (err) {
+          const failure = signal?.aborted ? aborted() : failureOf(err);
+          failures.push(failure);
+          for (const i of indexes) settle(i, partition, failure, true);
+        }
+      }),
+    );
+    const unwritten = outcomes.filter((o) => o.status !== 'written').length;
+    const decisive = failures.find((f) => f.code === 'ABORTED') ?? failures.find((f) => !f.retriable) ?? failures[0];
+    const failure = decisive && { ...decisive, message: `${unwritten} of ${messages.length} messages not confirmed written: ${decisive.message}` };
+    return { attempts: 1, messages: outcomes, failure, dedupUnavailable: false };
   }
 
   async close(): Promise<void> {
-    const producer = await this.#producer?.catch(() => undefined);
-    this.#producer = undefined;
-    await producer?.disconnect();
+    await this.#producer.disconnect();
+    const admin = await this.#admin?.catch(() => undefined);
+    this.#admin = undefined;
+    await admin?.disconnect();
+  }
+
+  /** The topic's partitions, cached like kafkajs caches metadata; a failed lookup is not cached. */
+  #partitionsOf(topic: string): Promise<PartitionMetadata[]> {
+    const cached = this.#partitions.get(topic);
+    if (cached && Date.now() - cached.at < METADATA_MAX_AGE_MS) return cached.metadata;
+    const metadata = this.#connectAdmin()
+      .then((admin) => admin.fetchTopicMetadata({ topics: [topic] }))
+      .then(({ topics }) => topics[0]!.partitions);
+    this.#partitions.set(topic, { at: Date.now(), metadata });
+    metadata.catch(() => this.#partitions.get(topic)?.metadata === metadata && this.#partitions.delete(topic));
+    return metadata;
+  }
+
+  #connectAdmin(): Promise<Admin> {
+    this.#admin ??= (async () => {
+      const admin = this.#kafka.admin();
+      await admin.connect();
+      return admin;
+    })().catch((err: unknown) => {
+      this.#admin = undefined;
+      throw err;
+    });
+    return this.#admin;
   }
 }

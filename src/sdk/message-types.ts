@@ -21,6 +21,9 @@ export interface OrderedMessage extends GroupMessage {
 }
 
 export interface SendOptions {
-  /** Aborts the send, waiting and retries included; messages already written stay written (see `AbortError.result`). */
+  /**
+   * Aborts the send, waiting and retries included. Messages already written stay written; those already
+   * sent but not confirmed are 'unknown' and put their group in doubt (see `AbortError.result`).
+   */
   signal?: AbortSignal;
 }

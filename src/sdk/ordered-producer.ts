@@ -18,7 +18,9 @@ export interface SingleMessageOptions extends SendOptions {
 /**
  * Sends messages whose order matters per MessageGroup. Every method resolves once each message is written
  * (an `OrderedProduceResult` with partitions and offsets) and rejects with a `SidecarClientError` otherwise,
- * whose `result` says which messages were written. Sends sharing a MessageGroup are written in call order.
+ * whose `result` says which messages were written, which were not, and which may have been. Sends sharing a
+ * MessageGroup are written in call order; a group with messages in doubt takes no new ones (GroupInDoubtError)
+ * until those are resent or `resetGroup` is called.
  */
 export class OrderedProducer {
   readonly client: Client;
@@ -31,14 +33,16 @@ export class OrderedProducer {
 
   /** Messages of any MessageGroups; each group's messages are written in the order given. */
   sendOrderedMessages(topic: string, messages: readonly OrderedMessage[], options: SendOptions = {}): Promise<OrderedProduceResult> {
-    try {
-      validateMessages(topic, messages);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    // The place in each group's queue is taken now, synchronously: "earlier" means called earlier.
-    const turn = this.#internals.sequencer.acquire(messages.map((m) => m.messageGroup), options.signal);
-    return this.#send(topic, [...messages], turn, options.signal);
+    return this.#internals.run(() => {
+      try {
+        validateMessages(topic, messages);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      // The place in each group's queue is taken now, synchronously: "earlier" means called earlier.
+      const turn = this.#internals.sequencer.acquire(messages.map((m) => m.messageGroup), options.signal);
+      return this.#send(topic, [...messages], turn, options.signal);
+    });
   }
 
   /** One message. */
@@ -54,25 +58,41 @@ export class OrderedProducer {
     return this.sendOrderedMessages(topic, grouped, options);
   }
 
+  /** The dedup ids of a MessageGroup's in-doubt messages, in send order; empty when the group is not in doubt. */
+  inDoubt(topic: string, messageGroup: string): string[] {
+    return this.#internals.doubts.get(topic, messageGroup);
+  }
+
+  /**
+   * Lets a MessageGroup in doubt take new messages without resending its in-doubt ones. The caller accepts
+   * the risk: a late write of one of those may land after messages sent from now on (a reorder), or they
+   * may be missing for good. Affects every producer of this client. Returns the dedup ids given up on.
+   */
+  resetGroup(topic: string, messageGroup: string): string[] {
+    return this.#internals.doubts.reset(topic, messageGroup);
+  }
+
   async #send(topic: string, messages: OrderedMessage[], turn: Promise<{ release: () => void }>, signal: AbortSignal | undefined): Promise<OrderedProduceResult> {
+    const internals = this.#internals;
     let release: (() => void) | undefined;
     try {
       ({ release } = await turn);
-      const route = await untilAborted(this.#internals.route(), signal);
+      // Nothing sent yet (here or below): an abort leaves no message in doubt.
+      if (signal?.aborted) throw new AbortError(signal.reason);
+      // Every earlier send of these groups has settled (the turn), so their doubt is known.
+      internals.doubts.check(topic, messages);
+      const route = await untilAborted(internals.route(), signal);
+      if (signal?.aborted) throw new AbortError(signal.reason);
+      // Every message carries an id, so a retry of a send whose answer was lost writes nothing twice, and a
+      // message in doubt can be named and resent.
+      const dedupIds = messages.map((m) => m.dedupId ?? randomUUID());
       const outcome =
         route.via === 'kafka'
-          ? await route.fallback.send(topic, messages, signal)
-          : await sendViaSidecar({
-              endpoint: route.endpoint,
-              topic,
-              messages,
-              // Every message carries an id, so a retry of a send whose answer was lost writes nothing twice.
-              dedupIds: messages.map((m) => (route.capabilities.dedupWindowMs === undefined ? undefined : (m.dedupId ?? randomUUID()))),
-              dedupWindowMs: route.capabilities.dedupWindowMs,
-              options: this.#internals.options,
-              signal,
-            });
-      const result = buildResult(topic, route.via, outcome.attempts, outcome.messages);
+          ? await route.fallback.send(topic, messages, dedupIds, signal)
+          : await sendViaSidecar({ http: internals.http, endpoint: route.endpoint, topic, messages, dedupIds, dedupWindowMs: route.capabilities.dedupWindowMs, options: internals.options, signal });
+      internals.doubts.record(topic, outcome.messages);
+      if (outcome.dedupUnavailable) internals.dedupUnavailable(topic);
+      const result = buildResult(topic, route.via, outcome.attempts, outcome.messages, outcome.dedupUnavailable);
       if (outcome.failure) throw toClientError(outcome.failure, result);
       return result;
     } catch (err) {

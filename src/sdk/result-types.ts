@@ -1,4 +1,4 @@
-/** Why a message was not written. */
+/** Why a message was not (or not surely) written. */
 export interface MessageError {
   code: string;
   message: string;
@@ -6,7 +6,13 @@ export interface MessageError {
   retriable: boolean;
 }
 
-/** What happened to one message of a send, in the order the messages were given. */
+/**
+ * What happened to one message of a send, in the order the messages were given:
+ * - `written`: in Kafka at `partition`/`offset`;
+ * - `failed`: not written (`error.retriable` says whether sending it again may succeed);
+ * - `unknown`: may or may not be in Kafka (a timeout, a lost connection, an abort, retries used up on a
+ *   retriable error). Its MessageGroup is then in doubt: resend it with the same `dedupId` to find out.
+ */
 export type MessageOutcome =
   | {
       status: 'written';
@@ -16,16 +22,19 @@ export type MessageOutcome =
       offset: string;
       /** True when the sidecar had already written this dedup id and did not write it again. */
       duplicate: boolean;
-      /** The id sent as `dedup_id`; undefined when the sidecar does not deduplicate (or on the Kafka fallback). */
-      dedupId: string | undefined;
+      /**
+       * The message's idempotency id (the caller's, else a generated UUID). Sent as `dedup_id` when the sidecar
+       * deduplicates; on the Kafka fallback and against a sidecar without dedup it only names the message.
+       */
+      dedupId: string;
     }
   | {
-      status: 'failed';
+      status: 'failed' | 'unknown';
       messageGroup: string;
       /** The partition it was routed to, when known. */
       partition: number | undefined;
       error: MessageError;
-      dedupId: string | undefined;
+      dedupId: string;
     };
 
 /** Messages written to one partition by this send (duplicates included, at their original offsets). */
@@ -37,7 +46,7 @@ export interface PartitionResult {
   messageCount: number;
 }
 
-/** A partition where some messages could not be written, as the last attempt reported it. */
+/** Messages of this send routed to one partition and not (surely) written there, by error code. */
 export interface PartitionFailure {
   partition: number;
   code: string;
@@ -53,12 +62,21 @@ export interface OrderedProduceResult {
   via: 'sidecar' | 'kafka';
   /** HTTP attempts made (1 = no retry); 1 on the Kafka fallback, where kafkajs retries internally. */
   attempts: number;
+  /** successfulMessages + failedMessages + unknownMessages. */
   totalMessages: number;
   /** Written now or earlier (duplicates included). */
   successfulMessages: number;
   /** Of the successful ones, those the sidecar recognised as already written. */
   duplicateMessages: number;
+  /** Not written. */
   failedMessages: number;
+  /** Maybe written, maybe not (status 'unknown'): resend them with the same dedupId. */
+  unknownMessages: number;
+  /**
+   * True when the sidecar wrote some of these messages without its dedup check (Redis unreachable): a
+   * resend of them may write them twice.
+   */
+  dedupUnavailable: boolean;
   partitions: PartitionResult[];
   partitionErrors: PartitionFailure[];
   /** One per message given, in that order. */

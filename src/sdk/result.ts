@@ -3,11 +3,12 @@ import type { MessageOutcome, OrderedProduceResult, PartitionFailure, PartitionR
 const lower = (a: string, b: string): boolean => BigInt(a) < BigInt(b);
 
 /** Totals and per-partition views, all derived from the per-message outcomes so they can never disagree. */
-export function buildResult(topic: string, via: 'sidecar' | 'kafka', attempts: number, messages: MessageOutcome[]): OrderedProduceResult {
+export function buildResult(topic: string, via: 'sidecar' | 'kafka', attempts: number, messages: MessageOutcome[], dedupUnavailable: boolean): OrderedProduceResult {
   const partitions = new Map<number, PartitionResult>();
   const failures = new Map<string, PartitionFailure>();
   let successful = 0;
   let duplicates = 0;
+  let unknown = 0;
   for (const m of messages) {
     if (m.status === 'written') {
       successful++;
@@ -19,7 +20,10 @@ export function buildResult(topic: string, via: 'sidecar' | 'kafka', attempts: n
         if (lower(m.offset, p.firstOffset)) p.firstOffset = m.offset;
         if (lower(p.lastOffset, m.offset)) p.lastOffset = m.offset;
       }
-    } else if (m.partition !== undefined) {
+      continue;
+    }
+    if (m.status === 'unknown') unknown++;
+    if (m.partition !== undefined) {
       const key = `${m.partition}\u0000${m.error.code}`;
       const f = failures.get(key);
       if (f) f.messageCount++;
@@ -34,7 +38,9 @@ export function buildResult(topic: string, via: 'sidecar' | 'kafka', attempts: n
     totalMessages: messages.length,
     successfulMessages: successful,
     duplicateMessages: duplicates,
-    failedMessages: messages.length - successful,
+    failedMessages: messages.length - successful - unknown,
+    unknownMessages: unknown,
+    dedupUnavailable,
     partitions: [...partitions.values()].sort(byPartition),
     partitionErrors: [...failures.values()].sort(byPartition),
     messages,

@@ -1,18 +1,19 @@
 import { backoffMs, pause } from './backoff.ts';
 import type { ResolvedClientOptions } from './client-options.ts';
 import type { FailureInfo } from './errors.ts';
-import { requestJson } from './http.ts';
+import type { HttpClient } from './http.ts';
 import type { OrderedMessage } from './message-types.ts';
 import type { MessageError, MessageOutcome } from './result-types.ts';
 import { isProduceResponse, toWireMessage, type WireProduceResponse } from './wire.ts';
 
 export interface SidecarSendInput {
+  http: HttpClient;
   endpoint: string;
   topic: string;
   messages: readonly OrderedMessage[];
-  /** Per message, the `dedup_id` to send (undefined when the sidecar does not deduplicate). */
-  dedupIds: readonly (string | undefined)[];
-  /** The sidecar's dedup window: retrying past it could write a message twice. */
+  /** Per message, its idempotency id (the caller's or generated). */
+  dedupIds: readonly string[];
+  /** The sidecar's dedup window when it deduplicates: ids go on the wire only then, and no retry may outlive it. */
   dedupWindowMs: number | undefined;
   options: Pick<ResolvedClientOptions, 'requestTimeoutMs' | 'retry'>;
   signal: AbortSignal | undefined;
@@ -23,10 +24,14 @@ export interface SendOutcome {
   messages: MessageOutcome[];
   /** Why the send did not fully succeed; undefined when every message was written. */
   failure: FailureInfo | undefined;
+  /** Some answer said the sidecar wrote without its dedup check. */
+  dedupUnavailable: boolean;
 }
 
-/** Per-message outcome of one sidecar answer: written, a final failure, or worth retrying. */
+/** Per-message reading of one sidecar answer: written, or not (with the partition it was routed to). */
 type Step = { kind: 'written'; outcome: MessageOutcome } | { kind: 'failed'; partition: number | undefined; error: MessageError };
+
+const messageError = (f: FailureInfo): MessageError => ({ code: f.code, message: f.message, retriable: f.retriable });
 
 function readAnswer(body: WireProduceResponse, status: number, input: SidecarSendInput, pending: number[]): Step[] {
   const errorOf = new Map(body.partition_errors.map((e) => [e.partition, e]));
@@ -37,7 +42,7 @@ function readAnswer(body: WireProduceResponse, status: number, input: SidecarSen
     if ('offset' in r) {
       return {
         kind: 'written',
-        outcome: { status: 'written', messageGroup: input.messages[i]!.messageGroup, partition: r.partition, offset: r.offset, duplicate: r.duplicate === true, dedupId: input.dedupIds[i] },
+        outcome: { status: 'written', messageGroup: input.messages[i]!.messageGroup, partition: r.partition, offset: r.offset, duplicate: r.duplicate === true, dedupId: input.dedupIds[i]! },
       };
     }
     const pe = r.partition === undefined ? undefined : errorOf.get(r.partition);
@@ -47,108 +52,121 @@ function readAnswer(body: WireProduceResponse, status: number, input: SidecarSen
 
 /**
  * Sends ordered messages to the sidecar, retrying only what failed retriably, in the original order and
- * with the same dedup ids. Once a message has failed for good, the later messages of its MessageGroup are
- * not sent: writing them would put them before it.
+ * with the same dedup ids, within the retry budget. A message that ever failed retriably (no answer, a
+ * retriable error) may be in Kafka whatever comes after, so unless a later attempt confirms it written its
+ * outcome is 'unknown'; 'failed' means every answer for it said it was refused. Once a message has
+ * failed for good, the later messages of its MessageGroup are not sent: writing them would put them before it.
  */
 export async function sendViaSidecar(input: SidecarSendInput): Promise<SendOutcome> {
   const { messages, options, signal } = input;
-  const wire = messages.map((m, i) => toWireMessage(m, i, input.dedupIds[i]));
+  const wire = messages.map((m, i) => toWireMessage(m, input.dedupWindowMs === undefined ? undefined : input.dedupIds[i]));
   const outcomes: (MessageOutcome | undefined)[] = new Array(messages.length);
   const lastError = new Map<number, { partition: number | undefined; error: MessageError }>();
   const failures: FailureInfo[] = [];
   const started = Date.now();
-  const fail = (i: number, partition: number | undefined, error: MessageError): void => {
-    outcomes[i] = { status: 'failed', messageGroup: messages[i]!.messageGroup, partition, error, dedupId: input.dedupIds[i] };
+  let dedupUnavailable = false;
+  const settle = (i: number, partition: number | undefined, error: MessageError): void => {
+    const status = lastError.has(i) || error.retriable ? 'unknown' : 'failed';
+    outcomes[i] = { status, messageGroup: messages[i]!.messageGroup, partition: partition ?? lastError.get(i)?.partition, error, dedupId: input.dedupIds[i]! };
   };
   let pending = messages.map((_, i) => i);
   let attempts = 0;
   while (pending.length > 0) {
     attempts++;
-    const answer = await requestJson(input.endpoint, { method: 'POST', body: JSON.stringify({ topic: input.topic, messages: pending.map((i) => wire[i]) }) }, options.requestTimeoutMs, signal);
+    const answer = await input.http.requestJson(input.endpoint, { method: 'POST', body: JSON.stringify({ topic: input.topic, messages: pending.map((i) => wire[i]) }) }, options.requestTimeoutMs, signal);
     let retry: number[] = [];
     if (!answer.ok || !isProduceResponse(answer.body) || answer.body.results.length !== pending.length) {
       const failure: FailureInfo = answer.ok
         ? { code: 'INVALID_RESPONSE', message: `sidecar answered ${answer.status} with a body that is not a produce response for ${pending.length} messages`, retriable: false, status: answer.status }
         : answer.failure;
       failures.push(failure);
-      for (const i of pending) {
-        const error = { code: failure.code, message: failure.message, retriable: failure.retriable };
-        if (failure.retriable) lastError.set(i, { partition: lastError.get(i)?.partition, error });
-        else fail(i, lastError.get(i)?.partition, error);
-      }
       if (failure.retriable) retry = pending;
+      for (const i of pending) {
+        if (failure.retriable) lastError.set(i, { partition: lastError.get(i)?.partition, error: messageError(failure) });
+        else settle(i, undefined, messageError(failure));
+      }
     } else {
+      if (answer.body.dedup_unavailable === true) dedupUnavailable = true;
       const steps = readAnswer(answer.body, answer.status, input, pending);
       steps.forEach((step, j) => {
         const i = pending[j]!;
         if (step.kind === 'written') outcomes[i] = step.outcome;
-        else if (step.error.retriable) {
+        else if (!step.error.retriable) settle(i, step.partition, step.error);
+        else {
           lastError.set(i, step);
           retry.push(i);
-        } else fail(i, step.partition, step.error);
+        }
       });
       // One failure per answer speaks for it: a final one if there is any, since that decides the error class.
       const failed = steps.filter((s) => s.kind === 'failed');
       const telling = failed.find((s) => !s.error.retriable) ?? failed[0];
-      if (telling) failures.push({ ...telling.error, status: answer.status, message: `sidecar answered ${answer.status}: ${telling.error.code}: ${telling.error.message}` });
+      if (telling) failures.push({ ...telling.error, status: answer.status, reason: telling.error.message, message: `sidecar answered ${answer.status}: ${telling.error.code}: ${telling.error.message}` });
     }
-    retry = holdBackAfterFinalFailures(retry, messages, outcomes, fail);
+    retry = holdBackAfterFinalFailures(retry, messages, outcomes, settle);
 
     if (retry.length > 0) {
       const stop = await whyStop(input, attempts, started);
-      if (stop === 'exhausted') for (const i of retry) fail(i, lastError.get(i)?.partition, lastError.get(i)!.error);
-      else if (stop) {
-        failures.push(stop);
-        for (const i of retry) fail(i, lastError.get(i)?.partition, { code: stop.code, message: stop.message, retriable: stop.retriable });
+      if (stop) {
+        if (stop !== 'exhausted') failures.push(stop);
+        for (const i of retry) settle(i, undefined, stop === 'exhausted' ? lastError.get(i)!.error : messageError(stop));
+        retry = [];
       }
-      if (stop) retry = [];
     }
     pending = retry;
   }
   const finalOutcomes = outcomes as MessageOutcome[];
-  return { attempts, messages: finalOutcomes, failure: summarise(failures, finalOutcomes, attempts) };
+  return { attempts, messages: finalOutcomes, failure: summarise(failures, finalOutcomes, attempts, started), dedupUnavailable };
 }
 
-/** Whether to give up instead of retrying: attempts used up, the dedup window about to pass, or an abort during the backoff. */
+/**
+ * Whether to give up instead of retrying: an abort, attempts or time used up (the backoff counted in), or
+ * the dedup window about to pass (a retry after it could write a message twice).
+ */
 async function whyStop(input: SidecarSendInput, attempts: number, started: number): Promise<FailureInfo | 'exhausted' | undefined> {
   const { options, signal, dedupWindowMs } = input;
-  if (attempts >= options.retry.maxAttempts) return 'exhausted';
-  if (dedupWindowMs !== undefined && Date.now() - started + options.requestTimeoutMs > dedupWindowMs) {
+  const aborted: FailureInfo = { code: 'ABORTED', message: 'aborted by the caller', retriable: true, cause: signal?.reason };
+  if (signal?.aborted) return aborted;
+  const wait = backoffMs(options.retry, attempts);
+  const elapsedAtRetry = Date.now() - started + wait;
+  if (attempts >= options.retry.maxAttempts || elapsedAtRetry > options.retry.maxElapsedMs) return 'exhausted';
+  if (dedupWindowMs !== undefined && elapsedAtRetry + options.requestTimeoutMs > dedupWindowMs) {
     return { code: 'DEDUP_WINDOW_EXCEEDED', message: `a retry now could outlive the sidecar's ${dedupWindowMs} ms dedup window and write a message twice`, retriable: true };
   }
-  if (!(await pause(backoffMs(options.retry, attempts), signal))) return { code: 'ABORTED', message: 'aborted by the caller', retriable: false, cause: signal?.reason };
-  return undefined;
+  return (await pause(wait, signal)) ? undefined : aborted;
 }
 
 /**
  * Retriable messages that come after a final failure of their own group stay unsent (as
- * PRECEDING_MESSAGE_FAILED): the group's order must hold even when part of it cannot be written.
+ * PRECEDING_MESSAGE_FAILED): the group's order must hold even when part of it cannot be written. They
+ * did fail retriably before, so they may be in Kafka: their outcome is 'unknown'.
  */
 function holdBackAfterFinalFailures(
   retry: number[],
   messages: readonly OrderedMessage[],
   outcomes: readonly (MessageOutcome | undefined)[],
-  fail: (i: number, partition: number | undefined, error: MessageError) => void,
+  settle: (i: number, partition: number | undefined, error: MessageError) => void,
 ): number[] {
   const firstFinal = new Map<string, number>();
   outcomes.forEach((o, i) => {
-    if (o?.status === 'failed' && !firstFinal.has(o.messageGroup)) firstFinal.set(o.messageGroup, i);
+    if (o && o.status !== 'written' && !o.error.retriable && !firstFinal.has(o.messageGroup)) firstFinal.set(o.messageGroup, i);
   });
   if (firstFinal.size === 0) return retry;
   return retry.filter((i) => {
     const group = messages[i]!.messageGroup;
     const blocker = firstFinal.get(group);
     if (blocker === undefined || blocker > i) return true;
-    fail(i, undefined, { code: 'PRECEDING_MESSAGE_FAILED', message: `not sent: messages[${blocker}] of MessageGroup "${group}" could not be written`, retriable: false });
+    settle(i, undefined, { code: 'PRECEDING_MESSAGE_FAILED', message: `not sent again: messages[${blocker}] of MessageGroup "${group}" could not be written`, retriable: false });
     return false;
   });
 }
 
 /** The error a failed send throws: an abort first, then a final failure, else the last retriable one. */
-function summarise(failures: FailureInfo[], outcomes: MessageOutcome[], attempts: number): FailureInfo | undefined {
-  const failed = outcomes.filter((o) => o.status === 'failed').length;
-  if (failed === 0) return undefined;
-  // Every final failure left a failed outcome, so the first one found decides whether the send may be repeated.
+function summarise(failures: FailureInfo[], outcomes: MessageOutcome[], attempts: number, started: number): FailureInfo | undefined {
+  const unwritten = outcomes.filter((o) => o.status !== 'written').length;
+  if (unwritten === 0) return undefined;
+  const unknown = outcomes.filter((o) => o.status === 'unknown').length;
+  // Every final failure left an outcome, so the first one found decides whether the send may be repeated.
   const decisive = failures.find((f) => f.code === 'ABORTED') ?? failures.find((f) => !f.retriable) ?? failures.at(-1)!;
-  return { ...decisive, message: `${failed} of ${outcomes.length} messages not written after ${attempts} attempt(s): ${decisive.message}` };
+  const doubt = unknown === 0 ? '' : ` (${unknown} in doubt: resend with the same dedupId)`;
+  return { ...decisive, message: `${unwritten} of ${outcomes.length} messages not confirmed written${doubt} after ${attempts} attempt(s) in ${Date.now() - started} ms: ${decisive.message}` };
 }

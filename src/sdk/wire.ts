@@ -1,3 +1,4 @@
+import { GROUP_HEADER } from '../produce/group-header.ts';
 import { NonRetriableError } from './errors.ts';
 import type { MessageData, OrderedMessage } from './message-types.ts';
 
@@ -23,6 +24,8 @@ export interface WireProduceResponse {
   partition_errors: { partition: number; code: string; error: string; retriable: boolean; message_count: number }[];
   total_messages: number;
   successful_messages: number;
+  /** Set when the sidecar could not check or record dedup ids (Redis unreachable): a resend may repeat. */
+  dedup_unavailable?: boolean;
   results: WireResult[];
 }
 
@@ -30,22 +33,32 @@ export interface WireError {
   error: { code: string; message: string; field?: string; retriable?: boolean };
 }
 
-const GROUP_HEADER = 'message-group';
 const MAX_DEDUP_ID_BYTES = 128;
 
 const invalid = (field: string, message: string): NonRetriableError =>
   new NonRetriableError({ code: 'INVALID_REQUEST', message: `${field}: ${message}`, field });
 
-function encodeData(data: MessageData | undefined, field: string): { text: string | null; base64: boolean } {
+const isData = (data: unknown): data is MessageData => data === null || typeof data === 'string' || data instanceof Uint8Array;
+
+/** Only for validated messages (validateMessages has checked the types). */
+function encodeData(data: MessageData | undefined): { text: string | null; base64: boolean } {
   if (data === undefined || data === null) return { text: null, base64: false };
   if (typeof data === 'string') return { text: data, base64: false };
-  if (data instanceof Uint8Array) return { text: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64'), base64: true };
-  throw invalid(field, `must be a string, Buffer, Uint8Array or null, got ${typeof data}`);
+  return { text: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64'), base64: true };
+}
+
+function validateHeaders(headers: unknown, path: string): void {
+  if (headers === undefined) return;
+  if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) throw invalid(`${path}.headers`, 'must be an object of string values');
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.toLowerCase() === GROUP_HEADER) throw invalid(`${path}.headers.${name}`, 'is reserved: it is set from messageGroup');
+    if (typeof value !== 'string') throw invalid(`${path}.headers.${name}`, `must be a string, got ${value === null ? 'null' : typeof value}`);
+  }
 }
 
 /**
- * Checks what the client can check without the sidecar, so the Kafka fallback rejects the same messages the
- * sidecar would, and a caller's mistake costs no round trip.
+ * Checks what the client can check without the sidecar, before either path (sidecar or Kafka fallback), so
+ * both reject the same messages with the same error, and a caller's mistake costs no round trip.
  */
 export function validateMessages(topic: string, messages: readonly OrderedMessage[]): void {
   if (typeof topic !== 'string' || topic === '') throw invalid('topic', 'must be a non-empty string');
@@ -56,9 +69,9 @@ export function validateMessages(topic: string, messages: readonly OrderedMessag
     if (typeof m !== 'object' || m === null) throw invalid(path, 'must be an object');
     if (typeof m.messageGroup !== 'string' || m.messageGroup === '') throw invalid(`${path}.messageGroup`, 'must be a non-empty string');
     if (m.value === undefined) throw invalid(`${path}.value`, 'is required (use null for a tombstone)');
-    for (const name of Object.keys(m.headers ?? {})) {
-      if (name.toLowerCase() === GROUP_HEADER) throw invalid(`${path}.headers.${name}`, 'is reserved: it is set from messageGroup');
-    }
+    if (!isData(m.value)) throw invalid(`${path}.value`, `must be a string, Buffer, Uint8Array or null, got ${typeof m.value}`);
+    if (m.key !== undefined && !isData(m.key)) throw invalid(`${path}.key`, `must be a string, Buffer, Uint8Array or null, got ${typeof m.key}`);
+    validateHeaders(m.headers, path);
     if (m.dedupId !== undefined) {
       const bytes = typeof m.dedupId === 'string' ? Buffer.byteLength(m.dedupId) : 0;
       if (bytes < 1 || bytes > MAX_DEDUP_ID_BYTES) throw invalid(`${path}.dedupId`, `must be a string of 1..${MAX_DEDUP_ID_BYTES} UTF-8 bytes`);
@@ -69,9 +82,9 @@ export function validateMessages(topic: string, messages: readonly OrderedMessag
 }
 
 /** One message on the wire; binary keys and values travel as base64 with their `*_encoding`. */
-export function toWireMessage(message: OrderedMessage, index: number, dedupId: string | undefined): WireMessage {
-  const value = encodeData(message.value, `messages[${index}].value`);
-  const key = encodeData(message.key, `messages[${index}].key`);
+export function toWireMessage(message: OrderedMessage, dedupId: string | undefined): WireMessage {
+  const value = encodeData(message.value);
+  const key = encodeData(message.key);
   return {
     message_group: message.messageGroup,
     key: key.text,

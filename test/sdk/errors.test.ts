@@ -87,13 +87,20 @@ describe('errors are typed, carry the sidecar reason, and 4xx are not retried', 
     expect(twice.field).toBe('messages[1].dedupId');
     const noGroup = await rejection(producer.sendSingleOrderedMessage('t', '', null, 'x'));
     expect(noGroup.field).toBe('messages[0].messageGroup');
+    // Wrong types are the client's INVALID_REQUEST too, never a TypeError from deep inside.
+    const number = await rejection(producer.sendSingleOrderedMessage('t', 'g', null, 42 as never));
+    expect(number).toMatchObject({ code: 'INVALID_REQUEST', field: 'messages[0].value' });
+    const header = await rejection(producer.sendSingleOrderedMessage('t', 'g', null, 'x', { headers: { n: 1 as never } }));
+    expect(header).toMatchObject({ code: 'INVALID_REQUEST', field: 'messages[0].headers.n' });
     expect(proxy.requests).toEqual([]);
     await proxy.close();
   });
 
-  it('an unreachable sidecar without fallback: RetriableError NETWORK after the retries', async () => {
-    const client = new Client({ url: `http://127.0.0.1:${await closedPort()}`, retry: { maxAttempts: 3, initialBackoffMs: 10 } });
+  it('an unreachable sidecar without fallback: RetriableError NETWORK after the first-use check’s budget', async () => {
+    const client = new Client({ url: `http://127.0.0.1:${await closedPort()}`, probeMaxElapsedMs: 300, retry: { initialBackoffMs: 10, maxBackoffMs: 50 } });
+    const started = Date.now();
     const err = await rejection(client.orderedProducer().sendSingleOrderedMessage('t', 'g', null, 'x'));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
     expect(err).toBeInstanceOf(RetriableError);
     expect(err).toMatchObject({ code: 'NETWORK', retriable: true, status: undefined });
     expect(err.message).toMatch(/ECONNREFUSED/);
@@ -110,9 +117,12 @@ describe('errors are typed, carry the sidecar reason, and 4xx are not retried', 
     const err = await rejection(producer.sendSingleOrderedMessage(topic, 'g', null, 'x', { signal: controller.signal }));
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(err).toBeInstanceOf(AbortError);
-    expect(err).toMatchObject({ name: 'AbortError', code: 'ABORTED', retriable: false });
+    // The request was out: the message may be in Kafka, so it is in doubt and may be resent as it is.
+    expect(err).toMatchObject({ name: 'AbortError', code: 'ABORTED', retriable: true });
     expect((err.cause as Error).message).toBe('user gave up');
-    expect(err.result?.messages[0]).toMatchObject({ status: 'failed', error: { code: 'ABORTED' } });
+    expect(err.result?.messages[0]).toMatchObject({ status: 'unknown', error: { code: 'ABORTED', retriable: true } });
+    expect(err.result).toMatchObject({ unknownMessages: 1, failedMessages: 0 });
+    expect(producer.inDoubt(topic, 'g')).toEqual([err.result!.messages[0]!.dedupId]);
     expect(proxy.posts).toBe(1);
 
     const already = await rejection(producer.sendSingleOrderedMessage(topic, 'g', null, 'y', { signal: AbortSignal.abort() }));

@@ -4,8 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { Partitioners, type Admin, type Kafka, type PartitionerArgs } from 'kafkajs';
 import { Registry } from 'prom-client';
-import { Client, NonRetriableError, type OrderedProducer } from '../../src/index.ts';
+import { Client, GroupInDoubtError, NonRetriableError, RetriableError, type OrderedProducer } from '../../src/index.ts';
 import { connectAdmin, createTopic, testKafka } from '../support/kafka.ts';
+import { freePort } from '../support/ports.ts';
+import { startTestSidecar } from '../support/sidecar.ts';
 import { byGroup, readTopic, recordingLogger } from './records.ts';
 
 const PARTITIONS = 4;
@@ -120,7 +122,7 @@ describe('fallback to Kafka, keeping per-group order', () => {
     const topic = await createTopic(admin, PARTITIONS);
     const logger = recordingLogger();
     const registry = new Registry();
-    const client = new Client({ url: await unreachableUrl(), retry: { maxAttempts: 2, initialBackoffMs: 10 }, fallback: { kafka: { brokers: inject('kafkaBrokers') } }, logger, metricsRegistry: registry });
+    const client = new Client({ url: await unreachableUrl(), probeMaxElapsedMs: 300, retry: { initialBackoffMs: 10 }, fallback: { kafka: { brokers: inject('kafkaBrokers') } }, logger, metricsRegistry: registry });
     try {
       const sent = await stream(client.orderedProducer(), topic);
       await checkKafka(topic, sent);
@@ -147,6 +149,63 @@ describe('fallback to Kafka, keeping per-group order', () => {
       const err = await client.orderedProducer().sendSingleOrderedMessage('no-such-topic-fallback', 'g', null, 'x').catch((e: unknown) => e);
       expect(err).toBeInstanceOf(NonRetriableError);
       expect(err).toMatchObject({ code: 'UNKNOWN_TOPIC', result: { via: 'kafka', failedMessages: 1 } });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('a sidecar that comes up within the first-use budget is used: no fallback for a slow start', async () => {
+    const topic = await createTopic(admin, 1);
+    const port = await freePort();
+    const logger = recordingLogger();
+    const registry = new Registry();
+    const client = new Client({ url: `http://127.0.0.1:${port}`, probeMaxElapsedMs: 20_000, fallback: { kafka: { brokers: inject('kafkaBrokers') } }, logger, metricsRegistry: registry });
+    const sending = client.orderedProducer().sendSingleOrderedMessage(topic, 'user-1', null, 'first');
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const sidecar = await startTestSidecar({ port });
+    try {
+      await expect(sending).resolves.toMatchObject({ via: 'sidecar', successfulMessages: 1 });
+      expect(await client.mode()).toBe('sidecar');
+      expect(logger.lines.filter((l) => l.includes('directly to Kafka'))).toEqual([]);
+      expect(registry.getSingleMetric('ordered_sidecar_client_fallback_total')).toBeDefined();
+      expect(await fallbackCount(registry)).toEqual({});
+    } finally {
+      await client.close();
+      await sidecar.close();
+    }
+  });
+
+  it('bad keys, values and headers are rejected on the fallback as on the sidecar path: typed, before any write', async () => {
+    const client = new Client({ url: oldSidecarUrl, fallback: { kafka: { brokers: inject('kafkaBrokers') } }, logger: recordingLogger() });
+    const producer = client.orderedProducer();
+    try {
+      const cases: [unknown, string][] = [
+        [{ messageGroup: 'g', value: 42 }, 'messages[0].value'],
+        [{ messageGroup: 'g', value: 'v', key: { not: 'bytes' } }, 'messages[0].key'],
+        [{ messageGroup: 'g', value: 'v', headers: { n: 1 } }, 'messages[0].headers.n'],
+        [{ messageGroup: 'g', value: 'v', headers: 'x' }, 'messages[0].headers'],
+      ];
+      for (const [message, field] of cases) {
+        const err = await producer.sendOrderedMessages('any-topic', [message as never]).catch((e: unknown) => e);
+        expect(err, field).toBeInstanceOf(NonRetriableError);
+        expect(err, field).toMatchObject({ code: 'INVALID_REQUEST', field });
+      }
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('Kafka unreachable on the fallback: nothing was sent, so the messages failed (retriable) and the group is not in doubt', async () => {
+    const port = await freePort();
+    const client = new Client({ url: oldSidecarUrl, fallback: { kafka: { brokers: [`127.0.0.1:${port}`], connectionTimeout: 200, retry: { retries: 0 } } }, logger: recordingLogger() });
+    const producer = client.orderedProducer();
+    try {
+      const err = await producer.sendSingleOrderedMessage('t', 'g', null, 'x', { dedupId: 'x-1' }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RetriableError);
+      expect(err).toMatchObject({ result: { via: 'kafka', failedMessages: 1, unknownMessages: 0, messages: [{ status: 'failed', dedupId: 'x-1', error: { retriable: true } }] } });
+      expect(producer.inDoubt('t', 'g')).toEqual([]);
+      const again = await producer.sendSingleOrderedMessage('t', 'g', null, 'y').catch((e: unknown) => e);
+      expect(again).not.toBeInstanceOf(GroupInDoubtError);
     } finally {
       await client.close();
     }

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client, NonRetriableError, RetriableError, type SidecarClientError } from '../../src/index.ts';
+import { Client, DEFAULT_CLIENT_OPTIONS, NonRetriableError, RetriableError, type SidecarClientError } from '../../src/index.ts';
 import { recordingLogger } from './records.ts';
 
 /**
@@ -14,7 +14,8 @@ interface Sent {
   topic: string;
   messages: { message_group: string; value: string; dedup_id?: string }[];
 }
-type Answer = { status: number; body: unknown };
+/** `raw` sends `body` (a string) as it is, as a proxy's HTML page would be. */
+type Answer = { status: number; body: unknown; raw?: true };
 
 let server: Server | undefined;
 
@@ -40,7 +41,8 @@ async function scriptedSidecar(answers: ((sent: Sent) => Answer)[]): Promise<{ u
     sent.push(request);
     const answer = answers[sent.length - 1]!(request);
     res.statusCode = answer.status;
-    res.end(JSON.stringify(answer.body));
+    if (answer.raw) res.setHeader('content-type', 'text/html');
+    res.end(answer.raw ? String(answer.body) : JSON.stringify(answer.body));
   });
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${(server!.address() as AddressInfo).port}`, sent };
@@ -101,8 +103,14 @@ describe('what is retried, and how', () => {
     expect(err).toBeInstanceOf(NonRetriableError);
     expect(err).toMatchObject({ code: 'KAFKA_REJECTED', status: 422 });
     expect(sent[1]!.messages.map((m) => m.value)).toEqual(['c1']);
-    expect(err.result!.messages.map((m) => (m.status === 'written' ? 'written' : m.error.code))).toEqual(['KAFKA_REJECTED', 'PRECEDING_MESSAGE_FAILED', 'written']);
-    expect(err.result).toMatchObject({ attempts: 2, successfulMessages: 1, failedMessages: 2, partitionErrors: [{ partition: 0, code: 'KAFKA_REJECTED', messageCount: 1 }] });
+    expect(err.result!.messages.map((m) => (m.status === 'written' ? 'written' : `${m.status} ${m.error.code}`))).toEqual(['failed KAFKA_REJECTED', 'unknown PRECEDING_MESSAGE_FAILED', 'written']);
+    // a2's first attempt failed retriably: it may be in Kafka, and it was not sent again.
+    expect(err.result).toMatchObject({ attempts: 2, successfulMessages: 1, failedMessages: 1, unknownMessages: 1 });
+    expect(err.result!.partitionErrors).toMatchObject([
+      { partition: 0, code: 'KAFKA_REJECTED', error: 'KAFKA_REJECTED on 0', retriable: false, messageCount: 1 },
+      { partition: 1, code: 'PRECEDING_MESSAGE_FAILED', retriable: false, messageCount: 1 },
+    ]);
+    expect(err.reason).toBe('KAFKA_REJECTED on 0');
   });
 
   it('a final failure decides the error class even when a retriable one came first', async () => {
@@ -117,10 +125,10 @@ describe('what is retried, and how', () => {
     expect(err.result).toMatchObject({ successfulMessages: 1, failedMessages: 1 });
   });
 
-  it('retriable error bodies (503 SHUTTING_DOWN, 409 DUPLICATE_IN_FLIGHT) are retried; non-retriable ones are not', async () => {
+  it('retriable error bodies (503 SHUTTING_DOWN, DUPLICATE_IN_FLIGHT, OVERLOADED) are retried; non-retriable ones are not', async () => {
     const error = (status: number, code: string, retriable: boolean) => (): Answer => ({ status, body: { error: { code, message: code, retriable } } });
-    const { url, sent } = await scriptedSidecar([error(503, 'SHUTTING_DOWN', true), error(409, 'DUPLICATE_IN_FLIGHT', true), (s) => produceAnswer(s, [{ p: 0, offset: 1 }])]);
-    await expect(client(url).orderedProducer().sendSingleOrderedMessage('t', 'g', null, 'x')).resolves.toMatchObject({ attempts: 3 });
+    const { url, sent } = await scriptedSidecar([error(503, 'SHUTTING_DOWN', true), error(503, 'DUPLICATE_IN_FLIGHT', true), error(503, 'OVERLOADED', true), (s) => produceAnswer(s, [{ p: 0, offset: 1 }])]);
+    await expect(client(url).orderedProducer().sendSingleOrderedMessage('t', 'g', null, 'x')).resolves.toMatchObject({ attempts: 4 });
     expect(new Set(sent.map((s) => s.messages[0]!.dedup_id)).size).toBe(1);
 
     await new Promise<void>((resolve) => server!.close(() => resolve()));
@@ -136,8 +144,61 @@ describe('what is retried, and how', () => {
     const err = (await client(url, 3).orderedProducer().sendOrderedMessages('t', [{ messageGroup: 'a', value: 'ok' }, { messageGroup: 'b', value: 'no' }]).catch((e: unknown) => e)) as SidecarClientError;
     expect(err).toBeInstanceOf(RetriableError);
     expect(err).toMatchObject({ code: 'KAFKA_WRITE_FAILED', retriable: true, status: 503 });
-    expect(err.message).toMatch(/1 of 2 messages not written after 3 attempt/);
+    expect(err.message).toMatch(/1 of 2 messages not confirmed written \(1 in doubt: resend with the same dedupId\) after 3 attempt/);
+    expect(err.reason).toBe('KAFKA_WRITE_FAILED on 1');
     expect(sent.map((s) => s.messages.length)).toEqual([2, 1, 1]);
-    expect(err.result).toMatchObject({ successfulMessages: 1, failedMessages: 1, partitionErrors: [{ partition: 1, retriable: true }] });
+    expect(err.result).toMatchObject({ successfulMessages: 1, failedMessages: 0, unknownMessages: 1, partitionErrors: [{ partition: 1, retriable: true }] });
+    expect(err.result!.messages[1]).toMatchObject({ status: 'unknown', partition: 1, error: { code: 'KAFKA_WRITE_FAILED', retriable: true } });
+  });
+
+  it('an answer that is not the sidecar’s (a proxy’s page): 502/503/504 are retried, other statuses are final with their status', async () => {
+    const page = (status: number) => (): Answer => ({ status, body: `<html>${status}</html>`, raw: true });
+    const { url, sent } = await scriptedSidecar([page(502), page(504), page(503), (s) => produceAnswer(s, [{ p: 0, offset: 3 }])]);
+    await expect(client(url).orderedProducer().sendSingleOrderedMessage('t', 'g', null, 'x')).resolves.toMatchObject({ attempts: 4, successfulMessages: 1 });
+    expect(new Set(sent.map((s) => s.messages[0]!.dedup_id)).size).toBe(1);
+
+    for (const status of [404, 400, 500]) {
+      await new Promise<void>((resolve) => server!.close(() => resolve()));
+      const other = await scriptedSidecar([page(status), page(status)]);
+      const err = (await client(other.url).orderedProducer().sendSingleOrderedMessage('t', 'g', null, 'x').catch((e: unknown) => e)) as SidecarClientError;
+      expect(err, String(status)).toBeInstanceOf(NonRetriableError);
+      expect(err).toMatchObject({ code: 'HTTP_ERROR', status, retriable: false });
+      expect(err.message).toContain(`HTTP ${status}`);
+      // Refused on the only attempt: not written, not in doubt.
+      expect(err.result).toMatchObject({ failedMessages: 1, unknownMessages: 0 });
+      expect(other.sent).toHaveLength(1);
+    }
+  });
+
+  it('retries are bounded by time (retry.maxElapsedMs), not by a handful of attempts', async () => {
+    expect(DEFAULT_CLIENT_OPTIONS.retry).toMatchObject({ maxElapsedMs: 30_000, maxAttempts: Infinity });
+    const busy = (): Answer => ({ status: 503, body: { error: { code: 'OVERLOADED', message: 'busy', retriable: true } } });
+    const { url, sent } = await scriptedSidecar(Array.from({ length: 200 }, () => busy));
+    const started = Date.now();
+    const producer = new Client({ url, retry: { maxElapsedMs: 600, initialBackoffMs: 10, maxBackoffMs: 40 }, logger: recordingLogger() }).orderedProducer();
+    const err = (await producer.sendSingleOrderedMessage('t', 'g', null, 'x', { dedupId: 'busy-1' }).catch((e: unknown) => e)) as SidecarClientError;
+    const elapsed = Date.now() - started;
+    expect(err).toBeInstanceOf(RetriableError);
+    expect(err).toMatchObject({ code: 'OVERLOADED', reason: 'busy', status: 503 });
+    expect(elapsed).toBeGreaterThanOrEqual(500);
+    expect(elapsed).toBeLessThan(2_000);
+    expect(sent.length).toBeGreaterThan(10);
+    expect(err.result).toMatchObject({ attempts: sent.length, unknownMessages: 1 });
+    // Retries used up on a retriable error: the message's fate is not known, so its group is in doubt.
+    expect(producer.inDoubt('t', 'g')).toEqual(['busy-1']);
+  });
+
+  it('dedup_unavailable in an answer shows in the result and is logged once per client', async () => {
+    const degraded = (s: Sent): Answer => {
+      const answer = produceAnswer(s, [{ p: 0, offset: 1 }]);
+      return { ...answer, body: { ...(answer.body as object), dedup_unavailable: true } };
+    };
+    const { url } = await scriptedSidecar([degraded, degraded, (s) => produceAnswer(s, [{ p: 0, offset: 3 }])]);
+    const logger = recordingLogger();
+    const producer = new Client({ url, logger }).orderedProducer();
+    await expect(producer.sendSingleOrderedMessage('t', 'g', null, 'a')).resolves.toMatchObject({ dedupUnavailable: true });
+    await expect(producer.sendSingleOrderedMessage('t', 'g', null, 'b')).resolves.toMatchObject({ dedupUnavailable: true });
+    await expect(producer.sendSingleOrderedMessage('t', 'g', null, 'c')).resolves.toMatchObject({ dedupUnavailable: false });
+    expect(logger.lines.filter((l) => l.includes('without its dedup check'))).toHaveLength(1);
   });
 });

@@ -26,19 +26,19 @@ describe('OrderedProducer against a real sidecar', () => {
     const single = await producer.sendSingleOrderedMessage(topic, 'user-1', 'k1', 'shipped', { headers: { trace: 't2' } });
     const batch = await producer.sendMessageGroupBatch(topic, 'user-2', [{ value: new Uint8Array([7, 8, 9]), key: new Uint8Array([1]) }, { value: null, key: 'gone' }]);
 
-    expect(many).toMatchObject({ topic, via: 'sidecar', attempts: 1, totalMessages: 3, successfulMessages: 3, failedMessages: 0, duplicateMessages: 0, partitionErrors: [] });
+    expect(many).toMatchObject({ topic, via: 'sidecar', attempts: 1, totalMessages: 3, successfulMessages: 3, failedMessages: 0, unknownMessages: 0, duplicateMessages: 0, dedupUnavailable: false, partitionErrors: [] });
     expect(single.totalMessages).toBe(1);
     expect(batch.totalMessages).toBe(2);
-    const dedups = await sidecarDeduplicates(fx.sidecar.url);
+    expect(await sidecarDeduplicates(fx.sidecar.url)).toBe(true);
     for (const result of [many, single, batch]) {
       expect(result.partitions.reduce((n, p) => n + p.messageCount, 0)).toBe(result.totalMessages);
       for (const m of result.messages) {
         expect(m.status).toBe('written');
-        // Every message carries an id when the sidecar deduplicates: the caller's, or a generated UUID.
-        if (dedups) expect(m.dedupId).toMatch(/^(user-1-paid|[0-9a-f-]{36})$/);
+        // Every message carries an id: the caller's, or a generated UUID.
+        expect(m.dedupId).toMatch(/^(user-1-paid|[0-9a-f-]{36})$/);
       }
     }
-    expect(many.messages[2]!.dedupId).toBe(dedups ? 'user-1-paid' : undefined);
+    expect(many.messages[2]!.dedupId).toBe('user-1-paid');
 
     const records = await readTopic(fx.kafka, fx.admin, topic);
     expect(records).toHaveLength(6);
@@ -66,8 +66,8 @@ describe('OrderedProducer against a real sidecar', () => {
     await client.close();
   });
 
-  it('reports a repeated dedupId as a duplicate at the original offset and writes it once', async (ctx) => {
-    if (!(await sidecarDeduplicates(fx.sidecar.url))) ctx.skip('the sidecar does not deduplicate yet');
+  it('reports a repeated dedupId as a duplicate at the original offset and writes it once', async () => {
+    expect(await sidecarDeduplicates(fx.sidecar.url)).toBe(true);
     const topic = await createTopic(fx.admin, 2);
     const producer = new Client({ url: fx.sidecar.url }).orderedProducer();
     const first = await producer.sendSingleOrderedMessage(topic, 'account-7', null, 'debit 10', { dedupId: 'tx-1' });

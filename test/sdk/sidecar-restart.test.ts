@@ -10,8 +10,9 @@ import { freePort } from '../support/ports.ts';
 const GROUPS = 24;
 const PER_GROUP = 60;
 const BATCH = 3;
-// A short Kafka write timeout also shortens the dedup lease (2x), which a killed sidecar's claims must outlive.
-const SIDECAR_FLAGS = ['--kafka-write-timeout', '2s'];
+// A short dedup lease: a killed sidecar's claims lapse after it, and only then may the retries of its
+// in-flight messages go through (the client's 30 s retry budget outlasts it).
+const SIDECAR_FLAGS = ['--kafka-write-timeout', '5s', '--dedup-lease', '2s'];
 
 let kafka: Kafka;
 let admin: Admin;
@@ -38,7 +39,7 @@ describe('a sidecar killed (SIGKILL) and restarted on the same port mid-stream',
     const url = `http://127.0.0.1:${port}`;
     sidecar = await spawnSidecar(options, { port, flags: SIDECAR_FLAGS });
     const dedup = await sidecarDeduplicates(url);
-    const client = new Client({ url, requestTimeoutMs: 10_000, retry: { maxAttempts: 60, initialBackoffMs: 50, maxBackoffMs: 500 }, logger: recordingLogger() });
+    const client = new Client({ url, requestTimeoutMs: 10_000, retry: { initialBackoffMs: 50, maxBackoffMs: 500 }, logger: recordingLogger() });
     const producer = client.orderedProducer();
 
     // Messages whose send was pending when the kill was issued, or started before the process was gone:

@@ -9,12 +9,11 @@ const fx = useSidecar();
 
 /**
  * Exactly-once under a lost answer: the sidecar writes the first attempt, the proxy holds its answer past
- * the client's deadline, the client retries with the same dedup ids. Needs the sidecar's deduplication;
- * until a sidecar advertises it (features.dedup) this test skips itself, and runs as soon as it does.
+ * the client's deadline, the client retries with the same dedup ids, which the sidecar deduplicates.
  */
 describe('retry after a forced timeout', () => {
-  it('writes each message exactly once and reports the retry as duplicates of the first write', async (ctx) => {
-    if (!(await sidecarDeduplicates(fx.sidecar.url))) ctx.skip('the sidecar does not deduplicate yet (server-side dedup not landed)');
+  it('writes each message exactly once and reports the retry as duplicates of the first write', async () => {
+    expect(await sidecarDeduplicates(fx.sidecar.url)).toBe(true);
     const topic = await createTopic(fx.admin, 3);
     const proxy = await new DelayProxy({ target: fx.sidecar.url, delayMs: 3_000 }).start();
     const logger = recordingLogger();
@@ -37,6 +36,9 @@ describe('retry after a forced timeout', () => {
       if (m.status === 'written') expect(records.find((r) => r.partition === m.partition && r.offset === m.offset)?.value?.toString()).toBe(messages[i]!.value);
     }
     expect(logger.lines).toEqual([]);
+    // Resolved by the retry: no group is left in doubt.
+    for (let g = 0; g < 4; g++) expect(client.orderedProducer().inDoubt(topic, `account-${g}`)).toEqual([]);
+    await client.close();
     await proxy.close();
   });
 });
