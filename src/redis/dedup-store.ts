@@ -48,14 +48,14 @@ export class DedupStore {
     const keys = topicKeys(this.#prefix, topic);
     const newest = Math.floor(now / this.#sliceMs);
     const slices = Array.from({ length: SLICES_PER_WINDOW + 1 }, (_, i) => keys.dedupSlice(newest - i));
-    const raw = await this.#scripts.osDedupClaim(slices.length, ...slices, now, now + leaseMs, owner, this.#ttlSeconds, ...ids);
+    const raw = await this.#scripts.osDedupClaim(slices.length, ...slices, leaseMs, owner, this.#ttlSeconds, ...ids);
     return { states: raw.map(parseState), sliceKey: slices[0]! };
   }
 
   /** Extends the leases of claims still held by `owner`; returns how many were renewed. */
-  async renew(claims: readonly HeldClaim[], owner: string, leaseMs: number, now = Date.now()): Promise<number> {
+  async renew(claims: readonly HeldClaim[], owner: string, leaseMs: number): Promise<number> {
     if (claims.length === 0) return 0;
-    return this.#scripts.osDedupRenew(claims.length, ...claims.map((c) => c.sliceKey), owner, now + leaseMs, ...claims.map((c) => c.id));
+    return this.#scripts.osDedupRenew(claims.length, ...claims.map((c) => c.sliceKey), owner, leaseMs, ...claims.map((c) => c.id));
   }
 
   async settle(topic: string, outcomes: readonly Outcome[], now = Date.now()): Promise<void> {

@@ -9,11 +9,11 @@
 
   Input:
     KEYS[1..n] slice hashes, newest first (<prefix>:{<topic>}:dd:<slice>); the first receives new claims
-    ARGV[1]    now, ms since epoch (the caller's clock; slices tolerate skew up to one slice)
-    ARGV[2]    lease deadline for new claims, ms since epoch
-    ARGV[3]    owner token of the claiming sidecar
-    ARGV[4]    TTL of the newest slice, seconds
-    ARGV[5..]  deduplication ids
+    ARGV[1]    lease of new claims, ms; deadlines are Redis's clock plus this, so replicas' clocks never
+               shorten a lease (slices, chosen by the caller's clock, tolerate skew up to one slice)
+    ARGV[2]    owner token of the claiming sidecar
+    ARGV[3]    TTL of the newest slice, seconds
+    ARGV[4..]  deduplication ids
 
   Output: one entry per id, in order:
     "c"                       claimed by this call: write it, then settle
@@ -21,10 +21,11 @@
     "p:<deadline>:<owner>"    another attempt is writing it now: wait, then claim again
 ]]
 local rcall = redis.call
-local now = tonumber(ARGV[1])
-local pending = 'p:' .. ARGV[2] .. ':' .. ARGV[3]
+local time = rcall('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local pending = 'p:' .. (now + tonumber(ARGV[1])) .. ':' .. ARGV[2]
 local out = {}
-for i = 5, #ARGV do
+for i = 4, #ARGV do
   local id = ARGV[i]
   local state
   for k = 1, #KEYS do
@@ -41,5 +42,5 @@ for i = 5, #ARGV do
     out[#out + 1] = 'c'
   end
 end
-rcall('EXPIRE', KEYS[1], ARGV[4])
+rcall('EXPIRE', KEYS[1], ARGV[3])
 return out

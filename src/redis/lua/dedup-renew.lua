@@ -5,13 +5,15 @@
   Input:
     KEYS[i]    slice hash holding claim i (where dedup-claim.lua wrote it)
     ARGV[1]    owner token of the renewing sidecar
-    ARGV[2]    new lease deadline, ms since epoch
+    ARGV[2]    lease, ms; the new deadline is Redis's clock plus this
     ARGV[2+i]  deduplication id of claim i
 
   Output: number of claims renewed (a claim settled or taken over meanwhile is left alone).
 ]]
 local rcall = redis.call
-local owner, deadline = ARGV[1], ARGV[2]
+local time = rcall('TIME')
+local owner = ARGV[1]
+local deadline = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) + tonumber(ARGV[2])
 local suffix = ':' .. owner
 local renewed = 0
 for i = 1, #KEYS do
