@@ -85,7 +85,7 @@ export class DedupWindow {
 
   async settle(topic: string, outcomes: readonly Outcome[]): Promise<void> {
     try {
-      await this.#store.settle(topic, outcomes);
+      await this.#store.settle(topic, outcomes.map((o) => ({ ...o, sliceKey: this.#local.get(key(topic, o.id))?.sliceKey })));
     } finally {
       for (const { id } of outcomes) this.#settleLocal(topic, id);
     }

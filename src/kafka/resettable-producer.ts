@@ -1,14 +1,12 @@
 import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer, type RecordMetadata } from 'kafkajs';
 import type { Logger } from '../logging/logger.ts';
-import { isDefinitiveRejection } from './kafka-errors.ts';
 import type { RetryBudget } from './retry-budget.ts';
 
 /**
  * kafkajs retries a failed batch only inside `send`; once `send` gives up it keeps the partition's sequence
  * number, so if the failed batch had in fact been written, the broker would take the *next* batch as a
  * duplicate of it and drop it silently. The Java client avoids this by bumping the producer epoch; here the
- * same is done by replacing the producer (a new producer id restarts every sequence) after any failed send
- * whose fate is unknown (a batch the broker refused outright was not written and needs no replacement),
+ * same is done by replacing the producer (a new producer id restarts every sequence) after any failed send,
  * once the batches still in flight have settled. Sends wait while a replacement is under way.
  */
 export class ResettableProducer {
@@ -61,8 +59,9 @@ export class ResettableProducer {
     try {
       return await this.#producer.send({ topic, acks: -1, timeout: this.#budget.requestTimeout, compression: CompressionTypes.None, messages });
     } catch (err) {
-      // Only a batch whose fate is unknown can leave the broker ahead of kafkajs's sequence numbers.
-      if (!isDefinitiveRejection(err)) this.#replaceSoon();
+      // Even a refusal may end a send whose earlier attempt (retried inside kafkajs) reached the broker,
+      // so any failure may leave the broker ahead of kafkajs's sequence numbers.
+      this.#replaceSoon();
       throw err;
     } finally {
       if (--this.#inFlight === 0) for (const wake of this.#settled.splice(0)) wake();

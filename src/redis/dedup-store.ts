@@ -47,7 +47,9 @@ export class DedupStore {
   async claim(topic: string, ids: readonly string[], owner: string, leaseMs: number, now = Date.now()): Promise<{ states: ClaimState[]; sliceKey: string }> {
     const keys = topicKeys(this.#prefix, topic);
     const newest = Math.floor(now / this.#sliceMs);
-    const slices = Array.from({ length: SLICES_PER_WINDOW + 1 }, (_, i) => keys.dedupSlice(newest - i));
+    // The newest slice by our clock takes new claims; the one after it holds what replicas whose clocks run
+    // ahead wrote. The script reads them all, so skew up to a slice hides nothing.
+    const slices = [keys.dedupSlice(newest), keys.dedupSlice(newest + 1), ...Array.from({ length: SLICES_PER_WINDOW }, (_, i) => keys.dedupSlice(newest - 1 - i))];
     const raw = await this.#scripts.osDedupClaim(slices.length, ...slices, leaseMs, owner, this.#ttlSeconds, ...ids);
     return { states: raw.map(parseState), sliceKey: slices[0]! };
   }
@@ -58,11 +60,18 @@ export class DedupStore {
     return this.#scripts.osDedupRenew(claims.length, ...claims.map((c) => c.sliceKey), owner, leaseMs, ...claims.map((c) => c.id));
   }
 
-  async settle(topic: string, outcomes: readonly Outcome[], now = Date.now()): Promise<void> {
-    if (outcomes.length === 0) return;
-    const slice = topicKeys(this.#prefix, topic).dedupSlice(Math.floor(now / this.#sliceMs));
-    const pairs = outcomes.flatMap((o) => [o.id, 'released' in o ? 'r' : `d:${o.partition}:${o.offset}`]);
-    await this.#scripts.osDedupSettle(slice, this.#ttlSeconds, ...pairs);
+  /**
+   * Records outcomes in the slice that holds each claim (`sliceKey`, from `claim`), overwriting its pending
+   * state; an outcome without one goes to the newest slice.
+   */
+  async settle(topic: string, outcomes: readonly (Outcome & { sliceKey?: string })[], now = Date.now()): Promise<void> {
+    const newest = topicKeys(this.#prefix, topic).dedupSlice(Math.floor(now / this.#sliceMs));
+    const bySlice = new Map<string, string[]>();
+    for (const o of outcomes) {
+      const slice = o.sliceKey ?? newest;
+      bySlice.set(slice, [...(bySlice.get(slice) ?? []), o.id, 'released' in o ? 'r' : `d:${o.partition}:${o.offset}`]);
+    }
+    for (const [slice, pairs] of bySlice) await this.#scripts.osDedupSettle(slice, this.#ttlSeconds, ...pairs);
   }
 }
 

@@ -21,12 +21,12 @@ const toKafkaData = (data: MessageData | undefined): Buffer | string | null =>
   data === undefined || data === null ? null : typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 
 /**
- * kafkajs has already retried. A refusal of the records (or of the topic) is final and wrote nothing, as
- * the sidecar judges it; anything else (brokers away, timeouts) may pass, and a batch it hit may be in Kafka.
+ * kafkajs has already retried. A refusal it answered at once (not after retries: an earlier attempt may
+ * have landed) is final and wrote nothing, as the sidecar judges it; anything else may pass, and a batch
+ * it hit may be in Kafka.
  */
 function failureOf(err: unknown): FailureInfo {
-  const cause = (err as { cause?: unknown } | undefined)?.cause;
-  const refused = isDefinitiveRejection(err) ? err : isDefinitiveRejection(cause) ? cause : undefined;
+  const refused = isDefinitiveRejection(err) ? err : undefined;
   if ((refused as { type?: string } | undefined)?.type === 'UNKNOWN_TOPIC_OR_PARTITION') {
     return { code: 'UNKNOWN_TOPIC', message: `Kafka fallback: unknown topic or partition (${describeError(err)})`, retriable: false, cause: err };
   }

@@ -81,3 +81,13 @@ describe('DedupWindow against real Redis', () => {
     expect(await sidecarWindow().acquire('t', ['free'])).toEqual(new Map([['free', 'claimed']]));
   });
 });
+
+describe('DedupStore slices under clock skew', () => {
+  it('finds an outcome recorded by a replica whose clock runs a slice ahead', async () => {
+    const store = new DedupStore(redis, prefix, 60_000); // 12 s slices
+    const { sliceKey } = await store.claim('t', ['skewed'], 'fast-replica', 1000, Date.now() + 12_000);
+    await store.settle('t', [{ id: 'skewed', partition: 1, offset: '9', sliceKey }]);
+    const { states } = await store.claim('t', ['skewed'], 'slow-replica', 1000, Date.now());
+    expect(states[0]).toEqual({ kind: 'done', partition: 1, offset: '9' });
+  });
+});

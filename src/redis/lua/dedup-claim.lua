@@ -8,7 +8,9 @@
           "r" when the write failed and the id may be claimed again (released).
 
   Input:
-    KEYS[1..n] slice hashes, newest first (<prefix>:{<topic>}:dd:<slice>); the first receives new claims
+    KEYS[1..n] slice hashes (<prefix>:{<topic>}:dd:<slice>) covering the window; KEYS[1] receives new claims.
+               An id's state is the strongest found in any of them (done, then a live claim), so their
+               order does not matter and a slice written by a replica whose clock runs ahead is seen too.
     ARGV[1]    lease of new claims, ms; deadlines are Redis's clock plus this, so replicas' clocks never
                shorten a lease (slices, chosen by the caller's clock, tolerate skew up to one slice)
     ARGV[2]    owner token of the claiming sidecar
@@ -27,16 +29,23 @@ local pending = 'p:' .. (now + tonumber(ARGV[1])) .. ':' .. ARGV[2]
 local out = {}
 for i = 4, #ARGV do
   local id = ARGV[i]
-  local state
+  local done, live
   for k = 1, #KEYS do
-    state = rcall('HGET', KEYS[k], id)
-    if state then break end
+    local state = rcall('HGET', KEYS[k], id)
+    if state then
+      local kind = string.sub(state, 1, 1)
+      if kind == 'd' then
+        done = state
+        break
+      elseif kind == 'p' and tonumber(string.match(state, '^p:(%d+):')) > now then
+        live = state
+      end
+    end
   end
-  local kind = state and string.sub(state, 1, 1)
-  if kind == 'd' then
-    out[#out + 1] = state
-  elseif kind == 'p' and tonumber(string.match(state, '^p:(%d+):')) > now then
-    out[#out + 1] = state
+  if done then
+    out[#out + 1] = done
+  elseif live then
+    out[#out + 1] = live
   else
     rcall('HSET', KEYS[1], id, pending)
     out[#out + 1] = 'c'

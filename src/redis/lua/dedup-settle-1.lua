@@ -1,10 +1,10 @@
 --[[
   Record the outcome of claimed deduplication ids: the Kafka position of each written message, or a
-  release for a message whose write failed (so a retry may claim it at once). Written to the newest slice,
-  which lookups read first, so the outcome shadows the pending claim in an older slice.
+  release for a message whose write failed (so a retry may claim it at once). Written to the slice that
+  holds the claim, so the outcome replaces the pending state.
 
   Input:
-    KEYS[1]    newest slice hash (<prefix>:{<topic>}:dd:<slice>)
+    KEYS[1]    the slice hash holding the claims (<prefix>:{<topic>}:dd:<slice>)
     ARGV[1]    TTL of the slice, seconds
     ARGV[2..]  pairs: id, outcome ("d:<partition>:<offset>" or "r")
 
