@@ -22,6 +22,7 @@ interface Chunk {
   records: OutgoingRecord[];
   bytes: number;
   write: WriteState;
+  enqueuedAt: number;
 }
 
 interface WriteState {
@@ -42,6 +43,12 @@ interface PartitionQueue {
 export interface BatchLimits {
   maxBatchMessages: number;
   maxBatchBytes: number;
+  /**
+   * Longest a chunk may wait in its queue before being sent. Past it the chunk, and everything behind it,
+   * fails as never attempted (retriable), so a write lands within this plus one send's deadline of being
+   * accepted, which the admin tools' idle rule relies on. @defaultValue Infinity
+   */
+  maxQueueWaitMs?: number;
 }
 
 /** Sends one batch; the producer behind it may be replaced between batches. */
@@ -78,7 +85,7 @@ export class PartitionWriter {
       for (const chunkRecords of chunks) {
         const bytes = sum(chunkRecords);
         this.#queuedBytes += bytes;
-        queue.pending.push({ records: chunkRecords, bytes, write });
+        queue.pending.push({ records: chunkRecords, bytes, write, enqueuedAt: performance.now() });
       }
       write.remainingChunks = chunks.length;
       if (!queue.draining) void this.#drain(queue);
@@ -144,6 +151,11 @@ export class PartitionWriter {
     this.#active++;
     try {
       while (queue.pending.length > 0) {
+        const waitedMs = performance.now() - queue.pending[0]!.enqueuedAt;
+        if (waitedMs > (this.#limits.maxQueueWaitMs ?? Number.POSITIVE_INFINITY)) {
+          this.#fail(queue, queue.pending.splice(0), notAttempted(queue, `waited ${Math.round(waitedMs)} ms behind slower batches`));
+          continue;
+        }
         const batch = this.#takeBatch(queue);
         const messages = batch.flatMap((chunk) => chunk.records.map((r) => r.message));
         const stopTimer = this.#metrics.kafkaWriteDuration.startTimer({ topic: queue.topic });
@@ -189,8 +201,7 @@ export class PartitionWriter {
    */
   #failQueuedBehind(queue: PartitionQueue, cause: SidecarError): void {
     if (queue.pending.length === 0) return;
-    const error = new SidecarError('KAFKA_WRITE_FAILED', `not attempted: an earlier batch for ${queue.topic}/${queue.partition} failed (${cause.message}); resend in order`, { cause });
-    this.#fail(queue, queue.pending.splice(0), error);
+    this.#fail(queue, queue.pending.splice(0), notAttempted(queue, `an earlier batch failed (${cause.message})`, cause));
   }
 
   #fail(queue: PartitionQueue, chunks: Chunk[], error: SidecarError): void {
@@ -204,5 +215,8 @@ export class PartitionWriter {
     }
   }
 }
+
+const notAttempted = (queue: PartitionQueue, why: string, cause?: SidecarError): SidecarError =>
+  new SidecarError('KAFKA_WRITE_FAILED', `not attempted on ${queue.topic}/${queue.partition}: ${why}; resend in order`, { cause });
 
 const sum = (records: OutgoingRecord[]): number => records.reduce((total, r) => total + r.bytes, 0);

@@ -5,7 +5,7 @@ import { groupHash, hashedPartition } from './hashing.ts';
 import { DegradedMode, isRedisUnreachable } from './degraded-mode.ts';
 import { cacheValidityMs } from './expiry.ts';
 import { RouteCache } from './route-cache.ts';
-import { SidecarError } from '../errors/sidecar-error.ts';
+import { SidecarError, errorMessage } from '../errors/sidecar-error.ts';
 
 /** Where partition counts come from (Kafka metadata in production); `fresh` skips any cached count. */
 export type PartitionCounter = (topic: string, options?: { fresh?: boolean }) => Promise<number>;
@@ -16,6 +16,9 @@ export interface RouterOptions {
   groupTtlMs: number;
   touchFlushIntervalMs: number;
 }
+
+/** Consecutive Redis command timeouts that count as an outage even while the connection looks open. */
+const TIMEOUTS_BEFORE_DEGRADED = 3;
 
 /** Touches per script call: enough to amortise the round trip, small enough to keep Redis responsive. */
 const TOUCH_CHUNK = 500;
@@ -40,6 +43,7 @@ export class OrderedMessageRouter {
   /** Last seen mapping generation per topic (see RouterStore.generations). */
   readonly #generations = new Map<string, string | null>();
   readonly #degraded = new DegradedMode();
+  #redisTimeouts = 0;
   #recoveryTimer: NodeJS.Timeout | undefined;
   #flushTimer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
@@ -89,9 +93,17 @@ export class OrderedMessageRouter {
     let pending = this.#inflight.get(key);
     if (!pending) {
       pending = this.#routeViaRedis(topic, group)
+        .then((partition) => {
+          this.#redisTimeouts = 0;
+          return partition;
+        })
         .catch((err: unknown) => {
-          // One slow command is not an outage: degrade only when the connection itself is gone.
-          if (!isRedisUnreachable(err) || this.#store.redis.status === 'ready') throw err;
+          // One slow command is not an outage: degrade when the connection is gone, or when commands keep
+          // timing out on a connection that still looks open (a silently dropped peer).
+          if (!isRedisUnreachable(err)) throw err;
+          const timedOut = errorMessage(err).includes('timed out');
+          this.#redisTimeouts = timedOut ? this.#redisTimeouts + 1 : 0;
+          if (this.#store.redis.status === 'ready' && this.#redisTimeouts < TIMEOUTS_BEFORE_DEGRADED) throw err;
           this.#enterDegraded(err);
           return this.#routeDegraded(topic, group);
         })
@@ -123,6 +135,14 @@ export class OrderedMessageRouter {
     const [buckets, partitions] = await Promise.all([this.#bucketsOf(topic), this.#partitions(topic)]);
     const hash = groupHash(group);
     const confirmedAt = performance.now();
+    const provisional = this.#cache.peek(topic, group);
+    if (provisional?.confirmedAt === Number.NEGATIVE_INFINITY) {
+      // Routed while degraded but not recorded then: record the partition it used, so it does not move.
+      const recorded = await this.#store.record(topic, buckets, group, hash, provisional.partition);
+      if (recorded !== provisional.partition) this.#metrics.degradedConflicts.inc();
+      this.#cache.set(topic, group, { partition: recorded, hash, confirmedAt });
+      return recorded;
+    }
     const { partition, created } = await this.#store.route(topic, buckets, group, hash, partitions);
     if (created) this.#metrics.groupsCreated.inc({ topic });
     if (partition >= partitions) await this.#confirmPartitionExists(topic, group, partition);

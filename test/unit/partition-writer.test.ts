@@ -270,6 +270,22 @@ describe('PartitionWriter failures', () => {
     expect((await innocent).error?.message).toContain('not attempted');
   });
 
+  it('fails, unsent and retriable, writes that waited in the queue longer than maxQueueWaitMs', async () => {
+    const w = writer({ maxQueueWaitMs: 20 });
+    const a = w.write('t', 0, records('a'), 'ordered');
+    await tick();
+    const b = w.write('t', 0, records('b'), 'ordered');
+    const c = w.write('t', 0, records('c'), 'ordered');
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    kafka.last('t', 0).succeed('0');
+    expect(await a).toEqual({ offsets: ['0'] });
+    for (const late of [await b, await c]) {
+      expect(late.error).toMatchObject({ code: 'KAFKA_WRITE_FAILED', retriable: true });
+      expect(late.error?.message).toContain('not attempted');
+    }
+    expect(kafka.to('t', 0)).toHaveLength(1);
+  });
+
   it('fails the batch when Kafka answers without an offset for the partition', async () => {
     const w = writer();
     const a = w.write('t', 3, records('a'), 'ordered');
