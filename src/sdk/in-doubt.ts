@@ -18,8 +18,10 @@ function byGroup<T extends { messageGroup: string }, V>(items: readonly T[], pic
  * The MessageGroups (per topic) whose last messages may or may not be in Kafka, with those messages' dedup
  * ids in send order. A late write of such a message (a sidecar still writing after the client's deadline, a
  * kafkajs batch that failed after the broker had it) could land after anything sent next, so the group takes
- * no new message until its in-doubt ones are resolved: resent and confirmed written (with deduplication,
- * a resend of a message that did land is reported as a duplicate at its first offset), or given up on.
+ * no new message until its in-doubt ones are resolved: resent and confirmed written, or given up on. With
+ * deduplication a resend of a message that landed is reported as a duplicate at its first offset, except
+ * when the sidecar itself could not learn its fate (Kafka timed out after the batch may have landed): the
+ * resend is then written again, after the original, so order holds but it appears twice (docs/sdk.md).
  * The caller of `check` and `record` holds the group's turn in the GroupSequencer, so they see every
  * earlier send of the group settled.
  */
