@@ -6,6 +6,8 @@ interface Entry {
   /** Undefined when Kafka said the topic does not exist. */
   partitions: number | undefined;
   fetchedAt: number;
+  /** Fetched because a caller asked for a fresh count (not by the background refresh). */
+  forced?: boolean;
   refreshing?: Promise<void>;
 }
 
@@ -13,6 +15,7 @@ interface Entry {
 const UNKNOWN_TOPIC_MEMORY_MS = 2000;
 /** Known topics are few; beyond this many entries, remembered unknown topics are dropped. */
 const MAX_ENTRIES = 10_000;
+const FRESH_ENOUGH_MS = 1000;
 
 /**
  * Partition counts from Kafka metadata. A known topic is served from memory and refreshed in the background
@@ -35,10 +38,13 @@ export class TopicMetadata {
    */
   async partitionCount(topic: string, { fresh = false }: { fresh?: boolean } = {}): Promise<number> {
     const now = Date.now();
-    let entry = fresh ? undefined : this.#entries.get(topic);
+    let entry = this.#entries.get(topic);
+    // A count read by an earlier fresh request within the last second is fresh enough: a group mapped beyond
+    // even the fresh count must not make every one of its requests ask Kafka again.
+    if (fresh && !(entry?.forced && now - entry.fetchedAt <= FRESH_ENOUGH_MS)) entry = undefined;
     if (entry && entry.partitions === undefined && now - entry.fetchedAt > UNKNOWN_TOPIC_MEMORY_MS) entry = undefined;
     if (!entry) {
-      entry = await this.#fetchOnce(topic);
+      entry = await this.#fetchOnce(topic, fresh);
     } else if (now - entry.fetchedAt > this.#refreshMs && !entry.refreshing) {
       const stale = entry;
       stale.refreshing = this.#fetch(topic).then(
@@ -53,11 +59,12 @@ export class TopicMetadata {
   }
 
   /** Concurrent first requests for a topic share one metadata fetch. */
-  #fetchOnce(topic: string): Promise<Entry> {
+  #fetchOnce(topic: string, forced: boolean): Promise<Entry> {
     let pending = this.#firstFetch.get(topic);
     if (!pending) {
       pending = this.#fetch(topic)
-        .then((entry) => {
+        .then((fetched) => {
+          const entry = { ...fetched, forced };
           this.#entries.set(topic, entry);
           if (entry.partitions === undefined && this.#entries.size > MAX_ENTRIES) this.#forgetUnknownTopics();
           return entry;
