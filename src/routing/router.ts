@@ -199,7 +199,9 @@ export class OrderedMessageRouter {
           this.#metrics.degradedConflicts.inc();
           this.#log.warn('a group routed without Redis was mapped elsewhere meanwhile; following Redis', { topic: route.topic, group: route.group, used: route.partition, redis: partition });
         }
-        this.#cache.set(route.topic, route.group, { partition, hash: route.hash, confirmedAt });
+        // Update only routes still cached: inserting would evict others routed while degraded, which
+        // exist nowhere else until they are recorded too.
+        if (this.#cache.peek(route.topic, route.group)) this.#cache.set(route.topic, route.group, { partition, hash: route.hash, confirmedAt });
         this.#degraded.recorded(route);
       }
     } catch (err) {

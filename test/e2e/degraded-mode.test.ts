@@ -79,3 +79,30 @@ describe('Redis unreachable', () => {
     }
   });
 });
+
+describe('more new groups during an outage than degraded mode keeps for recording', () => {
+  it('keeps every one of them on the partition it used, after Redis returns', async () => {
+    const PARTITIONS = 4;
+    const topic = await createTopic(admin, PARTITIONS);
+    // Cache of 500: degraded mode keeps 1,000 routes (its floor) for recording; the last 500 stay cached.
+    const small = await startTestSidecar({ redisUrl: redis.url, redisPrefix: 'degraded-small', routeCacheSize: 500 });
+    try {
+      const send = (value: string) =>
+        postJson(`${small.url}/v1/ordered-produce`, { topic, messages: groups.map((g) => ({ message_group: g, value })) });
+      const groups = Array.from({ length: 1200 }, (_, i) => `burst-${i}`);
+      await postJson(`${small.url}/v1/ordered-produce`, { topic, messages: [{ message_group: 'warm-up', value: 'a' }] });
+      await redis.stop();
+      const during = await send('b');
+      expect(during.status).toBe(200);
+      await redis.start();
+      for (let i = 0; i < 100 && small.router.degraded; i++) await sleep(100);
+      expect(small.router.degraded).toBe(false);
+      const after = await send('c');
+      expect(after.status).toBe(200);
+      const partitions = (r: typeof during) => r.body.results.map((x) => (x as { partition: number }).partition);
+      expect(partitions(after)).toEqual(partitions(during));
+    } finally {
+      await small.close();
+    }
+  });
+});
