@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { DEFAULT_OPTIONS } from '../src/config/options.ts';
 import { topicKeys } from '../src/redis/keys.ts';
 import { RouterStore } from '../src/redis/router-store.ts';
+import { DedupStore } from '../src/redis/dedup-store.ts';
 import { OrderedMessageRouter } from '../src/routing/router.ts';
 import { assignGroups } from './support/assign.ts';
 import { benchMetrics, benchPrefix, benchTopic, connectRedis, dropPrefix, orderGroup, quietLog } from './support/env.ts';
@@ -89,6 +90,18 @@ async function cacheMemory(redis: Redis, prefix: string, topic: string): Promise
   ];
 }
 
+/** Redis bytes of the dedup window holding `count` settled UUID dedup_ids, as the sidecar records them. */
+async function dedupMemory(redis: Redis, prefix: string, count: number): Promise<number> {
+  const topic = benchTopic('dedup');
+  const store = new DedupStore(redis, prefix, DEFAULT_OPTIONS.dedupWindowMs);
+  for (let i = 0; i < count; i += 500) {
+    const ids = Array.from({ length: Math.min(500, count - i) }, () => randomUUID());
+    const { sliceKey } = await store.claim(topic, ids, 'bench', DEFAULT_OPTIONS.dedupLeaseMs);
+    await store.settle(topic, ids.map((id, k) => ({ id, partition: k % PARTITIONS, offset: String(1_000_000 + i + k), sliceKey })));
+  }
+  return (await topicMemory(redis, prefix, topic)).bytes;
+}
+
 export async function benchRedisMemory(quick: boolean): Promise<TargetRow[]> {
   heading(`3. Memory per ${fmtInt(GROUPS)} MessageGroups (${PARTITIONS} partitions)`);
   const redis = connectRedis();
@@ -114,6 +127,11 @@ export async function benchRedisMemory(quick: boolean): Promise<TargetRow[]> {
     table(['group names', 'buckets', 'keys', 'MB (MEMORY USAGE sum)', 'per group', 'MB (used_memory delta)', 'listpack buckets', 'vs 10 MB'], rows);
     note(`MB = 10^6 bytes. Buckets stay listpack-encoded while they hold at most hash-max-listpack-entries = ${await listpackLimit(redis)} mappings of <= 64-byte names and values.`);
     note('used_memory delta is for the whole shared Redis (other clients, allocator slack); the MEMORY USAGE sum counts only our keys.');
+
+    console.log('');
+    const dedupBytes = await dedupMemory(redis, prefix, GROUPS);
+    table(['dedup window (settled dedup_ids)', 'ids', 'MB', 'per id'], [['UUID ids, 5 min window', fmtInt(GROUPS), fmtNum(dedupBytes / 1e6, 2), `${fmtNum(dedupBytes / GROUPS, 1)} B`]]);
+    note('a fleet writing R messages/s with dedup_ids holds about R x 300 s of them; no target in the design, listed for capacity planning.');
 
     console.log('');
     const cacheRows = await cacheMemory(redis, prefix, defaultTopic);
