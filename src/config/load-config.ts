@@ -1,5 +1,6 @@
 import { DEFAULT_OPTIONS, type SidecarOptions } from './options.ts';
 import { parseDuration } from './parse-duration.ts';
+import { LOG_LEVELS } from '../logging/logger.ts';
 
 /** Thrown for configuration the sidecar cannot start with; the CLI prints the message as one line. */
 export class ConfigError extends Error {
@@ -48,7 +49,6 @@ const SETTINGS: Setting[] = [
   { key: 'logLevel', env: 'LOG_LEVEL', kind: 'level' },
 ];
 
-const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 export const flagName = (env: string): string => `--${env.toLowerCase().replaceAll('_', '-')}`;
 
@@ -90,7 +90,7 @@ function parseValue(setting: Setting, raw: string, source: string): SidecarOptio
       return raw;
     }
     case 'level':
-      return (LEVELS as readonly string[]).includes(raw) ? (raw as SidecarOptions['logLevel']) : fail(`must be one of ${LEVELS.join(', ')}`);
+      return (LOG_LEVELS as readonly string[]).includes(raw) ? (raw as SidecarOptions['logLevel']) : fail(`must be one of ${LOG_LEVELS.join(', ')}`);
   }
 }
 

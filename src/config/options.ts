@@ -1,3 +1,5 @@
+import type { LogLevel } from '../logging/logger.ts';
+
 /** Everything the sidecar can be told, with its default. Env names and flags are derived in `load-config.ts`. */
 export interface SidecarOptions {
   /** Kafka bootstrap servers. @defaultValue ['127.0.0.1:9092'] */
@@ -53,7 +55,7 @@ export interface SidecarOptions {
   /** Idle time an admin move or release requires (at least 1 min: Redis stamps whole minutes). @defaultValue 2 min */
   moveMinIdleMs: number;
   /** Log level. @defaultValue 'info' */
-  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  logLevel: LogLevel;
 }
 
 const MINUTE = 60_000;

@@ -1,12 +1,13 @@
 import { GROUP_HEADER } from '../produce/group-header.ts';
 
-/** Request types by the numbers of the original design; clients look for 22 before using ordered produce. */
+/** The request type number of OrderedProduce in the original design; clients look for it before using it. */
+export const ORDERED_PRODUCE_TYPE = 22;
+
+/** Request types by the numbers of the original design. */
 export const REQUEST_TYPES = [
   { name: 'Produce', type: 0, method: 'POST', path: '/v1/produce', min_version: 1, max_version: 1 },
-  { name: 'OrderedProduce', type: 22, method: 'POST', path: '/v1/ordered-produce', min_version: 1, max_version: 1 },
+  { name: 'OrderedProduce', type: ORDERED_PRODUCE_TYPE, method: 'POST', path: '/v1/ordered-produce', min_version: 1, max_version: 1 },
 ] as const;
-
-export const ORDERED_PRODUCE_TYPE = 22;
 
 export function apiVersions(sidecarVersion: string, dedupWindowMs: number): Record<string, unknown> {
   return {

@@ -2,7 +2,8 @@
  * JSON-lines logs on stderr: one object per line, greppable at 3 a.m. and parsed by any log pipeline.
  * Errors are flattened to their message, code and cause chain instead of an opaque "[object Object]".
  */
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 export type LogFields = Record<string, unknown>;
 
 export interface Logger {

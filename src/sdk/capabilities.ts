@@ -2,12 +2,11 @@ import { backoffMs, pause } from './backoff.ts';
 import type { ResolvedClientOptions } from './client-options.ts';
 import type { FailureInfo } from './errors.ts';
 import { endpointUrl, type HttpClient } from './http.ts';
+import { ORDERED_PRODUCE_TYPE } from '../http/api-versions.ts';
 
 /** Deadline of one api-versions attempt: it answers at once when the sidecar is up. */
 const PROBE_TIMEOUT_MS = 5_000;
 
-/** The request type number of OrderedProduce in the design; the client looks for it before using it. */
-export const ORDERED_PRODUCE_TYPE = 22;
 
 /** What the sidecar said about itself on GET /v1/api-versions. */
 export interface SidecarCapabilities {
