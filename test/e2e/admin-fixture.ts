@@ -47,6 +47,9 @@ export async function makeIdle(redis: Redis, prefix: string, topic: string, grou
   await redis.hset(bucket, group, `${value!.split(':')[0]}:${minute}`);
 }
 
+/** The topic's mapping generation, which an admin change bumps before it waits for the replicas (null before any). */
+export const mappingGeneration = (redis: Redis, prefix: string, topic: string): Promise<string | null> => redis.hget(topicKeys(prefix, topic).meta, 'generation');
+
 /** Removes every key under the test's prefix. */
 export async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
   const stream = redis.scanStream({ match: `${prefix}:*`, count: 1000 });
