@@ -82,12 +82,18 @@ function describe(error: Error): LogFields {
 const sanitizeFields = (fields: LogFields): LogFields => sanitizeEntries(fields, new WeakSet());
 
 function wrap(logger: pino.Logger): Logger {
+  // Disabled levels cost one check: nothing is scrubbed or copied for a line that is not written.
+  const at =
+    (level: LogLevel) =>
+    (msg: string, fields: LogFields = {}): void => {
+      if (logger.isLevelEnabled(level)) logger[level](fields, scrub(msg));
+    };
   return {
-    debug: (msg, fields = {}) => logger.debug(fields, scrub(msg)),
-    info: (msg, fields = {}) => logger.info(fields, scrub(msg)),
-    warn: (msg, fields = {}) => logger.warn(fields, scrub(msg)),
-    error: (msg, fields = {}) => logger.error(fields, scrub(msg)),
-    // Bindings are sanitized here: pino applies formatters.bindings to the root logger's base only.
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    // pino serialises a child's bindings once, here; they are sanitized like the base fields in createLogger.
     child: (fields) => wrap(logger.child(sanitizeFields(fields))),
   };
 }
