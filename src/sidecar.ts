@@ -67,7 +67,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   const producer = new ResettableProducer(kafka, log, budget);
   // Fail fast when Redis is away (no offline queue, bounded commands): the router then degrades at once
   // instead of holding requests; ioredis keeps reconnecting in the background.
-  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 2000, keepAlive: 5000, connectionName: 'ordered-sidecar' });
+  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: options.redisCommandTimeoutMs, keepAlive: 5000, connectionName: 'ordered-sidecar' });
   let redisErrorLogged = false;
   redis.on('error', (err: Error) => {
     if (!redisErrorLogged) log.warn('Redis connection error (repeats are not logged until it reconnects)', { err });

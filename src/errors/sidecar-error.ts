@@ -28,14 +28,17 @@ export class SidecarError extends Error {
   readonly retriable: boolean;
   /** The request field the error is about, in JSON-path style (`messages[3].message_group`). */
   readonly field: string | undefined;
+  /** When a retry may succeed, in seconds; sent as `Retry-After`. */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options: { field?: string; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, options: { field?: string; cause?: unknown; retryAfterSeconds?: number } = {}) {
     super(message, { cause: options.cause });
     this.name = 'SidecarError';
     this.code = code;
     this.status = ERROR_CODES[code].status;
     this.retriable = ERROR_CODES[code].retriable;
     this.field = options.field;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
   toJSON(): { error: { code: ErrorCode; message: string; field?: string; retriable: boolean } } {

@@ -110,9 +110,13 @@ export function createApp(deps: AppDeps): express.Express {
 
   const onError: ErrorRequestHandler = (raw, req, res, _next) => {
     const err = raw instanceof SidecarError ? raw : (bodyParserError(raw as object, deps.maxBodyBytes) ?? new SidecarError('INTERNAL', 'internal error', { cause: raw }));
-    if (err.status >= 500) log.error('request failed', { method: req.method, path: req.path, code: err.code, err: err.cause ?? err });
+    // An internal error is a defect: its stack is what finds it.
+    const stack = err.code === 'INTERNAL' && raw instanceof Error ? { stack: raw.stack } : {};
+    if (err.status >= 500) log.error('request failed', { method: req.method, path: req.path, code: err.code, err: err.cause ?? err, ...stack });
     else log.debug('request rejected', { method: req.method, path: req.path, code: err.code, reason: err.message });
-    if (!res.headersSent) res.status(err.status).json(err.toJSON());
+    if (res.headersSent) return;
+    if (err.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(err.retryAfterSeconds));
+    res.status(err.status).json(err.toJSON());
   };
   app.use(onError);
   return app;

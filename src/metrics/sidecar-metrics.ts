@@ -36,6 +36,7 @@ export class SidecarMetrics {
   readonly degradedMode: Gauge;
   readonly degradedRoutes: Counter;
   readonly degradedConflicts: Counter;
+  readonly hashRoutedMessages: Counter;
   readonly redisUp: Gauge;
   readonly kafkaUp: Gauge;
   #refreshLoads: (() => Promise<void>) | undefined;
@@ -86,9 +87,10 @@ export class SidecarMetrics {
     this.messagesFailed = new Counter({ name: `${PREFIX}messages_failed_total`, help: 'Messages that could not be written.', labelNames: ['topic', 'reason'], registers });
     this.deduplicated = new Counter({ name: `${PREFIX}deduplicated_messages_total`, help: 'Messages not written again because their dedup_id was already written.', labelNames: ['topic'], registers });
     this.dedupUnavailable = new Counter({ name: `${PREFIX}dedup_unavailable_messages_total`, help: 'Messages with a dedup_id written without the dedup check because Redis was unreachable.', labelNames: ['topic'], registers });
-    this.degradedMode = new Gauge({ name: `${PREFIX}degraded_mode`, help: '1 while routing without Redis (cached routes and consistent hashing).', registers });
+    this.degradedMode = new Gauge({ name: `${PREFIX}degraded_mode`, help: '1 while routing without Redis (proven cached routes only, or consistent hashing with DEGRADED_ROUTING=hash).', registers });
     this.degradedRoutes = new Counter({ name: `${PREFIX}degraded_routes_total`, help: 'Routes decided without Redis.', registers });
     this.degradedConflicts = new Counter({ name: `${PREFIX}degraded_conflicts_total`, help: 'Groups routed without Redis that Redis had mapped elsewhere meanwhile (Redis wins).', registers });
+    this.hashRoutedMessages = new Counter({ name: `${PREFIX}hash_routed_messages_total`, help: 'Messages routed during a Redis outage without a proven route (DEGRADED_ROUTING=hash): they may split their MessageGroup.', registers });
     this.redisUp = new Gauge({ name: `${PREFIX}redis_up`, help: '1 when Redis answered the last check.', registers });
     this.kafkaUp = new Gauge({ name: `${PREFIX}kafka_up`, help: '1 when Kafka answered the last check.', registers });
   }

@@ -44,7 +44,10 @@ export class ProduceService {
     try {
       routes = await router.routeAll(topic, records.map((r) => r.group));
     } catch (err) {
-      if (err instanceof SidecarError) throw err;
+      if (err instanceof SidecarError) {
+        if (err.code === 'ROUTING_UNAVAILABLE') metrics.routingFailures.inc({ reason: 'outage' });
+        throw err;
+      }
       metrics.routingFailures.inc({ reason: 'redis' });
       throw new SidecarError('ROUTING_UNAVAILABLE', `cannot route MessageGroups: the mapping store is unreachable (${errorMessage(err)})`, { cause: err });
     } finally {

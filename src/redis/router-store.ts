@@ -52,6 +52,11 @@ export class RouterStore {
     this.#scripts = redis as unknown as ScriptCommands;
   }
 
+  /** One round trip: resolves once Redis answers. */
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+
   keys(topic: string): TopicKeys {
     let keys = this.#keys.get(topic);
     if (!keys) {

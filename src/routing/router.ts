@@ -15,7 +15,18 @@ export interface RouterOptions {
   routeCacheSize: number;
   groupTtlMs: number;
   touchFlushIntervalMs: number;
+  /** Unprovable routes during an outage: refused (503), or hashed (may split a group); see SidecarOptions. @defaultValue 'reject' */
+  degradedRouting?: 'reject' | 'hash';
 }
+
+/** A route and whether it was proven (by Redis, or a cached confirmation still inside its validity window). */
+interface Resolution {
+  partition: number;
+  proven: boolean;
+}
+
+/** Seconds a client is told to wait before retrying a group this replica cannot route during an outage. */
+const OUTAGE_RETRY_AFTER_S = 1;
 
 /** Consecutive Redis command timeouts that count as an outage even while the connection looks open. */
 const TIMEOUTS_BEFORE_DEGRADED = 3;
@@ -37,7 +48,7 @@ export class OrderedMessageRouter {
   readonly #cache: RouteCache;
   readonly #validityMs: number;
   readonly #buckets = new Map<string, Promise<number>>();
-  readonly #inflight = new Map<string, Promise<number>>();
+  readonly #inflight = new Map<string, Promise<Resolution>>();
   /** Groups used since the last flush, per topic then group; at most one entry per cached group. */
   #touched = new Map<string, Map<string, TouchEntry>>();
   /** Last seen mapping generation per topic (see RouterStore.generations). */
@@ -80,22 +91,26 @@ export class OrderedMessageRouter {
   }
 
   /** The partition of `group` in `topic`, assigning one (least loaded) if the group is new. */
-  route(topic: string, group: string): Promise<number> {
+  async route(topic: string, group: string): Promise<number> {
+    return (await this.#resolve(topic, group)).partition;
+  }
+
+  #resolve(topic: string, group: string): Promise<Resolution> {
     const cached = this.#cache.get(topic, group);
     if (cached && performance.now() - cached.confirmedAt < this.#validityMs) {
       this.#metrics.cacheHits.inc();
       this.#noteUse(topic, group, cached.hash, cached.partition);
-      return Promise.resolve(cached.partition);
+      return Promise.resolve({ partition: cached.partition, proven: true });
     }
     this.#metrics.cacheMisses.inc();
-    if (this.#degraded.active) return this.#routeDegraded(topic, group);
+    if (this.#degraded.active) return this.#routeUnproven(topic, group);
     const key = `${topic}\u0000${group}`;
     let pending = this.#inflight.get(key);
     if (!pending) {
       pending = this.#routeViaRedis(topic, group)
         .then((partition) => {
           this.#redisTimeouts = 0;
-          return partition;
+          return { partition, proven: true };
         })
         .catch((err: unknown) => {
           // One slow command is not an outage: degrade when the connection is gone, or when commands keep
@@ -105,7 +120,7 @@ export class OrderedMessageRouter {
           this.#redisTimeouts = timedOut ? this.#redisTimeouts + 1 : 0;
           if (this.#store.redis.status === 'ready' && this.#redisTimeouts < TIMEOUTS_BEFORE_DEGRADED) throw err;
           this.#enterDegraded(err);
-          return this.#routeDegraded(topic, group);
+          return this.#routeUnproven(topic, group);
         })
         .finally(() => this.#inflight.delete(key));
       this.#inflight.set(key, pending);
@@ -113,11 +128,18 @@ export class OrderedMessageRouter {
     return pending;
   }
 
-  /** Routes the distinct groups of one request concurrently (ioredis pipelines them on one connection). */
+  /**
+   * Routes the groups of one request's messages concurrently (ioredis pipelines them on one connection). All
+   * or nothing: one group that cannot be routed fails the whole request, so nothing of it is written.
+   */
   async routeAll(topic: string, groups: Iterable<string>): Promise<Map<string, number>> {
-    const distinct = [...new Set(groups)];
-    const partitions = await Promise.all(distinct.map((g) => this.route(topic, g)));
-    return new Map(distinct.map((g, i) => [g, partitions[i]!]));
+    const messages = new Map<string, number>();
+    for (const g of groups) messages.set(g, (messages.get(g) ?? 0) + 1);
+    const distinct = [...messages.keys()];
+    const resolved = await Promise.all(distinct.map((g) => this.#resolve(topic, g)));
+    const unproven = distinct.reduce((n, g, i) => (resolved[i]!.proven ? n : n + messages.get(g)!), 0);
+    if (unproven > 0) this.#metrics.hashRoutedMessages.inc(unproven);
+    return new Map(distinct.map((g, i) => [g, resolved[i]!.partition]));
   }
 
   /** Forgets a cached route (the admin tools call this after changing a mapping). */
@@ -139,7 +161,10 @@ export class OrderedMessageRouter {
     if (provisional?.confirmedAt === Number.NEGATIVE_INFINITY) {
       // Routed while degraded but not recorded then: record the partition it used, so it does not move.
       const recorded = await this.#store.record(topic, buckets, group, hash, provisional.partition);
-      if (recorded !== provisional.partition) this.#metrics.degradedConflicts.inc();
+      if (recorded !== provisional.partition) {
+        this.#metrics.degradedConflicts.inc();
+        this.#log.error('MessageGroup split: routed by hash during the outage, but mapped elsewhere meanwhile; following Redis from now on', { topic, group, used: provisional.partition, redis: recorded });
+      }
       this.#cache.set(topic, group, { partition: recorded, hash, confirmedAt });
       return recorded;
     }
@@ -166,10 +191,23 @@ export class OrderedMessageRouter {
   }
 
   /**
-   * Without Redis: a group this replica knows keeps its cached partition, however old; a new group takes
-   * its consistent-hash partition, which every replica computes alike, and is recorded in Redis later.
+   * A group whose route this replica cannot prove while Redis is out of reach. By default it is refused
+   * (another replica may have it mapped, or map it meanwhile, elsewhere). With `degradedRouting: 'hash'`, a
+   * group this replica knows keeps its cached partition, however old; another takes its consistent-hash
+   * partition, which every replica computes alike, and is recorded in Redis later.
    */
-  async #routeDegraded(topic: string, group: string): Promise<number> {
+  async #routeUnproven(topic: string, group: string): Promise<Resolution> {
+    if (this.#options.degradedRouting !== 'hash') {
+      throw new SidecarError(
+        'ROUTING_UNAVAILABLE',
+        `Redis is out of reach and this replica cannot prove the partition of MessageGroup "${group}" (not in its cache); nothing was written, retry shortly`,
+        { field: 'messages', retryAfterSeconds: OUTAGE_RETRY_AFTER_S },
+      );
+    }
+    return { partition: await this.#routeByHash(topic, group), proven: false };
+  }
+
+  async #routeByHash(topic: string, group: string): Promise<number> {
     this.#metrics.degradedRoutes.inc();
     const known = this.#cache.peek(topic, group);
     if (known) return known.partition;
@@ -184,20 +222,27 @@ export class OrderedMessageRouter {
   #enterDegraded(err: unknown): void {
     if (!this.#degraded.enter()) return;
     this.#metrics.degradedMode.set(1);
-    this.#log.error('Redis unreachable: routing in degraded mode (cached routes, consistent hashing for new groups)', { err });
+    const how = this.#options.degradedRouting === 'hash' ? 'other groups by consistent hashing (DEGRADED_ROUTING=hash)' : 'other groups get 503';
+    this.#log.error(`Redis unreachable: routing in degraded mode (routes cached within their validity; ${how})`, { err });
     this.#recoveryTimer = setInterval(() => void this.#tryRecover(), 1000);
     this.#recoveryTimer.unref();
   }
 
-  /** Records the routes made while degraded (Redis wins conflicts), then routes through Redis again. */
+  /**
+   * Records the routes made by hash while degraded (Redis wins conflicts), then routes through Redis again.
+   * When unprovable routes are refused there is nothing to record: a route-2.lua call that timed out and
+   * ran later only created a mapping that nothing was written to yet.
+   */
   async #tryRecover(): Promise<void> {
     try {
+      // With nothing to record (always so when refusing unprovable routes), only an answer proves Redis is back.
+      await this.#store.ping();
       for (const route of this.#degraded.pending()) {
         const confirmedAt = performance.now();
         const partition = await this.#store.record(route.topic, await this.#bucketsOf(route.topic), route.group, route.hash, route.partition);
         if (partition !== route.partition) {
           this.#metrics.degradedConflicts.inc();
-          this.#log.warn('a group routed without Redis was mapped elsewhere meanwhile; following Redis', { topic: route.topic, group: route.group, used: route.partition, redis: partition });
+          this.#log.error('MessageGroup split: routed by hash during the outage, but mapped elsewhere meanwhile; its messages around the outage are in two partitions, following Redis from now on', { topic: route.topic, group: route.group, used: route.partition, redis: partition });
         }
         // Update only routes still cached: inserting would evict others routed while degraded, which
         // exist nowhere else until they are recorded too.
