@@ -14,6 +14,7 @@ import { SidecarMetrics } from './metrics/sidecar-metrics.ts';
 import { ProduceService } from './produce/produce-service.ts';
 import { RouterStore } from './redis/router-store.ts';
 import { DedupStore } from './redis/dedup-store.ts';
+import { RedisGateway } from './redis/redis-gateway.ts';
 import { DedupWindow } from './dedup/dedup-window.ts';
 import { MappingCleaner } from './routing/cleanup.ts';
 import { OrderedMessageRouter } from './routing/router.ts';
@@ -65,9 +66,9 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   });
   const admin = kafka.admin();
   const producer = new ResettableProducer(kafka, log, budget);
-  // Fail fast when Redis is away (no offline queue, bounded commands): the router then degrades at once
-  // instead of holding requests; ioredis keeps reconnecting in the background.
-  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: options.redisCommandTimeoutMs, keepAlive: 5000, connectionName: 'ordered-sidecar' });
+  // Fail fast when Redis is away (no offline queue; RedisGateway bounds each command): the router then
+  // degrades at once instead of holding requests; ioredis keeps reconnecting in the background.
+  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, keepAlive: 5000, connectionName: 'ordered-sidecar' });
   let redisErrorLogged = false;
   redis.on('error', (err: Error) => {
     if (!redisErrorLogged) log.warn('Redis connection error (repeats are not logged until it reconnects)', { err });
@@ -79,14 +80,15 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   });
   await waitForRedis(redis, log);
 
-  const store = new RouterStore(redis, options.redisPrefix);
+  const gateway = new RedisGateway(redis, { commandTimeoutMs: options.redisCommandTimeoutMs });
+  const store = new RouterStore(gateway, options.redisPrefix);
   const metadata = new TopicMetadata(admin, options.metadataRefreshMs);
   const router = new OrderedMessageRouter(store, (topic, how) => metadata.partitionCount(topic, how), options, metrics, log);
   const cleaner = new MappingCleaner(store, options, metrics, log);
   const writer = new PartitionWriter(producer.send, { ...options, maxQueueWaitMs: options.kafkaWriteTimeoutMs }, metrics);
   // A retry waits for an earlier attempt at most as long as that attempt's write could take behind one batch.
   const dedup = new DedupWindow(
-    new DedupStore(redis, options.redisPrefix, options.dedupWindowMs),
+    new DedupStore(gateway, options.redisPrefix, options.dedupWindowMs),
     { leaseMs: options.dedupLeaseMs, pollMs: 100, maxWaitMs: 2 * options.kafkaWriteTimeoutMs },
     log,
   );

@@ -5,7 +5,7 @@ import type { SidecarMetrics } from '../metrics/sidecar-metrics.ts';
 import type { OrderedMessageRouter } from '../routing/router.ts';
 import type { DedupWindow } from '../dedup/dedup-window.ts';
 import type { Logger } from '../logging/logger.ts';
-import { isRedisUnreachable } from '../routing/degraded-mode.ts';
+import { StoreRefusedError, StoreUnreachableError } from '../errors/store-errors.ts';
 import type { Outcome } from '../redis/dedup-store.ts';
 import type { MessageResult, OrderedRecord, ProduceResponse } from './produce-types.ts';
 import { parseOrderedRequest, parsePlainRequest, type RequestLimits } from './validate-request.ts';
@@ -48,8 +48,10 @@ export class ProduceService {
         if (err.code === 'ROUTING_UNAVAILABLE') metrics.routingFailures.inc({ reason: 'outage' });
         throw err;
       }
+      // Anything but a store failure is a defect: a 500 with its stack, nothing written.
+      if (!(err instanceof StoreUnreachableError || err instanceof StoreRefusedError)) throw err;
       metrics.routingFailures.inc({ reason: 'redis' });
-      throw new SidecarError('ROUTING_UNAVAILABLE', `cannot route MessageGroups: the mapping store is unreachable (${errorMessage(err)})`, { cause: err });
+      throw new SidecarError('ROUTING_UNAVAILABLE', `cannot route MessageGroups: ${errorMessage(err)}`, { cause: err });
     } finally {
       stopTimer();
     }
@@ -69,11 +71,12 @@ export class ProduceService {
     try {
       acquired = await dedup.acquire(topic, ids);
     } catch (err) {
-      if (err instanceof SidecarError) throw err;
-      if (!isRedisUnreachable(err)) {
-        throw new SidecarError('ROUTING_UNAVAILABLE', `cannot check dedup_ids: Redis refused the script (${errorMessage(err)})`, { cause: err });
+      if (err instanceof StoreRefusedError) {
+        throw new SidecarError('ROUTING_UNAVAILABLE', `cannot check dedup_ids: ${errorMessage(err)}`, { cause: err });
       }
-      // Degraded mode: losing messages is worse than a possible duplicate; the response and a metric say so.
+      // Only Redis out of reach writes without the check; anything else (a defect included) writes nothing.
+      if (!(err instanceof StoreUnreachableError)) throw err;
+      // Losing messages is worse than a possible duplicate; the response and a metric say so.
       metrics.dedupUnavailable.inc({ topic }, ids.length);
       const response = await writePartitions(writer, topic, records, partitionOf, 'ordered');
       return { ...response, dedup_unavailable: true };

@@ -54,8 +54,8 @@ export class AdminStore {
 
   async reassign(topic: string, buckets: number, r: Reassignment): Promise<ReassignOutcome> {
     const keys = this.router.keys(topic);
-    const [status, partition, minute, nowMs] = await this.#scripts.osAdminReassign(
-      keys.bucket(bucketOf(r.hash, buckets)), keys.loads, r.group, r.from, r.to ?? -1, r.minIdleMs, r.dryRun ? 1 : 0,
+    const [status, partition, minute, nowMs] = await this.router.gateway.run(() =>
+      this.#scripts.osAdminReassign(keys.bucket(bucketOf(r.hash, buckets)), keys.loads, r.group, r.from, r.to ?? -1, r.minIdleMs, r.dryRun ? 1 : 0),
     );
     return { status, partition, lastAccess: minute < 0 ? undefined : new Date(minute * 60_000), now: new Date(nowMs) };
   }
@@ -69,7 +69,7 @@ export class AdminStore {
     const keys = this.router.keys(topic);
     const pipeline = this.#redis.pipeline();
     for (let b = first; b < first + count; b++) pipeline.hscan(keys.bucket(b), b === first ? cursor : '0', 'COUNT', hint);
-    const results = (await pipeline.exec()) ?? [];
+    const results = (await this.router.gateway.run(() => pipeline.exec())) ?? [];
     return results.map(([err, reply]) => {
       if (err) throw err;
       const [next, flat] = reply as [string, string[]];

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
+import type { RedisGateway } from './redis-gateway.ts';
 import { bucketOf, preferenceOrder } from '../routing/hashing.ts';
 import { cleanupLastRunKey, cleanupLockKey, topicKeys, topicsKey, type TopicKeys } from './keys.ts';
 
@@ -37,12 +38,15 @@ export function parseMapping(value: string): StoredMapping {
 
 /** The one typed gateway to the router's Redis state; nothing else issues router commands. */
 export class RouterStore {
+  readonly gateway: RedisGateway;
   readonly redis: Redis;
   readonly prefix: string;
   readonly #scripts: ScriptCommands;
   readonly #keys = new Map<string, TopicKeys>();
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(gateway: RedisGateway, prefix: string) {
+    this.gateway = gateway;
+    const { redis } = gateway;
     this.redis = redis;
     this.prefix = prefix;
     redis.defineCommand('osRoute', { numberOfKeys: 2, lua: script('route-2.lua') });
@@ -54,7 +58,7 @@ export class RouterStore {
 
   /** One round trip: resolves once Redis answers. */
   async ping(): Promise<void> {
-    await this.redis.ping();
+    await this.gateway.run(() => this.redis.ping());
   }
 
   keys(topic: string): TopicKeys {
@@ -73,27 +77,23 @@ export class RouterStore {
    */
   async registerTopic(topic: string, buckets: number): Promise<{ buckets: number; generation: string | null }> {
     const keys = this.keys(topic);
-    const [, stored, generation] = (await this.redis
-      .multi()
-      .hsetnx(keys.meta, 'buckets', buckets)
-      .hget(keys.meta, 'buckets')
-      .hget(keys.meta, 'generation')
-      .sadd(topicsKey(this.prefix), topic)
-      .exec()) as [unknown, [Error | null, string | null], [Error | null, string | null], unknown];
+    const [, stored, generation] = (await this.gateway.run(() =>
+      this.redis.multi().hsetnx(keys.meta, 'buckets', buckets).hget(keys.meta, 'buckets').hget(keys.meta, 'generation').sadd(topicsKey(this.prefix), topic).exec(),
+    )) as [unknown, [Error | null, string | null], [Error | null, string | null], unknown];
     return { buckets: Number(stored[1] ?? buckets), generation: generation[1] };
   }
 
   async route(topic: string, buckets: number, group: string, hash: number, partitions: number): Promise<RouteOutcome> {
     const keys = this.keys(topic);
     const preference = preferenceOrder(hash, partitions).join(',');
-    const [partition, created] = await this.#scripts.osRoute(keys.bucket(bucketOf(hash, buckets)), keys.loads, group, partitions, preference);
+    const [partition, created] = await this.gateway.run(() => this.#scripts.osRoute(keys.bucket(bucketOf(hash, buckets)), keys.loads, group, partitions, preference));
     return { partition, created: created === 1 };
   }
 
   /** Records a mapping made without Redis unless one exists; returns the partition Redis now maps the group to. */
   async record(topic: string, buckets: number, group: string, hash: number, partition: number): Promise<number> {
     const keys = this.keys(topic);
-    return this.#scripts.osRecord(keys.bucket(bucketOf(hash, buckets)), keys.loads, group, partition);
+    return this.gateway.run(() => this.#scripts.osRecord(keys.bucket(bucketOf(hash, buckets)), keys.loads, group, partition));
   }
 
   /** Refreshes last access of used mappings; returns, per entry, whether Redis still maps it to that partition. */
@@ -102,12 +102,12 @@ export class RouterStore {
     const keys = this.keys(topic);
     const bucketKeys = entries.map((e) => keys.bucket(bucketOf(e.hash, buckets)));
     const args = entries.flatMap((e) => [e.group, e.partition]);
-    const result = await this.#scripts.osTouch(entries.length, ...bucketKeys, ...args);
+    const result = await this.gateway.run(() => this.#scripts.osTouch(entries.length, ...bucketKeys, ...args));
     return result.map((ok) => ok === 1);
   }
 
   async lookup(topic: string, buckets: number, group: string, hash: number): Promise<StoredMapping | undefined> {
-    const value = await this.redis.hget(this.keys(topic).bucket(bucketOf(hash, buckets)), group);
+    const value = await this.gateway.run(() => this.redis.hget(this.keys(topic).bucket(bucketOf(hash, buckets)), group));
     return value === null ? undefined : parseMapping(value);
   }
 
@@ -118,7 +118,7 @@ export class RouterStore {
     for (let b = from; b < to; b++) {
       (pipeline as unknown as { osCleanupBucket: (...a: unknown[]) => void }).osCleanupBucket(keys.bucket(b), keys.loads, ttlMinutes);
     }
-    const results = (await pipeline.exec()) ?? [];
+    const results = (await this.gateway.run(() => pipeline.exec())) ?? [];
     let removed = 0;
     for (const [err, count] of results) {
       if (err) throw err;
@@ -129,16 +129,16 @@ export class RouterStore {
 
   /** Groups mapped to each partition 0..partitions-1. */
   async loads(topic: string, partitions: number): Promise<number[]> {
-    const raw = await this.redis.hgetall(this.keys(topic).loads);
+    const raw = await this.gateway.run(() => this.redis.hgetall(this.keys(topic).loads));
     return Array.from({ length: partitions }, (_, p) => Number(raw[String(p)] ?? 0));
   }
 
   async topics(): Promise<string[]> {
-    return (await this.redis.smembers(topicsKey(this.prefix))).sort();
+    return (await this.gateway.run(() => this.redis.smembers(topicsKey(this.prefix)))).sort();
   }
 
   async bucketCount(topic: string): Promise<number | undefined> {
-    const value = await this.redis.hget(this.keys(topic).meta, 'buckets');
+    const value = await this.gateway.run(() => this.redis.hget(this.keys(topic).meta, 'buckets'));
     return value === null ? undefined : Number(value);
   }
 
@@ -150,7 +150,7 @@ export class RouterStore {
     if (topics.length === 0) return [];
     const pipeline = this.redis.pipeline();
     for (const topic of topics) pipeline.hget(this.keys(topic).meta, 'generation');
-    const results = (await pipeline.exec()) ?? [];
+    const results = (await this.gateway.run(() => pipeline.exec())) ?? [];
     return results.map(([err, value]) => {
       if (err) throw err;
       return value as string | null;
@@ -158,20 +158,20 @@ export class RouterStore {
   }
 
   async bumpGeneration(topic: string): Promise<number> {
-    return this.redis.hincrby(this.keys(topic).meta, 'generation', 1);
+    return this.gateway.run(() => this.redis.hincrby(this.keys(topic).meta, 'generation', 1));
   }
 
   /** Takes the fleet-wide cleanup turn for `holdMs`; false when another replica has it. */
   async tryTakeCleanupTurn(owner: string, holdMs: number): Promise<boolean> {
-    return (await this.redis.set(cleanupLockKey(this.prefix), owner, 'PX', holdMs, 'NX')) === 'OK';
+    return (await this.gateway.run(() => this.redis.set(cleanupLockKey(this.prefix), owner, 'PX', holdMs, 'NX'))) === 'OK';
   }
 
   async recordCleanupRun(unixSeconds: number): Promise<void> {
-    await this.redis.set(cleanupLastRunKey(this.prefix), unixSeconds);
+    await this.gateway.run(() => this.redis.set(cleanupLastRunKey(this.prefix), unixSeconds));
   }
 
   async lastCleanupRun(): Promise<number | undefined> {
-    const value = await this.redis.get(cleanupLastRunKey(this.prefix));
+    const value = await this.gateway.run(() => this.redis.get(cleanupLastRunKey(this.prefix)));
     return value === null ? undefined : Number(value);
   }
 }

@@ -1,6 +1,3 @@
-import { ReplyError } from 'ioredis';
-import { SidecarError } from '../errors/sidecar-error.ts';
-
 /** A route made without Redis, to be recorded there when it returns. */
 export interface ProvisionalRoute {
   topic: string;
@@ -8,12 +5,6 @@ export interface ProvisionalRoute {
   hash: number;
   partition: number;
 }
-
-/**
- * Whether an error means "Redis is out of reach" (connection refused or lost, offline, timed out), as
- * opposed to Redis answering with an error or a problem of the request itself, which degrade nothing.
- */
-export const isRedisUnreachable = (err: unknown): boolean => !(err instanceof ReplyError) && !(err instanceof SidecarError);
 
 /**
  * Bookkeeping of the degraded mode: on or off, and the routes to record once Redis answers again.

@@ -2,10 +2,11 @@ import type { RouterStore, TouchEntry } from '../redis/router-store.ts';
 import type { SidecarMetrics } from '../metrics/sidecar-metrics.ts';
 import type { Logger } from '../logging/logger.ts';
 import { groupHash, hashedPartition } from './hashing.ts';
-import { DegradedMode, isRedisUnreachable } from './degraded-mode.ts';
+import { DegradedMode } from './degraded-mode.ts';
 import { cacheValidityMs } from './expiry.ts';
 import { RouteCache } from './route-cache.ts';
-import { SidecarError, errorMessage } from '../errors/sidecar-error.ts';
+import { SidecarError } from '../errors/sidecar-error.ts';
+import { StoreUnreachableError } from '../errors/store-errors.ts';
 
 /** Where partition counts come from (Kafka metadata in production); `fresh` skips any cached count. */
 export type PartitionCounter = (topic: string, options?: { fresh?: boolean }) => Promise<number>;
@@ -27,9 +28,6 @@ interface Resolution {
 
 /** Seconds a client is told to wait before retrying a group this replica cannot route during an outage. */
 const OUTAGE_RETRY_AFTER_S = 1;
-
-/** Consecutive Redis command timeouts that count as an outage even while the connection looks open. */
-const TIMEOUTS_BEFORE_DEGRADED = 3;
 
 /** Touches per script call: enough to amortise the round trip, small enough to keep Redis responsive. */
 const TOUCH_CHUNK = 500;
@@ -54,7 +52,6 @@ export class OrderedMessageRouter {
   /** Last seen mapping generation per topic (see RouterStore.generations). */
   readonly #generations = new Map<string, string | null>();
   readonly #degraded = new DegradedMode();
-  #redisTimeouts = 0;
   #recoveryTimer: NodeJS.Timeout | undefined;
   #flushTimer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
@@ -108,17 +105,10 @@ export class OrderedMessageRouter {
     let pending = this.#inflight.get(key);
     if (!pending) {
       pending = this.#routeViaRedis(topic, group)
-        .then((partition) => {
-          this.#redisTimeouts = 0;
-          return { partition, proven: true };
-        })
+        .then((partition) => ({ partition, proven: true }))
         .catch((err: unknown) => {
-          // One slow command is not an outage: degrade when the connection is gone, or when commands keep
-          // timing out on a connection that still looks open (a silently dropped peer).
-          if (!isRedisUnreachable(err)) throw err;
-          const timedOut = errorMessage(err).includes('timed out');
-          this.#redisTimeouts = timedOut ? this.#redisTimeouts + 1 : 0;
-          if (this.#store.redis.status === 'ready' && this.#redisTimeouts < TIMEOUTS_BEFORE_DEGRADED) throw err;
+          // The store adapter decides what is an outage; one unanswered command is not (it fails this lookup).
+          if (!(err instanceof StoreUnreachableError && err.outage)) throw err;
           this.#enterDegraded(err);
           return this.#routeUnproven(topic, group);
         })
@@ -250,7 +240,7 @@ export class OrderedMessageRouter {
         this.#degraded.recorded(route);
       }
     } catch (err) {
-      if (!isRedisUnreachable(err)) this.#log.error('recording degraded-mode routes failed; still degraded', { err });
+      if (!(err instanceof StoreUnreachableError)) this.#log.error('recording degraded-mode routes failed; still degraded', { err });
       return; // try again on the next tick
     }
     const since = this.#degraded.since ?? Date.now();

@@ -96,7 +96,7 @@ describe('more new groups during an outage than hash mode keeps for recording', 
       await postJson(`${small.url}/v1/ordered-produce`, { topic, messages: [{ message_group: 'warm-up', value: 'a' }] });
       await redis.stop();
       const during = await send('b');
-      expect(during.status).toBe(200);
+      expect(during.status, JSON.stringify(during.body)).toBe(200);
       await redis.start();
       for (let i = 0; i < 100 && small.router.degraded; i++) await sleep(100);
       expect(small.router.degraded).toBe(false);
