@@ -48,16 +48,22 @@ export class RedisGateway {
   #classify(err: unknown): unknown {
     if (err instanceof CommandDeadline) {
       this.#unanswered++;
-      const outage = this.redis.status !== 'ready' || this.#unanswered >= TIMEOUTS_BEFORE_OUTAGE;
+      const outage = !this.#connected() || this.#unanswered >= TIMEOUTS_BEFORE_OUTAGE;
       return new StoreUnreachableError(`Redis did not answer within ${this.#commandTimeoutMs} ms (${this.#unanswered} in a row)`, { outage });
     }
     if (err instanceof ReplyError) return new StoreRefusedError(`Redis refused the command: ${(err as Error).message}`, { cause: err });
     // ioredis rejects commands with its own abort classes, or with a plain Error when the connection is not
-    // (or no longer) ready: closed, reconnecting, offline queue disabled.
+    // (or no longer) usable: closed, reconnecting, or its socket ended before ioredis noticed.
     const plainError = err instanceof Error && Object.getPrototypeOf(err) === Error.prototype;
-    if (err instanceof RedisError || (plainError && this.redis.status !== 'ready')) {
+    if (err instanceof RedisError || (plainError && !this.#connected())) {
       return new StoreUnreachableError(`Redis connection unavailable (${this.redis.status})`, { outage: true, cause: err });
     }
     return err;
+  }
+
+  /** The connection as ioredis holds it: ready, and its socket still open for writing. */
+  #connected(): boolean {
+    const { status, stream } = this.redis;
+    return status === 'ready' && stream.writable && !stream.writableEnded;
   }
 }
