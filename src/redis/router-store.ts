@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { RedisGateway } from './redis-gateway.ts';
+import type { RouteOutcome, RouteStore, TopicRegistration, TouchEntry } from '../routing/route-store.ts';
+import type { CleanupStore } from '../routing/cleanup.ts';
 import { bucketOf, preferenceOrder } from '../routing/hashing.ts';
 import { cleanupLastRunKey, cleanupLockKey, topicKeys, topicsKey, type TopicKeys } from './keys.ts';
 
@@ -14,18 +16,6 @@ interface ScriptCommands {
   osRecord(bucketKey: string, loadsKey: string, group: string, partition: number): Promise<number>;
 }
 
-export interface RouteOutcome {
-  partition: number;
-  /** True when this call created the mapping (the group was new). */
-  created: boolean;
-}
-
-export interface TouchEntry {
-  group: string;
-  hash: number;
-  partition: number;
-}
-
 export interface StoredMapping {
   partition: number;
   lastAccess: Date;
@@ -37,7 +27,7 @@ export function parseMapping(value: string): StoredMapping {
 }
 
 /** The one typed gateway to the router's Redis state; nothing else issues router commands. */
-export class RouterStore {
+export class RouterStore implements RouteStore, CleanupStore {
   readonly gateway: RedisGateway;
   readonly redis: Redis;
   readonly prefix: string;
@@ -75,7 +65,7 @@ export class RouterStore {
    * a topic fixes the count; later replicas adopt it even if configured differently, because a group's
    * bucket must not change. The generation read here is the replica's baseline for admin changes.
    */
-  async registerTopic(topic: string, buckets: number): Promise<{ buckets: number; generation: string | null }> {
+  async registerTopic(topic: string, buckets: number): Promise<TopicRegistration> {
     const keys = this.keys(topic);
     const [, stored, generation] = (await this.gateway.run(() =>
       this.redis.multi().hsetnx(keys.meta, 'buckets', buckets).hget(keys.meta, 'buckets').hget(keys.meta, 'generation').sadd(topicsKey(this.prefix), topic).exec(),

@@ -19,14 +19,15 @@ let sidecar: RunningSidecar;
 beforeAll(async () => {
   kafka = testKafka();
   admin = await connectAdmin(kafka);
-  redis = new OwnRedis(await freePort());
+  // Persistent, as a production Redis holding the mappings must be: a restart keeps them (docs/operations.md).
+  redis = new OwnRedis(await freePort(), { persistent: true });
   await redis.start();
   sidecar = await startTestSidecar({ redisUrl: redis.url, redisPrefix: 'degraded', degradedRouting: 'hash' });
 });
 
 afterAll(async () => {
   await sidecar?.close();
-  await redis?.stop();
+  await redis?.destroy();
   await admin?.disconnect();
 });
 
