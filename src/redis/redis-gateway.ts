@@ -1,5 +1,6 @@
 import { ReplyError, type Redis } from 'ioredis';
 import { StoreRefusedError, StoreUnreachableError } from '../errors/store-errors.ts';
+import { registerScripts } from './scripts.ts';
 
 /** Consecutive unanswered commands that count as an outage even while the connection looks open. */
 const TIMEOUTS_BEFORE_OUTAGE = 3;
@@ -14,7 +15,8 @@ const RedisError: abstract new (...args: never[]) => Error = Object.getPrototype
 class CommandDeadline extends Error {}
 
 /**
- * Every Redis command of the sidecar goes through `run`, which bounds it by the command timeout and says
+ * The sidecar's one way to its Redis connection: it registers every script (scripts.ts), and every command
+ * goes through `run`, which bounds it by the command timeout and says
  * what a failure means: unreachable (connection-level: refused, lost, or unanswered), refused (Redis
  * answered with an error), or neither, which is let through unchanged (a programming error is a 500,
  * never an outage).
@@ -27,6 +29,7 @@ export class RedisGateway {
   constructor(redis: Redis, { commandTimeoutMs = 2000 }: { commandTimeoutMs?: number } = {}) {
     this.redis = redis;
     this.#commandTimeoutMs = commandTimeoutMs;
+    registerScripts(redis);
   }
 
   async run<T>(call: () => Promise<T>): Promise<T> {

@@ -1,20 +1,9 @@
-import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { RedisGateway } from './redis-gateway.ts';
 import type { RouteOutcome, RouteStore, TopicRegistration, TouchEntry } from '../routing/route-store.ts';
 import type { CleanupStore } from '../routing/cleanup.ts';
 import { bucketOf, preferenceOrder } from '../routing/hashing.ts';
 import { cleanupLastRunKey, cleanupLockKey, topicKeys, topicsKey, type TopicKeys } from './keys.ts';
-
-const script = (name: string): string => readFileSync(new URL(`./lua/${name}`, import.meta.url), 'utf8');
-
-/** The scripts, registered once per connection; ioredis sends EVALSHA and falls back to EVAL after a Redis restart. */
-interface ScriptCommands {
-  osRoute(bucketKey: string, loadsKey: string, group: string, partitions: number, preference: string): Promise<[number, number]>;
-  osTouch(numKeys: number, ...keysThenArgs: (string | number)[]): Promise<number[]>;
-  osCleanupBucket(bucketKey: string, loadsKey: string, ttlMinutes: number): Promise<number>;
-  osRecord(bucketKey: string, loadsKey: string, group: string, partition: number): Promise<number>;
-}
 
 export interface StoredMapping {
   partition: number;
@@ -31,19 +20,12 @@ export class RouterStore implements RouteStore, CleanupStore {
   readonly gateway: RedisGateway;
   readonly redis: Redis;
   readonly prefix: string;
-  readonly #scripts: ScriptCommands;
   readonly #keys = new Map<string, TopicKeys>();
 
   constructor(gateway: RedisGateway, prefix: string) {
     this.gateway = gateway;
-    const { redis } = gateway;
-    this.redis = redis;
+    this.redis = gateway.redis;
     this.prefix = prefix;
-    redis.defineCommand('osRoute', { numberOfKeys: 2, lua: script('route-2.lua') });
-    redis.defineCommand('osTouch', { lua: script('touch.lua') });
-    redis.defineCommand('osCleanupBucket', { numberOfKeys: 2, lua: script('cleanup-bucket-2.lua') });
-    redis.defineCommand('osRecord', { numberOfKeys: 2, lua: script('record-2.lua') });
-    this.#scripts = redis as unknown as ScriptCommands;
   }
 
   /** One round trip: resolves once Redis answers. */
@@ -76,14 +58,14 @@ export class RouterStore implements RouteStore, CleanupStore {
   async route(topic: string, buckets: number, group: string, hash: number, partitions: number): Promise<RouteOutcome> {
     const keys = this.keys(topic);
     const preference = preferenceOrder(hash, partitions).join(',');
-    const [partition, created] = await this.gateway.run(() => this.#scripts.osRoute(keys.bucket(bucketOf(hash, buckets)), keys.loads, group, partitions, preference));
+    const [partition, created] = await this.gateway.run(() => this.redis.osRoute(keys.bucket(bucketOf(hash, buckets)), keys.loads, group, partitions, preference));
     return { partition, created: created === 1 };
   }
 
   /** Records a mapping made without Redis unless one exists; returns the partition Redis now maps the group to. */
   async record(topic: string, buckets: number, group: string, hash: number, partition: number): Promise<number> {
     const keys = this.keys(topic);
-    return this.gateway.run(() => this.#scripts.osRecord(keys.bucket(bucketOf(hash, buckets)), keys.loads, group, partition));
+    return this.gateway.run(() => this.redis.osRecord(keys.bucket(bucketOf(hash, buckets)), keys.loads, group, partition));
   }
 
   /** Refreshes last access of used mappings; returns, per entry, whether Redis still maps it to that partition. */
@@ -92,7 +74,7 @@ export class RouterStore implements RouteStore, CleanupStore {
     const keys = this.keys(topic);
     const bucketKeys = entries.map((e) => keys.bucket(bucketOf(e.hash, buckets)));
     const args = entries.flatMap((e) => [e.group, e.partition]);
-    const result = await this.gateway.run(() => this.#scripts.osTouch(entries.length, ...bucketKeys, ...args));
+    const result = await this.gateway.run(() => this.redis.osTouch(entries.length, ...bucketKeys, ...args));
     return result.map((ok) => ok === 1);
   }
 
@@ -106,7 +88,7 @@ export class RouterStore implements RouteStore, CleanupStore {
     const keys = this.keys(topic);
     const pipeline = this.redis.pipeline();
     for (let b = from; b < to; b++) {
-      (pipeline as unknown as { osCleanupBucket: (...a: unknown[]) => void }).osCleanupBucket(keys.bucket(b), keys.loads, ttlMinutes);
+      pipeline.osCleanupBucket(keys.bucket(b), keys.loads, ttlMinutes);
     }
     const results = (await this.gateway.run(() => pipeline.exec())) ?? [];
     let removed = 0;

@@ -1,7 +1,9 @@
+import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { StoreRefusedError, StoreUnreachableError } from '../../src/errors/store-errors.ts';
 import { RedisGateway } from '../../src/redis/redis-gateway.ts';
+import { SCRIPTS } from '../../src/redis/scripts.ts';
 import { OwnRedis } from '../support/own-redis.ts';
 import { freePort } from '../support/ports.ts';
 
@@ -70,5 +72,15 @@ describe('RedisGateway decides what a failure means', () => {
     } finally {
       closed.disconnect();
     }
+  });
+});
+
+describe('the script registry', () => {
+  it('registers every Lua script of src/redis/lua exactly once, and each runs on the connection', async () => {
+    const files = readdirSync(new URL('../../src/redis/lua/', import.meta.url)).filter((f) => f.endsWith('.lua')).sort();
+    expect(Object.values(SCRIPTS).map((s) => s.file).sort()).toEqual(files);
+    new RedisGateway(redis);
+    // A typed call, with no cast: the touch of a group nobody mapped reports it unmapped.
+    expect(await redis.osTouch(1, 'registry-test:m:0', 'nobody', 0)).toEqual([0]);
   });
 });
