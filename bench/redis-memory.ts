@@ -4,7 +4,7 @@ import { DEFAULT_OPTIONS } from '../src/config/options.ts';
 import { topicKeys } from '../src/redis/keys.ts';
 import { RouterStore } from '../src/redis/router-store.ts';
 import { RedisGateway } from '../src/redis/redis-gateway.ts';
-import { DedupStore } from '../src/redis/dedup-store.ts';
+import { RedisDedupStore } from '../src/redis/dedup-store.ts';
 import { OrderedMessageRouter } from '../src/routing/router.ts';
 import { assignGroups } from './support/assign.ts';
 import { benchMetrics, benchPrefix, benchTopic, connectRedis, dropPrefix, orderGroup, quietLog } from './support/env.ts';
@@ -95,7 +95,7 @@ async function cacheMemory(redis: Redis, prefix: string, topic: string): Promise
 /** Redis bytes of the dedup window holding `count` settled UUID dedup_ids, as the sidecar records them. */
 async function dedupMemory(redis: Redis, prefix: string, count: number): Promise<number> {
   const topic = benchTopic('dedup');
-  const store = new DedupStore(new RedisGateway(redis), prefix, DEFAULT_OPTIONS.dedupWindowMs);
+  const store = new RedisDedupStore(new RedisGateway(redis), prefix, DEFAULT_OPTIONS.dedupWindowMs);
   for (let i = 0; i < count; i += 500) {
     const ids = Array.from({ length: Math.min(500, count - i) }, () => randomUUID());
     const { sliceKey } = await store.claim(topic, ids, 'bench', DEFAULT_OPTIONS.dedupLeaseMs);

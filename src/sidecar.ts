@@ -10,10 +10,11 @@ import { ResettableProducer } from './kafka/resettable-producer.ts';
 import { TopicMetadata } from './kafka/topic-metadata.ts';
 import { retryBudget } from './kafka/retry-budget.ts';
 import type { Logger } from './logging/logger.ts';
-import { SidecarMetrics } from './metrics/sidecar-metrics.ts';
+import { SidecarMetrics, type TopicLoads } from './metrics/sidecar-metrics.ts';
+import { loadDeviation } from './routing/least-loaded.ts';
 import { ProduceService } from './produce/produce-service.ts';
 import { RouterStore } from './redis/router-store.ts';
-import { DedupStore } from './redis/dedup-store.ts';
+import { RedisDedupStore } from './redis/dedup-store.ts';
 import { RedisGateway } from './redis/redis-gateway.ts';
 import { DedupWindow } from './dedup/dedup-window.ts';
 import { MappingCleaner } from './routing/cleanup.ts';
@@ -88,7 +89,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   const writer = new PartitionWriter(producer.send, { ...options, maxQueueWaitMs: options.kafkaWriteTimeoutMs }, metrics);
   // A retry waits for an earlier attempt at most as long as that attempt's write could take behind one batch.
   const dedup = new DedupWindow(
-    new DedupStore(gateway, options.redisPrefix, options.dedupWindowMs),
+    new RedisDedupStore(gateway, options.redisPrefix, options.dedupWindowMs),
     { leaseMs: options.dedupLeaseMs, pollMs: 100, maxWaitMs: 2 * options.kafkaWriteTimeoutMs },
     log,
   );
@@ -96,10 +97,12 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   const health = new HealthChecker(admin, redis, metrics, () => router.degraded);
 
   metrics.trackLoads(async () => {
-    const byTopic = new Map<string, number[]>();
+    const byTopic = new Map<string, TopicLoads>();
     for (const topic of await store.topics()) {
       const partitions = await metadata.partitionCount(topic).catch(() => undefined);
-      if (partitions !== undefined) byTopic.set(topic, await store.loads(topic, partitions));
+      if (partitions === undefined) continue;
+      const loads = await store.loads(topic, partitions);
+      byTopic.set(topic, { loads, deviation: loadDeviation(loads) });
     }
     const lastCleanup = await store.lastCleanupRun();
     if (lastCleanup !== undefined) metrics.cleanupLastSuccess.set(lastCleanup);

@@ -2,16 +2,22 @@ import express, { type ErrorRequestHandler, type Request, type RequestHandler, t
 import { createAdminRouter, type AdminRouterDeps } from '../admin/admin-router.ts';
 import { SidecarError } from '../errors/sidecar-error.ts';
 import type { Logger } from '../logging/logger.ts';
-import type { SidecarMetrics } from '../metrics/sidecar-metrics.ts';
 import type { ProduceService } from '../produce/produce-service.ts';
 import type { ProduceResponse } from '../produce/produce-types.ts';
 import { apiVersions } from './api-versions.ts';
 import type { HealthChecker } from './health.ts';
 
+/** What the HTTP layer records and exposes (SidecarMetrics fits it). */
+export interface HttpMetrics {
+  inflightRequests: { inc(): void; dec(): void };
+  httpDuration: { startTimer(): (labels: { method: string; route: string; status: string }) => number };
+  registry: { contentType: string; metrics(): Promise<string> };
+}
+
 export interface AppDeps {
   produce: ProduceService;
   health: HealthChecker;
-  metrics: SidecarMetrics;
+  metrics: HttpMetrics;
   log: Logger;
   version: string;
   maxBodyBytes: number;

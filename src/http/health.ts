@@ -1,7 +1,12 @@
 import type { Admin } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import { errorMessage } from '../errors/sidecar-error.ts';
-import type { SidecarMetrics } from '../metrics/sidecar-metrics.ts';
+
+/** The two gauges a health check sets. */
+export interface HealthMetrics {
+  kafkaUp: { set(value: number): void };
+  redisUp: { set(value: number): void };
+}
 
 export interface Readiness {
   /** Kafka answers. Without Redis the sidecar still routes (degraded mode), so Redis does not gate it. */
@@ -22,11 +27,11 @@ const withTimeout = <T>(promise: Promise<T>, what: string): Promise<T> =>
 export class HealthChecker {
   readonly #admin: Admin;
   readonly #redis: Redis;
-  readonly #metrics: SidecarMetrics;
+  readonly #metrics: HealthMetrics;
   readonly #degraded: () => boolean;
   #last: { at: number; result: Promise<Readiness> } | undefined;
 
-  constructor(admin: Admin, redis: Redis, metrics: SidecarMetrics, degraded: () => boolean) {
+  constructor(admin: Admin, redis: Redis, metrics: HealthMetrics, degraded: () => boolean) {
     this.#degraded = degraded;
     this.#admin = admin;
     this.#redis = redis;

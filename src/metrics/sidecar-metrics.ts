@@ -1,11 +1,16 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { loadDeviation } from '../routing/least-loaded.ts';
 
 const PREFIX = 'ordered_sidecar_';
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+/** A topic's groups per partition and their spread, (max - min) / mean. */
+export interface TopicLoads {
+  loads: number[];
+  deviation: number;
+}
+
 /** Per-topic loads, read from Redis when Prometheus scrapes (not on the produce path). */
-export type LoadsSource = () => Promise<Map<string, number[]>>;
+export type LoadsSource = () => Promise<Map<string, TopicLoads>>;
 
 /**
  * Every metric the sidecar exports, on a registry the caller owns (tests build a fresh one each).
@@ -98,11 +103,11 @@ export class SidecarMetrics {
   /** Makes scrapes report the mapping loads read from `source`; a failing read keeps the last values. */
   trackLoads(source: LoadsSource): void {
     this.#refreshLoads = async () => {
-      const byTopic = await source().catch(() => new Map<string, number[]>());
-      for (const [topic, loads] of byTopic) {
+      const byTopic = await source().catch(() => new Map<string, TopicLoads>());
+      for (const [topic, { loads, deviation }] of byTopic) {
         this.totalMappedGroups.set({ topic }, loads.reduce((a, b) => a + b, 0));
         loads.forEach((load, partition) => this.partitionLoads.set({ topic, partition: String(partition) }, load));
-        this.loadDeviation.set({ topic }, loadDeviation(loads));
+        this.loadDeviation.set({ topic }, deviation);
       }
     };
   }

@@ -1,15 +1,22 @@
 import { Partitioners, type PartitionerArgs } from 'kafkajs';
 import { SidecarError, errorMessage } from '../errors/sidecar-error.ts';
 import type { PartitionWriter } from '../kafka/partition-writer.ts';
-import type { SidecarMetrics } from '../metrics/sidecar-metrics.ts';
 import type { OrderedMessageRouter } from '../routing/router.ts';
 import type { DedupWindow } from '../dedup/dedup-window.ts';
 import type { Logger } from '../logging/logger.ts';
 import { StoreRefusedError, StoreUnreachableError } from '../errors/store-errors.ts';
-import type { Outcome } from '../redis/dedup-store.ts';
+import type { Outcome } from '../dedup/dedup-store.ts';
 import type { MessageResult, OrderedRecord, ProduceResponse } from './produce-types.ts';
 import { parseOrderedRequest, parsePlainRequest, type RequestLimits } from './validate-request.ts';
 import { writePartitions } from './write-partitions.ts';
+
+/** The instruments the produce operations record (prom-client's Histogram and Counter fit them). */
+export interface ProduceMetrics {
+  routingDuration: { startTimer(): () => number };
+  routingFailures: { inc(labels: { reason: 'outage' | 'redis' }): void };
+  dedupUnavailable: { inc(labels: { topic: string }, value?: number): void };
+  deduplicated: { inc(labels: { topic: string }, value?: number): void };
+}
 
 export interface ProduceDeps {
   /** Above this many bytes waiting for Kafka, new requests are refused rather than queued without bound. */
@@ -17,7 +24,7 @@ export interface ProduceDeps {
   router: OrderedMessageRouter;
   partitionCount: (topic: string) => Promise<number>;
   writer: PartitionWriter;
-  metrics: SidecarMetrics;
+  metrics: ProduceMetrics;
   limits: RequestLimits;
   dedup: DedupWindow;
   log: Logger;

@@ -1,24 +1,12 @@
 import type { RedisGateway } from './redis-gateway.ts';
 import { topicKeys } from './keys.ts';
-
-/** A claim this sidecar holds: the id and the slice hash its pending state lives in. */
-export interface HeldClaim {
-  id: string;
-  sliceKey: string;
-}
+import type { ClaimState, DedupStore, HeldClaim, Outcome } from '../dedup/dedup-store.ts';
 
 /** Slices per window; the window is read as this many slices plus one, which absorbs clock skew between replicas. */
 const SLICES_PER_WINDOW = 5;
 
-export type ClaimState =
-  | { kind: 'claimed' }
-  | { kind: 'done'; partition: number; offset: string }
-  | { kind: 'pending'; owner: string; deadline: number };
-
-export type Outcome = { id: string; partition: number; offset: string } | { id: string; released: true };
-
-/** The typed gateway to the deduplication window in Redis. */
-export class DedupStore {
+/** The deduplication window in Redis. */
+export class RedisDedupStore implements DedupStore {
   readonly #gateway: RedisGateway;
   readonly #prefix: string;
   readonly #sliceMs: number;
