@@ -94,7 +94,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
     log,
   );
   const produce = new ProduceService({ router, partitionCount: (t) => metadata.partitionCount(t), writer, metrics, limits: options, dedup, log, maxQueuedBytes: options.maxQueuedBytes });
-  const health = new HealthChecker(admin, redis, metrics, () => router.degraded);
+  const health = new HealthChecker({ kafka: () => admin.describeCluster(), redis: () => redis.ping() }, metrics, () => router.degraded);
 
   metrics.trackLoads(async () => {
     const byTopic = new Map<string, TopicLoads>();

@@ -1,6 +1,6 @@
-import { Partitioners, type PartitionerArgs } from 'kafkajs';
 import { SidecarError, errorMessage } from '../errors/sidecar-error.ts';
 import type { PartitionWriter } from '../kafka/partition-writer.ts';
+import { defaultPartitioner } from '../kafka/default-partitioner.ts';
 import type { OrderedMessageRouter } from '../routing/router.ts';
 import type { DedupWindow } from '../dedup/dedup-window.ts';
 import type { Logger } from '../logging/logger.ts';
@@ -33,8 +33,7 @@ export interface ProduceDeps {
 /** The two produce operations, independent of HTTP: validate everything, route, then write. */
 export class ProduceService {
   readonly #deps: ProduceDeps;
-  /** Kafka's own default partitioner (murmur2, as the Java client), so plain produce behaves as Kafka users expect. */
-  readonly #kafkaPartitioner = Partitioners.DefaultPartitioner();
+  readonly #kafkaPartitioner = defaultPartitioner();
 
   constructor(deps: ProduceDeps) {
     this.#deps = deps;
@@ -134,10 +133,9 @@ export class ProduceService {
     const { topic, records } = parsePlainRequest(body, limits);
     this.#refuseWhenOverloaded();
     const count = await partitionCount(topic);
-    const partitionMetadata = Array.from({ length: count }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [], isr: [], partitionErrorCode: 0 }));
     const partitions = records.map((record, i) => {
       if (record.partition === undefined) {
-        return this.#kafkaPartitioner({ topic, partitionMetadata, message: record.message } as PartitionerArgs);
+        return this.#kafkaPartitioner(topic, count, record.message);
       }
       if (record.partition >= count) {
         throw new SidecarError('INVALID_REQUEST', `messages[${i}].partition: topic "${topic}" has partitions 0..${count - 1}`, { field: `messages[${i}].partition` });

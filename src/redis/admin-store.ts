@@ -1,6 +1,9 @@
 import type { Redis } from 'ioredis';
 import { bucketOf } from '../routing/hashing.ts';
 import { parseMapping, type RouterStore, type StoredMapping } from './router-store.ts';
+import type { ReassignStatus } from './scripts.ts';
+
+export type { ReassignStatus };
 
 /** How the operator wants a mapping changed: moved to `to`, or released (`to` undefined). */
 export interface Reassignment {
@@ -13,8 +16,6 @@ export interface Reassignment {
   /** Check only; write nothing. */
   dryRun: boolean;
 }
-
-export type ReassignStatus = 'ok' | 'missing' | 'changed' | 'busy';
 
 export interface ReassignOutcome {
   status: ReassignStatus;

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Redis, Result } from 'ioredis';
-import type { ReassignStatus } from './admin-store.ts';
+
+/** What admin-reassign-2.lua answers about the mapping it was asked to change. */
+export type ReassignStatus = 'ok' | 'missing' | 'changed' | 'busy';
 
 /**
  * Every Lua script of the sidecar, registered once per connection (by RedisGateway). ioredis sends EVALSHA
