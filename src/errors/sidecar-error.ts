@@ -17,6 +17,8 @@ export const ERROR_CODES = {
   KAFKA_REJECTED: { status: 422, retriable: false },
   SHUTTING_DOWN: { status: 503, retriable: true },
   OVERLOADED: { status: 503, retriable: true },
+  // Mid rolling upgrade: a replica of the newer release can serve the request.
+  STATE_FORMAT_UNSUPPORTED: { status: 503, retriable: true },
   INTERNAL: { status: 500, retriable: false },
 } as const satisfies Record<string, { status: number; retriable: boolean }>;
 

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { RedisGateway } from './redis-gateway.ts';
 import type { RouteOutcome, RouteStore, TopicRegistration, TouchEntry } from '../routing/route-store.ts';
 import type { CleanupStore } from '../routing/cleanup.ts';
+import { STATE_FORMAT, checkStateFormat } from './state-format.ts';
 import { bucketOf, preferenceOrder } from '../routing/hashing.ts';
 import { cleanupLastRunKey, cleanupLockKey, topicKeys, topicsKey, type TopicKeys } from './keys.ts';
 
@@ -49,10 +50,18 @@ export class RouterStore implements RouteStore, CleanupStore {
    */
   async registerTopic(topic: string, buckets: number): Promise<TopicRegistration> {
     const keys = this.keys(topic);
-    const [, stored, generation] = (await this.gateway.run(() =>
-      this.redis.multi().hsetnx(keys.meta, 'buckets', buckets).hget(keys.meta, 'buckets').hget(keys.meta, 'generation').sadd(topicsKey(this.prefix), topic).exec(),
-    )) as [unknown, [Error | null, string | null], [Error | null, string | null], unknown];
-    return { buckets: Number(stored[1] ?? buckets), generation: generation[1] };
+    // Read before anything is written: a format this sidecar cannot read is refused untouched.
+    const [stored, generation, format] = await this.gateway.run(() => this.redis.hmget(keys.meta, 'buckets', 'generation', 'format'));
+    checkStateFormat(topic, format ?? null);
+    if (stored != null && format != null) return { buckets: Number(stored), generation: generation ?? null };
+    // First use (or a topic from before formats were stored): fix the bucket count and stamp the format.
+    const [fixed, current] = await this.gateway.run(async () => {
+      const replies = await this.redis.multi().hsetnx(keys.meta, 'buckets', buckets).hsetnx(keys.meta, 'format', STATE_FORMAT).hmget(keys.meta, 'buckets', 'generation').sadd(topicsKey(this.prefix), topic).exec();
+      const [err, values] = replies?.[2] ?? [new Error('MULTI was discarded')];
+      if (err) throw err;
+      return values as (string | null)[];
+    });
+    return { buckets: Number(fixed ?? buckets), generation: current ?? null };
   }
 
   async route(topic: string, buckets: number, group: string, hash: number, partitions: number): Promise<RouteOutcome> {
@@ -110,8 +119,9 @@ export class RouterStore implements RouteStore, CleanupStore {
   }
 
   async bucketCount(topic: string): Promise<number | undefined> {
-    const value = await this.gateway.run(() => this.redis.hget(this.keys(topic).meta, 'buckets'));
-    return value === null ? undefined : Number(value);
+    const [value, format] = await this.gateway.run(() => this.redis.hmget(this.keys(topic).meta, 'buckets', 'format'));
+    checkStateFormat(topic, format ?? null);
+    return value == null ? undefined : Number(value);
   }
 
   /**
