@@ -1,4 +1,5 @@
 import { RouterStore } from '../src/redis/router-store.ts';
+import { RedisGateway } from '../src/redis/redis-gateway.ts';
 import { groupHash, hashedPartition } from '../src/routing/hashing.ts';
 import { assignGroups, countByPartition } from './support/assign.ts';
 import { benchPrefix, benchTopic, connectRedis, dropPrefix, orderGroup } from './support/env.ts';
@@ -20,7 +21,7 @@ export async function benchLoadDeviation(quick: boolean): Promise<TargetRow[]> {
   heading(`2. Partition load deviation: ${fmtInt(total)} new MessageGroups`);
   const redis = connectRedis();
   const prefix = benchPrefix();
-  const store = new RouterStore(redis, prefix);
+  const store = new RouterStore(new RedisGateway(redis), prefix);
   const groups = Array.from({ length: total }, (_, i) => orderGroup(i));
   const hashes = groups.map(groupHash);
   const rows: string[][] = [];

@@ -1,5 +1,6 @@
 import { DEFAULT_OPTIONS } from '../src/config/options.ts';
 import { RouterStore } from '../src/redis/router-store.ts';
+import { RedisGateway } from '../src/redis/redis-gateway.ts';
 import { OrderedMessageRouter } from '../src/routing/router.ts';
 import { benchMetrics, benchPrefix, benchTopic, connectRedis, dropPrefix, orderGroup, quietLog } from './support/env.ts';
 import { prng } from './support/prng.ts';
@@ -49,7 +50,7 @@ export async function benchRoutingLatency(quick: boolean): Promise<TargetRow[]> 
   heading('1. Routing latency (OrderedMessageRouter against the real Redis and route-2.lua)');
   const redis = connectRedis();
   const prefix = benchPrefix();
-  const store = new RouterStore(redis, prefix);
+  const store = new RouterStore(new RedisGateway(redis), prefix);
   const topic = benchTopic('route');
   const scale = quick ? 0.3 : 1;
   try {

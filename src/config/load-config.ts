@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { DEFAULT_OPTIONS, type SidecarOptions } from './options.ts';
+import { DEFAULT_OPTIONS, DEGRADED_ROUTING_MODES, type SidecarOptions } from './options.ts';
 import { parseDuration } from './parse-duration.ts';
 import { LOG_LEVELS } from '../logging/logger.ts';
 
@@ -8,7 +8,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-type Kind = 'string' | 'list' | 'int' | 'duration' | 'url' | 'level';
+type Kind = 'string' | 'list' | 'int' | 'duration' | 'url' | 'level' | 'degraded-routing';
 
 interface Setting {
   key: keyof SidecarOptions;
@@ -48,6 +48,8 @@ const SETTINGS: Setting[] = [
   // Redis stamps last access in whole minutes, so a shorter minimum would only look finer than it is.
   { key: 'moveMinIdleMs', env: 'ADMIN_MOVE_MIN_IDLE', kind: 'duration', min: 60_000 },
   { key: 'logLevel', env: 'LOG_LEVEL', kind: 'level' },
+  { key: 'degradedRouting', env: 'DEGRADED_ROUTING', kind: 'degraded-routing' },
+  { key: 'redisCommandTimeoutMs', env: 'REDIS_COMMAND_TIMEOUT', kind: 'duration', min: 100, max: 60_000 },
 ];
 
 
@@ -92,6 +94,8 @@ function parseValue(setting: Setting, raw: string, source: string): SidecarOptio
     }
     case 'level':
       return (LOG_LEVELS as readonly string[]).includes(raw) ? (raw as SidecarOptions['logLevel']) : fail(`must be one of ${LOG_LEVELS.join(', ')}`);
+    case 'degraded-routing':
+      return (DEGRADED_ROUTING_MODES as readonly string[]).includes(raw) ? (raw as SidecarOptions['degradedRouting']) : fail(`must be one of ${DEGRADED_ROUTING_MODES.join(', ')}`);
   }
 }
 

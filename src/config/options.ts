@@ -56,7 +56,19 @@ export interface SidecarOptions {
   moveMinIdleMs: number;
   /** Log level. @defaultValue 'info' */
   logLevel: LogLevel;
+  /**
+   * What a replica does, while Redis is out of reach, with a MessageGroup whose route it cannot prove (not
+   * cached, or cached too long ago). 'reject': 503 ROUTING_UNAVAILABLE, nothing written (order before
+   * availability). 'hash': route it to its consistent-hash partition, which can split a group that another
+   * replica routes elsewhere (see docs/operations.md). @defaultValue 'reject'
+   */
+  degradedRouting: DegradedRouting;
+  /** How long one Redis command may take before it counts as unanswered (an outage after three in a row). @defaultValue 2 s */
+  redisCommandTimeoutMs: number;
 }
+
+export const DEGRADED_ROUTING_MODES = ['reject', 'hash'] as const;
+export type DegradedRouting = (typeof DEGRADED_ROUTING_MODES)[number];
 
 const MINUTE = 60_000;
 
@@ -87,4 +99,6 @@ export const DEFAULT_OPTIONS = {
   shutdownGraceMs: 25_000,
   moveMinIdleMs: 2 * MINUTE,
   logLevel: 'info',
+  degradedRouting: 'reject',
+  redisCommandTimeoutMs: 2000,
 } as const satisfies SidecarOptions;

@@ -1,7 +1,16 @@
-import type { Admin } from 'kafkajs';
-import type { Redis } from 'ioredis';
 import { errorMessage } from '../errors/sidecar-error.ts';
-import type { SidecarMetrics } from '../metrics/sidecar-metrics.ts';
+
+/** The two gauges a health check sets. */
+export interface HealthMetrics {
+  kafkaUp: { set(value: number): void };
+  redisUp: { set(value: number): void };
+}
+
+/** One round trip to each dependency; resolves when it answers. */
+export interface HealthProbes {
+  kafka: () => Promise<unknown>;
+  redis: () => Promise<unknown>;
+}
 
 export interface Readiness {
   /** Kafka answers. Without Redis the sidecar still routes (degraded mode), so Redis does not gate it. */
@@ -20,16 +29,14 @@ const withTimeout = <T>(promise: Promise<T>, what: string): Promise<T> =>
 
 /** Whether Kafka and Redis answer, for /readyz and the *_up gauges. */
 export class HealthChecker {
-  readonly #admin: Admin;
-  readonly #redis: Redis;
-  readonly #metrics: SidecarMetrics;
+  readonly #probes: HealthProbes;
+  readonly #metrics: HealthMetrics;
   readonly #degraded: () => boolean;
   #last: { at: number; result: Promise<Readiness> } | undefined;
 
-  constructor(admin: Admin, redis: Redis, metrics: SidecarMetrics, degraded: () => boolean) {
+  constructor(probes: HealthProbes, metrics: HealthMetrics, degraded: () => boolean) {
     this.#degraded = degraded;
-    this.#admin = admin;
-    this.#redis = redis;
+    this.#probes = probes;
     this.#metrics = metrics;
   }
 
@@ -48,7 +55,7 @@ export class HealthChecker {
         return { ok: false, error: errorMessage(err) };
       }
     };
-    const [kafka, redis] = await Promise.all([probe(() => this.#admin.describeCluster(), 'Kafka'), probe(() => this.#redis.ping(), 'Redis')]);
+    const [kafka, redis] = await Promise.all([probe(this.#probes.kafka, 'Kafka'), probe(this.#probes.redis, 'Redis')]);
     this.#metrics.kafkaUp.set(kafka.ok ? 1 : 0);
     this.#metrics.redisUp.set(redis.ok ? 1 : 0);
     return { ready: kafka.ok, degraded: this.#degraded() || !redis.ok, kafka, redis };

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { RouterStore } from '../../src/redis/router-store.ts';
+import { RedisGateway } from '../../src/redis/redis-gateway.ts';
 
 /** A fresh connection; the caller quits it (use `afterEach`/`onTestFinished`). */
 export const connectRedis = (): Redis => new Redis(inject('redisUrl'), { lazyConnect: false });
@@ -10,7 +11,7 @@ export const connectRedis = (): Redis => new Redis(inject('redisUrl'), { lazyCon
 export function isolatedStore(redis: Redis): { store: RouterStore; prefix: string; drop: () => Promise<void> } {
   const prefix = `ost-${randomUUID().slice(0, 8)}`;
   return {
-    store: new RouterStore(redis, prefix),
+    store: new RouterStore(new RedisGateway(redis), prefix),
     prefix,
     drop: async () => {
       const stream = redis.scanStream({ match: `${prefix}:*`, count: 1000 });
