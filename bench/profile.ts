@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { coresOf, cpuWindow, describeCpu, servicePids } from './support/cpu.ts';
 import { KAFKA_BROKERS, REDIS_URL, benchKafka, benchPrefix, connectRedis, createTopic, dropPrefix } from './support/env.ts';
 import { fmtInt, fmtMs, fmtNum, heading, note, table } from './support/format.ts';
-import { runLoad } from './support/load-process.ts';
+import { LoadGenerator } from './support/load-process.ts';
 import { summariseProfile } from './support/cpuprofile.ts';
-import { assertBuilt, startSidecarProcess } from './support/sidecar-process.ts';
+import { ensureBuilt, startSidecarProcess } from './support/sidecar-process.ts';
 import { SHAPE, type ThroughputSettings } from './throughput.ts';
 
 /**
@@ -14,7 +14,7 @@ import { SHAPE, type ThroughputSettings } from './throughput.ts';
  * sidecar spends its CPU in under load. The load generator is a process of its own, as in section 4.
  */
 export async function benchProfile(settings: ThroughputSettings, keepProfile = false): Promise<void> {
-  assertBuilt();
+  ensureBuilt();
   heading(`5. CPU profile of a sidecar process under the throughput workload (${settings.durationMs / 1000} s, node --cpu-prof)`);
   const admin = benchKafka().admin();
   await admin.connect();
@@ -25,18 +25,20 @@ export async function benchProfile(settings: ThroughputSettings, keepProfile = f
   try {
     const services = await servicePids(redis, KAFKA_BROKERS);
     topic = await createTopic(admin, 'profile', SHAPE.partitions);
+    const generator = new LoadGenerator();
     const sidecar = await startSidecarProcess({ kafkaBrokers: KAFKA_BROKERS, redisUrl: REDIS_URL, redisPrefix: prefix, profileDir });
     let loaded;
     try {
-      const job = { target: { kind: 'sidecar' as const, url: sidecar.url }, pattern: { kind: 'closed' as const, concurrency: settings.concurrency }, shape: { ...SHAPE, topic }, warmupMs: settings.warmupMs, durationMs: settings.durationMs };
-      loaded = await runLoad(job, (pid) => {
+      const job = { target: { kind: 'sidecar' as const, url: sidecar.url }, pattern: { kind: 'closed' as const, concurrency: settings.concurrency }, topic, shape: SHAPE, warmupMs: settings.warmupMs, durationMs: settings.durationMs };
+      loaded = await generator.run(job, (pid) => {
         const window = cpuWindow([{ label: 'sidecar', pid: sidecar.pid }, { label: 'load generator', pid }, ...services]);
         return () => window.stop();
       });
     } finally {
+      await generator.close();
       await sidecar.stop(); // the profile is written at exit
     }
-    const { report: { warm, run: result }, measured: cpu } = loaded;
+    const { report: { warm, run: result, drain }, measured: cpu } = loaded;
     const childCores = coresOf(cpu, 'sidecar');
     const cpuPerMessage = childCores === undefined ? 'n/a' : `${fmtNum((childCores * result.seconds * 1e6) / result.messages, 1)} µs`;
     table(
@@ -49,7 +51,7 @@ export async function benchProfile(settings: ThroughputSettings, keepProfile = f
     const summary = summariseProfile(join(profileDir, file));
     const idle = summary.owners.find((o) => o.name === '(idle)')?.ms ?? 0;
     const busy = summary.totalMs - idle;
-    const messages = warm.messages + result.messages;
+    const messages = warm.messages + result.messages + drain.messages;
     const row = (e: { name: string; ms: number }): string[] => [e.name, fmtInt(e.ms), e.name === '(idle)' ? '' : `${fmtNum((100 * e.ms) / busy, 1)} %`, e.name === '(idle)' ? '' : `${fmtNum((e.ms * 1000) / messages, 2)} µs`];
     console.log('');
     table(['self time by owner (Node internals charged to their caller)', 'ms', 'of busy', 'per message'], summary.owners.slice(0, 14).map(row));

@@ -4,8 +4,8 @@ import { coresOf, cpuWindow, otherCores, processMemory, servicePids, type CpuUsa
 import { KAFKA_BROKERS, REDIS_URL, benchKafka, benchPrefix, connectRedis, createTopic, dropPrefix, recordCount } from './support/env.ts';
 import { fmtInt, fmtMs, fmtNum, heading, note, table, verdict, verdictAtLeast } from './support/format.ts';
 import { ENGINES, type Engine, type LoadJob, type LoadPattern, type LoadReport } from './support/load-job.ts';
-import { runLoad } from './support/load-process.ts';
-import { assertBuilt, scrapeHistogram, startSidecarProcess, type EngineReading, type SidecarProcess } from './support/sidecar-process.ts';
+import { LoadGenerator } from './support/load-process.ts';
+import { ensureBuilt, scrapeHistogram, startSidecarProcess, type EngineReading, type SidecarProcess } from './support/sidecar-process.ts';
 import { rounded, type SummaryFigures } from './support/summary.ts';
 import type { SectionResult, TargetRow } from './support/targets.ts';
 import type { WorkloadShape } from './support/workload.ts';
@@ -20,9 +20,9 @@ export interface ThroughputSettings {
 
 export const PARTITIONS = 12;
 /** The throughput workload: 100-message requests of 100-byte values over 1000 groups. */
-export const SHAPE: Omit<WorkloadShape, 'topic'> = { groups: 1000, partitions: PARTITIONS, messagesPerRequest: 100, valueBytes: 100, distinctBodies: 256 };
+export const SHAPE: WorkloadShape = { groups: 1000, partitions: PARTITIONS, messagesPerRequest: 100, valueBytes: 100, distinctBodies: 256 };
 /** The latency workload: the same groups and values, 10 messages a request. */
-const LATENCY_SHAPE: Omit<WorkloadShape, 'topic'> = { ...SHAPE, messagesPerRequest: 10 };
+const LATENCY_SHAPE: WorkloadShape = { ...SHAPE, messagesPerRequest: 10 };
 
 const TARGET_MSGS_PER_S = 100_000;
 const TARGET_RATIO_VS_DIRECT_KAFKAJS = 1.5;
@@ -43,7 +43,7 @@ interface RowSpec {
   kind: RowKind;
   label: string;
   pattern: LoadPattern;
-  shape: Omit<WorkloadShape, 'topic'>;
+  shape: WorkloadShape;
   /** For direct rows; a sidecar row's engine is what its sidecar runs. */
   engine?: Engine;
 }
@@ -55,7 +55,7 @@ interface RowOutcome {
   report?: LoadReport;
   cpu?: CpuUsage;
   error?: string;
-  /** Messages acknowledged (warm-up and measured window), and the records Kafka holds. */
+  /** Messages acknowledged (warm-up, measured window and drain), and the records Kafka holds. */
   acknowledged?: number;
   records?: number;
   /** Sidecar rows: resident memory after the row and its peak over the sidecar's life so far. */
@@ -66,6 +66,7 @@ interface RowOutcome {
 
 interface Context {
   admin: Admin;
+  generator: LoadGenerator;
   services: Watched[];
   settings: ThroughputSettings;
   topics: string[];
@@ -87,23 +88,28 @@ async function runRow(ctx: Context, spec: RowSpec, engine: Engine, sidecar?: Sid
   const job: LoadJob = {
     target: sidecar ? { kind: 'sidecar', url: sidecar.url } : { kind: 'direct', engine, brokers: KAFKA_BROKERS },
     pattern: spec.pattern,
-    shape: { ...spec.shape, topic },
+    topic,
+    shape: spec.shape,
     warmupMs: ctx.settings.warmupMs,
     durationMs: ctx.settings.durationMs,
   };
   const outcome: RowOutcome = { spec, engine, topic };
   let batchesBefore: ReturnType<typeof scrapeHistogram> | undefined;
+  let batchesAfter: ReturnType<typeof scrapeHistogram> | undefined;
   try {
-    const { report, measured } = await runLoad(job, (generatorPid) => {
+    const { report, measured } = await ctx.generator.run(job, (generatorPid) => {
       const watched = [...(sidecar ? [{ label: 'sidecar', pid: sidecar.pid }] : []), { label: sidecar ? 'load generator' : 'application', pid: generatorPid }, ...ctx.services];
       if (sidecar) batchesBefore = scrapeHistogram(sidecar.url, 'kafka_batch_messages');
       const window = cpuWindow(watched);
-      return () => window.stop();
+      return () => {
+        if (sidecar) batchesAfter = scrapeHistogram(sidecar.url, 'kafka_batch_messages');
+        return window.stop();
+      };
     });
-    Object.assign(outcome, { report, cpu: measured, acknowledged: report.warm.messages + report.run.messages });
+    Object.assign(outcome, { report, cpu: measured, acknowledged: report.warm.messages + report.run.messages + report.drain.messages });
     if (sidecar) {
       outcome.memory = processMemory(sidecar.pid);
-      const [before, after] = await Promise.all([batchesBefore, scrapeHistogram(sidecar.url, 'kafka_batch_messages')]);
+      const [before, after] = await Promise.all([batchesBefore, batchesAfter]);
       if (before && after && after.count > before.count) {
         const batches = after.count - before.count;
         outcome.batching = `${fmtInt(batches / report.run.seconds)} Kafka batches/s of ${fmtNum((after.sum - before.sum) / batches, 0)} messages on average`;
@@ -174,11 +180,11 @@ function printResults(outcomes: RowOutcome[]): void {
   );
   console.log('');
   table(
-    ['latency row', 'engine', 'requests/s', 'requests', 'p50', 'p99', 'max', 'failures'],
+    ['latency row', 'engine', 'answered/s', 'requests', 'p50', 'p99', 'max', 'failures', 'skipped (behind)'],
     latencyRows.map((o) => {
       const run = o.report?.run;
-      if (!run) return [o.spec.label, o.engine, 'FAILED', '', '', '', '', ''];
-      return [o.spec.label, o.engine, fmtInt(run.requests / run.seconds), fmtInt(run.requests), fmtMs(run.latency.p50), fmtMs(run.latency.p99), fmtMs(run.latency.max), fmtInt(run.failures)];
+      if (!run) return [o.spec.label, o.engine, 'FAILED', '', '', '', '', '', ''];
+      return [o.spec.label, o.engine, fmtInt(run.requests / run.seconds), fmtInt(run.requests), fmtMs(run.latency.p50), fmtMs(run.latency.p99), fmtMs(run.latency.max), fmtInt(run.failures), fmtInt(run.skipped)];
     }),
   );
   console.log('');
@@ -191,25 +197,25 @@ function printResults(outcomes: RowOutcome[]): void {
   );
   console.log('');
   table(
-    ['Kafka-side check (warm-up + measured)', 'topic', 'acknowledged', 'records in topic', 'result'],
+    ['Kafka-side check (whole row)', 'topic', 'acknowledged', 'records in topic', 'result'],
     outcomes.map((o) => [o.spec.label, o.topic, o.acknowledged === undefined ? 'n/a' : fmtInt(o.acknowledged), o.records === undefined ? 'n/a' : fmtInt(o.records), o.acknowledged === undefined ? `NOT CHECKED (${o.error ?? 'no report'})` : acknowledgedEqualsRecords(o) ? 'equal' : `DIFFER by ${fmtInt((o.records ?? 0) - o.acknowledged)}`]),
   );
   for (const o of outcomes) {
     if (o.batching) console.log(`   inside "${o.spec.label}" [${o.engine}]: ${o.batching}; sidecar RSS after the row ${fmtMb(o.memory?.rss)}, peak ${fmtMb(o.memory?.peak)}`);
-    const failure = o.report?.warm.firstFailure ?? o.report?.run.firstFailure;
+    const failure = o.report?.warm.firstFailure ?? o.report?.run.firstFailure ?? o.report?.drain.firstFailure;
     if (failure) console.log(`   first failure in "${o.spec.label}": ${failure}`);
   }
 }
 
 export async function benchThroughput(settings: ThroughputSettings): Promise<SectionResult> {
-  assertBuilt();
+  ensureBuilt();
   const seconds = settings.durationMs / 1000;
   heading(`4. Throughput and latency: sidecar processes (node dist/cli.js serve) against applications on each engine, ${seconds} s per row`);
   console.log(`   throughput rows: ${SHAPE.messagesPerRequest} x ${SHAPE.valueBytes}-byte messages per request, ${fmtInt(SHAPE.groups)} groups, ${PARTITIONS} partitions, ${settings.concurrency} concurrent requests, ${settings.warmupMs / 1000} s warm-up; latency rows: ${fmtInt(settings.pacedPerSecond)} requests/s of ${LATENCY_SHAPE.messagesPerRequest} messages`);
   const admin = benchKafka().admin();
   await admin.connect();
   const redis = connectRedis();
-  const ctx: Context = { admin, services: await servicePids(redis, KAFKA_BROKERS), settings, topics: [] };
+  const ctx: Context = { admin, generator: new LoadGenerator(), services: await servicePids(redis, KAFKA_BROKERS), settings, topics: [] };
   await redis.quit();
   console.log(`   watched: ${ctx.services.map((s) => `${s.label} pid ${s.pid ?? 'not found (CPU n/a)'}`).join(', ')}`);
   try {
@@ -239,6 +245,7 @@ export async function benchThroughput(settings: ThroughputSettings): Promise<Sec
     printResults(outcomes);
     return judge(engine, outcomes, settings);
   } finally {
+    await ctx.generator.close();
     await admin.deleteTopics({ topics: ctx.topics }).catch(() => undefined);
     await admin.disconnect();
   }

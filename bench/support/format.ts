@@ -12,6 +12,7 @@ export const fmtPct = (ratio: number, digits = 2): string => `${fmtNum(ratio * 1
 /** Milliseconds shown in the most readable unit (ns, µs or ms). */
 export function fmtMs(ms: number): string {
   if (!Number.isFinite(ms)) return 'n/a';
+  if (ms < 0) return `-${fmtMs(-ms)}`; // a difference of two noisy figures can be negative
   if (ms < 0.001) return `${fmtNum(ms * 1e6, 0)} ns`;
   if (ms < 1) return `${fmtNum(ms * 1e3, ms < 0.01 ? 2 : 1)} µs`;
   return `${fmtNum(ms, ms < 10 ? 2 : 1)} ms`;

@@ -20,25 +20,31 @@ export type LoadPattern = { kind: 'closed'; concurrency: number } | { kind: 'cei
 export interface LoadJob {
   target: LoadTarget;
   pattern: LoadPattern;
+  topic: string;
   shape: WorkloadShape;
   warmupMs: number;
   durationMs: number;
 }
 
+/** The requests answered within one phase of a run. */
 export interface LoadResult {
   seconds: number;
   requests: number;
   /** Messages the far side acknowledged as written. */
   messages: number;
   failures: number;
-  firstFailure?: string;
+  /** Paced pattern: requests due that were not started because too many were unanswered. */
+  skipped: number;
+  firstFailure: string | undefined;
   latency: Summary;
 }
 
+/** Warm-up, the measured window, and the answers that arrived after it (counted for the Kafka-side check only). */
 export interface LoadReport {
   warm: LoadResult;
   run: LoadResult;
+  drain: LoadResult;
 }
 
-/** Load generator to orchestrator, over the child process's IPC channel. */
-export type LoadMessage = { type: 'measuring' } | { type: 'done'; report: LoadReport } | { type: 'failed'; error: string };
+/** Load generator to orchestrator, over the child process's IPC channel: the window opens, closes, then the report. */
+export type LoadMessage = { type: 'measuring' } | { type: 'measured' } | { type: 'done'; report: LoadReport } | { type: 'failed'; error: string };

@@ -8,16 +8,7 @@ export interface WorkloadMessage {
   partition: number;
 }
 
-export interface Workload {
-  /** The messages of each request; every sender converts them to its own format before the clock starts. */
-  requests: WorkloadMessage[][];
-  /** The same requests as ordered-produce bodies, JSON-encoded once so the load generator only sends bytes. */
-  bodies: Buffer[];
-  messagesPerRequest: number;
-}
-
 export interface WorkloadShape {
-  topic: string;
   groups: number;
   partitions: number;
   messagesPerRequest: number;
@@ -29,25 +20,29 @@ export interface WorkloadShape {
  * `distinctBodies` requests of `messagesPerRequest` messages, each of a random group among `groups` and a
  * `valueBytes` value. The same seed every run, so every row and every run sends the same groups and bytes.
  */
-export function buildWorkload(shape: WorkloadShape): Workload {
+export function buildRequests(shape: WorkloadShape): WorkloadMessage[][] {
   const random = prng(42);
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
-  const value = (): string => Array.from({ length: shape.valueBytes }, () => alphabet[Math.floor(random() * alphabet.length)]).join('');
-  const requests = Array.from({ length: shape.distinctBodies }, () =>
+  const alphabet = Buffer.from('abcdefghijklmnopqrstuvwxyz0123456789');
+  const bytes = Buffer.alloc(shape.valueBytes);
+  const value = (): string => {
+    for (let i = 0; i < bytes.length; i++) bytes[i] = alphabet[Math.floor(random() * alphabet.length)]!;
+    return bytes.toString('latin1');
+  };
+  return Array.from({ length: shape.distinctBodies }, () =>
     Array.from({ length: shape.messagesPerRequest }, (): WorkloadMessage => {
       const group = `group-${String(Math.floor(random() * shape.groups)).padStart(5, '0')}`;
       return { group, value: value(), partition: hashedPartition(groupHash(group), shape.partitions) };
     }),
   );
-  const bodies = requests.map((messages) =>
-    Buffer.from(JSON.stringify({ topic: shape.topic, messages: messages.map((m) => ({ message_group: m.group, value: m.value })) })),
-  );
-  return { requests, bodies, messagesPerRequest: shape.messagesPerRequest };
 }
 
+/** The requests as ordered-produce bodies, JSON-encoded once so the load generator only sends bytes. */
+export const orderedProduceBodies = (topic: string, requests: readonly WorkloadMessage[][]): Buffer[] =>
+  requests.map((messages) => Buffer.from(JSON.stringify({ topic, messages: messages.map((m) => ({ message_group: m.group, value: m.value })) })));
+
 /** The engine's ceiling input: for each partition, `size` messages of the workload that hash to it (repeated if too few). */
-export function partitionBatches(workload: Workload, partitions: number, size: number): WorkloadMessage[][] {
-  const all = workload.requests.flat();
+export function partitionBatches(requests: readonly WorkloadMessage[][], partitions: number, size: number): WorkloadMessage[][] {
+  const all = requests.flat();
   return Array.from({ length: partitions }, (_, p) => {
     const mine = all.filter((m) => m.partition === p);
     if (mine.length === 0) throw new Error(`no workload message hashes to partition ${p}`);
