@@ -4,7 +4,8 @@
  *   npm run bench -- [--quick] [--only routing,deviation,memory,throughput,profile] [--profile]
  *                    [--duration SECONDS] [--concurrency N] [--keep-profile]
  *
- * (`npm run bench` builds dist/ first: sections 4 and 5 run the sidecar as `node dist/cli.js serve`.)
+ * Sections 4 and 5 run the sidecar as `node dist/cli.js serve`, and build dist/ first when it is missing or
+ * older than src/.
  * Prints figures measured side by side in one run; asserts nothing about timing. The last line of stdout is
  * one JSON object, `{"bench":"summary",...}` (support/summary.ts).
  */
