@@ -11,7 +11,8 @@ import { benchMetrics, benchPrefix, benchTopic, connectRedis, dropPrefix, orderG
 import { fmtInt, fmtNum, fmtPct, heading, note, table, verdict } from './support/format.ts';
 import { fullGc, settledHeap } from './support/gc.ts';
 import { usedMemory } from './support/redis-stats.ts';
-import type { TargetRow } from './support/targets.ts';
+import { rounded } from './support/summary.ts';
+import type { SectionResult, TargetRow } from './support/targets.ts';
 
 const GROUPS = 100_000;
 const PARTITIONS = 12;
@@ -104,7 +105,7 @@ async function dedupMemory(redis: Redis, prefix: string, count: number): Promise
   return (await topicMemory(redis, prefix, topic)).bytes;
 }
 
-export async function benchRedisMemory(quick: boolean): Promise<TargetRow[]> {
+export async function benchRedisMemory(quick: boolean): Promise<SectionResult> {
   heading(`3. Memory per ${fmtInt(GROUPS)} MessageGroups (${PARTITIONS} partitions)`);
   const redis = connectRedis();
   const prefix = benchPrefix();
@@ -117,9 +118,13 @@ export async function benchRedisMemory(quick: boolean): Promise<TargetRow[]> {
     const rows: string[][] = [];
     const targets: TargetRow[] = [];
     let defaultTopic = '';
+    let bytesPerGroup: number | undefined;
     for (const config of configs) {
       const { topic, memory, usedDelta } = await measure(redis, prefix, config.buckets, config.name);
-      if (config.buckets === 4096 && !defaultTopic) defaultTopic = topic;
+      if (config.buckets === DEFAULT_OPTIONS.routerBuckets && !defaultTopic) {
+        defaultTopic = topic;
+        bytesPerGroup = memory.bytes / GROUPS; // the summary's figure: default buckets, 16-byte names
+      }
       const mb = memory.bytes / 1e6;
       const listpack = memory.encodings.get('listpack') ?? 0;
       const encodings = [...memory.encodings].map(([e, n]) => `${e} ${fmtInt(n)}`).join(', ');
@@ -139,7 +144,7 @@ export async function benchRedisMemory(quick: boolean): Promise<TargetRow[]> {
     const cacheRows = await cacheMemory(redis, prefix, defaultTopic);
     table(['sidecar heap (V8, after full GC)', 'entries', 'MB per 100K', 'per entry'], cacheRows);
     note(`default routeCacheSize = ${fmtInt(DEFAULT_OPTIONS.routeCacheSize)}; entries are keyed by topic then group name, so longer group names cost more.`);
-    return targets;
+    return { targets, figures: { redis_bytes_per_group: rounded(bytesPerGroup, 1) } };
   } finally {
     await dropPrefix(redis, prefix);
     await redis.quit();
