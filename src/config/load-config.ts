@@ -47,6 +47,9 @@ const SETTINGS: Setting[] = [
   // Redis stamps last access in whole minutes, so a shorter minimum would only look finer than it is.
   { key: 'moveMinIdleMs', env: 'ADMIN_MOVE_MIN_IDLE', kind: 'duration', min: 60_000 },
   { key: 'logLevel', env: 'LOG_LEVEL', kind: 'level' },
+  { key: 'subscriptionsFile', env: 'SUBSCRIPTIONS_FILE', kind: 'string' },
+  { key: 'consumeBufferMessages', env: 'CONSUME_BUFFER_MESSAGES', kind: 'int', min: 1 },
+  { key: 'consumeCommitIntervalMs', env: 'CONSUME_COMMIT_INTERVAL', kind: 'duration', min: 100 },
 ];
 
 

@@ -56,6 +56,12 @@ export interface SidecarOptions {
   moveMinIdleMs: number;
   /** Log level. @defaultValue 'info' */
   logLevel: LogLevel;
+  /** JSON file of subscriptions: topics delivered to the application's HTTP endpoint (docs/consumption.md). @defaultValue unset (no consumption) */
+  subscriptionsFile?: string;
+  /** Messages buffered per consumed partition; past it, fetching that partition pauses until it drains. @defaultValue 10000 */
+  consumeBufferMessages: number;
+  /** How often consumed offsets are committed (also on rebalance and shutdown). @defaultValue 5 s */
+  consumeCommitIntervalMs: number;
 }
 
 const MINUTE = 60_000;
@@ -87,4 +93,6 @@ export const DEFAULT_OPTIONS = {
   shutdownGraceMs: 25_000,
   moveMinIdleMs: 2 * MINUTE,
   logLevel: 'info',
+  consumeBufferMessages: 10_000,
+  consumeCommitIntervalMs: 5000,
 } as const satisfies SidecarOptions;
