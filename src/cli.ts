@@ -3,6 +3,7 @@ import { CONFIG_HELP, ConfigError, loadConfig } from './config/load-config.ts';
 import { createLogger } from './logging/logger.ts';
 import { GROUPS_USAGE, groupsCommand } from './cli/groups-command.ts';
 import { VERSION } from './version.ts';
+import { SubscriptionsError } from './consume/subscriptions.ts';
 
 // kafkajs arms a timer with a negative delay when a request deadline has already passed; Node 24 warns
 // about it on stderr outside our JSON log. The timer behaves as intended (it fires at once).
@@ -38,6 +39,10 @@ async function serve(argv: string[]): Promise<void> {
   try {
     sidecar = await startSidecar(options, log);
   } catch (err) {
+    if (err instanceof SubscriptionsError) {
+      process.stderr.write(`ordered-sidecar: ${err.message}\n`);
+      process.exit(2);
+    }
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'EADDRINUSE' && code !== 'EADDRNOTAVAIL' && code !== 'EACCES') throw err;
     // A listen failure is a configuration problem: one line, like the other configuration errors.

@@ -62,6 +62,8 @@ export interface SidecarOptions {
   consumeBufferMessages: number;
   /** How often consumed offsets are committed (also on rebalance and shutdown). @defaultValue 5 s */
   consumeCommitIntervalMs: number;
+  /** A consuming replica silent this long is taken out of its consumer groups (after a crash, say). @defaultValue 30 s */
+  consumeSessionTimeoutMs: number;
 }
 
 const MINUTE = 60_000;
@@ -95,4 +97,5 @@ export const DEFAULT_OPTIONS = {
   logLevel: 'info',
   consumeBufferMessages: 10_000,
   consumeCommitIntervalMs: 5000,
+  consumeSessionTimeoutMs: 30_000,
 } as const satisfies SidecarOptions;
