@@ -279,6 +279,7 @@ export class SubscriptionRunner {
     await Promise.all(this.#holds.values());
     await this.#deps.engine.stop().catch((err: unknown) => this.#deps.log.warn('consumer did not leave its group cleanly', { subscription: this.subscription.name, err }));
     this.#state = 'stopped';
+    this.#deps.log.info('subscription stopped', { subscription: this.subscription.name, committed: Object.fromEntries([...this.#committed].map(([p, o]) => [p, o.toString()])) });
   }
 
   lag(): Map<number, bigint> {
