@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import type { SubscriptionStatus } from '../../src/consume/subscription-runner.ts';
 import { deliveryEndpoint, waitFor } from '../support/delivery-endpoint.ts';
 import { connectAdmin, consumeAll, createTopic, testKafka } from '../support/kafka.ts';
-import { startTestSidecar } from '../support/sidecar.ts';
+import { spawnSidecar, startTestSidecar, testOptions } from '../support/sidecar.ts';
+import { subscriptionsCommand } from '../../src/cli/subscriptions-command.ts';
 import { produceGroups, seqOf, seqs, subscriptionsFile } from '../support/subscriptions.ts';
 
 let admin: Admin;
@@ -119,13 +120,19 @@ describe('ordered consumption', () => {
     await waitFor(() => 'bad:0 delivered, bad:1 blocked', async () => (await status()).blocked_groups[0]?.offsets[0] === '2');
     expect(endpoint.acked().get('bad')).toEqual(['bad:0']);
 
-    const skipped = await call('skip', { partition: 0, message_group: 'bad' });
-    expect(skipped.status).toBe(200);
-    expect(((await skipped.json()) as { head: { offsets: string[] } }).head.offsets).toEqual(['2']);
+    // The CLI, as an operator would use it.
+    const cli = async (...argv: string[]) => {
+      let out = '';
+      const code = await subscriptionsCommand([...argv, '--url', sidecar.url], {}, { out: (t) => (out += t), err: (t) => (out += t) });
+      return { code, out };
+    };
+    expect(await cli('blocked', name)).toEqual({ code: 0, out: 'partition 0 group "bad" offsets 2 attempt 2: HTTP 500\n' });
+    expect(await cli('skip', name, '0', 'bad')).toEqual({ code: 0, out: 'skipped partition 0 group "bad" offsets 2 attempt 2: HTTP 500\n' });
     await waitFor(() => 'bad done', () => endpoint.acked().get('bad')?.length === 3);
     expect(endpoint.acked().get('bad')).toEqual(['bad:0', 'bad:2', 'bad:3']);
     await waitFor(() => 'all committed', async () => (await status()).partitions[0]!.committed_offset === '8');
     expect((await call('skip', { partition: 0, message_group: 'bad' })).status).toBe(409);
+    expect(await cli('retry', name, '0', 'bad')).toMatchObject({ code: 1, out: expect.stringContaining('409 CONFLICT') });
     expect((await call('skip', { partition: 0, message_group: 'bad', extra: 1 })).status).toBe(400);
     expect((await fetch(`${sidecar.url}/admin/v1/subscriptions/nope/blocked`)).status).toBe(404);
   });
@@ -138,5 +145,12 @@ describe('ordered consumption', () => {
     expect((await status()).ready).toBe(false);
     const ready = (await (await fetch(`${sidecar.url}/readyz`)).json()) as { subscriptions: Array<{ ready: boolean; error: string }> };
     expect(ready.subscriptions[0]).toMatchObject({ ready: false, error: expect.stringContaining('does not exist') });
+  });
+
+  it('refuses to start on a bad subscriptions file, with one line naming the field', async () => {
+    const { path } = subscriptionsFile({ topic: 'orders', endpoint: 'http://127.0.0.1:1/', max_attempts: 0 });
+    await expect(spawnSidecar(testOptions(), { flags: ['--subscriptions-file', path] })).rejects.toThrow(
+      new RegExp(`exited with 2:\nordered-sidecar: subscriptions file ${path}: subscriptions\\[0\\]\\.max_attempts: must be a whole number from 1 to 1000000$`),
+    );
   });
 });
