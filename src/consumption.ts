@@ -76,7 +76,7 @@ export function createConsumption({ subscriptions, kafka, admin, produce, regist
       limits: { bufferMessages: options.consumeBufferMessages, commitIntervalMs: options.consumeCommitIntervalMs },
       log,
     });
-    metrics.track(() => ({ subscription: name, lag: runner.lag(), inFlightGroups: runner.inFlightGroups, blockedGroups: runner.blockedGroups().length, hotGroups: runner.hotGroups(HOT_GROUPS) }));
+    metrics.track(() => ({ subscription: name, lag: runner.lag(), buffered: runner.buffered(), inFlightGroups: runner.inFlightGroups, blockedGroups: runner.blockedGroups().length, hotGroups: runner.hotGroups(HOT_GROUPS) }));
     return runner;
   });
   return { service: new ConsumeService(runners), close: () => clients.forEach((c) => c.close()) };

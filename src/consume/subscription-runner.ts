@@ -292,6 +292,10 @@ export class SubscriptionRunner {
     return lag;
   }
 
+  buffered(): Map<number, number> {
+    return new Map(this.#assigned.map((p) => [p, this.#dispatcher.buffered(p)]));
+  }
+
   hotGroups(n: number) {
     return this.#dispatcher.hotGroups(n);
   }

@@ -17,6 +17,8 @@ export interface HotGroup {
 export interface ConsumeGauges {
   subscription: string;
   lag: Map<number, bigint>;
+  /** Fetched messages not yet done, per partition. */
+  buffered: Map<number, number>;
   inFlightGroups: number;
   blockedGroups: number;
   hotGroups: HotGroup[];
@@ -30,6 +32,7 @@ export class ConsumeMetrics {
   readonly messages: Counter<'subscription' | 'outcome'>;
   readonly deadLetterFailures: Counter<'subscription'>;
   readonly lag: Gauge<'subscription' | 'partition'>;
+  readonly buffered: Gauge<'subscription' | 'partition'>;
   readonly inFlightGroups: Gauge<'subscription'>;
   readonly blockedGroups: Gauge<'subscription'>;
   readonly hotGroupBacklog: Gauge<'subscription' | 'rank' | 'partition' | 'message_group'>;
@@ -56,6 +59,12 @@ export class ConsumeMetrics {
       name: `${PREFIX}lag_messages`, help: 'Per assigned partition: log end offset minus the offset to commit.', labelNames: ['subscription', 'partition'], registers,
       collect() {
         each(this, (now) => [...now.lag].map(([partition, lag]) => [{ partition: String(partition) }, Number(lag)]));
+      },
+    });
+    this.buffered = new Gauge({
+      name: `${PREFIX}buffered_messages`, help: 'Per assigned partition: fetched messages not yet delivered, dead-lettered or skipped.', labelNames: ['subscription', 'partition'], registers,
+      collect() {
+        each(this, (now) => [...now.buffered].map(([partition, n]) => [{ partition: String(partition) }, n]));
       },
     });
     this.inFlightGroups = new Gauge({
