@@ -1,6 +1,5 @@
-import { isUtf8 } from 'node:buffer';
 import { GROUP_HEADER } from '../produce/group-header.ts';
-import type { Delivery } from './delivery.ts';
+import { encodeBytes, type Delivery } from './delivery.ts';
 
 /** Headers a dead-lettered message carries, besides its own (docs/consumption.md). */
 export const DEAD_LETTER_HEADERS = {
@@ -20,8 +19,11 @@ export interface DeadLetterRequest {
   body: { topic: string; messages: Array<Record<string, unknown>> };
 }
 
-const bytes = (buf: Buffer | null, field: 'key' | 'value'): Record<string, unknown> =>
-  buf === null ? { [field]: null } : isUtf8(buf) ? { [field]: buf.toString('utf8') } : { [field]: buf.toString('base64'), [`${field}_encoding`]: 'base64' };
+/** A key or value as the produce API takes it (the delivery body's own encoding). */
+function bytes(buf: Buffer | null, field: 'key' | 'value'): Record<string, unknown> {
+  const { text, base64 } = encodeBytes(buf);
+  return base64 ? { [field]: text, [`${field}_encoding`]: 'base64' } : { [field]: text };
+}
 
 /**
  * The dead-letter write of one exhausted delivery: the same key, value and headers, in order, under the same

@@ -43,14 +43,14 @@ export interface DeliveryBody {
 }
 
 /** Bytes as the produce API takes them: a UTF-8 string, or base64 (flagged) when they are not valid UTF-8. */
-function encode(buf: Buffer | null): { text: string | null; base64: boolean } {
+export function encodeBytes(buf: Buffer | null): { text: string | null; base64: boolean } {
   if (buf === null) return { text: null, base64: false };
   return isUtf8(buf) ? { text: buf.toString('utf8'), base64: false } : { text: buf.toString('base64'), base64: true };
 }
 
 function message(record: ConsumedRecord): DeliveredMessage {
-  const key = encode(record.key);
-  const value = encode(record.value);
+  const key = encodeBytes(record.key);
+  const value = encodeBytes(record.value);
   const headers: Record<string, string> = {};
   for (const [name, header] of Object.entries(record.headers)) if (header !== undefined) headers[name] = header.toString('utf8');
   return {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { deadLetterRequest } from '../../src/consume/dead-letter.ts';
 import { deliveryBody, groupOf } from '../../src/consume/delivery.ts';
 import { OffsetTracker } from '../../src/consume/offset-tracker.ts';
 import { parseRetryAfter, retryDelayMs } from '../../src/consume/retry-backoff.ts';
@@ -44,5 +45,29 @@ describe('delivery body', () => {
       subscription: 'orders-app', topic: 'orders', partition: 3, message_group: 'user-1', attempt: 2,
       messages: [{ offset: '42', key: 'k', value: '//4=', value_encoding: 'base64', headers: { 'message-group': 'user-1' }, timestamp: '1764000000000' }],
     });
+  });
+});
+
+describe('dead-letter request', () => {
+  const record = { offset: 7n, key: Buffer.from('k'), value: Buffer.from([0xff]), headers: { 'message-group': Buffer.from('g'), trace: Buffer.from('t1') }, timestamp: '1' };
+  it('keeps the group (ordered produce), the bytes and headers, and adds the original coordinates and last error', () => {
+    expect(deadLetterRequest('sub', 'orders', 'orders.dlq', { partition: 3, group: 'g', attempt: 5, records: [record] }, 'HTTP 500')).toEqual({
+      kind: 'ordered',
+      body: {
+        topic: 'orders.dlq',
+        messages: [{
+          message_group: 'g', key: 'k', value: '/w==', value_encoding: 'base64',
+          headers: {
+            trace: 't1', 'dead-letter-original-topic': 'orders', 'dead-letter-original-partition': '3', 'dead-letter-original-offset': '7',
+            'dead-letter-error': 'HTTP 500', 'dead-letter-attempts': '5', 'dead-letter-subscription': 'sub',
+          },
+        }],
+      },
+    });
+  });
+  it('sends records without a group to partition 0 through plain produce, keeping their order', () => {
+    const request = deadLetterRequest('sub', 'orders', 'orders.dlq', { partition: 1, group: null, attempt: 2, records: [{ ...record, key: null, headers: {} }] }, 'timeout');
+    expect(request.kind).toBe('plain');
+    expect(request.body.messages[0]).toMatchObject({ partition: 0, key: null });
   });
 });
