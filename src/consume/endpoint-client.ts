@@ -31,12 +31,23 @@ export class EndpointClient {
     const { name, topic, ackTimeoutMs } = this.#subscription;
     const body = Buffer.from(JSON.stringify(deliveryBody(name, topic, delivery)));
     return new Promise((resolve) => {
+      let settled = false;
+      const settle = (result: DeliveryResult) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        resolve(result);
+      };
       const req = this.#request(this.#url, {
         method: 'POST',
         agent: this.#agent,
         headers: { 'content-type': 'application/json', 'content-length': body.length },
-        signal: AbortSignal.timeout(ackTimeoutMs),
       });
+      // One timer per delivery is cheaper than an AbortSignal per request, and bounds the whole exchange.
+      const deadline = setTimeout(() => {
+        settle({ ok: false, error: `no answer within ack_timeout (${ackTimeoutMs} ms)` });
+        req.destroy();
+      }, ackTimeoutMs);
       req.on('response', (res) => {
         const status = res.statusCode ?? 0;
         const chunks: Buffer[] = [];
@@ -46,15 +57,15 @@ export class EndpointClient {
           kept += chunk.length;
         });
         res.on('end', () => {
-          if (status >= 200 && status < 300) return resolve({ ok: true });
+          if (status >= 200 && status < 300) return settle({ ok: true });
           const text = Buffer.concat(chunks).subarray(0, ERROR_TEXT_BYTES).toString('utf8').replace(/\s+/g, ' ').trim();
           const header = res.headers['retry-after'];
           const retryAfterMs = parseRetryAfter(Array.isArray(header) ? header[0] : header, Date.now());
-          resolve({ ok: false, error: `HTTP ${status}${text ? `: ${text}` : ''}`, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+          settle({ ok: false, error: `HTTP ${status}${text ? `: ${text}` : ''}`, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
         });
-        res.on('error', (err) => resolve({ ok: false, error: describe(err, ackTimeoutMs) }));
+        res.on('error', (err) => settle({ ok: false, error: describe(err) }));
       });
-      req.on('error', (err) => resolve({ ok: false, error: describe(err, ackTimeoutMs) }));
+      req.on('error', (err) => settle({ ok: false, error: describe(err) }));
       req.end(body);
     });
   }
@@ -64,8 +75,7 @@ export class EndpointClient {
   }
 }
 
-function describe(err: Error, ackTimeoutMs: number): string {
-  if (err.name === 'TimeoutError' || (err.name === 'AbortError' && String(err.cause ?? '').includes('Timeout'))) return `no answer within ack_timeout (${ackTimeoutMs} ms)`;
+function describe(err: Error): string {
   const code = (err as NodeJS.ErrnoException).code;
   return code ? `${code}: ${err.message}` : err.message;
 }
