@@ -1,3 +1,4 @@
+import { setTimeout as wait } from 'node:timers/promises';
 import { errorMessage } from '../errors/sidecar-error.ts';
 import type { Logger } from '../logging/logger.ts';
 import { RebalanceStarted, type ConsumerEngine, type FetchedBatch } from './consumer-engine.ts';
@@ -54,6 +55,9 @@ const TOPIC_RECHECK_MS = 5000;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
+/** Resolves after `ms`, or at once when `signal` aborts. */
+const sleepUnlessStopped = (ms: number, signal: AbortSignal): Promise<void> => wait(ms, undefined, { signal }).catch(() => undefined);
+
 /**
  * Runs one subscription: feeds fetched batches to the dispatcher and holds each batch until its partition is
  * quiescent, so a rebalance waits for in-flight deliveries, which are then committed before the partition is
@@ -71,6 +75,8 @@ export class SubscriptionRunner {
   #endOffsets = new Map<number, bigint>();
   #rebalancing = false;
   #stopping = false;
+  /** Aborted by stop(), so waiting for a missing topic does not hold shutdown up. */
+  readonly #stopped = new AbortController();
   #ticker: NodeJS.Timeout | undefined;
   #starting: Promise<void> | undefined;
   readonly counts = { delivered: 0, retried: 0, dead_lettered: 0, skipped: 0 };
@@ -115,8 +121,9 @@ export class SubscriptionRunner {
     return this.#deps.subscription;
   }
 
+  /** Consuming, and no crash since the last (re)join. */
   get ready(): boolean {
-    return this.#state === 'running';
+    return this.#state === 'running' && this.#error === undefined;
   }
 
   /** Starts in the background: a missing topic keeps the subscription not ready (and re-checked), never crashes. */
@@ -137,7 +144,7 @@ export class SubscriptionRunner {
       } catch (err) {
         this.#error = `Kafka: ${errorMessage(err)}`;
       }
-      await sleep(TOPIC_RECHECK_MS);
+      await sleepUnlessStopped(TOPIC_RECHECK_MS, this.#stopped.signal);
     }
     if (this.#stopping) return;
     try {
@@ -215,6 +222,7 @@ export class SubscriptionRunner {
     this.#paused.clear();
     this.#assigned = [...partitions].sort((a, b) => a - b);
     this.#rebalancing = false;
+    this.#error = undefined;
     this.#deps.log.info('subscription assigned partitions', { subscription: this.subscription.name, partitions: this.#assigned });
   }
 
@@ -271,6 +279,7 @@ export class SubscriptionRunner {
   async stop(graceMs: number): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    this.#stopped.abort();
     this.#state = 'stopping';
     clearInterval(this.#ticker);
     await this.#starting;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { SubscriptionStatus } from '../../src/consume/subscription-runner.ts';
@@ -140,11 +141,20 @@ describe('ordered consumption', () => {
   it('keeps a subscription to a missing topic not ready, without crashing', async () => {
     const endpoint = await deliveryEndpoint();
     onTestFinished(() => endpoint.close());
-    const { sidecar, status } = await sidecarWith({ topic: `missing-${Date.now()}`, endpoint: endpoint.url });
+    const topic = `missing-${randomUUID().slice(0, 8)}`;
+    const { sidecar, status } = await sidecarWith({ topic, endpoint: endpoint.url });
     await waitFor(() => 'waiting-for-topic', async () => (await status()).state === 'waiting-for-topic');
     expect((await status()).ready).toBe(false);
-    const ready = (await (await fetch(`${sidecar.url}/readyz`)).json()) as { subscriptions: Array<{ ready: boolean; error: string }> };
+    const readyz = await fetch(`${sidecar.url}/readyz`);
+    const ready = (await readyz.json()) as { subscriptions: Array<{ ready: boolean; error: string }> };
     expect(ready.subscriptions[0]).toMatchObject({ ready: false, error: expect.stringContaining('does not exist') });
+    expect(readyz.status).toBe(200); // the produce path is still in service
+
+    // Once the topic exists, the subscription starts by itself.
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    await produceGroups(kafka, topic, ['late'], 2, () => 0);
+    await waitFor(() => 'late messages delivered', () => endpoint.acked().get('late')?.length === 2, 30_000);
+    expect((await status()).ready).toBe(true);
   });
 
   it('refuses to start on a bad subscriptions file, with one line naming the field', async () => {
