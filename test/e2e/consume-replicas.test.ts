@@ -105,4 +105,30 @@ describe('ordered consumption across sidecar replicas', () => {
       expect(offsets.reduce((a, b) => (a < b ? a : b))).toBe(BigInt(committed[partition]!));
     }
   }, 240_000);
+
+  it('on a rebalance, lets go of partitions only after their in-flight deliveries finished (slow endpoint, a replica joining)', async () => {
+    const topic = await createTopic(admin, 2);
+    const groups = Array.from({ length: 16 }, (_, i) => `s${i}`);
+    // Deliveries take long enough that a replica letting go at once would let the newcomer overlap them.
+    const endpoint = await deliveryEndpoint({ latencyMs: [300, 600] });
+    onTestFinished(() => endpoint.close());
+    await produceGroups(kafka, topic, groups, 30, (g) => Number(g.slice(1)) % 2);
+    const { path } = subscriptionsFile({ topic, endpoint: endpoint.url });
+    const start = replicas(path);
+
+    const first = await start();
+    await waitFor(() => 'first deliveries', () => endpoint.received.length >= 16, 90_000);
+    const second = await start();
+    const assigned = (s: SidecarProcess) => s.logs.filter((l) => l.includes('"subscription assigned partitions"')).map((l) => (JSON.parse(l) as { partitions: number[] }).partitions);
+    // Both replicas take part: the rebalance hands a partition over while the first has deliveries in flight.
+    await waitFor(() => 'the second replica owns a partition', () => (assigned(second).at(-1)?.length ?? 0) > 0, 90_000);
+    expect(endpoint.received.length).toBeLessThan(groups.length * 30);
+    await waitFor(() => `acked ${ackedCount(endpoint)}`, () => distinctAcked(endpoint) === groups.length * 30, 120_000);
+    expect(endpoint.overlaps).toEqual([]);
+    for (const group of groups) {
+      const acked = endpoint.acked().get(group)!.map(seqOf);
+      acked.forEach((seq, i) => expect(seq, `${group}: ${acked.join(',')}`).toBeLessThanOrEqual(Math.max(-1, ...acked.slice(0, i)) + 1));
+    }
+    expect(assigned(first).length).toBeGreaterThan(1);
+  }, 240_000);
 });
