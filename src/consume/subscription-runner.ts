@@ -226,7 +226,7 @@ export class SubscriptionRunner {
     this.#deps.log.info('subscription assigned partitions', { subscription: this.subscription.name, partitions: this.#assigned });
   }
 
-  /** Waits (bounded by ack_timeout) for the in-flight deliveries of `partitions`, commits, and forgets them. */
+  /** Fences `partitions`, waits (by default at most ack_timeout) for their in-flight deliveries, then commits them. */
   async #letGo(partitions: number[], boundMs = this.subscription.ackTimeoutMs + 1000): Promise<void> {
     for (const p of partitions) this.#dispatcher.fence(p);
     const drained = Promise.all(partitions.map((p) => this.#dispatcher.whenQuiescent(p)));
