@@ -60,6 +60,14 @@ class PartitionState {
   }
 }
 
+const blockedView = (queue: GroupQueue, head: Delivery): BlockedGroup => ({
+  partition: queue.partition,
+  group: queue.group,
+  offsets: head.records.map((r) => r.offset.toString()),
+  attempt: head.attempt,
+  error: queue.lastError,
+});
+
 const BUSY = new Set(['ready', 'delivering', 'dead-lettering', 'backoff']);
 
 /**
@@ -167,7 +175,7 @@ export class GroupDispatcher {
     for (const state of this.#partitions.values()) {
       for (const g of state.groups.values()) {
         if (g.phase !== 'blocked' || !g.head) continue;
-        out.push({ partition: g.partition, group: g.group, offsets: g.head.records.map((r) => r.offset.toString()), attempt: g.head.attempt, error: g.lastError });
+        out.push(blockedView(g, g.head));
       }
     }
     return out;
@@ -190,36 +198,30 @@ export class GroupDispatcher {
 
   /** Admin: sends a blocked group's head again, with a fresh round of attempts. */
   retryBlocked(partition: number, group: string | null): BlockedGroup | undefined {
-    const found = this.#blocked(partition, group);
-    if (!found) return undefined;
-    const [state, queue, head] = found;
-    const before = this.#describe(queue, head);
-    head.attempt = 1;
-    this.#makeReady(state, queue);
-    this.#pump();
-    return before;
+    return this.#unblock(partition, group, (state, queue, head) => {
+      head.attempt = 1;
+      this.#makeReady(state, queue);
+    });
   }
 
   /** Admin: gives up a blocked group's head (its offsets count as done) and lets the group go on. */
   skipBlocked(partition: number, group: string | null): BlockedGroup | undefined {
-    const found = this.#blocked(partition, group);
-    if (!found) return undefined;
-    const [state, queue, head] = found;
-    const before = this.#describe(queue, head);
-    this.#ports.observer.skipped(head);
-    this.#complete(state, queue);
-    this.#pump();
-    return before;
+    return this.#unblock(partition, group, (state, queue, head) => {
+      this.#ports.observer.skipped(head);
+      this.#complete(state, queue);
+    });
   }
 
-  #blocked(partition: number, group: string | null): [PartitionState, GroupQueue, Delivery] | undefined {
+  /** Applies `move` to a blocked group's head; undefined when that group is not blocked here. */
+  #unblock(partition: number, group: string | null, move: (state: PartitionState, queue: GroupQueue, head: Delivery) => void): BlockedGroup | undefined {
     const state = this.#partitions.get(partition);
     const queue = state?.groups.get(group);
-    return state && queue?.phase === 'blocked' && queue.head && !state.fenced ? [state, queue, queue.head] : undefined;
-  }
-
-  #describe(queue: GroupQueue, head: Delivery): BlockedGroup {
-    return { partition: queue.partition, group: queue.group, offsets: head.records.map((r) => r.offset.toString()), attempt: head.attempt, error: queue.lastError };
+    if (!state || state.fenced || queue?.phase !== 'blocked' || !queue.head) return undefined;
+    const head = queue.head;
+    const before = blockedView(queue, head);
+    move(state, queue, head);
+    this.#pump();
+    return before;
   }
 
   #setPhase(state: PartitionState, group: GroupQueue, phase: GroupQueue['phase']): void {

@@ -1,19 +1,11 @@
-import type { Admin } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { deliveryEndpoint, waitFor } from '../support/delivery-endpoint.ts';
-import { connectAdmin, createTopic, testKafka } from '../support/kafka.ts';
+import { createTopic, testKafka } from '../support/kafka.ts';
 import { spawnSidecar, testOptions, type SidecarProcess } from '../support/sidecar.ts';
-import { produceGroups, seqOf, subscriptionsFile } from '../support/subscriptions.ts';
+import { fileAdmin, produceGroups, seqOf, subscriptionsFile } from '../support/subscriptions.ts';
 
-let admin: Admin;
+const adminClient = fileAdmin();
 const kafka = testKafka();
-
-beforeAll(async () => {
-  admin = await connectAdmin();
-});
-afterAll(async () => {
-  await admin?.disconnect();
-});
 
 const GROUPS = Array.from({ length: 40 }, (_, i) => `g${i}`);
 const PER_GROUP = 60;
@@ -55,7 +47,7 @@ const distinctAcked = (endpoint: Awaited<ReturnType<typeof deliveryEndpoint>>) =
 
 describe('ordered consumption across sidecar replicas', () => {
   it('keeps per-group order without overlap or gaps when one replica stops gracefully and another is killed -9 mid-stream', async () => {
-    const topic = await createTopic(admin, 4);
+    const topic = await createTopic(adminClient(), 4);
     const endpoint = await deliveryEndpoint({ latencyMs: [3, 12], answer: () => (Math.random() < 0.1 ? 500 : 200) });
     onTestFinished(() => endpoint.close());
     await produceGroups(kafka, topic, GROUPS, PER_GROUP, (g) => Number(g.slice(1)) % 4);
@@ -79,7 +71,7 @@ describe('ordered consumption across sidecar replicas', () => {
   }, 240_000);
 
   it('commits on graceful shutdown and resumes exactly there: nothing lost, nothing below the commit delivered again', async () => {
-    const topic = await createTopic(admin, 2);
+    const topic = await createTopic(adminClient(), 2);
     const endpoint = await deliveryEndpoint({ latencyMs: [3, 12] });
     onTestFinished(() => endpoint.close());
     await produceGroups(kafka, topic, GROUPS, PER_GROUP, (g) => Number(g.slice(1)) % 2);
@@ -107,7 +99,7 @@ describe('ordered consumption across sidecar replicas', () => {
   }, 240_000);
 
   it('on a rebalance, lets go of partitions only after their in-flight deliveries finished (slow endpoint, a replica joining)', async () => {
-    const topic = await createTopic(admin, 2);
+    const topic = await createTopic(adminClient(), 2);
     const groups = Array.from({ length: 16 }, (_, i) => `s${i}`);
     // Deliveries take long enough that a replica letting go at once would let the newcomer overlap them.
     const endpoint = await deliveryEndpoint({ latencyMs: [300, 600] });

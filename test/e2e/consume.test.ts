@@ -1,22 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import type { Admin } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import type { SubscriptionStatus } from '../../src/consume/subscription-runner.ts';
 import { deliveryEndpoint, waitFor } from '../support/delivery-endpoint.ts';
-import { connectAdmin, consumeAll, createTopic, testKafka } from '../support/kafka.ts';
+import { consumeAll, createTopic, testKafka } from '../support/kafka.ts';
 import { spawnSidecar, startTestSidecar, testOptions } from '../support/sidecar.ts';
 import { subscriptionsCommand } from '../../src/cli/subscriptions-command.ts';
-import { produceGroups, seqOf, seqs, subscriptionsFile } from '../support/subscriptions.ts';
+import { fileAdmin, produceGroups, seqOf, seqs, subscriptionsFile } from '../support/subscriptions.ts';
 
-let admin: Admin;
+const adminClient = fileAdmin();
 const kafka = testKafka();
-
-beforeAll(async () => {
-  admin = await connectAdmin();
-});
-afterAll(async () => {
-  await admin?.disconnect();
-});
 
 async function sidecarWith(entry: Record<string, unknown> & { topic: string; endpoint: string }) {
   const file = subscriptionsFile(entry);
@@ -33,7 +25,7 @@ const groupsNamed = (n: number, prefix = 'g') => Array.from({ length: n }, (_, i
 
 describe('ordered consumption', () => {
   it('delivers every message in per-group order with no overlap, many groups at once inside one partition, despite random latency and failures', async () => {
-    const topic = await createTopic(admin, 2);
+    const topic = await createTopic(adminClient(), 2);
     const endpoint = await deliveryEndpoint({ latencyMs: [0, 15], answer: () => (Math.random() < 0.2 ? 500 : 200) });
     onTestFinished(() => endpoint.close());
     const groups = groupsNamed(24);
@@ -59,7 +51,7 @@ describe('ordered consumption', () => {
   });
 
   it('batches up to batch_max_messages consecutive messages of one group', async () => {
-    const topic = await createTopic(admin, 1);
+    const topic = await createTopic(adminClient(), 1);
     const endpoint = await deliveryEndpoint({ latencyMs: [1, 5] });
     onTestFinished(() => endpoint.close());
     const groups = groupsNamed(3);
@@ -75,8 +67,8 @@ describe('ordered consumption', () => {
   });
 
   it('dead-letters a group after max_attempts, in order with the original coordinates, and the group goes on', async () => {
-    const topic = await createTopic(admin, 1);
-    const dlq = await createTopic(admin, 2);
+    const topic = await createTopic(adminClient(), 1);
+    const dlq = await createTopic(adminClient(), 2);
     const endpoint = await deliveryEndpoint({ answer: (b) => (b.message_group === 'bad' && b.messages.some((m) => seqOf(m.value!) < 3) ? 503 : 200) });
     onTestFinished(() => endpoint.close());
     await produceGroups(kafka, topic, ['bad', 'good'], 6, () => 0);
@@ -84,7 +76,7 @@ describe('ordered consumption', () => {
 
     await waitFor(() => 'bad 3..5 and all of good acked', () => endpoint.acked().get('bad')?.length === 3 && endpoint.acked().get('good')?.length === 6);
     expect(endpoint.acked().get('bad')).toEqual(['bad:3', 'bad:4', 'bad:5']);
-    const dead = await consumeAll(kafka, admin, dlq);
+    const dead = await consumeAll(kafka, adminClient(), dlq);
     expect(dead.map((r) => r.value)).toEqual(['bad:0', 'bad:1', 'bad:2']);
     expect(new Set(dead.map((r) => r.partition)).size).toBe(1);
     expect(dead[0]!.headers).toMatchObject({
@@ -99,7 +91,7 @@ describe('ordered consumption', () => {
   });
 
   it('blocks an exhausted group while the others go on; admin retry and skip move it on', async () => {
-    const topic = await createTopic(admin, 1);
+    const topic = await createTopic(adminClient(), 1);
     let failing = new Set(['bad:0', 'bad:1']);
     const endpoint = await deliveryEndpoint({ answer: (b) => (b.messages.some((m) => failing.has(m.value!)) ? 500 : 200) });
     onTestFinished(() => endpoint.close());
@@ -151,7 +143,7 @@ describe('ordered consumption', () => {
     expect(readyz.status).toBe(200); // the produce path is still in service
 
     // Once the topic exists, the subscription starts by itself.
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    await adminClient().createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
     await produceGroups(kafka, topic, ['late'], 2, () => 0);
     await waitFor(() => 'late messages delivered', () => endpoint.acked().get('late')?.length === 2, 30_000);
     expect((await status()).ready).toBe(true);

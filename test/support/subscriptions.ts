@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
+import { afterAll, beforeAll } from 'vitest';
+import { connectAdmin } from './kafka.ts';
 
 /** Writes a subscriptions file with one subscription (fresh name and consumer group) and returns its path. */
 export function subscriptionsFile(entry: Record<string, unknown> & { topic: string; endpoint: string }): { path: string; name: string; consumerGroup: string } {
@@ -30,3 +32,15 @@ export async function produceGroups(kafka: Kafka, topic: string, groups: string[
 
 export const seqs = (n: number): string[] => Array.from({ length: n }, (_, i) => String(i));
 export const seqOf = (value: string): number => Number(value.slice(value.lastIndexOf(':') + 1));
+
+/** One admin client for the calling test file, connected before its tests and disconnected after them. */
+export function fileAdmin(): () => Admin {
+  let admin: Admin | undefined;
+  beforeAll(async () => {
+    admin = await connectAdmin();
+  });
+  afterAll(async () => {
+    await admin?.disconnect();
+  });
+  return () => admin!;
+}
