@@ -6,8 +6,9 @@ import { deadLetterRequest } from './consume/dead-letter.ts';
 import type { Delivery } from './consume/delivery.ts';
 import { EndpointClient } from './consume/endpoint-client.ts';
 import { SubscriptionRunner } from './consume/subscription-runner.ts';
+import { DeadLetterRejected } from './consume/group-dispatcher.ts';
 import type { Subscription } from './consume/subscriptions.ts';
-import { errorMessage } from './errors/sidecar-error.ts';
+import { SidecarError, errorMessage } from './errors/sidecar-error.ts';
 import { KafkajsConsumerEngine } from './kafka/consumer/kafkajs-consumer-engine.ts';
 import type { Logger } from './logging/logger.ts';
 import { ConsumeMetrics, HOT_GROUPS } from './metrics/consume-metrics.ts';
@@ -48,9 +49,19 @@ export function createConsumption({ subscriptions, kafka, admin, produce, regist
       deliver: (d) => client.deliver(d),
       deadLetter: async (d, lastError) => {
         const request = deadLetterRequest(name, subscription.topic, subscription.deadLetterTopic!, d, lastError);
-        const response = request.kind === 'ordered' ? await produce.ordered(request.body) : await produce.plain(request.body);
+        let response;
+        try {
+          response = request.kind === 'ordered' ? await produce.ordered(request.body) : await produce.plain(request.body);
+        } catch (err) {
+          // A refusal that no retry can change (an oversized message, a group over MAX_GROUP_BYTES) blocks the group.
+          if (err instanceof SidecarError && !err.retriable) throw new DeadLetterRejected(`${err.code}: ${err.message}`);
+          throw err;
+        }
         const failed = response.partition_errors[0];
-        if (failed) throw new Error(`dead-letter write to ${subscription.deadLetterTopic} failed: ${failed.code} ${failed.error}`);
+        if (failed) {
+          const message = `dead-letter write to ${subscription.deadLetterTopic} failed: ${failed.code} ${failed.error}`;
+          throw failed.retriable ? new Error(message) : new DeadLetterRejected(message);
+        }
       },
       observer: {
         delivered: (d, ms) => {

@@ -5,6 +5,11 @@ import { OffsetTracker } from './offset-tracker.ts';
 import { retryDelayMs, type BackoffPolicy } from './retry-backoff.ts';
 import type { OnExhausted } from './subscriptions.ts';
 
+/** The dead-letter topic refused the records for good (too large, invalid group): retrying cannot help. */
+export class DeadLetterRejected extends Error {
+  override name = 'DeadLetterRejected';
+}
+
 export interface DispatchPolicy extends BackoffPolicy {
   maxInFlightGroups: number;
   batchMaxMessages: number;
@@ -25,7 +30,10 @@ export interface DispatchObserver {
 export interface DispatchPorts {
   /** One POST to the endpoint; resolves with the outcome, never rejects. */
   deliver(delivery: Delivery): Promise<DeliveryResult>;
-  /** Writes the delivery's records to the dead-letter topic; rejects when that failed (it is tried again). */
+  /**
+   * Writes the delivery's records to the dead-letter topic; rejects when that failed: it is tried again,
+   * unless the error is a `DeadLetterRejected` (it can never succeed), which blocks the group instead.
+   */
   deadLetter(delivery: Delivery, lastError: string): Promise<void>;
   /** Runs `fn` after `ms`; returns a cancel function. */
   setTimer(fn: () => void, ms: number): () => void;
@@ -329,8 +337,14 @@ export class GroupDispatcher {
       (err: unknown) => {
         this.#inFlight--;
         this.#ports.observer.deadLetterFailed(delivery, err);
-        // The group must not pass a message that is neither delivered nor dead-lettered: try the write again.
+        // The group must not pass a message that is neither delivered nor dead-lettered: try the write again,
+        // or, when it can never succeed, block the group for an admin (rather than retry forever).
         if (state.fenced) this.#setPhase(state, group, 'idle');
+        else if (err instanceof DeadLetterRejected) {
+          group.lastError = `${error}; dead-letter write rejected: ${err.message}`;
+          this.#setPhase(state, group, 'blocked');
+          this.#ports.observer.blocked(delivery, group.lastError);
+        }
         else this.#backoff(state, group, retryDelayMs(delivery.attempt, this.#policy, this.#ports.random), () => this.#exhausted(state, group, delivery));
         this.#pump();
       },

@@ -90,6 +90,18 @@ describe('ordered consumption', () => {
     await waitFor(() => 'dead-lettered count', async () => (await status()).counts.dead_lettered === 3);
   });
 
+  it('blocks a group whose dead-letter write is refused for good (a group over MAX_GROUP_BYTES) instead of retrying forever', async () => {
+    const topic = await createTopic(adminClient(), 1);
+    const dlq = await createTopic(adminClient(), 1);
+    const endpoint = await deliveryEndpoint({ answer: () => 500 });
+    onTestFinished(() => endpoint.close());
+    const longGroup = 'x'.repeat(200);
+    await produceGroups(kafka, topic, [longGroup], 1, () => 0);
+    const { status } = await sidecarWith({ topic, endpoint: endpoint.url, max_attempts: 1, on_exhausted: 'dead-letter', dead_letter_topic: dlq });
+    await waitFor(() => 'blocked', async () => (await status()).blocked_groups.length === 1);
+    expect((await status()).blocked_groups[0]).toMatchObject({ group: longGroup, error: expect.stringContaining('dead-letter write rejected: INVALID_REQUEST') });
+  });
+
   it('blocks an exhausted group while the others go on; admin retry and skip move it on', async () => {
     const topic = await createTopic(adminClient(), 1);
     let failing = new Set(['bad:0', 'bad:1']);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ConsumedRecord } from '../../src/consume/consumer-engine.ts';
 import type { Delivery, DeliveryResult } from '../../src/consume/delivery.ts';
-import { GroupDispatcher, type DispatchPolicy } from '../../src/consume/group-dispatcher.ts';
+import { DeadLetterRejected, GroupDispatcher, type DispatchPolicy } from '../../src/consume/group-dispatcher.ts';
 
 const record = (offset: number, group: string | null): ConsumedRecord => ({
   offset: BigInt(offset),
@@ -143,6 +143,20 @@ describe('GroupDispatcher', () => {
     expect(h.dispatcher.committable(0)).toBe(1n);
     expect(inFlight(h.pending)).toEqual(['a:1']);
     expect(h.events).toContain('dead-lettered a');
+  });
+
+  it('blocks the group when the dead-letter topic refuses the records for good', async () => {
+    const h = harness({ maxAttempts: 1 });
+    h.dispatcher.add(0, [record(0, 'a'), record(1, 'a')], 2n);
+    await h.settle('a', { ok: false, error: 'HTTP 500' });
+    h.deadLetters.shift()!.reject(new DeadLetterRejected('PAYLOAD_TOO_LARGE: message over the limit'));
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(h.timers).toHaveLength(0);
+    expect(h.dispatcher.blockedGroups()).toEqual([{ partition: 0, group: 'a', offsets: ['0'], attempt: 1, error: 'HTTP 500; dead-letter write rejected: PAYLOAD_TOO_LARGE: message over the limit' }]);
+    expect(h.dispatcher.quiescent(0)).toBe(true);
+    expect(h.dispatcher.skipBlocked(0, 'a')?.offsets).toEqual(['0']);
+    expect(inFlight(h.pending)).toEqual(['a:1']);
   });
 
   it('blocks an exhausted group while others go on; admin skip or retry moves it', async () => {
