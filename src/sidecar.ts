@@ -23,6 +23,9 @@ import { VERSION } from './version.ts';
 import { AdminStore } from './redis/admin-store.ts';
 import { AdminService } from './admin/admin-service.ts';
 import { warnIfAdminExposed } from './admin/admin-auth.ts';
+import { readSubscriptionsFile } from './consume/subscriptions.ts';
+import type { ConsumeService } from './consume/consume-service.ts';
+import { createConsumption } from './consumption.ts';
 
 
 export interface RunningSidecar {
@@ -31,6 +34,8 @@ export interface RunningSidecar {
   router: OrderedMessageRouter;
   cleaner: MappingCleaner;
   metrics: SidecarMetrics;
+  /** Ordered consumption of the subscriptions file; undefined without one. */
+  consume: ConsumeService | undefined;
   /** Stops accepting, drains in-flight requests, flushes Kafka and Redis, disconnects. Idempotent. */
   close(): Promise<void>;
 }
@@ -55,6 +60,8 @@ function kafkaLogCreator(log: Logger) {
 }
 
 export async function startSidecar(options: SidecarOptions, log: Logger): Promise<RunningSidecar> {
+  // A bad subscriptions file stops the start before anything connects (SubscriptionsError, one line).
+  const subscriptions = options.subscriptionsFile === undefined ? [] : readSubscriptionsFile(options.subscriptionsFile);
   const metrics = new SidecarMetrics();
   const budget = retryBudget(options.kafkaWriteTimeoutMs);
   const kafka = new Kafka({
@@ -115,11 +122,15 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   cleaner.start();
   dedup.start();
 
+  // Consumption starts after the produce path exists: dead letters go through it.
+  const consumption = subscriptions.length === 0 ? undefined : createConsumption({ subscriptions, kafka, admin, produce, registry: metrics.registry, options, log });
+  consumption?.service.start();
+
   const adminService = new AdminService({ store: new AdminStore(store), partitionCount: (t) => metadata.partitionCount(t), forget: (t, g) => router.forget(t, g), options, log });
   warnIfAdminExposed(options, log);
 
   let draining = false;
-  const app = createApp({ produce, health, metrics, log, version: VERSION, maxBodyBytes: options.maxBodyBytes, dedupWindowMs: options.dedupWindowMs, isDraining: () => draining, admin: { service: adminService, token: options.adminToken } });
+  const app = createApp({ produce, health, metrics, log, version: VERSION, maxBodyBytes: options.maxBodyBytes, dedupWindowMs: options.dedupWindowMs, isDraining: () => draining, admin: { service: adminService, token: options.adminToken, consume: consumption?.service }, consume: consumption?.service });
   const server = createServer(app);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -135,6 +146,8 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
     (closing ??= (async () => {
       draining = true;
       log.info('shutting down: draining in-flight requests');
+      // Consumption drains alongside the HTTP server: stop fetching, finish in-flight deliveries, commit.
+      const consumed = consumption?.service.stop(options.shutdownGraceMs);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // A keep-alive connection whose request finishes during the drain turns idle, and would otherwise hold
       // the server open until its keep-alive timeout; close such connections as they turn idle.
@@ -147,6 +160,8 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
       await closed;
       clearInterval(sweep);
       clearTimeout(grace);
+      await consumed;
+      consumption?.close();
       await writer.idle();
       dedup.stop();
       await Promise.allSettled([router.stop(), cleaner.stop()]);
@@ -155,7 +170,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
       log.info('shut down cleanly');
     })());
 
-  return { url, server, router, cleaner, metrics, close };
+  return { url, server, router, cleaner, metrics, consume: consumption?.service, close };
 }
 
 /** Starting degraded because Redis is a moment slower than us would be needless; wait a little, then go on. */

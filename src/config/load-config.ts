@@ -50,6 +50,11 @@ const SETTINGS: Setting[] = [
   { key: 'logLevel', env: 'LOG_LEVEL', kind: 'level' },
   { key: 'degradedRouting', env: 'DEGRADED_ROUTING', kind: 'degraded-routing' },
   { key: 'redisCommandTimeoutMs', env: 'REDIS_COMMAND_TIMEOUT', kind: 'duration', min: 100, max: 60_000 },
+  { key: 'subscriptionsFile', env: 'SUBSCRIPTIONS_FILE', kind: 'string' },
+  { key: 'consumeBufferMessages', env: 'CONSUME_BUFFER_MESSAGES', kind: 'int', min: 1 },
+  { key: 'consumeCommitIntervalMs', env: 'CONSUME_COMMIT_INTERVAL', kind: 'duration', min: 100 },
+  // Kafka brokers refuse sessions outside group.min/max.session.timeout.ms (6 s and 30 min by default).
+  { key: 'consumeSessionTimeoutMs', env: 'CONSUME_SESSION_TIMEOUT', kind: 'duration', min: 6000, max: 1_800_000 },
 ];
 
 

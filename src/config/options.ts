@@ -65,6 +65,14 @@ export interface SidecarOptions {
   degradedRouting: DegradedRouting;
   /** How long one Redis command may take before it counts as unanswered (an outage after three in a row). @defaultValue 2 s */
   redisCommandTimeoutMs: number;
+  /** JSON file of subscriptions: topics delivered to the application's HTTP endpoint (docs/consumption.md). @defaultValue unset (no consumption) */
+  subscriptionsFile?: string;
+  /** Messages buffered per consumed partition; past it, fetching that partition pauses until it drains. @defaultValue 10000 */
+  consumeBufferMessages: number;
+  /** How often consumed offsets are committed (also on rebalance and shutdown). @defaultValue 5 s */
+  consumeCommitIntervalMs: number;
+  /** A consuming replica silent this long is taken out of its consumer groups (after a crash, say). @defaultValue 30 s */
+  consumeSessionTimeoutMs: number;
 }
 
 export const DEGRADED_ROUTING_MODES = ['reject', 'hash'] as const;
@@ -101,4 +109,7 @@ export const DEFAULT_OPTIONS = {
   logLevel: 'info',
   degradedRouting: 'reject',
   redisCommandTimeoutMs: 2000,
+  consumeBufferMessages: 10_000,
+  consumeCommitIntervalMs: 5000,
+  consumeSessionTimeoutMs: 30_000,
 } as const satisfies SidecarOptions;

@@ -5,6 +5,7 @@ import type { Logger } from '../logging/logger.ts';
 import type { ProduceService } from '../produce/produce-service.ts';
 import type { ProduceResponse } from '../produce/produce-types.ts';
 import { apiVersions } from './api-versions.ts';
+import type { ConsumeService } from '../consume/consume-service.ts';
 import type { HealthChecker } from './health.ts';
 
 /** What the HTTP layer records and exposes (SidecarMetrics fits it). */
@@ -25,6 +26,8 @@ export interface AppDeps {
   /** True once shutdown began: new requests get 503 and the connection is closed. */
   isDraining: () => boolean;
   admin: AdminRouterDeps;
+  /** Ordered consumption, when a subscriptions file is configured. */
+  consume?: ConsumeService | undefined;
 }
 
 /** 200 when everything was written, 207 when some partitions failed, the error's status when nothing was. */
@@ -101,7 +104,11 @@ export function createApp(deps: AppDeps): express.Express {
   });
   app.get('/readyz', async (_req, res) => {
     const readiness = await health.check();
-    res.status(readiness.ready ? 200 : 503).json(readiness);
+    // A subscription not ready (its topic missing) is shown, but does not take the produce path out of service.
+    res.status(readiness.ready ? 200 : 503).json(deps.consume ? { ...readiness, subscriptions: deps.consume.readiness() } : readiness);
+  });
+  app.get('/v1/subscriptions', (_req, res) => {
+    res.json({ subscriptions: deps.consume?.status() ?? [] });
   });
   app.get('/metrics', async (_req, res) => {
     await health.check();
