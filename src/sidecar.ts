@@ -1,14 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
 import { Redis } from 'ioredis';
 import type { SidecarOptions } from './config/options.ts';
 import { createApp } from './http/app.ts';
 import { HealthChecker } from './http/health.ts';
 import { PartitionWriter } from './kafka/partition-writer.ts';
-import { ResettableProducer } from './kafka/resettable-producer.ts';
+import { createKafkaEngine } from './kafka/create-engine.ts';
+import { kafkaConnection } from './kafka/kafka-connection.ts';
 import { TopicMetadata } from './kafka/topic-metadata.ts';
-import { retryBudget } from './kafka/retry-budget.ts';
 import type { Logger } from './logging/logger.ts';
 import { SidecarMetrics } from './metrics/sidecar-metrics.ts';
 import { ProduceService } from './produce/produce-service.ts';
@@ -33,38 +32,9 @@ export interface RunningSidecar {
   close(): Promise<void>;
 }
 
-/** Warnings about choices made on purpose: bounded retries are paired with producer replacement. */
-const EXPECTED_KAFKAJS_WARNINGS = ['Limiting retries for the idempotent producer'];
-
-/** kafkajs logs through ours, at warn and above, so broker trouble shows up in the same JSON stream. */
-function kafkaLogCreator(log: Logger) {
-  return () =>
-    ({ level, log: entry }: { level: number; log: { message: string } & Record<string, unknown> }) => {
-      const { message, timestamp: _t, logger: _l, ...fields } = entry;
-      if (EXPECTED_KAFKAJS_WARNINGS.some((w) => message.startsWith(w))) return;
-      // A client naming a topic that does not exist is a 404 for that client, not a broker problem.
-      if (String(fields.error ?? '').includes('does not host this topic-partition')) {
-        log.debug(`kafkajs: ${message}`, fields);
-        return;
-      }
-      if (level <= kafkaLogLevel.ERROR) log.error(`kafkajs: ${message}`, fields);
-      else if (level === kafkaLogLevel.WARN) log.warn(`kafkajs: ${message}`, fields);
-    };
-}
-
 export async function startSidecar(options: SidecarOptions, log: Logger): Promise<RunningSidecar> {
   const metrics = new SidecarMetrics();
-  const budget = retryBudget(options.kafkaWriteTimeoutMs);
-  const kafka = new Kafka({
-    clientId: options.kafkaClientId,
-    brokers: options.kafkaBrokers,
-    logLevel: kafkaLogLevel.WARN,
-    logCreator: kafkaLogCreator(log),
-    retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
-    requestTimeout: budget.requestTimeout,
-  });
-  const admin = kafka.admin();
-  const producer = new ResettableProducer(kafka, log, budget);
+  const kafka = createKafkaEngine(options.kafkaClient, kafkaConnection(options), options.kafkaWriteTimeoutMs, log);
   // Fail fast when Redis is away (no offline queue, bounded commands): the router then degrades at once
   // instead of holding requests; ioredis keeps reconnecting in the background.
   const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 2000, keepAlive: 5000, connectionName: 'ordered-sidecar' });
@@ -80,10 +50,10 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   await waitForRedis(redis, log);
 
   const store = new RouterStore(redis, options.redisPrefix);
-  const metadata = new TopicMetadata(admin, options.metadataRefreshMs);
+  const metadata = new TopicMetadata((topic) => kafka.partitionCount(topic), options.metadataRefreshMs);
   const router = new OrderedMessageRouter(store, (topic, how) => metadata.partitionCount(topic, how), options, metrics, log);
   const cleaner = new MappingCleaner(store, options, metrics, log);
-  const writer = new PartitionWriter(producer.send, { ...options, maxQueueWaitMs: options.kafkaWriteTimeoutMs }, metrics);
+  const writer = new PartitionWriter((topic, partition, messages) => kafka.send(topic, partition, messages), { ...options, maxQueueWaitMs: options.kafkaWriteTimeoutMs }, metrics);
   // A retry waits for an earlier attempt at most as long as that attempt's write could take behind one batch.
   const dedup = new DedupWindow(
     new DedupStore(redis, options.redisPrefix, options.dedupWindowMs),
@@ -91,7 +61,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
     log,
   );
   const produce = new ProduceService({ router, partitionCount: (t) => metadata.partitionCount(t), writer, metrics, limits: options, dedup, log, maxQueuedBytes: options.maxQueuedBytes });
-  const health = new HealthChecker(admin, redis, metrics, () => router.degraded);
+  const health = new HealthChecker(kafka, redis, metrics, () => router.degraded);
 
   metrics.trackLoads(async () => {
     const byTopic = new Map<string, number[]>();
@@ -105,7 +75,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   });
 
   // Kafka may still be starting next to us; connect in the background and let /readyz say when it is up.
-  void Promise.all([admin.connect(), producer.connect()]).catch((err: unknown) => log.warn('Kafka not reachable yet; will retry on demand', { err }));
+  void kafka.connect().catch((err: unknown) => log.warn('Kafka not reachable yet; will retry on demand', { err }));
   router.start();
   cleaner.start();
   dedup.start();
@@ -114,7 +84,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   warnIfAdminExposed(options, log);
 
   let draining = false;
-  const app = createApp({ produce, health, metrics, log, version: VERSION, maxBodyBytes: options.maxBodyBytes, dedupWindowMs: options.dedupWindowMs, isDraining: () => draining, admin: { service: adminService, token: options.adminToken } });
+  const app = createApp({ produce, health, metrics, log, version: VERSION, kafkaClient: kafka.name, maxBodyBytes: options.maxBodyBytes, dedupWindowMs: options.dedupWindowMs, isDraining: () => draining, admin: { service: adminService, token: options.adminToken } });
   const server = createServer(app);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -123,7 +93,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   });
   const { address, port } = server.address() as AddressInfo;
   const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
-  log.info('ordered-sidecar listening', { url, version: VERSION, kafkaBrokers: options.kafkaBrokers, redis: redactUrl(options.redisUrl) });
+  log.info('ordered-sidecar listening', { url, version: VERSION, kafkaClient: kafka.name, kafkaBrokers: options.kafkaBrokers, redis: redactUrl(options.redisUrl) });
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
@@ -145,7 +115,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
       await writer.idle();
       dedup.stop();
       await Promise.allSettled([router.stop(), cleaner.stop()]);
-      await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
+      await kafka.close();
       await redis.quit().catch(() => redis.disconnect());
       log.info('shut down cleanly');
     })());

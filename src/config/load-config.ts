@@ -1,13 +1,14 @@
 import { DEFAULT_OPTIONS, type SidecarOptions } from './options.ts';
 import { parseDuration } from './parse-duration.ts';
 import { LOG_LEVELS } from '../logging/logger.ts';
+import { KAFKA_CLIENTS } from '../kafka/kafka-engine.ts';
 
 /** Thrown for configuration the sidecar cannot start with; the CLI prints the message as one line. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-type Kind = 'string' | 'list' | 'int' | 'duration' | 'url' | 'level';
+type Kind = 'string' | 'list' | 'int' | 'duration' | 'url' | 'level' | 'kafka-client';
 
 interface Setting {
   key: keyof SidecarOptions;
@@ -21,6 +22,7 @@ interface Setting {
 const SETTINGS: Setting[] = [
   { key: 'kafkaBrokers', env: 'KAFKA_BROKERS', kind: 'list' },
   { key: 'kafkaClientId', env: 'KAFKA_CLIENT_ID', kind: 'string' },
+  { key: 'kafkaClient', env: 'KAFKA_CLIENT', kind: 'kafka-client' },
   { key: 'redisUrl', env: 'REDIS_URL', kind: 'url' },
   { key: 'redisPrefix', env: 'REDIS_PREFIX', kind: 'string' },
   { key: 'port', env: 'PORT', kind: 'int', min: 0, max: 65535 },
@@ -91,6 +93,8 @@ function parseValue(setting: Setting, raw: string, source: string): SidecarOptio
     }
     case 'level':
       return (LOG_LEVELS as readonly string[]).includes(raw) ? (raw as SidecarOptions['logLevel']) : fail(`must be one of ${LOG_LEVELS.join(', ')}`);
+    case 'kafka-client':
+      return (KAFKA_CLIENTS as readonly string[]).includes(raw) ? (raw as SidecarOptions['kafkaClient']) : fail(`must be one of ${KAFKA_CLIENTS.join(', ')}`);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { LogLevel } from '../logging/logger.ts';
+import type { KafkaClientName } from '../kafka/kafka-engine.ts';
 
 /** Everything the sidecar can be told, with its default. Env names and flags are derived in `load-config.ts`. */
 export interface SidecarOptions {
@@ -6,6 +7,11 @@ export interface SidecarOptions {
   kafkaBrokers: string[];
   /** Kafka client id, shown in broker logs and quotas. @defaultValue 'ordered-sidecar' */
   kafkaClientId: string;
+  /**
+   * The Kafka client library the sidecar writes with: `platformatic` (@platformatic/kafka) or `kafkajs`.
+   * Both give the same ordering guarantees (docs/engines.md). @defaultValue 'kafkajs'
+   */
+  kafkaClient: KafkaClientName;
   /** Redis holding the MessageGroup mappings shared by all replicas. @defaultValue 'redis://127.0.0.1:6379' */
   redisUrl: string;
   /** Prefix of every Redis key, so several sidecar fleets can share one Redis. @defaultValue 'os' */
@@ -63,6 +69,7 @@ const MINUTE = 60_000;
 export const DEFAULT_OPTIONS = {
   kafkaBrokers: ['127.0.0.1:9092'],
   kafkaClientId: 'ordered-sidecar',
+  kafkaClient: 'kafkajs',
   redisUrl: 'redis://127.0.0.1:6379',
   redisPrefix: 'os',
   port: 8080,

@@ -1,13 +1,14 @@
-import type { Admin } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import { errorMessage } from '../errors/sidecar-error.ts';
 import type { SidecarMetrics } from '../metrics/sidecar-metrics.ts';
+import type { KafkaEngine } from '../kafka/kafka-engine.ts';
 
 export interface Readiness {
   /** Kafka answers. Without Redis the sidecar still routes (degraded mode), so Redis does not gate it. */
   ready: boolean;
   degraded: boolean;
-  kafka: { ok: boolean; error?: string };
+  /** `client` names the Kafka engine in use (`KAFKA_CLIENT`). */
+  kafka: { ok: boolean; client: string; error?: string };
   redis: { ok: boolean; error?: string };
 }
 
@@ -20,15 +21,15 @@ const withTimeout = <T>(promise: Promise<T>, what: string): Promise<T> =>
 
 /** Whether Kafka and Redis answer, for /readyz and the *_up gauges. */
 export class HealthChecker {
-  readonly #admin: Admin;
+  readonly #kafka: Pick<KafkaEngine, 'name' | 'ping'>;
   readonly #redis: Redis;
   readonly #metrics: SidecarMetrics;
   readonly #degraded: () => boolean;
   #last: { at: number; result: Promise<Readiness> } | undefined;
 
-  constructor(admin: Admin, redis: Redis, metrics: SidecarMetrics, degraded: () => boolean) {
+  constructor(kafka: Pick<KafkaEngine, 'name' | 'ping'>, redis: Redis, metrics: SidecarMetrics, degraded: () => boolean) {
     this.#degraded = degraded;
-    this.#admin = admin;
+    this.#kafka = kafka;
     this.#redis = redis;
     this.#metrics = metrics;
   }
@@ -48,9 +49,9 @@ export class HealthChecker {
         return { ok: false, error: errorMessage(err) };
       }
     };
-    const [kafka, redis] = await Promise.all([probe(() => this.#admin.describeCluster(), 'Kafka'), probe(() => this.#redis.ping(), 'Redis')]);
+    const [kafka, redis] = await Promise.all([probe(() => this.#kafka.ping(), 'Kafka'), probe(() => this.#redis.ping(), 'Redis')]);
     this.#metrics.kafkaUp.set(kafka.ok ? 1 : 0);
     this.#metrics.redisUp.set(redis.ok ? 1 : 0);
-    return { ready: kafka.ok, degraded: this.#degraded() || !redis.ok, kafka, redis };
+    return { ready: kafka.ok, degraded: this.#degraded() || !redis.ok, kafka: { ...kafka, client: this.#kafka.name }, redis };
   }
 }

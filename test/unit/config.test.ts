@@ -114,11 +114,17 @@ describe('loadConfig', () => {
     [{ TOUCH_FLUSH_INTERVAL: '2m' }, 'TOUCH_FLUSH_INTERVAL', 'must be at most 60000'],
     [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL', 'must be one of debug, info, warn, error'],
     [{ KAFKA_CLIENT_ID: '   ' }, 'KAFKA_CLIENT_ID', 'must not be empty'],
+    [{ KAFKA_CLIENT: 'librdkafka' }, 'KAFKA_CLIENT', 'must be one of platformatic, kafkajs'],
     [{ MAX_BATCH_BYTES: '1000' }, 'MAX_BATCH_BYTES', 'must be at least 1024'],
   ])('rejects %j with a one-line message naming %s', (env, name, why) => {
     const message = configError([], env);
     expect(message.startsWith(`invalid ${name}=`)).toBe(true);
     expect(message).toContain(why);
+  });
+
+  it('chooses the Kafka engine by KAFKA_CLIENT or --kafka-client', () => {
+    expect(loadConfig([], { KAFKA_CLIENT: 'kafkajs' }).kafkaClient).toBe('kafkajs');
+    expect(loadConfig(['--kafka-client', 'platformatic'], { KAFKA_CLIENT: 'kafkajs' }).kafkaClient).toBe('platformatic');
   });
 
   it('names the flag, not the env variable, when a flag is invalid', () => {
