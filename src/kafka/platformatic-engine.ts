@@ -13,7 +13,21 @@ const METADATA_MAX_AGE_MS = 60_000;
 const METADATA_EXPIRY_MARGIN_MS = 1000;
 
 const toBuffer = (data?: Payload): Buffer | undefined => (data === undefined || data === null ? undefined : typeof data === 'string' ? Buffer.from(data) : data);
-const SERIALIZERS = { key: toBuffer, value: toBuffer, headerKey: toBuffer, headerValue: toBuffer };
+
+/** Header names repeat on every record (`message-group` always): each is encoded once, up to a bound. */
+const headerNames = new Map<string, Buffer>();
+const MAX_CACHED_HEADER_NAMES = 1000;
+function headerName(name?: string): Buffer | undefined {
+  if (name === undefined) return undefined;
+  let encoded = headerNames.get(name);
+  if (!encoded) {
+    encoded = Buffer.from(name);
+    if (headerNames.size < MAX_CACHED_HEADER_NAMES) headerNames.set(name, encoded);
+  }
+  return encoded;
+}
+
+const SERIALIZERS = { key: toBuffer, value: toBuffer, headerKey: headerName, headerValue: toBuffer };
 
 /** A partition beyond the topic's count even after a fresh metadata read: Kafka's own name for it. */
 class UnknownPartitionError extends Error {
