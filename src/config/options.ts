@@ -9,7 +9,7 @@ export interface SidecarOptions {
   kafkaClientId: string;
   /**
    * The Kafka client library the sidecar writes with: `platformatic` (@platformatic/kafka) or `kafkajs`.
-   * Both give the same ordering guarantees (docs/engines.md). @defaultValue 'kafkajs'
+   * Both give the same ordering guarantees (docs/engines.md). @defaultValue 'platformatic'
    */
   kafkaClient: KafkaClientName;
   /** Redis holding the MessageGroup mappings shared by all replicas. @defaultValue 'redis://127.0.0.1:6379' */
@@ -69,7 +69,7 @@ const MINUTE = 60_000;
 export const DEFAULT_OPTIONS = {
   kafkaBrokers: ['127.0.0.1:9092'],
   kafkaClientId: 'ordered-sidecar',
-  kafkaClient: 'kafkajs',
+  kafkaClient: 'platformatic',
   redisUrl: 'redis://127.0.0.1:6379',
   redisPrefix: 'os',
   port: 8080,
