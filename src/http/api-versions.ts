@@ -13,7 +13,7 @@ export function apiVersions(sidecarVersion: string, dedupWindowMs: number, kafka
   return {
     api_version: 1,
     sidecar_version: sidecarVersion,
-    /** The Kafka client library the sidecar writes with (`KAFKA_CLIENT`); informational. */
+    // The Kafka client library the sidecar writes with (KAFKA_CLIENT): informational, for operators.
     kafka_client: kafkaClient,
     request_types: REQUEST_TYPES,
     features: {
