@@ -37,6 +37,9 @@ class UnknownPartitionError extends Error {
 /** A send that outlived the write deadline; its batch may or may not be in Kafka. */
 class WriteDeadlineError extends Error {}
 
+/** The library does not log; failed writes are logged here, the first at once and then at most this often. */
+const FAILURE_LOG_INTERVAL_MS = 10_000;
+
 /**
  * @platformatic/kafka's idempotent producer, adapted to the KafkaEngine guarantees (docs/engines.md):
  * - it already retries a batch with the same producer id and sequence numbers, and drops both after any
@@ -61,6 +64,8 @@ export class PlatformaticEngine implements KafkaEngine {
   #producer: PlatformaticProducer;
   #initializing: Promise<unknown> | undefined;
   #closed = false;
+  #lastFailureLog = Number.NEGATIVE_INFINITY;
+  #unloggedFailures = 0;
 
   constructor(connection: KafkaConnection, writeTimeoutMs: number, log: Logger) {
     this.#connection = connection;
@@ -100,6 +105,7 @@ export class PlatformaticEngine implements KafkaEngine {
           if (settled) return;
           settled = true;
           clearTimeout(deadline);
+          this.#logFailure(topic, partition, err);
           reject(err);
         },
       );
@@ -144,6 +150,18 @@ export class PlatformaticEngine implements KafkaEngine {
       if (offset === undefined) throw new Error(`Kafka returned no offset for ${topic}/${partition}`);
       return offset;
     }
+  }
+
+  /** Broker trouble shows in the log as kafkajs's own warnings did, without a line per failed batch. */
+  #logFailure(topic: string, partition: number, err: unknown): void {
+    const now = performance.now();
+    if (now - this.#lastFailureLog < FAILURE_LOG_INTERVAL_MS) {
+      this.#unloggedFailures++;
+      return;
+    }
+    this.#log.warn('Kafka write failed', { topic, partition, err, failedWritesNotLoggedSinceLast: this.#unloggedFailures });
+    this.#lastFailureLog = now;
+    this.#unloggedFailures = 0;
   }
 
   /** Concurrent sends waiting for a producer id share one InitProducerId request. */
