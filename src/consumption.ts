@@ -1,4 +1,3 @@
-import type { Admin, Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { SidecarOptions } from './config/options.ts';
 import { ConsumeService } from './consume/consume-service.ts';
@@ -10,14 +9,14 @@ import { DeadLetterRejected } from './consume/group-dispatcher.ts';
 import type { Subscription } from './consume/subscriptions.ts';
 import { SidecarError, errorMessage } from './errors/sidecar-error.ts';
 import { KafkajsConsumerEngine } from './kafka/consumer/kafkajs-consumer-engine.ts';
+import { kafkaConnection } from './kafka/kafka-connection.ts';
+import { kafkajsClient } from './kafka/kafkajs-client.ts';
 import type { Logger } from './logging/logger.ts';
 import { ConsumeMetrics, HOT_GROUPS } from './metrics/consume-metrics.ts';
 import type { ProduceService } from './produce/produce-service.ts';
 
 export interface ConsumptionDeps {
   subscriptions: Subscription[];
-  kafka: Kafka;
-  admin: Admin;
   produce: ProduceService;
   registry: Registry;
   options: SidecarOptions;
@@ -25,7 +24,12 @@ export interface ConsumptionDeps {
 }
 
 /** Wires each subscription: kafkajs consumer, HTTP endpoint client, dead letters through the produce path, metrics. */
-export function createConsumption({ subscriptions, kafka, admin, produce, registry, options, log }: ConsumptionDeps): { service: ConsumeService; close(): void } {
+export function createConsumption({ subscriptions, produce, registry, options, log }: ConsumptionDeps): { service: ConsumeService; close(): Promise<void> } {
+  // The consumer stays on kafkajs whatever KAFKA_CLIENT says: it can hold a rebalance until in-flight
+  // deliveries finish (docs/consumption.md), which @platformatic/kafka's consumer cannot.
+  const kafka = kafkajsClient(kafkaConnection(options), log);
+  const admin = kafka.admin();
+  void admin.connect().catch((err: unknown) => log.warn('Kafka not reachable yet for consumption; will retry on demand', { err }));
   const metrics = new ConsumeMetrics(registry);
   const clients: EndpointClient[] = [];
   const runners = subscriptions.map((subscription) => {
@@ -94,5 +98,11 @@ export function createConsumption({ subscriptions, kafka, admin, produce, regist
     metrics.track(() => ({ subscription: name, lag: runner.lag(), buffered: runner.buffered(), inFlightGroups: runner.inFlightGroups, blockedGroups: runner.blockedGroups().length, hotGroups: runner.hotGroups(HOT_GROUPS) }));
     return runner;
   });
-  return { service: new ConsumeService(runners), close: () => clients.forEach((c) => c.close()) };
+  return {
+    service: new ConsumeService(runners),
+    close: async () => {
+      clients.forEach((c) => c.close());
+      await admin.disconnect();
+    },
+  };
 }

@@ -1,14 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
 import { Redis } from 'ioredis';
 import type { SidecarOptions } from './config/options.ts';
 import { createApp } from './http/app.ts';
 import { HealthChecker } from './http/health.ts';
 import { PartitionWriter } from './kafka/partition-writer.ts';
-import { ResettableProducer } from './kafka/resettable-producer.ts';
+import { createKafkaEngine } from './kafka/create-engine.ts';
+import { kafkaConnection } from './kafka/kafka-connection.ts';
 import { TopicMetadata } from './kafka/topic-metadata.ts';
-import { retryBudget } from './kafka/retry-budget.ts';
 import type { Logger } from './logging/logger.ts';
 import { SidecarMetrics, type TopicLoads } from './metrics/sidecar-metrics.ts';
 import { loadDeviation } from './routing/least-loaded.ts';
@@ -40,40 +39,11 @@ export interface RunningSidecar {
   close(): Promise<void>;
 }
 
-/** Warnings about choices made on purpose: bounded retries are paired with producer replacement. */
-const EXPECTED_KAFKAJS_WARNINGS = ['Limiting retries for the idempotent producer'];
-
-/** kafkajs logs through ours, at warn and above, so broker trouble shows up in the same JSON stream. */
-function kafkaLogCreator(log: Logger) {
-  return () =>
-    ({ level, log: entry }: { level: number; log: { message: string } & Record<string, unknown> }) => {
-      const { message, timestamp: _t, logger: _l, ...fields } = entry;
-      if (EXPECTED_KAFKAJS_WARNINGS.some((w) => message.startsWith(w))) return;
-      // A client naming a topic that does not exist is a 404 for that client, not a broker problem.
-      if (String(fields.error ?? '').includes('does not host this topic-partition')) {
-        log.debug(`kafkajs: ${message}`, fields);
-        return;
-      }
-      if (level <= kafkaLogLevel.ERROR) log.error(`kafkajs: ${message}`, fields);
-      else if (level === kafkaLogLevel.WARN) log.warn(`kafkajs: ${message}`, fields);
-    };
-}
-
 export async function startSidecar(options: SidecarOptions, log: Logger): Promise<RunningSidecar> {
   // A bad subscriptions file stops the start before anything connects (SubscriptionsError, one line).
   const subscriptions = options.subscriptionsFile === undefined ? [] : readSubscriptionsFile(options.subscriptionsFile);
   const metrics = new SidecarMetrics();
-  const budget = retryBudget(options.kafkaWriteTimeoutMs);
-  const kafka = new Kafka({
-    clientId: options.kafkaClientId,
-    brokers: options.kafkaBrokers,
-    logLevel: kafkaLogLevel.WARN,
-    logCreator: kafkaLogCreator(log),
-    retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
-    requestTimeout: budget.requestTimeout,
-  });
-  const admin = kafka.admin();
-  const producer = new ResettableProducer(kafka, log, budget);
+  const kafka = createKafkaEngine(options.kafkaClient, kafkaConnection(options), options.kafkaWriteTimeoutMs, log);
   // Fail fast when Redis is away (no offline queue; RedisGateway bounds each command): the router then
   // degrades at once instead of holding requests; ioredis keeps reconnecting in the background.
   const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, keepAlive: 5000, connectionName: 'ordered-sidecar' });
@@ -90,10 +60,10 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
 
   const gateway = new RedisGateway(redis, { commandTimeoutMs: options.redisCommandTimeoutMs });
   const store = new RouterStore(gateway, options.redisPrefix);
-  const metadata = new TopicMetadata(admin, options.metadataRefreshMs);
+  const metadata = new TopicMetadata((topic) => kafka.partitionCount(topic), options.metadataRefreshMs);
   const router = new OrderedMessageRouter(store, (topic, how) => metadata.partitionCount(topic, how), options, metrics, log);
   const cleaner = new MappingCleaner(store, options, metrics, log);
-  const writer = new PartitionWriter(producer.send, { ...options, maxQueueWaitMs: options.kafkaWriteTimeoutMs }, metrics);
+  const writer = new PartitionWriter((topic, partition, messages) => kafka.send(topic, partition, messages), { ...options, maxQueueWaitMs: options.kafkaWriteTimeoutMs }, metrics);
   // A retry waits for an earlier attempt at most as long as that attempt's write could take behind one batch.
   const dedup = new DedupWindow(
     new RedisDedupStore(gateway, options.redisPrefix, options.dedupWindowMs),
@@ -101,7 +71,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
     log,
   );
   const produce = new ProduceService({ router, partitionCount: (t) => metadata.partitionCount(t), writer, metrics, limits: options, dedup, log, maxQueuedBytes: options.maxQueuedBytes });
-  const health = new HealthChecker({ kafka: () => admin.describeCluster(), redis: () => redis.ping() }, metrics, () => router.degraded);
+  const health = new HealthChecker({ kafka: () => kafka.ping(), redis: () => redis.ping() }, kafka.name, metrics, () => router.degraded);
 
   metrics.trackLoads(async () => {
     const byTopic = new Map<string, TopicLoads>();
@@ -117,20 +87,20 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   });
 
   // Kafka may still be starting next to us; connect in the background and let /readyz say when it is up.
-  void Promise.all([admin.connect(), producer.connect()]).catch((err: unknown) => log.warn('Kafka not reachable yet; will retry on demand', { err }));
+  void kafka.connect().catch((err: unknown) => log.warn('Kafka not reachable yet; will retry on demand', { err }));
   router.start();
   cleaner.start();
   dedup.start();
 
   // Consumption starts after the produce path exists: dead letters go through it.
-  const consumption = subscriptions.length === 0 ? undefined : createConsumption({ subscriptions, kafka, admin, produce, registry: metrics.registry, options, log });
+  const consumption = subscriptions.length === 0 ? undefined : createConsumption({ subscriptions, produce, registry: metrics.registry, options, log });
   consumption?.service.start();
 
   const adminService = new AdminService({ store: new AdminStore(store), partitionCount: (t) => metadata.partitionCount(t), forget: (t, g) => router.forget(t, g), options, log });
   warnIfAdminExposed(options, log);
 
   let draining = false;
-  const app = createApp({ produce, health, metrics, log, version: VERSION, maxBodyBytes: options.maxBodyBytes, dedupWindowMs: options.dedupWindowMs, isDraining: () => draining, admin: { service: adminService, token: options.adminToken, consume: consumption?.service }, consume: consumption?.service });
+  const app = createApp({ produce, health, metrics, log, version: VERSION, kafkaClient: kafka.name, maxBodyBytes: options.maxBodyBytes, dedupWindowMs: options.dedupWindowMs, isDraining: () => draining, admin: { service: adminService, token: options.adminToken, consume: consumption?.service }, consume: consumption?.service });
   const server = createServer(app);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -139,7 +109,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   });
   const { address, port } = server.address() as AddressInfo;
   const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
-  log.info('ordered-sidecar listening', { url, version: VERSION, kafkaBrokers: options.kafkaBrokers, redis: redactUrl(options.redisUrl) });
+  log.info('ordered-sidecar listening', { url, version: VERSION, kafkaClient: kafka.name, kafkaBrokers: options.kafkaBrokers, redis: redactUrl(options.redisUrl) });
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
@@ -161,11 +131,11 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
       clearInterval(sweep);
       clearTimeout(grace);
       await consumed;
-      consumption?.close();
+      await consumption?.close();
       await writer.idle();
       dedup.stop();
       await Promise.allSettled([router.stop(), cleaner.stop()]);
-      await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
+      await kafka.close();
       await redis.quit().catch(() => redis.disconnect());
       log.info('shut down cleanly');
     })());

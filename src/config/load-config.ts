@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { DEFAULT_OPTIONS, DEGRADED_ROUTING_MODES, type SidecarOptions } from './options.ts';
+import { DEFAULT_OPTIONS, DEGRADED_ROUTING_MODES, KAFKA_CLIENTS, type SidecarOptions } from './options.ts';
 import { parseDuration } from './parse-duration.ts';
 import { LOG_LEVELS } from '../logging/logger.ts';
 
@@ -8,7 +8,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-type Kind = 'string' | 'list' | 'int' | 'duration' | 'url' | 'level' | 'degraded-routing';
+type Kind = 'string' | 'list' | 'int' | 'duration' | 'url' | 'level' | 'degraded-routing' | 'kafka-client';
 
 interface Setting {
   key: keyof SidecarOptions;
@@ -22,6 +22,7 @@ interface Setting {
 const SETTINGS: Setting[] = [
   { key: 'kafkaBrokers', env: 'KAFKA_BROKERS', kind: 'list' },
   { key: 'kafkaClientId', env: 'KAFKA_CLIENT_ID', kind: 'string' },
+  { key: 'kafkaClient', env: 'KAFKA_CLIENT', kind: 'kafka-client' },
   { key: 'redisUrl', env: 'REDIS_URL', kind: 'url' },
   { key: 'redisPrefix', env: 'REDIS_PREFIX', kind: 'string' },
   { key: 'port', env: 'PORT', kind: 'int', min: 0, max: 65535 },
@@ -101,6 +102,8 @@ function parseValue(setting: Setting, raw: string, source: string): SidecarOptio
       return (LOG_LEVELS as readonly string[]).includes(raw) ? (raw as SidecarOptions['logLevel']) : fail(`must be one of ${LOG_LEVELS.join(', ')}`);
     case 'degraded-routing':
       return (DEGRADED_ROUTING_MODES as readonly string[]).includes(raw) ? (raw as SidecarOptions['degradedRouting']) : fail(`must be one of ${DEGRADED_ROUTING_MODES.join(', ')}`);
+    case 'kafka-client':
+      return (KAFKA_CLIENTS as readonly string[]).includes(raw) ? (raw as SidecarOptions['kafkaClient']) : fail(`must be one of ${KAFKA_CLIENTS.join(', ')}`);
   }
 }
 

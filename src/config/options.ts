@@ -6,6 +6,11 @@ export interface SidecarOptions {
   kafkaBrokers: string[];
   /** Kafka client id, shown in broker logs and quotas. @defaultValue 'ordered-sidecar' */
   kafkaClientId: string;
+  /**
+   * The Kafka client library the sidecar writes with: `platformatic` (@platformatic/kafka) or `kafkajs`.
+   * Both give the same ordering guarantees (docs/engines.md). @defaultValue 'platformatic'
+   */
+  kafkaClient: KafkaClientName;
   /** Redis holding the MessageGroup mappings shared by all replicas. @defaultValue 'redis://127.0.0.1:6379' */
   redisUrl: string;
   /** Prefix of every Redis key, so several sidecar fleets can share one Redis. @defaultValue 'os' */
@@ -75,6 +80,10 @@ export interface SidecarOptions {
   consumeSessionTimeoutMs: number;
 }
 
+/** The Kafka client libraries the sidecar can write with (`KAFKA_CLIENT`, src/kafka/create-engine.ts). */
+export const KAFKA_CLIENTS = ['platformatic', 'kafkajs'] as const;
+export type KafkaClientName = (typeof KAFKA_CLIENTS)[number];
+
 export const DEGRADED_ROUTING_MODES = ['reject', 'hash'] as const;
 export type DegradedRouting = (typeof DEGRADED_ROUTING_MODES)[number];
 
@@ -83,6 +92,7 @@ const MINUTE = 60_000;
 export const DEFAULT_OPTIONS = {
   kafkaBrokers: ['127.0.0.1:9092'],
   kafkaClientId: 'ordered-sidecar',
+  kafkaClient: 'platformatic',
   redisUrl: 'redis://127.0.0.1:6379',
   redisPrefix: 'os',
   port: 8080,

@@ -21,6 +21,8 @@ export interface AppDeps {
   metrics: HttpMetrics;
   log: Logger;
   version: string;
+  /** The Kafka engine in use, named by /v1/api-versions. */
+  kafkaClient: string;
   maxBodyBytes: number;
   dedupWindowMs: number;
   /** True once shutdown began: new requests get 503 and the connection is closed. */
@@ -97,7 +99,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.post('/v1/ordered-produce', requireJson, json, produceRoute((body) => produce.ordered(body)));
   app.post('/v1/produce', requireJson, json, produceRoute((body) => produce.plain(body)));
   app.get('/v1/api-versions', (_req, res) => {
-    res.json(apiVersions(deps.version, deps.dedupWindowMs));
+    res.json(apiVersions(deps.version, deps.dedupWindowMs, deps.kafkaClient));
   });
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

@@ -16,7 +16,8 @@ export interface Readiness {
   /** Kafka answers. Without Redis the sidecar still routes (degraded mode), so Redis does not gate it. */
   ready: boolean;
   degraded: boolean;
-  kafka: { ok: boolean; error?: string };
+  /** `client` names the Kafka engine in use (`KAFKA_CLIENT`). */
+  kafka: { ok: boolean; client: string; error?: string };
   redis: { ok: boolean; error?: string };
 }
 
@@ -30,13 +31,16 @@ const withTimeout = <T>(promise: Promise<T>, what: string): Promise<T> =>
 /** Whether Kafka and Redis answer, for /readyz and the *_up gauges. */
 export class HealthChecker {
   readonly #probes: HealthProbes;
+  readonly #kafkaClient: string;
   readonly #metrics: HealthMetrics;
   readonly #degraded: () => boolean;
   #last: { at: number; result: Promise<Readiness> } | undefined;
 
-  constructor(probes: HealthProbes, metrics: HealthMetrics, degraded: () => boolean) {
+  /** `kafkaClient` names the engine in use, so /readyz says which one answered. */
+  constructor(probes: HealthProbes, kafkaClient: string, metrics: HealthMetrics, degraded: () => boolean) {
     this.#degraded = degraded;
     this.#probes = probes;
+    this.#kafkaClient = kafkaClient;
     this.#metrics = metrics;
   }
 
@@ -58,6 +62,6 @@ export class HealthChecker {
     const [kafka, redis] = await Promise.all([probe(this.#probes.kafka, 'Kafka'), probe(this.#probes.redis, 'Redis')]);
     this.#metrics.kafkaUp.set(kafka.ok ? 1 : 0);
     this.#metrics.redisUp.set(redis.ok ? 1 : 0);
-    return { ready: kafka.ok, degraded: this.#degraded() || !redis.ok, kafka, redis };
+    return { ready: kafka.ok, degraded: this.#degraded() || !redis.ok, kafka: { ...kafka, client: this.#kafkaClient }, redis };
   }
 }

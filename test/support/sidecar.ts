@@ -3,13 +3,21 @@ import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { inject } from 'vitest';
 import { DEFAULT_OPTIONS, type SidecarOptions } from '../../src/config/options.ts';
+import { loadConfig } from '../../src/config/load-config.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { startSidecar, type RunningSidecar } from '../../src/sidecar.ts';
+
+/**
+ * The Kafka engine every test sidecar uses: KAFKA_CLIENT when set (`.ci/run` runs the end-to-end and failover
+ * suites once per engine), else the default.
+ */
+export const testKafkaClient = (): SidecarOptions['kafkaClient'] => loadConfig([], { KAFKA_CLIENT: process.env.KAFKA_CLIENT }).kafkaClient;
 
 /** Options for a test sidecar: the test services, an ephemeral port, and a Redis prefix of its own. */
 export function testOptions(overrides: Partial<SidecarOptions> = {}): SidecarOptions {
   return {
     ...DEFAULT_OPTIONS,
+    kafkaClient: testKafkaClient(),
     kafkaBrokers: inject('kafkaBrokers'),
     redisUrl: inject('redisUrl'),
     redisPrefix: `ost-${randomUUID().slice(0, 8)}`,
@@ -43,6 +51,7 @@ export async function spawnSidecar(options: SidecarOptions, { port = 0, flags = 
     '--kafka-brokers', options.kafkaBrokers.join(','),
     '--redis-url', options.redisUrl,
     '--redis-prefix', options.redisPrefix,
+    '--kafka-client', options.kafkaClient,
     '--log-level', 'info',
     ...flags,
   ];
