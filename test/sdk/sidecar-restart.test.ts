@@ -1,5 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import type { ClientRequest } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Admin, Kafka } from 'kafkajs';
 import { Client } from '../../src/index.ts';
 import { connectAdmin, createTopic, testKafka } from '../support/kafka.ts';
@@ -55,7 +56,18 @@ describe('a sidecar killed (SIGKILL) and restarted on the same port mid-stream',
       sidecar!.child.kill('SIGKILL');
       await sidecar!.exited;
       collecting = false;
-      await sleep(300);
+      // The restart comes once clients have found nothing listening: their sends fail and are retried meanwhile.
+      let refused = 0;
+      const onError = (message: unknown) => {
+        const { request, error } = message as { request: ClientRequest; error: { code?: unknown } };
+        if (request.getHeader('host') === `127.0.0.1:${port}` && error.code === 'ECONNREFUSED') refused++;
+      };
+      subscribe('http.client.request.error', onError);
+      try {
+        await vi.waitUntil(() => refused > 0, { timeout: 10_000, interval: 20 });
+      } finally {
+        unsubscribe('http.client.request.error', onError);
+      }
       sidecar = await spawnSidecar(options, { port, flags: SIDECAR_FLAGS });
     };
     let retried = 0;
