@@ -1,12 +1,12 @@
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { createServer, type ClientRequest, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { Partitioners, type Admin, type Kafka, type PartitionerArgs } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { Client, GroupInDoubtError, NonRetriableError, RetriableError, type OrderedProducer } from '../../src/index.ts';
 import { connectAdmin, createTopic, testKafka } from '../support/kafka.ts';
+import { refusedRequests } from '../support/http.ts';
 import { freePort } from '../support/ports.ts';
 import { startTestSidecar } from '../support/sidecar.ts';
 import { byGroup, readTopic, recordingLogger } from './records.ts';
@@ -161,20 +161,10 @@ describe('fallback to Kafka, keeping per-group order', () => {
     const logger = recordingLogger();
     const registry = new Registry();
     const client = new Client({ url: `http://127.0.0.1:${port}`, probeMaxElapsedMs: 20_000, fallback: { kafka: { brokers: inject('kafkaBrokers') } }, logger, metricsRegistry: registry });
-    // Node reports each failed HTTP request of this process; the ones to the port are the client's probes.
-    let refusedProbes = 0;
-    const onError = (message: unknown) => {
-      const { request } = message as { request: ClientRequest };
-      if (request.getHeader('host') === `127.0.0.1:${port}`) refusedProbes++;
-    };
-    subscribe('http.client.request.error', onError);
+    const refused = refusedRequests(`127.0.0.1:${port}`, 2, 15_000);
     const sending = client.orderedProducer().sendSingleOrderedMessage(topic, 'user-1', null, 'first');
     // A slow start: the client found nothing listening, twice (so it is retrying), before the sidecar is up.
-    try {
-      await vi.waitUntil(() => refusedProbes >= 2, { timeout: 15_000, interval: 20 });
-    } finally {
-      unsubscribe('http.client.request.error', onError);
-    }
+    await refused;
     const sidecar = await startTestSidecar({ port });
     try {
       await expect(sending).resolves.toMatchObject({ via: 'sidecar', successfulMessages: 1 });

@@ -1,11 +1,10 @@
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import type { ClientRequest } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin, Kafka } from 'kafkajs';
 import { Client } from '../../src/index.ts';
 import { connectAdmin, createTopic, testKafka } from '../support/kafka.ts';
 import { spawnSidecar, testOptions, type SidecarProcess } from '../support/sidecar.ts';
 import { byGroup, readTopic, recordingLogger, sidecarDeduplicates } from './records.ts';
+import { refusedRequests } from '../support/http.ts';
 import { freePort } from '../support/ports.ts';
 
 const GROUPS = 24;
@@ -57,17 +56,7 @@ describe('a sidecar killed (SIGKILL) and restarted on the same port mid-stream',
       await sidecar!.exited;
       collecting = false;
       // The restart comes once clients have found nothing listening: their sends fail and are retried meanwhile.
-      let refused = 0;
-      const onError = (message: unknown) => {
-        const { request, error } = message as { request: ClientRequest; error: { code?: unknown } };
-        if (request.getHeader('host') === `127.0.0.1:${port}` && error.code === 'ECONNREFUSED') refused++;
-      };
-      subscribe('http.client.request.error', onError);
-      try {
-        await vi.waitUntil(() => refused > 0, { timeout: 10_000, interval: 20 });
-      } finally {
-        unsubscribe('http.client.request.error', onError);
-      }
+      await refusedRequests(`127.0.0.1:${port}`, 1, 10_000);
       sidecar = await spawnSidecar(options, { port, flags: SIDECAR_FLAGS });
     };
     let retried = 0;
