@@ -127,7 +127,7 @@ export function createApp(deps: AppDeps): express.Express {
     const err = raw instanceof SidecarError ? raw : (bodyParserError(raw as object, deps.maxBodyBytes) ?? new SidecarError('INTERNAL', 'internal error', { cause: raw }));
     // An internal error is a defect: its stack is what finds it.
     const stack = err.code === 'INTERNAL' && raw instanceof Error ? { stack: raw.stack } : {};
-    if (err.status >= 500) log.error('request failed', { method: req.method, path: req.path, code: err.code, err: err.cause ?? err, ...stack });
+    if (err.status >= 500 && !err.summarized) log.error('request failed', { method: req.method, path: req.path, code: err.code, err: err.cause ?? err, ...stack });
     else log.debug('request rejected', { method: req.method, path: req.path, code: err.code, reason: err.message });
     if (res.headersSent) return;
     if (err.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(err.retryAfterSeconds));

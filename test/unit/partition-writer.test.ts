@@ -1,5 +1,5 @@
 import { Registry } from 'prom-client';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { PartitionWriter, type BatchLimits, type BatchSender, type OutgoingRecord, type PartitionWriteResult } from '../../src/kafka/partition-writer.ts';
 import { SidecarMetrics } from '../../src/metrics/sidecar-metrics.ts';
 
@@ -265,19 +265,25 @@ describe('PartitionWriter failures', () => {
   });
 
   it('fails, unsent and retriable, writes that waited in the queue longer than maxQueueWaitMs', async () => {
-    const w = writer({ maxQueueWaitMs: 20 });
-    const a = w.write('t', 0, records('a'), 'ordered');
-    await tick();
-    const b = w.write('t', 0, records('b'), 'ordered');
-    const c = w.write('t', 0, records('c'), 'ordered');
-    await new Promise((resolve) => setTimeout(resolve, 40));
-    kafka.last('t', 0).succeed('0');
-    expect(await a).toEqual({ offsets: ['0'] });
-    for (const late of [await b, await c]) {
-      expect(late.error).toMatchObject({ code: 'KAFKA_WRITE_FAILED', retriable: true });
-      expect(late.error?.message).toContain('not attempted');
+    // The writer measures queue time with performance.now: a fake one moves past the limit without waiting.
+    vi.useFakeTimers({ toFake: ['performance'] });
+    try {
+      const w = writer({ maxQueueWaitMs: 20 });
+      const a = w.write('t', 0, records('a'), 'ordered');
+      await tick();
+      const b = w.write('t', 0, records('b'), 'ordered');
+      const c = w.write('t', 0, records('c'), 'ordered');
+      vi.advanceTimersByTime(21);
+      kafka.last('t', 0).succeed('0');
+      expect(await a).toEqual({ offsets: ['0'] });
+      for (const late of [await b, await c]) {
+        expect(late.error).toMatchObject({ code: 'KAFKA_WRITE_FAILED', retriable: true });
+        expect(late.error?.message).toContain('not attempted');
+      }
+      expect(kafka.to('t', 0)).toHaveLength(1);
+    } finally {
+      vi.useRealTimers();
     }
-    expect(kafka.to('t', 0)).toHaveLength(1);
   });
 
   it('never rejects, even when the sender throws synchronously', async () => {
