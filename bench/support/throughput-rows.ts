@@ -26,7 +26,7 @@ export interface RowOutcome {
   acknowledged?: number;
   records?: number;
   /** Sidecar rows: resident memory after the row and its peak over the sidecar's life so far. */
-  memory?: { rss: number; peak: number };
+  memory?: { rss: number; peak: number } | undefined;
   /** Sidecar rows: how the sidecar batched for Kafka, from its /metrics. */
   batching?: string;
 }

@@ -10,7 +10,7 @@ interface Entry {
   fetchedAt: number;
   /** Fetched because a caller asked for a fresh count (not by the background refresh). */
   forced?: boolean;
-  refreshing?: Promise<void>;
+  refreshing?: Promise<void> | undefined;
 }
 
 /** How long "this topic does not exist" is believed, so a typo cannot hammer the brokers. */

@@ -11,7 +11,8 @@ export interface Reassignment {
   hash: number;
   /** Partition the mapping must still name (compare-and-set). */
   from: number;
-  to?: number;
+  /** Partition to move to; undefined releases the mapping. */
+  to?: number | undefined;
   minIdleMs: number;
   /** Check only; write nothing. */
   dryRun: boolean;
