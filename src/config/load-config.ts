@@ -1,13 +1,12 @@
-import { DEFAULT_OPTIONS, type SidecarOptions } from './options.ts';
+import { DEFAULT_OPTIONS, SASL_MECHANISMS, type SidecarOptions } from './options.ts';
 import { parseDuration } from './parse-duration.ts';
 import { LOG_LEVELS } from '../logging/logger.ts';
+import { ConfigError } from './config-error.ts';
+import { checkConnectivity } from './check-connectivity.ts';
 
-/** Thrown for configuration the sidecar cannot start with; the CLI prints the message as one line. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError };
 
-type Kind = 'string' | 'list' | 'int' | 'duration' | 'url' | 'level';
+type Kind = 'string' | 'list' | 'int' | 'duration' | 'url' | 'level' | 'bool' | 'file' | 'mechanism';
 
 interface Setting {
   key: keyof SidecarOptions;
@@ -47,14 +46,36 @@ const SETTINGS: Setting[] = [
   // Redis stamps last access in whole minutes, so a shorter minimum would only look finer than it is.
   { key: 'moveMinIdleMs', env: 'ADMIN_MOVE_MIN_IDLE', kind: 'duration', min: 60_000 },
   { key: 'logLevel', env: 'LOG_LEVEL', kind: 'level' },
+  { key: 'kafkaTls', env: 'KAFKA_TLS', kind: 'bool' },
+  { key: 'kafkaTlsCaFile', env: 'KAFKA_TLS_CA_FILE', kind: 'file' },
+  { key: 'kafkaTlsCertFile', env: 'KAFKA_TLS_CERT_FILE', kind: 'file' },
+  { key: 'kafkaTlsKeyFile', env: 'KAFKA_TLS_KEY_FILE', kind: 'file' },
+  { key: 'kafkaTlsServername', env: 'KAFKA_TLS_SERVERNAME', kind: 'string' },
+  { key: 'kafkaTlsInsecureSkipVerify', env: 'KAFKA_TLS_INSECURE_SKIP_VERIFY', kind: 'bool' },
+  { key: 'kafkaSaslMechanism', env: 'KAFKA_SASL_MECHANISM', kind: 'mechanism' },
+  { key: 'kafkaSaslUsername', env: 'KAFKA_SASL_USERNAME', kind: 'string' },
+  { key: 'kafkaSaslPassword', env: 'KAFKA_SASL_PASSWORD', kind: 'string' },
+  { key: 'kafkaSaslPasswordFile', env: 'KAFKA_SASL_PASSWORD_FILE', kind: 'file' },
+  { key: 'redisTls', env: 'REDIS_TLS', kind: 'bool' },
+  { key: 'redisTlsCaFile', env: 'REDIS_TLS_CA_FILE', kind: 'file' },
+  { key: 'redisUsername', env: 'REDIS_USERNAME', kind: 'string' },
+  { key: 'redisPassword', env: 'REDIS_PASSWORD', kind: 'string' },
+  { key: 'redisPasswordFile', env: 'REDIS_PASSWORD_FILE', kind: 'file' },
+  { key: 'redisClusterNodes', env: 'REDIS_CLUSTER_NODES', kind: 'list' },
+  { key: 'redisSentinels', env: 'REDIS_SENTINELS', kind: 'list' },
+  { key: 'redisSentinelMaster', env: 'REDIS_SENTINEL_MASTER', kind: 'string' },
+  { key: 'apiToken', env: 'API_TOKEN', kind: 'string' },
 ];
+
+/** Values never echoed back in an error message. */
+const SECRET_ENVS = new Set(['KAFKA_SASL_PASSWORD', 'REDIS_PASSWORD', 'API_TOKEN', 'ADMIN_TOKEN']);
 
 
 export const flagName = (env: string): string => `--${env.toLowerCase().replaceAll('_', '-')}`;
 
 function parseValue(setting: Setting, raw: string, source: string): SidecarOptions[keyof SidecarOptions] {
   const fail = (why: string): never => {
-    throw new ConfigError(`invalid ${source}=${JSON.stringify(raw)}: ${why}`);
+    throw new ConfigError(`invalid ${source}${SECRET_ENVS.has(setting.env) ? '' : `=${JSON.stringify(raw)}`}: ${why}`);
   };
   const inRange = (n: number): number => {
     if (setting.min !== undefined && n < setting.min) fail(`must be at least ${setting.min}`);
@@ -91,6 +112,18 @@ function parseValue(setting: Setting, raw: string, source: string): SidecarOptio
     }
     case 'level':
       return (LOG_LEVELS as readonly string[]).includes(raw) ? (raw as SidecarOptions['logLevel']) : fail(`must be one of ${LOG_LEVELS.join(', ')}`);
+    case 'bool': {
+      const value = raw.trim().toLowerCase();
+      if (['true', '1', 'yes', 'on'].includes(value)) return true;
+      return ['false', '0', 'no', 'off'].includes(value) ? false : fail('must be true or false');
+    }
+    // Read at start (and a password file again at every authentication); checked by checkConnectivity.
+    case 'file':
+      return raw.trim() === '' ? fail('must name a file') : raw.trim();
+    case 'mechanism': {
+      const value = raw.trim().toLowerCase();
+      return (SASL_MECHANISMS as readonly string[]).includes(value) ? (value as SidecarOptions['kafkaSaslMechanism']) : fail(`must be one of ${SASL_MECHANISMS.join(', ')}`);
+    }
   }
 }
 
@@ -101,9 +134,14 @@ function parseValue(setting: Setting, raw: string, source: string): SidecarOptio
 export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): SidecarOptions {
   const options: Record<string, unknown> = { ...DEFAULT_OPTIONS };
   const byFlag = new Map(SETTINGS.map((s) => [flagName(s.env), s]));
+  // Which options were given rather than defaulted: a default REDIS_URL must not conflict with a Cluster.
+  const given = new Set<keyof SidecarOptions>();
   for (const setting of SETTINGS) {
     const raw = env[setting.env];
-    if (raw !== undefined && raw !== '') options[setting.key] = parseValue(setting, raw, setting.env);
+    if (raw !== undefined && raw !== '') {
+      options[setting.key] = parseValue(setting, raw, setting.env);
+      given.add(setting.key);
+    }
   }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -114,8 +152,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Sid
     const raw = eq === -1 ? argv[++i] : arg.slice(eq + 1);
     if (raw === undefined) throw new ConfigError(`option ${flag} needs a value`);
     options[setting.key] = parseValue(setting, raw, flag);
+    given.add(setting.key);
   }
-  return options as unknown as SidecarOptions;
+  return checkConnectivity(options as unknown as SidecarOptions, given);
 }
 
 export const CONFIG_HELP = SETTINGS.map((s) => `  ${flagName(s.env).padEnd(28)} env ${s.env}`).join('\n');

@@ -1,6 +1,9 @@
+import { redact } from './redaction.ts';
+
 /**
  * JSON-lines logs on stderr: one object per line, greppable at 3 a.m. and parsed by any log pipeline.
  * Errors are flattened to their message, code and cause chain instead of an opaque "[object Object]".
+ * Secret fields (redaction.ts) are replaced whatever their depth, so no password reaches a log.
  */
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -31,8 +34,10 @@ function describe(value: unknown): unknown {
 export function createLogger(level: LogLevel, base: LogFields = {}, write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
   const emit = (at: LogLevel, msg: string, fields: LogFields = {}): void => {
     if (RANK[at] < RANK[level]) return;
-    const entry: LogFields = { time: new Date().toISOString(), level: at, msg, ...base };
-    for (const [key, value] of Object.entries(fields)) entry[key] = describe(value);
+    const entry: LogFields = { time: new Date().toISOString(), level: at, msg: redact(msg), ...base };
+    const described: LogFields = {};
+    for (const [key, value] of Object.entries(fields)) described[key] = describe(value);
+    Object.assign(entry, redact(described));
     write(`${JSON.stringify(entry)}\n`);
   };
   return {
