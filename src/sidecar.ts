@@ -1,7 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
-import { Redis } from 'ioredis';
 import type { SidecarOptions } from './config/options.ts';
 import { createApp } from './http/app.ts';
 import { HealthChecker } from './http/health.ts';
@@ -9,11 +8,13 @@ import { PartitionWriter } from './kafka/partition-writer.ts';
 import { ResettableProducer } from './kafka/resettable-producer.ts';
 import { TopicMetadata } from './kafka/topic-metadata.ts';
 import { retryBudget } from './kafka/retry-budget.ts';
+import { kafkaSecurity, kafkajsSecurity, warnWeakKafkaSecurity } from './kafka/kafka-security.ts';
 import type { Logger } from './logging/logger.ts';
 import { SidecarMetrics } from './metrics/sidecar-metrics.ts';
 import { ProduceService } from './produce/produce-service.ts';
 import { RouterStore } from './redis/router-store.ts';
 import { DedupStore } from './redis/dedup-store.ts';
+import { createRedisClient, type RedisClient } from './redis/redis-connection.ts';
 import { DedupWindow } from './dedup/dedup-window.ts';
 import { MappingCleaner } from './routing/cleanup.ts';
 import { OrderedMessageRouter } from './routing/router.ts';
@@ -55,9 +56,11 @@ function kafkaLogCreator(log: Logger) {
 export async function startSidecar(options: SidecarOptions, log: Logger): Promise<RunningSidecar> {
   const metrics = new SidecarMetrics();
   const budget = retryBudget(options.kafkaWriteTimeoutMs);
+  warnWeakKafkaSecurity(options, log);
   const kafka = new Kafka({
     clientId: options.kafkaClientId,
     brokers: options.kafkaBrokers,
+    ...kafkajsSecurity(kafkaSecurity(options)),
     logLevel: kafkaLogLevel.WARN,
     logCreator: kafkaLogCreator(log),
     retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
@@ -67,7 +70,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   const producer = new ResettableProducer(kafka, log, budget);
   // Fail fast when Redis is away (no offline queue, bounded commands): the router then degrades at once
   // instead of holding requests; ioredis keeps reconnecting in the background.
-  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 2000, keepAlive: 5000, connectionName: 'ordered-sidecar' });
+  const redis = createRedisClient(options, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 2000, keepAlive: 5000, connectionName: 'ordered-sidecar' });
   let redisErrorLogged = false;
   redis.on('error', (err: Error) => {
     if (!redisErrorLogged) log.warn('Redis connection error (repeats are not logged until it reconnects)', { err });
@@ -123,7 +126,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   });
   const { address, port } = server.address() as AddressInfo;
   const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
-  log.info('ordered-sidecar listening', { url, version: VERSION, kafkaBrokers: options.kafkaBrokers, redis: redactUrl(options.redisUrl) });
+  log.info('ordered-sidecar listening', { url, version: VERSION, kafkaBrokers: options.kafkaBrokers, redis: redisDescription(options) });
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
@@ -154,15 +157,18 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
 }
 
 /** Starting degraded because Redis is a moment slower than us would be needless; wait a little, then go on. */
-async function waitForRedis(redis: Redis, log: Logger): Promise<void> {
+async function waitForRedis(redis: RedisClient, log: Logger): Promise<void> {
   if (redis.status === 'ready') return;
   const ready = new Promise<boolean>((resolve) => redis.once('ready', () => resolve(true)));
   const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5000).unref());
   if (!(await Promise.race([ready, timeout]))) log.warn('Redis not reachable at start; routing starts in degraded mode until it is');
 }
 
-function redactUrl(raw: string): string {
-  const url = new URL(raw);
+/** Where Redis is, for the start-up line: never a password. */
+function redisDescription(options: SidecarOptions): string {
+  if (options.redisClusterNodes) return `cluster ${options.redisClusterNodes.join(',')}`;
+  if (options.redisSentinels) return `sentinel master ${options.redisSentinelMaster} via ${options.redisSentinels.join(',')}`;
+  const url = new URL(options.redisUrl);
   if (url.password) url.password = '***';
   return url.toString();
 }

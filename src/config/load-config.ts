@@ -1,4 +1,5 @@
-import { DEFAULT_OPTIONS, SASL_MECHANISMS, type SidecarOptions } from './options.ts';
+import { DEFAULT_OPTIONS, type SidecarOptions } from './options.ts';
+import { SASL_MECHANISMS } from '../kafka/kafka-security.ts';
 import { parseDuration } from './parse-duration.ts';
 import { LOG_LEVELS } from '../logging/logger.ts';
 import { ConfigError } from './config-error.ts';

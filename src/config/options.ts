@@ -1,7 +1,5 @@
 import type { LogLevel } from '../logging/logger.ts';
-
-export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
-export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
+import type { SaslMechanism } from '../kafka/kafka-security.ts';
 
 /** Everything the sidecar can be told, with its default. Env names and flags are derived in `load-config.ts`. */
 export interface SidecarOptions {

@@ -1,5 +1,5 @@
 import type { Admin } from 'kafkajs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-connection.ts';
 import { errorMessage } from '../errors/sidecar-error.ts';
 import type { SidecarMetrics } from '../metrics/sidecar-metrics.ts';
 
@@ -21,12 +21,12 @@ const withTimeout = <T>(promise: Promise<T>, what: string): Promise<T> =>
 /** Whether Kafka and Redis answer, for /readyz and the *_up gauges. */
 export class HealthChecker {
   readonly #admin: Admin;
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #metrics: SidecarMetrics;
   readonly #degraded: () => boolean;
   #last: { at: number; result: Promise<Readiness> } | undefined;
 
-  constructor(admin: Admin, redis: Redis, metrics: SidecarMetrics, degraded: () => boolean) {
+  constructor(admin: Admin, redis: RedisClient, metrics: SidecarMetrics, degraded: () => boolean) {
     this.#degraded = degraded;
     this.#admin = admin;
     this.#redis = redis;

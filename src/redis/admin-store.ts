@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.ts';
 import { bucketOf } from '../routing/hashing.ts';
 import { parseMapping, type RouterStore, type StoredMapping } from './router-store.ts';
 
@@ -41,7 +41,7 @@ interface AdminScripts {
  */
 export class AdminStore {
   readonly router: RouterStore;
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #scripts: AdminScripts;
 
   constructor(router: RouterStore) {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.ts';
 import { topicKeys } from './keys.ts';
 
 const script = (name: string): string => readFileSync(new URL(`./lua/${name}`, import.meta.url), 'utf8');
@@ -33,7 +33,7 @@ export class DedupStore {
   readonly #sliceMs: number;
   readonly #ttlSeconds: number;
 
-  constructor(redis: Redis, prefix: string, windowMs: number) {
+  constructor(redis: RedisClient, prefix: string, windowMs: number) {
     this.#prefix = prefix;
     this.#sliceMs = Math.max(1000, Math.ceil(windowMs / SLICES_PER_WINDOW));
     this.#ttlSeconds = Math.ceil((windowMs + 2 * this.#sliceMs) / 1000);

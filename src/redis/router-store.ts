@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.ts';
 import { bucketOf, preferenceOrder } from '../routing/hashing.ts';
 import { cleanupLastRunKey, cleanupLockKey, topicKeys, topicsKey, type TopicKeys } from './keys.ts';
 
@@ -37,12 +37,12 @@ export function parseMapping(value: string): StoredMapping {
 
 /** The one typed gateway to the router's Redis state; nothing else issues router commands. */
 export class RouterStore {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly prefix: string;
   readonly #scripts: ScriptCommands;
   readonly #keys = new Map<string, TopicKeys>();
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisClient, prefix: string) {
     this.redis = redis;
     this.prefix = prefix;
     redis.defineCommand('osRoute', { numberOfKeys: 2, lua: script('route-2.lua') });
@@ -68,13 +68,12 @@ export class RouterStore {
    */
   async registerTopic(topic: string, buckets: number): Promise<{ buckets: number; generation: string | null }> {
     const keys = this.keys(topic);
-    const [, stored, generation] = (await this.redis
-      .multi()
-      .hsetnx(keys.meta, 'buckets', buckets)
-      .hget(keys.meta, 'buckets')
-      .hget(keys.meta, 'generation')
-      .sadd(topicsKey(this.prefix), topic)
-      .exec()) as [unknown, [Error | null, string | null], [Error | null, string | null], unknown];
+    // The topic set lives in another Cluster slot than the topic's keys, so it cannot join the transaction;
+    // adding it is idempotent and needs no atomicity with the rest.
+    const [, [, stored, generation]] = await Promise.all([
+      this.redis.sadd(topicsKey(this.prefix), topic),
+      this.redis.multi().hsetnx(keys.meta, 'buckets', buckets).hget(keys.meta, 'buckets').hget(keys.meta, 'generation').exec() as Promise<[unknown, [Error | null, string | null], [Error | null, string | null]]>,
+    ]);
     return { buckets: Number(stored[1] ?? buckets), generation: generation[1] };
   }
 
@@ -142,14 +141,9 @@ export class RouterStore {
    * its touch flush and drops its cached routes of a topic whose generation changed.
    */
   async generations(topics: readonly string[]): Promise<(string | null)[]> {
-    if (topics.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const topic of topics) pipeline.hget(this.keys(topic).meta, 'generation');
-    const results = (await pipeline.exec()) ?? [];
-    return results.map(([err, value]) => {
-      if (err) throw err;
-      return value as string | null;
-    });
+    // One command per topic, not one pipeline: topics live in different Cluster slots (and nodes). ioredis
+    // writes them without waiting for each reply, so a single Redis still gets them in one round trip.
+    return Promise.all(topics.map((topic) => this.redis.hget(this.keys(topic).meta, 'generation')));
   }
 
   async bumpGeneration(topic: string): Promise<number> {

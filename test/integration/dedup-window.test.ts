@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/redis-connection.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DedupWindow } from '../../src/dedup/dedup-window.ts';
 import { createLogger } from '../../src/logging/logger.ts';
@@ -7,7 +7,7 @@ import { DedupStore } from '../../src/redis/dedup-store.ts';
 import { connectRedis, isolatedStore } from '../support/redis.ts';
 
 const log = createLogger('error');
-let redis: Redis;
+let redis: RedisClient;
 let prefix: string;
 let drop: () => Promise<void>;
 const windows: DedupWindow[] = [];

@@ -3,15 +3,38 @@ import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { inject } from 'vitest';
 import { DEFAULT_OPTIONS, type SidecarOptions } from '../../src/config/options.ts';
+import { loadConfig } from '../../src/config/load-config.ts';
+import type { KafkaSecurityOptions } from '../../src/kafka/kafka-security.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { startSidecar, type RunningSidecar } from '../../src/sidecar.ts';
 
+/** Kafka TLS/SASL of the test stack (`stack.sh up --secure` exports them), read as the sidecar reads them. */
+export function stackKafkaSecurity(): KafkaSecurityOptions {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => /^KAFKA_(TLS|SASL)/.test(name)));
+  const o = loadConfig([], env);
+  return {
+    kafkaTls: o.kafkaTls,
+    kafkaTlsCaFile: o.kafkaTlsCaFile,
+    kafkaTlsCertFile: o.kafkaTlsCertFile,
+    kafkaTlsKeyFile: o.kafkaTlsKeyFile,
+    kafkaTlsServername: o.kafkaTlsServername,
+    kafkaTlsInsecureSkipVerify: o.kafkaTlsInsecureSkipVerify,
+    kafkaSaslMechanism: o.kafkaSaslMechanism,
+    kafkaSaslUsername: o.kafkaSaslUsername,
+    kafkaSaslPassword: o.kafkaSaslPassword,
+    kafkaSaslPasswordFile: o.kafkaSaslPasswordFile,
+  };
+}
+
 /** Options for a test sidecar: the test services, an ephemeral port, and a Redis prefix of its own. */
 export function testOptions(overrides: Partial<SidecarOptions> = {}): SidecarOptions {
+  const clusterNodes = inject('redisClusterNodes');
   return {
     ...DEFAULT_OPTIONS,
+    ...stackKafkaSecurity(),
     kafkaBrokers: inject('kafkaBrokers'),
-    redisUrl: inject('redisUrl'),
+    redisUrl: inject('redisUrl') || DEFAULT_OPTIONS.redisUrl,
+    ...(clusterNodes.length ? { redisClusterNodes: clusterNodes } : {}),
     redisPrefix: `ost-${randomUUID().slice(0, 8)}`,
     port: 0,
     logLevel: 'warn',
@@ -41,7 +64,8 @@ export async function spawnSidecar(options: SidecarOptions, { port = 0, flags = 
     'src/cli.ts', 'serve',
     '--port', String(port),
     '--kafka-brokers', options.kafkaBrokers.join(','),
-    '--redis-url', options.redisUrl,
+    // Kafka TLS/SASL reach the child through the environment it inherits; flags in `flags` override them.
+    ...(options.redisClusterNodes ? ['--redis-cluster-nodes', options.redisClusterNodes.join(',')] : ['--redis-url', options.redisUrl]),
     '--redis-prefix', options.redisPrefix,
     '--log-level', 'info',
     ...flags,
