@@ -9,6 +9,7 @@ import { ResettableProducer } from './kafka/resettable-producer.ts';
 import { TopicMetadata } from './kafka/topic-metadata.ts';
 import { retryBudget } from './kafka/retry-budget.ts';
 import { kafkaSecurity, kafkajsSecurity, warnWeakKafkaSecurity } from './kafka/kafka-security.ts';
+import { KafkaConnectionProblem, kafkaFailureCause } from './kafka/connection-problem.ts';
 import type { Logger } from './logging/logger.ts';
 import { SidecarMetrics } from './metrics/sidecar-metrics.ts';
 import { ProduceService } from './produce/produce-service.ts';
@@ -37,12 +38,21 @@ export interface RunningSidecar {
 /** Warnings about choices made on purpose: bounded retries are paired with producer replacement. */
 const EXPECTED_KAFKAJS_WARNINGS = ['Limiting retries for the idempotent producer'];
 
-/** kafkajs logs through ours, at warn and above, so broker trouble shows up in the same JSON stream. */
-function kafkaLogCreator(log: Logger) {
+/**
+ * kafkajs logs through ours, at warn and above, so broker trouble shows up in the same JSON stream. Failures
+ * an operator must fix (credentials, certificates) are logged once per cause, not at every retry.
+ */
+function kafkaLogCreator(log: Logger, problem: KafkaConnectionProblem) {
   return () =>
     ({ level, log: entry }: { level: number; log: { message: string } & Record<string, unknown> }) => {
-      const { message, timestamp: _t, logger: _l, ...fields } = entry;
+      const { message, timestamp: _t, logger: _l, stack: _s, ...fields } = entry;
       if (EXPECTED_KAFKAJS_WARNINGS.some((w) => message.startsWith(w))) return;
+      const detail = fields.error === undefined ? message : `${message}: ${String(fields.error)}`;
+      const cause = level <= kafkaLogLevel.WARN ? kafkaFailureCause(detail) : undefined;
+      if (cause) {
+        if (problem.report({ cause, detail })) log.error(`Kafka ${cause}; the sidecar stays up and not ready until it succeeds (repeats are not logged)`, { cause, detail, broker: fields.broker });
+        return;
+      }
       // A client naming a topic that does not exist is a 404 for that client, not a broker problem.
       if (String(fields.error ?? '').includes('does not host this topic-partition')) {
         log.debug(`kafkajs: ${message}`, fields);
@@ -57,12 +67,13 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   const metrics = new SidecarMetrics();
   const budget = retryBudget(options.kafkaWriteTimeoutMs);
   warnWeakKafkaSecurity(options, log);
+  const kafkaProblem = new KafkaConnectionProblem();
   const kafka = new Kafka({
     clientId: options.kafkaClientId,
     brokers: options.kafkaBrokers,
     ...kafkajsSecurity(kafkaSecurity(options)),
     logLevel: kafkaLogLevel.WARN,
-    logCreator: kafkaLogCreator(log),
+    logCreator: kafkaLogCreator(log, kafkaProblem),
     retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
     requestTimeout: budget.requestTimeout,
   });
@@ -94,7 +105,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
     log,
   );
   const produce = new ProduceService({ router, partitionCount: (t) => metadata.partitionCount(t), writer, metrics, limits: options, dedup, log, maxQueuedBytes: options.maxQueuedBytes });
-  const health = new HealthChecker(admin, redis, metrics, () => router.degraded);
+  const health = new HealthChecker(admin, redis, metrics, () => router.degraded, kafkaProblem, log);
 
   metrics.trackLoads(async () => {
     const byTopic = new Map<string, number[]>();
@@ -108,7 +119,10 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   });
 
   // Kafka may still be starting next to us; connect in the background and let /readyz say when it is up.
-  void Promise.all([admin.connect(), producer.connect()]).catch((err: unknown) => log.warn('Kafka not reachable yet; will retry on demand', { err }));
+  void Promise.all([admin.connect(), producer.connect()]).catch((err: unknown) => {
+    // An authentication or certificate failure was logged once already, with its cause.
+    if (!kafkaFailureCause(err)) log.warn('Kafka not reachable yet; will retry on demand', { err });
+  });
   router.start();
   cleaner.start();
   dedup.start();

@@ -2,12 +2,15 @@ import type { Admin } from 'kafkajs';
 import type { RedisClient } from '../redis/redis-connection.ts';
 import { errorMessage } from '../errors/sidecar-error.ts';
 import type { SidecarMetrics } from '../metrics/sidecar-metrics.ts';
+import type { KafkaConnectionProblem, KafkaFailureCause } from '../kafka/connection-problem.ts';
+import type { Logger } from '../logging/logger.ts';
 
 export interface Readiness {
   /** Kafka answers. Without Redis the sidecar still routes (degraded mode), so Redis does not gate it. */
   ready: boolean;
   degraded: boolean;
-  kafka: { ok: boolean; error?: string };
+  /** `cause` names what an operator must fix when Kafka refuses us: wrong credentials or certificates. */
+  kafka: { ok: boolean; error?: string; cause?: KafkaFailureCause };
   redis: { ok: boolean; error?: string };
 }
 
@@ -24,10 +27,14 @@ export class HealthChecker {
   readonly #redis: RedisClient;
   readonly #metrics: SidecarMetrics;
   readonly #degraded: () => boolean;
+  readonly #kafkaProblem: KafkaConnectionProblem;
+  readonly #log: Logger;
   #last: { at: number; result: Promise<Readiness> } | undefined;
 
-  constructor(admin: Admin, redis: RedisClient, metrics: SidecarMetrics, degraded: () => boolean) {
+  constructor(admin: Admin, redis: RedisClient, metrics: SidecarMetrics, degraded: () => boolean, kafkaProblem: KafkaConnectionProblem, log: Logger) {
     this.#degraded = degraded;
+    this.#kafkaProblem = kafkaProblem;
+    this.#log = log;
     this.#admin = admin;
     this.#redis = redis;
     this.#metrics = metrics;
@@ -48,7 +55,11 @@ export class HealthChecker {
         return { ok: false, error: errorMessage(err) };
       }
     };
-    const [kafka, redis] = await Promise.all([probe(() => this.#admin.describeCluster(), 'Kafka'), probe(() => this.#redis.ping(), 'Redis')]);
+    const [probed, redis] = await Promise.all([probe(() => this.#admin.describeCluster(), 'Kafka'), probe(() => this.#redis.ping(), 'Redis')]);
+    // A client retrying a refused login only times out here; the cause it met is what the operator needs.
+    const problem = this.#kafkaProblem.current;
+    const kafka = probed.ok || !problem ? probed : { ok: false, error: `${problem.cause}: ${problem.detail}`, cause: problem.cause };
+    if (probed.ok && this.#kafkaProblem.clear()) this.#log.info('Kafka connection works again');
     this.#metrics.kafkaUp.set(kafka.ok ? 1 : 0);
     this.#metrics.redisUp.set(redis.ok ? 1 : 0);
     return { ready: kafka.ok, degraded: this.#degraded() || !redis.ok, kafka, redis };

@@ -1,0 +1,61 @@
+/**
+ * Why Kafka refuses us, when that is something an operator must fix (credentials, certificates) rather
+ * than wait out. Clients retry such failures forever and log every attempt; this keeps the cause for
+ * /readyz and lets the caller log each distinct failure once, not once per retry.
+ */
+export type KafkaFailureCause = 'authentication failed' | 'TLS verification failed' | 'TLS handshake failed';
+
+const CAUSES: [KafkaFailureCause, RegExp][] = [
+  ['authentication failed', /authentication failed|invalid credentials|SaslAuthenticat|sasl mechanism|UNSUPPORTED_SASL_MECHANISM|ILLEGAL_SASL_STATE/i],
+  [
+    'TLS verification failed',
+    /self[- ]signed certificate|unable to verify|unable to get (local )?issuer|certificate has expired|not yet valid|Hostname\/IP does not match|altnames|ERR_TLS_CERT|CERT_UNTRUSTED|certificate verify failed|unknown ca|bad certificate/i,
+  ],
+  ['TLS handshake failed', /wrong version number|EPROTO|packet length too long|handshake failure|ECONNRESET.*TLS|before secure TLS connection/i],
+];
+
+/** The cause a client's error (or log text) names, if it is one of those an operator must fix. */
+export function kafkaFailureCause(errorOrText: unknown): KafkaFailureCause | undefined {
+  const text = describeChain(errorOrText);
+  return CAUSES.find(([, pattern]) => pattern.test(text))?.[0];
+}
+
+function describeChain(value: unknown, depth = 0): string {
+  if (value === undefined || value === null || depth > 5) return '';
+  if (typeof value === 'string') return value;
+  if (!(value instanceof Error)) return String(value);
+  const { code, cause, originalError } = value as Error & { code?: unknown; originalError?: unknown };
+  return [value.name, value.message, code === undefined ? '' : String(code), describeChain(cause, depth + 1), describeChain(originalError, depth + 1)].join(' ');
+}
+
+export interface KafkaProblem {
+  cause: KafkaFailureCause;
+  /** The client's own words for it, for the one log line and /readyz. */
+  detail: string;
+}
+
+/** The current connection problem, shared by the client's logger and the readiness check. */
+export class KafkaConnectionProblem {
+  #current: KafkaProblem | undefined;
+
+  get current(): KafkaProblem | undefined {
+    return this.#current;
+  }
+
+  /**
+   * Records a failure; true when its cause differs from the one already recorded, so the caller logs it once.
+   * One failed attempt makes clients log several lines in different words; the cause is what is distinct.
+   */
+  report(problem: KafkaProblem): boolean {
+    if (this.#current?.cause === problem.cause) return false;
+    this.#current = problem;
+    return true;
+  }
+
+  /** Kafka answered: forgets the problem; true when there was one (so the caller logs the recovery). */
+  clear(): boolean {
+    const had = this.#current !== undefined;
+    this.#current = undefined;
+    return had;
+  }
+}
