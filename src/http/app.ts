@@ -6,6 +6,7 @@ import type { SidecarMetrics } from '../metrics/sidecar-metrics.ts';
 import type { ProduceService } from '../produce/produce-service.ts';
 import type { ProduceResponse } from '../produce/produce-types.ts';
 import { apiVersions } from './api-versions.ts';
+import { requireBearerToken } from './bearer-token.ts';
 import type { HealthChecker } from './health.ts';
 
 export interface AppDeps {
@@ -19,6 +20,8 @@ export interface AppDeps {
   /** True once shutdown began: new requests get 503 and the connection is closed. */
   isDraining: () => boolean;
   admin: AdminRouterDeps;
+  /** Bearer token /v1/* requires; undefined leaves /v1 open. /healthz, /readyz and /metrics are always open. */
+  apiToken?: string | undefined;
 }
 
 /** 200 when everything was written, 207 when some partitions failed, the error's status when nothing was. */
@@ -85,6 +88,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.status(produceStatus(response)).json(response);
   };
 
+  app.use('/v1', requireBearerToken(deps.apiToken, { name: 'API', realm: 'ordered-sidecar', env: 'API_TOKEN' }));
   app.post('/v1/ordered-produce', requireJson, json, produceRoute((body) => produce.ordered(body)));
   app.post('/v1/produce', requireJson, json, produceRoute((body) => produce.plain(body)));
   app.get('/v1/api-versions', (_req, res) => {
