@@ -35,6 +35,9 @@ export interface RunningSidecar {
   close(): Promise<void>;
 }
 
+/** kafkajs's words for a connection ending or failing, whatever the reason. */
+const CONNECTION_NOISE = /Closed connection|Connection error|Connection timeout|Failed to connect/i;
+
 /** Warnings about choices made on purpose: bounded retries are paired with producer replacement. */
 const EXPECTED_KAFKAJS_WARNINGS = ['Limiting retries for the idempotent producer'];
 
@@ -51,6 +54,11 @@ function kafkaLogCreator(log: Logger, problem: KafkaConnectionProblem) {
       const cause = level <= kafkaLogLevel.WARN ? kafkaFailureCause(detail) : undefined;
       if (cause) {
         if (problem.report({ cause, detail })) log.error(`Kafka ${cause}; the sidecar stays up and not ready until it succeeds (repeats are not logged)`, { cause, detail, broker: fields.broker });
+        return;
+      }
+      // The connection a refused login leaves behind is closed and retried: part of the failure just logged.
+      if (problem.current && CONNECTION_NOISE.test(detail)) {
+        log.debug(`kafkajs: ${message}`, fields);
         return;
       }
       // A client naming a topic that does not exist is a 404 for that client, not a broker problem.

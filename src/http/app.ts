@@ -7,6 +7,7 @@ import type { ProduceService } from '../produce/produce-service.ts';
 import type { ProduceResponse } from '../produce/produce-types.ts';
 import { apiVersions } from './api-versions.ts';
 import { requireBearerToken } from './bearer-token.ts';
+import { openApiDocument } from './openapi.ts';
 import type { HealthChecker } from './health.ts';
 
 export interface AppDeps {
@@ -93,6 +94,10 @@ export function createApp(deps: AppDeps): express.Express {
   app.post('/v1/produce', requireJson, json, produceRoute((body) => produce.plain(body)));
   app.get('/v1/api-versions', (_req, res) => {
     res.json(apiVersions(deps.version, deps.dedupWindowMs));
+  });
+  const openapi = openApiDocument(deps.version);
+  app.get('/v1/openapi.json', (_req, res) => {
+    res.json(openapi);
   });
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

@@ -11,7 +11,7 @@ const CAUSES: [KafkaFailureCause, RegExp][] = [
     'TLS verification failed',
     /self[- ]signed certificate|unable to verify|unable to get (local )?issuer|certificate has expired|not yet valid|Hostname\/IP does not match|altnames|ERR_TLS_CERT|CERT_UNTRUSTED|certificate verify failed|unknown ca|bad certificate/i,
   ],
-  ['TLS handshake failed', /wrong version number|EPROTO|packet length too long|handshake failure|ECONNRESET.*TLS|before secure TLS connection/i],
+  ['TLS handshake failed', /wrong version number|EPROTO|packet length too long|handshake failure/i],
 ];
 
 /** The cause a client's error (or log text) names, if it is one of those an operator must fix. */
@@ -37,18 +37,21 @@ export interface KafkaProblem {
 /** The current connection problem, shared by the client's logger and the readiness check. */
 export class KafkaConnectionProblem {
   #current: KafkaProblem | undefined;
+  readonly #logged = new Set<KafkaFailureCause>();
 
   get current(): KafkaProblem | undefined {
     return this.#current;
   }
 
   /**
-   * Records a failure; true when its cause differs from the one already recorded, so the caller logs it once.
-   * One failed attempt makes clients log several lines in different words; the cause is what is distinct.
+   * Records a failure; true the first time its cause is seen since Kafka last answered, so the caller logs
+   * each distinct cause once. One failed attempt makes clients log several lines in different words; the
+   * cause is what is distinct.
    */
   report(problem: KafkaProblem): boolean {
-    if (this.#current?.cause === problem.cause) return false;
-    this.#current = problem;
+    if (this.#current?.cause !== problem.cause) this.#current = problem;
+    if (this.#logged.has(problem.cause)) return false;
+    this.#logged.add(problem.cause);
     return true;
   }
 
@@ -56,6 +59,7 @@ export class KafkaConnectionProblem {
   clear(): boolean {
     const had = this.#current !== undefined;
     this.#current = undefined;
+    this.#logged.clear();
     return had;
   }
 }

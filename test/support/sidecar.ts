@@ -5,6 +5,7 @@ import { inject } from 'vitest';
 import { DEFAULT_OPTIONS, type SidecarOptions } from '../../src/config/options.ts';
 import { loadConfig } from '../../src/config/load-config.ts';
 import type { KafkaSecurityOptions } from '../../src/kafka/kafka-security.ts';
+import { recordContract } from './openapi-contract.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { startSidecar, type RunningSidecar } from '../../src/sidecar.ts';
 
@@ -42,9 +43,16 @@ export function testOptions(overrides: Partial<SidecarOptions> = {}): SidecarOpt
   };
 }
 
-/** A sidecar inside the test process; logs only when something goes wrong. */
-export const startTestSidecar = (overrides: Partial<SidecarOptions> = {}): Promise<RunningSidecar> =>
-  startSidecar(testOptions(overrides), createLogger('warn', { test: true }));
+/**
+ * A sidecar inside the test process; logs only when something goes wrong. Its responses are checked against
+ * the OpenAPI document (openapi-contract.ts). The first request can only come after this returns, so
+ * recording from here sees them all.
+ */
+export async function startTestSidecar(overrides: Partial<SidecarOptions> = {}): Promise<RunningSidecar> {
+  const sidecar = await startSidecar(testOptions(overrides), createLogger('warn', { test: true }));
+  recordContract(sidecar.server);
+  return sidecar;
+}
 
 export interface SidecarProcess {
   url: string;

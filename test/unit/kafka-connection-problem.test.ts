@@ -27,6 +27,9 @@ describe('KafkaConnectionProblem', () => {
     expect(problem.report({ cause: 'authentication failed', detail: 'b' })).toBe(false);
     expect(problem.report({ cause: 'TLS verification failed', detail: 'c' })).toBe(true);
     expect(problem.current?.cause).toBe('TLS verification failed');
+    // A cause coming back is not logged again: retries may alternate between symptoms.
+    expect(problem.report({ cause: 'authentication failed', detail: 'a' })).toBe(false);
+    expect(problem.current?.cause).toBe('authentication failed');
     expect(problem.clear()).toBe(true);
     expect(problem.clear()).toBe(false);
     expect(problem.report({ cause: 'authentication failed', detail: 'a' })).toBe(true);
