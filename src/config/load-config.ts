@@ -1,3 +1,4 @@
+import { parseArgs } from 'node:util';
 import { DEFAULT_OPTIONS, type SidecarOptions } from './options.ts';
 import { SASL_MECHANISMS } from '../kafka/kafka-security.ts';
 import { parseDuration } from './parse-duration.ts';
@@ -129,8 +130,8 @@ function parseValue(setting: Setting, raw: string, source: string): SidecarOptio
 }
 
 /**
- * Options from defaults, then environment, then `--flag value` / `--flag=value` arguments (flags win).
- * Unknown flags are errors: a typo must not silently run with a default.
+ * Options from defaults, then environment, then `--flag value` / `--flag=value` arguments (flags win, the last of a
+ * repeated flag wins). Unknown flags and stray words are errors: a typo must not silently run with a default.
  */
 export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): SidecarOptions {
   const options: Record<string, unknown> = { ...DEFAULT_OPTIONS };
@@ -144,15 +145,24 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Sid
       given.add(setting.key);
     }
   }
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const eq = arg.indexOf('=');
-    const flag = eq === -1 ? arg : arg.slice(0, eq);
-    const setting = byFlag.get(flag);
-    if (!setting) throw new ConfigError(`unknown option ${flag} (known: ${[...byFlag.keys()].join(' ')})`);
-    const raw = eq === -1 ? argv[++i] : arg.slice(eq + 1);
-    if (raw === undefined) throw new ConfigError(`option ${flag} needs a value`);
-    options[setting.key] = parseValue(setting, raw, flag);
+  const unknown = (word: string): never => {
+    throw new ConfigError(`unknown option ${word} (known: ${[...byFlag.keys()].join(' ')})`);
+  };
+  // Not strict: parseArgs's own errors would not name the flag in our one-line format, so its tokens are checked here.
+  const { tokens } = parseArgs({
+    args: [...argv],
+    options: Object.fromEntries([...byFlag.keys()].map((flag) => [flag.slice(2), { type: 'string' as const }])),
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  for (const token of tokens) {
+    if (token.kind === 'positional') unknown(token.value);
+    if (token.kind === 'option-terminator') unknown('--');
+    if (token.kind !== 'option') continue;
+    const setting = byFlag.get(token.rawName) ?? unknown(token.rawName);
+    if (token.value === undefined) throw new ConfigError(`option ${token.rawName} needs a value`);
+    options[setting.key] = parseValue(setting, token.value, token.rawName);
     given.add(setting.key);
   }
   return checkConnectivity(options as unknown as SidecarOptions, given);

@@ -1,9 +1,10 @@
-import { redact } from './redaction.ts';
+import pino from 'pino';
 
 /**
- * JSON-lines logs on stderr: one object per line, greppable at 3 a.m. and parsed by any log pipeline.
- * Errors are flattened to their message, code and cause chain instead of an opaque "[object Object]".
- * Secret fields (redaction.ts) are replaced whatever their depth, so no password reaches a log.
+ * JSON-lines logs on stderr through pino: one object per line, greppable at 3 a.m. and parsed by any log pipeline.
+ * The field names are the ones operators already parse: `time` (ISO 8601), `level` (its name), `msg`.
+ * Errors are flattened to their message, code, cause chain and stack instead of an opaque "[object Object]",
+ * and secrets are censored before a line is written (see REDACTED_KEYS).
  */
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -17,34 +18,99 @@ export interface Logger {
   child(fields: LogFields): Logger;
 }
 
-const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+/**
+ * Keys whose values never reach a log line, at any depth of the fields, child bindings and error properties.
+ * A key matches when, lowercased and without `-`/`_`, it ends with one of these: `password` also catches
+ * `saslPassword` and `sasl.password`, `token` catches `adminToken`. Add a row for any new secret-bearing option.
+ */
+export const REDACTED_KEYS: readonly string[] = ['password', 'passwd', 'secret', 'token', 'authorization', 'cookie', 'apikey', 'credentials', 'privatekey'];
 
-function describe(value: unknown): unknown {
-  if (!(value instanceof Error)) return value;
-  const { code, type } = value as Error & { code?: unknown; type?: unknown };
+export const REDACTED = '[REDACTED]';
+
+const isRedactedKey = (key: string): boolean => {
+  const normalized = key.toLowerCase().replace(/[-_]/g, '');
+  return REDACTED_KEYS.some((secret) => normalized.endsWith(secret));
+};
+
+/** `scheme://user:password@host` in any string (a Redis URL in an error message, say) keeps the user, not the password. */
+const URL_PASSWORD = /(\/\/[^\s/:@]*:)[^\s/@]+@/g;
+const scrub = (text: string): string => text.replace(URL_PASSWORD, `$1${REDACTED}@`);
+
+const isPlainObject = (value: object): boolean => {
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+};
+
+/**
+ * A copy of `value` fit to log: errors flattened, secrets censored, cycles cut. Only plain objects and arrays are
+ * walked; other objects (a Date, a Buffer) are left to JSON serialisation as they were before pino.
+ */
+function sanitize(value: unknown, seen: WeakSet<object>): unknown {
+  if (typeof value === 'string') return scrub(value);
+  if (typeof value !== 'object' || value === null) return value;
+  if (seen.has(value)) return '[Circular]';
+  if (!(value instanceof Error) && !Array.isArray(value) && !isPlainObject(value)) return value;
+  seen.add(value);
+  try {
+    if (value instanceof Error) return sanitizeEntries(describe(value), seen);
+    if (Array.isArray(value)) return value.map((item) => sanitize(item, seen));
+    return sanitizeEntries(value as LogFields, seen);
+  } finally {
+    // Only ancestors count as a cycle: the same object twice side by side is logged twice.
+    seen.delete(value);
+  }
+}
+
+function sanitizeEntries(fields: LogFields, seen: WeakSet<object>): LogFields {
+  const out: LogFields = {};
+  for (const [key, value] of Object.entries(fields)) out[key] = isRedactedKey(key) ? REDACTED : sanitize(value, seen);
+  return out;
+}
+
+function describe(error: Error): LogFields {
+  const { code, type } = error as Error & { code?: unknown; type?: unknown };
   return {
-    message: value.message,
-    name: value.name,
+    message: error.message,
+    name: error.name,
     ...(code === undefined ? {} : { code }),
     ...(type === undefined ? {} : { type }),
-    ...(value.cause === undefined ? {} : { cause: describe(value.cause) }),
+    ...(error.cause === undefined ? {} : { cause: error.cause }),
+    ...(error.stack === undefined ? {} : { stack: error.stack }),
   };
 }
 
-export function createLogger(level: LogLevel, base: LogFields = {}, write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
-  const emit = (at: LogLevel, msg: string, fields: LogFields = {}): void => {
-    if (RANK[at] < RANK[level]) return;
-    const entry: LogFields = { time: new Date().toISOString(), level: at, msg: redact(msg), ...base };
-    const described: LogFields = {};
-    for (const [key, value] of Object.entries(fields)) described[key] = describe(value);
-    Object.assign(entry, redact(described));
-    write(`${JSON.stringify(entry)}\n`);
-  };
+const sanitizeFields = (fields: LogFields): LogFields => sanitizeEntries(fields, new WeakSet());
+
+function wrap(logger: pino.Logger): Logger {
+  // Disabled levels cost one check: nothing is scrubbed or copied for a line that is not written.
+  const at =
+    (level: LogLevel) =>
+    (msg: string, fields: LogFields = {}): void => {
+      if (logger.isLevelEnabled(level)) logger[level](fields, scrub(msg));
+    };
   return {
-    debug: (msg, fields) => emit('debug', msg, fields),
-    info: (msg, fields) => emit('info', msg, fields),
-    warn: (msg, fields) => emit('warn', msg, fields),
-    error: (msg, fields) => emit('error', msg, fields),
-    child: (fields) => createLogger(level, { ...base, ...fields }, write),
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    // pino serialises a child's bindings once, here; they are sanitized like the base fields in createLogger.
+    child: (fields) => wrap(logger.child(sanitizeFields(fields))),
   };
+}
+
+/** A logger writing at `level` and above; `write` receives each line, newline included (stderr unless told). */
+export function createLogger(level: LogLevel, base: LogFields = {}, write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
+  const logger = pino(
+    {
+      level,
+      base: sanitizeFields(base),
+      messageKey: 'msg',
+      timestamp: pino.stdTimeFunctions.isoTime,
+      // Every field goes through sanitize, errors included: pino's `err` serializer would undo the flattening.
+      serializers: { err: (value: unknown) => value },
+      formatters: { level: (label) => ({ level: label }), log: sanitizeFields },
+    },
+    { write },
+  );
+  return wrap(logger);
 }

@@ -37,7 +37,7 @@ function payload(message: Json, field: 'key' | 'value', path: string): Buffer | 
     if (field === 'value' && raw === undefined) throw invalid(`${path}.value`, 'is required (use null for a tombstone)');
     return null;
   }
-  if (typeof raw !== 'string') throw invalid(`${path}.${field}`, `must be a string, got ${raw === null ? 'null' : typeof raw}`);
+  if (typeof raw !== 'string') throw invalid(`${path}.${field}`, `must be a string, got ${typeof raw}`);
   if (encoding === 'utf8') return raw;
   if (!BASE64.test(raw)) throw invalid(`${path}.${field}`, 'is not valid base64');
   return Buffer.from(raw, 'base64');

@@ -48,3 +48,5 @@ export async function makeIdle(redis: RedisClient, prefix: string, topic: string
   await redis.hset(bucket, group, `${value!.split(':')[0]}:${minute}`);
 }
 
+/** The topic's mapping generation, which an admin change bumps before it waits for the replicas (null before any). */
+export const mappingGeneration = (redis: RedisClient, prefix: string, topic: string): Promise<string | null> => redis.hget(topicKeys(prefix, topic).meta, 'generation');

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Admin } from 'kafkajs';
 import type { RedisClient } from '../../src/redis/redis-connection.ts';
 import type { SidecarOptions } from '../../src/config/options.ts';
@@ -7,7 +7,7 @@ import { startSidecar, type RunningSidecar } from '../../src/sidecar.ts';
 import { connectAdmin, createTopic } from '../support/kafka.ts';
 import { connectRedis } from '../support/redis.ts';
 import { testOptions } from '../support/sidecar.ts';
-import { adminCall, dropPrefix, makeIdle, produceGroups } from './admin-fixture.ts';
+import { adminCall, dropPrefix, makeIdle, mappingGeneration, produceGroups } from './admin-fixture.ts';
 
 const TOKEN = 'test-admin-token';
 let admin: Admin;
@@ -129,8 +129,10 @@ describe('admin: move', () => {
     const topic = await createTopic(admin, 3);
     const from = (await produceGroups(b.url, topic, ['racy'])).get('racy')!;
     await makeIdle(redis, options.redisPrefix, topic, 'racy');
+    const before = await mappingGeneration(redis, options.redisPrefix, topic);
     const moving = adminCall(a.url, 'POST', `${groupPath(topic, 'racy')}/move`, { body: { partition: (from + 1) % 3 } });
-    await new Promise((r) => setTimeout(r, 50));
+    // The move passed its dry run and bumped the generation: it now waits for the replicas.
+    await vi.waitUntil(async () => (await mappingGeneration(redis, options.redisPrefix, topic)) !== before, { timeout: 10_000, interval: 5 });
     expect((await produceGroups(b.url, topic, ['racy'], 'during')).get('racy')).toBe(from);
     const refused = await moving;
     expect([refused.status, refused.body.error?.code]).toEqual([409, 'CONFLICT']);

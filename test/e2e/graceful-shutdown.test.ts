@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Admin } from 'kafkajs';
 import { connectAdmin, createTopic, recordCount } from '../support/kafka.ts';
 import { postJson } from '../support/http.ts';
@@ -42,7 +42,9 @@ describe('graceful shutdown', () => {
     const topic = await createTopic(admin, 4);
     const child = await spawnSidecar(testOptions());
     const inflight = postJson(`${child.url}/v1/ordered-produce`, bigRequest(topic, 3000));
-    await sleep(100);
+    // SIGTERM only once the child serves the request: the scrape counts itself, so 2 means one more.
+    const inflightGauge = async () => Number(/^ordered_sidecar_inflight_requests (\d+)$/m.exec(await (await fetch(`${child.url}/metrics`)).text())?.[1]);
+    await vi.waitUntil(async () => (await inflightGauge()) === 2, { timeout: 15_000, interval: 5 });
     const code = await child.stop('SIGTERM');
     const { status, body } = await inflight;
     expect(status).toBe(200);

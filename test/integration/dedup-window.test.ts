@@ -1,10 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RedisClient } from '../../src/redis/redis-connection.ts';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DedupWindow } from '../../src/dedup/dedup-window.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { DedupStore } from '../../src/redis/dedup-store.ts';
-import { connectRedis, isolatedStore } from '../support/redis.ts';
+import { connectRedis, dataNodes, isolatedStore } from '../support/redis.ts';
 
 const log = createLogger('error');
 let redis: RedisClient;
@@ -22,12 +21,36 @@ afterEach(async () => {
   await redis.quit();
 });
 
+const LEASE_MS = 300;
+
 /** A sidecar's dedup window: its own owner token, a 300 ms lease, giving up after `maxWaitMs`. */
 function sidecarWindow(maxWaitMs = 2000): DedupWindow {
-  const w = new DedupWindow(new DedupStore(redis, prefix, 60_000), { leaseMs: 300, pollMs: 20, maxWaitMs }, log);
+  const w = new DedupWindow(new DedupStore(redis, prefix, 60_000), { leaseMs: LEASE_MS, pollMs: 20, maxWaitMs }, log);
   windows.push(w);
   return w;
 }
+
+/** Lease deadline (Redis's clock, ms) of a pending claim of `id`, from whichever slice holds it; undefined if none. */
+async function leaseDeadline(id: string): Promise<number | undefined> {
+  for (const node of dataNodes(redis)) {
+    for await (const slices of node.scanStream({ match: `${prefix}:*:dd:*`, count: 1000 }) as AsyncIterable<string[]>) {
+      for (const slice of slices) {
+        const deadline = /^p:(\d+):/.exec((await node.hget(slice, id)) ?? '')?.[1];
+        if (deadline !== undefined) return Number(deadline);
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Redis's clock, which judges leases, in ms. */
+async function redisNow(): Promise<number> {
+  const [seconds, micros] = await redis.time();
+  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+}
+
+/** Polls (10 s at most) until `condition` holds. */
+const until = (condition: () => Promise<boolean>) => vi.waitUntil(condition, { timeout: 10_000, interval: 20 });
 
 describe('DedupWindow against real Redis', () => {
   it('reports a settled id as already written, with its position', async () => {
@@ -41,7 +64,9 @@ describe('DedupWindow against real Redis', () => {
     const writer = sidecarWindow();
     writer.start();
     await writer.acquire('t', ['slow']);
-    await sleep(900); // three leases
+    const first = (await leaseDeadline('slow'))!;
+    // Renewed until it ends two leases after the first one would have: only renewals can get it there.
+    await until(async () => ((await leaseDeadline('slow')) ?? 0) > first + 2 * LEASE_MS);
     await expect(sidecarWindow(300).acquire('t', ['slow'])).rejects.toMatchObject({ code: 'DUPLICATE_IN_FLIGHT', retriable: true });
     await writer.settle('t', [{ id: 'slow', partition: 0, offset: '7' }]);
     expect(await sidecarWindow().acquire('t', ['slow'])).toEqual(new Map([['slow', { partition: 0, offset: '7' }]]));
@@ -57,7 +82,8 @@ describe('DedupWindow against real Redis', () => {
     const w = sidecarWindow();
     await w.acquire('t', ['own']);
     const retry = w.acquire('t', ['own']);
-    await sleep(500); // past the lease: a retry must still not claim it
+    const deadline = (await leaseDeadline('own'))!;
+    await until(async () => (await redisNow()) > deadline); // past the lease: a retry must still not claim it
     await w.settle('t', [{ id: 'own', partition: 1, offset: '3' }]);
     expect(await retry).toEqual(new Map([['own', { partition: 1, offset: '3' }]]));
   });
@@ -67,7 +93,8 @@ describe('DedupWindow against real Redis', () => {
     first.start();
     await first.acquire('t', ['x']);
     const retry = sidecarWindow().acquire('t', ['x', 'y']);
-    await sleep(100);
+    // The retry has made its first claim round (y is claimed) and found x pending.
+    await until(async () => (await leaseDeadline('y')) !== undefined);
     await first.release('t', ['x']);
     expect(await retry).toEqual(new Map([['y', 'claimed'], ['x', 'claimed']]));
   });
