@@ -479,9 +479,7 @@ redis_node_arg() { # N
 cmd_kill_redis_node() {
   local n="${1:-}" pid
   redis_node_arg "$n"
-  pid="$(stop_pidfile "$(redis_node_dir "$n")/redis.pid" KILL redis-server)" || die "Redis Cluster node $n is not running"
-  wait_gone "$pid" 10 || die "Redis Cluster node $n (pid $pid) survived kill -9"
-  rm -f "$(redis_node_dir "$n")/redis.pid"
+  pid="$(kill9 "Redis Cluster node $n" "$(redis_node_dir "$n")/redis.pid" redis-server)"
   log "killed Redis Cluster node $n (127.0.0.1:$(redis_cluster_port "$n"), pid $pid, kill -9)"
 }
 
@@ -592,12 +590,19 @@ node_arg() { # N
     die "node must be 1..$KAFKA_NODES, got '${1:-}'"
 }
 
+# A crash for fault tests: kill -9, wait until the process is gone, forget its pid file; prints the pid.
+kill9() { # what pidfile [text its command line must contain]
+  local pid
+  pid="$(stop_pidfile "$2" KILL "${3:-}")" || die "$1 is not running"
+  wait_gone "$pid" 10 || die "$1 (pid $pid) survived kill -9"
+  rm -f "$2"
+  echo "$pid"
+}
+
 cmd_kill_broker() {
   local n="${1:-}" pid
   node_arg "$n"
-  pid="$(stop_pidfile "$(node_dir "$n")/kafka.pid" KILL)" || die "node $n is not running"
-  wait_gone "$pid" 10 || die "node $n (pid $pid) survived kill -9"
-  rm -f "$(node_dir "$n")/kafka.pid"
+  pid="$(kill9 "node $n" "$(node_dir "$n")/kafka.pid")"
   log "killed node $n (pid $pid, kill -9)"
 }
 
