@@ -1,11 +1,12 @@
 import { RouterStore } from '../src/redis/router-store.ts';
+import { RedisGateway } from '../src/redis/redis-gateway.ts';
 import { groupHash, hashedPartition } from '../src/routing/hashing.ts';
 import { assignGroups, countByPartition } from './support/assign.ts';
 import { benchPrefix, benchTopic, connectRedis, dropPrefix, orderGroup } from './support/env.ts';
 import { fmtInt, fmtNum, fmtPct, heading, note, table, verdict } from './support/format.ts';
 import { scriptCost } from './support/redis-stats.ts';
 import { spread } from './support/stats.ts';
-import type { TargetRow } from './support/targets.ts';
+import type { SectionResult, TargetRow } from './support/targets.ts';
 
 const BUCKETS = 4096;
 const TARGET = 0.1;
@@ -15,12 +16,12 @@ const row = (label: string, counts: number[], extra: string[]): string[] => {
   return [label, String(counts.length), fmtInt(s.min), fmtInt(s.max), fmtInt(s.max - s.min), fmtPct(s.deviation), verdict(Math.max(s.deviation, 1e-9), TARGET), ...extra];
 };
 
-export async function benchLoadDeviation(quick: boolean): Promise<TargetRow[]> {
+export async function benchLoadDeviation(quick: boolean): Promise<SectionResult> {
   const total = quick ? 20_000 : 100_000;
   heading(`2. Partition load deviation: ${fmtInt(total)} new MessageGroups`);
   const redis = connectRedis();
   const prefix = benchPrefix();
-  const store = new RouterStore(redis, prefix);
+  const store = new RouterStore(new RedisGateway(redis), prefix);
   const groups = Array.from({ length: total }, (_, i) => orderGroup(i));
   const hashes = groups.map(groupHash);
   const rows: string[][] = [];
@@ -65,7 +66,7 @@ export async function benchLoadDeviation(quick: boolean): Promise<TargetRow[]> {
         ['Redis mapping (new groups after growth)', fmtInt(newcomers.length), `${fmtInt(toNew)} to p12`, fmtPct(toNew / newcomers.length), `p12 fills first; deviation over 13 now ${fmtPct(after.deviation)}`],
       ],
     );
-    return targets;
+    return { targets, figures: {} };
   } finally {
     await dropPrefix(redis, prefix);
     await redis.quit();

@@ -1,45 +1,20 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { cpuWindow, describeCpu, processCpuSeconds, servicePids } from './support/cpu.ts';
+import { coresOf, cpuWindow, describeCpu, servicePids } from './support/cpu.ts';
 import { KAFKA_BROKERS, REDIS_URL, benchKafka, benchPrefix, connectRedis, createTopic, dropPrefix } from './support/env.ts';
 import { fmtInt, fmtMs, fmtNum, heading, note, table } from './support/format.ts';
-import { closedLoop } from './support/load.ts';
+import { LoadGenerator } from './support/load-process.ts';
 import { summariseProfile } from './support/cpuprofile.ts';
-import { PARTITIONS, SHAPE, httpSender, waitReady, type ThroughputSettings } from './throughput.ts';
-import { buildWorkload } from './support/workload.ts';
-
-const CLI = new URL('../src/cli.ts', import.meta.url).pathname;
-
-/** `ordered-sidecar serve` in a child process, under `node --cpu-prof` when given a directory; resolves once listening. */
-export async function spawnSidecar(profileDir: string | undefined, prefix: string): Promise<{ url: string; child: ChildProcess; exited: Promise<number | null> }> {
-  const args = [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), CLI, 'serve', '--port', '0', '--kafka-brokers', KAFKA_BROKERS.join(','), '--redis-url', REDIS_URL, '--redis-prefix', prefix, '--log-level', 'info'];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const lines: string[] = [];
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`sidecar did not start within 30 s:\n${lines.join('\n')}`)), 30_000);
-    createInterface({ input: child.stderr! }).on('line', (line) => {
-      if (lines.length < 50) lines.push(line);
-      if (line.includes('"ordered-sidecar listening"')) {
-        clearTimeout(timer);
-        resolve((JSON.parse(line) as { url: string }).url);
-      } else if (/"level":"(warn|error)"/.test(line)) {
-        process.stderr.write(`   sidecar: ${line}\n`);
-      }
-    });
-    void exited.then((code) => reject(new Error(`sidecar exited with ${code}:\n${lines.join('\n')}`)));
-  });
-  return { url, child, exited };
-}
+import { ensureBuilt, startSidecarProcess } from './support/sidecar-process.ts';
+import { SHAPE, type ThroughputSettings } from './throughput.ts';
 
 /**
- * The throughput workload against a sidecar in its own process, profiled with `node --cpu-prof`: which
- * functions the sidecar spends its CPU in under load. The load generator stays in this process.
+ * The throughput workload against a sidecar process profiled with `node --cpu-prof`: which functions the
+ * sidecar spends its CPU in under load. The load generator is a process of its own, as in section 4.
  */
 export async function benchProfile(settings: ThroughputSettings, keepProfile = false): Promise<void> {
+  ensureBuilt();
   heading(`5. CPU profile of a sidecar process under the throughput workload (${settings.durationMs / 1000} s, node --cpu-prof)`);
   const admin = benchKafka().admin();
   await admin.connect();
@@ -48,41 +23,35 @@ export async function benchProfile(settings: ThroughputSettings, keepProfile = f
   const profileDir = mkdtempSync(join(tmpdir(), 'sidecar-cpuprof-'));
   let topic: string | undefined;
   try {
-    const pids = await servicePids(redis);
-    topic = await createTopic(admin, 'profile', PARTITIONS);
-    const workload = buildWorkload({ ...SHAPE, topic });
-    const sidecar = await spawnSidecar(profileDir, prefix);
-    let warm;
-    let result;
-    let cpu;
-    let childCores: number | undefined;
+    const services = await servicePids(redis, KAFKA_BROKERS);
+    topic = await createTopic(admin, 'profile', SHAPE.partitions);
+    const generator = new LoadGenerator();
+    const sidecar = await startSidecarProcess({ kafkaBrokers: KAFKA_BROKERS, redisUrl: REDIS_URL, redisPrefix: prefix, profileDir });
+    let loaded;
     try {
-      await waitReady(sidecar.url);
-      const target = httpSender(sidecar.url, workload);
-      warm = await closedLoop(settings.concurrency, settings.warmupMs, target);
-      const childStart = processCpuSeconds(sidecar.child.pid!);
-      const started = performance.now();
-      const window = cpuWindow(pids, navigator.hardwareConcurrency);
-      result = await closedLoop(settings.concurrency, settings.durationMs, target);
-      const seconds = (performance.now() - started) / 1000;
-      childCores = childStart === undefined ? undefined : ((processCpuSeconds(sidecar.child.pid!) ?? childStart) - childStart) / seconds;
-      cpu = describeCpu(window.stop(), 'load generator (this process)', [{ label: 'sidecar process', cores: childCores }]);
+      const job = { target: { kind: 'sidecar' as const, url: sidecar.url }, pattern: { kind: 'closed' as const, concurrency: settings.concurrency }, topic, shape: SHAPE, warmupMs: settings.warmupMs, durationMs: settings.durationMs };
+      loaded = await generator.run(job, (pid) => {
+        const window = cpuWindow([{ label: 'sidecar', pid: sidecar.pid }, { label: 'load generator', pid }, ...services]);
+        return () => window.stop();
+      });
     } finally {
-      sidecar.child.kill('SIGTERM');
-      await sidecar.exited;
+      await generator.close();
+      await sidecar.stop(); // the profile is written at exit
     }
+    const { report: { warm, run: result, drain }, measured: cpu } = loaded;
+    const childCores = coresOf(cpu, 'sidecar');
     const cpuPerMessage = childCores === undefined ? 'n/a' : `${fmtNum((childCores * result.seconds * 1e6) / result.messages, 1)} µs`;
     table(
       ['path', 'concurrency', 'requests', 'messages/s', 'p50', 'p99', 'sidecar CPU/msg', 'failures'],
-      [['sidecar in its own process (profiled)', String(settings.concurrency), fmtInt(result.requests), fmtInt(result.messages / result.seconds), fmtMs(result.latency.p50), fmtMs(result.latency.p99), cpuPerMessage, fmtInt(result.failures)]],
+      [[`sidecar in its own process (profiled, ${sidecar.engine.engine})`, String(settings.concurrency), fmtInt(result.requests), fmtInt(result.messages / result.seconds), fmtMs(result.latency.p50), fmtMs(result.latency.p99), cpuPerMessage, fmtInt(result.failures)]],
     );
-    console.log(`   CPU: ${cpu}`);
+    console.log(`   CPU: ${describeCpu(cpu)}`);
     const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
     if (!file) throw new Error(`no .cpuprofile written in ${profileDir}`);
     const summary = summariseProfile(join(profileDir, file));
     const idle = summary.owners.find((o) => o.name === '(idle)')?.ms ?? 0;
     const busy = summary.totalMs - idle;
-    const messages = warm.messages + result.messages;
+    const messages = warm.messages + result.messages + drain.messages;
     const row = (e: { name: string; ms: number }): string[] => [e.name, fmtInt(e.ms), e.name === '(idle)' ? '' : `${fmtNum((100 * e.ms) / busy, 1)} %`, e.name === '(idle)' ? '' : `${fmtNum((e.ms * 1000) / messages, 2)} µs`];
     console.log('');
     table(['self time by owner (Node internals charged to their caller)', 'ms', 'of busy', 'per message'], summary.owners.slice(0, 14).map(row));

@@ -3,14 +3,16 @@ import type { Redis } from 'ioredis';
 import { DEFAULT_OPTIONS } from '../src/config/options.ts';
 import { topicKeys } from '../src/redis/keys.ts';
 import { RouterStore } from '../src/redis/router-store.ts';
-import { DedupStore } from '../src/redis/dedup-store.ts';
+import { RedisGateway } from '../src/redis/redis-gateway.ts';
+import { RedisDedupStore } from '../src/redis/dedup-store.ts';
 import { OrderedMessageRouter } from '../src/routing/router.ts';
 import { assignGroups } from './support/assign.ts';
 import { benchMetrics, benchPrefix, benchTopic, connectRedis, dropPrefix, orderGroup, quietLog } from './support/env.ts';
 import { fmtInt, fmtNum, fmtPct, heading, note, table, verdict } from './support/format.ts';
 import { fullGc, settledHeap } from './support/gc.ts';
 import { usedMemory } from './support/redis-stats.ts';
-import type { TargetRow } from './support/targets.ts';
+import { rounded } from './support/summary.ts';
+import type { SectionResult, TargetRow } from './support/targets.ts';
 
 const GROUPS = 100_000;
 const PARTITIONS = 12;
@@ -58,7 +60,7 @@ async function listpackLimit(redis: Redis): Promise<string> {
 
 /** Maps 100K groups into a fresh topic and measures it; the groups come from `name`. */
 async function measure(redis: Redis, prefix: string, buckets: number, name: (i: number) => string): Promise<{ topic: string; memory: KeyMemory; usedDelta: number }> {
-  const store = new RouterStore(redis, prefix);
+  const store = new RouterStore(new RedisGateway(redis), prefix);
   const topic = benchTopic(`mem${buckets}`);
   const before = await usedMemory(redis);
   await assignGroups(store, topic, buckets, PARTITIONS, Array.from({ length: GROUPS }, (_, i) => name(i)));
@@ -70,7 +72,7 @@ async function measure(redis: Redis, prefix: string, buckets: number, name: (i: 
 async function cacheMemory(redis: Redis, prefix: string, topic: string): Promise<string[][]> {
   const gc = fullGc();
   const { routerBuckets, groupTtlMs, touchFlushIntervalMs } = DEFAULT_OPTIONS;
-  const router = new OrderedMessageRouter(new RouterStore(redis, prefix), async () => PARTITIONS, { routerBuckets, routeCacheSize: GROUPS, groupTtlMs, touchFlushIntervalMs }, benchMetrics(), quietLog());
+  const router = new OrderedMessageRouter(new RouterStore(new RedisGateway(redis), prefix), async () => PARTITIONS, { routerBuckets, routeCacheSize: GROUPS, groupTtlMs, touchFlushIntervalMs }, benchMetrics(), quietLog());
   await router.route(topic, orderGroup(0)); // buckets known, script loaded
   const empty = settledHeap(gc);
   // Group names are built per call, as they arrive in request bodies: only what the router keeps stays alive.
@@ -82,18 +84,19 @@ async function cacheMemory(redis: Redis, prefix: string, topic: string): Promise
   const filled = settledHeap(gc);
   for (let i = 0; i < GROUPS; i++) await router.route(topic, orderGroup(i)); // hits: a touch pending per group
   const touched = settledHeap(gc);
-  const perEntry = (bytes: number): string => `${fmtNum(bytes / router.cachedGroups, 0)} B`;
-  const mb = (bytes: number): string => fmtNum((bytes / router.cachedGroups) * GROUPS / 1e6, 1);
+  // The cache holds every routed group: its capacity is GROUPS.
+  const perEntry = (bytes: number): string => `${fmtNum(bytes / GROUPS, 0)} B`;
+  const mb = (bytes: number): string => fmtNum((bytes / GROUPS) * GROUPS / 1e6, 1);
   return [
-    ['route cache filled (100K routes)', fmtInt(router.cachedGroups), mb(filled - empty), perEntry(filled - empty)],
-    ['+ pending last-access touches (until the 1 s flush)', fmtInt(router.cachedGroups), mb(touched - empty), perEntry(touched - empty)],
+    ['route cache filled (100K routes)', fmtInt(GROUPS), mb(filled - empty), perEntry(filled - empty)],
+    ['+ pending last-access touches (until the 1 s flush)', fmtInt(GROUPS), mb(touched - empty), perEntry(touched - empty)],
   ];
 }
 
 /** Redis bytes of the dedup window holding `count` settled UUID dedup_ids, as the sidecar records them. */
 async function dedupMemory(redis: Redis, prefix: string, count: number): Promise<number> {
   const topic = benchTopic('dedup');
-  const store = new DedupStore(redis, prefix, DEFAULT_OPTIONS.dedupWindowMs);
+  const store = new RedisDedupStore(new RedisGateway(redis), prefix, DEFAULT_OPTIONS.dedupWindowMs);
   for (let i = 0; i < count; i += 500) {
     const ids = Array.from({ length: Math.min(500, count - i) }, () => randomUUID());
     const { sliceKey } = await store.claim(topic, ids, 'bench', DEFAULT_OPTIONS.dedupLeaseMs);
@@ -102,7 +105,7 @@ async function dedupMemory(redis: Redis, prefix: string, count: number): Promise
   return (await topicMemory(redis, prefix, topic)).bytes;
 }
 
-export async function benchRedisMemory(quick: boolean): Promise<TargetRow[]> {
+export async function benchRedisMemory(quick: boolean): Promise<SectionResult> {
   heading(`3. Memory per ${fmtInt(GROUPS)} MessageGroups (${PARTITIONS} partitions)`);
   const redis = connectRedis();
   const prefix = benchPrefix();
@@ -115,9 +118,13 @@ export async function benchRedisMemory(quick: boolean): Promise<TargetRow[]> {
     const rows: string[][] = [];
     const targets: TargetRow[] = [];
     let defaultTopic = '';
+    let bytesPerGroup: number | undefined;
     for (const config of configs) {
       const { topic, memory, usedDelta } = await measure(redis, prefix, config.buckets, config.name);
-      if (config.buckets === 4096 && !defaultTopic) defaultTopic = topic;
+      if (config.buckets === DEFAULT_OPTIONS.routerBuckets && !defaultTopic) {
+        defaultTopic = topic;
+        bytesPerGroup = memory.bytes / GROUPS; // the summary's figure: default buckets, 16-byte names
+      }
       const mb = memory.bytes / 1e6;
       const listpack = memory.encodings.get('listpack') ?? 0;
       const encodings = [...memory.encodings].map(([e, n]) => `${e} ${fmtInt(n)}`).join(', ');
@@ -137,7 +144,7 @@ export async function benchRedisMemory(quick: boolean): Promise<TargetRow[]> {
     const cacheRows = await cacheMemory(redis, prefix, defaultTopic);
     table(['sidecar heap (V8, after full GC)', 'entries', 'MB per 100K', 'per entry'], cacheRows);
     note(`default routeCacheSize = ${fmtInt(DEFAULT_OPTIONS.routeCacheSize)}; entries are keyed by topic then group name, so longer group names cost more.`);
-    return targets;
+    return { targets, figures: { redis_bytes_per_group: rounded(bytesPerGroup, 1) } };
   } finally {
     await dropPrefix(redis, prefix);
     await redis.quit();

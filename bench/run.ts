@@ -1,10 +1,13 @@
 /**
  * Benchmarks of ordered-sidecar against the real Redis and Kafka (`bash scripts/stack.sh up`).
  *
- *   node --expose-gc bench/run.ts [--quick] [--only routing,deviation,memory,throughput,profile] [--profile]
- *                                 [--duration SECONDS] [--concurrency N] [--keep-profile]
+ *   npm run bench -- [--quick] [--only routing,deviation,memory,throughput,profile] [--profile]
+ *                    [--duration SECONDS] [--concurrency N] [--keep-profile]
  *
- * Prints figures measured side by side in one run; asserts nothing about timing.
+ * Sections 4 and 5 run the sidecar as `node dist/cli.js serve`, and build dist/ first when it is missing or
+ * older than src/.
+ * Prints figures measured side by side in one run; asserts nothing about timing. The last line of stdout is
+ * one JSON object, `{"bench":"summary",...}` (support/summary.ts).
  */
 import { cpus, loadavg } from 'node:os';
 import { benchLoadDeviation } from './load-deviation.ts';
@@ -13,7 +16,8 @@ import { benchRedisMemory } from './redis-memory.ts';
 import { benchRoutingLatency } from './routing-latency.ts';
 import { benchThroughput, throughputSettings } from './throughput.ts';
 import { KAFKA_BROKERS, REDIS_URL } from './support/env.ts';
-import { printTargets, type TargetRow } from './support/targets.ts';
+import { summaryLine, type SummaryFigures } from './support/summary.ts';
+import { printTargets, type SectionResult, type TargetRow } from './support/targets.ts';
 
 const DEFAULT_SECTIONS = ['routing', 'deviation', 'memory', 'throughput'] as const;
 const SECTIONS = [...DEFAULT_SECTIONS, 'profile'] as const;
@@ -41,13 +45,20 @@ console.log(`ordered-sidecar benchmarks — ${new Date().toISOString()}`);
 console.log(`node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), redis ${REDIS_URL}, kafka ${KAFKA_BROKERS.join(',')}${quick ? ', --quick' : ''}`);
 
 const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
+const loadAvgStart = Number(loadavg()[0]!.toFixed(2));
 console.log(`load average (1, 5, 15 min) at start: ${load()} — on ${cpus().length} cores, anything near or above ${cpus().length} means the figures below competed for CPU`);
 
 const targets: TargetRow[] = [];
-if (sections.has('routing')) targets.push(...(await benchRoutingLatency(quick)));
-if (sections.has('deviation')) targets.push(...(await benchLoadDeviation(quick)));
-if (sections.has('memory')) targets.push(...(await benchRedisMemory(quick)));
-if (sections.has('throughput')) targets.push(...(await benchThroughput(throughputSettings(quick, overrides))));
+let figures: SummaryFigures = {};
+const collect = (result: SectionResult): void => {
+  targets.push(...result.targets);
+  figures = { ...figures, ...result.figures };
+};
+if (sections.has('routing')) collect(await benchRoutingLatency(quick));
+if (sections.has('deviation')) collect(await benchLoadDeviation(quick));
+if (sections.has('memory')) collect(await benchRedisMemory(quick));
+if (sections.has('throughput')) collect(await benchThroughput(throughputSettings(quick, overrides)));
 if (sections.has('profile')) await benchProfile(throughputSettings(quick, overrides), keepProfile);
 if (targets.length > 0) printTargets(targets);
 console.log(`\nload average at end: ${load()}`);
+console.log(summaryLine(figures, loadAvgStart));

@@ -1,189 +1,233 @@
-import { CompressionTypes, Partitioners, type Admin, type Message, type Producer } from 'kafkajs';
+import type { Admin } from 'kafkajs';
 import { DEFAULT_OPTIONS } from '../src/config/options.ts';
-import { createLogger } from '../src/logging/logger.ts';
-import { startSidecar, type RunningSidecar } from '../src/sidecar.ts';
-import { cpuWindow, describeCpu, servicePids, type CpuUsage } from './support/cpu.ts';
+import { cpuWindow, processMemory, servicePids, type Watched } from './support/cpu.ts';
+import { PARTITIONS, acknowledgedEqualsRecords, fmtMb, generatorLabel, printResults, rate, usPerMessage, type RowKind, type RowOutcome, type RowSpec } from './support/throughput-rows.ts';
 import { KAFKA_BROKERS, REDIS_URL, benchKafka, benchPrefix, connectRedis, createTopic, dropPrefix, recordCount } from './support/env.ts';
-import { fmtInt, fmtMs, fmtNum, heading, note, table, verdictAtLeast } from './support/format.ts';
-import { histogramTotals, since } from './support/histogram.ts';
-import { closedLoop, postOrdered, type LoadResult } from './support/load.ts';
-import type { TargetRow } from './support/targets.ts';
-import { buildWorkload, type Workload } from './support/workload.ts';
+import { fmtInt, fmtMs, fmtNum, heading, note, verdict, verdictAtLeast } from './support/format.ts';
+import { ENGINES, type Engine, type LoadJob, type LoadPattern } from './support/load-job.ts';
+import { LoadGenerator } from './support/load-process.ts';
+import { ensureBuilt, scrapeHistogram, startSidecarProcess, type EngineReading, type SidecarProcess } from './support/sidecar-process.ts';
+import { rounded, type SummaryFigures } from './support/summary.ts';
+import type { SectionResult, TargetRow } from './support/targets.ts';
+import type { WorkloadShape } from './support/workload.ts';
 
 export interface ThroughputSettings {
   durationMs: number;
   warmupMs: number;
   concurrency: number;
+  /** The latency rows: a steady rate of small requests. */
+  pacedPerSecond: number;
 }
 
-export const PARTITIONS = 12;
-export const SHAPE = { groups: 1000, partitions: PARTITIONS, messagesPerRequest: 100, valueBytes: 100, distinctBodies: 256 };
+/** The throughput workload: 100-message requests of 100-byte values over 1000 groups. */
+export const SHAPE: WorkloadShape = { groups: 1000, partitions: PARTITIONS, messagesPerRequest: 100, valueBytes: 100, distinctBodies: 256 };
+/** The latency workload: the same groups and values, 10 messages a request. */
+const LATENCY_SHAPE: WorkloadShape = { ...SHAPE, messagesPerRequest: 10 };
+
+const TARGET_MSGS_PER_S = 100_000;
+const TARGET_RATIO_VS_DIRECT_KAFKAJS = 1.5;
+const TARGET_CPU_US_PER_MSG = 8;
+const TARGET_OVERHEAD_P99_MS = 1;
+/** A latency row kept its rate if it answered at least this share of it and skipped nothing. */
+const STEADY_SHARE = 0.95;
 
 export const throughputSettings = (quick: boolean, overrides: Partial<ThroughputSettings> = {}): ThroughputSettings => ({
   durationMs: quick ? 5000 : 15_000,
   warmupMs: quick ? 1500 : 3000,
   concurrency: 64,
+  pacedPerSecond: 1000,
   ...overrides,
 });
 
-/** Sends request `i` from loop `worker`; resolves with the messages acknowledged. */
-type Send = (i: number, worker: number) => Promise<number>;
+interface Context {
+  admin: Admin;
+  generator: LoadGenerator;
+  services: Watched[];
+  settings: ThroughputSettings;
+  topics: string[];
+}
 
-/** Polls /readyz until the sidecar reports Kafka and Redis reachable. */
-export async function waitReady(url: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const status = await fetch(`${url}/readyz`).then((r) => r.status, () => 0);
-    if (status === 200) return;
-    if (Date.now() > deadline) throw new Error(`sidecar at ${url} not ready after ${timeoutMs} ms (last status ${status})`);
-    await new Promise((r) => setTimeout(r, 200));
+/** One row: a fresh topic, a load generator process, CPU from /proc over its measured window, then the Kafka-side check. */
+async function runRow(ctx: Context, spec: RowSpec, engine: Engine, sidecar?: SidecarProcess): Promise<RowOutcome> {
+  const started = performance.now();
+  const topic = await createTopic(ctx.admin, spec.kind, PARTITIONS);
+  ctx.topics.push(topic);
+  const job: LoadJob = {
+    target: sidecar ? { kind: 'sidecar', url: sidecar.url } : { kind: 'direct', engine, brokers: KAFKA_BROKERS },
+    pattern: spec.pattern,
+    topic,
+    shape: spec.shape,
+    warmupMs: ctx.settings.warmupMs,
+    durationMs: ctx.settings.durationMs,
+  };
+  const outcome: RowOutcome = { spec, engine, topic };
+  let batchesBefore: ReturnType<typeof scrapeHistogram> | undefined;
+  let batchesAfter: ReturnType<typeof scrapeHistogram> | undefined;
+  try {
+    const { report, measured } = await ctx.generator.run(job, (generatorPid) => {
+      const watched = [...(sidecar ? [{ label: 'sidecar', pid: sidecar.pid }] : []), { label: generatorLabel(spec), pid: generatorPid }, ...ctx.services];
+      if (sidecar) batchesBefore = scrapeHistogram(sidecar.url, 'kafka_batch_messages');
+      const window = cpuWindow(watched);
+      return () => {
+        if (sidecar) batchesAfter = scrapeHistogram(sidecar.url, 'kafka_batch_messages');
+        return window.stop();
+      };
+    });
+    outcome.report = report;
+    outcome.cpu = measured;
+    outcome.acknowledged = report.warm.messages + report.run.messages + report.drain.messages;
+    if (sidecar) {
+      outcome.memory = processMemory(sidecar.pid);
+      const [before, after] = await Promise.all([batchesBefore, batchesAfter]);
+      if (before && after && after.count > before.count) {
+        const batches = after.count - before.count;
+        outcome.batching = `${fmtInt(batches / report.run.seconds)} Kafka batches/s of ${fmtNum((after.sum - before.sum) / batches, 0)} messages on average`;
+      }
+    }
+  } catch (err) {
+    outcome.error = err instanceof Error ? err.message : String(err);
+  }
+  outcome.records = await recordCount(ctx.admin, topic);
+  const check = outcome.acknowledged === undefined ? 'not checked' : acknowledgedEqualsRecords(outcome) ? 'acked = records' : `acked ${fmtInt(outcome.acknowledged)} != records ${fmtInt(outcome.records)}`;
+  console.log(`   done in ${fmtNum((performance.now() - started) / 1000, 1)} s: ${spec.label} [${engine}]: ${outcome.report ? `${fmtInt(rate(outcome)!)} msgs/s` : `FAILED: ${outcome.error}`}; ${check}`);
+  return outcome;
+}
+
+/** Starts a sidecar process, runs `specs` through it, stops it. A sidecar that cannot start fails its rows, not the run. */
+async function throughSidecar(ctx: Context, engine: Engine | undefined, specs: RowSpec[]): Promise<{ reading?: EngineReading; outcomes: RowOutcome[] }> {
+  let sidecar: SidecarProcess;
+  const prefix = benchPrefix();
+  const redis = connectRedis();
+  const started = performance.now();
+  try {
+    sidecar = await startSidecarProcess({ kafkaBrokers: KAFKA_BROKERS, redisUrl: REDIS_URL, redisPrefix: prefix, ...(engine ? { engine } : {}) });
+  } catch (err) {
+    const error = `sidecar did not start: ${err instanceof Error ? err.message : String(err)}`;
+    console.log(`   ${error}`);
+    await dropPrefix(redis, prefix).finally(() => redis.quit());
+    return { outcomes: specs.map((spec) => ({ spec, engine: engine ?? 'kafkajs', topic: '-', error })) };
+  }
+  try {
+    console.log(`   sidecar pid ${sidecar.pid} at ${sidecar.url}, ready in ${fmtNum((performance.now() - started) / 1000, 1)} s: engine ${sidecar.engine.engine} (${sidecar.engine.source})`);
+    const outcomes: RowOutcome[] = [];
+    for (const spec of specs) outcomes.push(await runRow(ctx, spec, sidecar.engine.engine, sidecar));
+    return { reading: sidecar.engine, outcomes };
+  } finally {
+    await sidecar.stop();
+    await dropPrefix(redis, prefix).finally(() => redis.quit());
   }
 }
 
-/** The prepared request bodies, posted by keep-alive fetch loops. */
-export const httpSender = (url: string, workload: Workload): Send => (i) =>
-  postOrdered(`${url}/v1/ordered-produce`, workload.bodies[i % workload.bodies.length]!, workload.messagesPerRequest);
+const otherEngine = (engine: Engine): Engine => ENGINES.find((e) => e !== engine)!;
 
-/** One idempotent producer configured as the sidecar's (acks all, one request in flight per connection). */
-async function rawProducer(): Promise<Producer> {
-  const producer = benchKafka().producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
-  return producer;
+/** KAFKA_CLIENT of the benchmark's own environment picks the engine the summary is about; otherwise the sidecar's default. */
+function requestedEngine(): Engine | undefined {
+  const value = process.env.KAFKA_CLIENT;
+  if (value === undefined || value === '') return undefined;
+  const engine = ENGINES.find((e) => e === value);
+  if (!engine) throw new Error(`KAFKA_CLIENT=${value}: expected one of ${ENGINES.join(', ')}`);
+  return engine;
 }
 
-const sendBatch = async (producer: Producer, topic: string, messages: Message[]): Promise<number> => {
-  await producer.send({ topic, acks: -1, compression: CompressionTypes.None, messages });
-  return messages.length;
-};
-
-/** Request i's 100 messages as one producer.send, as an application would without the sidecar. */
-const rawSender = (producer: Producer, topic: string, workload: Workload): Send => (i) => sendBatch(producer, topic, workload.batches[i % workload.batches.length]!);
-
-/** The client's ceiling: loop w always sends partition w (one batch in flight per partition, as PartitionWriter), 1000 messages at a time. */
-function ceilingSender(producer: Producer, topic: string, workload: Workload): Send {
-  const all = workload.batches.flat();
-  const perPartition = Array.from({ length: PARTITIONS }, (_, p) => all.filter((m) => m.partition === p).slice(0, DEFAULT_OPTIONS.maxBatchMessages));
-  return (_i, worker) => sendBatch(producer, topic, perPartition[worker % PARTITIONS]!);
-}
-
-interface Measured {
-  label: string;
-  concurrency: number;
-  topic: string;
-  warm: LoadResult;
-  run: LoadResult;
-  usage: CpuUsage;
-  cpu: string;
-}
-
-async function measure(label: string, topic: string, concurrency: number, settings: ThroughputSettings, pids: Awaited<ReturnType<typeof servicePids>>, send: Send, afterWarmUp = async (): Promise<void> => {}): Promise<Measured> {
-  const warm = await closedLoop(concurrency, settings.warmupMs, send);
-  await afterWarmUp();
-  const window = cpuWindow(pids, navigator.hardwareConcurrency);
-  const run = await closedLoop(concurrency, settings.durationMs, send);
-  const usage = window.stop();
-  return { label, concurrency, topic, warm, run, usage, cpu: describeCpu(usage, 'this process') };
-}
-
-/** What the sidecar's own metrics say about the measured window: how it batched for Kafka and how long routing took. */
-function sidecarView(metrics: RunningSidecar['metrics']) {
-  const read = async () => ({
-    batches: await histogramTotals(metrics.kafkaBatchMessages),
-    writes: await histogramTotals(metrics.kafkaWriteDuration),
-    routing: await histogramTotals(metrics.routingDuration),
-  });
-  let before: Awaited<ReturnType<typeof read>> | undefined;
-  return {
-    mark: async (): Promise<void> => void (before = await read()),
-    describe: async (seconds: number): Promise<string> => {
-      const now = await read();
-      const batches = since(now.batches, before!.batches);
-      const writes = since(now.writes, before!.writes);
-      const routing = since(now.routing, before!.routing);
-      return [
-        `${fmtInt(batches.count / seconds)} Kafka produce requests/s of ${fmtNum(batches.sum / batches.count, 0)} messages on average (one partition each)`,
-        `mean Kafka write ${fmtMs((writes.sum / writes.count) * 1000)} (queueing included)`,
-        `mean routing per request ${fmtMs((routing.sum / routing.count) * 1000)}`,
-      ].join('; ');
-    },
-  };
-}
-
-const resultRow = (m: Measured): string[] => [
-  m.label,
-  String(m.concurrency),
-  fmtInt(m.run.requests),
-  fmtInt(m.run.messages),
-  fmtInt(m.run.messages / m.run.seconds),
-  fmtMs(m.run.latency.p50),
-  fmtMs(m.run.latency.p99),
-  `${fmtNum((m.usage.self * m.run.seconds * 1e6) / m.run.messages, 1)} µs`,
-  fmtInt(m.run.failures),
-];
-
-async function kafkaCheck(admin: Admin, topic: string, runs: Measured[]): Promise<string[]> {
-  const acknowledged = runs.reduce((n, m) => n + m.warm.messages + m.run.messages, 0);
-  const written = await recordCount(admin, topic);
-  return [`${topic} (${runs.map((m) => m.label.split(':')[0]).join(' + ')})`, fmtInt(acknowledged), fmtInt(written), written === acknowledged ? 'equal' : `DIFFER by ${fmtInt(written - acknowledged)}`];
-}
-
-export async function benchThroughput(settings: ThroughputSettings): Promise<TargetRow[]> {
-  heading(`4. End-to-end throughput: ${SHAPE.messagesPerRequest} x ${SHAPE.valueBytes}-byte messages per request, ${fmtInt(SHAPE.groups)} groups, ${PARTITIONS} partitions, ${settings.durationMs / 1000} s per row`);
+export async function benchThroughput(settings: ThroughputSettings): Promise<SectionResult> {
+  ensureBuilt();
+  const seconds = settings.durationMs / 1000;
+  heading(`4. Throughput and latency: sidecar processes (node dist/cli.js serve) against applications on each engine, ${seconds} s per row`);
+  console.log(`   throughput rows: ${SHAPE.messagesPerRequest} x ${SHAPE.valueBytes}-byte messages per request, ${fmtInt(SHAPE.groups)} groups, ${PARTITIONS} partitions, ${settings.concurrency} concurrent requests, ${settings.warmupMs / 1000} s warm-up; latency rows: ${fmtInt(settings.pacedPerSecond)} requests/s of ${LATENCY_SHAPE.messagesPerRequest} messages`);
   const admin = benchKafka().admin();
   await admin.connect();
   const redis = connectRedis();
-  const prefix = benchPrefix();
-  const topics: string[] = [];
+  const ctx: Context = { admin, generator: new LoadGenerator(), services: await servicePids(redis, KAFKA_BROKERS), settings, topics: [] };
+  await redis.quit();
+  console.log(`   watched: ${ctx.services.map((s) => `${s.label} pid ${s.pid ?? 'not found (CPU n/a)'}`).join(', ')}`);
   try {
-    const pids = await servicePids(redis);
-    const sidecarTopic = await createTopic(admin, 'sidecar', PARTITIONS);
-    const rawTopic = await createTopic(admin, 'raw', PARTITIONS);
-    topics.push(sidecarTopic, rawTopic);
-    const workload = buildWorkload({ ...SHAPE, topic: sidecarTopic });
-
-    const sidecar = await startSidecar(
-      { ...DEFAULT_OPTIONS, kafkaBrokers: KAFKA_BROKERS, redisUrl: REDIS_URL, redisPrefix: prefix, port: 0, logLevel: 'warn' },
-      createLogger('warn', { bench: true }),
-    );
-    let viaSidecar: Measured;
-    let inside: string;
-    try {
-      await waitReady(sidecar.url);
-      const view = sidecarView(sidecar.metrics);
-      viaSidecar = await measure('sidecar: HTTP ordered-produce, in-process', sidecarTopic, settings.concurrency, settings, pids, httpSender(sidecar.url, workload), view.mark);
-      inside = await view.describe(viaSidecar.run.seconds);
-    } finally {
-      await sidecar.close();
+    const closed: LoadPattern = { kind: 'closed', concurrency: settings.concurrency };
+    const paced: LoadPattern = { kind: 'paced', perSecond: settings.pacedPerSecond };
+    const requested = requestedEngine();
+    const latencyLoad = `${fmtInt(settings.pacedPerSecond)} req/s of ${LATENCY_SHAPE.messagesPerRequest}`;
+    const first = await throughSidecar(ctx, requested, [
+      { kind: 'sidecar', label: `sidecar, ${requested ? 'KAFKA_CLIENT' : 'default'} engine`, pattern: closed, shape: SHAPE },
+      { kind: 'sidecar-latency', label: `sidecar, ${latencyLoad}`, pattern: paced, shape: LATENCY_SHAPE },
+    ]);
+    const engine = first.reading?.engine ?? requested ?? 'kafkajs';
+    const second = await throughSidecar(ctx, otherEngine(engine), [{ kind: 'sidecar', label: 'sidecar, other engine', pattern: closed, shape: SHAPE }]);
+    if (first.reading && second.reading && first.reading.engine === second.reading.engine) {
+      console.log(`   WARNING: both sidecar rows ran ${engine}: the second sidecar did not take KAFKA_CLIENT=${otherEngine(engine)}`);
+    } else if (second.reading && second.reading.source !== 'reported by /v1/api-versions') {
+      console.log(`   WARNING: the sidecar does not name its engine; one built before the engine interface ignores KAFKA_CLIENT, so "sidecar, other engine" may have run kafkajs`);
     }
+    const direct: RowOutcome[] = [];
+    const directRow = async (spec: RowSpec, e: Engine): Promise<void> => void direct.push(await runRow(ctx, spec, e));
+    for (const e of ENGINES) await directRow({ kind: 'direct', label: `direct ${e}, same requests`, pattern: closed, shape: SHAPE }, e);
+    const batchMessages = DEFAULT_OPTIONS.maxBatchMessages;
+    for (const e of ENGINES) await directRow({ kind: 'ceiling', label: `${e} ceiling, ${fmtInt(batchMessages)}-message batches`, pattern: { kind: 'ceiling', batchMessages }, shape: SHAPE }, e);
+    await directRow({ kind: 'direct-latency', label: `direct ${engine}, ${latencyLoad}`, pattern: paced, shape: LATENCY_SHAPE }, engine);
 
-    const producer = await rawProducer();
-    let raw: Measured;
-    let ceiling: Measured;
-    try {
-      raw = await measure('raw kafkajs: same 100-message requests', rawTopic, settings.concurrency, settings, pids, rawSender(producer, rawTopic, workload));
-      ceiling = await measure('raw kafkajs ceiling: 1000-message batches per partition', rawTopic, PARTITIONS, settings, pids, ceilingSender(producer, rawTopic, workload));
-    } finally {
-      await producer.disconnect();
-    }
-
-    table(['path', 'concurrency', 'requests', 'messages', 'messages/s', 'p50', 'p99', 'CPU/msg', 'failures'], [viaSidecar, raw, ceiling].map(resultRow));
-    const rate = (m: Measured): number => m.run.messages / m.run.seconds;
-    console.log(`   sidecar / raw kafkajs (same requests) = ${fmtNum(rate(viaSidecar) / rate(raw), 2)}; sidecar / kafkajs ceiling = ${fmtNum(rate(viaSidecar) / rate(ceiling), 2)}`);
-    console.log(`   inside the sidecar: ${inside}`);
-    for (const m of [viaSidecar, raw, ceiling]) {
-      console.log(`   CPU during "${m.label}": ${m.cpu}`);
-      if (m.run.firstFailure) console.log(`   first failure: ${m.run.firstFailure}`);
-    }
-    console.log('');
-    table(['Kafka-side check (warm-up + measured)', 'acknowledged', 'records in topic (sum of end offsets)', 'result'], [await kafkaCheck(admin, sidecarTopic, [viaSidecar]), await kafkaCheck(admin, rawTopic, [raw, ceiling])]);
-    note('2 shared cores: the load generator (fetch + JSON), the sidecar, the Kafka broker, Redis and anything else running compete for them; the ratios, measured back to back, are the honest figures.');
-    note('CPU/msg = CPU time of this process / messages; for the sidecar row it includes the load generator (section 5 measures the sidecar alone).');
-    note('the sidecar coalesces concurrent requests per partition (<= 1000 messages / 900 KiB per Kafka request); raw sends each 100-message request as one producer.send.');
-    return [{ figure: 'end-to-end throughput via sidecar', target: '100K+ msgs/s', measured: `${fmtInt(rate(viaSidecar))} msgs/s (kafkajs alone: ${fmtInt(rate(raw))}, ceiling ${fmtInt(rate(ceiling))})`, verdict: verdictAtLeast(rate(viaSidecar), 100_000) }];
+    const outcomes = [...first.outcomes, ...second.outcomes, ...direct];
+    printResults(outcomes);
+    return judge(engine, outcomes, settings);
   } finally {
-    await admin.deleteTopics({ topics }).catch(() => undefined);
+    await ctx.generator.close();
+    await admin.deleteTopics({ topics: ctx.topics }).catch(() => undefined);
     await admin.disconnect();
-    await dropPrefix(redis, prefix);
-    await redis.quit();
   }
+}
+
+/** The summary figures and the lines against the targets. */
+function judge(engine: Engine, outcomes: RowOutcome[], settings: ThroughputSettings): SectionResult {
+  const find = (kind: RowKind, e: Engine): RowOutcome | undefined => outcomes.find((o) => o.spec.kind === kind && o.engine === e);
+  const sidecar = outcomes.find((o) => o.spec.kind === 'sidecar');
+  const sidecarRate = rate(sidecar);
+  const directKafkajs = rate(find('direct', 'kafkajs'));
+  const ceiling = rate(find('ceiling', engine));
+  const cpuPerMessage = sidecar && usPerMessage(sidecar, 'sidecar');
+  const latencyRows = [find('sidecar-latency', engine), find('direct-latency', engine)];
+  const [throughLatency, directLatency] = latencyRows.map((o) => o?.report?.run.latency);
+  // The overhead means something only if both rows kept the rate: a row that fell behind measured its queue.
+  const behind = latencyRows.flatMap((o) => {
+    const run = o?.report?.run;
+    const answered = run ? run.requests / run.seconds : 0;
+    return o && run && (run.skipped > 0 || answered < STEADY_SHARE * settings.pacedPerSecond) ? [`"${o.spec.label}" answered ${fmtInt(answered)}/s, skipped ${fmtInt(run.skipped)}`] : [];
+  });
+  const behindNote = behind.join('; ');
+  const overheadP50 = throughLatency && directLatency ? throughLatency.p50 - directLatency.p50 : undefined;
+  const overheadP99 = throughLatency && directLatency ? throughLatency.p99 - directLatency.p99 : undefined;
+  const ratio = sidecarRate !== undefined && directKafkajs !== undefined ? sidecarRate / directKafkajs : undefined;
+  const allEqual = outcomes.every(acknowledgedEqualsRecords);
+  const unequal = outcomes.filter((o) => !acknowledgedEqualsRecords(o)).map((o) => `${o.spec.label} [${o.engine}]`);
+
+  console.log(`   sidecar [${engine}] / direct kafkajs = ${fmtNum(ratio ?? NaN, 2)}; sidecar / ${engine} ceiling = ${fmtNum(sidecarRate !== undefined && ceiling !== undefined ? sidecarRate / ceiling : NaN, 2)}`);
+  console.log(`   sidecar overhead at ${fmtInt(settings.pacedPerSecond)} requests/s [${engine}]: p50 ${overheadP50 === undefined ? 'n/a' : fmtMs(overheadP50)}, p99 ${overheadP99 === undefined ? 'n/a' : fmtMs(overheadP99)} (sidecar minus direct)`);
+  if (behind.length > 0) console.log(`   WARNING: a latency row fell behind ${fmtInt(settings.pacedPerSecond)} requests/s, so its latency is mostly queueing and the overhead is not the sidecar's: ${behindNote}`);
+  note('every process is separate: the sidecar (node dist/cli.js serve), the load generator or application (a child of this process, keep-alive HTTP, requests built before the clock starts), the broker and Redis; CPU is read from /proc for each over the measured window.');
+  note('CPU/msg = that process\'s CPU time in the measured window / messages acknowledged in it. "everything else" is the rest of the machine: other developers\' work, the kernel, this orchestrator.');
+  note('direct rows: one producer, one send per request (idempotent, acks -1), each message to its group\'s hashed partition; ceiling rows: one loop per partition sending that partition\'s 1000-message batches (one batch in flight per partition, as the sidecar\'s writer).');
+  note('latency rows: an open loop starting requests at a steady rate (a slow answer delays no later request); latency from each request\'s start to its answer.');
+
+  const us = (n: number): string => `${fmtNum(n, 1)} µs`;
+  const msgs = (n: number): string => `${fmtInt(n)} msgs/s`;
+  const na = 'n/a (row failed)';
+  const targets: TargetRow[] = [
+    { figure: `ordered msgs/s through one sidecar [${engine}]`, target: '>= 100K msgs/s', measured: sidecarRate === undefined ? na : msgs(sidecarRate), verdict: sidecarRate === undefined ? 'NOT MEASURED' : verdictAtLeast(sidecarRate, TARGET_MSGS_PER_S, msgs) },
+    { figure: 'sidecar / direct kafkajs (same requests)', target: '>= 1.5x', measured: ratio === undefined ? na : `${fmtNum(ratio, 2)}x`, verdict: ratio === undefined ? 'NOT MEASURED' : verdictAtLeast(ratio, TARGET_RATIO_VS_DIRECT_KAFKAJS, (n) => `${fmtNum(n, 2)}x`) },
+    { figure: 'sidecar CPU per message', target: '<= 8 µs', measured: cpuPerMessage === undefined ? na : us(cpuPerMessage), verdict: cpuPerMessage === undefined ? 'NOT MEASURED' : cpuPerMessage <= TARGET_CPU_US_PER_MSG ? `meets (${fmtNum(TARGET_CPU_US_PER_MSG / cpuPerMessage, 1)}x margin)` : verdict(cpuPerMessage, TARGET_CPU_US_PER_MSG, us) },
+    { figure: `sidecar overhead p99 at ${fmtInt(settings.pacedPerSecond)} req/s`, target: '< 1 ms', measured: overheadP99 === undefined ? na : `${fmtMs(overheadP99)} (p50 ${fmtMs(overheadP50!)})`, verdict: overheadP99 === undefined ? 'NOT MEASURED' : behind.length > 0 ? `CANNOT JUDGE: fell behind the rate (${behindNote})` : overheadP99 <= 0 ? 'meets (no measurable overhead)' : verdict(overheadP99, TARGET_OVERHEAD_P99_MS, fmtMs) },
+    { figure: 'sidecar peak RSS under the 64-way load', target: 'bounded', measured: fmtMb(sidecar?.memory?.peak), verdict: 'reported (no numeric target)' },
+    { figure: 'acked equals records, every row', target: 'all rows', measured: allEqual ? `${outcomes.length} of ${outcomes.length} rows` : `${outcomes.length - unequal.length} of ${outcomes.length} rows`, verdict: allEqual ? 'meets' : `MISSES: ${unequal.join(', ')}` },
+  ];
+  const figures: SummaryFigures = {
+    engine,
+    sidecar_msgs_per_s: rounded(sidecarRate, 0),
+    sidecar_kafkajs_msgs_per_s: rounded(rate(find('sidecar', 'kafkajs')), 0),
+    direct_kafkajs_msgs_per_s: rounded(directKafkajs, 0),
+    direct_platformatic_msgs_per_s: rounded(rate(find('direct', 'platformatic')), 0),
+    ratio_vs_direct_kafkajs: rounded(ratio, 3),
+    engine_ceiling_msgs_per_s: rounded(ceiling, 0),
+    ratio_vs_engine_ceiling: rounded(sidecarRate !== undefined && ceiling !== undefined ? sidecarRate / ceiling : undefined, 3),
+    sidecar_cpu_us_per_msg: rounded(cpuPerMessage, 2),
+    overhead_p50_ms: rounded(overheadP50, 3),
+    overhead_p99_ms: rounded(overheadP99, 3),
+    acked_equals_records: allEqual,
+  };
+  return { targets, figures };
 }

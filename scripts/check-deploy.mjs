@@ -61,6 +61,7 @@ const METRICS = {
   ordered_sidecar_degraded_mode: { type: 'gauge', labels: [] },
   ordered_sidecar_degraded_routes_total: { type: 'counter', labels: [] },
   ordered_sidecar_degraded_conflicts_total: { type: 'counter', labels: [] },
+  ordered_sidecar_hash_routed_messages_total: { type: 'counter', labels: [] },
   ordered_sidecar_deduplicated_messages_total: { type: 'counter', labels: ['topic'] },
 };
 // Exposed series names -> allowed labels (histograms expose _bucket{le}, _sum, _count).

@@ -11,10 +11,12 @@ import { retryBudget } from './kafka/retry-budget.ts';
 import { kafkaSecurity, kafkajsSecurity, warnWeakKafkaSecurity } from './kafka/kafka-security.ts';
 import { KafkaConnectionProblem, kafkaFailureCause } from './kafka/connection-problem.ts';
 import type { Logger } from './logging/logger.ts';
-import { SidecarMetrics } from './metrics/sidecar-metrics.ts';
+import { SidecarMetrics, type TopicLoads } from './metrics/sidecar-metrics.ts';
+import { loadDeviation } from './routing/least-loaded.ts';
 import { ProduceService } from './produce/produce-service.ts';
 import { RouterStore } from './redis/router-store.ts';
-import { DedupStore } from './redis/dedup-store.ts';
+import { RedisDedupStore } from './redis/dedup-store.ts';
+import { RedisGateway } from './redis/redis-gateway.ts';
 import { createRedisClient, type RedisClient } from './redis/redis-connection.ts';
 import { DedupWindow } from './dedup/dedup-window.ts';
 import { MappingCleaner } from './routing/cleanup.ts';
@@ -87,9 +89,9 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   });
   const admin = kafka.admin();
   const producer = new ResettableProducer(kafka, log, budget);
-  // Fail fast when Redis is away (no offline queue, bounded commands): the router then degrades at once
-  // instead of holding requests; ioredis keeps reconnecting in the background.
-  const redis = createRedisClient(options, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 2000, keepAlive: 5000, connectionName: 'ordered-sidecar' });
+  // Fail fast when Redis is away (no offline queue; RedisGateway bounds each command): the router then
+  // degrades at once instead of holding requests; ioredis keeps reconnecting in the background.
+  const redis = createRedisClient(options, { maxRetriesPerRequest: 1, enableOfflineQueue: false, keepAlive: 5000, connectionName: 'ordered-sidecar' });
   let redisErrorLogged = false;
   redis.on('error', (err: Error) => {
     if (!redisErrorLogged) log.warn('Redis connection error (repeats are not logged until it reconnects)', { err });
@@ -101,25 +103,28 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   });
   await waitForRedis(redis, log);
 
-  const store = new RouterStore(redis, options.redisPrefix);
+  const gateway = new RedisGateway(redis, { commandTimeoutMs: options.redisCommandTimeoutMs });
+  const store = new RouterStore(gateway, options.redisPrefix);
   const metadata = new TopicMetadata(admin, options.metadataRefreshMs);
   const router = new OrderedMessageRouter(store, (topic, how) => metadata.partitionCount(topic, how), options, metrics, log);
   const cleaner = new MappingCleaner(store, options, metrics, log);
   const writer = new PartitionWriter(producer.send, { ...options, maxQueueWaitMs: options.kafkaWriteTimeoutMs }, metrics);
   // A retry waits for an earlier attempt at most as long as that attempt's write could take behind one batch.
   const dedup = new DedupWindow(
-    new DedupStore(redis, options.redisPrefix, options.dedupWindowMs),
+    new RedisDedupStore(gateway, options.redisPrefix, options.dedupWindowMs),
     { leaseMs: options.dedupLeaseMs, pollMs: 100, maxWaitMs: 2 * options.kafkaWriteTimeoutMs },
     log,
   );
   const produce = new ProduceService({ router, partitionCount: (t) => metadata.partitionCount(t), writer, metrics, limits: options, dedup, log, maxQueuedBytes: options.maxQueuedBytes });
-  const health = new HealthChecker(admin, redis, metrics, () => router.degraded, kafkaProblem, log);
+  const health = new HealthChecker({ kafka: () => admin.describeCluster(), redis: () => redis.ping() }, metrics, () => router.degraded, kafkaProblem, log);
 
   metrics.trackLoads(async () => {
-    const byTopic = new Map<string, number[]>();
+    const byTopic = new Map<string, TopicLoads>();
     for (const topic of await store.topics()) {
       const partitions = await metadata.partitionCount(topic).catch(() => undefined);
-      if (partitions !== undefined) byTopic.set(topic, await store.loads(topic, partitions));
+      if (partitions === undefined) continue;
+      const loads = await store.loads(topic, partitions);
+      byTopic.set(topic, { loads, deviation: loadDeviation(loads) });
     }
     const lastCleanup = await store.lastCleanupRun();
     if (lastCleanup !== undefined) metrics.cleanupLastSuccess.set(lastCleanup);

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { fmtNum } from './format.ts';
@@ -21,6 +21,13 @@ export function processCpuSeconds(pid: number): number | undefined {
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
+/** Resident memory now and its peak over the process's life (VmRSS, VmHWM), in bytes; undefined when unreadable. */
+export function processMemory(pid: number): { rss: number; peak: number } | undefined {
+  const status = readText(`/proc/${pid}/status`);
+  const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status ?? '')?.[1] ?? NaN) * 1024;
+  return status === undefined ? undefined : { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
+
 /** Busy and total CPU seconds of the whole machine (all cores), from /proc/stat. */
 function machineCpuSeconds(): { busy: number; total: number } | undefined {
   const line = readText('/proc/stat')?.split('\n')[0];
@@ -31,68 +38,121 @@ function machineCpuSeconds(): { busy: number; total: number } | undefined {
   return { busy: (total - idle) / TICKS_PER_SECOND, total: total / TICKS_PER_SECOND };
 }
 
-/** The local stack's broker (node 1) and Redis, when they run on this machine. */
-export async function servicePids(redis: Redis): Promise<{ kafka?: number; redis?: number }> {
-  const stackDir = process.env.STACK_DIR ?? join(import.meta.dirname, '..', '..', '.stack');
-  const kafka = Number(readText(join(stackDir, 'kafka', 'node-1', 'kafka.pid'))?.trim());
-  const local = /^(127\.|localhost$|::1$)/.test(redis.options.host ?? '');
-  const redisPid = local ? Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]) : NaN;
-  return { kafka: Number.isFinite(kafka) && kafka > 0 ? kafka : undefined, redis: Number.isFinite(redisPid) ? redisPid : undefined };
+/** A process whose CPU a window measures; `pid` undefined when it could not be found (shown as n/a). */
+export interface Watched {
+  label: string;
+  pid: number | undefined;
 }
 
-/** Cores used on average during a window, per process and for the machine; event loop busy share of this process. */
+const isLocalHost = (host: string): boolean => /^(127\.|localhost$|::1$|\[::1\]$)/.test(host);
+
+/** Inodes of the sockets listening on `port` (any address), from /proc/net/tcp and tcp6. */
+function listeningInodes(port: number): Set<string> {
+  const hexPort = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of (readText(table) ?? '').split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      // fields: sl, local address, remote address, state (0A = LISTEN), ..., inode (10th)
+      if (fields[1]?.endsWith(hexPort) && fields[3] === '0A' && fields[9] !== undefined) inodes.add(fields[9]);
+    }
+  }
+  return inodes;
+}
+
+/** The process that listens on a local TCP port, found by the socket's inode among every process's open files. */
+export function portOwner(port: number): number | undefined {
+  const sockets = new Set([...listeningInodes(port)].map((inode) => `socket:[${inode}]`));
+  if (sockets.size === 0) return undefined;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${entry}/fd`);
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    for (const fd of fds) {
+      try {
+        if (sockets.has(readlinkSync(`/proc/${entry}/fd/${fd}`))) return Number(entry);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return undefined;
+}
+
+/** The broker's pid from the local stack's pid file, if that process is alive and is Kafka. */
+function stackBrokerPid(): number | undefined {
+  const stackDir = process.env.STACK_DIR ?? join(import.meta.dirname, '..', '..', '.stack');
+  const pid = Number(readText(join(stackDir, 'kafka', 'node-1', 'kafka.pid'))?.trim());
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  return readText(`/proc/${pid}/cmdline`)?.includes('kafka') ? pid : undefined;
+}
+
+/**
+ * The first broker's and Redis's processes, when they run on this machine: the broker from the stack's pid file
+ * (`STACK_DIR`, default `.stack`) or else as the owner of its listening port (a worktree has no `.stack` of its
+ * own), Redis from `INFO server`.
+ */
+export async function servicePids(redis: Redis, kafkaBrokers: readonly string[]): Promise<Watched[]> {
+  const [host = '', port = ''] = (kafkaBrokers[0] ?? '').split(/:(?=\d+$)/);
+  const kafka = stackBrokerPid() ?? (isLocalHost(host) ? portOwner(Number(port)) : undefined);
+  const redisPid = isLocalHost(redis.options.host ?? '') ? Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]) : NaN;
+  return [
+    { label: 'Kafka broker', pid: kafka },
+    { label: 'Redis', pid: Number.isFinite(redisPid) ? redisPid : undefined },
+  ];
+}
+
+/** Cores each watched process used on average during a window, and the whole machine's busy cores. */
 export interface CpuUsage {
-  self: number;
-  kafka?: number;
-  redis?: number;
-  machineBusy?: number;
-  cores: number;
-  eventLoop: number;
+  seconds: number;
+  processes: { label: string; cores: number | undefined }[];
+  machineBusy: number | undefined;
+  machineCores: number;
 }
 
 export interface CpuWindow {
   stop(): CpuUsage;
 }
 
-/** Starts measuring CPU use of this process, the broker, Redis and the machine. */
-export function cpuWindow(pids: { kafka?: number; redis?: number }, cores: number): CpuWindow {
+/** Starts measuring the CPU of the watched processes and of the machine, from /proc. */
+export function cpuWindow(watched: readonly Watched[]): CpuWindow {
   const started = performance.now();
-  const self = process.cpuUsage();
-  const elu = performance.eventLoopUtilization();
-  const kafka = pids.kafka === undefined ? undefined : processCpuSeconds(pids.kafka);
-  const redis = pids.redis === undefined ? undefined : processCpuSeconds(pids.redis);
+  const before = watched.map((w) => (w.pid === undefined ? undefined : processCpuSeconds(w.pid)));
   const machine = machineCpuSeconds();
+  const machineCores = navigator.hardwareConcurrency;
   return {
     stop() {
       const seconds = (performance.now() - started) / 1000;
-      const used = process.cpuUsage(self);
-      const delta = (pid: number | undefined, from: number | undefined): number | undefined => {
-        const now = pid === undefined ? undefined : processCpuSeconds(pid);
-        return now === undefined || from === undefined ? undefined : (now - from) / seconds;
-      };
+      const processes = watched.map((w, i) => {
+        const now = w.pid === undefined ? undefined : processCpuSeconds(w.pid);
+        const from = before[i];
+        return { label: w.label, cores: now === undefined || from === undefined ? undefined : (now - from) / seconds };
+      });
       const machineNow = machineCpuSeconds();
-      return {
-        self: (used.user + used.system) / 1e6 / seconds,
-        kafka: delta(pids.kafka, kafka),
-        redis: delta(pids.redis, redis),
-        machineBusy: machine && machineNow ? ((machineNow.busy - machine.busy) / (machineNow.total - machine.total)) * cores : undefined,
-        cores,
-        eventLoop: performance.eventLoopUtilization(elu).utilization,
-      };
+      const machineBusy = machine && machineNow ? ((machineNow.busy - machine.busy) / (machineNow.total - machine.total)) * machineCores : undefined;
+      return { seconds, processes, machineBusy, machineCores };
     },
   };
 }
 
-export function describeCpu(usage: CpuUsage, selfLabel: string, extra: { label: string; cores: number | undefined }[] = []): string {
-  const part = (label: string, v: number | undefined): string => (v === undefined ? `${label} n/a` : `${label} ${fmtNum(v, 2)}`);
-  const ours = usage.self + (usage.kafka ?? 0) + (usage.redis ?? 0) + extra.reduce((a, e) => a + (e.cores ?? 0), 0);
-  const others = usage.machineBusy === undefined ? undefined : Math.max(0, usage.machineBusy - ours);
+/** Cores used by one watched process, by label. */
+export const coresOf = (usage: CpuUsage, label: string): number | undefined => usage.processes.find((p) => p.label === label)?.cores;
+
+/** The machine's busy cores not used by any watched process: other developers' work, the kernel, this orchestrator. */
+export function otherCores(usage: CpuUsage): number | undefined {
+  if (usage.machineBusy === undefined) return undefined;
+  return Math.max(0, usage.machineBusy - usage.processes.reduce((sum, p) => sum + (p.cores ?? 0), 0));
+}
+
+export function describeCpu(usage: CpuUsage): string {
+  const part = (label: string, v: number | undefined): string => `${label} ${v === undefined ? 'n/a' : fmtNum(v, 2)}`;
   return [
-    part(selfLabel, usage.self),
-    ...extra.map((e) => part(e.label, e.cores)),
-    part('Kafka broker', usage.kafka),
-    part('Redis', usage.redis),
-    part('everything else on the machine', others),
-    part(`machine total (of ${usage.cores})`, usage.machineBusy),
-  ].join(', ') + ` cores; this process's event loop busy ${fmtNum(usage.eventLoop * 100, 0)} %`;
+    ...usage.processes.map((p) => part(p.label, p.cores)),
+    part('everything else', otherCores(usage)),
+    part(`machine total (of ${usage.machineCores})`, usage.machineBusy),
+  ].join(', ') + ' cores';
 }

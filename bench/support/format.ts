@@ -12,6 +12,7 @@ export const fmtPct = (ratio: number, digits = 2): string => `${fmtNum(ratio * 1
 /** Milliseconds shown in the most readable unit (ns, µs or ms). */
 export function fmtMs(ms: number): string {
   if (!Number.isFinite(ms)) return 'n/a';
+  if (ms < 0) return `-${fmtMs(-ms)}`; // a difference of two noisy figures can be negative
   if (ms < 0.001) return `${fmtNum(ms * 1e6, 0)} ns`;
   if (ms < 1) return `${fmtNum(ms * 1e3, ms < 0.01 ? 2 : 1)} µs`;
   return `${fmtNum(ms, ms < 10 ? 2 : 1)} ms`;
@@ -37,8 +38,17 @@ export function table(header: string[], rows: string[][]): void {
   for (const row of rows) console.log(line(row));
 }
 
-/** "meets" / "MISSES" against a target where smaller is better. */
-export const verdict = (value: number, target: number): string => (value < target ? `meets (${fmtNum(target / value, 1)}x margin)` : `MISSES (${fmtNum(value / target, 2)}x target)`);
+/**
+ * "meets" / "MISSES" against a target where smaller is better; a miss says by how much, in the figure's own
+ * unit when `show` formats it.
+ */
+export function verdict(value: number, target: number, show?: (n: number) => string): string {
+  if (value < target) return `meets (${fmtNum(target / value, 1)}x margin)`;
+  return `MISSES by ${show ? `${show(value - target)}, ` : ''}${fmtPct(value / target - 1, 0)} over (${fmtNum(value / target, 2)}x target)`;
+}
 
 /** Same, where bigger is better. */
-export const verdictAtLeast = (value: number, target: number): string => (value >= target ? `meets (${fmtNum(value / target, 2)}x target)` : `MISSES (${fmtPct(value / target, 0)} of target)`);
+export function verdictAtLeast(value: number, target: number, show?: (n: number) => string): string {
+  if (value >= target) return `meets (${fmtNum(value / target, 2)}x target)`;
+  return `MISSES by ${show ? `${show(target - value)}, ` : ''}${fmtPct(1 - value / target, 0)} short (${fmtPct(value / target, 0)} of target)`;
+}

@@ -1,52 +1,134 @@
-import { Samples, type Summary } from './stats.ts';
+import type { LoadResult } from './load-job.ts';
+import { Samples } from './stats.ts';
 
-export interface LoadResult {
-  seconds: number;
-  requests: number;
-  /** Messages the far side acknowledged as written. */
-  messages: number;
-  failures: number;
-  firstFailure?: string;
-  latency: Summary;
+/** A request that failed after part of it was acknowledged (the sidecar answers per partition). */
+export class SendFailure extends Error {
+  override name = 'SendFailure';
+  readonly acknowledged: number;
+
+  constructor(message: string, acknowledged: number) {
+    super(message);
+    this.acknowledged = acknowledged;
+  }
+}
+
+/** Sends request `i` from loop `worker`; resolves with the messages acknowledged. */
+export type Send = (i: number, worker: number) => Promise<number>;
+
+/** The outcomes of the requests that finished within one phase. */
+class Tally {
+  readonly latency = new Samples(16_384);
+  requests = 0;
+  messages = 0;
+  failures = 0;
+  skipped = 0;
+  firstFailure: string | undefined;
+
+  result(seconds: number): LoadResult {
+    const { requests, messages, failures, skipped, firstFailure } = this;
+    return { seconds, requests, messages, failures, skipped, firstFailure, latency: this.latency.summary() };
+  }
+}
+
+export interface PhaseMarks {
+  /** Called when the measured window opens and when it closes (the orchestrator reads CPU then). */
+  measuring(): void;
+  measured(): void;
 }
 
 /**
- * A closed loop: `concurrency` workers each send one request, wait for its answer, and send the next,
- * until `durationMs` has passed. Requests in flight at the deadline finish and are counted.
+ * One uninterrupted run, split in time into warm-up, the measured window and the drain after it: a request
+ * counts in the phase in which its answer arrives. The load does not pause between warm-up and measurement, so
+ * the window opens on a steady state, and it closes at a fixed time: throughput is answers in the window divided
+ * by its length. Answers that arrive after it still count as acknowledged, for the Kafka-side check.
  */
-export async function closedLoop(concurrency: number, durationMs: number, send: (i: number, worker: number) => Promise<number>): Promise<LoadResult> {
-  const latency = new Samples(16_384);
-  let requests = 0;
-  let messages = 0;
-  let failures = 0;
-  let firstFailure: string | undefined;
-  let next = 0;
-  const started = performance.now();
-  const deadline = started + durationMs;
-  const worker = async (_: unknown, w: number): Promise<void> => {
-    while (performance.now() < deadline) {
-      const t0 = performance.now();
-      try {
-        const written = await send(next++, w); // not `messages += await ...`: that would add to a stale total
-        messages += written;
-        requests++;
-        latency.push(performance.now() - t0);
-      } catch (err) {
-        failures++;
-        firstFailure ??= err instanceof Error ? err.message : String(err);
-      }
+export class PhasedRun {
+  readonly #warm = new Tally();
+  readonly #run = new Tally();
+  readonly #drain = new Tally();
+  readonly started = performance.now();
+  readonly windowOpens: number;
+  readonly windowCloses: number;
+  readonly #timers: NodeJS.Timeout[];
+
+  constructor(warmupMs: number, durationMs: number, marks: PhaseMarks) {
+    this.windowOpens = this.started + warmupMs;
+    this.windowCloses = this.windowOpens + durationMs;
+    this.#timers = [setTimeout(() => marks.measuring(), warmupMs), setTimeout(() => marks.measured(), warmupMs + durationMs)];
+  }
+
+  get running(): boolean {
+    return performance.now() < this.windowCloses;
+  }
+
+  #tallyAt(t: number): Tally {
+    return t < this.windowOpens ? this.#warm : t < this.windowCloses ? this.#run : this.#drain;
+  }
+
+  /** Sends one request and counts its outcome in the phase it ends in. Messages a failed request did write count as acknowledged. */
+  async time(send: () => Promise<number>): Promise<void> {
+    const startedAt = performance.now();
+    try {
+      const written = await send();
+      const done = performance.now();
+      const tally = this.#tallyAt(done);
+      tally.messages += written;
+      tally.requests++;
+      tally.latency.push(done - startedAt);
+    } catch (err) {
+      const tally = this.#tallyAt(performance.now());
+      tally.failures++;
+      if (err instanceof SendFailure) tally.messages += err.acknowledged;
+      tally.firstFailure ??= err instanceof Error ? err.message : String(err);
     }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return { seconds: (performance.now() - started) / 1000, requests, messages, failures, firstFailure, latency: latency.summary() };
+  }
+
+  /** A request due now that was not started (too many in flight). */
+  skip(): void {
+    this.#tallyAt(performance.now()).skipped++;
+  }
+
+  results(): { warm: LoadResult; run: LoadResult; drain: LoadResult } {
+    for (const timer of this.#timers) clearTimeout(timer);
+    const ended = performance.now();
+    return {
+      warm: this.#warm.result((this.windowOpens - this.started) / 1000),
+      run: this.#run.result((this.windowCloses - this.windowOpens) / 1000),
+      drain: this.#drain.result(Math.max(0, ended - this.windowCloses) / 1000),
+    };
+  }
 }
 
-/** One ordered-produce request; resolves with the messages the sidecar reports written, throws otherwise. */
-export async function postOrdered(url: string, body: string, expected: number): Promise<number> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-  const text = await response.text();
-  if (response.status !== 200) throw new Error(`HTTP ${response.status}: ${text.slice(0, 300)}`);
-  const written = (JSON.parse(text) as { successful_messages: number }).successful_messages;
-  if (written !== expected) throw new Error(`sidecar wrote ${written} of ${expected} messages`);
-  return written;
+/** A closed loop: `concurrency` workers each send one request, wait for its answer and send the next, until the window closes. */
+export async function closedLoop(run: PhasedRun, concurrency: number, send: Send): Promise<void> {
+  let next = 0;
+  const worker = async (_: unknown, w: number): Promise<void> => {
+    while (run.running) await run.time(() => send(next++, w));
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+/**
+ * An open loop: starts `perSecond` requests a second until the window closes, whatever the answers, so a slow
+ * answer delays no later request. Latency runs from the moment each request starts; several requests come due
+ * together when a timer fires late, and all start at once. A request due while `maxInFlight` are unanswered is
+ * skipped and counted, so a target that cannot keep up shows it without an unbounded backlog.
+ */
+export async function pacedLoop(run: PhasedRun, perSecond: number, maxInFlight: number, send: Send): Promise<void> {
+  const interval = 1000 / perSecond;
+  const pending = new Set<Promise<void>>();
+  let i = 0;
+  while (run.running) {
+    for (const now = performance.now(); run.started + i * interval <= now && now < run.windowCloses; i++) {
+      if (pending.size >= maxInFlight) {
+        run.skip();
+        continue;
+      }
+      const index = i;
+      const request = run.time(() => send(index, 0)).finally(() => pending.delete(request));
+      pending.add(request);
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, run.started + i * interval - performance.now())));
+  }
+  await Promise.all(pending);
 }

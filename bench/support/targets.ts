@@ -1,4 +1,5 @@
 import { heading, table } from './format.ts';
+import type { SummaryFigures } from './summary.ts';
 
 /** One line of the closing summary: a design target and what this run measured. */
 export interface TargetRow {
@@ -6,6 +7,12 @@ export interface TargetRow {
   target: string;
   measured: string;
   verdict: string;
+}
+
+/** What a section hands back to run.ts: its lines against the targets and its fields of the summary line. */
+export interface SectionResult {
+  targets: TargetRow[];
+  figures: SummaryFigures;
 }
 
 export function printTargets(rows: TargetRow[]): void {

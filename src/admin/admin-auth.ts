@@ -1,6 +1,28 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import { requireBearerToken } from '../http/bearer-token.ts';
+import { SidecarError } from '../errors/sidecar-error.ts';
 import type { Logger } from '../logging/logger.ts';
+
+/** Digests of equal length, so the comparison takes the same time whatever the length or content of the guess. */
+const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
+
+/**
+ * `Authorization: Bearer <token>` when a token is configured; open otherwise (the bind address guards it).
+ * A missing or wrong token is a 401 with the JSON error body, naming which token is expected.
+ */
+export function requireBearerToken(token: string | undefined, api: { name: string; realm: string; env: string }): RequestHandler {
+  if (token === undefined || token === '') return (_req, _res, next) => next();
+  const expected = digest(token);
+  return (req, res, next) => {
+    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.get('authorization') ?? '');
+    if (match && timingSafeEqual(digest(match[1]!), expected)) {
+      next();
+      return;
+    }
+    res.setHeader('WWW-Authenticate', `Bearer realm="${api.realm}"`);
+    next(new SidecarError('UNAUTHORIZED', match ? `${api.name}: wrong bearer token` : `${api.name}: send Authorization: Bearer <${api.env}>`));
+  };
+}
 
 /** `Authorization: Bearer <ADMIN_TOKEN>` when a token is configured; open otherwise (the bind address guards it). */
 export const requireAdminToken = (token: string | undefined): RequestHandler => requireBearerToken(token, { name: 'admin API', realm: 'ordered-sidecar admin', env: 'ADMIN_TOKEN' });

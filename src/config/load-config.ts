@@ -1,6 +1,5 @@
 import { parseArgs } from 'node:util';
-import { DEFAULT_OPTIONS, type SidecarOptions } from './options.ts';
-import { SASL_MECHANISMS } from '../kafka/kafka-security.ts';
+import { DEFAULT_OPTIONS, DEGRADED_ROUTING_MODES, SASL_MECHANISMS, type SidecarOptions } from './options.ts';
 import { parseDuration } from './parse-duration.ts';
 import { LOG_LEVELS } from '../logging/logger.ts';
 import { ConfigError } from './config-error.ts';
@@ -8,7 +7,7 @@ import { checkConnectivity } from './check-connectivity.ts';
 
 export { ConfigError };
 
-type Kind = 'string' | 'list' | 'int' | 'duration' | 'url' | 'level' | 'bool' | 'file' | 'mechanism';
+type Kind = 'string' | 'list' | 'int' | 'duration' | 'url' | 'level' | 'degraded-routing' | 'bool' | 'file' | 'mechanism';
 
 interface Setting {
   key: keyof SidecarOptions;
@@ -48,6 +47,8 @@ const SETTINGS: Setting[] = [
   // Redis stamps last access in whole minutes, so a shorter minimum would only look finer than it is.
   { key: 'moveMinIdleMs', env: 'ADMIN_MOVE_MIN_IDLE', kind: 'duration', min: 60_000 },
   { key: 'logLevel', env: 'LOG_LEVEL', kind: 'level' },
+  { key: 'degradedRouting', env: 'DEGRADED_ROUTING', kind: 'degraded-routing' },
+  { key: 'redisCommandTimeoutMs', env: 'REDIS_COMMAND_TIMEOUT', kind: 'duration', min: 100, max: 60_000 },
   { key: 'kafkaTls', env: 'KAFKA_TLS', kind: 'bool' },
   { key: 'kafkaTlsCaFile', env: 'KAFKA_TLS_CA_FILE', kind: 'file' },
   { key: 'kafkaTlsCertFile', env: 'KAFKA_TLS_CERT_FILE', kind: 'file' },
@@ -114,6 +115,8 @@ function parseValue(setting: Setting, raw: string, source: string): SidecarOptio
     }
     case 'level':
       return (LOG_LEVELS as readonly string[]).includes(raw) ? (raw as SidecarOptions['logLevel']) : fail(`must be one of ${LOG_LEVELS.join(', ')}`);
+    case 'degraded-routing':
+      return (DEGRADED_ROUTING_MODES as readonly string[]).includes(raw) ? (raw as SidecarOptions['degradedRouting']) : fail(`must be one of ${DEGRADED_ROUTING_MODES.join(', ')}`);
     case 'bool': {
       const value = raw.trim().toLowerCase();
       if (['true', '1', 'yes', 'on'].includes(value)) return true;

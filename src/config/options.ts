@@ -1,5 +1,7 @@
 import type { LogLevel } from '../logging/logger.ts';
-import type { SaslMechanism } from '../kafka/kafka-security.ts';
+
+export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
 
 /** Everything the sidecar can be told, with its default. Env names and flags are derived in `load-config.ts`. */
 export interface SidecarOptions {
@@ -57,6 +59,15 @@ export interface SidecarOptions {
   moveMinIdleMs: number;
   /** Log level. @defaultValue 'info' */
   logLevel: LogLevel;
+  /**
+   * What a replica does, while Redis is out of reach, with a MessageGroup whose route it cannot prove (not
+   * cached, or cached too long ago). 'reject': 503 ROUTING_UNAVAILABLE, nothing written (order before
+   * availability). 'hash': route it to its consistent-hash partition, which can split a group that another
+   * replica routes elsewhere (see docs/operations.md). @defaultValue 'reject'
+   */
+  degradedRouting: DegradedRouting;
+  /** How long one Redis command may take before it counts as unanswered (an outage after three in a row). @defaultValue 2 s */
+  redisCommandTimeoutMs: number;
 
   // --- production connectivity (docs/operations.md, "Connecting to a secured Kafka and Redis") ---
   /** TLS to Kafka; turned on by any other KAFKA_TLS_* option. @defaultValue false */
@@ -99,6 +110,9 @@ export interface SidecarOptions {
   apiToken?: string;
 }
 
+export const DEGRADED_ROUTING_MODES = ['reject', 'hash'] as const;
+export type DegradedRouting = (typeof DEGRADED_ROUTING_MODES)[number];
+
 const MINUTE = 60_000;
 
 export const DEFAULT_OPTIONS = {
@@ -128,6 +142,8 @@ export const DEFAULT_OPTIONS = {
   shutdownGraceMs: 25_000,
   moveMinIdleMs: 2 * MINUTE,
   logLevel: 'info',
+  degradedRouting: 'reject',
+  redisCommandTimeoutMs: 2000,
   kafkaTls: false,
   kafkaTlsInsecureSkipVerify: false,
   redisTls: false,

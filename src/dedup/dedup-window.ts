@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SidecarError } from '../errors/sidecar-error.ts';
 import type { Logger } from '../logging/logger.ts';
-import type { DedupStore, HeldClaim, Outcome } from '../redis/dedup-store.ts';
+import type { DedupStore, HeldClaim, Outcome } from './dedup-store.ts';
 
 export interface DedupOptions {
   /**

@@ -17,6 +17,8 @@ export const ERROR_CODES = {
   KAFKA_REJECTED: { status: 422, retriable: false },
   SHUTTING_DOWN: { status: 503, retriable: true },
   OVERLOADED: { status: 503, retriable: true },
+  // Mid rolling upgrade: a replica of the newer release can serve the request.
+  STATE_FORMAT_UNSUPPORTED: { status: 503, retriable: true },
   INTERNAL: { status: 500, retriable: false },
 } as const satisfies Record<string, { status: number; retriable: boolean }>;
 
@@ -28,14 +30,17 @@ export class SidecarError extends Error {
   readonly retriable: boolean;
   /** The request field the error is about, in JSON-path style (`messages[3].message_group`). */
   readonly field: string | undefined;
+  /** When a retry may succeed, in seconds; sent as `Retry-After`. */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options: { field?: string; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, options: { field?: string; cause?: unknown; retryAfterSeconds?: number } = {}) {
     super(message, { cause: options.cause });
     this.name = 'SidecarError';
     this.code = code;
     this.status = ERROR_CODES[code].status;
     this.retriable = ERROR_CODES[code].retriable;
     this.field = options.field;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
   toJSON(): { error: { code: ErrorCode; message: string; field?: string; retriable: boolean } } {

@@ -1,19 +1,25 @@
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import { createAdminRouter, type AdminRouterDeps } from '../admin/admin-router.ts';
+import { requireBearerToken } from '../admin/admin-auth.ts';
 import { SidecarError } from '../errors/sidecar-error.ts';
 import type { Logger } from '../logging/logger.ts';
-import type { SidecarMetrics } from '../metrics/sidecar-metrics.ts';
 import type { ProduceService } from '../produce/produce-service.ts';
 import type { ProduceResponse } from '../produce/produce-types.ts';
 import { apiVersions } from './api-versions.ts';
-import { requireBearerToken } from './bearer-token.ts';
 import { openApiDocument } from './openapi.ts';
 import type { HealthChecker } from './health.ts';
+
+/** What the HTTP layer records and exposes (SidecarMetrics fits it). */
+export interface HttpMetrics {
+  inflightRequests: { inc(): void; dec(): void };
+  httpDuration: { startTimer(): (labels: { method: string; route: string; status: string }) => number };
+  registry: { contentType: string; metrics(): Promise<string> };
+}
 
 export interface AppDeps {
   produce: ProduceService;
   health: HealthChecker;
-  metrics: SidecarMetrics;
+  metrics: HttpMetrics;
   log: Logger;
   version: string;
   maxBodyBytes: number;
@@ -119,9 +125,13 @@ export function createApp(deps: AppDeps): express.Express {
 
   const onError: ErrorRequestHandler = (raw, req, res, _next) => {
     const err = raw instanceof SidecarError ? raw : (bodyParserError(raw as object, deps.maxBodyBytes) ?? new SidecarError('INTERNAL', 'internal error', { cause: raw }));
-    if (err.status >= 500) log.error('request failed', { method: req.method, path: req.path, code: err.code, err: err.cause ?? err });
+    // An internal error is a defect: its stack is what finds it.
+    const stack = err.code === 'INTERNAL' && raw instanceof Error ? { stack: raw.stack } : {};
+    if (err.status >= 500) log.error('request failed', { method: req.method, path: req.path, code: err.code, err: err.cause ?? err, ...stack });
     else log.debug('request rejected', { method: req.method, path: req.path, code: err.code, reason: err.message });
-    if (!res.headersSent) res.status(err.status).json(err.toJSON());
+    if (res.headersSent) return;
+    if (err.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(err.retryAfterSeconds));
+    res.status(err.status).json(err.toJSON());
   };
   app.use(onError);
   return app;

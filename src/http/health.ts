@@ -1,16 +1,34 @@
-import type { Admin } from 'kafkajs';
-import type { RedisClient } from '../redis/redis-connection.ts';
 import { errorMessage } from '../errors/sidecar-error.ts';
-import type { SidecarMetrics } from '../metrics/sidecar-metrics.ts';
-import type { KafkaConnectionProblem, KafkaFailureCause } from '../kafka/connection-problem.ts';
 import type { Logger } from '../logging/logger.ts';
+
+/** The two gauges a health check sets. */
+export interface HealthMetrics {
+  kafkaUp: { set(value: number): void };
+  redisUp: { set(value: number): void };
+}
+
+/**
+ * Why Kafka refuses the sidecar, as its client saw it (the Kafka adapter's KafkaConnectionProblem): a probe
+ * that only times out while the client retries a refused login cannot tell.
+ */
+export interface KafkaProblemSource {
+  readonly current: { cause: string; detail: string } | undefined;
+  /** Forgets the problem once Kafka answers; true when there was one. */
+  clear(): boolean;
+}
+
+/** One round trip to each dependency; resolves when it answers. */
+export interface HealthProbes {
+  kafka: () => Promise<unknown>;
+  redis: () => Promise<unknown>;
+}
 
 export interface Readiness {
   /** Kafka answers. Without Redis the sidecar still routes (degraded mode), so Redis does not gate it. */
   ready: boolean;
   degraded: boolean;
   /** `cause` names what an operator must fix when Kafka refuses us: wrong credentials or certificates. */
-  kafka: { ok: boolean; error?: string; cause?: KafkaFailureCause };
+  kafka: { ok: boolean; error?: string; cause?: string };
   redis: { ok: boolean; error?: string };
 }
 
@@ -23,20 +41,18 @@ const withTimeout = <T>(promise: Promise<T>, what: string): Promise<T> =>
 
 /** Whether Kafka and Redis answer, for /readyz and the *_up gauges. */
 export class HealthChecker {
-  readonly #admin: Admin;
-  readonly #redis: RedisClient;
-  readonly #metrics: SidecarMetrics;
+  readonly #probes: HealthProbes;
+  readonly #metrics: HealthMetrics;
   readonly #degraded: () => boolean;
-  readonly #kafkaProblem: KafkaConnectionProblem;
+  readonly #kafkaProblem: KafkaProblemSource;
   readonly #log: Logger;
   #last: { at: number; result: Promise<Readiness> } | undefined;
 
-  constructor(admin: Admin, redis: RedisClient, metrics: SidecarMetrics, degraded: () => boolean, kafkaProblem: KafkaConnectionProblem, log: Logger) {
+  constructor(probes: HealthProbes, metrics: HealthMetrics, degraded: () => boolean, kafkaProblem: KafkaProblemSource, log: Logger) {
     this.#degraded = degraded;
+    this.#probes = probes;
     this.#kafkaProblem = kafkaProblem;
     this.#log = log;
-    this.#admin = admin;
-    this.#redis = redis;
     this.#metrics = metrics;
   }
 
@@ -55,7 +71,7 @@ export class HealthChecker {
         return { ok: false, error: errorMessage(err) };
       }
     };
-    const [probed, redis] = await Promise.all([probe(() => this.#admin.describeCluster(), 'Kafka'), probe(() => this.#redis.ping(), 'Redis')]);
+    const [probed, redis] = await Promise.all([probe(this.#probes.kafka, 'Kafka'), probe(this.#probes.redis, 'Redis')]);
     // A client retrying a refused login only times out here; the cause it met is what the operator needs.
     const problem = this.#kafkaProblem.current;
     const kafka = probed.ok || !problem ? probed : { ok: false, error: `${problem.cause}: ${problem.detail}`, cause: problem.cause };

@@ -2,9 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import type { SASLOptions } from 'kafkajs';
 import type { Logger } from '../logging/logger.ts';
+import type { SaslMechanism } from '../config/options.ts';
 
-export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
-export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
 
 /** The sidecar's Kafka TLS and SASL options (same names; checked as a whole at start by the config). */
 export interface KafkaSecurityOptions {

@@ -1,6 +1,5 @@
 import type { Message, RecordMetadata } from 'kafkajs';
 import { SidecarError } from '../errors/sidecar-error.ts';
-import type { SidecarMetrics } from '../metrics/sidecar-metrics.ts';
 import { fromKafkaError } from './kafka-errors.ts';
 
 /** A record ready for Kafka, with its size counted once by the caller. */
@@ -51,6 +50,14 @@ export interface BatchLimits {
   maxQueueWaitMs?: number;
 }
 
+/** The four instruments the writer records (prom-client's Histogram and Counter fit them). */
+export interface WriterMetrics {
+  kafkaWriteDuration: { startTimer(labels: { topic: string }): () => number };
+  kafkaBatchMessages: { observe(messages: number): void };
+  messagesProduced: { inc(labels: { topic: string; mode: ProduceMode }, value?: number): void };
+  messagesFailed: { inc(labels: { topic: string; reason: string }, value?: number): void };
+}
+
 /** Sends one batch; the producer behind it may be replaced between batches. */
 export type BatchSender = (topic: string, partition: number, messages: Message[]) => Promise<RecordMetadata[]>;
 
@@ -63,13 +70,13 @@ export type BatchSender = (topic: string, partition: number, messages: Message[]
 export class PartitionWriter {
   readonly #send: BatchSender;
   readonly #limits: BatchLimits;
-  readonly #metrics: SidecarMetrics;
+  readonly #metrics: WriterMetrics;
   readonly #queues = new Map<string, PartitionQueue>();
   #active = 0;
   #queuedBytes = 0;
   #idleWaiters: (() => void)[] = [];
 
-  constructor(send: BatchSender, limits: BatchLimits, metrics: SidecarMetrics) {
+  constructor(send: BatchSender, limits: BatchLimits, metrics: WriterMetrics) {
     this.#send = send;
     this.#limits = limits;
     this.#metrics = metrics;

@@ -1,11 +1,16 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { loadDeviation } from '../routing/least-loaded.ts';
 
 const PREFIX = 'ordered_sidecar_';
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+/** A topic's groups per partition and their spread, (max - min) / mean. */
+export interface TopicLoads {
+  loads: number[];
+  deviation: number;
+}
+
 /** Per-topic loads, read from Redis when Prometheus scrapes (not on the produce path). */
-export type LoadsSource = () => Promise<Map<string, number[]>>;
+export type LoadsSource = () => Promise<Map<string, TopicLoads>>;
 
 /**
  * Every metric the sidecar exports, on a registry the caller owns (tests build a fresh one each).
@@ -36,6 +41,7 @@ export class SidecarMetrics {
   readonly degradedMode: Gauge;
   readonly degradedRoutes: Counter;
   readonly degradedConflicts: Counter;
+  readonly hashRoutedMessages: Counter;
   readonly redisUp: Gauge;
   readonly kafkaUp: Gauge;
   #refreshLoads: (() => Promise<void>) | undefined;
@@ -86,9 +92,10 @@ export class SidecarMetrics {
     this.messagesFailed = new Counter({ name: `${PREFIX}messages_failed_total`, help: 'Messages that could not be written.', labelNames: ['topic', 'reason'], registers });
     this.deduplicated = new Counter({ name: `${PREFIX}deduplicated_messages_total`, help: 'Messages not written again because their dedup_id was already written.', labelNames: ['topic'], registers });
     this.dedupUnavailable = new Counter({ name: `${PREFIX}dedup_unavailable_messages_total`, help: 'Messages with a dedup_id written without the dedup check because Redis was unreachable.', labelNames: ['topic'], registers });
-    this.degradedMode = new Gauge({ name: `${PREFIX}degraded_mode`, help: '1 while routing without Redis (cached routes and consistent hashing).', registers });
+    this.degradedMode = new Gauge({ name: `${PREFIX}degraded_mode`, help: '1 while routing without Redis (proven cached routes only, or consistent hashing with DEGRADED_ROUTING=hash).', registers });
     this.degradedRoutes = new Counter({ name: `${PREFIX}degraded_routes_total`, help: 'Routes decided without Redis.', registers });
     this.degradedConflicts = new Counter({ name: `${PREFIX}degraded_conflicts_total`, help: 'Groups routed without Redis that Redis had mapped elsewhere meanwhile (Redis wins).', registers });
+    this.hashRoutedMessages = new Counter({ name: `${PREFIX}hash_routed_messages_total`, help: 'Messages routed during a Redis outage without a proven route (DEGRADED_ROUTING=hash): they may split their MessageGroup.', registers });
     this.redisUp = new Gauge({ name: `${PREFIX}redis_up`, help: '1 when Redis answered the last check.', registers });
     this.kafkaUp = new Gauge({ name: `${PREFIX}kafka_up`, help: '1 when Kafka answered the last check.', registers });
   }
@@ -96,11 +103,11 @@ export class SidecarMetrics {
   /** Makes scrapes report the mapping loads read from `source`; a failing read keeps the last values. */
   trackLoads(source: LoadsSource): void {
     this.#refreshLoads = async () => {
-      const byTopic = await source().catch(() => new Map<string, number[]>());
-      for (const [topic, loads] of byTopic) {
+      const byTopic = await source().catch(() => new Map<string, TopicLoads>());
+      for (const [topic, { loads, deviation }] of byTopic) {
         this.totalMappedGroups.set({ topic }, loads.reduce((a, b) => a + b, 0));
         loads.forEach((load, partition) => this.partitionLoads.set({ topic, partition: String(partition) }, load));
-        this.loadDeviation.set({ topic }, loadDeviation(loads));
+        this.loadDeviation.set({ topic }, deviation);
       }
     };
   }

@@ -1,15 +1,22 @@
-import { Partitioners, type PartitionerArgs } from 'kafkajs';
 import { SidecarError, errorMessage } from '../errors/sidecar-error.ts';
 import type { PartitionWriter } from '../kafka/partition-writer.ts';
-import type { SidecarMetrics } from '../metrics/sidecar-metrics.ts';
+import { defaultPartitioner } from '../kafka/default-partitioner.ts';
 import type { OrderedMessageRouter } from '../routing/router.ts';
 import type { DedupWindow } from '../dedup/dedup-window.ts';
 import type { Logger } from '../logging/logger.ts';
-import { isRedisUnreachable } from '../routing/degraded-mode.ts';
-import type { Outcome } from '../redis/dedup-store.ts';
+import { StoreRefusedError, StoreUnreachableError } from '../errors/store-errors.ts';
+import type { Outcome } from '../dedup/dedup-store.ts';
 import type { MessageResult, OrderedRecord, ProduceResponse } from './produce-types.ts';
 import { parseOrderedRequest, parsePlainRequest, type RequestLimits } from './validate-request.ts';
 import { writePartitions } from './write-partitions.ts';
+
+/** The instruments the produce operations record (prom-client's Histogram and Counter fit them). */
+export interface ProduceMetrics {
+  routingDuration: { startTimer(): () => number };
+  routingFailures: { inc(labels: { reason: 'outage' | 'redis' }): void };
+  dedupUnavailable: { inc(labels: { topic: string }, value?: number): void };
+  deduplicated: { inc(labels: { topic: string }, value?: number): void };
+}
 
 export interface ProduceDeps {
   /** Above this many bytes waiting for Kafka, new requests are refused rather than queued without bound. */
@@ -17,7 +24,7 @@ export interface ProduceDeps {
   router: OrderedMessageRouter;
   partitionCount: (topic: string) => Promise<number>;
   writer: PartitionWriter;
-  metrics: SidecarMetrics;
+  metrics: ProduceMetrics;
   limits: RequestLimits;
   dedup: DedupWindow;
   log: Logger;
@@ -26,8 +33,7 @@ export interface ProduceDeps {
 /** The two produce operations, independent of HTTP: validate everything, route, then write. */
 export class ProduceService {
   readonly #deps: ProduceDeps;
-  /** Kafka's own default partitioner (murmur2, as the Java client), so plain produce behaves as Kafka users expect. */
-  readonly #kafkaPartitioner = Partitioners.DefaultPartitioner();
+  readonly #kafkaPartitioner = defaultPartitioner();
 
   constructor(deps: ProduceDeps) {
     this.#deps = deps;
@@ -44,9 +50,14 @@ export class ProduceService {
     try {
       routes = await router.routeAll(topic, records.map((r) => r.group));
     } catch (err) {
-      if (err instanceof SidecarError) throw err;
+      if (err instanceof SidecarError) {
+        if (err.code === 'ROUTING_UNAVAILABLE') metrics.routingFailures.inc({ reason: 'outage' });
+        throw err;
+      }
+      // Anything but a store failure is a defect: a 500 with its stack, nothing written.
+      if (!(err instanceof StoreUnreachableError || err instanceof StoreRefusedError)) throw err;
       metrics.routingFailures.inc({ reason: 'redis' });
-      throw new SidecarError('ROUTING_UNAVAILABLE', `cannot route MessageGroups: the mapping store is unreachable (${errorMessage(err)})`, { cause: err });
+      throw new SidecarError('ROUTING_UNAVAILABLE', `cannot route MessageGroups: ${errorMessage(err)}`, { cause: err });
     } finally {
       stopTimer();
     }
@@ -66,11 +77,12 @@ export class ProduceService {
     try {
       acquired = await dedup.acquire(topic, ids);
     } catch (err) {
-      if (err instanceof SidecarError) throw err;
-      if (!isRedisUnreachable(err)) {
-        throw new SidecarError('ROUTING_UNAVAILABLE', `cannot check dedup_ids: Redis refused the script (${errorMessage(err)})`, { cause: err });
+      if (err instanceof StoreRefusedError) {
+        throw new SidecarError('ROUTING_UNAVAILABLE', `cannot check dedup_ids: ${errorMessage(err)}`, { cause: err });
       }
-      // Degraded mode: losing messages is worse than a possible duplicate; the response and a metric say so.
+      // Only Redis out of reach writes without the check; anything else (a defect included) writes nothing.
+      if (!(err instanceof StoreUnreachableError)) throw err;
+      // Losing messages is worse than a possible duplicate; the response and a metric say so.
       metrics.dedupUnavailable.inc({ topic }, ids.length);
       const response = await writePartitions(writer, topic, records, partitionOf, 'ordered');
       return { ...response, dedup_unavailable: true };
@@ -121,10 +133,9 @@ export class ProduceService {
     const { topic, records } = parsePlainRequest(body, limits);
     this.#refuseWhenOverloaded();
     const count = await partitionCount(topic);
-    const partitionMetadata = Array.from({ length: count }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [], isr: [], partitionErrorCode: 0 }));
     const partitions = records.map((record, i) => {
       if (record.partition === undefined) {
-        return this.#kafkaPartitioner({ topic, partitionMetadata, message: record.message } as PartitionerArgs);
+        return this.#kafkaPartitioner(topic, count, record.message);
       }
       if (record.partition >= count) {
         throw new SidecarError('INVALID_REQUEST', `messages[${i}].partition: topic "${topic}" has partitions 0..${count - 1}`, { field: `messages[${i}].partition` });

@@ -1,7 +1,9 @@
-import { readFileSync } from 'node:fs';
 import type { RedisClient } from './redis-connection.ts';
 import { bucketOf } from '../routing/hashing.ts';
 import { parseMapping, type RouterStore, type StoredMapping } from './router-store.ts';
+import type { ReassignStatus } from './scripts.ts';
+
+export type { ReassignStatus };
 
 /** How the operator wants a mapping changed: moved to `to`, or released (`to` undefined). */
 export interface Reassignment {
@@ -14,8 +16,6 @@ export interface Reassignment {
   /** Check only; write nothing. */
   dryRun: boolean;
 }
-
-export type ReassignStatus = 'ok' | 'missing' | 'changed' | 'busy';
 
 export interface ReassignOutcome {
   status: ReassignStatus;
@@ -31,10 +31,6 @@ export interface BucketEntry extends StoredMapping {
   group: string;
 }
 
-interface AdminScripts {
-  osAdminReassign(bucketKey: string, loadsKey: string, group: string, from: number, to: number, minIdleMs: number, dryRun: 0 | 1): Promise<[ReassignStatus, number, number, number]>;
-}
-
 /**
  * The typed gateway for the admin tools. Reads and writes the router's keys (through RouterStore's key
  * layout), so it lives next to RouterStore; only the admin service uses it.
@@ -42,20 +38,16 @@ interface AdminScripts {
 export class AdminStore {
   readonly router: RouterStore;
   readonly #redis: RedisClient;
-  readonly #scripts: AdminScripts;
 
   constructor(router: RouterStore) {
     this.router = router;
     this.#redis = router.redis;
-    const lua = readFileSync(new URL('./lua/admin-reassign-2.lua', import.meta.url), 'utf8');
-    this.#redis.defineCommand('osAdminReassign', { numberOfKeys: 2, lua });
-    this.#scripts = this.#redis as unknown as AdminScripts;
   }
 
   async reassign(topic: string, buckets: number, r: Reassignment): Promise<ReassignOutcome> {
     const keys = this.router.keys(topic);
-    const [status, partition, minute, nowMs] = await this.#scripts.osAdminReassign(
-      keys.bucket(bucketOf(r.hash, buckets)), keys.loads, r.group, r.from, r.to ?? -1, r.minIdleMs, r.dryRun ? 1 : 0,
+    const [status, partition, minute, nowMs] = await this.router.gateway.run(() =>
+      this.#redis.osAdminReassign(keys.bucket(bucketOf(r.hash, buckets)), keys.loads, r.group, r.from, r.to ?? -1, r.minIdleMs, r.dryRun ? 1 : 0),
     );
     return { status, partition, lastAccess: minute < 0 ? undefined : new Date(minute * 60_000), now: new Date(nowMs) };
   }
@@ -69,7 +61,7 @@ export class AdminStore {
     const keys = this.router.keys(topic);
     const pipeline = this.#redis.pipeline();
     for (let b = first; b < first + count; b++) pipeline.hscan(keys.bucket(b), b === first ? cursor : '0', 'COUNT', hint);
-    const results = (await pipeline.exec()) ?? [];
+    const results = (await this.router.gateway.run(() => pipeline.exec())) ?? [];
     return results.map(([err, reply]) => {
       if (err) throw err;
       const [next, flat] = reply as [string, string[]];

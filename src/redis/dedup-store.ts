@@ -1,46 +1,22 @@
-import { readFileSync } from 'node:fs';
-import type { RedisClient } from './redis-connection.ts';
+import type { RedisGateway } from './redis-gateway.ts';
 import { topicKeys } from './keys.ts';
-
-const script = (name: string): string => readFileSync(new URL(`./lua/${name}`, import.meta.url), 'utf8');
-
-interface DedupCommands {
-  osDedupClaim(numKeys: number, ...keysThenArgs: (string | number)[]): Promise<string[]>;
-  osDedupSettle(sliceKey: string, ttlSeconds: number, ...pairs: string[]): Promise<number>;
-  osDedupRenew(numKeys: number, ...keysThenArgs: (string | number)[]): Promise<number>;
-}
-
-/** A claim this sidecar holds: the id and the slice hash its pending state lives in. */
-export interface HeldClaim {
-  id: string;
-  sliceKey: string;
-}
+import type { ClaimState, DedupStore, HeldClaim, Outcome } from '../dedup/dedup-store.ts';
 
 /** Slices per window; the window is read as this many slices plus one, which absorbs clock skew between replicas. */
 const SLICES_PER_WINDOW = 5;
 
-export type ClaimState =
-  | { kind: 'claimed' }
-  | { kind: 'done'; partition: number; offset: string }
-  | { kind: 'pending'; owner: string; deadline: number };
-
-export type Outcome = { id: string; partition: number; offset: string } | { id: string; released: true };
-
-/** The typed gateway to the deduplication window in Redis. */
-export class DedupStore {
-  readonly #scripts: DedupCommands;
+/** The deduplication window in Redis. */
+export class RedisDedupStore implements DedupStore {
+  readonly #gateway: RedisGateway;
   readonly #prefix: string;
   readonly #sliceMs: number;
   readonly #ttlSeconds: number;
 
-  constructor(redis: RedisClient, prefix: string, windowMs: number) {
+  constructor(gateway: RedisGateway, prefix: string, windowMs: number) {
+    this.#gateway = gateway;
     this.#prefix = prefix;
     this.#sliceMs = Math.max(1000, Math.ceil(windowMs / SLICES_PER_WINDOW));
     this.#ttlSeconds = Math.ceil((windowMs + 2 * this.#sliceMs) / 1000);
-    redis.defineCommand('osDedupClaim', { lua: script('dedup-claim.lua') });
-    redis.defineCommand('osDedupSettle', { numberOfKeys: 1, lua: script('dedup-settle-1.lua') });
-    redis.defineCommand('osDedupRenew', { lua: script('dedup-renew.lua') });
-    this.#scripts = redis as unknown as DedupCommands;
   }
 
   /** Claims `ids`; new claims are written to `sliceKey`, which renewals must name. */
@@ -50,14 +26,14 @@ export class DedupStore {
     // The newest slice by our clock takes new claims; the one after it holds what replicas whose clocks run
     // ahead wrote. The script reads them all, so skew up to a slice hides nothing.
     const slices = [keys.dedupSlice(newest), keys.dedupSlice(newest + 1), ...Array.from({ length: SLICES_PER_WINDOW }, (_, i) => keys.dedupSlice(newest - 1 - i))];
-    const raw = await this.#scripts.osDedupClaim(slices.length, ...slices, leaseMs, owner, this.#ttlSeconds, ...ids);
+    const raw = await this.#gateway.run(() => this.#gateway.redis.osDedupClaim(slices.length, ...slices, leaseMs, owner, this.#ttlSeconds, ...ids));
     return { states: raw.map(parseState), sliceKey: slices[0]! };
   }
 
   /** Extends the leases of claims still held by `owner`; returns how many were renewed. */
   async renew(claims: readonly HeldClaim[], owner: string, leaseMs: number): Promise<number> {
     if (claims.length === 0) return 0;
-    return this.#scripts.osDedupRenew(claims.length, ...claims.map((c) => c.sliceKey), owner, leaseMs, ...claims.map((c) => c.id));
+    return this.#gateway.run(() => this.#gateway.redis.osDedupRenew(claims.length, ...claims.map((c) => c.sliceKey), owner, leaseMs, ...claims.map((c) => c.id)));
   }
 
   /**
@@ -71,7 +47,7 @@ export class DedupStore {
       const slice = o.sliceKey ?? newest;
       bySlice.set(slice, [...(bySlice.get(slice) ?? []), o.id, 'released' in o ? 'r' : `d:${o.partition}:${o.offset}`]);
     }
-    for (const [slice, pairs] of bySlice) await this.#scripts.osDedupSettle(slice, this.#ttlSeconds, ...pairs);
+    for (const [slice, pairs] of bySlice) await this.#gateway.run(() => this.#gateway.redis.osDedupSettle(slice, this.#ttlSeconds, ...pairs));
   }
 }
 

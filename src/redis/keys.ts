@@ -3,7 +3,10 @@
  * in one hash slot, which the multi-key scripts need. Kafka topic names cannot contain braces.
  */
 export interface TopicKeys {
-  /** Hash: `buckets` (bucket count fixed at first use). */
+  /**
+   * Hash: `buckets` (bucket count fixed at first use), `generation` (bumped by admin changes), `format`
+   * (the state format, state-format.ts; absent on topics first used before it existed).
+   */
   meta: string;
   /** Hash: partition -> number of mapped groups. */
   loads: string;

@@ -1,29 +1,10 @@
-import { readFileSync } from 'node:fs';
+import type { RedisGateway } from './redis-gateway.ts';
 import type { RedisClient } from './redis-connection.ts';
+import type { RouteOutcome, RouteStore, TopicRegistration, TouchEntry } from '../routing/route-store.ts';
+import type { CleanupStore } from '../routing/cleanup.ts';
+import { STATE_FORMAT, checkStateFormat } from './state-format.ts';
 import { bucketOf, preferenceOrder } from '../routing/hashing.ts';
 import { cleanupLastRunKey, cleanupLockKey, topicKeys, topicsKey, type TopicKeys } from './keys.ts';
-
-const script = (name: string): string => readFileSync(new URL(`./lua/${name}`, import.meta.url), 'utf8');
-
-/** The scripts, registered once per connection; ioredis sends EVALSHA and falls back to EVAL after a Redis restart. */
-interface ScriptCommands {
-  osRoute(bucketKey: string, loadsKey: string, group: string, partitions: number, preference: string): Promise<[number, number]>;
-  osTouch(numKeys: number, ...keysThenArgs: (string | number)[]): Promise<number[]>;
-  osCleanupBucket(bucketKey: string, loadsKey: string, ttlMinutes: number): Promise<number>;
-  osRecord(bucketKey: string, loadsKey: string, group: string, partition: number): Promise<number>;
-}
-
-export interface RouteOutcome {
-  partition: number;
-  /** True when this call created the mapping (the group was new). */
-  created: boolean;
-}
-
-export interface TouchEntry {
-  group: string;
-  hash: number;
-  partition: number;
-}
 
 export interface StoredMapping {
   partition: number;
@@ -36,20 +17,21 @@ export function parseMapping(value: string): StoredMapping {
 }
 
 /** The one typed gateway to the router's Redis state; nothing else issues router commands. */
-export class RouterStore {
+export class RouterStore implements RouteStore, CleanupStore {
+  readonly gateway: RedisGateway;
   readonly redis: RedisClient;
   readonly prefix: string;
-  readonly #scripts: ScriptCommands;
   readonly #keys = new Map<string, TopicKeys>();
 
-  constructor(redis: RedisClient, prefix: string) {
-    this.redis = redis;
+  constructor(gateway: RedisGateway, prefix: string) {
+    this.gateway = gateway;
+    this.redis = gateway.redis;
     this.prefix = prefix;
-    redis.defineCommand('osRoute', { numberOfKeys: 2, lua: script('route-2.lua') });
-    redis.defineCommand('osTouch', { lua: script('touch.lua') });
-    redis.defineCommand('osCleanupBucket', { numberOfKeys: 2, lua: script('cleanup-bucket-2.lua') });
-    redis.defineCommand('osRecord', { numberOfKeys: 2, lua: script('record-2.lua') });
-    this.#scripts = redis as unknown as ScriptCommands;
+  }
+
+  /** One round trip: resolves once Redis answers. */
+  async ping(): Promise<void> {
+    await this.gateway.run(() => this.redis.ping());
   }
 
   keys(topic: string): TopicKeys {
@@ -66,28 +48,36 @@ export class RouterStore {
    * a topic fixes the count; later replicas adopt it even if configured differently, because a group's
    * bucket must not change. The generation read here is the replica's baseline for admin changes.
    */
-  async registerTopic(topic: string, buckets: number): Promise<{ buckets: number; generation: string | null }> {
+  async registerTopic(topic: string, buckets: number): Promise<TopicRegistration> {
     const keys = this.keys(topic);
-    // The topic set lives in another Cluster slot than the topic's keys, so it cannot join the transaction;
-    // adding it is idempotent and needs no atomicity with the rest.
-    const [, [, stored, generation]] = await Promise.all([
-      this.redis.sadd(topicsKey(this.prefix), topic),
-      this.redis.multi().hsetnx(keys.meta, 'buckets', buckets).hget(keys.meta, 'buckets').hget(keys.meta, 'generation').exec() as Promise<[unknown, [Error | null, string | null], [Error | null, string | null]]>,
-    ]);
-    return { buckets: Number(stored[1] ?? buckets), generation: generation[1] };
+    // Read before anything is written: a format this sidecar cannot read is refused untouched.
+    const [stored, generation, format] = await this.gateway.run(() => this.redis.hmget(keys.meta, 'buckets', 'generation', 'format'));
+    checkStateFormat(topic, format ?? null);
+    if (stored != null && format != null) return { buckets: Number(stored), generation: generation ?? null };
+    // First use (or a topic from before formats were stored): fix the bucket count and stamp the format.
+    // The topic set lives in another Cluster slot than the topic's keys, so it stays out of the MULTI;
+    // adding to it is idempotent and needs no atomicity with the rest.
+    await this.gateway.run(() => this.redis.sadd(topicsKey(this.prefix), topic));
+    const [fixed, current] = await this.gateway.run(async () => {
+      const replies = await this.redis.multi().hsetnx(keys.meta, 'buckets', buckets).hsetnx(keys.meta, 'format', STATE_FORMAT).hmget(keys.meta, 'buckets', 'generation').exec();
+      const [err, values] = replies?.[2] ?? [new Error('MULTI was discarded')];
+      if (err) throw err;
+      return values as (string | null)[];
+    });
+    return { buckets: Number(fixed ?? buckets), generation: current ?? null };
   }
 
   async route(topic: string, buckets: number, group: string, hash: number, partitions: number): Promise<RouteOutcome> {
     const keys = this.keys(topic);
     const preference = preferenceOrder(hash, partitions).join(',');
-    const [partition, created] = await this.#scripts.osRoute(keys.bucket(bucketOf(hash, buckets)), keys.loads, group, partitions, preference);
+    const [partition, created] = await this.gateway.run(() => this.redis.osRoute(keys.bucket(bucketOf(hash, buckets)), keys.loads, group, partitions, preference));
     return { partition, created: created === 1 };
   }
 
   /** Records a mapping made without Redis unless one exists; returns the partition Redis now maps the group to. */
   async record(topic: string, buckets: number, group: string, hash: number, partition: number): Promise<number> {
     const keys = this.keys(topic);
-    return this.#scripts.osRecord(keys.bucket(bucketOf(hash, buckets)), keys.loads, group, partition);
+    return this.gateway.run(() => this.redis.osRecord(keys.bucket(bucketOf(hash, buckets)), keys.loads, group, partition));
   }
 
   /** Refreshes last access of used mappings; returns, per entry, whether Redis still maps it to that partition. */
@@ -96,12 +86,12 @@ export class RouterStore {
     const keys = this.keys(topic);
     const bucketKeys = entries.map((e) => keys.bucket(bucketOf(e.hash, buckets)));
     const args = entries.flatMap((e) => [e.group, e.partition]);
-    const result = await this.#scripts.osTouch(entries.length, ...bucketKeys, ...args);
+    const result = await this.gateway.run(() => this.redis.osTouch(entries.length, ...bucketKeys, ...args));
     return result.map((ok) => ok === 1);
   }
 
   async lookup(topic: string, buckets: number, group: string, hash: number): Promise<StoredMapping | undefined> {
-    const value = await this.redis.hget(this.keys(topic).bucket(bucketOf(hash, buckets)), group);
+    const value = await this.gateway.run(() => this.redis.hget(this.keys(topic).bucket(bucketOf(hash, buckets)), group));
     return value === null ? undefined : parseMapping(value);
   }
 
@@ -110,9 +100,9 @@ export class RouterStore {
     const keys = this.keys(topic);
     const pipeline = this.redis.pipeline();
     for (let b = from; b < to; b++) {
-      (pipeline as unknown as { osCleanupBucket: (...a: unknown[]) => void }).osCleanupBucket(keys.bucket(b), keys.loads, ttlMinutes);
+      pipeline.osCleanupBucket(keys.bucket(b), keys.loads, ttlMinutes);
     }
-    const results = (await pipeline.exec()) ?? [];
+    const results = (await this.gateway.run(() => pipeline.exec())) ?? [];
     let removed = 0;
     for (const [err, count] of results) {
       if (err) throw err;
@@ -123,17 +113,18 @@ export class RouterStore {
 
   /** Groups mapped to each partition 0..partitions-1. */
   async loads(topic: string, partitions: number): Promise<number[]> {
-    const raw = await this.redis.hgetall(this.keys(topic).loads);
+    const raw = await this.gateway.run(() => this.redis.hgetall(this.keys(topic).loads));
     return Array.from({ length: partitions }, (_, p) => Number(raw[String(p)] ?? 0));
   }
 
   async topics(): Promise<string[]> {
-    return (await this.redis.smembers(topicsKey(this.prefix))).sort();
+    return (await this.gateway.run(() => this.redis.smembers(topicsKey(this.prefix)))).sort();
   }
 
   async bucketCount(topic: string): Promise<number | undefined> {
-    const value = await this.redis.hget(this.keys(topic).meta, 'buckets');
-    return value === null ? undefined : Number(value);
+    const [value, format] = await this.gateway.run(() => this.redis.hmget(this.keys(topic).meta, 'buckets', 'format'));
+    checkStateFormat(topic, format ?? null);
+    return value == null ? undefined : Number(value);
   }
 
   /**
@@ -143,24 +134,24 @@ export class RouterStore {
   async generations(topics: readonly string[]): Promise<(string | null)[]> {
     // One command per topic, not one pipeline: topics live in different Cluster slots (and nodes). ioredis
     // writes them without waiting for each reply, so a single Redis still gets them in one round trip.
-    return Promise.all(topics.map((topic) => this.redis.hget(this.keys(topic).meta, 'generation')));
+    return Promise.all(topics.map((topic) => this.gateway.run(() => this.redis.hget(this.keys(topic).meta, 'generation'))));
   }
 
   async bumpGeneration(topic: string): Promise<number> {
-    return this.redis.hincrby(this.keys(topic).meta, 'generation', 1);
+    return this.gateway.run(() => this.redis.hincrby(this.keys(topic).meta, 'generation', 1));
   }
 
   /** Takes the fleet-wide cleanup turn for `holdMs`; false when another replica has it. */
   async tryTakeCleanupTurn(owner: string, holdMs: number): Promise<boolean> {
-    return (await this.redis.set(cleanupLockKey(this.prefix), owner, 'PX', holdMs, 'NX')) === 'OK';
+    return (await this.gateway.run(() => this.redis.set(cleanupLockKey(this.prefix), owner, 'PX', holdMs, 'NX'))) === 'OK';
   }
 
   async recordCleanupRun(unixSeconds: number): Promise<void> {
-    await this.redis.set(cleanupLastRunKey(this.prefix), unixSeconds);
+    await this.gateway.run(() => this.redis.set(cleanupLastRunKey(this.prefix), unixSeconds));
   }
 
   async lastCleanupRun(): Promise<number | undefined> {
-    const value = await this.redis.get(cleanupLastRunKey(this.prefix));
+    const value = await this.gateway.run(() => this.redis.get(cleanupLastRunKey(this.prefix)));
     return value === null ? undefined : Number(value);
   }
 }

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logging/logger.ts';
-import type { SidecarMetrics } from '../metrics/sidecar-metrics.ts';
-import type { RouterStore } from '../redis/router-store.ts';
 import { ttlMinutes } from './expiry.ts';
+import type { Level, TopicCount } from './router-metrics.ts';
 
 /** Buckets cleaned per pipelined round trip; each bucket is one short script call. */
 const BUCKETS_PER_ROUND = 64;
@@ -10,6 +9,23 @@ const BUCKETS_PER_ROUND = 64;
 export interface CleanupOptions {
   groupTtlMs: number;
   cleanupIntervalMs: number;
+}
+
+/** The cleanup's port to the mapping store; src/redis implements it (with the router's RouteStore). */
+export interface CleanupStore {
+  /** Takes the fleet-wide cleanup turn for `holdMs`; false when another replica has it. */
+  tryTakeCleanupTurn(owner: string, holdMs: number): Promise<boolean>;
+  topics(): Promise<string[]>;
+  bucketCount(topic: string): Promise<number | undefined>;
+  /** Removes mappings of buckets [from, to) idle longer than `ttlMinutes`; returns how many. */
+  cleanupBuckets(topic: string, from: number, to: number, ttlMinutes: number): Promise<number>;
+  recordCleanupRun(unixSeconds: number): Promise<void>;
+}
+
+export interface CleanupMetrics {
+  cleanupDuration: { startTimer(): () => number };
+  cleanupRemoved: TopicCount;
+  cleanupLastSuccess: Level;
 }
 
 export interface CleanupReport {
@@ -23,15 +39,15 @@ export interface CleanupReport {
  * released, so across the fleet cleanup runs about once per interval and never twice at a time.
  */
 export class MappingCleaner {
-  readonly #store: RouterStore;
+  readonly #store: CleanupStore;
   readonly #options: CleanupOptions;
-  readonly #metrics: SidecarMetrics;
+  readonly #metrics: CleanupMetrics;
   readonly #log: Logger;
   readonly #owner = randomUUID();
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<CleanupReport> | undefined;
 
-  constructor(store: RouterStore, options: CleanupOptions, metrics: SidecarMetrics, log: Logger) {
+  constructor(store: CleanupStore, options: CleanupOptions, metrics: CleanupMetrics, log: Logger) {
     this.#store = store;
     this.#options = options;
     this.#metrics = metrics;

@@ -1,6 +1,7 @@
 /**
- * Hashing shared by the Redis script (`route-2.lua` repeats `partitionScore` bit for bit) and the
- * local fallback. Rendezvous (highest-random-weight) hashing: a group prefers the partition with the
+ * A group's partition preferences, computed here only: `route-2.lua` receives the ranking
+ * (`preferenceOrder`) and compares loads along it, and the hash fallback (DEGRADED_ROUTING=hash) takes
+ * the top choice. Rendezvous (highest-random-weight) hashing: a group prefers the partition with the
  * highest score, so adding a partition moves only about 1/(n+1) of the choices and every replica,
  * with or without Redis, agrees on the same answer.
  */

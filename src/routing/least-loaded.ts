@@ -1,9 +1,10 @@
 import { preferredPartition } from './hashing.ts';
 
 /**
- * The assignment rule for a new group, written once in TypeScript for tests and the admin tools, and
- * mirrored in `route-2.lua`, which applies it atomically in Redis: the fewest mapped groups wins; among
- * equally loaded partitions the group's own hash preference decides, so racing replicas agree.
+ * The assignment rule for a new group, as `route-2.lua` applies it atomically in Redis (walking the
+ * group's `preferenceOrder`); this TypeScript statement of it is the reference the tests check the script
+ * against. The fewest mapped groups wins; among equally loaded partitions the group's own hash preference
+ * decides, so racing replicas agree.
  */
 export function leastLoadedPartition(loads: readonly number[], hash: number): number {
   if (loads.length === 0) throw new RangeError('a topic has at least one partition');

@@ -1,11 +1,19 @@
-import type { RouterStore, TouchEntry } from '../redis/router-store.ts';
-import type { SidecarMetrics } from '../metrics/sidecar-metrics.ts';
 import type { Logger } from '../logging/logger.ts';
-import { groupHash, hashedPartition } from './hashing.ts';
-import { DegradedMode, isRedisUnreachable } from './degraded-mode.ts';
+import { SidecarError } from '../errors/sidecar-error.ts';
+import { StoreUnreachableError } from '../errors/store-errors.ts';
+import { monotonicClock, type Clock } from './clock.ts';
 import { cacheValidityMs } from './expiry.ts';
-import { RouteCache } from './route-cache.ts';
-import { SidecarError, errorMessage } from '../errors/sidecar-error.ts';
+import { GenerationWatch } from './generation-watch.ts';
+import { groupHash, hashedPartition } from './hashing.ts';
+import { OutageRecovery } from './outage-recovery.ts';
+import { OutageState } from './outage-state.ts';
+import { ProvenRoutes } from './proven-routes.ts';
+import { ProvisionalRoutes } from './provisional-routes.ts';
+import type { RouterMetrics } from './router-metrics.ts';
+import type { RouteStore } from './route-store.ts';
+import { SingleFlight } from './single-flight.ts';
+import { TopicRegistry } from './topic-registry.ts';
+import { TouchBatcher } from './touch-batcher.ts';
 
 /** Where partition counts come from (Kafka metadata in production); `fresh` skips any cached count. */
 export type PartitionCounter = (topic: string, options?: { fresh?: boolean }) => Promise<number>;
@@ -15,47 +23,63 @@ export interface RouterOptions {
   routeCacheSize: number;
   groupTtlMs: number;
   touchFlushIntervalMs: number;
+  /** Unprovable routes during an outage: refused (503), or hashed (may split a group); see SidecarOptions. @defaultValue 'reject' */
+  degradedRouting?: 'reject' | 'hash';
 }
 
-/** Consecutive Redis command timeouts that count as an outage even while the connection looks open. */
-const TIMEOUTS_BEFORE_DEGRADED = 3;
+/** A route and whether it was proven (by the store, or a cached confirmation still inside its validity window). */
+interface Resolution {
+  partition: number;
+  proven: boolean;
+}
 
-/** Touches per script call: enough to amortise the round trip, small enough to keep Redis responsive. */
-const TOUCH_CHUNK = 500;
+/** Seconds a client is told to wait before retrying a group this replica cannot route during an outage. */
+const OUTAGE_RETRY_AFTER_S = 1;
+/** How often an outage probes the store. */
+const RECOVERY_INTERVAL_MS = 1000;
+/** Fewest hashed routes kept for recording, however small the cache. */
+const MIN_PROVISIONAL = 1000;
 
 /**
- * The seed's OrderedMessageRouter: MessageGroup -> partition, sticky, shared through Redis. The local cache
- * answers repeated groups without a round trip; their last-access times go to Redis in batches, and the
- * answer confirms the mapping still exists, which keeps the cache from outliving Redis (see expiry.ts).
+ * The seed's OrderedMessageRouter: MessageGroup -> partition, sticky, shared through the store. It composes
+ * the route cache read through its validity rule (ProvenRoutes), merged lookups (SingleFlight), the outage
+ * state and its recovery, admin-change polling (GenerationWatch) and batched last-access touches
+ * (TouchBatcher). During an outage only proven routes are served; see `degradedRouting` for the others.
  */
 export class OrderedMessageRouter {
-  readonly #store: RouterStore;
+  readonly #store: RouteStore;
   readonly #partitions: PartitionCounter;
   readonly #options: RouterOptions;
-  readonly #metrics: SidecarMetrics;
+  readonly #metrics: RouterMetrics;
   readonly #log: Logger;
-  readonly #cache: RouteCache;
-  readonly #validityMs: number;
-  readonly #buckets = new Map<string, Promise<number>>();
-  readonly #inflight = new Map<string, Promise<number>>();
-  /** Groups used since the last flush, per topic then group; at most one entry per cached group. */
-  #touched = new Map<string, Map<string, TouchEntry>>();
-  /** Last seen mapping generation per topic (see RouterStore.generations). */
-  readonly #generations = new Map<string, string | null>();
-  readonly #degraded = new DegradedMode();
-  #redisTimeouts = 0;
+  readonly #now: Clock;
+  readonly #routes: ProvenRoutes;
+  readonly #lookups = new SingleFlight<Resolution>();
+  readonly #topics: TopicRegistry;
+  readonly #generations: GenerationWatch;
+  readonly #touches: TouchBatcher;
+  readonly #outage = new OutageState();
+  readonly #provisional: ProvisionalRoutes;
+  readonly #recovery: OutageRecovery;
   #recoveryTimer: NodeJS.Timeout | undefined;
   #flushTimer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
 
-  constructor(store: RouterStore, partitions: PartitionCounter, options: RouterOptions, metrics: SidecarMetrics, log: Logger) {
+  constructor(store: RouteStore, partitions: PartitionCounter, options: RouterOptions, metrics: RouterMetrics, log: Logger, now: Clock = monotonicClock) {
     this.#store = store;
     this.#partitions = partitions;
     this.#options = options;
     this.#metrics = metrics;
     this.#log = log;
-    this.#cache = new RouteCache(options.routeCacheSize);
-    this.#validityMs = cacheValidityMs(options.groupTtlMs, options.touchFlushIntervalMs);
+    this.#now = now;
+    this.#routes = new ProvenRoutes(options.routeCacheSize, cacheValidityMs(options.groupTtlMs, options.touchFlushIntervalMs), now);
+    const cache = this.#routes.cache;
+    this.#generations = new GenerationWatch(store, (topic) => cache.deleteTopic(topic), log);
+    this.#topics = new TopicRegistry(store, options.routerBuckets, (topic, { generation }) => this.#generations.baseline(topic, generation), log);
+    const buckets = (topic: string) => this.#topics.buckets(topic);
+    this.#touches = new TouchBatcher(store, buckets, cache, now, log);
+    this.#provisional = new ProvisionalRoutes(Math.max(MIN_PROVISIONAL, options.routeCacheSize));
+    this.#recovery = new OutageRecovery({ store, buckets, provisional: this.#provisional, cache, conflicts: metrics.degradedConflicts, log, now });
   }
 
   start(): void {
@@ -70,83 +94,83 @@ export class OrderedMessageRouter {
     await this.flushTouches();
   }
 
-  get cachedGroups(): number {
-    return this.#cache.size;
-  }
-
-  /** True while routing without Redis. */
+  /** True while routing without the store. */
   get degraded(): boolean {
-    return this.#degraded.active;
+    return this.#outage.active;
   }
 
   /** The partition of `group` in `topic`, assigning one (least loaded) if the group is new. */
-  route(topic: string, group: string): Promise<number> {
-    const cached = this.#cache.get(topic, group);
-    if (cached && performance.now() - cached.confirmedAt < this.#validityMs) {
-      this.#metrics.cacheHits.inc();
-      this.#noteUse(topic, group, cached.hash, cached.partition);
-      return Promise.resolve(cached.partition);
-    }
-    this.#metrics.cacheMisses.inc();
-    if (this.#degraded.active) return this.#routeDegraded(topic, group);
-    const key = `${topic}\u0000${group}`;
-    let pending = this.#inflight.get(key);
-    if (!pending) {
-      pending = this.#routeViaRedis(topic, group)
-        .then((partition) => {
-          this.#redisTimeouts = 0;
-          return partition;
-        })
-        .catch((err: unknown) => {
-          // One slow command is not an outage: degrade when the connection is gone, or when commands keep
-          // timing out on a connection that still looks open (a silently dropped peer).
-          if (!isRedisUnreachable(err)) throw err;
-          const timedOut = errorMessage(err).includes('timed out');
-          this.#redisTimeouts = timedOut ? this.#redisTimeouts + 1 : 0;
-          if (this.#store.redis.status === 'ready' && this.#redisTimeouts < TIMEOUTS_BEFORE_DEGRADED) throw err;
-          this.#enterDegraded(err);
-          return this.#routeDegraded(topic, group);
-        })
-        .finally(() => this.#inflight.delete(key));
-      this.#inflight.set(key, pending);
-    }
-    return pending;
+  async route(topic: string, group: string): Promise<number> {
+    return (await this.#resolve(topic, group)).partition;
   }
 
-  /** Routes the distinct groups of one request concurrently (ioredis pipelines them on one connection). */
+  /**
+   * Routes the groups of one request's messages concurrently (ioredis pipelines them on one connection). All
+   * or nothing: one group that cannot be routed fails the whole request, so nothing of it is written.
+   */
   async routeAll(topic: string, groups: Iterable<string>): Promise<Map<string, number>> {
-    const distinct = [...new Set(groups)];
-    const partitions = await Promise.all(distinct.map((g) => this.route(topic, g)));
-    return new Map(distinct.map((g, i) => [g, partitions[i]!]));
+    const messages = new Map<string, number>();
+    for (const g of groups) messages.set(g, (messages.get(g) ?? 0) + 1);
+    const distinct = [...messages.keys()];
+    const resolved = await Promise.all(distinct.map((g) => this.#resolve(topic, g)));
+    const unproven = distinct.reduce((n, g, i) => (resolved[i]!.proven ? n : n + messages.get(g)!), 0);
+    if (unproven > 0) this.#metrics.hashRoutedMessages.inc(unproven);
+    return new Map(distinct.map((g, i) => [g, resolved[i]!.partition]));
   }
 
   /** Forgets a cached route (the admin tools call this after changing a mapping). */
   forget(topic: string, group: string): void {
-    this.#cache.delete(topic, group);
+    this.#routes.cache.delete(topic, group);
   }
 
-  /** Sends batched last-access times; drops cached routes Redis no longer confirms. Never rejects. */
+  /** Checks for admin changes, then sends batched last-access times. Never rejects. */
   flushTouches(): Promise<void> {
-    this.#flushing = this.#flushing.then(() => this.#flush());
+    this.#flushing = this.#flushing.then(async () => {
+      // Uses keep accumulating (one entry per cached group) until the store is back.
+      if (this.#outage.active) return;
+      await this.#generations.check();
+      await this.#touches.flush();
+    });
     return this.#flushing;
   }
 
-  async #routeViaRedis(topic: string, group: string): Promise<number> {
-    const [buckets, partitions] = await Promise.all([this.#bucketsOf(topic), this.#partitions(topic)]);
+  #resolve(topic: string, group: string): Promise<Resolution> {
+    const proven = this.#routes.get(topic, group);
+    if (proven) {
+      this.#metrics.cacheHits.inc();
+      this.#touches.noteUse(topic, { group, hash: proven.hash, partition: proven.partition });
+      return Promise.resolve({ partition: proven.partition, proven: true });
+    }
+    this.#metrics.cacheMisses.inc();
+    if (this.#outage.active) return this.#routeUnproven(topic, group);
+    return this.#lookups.run(`${topic}\u0000${group}`, () =>
+      this.#routeViaStore(topic, group).then(
+        (partition) => ({ partition, proven: true }),
+        (err: unknown) => {
+          // The store adapter decides what is an outage; one unanswered command is not (it fails this lookup).
+          if (!(err instanceof StoreUnreachableError && err.outage)) throw err;
+          this.#enterOutage(err);
+          return this.#routeUnproven(topic, group);
+        },
+      ),
+    );
+  }
+
+  async #routeViaStore(topic: string, group: string): Promise<number> {
+    const [buckets, partitions] = await Promise.all([this.#topics.buckets(topic), this.#partitions(topic)]);
     const hash = groupHash(group);
-    const confirmedAt = performance.now();
-    const provisional = this.#cache.peek(topic, group);
+    const confirmedAt = this.#now();
+    const provisional = this.#routes.cache.peek(topic, group);
     if (provisional?.confirmedAt === Number.NEGATIVE_INFINITY) {
-      // Routed while degraded but not recorded then: record the partition it used, so it does not move.
-      const recorded = await this.#store.record(topic, buckets, group, hash, provisional.partition);
-      if (recorded !== provisional.partition) this.#metrics.degradedConflicts.inc();
-      this.#cache.set(topic, group, { partition: recorded, hash, confirmedAt });
+      // Hashed while degraded but not recorded then: record the partition it used, so it does not move.
+      const recorded = await this.#recovery.record({ topic, group, hash, partition: provisional.partition });
+      this.#routes.confirmed(topic, group, recorded, hash, confirmedAt);
       return recorded;
     }
     const { partition, created } = await this.#store.route(topic, buckets, group, hash, partitions);
     if (created) this.#metrics.groupsCreated.inc({ topic });
     if (partition >= partitions) await this.#confirmPartitionExists(topic, group, partition);
-    this.#cache.set(topic, group, { partition, hash, confirmedAt });
+    this.#routes.confirmed(topic, group, partition, hash, confirmedAt);
     return partition;
   }
 
@@ -166,132 +190,54 @@ export class OrderedMessageRouter {
   }
 
   /**
-   * Without Redis: a group this replica knows keeps its cached partition, however old; a new group takes
-   * its consistent-hash partition, which every replica computes alike, and is recorded in Redis later.
+   * A group whose route this replica cannot prove while the store is out of reach. By default it is refused
+   * (another replica may have it mapped, or map it meanwhile, elsewhere). With `degradedRouting: 'hash'`, a
+   * group this replica knows keeps its cached partition, however old; another takes its consistent-hash
+   * partition, which every replica computes alike, and is recorded in the store later.
    */
-  async #routeDegraded(topic: string, group: string): Promise<number> {
+  async #routeUnproven(topic: string, group: string): Promise<Resolution> {
+    if (this.#options.degradedRouting !== 'hash') {
+      throw new SidecarError(
+        'ROUTING_UNAVAILABLE',
+        `Redis is out of reach and this replica cannot prove the partition of MessageGroup "${group}" (not in its cache); nothing was written, retry shortly`,
+        { field: 'messages', retryAfterSeconds: OUTAGE_RETRY_AFTER_S },
+      );
+    }
     this.#metrics.degradedRoutes.inc();
-    const known = this.#cache.peek(topic, group);
-    if (known) return known.partition;
+    const known = this.#routes.cache.peek(topic, group);
+    if (known) return { partition: known.partition, proven: false };
     const hash = groupHash(group);
     const partition = hashedPartition(hash, await this.#partitions(topic));
-    this.#degraded.remember({ topic, group, hash, partition }, Math.max(1000, this.#options.routeCacheSize));
-    // Never "confirmed": while degraded it is the route, afterwards Redis decides.
-    this.#cache.set(topic, group, { partition, hash, confirmedAt: Number.NEGATIVE_INFINITY });
-    return partition;
+    this.#provisional.remember({ topic, group, hash, partition });
+    // Never "confirmed": while degraded it is the route, afterwards the store decides.
+    this.#routes.cache.set(topic, group, { partition, hash, confirmedAt: Number.NEGATIVE_INFINITY });
+    return { partition, proven: false };
   }
 
-  #enterDegraded(err: unknown): void {
-    if (!this.#degraded.enter()) return;
+  #enterOutage(err: unknown): void {
+    if (!this.#outage.enter()) return;
+    this.#provisional.resetCount();
     this.#metrics.degradedMode.set(1);
-    this.#log.error('Redis unreachable: routing in degraded mode (cached routes, consistent hashing for new groups)', { err });
-    this.#recoveryTimer = setInterval(() => void this.#tryRecover(), 1000);
+    const how = this.#options.degradedRouting === 'hash' ? 'other groups by consistent hashing (DEGRADED_ROUTING=hash)' : 'other groups get 503';
+    this.#log.error(`Redis unreachable: routing in degraded mode (routes cached within their validity; ${how})`, { err });
+    this.#recoveryTimer = setInterval(() => void this.#tryRecover(), RECOVERY_INTERVAL_MS);
     this.#recoveryTimer.unref();
   }
 
-  /** Records the routes made while degraded (Redis wins conflicts), then routes through Redis again. */
   async #tryRecover(): Promise<void> {
+    let done: boolean;
     try {
-      for (const route of this.#degraded.pending()) {
-        const confirmedAt = performance.now();
-        const partition = await this.#store.record(route.topic, await this.#bucketsOf(route.topic), route.group, route.hash, route.partition);
-        if (partition !== route.partition) {
-          this.#metrics.degradedConflicts.inc();
-          this.#log.warn('a group routed without Redis was mapped elsewhere meanwhile; following Redis', { topic: route.topic, group: route.group, used: route.partition, redis: partition });
-        }
-        // Update only routes still cached: inserting would evict others routed while degraded, which
-        // exist nowhere else until they are recorded too.
-        if (this.#cache.peek(route.topic, route.group)) this.#cache.set(route.topic, route.group, { partition, hash: route.hash, confirmedAt });
-        this.#degraded.recorded(route);
-      }
+      done = await this.#recovery.attempt();
     } catch (err) {
-      if (!isRedisUnreachable(err)) this.#log.error('recording degraded-mode routes failed; still degraded', { err });
+      if (!(err instanceof StoreUnreachableError)) this.#log.error('recording degraded-mode routes failed; still degraded', { err });
       return; // try again on the next tick
     }
-    const since = this.#degraded.since ?? Date.now();
-    const unrecorded = this.#degraded.unrecorded;
-    if (this.#degraded.leave()) {
+    const since = this.#outage.since ?? Date.now();
+    if (done && this.#outage.leave()) {
       clearInterval(this.#recoveryTimer);
       this.#recoveryTimer = undefined;
       this.#metrics.degradedMode.set(0);
-      this.#log.info('Redis reachable again: routing through Redis', { degradedForMs: Date.now() - since, unrecordedRoutes: unrecorded });
-    }
-  }
-
-  #bucketsOf(topic: string): Promise<number> {
-    let buckets = this.#buckets.get(topic);
-    if (!buckets) {
-      buckets = this.#store.registerTopic(topic, this.#options.routerBuckets).then(
-        ({ buckets: stored, generation }) => {
-          // The baseline is taken before any route of the topic is cached, so every later admin change shows.
-          this.#generations.set(topic, generation);
-          if (stored !== this.#options.routerBuckets) {
-            this.#log.warn('topic keeps the bucket count it was first used with', { topic, configured: this.#options.routerBuckets, stored });
-          }
-          return stored;
-        },
-        (err: unknown) => {
-          this.#buckets.delete(topic);
-          throw err;
-        },
-      );
-      this.#buckets.set(topic, buckets);
-    }
-    return buckets;
-  }
-
-  /** Drops the cached routes of topics whose mappings an operator changed since the last check. */
-  async #checkGenerations(): Promise<void> {
-    const topics = [...this.#generations.keys()];
-    try {
-      const current = await this.#store.generations(topics);
-      topics.forEach((topic, i) => {
-        if (this.#generations.get(topic) !== (current[i] ?? null)) {
-          this.#cache.deleteTopic(topic);
-          this.#log.info('mappings changed by an operator; dropped cached routes of the topic', { topic });
-        }
-        this.#generations.set(topic, current[i] ?? null);
-      });
-    } catch (err) {
-      this.#log.warn('could not check mapping generations in Redis', { err });
-    }
-  }
-
-  #noteUse(topic: string, group: string, hash: number, partition: number): void {
-    let byGroup = this.#touched.get(topic);
-    if (!byGroup) {
-      byGroup = new Map();
-      this.#touched.set(topic, byGroup);
-    }
-    byGroup.set(group, { group, hash, partition });
-  }
-
-  async #flush(): Promise<void> {
-    // Uses keep accumulating (one entry per cached group) until Redis is back.
-    if (this.#degraded.active) return;
-    await this.#checkGenerations();
-    const touched = this.#touched;
-    if (touched.size === 0) return;
-    this.#touched = new Map();
-    for (const [topic, byGroup] of touched) {
-      const entries = [...byGroup.values()];
-      for (let from = 0; from < entries.length; from += TOUCH_CHUNK) {
-        const chunk = entries.slice(from, from + TOUCH_CHUNK);
-        const sentAt = performance.now();
-        try {
-          const confirmed = await this.#store.touch(topic, await this.#bucketsOf(topic), chunk);
-          confirmed.forEach((ok, i) => {
-            const { group, partition } = chunk[i]!;
-            const cached = this.#cache.peek(topic, group);
-            if (!cached || cached.partition !== partition) return;
-            if (ok) cached.confirmedAt = Math.max(cached.confirmedAt, sentAt);
-            else this.#cache.delete(topic, group);
-          });
-        } catch (err) {
-          // The cached routes simply age out (validity window) and the next use asks Redis again.
-          this.#log.warn('could not record last access of MessageGroups in Redis', { topic, groups: chunk.length, err });
-        }
-      }
+      this.#log.info('Redis reachable again: routing through Redis', { degradedForMs: Date.now() - since, unrecordedRoutes: this.#provisional.unrecorded });
     }
   }
 }

@@ -5,11 +5,11 @@ import type { Admin, Kafka } from 'kafkajs';
 import { bucketOf, groupHash, hashedPartition } from '../../src/routing/hashing.ts';
 import type { RunningSidecar } from '../../src/sidecar.ts';
 import { topicKeys } from '../../src/redis/keys.ts';
-import { connectAdmin, consumeAll, createTopic, testKafka } from '../support/kafka.ts';
+import { connectAdmin, consumeAll, createTopic, recordCount, testKafka } from '../support/kafka.ts';
 import { postJson } from '../support/http.ts';
 import { OwnRedis } from '../support/own-redis.ts';
 import { freePort } from '../support/ports.ts';
-import { startTestSidecar } from '../support/sidecar.ts';
+import { startTestSidecar, waitUntilReady } from '../support/sidecar.ts';
 
 let kafka: Kafka;
 let admin: Admin;
@@ -19,21 +19,22 @@ let sidecar: RunningSidecar;
 beforeAll(async () => {
   kafka = testKafka();
   admin = await connectAdmin(kafka);
-  redis = new OwnRedis(await freePort());
+  // Persistent, as a production Redis holding the mappings must be: a restart keeps them (docs/operations.md).
+  redis = new OwnRedis(await freePort(), { persistent: true });
   await redis.start();
-  sidecar = await startTestSidecar({ redisUrl: redis.url, redisPrefix: 'degraded' });
+  sidecar = await startTestSidecar({ redisUrl: redis.url, redisPrefix: 'degraded', degradedRouting: 'hash' });
 });
 
 afterAll(async () => {
   await sidecar?.close();
-  await redis?.stop();
+  await redis?.destroy();
   await admin?.disconnect();
 });
 
 const produce = (topic: string, groups: string[], value: string) =>
   postJson(`${sidecar.url}/v1/ordered-produce`, { topic, messages: groups.map((g) => ({ message_group: g, value: `${g}:${value}`, dedup_id: `${g}:${value}` })) });
 
-describe('Redis unreachable', () => {
+describe('Redis unreachable, with DEGRADED_ROUTING=hash', () => {
   it('keeps routing known groups where they were and new groups by consistent hashing, then records them', async () => {
     const PARTITIONS = 5;
     const topic = await createTopic(admin, PARTITIONS);
@@ -51,7 +52,10 @@ describe('Redis unreachable', () => {
 
     const ready = (await (await fetch(`${sidecar.url}/readyz`)).json()) as { ready: boolean; degraded: boolean };
     expect(ready).toMatchObject({ ready: true, degraded: true });
-    expect(await (await fetch(`${sidecar.url}/metrics`)).text()).toMatch(/ordered_sidecar_degraded_mode 1/);
+    const metricsText = await (await fetch(`${sidecar.url}/metrics`)).text();
+    expect(metricsText).toMatch(/ordered_sidecar_degraded_mode 1/);
+    // The fresh groups' messages are counted as routed without proof.
+    expect(metricsText).toMatch(/ordered_sidecar_hash_routed_messages_total 4\b/);
 
     await redis.start();
     const check = new Redis(redis.url);
@@ -80,12 +84,12 @@ describe('Redis unreachable', () => {
   });
 });
 
-describe('more new groups during an outage than degraded mode keeps for recording', () => {
+describe('more new groups during an outage than hash mode keeps for recording', () => {
   it('keeps every one of them on the partition it used, after Redis returns', async () => {
     const PARTITIONS = 4;
     const topic = await createTopic(admin, PARTITIONS);
     // Cache of 500: degraded mode keeps 1,000 routes (its floor) for recording; the last 500 stay cached.
-    const small = await startTestSidecar({ redisUrl: redis.url, redisPrefix: 'degraded-small', routeCacheSize: 500 });
+    const small = await startTestSidecar({ redisUrl: redis.url, redisPrefix: 'degraded-small', routeCacheSize: 500, degradedRouting: 'hash' });
     try {
       const send = (value: string) =>
         postJson(`${small.url}/v1/ordered-produce`, { topic, messages: groups.map((g) => ({ message_group: g, value })) });
@@ -93,7 +97,7 @@ describe('more new groups during an outage than degraded mode keeps for recordin
       await postJson(`${small.url}/v1/ordered-produce`, { topic, messages: [{ message_group: 'warm-up', value: 'a' }] });
       await redis.stop();
       const during = await send('b');
-      expect(during.status).toBe(200);
+      expect(during.status, JSON.stringify(during.body)).toBe(200);
       await redis.start();
       for (let i = 0; i < 100 && small.router.degraded; i++) await sleep(100);
       expect(small.router.degraded).toBe(false);
@@ -103,6 +107,53 @@ describe('more new groups during an outage than degraded mode keeps for recordin
       expect(partitions(after)).toEqual(partitions(during));
     } finally {
       await small.close();
+    }
+  });
+});
+
+describe('Redis unreachable, by default (DEGRADED_ROUTING=reject)', () => {
+  it('serves only the routes it can prove, refuses the rest whole with a retriable 503, and has nothing to move afterwards', async () => {
+    const PARTITIONS = 5;
+    const topic = await createTopic(admin, PARTITIONS);
+    const strict = await startTestSidecar({ redisUrl: redis.url, redisPrefix: 'degraded-reject' });
+    await waitUntilReady(strict.url);
+    const send = (groups: string[], value: string) =>
+      postJson(`${strict.url}/v1/ordered-produce`, { topic, messages: groups.map((g) => ({ message_group: g, value: `${g}:${value}`, dedup_id: `${g}:${value}` })) });
+    try {
+      const known = ['known-1', 'known-2'];
+      const before = await send(known, 'a');
+      expect(before.status, JSON.stringify(before.body)).toBe(200);
+
+      await redis.stop();
+      const cached = await send(known, 'b');
+      expect(cached.status).toBe(200);
+      expect(cached.body.results.map((r) => (r as { partition: number }).partition)).toEqual(before.body.results.map((r) => (r as { partition: number }).partition));
+
+      // A request mixing a proven group and an unknown one is refused whole: nothing of it is written.
+      const held = await recordCount(admin, topic);
+      const mixed = await fetch(`${strict.url}/v1/ordered-produce`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ topic, messages: [{ message_group: 'known-1', value: 'known-1:c' }, { message_group: 'stranger', value: 'stranger:c' }] }),
+      });
+      expect(mixed.status).toBe(503);
+      expect(mixed.headers.get('retry-after')).toBe('1');
+      expect(await mixed.json()).toMatchObject({ error: { code: 'ROUTING_UNAVAILABLE', retriable: true } });
+      expect(await recordCount(admin, topic)).toBe(held);
+      expect(strict.router.degraded).toBe(true);
+      const metricsText = await (await fetch(`${strict.url}/metrics`)).text();
+      expect(metricsText).toMatch(/ordered_sidecar_routing_failures_total\{reason="outage"\} 1\b/);
+      expect(metricsText).toMatch(/ordered_sidecar_hash_routed_messages_total 0\b/);
+
+      await redis.start();
+      for (let i = 0; i < 100 && strict.router.degraded; i++) await sleep(100);
+      expect(strict.router.degraded).toBe(false);
+      const after = await send([...known, 'stranger'], 'd');
+      expect(after.status).toBe(200);
+      expect(after.body.results.slice(0, 2)).toEqual(known.map((_, i) => expect.objectContaining({ partition: (before.body.results[i] as { partition: number }).partition })));
+      expect(await (await fetch(`${strict.url}/metrics`)).text()).toMatch(/ordered_sidecar_degraded_conflicts_total 0\b/);
+    } finally {
+      await strict.close();
     }
   });
 });

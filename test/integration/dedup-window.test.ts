@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RedisClient } from '../../src/redis/redis-connection.ts';
 import { DedupWindow } from '../../src/dedup/dedup-window.ts';
 import { createLogger } from '../../src/logging/logger.ts';
-import { DedupStore } from '../../src/redis/dedup-store.ts';
+import { RedisDedupStore } from '../../src/redis/dedup-store.ts';
+import { RedisGateway } from '../../src/redis/redis-gateway.ts';
 import { connectRedis, dataNodes, isolatedStore } from '../support/redis.ts';
 
 const log = createLogger('error');
@@ -25,7 +26,7 @@ const LEASE_MS = 300;
 
 /** A sidecar's dedup window: its own owner token, a 300 ms lease, giving up after `maxWaitMs`. */
 function sidecarWindow(maxWaitMs = 2000): DedupWindow {
-  const w = new DedupWindow(new DedupStore(redis, prefix, 60_000), { leaseMs: LEASE_MS, pollMs: 20, maxWaitMs }, log);
+  const w = new DedupWindow(new RedisDedupStore(new RedisGateway(redis), prefix, 60_000), { leaseMs: LEASE_MS, pollMs: 20, maxWaitMs }, log);
   windows.push(w);
   return w;
 }
@@ -111,7 +112,7 @@ describe('DedupWindow against real Redis', () => {
 
 describe('DedupStore slices under clock skew', () => {
   it('finds an outcome recorded by a replica whose clock runs a slice ahead', async () => {
-    const store = new DedupStore(redis, prefix, 60_000); // 12 s slices
+    const store = new RedisDedupStore(new RedisGateway(redis), prefix, 60_000); // 12 s slices
     const { sliceKey } = await store.claim('t', ['skewed'], 'fast-replica', 1000, Date.now() + 12_000);
     await store.settle('t', [{ id: 'skewed', partition: 1, offset: '9', sliceKey }]);
     const { states } = await store.claim('t', ['skewed'], 'slow-replica', 1000, Date.now());

@@ -3,6 +3,7 @@ import type { RedisClient } from '../../src/redis/redis-connection.ts';
 import { bucketOf, groupHash } from '../../src/routing/hashing.ts';
 import { leastLoadedPartition } from '../../src/routing/least-loaded.ts';
 import { RouterStore } from '../../src/redis/router-store.ts';
+import { RedisGateway } from '../../src/redis/redis-gateway.ts';
 import { connectRedis, isolatedStore } from '../support/redis.ts';
 
 const BUCKETS = 64;
@@ -25,7 +26,7 @@ describe('route-2.lua against real Redis', () => {
   it('gives every group exactly one partition when many connections race on the same new groups', async () => {
     const connections = Array.from({ length: 8 }, () => connectRedis());
     try {
-      const stores = connections.map((c) => new RouterStore(c, store.prefix));
+      const stores = connections.map((c) => new RouterStore(new RedisGateway(c), store.prefix));
       const groups = Array.from({ length: 400 }, (_, i) => `user-${i}`);
       // Each replica walks the groups from a different starting point, so first uses collide everywhere.
       const rotated = (n: number) => [...groups.slice(n * 50), ...groups.slice(0, n * 50)];
@@ -149,7 +150,7 @@ describe('cleanup-bucket-2.lua', () => {
   it('lets only one replica take the cleanup turn', async () => {
     const connections = Array.from({ length: 5 }, () => connectRedis());
     try {
-      const stores = connections.map((c) => new RouterStore(c, store.prefix));
+      const stores = connections.map((c) => new RouterStore(new RedisGateway(c), store.prefix));
       const turns = await Promise.all(stores.map((s, i) => s.tryTakeCleanupTurn(`replica-${i}`, 5000)));
       expect(turns.filter(Boolean)).toHaveLength(1);
     } finally {

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RedisClient } from '../../src/redis/redis-connection.ts';
 import { Registry } from 'prom-client';
 import { createLogger } from '../../src/logging/logger.ts';
@@ -75,9 +75,11 @@ describe('OrderedMessageRouter against real Redis', () => {
 
   it('routes groups concurrently without asking Redis twice for the same new group', async () => {
     const router = newRouter(6);
+    const asked = vi.spyOn(store, 'route');
     const routes = await Promise.all(Array.from({ length: 50 }, () => router.routeAll('orders', ['a', 'b', 'c'])));
     for (const r of routes) expect(r).toEqual(routes[0]);
     expect(await store.loads('orders', 6).then((l) => l.reduce((x, y) => x + y, 0))).toBe(3);
+    expect(asked.mock.calls.map(([, , group]) => group).sort()).toEqual(['a', 'b', 'c']);
     await router.stop();
   });
 });

@@ -1,14 +1,23 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 
-/** A real redis-server of the test's own, which the test may stop and start (for degraded-mode tests). */
+/**
+ * A real redis-server of the test's own, which the test may stop, start, freeze and thaw (for degraded-mode
+ * and fault tests). `persistent` keeps its data in an append-only file across a kill and restart, as a
+ * production Redis holding the router's state does.
+ */
 export class OwnRedis {
   readonly port: number;
+  readonly #dir: string | undefined;
   #child: ChildProcess | undefined;
 
-  constructor(port: number) {
+  constructor(port: number, { persistent = false }: { persistent?: boolean } = {}) {
     this.port = port;
+    this.#dir = persistent ? mkdtempSync(join(tmpdir(), 'own-redis-')) : undefined;
   }
 
   get url(): string {
@@ -16,7 +25,8 @@ export class OwnRedis {
   }
 
   async start(): Promise<void> {
-    this.#child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const persistence = this.#dir === undefined ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--dir', this.#dir];
+    this.#child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence], { stdio: 'ignore' });
     const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     probe.on('error', () => undefined); // refusals are expected until the server listens
     for (let i = 0; i < 100; i++) {
@@ -32,11 +42,26 @@ export class OwnRedis {
     throw new Error(`redis-server on ${this.port} did not start`);
   }
 
+  /** SIGSTOP: the server keeps its connections open but answers nothing, as a paused VM or a fork stall. */
+  freeze(): void {
+    this.#child?.kill('SIGSTOP');
+  }
+
+  thaw(): void {
+    this.#child?.kill('SIGCONT');
+  }
+
   async stop(): Promise<void> {
     const child = this.#child;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGKILL');
     await exited;
+  }
+
+  /** Stops the server and removes its data directory. */
+  async destroy(): Promise<void> {
+    await this.stop();
+    if (this.#dir !== undefined) rmSync(this.#dir, { recursive: true, force: true });
   }
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Cluster, type Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { RouterStore } from '../../src/redis/router-store.ts';
+import { RedisGateway } from '../../src/redis/redis-gateway.ts';
 import { createRedisClient, type RedisClient } from '../../src/redis/redis-connection.ts';
 
 /** The test Redis as the sidecar would see it: one Redis, or the Cluster when the stack runs one. */
@@ -20,7 +21,7 @@ export const dataNodes = (redis: RedisClient): Redis[] => (redis instanceof Clus
 export function isolatedStore(redis: RedisClient): { store: RouterStore; prefix: string; drop: () => Promise<void> } {
   const prefix = `ost-${randomUUID().slice(0, 8)}`;
   return {
-    store: new RouterStore(redis, prefix),
+    store: new RouterStore(new RedisGateway(redis), prefix),
     prefix,
     drop: () => dropPrefix(redis, prefix),
   };

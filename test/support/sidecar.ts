@@ -103,3 +103,14 @@ export async function spawnSidecar(options: SidecarOptions, { port = 0, flags = 
     },
   };
 }
+
+/** Resolves once the sidecar at `url` reports ready (Kafka connected), or fails after `timeoutMs`. */
+export async function waitUntilReady(url: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ready = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+    if (ready) return;
+    if (Date.now() > deadline) throw new Error(`${url} not ready within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

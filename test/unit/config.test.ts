@@ -118,10 +118,18 @@ describe('loadConfig', () => {
     [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL', 'must be one of debug, info, warn, error'],
     [{ KAFKA_CLIENT_ID: '   ' }, 'KAFKA_CLIENT_ID', 'must not be empty'],
     [{ MAX_BATCH_BYTES: '1000' }, 'MAX_BATCH_BYTES', 'must be at least 1024'],
+    [{ DEGRADED_ROUTING: 'guess' }, 'DEGRADED_ROUTING', 'must be one of reject, hash'],
+    [{ REDIS_COMMAND_TIMEOUT: '10ms' }, 'REDIS_COMMAND_TIMEOUT', 'must be at least 100'],
   ])('rejects %j with a one-line message naming %s', (env, name, why) => {
     const message = configError([], env);
     expect(message.startsWith(`invalid ${name}=`)).toBe(true);
     expect(message).toContain(why);
+  });
+
+  it('refuses unprovable routes during an outage unless hashing is asked for', () => {
+    expect(loadConfig([], {}).degradedRouting).toBe('reject');
+    expect(loadConfig(['--degraded-routing', 'hash'], {}).degradedRouting).toBe('hash');
+    expect(loadConfig([], { DEGRADED_ROUTING: 'hash', REDIS_COMMAND_TIMEOUT: '5s' })).toMatchObject({ degradedRouting: 'hash', redisCommandTimeoutMs: 5000 });
   });
 
   it('names the flag, not the env variable, when a flag is invalid', () => {

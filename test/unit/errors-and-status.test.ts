@@ -58,6 +58,7 @@ describe('SidecarError', () => {
     SHUTTING_DOWN: [503, true],
     OVERLOADED: [503, true],
     INTERNAL: [500, false],
+    STATE_FORMAT_UNSUPPORTED: [503, true],
   };
 
   it('covers exactly the documented codes', () => {

@@ -34,11 +34,22 @@ describe('groupHash: FNV-1a 32-bit over UTF-8 bytes', () => {
 });
 
 describe('partitionScore', () => {
-  it('is an unsigned 32-bit integer and deterministic', () => {
+  it('is murmur3\'s 32-bit finaliser of hash ^ (partition + 1) * golden ratio, as an unsigned integer', () => {
+    // The same arithmetic in exact BigInt, so Math.imul and the unsigned shifts cannot hide an overflow slip.
+    const M = 2n ** 32n;
+    const reference = (h: number, p: number): number => {
+      let x = (BigInt(h) ^ ((BigInt(p + 1) * 0x9e3779b9n) % M)) % M;
+      x ^= x >> 16n;
+      x = (x * 0x85ebca6bn) % M;
+      x ^= x >> 13n;
+      x = (x * 0xc2b2ae35n) % M;
+      x ^= x >> 16n;
+      return Number(x);
+    };
     for (const h of hashes(200)) {
       for (let p = 0; p < 16; p++) {
         const score = partitionScore(h, p);
-        expect(score).toBe(partitionScore(h, p));
+        expect(score).toBe(reference(h, p));
         expect(Number.isInteger(score)).toBe(true);
         expect(score).toBeGreaterThanOrEqual(0);
         expect(score).toBeLessThan(2 ** 32);

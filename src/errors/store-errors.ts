@@ -1,0 +1,25 @@
+/**
+ * Failures of the shared store (Redis) as the core sees them. The adapter decides which one a failure is,
+ * from the connection's state and the client's error classes; anything else it lets through unchanged, so
+ * a programming error stays a 500 and is never mistaken for an outage.
+ */
+
+/** The store did not answer: its connection is down, or a command got no answer in time. */
+export class StoreUnreachableError extends Error {
+  override name = 'StoreUnreachableError';
+  /**
+   * True when the store is out of reach as a whole (connection down, or several commands in a row
+   * unanswered), false when only this command went unanswered on a connection that otherwise works.
+   */
+  readonly outage: boolean;
+
+  constructor(message: string, options: { outage: boolean; cause?: unknown }) {
+    super(message, { cause: options.cause });
+    this.outage = options.outage;
+  }
+}
+
+/** The store answered with an error (out of memory, read-only replica, a script error). Not an outage. */
+export class StoreRefusedError extends Error {
+  override name = 'StoreRefusedError';
+}

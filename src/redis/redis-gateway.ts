@@ -1,0 +1,77 @@
+import { Cluster, ReplyError } from 'ioredis';
+import type { RedisClient } from './redis-connection.ts';
+import { StoreRefusedError, StoreUnreachableError } from '../errors/store-errors.ts';
+import { registerScripts } from './scripts.ts';
+
+/** Consecutive unanswered commands that count as an outage even while the connection looks open. */
+const TIMEOUTS_BEFORE_OUTAGE = 3;
+
+/**
+ * The base class of the errors ioredis raises itself (redis-errors' RedisError): its connection aborts
+ * (AbortError, MaxRetriesPerRequestError, InterruptError), parse failures, and Redis's own error replies.
+ */
+const RedisError: abstract new (...args: never[]) => Error = Object.getPrototypeOf(ReplyError);
+
+/** Our own deadline on a command (ioredis's commandTimeout raises a plain Error that only its text tells apart). */
+class CommandDeadline extends Error {}
+
+/**
+ * The sidecar's one way to its Redis connection: it registers every script (scripts.ts), and every command
+ * goes through `run`, which bounds it by the command timeout and says
+ * what a failure means: unreachable (connection-level: refused, lost, or unanswered), refused (Redis
+ * answered with an error), or neither, which is let through unchanged (a programming error is a 500,
+ * never an outage).
+ */
+export class RedisGateway {
+  readonly redis: RedisClient;
+  readonly #commandTimeoutMs: number;
+  #unanswered = 0;
+
+  constructor(redis: RedisClient, { commandTimeoutMs = 2000 }: { commandTimeoutMs?: number } = {}) {
+    this.redis = redis;
+    this.#commandTimeoutMs = commandTimeoutMs;
+    registerScripts(redis);
+  }
+
+  async run<T>(call: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new CommandDeadline()), this.#commandTimeoutMs);
+    });
+    try {
+      const result = await Promise.race([call(), deadline]);
+      this.#unanswered = 0;
+      return result;
+    } catch (err) {
+      throw this.#classify(err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #classify(err: unknown): unknown {
+    if (err instanceof CommandDeadline) {
+      this.#unanswered++;
+      const outage = !this.#connected() || this.#unanswered >= TIMEOUTS_BEFORE_OUTAGE;
+      return new StoreUnreachableError(`Redis did not answer within ${this.#commandTimeoutMs} ms (${this.#unanswered} in a row)`, { outage });
+    }
+    if (err instanceof ReplyError) return new StoreRefusedError(`Redis refused the command: ${(err as Error).message}`, { cause: err });
+    // ioredis rejects commands with its own abort classes, or with a plain Error when the connection is not
+    // (or no longer) usable: closed, reconnecting, or its socket ended before ioredis noticed.
+    // A Cluster client stays 'ready' while the master of one slot is gone; its plain Errors are routing and
+    // node connection failures ("Too many Cluster redirections. Last error: Connection is closed.", "Cluster
+    // isn't ready"): outages of that slot.
+    const plainError = err instanceof Error && Object.getPrototypeOf(err) === Error.prototype;
+    if (err instanceof RedisError || (plainError && (this.redis instanceof Cluster || !this.#connected()))) {
+      return new StoreUnreachableError(`Redis connection unavailable (${this.redis.status})`, { outage: true, cause: err });
+    }
+    return err;
+  }
+
+  /** The connection as ioredis holds it: ready, and (one Redis) its socket still open for writing. */
+  #connected(): boolean {
+    if (this.redis instanceof Cluster) return this.redis.status === 'ready';
+    const { status, stream } = this.redis;
+    return status === 'ready' && stream.writable && !stream.writableEnded;
+  }
+}

@@ -1,0 +1,22 @@
+/** The few instruments the routing core counts with; prom-client's Counter and Gauge fit them. */
+export interface Count {
+  inc(value?: number): void;
+}
+
+export interface TopicCount {
+  inc(labels: { topic: string }, value?: number): void;
+}
+
+export interface Level {
+  set(value: number): void;
+}
+
+export interface RouterMetrics {
+  cacheHits: Count;
+  cacheMisses: Count;
+  groupsCreated: TopicCount;
+  degradedMode: Level;
+  degradedRoutes: Count;
+  degradedConflicts: Count;
+  hashRoutedMessages: Count;
+}

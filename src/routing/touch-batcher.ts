@@ -1,0 +1,66 @@
+import type { Logger } from '../logging/logger.ts';
+import type { Clock } from './clock.ts';
+import type { RouteCache } from './route-cache.ts';
+import type { RouteStore, TouchEntry } from './route-store.ts';
+
+/** Touches per store call: enough to amortise the round trip, small enough to keep Redis responsive. */
+const TOUCH_CHUNK = 500;
+
+/**
+ * Batches the last-access times of groups served from the cache and sends them on `flush`. The store's answer
+ * doubles as a confirmation: a route it still maps is proven again from the time the batch was sent, one it
+ * no longer maps is dropped from the cache, so the next use asks the store.
+ */
+export class TouchBatcher {
+  readonly #store: Pick<RouteStore, 'touch'>;
+  readonly #buckets: (topic: string) => Promise<number>;
+  readonly #cache: RouteCache;
+  readonly #now: Clock;
+  readonly #log: Logger;
+  /** Groups used since the last flush, per topic then group: at most one entry per cached group. */
+  #touched = new Map<string, Map<string, TouchEntry>>();
+
+  constructor(store: Pick<RouteStore, 'touch'>, buckets: (topic: string) => Promise<number>, cache: RouteCache, now: Clock, log: Logger) {
+    this.#store = store;
+    this.#buckets = buckets;
+    this.#cache = cache;
+    this.#now = now;
+    this.#log = log;
+  }
+
+  noteUse(topic: string, entry: TouchEntry): void {
+    let byGroup = this.#touched.get(topic);
+    if (!byGroup) {
+      byGroup = new Map();
+      this.#touched.set(topic, byGroup);
+    }
+    byGroup.set(entry.group, entry);
+  }
+
+  /** Sends what accumulated. Never rejects: a failed chunk's routes simply age out of their validity. */
+  async flush(): Promise<void> {
+    const touched = this.#touched;
+    if (touched.size === 0) return;
+    this.#touched = new Map();
+    for (const [topic, byGroup] of touched) {
+      const entries = [...byGroup.values()];
+      for (let from = 0; from < entries.length; from += TOUCH_CHUNK) await this.#send(topic, entries.slice(from, from + TOUCH_CHUNK));
+    }
+  }
+
+  async #send(topic: string, chunk: TouchEntry[]): Promise<void> {
+    const sentAt = this.#now();
+    try {
+      const confirmed = await this.#store.touch(topic, await this.#buckets(topic), chunk);
+      confirmed.forEach((ok, i) => {
+        const { group, partition } = chunk[i]!;
+        const cached = this.#cache.peek(topic, group);
+        if (!cached || cached.partition !== partition) return;
+        if (ok) cached.confirmedAt = Math.max(cached.confirmedAt, sentAt);
+        else this.#cache.delete(topic, group);
+      });
+    } catch (err) {
+      this.#log.warn('could not record last access of MessageGroups in Redis', { topic, groups: chunk.length, err });
+    }
+  }
+}

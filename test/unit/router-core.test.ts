@@ -1,0 +1,313 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { StoreUnreachableError } from '../../src/errors/store-errors.ts';
+import { createLogger } from '../../src/logging/logger.ts';
+import { cacheValidityMs } from '../../src/routing/expiry.ts';
+import { GenerationWatch } from '../../src/routing/generation-watch.ts';
+import { groupHash, hashedPartition } from '../../src/routing/hashing.ts';
+import { leastLoadedPartition } from '../../src/routing/least-loaded.ts';
+import { OutageState } from '../../src/routing/outage-state.ts';
+import { ProvenRoutes } from '../../src/routing/proven-routes.ts';
+import { OrderedMessageRouter, type RouterOptions } from '../../src/routing/router.ts';
+import type { RouterMetrics } from '../../src/routing/router-metrics.ts';
+import type { RouteOutcome, RouteStore, TopicRegistration, TouchEntry } from '../../src/routing/route-store.ts';
+import { SingleFlight } from '../../src/routing/single-flight.ts';
+
+const PARTITIONS = 4;
+const MINUTE = 60_000;
+const OPTIONS: RouterOptions = { routerBuckets: 16, routeCacheSize: 100, groupTtlMs: 60 * MINUTE, touchFlushIntervalMs: 1000 };
+const VALIDITY_MS = cacheValidityMs(OPTIONS.groupTtlMs, OPTIONS.touchFlushIntervalMs);
+
+/** The store's state in memory; `down` makes every call fail as an unreachable store would. */
+class FakeStore implements RouteStore {
+  readonly mappings = new Map<string, number>();
+  readonly generation = new Map<string, string | null>();
+  readonly calls = { route: 0, record: 0, touch: 0, ping: 0, generations: 0 };
+  readonly touched: TouchEntry[] = [];
+  /** 'outage': the connection is gone; 'unanswered': one command got no answer; 'defect': a programming error. */
+  failure: 'outage' | 'unanswered' | 'defect' | undefined;
+
+  #fail(): void {
+    if (this.failure === 'defect') throw new TypeError('a bug');
+    if (this.failure) throw new StoreUnreachableError('fake store out of reach', { outage: this.failure === 'outage' });
+  }
+
+  #loads(topic: string): number[] {
+    const loads = new Array<number>(PARTITIONS).fill(0);
+    for (const [key, p] of this.mappings) if (key.startsWith(`${topic}/`)) loads[p]!++;
+    return loads;
+  }
+
+  async registerTopic(topic: string, buckets: number): Promise<TopicRegistration> {
+    this.#fail();
+    return { buckets, generation: this.generation.get(topic) ?? null };
+  }
+
+  async route(topic: string, _buckets: number, group: string, hash: number): Promise<RouteOutcome> {
+    this.calls.route++;
+    this.#fail();
+    const existing = this.mappings.get(`${topic}/${group}`);
+    if (existing !== undefined) return { partition: existing, created: false };
+    const partition = leastLoadedPartition(this.#loads(topic), hash);
+    this.mappings.set(`${topic}/${group}`, partition);
+    return { partition, created: true };
+  }
+
+  async record(topic: string, _buckets: number, group: string, _hash: number, partition: number): Promise<number> {
+    this.calls.record++;
+    this.#fail();
+    const key = `${topic}/${group}`;
+    if (!this.mappings.has(key)) this.mappings.set(key, partition);
+    return this.mappings.get(key)!;
+  }
+
+  async touch(topic: string, _buckets: number, entries: readonly TouchEntry[]): Promise<boolean[]> {
+    this.calls.touch++;
+    this.#fail();
+    this.touched.push(...entries);
+    return entries.map((e) => this.mappings.get(`${topic}/${e.group}`) === e.partition);
+  }
+
+  async generations(topics: readonly string[]): Promise<(string | null)[]> {
+    this.calls.generations++;
+    this.#fail();
+    return topics.map((t) => this.generation.get(t) ?? null);
+  }
+
+  async ping(): Promise<void> {
+    this.calls.ping++;
+    this.#fail();
+  }
+}
+
+function fakeMetrics() {
+  const count = () => {
+    const c = { value: 0, inc: (n = 1) => void (c.value += n) };
+    return c;
+  };
+  const level = { value: 0, set: (v: number) => void (level.value = v) };
+  const created = { value: 0, inc: (_labels: { topic: string }, n = 1) => void (created.value += n) };
+  return {
+    cacheHits: count(),
+    cacheMisses: count(),
+    groupsCreated: created,
+    degradedMode: level,
+    degradedRoutes: count(),
+    degradedConflicts: count(),
+    hashRoutedMessages: count(),
+  } satisfies RouterMetrics;
+}
+
+let store: FakeStore;
+let metrics: ReturnType<typeof fakeMetrics>;
+let now: number;
+let logs: string[];
+
+function router(overrides: Partial<RouterOptions> = {}): OrderedMessageRouter {
+  const log = createLogger('info', {}, (line) => logs.push(line));
+  return new OrderedMessageRouter(store, async () => PARTITIONS, { ...OPTIONS, ...overrides }, metrics, log, () => now);
+}
+
+beforeEach(() => {
+  store = new FakeStore();
+  metrics = fakeMetrics();
+  now = 0;
+  logs = [];
+  vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** Lets the outage recovery run its probe (a 1 s interval). */
+const recoveryTick = () => vi.advanceTimersByTimeAsync(1000);
+
+describe('cache validity', () => {
+  it('serves a cached route without the store only inside its validity window', async () => {
+    const r = router();
+    const first = await r.route('t', 'g');
+    now = VALIDITY_MS - 1;
+    expect(await r.route('t', 'g')).toBe(first);
+    expect(store.calls.route).toBe(1);
+    now = VALIDITY_MS;
+    expect(await r.route('t', 'g')).toBe(first);
+    expect(store.calls.route).toBe(2);
+    expect([metrics.cacheHits.value, metrics.cacheMisses.value]).toEqual([1, 2]);
+  });
+
+  it('renews a route the store confirms in a touch batch, from when the batch was sent', async () => {
+    const r = router();
+    await r.route('t', 'g');
+    now = 10 * MINUTE;
+    await r.route('t', 'g'); // a hit: a touch is pending
+    await r.flushTouches();
+    expect(store.touched.map((e) => e.group)).toEqual(['g']);
+    now = 10 * MINUTE + VALIDITY_MS - 1;
+    await r.route('t', 'g');
+    expect(store.calls.route).toBe(1);
+  });
+
+  it('drops a cached route the store no longer maps, so the next use asks it again', async () => {
+    const r = router();
+    await r.route('t', 'g');
+    await r.route('t', 'g');
+    store.mappings.delete('t/g');
+    await r.flushTouches();
+    await r.route('t', 'g');
+    expect(store.calls.route).toBe(2);
+  });
+
+  it('ProvenRoutes: a route confirmed at t is proven until t + validity', () => {
+    let clock = 0;
+    const routes = new ProvenRoutes(10, 1000, () => clock);
+    routes.confirmed('t', 'g', 3, 7);
+    clock = 999;
+    expect(routes.get('t', 'g')?.partition).toBe(3);
+    clock = 1000;
+    expect(routes.get('t', 'g')).toBeUndefined();
+    expect(routes.cache.peek('t', 'g')?.partition).toBe(3);
+  });
+});
+
+describe('merged lookups', () => {
+  it('asks the store once for a burst of lookups of one new group', async () => {
+    const r = router();
+    const answers = await Promise.all(Array.from({ length: 50 }, () => r.route('t', 'new')));
+    expect(new Set(answers).size).toBe(1);
+    expect(store.calls.route).toBe(1);
+  });
+
+  it('SingleFlight shares a pending lookup and forgets it once settled', async () => {
+    const flight = new SingleFlight<number>();
+    let runs = 0;
+    const lookup = async () => ++runs;
+    expect(await Promise.all([flight.run('k', lookup), flight.run('k', lookup)])).toEqual([1, 1]);
+    expect(await flight.run('k', lookup)).toBe(2);
+  });
+});
+
+describe('outage entry', () => {
+  it('serves proven routes, refuses the rest with a retriable 503, and a mixed request whole', async () => {
+    const r = router();
+    const known = await r.route('t', 'known');
+    store.failure = 'outage';
+    await expect(r.route('t', 'stranger')).rejects.toMatchObject({ code: 'ROUTING_UNAVAILABLE', status: 503, retriable: true, retryAfterSeconds: 1 });
+    expect(r.degraded).toBe(true);
+    expect(metrics.degradedMode.value).toBe(1);
+    expect(await r.route('t', 'known')).toBe(known);
+    await expect(r.routeAll('t', ['known', 'stranger'])).rejects.toMatchObject({ code: 'ROUTING_UNAVAILABLE' });
+    expect(metrics.hashRoutedMessages.value).toBe(0);
+  });
+
+  it('refuses a cached route past its validity window: it is no longer proven', async () => {
+    const r = router();
+    await r.route('t', 'old');
+    store.failure = 'outage';
+    await expect(r.route('t', 'other')).rejects.toMatchObject({ code: 'ROUTING_UNAVAILABLE' });
+    now = VALIDITY_MS;
+    await expect(r.route('t', 'old')).rejects.toMatchObject({ code: 'ROUTING_UNAVAILABLE' });
+  });
+
+  it('does not enter degraded mode for one unanswered command, nor for a defect', async () => {
+    const r = router();
+    store.failure = 'unanswered';
+    await expect(r.route('t', 'g')).rejects.toBeInstanceOf(StoreUnreachableError);
+    store.failure = 'defect';
+    await expect(r.route('t', 'g')).rejects.toBeInstanceOf(TypeError);
+    expect(r.degraded).toBe(false);
+  });
+
+  it('OutageState: entered once, left once', () => {
+    const state = new OutageState();
+    expect([state.enter(5), state.enter(6), state.since]).toEqual([true, false, 5]);
+    expect([state.leave(), state.leave(), state.active]).toEqual([true, false, false]);
+  });
+});
+
+describe('outage exit', () => {
+  it('stays degraded while the store is out of reach, and leaves once it answers', async () => {
+    const r = router();
+    store.failure = 'outage';
+    await expect(r.route('t', 'g')).rejects.toThrow();
+    await recoveryTick();
+    expect(r.degraded).toBe(true);
+    store.failure = undefined;
+    await recoveryTick();
+    expect(r.degraded).toBe(false);
+    expect(metrics.degradedMode.value).toBe(0);
+    await r.stop();
+  });
+
+  it('has nothing to move after a refused group was mapped late (a timed-out route call that ran later)', async () => {
+    const r = router();
+    store.failure = 'outage';
+    await expect(r.route('t', 'late')).rejects.toThrow();
+    // The timed-out call ran once Redis resumed: the group is mapped, and nothing of it was written.
+    store.failure = undefined;
+    store.mappings.set('t/late', 2);
+    await recoveryTick();
+    expect(r.degraded).toBe(false);
+    expect(await r.route('t', 'late')).toBe(2);
+    expect(store.calls.record).toBe(0);
+    expect(metrics.degradedConflicts.value).toBe(0);
+    await r.stop();
+  });
+
+  it('in hash mode routes by hash, records on recovery, and counts and logs a conflict with its group', async () => {
+    const r = router({ degradedRouting: 'hash' });
+    store.failure = 'outage';
+    const routes = await r.routeAll('t', ['a', 'a', 'b']);
+    expect(routes.get('a')).toBe(hashedPartition(groupHash('a'), PARTITIONS));
+    expect(metrics.hashRoutedMessages.value).toBe(3);
+    store.failure = undefined;
+    const elsewhere = (hashedPartition(groupHash('b'), PARTITIONS) + 1) % PARTITIONS;
+    store.mappings.set('t/b', elsewhere); // another replica mapped b meanwhile
+    await recoveryTick();
+    expect(r.degraded).toBe(false);
+    expect(store.mappings.get('t/a')).toBe(routes.get('a'));
+    expect(metrics.degradedConflicts.value).toBe(1);
+    expect(logs.some((l) => l.includes('MessageGroup split') && l.includes('"group":"b"'))).toBe(true);
+    expect(await r.route('t', 'b')).toBe(elsewhere);
+    await r.stop();
+  });
+
+  it('skips touches and generation checks during an outage, and sends them afterwards', async () => {
+    const r = router();
+    await r.route('t', 'g');
+    await r.route('t', 'g');
+    store.failure = 'outage';
+    await expect(r.route('t', 'x')).rejects.toThrow();
+    await r.flushTouches();
+    expect(store.calls.touch).toBe(0);
+    store.failure = undefined;
+    await recoveryTick();
+    await r.flushTouches();
+    expect(store.touched.map((e) => e.group)).toEqual(['g']);
+    await r.stop();
+  });
+});
+
+describe('generation bumps', () => {
+  it('drop the cached routes of the topic an operator changed, and only of it', async () => {
+    const r = router();
+    await r.route('t', 'g');
+    await r.route('u', 'g');
+    store.generation.set('t', '1');
+    await r.flushTouches();
+    await r.route('t', 'g');
+    await r.route('u', 'g');
+    expect(store.calls.route).toBe(3);
+  });
+
+  it('GenerationWatch reports each change once, against the registration baseline', async () => {
+    const changed: string[] = [];
+    const watch = new GenerationWatch(store, (t) => changed.push(t), createLogger('error'));
+    watch.baseline('t', null);
+    watch.baseline('u', '4');
+    store.generation.set('u', '4');
+    await watch.check();
+    store.generation.set('t', '1');
+    await watch.check();
+    await watch.check();
+    expect(changed).toEqual(['t']);
+  });
+});
