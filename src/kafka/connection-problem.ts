@@ -24,8 +24,10 @@ function describeChain(value: unknown, depth = 0): string {
   if (value === undefined || value === null || depth > 5) return '';
   if (typeof value === 'string') return value;
   if (!(value instanceof Error)) return String(value);
-  const { code, cause, originalError } = value as Error & { code?: unknown; originalError?: unknown };
-  return [value.name, value.message, code === undefined ? '' : String(code), describeChain(cause, depth + 1), describeChain(originalError, depth + 1)].join(' ');
+  // kafkajs wraps in `originalError`; @platformatic/kafka nests AggregateErrors (`errors`) and `cause`s.
+  const { code, cause, originalError, errors } = value as Error & { code?: unknown; originalError?: unknown; errors?: unknown };
+  const nested = Array.isArray(errors) ? errors.map((e: unknown) => describeChain(e, depth + 1)) : [];
+  return [value.name, value.message, code === undefined ? '' : String(code), describeChain(cause, depth + 1), describeChain(originalError, depth + 1), ...nested].join(' ');
 }
 
 export interface KafkaProblem {
