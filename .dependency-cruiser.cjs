@@ -17,16 +17,18 @@ const LAYERS = {
   config: ['logging', 'errors'],
   routing: ['errors', 'logging'],
   dedup: ['errors', 'logging'],
-  kafka: ['errors', 'logging', 'config', 'metrics'],
+  // src/kafka/consumer implements the consumer port that src/consume owns.
+  kafka: ['consume', 'errors', 'logging', 'config', 'metrics'],
   redis: ['routing', 'dedup', 'errors', 'logging', 'config'],
   produce: ['routing', 'dedup', 'kafka', 'errors', 'logging', 'config', 'metrics'],
-  consume: ['kafka', 'produce', 'errors', 'logging', 'config', 'metrics'],
+  consume: ['produce', 'errors', 'logging', 'config', 'metrics'],
   // The admin tools read and change mappings through the Redis adapter's AdminStore (no port of their own yet).
-  admin: ['routing', 'produce', 'redis', 'errors', 'logging', 'config'],
+  admin: ['routing', 'produce', 'consume', 'redis', 'errors', 'logging', 'config'],
   http: ['produce', 'consume', 'admin', 'errors', 'logging', 'config', 'metrics'],
-  cli: ['admin', 'config', 'logging', 'errors'],
-  // The client SDK shares the wire types and the Kafka fallback's producer with the server.
-  sdk: ['produce', 'http', 'kafka', 'errors', 'logging'],
+  // The CLI reads the admin API's answers through the server's own types.
+  cli: ['admin', 'consume', 'config', 'logging', 'errors'],
+  // The client SDK shares the wire types (produce and delivery) and the Kafka fallback's producer with the server.
+  sdk: ['produce', 'consume', 'http', 'kafka', 'errors', 'logging'],
 };
 
 /** External clients, and the folders (besides the composition root) that may use them. */

@@ -63,6 +63,17 @@ const METRICS = {
   ordered_sidecar_degraded_conflicts_total: { type: 'counter', labels: [] },
   ordered_sidecar_hash_routed_messages_total: { type: 'counter', labels: [] },
   ordered_sidecar_deduplicated_messages_total: { type: 'counter', labels: ['topic'] },
+  // Ordered consumption (docs/consumption.md).
+  ordered_sidecar_consume_delivery_duration_seconds: { type: 'histogram', labels: ['subscription', 'outcome'] },
+  ordered_sidecar_consume_delivery_attempts_total: { type: 'counter', labels: ['subscription', 'outcome'] },
+  ordered_sidecar_consume_retries_total: { type: 'counter', labels: ['subscription'] },
+  ordered_sidecar_consume_messages_total: { type: 'counter', labels: ['subscription', 'outcome'] },
+  ordered_sidecar_consume_dead_letter_failures_total: { type: 'counter', labels: ['subscription'] },
+  ordered_sidecar_consume_lag_messages: { type: 'gauge', labels: ['subscription', 'partition'] },
+  ordered_sidecar_consume_buffered_messages: { type: 'gauge', labels: ['subscription', 'partition'] },
+  ordered_sidecar_consume_in_flight_groups: { type: 'gauge', labels: ['subscription'] },
+  ordered_sidecar_consume_blocked_groups: { type: 'gauge', labels: ['subscription'] },
+  ordered_sidecar_consume_hot_group_backlog_messages: { type: 'gauge', labels: ['subscription', 'rank', 'partition', 'message_group'] },
 };
 // Exposed series names -> allowed labels (histograms expose _bucket{le}, _sum, _count).
 const SERIES = new Map();

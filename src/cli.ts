@@ -2,7 +2,9 @@
 import { CONFIG_HELP, ConfigError, loadConfig } from './config/load-config.ts';
 import { createLogger } from './logging/logger.ts';
 import { GROUPS_USAGE, groupsCommand } from './cli/groups-command.ts';
+import { SUBSCRIPTIONS_USAGE, subscriptionsCommand } from './cli/subscriptions-command.ts';
 import { VERSION } from './version.ts';
+import { SubscriptionsError } from './consume/subscriptions.ts';
 
 // kafkajs arms a timer with a negative delay when a request deadline has already passed; Node 24 warns
 // about it on stderr outside our JSON log. The timer behaves as intended (it fires at once).
@@ -16,6 +18,8 @@ Usage:
   ordered-sidecar serve [options]    run the sidecar (options also come from the environment)
   ordered-sidecar groups <subcommand> ...   inspect and manage MessageGroup mappings over /admin/v1:
 ${GROUPS_USAGE}
+  ordered-sidecar subscriptions <subcommand> ...   blocked groups of ordered consumption, over /admin/v1:
+${SUBSCRIPTIONS_USAGE}
   ordered-sidecar --version
 
 Options (flag, or environment variable):
@@ -38,6 +42,10 @@ async function serve(argv: string[]): Promise<void> {
   try {
     sidecar = await startSidecar(options, log);
   } catch (err) {
+    if (err instanceof SubscriptionsError) {
+      process.stderr.write(`ordered-sidecar: ${err.message}\n`);
+      process.exit(2);
+    }
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'EADDRINUSE' && code !== 'EADDRNOTAVAIL' && code !== 'EACCES') throw err;
     // A listen failure is a configuration problem: one line, like the other configuration errors.
@@ -65,6 +73,9 @@ switch (command) {
     break;
   case 'groups':
     process.exitCode = await groupsCommand(rest, process.env, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
+    break;
+  case 'subscriptions':
+    process.exitCode = await subscriptionsCommand(rest, process.env, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
     break;
   case '--version':
     process.stdout.write(`${VERSION}\n`);

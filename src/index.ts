@@ -1,5 +1,6 @@
 /**
- * ordered-sidecar's client SDK: `Client`, `OrderedProducer`, their options, results and errors.
+ * ordered-sidecar's client SDK: `Client`, `OrderedProducer`, their options, results and errors; the
+ * delivery body of ordered consumption and `deliveryEndpoint`, which turns a handler into an endpoint for it.
  * The sidecar itself is started with the `ordered-sidecar` CLI, not from here.
  */
 export { Client } from './sdk/client.ts';
@@ -9,3 +10,4 @@ export type { GroupMessage, MessageData, OrderedMessage, SendOptions } from './s
 export type { MessageError, MessageOutcome, OrderedProduceResult, PartitionFailure, PartitionResult } from './sdk/result-types.ts';
 export type { SidecarCapabilities } from './sdk/capabilities.ts';
 export { AbortError, ClientClosedError, GroupInDoubtError, NonRetriableError, RetriableError, SidecarClientError, type ClientErrorCode, type FailureInfo, type InDoubtGroup } from './sdk/errors.ts';
+export { deliveryEndpoint, messageBytes, type DeliveredMessage, type DeliveryBody, type DeliveryEndpointOptions, type DeliveryHandler } from './sdk/delivery-handler.ts';

@@ -1,15 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
 import type { SidecarOptions } from './config/options.ts';
 import { createApp } from './http/app.ts';
 import { HealthChecker } from './http/health.ts';
 import { PartitionWriter } from './kafka/partition-writer.ts';
-import { ResettableProducer } from './kafka/resettable-producer.ts';
+import { createKafkaEngine } from './kafka/create-engine.ts';
+import { kafkaConnection } from './kafka/kafka-connection.ts';
 import { TopicMetadata } from './kafka/topic-metadata.ts';
-import { retryBudget } from './kafka/retry-budget.ts';
-import { kafkaSecurity, kafkajsSecurity, warnWeakKafkaSecurity } from './kafka/kafka-security.ts';
-import { KafkaConnectionProblem, kafkaFailureCause } from './kafka/connection-problem.ts';
+import { kafkaFailureCause } from './kafka/connection-problem.ts';
+import { warnWeakKafkaSecurity } from './kafka/kafka-security.ts';
 import type { Logger } from './logging/logger.ts';
 import { SidecarMetrics, type TopicLoads } from './metrics/sidecar-metrics.ts';
 import { loadDeviation } from './routing/least-loaded.ts';
@@ -25,6 +24,9 @@ import { VERSION } from './version.ts';
 import { AdminStore } from './redis/admin-store.ts';
 import { AdminService } from './admin/admin-service.ts';
 import { warnIfAdminExposed } from './admin/admin-auth.ts';
+import { readSubscriptionsFile } from './consume/subscriptions.ts';
+import type { ConsumeService } from './consume/consume-service.ts';
+import { createConsumption } from './consumption.ts';
 
 
 export interface RunningSidecar {
@@ -33,62 +35,19 @@ export interface RunningSidecar {
   router: OrderedMessageRouter;
   cleaner: MappingCleaner;
   metrics: SidecarMetrics;
+  /** Ordered consumption of the subscriptions file; undefined without one. */
+  consume: ConsumeService | undefined;
   /** Stops accepting, drains in-flight requests, flushes Kafka and Redis, disconnects. Idempotent. */
   close(): Promise<void>;
 }
 
-/** kafkajs's words for a connection ending or failing, whatever the reason. */
-const CONNECTION_NOISE = /Closed connection|Connection error|Connection timeout|Failed to connect/i;
-
-/** Warnings about choices made on purpose: bounded retries are paired with producer replacement. */
-const EXPECTED_KAFKAJS_WARNINGS = ['Limiting retries for the idempotent producer'];
-
-/**
- * kafkajs logs through ours, at warn and above, so broker trouble shows up in the same JSON stream. Failures
- * an operator must fix (credentials, certificates) are logged once per cause, not at every retry.
- */
-function kafkaLogCreator(log: Logger, problem: KafkaConnectionProblem) {
-  return () =>
-    ({ level, log: entry }: { level: number; log: { message: string } & Record<string, unknown> }) => {
-      const { message, timestamp: _t, logger: _l, stack: _s, ...fields } = entry;
-      if (EXPECTED_KAFKAJS_WARNINGS.some((w) => message.startsWith(w))) return;
-      const detail = fields.error === undefined ? message : `${message}: ${String(fields.error)}`;
-      const cause = level <= kafkaLogLevel.WARN ? kafkaFailureCause(detail) : undefined;
-      if (cause) {
-        if (problem.report({ cause, detail })) log.error(`Kafka ${cause}; the sidecar stays up and not ready until it succeeds (repeats are not logged)`, { cause, detail, broker: fields.broker });
-        return;
-      }
-      // The connection a refused login leaves behind is closed and retried: part of the failure just logged.
-      if (problem.current && CONNECTION_NOISE.test(detail)) {
-        log.debug(`kafkajs: ${message}`, fields);
-        return;
-      }
-      // A client naming a topic that does not exist is a 404 for that client, not a broker problem.
-      if (String(fields.error ?? '').includes('does not host this topic-partition')) {
-        log.debug(`kafkajs: ${message}`, fields);
-        return;
-      }
-      if (level <= kafkaLogLevel.ERROR) log.error(`kafkajs: ${message}`, fields);
-      else if (level === kafkaLogLevel.WARN) log.warn(`kafkajs: ${message}`, fields);
-    };
-}
-
 export async function startSidecar(options: SidecarOptions, log: Logger): Promise<RunningSidecar> {
+  // A bad subscriptions file stops the start before anything connects (SubscriptionsError, one line).
+  const subscriptions = options.subscriptionsFile === undefined ? [] : readSubscriptionsFile(options.subscriptionsFile);
   const metrics = new SidecarMetrics();
-  const budget = retryBudget(options.kafkaWriteTimeoutMs);
   warnWeakKafkaSecurity(options, log);
-  const kafkaProblem = new KafkaConnectionProblem();
-  const kafka = new Kafka({
-    clientId: options.kafkaClientId,
-    brokers: options.kafkaBrokers,
-    ...kafkajsSecurity(kafkaSecurity(options)),
-    logLevel: kafkaLogLevel.WARN,
-    logCreator: kafkaLogCreator(log, kafkaProblem),
-    retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
-    requestTimeout: budget.requestTimeout,
-  });
-  const admin = kafka.admin();
-  const producer = new ResettableProducer(kafka, log, budget);
+  const connection = kafkaConnection(options);
+  const kafka = createKafkaEngine(options.kafkaClient, connection, options.kafkaWriteTimeoutMs, log);
   // Fail fast when Redis is away (no offline queue; RedisGateway bounds each command): the router then
   // degrades at once instead of holding requests; ioredis keeps reconnecting in the background.
   const redis = createRedisClient(options, { maxRetriesPerRequest: 1, enableOfflineQueue: false, keepAlive: 5000, connectionName: 'ordered-sidecar' });
@@ -105,10 +64,10 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
 
   const gateway = new RedisGateway(redis, { commandTimeoutMs: options.redisCommandTimeoutMs });
   const store = new RouterStore(gateway, options.redisPrefix);
-  const metadata = new TopicMetadata(admin, options.metadataRefreshMs);
+  const metadata = new TopicMetadata((topic) => kafka.partitionCount(topic), options.metadataRefreshMs);
   const router = new OrderedMessageRouter(store, (topic, how) => metadata.partitionCount(topic, how), options, metrics, log);
   const cleaner = new MappingCleaner(store, options, metrics, log);
-  const writer = new PartitionWriter(producer.send, { ...options, maxQueueWaitMs: options.kafkaWriteTimeoutMs }, metrics);
+  const writer = new PartitionWriter((topic, partition, messages) => kafka.send(topic, partition, messages), { ...options, maxQueueWaitMs: options.kafkaWriteTimeoutMs }, metrics);
   // A retry waits for an earlier attempt at most as long as that attempt's write could take behind one batch.
   const dedup = new DedupWindow(
     new RedisDedupStore(gateway, options.redisPrefix, options.dedupWindowMs),
@@ -116,7 +75,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
     log,
   );
   const produce = new ProduceService({ router, partitionCount: (t) => metadata.partitionCount(t), writer, metrics, limits: options, dedup, log, maxQueuedBytes: options.maxQueuedBytes });
-  const health = new HealthChecker({ kafka: () => admin.describeCluster(), redis: () => redis.ping() }, metrics, () => router.degraded, kafkaProblem, log);
+  const health = new HealthChecker({ kafka: () => kafka.ping(), redis: () => redis.ping() }, kafka.name, metrics, () => router.degraded, connection.problem, log);
 
   metrics.trackLoads(async () => {
     const byTopic = new Map<string, TopicLoads>();
@@ -132,7 +91,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   });
 
   // Kafka may still be starting next to us; connect in the background and let /readyz say when it is up.
-  void Promise.all([admin.connect(), producer.connect()]).catch((err: unknown) => {
+  void kafka.connect().catch((err: unknown) => {
     // An authentication or certificate failure was logged once already, with its cause.
     if (!kafkaFailureCause(err)) log.warn('Kafka not reachable yet; will retry on demand', { err });
   });
@@ -140,11 +99,15 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   cleaner.start();
   dedup.start();
 
+  // Consumption starts after the produce path exists: dead letters go through it.
+  const consumption = subscriptions.length === 0 ? undefined : createConsumption({ subscriptions, produce, registry: metrics.registry, options, log });
+  consumption?.service.start();
+
   const adminService = new AdminService({ store: new AdminStore(store), partitionCount: (t) => metadata.partitionCount(t), forget: (t, g) => router.forget(t, g), options, log });
   warnIfAdminExposed(options, log);
 
   let draining = false;
-  const app = createApp({ produce, health, metrics, log, version: VERSION, maxBodyBytes: options.maxBodyBytes, dedupWindowMs: options.dedupWindowMs, isDraining: () => draining, admin: { service: adminService, token: options.adminToken }, apiToken: options.apiToken });
+  const app = createApp({ produce, health, metrics, log, version: VERSION, kafkaClient: kafka.name, maxBodyBytes: options.maxBodyBytes, dedupWindowMs: options.dedupWindowMs, isDraining: () => draining, admin: { service: adminService, token: options.adminToken, consume: consumption?.service }, consume: consumption?.service, apiToken: options.apiToken });
   const server = createServer(app);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -153,13 +116,15 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   });
   const { address, port } = server.address() as AddressInfo;
   const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
-  log.info('ordered-sidecar listening', { url, version: VERSION, kafkaBrokers: options.kafkaBrokers, redis: redisDescription(options) });
+  log.info('ordered-sidecar listening', { url, version: VERSION, kafkaClient: kafka.name, kafkaBrokers: options.kafkaBrokers, redis: redisDescription(options) });
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       draining = true;
       log.info('shutting down: draining in-flight requests');
+      // Consumption drains alongside the HTTP server: stop fetching, finish in-flight deliveries, commit.
+      const consumed = consumption?.service.stop(options.shutdownGraceMs);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // A keep-alive connection whose request finishes during the drain turns idle, and would otherwise hold
       // the server open until its keep-alive timeout; close such connections as they turn idle.
@@ -172,15 +137,17 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
       await closed;
       clearInterval(sweep);
       clearTimeout(grace);
+      await consumed;
+      await consumption?.close();
       await writer.idle();
       dedup.stop();
       await Promise.allSettled([router.stop(), cleaner.stop()]);
-      await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
+      await kafka.close();
       await redis.quit().catch(() => redis.disconnect());
       log.info('shut down cleanly');
     })());
 
-  return { url, server, router, cleaner, metrics, close };
+  return { url, server, router, cleaner, metrics, consume: consumption?.service, close };
 }
 
 /** Starting degraded because Redis is a moment slower than us would be needless; wait a little, then go on. */

@@ -2,12 +2,16 @@ import express, { type ErrorRequestHandler, type Request, type RequestHandler, t
 import { SidecarError } from '../errors/sidecar-error.ts';
 import { requireAdminToken } from './admin-auth.ts';
 import type { AdminService } from './admin-service.ts';
+import type { ConsumeService } from '../consume/consume-service.ts';
+import { addSubscriptionRoutes } from './subscription-routes.ts';
 import { cursorParam, groupParam, limitParam, movePartition, topicParam } from './admin-validate.ts';
 
 export interface AdminRouterDeps {
   service: AdminService;
   /** ADMIN_TOKEN; undefined leaves the endpoints open (loopback bind is then the only guard). */
   token: string | undefined;
+  /** Ordered consumption, for retrying or skipping blocked groups; undefined without subscriptions. */
+  consume?: ConsumeService | undefined;
 }
 
 /** A move body is one small object; anything bigger is not a move. */
@@ -51,6 +55,7 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     const [t, g] = [topic(req), group(req)];
     res.json(await service.move(t, g, movePartition(req.body)));
   });
+  addSubscriptionRoutes(router, deps.consume);
   // body-parser's own size error would quote the produce API's limit; say what a move body is instead.
   const tooLarge: ErrorRequestHandler = (err: { type?: string }, _req, _res, next) => {
     next(err.type === 'entity.too.large' ? new SidecarError('PAYLOAD_TOO_LARGE', 'body: a move body is {"partition": N}, at most 1 KiB', { field: 'body' }) : err);

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { DEFAULT_OPTIONS, DEGRADED_ROUTING_MODES, SASL_MECHANISMS, type SidecarOptions } from './options.ts';
+import { DEFAULT_OPTIONS, DEGRADED_ROUTING_MODES, KAFKA_CLIENTS, SASL_MECHANISMS, type SidecarOptions } from './options.ts';
 import { parseDuration } from './parse-duration.ts';
 import { LOG_LEVELS } from '../logging/logger.ts';
 import { ConfigError } from './config-error.ts';
@@ -7,7 +7,7 @@ import { checkConnectivity } from './check-connectivity.ts';
 
 export { ConfigError };
 
-type Kind = 'string' | 'list' | 'int' | 'duration' | 'url' | 'level' | 'degraded-routing' | 'bool' | 'file' | 'mechanism';
+type Kind = 'string' | 'list' | 'int' | 'duration' | 'url' | 'level' | 'degraded-routing' | 'kafka-client' | 'bool' | 'file' | 'mechanism';
 
 interface Setting {
   key: keyof SidecarOptions;
@@ -21,6 +21,7 @@ interface Setting {
 const SETTINGS: Setting[] = [
   { key: 'kafkaBrokers', env: 'KAFKA_BROKERS', kind: 'list' },
   { key: 'kafkaClientId', env: 'KAFKA_CLIENT_ID', kind: 'string' },
+  { key: 'kafkaClient', env: 'KAFKA_CLIENT', kind: 'kafka-client' },
   { key: 'redisUrl', env: 'REDIS_URL', kind: 'url' },
   { key: 'redisPrefix', env: 'REDIS_PREFIX', kind: 'string' },
   { key: 'port', env: 'PORT', kind: 'int', min: 0, max: 65535 },
@@ -49,6 +50,11 @@ const SETTINGS: Setting[] = [
   { key: 'logLevel', env: 'LOG_LEVEL', kind: 'level' },
   { key: 'degradedRouting', env: 'DEGRADED_ROUTING', kind: 'degraded-routing' },
   { key: 'redisCommandTimeoutMs', env: 'REDIS_COMMAND_TIMEOUT', kind: 'duration', min: 100, max: 60_000 },
+  { key: 'subscriptionsFile', env: 'SUBSCRIPTIONS_FILE', kind: 'string' },
+  { key: 'consumeBufferMessages', env: 'CONSUME_BUFFER_MESSAGES', kind: 'int', min: 1 },
+  { key: 'consumeCommitIntervalMs', env: 'CONSUME_COMMIT_INTERVAL', kind: 'duration', min: 100 },
+  // Kafka brokers refuse sessions outside group.min/max.session.timeout.ms (6 s and 30 min by default).
+  { key: 'consumeSessionTimeoutMs', env: 'CONSUME_SESSION_TIMEOUT', kind: 'duration', min: 6000, max: 1_800_000 },
   { key: 'kafkaTls', env: 'KAFKA_TLS', kind: 'bool' },
   { key: 'kafkaTlsCaFile', env: 'KAFKA_TLS_CA_FILE', kind: 'file' },
   { key: 'kafkaTlsCertFile', env: 'KAFKA_TLS_CERT_FILE', kind: 'file' },
@@ -117,6 +123,8 @@ function parseValue(setting: Setting, raw: string, source: string): SidecarOptio
       return (LOG_LEVELS as readonly string[]).includes(raw) ? (raw as SidecarOptions['logLevel']) : fail(`must be one of ${LOG_LEVELS.join(', ')}`);
     case 'degraded-routing':
       return (DEGRADED_ROUTING_MODES as readonly string[]).includes(raw) ? (raw as SidecarOptions['degradedRouting']) : fail(`must be one of ${DEGRADED_ROUTING_MODES.join(', ')}`);
+    case 'kafka-client':
+      return (KAFKA_CLIENTS as readonly string[]).includes(raw) ? (raw as SidecarOptions['kafkaClient']) : fail(`must be one of ${KAFKA_CLIENTS.join(', ')}`);
     case 'bool': {
       const value = raw.trim().toLowerCase();
       if (['true', '1', 'yes', 'on'].includes(value)) return true;

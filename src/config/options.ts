@@ -9,6 +9,11 @@ export interface SidecarOptions {
   kafkaBrokers: string[];
   /** Kafka client id, shown in broker logs and quotas. @defaultValue 'ordered-sidecar' */
   kafkaClientId: string;
+  /**
+   * The Kafka client library the sidecar writes with: `platformatic` (@platformatic/kafka) or `kafkajs`.
+   * Both give the same ordering guarantees (docs/engines.md). @defaultValue 'platformatic'
+   */
+  kafkaClient: KafkaClientName;
   /** Redis holding the MessageGroup mappings shared by all replicas. @defaultValue 'redis://127.0.0.1:6379' */
   redisUrl: string;
   /** Prefix of every Redis key, so several sidecar fleets can share one Redis. @defaultValue 'os' */
@@ -68,6 +73,14 @@ export interface SidecarOptions {
   degradedRouting: DegradedRouting;
   /** How long one Redis command may take before it counts as unanswered (an outage after three in a row). @defaultValue 2 s */
   redisCommandTimeoutMs: number;
+  /** JSON file of subscriptions: topics delivered to the application's HTTP endpoint (docs/consumption.md). @defaultValue unset (no consumption) */
+  subscriptionsFile?: string;
+  /** Messages buffered per consumed partition; past it, fetching that partition pauses until it drains. @defaultValue 10000 */
+  consumeBufferMessages: number;
+  /** How often consumed offsets are committed (also on rebalance and shutdown). @defaultValue 5 s */
+  consumeCommitIntervalMs: number;
+  /** A consuming replica silent this long is taken out of its consumer groups (after a crash, say). @defaultValue 30 s */
+  consumeSessionTimeoutMs: number;
 
   // --- production connectivity (docs/operations.md, "Connecting to a secured Kafka and Redis") ---
   /** TLS to Kafka; turned on by any other KAFKA_TLS_* option. @defaultValue false */
@@ -110,6 +123,10 @@ export interface SidecarOptions {
   apiToken?: string;
 }
 
+/** The Kafka client libraries the sidecar can write with (`KAFKA_CLIENT`, src/kafka/create-engine.ts). */
+export const KAFKA_CLIENTS = ['platformatic', 'kafkajs'] as const;
+export type KafkaClientName = (typeof KAFKA_CLIENTS)[number];
+
 export const DEGRADED_ROUTING_MODES = ['reject', 'hash'] as const;
 export type DegradedRouting = (typeof DEGRADED_ROUTING_MODES)[number];
 
@@ -118,6 +135,7 @@ const MINUTE = 60_000;
 export const DEFAULT_OPTIONS = {
   kafkaBrokers: ['127.0.0.1:9092'],
   kafkaClientId: 'ordered-sidecar',
+  kafkaClient: 'platformatic',
   redisUrl: 'redis://127.0.0.1:6379',
   redisPrefix: 'os',
   port: 8080,
@@ -144,6 +162,9 @@ export const DEFAULT_OPTIONS = {
   logLevel: 'info',
   degradedRouting: 'reject',
   redisCommandTimeoutMs: 2000,
+  consumeBufferMessages: 10_000,
+  consumeCommitIntervalMs: 5000,
+  consumeSessionTimeoutMs: 30_000,
   kafkaTls: false,
   kafkaTlsInsecureSkipVerify: false,
   redisTls: false,

@@ -32,8 +32,13 @@ export class SidecarError extends Error {
   readonly field: string | undefined;
   /** When a retry may succeed, in seconds; sent as `Retry-After`. */
   readonly retryAfterSeconds: number | undefined;
+  /**
+   * The condition behind it is logged by whoever raised it, once and in periodic counts (an outage's
+   * refusals): a line per request would flood the log, so the HTTP layer logs the request at debug only.
+   */
+  readonly summarized: boolean;
 
-  constructor(code: ErrorCode, message: string, options: { field?: string; cause?: unknown; retryAfterSeconds?: number } = {}) {
+  constructor(code: ErrorCode, message: string, options: { field?: string; cause?: unknown; retryAfterSeconds?: number; summarized?: boolean } = {}) {
     super(message, { cause: options.cause });
     this.name = 'SidecarError';
     this.code = code;
@@ -41,6 +46,7 @@ export class SidecarError extends Error {
     this.retriable = ERROR_CODES[code].retriable;
     this.field = options.field;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.summarized = options.summarized ?? false;
   }
 
   toJSON(): { error: { code: ErrorCode; message: string; field?: string; retriable: boolean } } {

@@ -9,10 +9,12 @@ export const REQUEST_TYPES = [
   { name: 'OrderedProduce', type: ORDERED_PRODUCE_TYPE, method: 'POST', path: '/v1/ordered-produce', min_version: 1, max_version: 1 },
 ] as const;
 
-export function apiVersions(sidecarVersion: string, dedupWindowMs: number): Record<string, unknown> {
+export function apiVersions(sidecarVersion: string, dedupWindowMs: number, kafkaClient: string): Record<string, unknown> {
   return {
     api_version: 1,
     sidecar_version: sidecarVersion,
+    // The Kafka client library the sidecar writes with (KAFKA_CLIENT): informational, for operators.
+    kafka_client: kafkaClient,
     request_types: REQUEST_TYPES,
     features: {
       message_group_header: GROUP_HEADER,

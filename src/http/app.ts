@@ -6,6 +6,7 @@ import type { Logger } from '../logging/logger.ts';
 import type { ProduceService } from '../produce/produce-service.ts';
 import type { ProduceResponse } from '../produce/produce-types.ts';
 import { apiVersions } from './api-versions.ts';
+import type { ConsumeService } from '../consume/consume-service.ts';
 import { openApiDocument } from './openapi.ts';
 import type { HealthChecker } from './health.ts';
 
@@ -22,11 +23,15 @@ export interface AppDeps {
   metrics: HttpMetrics;
   log: Logger;
   version: string;
+  /** The Kafka engine in use, named by /v1/api-versions. */
+  kafkaClient: string;
   maxBodyBytes: number;
   dedupWindowMs: number;
   /** True once shutdown began: new requests get 503 and the connection is closed. */
   isDraining: () => boolean;
   admin: AdminRouterDeps;
+  /** Ordered consumption, when a subscriptions file is configured. */
+  consume?: ConsumeService | undefined;
   /** Bearer token /v1/* requires; undefined leaves /v1 open. /healthz, /readyz and /metrics are always open. */
   apiToken?: string | undefined;
 }
@@ -99,7 +104,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.post('/v1/ordered-produce', requireJson, json, produceRoute((body) => produce.ordered(body)));
   app.post('/v1/produce', requireJson, json, produceRoute((body) => produce.plain(body)));
   app.get('/v1/api-versions', (_req, res) => {
-    res.json(apiVersions(deps.version, deps.dedupWindowMs));
+    res.json(apiVersions(deps.version, deps.dedupWindowMs, deps.kafkaClient));
   });
   const openapi = openApiDocument(deps.version);
   app.get('/v1/openapi.json', (_req, res) => {
@@ -110,7 +115,11 @@ export function createApp(deps: AppDeps): express.Express {
   });
   app.get('/readyz', async (_req, res) => {
     const readiness = await health.check();
-    res.status(readiness.ready ? 200 : 503).json(readiness);
+    // A subscription not ready (its topic missing) is shown, but does not take the produce path out of service.
+    res.status(readiness.ready ? 200 : 503).json(deps.consume ? { ...readiness, subscriptions: deps.consume.readiness() } : readiness);
+  });
+  app.get('/v1/subscriptions', (_req, res) => {
+    res.json({ subscriptions: deps.consume?.status() ?? [] });
   });
   app.get('/metrics', async (_req, res) => {
     await health.check();
@@ -127,7 +136,7 @@ export function createApp(deps: AppDeps): express.Express {
     const err = raw instanceof SidecarError ? raw : (bodyParserError(raw as object, deps.maxBodyBytes) ?? new SidecarError('INTERNAL', 'internal error', { cause: raw }));
     // An internal error is a defect: its stack is what finds it.
     const stack = err.code === 'INTERNAL' && raw instanceof Error ? { stack: raw.stack } : {};
-    if (err.status >= 500) log.error('request failed', { method: req.method, path: req.path, code: err.code, err: err.cause ?? err, ...stack });
+    if (err.status >= 500 && !err.summarized) log.error('request failed', { method: req.method, path: req.path, code: err.code, err: err.cause ?? err, ...stack });
     else log.debug('request rejected', { method: req.method, path: req.path, code: err.code, reason: err.message });
     if (res.headersSent) return;
     if (err.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(err.retryAfterSeconds));

@@ -27,8 +27,8 @@ export interface Readiness {
   /** Kafka answers. Without Redis the sidecar still routes (degraded mode), so Redis does not gate it. */
   ready: boolean;
   degraded: boolean;
-  /** `cause` names what an operator must fix when Kafka refuses us: wrong credentials or certificates. */
-  kafka: { ok: boolean; error?: string; cause?: string };
+  /** `client` names the Kafka engine in use (`KAFKA_CLIENT`); `cause` what an operator must fix when Kafka refuses us. */
+  kafka: { ok: boolean; client: string; error?: string; cause?: string };
   redis: { ok: boolean; error?: string };
 }
 
@@ -42,15 +42,18 @@ const withTimeout = <T>(promise: Promise<T>, what: string): Promise<T> =>
 /** Whether Kafka and Redis answer, for /readyz and the *_up gauges. */
 export class HealthChecker {
   readonly #probes: HealthProbes;
+  readonly #kafkaClient: string;
   readonly #metrics: HealthMetrics;
   readonly #degraded: () => boolean;
   readonly #kafkaProblem: KafkaProblemSource;
   readonly #log: Logger;
   #last: { at: number; result: Promise<Readiness> } | undefined;
 
-  constructor(probes: HealthProbes, metrics: HealthMetrics, degraded: () => boolean, kafkaProblem: KafkaProblemSource, log: Logger) {
+  /** `kafkaClient` names the engine in use, so /readyz says which one answered. */
+  constructor(probes: HealthProbes, kafkaClient: string, metrics: HealthMetrics, degraded: () => boolean, kafkaProblem: KafkaProblemSource, log: Logger) {
     this.#degraded = degraded;
     this.#probes = probes;
+    this.#kafkaClient = kafkaClient;
     this.#kafkaProblem = kafkaProblem;
     this.#log = log;
     this.#metrics = metrics;
@@ -78,6 +81,6 @@ export class HealthChecker {
     if (probed.ok && this.#kafkaProblem.clear()) this.#log.info('Kafka connection works again');
     this.#metrics.kafkaUp.set(kafka.ok ? 1 : 0);
     this.#metrics.redisUp.set(redis.ok ? 1 : 0);
-    return { ready: kafka.ok, degraded: this.#degraded() || !redis.ok, kafka, redis };
+    return { ready: kafka.ok, degraded: this.#degraded() || !redis.ok, kafka: { ...kafka, client: this.#kafkaClient }, redis };
   }
 }

@@ -1,3 +1,5 @@
+import type { Logger } from '../logging/logger.ts';
+
 /**
  * Why Kafka refuses us, when that is something an operator must fix (credentials, certificates) rather
  * than wait out. Clients retry such failures forever and log every attempt; this keeps the cause for
@@ -64,4 +66,16 @@ export class KafkaConnectionProblem {
     this.#logged.clear();
     return had;
   }
+}
+
+/**
+ * Records `failure` (an error, or a client's log text) when it is a refusal an operator must fix, logging the
+ * first of each cause; true when it was one (the caller then stays quiet about it).
+ */
+export function reportRefusal(problem: KafkaConnectionProblem, failure: unknown, log: Logger, fields: Record<string, unknown> = {}): boolean {
+  const cause = kafkaFailureCause(failure);
+  if (!cause) return false;
+  const detail = failure instanceof Error ? failure.message : String(failure);
+  if (problem.report({ cause, detail })) log.error(`Kafka ${cause}; the sidecar stays up and not ready until it succeeds (repeats are not logged)`, { cause, detail, ...fields });
+  return true;
 }

@@ -1,11 +1,5 @@
 import { SidecarError, errorMessage } from '../errors/sidecar-error.ts';
 
-interface KafkaJsErrorShape {
-  name?: string;
-  type?: string;
-  retriable?: boolean;
-}
-
 /** Broker answers meaning the records themselves are unacceptable; repeating them cannot succeed. */
 const REJECTED = new Set([
   'MESSAGE_TOO_LARGE',
@@ -19,20 +13,41 @@ const REJECTED = new Set([
   'UNSUPPORTED_FOR_MESSAGE_FORMAT',
 ]);
 
+/**
+ * Kafka's error name behind a client's failure. kafkajs puts it in `type`. @platformatic/kafka puts it in
+ * `apiId`, inside the `errors` of a MultipleErrors (one per attempt) or a `cause`: there a refusal of the
+ * records counts wherever it appears (it ends the retries), else the last one named.
+ */
+export function kafkaErrorType(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const kafkajsType = (err as { type?: unknown }).type;
+  if (typeof kafkajsType === 'string') return kafkajsType;
+  const names: string[] = [];
+  const visit = (e: unknown, depth: number): void => {
+    if (typeof e !== 'object' || e === null || depth > 8) return;
+    const shape = e as { apiId?: unknown; errors?: unknown; cause?: unknown };
+    if (typeof shape.apiId === 'string') names.push(shape.apiId);
+    if (Array.isArray(shape.errors)) for (const inner of shape.errors) visit(inner, depth + 1);
+    visit(shape.cause, depth + 1);
+  };
+  visit(err, 0);
+  return names.find((name) => REJECTED.has(name)) ?? names.at(-1);
+}
+
 /** True when the broker refused the batch outright: nothing of it was written, its fate is known. */
 export const isDefinitiveRejection = (err: unknown): boolean => {
-  const type = (typeof err === 'object' && err !== null ? (err as KafkaJsErrorShape).type : undefined) ?? '';
+  const type = kafkaErrorType(err) ?? '';
   return REJECTED.has(type) || type === 'UNKNOWN_TOPIC_OR_PARTITION';
 };
 
-/** Maps a kafkajs failure to the sidecar's error vocabulary, keeping the original as the cause. */
+/** Maps a Kafka client's failure to the sidecar's error vocabulary, keeping the original as the cause. */
 export function fromKafkaError(err: unknown, what: string): SidecarError {
-  const shape = (typeof err === 'object' && err !== null ? err : {}) as KafkaJsErrorShape;
+  const type = kafkaErrorType(err);
   const detail = errorMessage(err);
-  if (shape.type && REJECTED.has(shape.type)) {
-    return new SidecarError('KAFKA_REJECTED', `${what}: Kafka rejected the records (${shape.type}: ${detail})`, { cause: err });
+  if (type && REJECTED.has(type)) {
+    return new SidecarError('KAFKA_REJECTED', `${what}: Kafka rejected the records (${type}: ${detail})`, { cause: err });
   }
-  if (shape.type === 'UNKNOWN_TOPIC_OR_PARTITION') {
+  if (type === 'UNKNOWN_TOPIC_OR_PARTITION') {
     return new SidecarError('UNKNOWN_TOPIC', `${what}: unknown topic or partition`, { cause: err });
   }
   return new SidecarError('KAFKA_WRITE_FAILED', `${what}: ${detail}`, { cause: err });

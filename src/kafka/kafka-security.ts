@@ -75,6 +75,20 @@ export function kafkajsSecurity(security: KafkaSecurity): { ssl?: ConnectionOpti
   };
 }
 
+/**
+ * @platformatic/kafka's `tls` and `sasl`. Its credentials may be functions, called at every authentication,
+ * so a password file is read again whenever it reconnects.
+ */
+export function platformaticSecurity(security: KafkaSecurity): { tls?: ConnectionOptions; tlsServerName?: string; sasl?: { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: () => string } } {
+  const { tls, sasl } = security;
+  return {
+    ...(tls ? { tls, ...(tls.servername === undefined ? {} : { tlsServerName: tls.servername }) } : {}),
+    ...(sasl ? { sasl: { mechanism: PLATFORMATIC_MECHANISMS[sasl.mechanism], username: sasl.username, password: sasl.password } } : {}),
+  };
+}
+
+const PLATFORMATIC_MECHANISMS = { plain: 'PLAIN', 'scram-sha-256': 'SCRAM-SHA-256', 'scram-sha-512': 'SCRAM-SHA-512' } as const satisfies Record<SaslMechanism, string>;
+
 /** Logged at every start: choices that weaken security must never go unnoticed. */
 export function warnWeakKafkaSecurity(o: KafkaSecurityOptions, log: Logger): void {
   if (o.kafkaTls && o.kafkaTlsInsecureSkipVerify) {

@@ -1,10 +1,10 @@
-import type { Message, RecordMetadata } from 'kafkajs';
 import { SidecarError } from '../errors/sidecar-error.ts';
 import { fromKafkaError } from './kafka-errors.ts';
+import type { EngineMessage } from './kafka-engine.ts';
 
 /** A record ready for Kafka, with its size counted once by the caller. */
 export interface OutgoingRecord {
-  message: Message;
+  message: EngineMessage;
   bytes: number;
 }
 
@@ -58,8 +58,8 @@ export interface WriterMetrics {
   messagesFailed: { inc(labels: { topic: string; reason: string }, value?: number): void };
 }
 
-/** Sends one batch; the producer behind it may be replaced between batches. */
-export type BatchSender = (topic: string, partition: number, messages: Message[]) => Promise<RecordMetadata[]>;
+/** Sends one batch to one partition and resolves with the offset of its first record (KafkaEngine.send). */
+export type BatchSender = (topic: string, partition: number, messages: EngineMessage[]) => Promise<bigint>;
 
 /**
  * Per-partition write queues. At most one batch per partition is in flight; concurrent writes for a
@@ -167,10 +167,10 @@ export class PartitionWriter {
         const messages = batch.flatMap((chunk) => chunk.records.map((r) => r.message));
         const stopTimer = this.#metrics.kafkaWriteDuration.startTimer({ topic: queue.topic });
         try {
-          const metadata = await this.#send(queue.topic, queue.partition, messages);
+          const baseOffset = await this.#send(queue.topic, queue.partition, messages);
           stopTimer();
           this.#metrics.kafkaBatchMessages.observe(messages.length);
-          this.#acknowledge(queue, batch, metadata);
+          this.#acknowledge(queue, batch, baseOffset);
         } catch (err) {
           stopTimer();
           const error = fromKafkaError(err, `writing to ${queue.topic}/${queue.partition}`);
@@ -184,15 +184,8 @@ export class PartitionWriter {
     }
   }
 
-  #acknowledge(queue: PartitionQueue, batch: Chunk[], metadata: RecordMetadata[]): void {
-    const meta = metadata.find((m) => m.partition === queue.partition);
-    if (!meta?.baseOffset) {
-      const error = new SidecarError('KAFKA_WRITE_FAILED', `writing to ${queue.topic}/${queue.partition}: Kafka returned no offset`);
-      this.#fail(queue, batch, error);
-      this.#failQueuedBehind(queue, error);
-      return;
-    }
-    let offset = BigInt(meta.baseOffset);
+  #acknowledge(queue: PartitionQueue, batch: Chunk[], baseOffset: bigint): void {
+    let offset = baseOffset;
     for (const chunk of batch) {
       this.#queuedBytes -= chunk.bytes;
       const { write } = chunk;

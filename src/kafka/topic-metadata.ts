@@ -1,6 +1,8 @@
-import type { Admin } from 'kafkajs';
 import { SidecarError } from '../errors/sidecar-error.ts';
 import { fromKafkaError } from './kafka-errors.ts';
+
+/** Reads a topic's partition count from Kafka now; undefined when the topic does not exist. */
+export type PartitionCountReader = (topic: string) => Promise<number | undefined>;
 
 interface Entry {
   /** Undefined when Kafka said the topic does not exist. */
@@ -22,13 +24,13 @@ const FRESH_ENOUGH_MS = 1000;
  * every `refreshMs`, so a topic that grows is noticed without slowing the produce path.
  */
 export class TopicMetadata {
-  readonly #admin: Admin;
+  readonly #read: PartitionCountReader;
   readonly #refreshMs: number;
   readonly #entries = new Map<string, Entry>();
   readonly #firstFetch = new Map<string, Promise<Entry>>();
 
-  constructor(admin: Admin, refreshMs: number) {
-    this.#admin = admin;
+  constructor(read: PartitionCountReader, refreshMs: number) {
+    this.#read = read;
     this.#refreshMs = refreshMs;
   }
 
@@ -82,12 +84,9 @@ export class TopicMetadata {
 
   async #fetch(topic: string): Promise<Entry> {
     try {
-      const { topics } = await this.#admin.fetchTopicMetadata({ topics: [topic] });
-      const partitions = topics[0]?.partitions.length;
-      return { partitions: partitions || undefined, fetchedAt: Date.now() };
+      return { partitions: await this.#read(topic), fetchedAt: Date.now() };
     } catch (err) {
       const mapped = fromKafkaError(err, `reading metadata of topic "${topic}"`);
-      if (mapped.code === 'UNKNOWN_TOPIC') return { partitions: undefined, fetchedAt: Date.now() };
       throw new SidecarError('KAFKA_UNAVAILABLE', mapped.message, { cause: err });
     }
   }

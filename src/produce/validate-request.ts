@@ -2,6 +2,7 @@ import { SidecarError, invalid } from '../errors/sidecar-error.ts';
 import { GROUP_HEADER } from './group-header.ts';
 import { topicNameProblem } from './topic-name.ts';
 import type { OrderedRecord, PlainRecord, ProduceRequest } from './produce-types.ts';
+import type { OutgoingRecord } from '../kafka/partition-writer.ts';
 
 export interface RequestLimits {
   maxGroupBytes: number;
@@ -45,7 +46,7 @@ function payload(message: Json, field: 'key' | 'value', path: string): Buffer | 
 
 function headers(message: Json, path: string): Record<string, string> {
   const raw = message.headers;
-  if (raw === undefined) return {};
+  if (raw === undefined) return NO_HEADERS;
   if (!isObject(raw)) throw invalid(`${path}.headers`, 'must be an object of string values');
   for (const [name, value] of Object.entries(raw)) {
     if (typeof value !== 'string') throw invalid(`${path}.headers.${name}`, 'must be a string');
@@ -67,16 +68,28 @@ function dedupId(message: Json, path: string, limits: RequestLimits, seen: Set<s
 
 const byteLength = (v: Buffer | string | null): number => (v === null ? 0 : typeof v === 'string' ? Buffer.byteLength(v) : v.length);
 
-function commonRecord(message: Json, path: string, limits: RequestLimits, extraHeaders: Record<string, string>) {
+const GROUP_HEADER_BYTES = Buffer.byteLength(GROUP_HEADER);
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/**
+ * Key, value and headers of one message, with its size. Runs once per message on the hot path: the request's
+ * own headers object is reused when there is nothing to add, and one object is built when the group is.
+ */
+function commonRecord(message: Json, path: string, limits: RequestLimits, group?: { name: string; bytes: number }): OutgoingRecord {
   const key = payload(message, 'key', path);
   const value = payload(message, 'value', path);
-  const allHeaders = { ...headers(message, path), ...extraHeaders };
+  const own = headers(message, path);
   let bytes = byteLength(key) + byteLength(value);
-  for (const [name, v] of Object.entries(allHeaders)) bytes += Buffer.byteLength(name) + Buffer.byteLength(v);
+  for (const name in own) bytes += Buffer.byteLength(name) + Buffer.byteLength(own[name]!);
+  let all = own;
+  if (group) {
+    all = own === NO_HEADERS ? { [GROUP_HEADER]: group.name } : { ...own, [GROUP_HEADER]: group.name };
+    bytes += GROUP_HEADER_BYTES + group.bytes;
+  }
   if (bytes > limits.maxMessageBytes) {
     throw new SidecarError('PAYLOAD_TOO_LARGE', `${path}: message is ${bytes} bytes, over the limit of ${limits.maxMessageBytes}`, { field: path });
   }
-  return { message: { key, value, headers: allHeaders }, bytes };
+  return { message: { key, value, headers: all }, bytes };
 }
 
 function envelope(body: unknown, limits: RequestLimits): { topic: string; messages: unknown[] } {
@@ -106,7 +119,8 @@ export function parseOrderedRequest(body: unknown, limits: RequestLimits): Produ
     if (typeof group !== 'string' || group === '') throw invalid(`${path}.message_group`, 'is required and must be a non-empty string');
     const groupBytes = Buffer.byteLength(group);
     if (groupBytes > limits.maxGroupBytes) throw invalid(`${path}.message_group`, `is ${groupBytes} bytes, over the limit of ${limits.maxGroupBytes}`);
-    return { group, dedupId: dedupId(message, path, limits, seenIds), ...commonRecord(message, path, limits, { [GROUP_HEADER]: group }) };
+    const { message: record, bytes } = commonRecord(message, path, limits, { name: group, bytes: groupBytes });
+    return { group, dedupId: dedupId(message, path, limits, seenIds), message: record, bytes };
   });
   return { topic, records };
 }
@@ -122,7 +136,8 @@ export function parsePlainRequest(body: unknown, limits: RequestLimits): Produce
     if (partition !== undefined && partition !== null && !(Number.isInteger(partition) && (partition as number) >= 0)) {
       throw invalid(`${path}.partition`, 'must be a non-negative integer');
     }
-    return { partition: (partition as number | null | undefined) ?? undefined, ...commonRecord(message, path, limits, {}) };
+    const { message: record, bytes } = commonRecord(message, path, limits);
+    return { partition: (partition as number | null | undefined) ?? undefined, message: record, bytes };
   });
   return { topic, records };
 }

@@ -9,6 +9,7 @@ import { OutageRecovery } from './outage-recovery.ts';
 import { OutageState } from './outage-state.ts';
 import { ProvenRoutes } from './proven-routes.ts';
 import { ProvisionalRoutes } from './provisional-routes.ts';
+import { RefusalTally } from './refusal-tally.ts';
 import type { RouterMetrics } from './router-metrics.ts';
 import type { RouteStore } from './route-store.ts';
 import { SingleFlight } from './single-flight.ts';
@@ -39,6 +40,8 @@ const OUTAGE_RETRY_AFTER_S = 1;
 const RECOVERY_INTERVAL_MS = 1000;
 /** Fewest hashed routes kept for recording, however small the cache. */
 const MIN_PROVISIONAL = 1000;
+/** During an outage, at most one log line per this long counts the requests refused meanwhile. */
+export const REFUSAL_SUMMARY_INTERVAL_MS = 60_000;
 
 /**
  * The seed's OrderedMessageRouter: MessageGroup -> partition, sticky, shared through the store. It composes
@@ -61,6 +64,7 @@ export class OrderedMessageRouter {
   readonly #outage = new OutageState();
   readonly #provisional: ProvisionalRoutes;
   readonly #recovery: OutageRecovery;
+  readonly #refusals: RefusalTally;
   #recoveryTimer: NodeJS.Timeout | undefined;
   #flushTimer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
@@ -80,6 +84,7 @@ export class OrderedMessageRouter {
     this.#touches = new TouchBatcher(store, buckets, cache, now, log);
     this.#provisional = new ProvisionalRoutes(Math.max(MIN_PROVISIONAL, options.routeCacheSize));
     this.#recovery = new OutageRecovery({ store, buckets, provisional: this.#provisional, cache, conflicts: metrics.degradedConflicts, log, now });
+    this.#refusals = new RefusalTally(REFUSAL_SUMMARY_INTERVAL_MS, now);
   }
 
   start(): void {
@@ -112,7 +117,13 @@ export class OrderedMessageRouter {
     const messages = new Map<string, number>();
     for (const g of groups) messages.set(g, (messages.get(g) ?? 0) + 1);
     const distinct = [...messages.keys()];
-    const resolved = await Promise.all(distinct.map((g) => this.#resolve(topic, g)));
+    let resolved: Resolution[];
+    try {
+      resolved = await Promise.all(distinct.map((g) => this.#resolve(topic, g)));
+    } catch (err) {
+      if (err instanceof SidecarError && err.code === 'ROUTING_UNAVAILABLE') this.#noteRefusal(messages);
+      throw err;
+    }
     const unproven = distinct.reduce((n, g, i) => (resolved[i]!.proven ? n : n + messages.get(g)!), 0);
     if (unproven > 0) this.#metrics.hashRoutedMessages.inc(unproven);
     return new Map(distinct.map((g, i) => [g, resolved[i]!.partition]));
@@ -200,7 +211,7 @@ export class OrderedMessageRouter {
       throw new SidecarError(
         'ROUTING_UNAVAILABLE',
         `Redis is out of reach and this replica cannot prove the partition of MessageGroup "${group}" (not in its cache); nothing was written, retry shortly`,
-        { field: 'messages', retryAfterSeconds: OUTAGE_RETRY_AFTER_S },
+        { field: 'messages', retryAfterSeconds: OUTAGE_RETRY_AFTER_S, summarized: true },
       );
     }
     this.#metrics.degradedRoutes.inc();
@@ -219,12 +230,34 @@ export class OrderedMessageRouter {
     this.#provisional.resetCount();
     this.#metrics.degradedMode.set(1);
     const how = this.#options.degradedRouting === 'hash' ? 'other groups by consistent hashing (DEGRADED_ROUTING=hash)' : 'other groups get 503';
-    this.#log.error(`Redis unreachable: routing in degraded mode (routes cached within their validity; ${how})`, { err });
+    this.#log.error(`Redis unreachable: routing in degraded mode (routes cached within their validity; ${how}); refused requests are counted in one line per minute at most`, { err });
     this.#recoveryTimer = setInterval(() => void this.#tryRecover(), RECOVERY_INTERVAL_MS);
     this.#recoveryTimer.unref();
   }
 
+  /** Counts a request refused for the outage; its log line is the periodic summary, not one per request. */
+  #noteRefusal(messagesPerGroup: Map<string, number>): void {
+    if (!this.#outage.active) return;
+    let messages = 0;
+    for (const n of messagesPerGroup.values()) messages += n;
+    this.#refusals.refused(messages);
+    this.#logRefusalSummary();
+  }
+
+  #logRefusalSummary(): void {
+    const summary = this.#refusals.due();
+    if (!summary) return;
+    this.#log.warn(`Redis still unreachable: ${summary.requests} requests (${summary.messages} messages) refused with 503 ROUTING_UNAVAILABLE in the last ${Math.round(summary.overMs / 1000)} s`, {
+      refusedRequests: summary.requests,
+      refusedMessages: summary.messages,
+      overMs: summary.overMs,
+      degradedForMs: Date.now() - (this.#outage.since ?? Date.now()),
+    });
+  }
+
   async #tryRecover(): Promise<void> {
+    // A summary is due even when no request comes to trigger one.
+    this.#logRefusalSummary();
     let done: boolean;
     try {
       done = await this.#recovery.attempt();
@@ -237,7 +270,13 @@ export class OrderedMessageRouter {
       clearInterval(this.#recoveryTimer);
       this.#recoveryTimer = undefined;
       this.#metrics.degradedMode.set(0);
-      this.#log.info('Redis reachable again: routing through Redis', { degradedForMs: Date.now() - since, unrecordedRoutes: this.#provisional.unrecorded });
+      const refused = this.#refusals.end();
+      this.#log.info('Redis reachable again: routing through Redis', {
+        degradedForMs: Date.now() - since,
+        refusedRequests: refused.requests,
+        refusedMessages: refused.messages,
+        unrecordedRoutes: this.#provisional.unrecorded,
+      });
     }
   }
 }

@@ -3,13 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { Admin, Kafka } from 'kafkajs';
 import { bucketOf, groupHash, hashedPartition } from '../../src/routing/hashing.ts';
-import type { RunningSidecar } from '../../src/sidecar.ts';
+import { createLogger } from '../../src/logging/logger.ts';
+import { startSidecar, type RunningSidecar } from '../../src/sidecar.ts';
 import { topicKeys } from '../../src/redis/keys.ts';
 import { connectAdmin, consumeAll, createTopic, recordCount, testKafka } from '../support/kafka.ts';
 import { postJson } from '../support/http.ts';
 import { OwnRedis } from '../support/own-redis.ts';
 import { freePort } from '../support/ports.ts';
-import { startTestSidecar, waitUntilReady } from '../support/sidecar.ts';
+import { startTestSidecar, testOptions, waitUntilReady } from '../support/sidecar.ts';
 
 let kafka: Kafka;
 let admin: Admin;
@@ -115,7 +116,10 @@ describe('Redis unreachable, by default (DEGRADED_ROUTING=reject)', () => {
   it('serves only the routes it can prove, refuses the rest whole with a retriable 503, and has nothing to move afterwards', async () => {
     const PARTITIONS = 5;
     const topic = await createTopic(admin, PARTITIONS);
-    const strict = await startTestSidecar({ redisUrl: redis.url, redisPrefix: 'degraded-reject' });
+    // Every line, debug included, to check what an outage writes.
+    const logs: Record<string, unknown>[] = [];
+    const log = createLogger('debug', {}, (line) => void logs.push(JSON.parse(line) as Record<string, unknown>));
+    const strict = await startSidecar(testOptions({ redisUrl: redis.url, redisPrefix: 'degraded-reject' }), log);
     await waitUntilReady(strict.url);
     const send = (groups: string[], value: string) =>
       postJson(`${strict.url}/v1/ordered-produce`, { topic, messages: groups.map((g) => ({ message_group: g, value: `${g}:${value}`, dedup_id: `${g}:${value}` })) });
@@ -152,6 +156,12 @@ describe('Redis unreachable, by default (DEGRADED_ROUTING=reject)', () => {
       expect(after.status).toBe(200);
       expect(after.body.results.slice(0, 2)).toEqual(known.map((_, i) => expect.objectContaining({ partition: (before.body.results[i] as { partition: number }).partition })));
       expect(await (await fetch(`${strict.url}/metrics`)).text()).toMatch(/ordered_sidecar_degraded_conflicts_total 0\b/);
+
+      // The outage is logged as it begins and ends, with the refusal counted; the refused request at debug only.
+      const refusals = logs.filter((l) => l.code === 'ROUTING_UNAVAILABLE');
+      expect(refusals.map((l) => [l.level, l.msg])).toEqual([['debug', 'request rejected']]);
+      expect(logs.filter((l) => String(l.msg).startsWith('Redis unreachable: routing in degraded mode')).map((l) => l.level)).toEqual(['error']);
+      expect(logs.filter((l) => String(l.msg).startsWith('Redis reachable again'))).toEqual([expect.objectContaining({ level: 'info', refusedRequests: 1, refusedMessages: 2 })]);
     } finally {
       await strict.close();
     }

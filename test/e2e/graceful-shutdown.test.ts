@@ -40,7 +40,10 @@ describe('graceful shutdown', () => {
 
   it('exits 0 on SIGTERM after draining (the process as deployed)', async () => {
     const topic = await createTopic(admin, 4);
-    const child = await spawnSidecar(testOptions());
+    const options = testOptions();
+    const child = await spawnSidecar(options);
+    // The start-up line names the engine, so an operator can tell which client wrote what.
+    expect(JSON.parse(child.logs.find((l) => l.includes('"ordered-sidecar listening"'))!)).toMatchObject({ kafkaClient: options.kafkaClient });
     const inflight = postJson(`${child.url}/v1/ordered-produce`, bigRequest(topic, 3000));
     // SIGTERM only once the child serves the request: the scrape counts itself, so 2 means one more.
     const inflightGauge = async () => Number(/^ordered_sidecar_inflight_requests (\d+)$/m.exec(await (await fetch(`${child.url}/metrics`)).text())?.[1]);

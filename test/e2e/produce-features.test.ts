@@ -3,6 +3,7 @@ import { Partitioners, type PartitionerArgs } from 'kafkajs';
 import { consumeAll, createTopic } from '../support/kafka.ts';
 import { postJson } from '../support/http.ts';
 import { useSidecar } from '../support/fixture.ts';
+import { testKafkaClient } from '../support/sidecar.ts';
 
 const fx = useSidecar({ metadataRefreshMs: 200 });
 
@@ -89,7 +90,8 @@ describe('topic growth', () => {
 
 describe('service endpoints', () => {
   it('advertises ordered produce as request type 22', async () => {
-    const body = (await (await fetch(`${fx.sidecar.url}/v1/api-versions`)).json()) as { request_types: { name: string; type: number; path: string }[] };
+    const body = (await (await fetch(`${fx.sidecar.url}/v1/api-versions`)).json()) as { kafka_client: string; request_types: { name: string; type: number; path: string }[] };
+    expect(body.kafka_client).toBe(testKafkaClient());
     expect(body.request_types).toContainEqual(expect.objectContaining({ name: 'OrderedProduce', type: 22, path: '/v1/ordered-produce' }));
     expect(body.request_types).toContainEqual(expect.objectContaining({ name: 'Produce', type: 0, path: '/v1/produce' }));
   });
@@ -98,7 +100,7 @@ describe('service endpoints', () => {
     expect((await fetch(`${fx.sidecar.url}/healthz`)).status).toBe(200);
     const ready = await fetch(`${fx.sidecar.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ ready: true, kafka: { ok: true }, redis: { ok: true } });
+    expect(await ready.json()).toMatchObject({ ready: true, kafka: { ok: true, client: testKafkaClient() }, redis: { ok: true } });
   });
 
   it('exports the design metrics', async () => {

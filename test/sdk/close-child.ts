@@ -11,6 +11,9 @@ import { Client } from '../../src/index.ts';
 const opened: Socket[] = [];
 subscribe('net.client.socket', (message) => void opened.push((message as { socket: Socket }).socket));
 
+/** How long sockets may take to finish closing after close() before they count as left open. */
+const SOCKET_CLOSE_DEADLINE_MS = 5_000;
+
 const [url, topic, brokers] = process.argv.slice(2) as [string, string, string | undefined];
 const client = new Client({
   url,
@@ -24,7 +27,10 @@ await client.close();
 await new Promise((resolve) => setImmediate(resolve));
 const alive = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap' && r !== 'PipeWrap');
 // Idle keep-alive sockets are unref'd, so not "alive", yet open: close() must end them too. kafkajs ends
-// its sockets gracefully (FIN first), so they are given a moment to finish closing.
-await new Promise((resolve) => setTimeout(resolve, 100));
-const sockets = opened.filter((s) => !s.destroyed).length;
+// its sockets gracefully (FIN first), so they are polled until closed; any still open at the deadline are
+// reported, and fail the test.
+const open = (): number => opened.filter((s) => !s.destroyed).length;
+const deadline = Date.now() + SOCKET_CLOSE_DEADLINE_MS;
+while (open() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+const sockets = open();
 process.stdout.write(JSON.stringify({ via: result.via, written: result.successfulMessages, alive, sockets }));

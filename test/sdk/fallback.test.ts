@@ -6,6 +6,7 @@ import { Partitioners, type Admin, type Kafka, type PartitionerArgs } from 'kafk
 import { Registry } from 'prom-client';
 import { Client, GroupInDoubtError, NonRetriableError, RetriableError, type OrderedProducer } from '../../src/index.ts';
 import { connectAdmin, createTopic, testKafka } from '../support/kafka.ts';
+import { refusedRequests } from '../support/http.ts';
 import { freePort } from '../support/ports.ts';
 import { startTestSidecar } from '../support/sidecar.ts';
 import { byGroup, readTopic, recordingLogger } from './records.ts';
@@ -160,8 +161,10 @@ describe('fallback to Kafka, keeping per-group order', () => {
     const logger = recordingLogger();
     const registry = new Registry();
     const client = new Client({ url: `http://127.0.0.1:${port}`, probeMaxElapsedMs: 20_000, fallback: { kafka: { brokers: inject('kafkaBrokers') } }, logger, metricsRegistry: registry });
+    const refused = refusedRequests(`127.0.0.1:${port}`, 2, 15_000);
     const sending = client.orderedProducer().sendSingleOrderedMessage(topic, 'user-1', null, 'first');
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // A slow start: the client found nothing listening, twice (so it is retrying), before the sidecar is up.
+    await refused;
     const sidecar = await startTestSidecar({ port });
     try {
       await expect(sending).resolves.toMatchObject({ via: 'sidecar', successfulMessages: 1 });

@@ -1,10 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin, Kafka } from 'kafkajs';
 import { Client } from '../../src/index.ts';
 import { connectAdmin, createTopic, testKafka } from '../support/kafka.ts';
 import { spawnSidecar, testOptions, type SidecarProcess } from '../support/sidecar.ts';
 import { byGroup, readTopic, recordingLogger, sidecarDeduplicates } from './records.ts';
+import { refusedRequests } from '../support/http.ts';
 import { freePort } from '../support/ports.ts';
 
 const GROUPS = 24;
@@ -55,7 +55,8 @@ describe('a sidecar killed (SIGKILL) and restarted on the same port mid-stream',
       sidecar!.child.kill('SIGKILL');
       await sidecar!.exited;
       collecting = false;
-      await sleep(300);
+      // The restart comes once clients have found nothing listening: their sends fail and are retried meanwhile.
+      await refusedRequests(`127.0.0.1:${port}`, 1, 10_000);
       sidecar = await spawnSidecar(options, { port, flags: SIDECAR_FLAGS });
     };
     let retried = 0;

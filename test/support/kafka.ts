@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { inject, onTestFinished } from 'vitest';
 import { kafkaSecurity, kafkajsSecurity } from '../../src/kafka/kafka-security.ts';
+import { KafkaConnectionProblem } from '../../src/kafka/connection-problem.ts';
+import type { KafkaConnection } from '../../src/kafka/kafka-connection.ts';
 import { stackKafkaSecurity } from './sidecar.ts';
 
 export interface ConsumedRecord {
@@ -11,6 +13,14 @@ export interface ConsumedRecord {
   value: string | null;
   headers: Record<string, string>;
 }
+
+/** How an engine reaches the test stack (with its TLS and SASL when secured), or `brokers` without security. */
+export const testConnection = (clientId: string, brokers?: string[]): KafkaConnection => ({
+  brokers: brokers ?? inject('kafkaBrokers'),
+  clientId,
+  security: brokers ? {} : kafkaSecurity(stackKafkaSecurity()),
+  problem: new KafkaConnectionProblem(),
+});
 
 /** A kafkajs client for the test stack, with its TLS and SASL when it is secured (same credentials as the sidecar). */
 export const testKafka = (): Kafka =>

@@ -27,12 +27,19 @@ export function stackKafkaSecurity(): KafkaSecurityOptions {
   };
 }
 
+/**
+ * The Kafka engine every test sidecar uses: KAFKA_CLIENT when set (`.ci/run` runs the end-to-end and failover
+ * suites once per engine), else the default.
+ */
+export const testKafkaClient = (): SidecarOptions['kafkaClient'] => loadConfig([], { KAFKA_CLIENT: process.env.KAFKA_CLIENT }).kafkaClient;
+
 /** Options for a test sidecar: the test services, an ephemeral port, and a Redis prefix of its own. */
 export function testOptions(overrides: Partial<SidecarOptions> = {}): SidecarOptions {
   const clusterNodes = inject('redisClusterNodes');
   return {
     ...DEFAULT_OPTIONS,
     ...stackKafkaSecurity(),
+    kafkaClient: testKafkaClient(),
     kafkaBrokers: inject('kafkaBrokers'),
     redisUrl: inject('redisUrl') || DEFAULT_OPTIONS.redisUrl,
     ...(clusterNodes.length ? { redisClusterNodes: clusterNodes } : {}),
@@ -75,6 +82,7 @@ export async function spawnSidecar(options: SidecarOptions, { port = 0, flags = 
     // Kafka TLS/SASL reach the child through the environment it inherits; flags in `flags` override them.
     ...(options.redisClusterNodes ? ['--redis-cluster-nodes', options.redisClusterNodes.join(',')] : ['--redis-url', options.redisUrl]),
     '--redis-prefix', options.redisPrefix,
+    '--kafka-client', options.kafkaClient,
     '--log-level', 'info',
     ...flags,
   ];

@@ -117,6 +117,7 @@ describe('loadConfig', () => {
     [{ TOUCH_FLUSH_INTERVAL: '2m' }, 'TOUCH_FLUSH_INTERVAL', 'must be at most 60000'],
     [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL', 'must be one of debug, info, warn, error'],
     [{ KAFKA_CLIENT_ID: '   ' }, 'KAFKA_CLIENT_ID', 'must not be empty'],
+    [{ KAFKA_CLIENT: 'librdkafka' }, 'KAFKA_CLIENT', 'must be one of platformatic, kafkajs'],
     [{ MAX_BATCH_BYTES: '1000' }, 'MAX_BATCH_BYTES', 'must be at least 1024'],
     [{ DEGRADED_ROUTING: 'guess' }, 'DEGRADED_ROUTING', 'must be one of reject, hash'],
     [{ REDIS_COMMAND_TIMEOUT: '10ms' }, 'REDIS_COMMAND_TIMEOUT', 'must be at least 100'],
@@ -130,6 +131,11 @@ describe('loadConfig', () => {
     expect(loadConfig([], {}).degradedRouting).toBe('reject');
     expect(loadConfig(['--degraded-routing', 'hash'], {}).degradedRouting).toBe('hash');
     expect(loadConfig([], { DEGRADED_ROUTING: 'hash', REDIS_COMMAND_TIMEOUT: '5s' })).toMatchObject({ degradedRouting: 'hash', redisCommandTimeoutMs: 5000 });
+  });
+
+  it('chooses the Kafka engine by KAFKA_CLIENT or --kafka-client', () => {
+    expect(loadConfig([], { KAFKA_CLIENT: 'kafkajs' }).kafkaClient).toBe('kafkajs');
+    expect(loadConfig(['--kafka-client', 'platformatic'], { KAFKA_CLIENT: 'kafkajs' }).kafkaClient).toBe('platformatic');
   });
 
   it('names the flag, not the env variable, when a flag is invalid', () => {

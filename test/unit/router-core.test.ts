@@ -7,7 +7,7 @@ import { groupHash, hashedPartition } from '../../src/routing/hashing.ts';
 import { leastLoadedPartition } from '../../src/routing/least-loaded.ts';
 import { OutageState } from '../../src/routing/outage-state.ts';
 import { ProvenRoutes } from '../../src/routing/proven-routes.ts';
-import { OrderedMessageRouter, type RouterOptions } from '../../src/routing/router.ts';
+import { OrderedMessageRouter, REFUSAL_SUMMARY_INTERVAL_MS, type RouterOptions } from '../../src/routing/router.ts';
 import type { RouterMetrics } from '../../src/routing/router-metrics.ts';
 import type { RouteOutcome, RouteStore, TopicRegistration, TouchEntry } from '../../src/routing/route-store.ts';
 import { SingleFlight } from '../../src/routing/single-flight.ts';
@@ -267,6 +267,41 @@ describe('outage exit', () => {
     expect(metrics.degradedConflicts.value).toBe(1);
     expect(logs.some((l) => l.includes('MessageGroup split') && l.includes('"group":"b"'))).toBe(true);
     expect(await r.route('t', 'b')).toBe(elsewhere);
+    await r.stop();
+  });
+
+  it('logs an outage once as it begins and once as it ends, with the refusals counted, not one line per refusal', async () => {
+    const r = router();
+    await r.route('t', 'known');
+    store.failure = 'outage';
+    for (let i = 0; i < 5; i++) await expect(r.routeAll('t', ['x', 'x', 'y'])).rejects.toMatchObject({ code: 'ROUTING_UNAVAILABLE', summarized: true });
+    now += REFUSAL_SUMMARY_INTERVAL_MS;
+    await expect(r.routeAll('t', ['z'])).rejects.toMatchObject({ code: 'ROUTING_UNAVAILABLE' });
+    await expect(r.routeAll('t', ['z'])).rejects.toMatchObject({ code: 'ROUTING_UNAVAILABLE' });
+    expect(await r.routeAll('t', ['known'])).toEqual(new Map([['known', store.mappings.get('t/known')]])); // served: not a refusal
+    store.failure = undefined;
+    await recoveryTick();
+    expect(r.degraded).toBe(false);
+    const entries = logs.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(entries.map((e) => e.level)).toEqual(['error', 'warn', 'info']);
+    expect(entries[0]).toMatchObject({ msg: expect.stringContaining('Redis unreachable'), err: { message: 'fake store out of reach' } });
+    expect(entries[1]).toMatchObject({ refusedRequests: 6, refusedMessages: 16, overMs: REFUSAL_SUMMARY_INTERVAL_MS });
+    expect(entries[2]).toMatchObject({ msg: expect.stringContaining('reachable again'), refusedRequests: 7, refusedMessages: 17 });
+    expect(entries[2]!.degradedForMs).toEqual(expect.any(Number));
+    await r.stop();
+  });
+
+  it('logs a due refusal summary from its recovery probe when no request comes to trigger it', async () => {
+    const r = router();
+    store.failure = 'outage';
+    await expect(r.routeAll('t', ['x'])).rejects.toMatchObject({ code: 'ROUTING_UNAVAILABLE' });
+    await recoveryTick();
+    expect(logs.filter((l) => l.includes('"level":"warn"'))).toEqual([]);
+    now += REFUSAL_SUMMARY_INTERVAL_MS;
+    await recoveryTick();
+    expect(logs.filter((l) => l.includes('"level":"warn"')).map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({ refusedRequests: 1, refusedMessages: 1 }),
+    ]);
     await r.stop();
   });
 

@@ -1,0 +1,40 @@
+import express, { type Router } from 'express';
+import { SidecarError, invalid } from '../errors/sidecar-error.ts';
+import type { ConsumeService, UnblockAction } from '../consume/consume-service.ts';
+
+/** Body of a retry or skip: `{"partition": N, "message_group": "g" | null}` (null: the records without a group). */
+export function blockedHeadBody(body: unknown): { partition: number; group: string | null } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('body', 'must be a JSON object {"partition": N, "message_group": "..."}');
+  for (const key of Object.keys(body)) if (key !== 'partition' && key !== 'message_group') throw invalid(`body.${key}`, 'unknown field (allowed: partition, message_group)');
+  const { partition, message_group: group } = body as { partition?: unknown; message_group?: unknown };
+  if (!Number.isSafeInteger(partition) || (partition as number) < 0) throw invalid('partition', 'must be a whole number >= 0');
+  if (group !== null && (typeof group !== 'string' || group === '')) throw invalid('message_group', 'must be a non-empty string, or null for records without a group');
+  return { partition: partition as number, group };
+}
+
+const json = express.json({ limit: '4kb', strict: true });
+
+/**
+ * `/admin/v1/subscriptions/:name/blocked[/retry|/skip]`: the groups that exhausted their attempts under
+ * `on_exhausted: block`, and the calls that move them on. Only the replica owning the partition knows its
+ * blocked groups; `GET /v1/subscriptions` on each replica shows where a group is.
+ */
+export function addSubscriptionRoutes(router: Router, consume: ConsumeService | undefined): void {
+  const service = (): ConsumeService => {
+    if (!consume) throw new SidecarError('NOT_FOUND', 'this sidecar has no subscriptions (SUBSCRIPTIONS_FILE is not set)');
+    return consume;
+  };
+  const name = (raw: unknown): string => (typeof raw === 'string' ? raw : '');
+  router.get('/subscriptions/:name/blocked', (req, res) => {
+    res.json({ subscription: req.params.name, blocked_groups: service().blocked(name(req.params.name)) });
+  });
+  for (const action of ['retry', 'skip'] as const satisfies UnblockAction[]) {
+    router.post(`/subscriptions/:name/blocked/${action}`, (req, _res, next) => {
+      next(req.is('application/json') ? undefined : new SidecarError('UNSUPPORTED_MEDIA_TYPE', 'body: send Content-Type: application/json', { field: 'body' }));
+    }, json, async (req, res) => {
+      const { partition, group } = blockedHeadBody(req.body);
+      const head = await service().unblock(name(req.params.name), action, partition, group);
+      res.json({ subscription: req.params.name, action, head });
+    });
+  }
+}

@@ -1,0 +1,81 @@
+import http from 'node:http';
+import https from 'node:https';
+import { deliveryBody, type Delivery, type DeliveryResult } from './delivery.ts';
+import { parseRetryAfter } from './retry-backoff.ts';
+import type { Subscription } from './subscriptions.ts';
+
+/** Part of an error answer kept for the logs and the dead-letter header; the rest is read and dropped. */
+const ERROR_TEXT_BYTES = 200;
+
+/**
+ * POSTs deliveries to a subscription's endpoint over keep-alive connections (one per group in flight at
+ * most). A 2xx acknowledges; any other status, a connection error or no answer within `ack_timeout` is a
+ * failed attempt. Never rejects.
+ */
+export class EndpointClient {
+  readonly #subscription: Subscription;
+  readonly #url: URL;
+  readonly #agent: http.Agent;
+  readonly #request: typeof http.request;
+
+  constructor(subscription: Subscription) {
+    this.#subscription = subscription;
+    this.#url = new URL(subscription.endpoint);
+    const secure = this.#url.protocol === 'https:';
+    const options = { keepAlive: true, maxSockets: subscription.maxInFlightGroups };
+    this.#agent = secure ? new https.Agent(options) : new http.Agent(options);
+    this.#request = secure ? https.request : http.request;
+  }
+
+  deliver(delivery: Delivery): Promise<DeliveryResult> {
+    const { name, topic, ackTimeoutMs } = this.#subscription;
+    const body = Buffer.from(JSON.stringify(deliveryBody(name, topic, delivery)));
+    return new Promise((resolve) => {
+      let settled = false;
+      const settle = (result: DeliveryResult) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        resolve(result);
+      };
+      const req = this.#request(this.#url, {
+        method: 'POST',
+        agent: this.#agent,
+        headers: { 'content-type': 'application/json', 'content-length': body.length },
+      });
+      // One timer per delivery is cheaper than an AbortSignal per request, and bounds the whole exchange.
+      const deadline = setTimeout(() => {
+        settle({ ok: false, error: `no answer within ack_timeout (${ackTimeoutMs} ms)` });
+        req.destroy();
+      }, ackTimeoutMs);
+      req.on('response', (res) => {
+        const status = res.statusCode ?? 0;
+        const chunks: Buffer[] = [];
+        let kept = 0;
+        res.on('data', (chunk: Buffer) => {
+          if (kept < ERROR_TEXT_BYTES) chunks.push(chunk);
+          kept += chunk.length;
+        });
+        res.on('end', () => {
+          if (status >= 200 && status < 300) return settle({ ok: true });
+          const text = Buffer.concat(chunks).subarray(0, ERROR_TEXT_BYTES).toString('utf8').replace(/\s+/g, ' ').trim();
+          const header = res.headers['retry-after'];
+          const retryAfterMs = parseRetryAfter(Array.isArray(header) ? header[0] : header, Date.now());
+          settle({ ok: false, error: `HTTP ${status}${text ? `: ${text}` : ''}`, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+        });
+        res.on('error', (err) => settle({ ok: false, error: describe(err) }));
+      });
+      req.on('error', (err) => settle({ ok: false, error: describe(err) }));
+      req.end(body);
+    });
+  }
+
+  close(): void {
+    this.#agent.destroy();
+  }
+}
+
+function describe(err: Error): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code ? `${code}: ${err.message}` : err.message;
+}

@@ -1,0 +1,151 @@
+import { readFileSync } from 'node:fs';
+import { parseDuration } from '../config/parse-duration.ts';
+import { topicNameProblem } from '../produce/topic-name.ts';
+
+/** What to do with a delivery that failed `max_attempts` times. */
+export type OnExhausted = 'dead-letter' | 'block';
+
+/** One entry of the subscriptions file, with its defaults applied (see docs/consumption.md). */
+export interface Subscription {
+  name: string;
+  topic: string;
+  consumerGroup: string;
+  endpoint: string;
+  /** Where a consumer group without a committed offset starts. */
+  startFrom: 'earliest' | 'latest';
+  /** Most MessageGroups with a delivery in flight at once, per sidecar. */
+  maxInFlightGroups: number;
+  /** Most consecutive messages of one group in one delivery. */
+  batchMaxMessages: number;
+  ackTimeoutMs: number;
+  maxAttempts: number;
+  retryBackoffMs: number;
+  retryBackoffMaxMs: number;
+  onExhausted: OnExhausted;
+  /** Set exactly when `onExhausted` is `dead-letter`. */
+  deadLetterTopic: string | undefined;
+}
+
+/** The defaults of the issue's example; every field but name, topic, consumer_group and endpoint is optional. */
+export const SUBSCRIPTION_DEFAULTS = {
+  startFrom: 'earliest',
+  maxInFlightGroups: 64,
+  batchMaxMessages: 1,
+  ackTimeoutMs: 30_000,
+  maxAttempts: 5,
+  retryBackoffMs: 200,
+  retryBackoffMaxMs: 30_000,
+  onExhausted: 'dead-letter',
+} as const satisfies Partial<Subscription>;
+
+/** A subscriptions file the sidecar cannot start with; the message names the field. */
+export class SubscriptionsError extends Error {
+  override name = 'SubscriptionsError';
+}
+
+const FIELDS = new Set([
+  'name', 'topic', 'consumer_group', 'endpoint', 'start_from', 'max_in_flight_groups', 'batch_max_messages', 'ack_timeout',
+  'max_attempts', 'retry_backoff', 'retry_backoff_max', 'on_exhausted', 'dead_letter_topic',
+]);
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Reads and checks a subscriptions file; any problem is one `SubscriptionsError` line naming the field. */
+export function readSubscriptionsFile(path: string): Subscription[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new SubscriptionsError(`subscriptions file ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new SubscriptionsError(`subscriptions file ${path}: not JSON (${(err as Error).message})`);
+  }
+  try {
+    return parseSubscriptions(json);
+  } catch (err) {
+    if (err instanceof SubscriptionsError) throw new SubscriptionsError(`subscriptions file ${path}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Strict: unknown fields are errors, so a typo never runs silently with a default. */
+export function parseSubscriptions(json: unknown): Subscription[] {
+  const fail = (field: string, why: string): never => {
+    throw new SubscriptionsError(`${field}: ${why}`);
+  };
+  if (!isRecord(json)) fail('(root)', 'must be an object {"subscriptions": [...]}');
+  const root = json as Record<string, unknown>;
+  for (const key of Object.keys(root)) if (key !== 'subscriptions') fail(key, 'unknown field');
+  const list = root.subscriptions;
+  if (!Array.isArray(list)) return fail('subscriptions', 'must be an array');
+  const names = new Set<string>();
+  return list.map((raw: unknown, i) => {
+    const at = (f: string) => `subscriptions[${i}].${f}`;
+    if (!isRecord(raw)) fail(`subscriptions[${i}]`, 'must be an object');
+    const entry = raw as Record<string, unknown>;
+    for (const key of Object.keys(entry)) if (!FIELDS.has(key)) fail(at(key), 'unknown field');
+    const text = (f: string): string => {
+      const v = entry[f];
+      return typeof v === 'string' && v.trim() !== '' ? v : fail(at(f), v === undefined ? 'is required' : 'must be a non-empty string');
+    };
+    const topicName = (f: string): string => {
+      const v = text(f);
+      const problem = topicNameProblem(v);
+      return problem === undefined ? v : fail(at(f), problem);
+    };
+    const int = (f: string, dflt: number, min: number, max: number): number => {
+      const v = entry[f] ?? dflt;
+      return Number.isInteger(v) && (v as number) >= min && (v as number) <= max ? (v as number) : fail(at(f), `must be a whole number from ${min} to ${max}`);
+    };
+    const duration = (f: string, dflt: number, min: number): number => {
+      const v = entry[f];
+      if (v === undefined) return dflt;
+      const ms = typeof v === 'string' ? parseDuration(v) : undefined;
+      if (ms === undefined) return fail(at(f), 'must be a duration string such as "200ms", "30s"');
+      return ms >= min ? ms : fail(at(f), `must be at least ${min} ms`);
+    };
+    const oneOf = <T extends string>(f: string, dflt: T, allowed: readonly T[]): T => {
+      const v = entry[f] ?? dflt;
+      return (allowed as readonly unknown[]).includes(v) ? (v as T) : fail(at(f), `must be one of ${allowed.join(', ')}`);
+    };
+
+    const name = text('name');
+    if (names.has(name)) fail(at('name'), `"${name}" is used twice`);
+    names.add(name);
+    const endpoint = text('endpoint');
+    let url: URL | undefined;
+    try {
+      url = new URL(endpoint);
+    } catch {
+      fail(at('endpoint'), 'must be an http:// or https:// URL');
+    }
+    if (url && url.protocol !== 'http:' && url.protocol !== 'https:') fail(at('endpoint'), 'must be an http:// or https:// URL');
+    const retryBackoffMs = duration('retry_backoff', SUBSCRIPTION_DEFAULTS.retryBackoffMs, 1);
+    const retryBackoffMaxMs = duration('retry_backoff_max', Math.max(SUBSCRIPTION_DEFAULTS.retryBackoffMaxMs, retryBackoffMs), retryBackoffMs);
+    const onExhausted = oneOf<OnExhausted>('on_exhausted', SUBSCRIPTION_DEFAULTS.onExhausted, ['dead-letter', 'block']);
+    let deadLetterTopic: string | undefined;
+    if (onExhausted === 'dead-letter') deadLetterTopic = topicName('dead_letter_topic');
+    else if (entry.dead_letter_topic !== undefined) fail(at('dead_letter_topic'), 'only applies with on_exhausted "dead-letter"');
+    const topic = topicName('topic');
+    if (deadLetterTopic === topic) fail(at('dead_letter_topic'), 'must differ from topic');
+    return {
+      name,
+      topic,
+      consumerGroup: text('consumer_group'),
+      endpoint,
+      startFrom: oneOf('start_from', SUBSCRIPTION_DEFAULTS.startFrom, ['earliest', 'latest']),
+      maxInFlightGroups: int('max_in_flight_groups', SUBSCRIPTION_DEFAULTS.maxInFlightGroups, 1, 10_000),
+      batchMaxMessages: int('batch_max_messages', SUBSCRIPTION_DEFAULTS.batchMaxMessages, 1, 10_000),
+      ackTimeoutMs: duration('ack_timeout', SUBSCRIPTION_DEFAULTS.ackTimeoutMs, 10),
+      maxAttempts: int('max_attempts', SUBSCRIPTION_DEFAULTS.maxAttempts, 1, 1_000_000),
+      retryBackoffMs,
+      retryBackoffMaxMs,
+      onExhausted,
+      deadLetterTopic,
+    };
+  });
+}

@@ -1,0 +1,108 @@
+import type { Registry } from 'prom-client';
+import type { SidecarOptions } from './config/options.ts';
+import { ConsumeService } from './consume/consume-service.ts';
+import { deadLetterRequest } from './consume/dead-letter.ts';
+import type { Delivery } from './consume/delivery.ts';
+import { EndpointClient } from './consume/endpoint-client.ts';
+import { SubscriptionRunner } from './consume/subscription-runner.ts';
+import { DeadLetterRejected } from './consume/group-dispatcher.ts';
+import type { Subscription } from './consume/subscriptions.ts';
+import { SidecarError, errorMessage } from './errors/sidecar-error.ts';
+import { KafkajsConsumerEngine } from './kafka/consumer/kafkajs-consumer-engine.ts';
+import { kafkaConnection } from './kafka/kafka-connection.ts';
+import { kafkajsClient } from './kafka/kafkajs-client.ts';
+import type { Logger } from './logging/logger.ts';
+import { ConsumeMetrics, HOT_GROUPS } from './metrics/consume-metrics.ts';
+import type { ProduceService } from './produce/produce-service.ts';
+
+export interface ConsumptionDeps {
+  subscriptions: Subscription[];
+  produce: ProduceService;
+  registry: Registry;
+  options: SidecarOptions;
+  log: Logger;
+}
+
+/** Wires each subscription: kafkajs consumer, HTTP endpoint client, dead letters through the produce path, metrics. */
+export function createConsumption({ subscriptions, produce, registry, options, log }: ConsumptionDeps): { service: ConsumeService; close(): Promise<void> } {
+  // The consumer stays on kafkajs whatever KAFKA_CLIENT says: it can hold a rebalance until in-flight
+  // deliveries finish (docs/consumption.md), which @platformatic/kafka's consumer cannot.
+  const kafka = kafkajsClient(kafkaConnection(options), log);
+  const admin = kafka.admin();
+  void admin.connect().catch((err: unknown) => log.warn('Kafka not reachable yet for consumption; will retry on demand', { err }));
+  const metrics = new ConsumeMetrics(registry);
+  const clients: EndpointClient[] = [];
+  const runners = subscriptions.map((subscription) => {
+    const { name } = subscription;
+    const client = new EndpointClient(subscription);
+    clients.push(client);
+    const where = (d: Delivery) => ({ subscription: name, partition: d.partition, messageGroup: d.group, offsets: `${d.records[0]!.offset}..${d.records.at(-1)!.offset}`, attempt: d.attempt });
+    // Label children resolved once: these are touched on every delivery.
+    const okDuration = metrics.deliveryDuration.labels({ subscription: name, outcome: 'ok' });
+    const okAttempts = metrics.attempts.labels({ subscription: name, outcome: 'ok' });
+    const delivered = metrics.messages.labels({ subscription: name, outcome: 'delivered' });
+    const runner = new SubscriptionRunner({
+      subscription,
+      engine: new KafkajsConsumerEngine(kafka, admin, {
+        topic: subscription.topic,
+        groupId: subscription.consumerGroup,
+        fromBeginning: subscription.startFrom === 'earliest',
+        rebalanceTimeoutMs: Math.max(60_000, subscription.ackTimeoutMs + 30_000),
+        sessionTimeoutMs: options.consumeSessionTimeoutMs,
+      }),
+      deliver: (d) => client.deliver(d),
+      deadLetter: async (d, lastError) => {
+        const request = deadLetterRequest(name, subscription.topic, subscription.deadLetterTopic!, d, lastError);
+        let response;
+        try {
+          response = request.kind === 'ordered' ? await produce.ordered(request.body) : await produce.plain(request.body);
+        } catch (err) {
+          // A refusal that no retry can change (an oversized message, a group over MAX_GROUP_BYTES) blocks the group.
+          if (err instanceof SidecarError && !err.retriable) throw new DeadLetterRejected(`${err.code}: ${err.message}`);
+          throw err;
+        }
+        const failed = response.partition_errors[0];
+        if (failed) {
+          const message = `dead-letter write to ${subscription.deadLetterTopic} failed: ${failed.code} ${failed.error}`;
+          throw failed.retriable ? new Error(message) : new DeadLetterRejected(message);
+        }
+      },
+      observer: {
+        delivered: (d, ms) => {
+          okDuration.observe(ms / 1000);
+          okAttempts.inc();
+          delivered.inc(d.records.length);
+        },
+        failed: (d, error, retryIn) => {
+          metrics.attempts.inc({ subscription: name, outcome: 'failed' });
+          if (retryIn !== undefined) metrics.retries.inc({ subscription: name });
+          log.debug('delivery failed', { ...where(d), error, retryInMs: retryIn });
+        },
+        deadLettered: (d, error) => {
+          metrics.messages.inc({ subscription: name, outcome: 'dead_lettered' }, d.records.length);
+          log.warn('delivery dead-lettered after max_attempts', { ...where(d), deadLetterTopic: subscription.deadLetterTopic, error });
+        },
+        deadLetterFailed: (d, err) => {
+          metrics.deadLetterFailures.inc({ subscription: name });
+          log.error('dead-letter write failed; the group waits and it is tried again', { ...where(d), err: errorMessage(err) });
+        },
+        blocked: (d, error) => log.warn('MessageGroup blocked after max_attempts: retry or skip it through /admin/v1', { ...where(d), error }),
+        skipped: (d) => {
+          metrics.messages.inc({ subscription: name, outcome: 'skipped' }, d.records.length);
+          log.warn('blocked head skipped by an admin', where(d));
+        },
+      },
+      limits: { bufferMessages: options.consumeBufferMessages, commitIntervalMs: options.consumeCommitIntervalMs },
+      log,
+    });
+    metrics.track(() => ({ subscription: name, lag: runner.lag(), buffered: runner.buffered(), inFlightGroups: runner.inFlightGroups, blockedGroups: runner.blockedGroups().length, hotGroups: runner.hotGroups(HOT_GROUPS) }));
+    return runner;
+  });
+  return {
+    service: new ConsumeService(runners),
+    close: async () => {
+      clients.forEach((c) => c.close());
+      await admin.disconnect();
+    },
+  };
+}

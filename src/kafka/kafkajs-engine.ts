@@ -1,0 +1,54 @@
+import type { Admin } from 'kafkajs';
+import { kafkajsClient } from './kafkajs-client.ts';
+import type { Logger } from '../logging/logger.ts';
+import type { KafkaConnection } from './kafka-connection.ts';
+import type { EngineMessage, KafkaEngine } from './kafka-engine.ts';
+import { ResettableProducer } from './resettable-producer.ts';
+import { retryBudget } from './retry-budget.ts';
+
+/**
+ * The design card's client. Its idempotent producer keeps a failed batch's sequence numbers, so the
+ * producer is replaced after every failed send (ResettableProducer); its retries and request timeouts are
+ * derived from the write deadline (retry-budget.ts), which bounds one send.
+ */
+export class KafkajsEngine implements KafkaEngine {
+  readonly name = 'kafkajs';
+  readonly #admin: Admin;
+  readonly #producer: ResettableProducer;
+
+  constructor(connection: KafkaConnection, writeTimeoutMs: number, log: Logger) {
+    const budget = retryBudget(writeTimeoutMs);
+    const kafka = kafkajsClient(connection, log, { retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 }, requestTimeout: budget.requestTimeout });
+    this.#admin = kafka.admin();
+    this.#producer = new ResettableProducer(kafka, log, budget);
+  }
+
+  async connect(): Promise<void> {
+    await Promise.all([this.#admin.connect(), this.#producer.connect()]);
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.#producer.disconnect(), this.#admin.disconnect()]);
+  }
+
+  async send(topic: string, partition: number, messages: EngineMessage[]): Promise<bigint> {
+    const metadata = await this.#producer.send(topic, partition, messages);
+    const baseOffset = metadata.find((m) => m.partition === partition)?.baseOffset;
+    if (baseOffset === undefined) throw new Error(`Kafka returned no offset for ${topic}/${partition}`);
+    return BigInt(baseOffset);
+  }
+
+  async partitionCount(topic: string): Promise<number | undefined> {
+    try {
+      const { topics } = await this.#admin.fetchTopicMetadata({ topics: [topic] });
+      return topics[0]?.partitions.length || undefined;
+    } catch (err) {
+      if ((err as { type?: unknown }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return undefined;
+      throw err;
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.#admin.describeCluster();
+  }
+}

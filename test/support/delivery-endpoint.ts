@@ -1,0 +1,91 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { DeliveryBody } from '../../src/consume/delivery.ts';
+
+export interface Received {
+  body: DeliveryBody;
+  status: number;
+}
+
+/** What the endpoint answers to one delivery, after its latency. */
+export type Answer = (body: DeliveryBody) => number;
+
+/**
+ * A real HTTP endpoint for deliveries that records what it got and checks the ordering promises itself:
+ * two deliveries of one MessageGroup at once are an overlap; several of one partition at once show
+ * parallelism inside a partition.
+ */
+export async function deliveryEndpoint(options: { latencyMs?: [number, number]; answer?: Answer } = {}) {
+  const [minMs, maxMs] = options.latencyMs ?? [0, 0];
+  let answer: Answer = options.answer ?? (() => 200);
+  const received: Received[] = [];
+  const overlaps: string[] = [];
+  const inFlightByGroup = new Map<string, number>();
+  const inFlightByPartition = new Map<number, number>();
+  let maxPerPartition = 0;
+  const server = createServer((req, res) => {
+    let text = '';
+    req.on('data', (c: Buffer) => (text += c.toString()));
+    req.on('end', async () => {
+      const body = JSON.parse(text) as DeliveryBody;
+      const groupKey = `${body.topic}/${body.message_group}`;
+      const now = (inFlightByGroup.get(groupKey) ?? 0) + 1;
+      inFlightByGroup.set(groupKey, now);
+      if (now > 1) overlaps.push(`${groupKey} offsets ${body.messages.map((m) => m.offset).join(',')}`);
+      const p = (inFlightByPartition.get(body.partition) ?? 0) + 1;
+      inFlightByPartition.set(body.partition, p);
+      maxPerPartition = Math.max(maxPerPartition, p);
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        inFlightByGroup.set(groupKey, inFlightByGroup.get(groupKey)! - 1);
+        inFlightByPartition.set(body.partition, inFlightByPartition.get(body.partition)! - 1);
+      };
+      // A sidecar killed mid-delivery closes the connection: its delivery is over.
+      res.on('close', finish);
+      await sleep(minMs + Math.random() * (maxMs - minMs));
+      const status = answer(body);
+      received.push({ body, status });
+      finish();
+      res.writeHead(status).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/deliver`,
+    received,
+    overlaps,
+    get maxPerPartition() {
+      return maxPerPartition;
+    },
+    setAnswer(next: Answer) {
+      answer = next;
+    },
+    /** Acknowledged values per MessageGroup, in the order they were acknowledged. */
+    acked(): Map<string | null, string[]> {
+      const out = new Map<string | null, string[]>();
+      for (const r of received) {
+        if (r.status < 200 || r.status > 299) continue;
+        const list = out.get(r.body.message_group) ?? [];
+        list.push(...r.body.messages.map((m) => m.value ?? ''));
+        out.set(r.body.message_group, list);
+      }
+      return out;
+    },
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Waits for `check` to hold, polling; fails with `what` after `timeoutMs`. */
+export async function waitFor(what: () => string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting: ${what()}`);
+    await sleep(50);
+  }
+}

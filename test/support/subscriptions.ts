@@ -1,0 +1,46 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Admin, Kafka } from 'kafkajs';
+import { afterAll, beforeAll } from 'vitest';
+import { connectAdmin } from './kafka.ts';
+
+/** Writes a subscriptions file with one subscription (fresh name and consumer group) and returns its path. */
+export function subscriptionsFile(entry: Record<string, unknown> & { topic: string; endpoint: string }): { path: string; name: string; consumerGroup: string } {
+  const name = `sub-${randomUUID().slice(0, 8)}`;
+  const consumerGroup = `cg-${randomUUID().slice(0, 8)}`;
+  const path = join(mkdtempSync(join(tmpdir(), 'subs-')), 'subscriptions.json');
+  writeFileSync(path, JSON.stringify({ subscriptions: [{ name, consumer_group: consumerGroup, on_exhausted: 'block', ...entry }] }));
+  return { path, name, consumerGroup };
+}
+
+/** Produces `perGroup` messages to each group, values `group:seq`, with the group in the message-group header. */
+export async function produceGroups(kafka: Kafka, topic: string, groups: string[], perGroup: number, partitionOf: (group: string) => number): Promise<void> {
+  const producer = kafka.producer();
+  await producer.connect();
+  try {
+    const messages = [];
+    for (let seq = 0; seq < perGroup; seq++) {
+      for (const group of groups) messages.push({ partition: partitionOf(group), value: `${group}:${seq}`, headers: { 'message-group': group } });
+    }
+    for (let i = 0; i < messages.length; i += 1000) await producer.send({ topic, messages: messages.slice(i, i + 1000) });
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+export const seqs = (n: number): string[] => Array.from({ length: n }, (_, i) => String(i));
+export const seqOf = (value: string): number => Number(value.slice(value.lastIndexOf(':') + 1));
+
+/** One admin client for the calling test file, connected before its tests and disconnected after them. */
+export function fileAdmin(): () => Admin {
+  let admin: Admin | undefined;
+  beforeAll(async () => {
+    admin = await connectAdmin();
+  });
+  afterAll(async () => {
+    await admin?.disconnect();
+  });
+  return () => admin!;
+}

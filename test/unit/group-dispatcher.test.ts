@@ -1,0 +1,207 @@
+import { describe, expect, it } from 'vitest';
+import type { ConsumedRecord } from '../../src/consume/consumer-engine.ts';
+import type { Delivery, DeliveryResult } from '../../src/consume/delivery.ts';
+import { DeadLetterRejected, GroupDispatcher, type DispatchPolicy } from '../../src/consume/group-dispatcher.ts';
+
+const record = (offset: number, group: string | null): ConsumedRecord => ({
+  offset: BigInt(offset),
+  key: group === null ? null : Buffer.from(group),
+  value: Buffer.from(`v${offset}`),
+  headers: {},
+  timestamp: '1764000000000',
+});
+
+/** A dispatcher whose deliveries, dead letters and timers the test settles by hand. */
+function harness(policy: Partial<DispatchPolicy> = {}) {
+  const pending: Array<{ delivery: Delivery; offsets: number[]; resolve: (r: DeliveryResult) => void }> = [];
+  const timers: Array<{ fn: () => void; ms: number; cancelled: boolean }> = [];
+  const deadLetters: Array<{ offsets: number[]; error: string; resolve: () => void; reject: (e: Error) => void }> = [];
+  const events: string[] = [];
+  const dispatcher = new GroupDispatcher(
+    { maxInFlightGroups: 64, batchMaxMessages: 1, maxAttempts: 3, onExhausted: 'dead-letter', retryBackoffMs: 100, retryBackoffMaxMs: 1000, ...policy },
+    {
+      deliver: (delivery) => new Promise((resolve) => pending.push({ delivery, offsets: delivery.records.map((r) => Number(r.offset)), resolve })),
+      deadLetter: (delivery, error) => new Promise((resolve, reject) => deadLetters.push({ offsets: delivery.records.map((r) => Number(r.offset)), error, resolve, reject })),
+      setTimer: (fn, ms) => {
+        const timer = { fn, ms, cancelled: false };
+        timers.push(timer);
+        return () => (timer.cancelled = true);
+      },
+      now: () => 0,
+      random: () => 0.5,
+      observer: {
+        delivered: (d) => events.push(`delivered ${d.group} ${d.records.map((r) => r.offset).join(',')}`),
+        failed: (d, error, wait) => events.push(`failed ${d.group} attempt ${d.attempt}: ${error} retry in ${wait}`),
+        deadLettered: (d) => events.push(`dead-lettered ${d.group}`),
+        deadLetterFailed: (d) => events.push(`dead letter failed ${d.group}`),
+        blocked: (d) => events.push(`blocked ${d.group}`),
+        skipped: (d) => events.push(`skipped ${d.group}`),
+      },
+    },
+  );
+  /** Settles the in-flight delivery of `group` (the only one it may have). */
+  const settle = async (group: string | null, result: DeliveryResult = { ok: true }) => {
+    const i = pending.findIndex((p) => p.delivery.group === group);
+    if (i === -1) throw new Error(`no delivery in flight for ${group}`);
+    const [p] = pending.splice(i, 1);
+    p!.resolve(result);
+    await Promise.resolve();
+    await Promise.resolve();
+  };
+  const fireTimers = () => {
+    for (const t of timers.splice(0)) if (!t.cancelled) t.fn();
+  };
+  return { dispatcher, pending, timers, deadLetters, events, settle, fireTimers };
+}
+
+const inFlight = (pending: Array<{ delivery: Delivery; offsets: number[] }>) => pending.map((p) => `${p.delivery.group}:${p.offsets.join(',')}`).sort();
+
+describe('GroupDispatcher', () => {
+  it('keeps one delivery in flight per group, runs groups in parallel inside one partition, and commits without skipping', async () => {
+    const h = harness();
+    h.dispatcher.add(0, [record(10, 'a'), record(11, 'b'), record(12, 'a'), record(13, 'c'), record(14, 'b')], 15n);
+    expect(inFlight(h.pending)).toEqual(['a:10', 'b:11', 'c:13']);
+    expect(h.dispatcher.committable(0)).toBe(10n);
+
+    await h.settle('b');
+    expect(inFlight(h.pending)).toEqual(['a:10', 'b:14', 'c:13']);
+    expect(h.dispatcher.committable(0)).toBe(10n); // 11 is done but 10 is not: never skip
+    await h.settle('a');
+    expect(h.dispatcher.committable(0)).toBe(12n);
+    await h.settle('c');
+    await h.settle('b');
+    await h.settle('a');
+    expect(h.dispatcher.committable(0)).toBe(15n);
+    expect(h.dispatcher.quiescent(0)).toBe(true);
+  });
+
+  it('delivers records without a group in partition order, one after another', async () => {
+    const h = harness();
+    h.dispatcher.add(0, [record(0, null), record(1, null), record(2, 'x')], 3n);
+    expect(inFlight(h.pending)).toEqual(['null:0', 'x:2']);
+    await h.settle(null);
+    expect(inFlight(h.pending)).toEqual(['null:1', 'x:2']);
+  });
+
+  it('caps groups in flight at max_in_flight_groups and serves waiting groups in arrival order', async () => {
+    const h = harness({ maxInFlightGroups: 2 });
+    h.dispatcher.add(0, [record(0, 'a'), record(1, 'b'), record(2, 'c')], 3n);
+    h.dispatcher.add(1, [record(0, 'd')], 1n);
+    expect(inFlight(h.pending)).toEqual(['a:0', 'b:1']);
+    await h.settle('a');
+    expect(inFlight(h.pending)).toEqual(['b:1', 'c:2']);
+    await h.settle('b');
+    expect(inFlight(h.pending)).toEqual(['c:2', 'd:0']);
+    expect(h.dispatcher.inFlight).toBe(2);
+  });
+
+  it('batches up to batch_max_messages consecutive messages of one group', async () => {
+    const h = harness({ batchMaxMessages: 2 });
+    h.dispatcher.add(0, [record(0, 'a'), record(1, 'b'), record(2, 'a'), record(3, 'a'), record(4, 'a')], 5n);
+    expect(inFlight(h.pending)).toEqual(['a:0,2', 'b:1']);
+    await h.settle('a');
+    expect(inFlight(h.pending)).toEqual(['a:3,4', 'b:1']);
+  });
+
+  it('retries the same messages with backoff and a higher attempt, honouring Retry-After as a floor', async () => {
+    const h = harness({ maxAttempts: 5 });
+    h.dispatcher.add(0, [record(0, 'a'), record(1, 'a')], 2n);
+    await h.settle('a', { ok: false, error: 'HTTP 500' });
+    expect(h.pending).toHaveLength(0); // the group waits; its next message does not overtake
+    expect(h.timers.map((t) => t.ms)).toEqual([75]); // 100 ms, half fixed, half jitter (random 0.5)
+    h.fireTimers();
+    expect(h.pending[0]!.delivery).toMatchObject({ group: 'a', attempt: 2 });
+    expect(h.pending[0]!.offsets).toEqual([0]);
+    await h.settle('a', { ok: false, error: 'HTTP 429', retryAfterMs: 5000 });
+    expect(h.timers.map((t) => t.ms)).toEqual([5000]);
+    h.fireTimers();
+    await h.settle('a', { ok: false, error: 'HTTP 503' });
+    expect(h.timers.map((t) => t.ms)).toEqual([300]); // 400 ms with jitter
+    h.fireTimers();
+    await h.settle('a');
+    expect(inFlight(h.pending)).toEqual(['a:1']);
+    expect(h.pending[0]!.delivery.attempt).toBe(1);
+  });
+
+  it('dead-letters after max_attempts, then the group goes on; a failed dead-letter write is tried again', async () => {
+    const h = harness({ maxAttempts: 2 });
+    h.dispatcher.add(0, [record(0, 'a'), record(1, 'a')], 2n);
+    await h.settle('a', { ok: false, error: 'HTTP 500' });
+    h.fireTimers();
+    await h.settle('a', { ok: false, error: 'timeout' });
+    expect(h.deadLetters.map((d) => [d.offsets, d.error])).toEqual([[[0], 'timeout']]);
+    expect(h.pending).toHaveLength(0);
+    h.deadLetters.shift()!.reject(new Error('Kafka down'));
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(h.dispatcher.committable(0)).toBe(0n);
+    h.fireTimers();
+    expect(h.deadLetters).toHaveLength(1);
+    h.deadLetters.shift()!.resolve();
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(h.dispatcher.committable(0)).toBe(1n);
+    expect(inFlight(h.pending)).toEqual(['a:1']);
+    expect(h.events).toContain('dead-lettered a');
+  });
+
+  it('blocks the group when the dead-letter topic refuses the records for good', async () => {
+    const h = harness({ maxAttempts: 1 });
+    h.dispatcher.add(0, [record(0, 'a'), record(1, 'a')], 2n);
+    await h.settle('a', { ok: false, error: 'HTTP 500' });
+    h.deadLetters.shift()!.reject(new DeadLetterRejected('PAYLOAD_TOO_LARGE: message over the limit'));
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(h.timers).toHaveLength(0);
+    expect(h.dispatcher.blockedGroups()).toEqual([{ partition: 0, group: 'a', offsets: ['0'], attempt: 1, error: 'HTTP 500; dead-letter write rejected: PAYLOAD_TOO_LARGE: message over the limit' }]);
+    expect(h.dispatcher.quiescent(0)).toBe(true);
+    expect(h.dispatcher.skipBlocked(0, 'a')?.offsets).toEqual(['0']);
+    expect(inFlight(h.pending)).toEqual(['a:1']);
+  });
+
+  it('blocks an exhausted group while others go on; admin skip or retry moves it', async () => {
+    const h = harness({ maxAttempts: 1, onExhausted: 'block' });
+    h.dispatcher.add(0, [record(0, 'a'), record(1, 'b'), record(2, 'a'), record(3, 'b')], 4n);
+    await h.settle('a', { ok: false, error: 'HTTP 500' });
+    expect(h.dispatcher.blockedGroups()).toEqual([{ partition: 0, group: 'a', offsets: ['0'], attempt: 1, error: 'HTTP 500' }]);
+    await h.settle('b');
+    await h.settle('b');
+    expect(h.pending).toHaveLength(0);
+    expect(h.dispatcher.quiescent(0)).toBe(true);
+    expect(h.dispatcher.committable(0)).toBe(0n);
+
+    expect(h.dispatcher.retryBlocked(0, 'a')?.offsets).toEqual(['0']);
+    expect(inFlight(h.pending)).toEqual(['a:0']);
+    await h.settle('a', { ok: false, error: 'HTTP 500' });
+    expect(h.dispatcher.skipBlocked(0, 'a')?.offsets).toEqual(['0']);
+    expect(inFlight(h.pending)).toEqual(['a:2']);
+    await h.settle('a');
+    expect(h.dispatcher.committable(0)).toBe(4n);
+    expect(h.dispatcher.skipBlocked(0, 'a')).toBeUndefined();
+  });
+
+  it('after fencing starts nothing new, cancels retries, and is quiescent once in-flight deliveries end', async () => {
+    const h = harness();
+    h.dispatcher.add(0, [record(0, 'a'), record(1, 'b'), record(2, 'a')], 3n);
+    await h.settle('b', { ok: false, error: 'HTTP 500' });
+    h.dispatcher.fence(0);
+    expect(h.timers[0]!.cancelled).toBe(true);
+    let quiet = false;
+    void h.dispatcher.whenQuiescent(0).then(() => (quiet = true));
+    await Promise.resolve();
+    expect(quiet).toBe(false);
+    await h.settle('a');
+    expect(quiet).toBe(true);
+    expect(h.pending).toHaveLength(0);
+    expect(h.dispatcher.committable(0)).toBe(1n);
+  });
+
+  it('names the groups holding the most backlog', () => {
+    const h = harness({ maxInFlightGroups: 1 });
+    h.dispatcher.add(0, [record(0, 'a'), record(1, 'b'), record(2, 'b'), record(3, 'c'), record(4, 'b'), record(5, 'c')], 6n);
+    expect(h.dispatcher.hotGroups(2)).toEqual([
+      { partition: 0, group: 'b', backlog: 3 },
+      { partition: 0, group: 'c', backlog: 2 },
+    ]);
+  });
+});

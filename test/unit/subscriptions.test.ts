@@ -1,0 +1,63 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseSubscriptions, readSubscriptionsFile, SubscriptionsError } from '../../src/consume/subscriptions.ts';
+
+const minimal = { name: 'orders-app', topic: 'orders', consumer_group: 'orders-app', endpoint: 'http://127.0.0.1:3000/deliver', dead_letter_topic: 'orders.dlq' };
+
+const problem = (entry: Record<string, unknown>): string => {
+  try {
+    parseSubscriptions({ subscriptions: [entry] });
+  } catch (err) {
+    expect(err).toBeInstanceOf(SubscriptionsError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a SubscriptionsError');
+};
+
+describe('subscriptions file', () => {
+  it('applies the documented defaults', () => {
+    expect(parseSubscriptions({ subscriptions: [minimal] })).toEqual([
+      {
+        name: 'orders-app', topic: 'orders', consumerGroup: 'orders-app', endpoint: 'http://127.0.0.1:3000/deliver', startFrom: 'earliest',
+        maxInFlightGroups: 64, batchMaxMessages: 1, ackTimeoutMs: 30_000, maxAttempts: 5, retryBackoffMs: 200, retryBackoffMaxMs: 30_000,
+        onExhausted: 'dead-letter', deadLetterTopic: 'orders.dlq',
+      },
+    ]);
+  });
+
+  it('reads every field', () => {
+    const [s] = parseSubscriptions({
+      subscriptions: [{ ...minimal, dead_letter_topic: undefined, start_from: 'latest', max_in_flight_groups: 8, batch_max_messages: 100, ack_timeout: '2s', max_attempts: 3, retry_backoff: '50ms', retry_backoff_max: '1s', on_exhausted: 'block' }],
+    });
+    expect(s).toMatchObject({ startFrom: 'latest', maxInFlightGroups: 8, batchMaxMessages: 100, ackTimeoutMs: 2000, maxAttempts: 3, retryBackoffMs: 50, retryBackoffMaxMs: 1000, onExhausted: 'block', deadLetterTopic: undefined });
+  });
+
+  it('names the field of every problem', () => {
+    expect(problem({ ...minimal, name: undefined })).toBe('subscriptions[0].name: is required');
+    expect(problem({ ...minimal, endpoint: 'ftp://x' })).toBe('subscriptions[0].endpoint: must be an http:// or https:// URL');
+    expect(problem({ ...minimal, start_from: 'middle' })).toBe('subscriptions[0].start_from: must be one of earliest, latest');
+    expect(problem({ ...minimal, max_in_flight_groups: 0 })).toMatch(/^subscriptions\[0\]\.max_in_flight_groups: /);
+    expect(problem({ ...minimal, batch_max_messages: 1.5 })).toMatch(/^subscriptions\[0\]\.batch_max_messages: /);
+    expect(problem({ ...minimal, ack_timeout: 30 })).toMatch(/^subscriptions\[0\]\.ack_timeout: must be a duration/);
+    expect(problem({ ...minimal, retry_backoff: '1s', retry_backoff_max: '500ms' })).toMatch(/^subscriptions\[0\]\.retry_backoff_max: must be at least 1000/);
+    expect(problem({ ...minimal, on_exhausted: 'drop' })).toMatch(/^subscriptions\[0\]\.on_exhausted: /);
+    expect(problem({ ...minimal, dead_letter_topic: undefined })).toBe('subscriptions[0].dead_letter_topic: is required');
+    expect(problem({ ...minimal, on_exhausted: 'block' })).toMatch(/^subscriptions\[0\]\.dead_letter_topic: only applies/);
+    expect(problem({ ...minimal, topic: '__consumer_offsets' })).toMatch(/^subscriptions\[0\]\.topic: /);
+    expect(problem({ ...minimal, maxAttempts: 3 })).toBe('subscriptions[0].maxAttempts: unknown field');
+    expect(() => parseSubscriptions({ subscriptions: [minimal, minimal] })).toThrow('subscriptions[1].name: "orders-app" is used twice');
+    expect(() => parseSubscriptions({ subs: [] })).toThrow('subs: unknown field');
+  });
+
+  it('reports an unreadable or malformed file in one line with its path', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'subs-'));
+    const path = join(dir, 'subs.json');
+    expect(() => readSubscriptionsFile(path)).toThrow(`subscriptions file ${path}: cannot read it (ENOENT)`);
+    writeFileSync(path, '{"subscriptions": [');
+    expect(() => readSubscriptionsFile(path)).toThrow(new RegExp(`^subscriptions file ${path}: not JSON`));
+    writeFileSync(path, JSON.stringify({ subscriptions: [{ ...minimal, max_attempts: 0 }] }));
+    expect(() => readSubscriptionsFile(path)).toThrow(`subscriptions file ${path}: subscriptions[0].max_attempts: must be a whole number from 1 to 1000000`);
+  });
+});
