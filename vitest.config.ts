@@ -13,9 +13,34 @@ export default defineConfig({
           exclude: ['test/e2e/failover/**'],
           environment: 'node',
           globalSetup: ['test/support/global-setup.ts'],
+          setupFiles: ['test/support/contract-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
           // Two cores: files against one broker would only slow each other down.
+          fileParallelism: false,
+        },
+      },
+      {
+        // Against `stack.sh up --secure --redis-cluster` (.ci/run's last phase): the secured Kafka's refusals,
+        // a Cluster master lost mid-stream, and the suites that prove every Redis script and the ordering
+        // path work on a Cluster over SASL_SSL.
+        test: {
+          name: 'secure',
+          include: [
+            'test/secure/**/*.test.ts',
+            'test/integration/**/*.test.ts',
+            'test/e2e/ordered-produce.test.ts',
+            'test/e2e/dedup.test.ts',
+            'test/e2e/admin.test.ts',
+            'test/e2e/admin-script.test.ts',
+          ],
+          // A plain kafkajs process by design (a client-library quirk, not the sidecar's connection).
+          exclude: ['test/integration/kafkajs-timeouts.test.ts'],
+          environment: 'node',
+          globalSetup: ['test/support/global-setup.ts'],
+          setupFiles: ['test/support/contract-setup.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
           fileParallelism: false,
         },
       },

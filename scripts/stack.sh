@@ -5,13 +5,18 @@
 # jars: deploy/kafka/pom.xml resolves them once into a per-user cache and we run `kafka.Kafka` with plain
 # `java`. Redis comes from Debian. See docs/stack.md for the details and the ports.
 #
-#   stack.sh up [--kafka-nodes 1|3] [--redis-port PORT]   fresh stack (old data wiped), waits until ready
+#   stack.sh up [--kafka-nodes 1|3] [--redis-port PORT] [--secure] [--redis-cluster]
+#                                                        fresh stack (old data wiped), waits until ready
 #   stack.sh down                                        stop what `up` started, nothing else
 #   stack.sh kill-broker N | start-broker N              crash (kill -9) / restart node N (1-based)
+#   stack.sh kill-redis-node N | start-redis-node N      same for Redis Cluster node N (1..6)
 #   stack.sh status | env | logs [LINES]
 #
+# --secure: clients get a SASL_SSL listener (SCRAM-SHA-512, a CA made under the stack dir); PLAINTEXT
+# stays only for inter-broker traffic. --redis-cluster: three masters + three replicas on free ports.
 # Environment: STACK_DIR (default <repo>/.stack), REDIS_URL (default redis://127.0.0.1:6379),
-# STACK_TIMEOUT (seconds to wait for readiness, default 120), KAFKA_PORT_OFFSET (default 0), XDG_CACHE_HOME.
+# STACK_TIMEOUT (seconds to wait for readiness, default 120), KAFKA_PORT_OFFSET (default 0),
+# REDIS_CLUSTER_BASE_PORT (default 7000 + KAFKA_PORT_OFFSET), XDG_CACHE_HOME.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,6 +34,12 @@ libs="${XDG_CACHE_HOME:-$HOME/.cache}/ordered-sidecar/kafka-${kafka_version}/lib
 port_offset="${KAFKA_PORT_OFFSET:-0}"
 broker_port() { echo $((9091 + port_offset + $1)); }
 controller_port() { echo $((19091 + port_offset + $1)); }
+# --secure adds node N's SASL_SSL client listener on 9191+N (shifted by the same offset).
+secure_port() { echo $((9191 + port_offset + $1)); }
+# Redis Cluster node N (1..6) on base+N; nodes 1-3 start as masters, 4-6 as their replicas.
+redis_cluster_base="${REDIS_CLUSTER_BASE_PORT:-$((7000 + port_offset))}"
+redis_cluster_port() { echo $((redis_cluster_base + $1)); }
+REDIS_CLUSTER_SIZE=6
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
@@ -78,8 +89,9 @@ load_env() {
 }
 
 brokers_list() {
-  local n out=()
-  for ((n = 1; n <= KAFKA_NODES; n++)); do out+=("127.0.0.1:$(broker_port "$n")"); done
+  local n out=() port_of=broker_port
+  [[ "${KAFKA_SECURE:-no}" == yes ]] && port_of=secure_port
+  for ((n = 1; n <= KAFKA_NODES; n++)); do out+=("127.0.0.1:$($port_of "$n")"); done
   (IFS=,; echo "${out[*]}")
 }
 
@@ -131,6 +143,67 @@ logger.raftserver.level = INFO
 EOF
 }
 
+secure_dir() { echo "$state/secure"; }
+
+# Clients see only what `env` prints: the SASL_SSL listener with --secure, PLAINTEXT otherwise. With
+# --secure, PLAINTEXT remains for inter-broker traffic only (nothing advertises it to clients as theirs).
+listener_config() { # node
+  local n="$1" bp cp sp sd
+  bp="$(broker_port "$n")" cp="$(controller_port "$n")"
+  if [[ "${KAFKA_SECURE:-no}" != yes ]]; then
+    cat <<EOF
+listeners=PLAINTEXT://127.0.0.1:$bp,CONTROLLER://127.0.0.1:$cp
+advertised.listeners=PLAINTEXT://127.0.0.1:$bp
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+EOF
+    return
+  fi
+  sp="$(secure_port "$n")" sd="$(secure_dir)"
+  cat <<EOF
+listeners=PLAINTEXT://127.0.0.1:$bp,SASL_SSL://127.0.0.1:$sp,CONTROLLER://127.0.0.1:$cp
+advertised.listeners=PLAINTEXT://127.0.0.1:$bp,SASL_SSL://127.0.0.1:$sp
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
+# SASL_SSL for clients: SCRAM-SHA-512 users are created when the storage is formatted (--add-scram).
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.ssl.keystore.type=PKCS12
+listener.name.sasl_ssl.ssl.keystore.location=$sd/broker.p12
+listener.name.sasl_ssl.ssl.keystore.password=$(<"$sd/keystore-password")
+# Client certificates are checked when sent (mutual TLS), not required: SASL authenticates.
+listener.name.sasl_ssl.ssl.client.auth=requested
+listener.name.sasl_ssl.ssl.truststore.type=PEM
+listener.name.sasl_ssl.ssl.truststore.location=$sd/ca.pem
+EOF
+}
+
+# A CA and, signed by it, a broker certificate for 127.0.0.1 (clients verify the IP SAN) and a client
+# certificate for mutual-TLS tests. Only the stack's user can read them: they hold private keys.
+make_certs() {
+  local sd ks
+  sd="$(secure_dir)"
+  command -v openssl >/dev/null || die "openssl not found (needed by --secure)"
+  mkdir -p "$sd"
+  chmod 700 "$sd"
+  ks="$(openssl rand -hex 16)"
+  printf '%s' "$ks" >"$sd/keystore-password"
+  printf '%s' "$(openssl rand -hex 16)" >"$sd/sasl-password"
+  printf 'app' >"$sd/sasl-username"
+  (
+    cd "$sd"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 30 -subj '/CN=ordered-sidecar stack CA' \
+      -addext 'basicConstraints=critical,CA:TRUE' -addext 'keyUsage=critical,keyCertSign,cRLSign'
+    openssl req -newkey rsa:2048 -nodes -keyout broker.key -out broker.csr -subj '/CN=127.0.0.1'
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >broker.ext
+    openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out broker.pem -days 30 -extfile broker.ext
+    openssl pkcs12 -export -in broker.pem -inkey broker.key -certfile ca.pem -name broker -out broker.p12 -passout "pass:$ks"
+    openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj '/CN=app'
+    printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n' >client.ext
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 30 -extfile client.ext
+  ) >"$sd/openssl.log" 2>&1 || { cat "$sd/openssl.log" >&2; die "could not create the certificates"; }
+  chmod 600 "$sd"/*
+}
+
 write_node_config() { # node total
   local n="$1" total="$2" dir voters="" i rf isr
   dir="$(node_dir "$n")"
@@ -146,11 +219,9 @@ process.roles=broker,controller
 node.id=$n
 # Static quorum: every node knows all voters up front, so no --standalone/--initial-controllers.
 controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:$(broker_port "$n"),CONTROLLER://127.0.0.1:$(controller_port "$n")
-advertised.listeners=PLAINTEXT://127.0.0.1:$(broker_port "$n")
+$(listener_config "$n")
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 log.dirs=$dir/data
 
 # The sidecar never creates topics and tests create theirs through the admin API: a typo must fail,
@@ -182,7 +253,11 @@ EOF
 }
 
 format_nodes() { # total
-  local total="$1" cluster_id n pids=() failed=0
+  local total="$1" cluster_id n pids=() failed=0 scram=()
+  # SCRAM credentials are metadata records: written at format time they exist before any broker starts.
+  if [[ "${KAFKA_SECURE:-no}" == yes ]]; then
+    scram=(--add-scram "SCRAM-SHA-512=[name=$(<"$(secure_dir)/sasl-username"),password=$(<"$(secure_dir)/sasl-password")]")
+  fi
   # StorageTool calls System.exit, hence one JVM per call.
   cluster_id="$(java -Dlog4j2.configurationFile="$state/kafka/log4j2.properties" -cp "$libs/*" \
     kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)"
@@ -191,7 +266,7 @@ format_nodes() { # total
   # The formats are independent, so run them side by side: JVM start-up dominates.
   for ((n = 1; n <= total; n++)); do
     java -Dlog4j2.configurationFile="$state/kafka/log4j2.properties" -cp "$libs/*" \
-      kafka.tools.StorageTool format -t "$cluster_id" -c "$(node_dir "$n")/server.properties" \
+      kafka.tools.StorageTool format -t "$cluster_id" -c "$(node_dir "$n")/server.properties" "${scram[@]+"${scram[@]}"}" \
       >"$(node_dir "$n")/format.log" 2>&1 &
     pids+=($!)
   done
@@ -211,8 +286,9 @@ start_node() { # node  (does not wait)
   local n="$1" dir
   dir="$(node_dir "$n")"
   if our_pid "$dir/kafka.pid" >/dev/null; then die "node $n is already running"; fi
-  if port_open "$(broker_port "$n")" || port_open "$(controller_port "$n")"; then
-    die "port $(broker_port "$n") or $(controller_port "$n") is taken by another process (another Kafka?)"
+  if port_open "$(broker_port "$n")" || port_open "$(controller_port "$n")" ||
+    { [[ "${KAFKA_SECURE:-no}" == yes ]] && port_open "$(secure_port "$n")"; }; then
+    die "a port of node $n ($(broker_port "$n"), $(controller_port "$n"), $(secure_port "$n")) is taken by another process (another Kafka?)"
   fi
   # Readiness is judged on log lines written after this point: a restarted node appends to the same log.
   stat -c %s "$dir/kafka.log" 2>/dev/null >"$dir/log-offset" || echo 0 >"$dir/log-offset"
@@ -230,7 +306,8 @@ node_ready() { # node
   dir="$(node_dir "$n")"
   offset="$(cat "$dir/log-offset" 2>/dev/null || echo 0)"
   tail -c +"$((offset + 1))" "$dir/kafka.log" 2>/dev/null | grep -q 'Kafka Server started' &&
-    port_open "$(broker_port "$n")"
+    port_open "$(broker_port "$n")" &&
+    { [[ "${KAFKA_SECURE:-no}" != yes ]] || port_open "$(secure_port "$n")"; }
 }
 
 show_log_tail() { # node lines
@@ -320,12 +397,109 @@ start_redis() { # url
   REDIS_MANAGED=yes
 }
 
+# --- Redis Cluster -----------------------------------------------------------------------------------
+
+redis_node_dir() { echo "$state/redis-cluster/node-$1"; }
+
+cluster_nodes_list() {
+  local n out=()
+  for ((n = 1; n <= REDIS_CLUSTER_SIZE; n++)); do out+=("127.0.0.1:$(redis_cluster_port "$n")"); done
+  (IFS=,; echo "${out[*]}")
+}
+
+start_redis_cluster_node() { # node  (its nodes.conf, if any, keeps its identity across restarts)
+  local n="$1" dir port
+  dir="$(redis_node_dir "$n")" port="$(redis_cluster_port "$n")"
+  if our_pid "$dir/redis.pid" redis-server >/dev/null; then die "Redis Cluster node $n is already running"; fi
+  port_open "$port" && die "port $port (Redis Cluster node $n) is taken by another process"
+  mkdir -p "$dir"
+  # A node timeout of 2 s makes a killed master fail over to its replica within seconds.
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --cluster-enabled yes \
+    --cluster-config-file nodes.conf --cluster-node-timeout 2000 --save '' --appendonly no \
+    --dir "$dir" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null
+}
+
+wait_redis_ping() { # port seconds
+  local deadline=$((SECONDS + $2))
+  until [[ "$(redis-cli -p "$1" ping 2>/dev/null)" == PONG ]]; do
+    ((SECONDS < deadline)) || die "Redis on port $1 did not answer within $2 s"
+    sleep 0.1
+  done
+}
+
+# Ready when every running node sees all 16384 slots served.
+wait_cluster_ok() {
+  local deadline=$((SECONDS + 60)) n ok
+  while :; do
+    ok=1
+    for ((n = 1; n <= REDIS_CLUSTER_SIZE; n++)); do
+      our_pid "$(redis_node_dir "$n")/redis.pid" redis-server >/dev/null || continue
+      redis-cli -p "$(redis_cluster_port "$n")" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || ok=0
+    done
+    ((ok)) && return 0
+    ((SECONDS < deadline)) || die "the Redis Cluster did not reach cluster_state:ok within 60 s"
+    sleep 0.2
+  done
+}
+
+start_redis_cluster() {
+  local n addrs=()
+  ensure_redis_installed
+  rm -rf "$state/redis-cluster"
+  for ((n = 1; n <= REDIS_CLUSTER_SIZE; n++)); do start_redis_cluster_node "$n"; done
+  for ((n = 1; n <= REDIS_CLUSTER_SIZE; n++)); do
+    wait_redis_ping "$(redis_cluster_port "$n")" 15
+    addrs+=("127.0.0.1:$(redis_cluster_port "$n")")
+  done
+  # The first three addresses become masters, the others their replicas. Three masters with a replica each
+  # behave like a managed cluster: a lost master fails over instead of taking the whole cluster down.
+  redis-cli --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes \
+    >"$state/redis-cluster/create.log" 2>&1 || { cat "$state/redis-cluster/create.log" >&2; die "redis-cli --cluster create failed"; }
+  wait_cluster_ok
+  log "Redis Cluster up: $(cluster_nodes_list)"
+}
+
+stop_redis_cluster() {
+  local f pid pids=()
+  for f in "$state"/redis-cluster/node-*/redis.pid; do
+    [[ -e "$f" ]] || continue
+    if pid="$(stop_pidfile "$f" TERM redis-server)"; then pids+=("$pid"); fi
+  done
+  for pid in "${pids[@]+"${pids[@]}"}"; do wait_gone "$pid" 10 || kill -KILL "$pid" 2>/dev/null || true; done
+  rm -f "$state"/redis-cluster/node-*/redis.pid
+}
+
+redis_node_arg() { # N
+  load_env
+  [[ "${REDIS_CLUSTER:-no}" == yes ]] || die "this stack has no Redis Cluster (up --redis-cluster)"
+  [[ "${1:-}" =~ ^[0-9]+$ ]] && (($1 >= 1 && $1 <= REDIS_CLUSTER_SIZE)) ||
+    die "Redis Cluster node must be 1..$REDIS_CLUSTER_SIZE, got '${1:-}'"
+}
+
+cmd_kill_redis_node() {
+  local n="${1:-}" pid
+  redis_node_arg "$n"
+  pid="$(kill9 "Redis Cluster node $n" "$(redis_node_dir "$n")/redis.pid" redis-server)"
+  log "killed Redis Cluster node $n (127.0.0.1:$(redis_cluster_port "$n"), pid $pid, kill -9)"
+}
+
+cmd_start_redis_node() {
+  local n="${1:-}"
+  redis_node_arg "$n"
+  start_redis_cluster_node "$n"
+  wait_redis_ping "$(redis_cluster_port "$n")" 15
+  wait_cluster_ok
+  log "Redis Cluster node $n up again (it rejoins as a replica if its replica took over)"
+}
+
 # --- subcommands -------------------------------------------------------------------------------------
 
 cmd_up() {
-  local nodes=1 redis_url="${REDIS_URL:-redis://127.0.0.1:6379}" n started
+  local nodes=1 redis_url="${REDIS_URL:-redis://127.0.0.1:6379}" n started secure=no cluster=no
   while (($#)); do
     case "$1" in
+      --secure) secure=yes; shift ;;
+      --redis-cluster) cluster=yes; shift ;;
       --kafka-nodes) nodes="${2:?--kafka-nodes needs 1 or 3}"; shift 2 ;;
       --kafka-nodes=*) nodes="${1#*=}"; shift ;;
       --redis-port) redis_url="redis://127.0.0.1:${2:?--redis-port needs a port}"; shift 2 ;;
@@ -337,10 +511,11 @@ cmd_up() {
   started=$SECONDS
 
   # `up` always means a fresh stack: stop whatever a previous `up` left, then wipe its state.
-  if compgen -G "$state/kafka/node-*/kafka.pid" >/dev/null || [[ -f "$state/redis/redis.pid" ]]; then
+  if compgen -G "$state/kafka/node-*/kafka.pid" >/dev/null || [[ -f "$state/redis/redis.pid" ]] ||
+    compgen -G "$state/redis-cluster/node-*/redis.pid" >/dev/null; then
     cmd_down
   fi
-  rm -rf "$state/kafka" "$state/redis" "$state/stack.env"
+  rm -rf "$state/kafka" "$state/redis" "$state/redis-cluster" "$state/secure" "$state/stack.env"
   mkdir -p "$state/kafka"
   # A half-started stack is worse than none (JVMs holding ports and memory): on failure stop what this
   # run started. The logs stay in the state dir for a look.
@@ -349,17 +524,25 @@ cmd_up() {
   trap 'exit 130' INT
   trap 'exit 143' TERM
 
-  start_redis "$redis_url"
+  KAFKA_SECURE="$secure" REDIS_CLUSTER="$cluster"
+  # A Cluster replaces the single Redis: the sidecar takes one or the other, never both.
+  if [[ "$cluster" == yes ]]; then
+    start_redis_cluster
+    redis_url="" REDIS_MANAGED=no
+  else
+    start_redis "$redis_url"
+  fi
 
   check_java
   resolve_jars
   write_log4j
+  [[ "$secure" == yes ]] && make_certs
   for ((n = 1; n <= nodes; n++)); do write_node_config "$n" "$nodes"; done
   format_nodes "$nodes"
 
   # %q: a REDIS_URL with a password may hold characters the shell would otherwise interpret.
-  printf 'KAFKA_NODES=%q\nKAFKA_VERSION=%q\nREDIS_URL=%q\nREDIS_MANAGED=%q\n' \
-    "$nodes" "$kafka_version" "$redis_url" "$REDIS_MANAGED" >"$state/stack.env"
+  printf 'KAFKA_NODES=%q\nKAFKA_VERSION=%q\nREDIS_URL=%q\nREDIS_MANAGED=%q\nKAFKA_SECURE=%q\nREDIS_CLUSTER=%q\n' \
+    "$nodes" "$kafka_version" "$redis_url" "$REDIS_MANAGED" "$secure" "$cluster" >"$state/stack.env"
   KAFKA_NODES="$nodes"
 
   # A combined broker+controller cannot finish starting without a voter majority, so all JVMs must be
@@ -368,7 +551,7 @@ cmd_up() {
   log "waiting for $nodes Kafka node(s) (timeout ${timeout_s}s)"
   wait_nodes $(seq 1 "$nodes")
   trap - EXIT INT TERM
-  log "up in $((SECONDS - started))s: Kafka $kafka_version at $(brokers_list), Redis at $redis_url"
+  log "up in $((SECONDS - started))s: Kafka $kafka_version at $(brokers_list)$([[ "$secure" == yes ]] && echo ' (SASL_SSL)'), Redis at ${redis_url:-the cluster $(cluster_nodes_list)}"
 }
 
 cmd_down() {
@@ -395,6 +578,7 @@ cmd_down() {
     fi
     rm -f "$state/redis/redis.pid"
   fi
+  stop_redis_cluster
   n=${#pids[@]}
   rm -f "$state/stack.env"
   log "down (stopped $n Kafka node(s))"
@@ -406,12 +590,19 @@ node_arg() { # N
     die "node must be 1..$KAFKA_NODES, got '${1:-}'"
 }
 
+# A crash for fault tests: kill -9, wait until the process is gone, forget its pid file; prints the pid.
+kill9() { # what pidfile [text its command line must contain]
+  local pid
+  pid="$(stop_pidfile "$2" KILL "${3:-}")" || die "$1 is not running"
+  wait_gone "$pid" 10 || die "$1 (pid $pid) survived kill -9"
+  rm -f "$2"
+  echo "$pid"
+}
+
 cmd_kill_broker() {
   local n="${1:-}" pid
   node_arg "$n"
-  pid="$(stop_pidfile "$(node_dir "$n")/kafka.pid" KILL)" || die "node $n is not running"
-  wait_gone "$pid" 10 || die "node $n (pid $pid) survived kill -9"
-  rm -f "$(node_dir "$n")/kafka.pid"
+  pid="$(kill9 "node $n" "$(node_dir "$n")/kafka.pid")"
   log "killed node $n (pid $pid, kill -9)"
 }
 
@@ -435,6 +626,17 @@ cmd_status() {
     echo "  node $n: 127.0.0.1:$(broker_port "$n") (controller $(controller_port "$n")): $st"
   done
   echo "  active controller (Raft leader): $(raft_leader)"
+  [[ "${KAFKA_SECURE:-no}" == yes ]] && echo "  clients: SASL_SSL (SCRAM-SHA-512) on $(brokers_list); PLAINTEXT only between brokers"
+  if [[ "${REDIS_CLUSTER:-no}" == yes ]]; then
+    echo "redis cluster:"
+    for ((n = 1; n <= REDIS_CLUSTER_SIZE; n++)); do
+      if pid="$(our_pid "$(redis_node_dir "$n")/redis.pid" redis-server)"; then
+        st="running pid $pid, $(redis-cli -p "$(redis_cluster_port "$n")" role 2>/dev/null | head -n 1)"
+      else st="stopped"; fi
+      echo "  node $n: 127.0.0.1:$(redis_cluster_port "$n"): $st"
+    done
+    return
+  fi
   if redis_answers "$REDIS_URL"; then st="answers"; else st="NOT answering"; fi
   if [[ "$REDIS_MANAGED" == yes ]]; then st+=" (started by us)"; else st+=" (not ours, reused)"; fi
   echo "redis $REDIS_URL: $st"
@@ -458,32 +660,52 @@ raft_leader() {
   echo "$best"
 }
 
+# Variables of the other mode are unset, so a shell that ran `env` of an earlier stack is not left half-set.
 cmd_env() {
+  local sd
   load_env
   echo "export KAFKA_BROKERS=$(brokers_list)"
-  printf 'export REDIS_URL=%q\n' "$REDIS_URL"
+  if [[ "${KAFKA_SECURE:-no}" == yes ]]; then
+    sd="$(secure_dir)"
+    printf 'export KAFKA_TLS_CA_FILE=%q\n' "$sd/ca.pem"
+    echo "export KAFKA_SASL_MECHANISM=scram-sha-512"
+    printf 'export KAFKA_SASL_USERNAME=%q\n' "$(<"$sd/sasl-username")"
+    printf 'export KAFKA_SASL_PASSWORD=%q\n' "$(<"$sd/sasl-password")"
+  else
+    echo "unset KAFKA_TLS_CA_FILE KAFKA_SASL_MECHANISM KAFKA_SASL_USERNAME KAFKA_SASL_PASSWORD"
+  fi
+  if [[ "${REDIS_CLUSTER:-no}" == yes ]]; then
+    echo "export REDIS_CLUSTER_NODES=$(cluster_nodes_list)"
+    echo "unset REDIS_URL"
+  else
+    printf 'export REDIS_URL=%q\n' "$REDIS_URL"
+    echo "unset REDIS_CLUSTER_NODES"
+  fi
 }
 
 cmd_logs() {
-  local lines="${1:-40}" n
+  local lines="${1:-40}" n f
   [[ -f "$state/stack.env" ]] && load_env
   for ((n = 1; n <= ${KAFKA_NODES:-3}; n++)); do
     [[ -f "$(node_dir "$n")/kafka.log" ]] && show_log_tail "$n" "$lines" 2>&1
   done
-  if [[ -f "$state/redis/redis.log" ]]; then
-    printf -- '----- tail of %s -----\n' "$state/redis/redis.log"
-    tail -n "$lines" "$state/redis/redis.log"
-  fi
+  for f in "$state/redis/redis.log" "$state"/redis-cluster/node-*/redis.log; do
+    [[ -f "$f" ]] || continue
+    printf -- '----- tail of %s -----\n' "$f"
+    tail -n "$lines" "$f"
+  done
   return 0
 }
 
-usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 case "${1:-}" in
   up) shift; cmd_up "$@" ;;
   down) cmd_down ;;
   kill-broker) cmd_kill_broker "${2:-}" ;;
   start-broker) cmd_start_broker "${2:-}" ;;
+  kill-redis-node) cmd_kill_redis_node "${2:-}" ;;
+  start-redis-node) cmd_start_redis_node "${2:-}" ;;
   status) cmd_status ;;
   env) cmd_env ;;
   logs) cmd_logs "${2:-}" ;;

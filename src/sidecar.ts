@@ -1,6 +1,5 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Redis } from 'ioredis';
 import type { SidecarOptions } from './config/options.ts';
 import { createApp } from './http/app.ts';
 import { HealthChecker } from './http/health.ts';
@@ -8,6 +7,8 @@ import { PartitionWriter } from './kafka/partition-writer.ts';
 import { createKafkaEngine } from './kafka/create-engine.ts';
 import { kafkaConnection } from './kafka/kafka-connection.ts';
 import { TopicMetadata } from './kafka/topic-metadata.ts';
+import { kafkaFailureCause } from './kafka/connection-problem.ts';
+import { warnWeakKafkaSecurity } from './kafka/kafka-security.ts';
 import type { Logger } from './logging/logger.ts';
 import { SidecarMetrics, type TopicLoads } from './metrics/sidecar-metrics.ts';
 import { loadDeviation } from './routing/least-loaded.ts';
@@ -15,6 +16,7 @@ import { ProduceService } from './produce/produce-service.ts';
 import { RouterStore } from './redis/router-store.ts';
 import { RedisDedupStore } from './redis/dedup-store.ts';
 import { RedisGateway } from './redis/redis-gateway.ts';
+import { createRedisClient, type RedisClient } from './redis/redis-connection.ts';
 import { DedupWindow } from './dedup/dedup-window.ts';
 import { MappingCleaner } from './routing/cleanup.ts';
 import { OrderedMessageRouter } from './routing/router.ts';
@@ -43,10 +45,12 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   // A bad subscriptions file stops the start before anything connects (SubscriptionsError, one line).
   const subscriptions = options.subscriptionsFile === undefined ? [] : readSubscriptionsFile(options.subscriptionsFile);
   const metrics = new SidecarMetrics();
-  const kafka = createKafkaEngine(options.kafkaClient, kafkaConnection(options), options.kafkaWriteTimeoutMs, log);
+  warnWeakKafkaSecurity(options, log);
+  const connection = kafkaConnection(options);
+  const kafka = createKafkaEngine(options.kafkaClient, connection, options.kafkaWriteTimeoutMs, log);
   // Fail fast when Redis is away (no offline queue; RedisGateway bounds each command): the router then
   // degrades at once instead of holding requests; ioredis keeps reconnecting in the background.
-  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, keepAlive: 5000, connectionName: 'ordered-sidecar' });
+  const redis = createRedisClient(options, { maxRetriesPerRequest: 1, enableOfflineQueue: false, keepAlive: 5000, connectionName: 'ordered-sidecar' });
   let redisErrorLogged = false;
   redis.on('error', (err: Error) => {
     if (!redisErrorLogged) log.warn('Redis connection error (repeats are not logged until it reconnects)', { err });
@@ -71,7 +75,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
     log,
   );
   const produce = new ProduceService({ router, partitionCount: (t) => metadata.partitionCount(t), writer, metrics, limits: options, dedup, log, maxQueuedBytes: options.maxQueuedBytes });
-  const health = new HealthChecker({ kafka: () => kafka.ping(), redis: () => redis.ping() }, kafka.name, metrics, () => router.degraded);
+  const health = new HealthChecker({ kafka: () => kafka.ping(), redis: () => redis.ping() }, kafka.name, metrics, () => router.degraded, connection.problem, log);
 
   metrics.trackLoads(async () => {
     const byTopic = new Map<string, TopicLoads>();
@@ -87,7 +91,10 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   });
 
   // Kafka may still be starting next to us; connect in the background and let /readyz say when it is up.
-  void kafka.connect().catch((err: unknown) => log.warn('Kafka not reachable yet; will retry on demand', { err }));
+  void kafka.connect().catch((err: unknown) => {
+    // An authentication or certificate failure was logged once already, with its cause.
+    if (!kafkaFailureCause(err)) log.warn('Kafka not reachable yet; will retry on demand', { err });
+  });
   router.start();
   cleaner.start();
   dedup.start();
@@ -100,7 +107,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   warnIfAdminExposed(options, log);
 
   let draining = false;
-  const app = createApp({ produce, health, metrics, log, version: VERSION, kafkaClient: kafka.name, maxBodyBytes: options.maxBodyBytes, dedupWindowMs: options.dedupWindowMs, isDraining: () => draining, admin: { service: adminService, token: options.adminToken, consume: consumption?.service }, consume: consumption?.service });
+  const app = createApp({ produce, health, metrics, log, version: VERSION, kafkaClient: kafka.name, maxBodyBytes: options.maxBodyBytes, dedupWindowMs: options.dedupWindowMs, isDraining: () => draining, admin: { service: adminService, token: options.adminToken, consume: consumption?.service }, consume: consumption?.service, apiToken: options.apiToken });
   const server = createServer(app);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -109,7 +116,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   });
   const { address, port } = server.address() as AddressInfo;
   const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
-  log.info('ordered-sidecar listening', { url, version: VERSION, kafkaClient: kafka.name, kafkaBrokers: options.kafkaBrokers, redis: redactUrl(options.redisUrl) });
+  log.info('ordered-sidecar listening', { url, version: VERSION, kafkaClient: kafka.name, kafkaBrokers: options.kafkaBrokers, redis: redisDescription(options) });
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
@@ -144,15 +151,18 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
 }
 
 /** Starting degraded because Redis is a moment slower than us would be needless; wait a little, then go on. */
-async function waitForRedis(redis: Redis, log: Logger): Promise<void> {
+async function waitForRedis(redis: RedisClient, log: Logger): Promise<void> {
   if (redis.status === 'ready') return;
   const ready = new Promise<boolean>((resolve) => redis.once('ready', () => resolve(true)));
   const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5000).unref());
   if (!(await Promise.race([ready, timeout]))) log.warn('Redis not reachable at start; routing starts in degraded mode until it is');
 }
 
-function redactUrl(raw: string): string {
-  const url = new URL(raw);
+/** Where Redis is, for the start-up line: never a password. */
+function redisDescription(options: SidecarOptions): string {
+  if (options.redisClusterNodes) return `cluster ${options.redisClusterNodes.join(',')}`;
+  if (options.redisSentinels) return `sentinel master ${options.redisSentinelMaster} via ${options.redisSentinels.join(',')}`;
+  const url = new URL(options.redisUrl);
   if (url.password) url.password = '***';
   return url.toString();
 }

@@ -1,14 +1,13 @@
 import { parseArgs } from 'node:util';
-import { DEFAULT_OPTIONS, DEGRADED_ROUTING_MODES, KAFKA_CLIENTS, type SidecarOptions } from './options.ts';
+import { DEFAULT_OPTIONS, DEGRADED_ROUTING_MODES, KAFKA_CLIENTS, SASL_MECHANISMS, type SidecarOptions } from './options.ts';
 import { parseDuration } from './parse-duration.ts';
 import { LOG_LEVELS } from '../logging/logger.ts';
+import { ConfigError } from './config-error.ts';
+import { checkConnectivity } from './check-connectivity.ts';
 
-/** Thrown for configuration the sidecar cannot start with; the CLI prints the message as one line. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError };
 
-type Kind = 'string' | 'list' | 'int' | 'duration' | 'url' | 'level' | 'degraded-routing' | 'kafka-client';
+type Kind = 'string' | 'list' | 'int' | 'duration' | 'url' | 'level' | 'degraded-routing' | 'kafka-client' | 'bool' | 'file' | 'mechanism';
 
 interface Setting {
   key: keyof SidecarOptions;
@@ -56,14 +55,36 @@ const SETTINGS: Setting[] = [
   { key: 'consumeCommitIntervalMs', env: 'CONSUME_COMMIT_INTERVAL', kind: 'duration', min: 100 },
   // Kafka brokers refuse sessions outside group.min/max.session.timeout.ms (6 s and 30 min by default).
   { key: 'consumeSessionTimeoutMs', env: 'CONSUME_SESSION_TIMEOUT', kind: 'duration', min: 6000, max: 1_800_000 },
+  { key: 'kafkaTls', env: 'KAFKA_TLS', kind: 'bool' },
+  { key: 'kafkaTlsCaFile', env: 'KAFKA_TLS_CA_FILE', kind: 'file' },
+  { key: 'kafkaTlsCertFile', env: 'KAFKA_TLS_CERT_FILE', kind: 'file' },
+  { key: 'kafkaTlsKeyFile', env: 'KAFKA_TLS_KEY_FILE', kind: 'file' },
+  { key: 'kafkaTlsServername', env: 'KAFKA_TLS_SERVERNAME', kind: 'string' },
+  { key: 'kafkaTlsInsecureSkipVerify', env: 'KAFKA_TLS_INSECURE_SKIP_VERIFY', kind: 'bool' },
+  { key: 'kafkaSaslMechanism', env: 'KAFKA_SASL_MECHANISM', kind: 'mechanism' },
+  { key: 'kafkaSaslUsername', env: 'KAFKA_SASL_USERNAME', kind: 'string' },
+  { key: 'kafkaSaslPassword', env: 'KAFKA_SASL_PASSWORD', kind: 'string' },
+  { key: 'kafkaSaslPasswordFile', env: 'KAFKA_SASL_PASSWORD_FILE', kind: 'file' },
+  { key: 'redisTls', env: 'REDIS_TLS', kind: 'bool' },
+  { key: 'redisTlsCaFile', env: 'REDIS_TLS_CA_FILE', kind: 'file' },
+  { key: 'redisUsername', env: 'REDIS_USERNAME', kind: 'string' },
+  { key: 'redisPassword', env: 'REDIS_PASSWORD', kind: 'string' },
+  { key: 'redisPasswordFile', env: 'REDIS_PASSWORD_FILE', kind: 'file' },
+  { key: 'redisClusterNodes', env: 'REDIS_CLUSTER_NODES', kind: 'list' },
+  { key: 'redisSentinels', env: 'REDIS_SENTINELS', kind: 'list' },
+  { key: 'redisSentinelMaster', env: 'REDIS_SENTINEL_MASTER', kind: 'string' },
+  { key: 'apiToken', env: 'API_TOKEN', kind: 'string' },
 ];
+
+/** Values never echoed back in an error message. */
+const SECRET_ENVS = new Set(['KAFKA_SASL_PASSWORD', 'REDIS_PASSWORD', 'API_TOKEN', 'ADMIN_TOKEN']);
 
 
 export const flagName = (env: string): string => `--${env.toLowerCase().replaceAll('_', '-')}`;
 
 function parseValue(setting: Setting, raw: string, source: string): SidecarOptions[keyof SidecarOptions] {
   const fail = (why: string): never => {
-    throw new ConfigError(`invalid ${source}=${JSON.stringify(raw)}: ${why}`);
+    throw new ConfigError(`invalid ${source}${SECRET_ENVS.has(setting.env) ? '' : `=${JSON.stringify(raw)}`}: ${why}`);
   };
   const inRange = (n: number): number => {
     if (setting.min !== undefined && n < setting.min) fail(`must be at least ${setting.min}`);
@@ -104,6 +125,18 @@ function parseValue(setting: Setting, raw: string, source: string): SidecarOptio
       return (DEGRADED_ROUTING_MODES as readonly string[]).includes(raw) ? (raw as SidecarOptions['degradedRouting']) : fail(`must be one of ${DEGRADED_ROUTING_MODES.join(', ')}`);
     case 'kafka-client':
       return (KAFKA_CLIENTS as readonly string[]).includes(raw) ? (raw as SidecarOptions['kafkaClient']) : fail(`must be one of ${KAFKA_CLIENTS.join(', ')}`);
+    case 'bool': {
+      const value = raw.trim().toLowerCase();
+      if (['true', '1', 'yes', 'on'].includes(value)) return true;
+      return ['false', '0', 'no', 'off'].includes(value) ? false : fail('must be true or false');
+    }
+    // Read at start (and a password file again at every authentication); checked by checkConnectivity.
+    case 'file':
+      return raw.trim() === '' ? fail('must name a file') : raw.trim();
+    case 'mechanism': {
+      const value = raw.trim().toLowerCase();
+      return (SASL_MECHANISMS as readonly string[]).includes(value) ? (value as SidecarOptions['kafkaSaslMechanism']) : fail(`must be one of ${SASL_MECHANISMS.join(', ')}`);
+    }
   }
 }
 
@@ -114,9 +147,14 @@ function parseValue(setting: Setting, raw: string, source: string): SidecarOptio
 export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): SidecarOptions {
   const options: Record<string, unknown> = { ...DEFAULT_OPTIONS };
   const byFlag = new Map(SETTINGS.map((s) => [flagName(s.env), s]));
+  // Which options were given rather than defaulted: a default REDIS_URL must not conflict with a Cluster.
+  const given = new Set<keyof SidecarOptions>();
   for (const setting of SETTINGS) {
     const raw = env[setting.env];
-    if (raw !== undefined && raw !== '') options[setting.key] = parseValue(setting, raw, setting.env);
+    if (raw !== undefined && raw !== '') {
+      options[setting.key] = parseValue(setting, raw, setting.env);
+      given.add(setting.key);
+    }
   }
   const unknown = (word: string): never => {
     throw new ConfigError(`unknown option ${word} (known: ${[...byFlag.keys()].join(' ')})`);
@@ -136,8 +174,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Sid
     const setting = byFlag.get(token.rawName) ?? unknown(token.rawName);
     if (token.value === undefined) throw new ConfigError(`option ${token.rawName} needs a value`);
     options[setting.key] = parseValue(setting, token.value, token.rawName);
+    given.add(setting.key);
   }
-  return options as unknown as SidecarOptions;
+  return checkConnectivity(options as unknown as SidecarOptions, given);
 }
 
 export const CONFIG_HELP = SETTINGS.map((s) => `  ${flagName(s.env).padEnd(28)} env ${s.env}`).join('\n');

@@ -1,5 +1,8 @@
 import type { LogLevel } from '../logging/logger.ts';
 
+export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
+
 /** Everything the sidecar can be told, with its default. Env names and flags are derived in `load-config.ts`. */
 export interface SidecarOptions {
   /** Kafka bootstrap servers. @defaultValue ['127.0.0.1:9092'] */
@@ -78,6 +81,46 @@ export interface SidecarOptions {
   consumeCommitIntervalMs: number;
   /** A consuming replica silent this long is taken out of its consumer groups (after a crash, say). @defaultValue 30 s */
   consumeSessionTimeoutMs: number;
+
+  // --- production connectivity (docs/operations.md, "Connecting to a secured Kafka and Redis") ---
+  /** TLS to Kafka; turned on by any other KAFKA_TLS_* option. @defaultValue false */
+  kafkaTls: boolean;
+  /** PEM CA bundle the brokers' certificates are verified against; unset uses Node's public CAs. @defaultValue unset */
+  kafkaTlsCaFile?: string;
+  /** PEM client certificate for mutual TLS (needs `kafkaTlsKeyFile`). @defaultValue unset */
+  kafkaTlsCertFile?: string;
+  /** PEM private key of `kafkaTlsCertFile`. @defaultValue unset */
+  kafkaTlsKeyFile?: string;
+  /** Server name (SNI) sent to and verified against the brokers' certificates, when it differs from the host. @defaultValue unset */
+  kafkaTlsServername?: string;
+  /** Accept any broker certificate. Never for production; logs a warning at every start. @defaultValue false */
+  kafkaTlsInsecureSkipVerify: boolean;
+  /** SASL mechanism; needs a username and a password (or password file). @defaultValue unset (no SASL) */
+  kafkaSaslMechanism?: SaslMechanism;
+  /** SASL username. @defaultValue unset */
+  kafkaSaslUsername?: string;
+  /** SASL password; prefer `kafkaSaslPasswordFile`. @defaultValue unset */
+  kafkaSaslPassword?: string;
+  /** File holding the SASL password (a mounted secret), re-read at every authentication so a rotation needs no restart. @defaultValue unset */
+  kafkaSaslPasswordFile?: string;
+  /** PEM CA bundle for a rediss:// Redis (or TLS to Cluster/Sentinel nodes). @defaultValue unset */
+  redisTlsCaFile?: string;
+  /** TLS to Redis Cluster or Sentinel nodes (a standalone Redis says so with rediss://). @defaultValue false */
+  redisTls: boolean;
+  /** Redis ACL user for Cluster/Sentinel (a standalone Redis takes it from the URL). @defaultValue unset */
+  redisUsername?: string;
+  /** Redis password for Cluster/Sentinel; prefer `redisPasswordFile`. @defaultValue unset */
+  redisPassword?: string;
+  /** File holding the Redis password (a mounted secret), re-read at every reconnect. @defaultValue unset */
+  redisPasswordFile?: string;
+  /** Seed nodes of a Redis Cluster (host:port); selects the Cluster client instead of REDIS_URL. @defaultValue unset */
+  redisClusterNodes?: string[];
+  /** Sentinels (host:port) watching the Redis to use; needs `redisSentinelMaster`. @defaultValue unset */
+  redisSentinels?: string[];
+  /** Name of the master the sentinels watch. @defaultValue unset */
+  redisSentinelMaster?: string;
+  /** Bearer token for /v1/*; unset leaves them open (guarded only by the bind address). @defaultValue unset */
+  apiToken?: string;
 }
 
 /** The Kafka client libraries the sidecar can write with (`KAFKA_CLIENT`, src/kafka/create-engine.ts). */
@@ -122,4 +165,7 @@ export const DEFAULT_OPTIONS = {
   consumeBufferMessages: 10_000,
   consumeCommitIntervalMs: 5000,
   consumeSessionTimeoutMs: 30_000,
+  kafkaTls: false,
+  kafkaTlsInsecureSkipVerify: false,
+  redisTls: false,
 } as const satisfies SidecarOptions;

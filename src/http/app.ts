@@ -1,11 +1,13 @@
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import { createAdminRouter, type AdminRouterDeps } from '../admin/admin-router.ts';
+import { requireBearerToken } from '../admin/admin-auth.ts';
 import { SidecarError } from '../errors/sidecar-error.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { ProduceService } from '../produce/produce-service.ts';
 import type { ProduceResponse } from '../produce/produce-types.ts';
 import { apiVersions } from './api-versions.ts';
 import type { ConsumeService } from '../consume/consume-service.ts';
+import { openApiDocument } from './openapi.ts';
 import type { HealthChecker } from './health.ts';
 
 /** What the HTTP layer records and exposes (SidecarMetrics fits it). */
@@ -30,6 +32,8 @@ export interface AppDeps {
   admin: AdminRouterDeps;
   /** Ordered consumption, when a subscriptions file is configured. */
   consume?: ConsumeService | undefined;
+  /** Bearer token /v1/* requires; undefined leaves /v1 open. /healthz, /readyz and /metrics are always open. */
+  apiToken?: string | undefined;
 }
 
 /** 200 when everything was written, 207 when some partitions failed, the error's status when nothing was. */
@@ -96,10 +100,15 @@ export function createApp(deps: AppDeps): express.Express {
     res.status(produceStatus(response)).json(response);
   };
 
+  app.use('/v1', requireBearerToken(deps.apiToken, { name: 'API', realm: 'ordered-sidecar', env: 'API_TOKEN' }));
   app.post('/v1/ordered-produce', requireJson, json, produceRoute((body) => produce.ordered(body)));
   app.post('/v1/produce', requireJson, json, produceRoute((body) => produce.plain(body)));
   app.get('/v1/api-versions', (_req, res) => {
     res.json(apiVersions(deps.version, deps.dedupWindowMs, deps.kafkaClient));
+  });
+  const openapi = openApiDocument(deps.version);
+  app.get('/v1/openapi.json', (_req, res) => {
+    res.json(openapi);
   });
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

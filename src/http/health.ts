@@ -1,9 +1,20 @@
 import { errorMessage } from '../errors/sidecar-error.ts';
+import type { Logger } from '../logging/logger.ts';
 
 /** The two gauges a health check sets. */
 export interface HealthMetrics {
   kafkaUp: { set(value: number): void };
   redisUp: { set(value: number): void };
+}
+
+/**
+ * Why Kafka refuses the sidecar, as its client saw it (the Kafka adapter's KafkaConnectionProblem): a probe
+ * that only times out while the client retries a refused login cannot tell.
+ */
+export interface KafkaProblemSource {
+  readonly current: { cause: string; detail: string } | undefined;
+  /** Forgets the problem once Kafka answers; true when there was one. */
+  clear(): boolean;
 }
 
 /** One round trip to each dependency; resolves when it answers. */
@@ -16,8 +27,8 @@ export interface Readiness {
   /** Kafka answers. Without Redis the sidecar still routes (degraded mode), so Redis does not gate it. */
   ready: boolean;
   degraded: boolean;
-  /** `client` names the Kafka engine in use (`KAFKA_CLIENT`). */
-  kafka: { ok: boolean; client: string; error?: string };
+  /** `client` names the Kafka engine in use (`KAFKA_CLIENT`); `cause` what an operator must fix when Kafka refuses us. */
+  kafka: { ok: boolean; client: string; error?: string; cause?: string };
   redis: { ok: boolean; error?: string };
 }
 
@@ -34,13 +45,17 @@ export class HealthChecker {
   readonly #kafkaClient: string;
   readonly #metrics: HealthMetrics;
   readonly #degraded: () => boolean;
+  readonly #kafkaProblem: KafkaProblemSource;
+  readonly #log: Logger;
   #last: { at: number; result: Promise<Readiness> } | undefined;
 
   /** `kafkaClient` names the engine in use, so /readyz says which one answered. */
-  constructor(probes: HealthProbes, kafkaClient: string, metrics: HealthMetrics, degraded: () => boolean) {
+  constructor(probes: HealthProbes, kafkaClient: string, metrics: HealthMetrics, degraded: () => boolean, kafkaProblem: KafkaProblemSource, log: Logger) {
     this.#degraded = degraded;
     this.#probes = probes;
     this.#kafkaClient = kafkaClient;
+    this.#kafkaProblem = kafkaProblem;
+    this.#log = log;
     this.#metrics = metrics;
   }
 
@@ -59,7 +74,11 @@ export class HealthChecker {
         return { ok: false, error: errorMessage(err) };
       }
     };
-    const [kafka, redis] = await Promise.all([probe(this.#probes.kafka, 'Kafka'), probe(this.#probes.redis, 'Redis')]);
+    const [probed, redis] = await Promise.all([probe(this.#probes.kafka, 'Kafka'), probe(this.#probes.redis, 'Redis')]);
+    // A client retrying a refused login only times out here; the cause it met is what the operator needs.
+    const problem = this.#kafkaProblem.current;
+    const kafka = probed.ok || !problem ? probed : { ok: false, error: `${problem.cause}: ${problem.detail}`, cause: problem.cause };
+    if (probed.ok && this.#kafkaProblem.clear()) this.#log.info('Kafka connection works again');
     this.#metrics.kafkaUp.set(kafka.ok ? 1 : 0);
     this.#metrics.redisUp.set(redis.ok ? 1 : 0);
     return { ready: kafka.ok, degraded: this.#degraded() || !redis.ok, kafka: { ...kafka, client: this.#kafkaClient }, redis };

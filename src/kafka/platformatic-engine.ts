@@ -1,6 +1,8 @@
 import { Producer, UserError } from '@platformatic/kafka';
 import type { Logger } from '../logging/logger.ts';
 import type { KafkaConnection } from './kafka-connection.ts';
+import { reportRefusal } from './connection-problem.ts';
+import { platformaticSecurity } from './kafka-security.ts';
 import type { EngineMessage, KafkaEngine } from './kafka-engine.ts';
 import { retryBudget, type RetryBudget } from './retry-budget.ts';
 
@@ -125,7 +127,13 @@ export class PlatformaticEngine implements KafkaEngine {
 
   /** One attempt, no retries: readiness asks again soon enough, and must say "no" while it still matters. */
   async ping(): Promise<void> {
-    await this.#producer.metadata({ topics: [], forceUpdate: true, retries: 0 });
+    try {
+      await this.#producer.metadata({ topics: [], forceUpdate: true, retries: 0 });
+    } catch (err) {
+      // The library logs nothing itself: a refused login or certificate is reported (once per cause) here.
+      reportRefusal(this.#connection.problem, err, this.#log);
+      throw err;
+    }
   }
 
   async #sendWhenReady(producer: PlatformaticProducer, topic: string, partition: number, messages: EngineMessage[]): Promise<bigint> {
@@ -179,6 +187,7 @@ export class PlatformaticEngine implements KafkaEngine {
     return new Producer<Payload, Payload, string, string>({
       clientId: this.#connection.clientId,
       bootstrapBrokers: this.#connection.brokers,
+      ...platformaticSecurity(this.#connection.security),
       serializers: SERIALIZERS,
       idempotent: true,
       acks: -1,

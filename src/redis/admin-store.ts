@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.ts';
 import { bucketOf } from '../routing/hashing.ts';
 import { parseMapping, type RouterStore, type StoredMapping } from './router-store.ts';
 import type { ReassignStatus } from './scripts.ts';
@@ -38,7 +38,7 @@ export interface BucketEntry extends StoredMapping {
  */
 export class AdminStore {
   readonly router: RouterStore;
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
 
   constructor(router: RouterStore) {
     this.router = router;

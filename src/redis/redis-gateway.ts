@@ -1,4 +1,5 @@
-import { ReplyError, type Redis } from 'ioredis';
+import { Cluster, ReplyError } from 'ioredis';
+import type { RedisClient } from './redis-connection.ts';
 import { StoreRefusedError, StoreUnreachableError } from '../errors/store-errors.ts';
 import { registerScripts } from './scripts.ts';
 
@@ -22,11 +23,11 @@ class CommandDeadline extends Error {}
  * never an outage).
  */
 export class RedisGateway {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly #commandTimeoutMs: number;
   #unanswered = 0;
 
-  constructor(redis: Redis, { commandTimeoutMs = 2000 }: { commandTimeoutMs?: number } = {}) {
+  constructor(redis: RedisClient, { commandTimeoutMs = 2000 }: { commandTimeoutMs?: number } = {}) {
     this.redis = redis;
     this.#commandTimeoutMs = commandTimeoutMs;
     registerScripts(redis);
@@ -57,15 +58,19 @@ export class RedisGateway {
     if (err instanceof ReplyError) return new StoreRefusedError(`Redis refused the command: ${(err as Error).message}`, { cause: err });
     // ioredis rejects commands with its own abort classes, or with a plain Error when the connection is not
     // (or no longer) usable: closed, reconnecting, or its socket ended before ioredis noticed.
+    // A Cluster client stays 'ready' while the master of one slot is gone; its plain Errors are routing and
+    // node connection failures ("Too many Cluster redirections. Last error: Connection is closed.", "Cluster
+    // isn't ready"): outages of that slot.
     const plainError = err instanceof Error && Object.getPrototypeOf(err) === Error.prototype;
-    if (err instanceof RedisError || (plainError && !this.#connected())) {
+    if (err instanceof RedisError || (plainError && (this.redis instanceof Cluster || !this.#connected()))) {
       return new StoreUnreachableError(`Redis connection unavailable (${this.redis.status})`, { outage: true, cause: err });
     }
     return err;
   }
 
-  /** The connection as ioredis holds it: ready, and its socket still open for writing. */
+  /** The connection as ioredis holds it: ready, and (one Redis) its socket still open for writing. */
   #connected(): boolean {
+    if (this.redis instanceof Cluster) return this.redis.status === 'ready';
     const { status, stream } = this.redis;
     return status === 'ready' && stream.writable && !stream.writableEnded;
   }

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { RedisGateway } from './redis-gateway.ts';
+import type { RedisClient } from './redis-connection.ts';
 import type { RouteOutcome, RouteStore, TopicRegistration, TouchEntry } from '../routing/route-store.ts';
 import type { CleanupStore } from '../routing/cleanup.ts';
 import { STATE_FORMAT, checkStateFormat } from './state-format.ts';
@@ -19,7 +19,7 @@ export function parseMapping(value: string): StoredMapping {
 /** The one typed gateway to the router's Redis state; nothing else issues router commands. */
 export class RouterStore implements RouteStore, CleanupStore {
   readonly gateway: RedisGateway;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly prefix: string;
   readonly #keys = new Map<string, TopicKeys>();
 
@@ -55,8 +55,11 @@ export class RouterStore implements RouteStore, CleanupStore {
     checkStateFormat(topic, format ?? null);
     if (stored != null && format != null) return { buckets: Number(stored), generation: generation ?? null };
     // First use (or a topic from before formats were stored): fix the bucket count and stamp the format.
+    // The topic set lives in another Cluster slot than the topic's keys, so it stays out of the MULTI;
+    // adding to it is idempotent and needs no atomicity with the rest.
+    await this.gateway.run(() => this.redis.sadd(topicsKey(this.prefix), topic));
     const [fixed, current] = await this.gateway.run(async () => {
-      const replies = await this.redis.multi().hsetnx(keys.meta, 'buckets', buckets).hsetnx(keys.meta, 'format', STATE_FORMAT).hmget(keys.meta, 'buckets', 'generation').sadd(topicsKey(this.prefix), topic).exec();
+      const replies = await this.redis.multi().hsetnx(keys.meta, 'buckets', buckets).hsetnx(keys.meta, 'format', STATE_FORMAT).hmget(keys.meta, 'buckets', 'generation').exec();
       const [err, values] = replies?.[2] ?? [new Error('MULTI was discarded')];
       if (err) throw err;
       return values as (string | null)[];
@@ -129,14 +132,9 @@ export class RouterStore implements RouteStore, CleanupStore {
    * its touch flush and drops its cached routes of a topic whose generation changed.
    */
   async generations(topics: readonly string[]): Promise<(string | null)[]> {
-    if (topics.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const topic of topics) pipeline.hget(this.keys(topic).meta, 'generation');
-    const results = (await this.gateway.run(() => pipeline.exec())) ?? [];
-    return results.map(([err, value]) => {
-      if (err) throw err;
-      return value as string | null;
-    });
+    // One command per topic, not one pipeline: topics live in different Cluster slots (and nodes). ioredis
+    // writes them without waiting for each reply, so a single Redis still gets them in one round trip.
+    return Promise.all(topics.map((topic) => this.gateway.run(() => this.redis.hget(this.keys(topic).meta, 'generation'))));
   }
 
   async bumpGeneration(topic: string): Promise<number> {

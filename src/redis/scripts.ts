@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { RedisClient } from './redis-connection.ts';
 
 /** What admin-reassign-2.lua answers about the mapping it was asked to change. */
 export type ReassignStatus = 'ok' | 'missing' | 'changed' | 'busy';
@@ -36,7 +37,7 @@ export const SCRIPTS = {
 
 const sources = new Map(Object.entries(SCRIPTS).map(([name, { file }]) => [name, readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8')]));
 
-export function registerScripts(redis: Redis): void {
+export function registerScripts(redis: RedisClient): void {
   for (const [name, script] of Object.entries(SCRIPTS)) {
     const keys: number | undefined = 'keys' in script ? script.keys : undefined;
     redis.defineCommand(name, { lua: sources.get(name)!, ...(keys === undefined ? {} : { numberOfKeys: keys }) });

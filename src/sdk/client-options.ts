@@ -33,6 +33,12 @@ export interface ClientOptions {
   /** Base URL of the sidecar. @defaultValue 'http://127.0.0.1:8080' */
   url?: string;
   /**
+   * The sidecar's `API_TOKEN`, sent as `Authorization: Bearer <token>` on every /v1 request. Kept inside
+   * the client's HTTP layer, not in `options`, so logging a client's options never shows it.
+   * @defaultValue undefined (no Authorization header)
+   */
+  token?: string;
+  /**
    * Deadline of one HTTP attempt, reading the response included. Longer than the sidecar's own Kafka write
    * deadline (30 s) so that the sidecar's answer normally arrives before the client gives up.
    * @defaultValue 35000 ms

@@ -25,7 +25,7 @@ function fallbackCounter(options: ResolvedClientOptions): Counter<'reason'> | un
  */
 export class Client {
   readonly options: Readonly<ResolvedClientOptions>;
-  readonly #http = new HttpClient();
+  readonly #http: HttpClient;
   readonly #sequencer = new GroupSequencer();
   readonly #fallbackCounter: Counter<'reason'> | undefined;
   /** Stops the first-use check's retries when the client closes. */
@@ -39,6 +39,7 @@ export class Client {
 
   constructor(options: ClientOptions = {}) {
     this.options = resolveClientOptions(options);
+    this.#http = new HttpClient(options.token);
     this.#fallbackCounter = fallbackCounter(this.options);
     registerInternals(this, {
       options: this.options,

@@ -37,6 +37,13 @@ export function endpointUrl(base: string, path: string): string {
 export class HttpClient {
   readonly #http = new HttpAgent({ keepAlive: true });
   readonly #https = new HttpsAgent({ keepAlive: true });
+  readonly #authorization: string | undefined;
+
+  /** `token`: the sidecar's API_TOKEN, sent as a bearer token with every request. */
+  constructor(token?: string) {
+    if (token !== undefined && (typeof token !== 'string' || !/^\S+$/.test(token))) throw new TypeError('ordered-sidecar client: token must be a non-empty string without spaces');
+    this.#authorization = token === undefined ? undefined : `Bearer ${token}`;
+  }
 
   /**
    * One HTTP exchange with a JSON answer, under a deadline that covers reading the body too. Never throws:
@@ -85,6 +92,7 @@ export class HttpClient {
     const secure = url.protocol === 'https:';
     const body = init.body === undefined ? undefined : Buffer.from(init.body);
     const headers: Record<string, string | number> = { accept: 'application/json' };
+    if (this.#authorization) headers.authorization = this.#authorization;
     if (body) Object.assign(headers, { 'content-type': 'application/json', 'content-length': body.length });
     return new Promise((resolve, reject) => {
       const request = (secure ? httpsRequest : httpRequest)(url, { method: init.method, headers, agent: secure ? this.#https : this.#http, signal }, (response) => {

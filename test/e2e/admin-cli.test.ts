@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/redis-connection.ts';
 import type { SidecarOptions } from '../../src/config/options.ts';
 import type { RunningSidecar } from '../../src/sidecar.ts';
 import { connectAdmin, createTopic } from '../support/kafka.ts';
@@ -11,7 +11,7 @@ import { dropPrefix, makeIdle, produceGroups } from './admin-fixture.ts';
 
 const TOKEN = 'cli-test-token';
 let admin: Admin;
-let redis: Redis;
+let redis: RedisClient;
 let options: SidecarOptions;
 let sidecar: RunningSidecar;
 

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/redis-connection.ts';
+export { dropPrefix } from '../support/redis.ts';
 import { expect } from 'vitest';
 import { topicKeys } from '../../src/redis/keys.ts';
 import { bucketOf, groupHash } from '../../src/routing/hashing.ts';
@@ -36,7 +37,7 @@ export async function produceGroups(sidecar: string, topic: string, groups: read
  * Makes a group look idle: rewrites its last-access minute to `minutesAgo` minutes before Redis's clock
  * (mapping values are "partition:minute"). Waiting out the real idle time would make every test minutes long.
  */
-export async function makeIdle(redis: Redis, prefix: string, topic: string, group: string, minutesAgo = 10): Promise<void> {
+export async function makeIdle(redis: RedisClient, prefix: string, topic: string, group: string, minutesAgo = 10): Promise<void> {
   const keys = topicKeys(prefix, topic);
   const buckets = Number(await redis.hget(keys.meta, 'buckets'));
   const bucket = keys.bucket(bucketOf(groupHash(group), buckets));
@@ -48,10 +49,4 @@ export async function makeIdle(redis: Redis, prefix: string, topic: string, grou
 }
 
 /** The topic's mapping generation, which an admin change bumps before it waits for the replicas (null before any). */
-export const mappingGeneration = (redis: Redis, prefix: string, topic: string): Promise<string | null> => redis.hget(topicKeys(prefix, topic).meta, 'generation');
-
-/** Removes every key under the test's prefix. */
-export async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
-  const stream = redis.scanStream({ match: `${prefix}:*`, count: 1000 });
-  for await (const keys of stream as AsyncIterable<string[]>) if (keys.length) await redis.unlink(...keys);
-}
+export const mappingGeneration = (redis: RedisClient, prefix: string, topic: string): Promise<string | null> => redis.hget(topicKeys(prefix, topic).meta, 'generation');

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/redis-connection.ts';
 import { AdminStore } from '../../src/redis/admin-store.ts';
 import { groupHash } from '../../src/routing/hashing.ts';
 import { connectRedis, isolatedStore } from '../support/redis.ts';
 
 /** The admin script on its own, against real Redis: the idle arithmetic at the minute boundary and the CAS. */
-let redis: Redis;
+let redis: RedisClient;
 beforeAll(() => {
   redis = connectRedis();
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Admin } from 'kafkajs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/redis-connection.ts';
 import type { SidecarOptions } from '../../src/config/options.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { startSidecar, type RunningSidecar } from '../../src/sidecar.ts';
@@ -11,7 +11,7 @@ import { adminCall, dropPrefix, makeIdle, mappingGeneration, produceGroups } fro
 
 const TOKEN = 'test-admin-token';
 let admin: Admin;
-let redis: Redis;
+let redis: RedisClient;
 let options: SidecarOptions;
 /** a and b share one Redis prefix (two replicas); c is a replica of the same fleet with ADMIN_TOKEN set. */
 let a: RunningSidecar, b: RunningSidecar, c: RunningSidecar;

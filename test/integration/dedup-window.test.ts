@@ -1,13 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/redis-connection.ts';
 import { DedupWindow } from '../../src/dedup/dedup-window.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { RedisDedupStore } from '../../src/redis/dedup-store.ts';
 import { RedisGateway } from '../../src/redis/redis-gateway.ts';
-import { connectRedis, isolatedStore } from '../support/redis.ts';
+import { connectRedis, dataNodes, isolatedStore } from '../support/redis.ts';
 
 const log = createLogger('error');
-let redis: Redis;
+let redis: RedisClient;
 let prefix: string;
 let drop: () => Promise<void>;
 const windows: DedupWindow[] = [];
@@ -33,10 +33,12 @@ function sidecarWindow(maxWaitMs = 2000): DedupWindow {
 
 /** Lease deadline (Redis's clock, ms) of a pending claim of `id`, from whichever slice holds it; undefined if none. */
 async function leaseDeadline(id: string): Promise<number | undefined> {
-  for await (const slices of redis.scanStream({ match: `${prefix}:*:dd:*`, count: 1000 }) as AsyncIterable<string[]>) {
-    for (const slice of slices) {
-      const deadline = /^p:(\d+):/.exec((await redis.hget(slice, id)) ?? '')?.[1];
-      if (deadline !== undefined) return Number(deadline);
+  for (const node of dataNodes(redis)) {
+    for await (const slices of node.scanStream({ match: `${prefix}:*:dd:*`, count: 1000 }) as AsyncIterable<string[]>) {
+      for (const slice of slices) {
+        const deadline = /^p:(\d+):/.exec((await node.hget(slice, id)) ?? '')?.[1];
+        if (deadline !== undefined) return Number(deadline);
+      }
     }
   }
   return undefined;

@@ -1,11 +1,11 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin, Kafka } from 'kafkajs';
 import { createKafkaEngine } from '../../src/kafka/create-engine.ts';
 import { KAFKA_CLIENTS, type EngineMessage, type KafkaEngine } from '../../src/kafka/kafka-engine.ts';
 import { fromKafkaError } from '../../src/kafka/kafka-errors.ts';
 import { createLogger } from '../../src/logging/logger.ts';
-import { connectAdmin, consumeAll, createTopic, recordCount, testKafka } from '../support/kafka.ts';
+import { connectAdmin, consumeAll, createTopic, recordCount, testConnection, testKafka } from '../support/kafka.ts';
 
 const log = createLogger('error', { test: true });
 const message = (value: string | null, key: string | null = null, headers: Record<string, string> = {}): EngineMessage => ({ key, value, headers });
@@ -44,7 +44,7 @@ describe.each(KAFKA_CLIENTS)('the %s engine', (name) => {
   let engine: KafkaEngine;
 
   beforeAll(async () => {
-    engine = createKafkaEngine(name, { brokers: inject('kafkaBrokers'), clientId: `engine-test-${name}` }, 10_000, log);
+    engine = createKafkaEngine(name, testConnection(`engine-test-${name}`), 10_000, log);
     await engine.connect();
   });
 
@@ -127,7 +127,7 @@ describe.each(KAFKA_CLIENTS)('the %s engine', (name) => {
 
   it('fails a send to a cluster that never answers, and a ping of it', async () => {
     const broker = await silentBroker();
-    const hung = createKafkaEngine(name, { brokers: [broker.address], clientId: `engine-test-${name}-hung` }, 5000, log);
+    const hung = createKafkaEngine(name, testConnection(`engine-test-${name}-hung`, [broker.address]), 5000, log);
     try {
       await expect(hung.send('any-topic', 0, [message('lost')])).rejects.toThrow();
       await expect(hung.ping()).rejects.toThrow();

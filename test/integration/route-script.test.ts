@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/redis-connection.ts';
 import { bucketOf, groupHash } from '../../src/routing/hashing.ts';
 import { leastLoadedPartition } from '../../src/routing/least-loaded.ts';
 import { RouterStore } from '../../src/redis/router-store.ts';
@@ -7,7 +7,7 @@ import { RedisGateway } from '../../src/redis/redis-gateway.ts';
 import { connectRedis, isolatedStore } from '../support/redis.ts';
 
 const BUCKETS = 64;
-let redis: Redis;
+let redis: RedisClient;
 let store: RouterStore;
 let drop: () => Promise<void>;
 

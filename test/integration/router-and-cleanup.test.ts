@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/redis-connection.ts';
 import { Registry } from 'prom-client';
 import { createLogger } from '../../src/logging/logger.ts';
 import { SidecarMetrics } from '../../src/metrics/sidecar-metrics.ts';
@@ -11,7 +11,7 @@ import { connectRedis, isolatedStore } from '../support/redis.ts';
 
 const BUCKETS = 16;
 const log = createLogger('error');
-let redis: Redis;
+let redis: RedisClient;
 let store: RouterStore;
 let drop: () => Promise<void>;
 let metrics: SidecarMetrics;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/redis-connection.ts';
 import { Registry } from 'prom-client';
 import { createLogger } from '../../src/logging/logger.ts';
 import { SidecarMetrics } from '../../src/metrics/sidecar-metrics.ts';
@@ -19,7 +19,7 @@ const fixture = JSON.parse(readFileSync(new URL('../fixtures/router-state-format
 const BUCKETS = 16;
 const TOPIC = 'legacy';
 
-let redis: Redis;
+let redis: RedisClient;
 let store: RouterStore;
 let prefix: string;
 let drop: () => Promise<void>;

@@ -5,13 +5,16 @@ declare module 'vitest' {
   export interface ProvidedContext {
     kafkaBrokers: string[];
     redisUrl: string;
+    redisClusterNodes: string[];
   }
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const services = await startServices();
-  console.log(`integration services from ${services.source}: kafka ${services.kafkaBrokers.join(',')}, redis ${services.redisUrl}`);
+  const redis = services.redisClusterNodes.length ? `cluster ${services.redisClusterNodes.join(',')}` : services.redisUrl;
+  console.log(`integration services from ${services.source}: kafka ${services.kafkaBrokers.join(',')}, redis ${redis}`);
   project.provide('kafkaBrokers', services.kafkaBrokers);
   project.provide('redisUrl', services.redisUrl);
+  project.provide('redisClusterNodes', services.redisClusterNodes);
   return () => services.stop();
 }

@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { inject, onTestFinished } from 'vitest';
+import { kafkaSecurity, kafkajsSecurity } from '../../src/kafka/kafka-security.ts';
+import { KafkaConnectionProblem } from '../../src/kafka/connection-problem.ts';
+import type { KafkaConnection } from '../../src/kafka/kafka-connection.ts';
+import { stackKafkaSecurity } from './sidecar.ts';
 
 export interface ConsumedRecord {
   partition: number;
@@ -10,7 +14,17 @@ export interface ConsumedRecord {
   headers: Record<string, string>;
 }
 
-export const testKafka = (): Kafka => new Kafka({ clientId: 'ordered-sidecar-tests', brokers: inject('kafkaBrokers'), logLevel: logLevel.NOTHING });
+/** How an engine reaches the test stack (with its TLS and SASL when secured), or `brokers` without security. */
+export const testConnection = (clientId: string, brokers?: string[]): KafkaConnection => ({
+  brokers: brokers ?? inject('kafkaBrokers'),
+  clientId,
+  security: brokers ? {} : kafkaSecurity(stackKafkaSecurity()),
+  problem: new KafkaConnectionProblem(),
+});
+
+/** A kafkajs client for the test stack, with its TLS and SASL when it is secured (same credentials as the sidecar). */
+export const testKafka = (): Kafka =>
+  new Kafka({ clientId: 'ordered-sidecar-tests', brokers: inject('kafkaBrokers'), logLevel: logLevel.NOTHING, ...kafkajsSecurity(kafkaSecurity(stackKafkaSecurity())) });
 
 /** An admin client that disconnects when the calling test (or file, from beforeAll) ends. */
 export async function connectAdmin(kafka: Kafka = testKafka()): Promise<Admin> {

@@ -1,21 +1,37 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { RouterStore } from '../../src/redis/router-store.ts';
 import { RedisGateway } from '../../src/redis/redis-gateway.ts';
+import { createRedisClient, type RedisClient } from '../../src/redis/redis-connection.ts';
 
-/** A fresh connection; the caller quits it (use `afterEach`/`onTestFinished`). */
-export const connectRedis = (): Redis => new Redis(inject('redisUrl'), { lazyConnect: false });
+/** The test Redis as the sidecar would see it: one Redis, or the Cluster when the stack runs one. */
+export const testRedisConnection = () => {
+  const nodes = inject('redisClusterNodes');
+  return { redisUrl: inject('redisUrl') || 'redis://127.0.0.1:6379', redisTls: false, ...(nodes.length ? { redisClusterNodes: nodes } : {}) };
+};
+
+/** A fresh connection (a Cluster client against a Cluster); the caller quits it (use `afterEach`/`onTestFinished`). */
+export const connectRedis = (): RedisClient => createRedisClient(testRedisConnection(), { lazyConnect: false });
+
+/** Every node holding data: the one Redis, or each Cluster master (a SCAN sees one node's keys only). */
+export const dataNodes = (redis: RedisClient): Redis[] => (redis instanceof Cluster ? redis.nodes('master') : [redis]);
 
 /** A store under a unique prefix so tests never see each other's keys; removes its keys on `drop`. */
-export function isolatedStore(redis: Redis): { store: RouterStore; prefix: string; drop: () => Promise<void> } {
+export function isolatedStore(redis: RedisClient): { store: RouterStore; prefix: string; drop: () => Promise<void> } {
   const prefix = `ost-${randomUUID().slice(0, 8)}`;
   return {
     store: new RouterStore(new RedisGateway(redis), prefix),
     prefix,
-    drop: async () => {
-      const stream = redis.scanStream({ match: `${prefix}:*`, count: 1000 });
-      for await (const keys of stream as AsyncIterable<string[]>) if (keys.length) await redis.unlink(...keys);
-    },
+    drop: () => dropPrefix(redis, prefix),
   };
+}
+
+/** Removes every key under the test's prefix, on every node. */
+export async function dropPrefix(redis: RedisClient, prefix: string): Promise<void> {
+  for (const node of dataNodes(redis)) {
+    const stream = node.scanStream({ match: `${prefix}:*`, count: 1000 });
+    // One UNLINK per key: on a Cluster the keys of one scan page span slots.
+    for await (const keys of stream as AsyncIterable<string[]>) await Promise.all(keys.map((key) => node.unlink(key)));
+  }
 }

@@ -5,6 +5,8 @@
 export interface TestServices {
   kafkaBrokers: string[];
   redisUrl: string;
+  /** Seed nodes when the tests run against a Redis Cluster (`stack.sh up --redis-cluster`); else empty. */
+  redisClusterNodes: string[];
   source: 'environment' | 'testcontainers';
   stop(): Promise<void>;
 }
@@ -20,9 +22,10 @@ async function dockerAnswers(): Promise<boolean> {
 }
 
 export async function startServices(env: NodeJS.ProcessEnv = process.env): Promise<TestServices> {
-  const { KAFKA_BROKERS, REDIS_URL } = env;
-  if (KAFKA_BROKERS && REDIS_URL) {
-    return { kafkaBrokers: KAFKA_BROKERS.split(','), redisUrl: REDIS_URL, source: 'environment', stop: async () => {} };
+  const { KAFKA_BROKERS, REDIS_URL, REDIS_CLUSTER_NODES } = env;
+  if (KAFKA_BROKERS && (REDIS_URL || REDIS_CLUSTER_NODES)) {
+    const redisClusterNodes = REDIS_CLUSTER_NODES ? REDIS_CLUSTER_NODES.split(',') : [];
+    return { kafkaBrokers: KAFKA_BROKERS.split(','), redisUrl: REDIS_URL ?? '', redisClusterNodes, source: 'environment', stop: async () => {} };
   }
   if (!(await dockerAnswers())) {
     throw new Error(
@@ -39,6 +42,7 @@ export async function startServices(env: NodeJS.ProcessEnv = process.env): Promi
   return {
     kafkaBrokers: [`${kafka.getHost()}:${kafka.getMappedPort(9093)}`],
     redisUrl: redis.getConnectionUrl(),
+    redisClusterNodes: [],
     source: 'testcontainers',
     stop: async () => {
       await Promise.all([kafka.stop(), redis.stop()]);

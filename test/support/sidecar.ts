@@ -4,8 +4,28 @@ import { createInterface } from 'node:readline';
 import { inject } from 'vitest';
 import { DEFAULT_OPTIONS, type SidecarOptions } from '../../src/config/options.ts';
 import { loadConfig } from '../../src/config/load-config.ts';
+import type { KafkaSecurityOptions } from '../../src/kafka/kafka-security.ts';
+import { recordContract } from './openapi-contract.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { startSidecar, type RunningSidecar } from '../../src/sidecar.ts';
+
+/** Kafka TLS/SASL of the test stack (`stack.sh up --secure` exports them), read as the sidecar reads them. */
+export function stackKafkaSecurity(): KafkaSecurityOptions {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => /^KAFKA_(TLS|SASL)/.test(name)));
+  const o = loadConfig([], env);
+  return {
+    kafkaTls: o.kafkaTls,
+    kafkaTlsCaFile: o.kafkaTlsCaFile,
+    kafkaTlsCertFile: o.kafkaTlsCertFile,
+    kafkaTlsKeyFile: o.kafkaTlsKeyFile,
+    kafkaTlsServername: o.kafkaTlsServername,
+    kafkaTlsInsecureSkipVerify: o.kafkaTlsInsecureSkipVerify,
+    kafkaSaslMechanism: o.kafkaSaslMechanism,
+    kafkaSaslUsername: o.kafkaSaslUsername,
+    kafkaSaslPassword: o.kafkaSaslPassword,
+    kafkaSaslPasswordFile: o.kafkaSaslPasswordFile,
+  };
+}
 
 /**
  * The Kafka engine every test sidecar uses: KAFKA_CLIENT when set (`.ci/run` runs the end-to-end and failover
@@ -15,11 +35,14 @@ export const testKafkaClient = (): SidecarOptions['kafkaClient'] => loadConfig([
 
 /** Options for a test sidecar: the test services, an ephemeral port, and a Redis prefix of its own. */
 export function testOptions(overrides: Partial<SidecarOptions> = {}): SidecarOptions {
+  const clusterNodes = inject('redisClusterNodes');
   return {
     ...DEFAULT_OPTIONS,
+    ...stackKafkaSecurity(),
     kafkaClient: testKafkaClient(),
     kafkaBrokers: inject('kafkaBrokers'),
-    redisUrl: inject('redisUrl'),
+    redisUrl: inject('redisUrl') || DEFAULT_OPTIONS.redisUrl,
+    ...(clusterNodes.length ? { redisClusterNodes: clusterNodes } : {}),
     redisPrefix: `ost-${randomUUID().slice(0, 8)}`,
     port: 0,
     logLevel: 'warn',
@@ -27,9 +50,16 @@ export function testOptions(overrides: Partial<SidecarOptions> = {}): SidecarOpt
   };
 }
 
-/** A sidecar inside the test process; logs only when something goes wrong. */
-export const startTestSidecar = (overrides: Partial<SidecarOptions> = {}): Promise<RunningSidecar> =>
-  startSidecar(testOptions(overrides), createLogger('warn', { test: true }));
+/**
+ * A sidecar inside the test process; logs only when something goes wrong. Its responses are checked against
+ * the OpenAPI document (openapi-contract.ts). The first request can only come after this returns, so
+ * recording from here sees them all.
+ */
+export async function startTestSidecar(overrides: Partial<SidecarOptions> = {}): Promise<RunningSidecar> {
+  const sidecar = await startSidecar(testOptions(overrides), createLogger('warn', { test: true }));
+  recordContract(sidecar.server);
+  return sidecar;
+}
 
 export interface SidecarProcess {
   url: string;
@@ -49,7 +79,8 @@ export async function spawnSidecar(options: SidecarOptions, { port = 0, flags = 
     'src/cli.ts', 'serve',
     '--port', String(port),
     '--kafka-brokers', options.kafkaBrokers.join(','),
-    '--redis-url', options.redisUrl,
+    // Kafka TLS/SASL reach the child through the environment it inherits; flags in `flags` override them.
+    ...(options.redisClusterNodes ? ['--redis-cluster-nodes', options.redisClusterNodes.join(',')] : ['--redis-url', options.redisUrl]),
     '--redis-prefix', options.redisPrefix,
     '--kafka-client', options.kafkaClient,
     '--log-level', 'info',

@@ -78,15 +78,19 @@ describe('admin exposure', () => {
     for (const host of ['0.0.0.0', '::', '10.0.0.5', 'sidecar']) expect(isLoopbackHost(host), host).toBe(false);
   });
 
-  it('warns at start only when the admin API is open beyond loopback', () => {
+  it('warns at start only when the admin API or the produce API is open beyond loopback', () => {
     const lines: string[] = [];
     const log = createLogger('info', {}, (line) => lines.push(line));
     warnIfAdminExposed({ host: '127.0.0.1' }, log);
-    warnIfAdminExposed({ host: '0.0.0.0', adminToken: 't' }, log);
+    warnIfAdminExposed({ host: '0.0.0.0', adminToken: 't', apiToken: 'u' }, log);
     expect(lines).toEqual([]);
-    warnIfAdminExposed({ host: '0.0.0.0' }, log);
+    warnIfAdminExposed({ host: '0.0.0.0', apiToken: 'u' }, log);
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'warn', host: '0.0.0.0' });
+    expect(lines[0]).toContain('ADMIN_TOKEN is not set');
+    warnIfAdminExposed({ host: '0.0.0.0', adminToken: 't' }, log);
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toContain('API_TOKEN is not set');
   });
 });
 
