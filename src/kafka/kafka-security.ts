@@ -8,15 +8,15 @@ import type { SaslMechanism } from '../config/options.ts';
 /** The sidecar's Kafka TLS and SASL options (same names; checked as a whole at start by the config). */
 export interface KafkaSecurityOptions {
   kafkaTls: boolean;
-  kafkaTlsCaFile?: string | undefined;
-  kafkaTlsCertFile?: string | undefined;
-  kafkaTlsKeyFile?: string | undefined;
-  kafkaTlsServername?: string | undefined;
+  kafkaTlsCaFile?: string;
+  kafkaTlsCertFile?: string;
+  kafkaTlsKeyFile?: string;
+  kafkaTlsServername?: string;
   kafkaTlsInsecureSkipVerify: boolean;
-  kafkaSaslMechanism?: SaslMechanism | undefined;
-  kafkaSaslUsername?: string | undefined;
-  kafkaSaslPassword?: string | undefined;
-  kafkaSaslPasswordFile?: string | undefined;
+  kafkaSaslMechanism?: SaslMechanism;
+  kafkaSaslUsername?: string;
+  kafkaSaslPassword?: string;
+  kafkaSaslPasswordFile?: string;
 }
 
 /** Engine-neutral: what any Kafka client needs to open a TLS connection and authenticate on it. */

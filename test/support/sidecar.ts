@@ -13,7 +13,10 @@ import { startSidecar, type RunningSidecar } from '../../src/sidecar.ts';
 export function stackKafkaSecurity(): KafkaSecurityOptions {
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => /^KAFKA_(TLS|SASL)/.test(name)));
   const o = loadConfig([], env);
-  return {
+  // Unset options stay absent (exactOptionalPropertyTypes), as loadConfig leaves them.
+  const set = <T extends object>(fields: { [K in keyof T]: T[K] | undefined }): T =>
+    Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as T;
+  return set<KafkaSecurityOptions>({
     kafkaTls: o.kafkaTls,
     kafkaTlsCaFile: o.kafkaTlsCaFile,
     kafkaTlsCertFile: o.kafkaTlsCertFile,
@@ -24,7 +27,7 @@ export function stackKafkaSecurity(): KafkaSecurityOptions {
     kafkaSaslUsername: o.kafkaSaslUsername,
     kafkaSaslPassword: o.kafkaSaslPassword,
     kafkaSaslPasswordFile: o.kafkaSaslPasswordFile,
-  };
+  });
 }
 
 /**
