@@ -67,7 +67,8 @@ module.exports = {
     })),
     {
       name: 'no-circular',
-      comment: 'a cycle means two modules cannot be understood or changed apart (a cycle closed only by type imports, such as a class and the object it hands itself to, is allowed: it is erased at run time)',
+      comment:
+        'a cycle means two modules cannot be understood or changed apart (a cycle closed only by type imports, such as a class and the object it hands itself to, is allowed: it is erased at run time)',
       severity: 'error',
       from: { path: '^src/' },
       to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only'] } },

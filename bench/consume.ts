@@ -75,10 +75,24 @@ async function produce(kafka: Kafka, topic: string, partitions: number, groups: 
 }
 
 /** The sidecar consuming `topic` into `url` until `total` messages were acknowledged; returns msgs/s. */
-async function sidecarRate(topic: string, url: string, total: number, ep: Awaited<ReturnType<typeof endpoint>>, extra: Record<string, unknown>): Promise<number> {
+async function sidecarRate(
+  topic: string,
+  url: string,
+  total: number,
+  ep: Awaited<ReturnType<typeof endpoint>>,
+  extra: Record<string, unknown>,
+): Promise<number> {
   const path = join(mkdtempSync(join(tmpdir(), 'bench-subs-')), 'subscriptions.json');
-  writeFileSync(path, JSON.stringify({ subscriptions: [{ name: 'bench', topic, consumer_group: `bench-${randomUUID().slice(0, 8)}`, endpoint: url, on_exhausted: 'block', ...extra }] }));
-  const sidecar = await startSidecar({ ...DEFAULT_OPTIONS, kafkaBrokers: KAFKA_BROKERS, redisUrl: REDIS_URL, redisPrefix: benchPrefix(), port: 0, logLevel: 'warn', subscriptionsFile: path }, quietLog());
+  writeFileSync(
+    path,
+    JSON.stringify({
+      subscriptions: [{ name: 'bench', topic, consumer_group: `bench-${randomUUID().slice(0, 8)}`, endpoint: url, on_exhausted: 'block', ...extra }],
+    }),
+  );
+  const sidecar = await startSidecar(
+    { ...DEFAULT_OPTIONS, kafkaBrokers: KAFKA_BROKERS, redisUrl: REDIS_URL, redisPrefix: benchPrefix(), port: 0, logLevel: 'warn', subscriptionsFile: path },
+    quietLog(),
+  );
   try {
     const deadline = Date.now() + 300_000;
     while (ep.stats.messages < total && Date.now() < deadline) await sleep(50);
@@ -150,13 +164,31 @@ export async function benchConsume(quick: boolean): Promise<TargetRow[]> {
       [
         ['plain kafkajs consumer, one at a time, 1 partition, 10 ms endpoint', fmtInt(plainEp.stats.messages), fmtNum(plain, 0)],
         ['sidecar, 1 partition, 64 groups, 10 ms endpoint', fmtInt(sidecarEp.stats.messages), fmtNum(parallel, 0)],
-        [`sidecar, 8 partitions, 64 groups, fast endpoint, batch_max_messages 100 (${fmtNum(perDelivery, 1)} msgs/delivery)`, fmtInt(fastEp.stats.messages), fmtNum(fast, 0)],
+        [
+          `sidecar, 8 partitions, 64 groups, fast endpoint, batch_max_messages 100 (${fmtNum(perDelivery, 1)} msgs/delivery)`,
+          fmtInt(fastEp.stats.messages),
+          fmtNum(fast, 0),
+        ],
       ],
     );
     note('measured from the first to the last delivery the endpoint received; the endpoint shares this process and its CPU');
-    note(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}: the sidecar's rows are CPU-bound (JSON and HTTP per delivery), the plain consumer's is not, so a busy machine narrows the ratio`);
-    rows.push({ figure: 'consume: 64 groups in 1 partition vs plain consumer (10 ms endpoint)', target: '>= 40x', measured: `${fmtNum(parallel / plain, 1)}x`, verdict: verdictAtLeast(parallel / plain, 40) });
-    rows.push({ figure: 'consume: fast endpoint, batch_max_messages 100', target: '>= 50,000 msgs/s', measured: `${fmtInt(fast)} msgs/s`, verdict: verdictAtLeast(fast, 50_000) });
+    note(
+      `load average at the end: ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}: the sidecar's rows are CPU-bound (JSON and HTTP per delivery), the plain consumer's is not, so a busy machine narrows the ratio`,
+    );
+    rows.push({
+      figure: 'consume: 64 groups in 1 partition vs plain consumer (10 ms endpoint)',
+      target: '>= 40x',
+      measured: `${fmtNum(parallel / plain, 1)}x`,
+      verdict: verdictAtLeast(parallel / plain, 40),
+    });
+    rows.push({
+      figure: 'consume: fast endpoint, batch_max_messages 100',
+      target: '>= 50,000 msgs/s',
+      measured: `${fmtInt(fast)} msgs/s`,
+      verdict: verdictAtLeast(fast, 50_000),
+    });
     await admin.deleteTopics({ topics: [slowTopic, fastTopic] }).catch(() => undefined);
   } finally {
     await admin.disconnect();

@@ -13,7 +13,16 @@ const TARGET = 0.1;
 
 const row = (label: string, counts: number[], extra: string[]): string[] => {
   const s = spread(counts);
-  return [label, String(counts.length), fmtInt(s.min), fmtInt(s.max), fmtInt(s.max - s.min), fmtPct(s.deviation), verdict(Math.max(s.deviation, 1e-9), TARGET), ...extra];
+  return [
+    label,
+    String(counts.length),
+    fmtInt(s.min),
+    fmtInt(s.max),
+    fmtInt(s.max - s.min),
+    fmtPct(s.deviation),
+    verdict(Math.max(s.deviation, 1e-9), TARGET),
+    ...extra,
+  ];
 };
 
 export async function benchLoadDeviation(quick: boolean): Promise<SectionResult> {
@@ -37,14 +46,28 @@ export async function benchLoadDeviation(quick: boolean): Promise<SectionResult>
       const counts = countByPartition(assignment, partitions);
       const stored = await store.loads(topic, partitions);
       const agrees = stored.every((n, p) => n === counts[p]);
-      rows.push(row('least-loaded (route-2.lua)', counts, [`${fmtInt(total / seconds)} groups/s, Redis ${fmtNum(usecPerCall, 0)} µs/call${agrees ? '' : ', LOADS HASH DISAGREES'}`]));
-      const hashed = countByPartition(hashes.map((h) => hashedPartition(h, partitions)), partitions);
+      rows.push(
+        row('least-loaded (route-2.lua)', counts, [
+          `${fmtInt(total / seconds)} groups/s, Redis ${fmtNum(usecPerCall, 0)} µs/call${agrees ? '' : ', LOADS HASH DISAGREES'}`,
+        ]),
+      );
+      const hashed = countByPartition(
+        hashes.map((h) => hashedPartition(h, partitions)),
+        partitions,
+      );
       rows.push(row('consistent hash (hashedPartition)', hashed, ['fallback when Redis is unreachable']));
       const s = spread(counts);
-      targets.push({ figure: `load deviation, ${partitions} partitions`, target: '< 10 %', measured: fmtPct(s.deviation), verdict: verdict(Math.max(s.deviation, 1e-9), TARGET) });
+      targets.push({
+        figure: `load deviation, ${partitions} partitions`,
+        target: '< 10 %',
+        measured: fmtPct(s.deviation),
+        verdict: verdict(Math.max(s.deviation, 1e-9), TARGET),
+      });
     }
     table(['assignment', 'partitions', 'min', 'max', 'max-min', '(max-min)/mean', 'vs 10 % target', 'notes'], rows);
-    note('least-loaded balances the number of groups per partition at assignment time (max-min <= 1 by construction); it does not see how many messages each group sends.');
+    note(
+      'least-loaded balances the number of groups per partition at assignment time (max-min <= 1 by construction); it does not see how many messages each group sends.',
+    );
 
     // Growing 12 -> 13 partitions.
     const moved = hashes.filter((h) => hashedPartition(h, 12) !== hashedPartition(h, 13));
@@ -61,9 +84,21 @@ export async function benchLoadDeviation(quick: boolean): Promise<SectionResult>
     table(
       ['growing 12 -> 13 partitions', 'groups', 'moved', 'share', 'expected'],
       [
-        ['consistent hash', fmtInt(total), fmtInt(moved.length), fmtPct(moved.length / total), `1/13 = ${fmtPct(1 / 13)}; all moved to partition 12: ${onlyToNew ? 'yes' : 'NO'}`],
+        [
+          'consistent hash',
+          fmtInt(total),
+          fmtInt(moved.length),
+          fmtPct(moved.length / total),
+          `1/13 = ${fmtPct(1 / 13)}; all moved to partition 12: ${onlyToNew ? 'yes' : 'NO'}`,
+        ],
         ['Redis mapping (existing groups, partitions=13)', fmtInt(sample.length), fmtInt(stickyMoved), fmtPct(stickyMoved / sample.length), '0 (sticky)'],
-        ['Redis mapping (new groups after growth)', fmtInt(newcomers.length), `${fmtInt(toNew)} to p12`, fmtPct(toNew / newcomers.length), `p12 fills first; deviation over 13 now ${fmtPct(after.deviation)}`],
+        [
+          'Redis mapping (new groups after growth)',
+          fmtInt(newcomers.length),
+          `${fmtInt(toNew)} to p12`,
+          fmtPct(toNew / newcomers.length),
+          `p12 fills first; deviation over 13 now ${fmtPct(after.deviation)}`,
+        ],
       ],
     );
     return { targets, figures: {} };

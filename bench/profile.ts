@@ -29,7 +29,14 @@ export async function benchProfile(settings: ThroughputSettings, keepProfile = f
     const sidecar = await startSidecarProcess({ kafkaBrokers: KAFKA_BROKERS, redisUrl: REDIS_URL, redisPrefix: prefix, profileDir });
     let loaded;
     try {
-      const job = { target: { kind: 'sidecar' as const, url: sidecar.url }, pattern: { kind: 'closed' as const, concurrency: settings.concurrency }, topic, shape: SHAPE, warmupMs: settings.warmupMs, durationMs: settings.durationMs };
+      const job = {
+        target: { kind: 'sidecar' as const, url: sidecar.url },
+        pattern: { kind: 'closed' as const, concurrency: settings.concurrency },
+        topic,
+        shape: SHAPE,
+        warmupMs: settings.warmupMs,
+        durationMs: settings.durationMs,
+      };
       loaded = await generator.run(job, (pid) => {
         const window = cpuWindow([{ label: 'sidecar', pid: sidecar.pid }, { label: 'load generator', pid }, ...services]);
         return () => window.stop();
@@ -38,12 +45,26 @@ export async function benchProfile(settings: ThroughputSettings, keepProfile = f
       await generator.close();
       await sidecar.stop(); // the profile is written at exit
     }
-    const { report: { warm, run: result, drain }, measured: cpu } = loaded;
+    const {
+      report: { warm, run: result, drain },
+      measured: cpu,
+    } = loaded;
     const childCores = coresOf(cpu, 'sidecar');
     const cpuPerMessage = childCores === undefined ? 'n/a' : `${fmtNum((childCores * result.seconds * 1e6) / result.messages, 1)} µs`;
     table(
       ['path', 'concurrency', 'requests', 'messages/s', 'p50', 'p99', 'sidecar CPU/msg', 'failures'],
-      [[`sidecar in its own process (profiled, ${sidecar.engine.engine})`, String(settings.concurrency), fmtInt(result.requests), fmtInt(result.messages / result.seconds), fmtMs(result.latency.p50), fmtMs(result.latency.p99), cpuPerMessage, fmtInt(result.failures)]],
+      [
+        [
+          `sidecar in its own process (profiled, ${sidecar.engine.engine})`,
+          String(settings.concurrency),
+          fmtInt(result.requests),
+          fmtInt(result.messages / result.seconds),
+          fmtMs(result.latency.p50),
+          fmtMs(result.latency.p99),
+          cpuPerMessage,
+          fmtInt(result.failures),
+        ],
+      ],
     );
     console.log(`   CPU: ${describeCpu(cpu)}`);
     const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
@@ -52,12 +73,19 @@ export async function benchProfile(settings: ThroughputSettings, keepProfile = f
     const idle = summary.owners.find((o) => o.name === '(idle)')?.ms ?? 0;
     const busy = summary.totalMs - idle;
     const messages = warm.messages + result.messages + drain.messages;
-    const row = (e: { name: string; ms: number }): string[] => [e.name, fmtInt(e.ms), e.name === '(idle)' ? '' : `${fmtNum((100 * e.ms) / busy, 1)} %`, e.name === '(idle)' ? '' : `${fmtNum((e.ms * 1000) / messages, 2)} µs`];
+    const row = (e: { name: string; ms: number }): string[] => [
+      e.name,
+      fmtInt(e.ms),
+      e.name === '(idle)' ? '' : `${fmtNum((100 * e.ms) / busy, 1)} %`,
+      e.name === '(idle)' ? '' : `${fmtNum((e.ms * 1000) / messages, 2)} µs`,
+    ];
     console.log('');
     table(['self time by owner (Node internals charged to their caller)', 'ms', 'of busy', 'per message'], summary.owners.slice(0, 14).map(row));
     console.log('');
     table(['top self-time functions', 'ms', 'of busy', 'per message'], summary.functions.slice(0, 20).map(row));
-    note(`the profile covers the sidecar's whole life (start-up, warm-up, run, shutdown): ${fmtInt(summary.totalMs)} ms sampled, ${fmtInt(busy)} ms not idle, ${fmtInt(messages)} messages.`);
+    note(
+      `the profile covers the sidecar's whole life (start-up, warm-up, run, shutdown): ${fmtInt(summary.totalMs)} ms sampled, ${fmtInt(busy)} ms not idle, ${fmtInt(messages)} messages.`,
+    );
     note('samples are wall-clock: on a machine busy with other work, time the sidecar waited for a core is charged to whatever it was running.');
   } finally {
     if (keepProfile) console.log(`   profile kept in ${profileDir} (open it in Chrome DevTools > Performance, or VS Code)`);

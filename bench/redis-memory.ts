@@ -59,11 +59,22 @@ async function listpackLimit(redis: Redis): Promise<string> {
 }
 
 /** Maps 100K groups into a fresh topic and measures it; the groups come from `name`. */
-async function measure(redis: Redis, prefix: string, buckets: number, name: (i: number) => string): Promise<{ topic: string; memory: KeyMemory; usedDelta: number }> {
+async function measure(
+  redis: Redis,
+  prefix: string,
+  buckets: number,
+  name: (i: number) => string,
+): Promise<{ topic: string; memory: KeyMemory; usedDelta: number }> {
   const store = new RouterStore(new RedisGateway(redis), prefix);
   const topic = benchTopic(`mem${buckets}`);
   const before = await usedMemory(redis);
-  await assignGroups(store, topic, buckets, PARTITIONS, Array.from({ length: GROUPS }, (_, i) => name(i)));
+  await assignGroups(
+    store,
+    topic,
+    buckets,
+    PARTITIONS,
+    Array.from({ length: GROUPS }, (_, i) => name(i)),
+  );
   const usedDelta = (await usedMemory(redis)) - before;
   return { topic, memory: await topicMemory(redis, prefix, topic), usedDelta };
 }
@@ -72,7 +83,13 @@ async function measure(redis: Redis, prefix: string, buckets: number, name: (i: 
 async function cacheMemory(redis: Redis, prefix: string, topic: string): Promise<string[][]> {
   const gc = fullGc();
   const { routerBuckets, groupTtlMs, touchFlushIntervalMs } = DEFAULT_OPTIONS;
-  const router = new OrderedMessageRouter(new RouterStore(new RedisGateway(redis), prefix), async () => PARTITIONS, { routerBuckets, routeCacheSize: GROUPS, groupTtlMs, touchFlushIntervalMs }, benchMetrics(), quietLog());
+  const router = new OrderedMessageRouter(
+    new RouterStore(new RedisGateway(redis), prefix),
+    async () => PARTITIONS,
+    { routerBuckets, routeCacheSize: GROUPS, groupTtlMs, touchFlushIntervalMs },
+    benchMetrics(),
+    quietLog(),
+  );
   await router.route(topic, orderGroup(0)); // buckets known, script loaded
   const empty = settledHeap(gc);
   // Group names are built per call, as they arrive in request bodies: only what the router keeps stays alive.
@@ -86,7 +103,7 @@ async function cacheMemory(redis: Redis, prefix: string, topic: string): Promise
   const touched = settledHeap(gc);
   // The cache holds every routed group: its capacity is GROUPS.
   const perEntry = (bytes: number): string => `${fmtNum(bytes / GROUPS, 0)} B`;
-  const mb = (bytes: number): string => fmtNum((bytes / GROUPS) * GROUPS / 1e6, 1);
+  const mb = (bytes: number): string => fmtNum(((bytes / GROUPS) * GROUPS) / 1e6, 1);
   return [
     ['route cache filled (100K routes)', fmtInt(GROUPS), mb(filled - empty), perEntry(filled - empty)],
     ['+ pending last-access touches (until the 1 s flush)', fmtInt(GROUPS), mb(touched - empty), perEntry(touched - empty)],
@@ -100,7 +117,10 @@ async function dedupMemory(redis: Redis, prefix: string, count: number): Promise
   for (let i = 0; i < count; i += 500) {
     const ids = Array.from({ length: Math.min(500, count - i) }, () => randomUUID());
     const { sliceKey } = await store.claim(topic, ids, 'bench', DEFAULT_OPTIONS.dedupLeaseMs);
-    await store.settle(topic, ids.map((id, k) => ({ id, partition: k % PARTITIONS, offset: String(1_000_000 + i + k), sliceKey })));
+    await store.settle(
+      topic,
+      ids.map((id, k) => ({ id, partition: k % PARTITIONS, offset: String(1_000_000 + i + k), sliceKey })),
+    );
   }
   return (await topicMemory(redis, prefix, topic)).bytes;
 }
@@ -128,16 +148,35 @@ export async function benchRedisMemory(quick: boolean): Promise<SectionResult> {
       const mb = memory.bytes / 1e6;
       const listpack = memory.encodings.get('listpack') ?? 0;
       const encodings = [...memory.encodings].map(([e, n]) => `${e} ${fmtInt(n)}`).join(', ');
-      rows.push([config.label, fmtInt(config.buckets), fmtInt(memory.keys), fmtNum(mb, 2), `${fmtNum(memory.bytes / GROUPS, 1)} B`, fmtNum(usedDelta / 1e6, 2), `${fmtPct(listpack / memory.buckets, 0)} (${encodings}); largest ${memory.largestBucket}`, verdict(mb, TARGET_MB)]);
-      targets.push({ figure: `Redis per 100K groups, ${config.buckets} buckets, ${config.label.split(' (')[0]}`, target: '~10 MB', measured: `${fmtNum(mb, 2)} MB`, verdict: verdict(mb, TARGET_MB) });
+      rows.push([
+        config.label,
+        fmtInt(config.buckets),
+        fmtInt(memory.keys),
+        fmtNum(mb, 2),
+        `${fmtNum(memory.bytes / GROUPS, 1)} B`,
+        fmtNum(usedDelta / 1e6, 2),
+        `${fmtPct(listpack / memory.buckets, 0)} (${encodings}); largest ${memory.largestBucket}`,
+        verdict(mb, TARGET_MB),
+      ]);
+      targets.push({
+        figure: `Redis per 100K groups, ${config.buckets} buckets, ${config.label.split(' (')[0]}`,
+        target: '~10 MB',
+        measured: `${fmtNum(mb, 2)} MB`,
+        verdict: verdict(mb, TARGET_MB),
+      });
     }
     table(['group names', 'buckets', 'keys', 'MB (MEMORY USAGE sum)', 'per group', 'MB (used_memory delta)', 'listpack buckets', 'vs 10 MB'], rows);
-    note(`MB = 10^6 bytes. Buckets stay listpack-encoded while they hold at most hash-max-listpack-entries = ${await listpackLimit(redis)} mappings of <= 64-byte names and values.`);
+    note(
+      `MB = 10^6 bytes. Buckets stay listpack-encoded while they hold at most hash-max-listpack-entries = ${await listpackLimit(redis)} mappings of <= 64-byte names and values.`,
+    );
     note('used_memory delta is for the whole shared Redis (other clients, allocator slack); the MEMORY USAGE sum counts only our keys.');
 
     console.log('');
     const dedupBytes = await dedupMemory(redis, prefix, GROUPS);
-    table(['dedup window (settled dedup_ids)', 'ids', 'MB', 'per id'], [['UUID ids, 5 min window', fmtInt(GROUPS), fmtNum(dedupBytes / 1e6, 2), `${fmtNum(dedupBytes / GROUPS, 1)} B`]]);
+    table(
+      ['dedup window (settled dedup_ids)', 'ids', 'MB', 'per id'],
+      [['UUID ids, 5 min window', fmtInt(GROUPS), fmtNum(dedupBytes / 1e6, 2), `${fmtNum(dedupBytes / GROUPS, 1)} B`]],
+    );
     note('a fleet writing R messages/s with dedup_ids holds about R x 300 s of them; no target in the design, listed for capacity planning.');
 
     console.log('');

@@ -43,11 +43,18 @@ process.removeAllListeners('warning').on('warning', (warning) => {
 
 const { quick, keepProfile, sections, overrides } = parseArgs(process.argv.slice(2));
 console.log(`ordered-sidecar benchmarks — ${new Date().toISOString()}`);
-console.log(`node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), redis ${REDIS_URL}, kafka ${KAFKA_BROKERS.join(',')}${quick ? ', --quick' : ''}`);
+console.log(
+  `node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), redis ${REDIS_URL}, kafka ${KAFKA_BROKERS.join(',')}${quick ? ', --quick' : ''}`,
+);
 
-const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
+const load = (): string =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 const loadAvgStart = Number(loadavg()[0]!.toFixed(2));
-console.log(`load average (1, 5, 15 min) at start: ${load()} — on ${cpus().length} cores, anything near or above ${cpus().length} means the figures below competed for CPU`);
+console.log(
+  `load average (1, 5, 15 min) at start: ${load()} — on ${cpus().length} cores, anything near or above ${cpus().length} means the figures below competed for CPU`,
+);
 
 const targets: TargetRow[] = [];
 let figures: SummaryFigures = {};

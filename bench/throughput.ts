@@ -1,7 +1,18 @@
 import type { Admin } from 'kafkajs';
 import { DEFAULT_OPTIONS } from '../src/config/options.ts';
 import { cpuWindow, processMemory, servicePids, type Watched } from './support/cpu.ts';
-import { PARTITIONS, acknowledgedEqualsRecords, fmtMb, generatorLabel, printResults, rate, usPerMessage, type RowKind, type RowOutcome, type RowSpec } from './support/throughput-rows.ts';
+import {
+  PARTITIONS,
+  acknowledgedEqualsRecords,
+  fmtMb,
+  generatorLabel,
+  printResults,
+  rate,
+  usPerMessage,
+  type RowKind,
+  type RowOutcome,
+  type RowSpec,
+} from './support/throughput-rows.ts';
 import { KAFKA_BROKERS, REDIS_URL, benchKafka, benchPrefix, connectRedis, createTopic, dropPrefix, recordCount } from './support/env.ts';
 import { fmtInt, fmtMs, fmtNum, heading, note, verdict, verdictAtLeast } from './support/format.ts';
 import { ENGINES, type Engine, type LoadJob, type LoadPattern } from './support/load-job.ts';
@@ -88,8 +99,15 @@ async function runRow(ctx: Context, spec: RowSpec, engine: Engine, sidecar?: Sid
     outcome.error = err instanceof Error ? err.message : String(err);
   }
   outcome.records = await recordCount(ctx.admin, topic);
-  const check = outcome.acknowledged === undefined ? 'not checked' : acknowledgedEqualsRecords(outcome) ? 'acked = records' : `acked ${fmtInt(outcome.acknowledged)} != records ${fmtInt(outcome.records)}`;
-  console.log(`   done in ${fmtNum((performance.now() - started) / 1000, 1)} s: ${spec.label} [${engine}]: ${outcome.report ? `${fmtInt(rate(outcome)!)} msgs/s` : `FAILED: ${outcome.error}`}; ${check}`);
+  const check =
+    outcome.acknowledged === undefined
+      ? 'not checked'
+      : acknowledgedEqualsRecords(outcome)
+        ? 'acked = records'
+        : `acked ${fmtInt(outcome.acknowledged)} != records ${fmtInt(outcome.records)}`;
+  console.log(
+    `   done in ${fmtNum((performance.now() - started) / 1000, 1)} s: ${spec.label} [${engine}]: ${outcome.report ? `${fmtInt(rate(outcome)!)} msgs/s` : `FAILED: ${outcome.error}`}; ${check}`,
+  );
   return outcome;
 }
 
@@ -108,7 +126,9 @@ async function throughSidecar(ctx: Context, engine: Engine | undefined, specs: R
     return { outcomes: specs.map((spec) => ({ spec, engine: engine ?? 'kafkajs', topic: '-', error })) };
   }
   try {
-    console.log(`   sidecar pid ${sidecar.pid} at ${sidecar.url}, ready in ${fmtNum((performance.now() - started) / 1000, 1)} s: engine ${sidecar.engine.engine} (${sidecar.engine.source})`);
+    console.log(
+      `   sidecar pid ${sidecar.pid} at ${sidecar.url}, ready in ${fmtNum((performance.now() - started) / 1000, 1)} s: engine ${sidecar.engine.engine} (${sidecar.engine.source})`,
+    );
     const outcomes: RowOutcome[] = [];
     for (const spec of specs) outcomes.push(await runRow(ctx, spec, sidecar.engine.engine, sidecar));
     return { reading: sidecar.engine, outcomes };
@@ -133,7 +153,9 @@ export async function benchThroughput(settings: ThroughputSettings): Promise<Sec
   ensureBuilt();
   const seconds = settings.durationMs / 1000;
   heading(`4. Throughput and latency: sidecar processes (node dist/cli.js serve) against applications on each engine, ${seconds} s per row`);
-  console.log(`   throughput rows: ${SHAPE.messagesPerRequest} x ${SHAPE.valueBytes}-byte messages per request, ${fmtInt(SHAPE.groups)} groups, ${PARTITIONS} partitions, ${settings.concurrency} concurrent requests, ${settings.warmupMs / 1000} s warm-up; latency rows: ${fmtInt(settings.pacedPerSecond)} requests/s of ${LATENCY_SHAPE.messagesPerRequest} messages`);
+  console.log(
+    `   throughput rows: ${SHAPE.messagesPerRequest} x ${SHAPE.valueBytes}-byte messages per request, ${fmtInt(SHAPE.groups)} groups, ${PARTITIONS} partitions, ${settings.concurrency} concurrent requests, ${settings.warmupMs / 1000} s warm-up; latency rows: ${fmtInt(settings.pacedPerSecond)} requests/s of ${LATENCY_SHAPE.messagesPerRequest} messages`,
+  );
   const admin = benchKafka().admin();
   await admin.connect();
   const redis = connectRedis();
@@ -154,13 +176,19 @@ export async function benchThroughput(settings: ThroughputSettings): Promise<Sec
     if (first.reading && second.reading && first.reading.engine === second.reading.engine) {
       console.log(`   WARNING: both sidecar rows ran ${engine}: the second sidecar did not take KAFKA_CLIENT=${otherEngine(engine)}`);
     } else if (second.reading && second.reading.source !== 'reported by /v1/api-versions') {
-      console.log(`   WARNING: the sidecar does not name its engine; one built before the engine interface ignores KAFKA_CLIENT, so "sidecar, other engine" may have run kafkajs`);
+      console.log(
+        `   WARNING: the sidecar does not name its engine; one built before the engine interface ignores KAFKA_CLIENT, so "sidecar, other engine" may have run kafkajs`,
+      );
     }
     const direct: RowOutcome[] = [];
     const directRow = async (spec: RowSpec, e: Engine): Promise<void> => void direct.push(await runRow(ctx, spec, e));
     for (const e of ENGINES) await directRow({ kind: 'direct', label: `direct ${e}, same requests`, pattern: closed, shape: SHAPE }, e);
     const batchMessages = DEFAULT_OPTIONS.maxBatchMessages;
-    for (const e of ENGINES) await directRow({ kind: 'ceiling', label: `${e} ceiling, ${fmtInt(batchMessages)}-message batches`, pattern: { kind: 'ceiling', batchMessages }, shape: SHAPE }, e);
+    for (const e of ENGINES)
+      await directRow(
+        { kind: 'ceiling', label: `${e} ceiling, ${fmtInt(batchMessages)}-message batches`, pattern: { kind: 'ceiling', batchMessages }, shape: SHAPE },
+        e,
+      );
     await directRow({ kind: 'direct-latency', label: `direct ${engine}, ${latencyLoad}`, pattern: paced, shape: LATENCY_SHAPE }, engine);
 
     const outcomes = [...first.outcomes, ...second.outcomes, ...direct];
@@ -187,7 +215,9 @@ function judge(engine: Engine, outcomes: RowOutcome[], settings: ThroughputSetti
   const behind = latencyRows.flatMap((o) => {
     const run = o?.report?.run;
     const answered = run ? run.requests / run.seconds : 0;
-    return o && run && (run.skipped > 0 || answered < STEADY_SHARE * settings.pacedPerSecond) ? [`"${o.spec.label}" answered ${fmtInt(answered)}/s, skipped ${fmtInt(run.skipped)}`] : [];
+    return o && run && (run.skipped > 0 || answered < STEADY_SHARE * settings.pacedPerSecond)
+      ? [`"${o.spec.label}" answered ${fmtInt(answered)}/s, skipped ${fmtInt(run.skipped)}`]
+      : [];
   });
   const behindNote = behind.join('; ');
   const overheadP50 = throughLatency && directLatency ? throughLatency.p50 - directLatency.p50 : undefined;
@@ -196,24 +226,76 @@ function judge(engine: Engine, outcomes: RowOutcome[], settings: ThroughputSetti
   const allEqual = outcomes.every(acknowledgedEqualsRecords);
   const unequal = outcomes.filter((o) => !acknowledgedEqualsRecords(o)).map((o) => `${o.spec.label} [${o.engine}]`);
 
-  console.log(`   sidecar [${engine}] / direct kafkajs = ${fmtNum(ratio ?? NaN, 2)}; sidecar / ${engine} ceiling = ${fmtNum(sidecarRate !== undefined && ceiling !== undefined ? sidecarRate / ceiling : NaN, 2)}`);
-  console.log(`   sidecar overhead at ${fmtInt(settings.pacedPerSecond)} requests/s [${engine}]: p50 ${overheadP50 === undefined ? 'n/a' : fmtMs(overheadP50)}, p99 ${overheadP99 === undefined ? 'n/a' : fmtMs(overheadP99)} (sidecar minus direct)`);
-  if (behind.length > 0) console.log(`   WARNING: a latency row fell behind ${fmtInt(settings.pacedPerSecond)} requests/s, so its latency is mostly queueing and the overhead is not the sidecar's: ${behindNote}`);
-  note('every process is separate: the sidecar (node dist/cli.js serve), the load generator or application (a child of this process, keep-alive HTTP, requests built before the clock starts), the broker and Redis; CPU is read from /proc for each over the measured window.');
-  note('CPU/msg = that process\'s CPU time in the measured window / messages acknowledged in it. "everything else" is the rest of the machine: other developers\' work, the kernel, this orchestrator.');
-  note('direct rows: one producer, one send per request (idempotent, acks -1), each message to its group\'s hashed partition; ceiling rows: one loop per partition sending that partition\'s 1000-message batches (one batch in flight per partition, as the sidecar\'s writer).');
-  note('latency rows: an open loop starting requests at a steady rate (a slow answer delays no later request); latency from each request\'s start to its answer.');
+  console.log(
+    `   sidecar [${engine}] / direct kafkajs = ${fmtNum(ratio ?? NaN, 2)}; sidecar / ${engine} ceiling = ${fmtNum(sidecarRate !== undefined && ceiling !== undefined ? sidecarRate / ceiling : NaN, 2)}`,
+  );
+  console.log(
+    `   sidecar overhead at ${fmtInt(settings.pacedPerSecond)} requests/s [${engine}]: p50 ${overheadP50 === undefined ? 'n/a' : fmtMs(overheadP50)}, p99 ${overheadP99 === undefined ? 'n/a' : fmtMs(overheadP99)} (sidecar minus direct)`,
+  );
+  if (behind.length > 0)
+    console.log(
+      `   WARNING: a latency row fell behind ${fmtInt(settings.pacedPerSecond)} requests/s, so its latency is mostly queueing and the overhead is not the sidecar's: ${behindNote}`,
+    );
+  note(
+    'every process is separate: the sidecar (node dist/cli.js serve), the load generator or application (a child of this process, keep-alive HTTP, requests built before the clock starts), the broker and Redis; CPU is read from /proc for each over the measured window.',
+  );
+  note(
+    'CPU/msg = that process\'s CPU time in the measured window / messages acknowledged in it. "everything else" is the rest of the machine: other developers\' work, the kernel, this orchestrator.',
+  );
+  note(
+    "direct rows: one producer, one send per request (idempotent, acks -1), each message to its group's hashed partition; ceiling rows: one loop per partition sending that partition's 1000-message batches (one batch in flight per partition, as the sidecar's writer).",
+  );
+  note(
+    "latency rows: an open loop starting requests at a steady rate (a slow answer delays no later request); latency from each request's start to its answer.",
+  );
 
   const us = (n: number): string => `${fmtNum(n, 1)} µs`;
   const msgs = (n: number): string => `${fmtInt(n)} msgs/s`;
   const na = 'n/a (row failed)';
   const targets: TargetRow[] = [
-    { figure: `ordered msgs/s through one sidecar [${engine}]`, target: '>= 100K msgs/s', measured: sidecarRate === undefined ? na : msgs(sidecarRate), verdict: sidecarRate === undefined ? 'NOT MEASURED' : verdictAtLeast(sidecarRate, TARGET_MSGS_PER_S, msgs) },
-    { figure: 'sidecar / direct kafkajs (same requests)', target: '>= 1.5x', measured: ratio === undefined ? na : `${fmtNum(ratio, 2)}x`, verdict: ratio === undefined ? 'NOT MEASURED' : verdictAtLeast(ratio, TARGET_RATIO_VS_DIRECT_KAFKAJS, (n) => `${fmtNum(n, 2)}x`) },
-    { figure: 'sidecar CPU per message', target: '<= 8 µs', measured: cpuPerMessage === undefined ? na : us(cpuPerMessage), verdict: cpuPerMessage === undefined ? 'NOT MEASURED' : cpuPerMessage <= TARGET_CPU_US_PER_MSG ? `meets (${fmtNum(TARGET_CPU_US_PER_MSG / cpuPerMessage, 1)}x margin)` : verdict(cpuPerMessage, TARGET_CPU_US_PER_MSG, us) },
-    { figure: `sidecar overhead p99 at ${fmtInt(settings.pacedPerSecond)} req/s`, target: '< 1 ms', measured: overheadP99 === undefined ? na : `${fmtMs(overheadP99)} (p50 ${fmtMs(overheadP50!)})`, verdict: overheadP99 === undefined ? 'NOT MEASURED' : behind.length > 0 ? `CANNOT JUDGE: fell behind the rate (${behindNote})` : overheadP99 <= 0 ? 'meets (no measurable overhead)' : verdict(overheadP99, TARGET_OVERHEAD_P99_MS, fmtMs) },
+    {
+      figure: `ordered msgs/s through one sidecar [${engine}]`,
+      target: '>= 100K msgs/s',
+      measured: sidecarRate === undefined ? na : msgs(sidecarRate),
+      verdict: sidecarRate === undefined ? 'NOT MEASURED' : verdictAtLeast(sidecarRate, TARGET_MSGS_PER_S, msgs),
+    },
+    {
+      figure: 'sidecar / direct kafkajs (same requests)',
+      target: '>= 1.5x',
+      measured: ratio === undefined ? na : `${fmtNum(ratio, 2)}x`,
+      verdict: ratio === undefined ? 'NOT MEASURED' : verdictAtLeast(ratio, TARGET_RATIO_VS_DIRECT_KAFKAJS, (n) => `${fmtNum(n, 2)}x`),
+    },
+    {
+      figure: 'sidecar CPU per message',
+      target: '<= 8 µs',
+      measured: cpuPerMessage === undefined ? na : us(cpuPerMessage),
+      verdict:
+        cpuPerMessage === undefined
+          ? 'NOT MEASURED'
+          : cpuPerMessage <= TARGET_CPU_US_PER_MSG
+            ? `meets (${fmtNum(TARGET_CPU_US_PER_MSG / cpuPerMessage, 1)}x margin)`
+            : verdict(cpuPerMessage, TARGET_CPU_US_PER_MSG, us),
+    },
+    {
+      figure: `sidecar overhead p99 at ${fmtInt(settings.pacedPerSecond)} req/s`,
+      target: '< 1 ms',
+      measured: overheadP99 === undefined ? na : `${fmtMs(overheadP99)} (p50 ${fmtMs(overheadP50!)})`,
+      verdict:
+        overheadP99 === undefined
+          ? 'NOT MEASURED'
+          : behind.length > 0
+            ? `CANNOT JUDGE: fell behind the rate (${behindNote})`
+            : overheadP99 <= 0
+              ? 'meets (no measurable overhead)'
+              : verdict(overheadP99, TARGET_OVERHEAD_P99_MS, fmtMs),
+    },
     { figure: 'sidecar peak RSS under the 64-way load', target: 'bounded', measured: fmtMb(sidecar?.memory?.peak), verdict: 'reported (no numeric target)' },
-    { figure: 'acked equals records, every row', target: 'all rows', measured: allEqual ? `${outcomes.length} of ${outcomes.length} rows` : `${outcomes.length - unequal.length} of ${outcomes.length} rows`, verdict: allEqual ? 'meets' : `MISSES: ${unequal.join(', ')}` },
+    {
+      figure: 'acked equals records, every row',
+      target: 'all rows',
+      measured: allEqual ? `${outcomes.length} of ${outcomes.length} rows` : `${outcomes.length - unequal.length} of ${outcomes.length} rows`,
+      verdict: allEqual ? 'meets' : `MISSES: ${unequal.join(', ')}`,
+    },
   ];
   const figures: SummaryFigures = {
     engine,

@@ -46,7 +46,12 @@ export async function createTopic(kafka: Kafka, topic: string, partitions: numbe
  * Reads the topic from the beginning until `expected` records arrived; returns each MessageGroup's values
  * (from the `message-group` header) in the order a consumer saw them.
  */
-export async function readBack(kafka: Kafka, topic: string, expected: number, decode: (value: Buffer | null) => string = (v) => v?.toString() ?? 'null'): Promise<Record<string, string[]>> {
+export async function readBack(
+  kafka: Kafka,
+  topic: string,
+  expected: number,
+  decode: (value: Buffer | null) => string = (v) => v?.toString() ?? 'null',
+): Promise<Record<string, string[]>> {
   const observed: Record<string, string[]> = {};
   let count = 0;
   const consumer = kafka.consumer({ groupId: `${topic}-reader-${randomUUID().slice(0, 8)}` });

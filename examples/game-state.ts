@@ -29,7 +29,11 @@ export async function main(options: ExampleOptions = {}): Promise<ExampleResult>
       for (let round = 1; round <= ROUNDS; round++) {
         const moves = Array.from({ length: MOVES_PER_ROUND }, (_, m) => encode(round, m + 1, (p * 7 + m) % 10, (round * 3 + m) % 10));
         for (const move of moves) (sent[player] ??= []).push(decode(Buffer.from(move)));
-        await producer.sendMessageGroupBatch(topic, player, moves.map((value) => ({ value, headers: { 'content-type': 'application/x-move' } })));
+        await producer.sendMessageGroupBatch(
+          topic,
+          player,
+          moves.map((value) => ({ value, headers: { 'content-type': 'application/x-move' } })),
+        );
       }
     }),
   );

@@ -91,13 +91,67 @@ for (const [name, m] of Object.entries(METRICS)) {
 const isDefaultMetric = (n) => /^(process|nodejs)_[a-z0-9_]+$/.test(n);
 const PROMQL_WORDS = new Set([
   // aggregations and keywords
-  'sum', 'min', 'max', 'avg', 'count', 'stddev', 'stdvar', 'topk', 'bottomk', 'quantile', 'count_values', 'group',
-  'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan',
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'count',
+  'stddev',
+  'stdvar',
+  'topk',
+  'bottomk',
+  'quantile',
+  'count_values',
+  'group',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'and',
+  'or',
+  'unless',
+  'bool',
+  'offset',
+  'inf',
+  'nan',
   // functions used or plausible here
-  'rate', 'irate', 'increase', 'delta', 'idelta', 'deriv', 'histogram_quantile', 'time', 'timestamp', 'absent',
-  'absent_over_time', 'avg_over_time', 'max_over_time', 'min_over_time', 'sum_over_time', 'count_over_time',
-  'last_over_time', 'quantile_over_time', 'changes', 'resets', 'clamp', 'clamp_min', 'clamp_max', 'abs', 'ceil', 'floor',
-  'round', 'scalar', 'vector', 'label_replace', 'label_join', 'sort', 'sort_desc', 'predict_linear', 'day_of_week',
+  'rate',
+  'irate',
+  'increase',
+  'delta',
+  'idelta',
+  'deriv',
+  'histogram_quantile',
+  'time',
+  'timestamp',
+  'absent',
+  'absent_over_time',
+  'avg_over_time',
+  'max_over_time',
+  'min_over_time',
+  'sum_over_time',
+  'count_over_time',
+  'last_over_time',
+  'quantile_over_time',
+  'changes',
+  'resets',
+  'clamp',
+  'clamp_min',
+  'clamp_max',
+  'abs',
+  'ceil',
+  'floor',
+  'round',
+  'scalar',
+  'vector',
+  'label_replace',
+  'label_join',
+  'sort',
+  'sort_desc',
+  'predict_linear',
+  'day_of_week',
 ]);
 
 /**
@@ -159,7 +213,11 @@ for (const f of files) {
     try {
       const docs = YAML.parseAllDocuments(readFileSync(f, 'utf8'), { uniqueKeys: true });
       for (const d of docs) for (const e of d.errors) problems.push(e.message.split('\n')[0]);
-      if (problems.length === 0) parsed.set(rel(f), docs.map((d) => d.toJS()));
+      if (problems.length === 0)
+        parsed.set(
+          rel(f),
+          docs.map((d) => d.toJS()),
+        );
     } catch (e) {
       problems.push(e.message);
     }
@@ -261,7 +319,10 @@ const dash = parsed.get('deploy/grafana/dashboard.json')?.[0];
 
   // Grafana macros -> concrete values, so promtool can parse each query.
   const concrete = (e) =>
-    e.replaceAll('$__rate_interval', '5m').replaceAll('$__interval', '1m').replaceAll('$__range', '1h')
+    e
+      .replaceAll('$__rate_interval', '5m')
+      .replaceAll('$__interval', '1m')
+      .replaceAll('$__range', '1h')
       .replace(/\$\{?([a-zA-Z_]+)\}?/g, '.*');
   const rules = { groups: [{ name: 'dashboard-exprs', rules: exprs.map((x, i) => ({ record: `dashboard:expr_${i}`, expr: concrete(x.expr) })) }] };
   writeFileSync(join(outDir, 'dashboard-exprs.rules.yml'), YAML.stringify(rules));
@@ -274,7 +335,8 @@ const dash = parsed.get('deploy/grafana/dashboard.json')?.[0];
   const problems = [];
   const ds = parsed.get('deploy/grafana/provisioning/datasources/prometheus.yml')?.[0];
   const prov = parsed.get('deploy/grafana/provisioning/dashboards/ordered-sidecar.yml')?.[0];
-  if (!ds?.datasources?.some((d) => d.type === 'prometheus' && d.url === 'http://prometheus:9090')) problems.push('no prometheus datasource at http://prometheus:9090');
+  if (!ds?.datasources?.some((d) => d.type === 'prometheus' && d.url === 'http://prometheus:9090'))
+    problems.push('no prometheus datasource at http://prometheus:9090');
   const path = prov?.providers?.[0]?.options?.path;
   const compose = parsed.get('docker-compose.yml')?.[0];
   const mounts = compose?.services?.grafana?.volumes ?? [];
@@ -296,15 +358,18 @@ const dash = parsed.get('deploy/grafana/dashboard.json')?.[0];
   if (!job?.static_configs?.[0]?.targets?.includes('sidecar:8080')) problems.push('prometheus.yml does not scrape sidecar:8080 as job ordered-sidecar');
   if (!prom?.rule_files?.includes('/etc/prometheus/alerts.yml')) problems.push('prometheus.yml does not load /etc/prometheus/alerts.yml');
   const pm = s.prometheus?.volumes ?? [];
-  if (!pm.some((m) => String(m).startsWith('./deploy/prometheus/alerts.yml:/etc/prometheus/alerts.yml'))) problems.push('alerts.yml not mounted into prometheus');
+  if (!pm.some((m) => String(m).startsWith('./deploy/prometheus/alerts.yml:/etc/prometheus/alerts.yml')))
+    problems.push('alerts.yml not mounted into prometheus');
   const env = s.sidecar?.environment ?? {};
   if (env.HOST !== '0.0.0.0') problems.push('sidecar must bind 0.0.0.0 in compose (Prometheus scrapes it from another container)');
-  if (!String(env.KAFKA_BROKERS).includes('kafka:9092') || !String(env.REDIS_URL).startsWith('redis://redis:')) problems.push('sidecar not pointed at kafka/redis services');
+  if (!String(env.KAFKA_BROKERS).includes('kafka:9092') || !String(env.REDIS_URL).startsWith('redis://redis:'))
+    problems.push('sidecar not pointed at kafka/redis services');
   for (const [name, svc] of Object.entries(s)) {
     for (const p of svc.ports ?? []) if (!String(p).startsWith('127.0.0.1:')) problems.push(`${name}: port ${p} is published on all host interfaces`);
   }
   if (String(s.kafka?.environment?.KAFKA_AUTO_CREATE_TOPICS_ENABLE) !== 'false') problems.push('Kafka auto topic creation is not off');
-  if (!/--topic orders --partitions 6/.test(JSON.stringify(s['kafka-init']?.command ?? ''))) problems.push('kafka-init does not create orders with 6 partitions');
+  if (!/--topic orders --partitions 6/.test(JSON.stringify(s['kafka-init']?.command ?? '')))
+    problems.push('kafka-init does not create orders with 6 partitions');
   check('docker-compose.yml wiring (services, scrape target, rules, loopback-only ports, demo topic)', problems);
 }
 
@@ -361,7 +426,11 @@ const dash = parsed.get('deploy/grafana/dashboard.json')?.[0];
 {
   const problems = [];
   const dockerfile = read('Dockerfile');
-  const allow = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/$/, ''));
+  const allow = read('.dockerignore')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('!'))
+    .map((l) => l.slice(1).replace(/\/$/, ''));
   for (const line of dockerfile.split('\n')) {
     const m = /^COPY\s+(?!--from)(.*)$/.exec(line.trim());
     if (!m) continue;

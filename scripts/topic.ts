@@ -5,7 +5,11 @@
 import { Kafka, logLevel } from 'kafkajs';
 
 const [command, topic, a, b] = process.argv.slice(2);
-const kafka = new Kafka({ clientId: 'ordered-sidecar-topic-tool', brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','), logLevel: logLevel.ERROR });
+const kafka = new Kafka({
+  clientId: 'ordered-sidecar-topic-tool',
+  brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
+  logLevel: logLevel.ERROR,
+});
 
 if (!topic || (command !== 'create' && command !== 'tail')) {
   process.stderr.write('usage: node scripts/topic.ts create <topic> [partitions] [replication] | tail <topic>\n');
@@ -26,7 +30,9 @@ if (command === 'create') {
   await consumer.run({
     eachMessage: async ({ partition, message }) => {
       const group = message.headers?.['message-group']?.toString() ?? '-';
-      process.stdout.write(`partition=${partition} offset=${message.offset} group=${group} key=${message.key?.toString() ?? 'null'} value=${message.value?.toString() ?? 'null'}\n`);
+      process.stdout.write(
+        `partition=${partition} offset=${message.offset} group=${group} key=${message.key?.toString() ?? 'null'} value=${message.value?.toString() ?? 'null'}\n`,
+      );
     },
   });
 }

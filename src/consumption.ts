@@ -36,7 +36,13 @@ export function createConsumption({ subscriptions, produce, registry, options, l
     const { name } = subscription;
     const client = new EndpointClient(subscription);
     clients.push(client);
-    const where = (d: Delivery) => ({ subscription: name, partition: d.partition, messageGroup: d.group, offsets: `${d.records[0]!.offset}..${d.records.at(-1)!.offset}`, attempt: d.attempt });
+    const where = (d: Delivery) => ({
+      subscription: name,
+      partition: d.partition,
+      messageGroup: d.group,
+      offsets: `${d.records[0]!.offset}..${d.records.at(-1)!.offset}`,
+      attempt: d.attempt,
+    });
     // Label children resolved once: these are touched on every delivery.
     const okDuration = metrics.deliveryDuration.labels({ subscription: name, outcome: 'ok' });
     const okAttempts = metrics.attempts.labels({ subscription: name, outcome: 'ok' });
@@ -95,7 +101,14 @@ export function createConsumption({ subscriptions, produce, registry, options, l
       limits: { bufferMessages: options.consumeBufferMessages, commitIntervalMs: options.consumeCommitIntervalMs },
       log,
     });
-    metrics.track(() => ({ subscription: name, lag: runner.lag(), buffered: runner.buffered(), inFlightGroups: runner.inFlightGroups, blockedGroups: runner.blockedGroups().length, hotGroups: runner.hotGroups(HOT_GROUPS) }));
+    metrics.track(() => ({
+      subscription: name,
+      lag: runner.lag(),
+      buffered: runner.buffered(),
+      inFlightGroups: runner.inFlightGroups,
+      blockedGroups: runner.blockedGroups().length,
+      hotGroups: runner.hotGroups(HOT_GROUPS),
+    }));
     return runner;
   });
   return {

@@ -28,7 +28,6 @@ import { readSubscriptionsFile } from './consume/subscriptions.ts';
 import type { ConsumeService } from './consume/consume-service.ts';
 import { createConsumption } from './consumption.ts';
 
-
 export interface RunningSidecar {
   url: string;
   server: Server;
@@ -67,15 +66,35 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   const metadata = new TopicMetadata((topic) => kafka.partitionCount(topic), options.metadataRefreshMs);
   const router = new OrderedMessageRouter(store, (topic, how) => metadata.partitionCount(topic, how), options, metrics, log);
   const cleaner = new MappingCleaner(store, options, metrics, log);
-  const writer = new PartitionWriter((topic, partition, messages) => kafka.send(topic, partition, messages), { ...options, maxQueueWaitMs: options.kafkaWriteTimeoutMs }, metrics);
+  const writer = new PartitionWriter(
+    (topic, partition, messages) => kafka.send(topic, partition, messages),
+    { ...options, maxQueueWaitMs: options.kafkaWriteTimeoutMs },
+    metrics,
+  );
   // A retry waits for an earlier attempt at most as long as that attempt's write could take behind one batch.
   const dedup = new DedupWindow(
     new RedisDedupStore(gateway, options.redisPrefix, options.dedupWindowMs),
     { leaseMs: options.dedupLeaseMs, pollMs: 100, maxWaitMs: 2 * options.kafkaWriteTimeoutMs },
     log,
   );
-  const produce = new ProduceService({ router, partitionCount: (t) => metadata.partitionCount(t), writer, metrics, limits: options, dedup, log, maxQueuedBytes: options.maxQueuedBytes });
-  const health = new HealthChecker({ kafka: () => kafka.ping(), redis: () => redis.ping() }, kafka.name, metrics, () => router.degraded, connection.problem, log);
+  const produce = new ProduceService({
+    router,
+    partitionCount: (t) => metadata.partitionCount(t),
+    writer,
+    metrics,
+    limits: options,
+    dedup,
+    log,
+    maxQueuedBytes: options.maxQueuedBytes,
+  });
+  const health = new HealthChecker(
+    { kafka: () => kafka.ping(), redis: () => redis.ping() },
+    kafka.name,
+    metrics,
+    () => router.degraded,
+    connection.problem,
+    log,
+  );
 
   metrics.trackLoads(async () => {
     const byTopic = new Map<string, TopicLoads>();
@@ -103,11 +122,30 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   const consumption = subscriptions.length === 0 ? undefined : createConsumption({ subscriptions, produce, registry: metrics.registry, options, log });
   consumption?.service.start();
 
-  const adminService = new AdminService({ store: new AdminStore(store), partitionCount: (t) => metadata.partitionCount(t), forget: (t, g) => router.forget(t, g), options, log });
+  const adminService = new AdminService({
+    store: new AdminStore(store),
+    partitionCount: (t) => metadata.partitionCount(t),
+    forget: (t, g) => router.forget(t, g),
+    options,
+    log,
+  });
   warnIfAdminExposed(options, log);
 
   let draining = false;
-  const app = createApp({ produce, health, metrics, log, version: VERSION, kafkaClient: kafka.name, maxBodyBytes: options.maxBodyBytes, dedupWindowMs: options.dedupWindowMs, isDraining: () => draining, admin: { service: adminService, token: options.adminToken, consume: consumption?.service }, consume: consumption?.service, apiToken: options.apiToken });
+  const app = createApp({
+    produce,
+    health,
+    metrics,
+    log,
+    version: VERSION,
+    kafkaClient: kafka.name,
+    maxBodyBytes: options.maxBodyBytes,
+    dedupWindowMs: options.dedupWindowMs,
+    isDraining: () => draining,
+    admin: { service: adminService, token: options.adminToken, consume: consumption?.service },
+    consume: consumption?.service,
+    apiToken: options.apiToken,
+  });
   const server = createServer(app);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -116,7 +154,13 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   });
   const { address, port } = server.address() as AddressInfo;
   const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
-  log.info('ordered-sidecar listening', { url, version: VERSION, kafkaClient: kafka.name, kafkaBrokers: options.kafkaBrokers, redis: redisDescription(options) });
+  log.info('ordered-sidecar listening', {
+    url,
+    version: VERSION,
+    kafkaClient: kafka.name,
+    kafkaBrokers: options.kafkaBrokers,
+    redis: redisDescription(options),
+  });
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>

@@ -150,9 +150,11 @@ export function otherCores(usage: CpuUsage): number | undefined {
 
 export function describeCpu(usage: CpuUsage): string {
   const part = (label: string, v: number | undefined): string => `${label} ${v === undefined ? 'n/a' : fmtNum(v, 2)}`;
-  return [
-    ...usage.processes.map((p) => part(p.label, p.cores)),
-    part('everything else', otherCores(usage)),
-    part(`machine total (of ${usage.machineCores})`, usage.machineBusy),
-  ].join(', ') + ' cores';
+  return (
+    [
+      ...usage.processes.map((p) => part(p.label, p.cores)),
+      part('everything else', otherCores(usage)),
+      part(`machine total (of ${usage.machineCores})`, usage.machineBusy),
+    ].join(', ') + ' cores'
+  );
 }

@@ -36,8 +36,7 @@ function location(url: string, line: number): string {
   return `${inPackage ? inPackage[1] : relative(ROOT, path)}:${line}`;
 }
 
-const sortedEntries = (m: Map<string, number>): { name: string; ms: number }[] =>
-  [...m].map(([name, ms]) => ({ name, ms })).sort((a, b) => b.ms - a.ms);
+const sortedEntries = (m: Map<string, number>): { name: string; ms: number }[] => [...m].map(([name, ms]) => ({ name, ms })).sort((a, b) => b.ms - a.ms);
 
 export function summariseProfile(path: string): ProfileSummary {
   const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;

@@ -62,6 +62,5 @@ export async function recordCount(admin: Admin, topic: string): Promise<number> 
   return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
 }
 
-
 /** Group names as an application might use them: `order-` and a zero-padded number (16 bytes). */
 export const orderGroup = (n: number): string => `order-${String(n).padStart(10, '0')}`;

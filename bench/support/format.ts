@@ -32,7 +32,10 @@ export function table(header: string[], rows: string[][]): void {
   const figure = /^[-+~<>]?\s?[\d,.]+(\s?[^\s\d]+)?$/;
   const right = header.map((_, c) => c > 0 && rows.every((r) => (r[c] ?? '') === '' || figure.test(r[c]!)));
   const line = (cells: string[]): string =>
-    cells.map((cell, c) => (right[c] ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd();
+    cells
+      .map((cell, c) => (right[c] ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
+      .join('  ')
+      .trimEnd();
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const row of rows) console.log(line(row));

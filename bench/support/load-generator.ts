@@ -21,7 +21,8 @@ process.removeAllListeners('warning').on('warning', (warning) => {
   if (warning.name !== 'TimeoutNegativeWarning') console.error(`${warning.name}: ${warning.message}`);
 });
 
-const tell = (message: LoadMessage): Promise<void> => new Promise((resolve, reject) => process.send!(message, undefined, {}, (err) => (err ? reject(err) : resolve())));
+const tell = (message: LoadMessage): Promise<void> =>
+  new Promise((resolve, reject) => process.send!(message, undefined, {}, (err) => (err ? reject(err) : resolve())));
 
 /** The requests of each shape, built once: the rows share shapes and building them takes a while on a busy machine. */
 const built = new Map<string, WorkloadMessage[][]>();
@@ -36,7 +37,12 @@ async function openSender(job: LoadJob): Promise<Sender> {
   const requests = requestsOf(job);
   if (target.kind === 'sidecar') {
     if (pattern.kind === 'ceiling') throw new Error('the ceiling pattern sends straight to Kafka, not through a sidecar');
-    return httpSender(target.url, orderedProduceBodies(topic, requests), shape.messagesPerRequest, pattern.kind === 'closed' ? pattern.concurrency : PACED_MAX_IN_FLIGHT);
+    return httpSender(
+      target.url,
+      orderedProduceBodies(topic, requests),
+      shape.messagesPerRequest,
+      pattern.kind === 'closed' ? pattern.concurrency : PACED_MAX_IN_FLIGHT,
+    );
   }
   const batches = pattern.kind === 'ceiling' ? partitionBatches(requests, shape.partitions, pattern.batchMessages) : requests;
   return directSender(target.engine, target.brokers, topic, batches);

@@ -45,7 +45,12 @@ export function httpSender(url: string, bodies: readonly Buffer[], messagesPerRe
 async function kafkajsSender(brokers: string[], topic: string, batches: readonly WorkloadMessage[][]): Promise<Sender> {
   const { CompressionTypes, Kafka, Partitioners, logLevel } = await import('kafkajs');
   const kafka = new Kafka({ clientId: CLIENT_ID, brokers, logLevel: logLevel.NOTHING });
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   await producer.connect();
   const prepared = batches.map((batch) => batch.map((m) => ({ value: m.value, partition: m.partition, headers: { [GROUP_HEADER]: m.group } })));
   return {
@@ -61,7 +66,14 @@ async function kafkajsSender(brokers: string[], topic: string, batches: readonly
 /** An application on @platformatic/kafka: one idempotent producer (which forces acks all and one request in flight per connection). */
 async function platformaticSender(brokers: string[], topic: string, batches: readonly WorkloadMessage[][]): Promise<Sender> {
   const { Producer, stringSerializers } = await import('@platformatic/kafka');
-  const producer = new Producer({ clientId: CLIENT_ID, bootstrapBrokers: brokers, serializers: stringSerializers, idempotent: true, acks: -1, autocreateTopics: false });
+  const producer = new Producer({
+    clientId: CLIENT_ID,
+    bootstrapBrokers: brokers,
+    serializers: stringSerializers,
+    idempotent: true,
+    acks: -1,
+    autocreateTopics: false,
+  });
   await producer.metadata({ topics: [topic] }); // connects before the clock starts, as kafkajs's connect() does
   const prepared = batches.map((batch) => batch.map((m) => ({ topic, partition: m.partition, value: m.value, headers: { [GROUP_HEADER]: m.group } })));
   return {

@@ -11,7 +11,10 @@ const CLI = join(ROOT, 'dist', 'cli.js');
 /** The engine a sidecar row measured, and how we know: the sidecar said so, or only what we asked for / assumed. */
 export interface EngineReading {
   engine: Engine;
-  source: 'reported by /v1/api-versions' | 'requested with KAFKA_CLIENT, not confirmed by the sidecar' | 'assumed: the sidecar names no engine, and one without the engine interface has only kafkajs';
+  source:
+    | 'reported by /v1/api-versions'
+    | 'requested with KAFKA_CLIENT, not confirmed by the sidecar'
+    | 'assumed: the sidecar names no engine, and one without the engine interface has only kafkajs';
 }
 
 export interface SidecarProcess {
@@ -71,7 +74,10 @@ export function engineNamed(body: unknown, depth = 0): Engine | undefined {
 async function waitReady(url: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const status = await fetch(`${url}/readyz`).then((r) => r.status, () => 0);
+    const status = await fetch(`${url}/readyz`).then(
+      (r) => r.status,
+      () => 0,
+    );
     if (status === 200) return;
     if (Date.now() > deadline) throw new Error(`sidecar at ${url} not ready after ${timeoutMs} ms (last status ${status})`);
     await new Promise((r) => setTimeout(r, 200));
@@ -103,7 +109,18 @@ export async function startSidecarProcess(launch: SidecarLaunch): Promise<Sideca
   else delete env.KAFKA_CLIENT;
   const args = [
     ...(launch.profileDir ? ['--cpu-prof', '--cpu-prof-dir', launch.profileDir] : []),
-    CLI, 'serve', '--port', '0', '--kafka-brokers', launch.kafkaBrokers.join(','), '--redis-url', launch.redisUrl, '--redis-prefix', launch.redisPrefix, '--log-level', 'info',
+    CLI,
+    'serve',
+    '--port',
+    '0',
+    '--kafka-brokers',
+    launch.kafkaBrokers.join(','),
+    '--redis-url',
+    launch.redisUrl,
+    '--redis-prefix',
+    launch.redisPrefix,
+    '--log-level',
+    'info',
   ];
   const child: ChildProcess = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -138,7 +155,10 @@ export async function startSidecarProcess(launch: SidecarLaunch): Promise<Sideca
 export async function scrapeHistogram(url: string, suffix: string): Promise<{ count: number; sum: number } | undefined> {
   const text = await fetch(`${url}/metrics`).then((r) => r.text());
   const total = (part: 'sum' | 'count'): number | undefined => {
-    const values = text.split('\n').filter((l) => new RegExp(`^\\w*${suffix}_${part}(\\{|\\s)`).test(l)).map((l) => Number(l.slice(l.lastIndexOf(' ') + 1)));
+    const values = text
+      .split('\n')
+      .filter((l) => new RegExp(`^\\w*${suffix}_${part}(\\{|\\s)`).test(l))
+      .map((l) => Number(l.slice(l.lastIndexOf(' ') + 1)));
     return values.length === 0 ? undefined : values.reduce((a, b) => a + b, 0);
   };
   const count = total('count');

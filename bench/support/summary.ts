@@ -24,10 +24,22 @@ export interface BenchSummary {
 export type SummaryFigures = Partial<Omit<BenchSummary, 'load_avg_start'>>;
 
 const FIELDS = [
-  'engine', 'sidecar_msgs_per_s', 'sidecar_kafkajs_msgs_per_s', 'direct_kafkajs_msgs_per_s', 'direct_platformatic_msgs_per_s',
-  'ratio_vs_direct_kafkajs', 'engine_ceiling_msgs_per_s', 'ratio_vs_engine_ceiling', 'sidecar_cpu_us_per_msg',
-  'overhead_p50_ms', 'overhead_p99_ms', 'routing_hit_p99_us', 'routing_miss_p99_us', 'redis_bytes_per_group',
-  'acked_equals_records', 'load_avg_start',
+  'engine',
+  'sidecar_msgs_per_s',
+  'sidecar_kafkajs_msgs_per_s',
+  'direct_kafkajs_msgs_per_s',
+  'direct_platformatic_msgs_per_s',
+  'ratio_vs_direct_kafkajs',
+  'engine_ceiling_msgs_per_s',
+  'ratio_vs_engine_ceiling',
+  'sidecar_cpu_us_per_msg',
+  'overhead_p50_ms',
+  'overhead_p99_ms',
+  'routing_hit_p99_us',
+  'routing_miss_p99_us',
+  'redis_bytes_per_group',
+  'acked_equals_records',
+  'load_avg_start',
 ] as const satisfies readonly (keyof BenchSummary)[];
 
 /** A finite number rounded to `digits` decimals, else null (JSON has no NaN). */

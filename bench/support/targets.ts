@@ -17,5 +17,8 @@ export interface SectionResult {
 
 export function printTargets(rows: TargetRow[]): void {
   heading('Summary against the design targets');
-  table(['figure', 'target', 'measured', 'verdict'], rows.map((r) => [r.figure, r.target, r.measured, r.verdict]));
+  table(
+    ['figure', 'target', 'measured', 'verdict'],
+    rows.map((r) => [r.figure, r.target, r.measured, r.verdict]),
+  );
 }

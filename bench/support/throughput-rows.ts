@@ -56,7 +56,19 @@ export function printResults(outcomes: RowOutcome[]): void {
       const loops = o.spec.pattern.kind === 'closed' ? o.spec.pattern.concurrency : PARTITIONS;
       if (!run) return [o.spec.label, o.engine, String(loops), 'FAILED', '', '', '', '', '', '', ''];
       const sidecar = o.spec.kind === 'sidecar';
-      return [o.spec.label, o.engine, String(loops), fmtInt(run.requests), fmtInt(rate(o)!), fmtMs(run.latency.p50), fmtMs(run.latency.p99), sidecar ? fmtUs(usPerMessage(o, 'sidecar')) : '', fmtUs(usPerMessage(o, generatorLabel(o.spec))), sidecar ? fmtMb(o.memory?.peak) : '', fmtInt(run.failures)];
+      return [
+        o.spec.label,
+        o.engine,
+        String(loops),
+        fmtInt(run.requests),
+        fmtInt(rate(o)!),
+        fmtMs(run.latency.p50),
+        fmtMs(run.latency.p99),
+        sidecar ? fmtUs(usPerMessage(o, 'sidecar')) : '',
+        fmtUs(usPerMessage(o, generatorLabel(o.spec))),
+        sidecar ? fmtMb(o.memory?.peak) : '',
+        fmtInt(run.failures),
+      ];
     }),
   );
   console.log('');
@@ -65,7 +77,17 @@ export function printResults(outcomes: RowOutcome[]): void {
     latencyRows.map((o) => {
       const run = o.report?.run;
       if (!run) return [o.spec.label, o.engine, 'FAILED', '', '', '', '', '', ''];
-      return [o.spec.label, o.engine, fmtInt(run.requests / run.seconds), fmtInt(run.requests), fmtMs(run.latency.p50), fmtMs(run.latency.p99), fmtMs(run.latency.max), fmtInt(run.failures), fmtInt(run.skipped)];
+      return [
+        o.spec.label,
+        o.engine,
+        fmtInt(run.requests / run.seconds),
+        fmtInt(run.requests),
+        fmtMs(run.latency.p50),
+        fmtMs(run.latency.p99),
+        fmtMs(run.latency.max),
+        fmtInt(run.failures),
+        fmtInt(run.skipped),
+      ];
     }),
   );
   console.log('');
@@ -73,18 +95,36 @@ export function printResults(outcomes: RowOutcome[]): void {
     ['CPU during the measured window (cores)', 'sidecar', 'app or generator', 'Kafka broker', 'Redis', 'everything else', 'machine'],
     outcomes.map((o) => {
       const c = o.cpu;
-      return [o.spec.label, o.spec.kind.startsWith('sidecar') && c ? fmtCores(coresOf(c, 'sidecar')) : '', c ? fmtCores(coresOf(c, generatorLabel(o.spec))) : 'n/a', c ? fmtCores(coresOf(c, 'Kafka broker')) : 'n/a', c ? fmtCores(coresOf(c, 'Redis')) : 'n/a', c ? fmtCores(otherCores(c)) : 'n/a', c ? fmtCores(c.machineBusy) : 'n/a'];
+      return [
+        o.spec.label,
+        o.spec.kind.startsWith('sidecar') && c ? fmtCores(coresOf(c, 'sidecar')) : '',
+        c ? fmtCores(coresOf(c, generatorLabel(o.spec))) : 'n/a',
+        c ? fmtCores(coresOf(c, 'Kafka broker')) : 'n/a',
+        c ? fmtCores(coresOf(c, 'Redis')) : 'n/a',
+        c ? fmtCores(otherCores(c)) : 'n/a',
+        c ? fmtCores(c.machineBusy) : 'n/a',
+      ];
     }),
   );
   console.log('');
   table(
     ['Kafka-side check (whole row)', 'topic', 'acknowledged', 'records in topic', 'result'],
-    outcomes.map((o) => [o.spec.label, o.topic, o.acknowledged === undefined ? 'n/a' : fmtInt(o.acknowledged), o.records === undefined ? 'n/a' : fmtInt(o.records), o.acknowledged === undefined ? `NOT CHECKED (${o.error ?? 'no report'})` : acknowledgedEqualsRecords(o) ? 'equal' : `DIFFER by ${fmtInt((o.records ?? 0) - o.acknowledged)}`]),
+    outcomes.map((o) => [
+      o.spec.label,
+      o.topic,
+      o.acknowledged === undefined ? 'n/a' : fmtInt(o.acknowledged),
+      o.records === undefined ? 'n/a' : fmtInt(o.records),
+      o.acknowledged === undefined
+        ? `NOT CHECKED (${o.error ?? 'no report'})`
+        : acknowledgedEqualsRecords(o)
+          ? 'equal'
+          : `DIFFER by ${fmtInt((o.records ?? 0) - o.acknowledged)}`,
+    ]),
   );
   for (const o of outcomes) {
-    if (o.batching) console.log(`   inside "${o.spec.label}" [${o.engine}]: ${o.batching}; sidecar RSS after the row ${fmtMb(o.memory?.rss)}, peak ${fmtMb(o.memory?.peak)}`);
+    if (o.batching)
+      console.log(`   inside "${o.spec.label}" [${o.engine}]: ${o.batching}; sidecar RSS after the row ${fmtMb(o.memory?.rss)}, peak ${fmtMb(o.memory?.peak)}`);
     const failure = o.report?.warm.firstFailure ?? o.report?.run.firstFailure ?? o.report?.drain.firstFailure;
     if (failure) console.log(`   first failure in "${o.spec.label}": ${failure}`);
   }
 }
-

@@ -58,7 +58,9 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
   addSubscriptionRoutes(router, deps.consume);
   // body-parser's own size error would quote the produce API's limit; say what a move body is instead.
   const tooLarge: ErrorRequestHandler = (err: { type?: string }, _req, _res, next) => {
-    next(err.type === 'entity.too.large' ? new SidecarError('PAYLOAD_TOO_LARGE', 'body: a move body is {"partition": N}, at most 1 KiB', { field: 'body' }) : err);
+    next(
+      err.type === 'entity.too.large' ? new SidecarError('PAYLOAD_TOO_LARGE', 'body: a move body is {"partition": N}, at most 1 KiB', { field: 'body' }) : err,
+    );
   };
   router.use(tooLarge);
   return router;

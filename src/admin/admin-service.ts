@@ -53,8 +53,7 @@ export interface ChangeView {
  * just before could still be on its way to Kafka (a batch queued behind one in flight, each bounded by
  * KAFKA_WRITE_TIMEOUT) plus the touch batching that reports cache hits to Redis late.
  */
-export const requiredIdleMs = (o: AdminOptions): number =>
-  Math.max(o.moveMinIdleMs, 2 * o.kafkaWriteTimeoutMs + 2 * o.touchFlushIntervalMs);
+export const requiredIdleMs = (o: AdminOptions): number => Math.max(o.moveMinIdleMs, 2 * o.kafkaWriteTimeoutMs + 2 * o.touchFlushIntervalMs);
 
 /**
  * How long a change waits between bumping the generation and applying it: more than two touch-flush
@@ -120,7 +119,9 @@ export class AdminService {
   async move(topic: string, group: string, partition: number): Promise<ChangeView> {
     const count = await this.#deps.partitionCount(topic);
     if (partition >= count) {
-      throw new SidecarError('CONFLICT', `partition ${partition} does not exist: topic "${topic}" has ${count} partitions (0-${count - 1})`, { field: 'partition' });
+      throw new SidecarError('CONFLICT', `partition ${partition} does not exist: topic "${topic}" has ${count} partitions (0-${count - 1})`, {
+        field: 'partition',
+      });
     }
     return this.#change(topic, group, partition);
   }

@@ -5,10 +5,12 @@ import type { ConsumeService, UnblockAction } from '../consume/consume-service.t
 /** Body of a retry or skip: `{"partition": N, "message_group": "g" | null}` (null: the records without a group). */
 export function blockedHeadBody(body: unknown): { partition: number; group: string | null } {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('body', 'must be a JSON object {"partition": N, "message_group": "..."}');
-  for (const key of Object.keys(body)) if (key !== 'partition' && key !== 'message_group') throw invalid(`body.${key}`, 'unknown field (allowed: partition, message_group)');
+  for (const key of Object.keys(body))
+    if (key !== 'partition' && key !== 'message_group') throw invalid(`body.${key}`, 'unknown field (allowed: partition, message_group)');
   const { partition, message_group: group } = body as { partition?: unknown; message_group?: unknown };
   if (!Number.isSafeInteger(partition) || (partition as number) < 0) throw invalid('partition', 'must be a whole number >= 0');
-  if (group !== null && (typeof group !== 'string' || group === '')) throw invalid('message_group', 'must be a non-empty string, or null for records without a group');
+  if (group !== null && (typeof group !== 'string' || group === ''))
+    throw invalid('message_group', 'must be a non-empty string, or null for records without a group');
   return { partition: partition as number, group };
 }
 
@@ -29,12 +31,19 @@ export function addSubscriptionRoutes(router: Router, consume: ConsumeService | 
     res.json({ subscription: req.params.name, blocked_groups: service().blocked(name(req.params.name)) });
   });
   for (const action of ['retry', 'skip'] as const satisfies UnblockAction[]) {
-    router.post(`/subscriptions/:name/blocked/${action}`, (req, _res, next) => {
-      next(req.is('application/json') ? undefined : new SidecarError('UNSUPPORTED_MEDIA_TYPE', 'body: send Content-Type: application/json', { field: 'body' }));
-    }, json, async (req, res) => {
-      const { partition, group } = blockedHeadBody(req.body);
-      const head = await service().unblock(name(req.params.name), action, partition, group);
-      res.json({ subscription: req.params.name, action, head });
-    });
+    router.post(
+      `/subscriptions/:name/blocked/${action}`,
+      (req, _res, next) => {
+        next(
+          req.is('application/json') ? undefined : new SidecarError('UNSUPPORTED_MEDIA_TYPE', 'body: send Content-Type: application/json', { field: 'body' }),
+        );
+      },
+      json,
+      async (req, res) => {
+        const { partition, group } = blockedHeadBody(req.body);
+        const head = await service().unblock(name(req.params.name), action, partition, group);
+        res.json({ subscription: req.params.name, action, head });
+      },
+    );
   }
 }

@@ -31,7 +31,11 @@ export class AdminClient {
   }
 
   /** `segments` are path parts, each URL-encoded (group names may hold "/", "?", spaces...). */
-  async call<T>(method: 'GET' | 'POST' | 'DELETE', segments: string[], options: { query?: Record<string, string | undefined>; body?: unknown } = {}): Promise<T> {
+  async call<T>(
+    method: 'GET' | 'POST' | 'DELETE',
+    segments: string[],
+    options: { query?: Record<string, string | undefined>; body?: unknown } = {},
+  ): Promise<T> {
     const url = new URL(`${this.#base}/${segments.map(encodeURIComponent).join('/')}`);
     for (const [name, value] of Object.entries(options.query ?? {})) if (value !== undefined) url.searchParams.set(name, value);
     const headers: Record<string, string> = {};

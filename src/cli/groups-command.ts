@@ -82,7 +82,11 @@ async function run(client: AdminClient, positionals: string[], values: Values, i
     case 'get': {
       const [topic, group] = args(positionals, ['topic', 'group']) as [string, string];
       const m = await client.call<MappingView>('GET', ['topics', topic, 'groups', group]);
-      return print(m, () => `topic        ${m.topic}\ngroup        ${m.group}\npartition    ${m.partition}\nlast access  ${m.last_access} (start of the minute, Redis's clock)\n`);
+      return print(
+        m,
+        () =>
+          `topic        ${m.topic}\ngroup        ${m.group}\npartition    ${m.partition}\nlast access  ${m.last_access} (start of the minute, Redis's clock)\n`,
+      );
     }
     case 'list':
       return list(client, args(positionals, ['topic'])[0]!, values, io);
@@ -97,7 +101,10 @@ async function run(client: AdminClient, positionals: string[], values: Values, i
     case 'release': {
       const [topic, group] = args(positionals, ['topic', 'group']) as [string, string];
       const c = await client.call<ChangeView>('DELETE', ['topics', topic, 'groups', group]);
-      return print(c, () => `released group "${c.group}" of topic "${c.topic}" (was on partition ${c.previous_partition}); its next message is routed afresh\n`);
+      return print(
+        c,
+        () => `released group "${c.group}" of topic "${c.topic}" (was on partition ${c.previous_partition}); its next message is routed afresh\n`,
+      );
     }
     case 'move': {
       const [topic, group, raw] = args(positionals, ['topic', 'group', 'partition']) as [string, string, string];

@@ -19,7 +19,8 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
-const describe = (b: BlockedGroup) => `partition ${b.partition} group ${b.group === null ? '(none)' : JSON.stringify(b.group)} offsets ${b.offsets.join(',')} attempt ${b.attempt}: ${b.error ?? ''}\n`;
+const describe = (b: BlockedGroup) =>
+  `partition ${b.partition} group ${b.group === null ? '(none)' : JSON.stringify(b.group)} offsets ${b.offsets.join(',')} attempt ${b.attempt}: ${b.error ?? ''}\n`;
 
 /** `ordered-sidecar subscriptions ...`; resolves to the exit code (0 ok, 1 the sidecar refused or failed, 2 usage). */
 export async function subscriptionsCommand(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
@@ -43,12 +44,19 @@ export async function subscriptionsCommand(argv: string[], env: NodeJS.ProcessEn
   try {
     if (command === 'blocked' && name !== undefined && positionals.length === 2) {
       const body = await client.call<{ blocked_groups: BlockedGroup[] }>('GET', ['subscriptions', name, 'blocked']);
-      io.out(values.json ? `${JSON.stringify(body)}\n` : body.blocked_groups.length === 0 ? 'no blocked groups on this sidecar\n' : body.blocked_groups.map(describe).join(''));
+      io.out(
+        values.json
+          ? `${JSON.stringify(body)}\n`
+          : body.blocked_groups.length === 0
+            ? 'no blocked groups on this sidecar\n'
+            : body.blocked_groups.map(describe).join(''),
+      );
       return 0;
     }
     if ((command === 'retry' || command === 'skip') && name !== undefined && partitionText !== undefined) {
       const noGroup = values['no-group'];
-      if (noGroup ? groupText !== undefined : groupText === undefined || positionals.length !== 4) return usage(`${command} takes <subscription> <partition> and <group> or --no-group`);
+      if (noGroup ? groupText !== undefined : groupText === undefined || positionals.length !== 4)
+        return usage(`${command} takes <subscription> <partition> and <group> or --no-group`);
       if (!/^\d+$/.test(partitionText)) return usage('<partition> must be a whole number');
       const body = await client.call<{ head: BlockedGroup }>('POST', ['subscriptions', name, 'blocked', command], {
         body: { partition: Number(partitionText), message_group: noGroup ? null : groupText },

@@ -13,30 +13,39 @@ export function checkConnectivity(options: SidecarOptions, given: ReadonlySet<ke
   };
   const o = options;
 
-  const kafkaTlsAsked = [o.kafkaTlsCaFile, o.kafkaTlsCertFile, o.kafkaTlsKeyFile, o.kafkaTlsServername].some((v) => v !== undefined) || o.kafkaTlsInsecureSkipVerify;
+  const kafkaTlsAsked =
+    [o.kafkaTlsCaFile, o.kafkaTlsCertFile, o.kafkaTlsKeyFile, o.kafkaTlsServername].some((v) => v !== undefined) || o.kafkaTlsInsecureSkipVerify;
   if (kafkaTlsAsked && given.has('kafkaTls') && !o.kafkaTls) fail('KAFKA_TLS=false contradicts the KAFKA_TLS_* options that are set; remove one or the other');
   if ((o.kafkaTlsCertFile === undefined) !== (o.kafkaTlsKeyFile === undefined)) {
-    fail(o.kafkaTlsCertFile ? 'KAFKA_TLS_CERT_FILE needs KAFKA_TLS_KEY_FILE (mutual TLS takes both)' : 'KAFKA_TLS_KEY_FILE needs KAFKA_TLS_CERT_FILE (mutual TLS takes both)');
+    fail(
+      o.kafkaTlsCertFile
+        ? 'KAFKA_TLS_CERT_FILE needs KAFKA_TLS_KEY_FILE (mutual TLS takes both)'
+        : 'KAFKA_TLS_KEY_FILE needs KAFKA_TLS_CERT_FILE (mutual TLS takes both)',
+    );
   }
-  if (o.kafkaTlsInsecureSkipVerify && o.kafkaTlsCaFile) fail('KAFKA_TLS_INSECURE_SKIP_VERIFY and KAFKA_TLS_CA_FILE contradict each other: a CA is only used to verify');
+  if (o.kafkaTlsInsecureSkipVerify && o.kafkaTlsCaFile)
+    fail('KAFKA_TLS_INSECURE_SKIP_VERIFY and KAFKA_TLS_CA_FILE contradict each other: a CA is only used to verify');
 
   const sasl = [o.kafkaSaslUsername, o.kafkaSaslPassword, o.kafkaSaslPasswordFile].some((v) => v !== undefined);
   if (sasl && !o.kafkaSaslMechanism) fail('KAFKA_SASL_USERNAME/PASSWORD are set but KAFKA_SASL_MECHANISM is not (plain, scram-sha-256 or scram-sha-512)');
   if (o.kafkaSaslMechanism) {
     if (!o.kafkaSaslUsername) fail(`KAFKA_SASL_MECHANISM=${o.kafkaSaslMechanism} needs KAFKA_SASL_USERNAME`);
-    if (o.kafkaSaslPassword === undefined && o.kafkaSaslPasswordFile === undefined) fail(`KAFKA_SASL_MECHANISM=${o.kafkaSaslMechanism} needs KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE`);
+    if (o.kafkaSaslPassword === undefined && o.kafkaSaslPasswordFile === undefined)
+      fail(`KAFKA_SASL_MECHANISM=${o.kafkaSaslMechanism} needs KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE`);
     if (o.kafkaSaslPassword !== undefined && o.kafkaSaslPasswordFile !== undefined) fail('set KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE, not both');
   }
 
   const modes = [given.has('redisUrl') && 'REDIS_URL', o.redisClusterNodes && 'REDIS_CLUSTER_NODES', o.redisSentinels && 'REDIS_SENTINELS'].filter(Boolean);
   if (modes.length > 1) fail(`${modes.join(' and ')} are both set; a sidecar uses one Redis (a URL, a Cluster, or Sentinels)`);
-  if ((o.redisSentinels === undefined) !== (o.redisSentinelMaster === undefined)) fail(o.redisSentinels ? 'REDIS_SENTINELS needs REDIS_SENTINEL_MASTER (the name the sentinels watch)' : 'REDIS_SENTINEL_MASTER needs REDIS_SENTINELS');
+  if ((o.redisSentinels === undefined) !== (o.redisSentinelMaster === undefined))
+    fail(o.redisSentinels ? 'REDIS_SENTINELS needs REDIS_SENTINEL_MASTER (the name the sentinels watch)' : 'REDIS_SENTINEL_MASTER needs REDIS_SENTINELS');
   const url = new URL(o.redisUrl);
   const nodesMode = o.redisClusterNodes !== undefined || o.redisSentinels !== undefined;
   if (!nodesMode) {
     if (o.redisTls) fail('REDIS_TLS applies to REDIS_CLUSTER_NODES or REDIS_SENTINELS; for one Redis use a rediss:// URL');
     if (o.redisTlsCaFile && url.protocol !== 'rediss:') fail('REDIS_TLS_CA_FILE is set but REDIS_URL is not rediss://');
-    if (o.redisUsername !== undefined || o.redisPassword !== undefined) fail('REDIS_USERNAME/REDIS_PASSWORD apply to a Cluster or Sentinels; put them in REDIS_URL (redis://user:password@host) or use REDIS_PASSWORD_FILE');
+    if (o.redisUsername !== undefined || o.redisPassword !== undefined)
+      fail('REDIS_USERNAME/REDIS_PASSWORD apply to a Cluster or Sentinels; put them in REDIS_URL (redis://user:password@host) or use REDIS_PASSWORD_FILE');
     if (url.password && o.redisPasswordFile) fail('REDIS_URL has a password and REDIS_PASSWORD_FILE is set; keep one');
   }
   if (o.redisPassword !== undefined && o.redisPasswordFile !== undefined) fail('set REDIS_PASSWORD or REDIS_PASSWORD_FILE, not both');

@@ -79,7 +79,6 @@ const SETTINGS: Setting[] = [
 /** Values never echoed back in an error message. */
 const SECRET_ENVS = new Set(['KAFKA_SASL_PASSWORD', 'REDIS_PASSWORD', 'API_TOKEN', 'ADMIN_TOKEN']);
 
-
 export const flagName = (env: string): string => `--${env.toLowerCase().replaceAll('_', '-')}`;
 
 function parseValue(setting: Setting, raw: string, source: string): SidecarOptions[keyof SidecarOptions] {
@@ -95,7 +94,10 @@ function parseValue(setting: Setting, raw: string, source: string): SidecarOptio
     case 'string':
       return raw.trim() === '' ? fail('must not be empty') : raw.trim();
     case 'list': {
-      const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+      const items = raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       if (items.length === 0) fail('must list at least one host:port');
       for (const item of items) {
         const match = /^(?:\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):(\d{1,5})$/.exec(item);
@@ -122,7 +124,9 @@ function parseValue(setting: Setting, raw: string, source: string): SidecarOptio
     case 'level':
       return (LOG_LEVELS as readonly string[]).includes(raw) ? (raw as SidecarOptions['logLevel']) : fail(`must be one of ${LOG_LEVELS.join(', ')}`);
     case 'degraded-routing':
-      return (DEGRADED_ROUTING_MODES as readonly string[]).includes(raw) ? (raw as SidecarOptions['degradedRouting']) : fail(`must be one of ${DEGRADED_ROUTING_MODES.join(', ')}`);
+      return (DEGRADED_ROUTING_MODES as readonly string[]).includes(raw)
+        ? (raw as SidecarOptions['degradedRouting'])
+        : fail(`must be one of ${DEGRADED_ROUTING_MODES.join(', ')}`);
     case 'kafka-client':
       return (KAFKA_CLIENTS as readonly string[]).includes(raw) ? (raw as SidecarOptions['kafkaClient']) : fail(`must be one of ${KAFKA_CLIENTS.join(', ')}`);
     case 'bool': {
@@ -135,7 +139,9 @@ function parseValue(setting: Setting, raw: string, source: string): SidecarOptio
       return raw.trim() === '' ? fail('must name a file') : raw.trim();
     case 'mechanism': {
       const value = raw.trim().toLowerCase();
-      return (SASL_MECHANISMS as readonly string[]).includes(value) ? (value as SidecarOptions['kafkaSaslMechanism']) : fail(`must be one of ${SASL_MECHANISMS.join(', ')}`);
+      return (SASL_MECHANISMS as readonly string[]).includes(value)
+        ? (value as SidecarOptions['kafkaSaslMechanism'])
+        : fail(`must be one of ${SASL_MECHANISMS.join(', ')}`);
     }
   }
 }

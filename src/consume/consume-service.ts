@@ -39,7 +39,10 @@ export class ConsumeService {
   async unblock(name: string, action: UnblockAction, partition: number, group: string | null): Promise<BlockedGroup> {
     const done = await this.#runner(name).unblock(action, partition, group);
     if (!done) {
-      throw new SidecarError('CONFLICT', `subscription "${name}": MessageGroup ${JSON.stringify(group)} of partition ${partition} is not blocked on this sidecar (see GET /v1/subscriptions)`);
+      throw new SidecarError(
+        'CONFLICT',
+        `subscription "${name}": MessageGroup ${JSON.stringify(group)} of partition ${partition} is not blocked on this sidecar (see GET /v1/subscriptions)`,
+      );
     }
     return done;
   }

@@ -108,7 +108,10 @@ export class GroupDispatcher {
       state = new PartitionState(partition, new OffsetTracker(records[0]?.offset ?? next));
       this.#partitions.set(partition, state);
     }
-    state.tracker.add(records.map((r) => r.offset), next);
+    state.tracker.add(
+      records.map((r) => r.offset),
+      next,
+    );
     for (const record of records) {
       const key = groupOf(record);
       let group = state.groups.get(key);
@@ -344,8 +347,7 @@ export class GroupDispatcher {
           group.lastError = `${error}; dead-letter write rejected: ${err.message}`;
           this.#setPhase(state, group, 'blocked');
           this.#ports.observer.blocked(delivery, group.lastError);
-        }
-        else this.#backoff(state, group, retryDelayMs(delivery.attempt, this.#policy, this.#ports.random), () => this.#exhausted(state, group, delivery));
+        } else this.#backoff(state, group, retryDelayMs(delivery.attempt, this.#policy, this.#ports.random), () => this.#exhausted(state, group, delivery));
         this.#pump();
       },
     );

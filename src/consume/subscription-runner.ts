@@ -138,7 +138,8 @@ export class SubscriptionRunner {
     while (!this.#stopping) {
       try {
         if (await engine.topicExists()) break;
-        if (this.#state !== 'waiting-for-topic') log.warn('subscription waits for its topic to exist', { subscription: subscription.name, topic: subscription.topic });
+        if (this.#state !== 'waiting-for-topic')
+          log.warn('subscription waits for its topic to exist', { subscription: subscription.name, topic: subscription.topic });
         this.#state = 'waiting-for-topic';
         this.#error = `topic "${subscription.topic}" does not exist`;
       } catch (err) {
@@ -198,7 +199,11 @@ export class SubscriptionRunner {
       }
       await this.#commit([partition]);
       if (dispatcher.buffered(partition) >= this.#deps.limits.bufferMessages && !this.#paused.has(partition)) {
-        this.#deps.log.warn('partition buffer full (blocked groups hold it); fetching paused until they move', { subscription: this.subscription.name, partition, buffered: dispatcher.buffered(partition) });
+        this.#deps.log.warn('partition buffer full (blocked groups hold it); fetching paused until they move', {
+          subscription: this.subscription.name,
+          partition,
+          buffered: dispatcher.buffered(partition),
+        });
         this.#paused.add(partition);
         this.#deps.engine.pause([partition]);
       }
@@ -231,7 +236,10 @@ export class SubscriptionRunner {
     for (const p of partitions) this.#dispatcher.fence(p);
     const drained = Promise.all(partitions.map((p) => this.#dispatcher.whenQuiescent(p)));
     if ((await Promise.race([drained.then(() => true), sleep(boundMs).then(() => false)])) === false) {
-      this.#deps.log.warn('deliveries still in flight after the drain bound; their messages will be delivered again', { subscription: this.subscription.name, partitions });
+      this.#deps.log.warn('deliveries still in flight after the drain bound; their messages will be delivered again', {
+        subscription: this.subscription.name,
+        partitions,
+      });
     }
     await this.#commit(partitions);
   }
@@ -286,9 +294,14 @@ export class SubscriptionRunner {
     const partitions = this.#dispatcher.partitions();
     await this.#letGo(partitions, graceMs);
     await Promise.all(this.#holds.values());
-    await this.#deps.engine.stop().catch((err: unknown) => this.#deps.log.warn('consumer did not leave its group cleanly', { subscription: this.subscription.name, err }));
+    await this.#deps.engine
+      .stop()
+      .catch((err: unknown) => this.#deps.log.warn('consumer did not leave its group cleanly', { subscription: this.subscription.name, err }));
     this.#state = 'stopped';
-    this.#deps.log.info('subscription stopped', { subscription: this.subscription.name, committed: Object.fromEntries([...this.#committed].map(([p, o]) => [p, o.toString()])) });
+    this.#deps.log.info('subscription stopped', {
+      subscription: this.subscription.name,
+      committed: Object.fromEntries([...this.#committed].map(([p, o]) => [p, o.toString()])),
+    });
   }
 
   lag(): Map<number, bigint> {

@@ -44,8 +44,19 @@ export class SubscriptionsError extends Error {
 }
 
 const FIELDS = new Set([
-  'name', 'topic', 'consumer_group', 'endpoint', 'start_from', 'max_in_flight_groups', 'batch_max_messages', 'ack_timeout',
-  'max_attempts', 'retry_backoff', 'retry_backoff_max', 'on_exhausted', 'dead_letter_topic',
+  'name',
+  'topic',
+  'consumer_group',
+  'endpoint',
+  'start_from',
+  'max_in_flight_groups',
+  'batch_max_messages',
+  'ack_timeout',
+  'max_attempts',
+  'retry_backoff',
+  'retry_backoff_max',
+  'on_exhausted',
+  'dead_letter_topic',
 ]);
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -9,10 +9,7 @@ export interface HeldClaim {
   sliceKey: string;
 }
 
-export type ClaimState =
-  | { kind: 'claimed' }
-  | { kind: 'done'; partition: number; offset: string }
-  | { kind: 'pending'; owner: string; deadline: number };
+export type ClaimState = { kind: 'claimed' } | { kind: 'done'; partition: number; offset: string } | { kind: 'pending'; owner: string; deadline: number };
 
 export type Outcome = { id: string; partition: number; offset: string } | { id: string; released: true };
 

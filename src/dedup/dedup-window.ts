@@ -70,7 +70,10 @@ export class DedupWindow {
         const waiting = ours.length > 0 ? ours : await this.#claimRound(topic, remaining, acquired);
         if (waiting.length === 0) break;
         if (Date.now() >= giveUpAt) {
-          throw new SidecarError('DUPLICATE_IN_FLIGHT', `an earlier attempt of ${waiting.length} message(s) is still being written (dedup_id ${waiting[0]}); retry later`);
+          throw new SidecarError(
+            'DUPLICATE_IN_FLIGHT',
+            `an earlier attempt of ${waiting.length} message(s) is still being written (dedup_id ${waiting[0]}); retry later`,
+          );
         }
         await this.#waitFor(topic, waiting, giveUpAt);
         remaining = remaining.filter((id) => !acquired.has(id));
@@ -85,14 +88,20 @@ export class DedupWindow {
 
   async settle(topic: string, outcomes: readonly Outcome[]): Promise<void> {
     try {
-      await this.#store.settle(topic, outcomes.map((o) => ({ ...o, sliceKey: this.#local.get(key(topic, o.id))?.sliceKey })));
+      await this.#store.settle(
+        topic,
+        outcomes.map((o) => ({ ...o, sliceKey: this.#local.get(key(topic, o.id))?.sliceKey })),
+      );
     } finally {
       for (const { id } of outcomes) this.#settleLocal(topic, id);
     }
   }
 
   release(topic: string, ids: readonly string[]): Promise<void> {
-    return this.settle(topic, ids.map((id) => ({ id, released: true as const })));
+    return this.settle(
+      topic,
+      ids.map((id) => ({ id, released: true as const })),
+    );
   }
 
   /** One claim call; records claimed and done ids in `acquired` and returns the ids still pending elsewhere. */

@@ -61,8 +61,7 @@ export class SidecarError extends Error {
   }
 }
 
-export const invalid = (field: string, reason: string): SidecarError =>
-  new SidecarError('INVALID_REQUEST', `${field}: ${reason}`, { field });
+export const invalid = (field: string, reason: string): SidecarError => new SidecarError('INVALID_REQUEST', `${field}: ${reason}`, { field });
 
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

@@ -95,14 +95,26 @@ export function createApp(deps: AppDeps): express.Express {
     }
     next();
   };
-  const produceRoute = (run: (body: unknown) => Promise<ProduceResponse>): RequestHandler => async (req: Request, res: Response) => {
-    const response = await run(req.body);
-    res.status(produceStatus(response)).json(response);
-  };
+  const produceRoute =
+    (run: (body: unknown) => Promise<ProduceResponse>): RequestHandler =>
+    async (req: Request, res: Response) => {
+      const response = await run(req.body);
+      res.status(produceStatus(response)).json(response);
+    };
 
   app.use('/v1', requireBearerToken(deps.apiToken, { name: 'API', realm: 'ordered-sidecar', env: 'API_TOKEN' }));
-  app.post('/v1/ordered-produce', requireJson, json, produceRoute((body) => produce.ordered(body)));
-  app.post('/v1/produce', requireJson, json, produceRoute((body) => produce.plain(body)));
+  app.post(
+    '/v1/ordered-produce',
+    requireJson,
+    json,
+    produceRoute((body) => produce.ordered(body)),
+  );
+  app.post(
+    '/v1/produce',
+    requireJson,
+    json,
+    produceRoute((body) => produce.plain(body)),
+  );
   app.get('/v1/api-versions', (_req, res) => {
     res.json(apiVersions(deps.version, deps.dedupWindowMs, deps.kafkaClient));
   });
@@ -133,10 +145,12 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   const onError: ErrorRequestHandler = (raw, req, res, _next) => {
-    const err = raw instanceof SidecarError ? raw : (bodyParserError(raw as object, deps.maxBodyBytes) ?? new SidecarError('INTERNAL', 'internal error', { cause: raw }));
+    const err =
+      raw instanceof SidecarError ? raw : (bodyParserError(raw as object, deps.maxBodyBytes) ?? new SidecarError('INTERNAL', 'internal error', { cause: raw }));
     // An internal error is a defect: its stack is what finds it.
     const stack = err.code === 'INTERNAL' && raw instanceof Error ? { stack: raw.stack } : {};
-    if (err.status >= 500 && !err.summarized) log.error('request failed', { method: req.method, path: req.path, code: err.code, err: err.cause ?? err, ...stack });
+    if (err.status >= 500 && !err.summarized)
+      log.error('request failed', { method: req.method, path: req.path, code: err.code, err: err.cause ?? err, ...stack });
     else log.debug('request rejected', { method: req.method, path: req.path, code: err.code, reason: err.message });
     if (res.headersSent) return;
     if (err.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(err.retryAfterSeconds));

@@ -29,7 +29,14 @@ function describeChain(value: unknown, depth = 0): string {
   // kafkajs wraps in `originalError`; @platformatic/kafka nests AggregateErrors (`errors`) and `cause`s.
   const { code, cause, originalError, errors } = value as Error & { code?: unknown; originalError?: unknown; errors?: unknown };
   const nested = Array.isArray(errors) ? errors.map((e: unknown) => describeChain(e, depth + 1)) : [];
-  return [value.name, value.message, code === undefined ? '' : String(code), describeChain(cause, depth + 1), describeChain(originalError, depth + 1), ...nested].join(' ');
+  return [
+    value.name,
+    value.message,
+    code === undefined ? '' : String(code),
+    describeChain(cause, depth + 1),
+    describeChain(originalError, depth + 1),
+    ...nested,
+  ].join(' ');
 }
 
 export interface KafkaProblem {
@@ -76,6 +83,7 @@ export function reportRefusal(problem: KafkaConnectionProblem, failure: unknown,
   const cause = kafkaFailureCause(failure);
   if (!cause) return false;
   const detail = failure instanceof Error ? failure.message : String(failure);
-  if (problem.report({ cause, detail })) log.error(`Kafka ${cause}; the sidecar stays up and not ready until it succeeds (repeats are not logged)`, { cause, detail, ...fields });
+  if (problem.report({ cause, detail }))
+    log.error(`Kafka ${cause}; the sidecar stays up and not ready until it succeeds (repeats are not logged)`, { cause, detail, ...fields });
   return true;
 }

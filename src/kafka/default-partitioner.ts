@@ -6,7 +6,13 @@ export type DefaultPartitioner = (topic: string, partitionCount: number, message
 export function defaultPartitioner(): DefaultPartitioner {
   const partition = Partitioners.DefaultPartitioner();
   return (topic, partitionCount, message) => {
-    const partitionMetadata = Array.from({ length: partitionCount }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [], isr: [], partitionErrorCode: 0 }));
+    const partitionMetadata = Array.from({ length: partitionCount }, (_, partitionId) => ({
+      partitionId,
+      leader: 0,
+      replicas: [],
+      isr: [],
+      partitionErrorCode: 0,
+    }));
     const args: PartitionerArgs = { topic, partitionMetadata, message };
     return partition(args);
   };

@@ -19,7 +19,23 @@ export interface KafkaConnection {
 }
 
 /** The connection settings within the sidecar's options. */
-export const kafkaConnection = (options: Pick<SidecarOptions, 'kafkaBrokers' | 'kafkaClientId' | 'kafkaTls' | 'kafkaTlsCaFile' | 'kafkaTlsCertFile' | 'kafkaTlsKeyFile' | 'kafkaTlsServername' | 'kafkaTlsInsecureSkipVerify' | 'kafkaSaslMechanism' | 'kafkaSaslUsername' | 'kafkaSaslPassword' | 'kafkaSaslPasswordFile'>): KafkaConnection => ({
+export const kafkaConnection = (
+  options: Pick<
+    SidecarOptions,
+    | 'kafkaBrokers'
+    | 'kafkaClientId'
+    | 'kafkaTls'
+    | 'kafkaTlsCaFile'
+    | 'kafkaTlsCertFile'
+    | 'kafkaTlsKeyFile'
+    | 'kafkaTlsServername'
+    | 'kafkaTlsInsecureSkipVerify'
+    | 'kafkaSaslMechanism'
+    | 'kafkaSaslUsername'
+    | 'kafkaSaslPassword'
+    | 'kafkaSaslPasswordFile'
+  >,
+): KafkaConnection => ({
   brokers: options.kafkaBrokers,
   clientId: options.kafkaClientId,
   security: kafkaSecurity(options),

@@ -4,7 +4,6 @@ import type { SASLOptions } from 'kafkajs';
 import type { Logger } from '../logging/logger.ts';
 import type { SaslMechanism } from '../config/options.ts';
 
-
 /** The sidecar's Kafka TLS and SASL options (same names; checked as a whole at start by the config). */
 export interface KafkaSecurityOptions {
   kafkaTls: boolean;
@@ -79,7 +78,11 @@ export function kafkajsSecurity(security: KafkaSecurity): { ssl?: ConnectionOpti
  * @platformatic/kafka's `tls` and `sasl`. Its credentials may be functions, called at every authentication,
  * so a password file is read again whenever it reconnects.
  */
-export function platformaticSecurity(security: KafkaSecurity): { tls?: ConnectionOptions; tlsServerName?: string; sasl?: { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: () => string } } {
+export function platformaticSecurity(security: KafkaSecurity): {
+  tls?: ConnectionOptions;
+  tlsServerName?: string;
+  sasl?: { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: () => string };
+} {
   const { tls, sasl } = security;
   return {
     ...(tls ? { tls, ...(tls.servername === undefined ? {} : { tlsServerName: tls.servername }) } : {}),
@@ -87,7 +90,10 @@ export function platformaticSecurity(security: KafkaSecurity): { tls?: Connectio
   };
 }
 
-const PLATFORMATIC_MECHANISMS = { plain: 'PLAIN', 'scram-sha-256': 'SCRAM-SHA-256', 'scram-sha-512': 'SCRAM-SHA-512' } as const satisfies Record<SaslMechanism, string>;
+const PLATFORMATIC_MECHANISMS = { plain: 'PLAIN', 'scram-sha-256': 'SCRAM-SHA-256', 'scram-sha-512': 'SCRAM-SHA-512' } as const satisfies Record<
+  SaslMechanism,
+  string
+>;
 
 /** Logged at every start: choices that weaken security must never go unnoticed. */
 export function warnWeakKafkaSecurity(o: KafkaSecurityOptions, log: Logger): void {

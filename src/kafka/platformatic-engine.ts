@@ -14,7 +14,8 @@ const METADATA_MAX_AGE_MS = 60_000;
 /** A cached entry this close to expiry is refreshed first, so the library cannot find it expired mid-send. */
 const METADATA_EXPIRY_MARGIN_MS = 1000;
 
-const toBuffer = (data?: Payload): Buffer | undefined => (data === undefined || data === null ? undefined : typeof data === 'string' ? Buffer.from(data) : data);
+const toBuffer = (data?: Payload): Buffer | undefined =>
+  data === undefined || data === null ? undefined : typeof data === 'string' ? Buffer.from(data) : data;
 
 /** Header names repeat on every record (`message-group` always): each is encoded once, up to a bound. */
 const headerNames = new Map<string, Buffer>();
@@ -208,7 +209,10 @@ export class PlatformaticEngine implements KafkaEngine {
     if (producer !== this.#producer || this.#closed) return;
     this.#producer = this.#create();
     this.#initializing = undefined;
-    this.#log.warn('a Kafka write outlived its deadline; replaced the producer (fresh producer id, retries of the old one ended)', { ...where, writeTimeoutMs: this.#writeTimeoutMs });
+    this.#log.warn('a Kafka write outlived its deadline; replaced the producer (fresh producer id, retries of the old one ended)', {
+      ...where,
+      writeTimeoutMs: this.#writeTimeoutMs,
+    });
     void producer.close(true).catch((err: unknown) => this.#log.warn('closing the replaced Kafka producer failed', { err }));
   }
 }

@@ -41,11 +41,32 @@ export class ConsumeMetrics {
   constructor(registry: Registry) {
     const sources = this.#sources;
     const registers = [registry];
-    this.deliveryDuration = new Histogram({ name: `${PREFIX}delivery_duration_seconds`, help: 'Time from POST to the endpoint\'s answer, per attempt.', labelNames: ['subscription', 'outcome'], buckets: DELIVERY_BUCKETS, registers });
-    this.attempts = new Counter({ name: `${PREFIX}delivery_attempts_total`, help: 'Delivery attempts by outcome (ok, failed).', labelNames: ['subscription', 'outcome'], registers });
+    this.deliveryDuration = new Histogram({
+      name: `${PREFIX}delivery_duration_seconds`,
+      help: "Time from POST to the endpoint's answer, per attempt.",
+      labelNames: ['subscription', 'outcome'],
+      buckets: DELIVERY_BUCKETS,
+      registers,
+    });
+    this.attempts = new Counter({
+      name: `${PREFIX}delivery_attempts_total`,
+      help: 'Delivery attempts by outcome (ok, failed).',
+      labelNames: ['subscription', 'outcome'],
+      registers,
+    });
     this.retries = new Counter({ name: `${PREFIX}retries_total`, help: 'Failed attempts that will be tried again.', labelNames: ['subscription'], registers });
-    this.messages = new Counter({ name: `${PREFIX}messages_total`, help: 'Messages done, by outcome (delivered, dead_lettered, skipped).', labelNames: ['subscription', 'outcome'], registers });
-    this.deadLetterFailures = new Counter({ name: `${PREFIX}dead_letter_failures_total`, help: 'Dead-letter writes that failed (they are tried again).', labelNames: ['subscription'], registers });
+    this.messages = new Counter({
+      name: `${PREFIX}messages_total`,
+      help: 'Messages done, by outcome (delivered, dead_lettered, skipped).',
+      labelNames: ['subscription', 'outcome'],
+      registers,
+    });
+    this.deadLetterFailures = new Counter({
+      name: `${PREFIX}dead_letter_failures_total`,
+      help: 'Dead-letter writes that failed (they are tried again).',
+      labelNames: ['subscription'],
+      registers,
+    });
     // The gauges below are rebuilt at each scrape from the subscriptions' current state: partitions move
     // between replicas and hot groups change, so no stale series may linger.
     const each = (gauge: Gauge<string>, read: (now: ConsumeGauges) => Array<[Record<string, string>, number]>): void => {
@@ -56,25 +77,37 @@ export class ConsumeMetrics {
       }
     };
     this.lag = new Gauge({
-      name: `${PREFIX}lag_messages`, help: 'Per assigned partition: log end offset minus the offset to commit.', labelNames: ['subscription', 'partition'], registers,
+      name: `${PREFIX}lag_messages`,
+      help: 'Per assigned partition: log end offset minus the offset to commit.',
+      labelNames: ['subscription', 'partition'],
+      registers,
       collect() {
         each(this, (now) => [...now.lag].map(([partition, lag]) => [{ partition: String(partition) }, Number(lag)]));
       },
     });
     this.buffered = new Gauge({
-      name: `${PREFIX}buffered_messages`, help: 'Per assigned partition: fetched messages not yet delivered, dead-lettered or skipped.', labelNames: ['subscription', 'partition'], registers,
+      name: `${PREFIX}buffered_messages`,
+      help: 'Per assigned partition: fetched messages not yet delivered, dead-lettered or skipped.',
+      labelNames: ['subscription', 'partition'],
+      registers,
       collect() {
         each(this, (now) => [...now.buffered].map(([partition, n]) => [{ partition: String(partition) }, n]));
       },
     });
     this.inFlightGroups = new Gauge({
-      name: `${PREFIX}in_flight_groups`, help: 'MessageGroups with a delivery in flight.', labelNames: ['subscription'], registers,
+      name: `${PREFIX}in_flight_groups`,
+      help: 'MessageGroups with a delivery in flight.',
+      labelNames: ['subscription'],
+      registers,
       collect() {
         each(this, (now) => [[{}, now.inFlightGroups]]);
       },
     });
     this.blockedGroups = new Gauge({
-      name: `${PREFIX}blocked_groups`, help: 'MessageGroups blocked after max_attempts, waiting for an admin retry or skip.', labelNames: ['subscription'], registers,
+      name: `${PREFIX}blocked_groups`,
+      help: 'MessageGroups blocked after max_attempts, waiting for an admin retry or skip.',
+      labelNames: ['subscription'],
+      registers,
       collect() {
         each(this, (now) => [[{}, now.blockedGroups]]);
       },
@@ -85,7 +118,12 @@ export class ConsumeMetrics {
       labelNames: ['subscription', 'rank', 'partition', 'message_group'],
       registers,
       collect() {
-        each(this, (now) => now.hotGroups.map((g, i) => [{ rank: String(i + 1), partition: String(g.partition), message_group: (g.group ?? '').slice(0, GROUP_LABEL_CHARS) }, g.backlog]));
+        each(this, (now) =>
+          now.hotGroups.map((g, i) => [
+            { rank: String(i + 1), partition: String(g.partition), message_group: (g.group ?? '').slice(0, GROUP_LABEL_CHARS) },
+            g.backlog,
+          ]),
+        );
       },
     });
   }

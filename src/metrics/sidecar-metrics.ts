@@ -52,8 +52,7 @@ export class SidecarMetrics {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
     // prom-client collects all metrics of a scrape concurrently; the three load gauges share one read.
     let refreshing: Promise<void> | undefined;
-    const refreshLoads = (): Promise<void> | undefined =>
-      this.#refreshLoads && (refreshing ??= this.#refreshLoads().finally(() => (refreshing = undefined)));
+    const refreshLoads = (): Promise<void> | undefined => this.#refreshLoads && (refreshing ??= this.#refreshLoads().finally(() => (refreshing = undefined)));
 
     this.totalMappedGroups = new Gauge({
       name: `${PREFIX}total_mapped_groups`,
@@ -62,8 +61,20 @@ export class SidecarMetrics {
       registers,
       collect: refreshLoads,
     });
-    this.partitionLoads = new Gauge({ name: `${PREFIX}partition_loads`, help: 'MessageGroups mapped to each partition.', labelNames: ['topic', 'partition'], registers, collect: refreshLoads });
-    this.loadDeviation = new Gauge({ name: `${PREFIX}partition_load_deviation_ratio`, help: '(max - min) / mean of partition loads; 0 when balanced.', labelNames: ['topic'], registers, collect: refreshLoads });
+    this.partitionLoads = new Gauge({
+      name: `${PREFIX}partition_loads`,
+      help: 'MessageGroups mapped to each partition.',
+      labelNames: ['topic', 'partition'],
+      registers,
+      collect: refreshLoads,
+    });
+    this.loadDeviation = new Gauge({
+      name: `${PREFIX}partition_load_deviation_ratio`,
+      help: '(max - min) / mean of partition loads; 0 when balanced.',
+      labelNames: ['topic'],
+      registers,
+      collect: refreshLoads,
+    });
     this.cacheHits = new Counter({ name: `${PREFIX}routing_cache_hits_total`, help: 'Routes served by the local cache.', registers });
     this.cacheMisses = new Counter({ name: `${PREFIX}routing_cache_misses_total`, help: 'Routes that needed Redis.', registers });
     const hits = this.cacheHits;
@@ -78,24 +89,102 @@ export class SidecarMetrics {
         this.set(h + m === 0 ? 0 : h / (h + m));
       },
     });
-    this.routingDuration = new Histogram({ name: `${PREFIX}routing_duration_seconds`, help: 'Time to resolve the partitions of one request.', buckets: LATENCY_BUCKETS, registers });
-    this.routingFailures = new Counter({ name: `${PREFIX}routing_failures_total`, help: 'Requests that could not be routed.', labelNames: ['reason'], registers });
-    this.groupsCreated = new Counter({ name: `${PREFIX}groups_assigned_total`, help: 'New MessageGroup mappings made by this replica.', labelNames: ['topic'], registers });
-    this.cleanupDuration = new Histogram({ name: `${PREFIX}cleanup_execution_time_seconds`, help: 'Duration of TTL cleanup runs.', buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300], registers });
-    this.cleanupRemoved = new Counter({ name: `${PREFIX}cleanup_removed_groups_total`, help: 'Idle mappings removed by cleanup.', labelNames: ['topic'], registers });
-    this.cleanupLastSuccess = new Gauge({ name: `${PREFIX}cleanup_last_success_timestamp_seconds`, help: 'When any replica last completed cleanup (unix seconds).', registers });
-    this.httpDuration = new Histogram({ name: `${PREFIX}http_request_duration_seconds`, help: 'HTTP request duration.', labelNames: ['method', 'route', 'status'], buckets: LATENCY_BUCKETS, registers });
+    this.routingDuration = new Histogram({
+      name: `${PREFIX}routing_duration_seconds`,
+      help: 'Time to resolve the partitions of one request.',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.routingFailures = new Counter({
+      name: `${PREFIX}routing_failures_total`,
+      help: 'Requests that could not be routed.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.groupsCreated = new Counter({
+      name: `${PREFIX}groups_assigned_total`,
+      help: 'New MessageGroup mappings made by this replica.',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.cleanupDuration = new Histogram({
+      name: `${PREFIX}cleanup_execution_time_seconds`,
+      help: 'Duration of TTL cleanup runs.',
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
+      registers,
+    });
+    this.cleanupRemoved = new Counter({
+      name: `${PREFIX}cleanup_removed_groups_total`,
+      help: 'Idle mappings removed by cleanup.',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.cleanupLastSuccess = new Gauge({
+      name: `${PREFIX}cleanup_last_success_timestamp_seconds`,
+      help: 'When any replica last completed cleanup (unix seconds).',
+      registers,
+    });
+    this.httpDuration = new Histogram({
+      name: `${PREFIX}http_request_duration_seconds`,
+      help: 'HTTP request duration.',
+      labelNames: ['method', 'route', 'status'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
     this.inflightRequests = new Gauge({ name: `${PREFIX}inflight_requests`, help: 'HTTP requests being served.', registers });
-    this.kafkaWriteDuration = new Histogram({ name: `${PREFIX}kafka_write_duration_seconds`, help: 'Duration of one partition batch write to Kafka.', labelNames: ['topic'], buckets: LATENCY_BUCKETS, registers });
-    this.kafkaBatchMessages = new Histogram({ name: `${PREFIX}kafka_batch_messages`, help: 'Messages per partition batch written.', buckets: [1, 2, 5, 10, 50, 100, 500, 1000, 5000], registers });
-    this.messagesProduced = new Counter({ name: `${PREFIX}messages_produced_total`, help: 'Messages acknowledged by Kafka.', labelNames: ['topic', 'mode'], registers });
-    this.messagesFailed = new Counter({ name: `${PREFIX}messages_failed_total`, help: 'Messages that could not be written.', labelNames: ['topic', 'reason'], registers });
-    this.deduplicated = new Counter({ name: `${PREFIX}deduplicated_messages_total`, help: 'Messages not written again because their dedup_id was already written.', labelNames: ['topic'], registers });
-    this.dedupUnavailable = new Counter({ name: `${PREFIX}dedup_unavailable_messages_total`, help: 'Messages with a dedup_id written without the dedup check because Redis was unreachable.', labelNames: ['topic'], registers });
-    this.degradedMode = new Gauge({ name: `${PREFIX}degraded_mode`, help: '1 while routing without Redis (proven cached routes only, or consistent hashing with DEGRADED_ROUTING=hash).', registers });
+    this.kafkaWriteDuration = new Histogram({
+      name: `${PREFIX}kafka_write_duration_seconds`,
+      help: 'Duration of one partition batch write to Kafka.',
+      labelNames: ['topic'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.kafkaBatchMessages = new Histogram({
+      name: `${PREFIX}kafka_batch_messages`,
+      help: 'Messages per partition batch written.',
+      buckets: [1, 2, 5, 10, 50, 100, 500, 1000, 5000],
+      registers,
+    });
+    this.messagesProduced = new Counter({
+      name: `${PREFIX}messages_produced_total`,
+      help: 'Messages acknowledged by Kafka.',
+      labelNames: ['topic', 'mode'],
+      registers,
+    });
+    this.messagesFailed = new Counter({
+      name: `${PREFIX}messages_failed_total`,
+      help: 'Messages that could not be written.',
+      labelNames: ['topic', 'reason'],
+      registers,
+    });
+    this.deduplicated = new Counter({
+      name: `${PREFIX}deduplicated_messages_total`,
+      help: 'Messages not written again because their dedup_id was already written.',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.dedupUnavailable = new Counter({
+      name: `${PREFIX}dedup_unavailable_messages_total`,
+      help: 'Messages with a dedup_id written without the dedup check because Redis was unreachable.',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.degradedMode = new Gauge({
+      name: `${PREFIX}degraded_mode`,
+      help: '1 while routing without Redis (proven cached routes only, or consistent hashing with DEGRADED_ROUTING=hash).',
+      registers,
+    });
     this.degradedRoutes = new Counter({ name: `${PREFIX}degraded_routes_total`, help: 'Routes decided without Redis.', registers });
-    this.degradedConflicts = new Counter({ name: `${PREFIX}degraded_conflicts_total`, help: 'Groups routed without Redis that Redis had mapped elsewhere meanwhile (Redis wins).', registers });
-    this.hashRoutedMessages = new Counter({ name: `${PREFIX}hash_routed_messages_total`, help: 'Messages routed during a Redis outage without a proven route (DEGRADED_ROUTING=hash): they may split their MessageGroup.', registers });
+    this.degradedConflicts = new Counter({
+      name: `${PREFIX}degraded_conflicts_total`,
+      help: 'Groups routed without Redis that Redis had mapped elsewhere meanwhile (Redis wins).',
+      registers,
+    });
+    this.hashRoutedMessages = new Counter({
+      name: `${PREFIX}hash_routed_messages_total`,
+      help: 'Messages routed during a Redis outage without a proven route (DEGRADED_ROUTING=hash): they may split their MessageGroup.',
+      registers,
+    });
     this.redisUp = new Gauge({ name: `${PREFIX}redis_up`, help: '1 when Redis answered the last check.', registers });
     this.kafkaUp = new Gauge({ name: `${PREFIX}kafka_up`, help: '1 when Kafka answered the last check.', registers });
   }
@@ -105,7 +194,10 @@ export class SidecarMetrics {
     this.#refreshLoads = async () => {
       const byTopic = await source().catch(() => new Map<string, TopicLoads>());
       for (const [topic, { loads, deviation }] of byTopic) {
-        this.totalMappedGroups.set({ topic }, loads.reduce((a, b) => a + b, 0));
+        this.totalMappedGroups.set(
+          { topic },
+          loads.reduce((a, b) => a + b, 0),
+        );
         loads.forEach((load, partition) => this.partitionLoads.set({ topic, partition: String(partition) }, load));
         this.loadDeviation.set({ topic }, deviation);
       }

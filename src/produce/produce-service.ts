@@ -48,7 +48,10 @@ export class ProduceService {
     const stopTimer = metrics.routingDuration.startTimer();
     let routes: Map<string, number>;
     try {
-      routes = await router.routeAll(topic, records.map((r) => r.group));
+      routes = await router.routeAll(
+        topic,
+        records.map((r) => r.group),
+      );
     } catch (err) {
       if (err instanceof SidecarError) {
         if (err.code === 'ROUTING_UNAVAILABLE') metrics.routingFailures.inc({ reason: 'outage' });
@@ -88,7 +91,13 @@ export class ProduceService {
       return { ...response, dedup_unavailable: true };
     }
     const toWrite = records.flatMap((r, i) => (r.dedupId === undefined || acquired.get(r.dedupId) === 'claimed' ? [i] : []));
-    const written = await writePartitions(writer, topic, toWrite.map((i) => records[i]!), toWrite.map((i) => partitionOf[i]!), 'ordered');
+    const written = await writePartitions(
+      writer,
+      topic,
+      toWrite.map((i) => records[i]!),
+      toWrite.map((i) => partitionOf[i]!),
+      'ordered',
+    );
 
     const outcomes = toWrite.flatMap((i, n): Outcome[] => {
       const id = records[i]!.dedupId;
@@ -138,7 +147,9 @@ export class ProduceService {
         return this.#kafkaPartitioner(topic, count, record.message);
       }
       if (record.partition >= count) {
-        throw new SidecarError('INVALID_REQUEST', `messages[${i}].partition: topic "${topic}" has partitions 0..${count - 1}`, { field: `messages[${i}].partition` });
+        throw new SidecarError('INVALID_REQUEST', `messages[${i}].partition: topic "${topic}" has partitions 0..${count - 1}`, {
+          field: `messages[${i}].partition`,
+        });
       }
       return record.partition;
     });

@@ -18,9 +18,7 @@ export interface ProduceRequest<R> {
 }
 
 /** Result of one request message, in request order. Offsets are decimal strings (64-bit safe). */
-export type MessageResult =
-  | { partition: number; offset: string; duplicate?: true }
-  | { partition?: number; error: string };
+export type MessageResult = { partition: number; offset: string; duplicate?: true } | { partition?: number; error: string };
 
 export interface PartitionResponse {
   partition: number;

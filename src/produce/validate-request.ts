@@ -102,7 +102,9 @@ function envelope(body: unknown, limits: RequestLimits): { topic: string; messag
   if (!Array.isArray(messages)) throw invalid('messages', 'is required and must be an array');
   if (messages.length === 0) throw invalid('messages', 'must not be empty');
   if (messages.length > limits.maxMessagesPerRequest) {
-    throw new SidecarError('PAYLOAD_TOO_LARGE', `messages: ${messages.length} messages, over the limit of ${limits.maxMessagesPerRequest} per request`, { field: 'messages' });
+    throw new SidecarError('PAYLOAD_TOO_LARGE', `messages: ${messages.length} messages, over the limit of ${limits.maxMessagesPerRequest} per request`, {
+      field: 'messages',
+    });
   }
   return { topic, messages };
 }

@@ -26,7 +26,12 @@ export async function writePartitions(
 
   await Promise.all(
     [...indicesByPartition].map(async ([partition, indices]) => {
-      const outcome = await writer.write(topic, partition, indices.map((i) => records[i]!), mode);
+      const outcome = await writer.write(
+        topic,
+        partition,
+        indices.map((i) => records[i]!),
+        mode,
+      );
       outcome.offsets.forEach((offset, n) => {
         results[indices[n]!] = { partition, offset };
       });

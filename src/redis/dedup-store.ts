@@ -25,7 +25,11 @@ export class RedisDedupStore implements DedupStore {
     const newest = Math.floor(now / this.#sliceMs);
     // The newest slice by our clock takes new claims; the one after it holds what replicas whose clocks run
     // ahead wrote. The script reads them all, so skew up to a slice hides nothing.
-    const slices = [keys.dedupSlice(newest), keys.dedupSlice(newest + 1), ...Array.from({ length: SLICES_PER_WINDOW }, (_, i) => keys.dedupSlice(newest - 1 - i))];
+    const slices = [
+      keys.dedupSlice(newest),
+      keys.dedupSlice(newest + 1),
+      ...Array.from({ length: SLICES_PER_WINDOW }, (_, i) => keys.dedupSlice(newest - 1 - i)),
+    ];
     const raw = await this.#gateway.run(() => this.#gateway.redis.osDedupClaim(slices.length, ...slices, leaseMs, owner, this.#ttlSeconds, ...ids));
     return { states: raw.map(parseState), sliceKey: slices[0]! };
   }
@@ -33,7 +37,9 @@ export class RedisDedupStore implements DedupStore {
   /** Extends the leases of claims still held by `owner`; returns how many were renewed. */
   async renew(claims: readonly HeldClaim[], owner: string, leaseMs: number): Promise<number> {
     if (claims.length === 0) return 0;
-    return this.#gateway.run(() => this.#gateway.redis.osDedupRenew(claims.length, ...claims.map((c) => c.sliceKey), owner, leaseMs, ...claims.map((c) => c.id)));
+    return this.#gateway.run(() =>
+      this.#gateway.redis.osDedupRenew(claims.length, ...claims.map((c) => c.sliceKey), owner, leaseMs, ...claims.map((c) => c.id)),
+    );
   }
 
   /**

@@ -19,7 +19,10 @@ export interface RedisConnectionOptions {
 }
 
 /** How a command behaves when Redis is away; the part of the options the caller decides. */
-export type CommandBehaviour = Pick<RedisOptions, 'maxRetriesPerRequest' | 'enableOfflineQueue' | 'commandTimeout' | 'keepAlive' | 'connectionName' | 'lazyConnect'>;
+export type CommandBehaviour = Pick<
+  RedisOptions,
+  'maxRetriesPerRequest' | 'enableOfflineQueue' | 'commandTimeout' | 'keepAlive' | 'connectionName' | 'lazyConnect'
+>;
 
 /** A mounted secret file ends with a newline more often than not; the newline is not part of it. */
 const readSecret = (file: string): string => readFileSync(file, 'utf8').replace(/\r?\n$/, '');
@@ -66,7 +69,13 @@ export function createRedisClient(options: RedisConnectionOptions, behaviour: Co
   }
 
   const client = options.redisSentinels
-    ? new Redis({ ...behaviour, ...credentials, sentinels: options.redisSentinels.map(hostPort), name: options.redisSentinelMaster, ...(tls ? { tls, enableTLSForSentinelMode: true } : {}) })
+    ? new Redis({
+        ...behaviour,
+        ...credentials,
+        sentinels: options.redisSentinels.map(hostPort),
+        name: options.redisSentinelMaster,
+        ...(tls ? { tls, enableTLSForSentinelMode: true } : {}),
+      })
     : new Redis(options.redisUrl, { ...behaviour, ...credentials, ...(ca ? { tls: { ca } } : {}) });
   if (options.redisPasswordFile !== undefined) rereadOnReconnect(client, options.redisPasswordFile);
   return client;

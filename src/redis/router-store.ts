@@ -59,7 +59,12 @@ export class RouterStore implements RouteStore, CleanupStore {
     // adding to it is idempotent and needs no atomicity with the rest.
     await this.gateway.run(() => this.redis.sadd(topicsKey(this.prefix), topic));
     const [fixed, current] = await this.gateway.run(async () => {
-      const replies = await this.redis.multi().hsetnx(keys.meta, 'buckets', buckets).hsetnx(keys.meta, 'format', STATE_FORMAT).hmget(keys.meta, 'buckets', 'generation').exec();
+      const replies = await this.redis
+        .multi()
+        .hsetnx(keys.meta, 'buckets', buckets)
+        .hsetnx(keys.meta, 'format', STATE_FORMAT)
+        .hmget(keys.meta, 'buckets', 'generation')
+        .exec();
       const [err, values] = replies?.[2] ?? [new Error('MULTI was discarded')];
       if (err) throw err;
       return values as (string | null)[];
@@ -70,7 +75,9 @@ export class RouterStore implements RouteStore, CleanupStore {
   async route(topic: string, buckets: number, group: string, hash: number, partitions: number): Promise<RouteOutcome> {
     const keys = this.keys(topic);
     const preference = preferenceOrder(hash, partitions).join(',');
-    const [partition, created] = await this.gateway.run(() => this.redis.osRoute(keys.bucket(bucketOf(hash, buckets)), keys.loads, group, partitions, preference));
+    const [partition, created] = await this.gateway.run(() =>
+      this.redis.osRoute(keys.bucket(bucketOf(hash, buckets)), keys.loads, group, partitions, preference),
+    );
     return { partition, created: created === 1 };
   }
 

@@ -19,7 +19,15 @@ declare module 'ioredis' {
     osDedupClaim(numKeys: number, ...keysThenArgs: (string | number)[]): Result<string[], Context>;
     osDedupSettle(sliceKey: string, ttlSeconds: number, ...pairs: string[]): Result<number, Context>;
     osDedupRenew(numKeys: number, ...keysThenArgs: (string | number)[]): Result<number, Context>;
-    osAdminReassign(bucketKey: string, loadsKey: string, group: string, from: number, to: number, minIdleMs: number, dryRun: 0 | 1): Result<[ReassignStatus, number, number, number], Context>;
+    osAdminReassign(
+      bucketKey: string,
+      loadsKey: string,
+      group: string,
+      from: number,
+      to: number,
+      minIdleMs: number,
+      dryRun: 0 | 1,
+    ): Result<[ReassignStatus, number, number, number], Context>;
   }
 }
 

@@ -17,5 +17,4 @@ export function cacheValidityMs(groupTtlMs: number, touchFlushIntervalMs: number
 }
 
 /** Mirrors `cleanup-bucket-2.lua`: whether a mapping last used at `lastAccessMinute` is removed at `nowMinute`. */
-export const isExpired = (lastAccessMinute: number, nowMinute: number, ttlMin: number): boolean =>
-  lastAccessMinute < nowMinute - ttlMin;
+export const isExpired = (lastAccessMinute: number, nowMinute: number, ttlMin: number): boolean => lastAccessMinute < nowMinute - ttlMin;

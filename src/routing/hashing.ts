@@ -60,7 +60,10 @@ export function preferenceOrder(hash: number, partitionCount: number): number[] 
 
 /** Consistent hashing over all partitions: the route used when the shared mapping is out of reach. */
 export const hashedPartition = (hash: number, partitionCount: number): number =>
-  preferredPartition(hash, Array.from({ length: partitionCount }, (_, p) => p));
+  preferredPartition(
+    hash,
+    Array.from({ length: partitionCount }, (_, p) => p),
+  );
 
 /** Index of the Redis hash bucket holding a group's mapping. */
 export const bucketOf = (hash: number, buckets: number): number => hash % buckets;

@@ -49,12 +49,15 @@ export class OutageRecovery {
     const partition = await store.record(route.topic, await buckets(route.topic), route.group, route.hash, route.partition);
     if (partition !== route.partition) {
       conflicts.inc();
-      log.error('MessageGroup split: routed by hash during the outage, but mapped elsewhere meanwhile; its messages around the outage are in two partitions, following Redis from now on', {
-        topic: route.topic,
-        group: route.group,
-        used: route.partition,
-        redis: partition,
-      });
+      log.error(
+        'MessageGroup split: routed by hash during the outage, but mapped elsewhere meanwhile; its messages around the outage are in two partitions, following Redis from now on',
+        {
+          topic: route.topic,
+          group: route.group,
+          used: route.partition,
+          redis: partition,
+        },
+      );
     }
     return partition;
   }

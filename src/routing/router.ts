@@ -230,7 +230,10 @@ export class OrderedMessageRouter {
     this.#provisional.resetCount();
     this.#metrics.degradedMode.set(1);
     const how = this.#options.degradedRouting === 'hash' ? 'other groups by consistent hashing (DEGRADED_ROUTING=hash)' : 'other groups get 503';
-    this.#log.error(`Redis unreachable: routing in degraded mode (routes cached within their validity; ${how}); refused requests are counted in one line per minute at most`, { err });
+    this.#log.error(
+      `Redis unreachable: routing in degraded mode (routes cached within their validity; ${how}); refused requests are counted in one line per minute at most`,
+      { err },
+    );
     this.#recoveryTimer = setInterval(() => void this.#tryRecover(), RECOVERY_INTERVAL_MS);
     this.#recoveryTimer.unref();
   }
@@ -247,12 +250,15 @@ export class OrderedMessageRouter {
   #logRefusalSummary(): void {
     const summary = this.#refusals.due();
     if (!summary) return;
-    this.#log.warn(`Redis still unreachable: ${summary.requests} requests (${summary.messages} messages) refused with 503 ROUTING_UNAVAILABLE in the last ${Math.round(summary.overMs / 1000)} s`, {
-      refusedRequests: summary.requests,
-      refusedMessages: summary.messages,
-      overMs: summary.overMs,
-      degradedForMs: Date.now() - (this.#outage.since ?? Date.now()),
-    });
+    this.#log.warn(
+      `Redis still unreachable: ${summary.requests} requests (${summary.messages} messages) refused with 503 ROUTING_UNAVAILABLE in the last ${Math.round(summary.overMs / 1000)} s`,
+      {
+        refusedRequests: summary.requests,
+        refusedMessages: summary.messages,
+        overMs: summary.overMs,
+        degradedForMs: Date.now() - (this.#outage.since ?? Date.now()),
+      },
+    );
   }
 
   async #tryRecover(): Promise<void> {

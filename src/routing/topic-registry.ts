@@ -13,7 +13,12 @@ export class TopicRegistry {
   readonly #log: Logger;
   readonly #buckets = new Map<string, Promise<number>>();
 
-  constructor(store: Pick<RouteStore, 'registerTopic'>, configuredBuckets: number, onRegistered: (topic: string, registration: TopicRegistration) => void, log: Logger) {
+  constructor(
+    store: Pick<RouteStore, 'registerTopic'>,
+    configuredBuckets: number,
+    onRegistered: (topic: string, registration: TopicRegistration) => void,
+    log: Logger,
+  ) {
     this.#store = store;
     this.#configured = configuredBuckets;
     this.#onRegistered = onRegistered;

@@ -7,7 +7,6 @@ import { ORDERED_PRODUCE_TYPE } from '../http/api-versions.ts';
 /** Deadline of one api-versions attempt: it answers at once when the sidecar is up. */
 const PROBE_TIMEOUT_MS = 5_000;
 
-
 /** What the sidecar said about itself on GET /v1/api-versions. */
 export interface SidecarCapabilities {
   sidecarVersion: string | undefined;
@@ -51,7 +50,10 @@ export async function probeCapabilities(http: HttpClient, options: ResolvedClien
   const started = Date.now();
   for (let attempt = 1; ; attempt++) {
     const answer = await http.requestJson(endpoint, { method: 'GET' }, timeoutMs, signal);
-    if (answer.ok) return answer.status === 200 ? parseCapabilities(answer.body) : { code: 'INVALID_RESPONSE', message: `GET ${endpoint} answered ${answer.status}`, retriable: false, status: answer.status };
+    if (answer.ok)
+      return answer.status === 200
+        ? parseCapabilities(answer.body)
+        : { code: 'INVALID_RESPONSE', message: `GET ${endpoint} answered ${answer.status}`, retriable: false, status: answer.status };
     if (answer.failure.status === 404) return { sidecarVersion: undefined, orderedProducePath: undefined, dedupWindowMs: undefined };
     const wait = backoffMs(retry, attempt);
     if (!answer.failure.retriable || Date.now() - started + wait > probeMaxElapsedMs) return answer.failure;

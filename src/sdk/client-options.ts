@@ -85,7 +85,8 @@ export const DEFAULT_CLIENT_OPTIONS = {
 
 /** Only `retry.maxAttempts` may be Infinity: every other value feeds a timer. */
 const positive = (name: string, value: number, min: number, infinite = false): number => {
-  if (typeof value !== 'number' || !(Number.isFinite(value) || (infinite && value === Infinity)) || value < min) throw new TypeError(`ordered-sidecar client: ${name} must be a number >= ${min}, got ${value}`);
+  if (typeof value !== 'number' || !(Number.isFinite(value) || (infinite && value === Infinity)) || value < min)
+    throw new TypeError(`ordered-sidecar client: ${name} must be a number >= ${min}, got ${value}`);
   return value;
 };
 

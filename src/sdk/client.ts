@@ -15,8 +15,15 @@ function fallbackCounter(options: ResolvedClientOptions): Counter<'reason'> | un
   const registry = options.metricsRegistry;
   if (!registry) return undefined;
   // Several clients may share one registry; the metric is registered once.
-  return (registry.getSingleMetric(FALLBACK_METRIC) as Counter<'reason'> | undefined) ??
-    new Counter({ name: FALLBACK_METRIC, help: 'Times an ordered-sidecar client switched to producing directly to Kafka, by reason.', labelNames: ['reason'], registers: [registry] });
+  return (
+    (registry.getSingleMetric(FALLBACK_METRIC) as Counter<'reason'> | undefined) ??
+    new Counter({
+      name: FALLBACK_METRIC,
+      help: 'Times an ordered-sidecar client switched to producing directly to Kafka, by reason.',
+      labelNames: ['reason'],
+      registers: [registry],
+    })
+  );
 }
 
 /**
@@ -102,7 +109,10 @@ export class Client {
     if (this.#warnedDedupUnavailable) return;
     this.#warnedDedupUnavailable = true;
     // Once per client: the sidecar counts every such message in its own metric; this is the client's heads-up.
-    this.options.logger.warn('ordered-sidecar client: the sidecar wrote messages without its dedup check (its Redis was unreachable); a resend of those may write them twice (see result.dedupUnavailable)', { url: this.options.url, topic });
+    this.options.logger.warn(
+      'ordered-sidecar client: the sidecar wrote messages without its dedup check (its Redis was unreachable); a resend of those may write them twice (see result.dedupUnavailable)',
+      { url: this.options.url, topic },
+    );
   }
 
   /** One shared check for all concurrent first sends; a failure is not remembered, so a later send asks again. */
@@ -125,11 +135,19 @@ export class Client {
       throw toClientError({ ...probe, message: `cannot read the sidecar's capabilities at ${url}: ${probe.message}` });
     }
     if (probe.orderedProducePath === undefined) {
-      if (this.options.fallback) return this.#fallBack('unsupported', `sidecar ${probe.sidecarVersion ?? '(unknown version)'} does not offer OrderedProduce (request type 22)`);
-      throw toClientError({ code: 'UNSUPPORTED', message: `the sidecar at ${url} does not offer OrderedProduce (request type 22) and no fallback is configured`, retriable: false });
+      if (this.options.fallback)
+        return this.#fallBack('unsupported', `sidecar ${probe.sidecarVersion ?? '(unknown version)'} does not offer OrderedProduce (request type 22)`);
+      throw toClientError({
+        code: 'UNSUPPORTED',
+        message: `the sidecar at ${url} does not offer OrderedProduce (request type 22) and no fallback is configured`,
+        retriable: false,
+      });
     }
     if (probe.dedupWindowMs === undefined) {
-      logger.warn('ordered-sidecar client: the sidecar does not deduplicate (no features.dedup); a retry after a timeout may write a message twice', { url, sidecarVersion: probe.sidecarVersion });
+      logger.warn('ordered-sidecar client: the sidecar does not deduplicate (no features.dedup); a retry after a timeout may write a message twice', {
+        url,
+        sidecarVersion: probe.sidecarVersion,
+      });
     }
     return { via: 'sidecar', endpoint: endpointUrl(url, probe.orderedProducePath), capabilities: probe };
   }
@@ -137,7 +155,10 @@ export class Client {
   #fallBack(reason: 'unsupported' | 'unreachable', why: string): Route {
     this.#fallback = new KafkaFallback(this.options.fallback!.kafka, this.options.logger);
     // Said once per client: the decision is made once, because switching back and forth would split groups.
-    this.options.logger.warn(`ordered-sidecar client: ${why}; producing directly to Kafka (key = MessageGroup, no load balancing) for the life of this client`, { reason, url: this.options.url });
+    this.options.logger.warn(
+      `ordered-sidecar client: ${why}; producing directly to Kafka (key = MessageGroup, no load balancing) for the life of this client`,
+      { reason, url: this.options.url },
+    );
     this.#fallbackCounter?.inc({ reason });
     return { via: 'kafka', fallback: this.#fallback };
   }

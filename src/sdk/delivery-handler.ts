@@ -50,7 +50,10 @@ function readBody(req: IncomingMessage, limit: number): Promise<unknown> {
  * 500 with the error's message when it threw, 400 for a body that is not a delivery. Any non-2xx makes the
  * sidecar deliver the same messages again, so the handler should be idempotent per (topic, partition, offset).
  */
-export function deliveryEndpoint(handler: DeliveryHandler, options: DeliveryEndpointOptions = {}): (req: IncomingMessage & { body?: unknown }, res: ServerResponse) => Promise<void> {
+export function deliveryEndpoint(
+  handler: DeliveryHandler,
+  options: DeliveryEndpointOptions = {},
+): (req: IncomingMessage & { body?: unknown }, res: ServerResponse) => Promise<void> {
   const limit = options.maxBodyBytes ?? 64 * 1024 * 1024;
   return async (req, res) => {
     let delivery: DeliveryBody | undefined;

@@ -103,8 +103,14 @@ export class GroupInDoubtError extends NonRetriableError {
   readonly groups: readonly InDoubtGroup[];
 
   constructor(groups: readonly InDoubtGroup[]) {
-    const shown = groups.map((g) => `"${g.messageGroup}" (topic ${g.topic}; dedupIds ${g.dedupIds.slice(0, 5).join(', ')}${g.dedupIds.length > 5 ? `, ... ${g.dedupIds.length} in all` : ''})`);
-    super({ code: 'GROUP_IN_DOUBT', message: `MessageGroup ${shown.join(', ')} in doubt: resend those messages with the same dedupIds first, or call producer.resetGroup(topic, messageGroup) to accept a possible reorder` });
+    const shown = groups.map(
+      (g) =>
+        `"${g.messageGroup}" (topic ${g.topic}; dedupIds ${g.dedupIds.slice(0, 5).join(', ')}${g.dedupIds.length > 5 ? `, ... ${g.dedupIds.length} in all` : ''})`,
+    );
+    super({
+      code: 'GROUP_IN_DOUBT',
+      message: `MessageGroup ${shown.join(', ')} in doubt: resend those messages with the same dedupIds first, or call producer.resetGroup(topic, messageGroup) to accept a possible reorder`,
+    });
     this.name = 'GroupInDoubtError';
     this.groups = groups;
   }

@@ -41,7 +41,8 @@ export class HttpClient {
 
   /** `token`: the sidecar's API_TOKEN, sent as a bearer token with every request. */
   constructor(token?: string) {
-    if (token !== undefined && (typeof token !== 'string' || !/^\S+$/.test(token))) throw new TypeError('ordered-sidecar client: token must be a non-empty string without spaces');
+    if (token !== undefined && (typeof token !== 'string' || !/^\S+$/.test(token)))
+      throw new TypeError('ordered-sidecar client: token must be a non-empty string without spaces');
     this.#authorization = token === undefined ? undefined : `Bearer ${token}`;
   }
 
@@ -59,8 +60,15 @@ export class HttpClient {
     } catch (err) {
       // Retriable: a request cut off may have been acted on, so the same dedup ids must be sent again.
       if (signal?.aborted) return { ok: false, failure: { code: 'ABORTED', message: 'aborted by the caller', retriable: true, cause: signal.reason } };
-      if (deadline.aborted) return { ok: false, failure: { code: 'TIMEOUT', message: `${init.method} ${url}: no complete answer within ${timeoutMs} ms`, retriable: true, cause: err } };
-      return { ok: false, failure: { code: 'NETWORK', message: `${init.method} ${url}: ${causeCode(err) ?? describeError(err)}`, retriable: true, cause: err } };
+      if (deadline.aborted)
+        return {
+          ok: false,
+          failure: { code: 'TIMEOUT', message: `${init.method} ${url}: no complete answer within ${timeoutMs} ms`, retriable: true, cause: err },
+        };
+      return {
+        ok: false,
+        failure: { code: 'NETWORK', message: `${init.method} ${url}: ${causeCode(err) ?? describeError(err)}`, retriable: true, cause: err },
+      };
     }
     let body: unknown;
     try {
@@ -69,17 +77,39 @@ export class HttpClient {
       body = undefined;
     }
     const ok = status >= 200 && status < 300;
-    if (ok && body === undefined) return { ok: false, failure: { code: 'INVALID_RESPONSE', message: `${init.method} ${url}: HTTP ${status} with a body that is not JSON: ${text.slice(0, 200)}`, retriable: false, status } };
+    if (ok && body === undefined)
+      return {
+        ok: false,
+        failure: {
+          code: 'INVALID_RESPONSE',
+          message: `${init.method} ${url}: HTTP ${status} with a body that is not JSON: ${text.slice(0, 200)}`,
+          retriable: false,
+          status,
+        },
+      };
     if (ok) return { ok: true, status, body };
     if (isWireError(body)) {
       const { code, message, field, retriable } = body.error;
       // The sidecar says per code whether a repeat may pass (503 DUPLICATE_IN_FLIGHT is retriable, 500 is not).
-      return { ok: false, failure: { code, message: `sidecar answered ${status} ${code}: ${message}`, reason: message, field, status, retriable: retriable ?? gatewayTrouble(status) } };
+      return {
+        ok: false,
+        failure: {
+          code,
+          message: `sidecar answered ${status} ${code}: ${message}`,
+          reason: message,
+          field,
+          status,
+          retriable: retriable ?? gatewayTrouble(status),
+        },
+      };
     }
     // 207, 503 and 422 of a produce carry a full produce response: the caller maps it message by message.
     if (isProduceResponse(body)) return { ok: true, status, body };
     // Not the sidecar speaking (a proxy, a load balancer): only its "could not reach / timed out" is retried.
-    return { ok: false, failure: { code: 'HTTP_ERROR', message: `${init.method} ${url}: HTTP ${status}: ${text.slice(0, 200)}`, retriable: gatewayTrouble(status), status } };
+    return {
+      ok: false,
+      failure: { code: 'HTTP_ERROR', message: `${init.method} ${url}: HTTP ${status}: ${text.slice(0, 200)}`, retriable: gatewayTrouble(status), status },
+    };
   }
 
   /** Ends the pooled connections; requests still running are cut off. */
@@ -95,14 +125,18 @@ export class HttpClient {
     if (this.#authorization) headers.authorization = this.#authorization;
     if (body) Object.assign(headers, { 'content-type': 'application/json', 'content-length': body.length });
     return new Promise((resolve, reject) => {
-      const request = (secure ? httpsRequest : httpRequest)(url, { method: init.method, headers, agent: secure ? this.#https : this.#http, signal }, (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        response.on('error', reject);
-        // After 'end' this is a no-op; before it, the connection went away mid-answer.
-        response.on('close', () => reject(Object.assign(new Error('the connection closed before the answer was complete'), { code: 'ECONNRESET' })));
-      });
+      const request = (secure ? httpsRequest : httpRequest)(
+        url,
+        { method: init.method, headers, agent: secure ? this.#https : this.#http, signal },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          response.on('error', reject);
+          // After 'end' this is a no-op; before it, the connection went away mid-answer.
+          response.on('close', () => reject(Object.assign(new Error('the connection closed before the answer was complete'), { code: 'ECONNRESET' })));
+        },
+      );
       request.on('error', reject);
       request.end(body);
     });

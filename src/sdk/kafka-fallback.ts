@@ -56,9 +56,11 @@ export class KafkaFallback {
 
   constructor(config: KafkaConfig, logger: ClientLogger) {
     const log = clientLog(logger);
-    const logCreator = () => ({ level, log: entry }: { level: number; log: { message: string } & Record<string, unknown> }) => {
-      if (level <= logLevel.WARN) log.warn(`kafkajs: ${entry.message}`, { error: entry.error, broker: entry.broker });
-    };
+    const logCreator =
+      () =>
+      ({ level, log: entry }: { level: number; log: { message: string } & Record<string, unknown> }) => {
+        if (level <= logLevel.WARN) log.warn(`kafkajs: ${entry.message}`, { error: entry.error, broker: entry.broker });
+      };
     const budget = retryBudget(WRITE_DEADLINE_MS);
     // The budget's request timeout too, unless the caller chose one: together they bound one write.
     this.#kafka = new Kafka({ clientId: 'ordered-sidecar-client', logLevel: logLevel.WARN, logCreator, requestTimeout: budget.requestTimeout, ...config });
@@ -75,7 +77,13 @@ export class KafkaFallback {
     const failures: FailureInfo[] = [];
     const settle = (i: number, partition: number | undefined, failure: FailureInfo, sent: boolean): void => {
       const status = sent && failure.retriable ? 'unknown' : 'failed';
-      outcomes[i] = { status, messageGroup: messages[i]!.messageGroup, partition, error: { code: failure.code, message: failure.message, retriable: failure.retriable }, dedupId: dedupIds[i]! };
+      outcomes[i] = {
+        status,
+        messageGroup: messages[i]!.messageGroup,
+        partition,
+        error: { code: failure.code, message: failure.message, retriable: failure.retriable },
+        dedupId: dedupIds[i]!,
+      };
     };
     const aborted = (): FailureInfo => ({ code: 'ABORTED', message: 'aborted by the caller', retriable: true, cause: signal?.reason });
     let metadata: PartitionMetadata[];
@@ -96,14 +104,25 @@ export class KafkaFallback {
         const records: Message[] = indexes.map((i) => {
           const m = messages[i]!;
           // key = MessageGroup (the design's fallback) unless the caller chose a key; the partition is the group's either way.
-          return { key: m.key === undefined || m.key === null ? m.messageGroup : toKafkaData(m.key), value: toKafkaData(m.value), headers: { ...m.headers, [GROUP_HEADER]: m.messageGroup } };
+          return {
+            key: m.key === undefined || m.key === null ? m.messageGroup : toKafkaData(m.key),
+            value: toKafkaData(m.value),
+            headers: { ...m.headers, [GROUP_HEADER]: m.messageGroup },
+          };
         });
         try {
           // kafkajs cannot cancel a write: an abort stops the wait, and the records may still be written.
           const written = await untilAborted(this.#producer.send(topic, partition, records), signal);
           const base = BigInt(written.find((r) => r.partition === partition)!.baseOffset!);
           indexes.forEach((i, n) => {
-            outcomes[i] = { status: 'written', messageGroup: messages[i]!.messageGroup, partition, offset: String(base + BigInt(n)), duplicate: false, dedupId: dedupIds[i]! };
+            outcomes[i] = {
+              status: 'written',
+              messageGroup: messages[i]!.messageGroup,
+              partition,
+              offset: String(base + BigInt(n)),
+              duplicate: false,
+              dedupId: dedupIds[i]!,
+            };
           });
         } catch (err) {
           const failure = signal?.aborted ? aborted() : failureOf(err);

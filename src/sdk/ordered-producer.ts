@@ -40,13 +40,22 @@ export class OrderedProducer {
         return Promise.reject(err);
       }
       // The place in each group's queue is taken now, synchronously: "earlier" means called earlier.
-      const turn = this.#internals.sequencer.acquire(messages.map((m) => m.messageGroup), options.signal);
+      const turn = this.#internals.sequencer.acquire(
+        messages.map((m) => m.messageGroup),
+        options.signal,
+      );
       return this.#send(topic, [...messages], turn, options.signal);
     });
   }
 
   /** One message. */
-  sendSingleOrderedMessage(topic: string, messageGroup: string, key: MessageData, value: MessageData, options: SingleMessageOptions = {}): Promise<OrderedProduceResult> {
+  sendSingleOrderedMessage(
+    topic: string,
+    messageGroup: string,
+    key: MessageData,
+    value: MessageData,
+    options: SingleMessageOptions = {},
+  ): Promise<OrderedProduceResult> {
     const { headers, dedupId, ...sendOptions } = options;
     return this.sendOrderedMessages(topic, [{ messageGroup, key, value, ...(headers && { headers }), ...(dedupId !== undefined && { dedupId }) }], sendOptions);
   }
@@ -72,7 +81,12 @@ export class OrderedProducer {
     return this.#internals.doubts.reset(topic, messageGroup);
   }
 
-  async #send(topic: string, messages: OrderedMessage[], turn: Promise<{ release: () => void }>, signal: AbortSignal | undefined): Promise<OrderedProduceResult> {
+  async #send(
+    topic: string,
+    messages: OrderedMessage[],
+    turn: Promise<{ release: () => void }>,
+    signal: AbortSignal | undefined,
+  ): Promise<OrderedProduceResult> {
     const internals = this.#internals;
     let release: (() => void) | undefined;
     try {
@@ -89,7 +103,16 @@ export class OrderedProducer {
       const outcome =
         route.via === 'kafka'
           ? await route.fallback.send(topic, messages, dedupIds, signal)
-          : await sendViaSidecar({ http: internals.http, endpoint: route.endpoint, topic, messages, dedupIds, dedupWindowMs: route.capabilities.dedupWindowMs, options: internals.options, signal });
+          : await sendViaSidecar({
+              http: internals.http,
+              endpoint: route.endpoint,
+              topic,
+              messages,
+              dedupIds,
+              dedupWindowMs: route.capabilities.dedupWindowMs,
+              options: internals.options,
+              signal,
+            });
       internals.doubts.record(topic, outcome.messages);
       if (outcome.dedupUnavailable) internals.dedupUnavailable(topic);
       const result = buildResult(topic, route.via, outcome.attempts, outcome.messages, outcome.dedupUnavailable);

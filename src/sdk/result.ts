@@ -3,7 +3,13 @@ import type { MessageOutcome, OrderedProduceResult, PartitionFailure, PartitionR
 const lower = (a: string, b: string): boolean => BigInt(a) < BigInt(b);
 
 /** Totals and per-partition views, all derived from the per-message outcomes so they can never disagree. */
-export function buildResult(topic: string, via: 'sidecar' | 'kafka', attempts: number, messages: MessageOutcome[], dedupUnavailable: boolean): OrderedProduceResult {
+export function buildResult(
+  topic: string,
+  via: 'sidecar' | 'kafka',
+  attempts: number,
+  messages: MessageOutcome[],
+  dedupUnavailable: boolean,
+): OrderedProduceResult {
   const partitions = new Map<number, PartitionResult>();
   const failures = new Map<string, PartitionFailure>();
   let successful = 0;

@@ -42,11 +42,22 @@ function readAnswer(body: WireProduceResponse, status: number, input: SidecarSen
     if ('offset' in r) {
       return {
         kind: 'written',
-        outcome: { status: 'written', messageGroup: input.messages[i]!.messageGroup, partition: r.partition, offset: r.offset, duplicate: r.duplicate === true, dedupId: input.dedupIds[i]! },
+        outcome: {
+          status: 'written',
+          messageGroup: input.messages[i]!.messageGroup,
+          partition: r.partition,
+          offset: r.offset,
+          duplicate: r.duplicate === true,
+          dedupId: input.dedupIds[i]!,
+        },
       };
     }
     const pe = r.partition === undefined ? undefined : errorOf.get(r.partition);
-    return { kind: 'failed', partition: r.partition, error: { code: pe?.code ?? 'PRODUCE_FAILED', message: pe?.error ?? r.error, retriable: pe?.retriable ?? wholeRetriable } };
+    return {
+      kind: 'failed',
+      partition: r.partition,
+      error: { code: pe?.code ?? 'PRODUCE_FAILED', message: pe?.error ?? r.error, retriable: pe?.retriable ?? wholeRetriable },
+    };
   });
 }
 
@@ -73,11 +84,21 @@ export async function sendViaSidecar(input: SidecarSendInput): Promise<SendOutco
   let attempts = 0;
   while (pending.length > 0) {
     attempts++;
-    const answer = await input.http.requestJson(input.endpoint, { method: 'POST', body: JSON.stringify({ topic: input.topic, messages: pending.map((i) => wire[i]) }) }, options.requestTimeoutMs, signal);
+    const answer = await input.http.requestJson(
+      input.endpoint,
+      { method: 'POST', body: JSON.stringify({ topic: input.topic, messages: pending.map((i) => wire[i]) }) },
+      options.requestTimeoutMs,
+      signal,
+    );
     let retry: number[] = [];
     if (!answer.ok || !isProduceResponse(answer.body) || answer.body.results.length !== pending.length) {
       const failure: FailureInfo = answer.ok
-        ? { code: 'INVALID_RESPONSE', message: `sidecar answered ${answer.status} with a body that is not a produce response for ${pending.length} messages`, retriable: false, status: answer.status }
+        ? {
+            code: 'INVALID_RESPONSE',
+            message: `sidecar answered ${answer.status} with a body that is not a produce response for ${pending.length} messages`,
+            retriable: false,
+            status: answer.status,
+          }
         : answer.failure;
       failures.push(failure);
       if (failure.retriable) retry = pending;
@@ -100,7 +121,13 @@ export async function sendViaSidecar(input: SidecarSendInput): Promise<SendOutco
       // One failure per answer speaks for it: a final one if there is any, since that decides the error class.
       const failed = steps.filter((s) => s.kind === 'failed');
       const telling = failed.find((s) => !s.error.retriable) ?? failed[0];
-      if (telling) failures.push({ ...telling.error, status: answer.status, reason: telling.error.message, message: `sidecar answered ${answer.status}: ${telling.error.code}: ${telling.error.message}` });
+      if (telling)
+        failures.push({
+          ...telling.error,
+          status: answer.status,
+          reason: telling.error.message,
+          message: `sidecar answered ${answer.status}: ${telling.error.code}: ${telling.error.message}`,
+        });
     }
     retry = holdBackAfterFinalFailures(retry, messages, outcomes, settle);
 
@@ -130,7 +157,11 @@ async function whyStop(input: SidecarSendInput, attempts: number, started: numbe
   const elapsedAtRetry = Date.now() - started + wait;
   if (attempts >= options.retry.maxAttempts || elapsedAtRetry > options.retry.maxElapsedMs) return 'exhausted';
   if (dedupWindowMs !== undefined && elapsedAtRetry + options.requestTimeoutMs > dedupWindowMs) {
-    return { code: 'DEDUP_WINDOW_EXCEEDED', message: `a retry now could outlive the sidecar's ${dedupWindowMs} ms dedup window and write a message twice`, retriable: true };
+    return {
+      code: 'DEDUP_WINDOW_EXCEEDED',
+      message: `a retry now could outlive the sidecar's ${dedupWindowMs} ms dedup window and write a message twice`,
+      retriable: true,
+    };
   }
   return (await pause(wait, signal)) ? undefined : aborted;
 }
@@ -155,7 +186,11 @@ function holdBackAfterFinalFailures(
     const group = messages[i]!.messageGroup;
     const blocker = firstFinal.get(group);
     if (blocker === undefined || blocker > i) return true;
-    settle(i, undefined, { code: 'PRECEDING_MESSAGE_FAILED', message: `not sent again: messages[${blocker}] of MessageGroup "${group}" could not be written`, retriable: false });
+    settle(i, undefined, {
+      code: 'PRECEDING_MESSAGE_FAILED',
+      message: `not sent again: messages[${blocker}] of MessageGroup "${group}" could not be written`,
+      retriable: false,
+    });
     return false;
   });
 }
@@ -168,5 +203,8 @@ function summarise(failures: FailureInfo[], outcomes: MessageOutcome[], attempts
   // Every final failure left an outcome, so the first one found decides whether the send may be repeated.
   const decisive = failures.find((f) => f.code === 'ABORTED') ?? failures.find((f) => !f.retriable) ?? failures.at(-1)!;
   const doubt = unknown === 0 ? '' : ` (${unknown} in doubt: resend with the same dedupId)`;
-  return { ...decisive, message: `${unwritten} of ${outcomes.length} messages not confirmed written${doubt} after ${attempts} attempt(s) in ${Date.now() - started} ms: ${decisive.message}` };
+  return {
+    ...decisive,
+    message: `${unwritten} of ${outcomes.length} messages not confirmed written${doubt} after ${attempts} attempt(s) in ${Date.now() - started} ms: ${decisive.message}`,
+  };
 }

@@ -100,4 +100,7 @@ export const isWireError = (body: unknown): body is WireError =>
   typeof body === 'object' && body !== null && typeof (body as WireError).error?.code === 'string';
 
 export const isProduceResponse = (body: unknown): body is WireProduceResponse =>
-  typeof body === 'object' && body !== null && Array.isArray((body as WireProduceResponse).results) && Array.isArray((body as WireProduceResponse).partition_errors);
+  typeof body === 'object' &&
+  body !== null &&
+  Array.isArray((body as WireProduceResponse).results) &&
+  Array.isArray((body as WireProduceResponse).partition_errors);

@@ -39,9 +39,14 @@ interface CliRun {
 function groups(args: string[], env: Record<string, string> = { ADMIN_TOKEN: TOKEN }): Promise<CliRun> {
   const { ADMIN_TOKEN: _ignored, ...base } = process.env;
   return new Promise((resolve) => {
-    execFile(process.execPath, ['src/cli.ts', 'groups', ...args, '--url', sidecar.url], { env: { ...base, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['src/cli.ts', 'groups', ...args, '--url', sidecar.url],
+      { env: { ...base, ...env }, timeout: 30_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 

@@ -14,7 +14,12 @@ export interface AdminAnswer<T = any> {
   headers: Headers;
 }
 
-export async function adminCall<T = any>(base: string, method: string, path: string, options: { token?: string; body?: unknown } = {}): Promise<AdminAnswer<T>> {
+export async function adminCall<T = any>(
+  base: string,
+  method: string,
+  path: string,
+  options: { token?: string; body?: unknown } = {},
+): Promise<AdminAnswer<T>> {
   const headers: Record<string, string> = {};
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
   if (options.body !== undefined) headers['content-type'] = 'application/json';
@@ -49,4 +54,5 @@ export async function makeIdle(redis: RedisClient, prefix: string, topic: string
 }
 
 /** The topic's mapping generation, which an admin change bumps before it waits for the replicas (null before any). */
-export const mappingGeneration = (redis: RedisClient, prefix: string, topic: string): Promise<string | null> => redis.hget(topicKeys(prefix, topic).meta, 'generation');
+export const mappingGeneration = (redis: RedisClient, prefix: string, topic: string): Promise<string | null> =>
+  redis.hget(topicKeys(prefix, topic).meta, 'generation');

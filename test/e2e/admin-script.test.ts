@@ -18,7 +18,8 @@ describe('admin-reassign-2.lua', () => {
       const adminStore = new AdminStore(store);
       const hash = groupHash('g');
       const { partition } = await store.route('t', 4, 'g', hash, 3);
-      const check = (from: number, dryRun = true) => adminStore.reassign('t', 4, { group: 'g', hash, from, to: (partition + 1) % 3, minIdleMs: 60_000, dryRun });
+      const check = (from: number, dryRun = true) =>
+        adminStore.reassign('t', 4, { group: 'g', hash, from, to: (partition + 1) % 3, minIdleMs: 60_000, dryRun });
       const [seconds] = await redis.time();
       const nowMinute = Math.floor(Number(seconds) / 60);
       const bucket = `${prefix}:{t}:m:${hash % 4}`;
@@ -39,4 +40,3 @@ describe('admin-reassign-2.lua', () => {
     }
   });
 });
-

@@ -119,7 +119,8 @@ describe('admin: move', () => {
     expect([same.status, same.body.error.message]).toEqual([409, `group "m" is already mapped to partition ${from}`]);
     const missing = await move({ partition: 3 });
     expect([missing.status, missing.body.error.message]).toEqual([409, `partition 3 does not exist: topic "${topic}" has 3 partitions (0-2)`]);
-    for (const body of [{ partition: -1 }, { partition: 'x' }, { partition: 1, extra: 1 }, []]) expect((await move(body)).status, JSON.stringify(body)).toBe(400);
+    for (const body of [{ partition: -1 }, { partition: 'x' }, { partition: 1, extra: 1 }, []])
+      expect((await move(body)).status, JSON.stringify(body)).toBe(400);
     const busy = await move({ partition: (from + 1) % 3 });
     expect([busy.status, busy.body.error.code]).toEqual([409, 'CONFLICT']);
     expect((await adminCall(a.url, 'GET', groupPath(topic, 'm'))).body.partition).toBe(from);

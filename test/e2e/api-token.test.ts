@@ -45,10 +45,13 @@ describe('API_TOKEN', () => {
     const bad = new Client({ url: fx.sidecar.url, token: 'nope', retry: { maxElapsedMs: 2000 } });
     try {
       await good.orderedProducer().sendMessageGroupBatch(topic, 'user-1', [{ value: 'a' }, { value: 'b' }]);
-      const failed = await bad.orderedProducer().sendMessageGroupBatch(topic, 'user-2', [{ value: 'c' }]).then(
-        () => undefined,
-        (err: unknown) => err,
-      );
+      const failed = await bad
+        .orderedProducer()
+        .sendMessageGroupBatch(topic, 'user-2', [{ value: 'c' }])
+        .then(
+          () => undefined,
+          (err: unknown) => err,
+        );
       expect(failed).toBeInstanceOf(NonRetriableError);
       expect(String((failed as Error).message)).toContain('UNAUTHORIZED');
       expect(String(failed)).not.toContain('nope');

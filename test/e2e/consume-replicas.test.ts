@@ -19,7 +19,9 @@ function replicas(path: string) {
     await Promise.all(started.map((s) => s.stop('SIGKILL')));
   });
   return async () => {
-    const sidecar = await spawnSidecar(options, { flags: ['--subscriptions-file', path, '--consume-session-timeout', '6s', '--consume-commit-interval', '200ms', '--shutdown-grace', '20s'] });
+    const sidecar = await spawnSidecar(options, {
+      flags: ['--subscriptions-file', path, '--consume-session-timeout', '6s', '--consume-commit-interval', '200ms', '--shutdown-grace', '20s'],
+    });
     started.push(sidecar);
     return sidecar;
   };
@@ -51,22 +53,42 @@ describe('ordered consumption across sidecar replicas', () => {
     const endpoint = await deliveryEndpoint({ latencyMs: [3, 12], answer: () => (Math.random() < 0.1 ? 500 : 200) });
     onTestFinished(() => endpoint.close());
     await produceGroups(kafka, topic, GROUPS, PER_GROUP, (g) => Number(g.slice(1)) % 4);
-    const { path } = subscriptionsFile({ topic, endpoint: endpoint.url, max_in_flight_groups: 4, max_attempts: 1000, retry_backoff: '5ms', retry_backoff_max: '20ms', ack_timeout: '5s' });
+    const { path } = subscriptionsFile({
+      topic,
+      endpoint: endpoint.url,
+      max_in_flight_groups: 4,
+      max_attempts: 1000,
+      retry_backoff: '5ms',
+      retry_backoff_max: '20ms',
+      ack_timeout: '5s',
+    });
     const start = replicas(path);
 
     const a = await start();
     const b = await start();
-    await waitFor(() => `acked ${ackedCount(endpoint)}`, () => ackedCount(endpoint) >= TOTAL / 5, 90_000);
+    await waitFor(
+      () => `acked ${ackedCount(endpoint)}`,
+      () => ackedCount(endpoint) >= TOTAL / 5,
+      90_000,
+    );
     expect(await a.stop('SIGTERM')).toBe(0);
     expect(a.logs.some((l) => l.includes('shut down cleanly'))).toBe(true);
 
-    await waitFor(() => `acked ${ackedCount(endpoint)}`, () => ackedCount(endpoint) >= TOTAL / 2, 90_000);
+    await waitFor(
+      () => `acked ${ackedCount(endpoint)}`,
+      () => ackedCount(endpoint) >= TOTAL / 2,
+      90_000,
+    );
     expect(await b.stop('SIGKILL')).toBeNull();
     expect(distinctAcked(endpoint)).toBeLessThan(TOTAL);
 
     // A replacement resumes from the committed offsets once the killed member's session expires.
     await start();
-    await waitFor(() => `distinct acked ${distinctAcked(endpoint)} of ${TOTAL}`, () => distinctAcked(endpoint) === TOTAL, 120_000);
+    await waitFor(
+      () => `distinct acked ${distinctAcked(endpoint)} of ${TOTAL}`,
+      () => distinctAcked(endpoint) === TOTAL,
+      120_000,
+    );
     expectOrderedWithoutGaps(endpoint);
   }, 240_000);
 
@@ -79,7 +101,11 @@ describe('ordered consumption across sidecar replicas', () => {
     const start = replicas(path);
 
     const first = await start();
-    await waitFor(() => `acked ${ackedCount(endpoint)}`, () => ackedCount(endpoint) >= TOTAL / 3, 90_000);
+    await waitFor(
+      () => `acked ${ackedCount(endpoint)}`,
+      () => ackedCount(endpoint) >= TOTAL / 3,
+      90_000,
+    );
     expect(await first.stop('SIGTERM')).toBe(0);
     const stopped = first.logs.map((l) => JSON.parse(l) as { msg: string; committed?: Record<string, string> }).find((l) => l.msg === 'subscription stopped');
     const committed = stopped!.committed!;
@@ -87,11 +113,17 @@ describe('ordered consumption across sidecar replicas', () => {
     expect(ackedCount(endpoint)).toBeLessThan(TOTAL);
 
     await start();
-    await waitFor(() => `distinct acked ${distinctAcked(endpoint)}`, () => distinctAcked(endpoint) === TOTAL, 120_000);
+    await waitFor(
+      () => `distinct acked ${distinctAcked(endpoint)}`,
+      () => distinctAcked(endpoint) === TOTAL,
+      120_000,
+    );
     expectOrderedWithoutGaps(endpoint);
     // Groups that ran ahead of the partition's lowest unfinished offset see those messages again (at-least-once),
     // but the restart starts exactly at the offsets committed on shutdown.
-    const resent = endpoint.received.slice(receivedBefore).flatMap((r) => r.body.messages.map((m) => ({ partition: r.body.partition, offset: BigInt(m.offset) })));
+    const resent = endpoint.received
+      .slice(receivedBefore)
+      .flatMap((r) => r.body.messages.map((m) => ({ partition: r.body.partition, offset: BigInt(m.offset) })));
     for (const partition of ['0', '1']) {
       const offsets = resent.filter((m) => String(m.partition) === partition).map((m) => m.offset);
       expect(offsets.reduce((a, b) => (a < b ? a : b))).toBe(BigInt(committed[partition]!));
@@ -109,13 +141,26 @@ describe('ordered consumption across sidecar replicas', () => {
     const start = replicas(path);
 
     const first = await start();
-    await waitFor(() => 'first deliveries', () => endpoint.received.length >= 16, 90_000);
+    await waitFor(
+      () => 'first deliveries',
+      () => endpoint.received.length >= 16,
+      90_000,
+    );
     const second = await start();
-    const assigned = (s: SidecarProcess) => s.logs.filter((l) => l.includes('"subscription assigned partitions"')).map((l) => (JSON.parse(l) as { partitions: number[] }).partitions);
+    const assigned = (s: SidecarProcess) =>
+      s.logs.filter((l) => l.includes('"subscription assigned partitions"')).map((l) => (JSON.parse(l) as { partitions: number[] }).partitions);
     // Both replicas take part: the rebalance hands a partition over while the first has deliveries in flight.
-    await waitFor(() => 'the second replica owns a partition', () => (assigned(second).at(-1)?.length ?? 0) > 0, 90_000);
+    await waitFor(
+      () => 'the second replica owns a partition',
+      () => (assigned(second).at(-1)?.length ?? 0) > 0,
+      90_000,
+    );
     expect(endpoint.received.length).toBeLessThan(groups.length * 30);
-    await waitFor(() => `acked ${ackedCount(endpoint)}`, () => distinctAcked(endpoint) === groups.length * 30, 120_000);
+    await waitFor(
+      () => `acked ${ackedCount(endpoint)}`,
+      () => distinctAcked(endpoint) === groups.length * 30,
+      120_000,
+    );
     expect(endpoint.overlaps).toEqual([]);
     for (const group of groups) {
       const acked = endpoint.acked().get(group)!.map(seqOf);

@@ -32,7 +32,10 @@ describe('ordered consumption', () => {
     await produceGroups(kafka, topic, groups, 25, (g) => Number(g.slice(1)) % 2);
     const { status } = await sidecarWith({ topic, endpoint: endpoint.url, max_attempts: 1000, retry_backoff: '5ms', retry_backoff_max: '20ms' });
 
-    await waitFor(() => `acked ${[...endpoint.acked().values()].flat().length} of 600`, () => [...endpoint.acked().values()].flat().length >= 600);
+    await waitFor(
+      () => `acked ${[...endpoint.acked().values()].flat().length} of 600`,
+      () => [...endpoint.acked().values()].flat().length >= 600,
+    );
     expect(endpoint.overlaps).toEqual([]);
     for (const group of groups) expect(endpoint.acked().get(group)!.map(seqOf).map(String)).toEqual(seqs(25));
     expect(endpoint.maxPerPartition).toBeGreaterThan(1);
@@ -40,10 +43,13 @@ describe('ordered consumption', () => {
     expect(endpoint.received.some((r) => r.status === 200 && r.body.attempt > 1)).toBe(true);
 
     // Everything acknowledged is committed: lag drops to zero on both partitions.
-    await waitFor(() => 'lag 0 on both partitions', async () => {
-      const s = await status();
-      return s.partitions.length === 2 && s.partitions.every((p) => p.lag === '0' && p.committed_offset === '300');
-    });
+    await waitFor(
+      () => 'lag 0 on both partitions',
+      async () => {
+        const s = await status();
+        return s.partitions.length === 2 && s.partitions.every((p) => p.lag === '0' && p.committed_offset === '300');
+      },
+    );
     const s = await status();
     expect(s).toMatchObject({ ready: true, state: 'running', in_flight_groups: 0, blocked_groups: [] });
     expect(s.counts.delivered).toBe(600);
@@ -57,7 +63,10 @@ describe('ordered consumption', () => {
     const groups = groupsNamed(3);
     await produceGroups(kafka, topic, groups, 40, () => 0);
     await sidecarWith({ topic, endpoint: endpoint.url, batch_max_messages: 7 });
-    await waitFor(() => 'all 120 acked', () => [...endpoint.acked().values()].flat().length >= 120);
+    await waitFor(
+      () => 'all 120 acked',
+      () => [...endpoint.acked().values()].flat().length >= 120,
+    );
     for (const r of endpoint.received) {
       expect(r.body.messages.length).toBeLessThanOrEqual(7);
       expect(r.body.messages.every((m) => m.value!.startsWith(`${r.body.message_group}:`))).toBe(true);
@@ -72,9 +81,19 @@ describe('ordered consumption', () => {
     const endpoint = await deliveryEndpoint({ answer: (b) => (b.message_group === 'bad' && b.messages.some((m) => seqOf(m.value!) < 3) ? 503 : 200) });
     onTestFinished(() => endpoint.close());
     await produceGroups(kafka, topic, ['bad', 'good'], 6, () => 0);
-    const { status } = await sidecarWith({ topic, endpoint: endpoint.url, max_attempts: 2, retry_backoff: '5ms', on_exhausted: 'dead-letter', dead_letter_topic: dlq });
+    const { status } = await sidecarWith({
+      topic,
+      endpoint: endpoint.url,
+      max_attempts: 2,
+      retry_backoff: '5ms',
+      on_exhausted: 'dead-letter',
+      dead_letter_topic: dlq,
+    });
 
-    await waitFor(() => 'bad 3..5 and all of good acked', () => endpoint.acked().get('bad')?.length === 3 && endpoint.acked().get('good')?.length === 6);
+    await waitFor(
+      () => 'bad 3..5 and all of good acked',
+      () => endpoint.acked().get('bad')?.length === 3 && endpoint.acked().get('good')?.length === 6,
+    );
     expect(endpoint.acked().get('bad')).toEqual(['bad:3', 'bad:4', 'bad:5']);
     const dead = await consumeAll(kafka, adminClient(), dlq);
     expect(dead.map((r) => r.value)).toEqual(['bad:0', 'bad:1', 'bad:2']);
@@ -87,7 +106,10 @@ describe('ordered consumption', () => {
       'dead-letter-attempts': '2',
     });
     expect(dead.map((r) => r.headers['dead-letter-original-offset'])).toEqual(['0', '2', '4']);
-    await waitFor(() => 'dead-lettered count', async () => (await status()).counts.dead_lettered === 3);
+    await waitFor(
+      () => 'dead-lettered count',
+      async () => (await status()).counts.dead_lettered === 3,
+    );
   });
 
   it('blocks a group whose dead-letter write is refused for good (a group over MAX_GROUP_BYTES) instead of retrying forever', async () => {
@@ -98,8 +120,14 @@ describe('ordered consumption', () => {
     const longGroup = 'x'.repeat(200);
     await produceGroups(kafka, topic, [longGroup], 1, () => 0);
     const { status } = await sidecarWith({ topic, endpoint: endpoint.url, max_attempts: 1, on_exhausted: 'dead-letter', dead_letter_topic: dlq });
-    await waitFor(() => 'blocked', async () => (await status()).blocked_groups.length === 1);
-    expect((await status()).blocked_groups[0]).toMatchObject({ group: longGroup, error: expect.stringContaining('dead-letter write rejected: INVALID_REQUEST') });
+    await waitFor(
+      () => 'blocked',
+      async () => (await status()).blocked_groups.length === 1,
+    );
+    expect((await status()).blocked_groups[0]).toMatchObject({
+      group: longGroup,
+      error: expect.stringContaining('dead-letter write rejected: INVALID_REQUEST'),
+    });
   });
 
   it('blocks an exhausted group while the others go on; admin retry and skip move it on', async () => {
@@ -110,19 +138,31 @@ describe('ordered consumption', () => {
     await produceGroups(kafka, topic, ['bad', 'good'], 4, () => 0);
     const { sidecar, status, name } = await sidecarWith({ topic, endpoint: endpoint.url, max_attempts: 2, retry_backoff: '5ms' });
     const call = (action: string, body: unknown) =>
-      fetch(`${sidecar.url}/admin/v1/subscriptions/${name}/blocked/${action}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      fetch(`${sidecar.url}/admin/v1/subscriptions/${name}/blocked/${action}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
 
-    await waitFor(() => 'bad blocked, good done', async () => (await status()).blocked_groups.length === 1 && endpoint.acked().get('good')?.length === 4);
+    await waitFor(
+      () => 'bad blocked, good done',
+      async () => (await status()).blocked_groups.length === 1 && endpoint.acked().get('good')?.length === 4,
+    );
     expect((await status()).blocked_groups).toEqual([{ partition: 0, group: 'bad', offsets: ['0'], attempt: 2, error: 'HTTP 500' }]);
     expect(endpoint.acked().get('bad')).toBeUndefined();
     expect((await status()).partitions[0]!.committed_offset).toBe('0');
     const metrics = await (await fetch(`${sidecar.url}/metrics`)).text();
     expect(metrics).toMatch(new RegExp(`ordered_sidecar_consume_blocked_groups\\{subscription="${name}"\\} 1`));
-    expect(metrics).toMatch(new RegExp(`ordered_sidecar_consume_hot_group_backlog_messages\\{subscription="${name}",rank="1",partition="0",message_group="bad"\\} 4`));
+    expect(metrics).toMatch(
+      new RegExp(`ordered_sidecar_consume_hot_group_backlog_messages\\{subscription="${name}",rank="1",partition="0",message_group="bad"\\} 4`),
+    );
 
     failing = new Set(['bad:1']);
     expect((await call('retry', { partition: 0, message_group: 'bad' })).status).toBe(200);
-    await waitFor(() => 'bad:0 delivered, bad:1 blocked', async () => (await status()).blocked_groups[0]?.offsets[0] === '2');
+    await waitFor(
+      () => 'bad:0 delivered, bad:1 blocked',
+      async () => (await status()).blocked_groups[0]?.offsets[0] === '2',
+    );
     expect(endpoint.acked().get('bad')).toEqual(['bad:0']);
 
     // The CLI, as an operator would use it.
@@ -133,9 +173,15 @@ describe('ordered consumption', () => {
     };
     expect(await cli('blocked', name)).toEqual({ code: 0, out: 'partition 0 group "bad" offsets 2 attempt 2: HTTP 500\n' });
     expect(await cli('skip', name, '0', 'bad')).toEqual({ code: 0, out: 'skipped partition 0 group "bad" offsets 2 attempt 2: HTTP 500\n' });
-    await waitFor(() => 'bad done', () => endpoint.acked().get('bad')?.length === 3);
+    await waitFor(
+      () => 'bad done',
+      () => endpoint.acked().get('bad')?.length === 3,
+    );
     expect(endpoint.acked().get('bad')).toEqual(['bad:0', 'bad:2', 'bad:3']);
-    await waitFor(() => 'all committed', async () => (await status()).partitions[0]!.committed_offset === '8');
+    await waitFor(
+      () => 'all committed',
+      async () => (await status()).partitions[0]!.committed_offset === '8',
+    );
     expect((await call('skip', { partition: 0, message_group: 'bad' })).status).toBe(409);
     expect(await cli('retry', name, '0', 'bad')).toMatchObject({ code: 1, out: expect.stringContaining('409 CONFLICT') });
     expect((await call('skip', { partition: 0, message_group: 'bad', extra: 1 })).status).toBe(400);
@@ -147,7 +193,10 @@ describe('ordered consumption', () => {
     onTestFinished(() => endpoint.close());
     const topic = `missing-${randomUUID().slice(0, 8)}`;
     const { sidecar, status } = await sidecarWith({ topic, endpoint: endpoint.url });
-    await waitFor(() => 'waiting-for-topic', async () => (await status()).state === 'waiting-for-topic');
+    await waitFor(
+      () => 'waiting-for-topic',
+      async () => (await status()).state === 'waiting-for-topic',
+    );
     expect((await status()).ready).toBe(false);
     const readyz = await fetch(`${sidecar.url}/readyz`);
     const ready = (await readyz.json()) as { subscriptions: Array<{ ready: boolean; error: string }> };
@@ -157,7 +206,11 @@ describe('ordered consumption', () => {
     // Once the topic exists, the subscription starts by itself.
     await adminClient().createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
     await produceGroups(kafka, topic, ['late'], 2, () => 0);
-    await waitFor(() => 'late messages delivered', () => endpoint.acked().get('late')?.length === 2, 30_000);
+    await waitFor(
+      () => 'late messages delivered',
+      () => endpoint.acked().get('late')?.length === 2,
+      30_000,
+    );
     expect((await status()).ready).toBe(true);
   });
 

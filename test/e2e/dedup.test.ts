@@ -50,8 +50,15 @@ describe('dedup_id', () => {
     const records = await consumeAll(kafka, admin, topic);
     expect(records).toHaveLength(12);
     for (const group of ['user-0', 'user-1', 'user-2']) {
-      const values = records.filter((r) => r.headers['message-group'] === group).sort((x, y) => Number(x.offset) - Number(y.offset)).map((r) => r.value);
-      expect(values).toEqual(batch(topic, 'b', 12).messages.filter((m) => m.message_group === group).map((m) => m.value));
+      const values = records
+        .filter((r) => r.headers['message-group'] === group)
+        .sort((x, y) => Number(x.offset) - Number(y.offset))
+        .map((r) => r.value);
+      expect(values).toEqual(
+        batch(topic, 'b', 12)
+          .messages.filter((m) => m.message_group === group)
+          .map((m) => m.value),
+      );
     }
   });
 

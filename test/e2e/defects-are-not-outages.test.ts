@@ -29,7 +29,10 @@ describe('a programming error in the Redis paths', () => {
   it('in the dedup check is a 500 and writes nothing (never "without dedup")', async () => {
     const topic = await createTopic(admin, 2);
     vi.spyOn(DedupWindow.prototype, 'acquire').mockRejectedValue(bug());
-    const { status, body } = await postJson<ErrorBody>(`${sidecar.url}/v1/ordered-produce`, { topic, messages: [{ message_group: 'g', value: 'v', dedup_id: 'd-1' }] });
+    const { status, body } = await postJson<ErrorBody>(`${sidecar.url}/v1/ordered-produce`, {
+      topic,
+      messages: [{ message_group: 'g', value: 'v', dedup_id: 'd-1' }],
+    });
     expect(status).toBe(500);
     expect(body.error).toMatchObject({ code: 'INTERNAL', retriable: false });
     expect(await recordCount(admin, topic)).toBe(0);

@@ -33,7 +33,10 @@ afterAll(async () => {
 });
 
 const produce = (topic: string, groups: string[], value: string) =>
-  postJson(`${sidecar.url}/v1/ordered-produce`, { topic, messages: groups.map((g) => ({ message_group: g, value: `${g}:${value}`, dedup_id: `${g}:${value}` })) });
+  postJson(`${sidecar.url}/v1/ordered-produce`, {
+    topic,
+    messages: groups.map((g) => ({ message_group: g, value: `${g}:${value}`, dedup_id: `${g}:${value}` })),
+  });
 
 describe('Redis unreachable, with DEGRADED_ROUTING=hash', () => {
   it('keeps routing known groups where they were and new groups by consistent hashing, then records them', async () => {
@@ -75,7 +78,9 @@ describe('Redis unreachable, with DEGRADED_ROUTING=hash', () => {
 
     const after = await produce(topic, [...known, ...fresh], 'c');
     expect(after.status).toBe(200);
-    expect(after.body.results.map((r) => (r as { partition: number }).partition)).toEqual(during.body.results.map((r) => (r as { partition: number }).partition));
+    expect(after.body.results.map((r) => (r as { partition: number }).partition)).toEqual(
+      during.body.results.map((r) => (r as { partition: number }).partition),
+    );
 
     const records = await consumeAll(kafka, admin, topic);
     for (const g of [...known, ...fresh]) {
@@ -92,8 +97,7 @@ describe('more new groups during an outage than hash mode keeps for recording', 
     // Cache of 500: degraded mode keeps 1,000 routes (its floor) for recording; the last 500 stay cached.
     const small = await startTestSidecar({ redisUrl: redis.url, redisPrefix: 'degraded-small', routeCacheSize: 500, degradedRouting: 'hash' });
     try {
-      const send = (value: string) =>
-        postJson(`${small.url}/v1/ordered-produce`, { topic, messages: groups.map((g) => ({ message_group: g, value })) });
+      const send = (value: string) => postJson(`${small.url}/v1/ordered-produce`, { topic, messages: groups.map((g) => ({ message_group: g, value })) });
       const groups = Array.from({ length: 1200 }, (_, i) => `burst-${i}`);
       await postJson(`${small.url}/v1/ordered-produce`, { topic, messages: [{ message_group: 'warm-up', value: 'a' }] });
       await redis.stop();
@@ -122,7 +126,10 @@ describe('Redis unreachable, by default (DEGRADED_ROUTING=reject)', () => {
     const strict = await startSidecar(testOptions({ redisUrl: redis.url, redisPrefix: 'degraded-reject' }), log);
     await waitUntilReady(strict.url);
     const send = (groups: string[], value: string) =>
-      postJson(`${strict.url}/v1/ordered-produce`, { topic, messages: groups.map((g) => ({ message_group: g, value: `${g}:${value}`, dedup_id: `${g}:${value}` })) });
+      postJson(`${strict.url}/v1/ordered-produce`, {
+        topic,
+        messages: groups.map((g) => ({ message_group: g, value: `${g}:${value}`, dedup_id: `${g}:${value}` })),
+      });
     try {
       const known = ['known-1', 'known-2'];
       const before = await send(known, 'a');
@@ -131,14 +138,22 @@ describe('Redis unreachable, by default (DEGRADED_ROUTING=reject)', () => {
       await redis.stop();
       const cached = await send(known, 'b');
       expect(cached.status).toBe(200);
-      expect(cached.body.results.map((r) => (r as { partition: number }).partition)).toEqual(before.body.results.map((r) => (r as { partition: number }).partition));
+      expect(cached.body.results.map((r) => (r as { partition: number }).partition)).toEqual(
+        before.body.results.map((r) => (r as { partition: number }).partition),
+      );
 
       // A request mixing a proven group and an unknown one is refused whole: nothing of it is written.
       const held = await recordCount(admin, topic);
       const mixed = await fetch(`${strict.url}/v1/ordered-produce`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ topic, messages: [{ message_group: 'known-1', value: 'known-1:c' }, { message_group: 'stranger', value: 'stranger:c' }] }),
+        body: JSON.stringify({
+          topic,
+          messages: [
+            { message_group: 'known-1', value: 'known-1:c' },
+            { message_group: 'stranger', value: 'stranger:c' },
+          ],
+        }),
       });
       expect(mixed.status).toBe(503);
       expect(mixed.headers.get('retry-after')).toBe('1');
@@ -154,14 +169,18 @@ describe('Redis unreachable, by default (DEGRADED_ROUTING=reject)', () => {
       expect(strict.router.degraded).toBe(false);
       const after = await send([...known, 'stranger'], 'd');
       expect(after.status).toBe(200);
-      expect(after.body.results.slice(0, 2)).toEqual(known.map((_, i) => expect.objectContaining({ partition: (before.body.results[i] as { partition: number }).partition })));
+      expect(after.body.results.slice(0, 2)).toEqual(
+        known.map((_, i) => expect.objectContaining({ partition: (before.body.results[i] as { partition: number }).partition })),
+      );
       expect(await (await fetch(`${strict.url}/metrics`)).text()).toMatch(/ordered_sidecar_degraded_conflicts_total 0\b/);
 
       // The outage is logged as it begins and ends, with the refusal counted; the refused request at debug only.
       const refusals = logs.filter((l) => l.code === 'ROUTING_UNAVAILABLE');
       expect(refusals.map((l) => [l.level, l.msg])).toEqual([['debug', 'request rejected']]);
       expect(logs.filter((l) => String(l.msg).startsWith('Redis unreachable: routing in degraded mode')).map((l) => l.level)).toEqual(['error']);
-      expect(logs.filter((l) => String(l.msg).startsWith('Redis reachable again'))).toEqual([expect.objectContaining({ level: 'info', refusedRequests: 1, refusedMessages: 2 })]);
+      expect(logs.filter((l) => String(l.msg).startsWith('Redis reachable again'))).toEqual([
+        expect.objectContaining({ level: 'info', refusedRequests: 1, refusedMessages: 2 }),
+      ]);
     } finally {
       await strict.close();
     }

@@ -24,7 +24,11 @@ describe('the OpenAPI document', () => {
 
   it('is served at GET /v1/openapi.json, behind API_TOKEN, with the running version', async () => {
     expect((await fetch(`${fx.sidecar.url}/v1/openapi.json`)).status).toBe(401);
-    const served = (await (await fetch(`${fx.sidecar.url}/v1/openapi.json`, { headers: api })).json()) as { openapi: string; info: { version: string }; paths: object };
+    const served = (await (await fetch(`${fx.sidecar.url}/v1/openapi.json`, { headers: api })).json()) as {
+      openapi: string;
+      info: { version: string };
+      paths: object;
+    };
     const file = JSON.parse(readFileSync(OPENAPI_FILE, 'utf8')) as { paths: object };
     expect(served.openapi).toBe('3.1.0');
     expect(served.info.version).toBe(VERSION);
@@ -35,7 +39,17 @@ describe('the OpenAPI document', () => {
     const topic = await createTopic(fx.admin, 2);
     const url = fx.sidecar.url;
     const before = contractReport().checked;
-    const ordered = await postJson(`${url}/v1/ordered-produce`, { topic, messages: [{ message_group: 'g1', value: 'a', dedup_id: 'd1' }, { message_group: 'g2', value: null, key: 'k' }] }, api);
+    const ordered = await postJson(
+      `${url}/v1/ordered-produce`,
+      {
+        topic,
+        messages: [
+          { message_group: 'g1', value: 'a', dedup_id: 'd1' },
+          { message_group: 'g2', value: null, key: 'k' },
+        ],
+      },
+      api,
+    );
     expect(ordered.status).toBe(200);
     expect((await postJson(`${url}/v1/ordered-produce`, { topic, messages: [{ message_group: 'g1', value: 'a', dedup_id: 'd1' }] }, api)).status).toBe(200);
     expect((await postJson(`${url}/v1/produce`, { topic, messages: [{ value: 'x', partition: 1 }] }, api)).status).toBe(200);
@@ -65,9 +79,27 @@ describe('the OpenAPI document', () => {
   it('is what the check holds responses to: a response that drifts from it is reported', () => {
     const good = JSON.stringify({ error: { code: 'INVALID_REQUEST', message: 'm', retriable: false } });
     expect(contractViolation('POST', '/v1/ordered-produce', 400, 'application/json; charset=utf-8', good)).toBeUndefined();
-    expect(contractViolation('POST', '/v1/ordered-produce', 400, 'application/json', JSON.stringify({ error: { code: 'NEW_CODE', message: 'm', retriable: false } }))).toContain('must be equal to one of the allowed values');
+    expect(
+      contractViolation(
+        'POST',
+        '/v1/ordered-produce',
+        400,
+        'application/json',
+        JSON.stringify({ error: { code: 'NEW_CODE', message: 'm', retriable: false } }),
+      ),
+    ).toContain('must be equal to one of the allowed values');
     expect(contractViolation('POST', '/v1/ordered-produce', 418, 'application/json', good)).toContain('status 418 not in the document');
-    expect(contractViolation('GET', '/admin/v1/topics', 200, 'application/json', JSON.stringify({ topics: ['a'], extra: 1 }))).toContain('must NOT have additional properties');
-    expect(contractViolation('GET', '/admin/v1/topics/t/groups/g', 200, 'application/json', JSON.stringify({ topic: 't', group: 'g', partition: 0, last_access: 'yesterday' }))).toContain('must match format "date-time"');
+    expect(contractViolation('GET', '/admin/v1/topics', 200, 'application/json', JSON.stringify({ topics: ['a'], extra: 1 }))).toContain(
+      'must NOT have additional properties',
+    );
+    expect(
+      contractViolation(
+        'GET',
+        '/admin/v1/topics/t/groups/g',
+        200,
+        'application/json',
+        JSON.stringify({ topic: 't', group: 'g', partition: 0, last_access: 'yesterday' }),
+      ),
+    ).toContain('must match format "date-time"');
   });
 });

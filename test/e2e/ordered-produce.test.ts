@@ -34,13 +34,18 @@ afterAll(async () => {
  * One application client: it owns some groups and sends each group's messages in order, several groups per
  * request, rotating over the three sidecars so every group is routed by more than one replica.
  */
-async function runClient(client: number, topic: string): Promise<{ sent: Map<string, string[]>; responses: { request: { group: string; value: string }[]; response: ProduceResponse }[] }> {
+async function runClient(
+  client: number,
+  topic: string,
+): Promise<{ sent: Map<string, string[]>; responses: { request: { group: string; value: string }[]; response: ProduceResponse }[] }> {
   const groups = Array.from({ length: GROUPS }, (_, g) => `user-${g}`).filter((_, g) => g % CLIENTS === client);
   const sent = new Map(groups.map((g) => [g, [] as string[]]));
   const responses = [];
   let request = 0;
   for (let seq = 0; seq < MESSAGES_PER_GROUP; seq += PER_REQUEST) {
-    const messages = groups.flatMap((group) => Array.from({ length: PER_REQUEST }, (_, k) => ({ message_group: group, key: `k-${group}`, value: `${group}#${seq + k}` })));
+    const messages = groups.flatMap((group) =>
+      Array.from({ length: PER_REQUEST }, (_, k) => ({ message_group: group, key: `k-${group}`, value: `${group}#${seq + k}` })),
+    );
     const sidecar = sidecars[(client + request++) % sidecars.length]!;
     const { status, body } = await postJson(`${sidecar.url}/v1/ordered-produce`, { topic, messages });
     expect(status, JSON.stringify(body)).toBe(200);

@@ -90,7 +90,10 @@ describe('topic growth', () => {
 
 describe('service endpoints', () => {
   it('advertises ordered produce as request type 22', async () => {
-    const body = (await (await fetch(`${fx.sidecar.url}/v1/api-versions`)).json()) as { kafka_client: string; request_types: { name: string; type: number; path: string }[] };
+    const body = (await (await fetch(`${fx.sidecar.url}/v1/api-versions`)).json()) as {
+      kafka_client: string;
+      request_types: { name: string; type: number; path: string }[];
+    };
     expect(body.kafka_client).toBe(testKafkaClient());
     expect(body.request_types).toContainEqual(expect.objectContaining({ name: 'OrderedProduce', type: 22, path: '/v1/ordered-produce' }));
     expect(body.request_types).toContainEqual(expect.objectContaining({ name: 'Produce', type: 0, path: '/v1/produce' }));
@@ -105,7 +108,14 @@ describe('service endpoints', () => {
 
   it('exports the design metrics', async () => {
     const text = await (await fetch(`${fx.sidecar.url}/metrics`)).text();
-    for (const name of ['total_mapped_groups', 'partition_loads', 'routing_cache_hit_rate', 'cleanup_execution_time_seconds', 'http_request_duration_seconds', 'messages_produced_total']) {
+    for (const name of [
+      'total_mapped_groups',
+      'partition_loads',
+      'routing_cache_hit_rate',
+      'cleanup_execution_time_seconds',
+      'http_request_duration_seconds',
+      'messages_produced_total',
+    ]) {
       expect(text).toContain(`ordered_sidecar_${name}`);
     }
     expect(text).toMatch(/ordered_sidecar_partition_loads\{topic="test-[^"]+",partition="\d+"\} \d+/);

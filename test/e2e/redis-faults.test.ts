@@ -53,7 +53,11 @@ async function count503(): Promise<number> {
   for (const s of sidecars) {
     const text = await (await fetch(`${s.url}/metrics`)).text();
     for (const line of text.split('\n')) {
-      if (line.startsWith('ordered_sidecar_http_request_duration_seconds_count{') && line.includes('route="/v1/ordered-produce"') && line.includes('status="503"')) {
+      if (
+        line.startsWith('ordered_sidecar_http_request_duration_seconds_count{') &&
+        line.includes('route="/v1/ordered-produce"') &&
+        line.includes('status="503"')
+      ) {
         total += Number(line.slice(line.lastIndexOf(' ') + 1));
       }
     }
@@ -74,7 +78,14 @@ interface Traffic {
  * One sequential sender per group (a group's order is the application's send order), each message through
  * the sidecar `route(group, k)` picks. Every send must succeed: a fault may only cost latency.
  */
-function sendMessages(topic: string, groups: string[], from: number, to: number, route: (g: number, k: number) => number, sent: Map<string, string[]>): Traffic {
+function sendMessages(
+  topic: string,
+  groups: string[],
+  from: number,
+  to: number,
+  route: (g: number, k: number) => number,
+  sent: Map<string, string[]>,
+): Traffic {
   let acked = 0;
   const producers = clients.map((c) => c.orderedProducer());
   const done = Promise.all(
@@ -127,7 +138,12 @@ async function verify(topic: string, sent: Map<string, string[]>): Promise<{ spl
  * Warms every group (its first messages through `warmRoute`), then streams the rest through all three
  * sidecars, with `fault` started once `faultAfter` of the streamed messages are acknowledged.
  */
-async function scenario(name: string, warmRoute: (g: number, k: number) => number, faultAfter: number, fault: () => Promise<void>): Promise<{ rejected: number }> {
+async function scenario(
+  name: string,
+  warmRoute: (g: number, k: number) => number,
+  faultAfter: number,
+  fault: () => Promise<void>,
+): Promise<{ rejected: number }> {
   const topic = await createTopic(admin, PARTITIONS);
   const groups = Array.from({ length: GROUPS }, (_, g) => `${name}-g${g}`);
   const sent = new Map(groups.map((g) => [g, [] as string[]]));
@@ -140,7 +156,9 @@ async function scenario(name: string, warmRoute: (g: number, k: number) => numbe
   const rejected = (await count503()) - before;
   const result = await verify(topic, sent);
   const total = [...sent.values()].reduce((n, v) => n + v.length, 0);
-  console.log(`redis fault "${name}": ${total} messages, ${rejected} answers 503, splits ${result.splits}, reorders ${result.reorders}, losses ${result.losses}, duplicates ${result.duplicates}`);
+  console.log(
+    `redis fault "${name}": ${total} messages, ${rejected} answers 503, splits ${result.splits}, reorders ${result.reorders}, losses ${result.losses}, duplicates ${result.duplicates}`,
+  );
   expect(total).toBe(GROUPS * MESSAGES_PER_GROUP);
   expect(result).toMatchObject({ splits: 0, reorders: 0, losses: 0 });
   return { rejected };
@@ -169,11 +187,16 @@ describe('Redis faults under load, three sidecar processes, SDK clients retrying
   });
 
   it('a freeze shorter than the command timeout: no 503 at all', async () => {
-    const { rejected } = await scenario('short-freeze', (g, k) => (g + k) % 3, (GROUPS * (MESSAGES_PER_GROUP - WARM_MESSAGES)) / 3, async () => {
-      redis.freeze();
-      await sleep(COMMAND_TIMEOUT_MS / 3);
-      redis.thaw();
-    });
+    const { rejected } = await scenario(
+      'short-freeze',
+      (g, k) => (g + k) % 3,
+      (GROUPS * (MESSAGES_PER_GROUP - WARM_MESSAGES)) / 3,
+      async () => {
+        redis.freeze();
+        await sleep(COMMAND_TIMEOUT_MS / 3);
+        redis.thaw();
+      },
+    );
     expect(rejected).toBe(0);
   });
 });

@@ -97,7 +97,12 @@ describe('DedupWindow against real Redis', () => {
     // The retry has made its first claim round (y is claimed) and found x pending.
     await until(async () => (await leaseDeadline('y')) !== undefined);
     await first.release('t', ['x']);
-    expect(await retry).toEqual(new Map([['y', 'claimed'], ['x', 'claimed']]));
+    expect(await retry).toEqual(
+      new Map([
+        ['y', 'claimed'],
+        ['x', 'claimed'],
+      ]),
+    );
   });
 
   it('releases what it claimed when it gives up, so nothing stays pending', async () => {

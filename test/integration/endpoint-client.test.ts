@@ -6,7 +6,12 @@ import type { Delivery } from '../../src/consume/delivery.ts';
 import { parseSubscriptions } from '../../src/consume/subscriptions.ts';
 import { freePort } from '../support/ports.ts';
 
-const delivery: Delivery = { partition: 1, group: 'g', attempt: 1, records: [{ offset: 7n, key: null, value: Buffer.from('hi'), headers: {}, timestamp: '1' }] };
+const delivery: Delivery = {
+  partition: 1,
+  group: 'g',
+  attempt: 1,
+  records: [{ offset: 7n, key: null, value: Buffer.from('hi'), headers: {}, timestamp: '1' }],
+};
 const cleanups: Array<() => void> = [];
 afterEach(() => cleanups.splice(0).forEach((c) => c()));
 
@@ -25,7 +30,9 @@ async function endpoint(handle: (req: IncomingMessage, body: string, res: Server
 }
 
 const client = (url: string, ackTimeout = '30s') => {
-  const [sub] = parseSubscriptions({ subscriptions: [{ name: 's', topic: 't', consumer_group: 'c', endpoint: url, on_exhausted: 'block', ack_timeout: ackTimeout }] });
+  const [sub] = parseSubscriptions({
+    subscriptions: [{ name: 's', topic: 't', consumer_group: 'c', endpoint: url, on_exhausted: 'block', ack_timeout: ackTimeout }],
+  });
   const c = new EndpointClient(sub!);
   cleanups.push(() => c.close());
   return c;
@@ -41,7 +48,17 @@ describe('EndpointClient', () => {
     const c = client(ep.url);
     expect(await c.deliver(delivery)).toEqual({ ok: true });
     expect(await c.deliver({ ...delivery, attempt: 2 })).toEqual({ ok: true });
-    expect(bodies[0]).toEqual({ type: 'application/json', body: { subscription: 's', topic: 't', partition: 1, message_group: 'g', attempt: 1, messages: [{ offset: '7', key: null, value: 'hi', headers: {}, timestamp: '1' }] } });
+    expect(bodies[0]).toEqual({
+      type: 'application/json',
+      body: {
+        subscription: 's',
+        topic: 't',
+        partition: 1,
+        message_group: 'g',
+        attempt: 1,
+        messages: [{ offset: '7', key: null, value: 'hi', headers: {}, timestamp: '1' }],
+      },
+    });
     expect(ep.sockets.size).toBe(1);
   });
 

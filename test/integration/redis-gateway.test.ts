@@ -22,7 +22,11 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const rejection = (promise: Promise<unknown>): Promise<unknown> => promise.then(() => expect.unreachable('resolved'), (err: unknown) => err);
+const rejection = (promise: Promise<unknown>): Promise<unknown> =>
+  promise.then(
+    () => expect.unreachable('resolved'),
+    (err: unknown) => err,
+  );
 
 describe('RedisGateway decides what a failure means', () => {
   it('lets a programming error through unchanged: it is no outage', async () => {
@@ -77,8 +81,14 @@ describe('RedisGateway decides what a failure means', () => {
 
 describe('the script registry', () => {
   it('registers every Lua script of src/redis/lua exactly once, and each runs on the connection', async () => {
-    const files = readdirSync(new URL('../../src/redis/lua/', import.meta.url)).filter((f) => f.endsWith('.lua')).sort();
-    expect(Object.values(SCRIPTS).map((s) => s.file).sort()).toEqual(files);
+    const files = readdirSync(new URL('../../src/redis/lua/', import.meta.url))
+      .filter((f) => f.endsWith('.lua'))
+      .sort();
+    expect(
+      Object.values(SCRIPTS)
+        .map((s) => s.file)
+        .sort(),
+    ).toEqual(files);
     new RedisGateway(redis);
     // A typed call, with no cast: the touch of a group nobody mapped reports it unmapped.
     expect(await redis.osTouch(1, 'registry-test:m:0', 'nobody', 0)).toEqual([0]);

@@ -30,9 +30,7 @@ describe('route-2.lua against real Redis', () => {
       const groups = Array.from({ length: 400 }, (_, i) => `user-${i}`);
       // Each replica walks the groups from a different starting point, so first uses collide everywhere.
       const rotated = (n: number) => [...groups.slice(n * 50), ...groups.slice(0, n * 50)];
-      const answers = await Promise.all(
-        stores.flatMap((s, n) => rotated(n).map((group) => route(s, group, 6).then((o) => ({ group, ...o })))),
-      );
+      const answers = await Promise.all(stores.flatMap((s, n) => rotated(n).map((group) => route(s, group, 6).then((o) => ({ group, ...o })))));
       const partitionOf = new Map<string, Set<number>>();
       let created = 0;
       for (const { group, partition, created: isNew } of answers) {

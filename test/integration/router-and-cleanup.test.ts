@@ -27,7 +27,13 @@ afterEach(async () => {
 });
 
 const newRouter = (partitions = 4) =>
-  new OrderedMessageRouter(store, async () => partitions, { routerBuckets: BUCKETS, routeCacheSize: 1000, groupTtlMs: 60 * 60_000, touchFlushIntervalMs: 1000 }, metrics, log);
+  new OrderedMessageRouter(
+    store,
+    async () => partitions,
+    { routerBuckets: BUCKETS, routeCacheSize: 1000, groupTtlMs: 60 * 60_000, touchFlushIntervalMs: 1000 },
+    metrics,
+    log,
+  );
 
 const counter = async (m: { get(): Promise<{ values: { value: number }[] }> }) => (await m.get()).values[0]?.value ?? 0;
 

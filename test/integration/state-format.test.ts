@@ -37,7 +37,11 @@ afterEach(async () => {
 async function loadFixture(): Promise<void> {
   const minute = String(Math.floor(Number((await redis.time())[0]) / 60));
   const fill = (text: string) =>
-    text.replaceAll('{p}', prefix).replaceAll('{t}', TOPIC).replaceAll('{minute}', minute).replace(/\{bucket:([^}]+)\}/g, (_, g: string) => String(bucketOf(groupHash(g), BUCKETS)));
+    text
+      .replaceAll('{p}', prefix)
+      .replaceAll('{t}', TOPIC)
+      .replaceAll('{minute}', minute)
+      .replace(/\{bucket:([^}]+)\}/g, (_, g: string) => String(bucketOf(groupHash(g), BUCKETS)));
   for (const [key, fields] of Object.entries(fixture.hashes)) {
     await redis.hset(fill(key), Object.fromEntries(Object.entries(fields).map(([f, v]) => [fill(f), fill(v)])));
   }
@@ -45,7 +49,13 @@ async function loadFixture(): Promise<void> {
 }
 
 const newRouter = (configuredBuckets = 4096) =>
-  new OrderedMessageRouter(store, async () => 4, { routerBuckets: configuredBuckets, routeCacheSize: 100, groupTtlMs: 60 * 60_000, touchFlushIntervalMs: 1000 }, new SidecarMetrics(new Registry(), { defaultMetrics: false }), createLogger('error'));
+  new OrderedMessageRouter(
+    store,
+    async () => 4,
+    { routerBuckets: configuredBuckets, routeCacheSize: 100, groupTtlMs: 60 * 60_000, touchFlushIntervalMs: 1000 },
+    new SidecarMetrics(new Registry(), { defaultMetrics: false }),
+    createLogger('error'),
+  );
 
 describe('router state format', () => {
   it('reads the layout of earlier releases (format 1, unmarked) and marks it', async () => {

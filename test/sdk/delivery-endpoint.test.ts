@@ -14,7 +14,11 @@ async function listen(server: Server): Promise<string> {
 }
 
 const body: DeliveryBody = {
-  subscription: 's', topic: 't', partition: 0, message_group: 'g', attempt: 1,
+  subscription: 's',
+  topic: 't',
+  partition: 0,
+  message_group: 'g',
+  attempt: 1,
   messages: [{ offset: '5', key: 'k', value: '//4=', value_encoding: 'base64', headers: {}, timestamp: '1' }],
 };
 const post = (url: string, payload: unknown) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) });
@@ -23,10 +27,14 @@ describe('deliveryEndpoint', () => {
   it('answers 204 after the handler, 500 with its message when it throws, 400 for a body that is not a delivery (node:http)', async () => {
     const seen: DeliveryBody[] = [];
     let fail = false;
-    const url = await listen(createServer(deliveryEndpoint(async (d) => {
-      if (fail) throw new Error('database down');
-      seen.push(d);
-    })));
+    const url = await listen(
+      createServer(
+        deliveryEndpoint(async (d) => {
+          if (fail) throw new Error('database down');
+          seen.push(d);
+        }),
+      ),
+    );
     expect((await post(url, body)).status).toBe(204);
     expect(seen).toEqual([body]);
     expect(messageBytes(seen[0]!.messages[0]!)).toEqual({ key: Buffer.from('k'), value: Buffer.from([0xff, 0xfe]) });
@@ -39,7 +47,11 @@ describe('deliveryEndpoint', () => {
   it('works behind express.json() too', async () => {
     const seen: DeliveryBody[] = [];
     const app = express();
-    app.post('/deliver', express.json(), deliveryEndpoint((d) => void seen.push(d)));
+    app.post(
+      '/deliver',
+      express.json(),
+      deliveryEndpoint((d) => void seen.push(d)),
+    );
     const url = await listen(createServer(app));
     expect((await post(url, body)).status).toBe(204);
     expect(seen).toEqual([body]);

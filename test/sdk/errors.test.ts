@@ -61,7 +61,12 @@ describe('errors are typed, carry the sidecar reason, and 4xx are not retried', 
   it('a field the sidecar rejects: 400 INVALID_REQUEST with the field, one POST', async () => {
     const topic = await createTopic(admin, 1);
     const producer = (await countingClient()).orderedProducer();
-    const err = await rejection(producer.sendOrderedMessages(topic, [{ messageGroup: 'ok', value: 'a' }, { messageGroup: 'g'.repeat(200), value: 'b' }]));
+    const err = await rejection(
+      producer.sendOrderedMessages(topic, [
+        { messageGroup: 'ok', value: 'a' },
+        { messageGroup: 'g'.repeat(200), value: 'b' },
+      ]),
+    );
     expect(err).toBeInstanceOf(NonRetriableError);
     expect(err).toMatchObject({ code: 'INVALID_REQUEST', status: 400, field: 'messages[1].message_group' });
     expect(proxy.posts).toBe(1);
@@ -83,7 +88,12 @@ describe('errors are typed, carry the sidecar reason, and 4xx are not retried', 
     expect(reserved).toMatchObject({ code: 'INVALID_REQUEST', field: 'messages[0].headers.Message-Group', status: undefined });
     const empty = await rejection(producer.sendOrderedMessages('t', []));
     expect(empty.field).toBe('messages');
-    const twice = await rejection(producer.sendMessageGroupBatch('t', 'g', [{ value: 'a', dedupId: 'd' }, { value: 'b', dedupId: 'd' }]));
+    const twice = await rejection(
+      producer.sendMessageGroupBatch('t', 'g', [
+        { value: 'a', dedupId: 'd' },
+        { value: 'b', dedupId: 'd' },
+      ]),
+    );
     expect(twice.field).toBe('messages[1].dedupId');
     const noGroup = await rejection(producer.sendSingleOrderedMessage('t', '', null, 'x'));
     expect(noGroup.field).toBe('messages[0].messageGroup');

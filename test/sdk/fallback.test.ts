@@ -52,7 +52,11 @@ async function unreachableUrl(): Promise<string> {
 
 /** Kafka's default partitioner on key = group: where the fallback must put each group. */
 const kafkaPartitionOf = (group: string): number =>
-  Partitioners.DefaultPartitioner()({ topic: 't', partitionMetadata: Array.from({ length: PARTITIONS }, (_, partitionId) => ({ partitionId, leader: 0 })), message: { key: group, value: null } } as PartitionerArgs);
+  Partitioners.DefaultPartitioner()({
+    topic: 't',
+    partitionMetadata: Array.from({ length: PARTITIONS }, (_, partitionId) => ({ partitionId, leader: 0 })),
+    message: { key: group, value: null },
+  } as PartitionerArgs);
 
 /** Eight groups streamed concurrently, each in several calls of several shapes; returns what was sent per group. */
 async function stream(producer: OrderedProducer, topic: string): Promise<Map<string, string[]>> {
@@ -63,7 +67,12 @@ async function stream(producer: OrderedProducer, topic: string): Promise<Map<str
       const values = Array.from({ length: 12 }, (_, k) => `${group}#${k}`);
       sent.set(group, values);
       for (let k = 0; k < 12; k += 3) {
-        if (k % 2 === 0) await producer.sendMessageGroupBatch(topic, group, values.slice(k, k + 3).map((value) => ({ value })));
+        if (k % 2 === 0)
+          await producer.sendMessageGroupBatch(
+            topic,
+            group,
+            values.slice(k, k + 3).map((value) => ({ value })),
+          );
         else for (const value of values.slice(k, k + 3)) await producer.sendSingleOrderedMessage(topic, group, null, value);
       }
     }),
@@ -123,7 +132,14 @@ describe('fallback to Kafka, keeping per-group order', () => {
     const topic = await createTopic(admin, PARTITIONS);
     const logger = recordingLogger();
     const registry = new Registry();
-    const client = new Client({ url: await unreachableUrl(), probeMaxElapsedMs: 300, retry: { initialBackoffMs: 10 }, fallback: { kafka: { brokers: inject('kafkaBrokers') } }, logger, metricsRegistry: registry });
+    const client = new Client({
+      url: await unreachableUrl(),
+      probeMaxElapsedMs: 300,
+      retry: { initialBackoffMs: 10 },
+      fallback: { kafka: { brokers: inject('kafkaBrokers') } },
+      logger,
+      metricsRegistry: registry,
+    });
     try {
       const sent = await stream(client.orderedProducer(), topic);
       await checkKafka(topic, sent);
@@ -139,15 +155,25 @@ describe('fallback to Kafka, keeping per-group order', () => {
 
   it('without the opt-in, a sidecar lacking OrderedProduce fails the send as UNSUPPORTED', async () => {
     const client = new Client({ url: oldSidecarUrl, logger: recordingLogger() });
-    const err = await client.orderedProducer().sendSingleOrderedMessage('t', 'g', null, 'x').catch((e: unknown) => e);
+    const err = await client
+      .orderedProducer()
+      .sendSingleOrderedMessage('t', 'g', null, 'x')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NonRetriableError);
     expect(err).toMatchObject({ code: 'UNSUPPORTED' });
   });
 
   it('the fallback reports an unknown topic like the sidecar does', async () => {
-    const client = new Client({ url: oldSidecarUrl, fallback: { kafka: { brokers: inject('kafkaBrokers'), retry: { retries: 1 } } }, logger: recordingLogger() });
+    const client = new Client({
+      url: oldSidecarUrl,
+      fallback: { kafka: { brokers: inject('kafkaBrokers'), retry: { retries: 1 } } },
+      logger: recordingLogger(),
+    });
     try {
-      const err = await client.orderedProducer().sendSingleOrderedMessage('no-such-topic-fallback', 'g', null, 'x').catch((e: unknown) => e);
+      const err = await client
+        .orderedProducer()
+        .sendSingleOrderedMessage('no-such-topic-fallback', 'g', null, 'x')
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(NonRetriableError);
       expect(err).toMatchObject({ code: 'UNKNOWN_TOPIC', result: { via: 'kafka', failedMessages: 1 } });
     } finally {
@@ -160,7 +186,13 @@ describe('fallback to Kafka, keeping per-group order', () => {
     const port = await freePort();
     const logger = recordingLogger();
     const registry = new Registry();
-    const client = new Client({ url: `http://127.0.0.1:${port}`, probeMaxElapsedMs: 20_000, fallback: { kafka: { brokers: inject('kafkaBrokers') } }, logger, metricsRegistry: registry });
+    const client = new Client({
+      url: `http://127.0.0.1:${port}`,
+      probeMaxElapsedMs: 20_000,
+      fallback: { kafka: { brokers: inject('kafkaBrokers') } },
+      logger,
+      metricsRegistry: registry,
+    });
     const refused = refusedRequests(`127.0.0.1:${port}`, 2, 15_000);
     const sending = client.orderedProducer().sendSingleOrderedMessage(topic, 'user-1', null, 'first');
     // A slow start: the client found nothing listening, twice (so it is retrying), before the sidecar is up.
@@ -200,12 +232,18 @@ describe('fallback to Kafka, keeping per-group order', () => {
 
   it('Kafka unreachable on the fallback: nothing was sent, so the messages failed (retriable) and the group is not in doubt', async () => {
     const port = await freePort();
-    const client = new Client({ url: oldSidecarUrl, fallback: { kafka: { brokers: [`127.0.0.1:${port}`], connectionTimeout: 200, retry: { retries: 0 } } }, logger: recordingLogger() });
+    const client = new Client({
+      url: oldSidecarUrl,
+      fallback: { kafka: { brokers: [`127.0.0.1:${port}`], connectionTimeout: 200, retry: { retries: 0 } } },
+      logger: recordingLogger(),
+    });
     const producer = client.orderedProducer();
     try {
       const err = await producer.sendSingleOrderedMessage('t', 'g', null, 'x', { dedupId: 'x-1' }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(RetriableError);
-      expect(err).toMatchObject({ result: { via: 'kafka', failedMessages: 1, unknownMessages: 0, messages: [{ status: 'failed', dedupId: 'x-1', error: { retriable: true } }] } });
+      expect(err).toMatchObject({
+        result: { via: 'kafka', failedMessages: 1, unknownMessages: 0, messages: [{ status: 'failed', dedupId: 'x-1', error: { retriable: true } }] },
+      });
       expect(producer.inDoubt('t', 'g')).toEqual([]);
       const again = await producer.sendSingleOrderedMessage('t', 'g', null, 'y').catch((e: unknown) => e);
       expect(again).not.toBeInstanceOf(GroupInDoubtError);

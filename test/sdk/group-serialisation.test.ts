@@ -25,7 +25,13 @@ describe('per-MessageGroup serialisation inside the SDK', () => {
       track('g1#0', producer.sendSingleOrderedMessage(topic, 'player-1', null, 'g1#0')),
       track('g1#1', producer.sendSingleOrderedMessage(topic, 'player-1', null, 'g1#1')),
       // Touches both groups: waits for player-1's earlier calls; player-2's later call waits for it.
-      track('g1g2', producer.sendOrderedMessages(topic, [{ messageGroup: 'player-1', value: 'g1#2' }, { messageGroup: 'player-2', value: 'g2#0' }])),
+      track(
+        'g1g2',
+        producer.sendOrderedMessages(topic, [
+          { messageGroup: 'player-1', value: 'g1#2' },
+          { messageGroup: 'player-2', value: 'g2#0' },
+        ]),
+      ),
       track('g2#1', producer.sendMessageGroupBatch(topic, 'player-2', [{ value: 'g2#1' }, { value: 'g2#2' }])),
       track('other', producer.sendSingleOrderedMessage(topic, 'player-3', null, 'g3#0')),
       ...Array.from({ length: 7 }, (_, k) => track(`g1#${k + 3}`, producer.sendSingleOrderedMessage(topic, 'player-1', null, `g1#${k + 3}`))),

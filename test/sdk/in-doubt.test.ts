@@ -9,7 +9,11 @@ import { byGroup, readTopic, recordingLogger } from './records.ts';
 
 const fx = useSidecar();
 
-const failure = async (promise: Promise<unknown>): Promise<SidecarClientError> => (await promise.then(() => undefined, (e: unknown) => e)) as SidecarClientError;
+const failure = async (promise: Promise<unknown>): Promise<SidecarClientError> =>
+  (await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  )) as SidecarClientError;
 
 /**
  * The proxy holds the sidecar's answer to the first POST past the client's deadline (no retries): the
@@ -29,13 +33,21 @@ describe('a MessageGroup in doubt after a send whose outcome is unknown', () => 
     const { client, proxy, topic } = await timedOutGroup();
     const producer = client.orderedProducer();
 
-    const first = failure(producer.sendMessageGroupBatch(topic, 'account-1', [{ value: 'a1', dedupId: 'a1' }, { value: 'a2', dedupId: 'a2' }]));
+    const first = failure(
+      producer.sendMessageGroupBatch(topic, 'account-1', [
+        { value: 'a1', dedupId: 'a1' },
+        { value: 'a2', dedupId: 'a2' },
+      ]),
+    );
     // Called while the first is still out: it waits for it, then is refused without being sent.
     const queued = failure(producer.sendSingleOrderedMessage(topic, 'account-1', null, 'a3', { dedupId: 'a3' }));
     const timedOut = await first;
     expect(timedOut).toBeInstanceOf(RetriableError);
     expect(timedOut).toMatchObject({ code: 'TIMEOUT', result: { unknownMessages: 2, failedMessages: 0, successfulMessages: 0 } });
-    expect(timedOut.result!.messages.map((m) => [m.status, m.dedupId])).toEqual([['unknown', 'a1'], ['unknown', 'a2']]);
+    expect(timedOut.result!.messages.map((m) => [m.status, m.dedupId])).toEqual([
+      ['unknown', 'a1'],
+      ['unknown', 'a2'],
+    ]);
 
     const refused = await queued;
     expect(refused).toBeInstanceOf(GroupInDoubtError);
@@ -46,7 +58,12 @@ describe('a MessageGroup in doubt after a send whose outcome is unknown', () => 
     await expect(producer.sendSingleOrderedMessage(topic, 'account-1', null, 'a3', { dedupId: 'a3' })).rejects.toBeInstanceOf(GroupInDoubtError);
     expect(Date.now() - started).toBeLessThan(100);
     // Out of order, or without the in-doubt ids, is no resend.
-    await expect(producer.sendMessageGroupBatch(topic, 'account-1', [{ value: 'a2', dedupId: 'a2' }, { value: 'a1', dedupId: 'a1' }])).rejects.toBeInstanceOf(GroupInDoubtError);
+    await expect(
+      producer.sendMessageGroupBatch(topic, 'account-1', [
+        { value: 'a2', dedupId: 'a2' },
+        { value: 'a1', dedupId: 'a1' },
+      ]),
+    ).rejects.toBeInstanceOf(GroupInDoubtError);
     await expect(producer.sendMessageGroupBatch(topic, 'account-1', [{ value: 'a1' }, { value: 'a2' }])).rejects.toBeInstanceOf(GroupInDoubtError);
     expect(proxy.posts).toBe(1);
     expect(producer.inDoubt(topic, 'account-1')).toEqual(['a1', 'a2']);
@@ -56,7 +73,11 @@ describe('a MessageGroup in doubt after a send whose outcome is unknown', () => 
 
     // The resend may lead a send of new messages: they go after it. The sidecar did write a1 and a2 (only
     // its answer was held), so they come back as duplicates at their first offsets.
-    const resent = await producer.sendMessageGroupBatch(topic, 'account-1', [{ value: 'a1', dedupId: 'a1' }, { value: 'a2', dedupId: 'a2' }, { value: 'a3', dedupId: 'a3' }]);
+    const resent = await producer.sendMessageGroupBatch(topic, 'account-1', [
+      { value: 'a1', dedupId: 'a1' },
+      { value: 'a2', dedupId: 'a2' },
+      { value: 'a3', dedupId: 'a3' },
+    ]);
     expect(resent.messages.map((m) => m.status === 'written' && m.duplicate)).toEqual([true, true, false]);
     expect(producer.inDoubt(topic, 'account-1')).toEqual([]);
     await expect(producer.sendSingleOrderedMessage(topic, 'account-1', null, 'a4')).resolves.toMatchObject({ successfulMessages: 1 });
@@ -71,7 +92,12 @@ describe('a MessageGroup in doubt after a send whose outcome is unknown', () => 
   it('a resend of part of the in-doubt messages resolves that part; resetGroup gives up on the rest', async () => {
     const { client, proxy, topic } = await timedOutGroup();
     const producer = client.orderedProducer();
-    await expect(producer.sendMessageGroupBatch(topic, 'player-1', [{ value: 'p1', dedupId: 'p1' }, { value: 'p2', dedupId: 'p2' }])).rejects.toMatchObject({ code: 'TIMEOUT' });
+    await expect(
+      producer.sendMessageGroupBatch(topic, 'player-1', [
+        { value: 'p1', dedupId: 'p1' },
+        { value: 'p2', dedupId: 'p2' },
+      ]),
+    ).rejects.toMatchObject({ code: 'TIMEOUT' });
 
     await expect(producer.sendSingleOrderedMessage(topic, 'player-1', null, 'p1', { dedupId: 'p1' })).resolves.toMatchObject({ duplicateMessages: 1 });
     expect(producer.inDoubt(topic, 'player-1')).toEqual(['p2']);
@@ -89,9 +115,28 @@ describe('a MessageGroup in doubt after a send whose outcome is unknown', () => 
 });
 
 describe('InDoubtGroups', () => {
-  const unknown = (messageGroup: string, dedupId: string): MessageOutcome => ({ status: 'unknown', messageGroup, partition: 0, dedupId, error: { code: 'TIMEOUT', message: 't', retriable: true } });
-  const written = (messageGroup: string, dedupId: string): MessageOutcome => ({ status: 'written', messageGroup, partition: 0, offset: '1', duplicate: false, dedupId });
-  const failed = (messageGroup: string, dedupId: string): MessageOutcome => ({ status: 'failed', messageGroup, partition: 0, dedupId, error: { code: 'X', message: 'x', retriable: false } });
+  const unknown = (messageGroup: string, dedupId: string): MessageOutcome => ({
+    status: 'unknown',
+    messageGroup,
+    partition: 0,
+    dedupId,
+    error: { code: 'TIMEOUT', message: 't', retriable: true },
+  });
+  const written = (messageGroup: string, dedupId: string): MessageOutcome => ({
+    status: 'written',
+    messageGroup,
+    partition: 0,
+    offset: '1',
+    duplicate: false,
+    dedupId,
+  });
+  const failed = (messageGroup: string, dedupId: string): MessageOutcome => ({
+    status: 'failed',
+    messageGroup,
+    partition: 0,
+    dedupId,
+    error: { code: 'X', message: 'x', retriable: false },
+  });
   const send = (...ids: (string | undefined)[]) => ids.map((dedupId) => ({ messageGroup: 'g', value: 'v', ...(dedupId === undefined ? {} : { dedupId }) }));
 
   it('lets through only sends that begin with the in-doubt ids (or with a beginning of them)', () => {
@@ -99,7 +144,8 @@ describe('InDoubtGroups', () => {
     doubts.record('t', [written('g', 'w'), unknown('g', 'd1'), unknown('g', 'd2'), unknown('h', 'e1')]);
     expect(doubts.get('t', 'g')).toEqual(['d1', 'd2']);
     for (const ok of [send('d1'), send('d1', 'd2'), send('d1', 'd2', 'n1'), send('d1', 'd2', undefined)]) expect(() => doubts.check('t', ok)).not.toThrow();
-    for (const bad of [send('d2'), send('n1'), send(undefined), send('d1', 'n1'), send('d2', 'd1')]) expect(() => doubts.check('t', bad)).toThrow(GroupInDoubtError);
+    for (const bad of [send('d2'), send('n1'), send(undefined), send('d1', 'n1'), send('d2', 'd1')])
+      expect(() => doubts.check('t', bad)).toThrow(GroupInDoubtError);
     expect(() => doubts.check('other-topic', send('n1'))).not.toThrow();
   });
 

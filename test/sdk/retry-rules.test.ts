@@ -34,7 +34,13 @@ async function scriptedSidecar(answers: ((sent: Sent) => Answer)[]): Promise<{ u
   server = createServer(async (req, res) => {
     res.setHeader('content-type', 'application/json');
     if (req.method === 'GET') {
-      res.end(JSON.stringify({ api_version: 1, request_types: [{ name: 'OrderedProduce', type: 22, path: '/v1/ordered-produce' }], features: { dedup: { window_ms: 300_000 } } }));
+      res.end(
+        JSON.stringify({
+          api_version: 1,
+          request_types: [{ name: 'OrderedProduce', type: 22, path: '/v1/ordered-produce' }],
+          features: { dedup: { window_ms: 300_000 } },
+        }),
+      );
       return;
     }
     const request = JSON.parse(await body(req)) as Sent;
@@ -60,23 +66,46 @@ function produceAnswer(sent: Sent, outcome: ({ p: number; offset: number } | { p
   });
   const successful = results.filter((r) => 'offset' in r).length;
   const status = errors.size === 0 ? 200 : successful > 0 ? 207 : [...errors.values()].every((e) => e.retriable) ? 503 : 422;
-  return { status, body: { topic: sent.topic, partition_responses: [], partition_errors: [...errors.values()], total_messages: outcome.length, successful_messages: successful, results } };
+  return {
+    status,
+    body: {
+      topic: sent.topic,
+      partition_responses: [],
+      partition_errors: [...errors.values()],
+      total_messages: outcome.length,
+      successful_messages: successful,
+      results,
+    },
+  };
 }
 
-const client = (url: string, maxAttempts = 4): Client => new Client({ url, retry: { maxAttempts, initialBackoffMs: 1, maxBackoffMs: 5 }, logger: recordingLogger() });
+const client = (url: string, maxAttempts = 4): Client =>
+  new Client({ url, retry: { maxAttempts, initialBackoffMs: 1, maxBackoffMs: 5 }, logger: recordingLogger() });
 
 describe('what is retried, and how', () => {
   it('a 207 retries only the failed partitions’ messages, in order, with the same dedup ids', async () => {
     const { url, sent } = await scriptedSidecar([
-      (s) => produceAnswer(s, [{ p: 0, offset: 10 }, { p: 1, code: 'KAFKA_WRITE_FAILED', retriable: true }, { p: 0, offset: 11 }, { p: 1, code: 'KAFKA_WRITE_FAILED', retriable: true }]),
-      (s) => produceAnswer(s, [{ p: 1, offset: 5 }, { p: 1, offset: 6 }]),
+      (s) =>
+        produceAnswer(s, [
+          { p: 0, offset: 10 },
+          { p: 1, code: 'KAFKA_WRITE_FAILED', retriable: true },
+          { p: 0, offset: 11 },
+          { p: 1, code: 'KAFKA_WRITE_FAILED', retriable: true },
+        ]),
+      (s) =>
+        produceAnswer(s, [
+          { p: 1, offset: 5 },
+          { p: 1, offset: 6 },
+        ]),
     ]);
-    const result = await client(url).orderedProducer().sendOrderedMessages('t', [
-      { messageGroup: 'a', value: 'a1' },
-      { messageGroup: 'b', value: 'b1' },
-      { messageGroup: 'a', value: 'a2' },
-      { messageGroup: 'b', value: 'b2', dedupId: 'mine' },
-    ]);
+    const result = await client(url)
+      .orderedProducer()
+      .sendOrderedMessages('t', [
+        { messageGroup: 'a', value: 'a1' },
+        { messageGroup: 'b', value: 'b1' },
+        { messageGroup: 'a', value: 'a2' },
+        { messageGroup: 'b', value: 'b2', dedupId: 'mine' },
+      ]);
     expect(sent).toHaveLength(2);
     expect(sent[1]!.messages.map((m) => m.value)).toEqual(['b1', 'b2']);
     expect(sent[1]!.messages.map((m) => m.dedup_id)).toEqual([sent[0]!.messages[1]!.dedup_id, 'mine']);
@@ -92,18 +121,30 @@ describe('what is retried, and how', () => {
   it('a non-retriable partition error is final; its group’s later messages are not sent; the rest is retried', async () => {
     const { url, sent } = await scriptedSidecar([
       // Group a is split over two partitions (as after a re-route): a1 refused for good, a2 retriable.
-      (s) => produceAnswer(s, [{ p: 0, code: 'KAFKA_REJECTED', retriable: false }, { p: 1, code: 'KAFKA_WRITE_FAILED', retriable: true }, { p: 1, code: 'KAFKA_WRITE_FAILED', retriable: true }]),
+      (s) =>
+        produceAnswer(s, [
+          { p: 0, code: 'KAFKA_REJECTED', retriable: false },
+          { p: 1, code: 'KAFKA_WRITE_FAILED', retriable: true },
+          { p: 1, code: 'KAFKA_WRITE_FAILED', retriable: true },
+        ]),
       (s) => produceAnswer(s, [{ p: 1, offset: 3 }]),
     ]);
-    const err = (await client(url).orderedProducer().sendOrderedMessages('t', [
-      { messageGroup: 'a', value: 'a1' },
-      { messageGroup: 'a', value: 'a2' },
-      { messageGroup: 'c', value: 'c1' },
-    ]).catch((e: unknown) => e)) as SidecarClientError;
+    const err = (await client(url)
+      .orderedProducer()
+      .sendOrderedMessages('t', [
+        { messageGroup: 'a', value: 'a1' },
+        { messageGroup: 'a', value: 'a2' },
+        { messageGroup: 'c', value: 'c1' },
+      ])
+      .catch((e: unknown) => e)) as SidecarClientError;
     expect(err).toBeInstanceOf(NonRetriableError);
     expect(err).toMatchObject({ code: 'KAFKA_REJECTED', status: 422 });
     expect(sent[1]!.messages.map((m) => m.value)).toEqual(['c1']);
-    expect(err.result!.messages.map((m) => (m.status === 'written' ? 'written' : `${m.status} ${m.error.code}`))).toEqual(['failed KAFKA_REJECTED', 'unknown PRECEDING_MESSAGE_FAILED', 'written']);
+    expect(err.result!.messages.map((m) => (m.status === 'written' ? 'written' : `${m.status} ${m.error.code}`))).toEqual([
+      'failed KAFKA_REJECTED',
+      'unknown PRECEDING_MESSAGE_FAILED',
+      'written',
+    ]);
     // a2's first attempt failed retriably: it may be in Kafka, and it was not sent again.
     expect(err.result).toMatchObject({ attempts: 2, successfulMessages: 1, failedMessages: 1, unknownMessages: 1 });
     expect(err.result!.partitionErrors).toMatchObject([
@@ -115,10 +156,20 @@ describe('what is retried, and how', () => {
 
   it('a final failure decides the error class even when a retriable one came first', async () => {
     const { url, sent } = await scriptedSidecar([
-      (s) => produceAnswer(s, [{ p: 1, code: 'KAFKA_WRITE_FAILED', retriable: true }, { p: 0, code: 'KAFKA_REJECTED', retriable: false }]),
+      (s) =>
+        produceAnswer(s, [
+          { p: 1, code: 'KAFKA_WRITE_FAILED', retriable: true },
+          { p: 0, code: 'KAFKA_REJECTED', retriable: false },
+        ]),
       (s) => produceAnswer(s, [{ p: 1, offset: 4 }]),
     ]);
-    const err = (await client(url).orderedProducer().sendOrderedMessages('t', [{ messageGroup: 'b', value: 'b1' }, { messageGroup: 'a', value: 'a1' }]).catch((e: unknown) => e)) as SidecarClientError;
+    const err = (await client(url)
+      .orderedProducer()
+      .sendOrderedMessages('t', [
+        { messageGroup: 'b', value: 'b1' },
+        { messageGroup: 'a', value: 'a1' },
+      ])
+      .catch((e: unknown) => e)) as SidecarClientError;
     expect(err).toBeInstanceOf(NonRetriableError);
     expect(err.code).toBe('KAFKA_REJECTED');
     expect(sent[1]!.messages.map((m) => m.value)).toEqual(['b1']);
@@ -127,21 +178,39 @@ describe('what is retried, and how', () => {
 
   it('retriable error bodies (503 SHUTTING_DOWN, DUPLICATE_IN_FLIGHT, OVERLOADED) are retried; non-retriable ones are not', async () => {
     const error = (status: number, code: string, retriable: boolean) => (): Answer => ({ status, body: { error: { code, message: code, retriable } } });
-    const { url, sent } = await scriptedSidecar([error(503, 'SHUTTING_DOWN', true), error(503, 'DUPLICATE_IN_FLIGHT', true), error(503, 'OVERLOADED', true), (s) => produceAnswer(s, [{ p: 0, offset: 1 }])]);
+    const { url, sent } = await scriptedSidecar([
+      error(503, 'SHUTTING_DOWN', true),
+      error(503, 'DUPLICATE_IN_FLIGHT', true),
+      error(503, 'OVERLOADED', true),
+      (s) => produceAnswer(s, [{ p: 0, offset: 1 }]),
+    ]);
     await expect(client(url).orderedProducer().sendSingleOrderedMessage('t', 'g', null, 'x')).resolves.toMatchObject({ attempts: 4 });
     expect(new Set(sent.map((s) => s.messages[0]!.dedup_id)).size).toBe(1);
 
     await new Promise<void>((resolve) => server!.close(() => resolve()));
     const second = await scriptedSidecar([error(500, 'INTERNAL', false)]);
-    const err = await client(second.url).orderedProducer().sendSingleOrderedMessage('t', 'g', null, 'x').catch((e: unknown) => e);
+    const err = await client(second.url)
+      .orderedProducer()
+      .sendSingleOrderedMessage('t', 'g', null, 'x')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NonRetriableError);
     expect(second.sent).toHaveLength(1);
   });
 
   it('retries run out: RetriableError with the last reason and what was written', async () => {
-    const failing = (s: Sent): Answer => produceAnswer(s, s.messages.map((m) => (m.value === 'ok' ? { p: 0, offset: 7 } : { p: 1, code: 'KAFKA_WRITE_FAILED', retriable: true })));
+    const failing = (s: Sent): Answer =>
+      produceAnswer(
+        s,
+        s.messages.map((m) => (m.value === 'ok' ? { p: 0, offset: 7 } : { p: 1, code: 'KAFKA_WRITE_FAILED', retriable: true })),
+      );
     const { url, sent } = await scriptedSidecar([failing, failing, failing]);
-    const err = (await client(url, 3).orderedProducer().sendOrderedMessages('t', [{ messageGroup: 'a', value: 'ok' }, { messageGroup: 'b', value: 'no' }]).catch((e: unknown) => e)) as SidecarClientError;
+    const err = (await client(url, 3)
+      .orderedProducer()
+      .sendOrderedMessages('t', [
+        { messageGroup: 'a', value: 'ok' },
+        { messageGroup: 'b', value: 'no' },
+      ])
+      .catch((e: unknown) => e)) as SidecarClientError;
     expect(err).toBeInstanceOf(RetriableError);
     expect(err).toMatchObject({ code: 'KAFKA_WRITE_FAILED', retriable: true, status: 503 });
     expect(err.message).toMatch(/1 of 2 messages not confirmed written \(1 in doubt: resend with the same dedupId\) after 3 attempt/);
@@ -160,7 +229,10 @@ describe('what is retried, and how', () => {
     for (const status of [404, 400, 500]) {
       await new Promise<void>((resolve) => server!.close(() => resolve()));
       const other = await scriptedSidecar([page(status), page(status)]);
-      const err = (await client(other.url).orderedProducer().sendSingleOrderedMessage('t', 'g', null, 'x').catch((e: unknown) => e)) as SidecarClientError;
+      const err = (await client(other.url)
+        .orderedProducer()
+        .sendSingleOrderedMessage('t', 'g', null, 'x')
+        .catch((e: unknown) => e)) as SidecarClientError;
       expect(err, String(status)).toBeInstanceOf(NonRetriableError);
       expect(err).toMatchObject({ code: 'HTTP_ERROR', status, retriable: false });
       expect(err.message).toContain(`HTTP ${status}`);

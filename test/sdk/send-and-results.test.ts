@@ -24,9 +24,23 @@ describe('OrderedProducer against a real sidecar', () => {
       { messageGroup: 'user-1', key: null, value: 'paid', dedupId: 'user-1-paid' },
     ]);
     const single = await producer.sendSingleOrderedMessage(topic, 'user-1', 'k1', 'shipped', { headers: { trace: 't2' } });
-    const batch = await producer.sendMessageGroupBatch(topic, 'user-2', [{ value: new Uint8Array([7, 8, 9]), key: new Uint8Array([1]) }, { value: null, key: 'gone' }]);
+    const batch = await producer.sendMessageGroupBatch(topic, 'user-2', [
+      { value: new Uint8Array([7, 8, 9]), key: new Uint8Array([1]) },
+      { value: null, key: 'gone' },
+    ]);
 
-    expect(many).toMatchObject({ topic, via: 'sidecar', attempts: 1, totalMessages: 3, successfulMessages: 3, failedMessages: 0, unknownMessages: 0, duplicateMessages: 0, dedupUnavailable: false, partitionErrors: [] });
+    expect(many).toMatchObject({
+      topic,
+      via: 'sidecar',
+      attempts: 1,
+      totalMessages: 3,
+      successfulMessages: 3,
+      failedMessages: 0,
+      unknownMessages: 0,
+      duplicateMessages: 0,
+      dedupUnavailable: false,
+      partitionErrors: [],
+    });
     expect(single.totalMessages).toBe(1);
     expect(batch.totalMessages).toBe(2);
     expect(await sidecarDeduplicates(fx.sidecar.url)).toBe(true);
@@ -77,7 +91,12 @@ describe('OrderedProducer against a real sidecar', () => {
     ]);
     expect(first.messages[0]).toMatchObject({ status: 'written', duplicate: false });
     const original = first.messages[0]!;
-    expect(again.messages[0]).toMatchObject({ status: 'written', duplicate: true, partition: original.partition, offset: original.status === 'written' ? original.offset : '' });
+    expect(again.messages[0]).toMatchObject({
+      status: 'written',
+      duplicate: true,
+      partition: original.partition,
+      offset: original.status === 'written' ? original.offset : '',
+    });
     expect(again.messages[1]).toMatchObject({ status: 'written', duplicate: false });
     expect(again).toMatchObject({ successfulMessages: 2, duplicateMessages: 1 });
     const records = await readTopic(fx.kafka, fx.admin, topic);

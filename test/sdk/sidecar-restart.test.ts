@@ -73,7 +73,11 @@ describe('a sidecar killed (SIGKILL) and restarted on the same port mid-stream',
             inFlight.add(v);
             if (collecting) inDoubt.add(v);
           }
-          const result = await producer.sendMessageGroupBatch(topic, group, batch.map((value) => ({ value })));
+          const result = await producer.sendMessageGroupBatch(
+            topic,
+            group,
+            batch.map((value) => ({ value })),
+          );
           if (result.attempts > 1) retried++;
           for (const v of batch) inFlight.delete(v);
           acked += batch.length;
@@ -97,6 +101,8 @@ describe('a sidecar killed (SIGKILL) and restarted on the same port mid-stream',
       for (const v of repeats) expect(inDoubt.has(v), `${v} written twice but was not in flight at the kill`).toBe(true);
       duplicates += repeats.length;
     }
-    console.log(`sidecar restart: dedup ${dedup ? 'on' : 'off'}, ${retried} sends retried, ${inDoubt.size} messages in flight at the kill, ${duplicates} written twice`);
+    console.log(
+      `sidecar restart: dedup ${dedup ? 'on' : 'off'}, ${retried} sends retried, ${inDoubt.size} messages in flight at the kill, ${duplicates} written twice`,
+    );
   });
 });

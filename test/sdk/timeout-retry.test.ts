@@ -18,7 +18,10 @@ describe('retry after a forced timeout', () => {
     const proxy = await new DelayProxy({ target: fx.sidecar.url, delayMs: 3_000 }).start();
     const logger = recordingLogger();
     const client = new Client({ url: proxy.url, requestTimeoutMs: 1_000, retry: { maxAttempts: 3, initialBackoffMs: 50 }, logger });
-    const messages: OrderedMessage[] = Array.from({ length: 20 }, (_, i) => ({ messageGroup: `account-${i % 4}`, value: `account-${i % 4}#${Math.floor(i / 4)}` }));
+    const messages: OrderedMessage[] = Array.from({ length: 20 }, (_, i) => ({
+      messageGroup: `account-${i % 4}`,
+      value: `account-${i % 4}#${Math.floor(i / 4)}`,
+    }));
 
     const result = await client.orderedProducer().sendOrderedMessages(topic, messages);
 

@@ -37,7 +37,11 @@ async function readyzUntil(url: string, done: (r: Readyz) => boolean, deadlineMs
 describe.runIf(secured)('a secured Kafka refuses what it should', () => {
   it.each([
     ['a wrong password', ['--kafka-sasl-password', 'not-the-password'], 'authentication failed'],
-    ['a CA that did not sign the broker certificate', ['--kafka-tls-ca-file', join(dirname(KAFKA_TLS_CA_FILE ?? '/'), 'client.pem')], 'TLS verification failed'],
+    [
+      'a CA that did not sign the broker certificate',
+      ['--kafka-tls-ca-file', join(dirname(KAFKA_TLS_CA_FILE ?? '/'), 'client.pem')],
+      'TLS verification failed',
+    ],
   ])('keeps a sidecar with %s up and not ready, naming the cause, logged once', async (_what, flags, cause) => {
     const sidecar = await spawnSidecar(testOptions(), { flags });
     running.push(sidecar);
@@ -65,7 +69,15 @@ describe.runIf(secured)('a secured Kafka refuses what it should', () => {
 
   it('refuses a PLAINTEXT client, and a TLS client without SASL, on the secured port', async () => {
     const attempt = async (config: Partial<ConstructorParameters<typeof Kafka>[0]>): Promise<unknown> => {
-      const admin = new Kafka({ clientId: 'refused', brokers: inject('kafkaBrokers'), logLevel: logLevel.NOTHING, connectionTimeout: 3000, requestTimeout: 3000, retry: { retries: 1 }, ...config }).admin();
+      const admin = new Kafka({
+        clientId: 'refused',
+        brokers: inject('kafkaBrokers'),
+        logLevel: logLevel.NOTHING,
+        connectionTimeout: 3000,
+        requestTimeout: 3000,
+        retry: { retries: 1 },
+        ...config,
+      }).admin();
       try {
         await admin.connect();
         return await admin.listTopics();

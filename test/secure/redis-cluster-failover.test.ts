@@ -26,7 +26,8 @@ let admin: Admin;
 let sidecars: SidecarProcess[] = [];
 let killed: number | undefined;
 
-const stack = (...args: string[]): string => execFileSync('bash', ['scripts/stack.sh', ...args], { env: process.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const stack = (...args: string[]): string =>
+  execFileSync('bash', ['scripts/stack.sh', ...args], { env: process.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 beforeAll(async () => {
   kafka = testKafka();

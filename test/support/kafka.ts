@@ -24,7 +24,12 @@ export const testConnection = (clientId: string, brokers?: string[]): KafkaConne
 
 /** A kafkajs client for the test stack, with its TLS and SASL when it is secured (same credentials as the sidecar). */
 export const testKafka = (): Kafka =>
-  new Kafka({ clientId: 'ordered-sidecar-tests', brokers: inject('kafkaBrokers'), logLevel: logLevel.NOTHING, ...kafkajsSecurity(kafkaSecurity(stackKafkaSecurity())) });
+  new Kafka({
+    clientId: 'ordered-sidecar-tests',
+    brokers: inject('kafkaBrokers'),
+    logLevel: logLevel.NOTHING,
+    ...kafkajsSecurity(kafkaSecurity(stackKafkaSecurity())),
+  });
 
 /** An admin client that disconnects when the calling test (or file, from beforeAll) ends. */
 export async function connectAdmin(kafka: Kafka = testKafka()): Promise<Admin> {

@@ -85,7 +85,13 @@ export function recordContract(server: Server): void {
     res.on('finish', () => {
       const path = new URL(req.url ?? '/', 'http://x').pathname;
       checked++;
-      const violation = contractViolation(req.method ?? 'GET', path, res.statusCode, String(res.getHeader('content-type') ?? ''), Buffer.concat(chunks).toString('utf8'));
+      const violation = contractViolation(
+        req.method ?? 'GET',
+        path,
+        res.statusCode,
+        String(res.getHeader('content-type') ?? ''),
+        Buffer.concat(chunks).toString('utf8'),
+      );
       if (violation) violations.push(violation);
     });
   });

@@ -79,14 +79,20 @@ export interface SidecarProcess {
  */
 export async function spawnSidecar(options: SidecarOptions, { port = 0, flags = [] }: { port?: number; flags?: string[] } = {}): Promise<SidecarProcess> {
   const args = [
-    'src/cli.ts', 'serve',
-    '--port', String(port),
-    '--kafka-brokers', options.kafkaBrokers.join(','),
+    'src/cli.ts',
+    'serve',
+    '--port',
+    String(port),
+    '--kafka-brokers',
+    options.kafkaBrokers.join(','),
     // Kafka TLS/SASL reach the child through the environment it inherits; flags in `flags` override them.
     ...(options.redisClusterNodes ? ['--redis-cluster-nodes', options.redisClusterNodes.join(',')] : ['--redis-url', options.redisUrl]),
-    '--redis-prefix', options.redisPrefix,
-    '--kafka-client', options.kafkaClient,
-    '--log-level', 'info',
+    '--redis-prefix',
+    options.redisPrefix,
+    '--kafka-client',
+    options.kafkaClient,
+    '--log-level',
+    'info',
     ...flags,
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -119,7 +125,10 @@ export async function spawnSidecar(options: SidecarOptions, { port = 0, flags = 
 export async function waitUntilReady(url: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const ready = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+    const ready = await fetch(`${url}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) return;
     if (Date.now() > deadline) throw new Error(`${url} not ready within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));

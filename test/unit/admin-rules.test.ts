@@ -58,7 +58,11 @@ describe('admin input', () => {
 
 describe('list cursor', () => {
   it('round-trips a position, with or without a group to resume after', () => {
-    for (const position of [{ bucket: 0, scan: '0' }, { bucket: 4095, scan: '17' }, { bucket: 3, scan: '0', after: 'user/"ü"' }]) {
+    for (const position of [
+      { bucket: 0, scan: '0' },
+      { bucket: 4095, scan: '17' },
+      { bucket: 3, scan: '0', after: 'user/"ü"' },
+    ]) {
       expect(decodeCursor(encodeCursor(position), 4096)).toEqual(position);
     }
     expect(decodeCursor(undefined, 16)).toEqual({ bucket: 0, scan: '0' });

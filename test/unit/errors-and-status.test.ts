@@ -78,7 +78,9 @@ describe('SidecarError', () => {
 
   it('includes field in toJSON only when given, and serialises through JSON.stringify', () => {
     const err = new SidecarError('INVALID_REQUEST', 'bad', { field: 'messages[3].message_group' });
-    expect(JSON.parse(JSON.stringify(err))).toEqual({ error: { code: 'INVALID_REQUEST', message: 'bad', field: 'messages[3].message_group', retriable: false } });
+    expect(JSON.parse(JSON.stringify(err))).toEqual({
+      error: { code: 'INVALID_REQUEST', message: 'bad', field: 'messages[3].message_group', retriable: false },
+    });
     expect(Object.keys(new SidecarError('INTERNAL', 'x').toJSON().error)).not.toContain('field');
   });
 

@@ -5,7 +5,6 @@ import { prng as random } from '../../bench/support/prng.ts';
 
 const MINUTE = 60_000;
 
-
 describe('ttlMinutes', () => {
   it('rounds up to whole minutes, never shortening the TTL', () => {
     expect(ttlMinutes(60_000)).toBe(1);

@@ -21,7 +21,8 @@ function harness(policy: Partial<DispatchPolicy> = {}) {
     { maxInFlightGroups: 64, batchMaxMessages: 1, maxAttempts: 3, onExhausted: 'dead-letter', retryBackoffMs: 100, retryBackoffMaxMs: 1000, ...policy },
     {
       deliver: (delivery) => new Promise((resolve) => pending.push({ delivery, offsets: delivery.records.map((r) => Number(r.offset)), resolve })),
-      deadLetter: (delivery, error) => new Promise((resolve, reject) => deadLetters.push({ offsets: delivery.records.map((r) => Number(r.offset)), error, resolve, reject })),
+      deadLetter: (delivery, error) =>
+        new Promise((resolve, reject) => deadLetters.push({ offsets: delivery.records.map((r) => Number(r.offset)), error, resolve, reject })),
       setTimer: (fn, ms) => {
         const timer = { fn, ms, cancelled: false };
         timers.push(timer);
@@ -153,7 +154,9 @@ describe('GroupDispatcher', () => {
     await Promise.resolve();
     await Promise.resolve();
     expect(h.timers).toHaveLength(0);
-    expect(h.dispatcher.blockedGroups()).toEqual([{ partition: 0, group: 'a', offsets: ['0'], attempt: 1, error: 'HTTP 500; dead-letter write rejected: PAYLOAD_TOO_LARGE: message over the limit' }]);
+    expect(h.dispatcher.blockedGroups()).toEqual([
+      { partition: 0, group: 'a', offsets: ['0'], attempt: 1, error: 'HTTP 500; dead-letter write rejected: PAYLOAD_TOO_LARGE: message over the limit' },
+    ]);
     expect(h.dispatcher.quiescent(0)).toBe(true);
     expect(h.dispatcher.skipBlocked(0, 'a')?.offsets).toEqual(['0']);
     expect(inFlight(h.pending)).toEqual(['a:1']);

@@ -34,7 +34,7 @@ describe('groupHash: FNV-1a 32-bit over UTF-8 bytes', () => {
 });
 
 describe('partitionScore', () => {
-  it('is murmur3\'s 32-bit finaliser of hash ^ (partition + 1) * golden ratio, as an unsigned integer', () => {
+  it("is murmur3's 32-bit finaliser of hash ^ (partition + 1) * golden ratio, as an unsigned integer", () => {
     // The same arithmetic in exact BigInt, so Math.imul and the unsigned shifts cannot hide an overflow slip.
     const M = 2n ** 32n;
     const reference = (h: number, p: number): number => {
@@ -63,7 +63,7 @@ describe('partitionScore', () => {
     expect(scores.size).toBe(64);
   });
 
-  it('mixes group and partition non-linearly (XOR of two groups\' scores depends on the partition)', () => {
+  it("mixes group and partition non-linearly (XOR of two groups' scores depends on the partition)", () => {
     // If score(h, p) were L(h) ^ K(p) for a GF(2)-linear L, the winner among partitions would be decided by
     // a fixed binary trie over K(p), giving shares of 1/2, 1/4, 1/8... instead of 1/n.
     const a = groupHash('group-a');

@@ -14,12 +14,22 @@ describe('kafkaFailureCause', () => {
   });
 
   it('reads the cause chain of an error, and leaves ordinary outages alone', () => {
-    expect(kafkaFailureCause(new Error('Connection error', { cause: Object.assign(new Error('x'), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' }) }))).toBe('TLS verification failed');
+    expect(kafkaFailureCause(new Error('Connection error', { cause: Object.assign(new Error('x'), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' }) }))).toBe(
+      'TLS verification failed',
+    );
     expect(kafkaFailureCause(new Error('connect ECONNREFUSED 127.0.0.1:9092'))).toBeUndefined();
     // @platformatic/kafka's shape, as it reports a refused SCRAM login and an unknown CA.
-    const platformatic = (leaf: Error) => new AggregateError([new AggregateError([new Error('Connection to 127.0.0.1:9192 failed.', { cause: leaf })], 'Cannot connect to any broker.')], 'Listing topics failed.');
-    expect(kafkaFailureCause(platformatic(Object.assign(new Error('SASL authentication failed.'), { code: 'PLT_KFK_AUTHENTICATION' })))).toBe('authentication failed');
-    expect(kafkaFailureCause(platformatic(Object.assign(new Error('self-signed certificate in certificate chain'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' })))).toBe('TLS verification failed');
+    const platformatic = (leaf: Error) =>
+      new AggregateError(
+        [new AggregateError([new Error('Connection to 127.0.0.1:9192 failed.', { cause: leaf })], 'Cannot connect to any broker.')],
+        'Listing topics failed.',
+      );
+    expect(kafkaFailureCause(platformatic(Object.assign(new Error('SASL authentication failed.'), { code: 'PLT_KFK_AUTHENTICATION' })))).toBe(
+      'authentication failed',
+    );
+    expect(
+      kafkaFailureCause(platformatic(Object.assign(new Error('self-signed certificate in certificate chain'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' }))),
+    ).toBe('TLS verification failed');
     expect(kafkaFailureCause('This server does not host this topic-partition')).toBeUndefined();
   });
 });

@@ -25,7 +25,10 @@ class FakeKafka {
       const inFlight = (this.#inFlight.get(id) ?? 0) + 1;
       this.#inFlight.set(id, inFlight);
       this.maxInFlightPerPartition = Math.max(this.maxInFlightPerPartition, inFlight);
-      this.maxInFlightTotal = Math.max(this.maxInFlightTotal, [...this.#inFlight.values()].reduce((a, b) => a + b, 0));
+      this.maxInFlightTotal = Math.max(
+        this.maxInFlightTotal,
+        [...this.#inFlight.values()].reduce((a, b) => a + b, 0),
+      );
       const done = (): void => {
         this.#inFlight.set(id, this.#inFlight.get(id)! - 1);
       };

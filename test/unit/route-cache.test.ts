@@ -21,7 +21,10 @@ describe('RouteCache', () => {
   });
 
   it('never holds more than its capacity', () => {
-    const cache = filled(100, Array.from({ length: 1000 }, (_, i) => `g${i}`));
+    const cache = filled(
+      100,
+      Array.from({ length: 1000 }, (_, i) => `g${i}`),
+    );
     expect(cache.size).toBe(100);
   });
 

@@ -104,7 +104,14 @@ let logs: string[];
 
 function router(overrides: Partial<RouterOptions> = {}): OrderedMessageRouter {
   const log = createLogger('info', {}, (line) => logs.push(line));
-  return new OrderedMessageRouter(store, async () => PARTITIONS, { ...OPTIONS, ...overrides }, metrics, log, () => now);
+  return new OrderedMessageRouter(
+    store,
+    async () => PARTITIONS,
+    { ...OPTIONS, ...overrides },
+    metrics,
+    log,
+    () => now,
+  );
 }
 
 beforeEach(() => {

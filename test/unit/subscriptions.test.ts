@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseSubscriptions, readSubscriptionsFile, SubscriptionsError } from '../../src/consume/subscriptions.ts';
 
-const minimal = { name: 'orders-app', topic: 'orders', consumer_group: 'orders-app', endpoint: 'http://127.0.0.1:3000/deliver', dead_letter_topic: 'orders.dlq' };
+const minimal = {
+  name: 'orders-app',
+  topic: 'orders',
+  consumer_group: 'orders-app',
+  endpoint: 'http://127.0.0.1:3000/deliver',
+  dead_letter_topic: 'orders.dlq',
+};
 
 const problem = (entry: Record<string, unknown>): string => {
   try {
@@ -20,18 +26,51 @@ describe('subscriptions file', () => {
   it('applies the documented defaults', () => {
     expect(parseSubscriptions({ subscriptions: [minimal] })).toEqual([
       {
-        name: 'orders-app', topic: 'orders', consumerGroup: 'orders-app', endpoint: 'http://127.0.0.1:3000/deliver', startFrom: 'earliest',
-        maxInFlightGroups: 64, batchMaxMessages: 1, ackTimeoutMs: 30_000, maxAttempts: 5, retryBackoffMs: 200, retryBackoffMaxMs: 30_000,
-        onExhausted: 'dead-letter', deadLetterTopic: 'orders.dlq',
+        name: 'orders-app',
+        topic: 'orders',
+        consumerGroup: 'orders-app',
+        endpoint: 'http://127.0.0.1:3000/deliver',
+        startFrom: 'earliest',
+        maxInFlightGroups: 64,
+        batchMaxMessages: 1,
+        ackTimeoutMs: 30_000,
+        maxAttempts: 5,
+        retryBackoffMs: 200,
+        retryBackoffMaxMs: 30_000,
+        onExhausted: 'dead-letter',
+        deadLetterTopic: 'orders.dlq',
       },
     ]);
   });
 
   it('reads every field', () => {
     const [s] = parseSubscriptions({
-      subscriptions: [{ ...minimal, dead_letter_topic: undefined, start_from: 'latest', max_in_flight_groups: 8, batch_max_messages: 100, ack_timeout: '2s', max_attempts: 3, retry_backoff: '50ms', retry_backoff_max: '1s', on_exhausted: 'block' }],
+      subscriptions: [
+        {
+          ...minimal,
+          dead_letter_topic: undefined,
+          start_from: 'latest',
+          max_in_flight_groups: 8,
+          batch_max_messages: 100,
+          ack_timeout: '2s',
+          max_attempts: 3,
+          retry_backoff: '50ms',
+          retry_backoff_max: '1s',
+          on_exhausted: 'block',
+        },
+      ],
     });
-    expect(s).toMatchObject({ startFrom: 'latest', maxInFlightGroups: 8, batchMaxMessages: 100, ackTimeoutMs: 2000, maxAttempts: 3, retryBackoffMs: 50, retryBackoffMaxMs: 1000, onExhausted: 'block', deadLetterTopic: undefined });
+    expect(s).toMatchObject({
+      startFrom: 'latest',
+      maxInFlightGroups: 8,
+      batchMaxMessages: 100,
+      ackTimeoutMs: 2000,
+      maxAttempts: 3,
+      retryBackoffMs: 50,
+      retryBackoffMaxMs: 1000,
+      onExhausted: 'block',
+      deadLetterTopic: undefined,
+    });
   });
 
   it('names the field of every problem', () => {

@@ -153,7 +153,14 @@ describe('ordered messages', () => {
   });
 
   it('rejects the whole request when any message is bad, naming its index', () => {
-    const body = { topic: 't', messages: [{ message_group: 'a', value: '1' }, { message_group: 'b', value: '2' }, { message_group: 'c', value: 3 }] };
+    const body = {
+      topic: 't',
+      messages: [
+        { message_group: 'a', value: '1' },
+        { message_group: 'b', value: '2' },
+        { message_group: 'c', value: 3 },
+      ],
+    };
     expect(rejectOrdered(body)).toEqual(invalidAt('messages[2].value'));
   });
 });
@@ -179,7 +186,7 @@ describe('message size (key + value + header names and values)', () => {
   });
 
   it('counts header names and values in UTF-8 bytes', () => {
-    const [record] = parseOrderedRequest(ordered({ message_group: 'g', value: '', headers: { 'ü': 'ü' } }), LIMITS).records;
+    const [record] = parseOrderedRequest(ordered({ message_group: 'g', value: '', headers: { ü: 'ü' } }), LIMITS).records;
     expect(record?.bytes).toBe(4 + 14);
   });
 });
@@ -187,7 +194,13 @@ describe('message size (key + value + header names and values)', () => {
 describe('valid ordered requests', () => {
   it('produce records with the message-group header and the original group', () => {
     const request = parseOrderedRequest(
-      { topic: 'orders', messages: [{ message_group: 'order-1', key: 'k', value: 'hello', headers: { trace: 't1' } }, { message_group: 'order-2', value: null }] },
+      {
+        topic: 'orders',
+        messages: [
+          { message_group: 'order-1', key: 'k', value: 'hello', headers: { trace: 't1' } },
+          { message_group: 'order-2', value: null },
+        ],
+      },
       LIMITS,
     );
     expect(request.topic).toBe('orders');
@@ -200,10 +213,7 @@ describe('valid ordered requests', () => {
   });
 
   it('decode base64 keys and values to Buffers', () => {
-    const [record] = parseOrderedRequest(
-      ordered({ key: 'AAH/', key_encoding: 'base64', value: 'aGVsbG8=', value_encoding: 'base64' }),
-      LIMITS,
-    ).records;
+    const [record] = parseOrderedRequest(ordered({ key: 'AAH/', key_encoding: 'base64', value: 'aGVsbG8=', value_encoding: 'base64' }), LIMITS).records;
     expect(Buffer.isBuffer(record?.message.key)).toBe(true);
     expect([...(record?.message.key as Buffer)]).toEqual([0x00, 0x01, 0xff]);
     expect((record?.message.value as Buffer).toString('utf8')).toBe('hello');
@@ -254,7 +264,13 @@ describe('plain requests', () => {
 describe('dedup_id', () => {
   it('is optional and carried on the record', () => {
     const { records } = parseOrderedRequest(
-      { topic: 'orders', messages: [{ message_group: 'g', value: 'a', dedup_id: 'id-1' }, { message_group: 'g', value: 'b' }] },
+      {
+        topic: 'orders',
+        messages: [
+          { message_group: 'g', value: 'a', dedup_id: 'id-1' },
+          { message_group: 'g', value: 'b' },
+        ],
+      },
       LIMITS,
     );
     expect(records.map((r) => r.dedupId)).toEqual(['id-1', undefined]);
@@ -271,7 +287,13 @@ describe('dedup_id', () => {
   });
 
   it('may not repeat within one request', () => {
-    const body = { topic: 'orders', messages: [{ message_group: 'g', value: 'a', dedup_id: 'same' }, { message_group: 'h', value: 'b', dedup_id: 'same' }] };
+    const body = {
+      topic: 'orders',
+      messages: [
+        { message_group: 'g', value: 'a', dedup_id: 'same' },
+        { message_group: 'h', value: 'b', dedup_id: 'same' },
+      ],
+    };
     expect(() => parseOrderedRequest(body, LIMITS)).toThrow(expect.objectContaining({ field: 'messages[1].dedup_id' }));
   });
 });

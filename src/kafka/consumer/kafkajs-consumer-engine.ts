@@ -1,5 +1,11 @@
 import type { Admin, Consumer, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
-import { RebalanceStarted, type ConsumedRecord, type ConsumerEngine, type ConsumerEngineEvents, type TopicPartitionOffset } from '../../consume/consumer-engine.ts';
+import {
+  RebalanceStarted,
+  type ConsumedRecord,
+  type ConsumerEngine,
+  type ConsumerEngineEvents,
+  type TopicPartitionOffset,
+} from '../../consume/consumer-engine.ts';
 
 export interface KafkajsConsumerOptions {
   topic: string;
@@ -83,7 +89,10 @@ export class KafkajsConsumerEngine implements ConsumerEngine {
             records: batch.messages.map(toRecord),
             nextOffset: BigInt(batch.lastOffset()) + 1n,
             highWatermark: BigInt(batch.highWatermark),
-            heartbeat: () => heartbeat().catch((err: unknown) => Promise.reject(meansRejoin(err) ? new RebalanceStarted('the consumer group is rebalancing', { cause: err }) : err)),
+            heartbeat: () =>
+              heartbeat().catch((err: unknown) =>
+                Promise.reject(meansRejoin(err) ? new RebalanceStarted('the consumer group is rebalancing', { cause: err }) : err),
+              ),
           });
         } catch (err) {
           // Hand kafkajs its own error back, so it rejoins as it would have from its own heartbeat.

@@ -50,7 +50,10 @@ async function sendRound(topic: string, round: number, groups: string[], retried
   const body = { topic, messages: groups.map((g) => ({ message_group: g, value: `${g}#${round}`, dedup_id: `${g}#${round}` })) };
   for (let attempt = 1; attempt <= 60; attempt++) {
     // Status 0: no HTTP answer at all, which a broker crash must not cause (the sidecar stays up).
-    const { status, body: answer } = await postJson<ProduceResponse | ErrorBody>(`${sidecar.url}/v1/ordered-produce`, body).catch(() => ({ status: 0, body: undefined }));
+    const { status, body: answer } = await postJson<ProduceResponse | ErrorBody>(`${sidecar.url}/v1/ordered-produce`, body).catch(() => ({
+      status: 0,
+      body: undefined,
+    }));
     if (status === 200) return;
     retried.push(failureOf(status, answer));
     await sleep(500);
@@ -81,10 +84,10 @@ describe('a Kafka broker crash under load', () => {
     await stack('kill-broker', '2');
     const crashedMidStream = !streamDone;
     // The outage lasts until the cluster has failed over: every partition led by a surviving broker.
-    await vi.waitUntil(
-      async () => (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions.every((p) => p.leader >= 0 && p.leader !== 2),
-      { timeout: 60_000, interval: 250 },
-    );
+    await vi.waitUntil(async () => (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions.every((p) => p.leader >= 0 && p.leader !== 2), {
+      timeout: 60_000,
+      interval: 250,
+    });
     await stack('start-broker', '2');
     await stream;
 
@@ -92,7 +95,10 @@ describe('a Kafka broker crash under load', () => {
     expect(retriedBeforeCrash, 'no request needed a retry while all brokers were up').toEqual([]);
     // A crash may cost retries or only latency (kafkajs's own retries can ride out the leader election), so
     // their number is not fixed; what is fixed is that each was an answer the sidecar marked retriable.
-    expect(retried.filter((f) => !f.retriable), 'every answer the clients retried was marked retriable').toEqual([]);
+    expect(
+      retried.filter((f) => !f.retriable),
+      'every answer the clients retried was marked retriable',
+    ).toEqual([]);
 
     const records = await consumeAll(kafka, admin, topic, 120_000);
     expect(records).toHaveLength(GROUPS * ROUNDS);
@@ -102,6 +108,8 @@ describe('a Kafka broker crash under load', () => {
       const values = mine.sort((a, b) => Number(BigInt(a.offset) - BigInt(b.offset))).map((r) => r.value);
       expect(values, group).toEqual(Array.from({ length: ROUNDS }, (_, round) => `${group}#${round}`));
     }
-    console.log(`failover: ${records.length} records verified; ${retried.length} request retries during the crash (statuses ${[...new Set(retried.map((f) => f.status))].join(', ') || 'none'})`);
+    console.log(
+      `failover: ${records.length} records verified; ${retried.length} request retries during the crash (statuses ${[...new Set(retried.map((f) => f.status))].join(', ') || 'none'})`,
+    );
   });
 });
