@@ -2,21 +2,22 @@ import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import type { SASLOptions } from 'kafkajs';
 import type { Logger } from '../logging/logger.ts';
-import type { SaslMechanism } from '../config/options.ts';
+import type { SaslMechanism, SidecarOptions } from '../config/options.ts';
 
-/** The sidecar's Kafka TLS and SASL options (same names; checked as a whole at start by the config). */
-export interface KafkaSecurityOptions {
-  kafkaTls: boolean;
-  kafkaTlsCaFile?: string;
-  kafkaTlsCertFile?: string;
-  kafkaTlsKeyFile?: string;
-  kafkaTlsServername?: string;
-  kafkaTlsInsecureSkipVerify: boolean;
-  kafkaSaslMechanism?: SaslMechanism;
-  kafkaSaslUsername?: string;
-  kafkaSaslPassword?: string;
-  kafkaSaslPasswordFile?: string;
-}
+/** The sidecar's Kafka TLS and SASL options (checked as a whole at start by the config). */
+export type KafkaSecurityOptions = Pick<
+  SidecarOptions,
+  | 'kafkaTls'
+  | 'kafkaTlsCaFile'
+  | 'kafkaTlsCertFile'
+  | 'kafkaTlsKeyFile'
+  | 'kafkaTlsServername'
+  | 'kafkaTlsInsecureSkipVerify'
+  | 'kafkaSaslMechanism'
+  | 'kafkaSaslUsername'
+  | 'kafkaSaslPassword'
+  | 'kafkaSaslPasswordFile'
+>;
 
 /** Engine-neutral: what any Kafka client needs to open a TLS connection and authenticate on it. */
 export interface KafkaSecurity {
