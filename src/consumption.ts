@@ -90,7 +90,12 @@ export function createConsumption({ subscriptions, produce, registry, options, l
         },
         deadLetterFailed: (d, err) => {
           metrics.deadLetterFailures.inc({ subscription: name });
-          log.error('dead-letter write failed; the group waits and it is tried again', { ...where(d), err: errorMessage(err) });
+          // A rejection no retry can change blocks the group (the `blocked` line follows); anything else is retried.
+          const what =
+            err instanceof DeadLetterRejected
+              ? 'dead-letter write rejected for good; the group blocks'
+              : 'dead-letter write failed; the group waits and it is tried again';
+          log.error(what, { ...where(d), err: errorMessage(err) });
         },
         blocked: (d, error) => log.warn('MessageGroup blocked after max_attempts: retry or skip it through /admin/v1', { ...where(d), error }),
         skipped: (d) => {
