@@ -28,11 +28,16 @@ export class OrderedStream {
     for (let g = 0; g < count; g++) this.#running.push(this.#sendGroup(`${prefix}-${g}`));
   }
 
-  /** Keeps sending for `ms` more, then waits for every group's last send and closes the clients. */
+  /**
+   * Keeps sending for `ms` more, then waits for every group's last send and closes the clients. Checks that
+   * the stream did go on: every group has messages acknowledged after this call (after a failover, say).
+   */
   async stopAfter(ms: number): Promise<void> {
+    const before = new Map(this.sent);
     this.#stopAt = Date.now() + ms;
     await Promise.all(this.#running);
     await Promise.all(this.#clients.map((c) => c.close()));
+    for (const [group, count] of this.sent) expect(count, `${group} sent more after the stop was called`).toBeGreaterThan(before.get(group) ?? 0);
   }
 
   async #sendGroup(group: string): Promise<void> {
