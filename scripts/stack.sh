@@ -771,7 +771,7 @@ cmd_status() {
     return
   fi
   if [[ "${REDIS_SENTINEL:-no}" == yes ]]; then
-    echo "redis with sentinels (master name $SENTINEL_MASTER, now $(sentinel_master_addr || echo unknown)):"
+    echo "redis with sentinels (master name $SENTINEL_MASTER, now $(sentinel_master_addr | tr " " : || echo unknown)):"
     for n in 1 2; do
       if pid="$(our_pid "$(sentinel_dir)/node-$n/redis.pid" redis-server)"; then
         st="running pid $pid, $(redis-cli -p "$(redis_data_port "$n")" role 2>/dev/null | head -n 1)"
