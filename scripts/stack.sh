@@ -559,7 +559,7 @@ wait_sentinel_ready() {
   while :; do
     ok=1
     [[ "$(info_field "$(redis_data_port 2)" master_link_status)" == up ]] || ok=0
-    info_field "$(redis_data_port 1)" slave0 | grep -q 'state=online' || ok=0
+    [[ "$(info_field "$(redis_data_port 1)" slave0)" == *state=online* ]] || ok=0
     for n in 1 2 3; do
       [[ "$(sentinel_field "$(sentinel_port "$n")" num-slaves)" == 1 &&
         "$(sentinel_field "$(sentinel_port "$n")" num-other-sentinels)" == 2 ]] || ok=0
