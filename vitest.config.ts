@@ -45,6 +45,19 @@ export default defineConfig({
         },
       },
       {
+        // Against `stack.sh up --redis-sentinel` (.ci/run's sentinel phase): a master killed mid-stream and
+        // promoted by the sentinels.
+        test: {
+          name: 'sentinel',
+          include: ['test/sentinel/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['test/support/global-setup.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+      {
         test: {
           name: 'failover',
           include: ['test/e2e/failover/**/*.test.ts'],

@@ -5,18 +5,21 @@
 # jars: deploy/kafka/pom.xml resolves them once into a per-user cache and we run `kafka.Kafka` with plain
 # `java`. Redis comes from Debian. See docs/stack.md for the details and the ports.
 #
-#   stack.sh up [--kafka-nodes 1|3] [--redis-port PORT] [--secure] [--redis-cluster]
+#   stack.sh up [--kafka-nodes 1|3] [--redis-port PORT] [--secure] [--redis-cluster | --redis-sentinel]
 #                                                        fresh stack (old data wiped), waits until ready
 #   stack.sh down                                        stop what `up` started, nothing else
 #   stack.sh kill-broker N | start-broker N              crash (kill -9) / restart node N (1-based)
 #   stack.sh kill-redis-node N | start-redis-node N      same for Redis Cluster node N (1..6)
+#   stack.sh kill-redis-master                           kill -9 the master the sentinels now name
 #   stack.sh status | env | logs [LINES]
 #
 # --secure: clients get a SASL_SSL listener (SCRAM-SHA-512, a CA made under the stack dir); PLAINTEXT
 # stays only for inter-broker traffic. --redis-cluster: three masters + three replicas on free ports.
+# --redis-sentinel: a master, one replica and three sentinels watching it (master name "stack").
 # Environment: STACK_DIR (default <repo>/.stack), REDIS_URL (default redis://127.0.0.1:6379),
 # STACK_TIMEOUT (seconds to wait for readiness, default 120), KAFKA_PORT_OFFSET (default 0),
-# REDIS_CLUSTER_BASE_PORT (default 7000 + KAFKA_PORT_OFFSET), XDG_CACHE_HOME.
+# REDIS_CLUSTER_BASE_PORT (default 7000 + KAFKA_PORT_OFFSET), REDIS_SENTINEL_BASE_PORT (default 7100 +
+# KAFKA_PORT_OFFSET), XDG_CACHE_HOME.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -40,6 +43,11 @@ secure_port() { echo $((9191 + port_offset + $1)); }
 redis_cluster_base="${REDIS_CLUSTER_BASE_PORT:-$((7000 + port_offset))}"
 redis_cluster_port() { echo $((redis_cluster_base + $1)); }
 REDIS_CLUSTER_SIZE=6
+# Sentinel mode: data node N (1 = first master, 2 = its replica) on base+N, sentinel N (1..3) on base+10+N.
+redis_sentinel_base="${REDIS_SENTINEL_BASE_PORT:-$((7100 + port_offset))}"
+redis_data_port() { echo $((redis_sentinel_base + $1)); }
+sentinel_port() { echo $((redis_sentinel_base + 10 + $1)); }
+SENTINEL_MASTER=stack
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
@@ -492,14 +500,134 @@ cmd_start_redis_node() {
   log "Redis Cluster node $n up again (it rejoins as a replica if its replica took over)"
 }
 
+# --- Redis with Sentinels ----------------------------------------------------------------------------
+
+sentinel_dir() { echo "$state/redis-sentinel"; }
+
+sentinels_list() {
+  local n out=()
+  for n in 1 2 3; do out+=("127.0.0.1:$(sentinel_port "$n")"); done
+  (IFS=,; echo "${out[*]}")
+}
+
+# One field of `info replication` (key:value lines).
+info_field() { # port field
+  redis-cli -p "$1" info replication 2>/dev/null | tr -d '\r' | sed -n "s/^$2:\(.*\)$/\1/p" | head -n 1
+}
+# One field of `sentinel master` (a key line, then its value line).
+sentinel_field() { # sentinel-port field
+  redis-cli -p "$1" sentinel master "$SENTINEL_MASTER" 2>/dev/null | tr -d '\r' | grep -A1 -x -- "$2" | tail -n 1
+}
+
+start_redis_data_node() { # node [port of the master to replicate]
+  local n="$1" dir port
+  dir="$(sentinel_dir)/node-$n" port="$(redis_data_port "$n")"
+  port_open "$port" && die "port $port (Redis node $n) is taken by another process"
+  mkdir -p "$dir"
+  # No persistence (test data); diskless sync without delay so the replica is in sync within a second.
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
+    --repl-diskless-sync yes --repl-diskless-sync-delay 0 ${2:+--replicaof 127.0.0.1 "$2"} \
+    --dir "$dir" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null
+}
+
+start_sentinel() { # n master-port
+  local n="$1" dir port
+  dir="$(sentinel_dir)/sentinel-$n" port="$(sentinel_port "$n")"
+  port_open "$port" && die "port $port (sentinel $n) is taken by another process"
+  mkdir -p "$dir"
+  # Sentinel rewrites its config file (it records the replicas, the other sentinels and failovers), so each
+  # has its own. A master silent for 1 s is down once two of the three sentinels agree (quorum 2).
+  cat >"$dir/sentinel.conf" <<EOF
+bind 127.0.0.1
+port $port
+daemonize yes
+pidfile $dir/redis.pid
+logfile $dir/sentinel.log
+dir $dir
+sentinel monitor $SENTINEL_MASTER 127.0.0.1 $2 2
+sentinel down-after-milliseconds $SENTINEL_MASTER 1000
+sentinel failover-timeout $SENTINEL_MASTER 5000
+sentinel parallel-syncs $SENTINEL_MASTER 1
+EOF
+  redis-server "$dir/sentinel.conf" --sentinel >/dev/null
+}
+
+# Ready when the replica has completed its sync and every sentinel knows the replica and the two other
+# sentinels: only then can a killed master fail over.
+wait_sentinel_ready() {
+  local deadline=$((SECONDS + 60)) n ok
+  while :; do
+    ok=1
+    [[ "$(info_field "$(redis_data_port 2)" master_link_status)" == up ]] || ok=0
+    [[ "$(info_field "$(redis_data_port 1)" slave0)" == *state=online* ]] || ok=0
+    for n in 1 2 3; do
+      [[ "$(sentinel_field "$(sentinel_port "$n")" num-slaves)" == 1 &&
+        "$(sentinel_field "$(sentinel_port "$n")" num-other-sentinels)" == 2 ]] || ok=0
+    done
+    ((ok)) && return 0
+    ((SECONDS < deadline)) || die "the replica or the sentinels were not ready within 60 s (logs in $(sentinel_dir))"
+    sleep 0.2
+  done
+}
+
+start_redis_sentinel() {
+  local n
+  ensure_redis_installed
+  rm -rf "$(sentinel_dir)"
+  start_redis_data_node 1
+  wait_redis_ping "$(redis_data_port 1)" 15
+  start_redis_data_node 2 "$(redis_data_port 1)"
+  wait_redis_ping "$(redis_data_port 2)" 15
+  for n in 1 2 3; do start_sentinel "$n" "$(redis_data_port 1)"; done
+  for n in 1 2 3; do wait_redis_ping "$(sentinel_port "$n")" 15; done
+  wait_sentinel_ready
+  log "Redis with Sentinels up: master 127.0.0.1:$(redis_data_port 1), replica 127.0.0.1:$(redis_data_port 2), sentinels $(sentinels_list) (master name $SENTINEL_MASTER)"
+}
+
+stop_redis_sentinel() {
+  local f pid pids=()
+  for f in "$(sentinel_dir)"/*/redis.pid; do
+    [[ -e "$f" ]] || continue
+    if pid="$(stop_pidfile "$f" TERM redis-server)"; then pids+=("$pid"); fi
+  done
+  for pid in "${pids[@]+"${pids[@]}"}"; do wait_gone "$pid" 10 || kill -KILL "$pid" 2>/dev/null || true; done
+  rm -f "$(sentinel_dir)"/*/redis.pid
+}
+
+# The master as the first answering sentinel names it: "host port".
+sentinel_master_addr() {
+  local n addr
+  for n in 1 2 3; do
+    addr="$(redis-cli -p "$(sentinel_port "$n")" sentinel get-master-addr-by-name "$SENTINEL_MASTER" 2>/dev/null | tr -d '\r' | paste -sd ' ')"
+    [[ -n "$addr" ]] && { echo "$addr"; return 0; }
+  done
+  return 1
+}
+
+cmd_kill_redis_master() {
+  local addr port n pid
+  load_env
+  [[ "${REDIS_SENTINEL:-no}" == yes ]] || die "this stack has no Sentinels (up --redis-sentinel)"
+  addr="$(sentinel_master_addr)" || die "no sentinel answers"
+  port="${addr##* }"
+  for n in 1 2; do
+    [[ "$(redis_data_port "$n")" == "$port" ]] || continue
+    pid="$(kill9 "Redis node $n" "$(sentinel_dir)/node-$n/redis.pid" redis-server)"
+    log "killed the master, Redis node $n (127.0.0.1:$port, pid $pid, kill -9); the sentinels promote the other node"
+    return 0
+  done
+  die "the sentinels name $addr as master, which is none of this stack's nodes"
+}
+
 # --- subcommands -------------------------------------------------------------------------------------
 
 cmd_up() {
-  local nodes=1 redis_url="${REDIS_URL:-redis://127.0.0.1:6379}" n started secure=no cluster=no
+  local nodes=1 redis_url="${REDIS_URL:-redis://127.0.0.1:6379}" n started secure=no cluster=no sentinel=no
   while (($#)); do
     case "$1" in
       --secure) secure=yes; shift ;;
       --redis-cluster) cluster=yes; shift ;;
+      --redis-sentinel) sentinel=yes; shift ;;
       --kafka-nodes) nodes="${2:?--kafka-nodes needs 1 or 3}"; shift 2 ;;
       --kafka-nodes=*) nodes="${1#*=}"; shift ;;
       --redis-port) redis_url="redis://127.0.0.1:${2:?--redis-port needs a port}"; shift 2 ;;
@@ -508,14 +636,15 @@ cmd_up() {
     esac
   done
   [[ "$nodes" == 1 || "$nodes" == 3 ]] || die "--kafka-nodes must be 1 or 3"
+  [[ "$cluster" == yes && "$sentinel" == yes ]] && die "--redis-cluster and --redis-sentinel exclude each other"
   started=$SECONDS
 
   # `up` always means a fresh stack: stop whatever a previous `up` left, then wipe its state.
   if compgen -G "$state/kafka/node-*/kafka.pid" >/dev/null || [[ -f "$state/redis/redis.pid" ]] ||
-    compgen -G "$state/redis-cluster/node-*/redis.pid" >/dev/null; then
+    compgen -G "$state/redis-cluster/node-*/redis.pid" >/dev/null || compgen -G "$state/redis-sentinel/*/redis.pid" >/dev/null; then
     cmd_down
   fi
-  rm -rf "$state/kafka" "$state/redis" "$state/redis-cluster" "$state/secure" "$state/stack.env"
+  rm -rf "$state/kafka" "$state/redis" "$state/redis-cluster" "$state/redis-sentinel" "$state/secure" "$state/stack.env"
   mkdir -p "$state/kafka"
   # A half-started stack is worse than none (JVMs holding ports and memory): on failure stop what this
   # run started. The logs stay in the state dir for a look.
@@ -524,10 +653,13 @@ cmd_up() {
   trap 'exit 130' INT
   trap 'exit 143' TERM
 
-  KAFKA_SECURE="$secure" REDIS_CLUSTER="$cluster"
-  # A Cluster replaces the single Redis: the sidecar takes one or the other, never both.
+  KAFKA_SECURE="$secure" REDIS_CLUSTER="$cluster" REDIS_SENTINEL="$sentinel"
+  # A Cluster or Sentinels replace the single Redis: the sidecar takes one of them, never two.
   if [[ "$cluster" == yes ]]; then
     start_redis_cluster
+    redis_url="" REDIS_MANAGED=no
+  elif [[ "$sentinel" == yes ]]; then
+    start_redis_sentinel
     redis_url="" REDIS_MANAGED=no
   else
     start_redis "$redis_url"
@@ -541,8 +673,8 @@ cmd_up() {
   format_nodes "$nodes"
 
   # %q: a REDIS_URL with a password may hold characters the shell would otherwise interpret.
-  printf 'KAFKA_NODES=%q\nKAFKA_VERSION=%q\nREDIS_URL=%q\nREDIS_MANAGED=%q\nKAFKA_SECURE=%q\nREDIS_CLUSTER=%q\n' \
-    "$nodes" "$kafka_version" "$redis_url" "$REDIS_MANAGED" "$secure" "$cluster" >"$state/stack.env"
+  printf 'KAFKA_NODES=%q\nKAFKA_VERSION=%q\nREDIS_URL=%q\nREDIS_MANAGED=%q\nKAFKA_SECURE=%q\nREDIS_CLUSTER=%q\nREDIS_SENTINEL=%q\n' \
+    "$nodes" "$kafka_version" "$redis_url" "$REDIS_MANAGED" "$secure" "$cluster" "$sentinel" >"$state/stack.env"
   KAFKA_NODES="$nodes"
 
   # A combined broker+controller cannot finish starting without a voter majority, so all JVMs must be
@@ -551,7 +683,7 @@ cmd_up() {
   log "waiting for $nodes Kafka node(s) (timeout ${timeout_s}s)"
   wait_nodes $(seq 1 "$nodes")
   trap - EXIT INT TERM
-  log "up in $((SECONDS - started))s: Kafka $kafka_version at $(brokers_list)$([[ "$secure" == yes ]] && echo ' (SASL_SSL)'), Redis at ${redis_url:-the cluster $(cluster_nodes_list)}"
+  log "up in $((SECONDS - started))s: Kafka $kafka_version at $(brokers_list)$([[ "$secure" == yes ]] && echo ' (SASL_SSL)'), Redis at ${redis_url:-$([[ "$sentinel" == yes ]] && echo "sentinels $(sentinels_list)" || echo "the cluster $(cluster_nodes_list)")}"
 }
 
 cmd_down() {
@@ -579,6 +711,7 @@ cmd_down() {
     rm -f "$state/redis/redis.pid"
   fi
   stop_redis_cluster
+  stop_redis_sentinel
   n=${#pids[@]}
   rm -f "$state/stack.env"
   log "down (stopped $n Kafka node(s))"
@@ -637,6 +770,20 @@ cmd_status() {
     done
     return
   fi
+  if [[ "${REDIS_SENTINEL:-no}" == yes ]]; then
+    echo "redis with sentinels (master name $SENTINEL_MASTER, now $(sentinel_master_addr | tr " " : || echo unknown)):"
+    for n in 1 2; do
+      if pid="$(our_pid "$(sentinel_dir)/node-$n/redis.pid" redis-server)"; then
+        st="running pid $pid, $(redis-cli -p "$(redis_data_port "$n")" role 2>/dev/null | head -n 1)"
+      else st="stopped"; fi
+      echo "  node $n: 127.0.0.1:$(redis_data_port "$n"): $st"
+    done
+    for n in 1 2 3; do
+      if pid="$(our_pid "$(sentinel_dir)/sentinel-$n/redis.pid" redis-server)"; then st="running pid $pid"; else st="stopped"; fi
+      echo "  sentinel $n: 127.0.0.1:$(sentinel_port "$n"): $st"
+    done
+    return
+  fi
   if redis_answers "$REDIS_URL"; then st="answers"; else st="NOT answering"; fi
   if [[ "$REDIS_MANAGED" == yes ]]; then st+=" (started by us)"; else st+=" (not ours, reused)"; fi
   echo "redis $REDIS_URL: $st"
@@ -676,10 +823,14 @@ cmd_env() {
   fi
   if [[ "${REDIS_CLUSTER:-no}" == yes ]]; then
     echo "export REDIS_CLUSTER_NODES=$(cluster_nodes_list)"
-    echo "unset REDIS_URL"
+    echo "unset REDIS_URL REDIS_SENTINELS REDIS_SENTINEL_MASTER"
+  elif [[ "${REDIS_SENTINEL:-no}" == yes ]]; then
+    echo "export REDIS_SENTINELS=$(sentinels_list)"
+    echo "export REDIS_SENTINEL_MASTER=$SENTINEL_MASTER"
+    echo "unset REDIS_URL REDIS_CLUSTER_NODES"
   else
     printf 'export REDIS_URL=%q\n' "$REDIS_URL"
-    echo "unset REDIS_CLUSTER_NODES"
+    echo "unset REDIS_CLUSTER_NODES REDIS_SENTINELS REDIS_SENTINEL_MASTER"
   fi
 }
 
@@ -689,7 +840,7 @@ cmd_logs() {
   for ((n = 1; n <= ${KAFKA_NODES:-3}; n++)); do
     [[ -f "$(node_dir "$n")/kafka.log" ]] && show_log_tail "$n" "$lines" 2>&1
   done
-  for f in "$state/redis/redis.log" "$state"/redis-cluster/node-*/redis.log; do
+  for f in "$state/redis/redis.log" "$state"/redis-cluster/node-*/redis.log "$state"/redis-sentinel/*/*.log; do
     [[ -f "$f" ]] || continue
     printf -- '----- tail of %s -----\n' "$f"
     tail -n "$lines" "$f"
@@ -697,7 +848,7 @@ cmd_logs() {
   return 0
 }
 
-usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 case "${1:-}" in
   up) shift; cmd_up "$@" ;;
@@ -706,6 +857,7 @@ case "${1:-}" in
   start-broker) cmd_start_broker "${2:-}" ;;
   kill-redis-node) cmd_kill_redis_node "${2:-}" ;;
   start-redis-node) cmd_start_redis_node "${2:-}" ;;
+  kill-redis-master) cmd_kill_redis_master ;;
   status) cmd_status ;;
   env) cmd_env ;;
   logs) cmd_logs "${2:-}" ;;

@@ -1,13 +1,13 @@
-import { execFileSync } from 'node:child_process';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin, Kafka } from 'kafkajs';
 import { Client } from '../../src/sdk/client.ts';
-import { GROUP_HEADER } from '../../src/produce/group-header.ts';
 import { topicKeys } from '../../src/redis/keys.ts';
 import { connectAdmin, consumeAll, createTopic, testKafka } from '../support/kafka.ts';
+import { expectGroupsIntact, OrderedStream } from '../support/ordered-stream.ts';
 import { connectRedis } from '../support/redis.ts';
 import { spawnSidecar, testOptions, type SidecarProcess } from '../support/sidecar.ts';
+import { stack } from '../support/stack.ts';
 
 /**
  * Against `stack.sh up --redis-cluster` (three masters with a replica each): the master holding a topic's
@@ -25,9 +25,6 @@ let kafka: Kafka;
 let admin: Admin;
 let sidecars: SidecarProcess[] = [];
 let killed: number | undefined;
-
-const stack = (...args: string[]): string =>
-  execFileSync('bash', ['scripts/stack.sh', ...args], { env: process.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 beforeAll(async () => {
   kafka = testKafka();
@@ -59,50 +56,24 @@ describe.runIf(clusterNodes.length >= 6)('a Redis Cluster master lost mid-stream
     const topic = await createTopic(admin, PARTITIONS);
     const options = testOptions();
     sidecars = await Promise.all([0, 1].map(() => spawnSidecar(options)));
-    const clients = sidecars.map((s) => new Client({ url: s.url, retry: { maxElapsedMs: 60_000 } }));
-    const sent = new Map<string, number>();
-    let stopAt = Infinity;
-    let round = 0;
+    const stream = new OrderedStream(
+      sidecars.map((s) => new Client({ url: s.url, retry: { maxElapsedMs: 60_000 } })),
+      topic,
+    );
 
-    /** One group's sends, one at a time, alternating sidecars: each waits for the previous one's outcome. */
-    const sendGroup = async (group: string, first: number): Promise<void> => {
-      for (let seq = first; Date.now() < stopAt; seq++) {
-        const client = clients[(seq + round++) % clients.length]!;
-        await client.orderedProducer().sendSingleOrderedMessage(topic, group, null, `${group}#${seq}`);
-        sent.set(group, seq + 1);
-      }
-    };
-
-    const early = Array.from({ length: GROUPS - LATE_GROUPS }, (_, g) => sendGroup(`g-${g}`, 0));
+    stream.start('g', GROUPS - LATE_GROUPS);
     // Let every early group be routed and written a few times before the master goes.
-    await until(() => [...sent.values()].filter((n) => n >= 3).length === GROUPS - LATE_GROUPS, 60_000);
+    await until(() => [...stream.sent.values()].filter((n) => n >= 3).length === GROUPS - LATE_GROUPS, 60_000);
     const master = await masterOf(topic);
     expect(master.node, `master ${master.address} is one of ${clusterNodes.join(',')}`).toBeGreaterThan(0);
     stack('kill-redis-node', String(master.node));
     killed = master.node;
-    const late = Array.from({ length: LATE_GROUPS }, (_, g) => sendGroup(`late-${g}`, 0));
-    // Keep sending through the failover, and a while after the replica took over.
+    stream.start('late', LATE_GROUPS);
+    // Keep sending through the failover, and a while after the replica took over (every group must go on).
     await until(async () => (await masterOf(topic)).address !== master.address, 60_000);
-    const sentBeforeTakeover = new Map(sent);
-    stopAt = Date.now() + 3000;
-    await Promise.all([...early, ...late]);
-    await Promise.all(clients.map((c) => c.close()));
-    // The stream did go on across the failover: every group has messages sent after the new master took over.
-    for (const [group, count] of sent) expect(count, group).toBeGreaterThan(sentBeforeTakeover.get(group) ?? 0);
+    await stream.stopAfter(3000);
 
-    const records = await consumeAll(kafka, admin, topic);
-    const byGroup = new Map<string, { partition: number; offset: bigint; seq: number }[]>();
-    for (const r of records) {
-      const group = r.headers[GROUP_HEADER]!;
-      byGroup.set(group, [...(byGroup.get(group) ?? []), { partition: r.partition, offset: BigInt(r.offset), seq: Number(r.value!.split('#')[1]) }]);
-    }
-    expect(byGroup.size).toBe(GROUPS);
-    for (const [group, count] of sent) {
-      const stored = byGroup.get(group)!;
-      expect(new Set(stored.map((r) => r.partition)).size, `${group} is in one partition`).toBe(1);
-      const firsts = [...new Set(stored.sort((a, b) => (a.offset < b.offset ? -1 : 1)).map((r) => r.seq))];
-      expect(firsts, `${group}: every message, first occurrences in send order`).toEqual(Array.from({ length: count }, (_, i) => i));
-    }
+    expectGroupsIntact(await consumeAll(kafka, admin, topic), stream.sent);
   });
 });
 

@@ -5,11 +5,19 @@ import { RouterStore } from '../../src/redis/router-store.ts';
 import { RedisGateway } from '../../src/redis/redis-gateway.ts';
 import { createRedisClient, type RedisClient } from '../../src/redis/redis-connection.ts';
 
-/** The test Redis as the sidecar would see it: one Redis, or the Cluster when the stack runs one. */
-export const testRedisConnection = () => {
+/** Where the test Redis is, as the sidecar's options say it: one Redis, or the Cluster or Sentinels the stack runs. */
+export const testRedisTopology = (): { redisUrl: string; redisClusterNodes?: string[]; redisSentinels?: string[]; redisSentinelMaster?: string } => {
   const nodes = inject('redisClusterNodes');
-  return { redisUrl: inject('redisUrl') || 'redis://127.0.0.1:6379', redisTls: false, ...(nodes.length ? { redisClusterNodes: nodes } : {}) };
+  const sentinels = inject('redisSentinels');
+  return {
+    redisUrl: inject('redisUrl') || 'redis://127.0.0.1:6379',
+    ...(nodes.length ? { redisClusterNodes: nodes } : {}),
+    ...(sentinels.length ? { redisSentinels: sentinels, redisSentinelMaster: inject('redisSentinelMaster') } : {}),
+  };
 };
+
+/** The test Redis as the sidecar would see it, without TLS. */
+export const testRedisConnection = () => ({ ...testRedisTopology(), redisTls: false });
 
 /** A fresh connection (a Cluster client against a Cluster); the caller quits it (use `afterEach`/`onTestFinished`). */
 export const connectRedis = (): RedisClient => createRedisClient(testRedisConnection(), { lazyConnect: false });

@@ -7,6 +7,9 @@ export interface TestServices {
   redisUrl: string;
   /** Seed nodes when the tests run against a Redis Cluster (`stack.sh up --redis-cluster`); else empty. */
   redisClusterNodes: string[];
+  /** Sentinels and the master name when the tests run against `stack.sh up --redis-sentinel`; else empty. */
+  redisSentinels: string[];
+  redisSentinelMaster: string;
   source: 'environment' | 'testcontainers';
   stop(): Promise<void>;
 }
@@ -22,10 +25,17 @@ async function dockerAnswers(): Promise<boolean> {
 }
 
 export async function startServices(env: NodeJS.ProcessEnv = process.env): Promise<TestServices> {
-  const { KAFKA_BROKERS, REDIS_URL, REDIS_CLUSTER_NODES } = env;
-  if (KAFKA_BROKERS && (REDIS_URL || REDIS_CLUSTER_NODES)) {
-    const redisClusterNodes = REDIS_CLUSTER_NODES ? REDIS_CLUSTER_NODES.split(',') : [];
-    return { kafkaBrokers: KAFKA_BROKERS.split(','), redisUrl: REDIS_URL ?? '', redisClusterNodes, source: 'environment', stop: async () => {} };
+  const { KAFKA_BROKERS, REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS, REDIS_SENTINEL_MASTER } = env;
+  if (KAFKA_BROKERS && (REDIS_URL || REDIS_CLUSTER_NODES || REDIS_SENTINELS)) {
+    return {
+      kafkaBrokers: KAFKA_BROKERS.split(','),
+      redisUrl: REDIS_URL ?? '',
+      redisClusterNodes: REDIS_CLUSTER_NODES ? REDIS_CLUSTER_NODES.split(',') : [],
+      redisSentinels: REDIS_SENTINELS ? REDIS_SENTINELS.split(',') : [],
+      redisSentinelMaster: REDIS_SENTINEL_MASTER ?? '',
+      source: 'environment',
+      stop: async () => {},
+    };
   }
   if (!(await dockerAnswers())) {
     throw new Error(
@@ -43,6 +53,8 @@ export async function startServices(env: NodeJS.ProcessEnv = process.env): Promi
     kafkaBrokers: [`${kafka.getHost()}:${kafka.getMappedPort(9093)}`],
     redisUrl: redis.getConnectionUrl(),
     redisClusterNodes: [],
+    redisSentinels: [],
+    redisSentinelMaster: '',
     source: 'testcontainers',
     stop: async () => {
       await Promise.all([kafka.stop(), redis.stop()]);

@@ -6,6 +6,7 @@ import { DEFAULT_OPTIONS, type SidecarOptions } from '../../src/config/options.t
 import { loadConfig } from '../../src/config/load-config.ts';
 import type { KafkaSecurityOptions } from '../../src/kafka/kafka-security.ts';
 import { recordContract } from './openapi-contract.ts';
+import { testRedisTopology } from './redis.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { startSidecar, type RunningSidecar } from '../../src/sidecar.ts';
 
@@ -38,14 +39,12 @@ export const testKafkaClient = (): SidecarOptions['kafkaClient'] => loadConfig([
 
 /** Options for a test sidecar: the test services, an ephemeral port, and a Redis prefix of its own. */
 export function testOptions(overrides: Partial<SidecarOptions> = {}): SidecarOptions {
-  const clusterNodes = inject('redisClusterNodes');
   return {
     ...DEFAULT_OPTIONS,
     ...stackKafkaSecurity(),
     kafkaClient: testKafkaClient(),
     kafkaBrokers: inject('kafkaBrokers'),
-    redisUrl: inject('redisUrl') || DEFAULT_OPTIONS.redisUrl,
-    ...(clusterNodes.length ? { redisClusterNodes: clusterNodes } : {}),
+    ...testRedisTopology(),
     redisPrefix: `ost-${randomUUID().slice(0, 8)}`,
     port: 0,
     logLevel: 'warn',
@@ -62,6 +61,13 @@ export async function startTestSidecar(overrides: Partial<SidecarOptions> = {}):
   const sidecar = await startSidecar(testOptions(overrides), createLogger('warn', { test: true }));
   recordContract(sidecar.server);
   return sidecar;
+}
+
+/** The CLI flags that point a sidecar process at the Redis `options` name. */
+function redisFlags(options: SidecarOptions): string[] {
+  if (options.redisClusterNodes) return ['--redis-cluster-nodes', options.redisClusterNodes.join(',')];
+  if (options.redisSentinels) return ['--redis-sentinels', options.redisSentinels.join(','), '--redis-sentinel-master', options.redisSentinelMaster ?? ''];
+  return ['--redis-url', options.redisUrl];
 }
 
 export interface SidecarProcess {
@@ -86,7 +92,7 @@ export async function spawnSidecar(options: SidecarOptions, { port = 0, flags = 
     '--kafka-brokers',
     options.kafkaBrokers.join(','),
     // Kafka TLS/SASL reach the child through the environment it inherits; flags in `flags` override them.
-    ...(options.redisClusterNodes ? ['--redis-cluster-nodes', options.redisClusterNodes.join(',')] : ['--redis-url', options.redisUrl]),
+    ...redisFlags(options),
     '--redis-prefix',
     options.redisPrefix,
     '--kafka-client',
