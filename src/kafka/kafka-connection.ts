@@ -1,6 +1,6 @@
 import type { SidecarOptions } from '../config/options.ts';
 import { KafkaConnectionProblem } from './connection-problem.ts';
-import { kafkaSecurity, type KafkaSecurity } from './kafka-security.ts';
+import { kafkaSecurity, type KafkaSecurity, type KafkaSecurityOptions } from './kafka-security.ts';
 
 /**
  * How to reach the Kafka cluster. Every engine is built from this one object, so a transport setting
@@ -19,23 +19,7 @@ export interface KafkaConnection {
 }
 
 /** The connection settings within the sidecar's options. */
-export const kafkaConnection = (
-  options: Pick<
-    SidecarOptions,
-    | 'kafkaBrokers'
-    | 'kafkaClientId'
-    | 'kafkaTls'
-    | 'kafkaTlsCaFile'
-    | 'kafkaTlsCertFile'
-    | 'kafkaTlsKeyFile'
-    | 'kafkaTlsServername'
-    | 'kafkaTlsInsecureSkipVerify'
-    | 'kafkaSaslMechanism'
-    | 'kafkaSaslUsername'
-    | 'kafkaSaslPassword'
-    | 'kafkaSaslPasswordFile'
-  >,
-): KafkaConnection => ({
+export const kafkaConnection = (options: Pick<SidecarOptions, 'kafkaBrokers' | 'kafkaClientId'> & KafkaSecurityOptions): KafkaConnection => ({
   brokers: options.kafkaBrokers,
   clientId: options.kafkaClientId,
   security: kafkaSecurity(options),
