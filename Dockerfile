@@ -65,8 +65,9 @@ EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["node", "/app/healthcheck.mjs"]
 # Node runs as PID 1 and handles SIGTERM itself: the sidecar stops accepting, drains in-flight
-# requests (SHUTDOWN_GRACE, default 25s) and exits. Give it a stop timeout longer than that
-# (docker stop -t 30, compose stop_grace_period, k8s terminationGracePeriodSeconds).
+# requests (SHUTDOWN_GRACE, default 25s), waits for the Kafka writes they started (at most
+# 2 x KAFKA_WRITE_TIMEOUT, 60s by default, when Kafka is slow) and exits. Give it a stop timeout longer
+# than that (docker stop -t 90, compose stop_grace_period, k8s terminationGracePeriodSeconds).
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["node", "dist/cli.js"]
 CMD ["serve"]

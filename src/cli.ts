@@ -6,12 +6,6 @@ import { SUBSCRIPTIONS_USAGE, subscriptionsCommand } from './cli/subscriptions-c
 import { VERSION } from './version.ts';
 import { SubscriptionsError } from './consume/subscriptions.ts';
 
-// kafkajs arms a timer with a negative delay when a request deadline has already passed; Node 24 warns
-// about it on stderr outside our JSON log. The timer behaves as intended (it fires at once).
-process.removeAllListeners('warning').on('warning', (warning) => {
-  if (warning.name !== 'TimeoutNegativeWarning') process.stderr.write(`${warning.name}: ${warning.message}\n`);
-});
-
 const USAGE = `ordered-sidecar ${VERSION}
 
 Usage:

@@ -25,17 +25,13 @@ import { AdminStore } from './redis/admin-store.ts';
 import { AdminService } from './admin/admin-service.ts';
 import { warnIfAdminExposed } from './admin/admin-auth.ts';
 import { readSubscriptionsFile } from './consume/subscriptions.ts';
-import type { ConsumeService } from './consume/consume-service.ts';
 import { createConsumption } from './consumption.ts';
 
 export interface RunningSidecar {
   url: string;
   server: Server;
   router: OrderedMessageRouter;
-  cleaner: MappingCleaner;
   metrics: SidecarMetrics;
-  /** Ordered consumption of the subscriptions file; undefined without one. */
-  consume: ConsumeService | undefined;
   /** Stops accepting, drains in-flight requests, flushes Kafka and Redis, disconnects. Idempotent. */
   close(): Promise<void>;
 }
@@ -191,7 +187,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
       log.info('shut down cleanly');
     })());
 
-  return { url, server, router, cleaner, metrics, consume: consumption?.service, close };
+  return { url, server, router, metrics, close };
 }
 
 /** Starting degraded because Redis is a moment slower than us would be needless; wait a little, then go on. */

@@ -16,8 +16,8 @@ export function groupParam(raw: unknown, maxGroupBytes: number): string {
   return raw;
 }
 
-export const DEFAULT_LIST_LIMIT = 100;
-export const MAX_LIST_LIMIT = 1000;
+const DEFAULT_LIST_LIMIT = 100;
+const MAX_LIST_LIMIT = 1000;
 
 export function limitParam(raw: unknown): number {
   if (raw === undefined || raw === '') return DEFAULT_LIST_LIMIT;

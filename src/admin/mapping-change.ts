@@ -22,7 +22,7 @@ export interface ChangeRequest {
 }
 
 /** 409 for a group used too recently; carries the last access for machines as well as in the message. */
-export class MappingBusyError extends SidecarError {
+class MappingBusyError extends SidecarError {
   readonly lastAccess: string;
 
   constructor(message: string, lastAccess: string) {

@@ -3,7 +3,7 @@ import { SidecarError, invalid } from '../errors/sidecar-error.ts';
 import type { ConsumeService, UnblockAction } from '../consume/consume-service.ts';
 
 /** Body of a retry or skip: `{"partition": N, "message_group": "g" | null}` (null: the records without a group). */
-export function blockedHeadBody(body: unknown): { partition: number; group: string | null } {
+function blockedHeadBody(body: unknown): { partition: number; group: string | null } {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('body', 'must be a JSON object {"partition": N, "message_group": "..."}');
   for (const key of Object.keys(body))
     if (key !== 'partition' && key !== 'message_group') throw invalid(`body.${key}`, 'unknown field (allowed: partition, message_group)');

@@ -1,15 +1,16 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_OPTIONS, DEGRADED_ROUTING_MODES, KAFKA_CLIENTS, SASL_MECHANISMS, type SidecarOptions } from './options.ts';
 import { parseDuration } from './parse-duration.ts';
+import { parseSize } from './parse-size.ts';
 import { LOG_LEVELS } from '../logging/logger.ts';
 import { ConfigError } from './config-error.ts';
 import { checkConnectivity } from './check-connectivity.ts';
 
 export { ConfigError };
 
-type Kind = 'string' | 'list' | 'int' | 'duration' | 'url' | 'level' | 'degraded-routing' | 'kafka-client' | 'bool' | 'file' | 'mechanism';
+type Kind = 'string' | 'list' | 'int' | 'size' | 'duration' | 'url' | 'level' | 'degraded-routing' | 'kafka-client' | 'bool' | 'file' | 'mechanism';
 
-interface Setting {
+export interface Setting {
   key: keyof SidecarOptions;
   env: string;
   kind: Kind;
@@ -17,8 +18,8 @@ interface Setting {
   max?: number;
 }
 
-/** One row per option: its env variable, and the flag `--kebab-case` of its env name. */
-const SETTINGS: Setting[] = [
+/** One row per option: its env variable, and the flag `--kebab-case` of its env name (the README's table is checked against it). */
+export const SETTINGS: readonly Setting[] = [
   { key: 'kafkaBrokers', env: 'KAFKA_BROKERS', kind: 'list' },
   { key: 'kafkaClientId', env: 'KAFKA_CLIENT_ID', kind: 'string' },
   { key: 'kafkaClient', env: 'KAFKA_CLIENT', kind: 'kafka-client' },
@@ -32,16 +33,16 @@ const SETTINGS: Setting[] = [
   { key: 'routeCacheSize', env: 'ROUTE_CACHE_SIZE', kind: 'int', min: 0 },
   { key: 'touchFlushIntervalMs', env: 'TOUCH_FLUSH_INTERVAL', kind: 'duration', min: 10, max: 60_000 },
   { key: 'metadataRefreshMs', env: 'METADATA_REFRESH', kind: 'duration', min: 100 },
-  { key: 'maxGroupBytes', env: 'MAX_GROUP_BYTES', kind: 'int', min: 1, max: 4096 },
-  { key: 'maxDedupIdBytes', env: 'MAX_DEDUP_ID_BYTES', kind: 'int', min: 1, max: 4096 },
+  { key: 'maxGroupBytes', env: 'MAX_GROUP_BYTES', kind: 'size', min: 1, max: 4096 },
+  { key: 'maxDedupIdBytes', env: 'MAX_DEDUP_ID_BYTES', kind: 'size', min: 1, max: 4096 },
   { key: 'dedupWindowMs', env: 'DEDUP_WINDOW', kind: 'duration', min: 1000 },
   { key: 'dedupLeaseMs', env: 'DEDUP_LEASE', kind: 'duration', min: 1000 },
-  { key: 'maxMessageBytes', env: 'MAX_MESSAGE_BYTES', kind: 'int', min: 1 },
-  { key: 'maxBodyBytes', env: 'MAX_BODY_BYTES', kind: 'int', min: 1 },
+  { key: 'maxMessageBytes', env: 'MAX_MESSAGE_BYTES', kind: 'size', min: 1 },
+  { key: 'maxBodyBytes', env: 'MAX_BODY_BYTES', kind: 'size', min: 1 },
   { key: 'maxMessagesPerRequest', env: 'MAX_MESSAGES_PER_REQUEST', kind: 'int', min: 1 },
   { key: 'maxBatchMessages', env: 'MAX_BATCH_MESSAGES', kind: 'int', min: 1 },
-  { key: 'maxBatchBytes', env: 'MAX_BATCH_BYTES', kind: 'int', min: 1024 },
-  { key: 'maxQueuedBytes', env: 'MAX_QUEUED_BYTES', kind: 'int', min: 1024 * 1024 },
+  { key: 'maxBatchBytes', env: 'MAX_BATCH_BYTES', kind: 'size', min: 1024 },
+  { key: 'maxQueuedBytes', env: 'MAX_QUEUED_BYTES', kind: 'size', min: 1024 * 1024 },
   { key: 'kafkaWriteTimeoutMs', env: 'KAFKA_WRITE_TIMEOUT', kind: 'duration', min: 5000 },
   { key: 'shutdownGraceMs', env: 'SHUTDOWN_GRACE', kind: 'duration', min: 0 },
   { key: 'adminToken', env: 'ADMIN_TOKEN', kind: 'string' },
@@ -107,6 +108,10 @@ function parseValue(setting: Setting, raw: string, source: string): SidecarOptio
     }
     case 'int':
       return /^\d+$/.test(raw.trim()) ? inRange(Number(raw)) : fail('must be a whole number');
+    case 'size': {
+      const bytes = parseSize(raw);
+      return bytes === undefined ? fail('must be a size in bytes such as 1048576, 900KiB, 16MiB') : inRange(bytes);
+    }
     case 'duration': {
       const ms = parseDuration(raw);
       return ms === undefined ? fail('must be a duration such as 500ms, 30s, 30m, 24h') : inRange(ms);

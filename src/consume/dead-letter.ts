@@ -2,7 +2,7 @@ import { GROUP_HEADER } from '../produce/group-header.ts';
 import { encodeBytes, type Delivery } from './delivery.ts';
 
 /** Headers a dead-lettered message carries, besides its own (docs/consumption.md). */
-export const DEAD_LETTER_HEADERS = {
+const DEAD_LETTER_HEADERS = {
   topic: 'dead-letter-original-topic',
   partition: 'dead-letter-original-partition',
   offset: 'dead-letter-original-offset',

@@ -27,7 +27,7 @@ export interface Subscription {
 }
 
 /** The defaults of the example; every field but name, topic, consumer_group and endpoint is optional. */
-export const SUBSCRIPTION_DEFAULTS = {
+const SUBSCRIPTION_DEFAULTS = {
   startFrom: 'earliest',
   maxInFlightGroups: 64,
   batchMaxMessages: 1,

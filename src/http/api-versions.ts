@@ -4,7 +4,7 @@ import { GROUP_HEADER } from '../produce/group-header.ts';
 export const ORDERED_PRODUCE_TYPE = 22;
 
 /** Request types by the numbers of the original design. */
-export const REQUEST_TYPES = [
+const REQUEST_TYPES = [
   { name: 'Produce', type: 0, method: 'POST', path: '/v1/produce', min_version: 1, max_version: 1 },
   { name: 'OrderedProduce', type: ORDERED_PRODUCE_TYPE, method: 'POST', path: '/v1/ordered-produce', min_version: 1, max_version: 1 },
 ] as const;

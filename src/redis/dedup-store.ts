@@ -51,7 +51,9 @@ export class RedisDedupStore implements DedupStore {
     const bySlice = new Map<string, string[]>();
     for (const o of outcomes) {
       const slice = o.sliceKey ?? newest;
-      bySlice.set(slice, [...(bySlice.get(slice) ?? []), o.id, 'released' in o ? 'r' : `d:${o.partition}:${o.offset}`]);
+      const pairs = bySlice.get(slice) ?? [];
+      if (pairs.length === 0) bySlice.set(slice, pairs);
+      pairs.push(o.id, 'released' in o ? 'r' : `d:${o.partition}:${o.offset}`);
     }
     for (const [slice, pairs] of bySlice) await this.#gateway.run(() => this.#gateway.redis.osDedupSettle(slice, this.#ttlSeconds, ...pairs));
   }

@@ -7,10 +7,10 @@ import { SidecarError } from '../errors/sidecar-error.ts';
  * reading the formats listed in READABLE_STATE_FORMATS, and says in docs/operations.md how to roll it out.
  */
 export const STATE_FORMAT = 1;
-export const READABLE_STATE_FORMATS: readonly number[] = [1];
+const READABLE_STATE_FORMATS: readonly number[] = [1];
 
 /** The format a topic's stored `format` field names (absent: 1, written before the field existed). */
-export const storedFormat = (raw: string | null): number => (raw === null ? 1 : Number(raw));
+const storedFormat = (raw: string | null): number => (raw === null ? 1 : Number(raw));
 
 /** Refuses, with one clear error, a topic whose state this sidecar cannot read (written by a newer release). */
 export function checkStateFormat(topic: string, raw: string | null): void {

@@ -77,7 +77,7 @@ export class MappingCleaner {
     }
   }
 
-  /** One full pass over every topic, regardless of turns (the admin tools and tests call it directly). */
+  /** One full pass over every topic, regardless of turns (what `runIfOurTurn` runs; tests call it directly). */
   run(): Promise<CleanupReport> {
     this.#running ??= this.#pass().finally(() => {
       this.#running = undefined;

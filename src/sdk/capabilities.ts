@@ -23,7 +23,7 @@ interface WireApiVersions {
 }
 
 /** Reads an api-versions body leniently: unknown fields are ignored, a missing type 22 means "not offered". */
-export function parseCapabilities(body: unknown): SidecarCapabilities | FailureInfo {
+function parseCapabilities(body: unknown): SidecarCapabilities | FailureInfo {
   if (typeof body !== 'object' || body === null) {
     return { code: 'INVALID_RESPONSE', message: 'GET /v1/api-versions: the answer is not a JSON object', retriable: false };
   }

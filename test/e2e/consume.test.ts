@@ -21,6 +21,12 @@ async function sidecarWith(entry: Record<string, unknown> & { topic: string; end
   return { sidecar, status, ...file };
 }
 
+/** The offsets Kafka itself holds for `consumerGroup` on `topic`, by partition (not the sidecar's view of them). */
+async function committedInKafka(consumerGroup: string, topic: string): Promise<Record<number, string>> {
+  const [offsets] = await adminClient().fetchOffsets({ groupId: consumerGroup, topics: [topic] });
+  return Object.fromEntries(offsets!.partitions.map((p) => [p.partition, p.offset]));
+}
+
 const groupsNamed = (n: number, prefix = 'g') => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
 describe('ordered consumption', () => {
@@ -30,7 +36,7 @@ describe('ordered consumption', () => {
     onTestFinished(() => endpoint.close());
     const groups = groupsNamed(24);
     await produceGroups(kafka, topic, groups, 25, (g) => Number(g.slice(1)) % 2);
-    const { status } = await sidecarWith({ topic, endpoint: endpoint.url, max_attempts: 1000, retry_backoff: '5ms', retry_backoff_max: '20ms' });
+    const { status, consumerGroup } = await sidecarWith({ topic, endpoint: endpoint.url, max_attempts: 1000, retry_backoff: '5ms', retry_backoff_max: '20ms' });
 
     await waitFor(
       () => `acked ${[...endpoint.acked().values()].flat().length} of 600`,
@@ -49,6 +55,11 @@ describe('ordered consumption', () => {
         const s = await status();
         return s.partitions.length === 2 && s.partitions.every((p) => p.lag === '0' && p.committed_offset === '300');
       },
+    );
+    // The status shows what is committable; Kafka's own record catches up within CONSUME_COMMIT_INTERVAL.
+    await waitFor(
+      () => 'offsets 300 committed in Kafka',
+      async () => JSON.stringify(await committedInKafka(consumerGroup, topic)) === JSON.stringify({ 0: '300', 1: '300' }),
     );
     const s = await status();
     expect(s).toMatchObject({ ready: true, state: 'running', in_flight_groups: 0, blocked_groups: [] });
@@ -136,7 +147,7 @@ describe('ordered consumption', () => {
     const endpoint = await deliveryEndpoint({ answer: (b) => (b.messages.some((m) => failing.has(m.value!)) ? 500 : 200) });
     onTestFinished(() => endpoint.close());
     await produceGroups(kafka, topic, ['bad', 'good'], 4, () => 0);
-    const { sidecar, status, name } = await sidecarWith({ topic, endpoint: endpoint.url, max_attempts: 2, retry_backoff: '5ms' });
+    const { sidecar, status, name, consumerGroup } = await sidecarWith({ topic, endpoint: endpoint.url, max_attempts: 2, retry_backoff: '5ms' });
     const call = (action: string, body: unknown) =>
       fetch(`${sidecar.url}/admin/v1/subscriptions/${name}/blocked/${action}`, {
         method: 'POST',
@@ -181,6 +192,10 @@ describe('ordered consumption', () => {
     await waitFor(
       () => 'all committed',
       async () => (await status()).partitions[0]!.committed_offset === '8',
+    );
+    await waitFor(
+      () => 'offset 8 committed in Kafka',
+      async () => (await committedInKafka(consumerGroup, topic))[0] === '8',
     );
     expect((await call('skip', { partition: 0, message_group: 'bad' })).status).toBe(409);
     expect(await cli('retry', name, '0', 'bad')).toMatchObject({ code: 1, out: expect.stringContaining('409 CONFLICT') });

@@ -82,9 +82,12 @@ describe('topic growth', () => {
     });
     expect(second.status).toBe(200);
     old.forEach((_, i) => expect(second.body.results[i]).toMatchObject({ partition: (first.body.results[i] as { partition: number }).partition }));
-    const freshPartitions = second.body.results.slice(old.length).map((r) => (r as { partition: number }).partition);
-    // 2 old partitions hold 5 groups each: new groups fill partitions 2 and 3 first.
-    expect(freshPartitions.filter((p) => p >= 2).length).toBeGreaterThanOrEqual(9);
+    const partitionsOf = (results: unknown[]) => results.map((r) => (r as { partition: number }).partition);
+    const perPartition = (partitions: number[]) => [0, 1, 2, 3].map((p) => partitions.filter((q) => q === p).length);
+    // Each new group goes, atomically in Redis, to a least-loaded partition: the old groups split 5/5, so the
+    // new ones fill partitions 2 and 3 until they hold 5 each, and none reaches the old ones.
+    expect(perPartition(partitionsOf(first.body.results))).toEqual([5, 5, 0, 0]);
+    expect(perPartition(partitionsOf(second.body.results.slice(old.length)))).toEqual([0, 0, 5, 5]);
   });
 });
 

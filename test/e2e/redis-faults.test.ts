@@ -72,6 +72,8 @@ interface Traffic {
   done: Promise<void>;
   /** Messages acknowledged so far. */
   acked: () => number;
+  /** True until every group has sent all its messages. */
+  running: () => boolean;
 }
 
 /**
@@ -87,6 +89,7 @@ function sendMessages(
   sent: Map<string, string[]>,
 ): Traffic {
   let acked = 0;
+  let running = true;
   const producers = clients.map((c) => c.orderedProducer());
   const done = Promise.all(
     groups.map(async (group, g) => {
@@ -97,8 +100,10 @@ function sendMessages(
         acked++;
       }
     }),
-  ).then(() => undefined);
-  return { sent, done, acked: () => acked };
+  )
+    .then(() => undefined)
+    .finally(() => (running = false));
+  return { sent, done, acked: () => acked, running: () => running };
 }
 
 async function until(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
@@ -151,6 +156,8 @@ async function scenario(
   const before = await count503();
   const traffic = sendMessages(topic, groups, WARM_MESSAGES, MESSAGES_PER_GROUP, (g, k) => (g + k) % 3, sent);
   await until(() => traffic.acked() >= faultAfter, `${faultAfter} messages acknowledged`);
+  // A fault that began after the last send would prove nothing about traffic through it.
+  const sendingWhenFaultStarted = traffic.running();
   await fault();
   await traffic.done;
   const rejected = (await count503()) - before;
@@ -159,6 +166,7 @@ async function scenario(
   console.log(
     `redis fault "${name}": ${total} messages, ${rejected} answers 503, splits ${result.splits}, reorders ${result.reorders}, losses ${result.losses}, duplicates ${result.duplicates}`,
   );
+  expect(sendingWhenFaultStarted, 'the clients were still sending when the fault started').toBe(true);
   expect(total).toBe(GROUPS * MESSAGES_PER_GROUP);
   expect(result).toMatchObject({ splits: 0, reorders: 0, losses: 0 });
   return { rejected };

@@ -1,5 +1,5 @@
 import { createServer, type AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Admin } from 'kafkajs';
 import { AbortError, Client, NonRetriableError, RetriableError, SidecarClientError } from '../../src/index.ts';
 import type { RunningSidecar } from '../../src/sidecar.ts';
@@ -123,8 +123,11 @@ describe('errors are typed, carry the sidecar reason, and 4xx are not retried', 
     await producer.client.capabilities();
     const controller = new AbortController();
     const started = Date.now();
-    setTimeout(() => controller.abort(new Error('user gave up')), 200);
-    const err = await rejection(producer.sendSingleOrderedMessage(topic, 'g', null, 'x', { signal: controller.signal }));
+    const sent = rejection(producer.sendSingleOrderedMessage(topic, 'g', null, 'x', { signal: controller.signal }));
+    // Abort only once the POST is out (the proxy holds its answer), so the message is truly in doubt.
+    await vi.waitUntil(() => proxy.posts === 1, { timeout: 2_000, interval: 10 });
+    controller.abort(new Error('user gave up'));
+    const err = await sent;
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(err).toBeInstanceOf(AbortError);
     // The request was out: the message may be in Kafka, so it is in doubt and may be resent as it is.

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
+import ajvFormats from 'ajv-formats';
 
 /**
  * Checks real sidecar responses against docs' OpenAPI document (src/http/openapi.json): every in-process
@@ -18,9 +18,10 @@ interface Document {
 export const OPENAPI_FILE = new URL('../../src/http/openapi.json', import.meta.url);
 const document = JSON.parse(readFileSync(OPENAPI_FILE, 'utf8')) as Document;
 
-// ajv-formats is CommonJS with a default export that TypeScript's NodeNext view sees as the module.
-const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
-const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true }));
+// ajv-formats is CommonJS: Node's default import is its module.exports, which TypeScript's NodeNext view types as
+// the module namespace; the plugin is that object's `default` too (the package sets exports.default to it).
+const ajv = new Ajv2020({ strict: false, allErrors: true });
+ajvFormats.default(ajv);
 ajv.addSchema(document, 'openapi');
 
 const routes = Object.keys(document.paths).map((template) => ({

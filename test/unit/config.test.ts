@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, flagName, loadConfig } from '../../src/config/load-config.ts';
 import { DEFAULT_OPTIONS } from '../../src/config/options.ts';
 import { parseDuration } from '../../src/config/parse-duration.ts';
+import { parseSize } from '../../src/config/parse-size.ts';
 
 /** Runs loadConfig expecting a ConfigError; returns its message. */
 function configError(argv: string[], env: NodeJS.ProcessEnv = {}): string {
@@ -18,6 +19,31 @@ function configError(argv: string[], env: NodeJS.ProcessEnv = {}): string {
   }
   throw new Error(`expected a ConfigError for argv=${JSON.stringify(argv)} env=${JSON.stringify(env)}`);
 }
+
+describe('parseSize', () => {
+  it.each([
+    ['1048576', 1_048_576],
+    ['128', 128],
+    ['0', 0],
+    ['512b', 512],
+    ['900KiB', 921_600],
+    ['16MiB', 16_777_216],
+    [' 1 gib ', 1_073_741_824],
+  ])('parses %j as %i bytes', (text, bytes) => {
+    expect(parseSize(text)).toBe(bytes);
+  });
+
+  it.each(['', 'abc', '-5', '1.5MiB', '16MB', '1e3', 'MiB', '16 MiB MiB', '99999999999GiB'])('rejects %j', (text) => {
+    expect(parseSize(text)).toBeUndefined();
+  });
+
+  it('takes sizes for every byte option, and names the form in its error', () => {
+    expect(loadConfig([], { MAX_BODY_BYTES: '16MiB', MAX_QUEUED_BYTES: '1GiB' })).toMatchObject({ maxBodyBytes: 16_777_216, maxQueuedBytes: 1_073_741_824 });
+    expect(loadConfig(['--max-batch-bytes=512KiB', '--max-message-bytes', '2MiB'], {})).toMatchObject({ maxBatchBytes: 524_288, maxMessageBytes: 2_097_152 });
+    expect(configError([], { MAX_BODY_BYTES: '16MB' })).toBe('invalid MAX_BODY_BYTES="16MB": must be a size in bytes such as 1048576, 900KiB, 16MiB');
+    expect(configError([], { MAX_GROUP_BYTES: '8KiB' })).toBe('invalid MAX_GROUP_BYTES="8KiB": must be at most 4096');
+  });
+});
 
 describe('parseDuration', () => {
   it.each([

@@ -1,0 +1,177 @@
+import { describe, expect, it } from 'vitest';
+import { DedupWindow } from '../../src/dedup/dedup-window.ts';
+import type { DedupStore } from '../../src/dedup/dedup-store.ts';
+import { SidecarError } from '../../src/errors/sidecar-error.ts';
+import { StoreUnreachableError } from '../../src/errors/store-errors.ts';
+import { PartitionWriter, type WriterMetrics } from '../../src/kafka/partition-writer.ts';
+import { createLogger } from '../../src/logging/logger.ts';
+import { ProduceService, type ProduceMetrics } from '../../src/produce/produce-service.ts';
+import { leastLoadedPartition } from '../../src/routing/least-loaded.ts';
+import { OrderedMessageRouter } from '../../src/routing/router.ts';
+import type { RouterMetrics } from '../../src/routing/router-metrics.ts';
+import type { RouteOutcome, RouteStore, TopicRegistration, TouchEntry } from '../../src/routing/route-store.ts';
+
+/**
+ * A programming error in a Redis path (here: a store that throws a TypeError) must surface as a defect
+ * (the HTTP layer answers anything but a SidecarError with 500 INTERNAL): nothing written, never "without
+ * dedup", and never taken for an outage that would switch routing to degraded mode.
+ */
+
+const PARTITIONS = 2;
+const bug = () => new TypeError("Cannot read properties of undefined (reading 'partition')");
+
+/** The routing store in memory; `defect` makes its calls throw a programming error. */
+class FakeRouteStore implements RouteStore {
+  readonly #mappings = new Map<string, number>();
+  defect = false;
+
+  #check(): void {
+    if (this.defect) throw bug();
+  }
+
+  async registerTopic(_topic: string, buckets: number): Promise<TopicRegistration> {
+    this.#check();
+    return { buckets, generation: null };
+  }
+
+  async route(topic: string, _buckets: number, group: string, hash: number): Promise<RouteOutcome> {
+    this.#check();
+    const existing = this.#mappings.get(`${topic}/${group}`);
+    if (existing !== undefined) return { partition: existing, created: false };
+    const partition = leastLoadedPartition(new Array<number>(PARTITIONS).fill(0), hash);
+    this.#mappings.set(`${topic}/${group}`, partition);
+    return { partition, created: true };
+  }
+
+  async record(topic: string, _buckets: number, group: string, _hash: number, partition: number): Promise<number> {
+    this.#check();
+    return this.#mappings.get(`${topic}/${group}`) ?? partition;
+  }
+
+  async touch(_topic: string, _buckets: number, entries: readonly TouchEntry[]): Promise<boolean[]> {
+    this.#check();
+    return entries.map(() => true);
+  }
+
+  async generations(topics: readonly string[]): Promise<(string | null)[]> {
+    this.#check();
+    return topics.map(() => null);
+  }
+
+  async ping(): Promise<void> {
+    this.#check();
+  }
+}
+
+/** The dedup store in memory; `failure` makes a claim throw a defect or fail as an unreachable Redis would. */
+class FakeDedupStore implements DedupStore {
+  failure: 'defect' | 'unreachable' | undefined;
+
+  async claim(_topic: string, ids: readonly string[]): ReturnType<DedupStore['claim']> {
+    if (this.failure === 'defect') throw bug();
+    if (this.failure === 'unreachable') throw new StoreUnreachableError('fake Redis out of reach', { outage: true });
+    return { states: ids.map(() => ({ kind: 'claimed' as const })), sliceKey: 'slice' };
+  }
+
+  async renew(claims: readonly unknown[]): Promise<number> {
+    return claims.length;
+  }
+
+  async settle(): Promise<void> {}
+}
+
+const counter = () => {
+  const c = { value: 0, inc: (_labels?: unknown, n = 1) => void (c.value += n) };
+  return c;
+};
+
+function setup() {
+  const routeStore = new FakeRouteStore();
+  const dedupStore = new FakeDedupStore();
+  const log = createLogger('error', {}, () => undefined);
+  const routerMetrics = {
+    cacheHits: counter(),
+    cacheMisses: counter(),
+    groupsCreated: counter(),
+    degradedMode: { set: () => undefined },
+    degradedRoutes: counter(),
+    degradedConflicts: counter(),
+    hashRoutedMessages: counter(),
+  } satisfies RouterMetrics;
+  const router = new OrderedMessageRouter(
+    routeStore,
+    async () => PARTITIONS,
+    { routerBuckets: 16, routeCacheSize: 100, groupTtlMs: 3_600_000, touchFlushIntervalMs: 1000 },
+    routerMetrics,
+    log,
+  );
+  /** Every batch that reached "Kafka". */
+  const sent: string[][] = [];
+  let offset = 0n;
+  const writerMetrics: WriterMetrics = {
+    kafkaWriteDuration: { startTimer: () => () => 0 },
+    kafkaBatchMessages: { observe: () => undefined },
+    messagesProduced: counter(),
+    messagesFailed: counter(),
+  };
+  const writer = new PartitionWriter(
+    async (_topic, _partition, messages) => {
+      sent.push(messages.map((m) => String(m.value)));
+      const base = offset;
+      offset += BigInt(messages.length);
+      return base;
+    },
+    { maxBatchMessages: 1000, maxBatchBytes: 1024 * 1024 },
+    writerMetrics,
+  );
+  const metrics = {
+    routingDuration: { startTimer: () => () => 0 },
+    routingFailures: counter(),
+    dedupUnavailable: counter(),
+    deduplicated: counter(),
+  } satisfies ProduceMetrics;
+  const produce = new ProduceService({
+    maxQueuedBytes: 1024 * 1024,
+    router,
+    partitionCount: async () => PARTITIONS,
+    writer,
+    metrics,
+    limits: { maxGroupBytes: 128, maxDedupIdBytes: 128, maxMessageBytes: 1024 * 1024, maxMessagesPerRequest: 10_000 },
+    dedup: new DedupWindow(dedupStore, { leaseMs: 15_000, pollMs: 10, maxWaitMs: 1000 }, log),
+    log,
+  });
+  return { routeStore, dedupStore, router, sent, metrics, produce };
+}
+
+describe('a programming error in the Redis paths', () => {
+  it('in the dedup check is a defect and writes nothing (never "without dedup")', async () => {
+    const { dedupStore, router, sent, metrics, produce } = setup();
+    dedupStore.failure = 'defect';
+    const err = await produce.ordered({ topic: 't', messages: [{ message_group: 'g', value: 'v', dedup_id: 'd-1' }] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err).not.toBeInstanceOf(SidecarError);
+    expect(sent).toEqual([]);
+    expect(metrics.dedupUnavailable.value).toBe(0);
+    expect(router.degraded).toBe(false);
+  });
+
+  it('while Redis out of reach in the dedup check writes without it, and says so (the contrast)', async () => {
+    const { dedupStore, sent, metrics, produce } = setup();
+    dedupStore.failure = 'unreachable';
+    const response = await produce.ordered({ topic: 't', messages: [{ message_group: 'g', value: 'v', dedup_id: 'd-1' }] });
+    expect(response).toMatchObject({ successful_messages: 1, dedup_unavailable: true });
+    expect(sent).toEqual([['v']]);
+    expect(metrics.dedupUnavailable.value).toBe(1);
+  });
+
+  it('in routing is a defect, writes nothing, and does not turn degraded mode on', async () => {
+    const { routeStore, router, sent, metrics, produce } = setup();
+    routeStore.defect = true;
+    const err = await produce.ordered({ topic: 't', messages: [{ message_group: 'fresh', value: 'v' }] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err).not.toBeInstanceOf(SidecarError);
+    expect(sent).toEqual([]);
+    expect(metrics.routingFailures.value).toBe(0);
+    expect(router.degraded).toBe(false);
+  });
+});
