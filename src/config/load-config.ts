@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_OPTIONS, DEGRADED_ROUTING_MODES, KAFKA_CLIENTS, SASL_MECHANISMS, type SidecarOptions } from './options.ts';
 import { parseDuration } from './parse-duration.ts';
-import { LOG_LEVELS } from '../logging/logger.ts';
+import { LOG_LEVELS, withoutUrlPassword } from '../logging/logger.ts';
 import { ConfigError } from './config-error.ts';
 import { checkConnectivity } from './check-connectivity.ts';
 
@@ -82,8 +82,10 @@ const SECRET_ENVS = new Set(['KAFKA_SASL_PASSWORD', 'REDIS_PASSWORD', 'API_TOKEN
 export const flagName = (env: string): string => `--${env.toLowerCase().replaceAll('_', '-')}`;
 
 function parseValue(setting: Setting, raw: string, source: string): SidecarOptions[keyof SidecarOptions] {
+  // A URL is echoed without its password (REDIS_URL may carry one), so the start error on stderr holds no secret.
+  const shown = setting.kind === 'url' ? withoutUrlPassword(raw) : raw;
   const fail = (why: string): never => {
-    throw new ConfigError(`invalid ${source}${SECRET_ENVS.has(setting.env) ? '' : `=${JSON.stringify(raw)}`}: ${why}`);
+    throw new ConfigError(`invalid ${source}${SECRET_ENVS.has(setting.env) ? '' : `=${JSON.stringify(shown)}`}: ${why}`);
   };
   const inRange = (n: number): number => {
     if (setting.min !== undefined && n < setting.min) fail(`must be at least ${setting.min}`);
