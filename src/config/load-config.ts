@@ -38,6 +38,7 @@ const SETTINGS: Setting[] = [
   { key: 'dedupLeaseMs', env: 'DEDUP_LEASE', kind: 'duration', min: 1000 },
   { key: 'maxMessageBytes', env: 'MAX_MESSAGE_BYTES', kind: 'int', min: 1 },
   { key: 'maxBodyBytes', env: 'MAX_BODY_BYTES', kind: 'int', min: 1 },
+  { key: 'maxInflightBodyBytes', env: 'MAX_INFLIGHT_BODY_BYTES', kind: 'int', min: 1 },
   { key: 'maxMessagesPerRequest', env: 'MAX_MESSAGES_PER_REQUEST', kind: 'int', min: 1 },
   { key: 'maxBatchMessages', env: 'MAX_BATCH_MESSAGES', kind: 'int', min: 1 },
   { key: 'maxBatchBytes', env: 'MAX_BATCH_BYTES', kind: 'int', min: 1024 },

@@ -9,6 +9,7 @@ import type { ProduceResponse } from '../produce/produce-types.ts';
 import { apiVersions } from './api-versions.ts';
 import type { ConsumeService } from '../consume/consume-service.ts';
 import { openApiDocument } from './openapi.ts';
+import { inflightBodyGate } from './inflight-bodies.ts';
 import type { HealthChecker } from './health.ts';
 
 /** What the HTTP layer records and exposes (SidecarMetrics fits it). */
@@ -27,6 +28,8 @@ export interface AppDeps {
   /** The Kafka engine in use, named by /v1/api-versions. */
   kafkaClient: string;
   maxBodyBytes: number;
+  /** Bytes of produce bodies read or being read at once, above which new ones get 503 OVERLOADED. */
+  maxInflightBodyBytes: number;
   dedupWindowMs: number;
   /** True once shutdown began: new requests (but /healthz and /metrics) get 503 and the connection is closed. */
   isDraining: () => boolean;
@@ -93,6 +96,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   const json = express.json({ limit: deps.maxBodyBytes, strict: false });
+  const bodyGate = inflightBodyGate(deps.maxInflightBodyBytes, deps.maxBodyBytes, log);
   const produceRoute =
     (run: (body: unknown) => Promise<ProduceResponse>): RequestHandler =>
     async (req: Request, res: Response) => {
@@ -104,12 +108,14 @@ export function createApp(deps: AppDeps): express.Express {
   app.post(
     '/v1/ordered-produce',
     requireJson,
+    bodyGate,
     json,
     produceRoute((body) => produce.ordered(body)),
   );
   app.post(
     '/v1/produce',
     requireJson,
+    bodyGate,
     json,
     produceRoute((body) => produce.plain(body)),
   );
