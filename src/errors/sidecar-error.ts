@@ -72,7 +72,8 @@ export function errorMessage(err: unknown): string {
 /**
  * A failure of the shared store (Redis) as every API path reports it: a retriable 503, since the store may
  * answer the next try. Undefined for anything else, which stays what it was (a defect remains a 500).
- * A lost connection is logged once by the connection itself, so its refusals are not logged per request.
+ * An outage (connection lost, or commands unanswered in a row) is logged where the sidecar notices it (the
+ * connection's error, routing's degraded mode), so the requests it refuses are logged at debug only.
  */
 export function storeUnavailable(err: unknown, doing: string): SidecarError | undefined {
   if (!(err instanceof StoreUnreachableError || err instanceof StoreRefusedError)) return undefined;
