@@ -136,6 +136,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
     version: VERSION,
     kafkaClient: kafka.name,
     maxBodyBytes: options.maxBodyBytes,
+    maxInflightBodyBytes: options.maxInflightBodyBytes,
     dedupWindowMs: options.dedupWindowMs,
     isDraining: () => draining,
     admin: { service: adminService, token: options.adminToken, consume: consumption?.service },

@@ -1,9 +1,9 @@
-import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Router } from 'express';
-import { SidecarError } from '../errors/sidecar-error.ts';
+import express, { type Request, type Router } from 'express';
 import { requireAdminToken } from './admin-auth.ts';
 import type { AdminService } from './admin-service.ts';
 import type { ConsumeService } from '../consume/consume-service.ts';
 import { addSubscriptionRoutes } from './subscription-routes.ts';
+import { smallJsonBody } from './json-body.ts';
 import { cursorParam, groupParam, limitParam, movePartition, topicParam } from './admin-validate.ts';
 
 export interface AdminRouterDeps {
@@ -15,11 +15,7 @@ export interface AdminRouterDeps {
 }
 
 /** A move body is one small object; anything bigger is not a move. */
-const json = express.json({ limit: '1kb', strict: true });
-
-const requireJson: RequestHandler = (req, _res, next) => {
-  next(req.is('application/json') ? undefined : new SidecarError('UNSUPPORTED_MEDIA_TYPE', 'body: send Content-Type: application/json', { field: 'body' }));
-};
+const moveBody = smallJsonBody(1024, 'a move body is {"partition": N}');
 
 /** `/admin/v1/*`: MessageGroup mapping query and management (see docs/operations.md, Admin tools). */
 export function createAdminRouter(deps: AdminRouterDeps): Router {
@@ -51,17 +47,10 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
   router.delete('/topics/:topic/groups/:group', async (req, res) => {
     res.json(await service.release(topic(req), group(req)));
   });
-  router.post('/topics/:topic/groups/:group/move', requireJson, json, async (req, res) => {
+  router.post('/topics/:topic/groups/:group/move', moveBody, async (req, res) => {
     const [t, g] = [topic(req), group(req)];
     res.json(await service.move(t, g, movePartition(req.body)));
   });
   addSubscriptionRoutes(router, deps.consume);
-  // body-parser's own size error would quote the produce API's limit; say what a move body is instead.
-  const tooLarge: ErrorRequestHandler = (err: { type?: string }, _req, _res, next) => {
-    next(
-      err.type === 'entity.too.large' ? new SidecarError('PAYLOAD_TOO_LARGE', 'body: a move body is {"partition": N}, at most 1 KiB', { field: 'body' }) : err,
-    );
-  };
-  router.use(tooLarge);
   return router;
 }

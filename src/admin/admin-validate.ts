@@ -37,7 +37,11 @@ export function cursorParam(raw: unknown): string | undefined {
 export function movePartition(body: unknown): number {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('body', 'must be a JSON object {"partition": N}');
   for (const key of Object.keys(body)) if (key !== 'partition') throw invalid(`body.${key}`, 'unknown field (allowed: partition)');
-  const partition = (body as { partition?: unknown }).partition;
-  if (!Number.isSafeInteger(partition) || (partition as number) < 0) throw invalid('partition', 'must be a whole number >= 0');
-  return partition as number;
+  return partitionNumber((body as { partition?: unknown }).partition);
+}
+
+/** A partition named in a request body: a whole number >= 0 (whether the topic has it is checked later). */
+export function partitionNumber(raw: unknown): number {
+  if (typeof raw !== 'number' || !Number.isSafeInteger(raw) || raw < 0) throw invalid('partition', 'must be a whole number >= 0');
+  return raw;
 }

@@ -11,6 +11,9 @@ export interface ListPosition {
   after?: string;
 }
 
+/** HSCAN cursors are unsigned 64-bit integers. */
+const MAX_SCAN_CURSOR = 2n ** 64n - 1n;
+
 export const START: ListPosition = { bucket: 0, scan: '0' };
 
 export function encodeCursor(position: ListPosition): string {
@@ -31,7 +34,8 @@ export function decodeCursor(raw: string | undefined, buckets: number): ListPosi
   if (!Array.isArray(parts) || parts.length < 2 || parts.length > 3) throw bad();
   const [bucket, scan, after] = parts as unknown[];
   if (!Number.isSafeInteger(bucket) || (bucket as number) < 0 || (bucket as number) >= buckets) throw bad();
-  if (typeof scan !== 'string' || !/^\d{1,20}$/.test(scan)) throw bad();
+  // Redis refuses a cursor past 64 bits with an error reply; a forged one is the caller's mistake.
+  if (typeof scan !== 'string' || !/^\d{1,20}$/.test(scan) || BigInt(scan) > MAX_SCAN_CURSOR) throw bad();
   if (after !== undefined && typeof after !== 'string') throw bad();
   return after === undefined ? { bucket: bucket as number, scan } : { bucket: bucket as number, scan, after };
 }

@@ -1,6 +1,8 @@
-import express, { type Router } from 'express';
+import type { Router } from 'express';
 import { SidecarError, invalid } from '../errors/sidecar-error.ts';
 import type { ConsumeService, UnblockAction } from '../consume/consume-service.ts';
+import { partitionNumber } from './admin-validate.ts';
+import { smallJsonBody } from './json-body.ts';
 
 /** Body of a retry or skip: `{"partition": N, "message_group": "g" | null}` (null: the records without a group). */
 function blockedHeadBody(body: unknown): { partition: number; group: string | null } {
@@ -8,13 +10,14 @@ function blockedHeadBody(body: unknown): { partition: number; group: string | nu
   for (const key of Object.keys(body))
     if (key !== 'partition' && key !== 'message_group') throw invalid(`body.${key}`, 'unknown field (allowed: partition, message_group)');
   const { partition, message_group: group } = body as { partition?: unknown; message_group?: unknown };
-  if (!Number.isSafeInteger(partition) || (partition as number) < 0) throw invalid('partition', 'must be a whole number >= 0');
+  const at = partitionNumber(partition);
   if (group !== null && (typeof group !== 'string' || group === ''))
     throw invalid('message_group', 'must be a non-empty string, or null for records without a group');
-  return { partition: partition as number, group };
+  return { partition: at, group };
 }
 
-const json = express.json({ limit: '4kb', strict: true });
+/** A retry or skip body is one small object: a partition and a group name. */
+const headBody = smallJsonBody(4096, 'a retry or skip body is {"partition": N, "message_group": "..."}');
 
 /**
  * `/admin/v1/subscriptions/:name/blocked[/retry|/skip]`: the groups that exhausted their attempts under
@@ -31,19 +34,10 @@ export function addSubscriptionRoutes(router: Router, consume: ConsumeService | 
     res.json({ subscription: req.params.name, blocked_groups: service().blocked(name(req.params.name)) });
   });
   for (const action of ['retry', 'skip'] as const satisfies UnblockAction[]) {
-    router.post(
-      `/subscriptions/:name/blocked/${action}`,
-      (req, _res, next) => {
-        next(
-          req.is('application/json') ? undefined : new SidecarError('UNSUPPORTED_MEDIA_TYPE', 'body: send Content-Type: application/json', { field: 'body' }),
-        );
-      },
-      json,
-      async (req, res) => {
-        const { partition, group } = blockedHeadBody(req.body);
-        const head = await service().unblock(name(req.params.name), action, partition, group);
-        res.json({ subscription: req.params.name, action, head });
-      },
-    );
+    router.post(`/subscriptions/:name/blocked/${action}`, headBody, async (req, res) => {
+      const { partition, group } = blockedHeadBody(req.body);
+      const head = await service().unblock(name(req.params.name), action, partition, group);
+      res.json({ subscription: req.params.name, action, head });
+    });
   }
 }

@@ -30,12 +30,15 @@ export class AdminClient {
     this.#timeoutMs = options.timeoutMs ?? 60_000;
   }
 
-  /** `segments` are path parts, each URL-encoded (group names may hold "/", "?", spaces...). */
-  async call<T>(
+  /**
+   * `segments` are path parts, each URL-encoded (group names may hold "/", "?", spaces...). The answer is
+   * parsed JSON of unknown shape: each command checks it (answers.ts).
+   */
+  async call(
     method: 'GET' | 'POST' | 'DELETE',
     segments: string[],
     options: { query?: Record<string, string | undefined>; body?: unknown } = {},
-  ): Promise<T> {
+  ): Promise<unknown> {
     const url = new URL(`${this.#base}/${segments.map(encodeURIComponent).join('/')}`);
     for (const [name, value] of Object.entries(options.query ?? {})) if (value !== undefined) url.searchParams.set(name, value);
     const headers: Record<string, string> = {};
@@ -64,6 +67,6 @@ export class AdminClient {
       const error = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
       throw new AdminCallError(error?.message ?? `HTTP ${response.status} ${text.slice(0, 200)}`, response.status, error?.code);
     }
-    return body as T;
+    return body;
   }
 }

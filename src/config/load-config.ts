@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_OPTIONS, DEGRADED_ROUTING_MODES, KAFKA_CLIENTS, SASL_MECHANISMS, type SidecarOptions } from './options.ts';
 import { parseDuration } from './parse-duration.ts';
 import { parseSize } from './parse-size.ts';
-import { LOG_LEVELS } from '../logging/logger.ts';
+import { LOG_LEVELS, withoutUrlPassword } from '../logging/logger.ts';
 import { ConfigError } from './config-error.ts';
 import { checkConnectivity } from './check-connectivity.ts';
 
@@ -39,6 +39,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'dedupLeaseMs', env: 'DEDUP_LEASE', kind: 'duration', min: 1000 },
   { key: 'maxMessageBytes', env: 'MAX_MESSAGE_BYTES', kind: 'size', min: 1 },
   { key: 'maxBodyBytes', env: 'MAX_BODY_BYTES', kind: 'size', min: 1 },
+  { key: 'maxInflightBodyBytes', env: 'MAX_INFLIGHT_BODY_BYTES', kind: 'size', min: 1 },
   { key: 'maxMessagesPerRequest', env: 'MAX_MESSAGES_PER_REQUEST', kind: 'int', min: 1 },
   { key: 'maxBatchMessages', env: 'MAX_BATCH_MESSAGES', kind: 'int', min: 1 },
   { key: 'maxBatchBytes', env: 'MAX_BATCH_BYTES', kind: 'size', min: 1024 },
@@ -83,8 +84,10 @@ const SECRET_ENVS = new Set(['KAFKA_SASL_PASSWORD', 'REDIS_PASSWORD', 'API_TOKEN
 export const flagName = (env: string): string => `--${env.toLowerCase().replaceAll('_', '-')}`;
 
 function parseValue(setting: Setting, raw: string, source: string): SidecarOptions[keyof SidecarOptions] {
+  // A URL is echoed without its password (REDIS_URL may carry one), so the start error on stderr holds no secret.
+  const shown = setting.kind === 'url' ? withoutUrlPassword(raw) : raw;
   const fail = (why: string): never => {
-    throw new ConfigError(`invalid ${source}${SECRET_ENVS.has(setting.env) ? '' : `=${JSON.stringify(raw)}`}: ${why}`);
+    throw new ConfigError(`invalid ${source}${SECRET_ENVS.has(setting.env) ? '' : `=${JSON.stringify(shown)}`}: ${why}`);
   };
   const inRange = (n: number): number => {
     if (setting.min !== undefined && n < setting.min) fail(`must be at least ${setting.min}`);

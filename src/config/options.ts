@@ -46,6 +46,11 @@ export interface SidecarOptions {
   maxMessageBytes: number;
   /** Largest accepted request body, in bytes. @defaultValue 16 MiB */
   maxBodyBytes: number;
+  /**
+   * Bytes of produce request bodies in flight (declared by content-length, checked before reading) above which
+   * new produce requests get 503 OVERLOADED; bounds memory under many concurrent requests. @defaultValue 64 MiB
+   */
+  maxInflightBodyBytes: number;
   /** Most messages in one request. @defaultValue 10000 */
   maxMessagesPerRequest: number;
   /** Most messages one Kafka produce request carries for one partition. @defaultValue 1000 */
@@ -152,6 +157,7 @@ export const DEFAULT_OPTIONS = {
   dedupLeaseMs: 15_000,
   maxMessageBytes: 1024 * 1024,
   maxBodyBytes: 16 * 1024 * 1024,
+  maxInflightBodyBytes: 64 * 1024 * 1024,
   maxMessagesPerRequest: 10_000,
   maxBatchMessages: 1000,
   maxBatchBytes: 900 * 1024,

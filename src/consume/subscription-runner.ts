@@ -1,6 +1,6 @@
 import { setTimeout as wait } from 'node:timers/promises';
 import { errorMessage } from '../errors/sidecar-error.ts';
-import type { Logger } from '../logging/logger.ts';
+import { withoutUrlPassword, type Logger } from '../logging/logger.ts';
 import { RebalanceStarted, type ConsumerEngine, type FetchedBatch } from './consumer-engine.ts';
 import type { Delivery, DeliveryResult } from './delivery.ts';
 import { GroupDispatcher, type BlockedGroup, type DispatchObserver } from './group-dispatcher.ts';
@@ -40,6 +40,7 @@ export interface SubscriptionStatus {
   name: string;
   topic: string;
   consumer_group: string;
+  /** Without its password, if it has one. */
   endpoint: string;
   ready: boolean;
   state: RunnerState;
@@ -337,7 +338,8 @@ export class SubscriptionRunner {
       name: subscription.name,
       topic: subscription.topic,
       consumer_group: subscription.consumerGroup,
-      endpoint: subscription.endpoint,
+      // Basic-auth credentials in the endpoint URL are used for delivery, never shown.
+      endpoint: withoutUrlPassword(subscription.endpoint),
       ready: this.ready,
       state: this.#state,
       ...(this.#error === undefined ? {} : { error: this.#error }),

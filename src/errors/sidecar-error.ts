@@ -1,3 +1,5 @@
+import { StoreRefusedError, StoreUnreachableError } from './store-errors.ts';
+
 /**
  * Every failure the sidecar reports is one of these codes. Each code maps to exactly one HTTP status
  * and says whether repeating the same request may succeed, so the HTTP layer and the SDK never guess.
@@ -65,4 +67,16 @@ export const invalid = (field: string, reason: string): SidecarError => new Side
 
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * A failure of the shared store (Redis) as every API path reports it: a retriable 503, since the store may
+ * answer the next try. Undefined for anything else, which stays what it was (a defect remains a 500).
+ * An outage (connection lost, or commands unanswered in a row) is logged where the sidecar notices it (the
+ * connection's error, routing's degraded mode), so the requests it refuses are logged at debug only.
+ */
+export function storeUnavailable(err: unknown, doing: string): SidecarError | undefined {
+  if (!(err instanceof StoreUnreachableError || err instanceof StoreRefusedError)) return undefined;
+  const summarized = err instanceof StoreUnreachableError && err.outage;
+  return new SidecarError('ROUTING_UNAVAILABLE', `${doing}: ${errorMessage(err)}`, { cause: err, summarized });
 }

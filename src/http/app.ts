@@ -1,13 +1,15 @@
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import { createAdminRouter, type AdminRouterDeps } from '../admin/admin-router.ts';
 import { requireBearerToken } from '../admin/admin-auth.ts';
-import { SidecarError } from '../errors/sidecar-error.ts';
+import { requireJson } from '../admin/json-body.ts';
+import { SidecarError, storeUnavailable } from '../errors/sidecar-error.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { ProduceService } from '../produce/produce-service.ts';
 import type { ProduceResponse } from '../produce/produce-types.ts';
 import { apiVersions } from './api-versions.ts';
 import type { ConsumeService } from '../consume/consume-service.ts';
 import { openApiDocument } from './openapi.ts';
+import { inflightBodyGate } from './inflight-bodies.ts';
 import type { HealthChecker } from './health.ts';
 
 /** What the HTTP layer records and exposes (SidecarMetrics fits it). */
@@ -26,8 +28,10 @@ export interface AppDeps {
   /** The Kafka engine in use, named by /v1/api-versions. */
   kafkaClient: string;
   maxBodyBytes: number;
+  /** Bytes of produce bodies read or being read at once, above which new ones get 503 OVERLOADED. */
+  maxInflightBodyBytes: number;
   dedupWindowMs: number;
-  /** True once shutdown began: new requests get 503 and the connection is closed. */
+  /** True once shutdown began: new requests (but /healthz and /metrics) get 503 and the connection is closed. */
   isDraining: () => boolean;
   admin: AdminRouterDeps;
   /** Ordered consumption, when a subscriptions file is configured. */
@@ -64,6 +68,9 @@ function bodyParserError(err: { type?: string; status?: number; message?: string
   }
 }
 
+/** Answered even while draining. */
+const ALWAYS_ANSWERED = new Set(['/healthz', '/metrics']);
+
 export function createApp(deps: AppDeps): express.Express {
   const { produce, health, metrics, log } = deps;
   const app = express();
@@ -71,7 +78,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('etag', false);
 
   app.use((req, res, next) => {
-    if (deps.isDraining()) {
+    // Liveness and metrics stay answered while draining: the process is alive, and its last numbers count.
+    if (deps.isDraining() && !ALWAYS_ANSWERED.has(req.path)) {
       res.setHeader('Connection', 'close');
       const err = new SidecarError('SHUTTING_DOWN', 'the sidecar is shutting down; retry on another connection');
       res.status(err.status).json(err.toJSON());
@@ -88,13 +96,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   const json = express.json({ limit: deps.maxBodyBytes, strict: false });
-  const requireJson: RequestHandler = (req, _res, next) => {
-    if (!req.is('application/json')) {
-      next(new SidecarError('UNSUPPORTED_MEDIA_TYPE', 'body: send Content-Type: application/json', { field: 'body' }));
-      return;
-    }
-    next();
-  };
+  const bodyGate = inflightBodyGate(deps.maxInflightBodyBytes, deps.maxBodyBytes, log);
   const produceRoute =
     (run: (body: unknown) => Promise<ProduceResponse>): RequestHandler =>
     async (req: Request, res: Response) => {
@@ -106,12 +108,14 @@ export function createApp(deps: AppDeps): express.Express {
   app.post(
     '/v1/ordered-produce',
     requireJson,
+    bodyGate,
     json,
     produceRoute((body) => produce.ordered(body)),
   );
   app.post(
     '/v1/produce',
     requireJson,
+    bodyGate,
     json,
     produceRoute((body) => produce.plain(body)),
   );
@@ -146,7 +150,11 @@ export function createApp(deps: AppDeps): express.Express {
 
   const onError: ErrorRequestHandler = (raw, req, res, _next) => {
     const err =
-      raw instanceof SidecarError ? raw : (bodyParserError(raw as object, deps.maxBodyBytes) ?? new SidecarError('INTERNAL', 'internal error', { cause: raw }));
+      raw instanceof SidecarError
+        ? raw
+        : (storeUnavailable(raw, 'Redis unavailable') ??
+          bodyParserError(raw as object, deps.maxBodyBytes) ??
+          new SidecarError('INTERNAL', 'internal error', { cause: raw }));
     // An internal error is a defect: its stack is what finds it.
     const stack = err.code === 'INTERNAL' && raw instanceof Error ? { stack: raw.stack } : {};
     if (err.status >= 500 && !err.summarized)

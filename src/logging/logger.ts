@@ -36,6 +36,29 @@ const isRedactedKey = (key: string): boolean => {
 const URL_PASSWORD = /(\/\/[^\s/:@]*:)[^\s/@]+@/g;
 const scrub = (text: string): string => text.replace(URL_PASSWORD, `$1${REDACTED}@`);
 
+/** Stays as it is inside a URL (REDACTED's brackets would be %-encoded). */
+const REDACTED_IN_URL = '***';
+
+/**
+ * A URL fit to show in an answer or an error message, as written but with its password replaced (the user
+ * kept). In a string that is not a `scheme://` URL (a mistyped REDIS_URL) the parts cannot be told apart
+ * reliably, so everything between `//` and its last `@` goes: a password may itself hold `/`, `:` or `@`.
+ */
+export function withoutUrlPassword(raw: string): string {
+  const slashes = raw.indexOf('//');
+  const start = slashes < 0 ? 0 : slashes + 2;
+  const url = URL.canParse(raw) ? new URL(raw) : undefined;
+  if (url && raw.startsWith(`${url.protocol}//`)) {
+    if (!url.password) return raw;
+    // A URL's authority ends at the first of / ? #, its user at the first `:` of it.
+    const authorityEnd = raw.slice(start).search(/[/?#]/);
+    const at = raw.lastIndexOf('@', authorityEnd < 0 ? raw.length : start + authorityEnd);
+    return `${raw.slice(0, raw.indexOf(':', start) + 1)}${REDACTED_IN_URL}${raw.slice(at)}`;
+  }
+  const at = raw.lastIndexOf('@');
+  return at < start ? raw : `${raw.slice(0, start)}${REDACTED_IN_URL}${raw.slice(at)}`;
+}
+
 const isPlainObject = (value: object): boolean => {
   const proto: unknown = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;

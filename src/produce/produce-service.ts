@@ -1,4 +1,4 @@
-import { SidecarError, errorMessage } from '../errors/sidecar-error.ts';
+import { SidecarError, storeUnavailable } from '../errors/sidecar-error.ts';
 import type { PartitionWriter } from '../kafka/partition-writer.ts';
 import { defaultPartitioner } from '../kafka/default-partitioner.ts';
 import type { OrderedMessageRouter } from '../routing/router.ts';
@@ -58,9 +58,10 @@ export class ProduceService {
         throw err;
       }
       // Anything but a store failure is a defect: a 500 with its stack, nothing written.
-      if (!(err instanceof StoreUnreachableError || err instanceof StoreRefusedError)) throw err;
+      const unavailable = storeUnavailable(err, 'cannot route MessageGroups');
+      if (!unavailable) throw err;
       metrics.routingFailures.inc({ reason: 'redis' });
-      throw new SidecarError('ROUTING_UNAVAILABLE', `cannot route MessageGroups: ${errorMessage(err)}`, { cause: err });
+      throw unavailable;
     } finally {
       stopTimer();
     }
@@ -80,9 +81,7 @@ export class ProduceService {
     try {
       acquired = await dedup.acquire(topic, ids);
     } catch (err) {
-      if (err instanceof StoreRefusedError) {
-        throw new SidecarError('ROUTING_UNAVAILABLE', `cannot check dedup_ids: ${errorMessage(err)}`, { cause: err });
-      }
+      if (err instanceof StoreRefusedError) throw storeUnavailable(err, 'cannot check dedup_ids');
       // Only Redis out of reach writes without the check; anything else (a defect included) writes nothing.
       if (!(err instanceof StoreUnreachableError)) throw err;
       // Losing messages is worse than a possible duplicate; the response and a metric say so.

@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Admin } from 'kafkajs';
 import type { RedisClient } from '../../src/redis/redis-connection.ts';
 import type { SidecarOptions } from '../../src/config/options.ts';
@@ -8,6 +10,8 @@ import { connectAdmin, createTopic } from '../support/kafka.ts';
 import { connectRedis } from '../support/redis.ts';
 import { startTestSidecar, testOptions } from '../support/sidecar.ts';
 import { dropPrefix, makeIdle, produceGroups } from './admin-fixture.ts';
+import { groupsCommand } from '../../src/cli/groups-command.ts';
+import { subscriptionsCommand } from '../../src/cli/subscriptions-command.ts';
 
 const TOKEN = 'cli-test-token';
 let admin: Admin;
@@ -113,5 +117,29 @@ describe('ordered-sidecar groups (CLI over /admin/v1)', () => {
     for (const args of [['get', 'only-topic'], ['frobnicate'], ['list', 't', '--bogus'], ['move', 't', 'g', 'x']]) {
       expect((await groups(args)).code, args.join(' ')).toBe(2);
     }
+  });
+
+  it('exits 1 naming what it expected when a 2xx answer has another shape (another version, a proxy)', async () => {
+    // A real HTTP server in the sidecar's place, answering 200 with JSON of the wrong shape for every command.
+    const impostor = createServer((_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ topics: 'not-a-list', groups: [{ group: 1 }], head: null }));
+    });
+    await new Promise<void>((resolve) => impostor.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => new Promise<void>((resolve) => impostor.close(() => resolve())));
+    const url = `http://127.0.0.1:${(impostor.address() as AddressInfo).port}`;
+    const io = { out: '', err: '' };
+    const capture = { out: (t: string) => void (io.out += t), err: (t: string) => void (io.err += t) };
+    expect(await groupsCommand(['topics', '--url', url], {}, capture)).toBe(1);
+    expect(await groupsCommand(['list', 't', '--url', url], {}, capture)).toBe(1);
+    expect(await groupsCommand(['loads', 't', '--url', url], {}, capture)).toBe(1);
+    expect(await subscriptionsCommand(['retry', 's', '0', 'g', '--url', url], {}, capture)).toBe(1);
+    expect(io.err.split('\n').filter(Boolean)).toEqual([
+      'ordered-sidecar groups: the sidecar\'s answer is not a topic list: {"topics":"not-a-list","groups":[{"group":1}],"head":null}',
+      'ordered-sidecar groups: the sidecar\'s answer is not a page of groups: {"topics":"not-a-list","groups":[{"group":1}],"head":null}',
+      'ordered-sidecar groups: the sidecar\'s answer is not partition loads: {"topics":"not-a-list","groups":[{"group":1}],"head":null}',
+      'ordered-sidecar subscriptions: the sidecar\'s answer is not the group\'s head: {"topics":"not-a-list","groups":[{"group":1}],"head":null}',
+    ]);
+    expect(io.out).toBe('');
   });
 });

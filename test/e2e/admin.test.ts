@@ -7,6 +7,7 @@ import { startSidecar, type RunningSidecar } from '../../src/sidecar.ts';
 import { connectAdmin, createTopic } from '../support/kafka.ts';
 import { connectRedis } from '../support/redis.ts';
 import { testOptions } from '../support/sidecar.ts';
+import { encodeCursor } from '../../src/admin/list-cursor.ts';
 import { adminCall, dropPrefix, makeIdle, mappingGeneration, produceGroups } from './admin-fixture.ts';
 
 const TOKEN = 'test-admin-token';
@@ -72,7 +73,9 @@ describe('admin: query', () => {
       expect(new Set(seen)).toEqual(new Set(groups));
       if (limit === 7) expect(pages).toBeGreaterThanOrEqual(36);
     }
-    for (const query of ['?limit=0', '?limit=1001', '?limit=x', '?cursor=not-a-cursor']) {
+    // A well-formed cursor whose HSCAN part is past 64 bits: Redis would refuse it with an error reply.
+    const overflow = encodeCursor({ bucket: 0, scan: '99999999999999999999' });
+    for (const query of ['?limit=0', '?limit=1001', '?limit=x', '?cursor=not-a-cursor', `?cursor=${overflow}`]) {
       expect((await adminCall(a.url, 'GET', `/topics/${topic}/groups${query}`)).status, query).toBe(400);
     }
     const none = await adminCall(a.url, 'GET', `/topics/never-used-topic/groups`);
@@ -121,6 +124,14 @@ describe('admin: move', () => {
     expect([missing.status, missing.body.error.message]).toEqual([409, `partition 3 does not exist: topic "${topic}" has 3 partitions (0-2)`]);
     for (const body of [{ partition: -1 }, { partition: 'x' }, { partition: 1, extra: 1 }, []])
       expect((await move(body)).status, JSON.stringify(body)).toBe(400);
+    const bigMove = await move({ partition: 1, pad: 'x'.repeat(2000) });
+    expect([bigMove.status, bigMove.body.error.message]).toEqual([413, 'body: a move body is {"partition": N}, at most 1024 bytes']);
+    // A retry or skip body has its own limit and its own words (no subscriptions here: the size is checked first).
+    const bigRetry = await adminCall(a.url, 'POST', '/subscriptions/any/blocked/retry', { body: { partition: 0, message_group: 'x'.repeat(5000) } });
+    expect([bigRetry.status, bigRetry.body.error.message]).toEqual([
+      413,
+      'body: a retry or skip body is {"partition": N, "message_group": "..."}, at most 4096 bytes',
+    ]);
     const busy = await move({ partition: (from + 1) % 3 });
     expect([busy.status, busy.body.error.code]).toEqual([409, 'CONFLICT']);
     expect((await adminCall(a.url, 'GET', groupPath(topic, 'm'))).body.partition).toBe(from);

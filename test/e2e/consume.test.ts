@@ -229,6 +229,21 @@ describe('ordered consumption', () => {
     expect((await status()).ready).toBe(true);
   });
 
+  it('shows an endpoint with basic-auth credentials without its password', async () => {
+    const topic = await createTopic(adminClient(), 1);
+    const endpoint = await deliveryEndpoint();
+    onTestFinished(() => endpoint.close());
+    await produceGroups(kafka, topic, ['auth'], 1, () => 0);
+    const withCredentials = endpoint.url.replace('http://', 'http://app:s3cr3t-pw@');
+    const { sidecar, status } = await sidecarWith({ topic, endpoint: withCredentials });
+    await waitFor(
+      () => 'the message delivered',
+      () => endpoint.acked().get('auth')?.length === 1,
+    );
+    expect((await status()).endpoint).toBe(endpoint.url.replace('http://', 'http://app:***@'));
+    expect(await (await fetch(`${sidecar.url}/v1/subscriptions`)).text()).not.toContain('s3cr3t-pw');
+  });
+
   it('refuses to start on a bad subscriptions file, with one line naming the field', async () => {
     const { path } = subscriptionsFile({ topic: 'orders', endpoint: 'http://127.0.0.1:1/', max_attempts: 0 });
     await expect(spawnSidecar(testOptions(), { flags: ['--subscriptions-file', path] })).rejects.toThrow(

@@ -10,6 +10,7 @@ import { connectAdmin, consumeAll, createTopic, recordCount, testKafka } from '.
 import { postJson } from '../support/http.ts';
 import { OwnRedis } from '../support/own-redis.ts';
 import { freePort } from '../support/ports.ts';
+import { recordContract } from '../support/openapi-contract.ts';
 import { startTestSidecar, testOptions, waitUntilReady } from '../support/sidecar.ts';
 
 let kafka: Kafka;
@@ -183,6 +184,38 @@ describe('Redis unreachable, by default (DEGRADED_ROUTING=reject)', () => {
       ]);
     } finally {
       await strict.close();
+    }
+  });
+});
+
+describe('admin API while Redis is unreachable', () => {
+  it('answers a retriable 503 on every admin route, logged without a line per call', async () => {
+    const topic = await createTopic(admin, 2);
+    const logs: Record<string, unknown>[] = [];
+    const log = createLogger('debug', {}, (line) => void logs.push(JSON.parse(line) as Record<string, unknown>));
+    const own = await startSidecar(testOptions({ redisUrl: redis.url, redisPrefix: 'degraded-admin' }), log);
+    recordContract(own.server);
+    try {
+      expect((await postJson(`${own.url}/v1/ordered-produce`, { topic, messages: [{ message_group: 'adm', value: 'a' }] })).status).toBe(200);
+      await redis.stop();
+      const calls: [string, string][] = [
+        ['GET', '/topics'],
+        ['GET', `/topics/${topic}/loads`],
+        ['GET', `/topics/${topic}/groups`],
+        ['GET', `/topics/${topic}/groups/adm`],
+        ['DELETE', `/topics/${topic}/groups/adm`],
+      ];
+      for (const [method, path] of calls) {
+        const res = await fetch(`${own.url}/admin/v1${path}`, { method });
+        expect(res.status, `${method} ${path}`).toBe(503);
+        expect(await res.json(), `${method} ${path}`).toMatchObject({ error: { code: 'ROUTING_UNAVAILABLE', retriable: true } });
+      }
+      // The lost connection is logged once by the connection itself; the refused calls only at debug.
+      expect(logs.filter((l) => l.msg === 'request failed')).toEqual([]);
+      expect(logs.filter((l) => l.code === 'ROUTING_UNAVAILABLE').map((l) => l.level)).toEqual(calls.map(() => 'debug'));
+    } finally {
+      await redis.start();
+      await own.close();
     }
   });
 });

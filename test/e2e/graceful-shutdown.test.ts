@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Admin } from 'kafkajs';
@@ -36,6 +37,29 @@ describe('graceful shutdown', () => {
     await closed;
     await expect(fetch(`${sidecar.url}/healthz`)).rejects.toThrow();
     expect(await recordCount(admin, topic)).toBe(5000);
+  });
+
+  it('keeps answering /healthz and /metrics while draining, and 503 SHUTTING_DOWN elsewhere', async () => {
+    const topic = await createTopic(admin, 2);
+    const sidecar = await startTestSidecar({ shutdownGraceMs: 300_000 });
+    const socket = connect(Number(new URL(sidecar.url).port), '127.0.0.1');
+    let answers = '';
+    socket.on('data', (chunk: Buffer) => (answers += chunk.toString('latin1')));
+    const ended = new Promise((resolve) => socket.once('close', resolve));
+    // A produce request whose body is still arriving keeps one connection busy through the drain; requests
+    // pipelined behind it on that connection arrive after the drain began.
+    const body = JSON.stringify({ topic, messages: [{ message_group: 'g', value: 'v' }] });
+    socket.write(`POST /v1/ordered-produce HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`);
+    while ((await sidecar.metrics.inflightRequests.get()).values[0]?.value !== 1) await sleep(5);
+    const closed = sidecar.close();
+    const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    socket.write(`${body.slice(5)}${get('/healthz')}${get('/metrics')}${get('/v1/api-versions')}`);
+    await ended;
+    await closed;
+    // Bodies end without a newline, so a status line may follow one on the same line.
+    const statuses = [...answers.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
+    expect(statuses).toEqual(['200', '200', '200', '503']);
+    expect(answers).toContain('"code":"SHUTTING_DOWN"');
   });
 
   it('exits 0 on SIGTERM after draining (the process as deployed)', async () => {

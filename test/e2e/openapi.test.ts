@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createTopic } from '../support/kafka.ts';
 import { postJson } from '../support/http.ts';
 import { useSidecar } from '../support/fixture.ts';
-import { OPENAPI_FILE, contractReport, contractViolation } from '../support/openapi-contract.ts';
+import { OPENAPI_FILE, contractReport, contractViolation, documentedRoutes, expressRoutes } from '../support/openapi-contract.ts';
 import { VERSION } from '../../src/version.ts';
 
 const API = 'api-token-for-openapi';
@@ -101,5 +101,22 @@ describe('the OpenAPI document', () => {
         JSON.stringify({ topic: 't', group: 'g', partition: 0, last_access: 'yesterday' }),
       ),
     ).toContain('must match format "date-time"');
+    // A path the document does not list passes only as a catch-all error answer.
+    const notFound = JSON.stringify({ error: { code: 'NOT_FOUND', message: 'no route', retriable: false } });
+    expect(contractViolation('GET', '/v1/nowhere', 404, 'application/json', notFound)).toBeUndefined();
+    expect(contractViolation('GET', '/v1/nowhere', 200, 'application/json', JSON.stringify({ ok: true }))).toContain('path not in the document');
+    expect(contractViolation('GET', '/v1/nowhere', 500, 'application/json', notFound)).toContain('path not in the document');
+    // A response given by reference (the drain's 503) is checked against what it refers to.
+    const draining = JSON.stringify({ error: { code: 'SHUTTING_DOWN', message: 'm', retriable: true } });
+    expect(contractViolation('GET', '/v1/api-versions', 503, 'application/json', draining)).toBeUndefined();
+    expect(contractViolation('GET', '/v1/api-versions', 503, 'application/json', JSON.stringify({ error: 'x' }))).toContain('must be object');
+  });
+
+  it('lists exactly the routes Express serves', () => {
+    const app = fx.sidecar.server.listeners('request').find((listener): listener is typeof listener & { router: unknown } => 'router' in listener);
+    expect(app).toBeDefined();
+    const served = expressRoutes(app!);
+    expect(served).toContain('POST /admin/v1/topics/{topic}/groups/{group}/move');
+    expect(new Set(served)).toEqual(new Set(documentedRoutes()));
   });
 });

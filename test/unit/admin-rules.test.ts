@@ -62,6 +62,8 @@ describe('list cursor', () => {
       { bucket: 0, scan: '0' },
       { bucket: 4095, scan: '17' },
       { bucket: 3, scan: '0', after: 'user/"ü"' },
+      // The largest cursor Redis accepts (2^64 - 1); one more is refused below.
+      { bucket: 1, scan: '18446744073709551615' },
     ]) {
       expect(decodeCursor(encodeCursor(position), 4096)).toEqual(position);
     }
@@ -70,7 +72,7 @@ describe('list cursor', () => {
 
   it('rejects what no listing returned', () => {
     const forged = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-    for (const raw of ['%%%', forged({}), forged([16, '0']), forged([-1, '0']), forged([0, 'x']), forged([0, '0', 5])]) {
+    for (const raw of ['%%%', forged({}), forged([16, '0']), forged([-1, '0']), forged([0, 'x']), forged([0, '0', 5]), forged([0, '18446744073709551616'])]) {
       rejects(() => decodeCursor(raw, 16), 'cursor');
     }
   });

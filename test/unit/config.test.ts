@@ -200,6 +200,17 @@ describe('loadConfig', () => {
     expect(message).toContain(why);
   });
 
+  it.each([
+    ['http://app:s3cr3t@127.0.0.1:6379', 'http://app:***@127.0.0.1:6379'],
+    ['redis://app:s3cr3t@r:port', 'redis://***@r:port'],
+    ['redis://:s3/cr3t@r:6379', 'redis://***@r:6379'],
+    ['app:s3cr3t@r:6379', '***@r:6379'],
+  ])('echoes an invalid REDIS_URL=%j without its password', (url, shown) => {
+    const message = configError([], { REDIS_URL: url });
+    expect(message).toContain(`REDIS_URL=${JSON.stringify(shown)}`);
+    expect(message).not.toContain('s3');
+  });
+
   it('accepts redis:// and rediss:// URLs', () => {
     expect(loadConfig([], { REDIS_URL: 'redis://:secret@r:6379/1' }).redisUrl).toBe('redis://:secret@r:6379/1');
     expect(loadConfig(['--redis-url', 'rediss://r:6380'], {}).redisUrl).toBe('rediss://r:6380');

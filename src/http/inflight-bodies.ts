@@ -1,0 +1,36 @@
+import type { RequestHandler } from 'express';
+import { SidecarError } from '../errors/sidecar-error.ts';
+import type { Logger } from '../logging/logger.ts';
+
+/**
+ * Bounds the memory held by request bodies: each produce request reserves its declared size
+ * (`content-length`; a body of unknown length may grow to `maxBodyBytes`) before its body is read, and
+ * releases it when its response is done. A request that would take the total past `maxBytes` gets a
+ * retriable 503 OVERLOADED without its body being read. One request is always let in when none is in
+ * flight, so a body up to MAX_BODY_BYTES can still pass with a smaller limit.
+ */
+export function inflightBodyGate(maxBytes: number, maxBodyBytes: number, log: Logger): RequestHandler {
+  let inflight = 0;
+  // Refusals are logged as a spell (its start, then its count when one is let in again), not one line each.
+  let refused = 0;
+  return (req, res, next) => {
+    const declared = Number(req.headers['content-length']);
+    // A body declared bigger than the limit is refused by the parser before it is read: it costs no more.
+    const bytes = Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, maxBodyBytes) : maxBodyBytes;
+    if (inflight > 0 && inflight + bytes > maxBytes) {
+      if (refused++ === 0) log.warn('refusing produce requests: their bodies in flight reach MAX_INFLIGHT_BODY_BYTES', { inflight, maxBytes });
+      const message = `request bodies in flight hold ${inflight} bytes (limit ${maxBytes}, MAX_INFLIGHT_BODY_BYTES); retry shortly`;
+      next(new SidecarError('OVERLOADED', message, { retryAfterSeconds: 1, summarized: true }));
+      return;
+    }
+    if (refused > 0) {
+      log.info('accepting produce requests again: bodies in flight below MAX_INFLIGHT_BODY_BYTES', { refusedRequests: refused });
+      refused = 0;
+    }
+    inflight += bytes;
+    res.once('close', () => {
+      inflight -= bytes;
+    });
+    next();
+  };
+}
