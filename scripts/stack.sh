@@ -172,9 +172,14 @@ listeners=PLAINTEXT://127.0.0.1:$bp,SASL_SSL://127.0.0.1:$sp,CONTROLLER://127.0.
 advertised.listeners=PLAINTEXT://127.0.0.1:$bp,SASL_SSL://127.0.0.1:$sp
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
 # SASL_SSL for clients: SCRAM-SHA-512 users are created when the storage is formatted (--add-scram).
-sasl.enabled.mechanisms=SCRAM-SHA-512
-listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.enabled.mechanisms=SCRAM-SHA-512,OAUTHBEARER
+listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512,OAUTHBEARER
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+# OAUTHBEARER with Kafka's unsecured-JWS validator, for dev and tests only: it accepts any token whose
+# header says alg "none" and whose sub/exp claims are valid, with no signature. An expired token is refused.
+# The broker's own (unused) login token needs a subject.
+listener.name.sasl_ssl.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="broker";
+listener.name.sasl_ssl.oauthbearer.sasl.server.callback.handler.class=org.apache.kafka.common.security.oauthbearer.internals.unsecured.OAuthBearerUnsecuredValidatorCallbackHandler
 listener.name.sasl_ssl.ssl.keystore.type=PKCS12
 listener.name.sasl_ssl.ssl.keystore.location=$sd/broker.p12
 listener.name.sasl_ssl.ssl.keystore.password=$(<"$sd/keystore-password")
