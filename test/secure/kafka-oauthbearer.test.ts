@@ -7,7 +7,7 @@ import { Client } from '../../src/sdk/client.ts';
 import { postJson } from '../support/http.ts';
 import { connectAdmin, consumeAll, createTopic, testKafka } from '../support/kafka.ts';
 import { expectGroupsIntact } from '../support/ordered-stream.ts';
-import { spawnSidecar, testKafkaClient, testOptions, waitUntilReady, type SidecarProcess } from '../support/sidecar.ts';
+import { readyzUntil, spawnSidecar, testKafkaClient, testOptions, waitUntilReady, type SidecarProcess } from '../support/sidecar.ts';
 
 /**
  * Against `stack.sh up --secure`, whose SASL_SSL listener also takes OAUTHBEARER with Kafka's unsecured-JWS
@@ -24,22 +24,6 @@ function unsecuredJwt(sub: string, lifetimeS: number): string {
   const part = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url');
   const now = Math.floor(Date.now() / 1000);
   return `${part({ alg: 'none' })}.${part({ sub, iat: Math.min(now, now + lifetimeS - 60), exp: now + lifetimeS })}.`;
-}
-
-interface Readyz {
-  ready: boolean;
-  kafka: { ok: boolean; error?: string; cause?: string };
-}
-
-async function readyzUntil(url: string, done: (r: Readyz) => boolean, deadlineMs = 60_000): Promise<{ status: number; body: Readyz }> {
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    const response = await fetch(`${url}/readyz`);
-    const body = (await response.json()) as Readyz;
-    if (done(body)) return { status: response.status, body };
-    if (Date.now() > until) throw new Error(`readyz never reached the expected state: ${JSON.stringify(body)}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
 }
 
 describe.runIf(secured)('SASL OAUTHBEARER with a token file', () => {

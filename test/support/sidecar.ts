@@ -146,3 +146,21 @@ export async function waitUntilReady(url: string, timeoutMs = 30_000): Promise<v
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/** What /readyz says about Kafka. */
+export interface Readyz {
+  ready: boolean;
+  kafka: { ok: boolean; error?: string; cause?: string };
+}
+
+/** Polls the sidecar at `url`'s /readyz until `done` accepts it; its status and body, or fails after `deadlineMs`. */
+export async function readyzUntil(url: string, done: (r: Readyz) => boolean, deadlineMs = 60_000): Promise<{ status: number; body: Readyz }> {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    const response = await fetch(`${url}/readyz`);
+    const body = (await response.json()) as Readyz;
+    if (done(body)) return { status: response.status, body };
+    if (Date.now() > until) throw new Error(`readyz never reached the expected state: ${JSON.stringify(body)}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
