@@ -181,6 +181,10 @@ listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.se
 # The broker's own (unused) login token needs a subject.
 listener.name.sasl_ssl.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="broker";
 listener.name.sasl_ssl.oauthbearer.sasl.server.callback.handler.class=org.apache.kafka.common.security.oauthbearer.internals.unsecured.OAuthBearerUnsecuredValidatorCallbackHandler
+# OAUTHBEARER sessions last 15 s, then the client must re-authenticate (with the token its file holds then) or
+# be disconnected, as production brokers do (with hours): tests see a refreshed token applied on a live
+# connection. SCRAM sessions are not limited.
+listener.name.sasl_ssl.oauthbearer.connections.max.reauth.ms=15000
 listener.name.sasl_ssl.ssl.keystore.type=PKCS12
 listener.name.sasl_ssl.ssl.keystore.location=$sd/broker.p12
 listener.name.sasl_ssl.ssl.keystore.password=$(<"$sd/keystore-password")

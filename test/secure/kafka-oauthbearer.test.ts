@@ -138,6 +138,20 @@ describe.runIf(secured)('SASL OAUTHBEARER with a token file', () => {
     expectNoTokenLogged(sidecar);
   });
 
+  it.runIf(platformatic)('re-authenticates a live connection with whatever token the file holds then', async () => {
+    // stack.sh limits OAUTHBEARER sessions to 15 s: the engine must re-authenticate, reading the file again.
+    writeToken(unsecuredJwt('app', 3600));
+    const sidecar = await spawnOauthSidecar();
+    await waitUntilReady(sidecar.url, 60_000);
+    writeToken(unsecuredJwt('app', -60));
+    const refused = await readyzUntil(sidecar.url, (r) => r.kafka.cause !== undefined);
+    expect(refused.body.kafka.cause).toBe('authentication failed');
+    writeToken(unsecuredJwt('app', 3600));
+    expect((await readyzUntil(sidecar.url, (r) => r.ready)).status).toBe(200);
+    expect(sidecar.child.exitCode).toBeNull();
+    expectNoTokenLogged(sidecar);
+  });
+
   it.runIf(!platformatic)('refuses to start on kafkajs, in one line', async () => {
     writeToken(unsecuredJwt('app', 3600));
     await expect(spawnOauthSidecar()).rejects.toThrow(
