@@ -12,9 +12,10 @@
 #   stack.sh kill-redis-node N | start-redis-node N      same for Redis Cluster node N (1..6)
 #   stack.sh kill-redis-master                           kill -9 the master the sentinels now name
 #   stack.sh status | env | logs [LINES]
+#   stack.sh oauth-token [SECONDS]                       (--secure) write an unsecured JWT for OAUTHBEARER
 #
-# --secure: clients get a SASL_SSL listener (SCRAM-SHA-512, a CA made under the stack dir); PLAINTEXT
-# stays only for inter-broker traffic. --redis-cluster: three masters + three replicas on free ports.
+# --secure: clients get a SASL_SSL listener (SCRAM-SHA-512, and OAUTHBEARER with Kafka's unsecured-JWS
+# validator; a CA made under the stack dir); PLAINTEXT stays only for inter-broker traffic. --redis-cluster: three masters + three replicas on free ports.
 # --redis-sentinel: a master, one replica and three sentinels watching it (master name "stack").
 # Environment: STACK_DIR (default <repo>/.stack), REDIS_URL (default redis://127.0.0.1:6379),
 # STACK_TIMEOUT (seconds to wait for readiness, default 120), KAFKA_PORT_OFFSET (default 0),
@@ -172,9 +173,18 @@ listeners=PLAINTEXT://127.0.0.1:$bp,SASL_SSL://127.0.0.1:$sp,CONTROLLER://127.0.
 advertised.listeners=PLAINTEXT://127.0.0.1:$bp,SASL_SSL://127.0.0.1:$sp
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
 # SASL_SSL for clients: SCRAM-SHA-512 users are created when the storage is formatted (--add-scram).
-sasl.enabled.mechanisms=SCRAM-SHA-512
-listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.enabled.mechanisms=SCRAM-SHA-512,OAUTHBEARER
+listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512,OAUTHBEARER
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+# OAUTHBEARER with Kafka's unsecured-JWS validator, for dev and tests only: it accepts any token whose
+# header says alg "none" and whose sub/exp claims are valid, with no signature. An expired token is refused.
+# The broker's own (unused) login token needs a subject.
+listener.name.sasl_ssl.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="broker";
+listener.name.sasl_ssl.oauthbearer.sasl.server.callback.handler.class=org.apache.kafka.common.security.oauthbearer.internals.unsecured.OAuthBearerUnsecuredValidatorCallbackHandler
+# OAUTHBEARER sessions last 15 s, then the client must re-authenticate (with the token its file holds then) or
+# be disconnected, as production brokers do (with hours): tests see a refreshed token applied on a live
+# connection. SCRAM sessions are not limited.
+listener.name.sasl_ssl.oauthbearer.connections.max.reauth.ms=15000
 listener.name.sasl_ssl.ssl.keystore.type=PKCS12
 listener.name.sasl_ssl.ssl.keystore.location=$sd/broker.p12
 listener.name.sasl_ssl.ssl.keystore.password=$(<"$sd/keystore-password")
@@ -759,7 +769,7 @@ cmd_status() {
     echo "  node $n: 127.0.0.1:$(broker_port "$n") (controller $(controller_port "$n")): $st"
   done
   echo "  active controller (Raft leader): $(raft_leader)"
-  [[ "${KAFKA_SECURE:-no}" == yes ]] && echo "  clients: SASL_SSL (SCRAM-SHA-512) on $(brokers_list); PLAINTEXT only between brokers"
+  [[ "${KAFKA_SECURE:-no}" == yes ]] && echo "  clients: SASL_SSL (SCRAM-SHA-512, OAUTHBEARER unsecured JWS) on $(brokers_list); PLAINTEXT only between brokers"
   if [[ "${REDIS_CLUSTER:-no}" == yes ]]; then
     echo "redis cluster:"
     for ((n = 1; n <= REDIS_CLUSTER_SIZE; n++)); do
@@ -818,8 +828,10 @@ cmd_env() {
     echo "export KAFKA_SASL_MECHANISM=scram-sha-512"
     printf 'export KAFKA_SASL_USERNAME=%q\n' "$(<"$sd/sasl-username")"
     printf 'export KAFKA_SASL_PASSWORD=%q\n' "$(<"$sd/sasl-password")"
+    echo "unset KAFKA_SASL_OAUTHBEARER_TOKEN_FILE"
+    echo "# OAUTHBEARER instead (KAFKA_CLIENT=platformatic): eval \"\$(bash scripts/stack.sh oauth-token)\""
   else
-    echo "unset KAFKA_TLS_CA_FILE KAFKA_SASL_MECHANISM KAFKA_SASL_USERNAME KAFKA_SASL_PASSWORD"
+    echo "unset KAFKA_TLS_CA_FILE KAFKA_SASL_MECHANISM KAFKA_SASL_USERNAME KAFKA_SASL_PASSWORD KAFKA_SASL_OAUTHBEARER_TOKEN_FILE"
   fi
   if [[ "${REDIS_CLUSTER:-no}" == yes ]]; then
     echo "export REDIS_CLUSTER_NODES=$(cluster_nodes_list)"
@@ -832,6 +844,23 @@ cmd_env() {
     printf 'export REDIS_URL=%q\n' "$REDIS_URL"
     echo "unset REDIS_CLUSTER_NODES REDIS_SENTINELS REDIS_SENTINEL_MASTER"
   fi
+}
+
+# An unsigned JWT (header alg "none") for the user `app`, valid SECONDS (default 3600; negative: already
+# expired), in <STACK_DIR>/secure/oauthbearer-token: what the broker's unsecured-JWS validator accepts. Prints
+# the exports that switch a shell from SCRAM to OAUTHBEARER; run it again to "refresh" the token.
+cmd_oauth_token() {
+  local lifetime="${1:-3600}" sd now
+  load_env
+  [[ "${KAFKA_SECURE:-no}" == yes ]] || die "oauth-token needs a stack started with --secure"
+  [[ "$lifetime" =~ ^-?[0-9]+$ ]] || die "oauth-token takes a lifetime in seconds, not '$lifetime'"
+  sd="$(secure_dir)" now="$(date +%s)"
+  part() { printf '%s' "$1" | openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+  printf '%s.%s.\n' "$(part '{"alg":"none"}')" "$(part "{\"sub\":\"app\",\"iat\":$now,\"exp\":$((now + lifetime))}")" >"$sd/oauthbearer-token"
+  chmod 600 "$sd/oauthbearer-token"
+  echo "export KAFKA_SASL_MECHANISM=oauthbearer"
+  printf 'export KAFKA_SASL_OAUTHBEARER_TOKEN_FILE=%q\n' "$sd/oauthbearer-token"
+  echo "unset KAFKA_SASL_USERNAME KAFKA_SASL_PASSWORD KAFKA_SASL_PASSWORD_FILE"
 }
 
 cmd_logs() {
@@ -861,6 +890,7 @@ case "${1:-}" in
   status) cmd_status ;;
   env) cmd_env ;;
   logs) cmd_logs "${2:-}" ;;
+  oauth-token) cmd_oauth_token "${2:-}" ;;
   -h | --help | help) usage ;;
   *) usage >&2; exit 2 ;;
 esac

@@ -28,7 +28,21 @@ export function checkConnectivity(options: SidecarOptions, given: ReadonlySet<ke
 
   const sasl = [o.kafkaSaslUsername, o.kafkaSaslPassword, o.kafkaSaslPasswordFile].some((v) => v !== undefined);
   if (sasl && !o.kafkaSaslMechanism) fail('KAFKA_SASL_USERNAME/PASSWORD are set but KAFKA_SASL_MECHANISM is not (plain, scram-sha-256 or scram-sha-512)');
-  if (o.kafkaSaslMechanism) {
+  const tokenFile = o.kafkaSaslOauthbearerTokenFile !== undefined;
+  if (tokenFile && o.kafkaSaslMechanism !== 'oauthbearer')
+    fail(`KAFKA_SASL_OAUTHBEARER_TOKEN_FILE is set but KAFKA_SASL_MECHANISM is ${o.kafkaSaslMechanism ?? 'not'} (it must be oauthbearer)`);
+  if (o.kafkaSaslMechanism === 'oauthbearer') {
+    if (!tokenFile) fail('KAFKA_SASL_MECHANISM=oauthbearer needs KAFKA_SASL_OAUTHBEARER_TOKEN_FILE');
+    if (sasl) fail('KAFKA_SASL_MECHANISM=oauthbearer authenticates with the token file alone; remove KAFKA_SASL_USERNAME/PASSWORD/PASSWORD_FILE');
+    // kafkajs ignores the broker's refusal of a token and sees only a closed connection, so /readyz could not
+    // name the cause (docs/operations.md); the consumer runs on kafkajs whatever KAFKA_CLIENT says.
+    if (o.kafkaClient !== 'platformatic')
+      fail('KAFKA_SASL_MECHANISM=oauthbearer needs KAFKA_CLIENT=platformatic (kafkajs cannot tell a refused token from a lost connection)');
+    if (o.subscriptionsFile !== undefined)
+      fail(
+        'KAFKA_SASL_MECHANISM=oauthbearer cannot be used with SUBSCRIPTIONS_FILE: consumption runs on kafkajs, which cannot tell a refused token from a lost connection',
+      );
+  } else if (o.kafkaSaslMechanism) {
     if (!o.kafkaSaslUsername) fail(`KAFKA_SASL_MECHANISM=${o.kafkaSaslMechanism} needs KAFKA_SASL_USERNAME`);
     if (o.kafkaSaslPassword === undefined && o.kafkaSaslPasswordFile === undefined)
       fail(`KAFKA_SASL_MECHANISM=${o.kafkaSaslMechanism} needs KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE`);
@@ -55,6 +69,7 @@ export function checkConnectivity(options: SidecarOptions, given: ReadonlySet<ke
     ['KAFKA_TLS_CERT_FILE', o.kafkaTlsCertFile],
     ['KAFKA_TLS_KEY_FILE', o.kafkaTlsKeyFile],
     ['KAFKA_SASL_PASSWORD_FILE', o.kafkaSaslPasswordFile],
+    ['KAFKA_SASL_OAUTHBEARER_TOKEN_FILE', o.kafkaSaslOauthbearerTokenFile],
     ['REDIS_TLS_CA_FILE', o.redisTlsCaFile],
     ['REDIS_PASSWORD_FILE', o.redisPasswordFile],
   ] as const) {

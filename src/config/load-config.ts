@@ -67,6 +67,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'kafkaSaslUsername', env: 'KAFKA_SASL_USERNAME', kind: 'string' },
   { key: 'kafkaSaslPassword', env: 'KAFKA_SASL_PASSWORD', kind: 'string' },
   { key: 'kafkaSaslPasswordFile', env: 'KAFKA_SASL_PASSWORD_FILE', kind: 'file' },
+  { key: 'kafkaSaslOauthbearerTokenFile', env: 'KAFKA_SASL_OAUTHBEARER_TOKEN_FILE', kind: 'file' },
   { key: 'redisTls', env: 'REDIS_TLS', kind: 'bool' },
   { key: 'redisTlsCaFile', env: 'REDIS_TLS_CA_FILE', kind: 'file' },
   { key: 'redisUsername', env: 'REDIS_USERNAME', kind: 'string' },
@@ -142,7 +143,7 @@ function parseValue(setting: Setting, raw: string, source: string): SidecarOptio
       if (['true', '1', 'yes', 'on'].includes(value)) return true;
       return ['false', '0', 'no', 'off'].includes(value) ? false : fail('must be true or false');
     }
-    // Read at start (and a password file again at every authentication); checked by checkConnectivity.
+    // Read at start (and a password or token file again at every authentication); checked by checkConnectivity.
     case 'file':
       return raw.trim() === '' ? fail('must name a file') : raw.trim();
     case 'mechanism': {

@@ -1,7 +1,9 @@
 import type { LogLevel } from '../logging/logger.ts';
 
-export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512', 'oauthbearer'] as const;
 export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
+/** The mechanisms that authenticate with a username and a password (OAUTHBEARER takes a token). */
+export type PasswordSaslMechanism = Exclude<SaslMechanism, 'oauthbearer'>;
 
 /** Everything the sidecar can be told, with its default. Env names and flags are derived in `load-config.ts`. */
 export interface SidecarOptions {
@@ -100,7 +102,7 @@ export interface SidecarOptions {
   kafkaTlsServername?: string;
   /** Accept any broker certificate. Never for production; logs a warning at every start. @defaultValue false */
   kafkaTlsInsecureSkipVerify: boolean;
-  /** SASL mechanism; needs a username and a password (or password file). @defaultValue unset (no SASL) */
+  /** SASL mechanism; needs a username and a password (or password file), or for `oauthbearer` a token file. @defaultValue unset (no SASL) */
   kafkaSaslMechanism?: SaslMechanism;
   /** SASL username. @defaultValue unset */
   kafkaSaslUsername?: string;
@@ -108,6 +110,11 @@ export interface SidecarOptions {
   kafkaSaslPassword?: string;
   /** File holding the SASL password (a mounted secret), re-read at every authentication so a rotation needs no restart. @defaultValue unset */
   kafkaSaslPasswordFile?: string;
+  /**
+   * File holding the OAUTHBEARER token (a JWT), written and refreshed by someone else (a workload-identity agent,
+   * a Kubernetes projected token); re-read at every authentication so a refreshed token needs no restart. @defaultValue unset
+   */
+  kafkaSaslOauthbearerTokenFile?: string;
   /** PEM CA bundle for a rediss:// Redis (or TLS to Cluster/Sentinel nodes). @defaultValue unset */
   redisTlsCaFile?: string;
   /** TLS to Redis Cluster or Sentinel nodes (a standalone Redis says so with rediss://). @defaultValue false */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import type { SASLOptions } from 'kafkajs';
 import type { Logger } from '../logging/logger.ts';
-import type { SaslMechanism, SidecarOptions } from '../config/options.ts';
+import type { PasswordSaslMechanism, SidecarOptions } from '../config/options.ts';
 
 /** The sidecar's Kafka TLS and SASL options (checked as a whole at start by the config). */
 export type KafkaSecurityOptions = Pick<
@@ -17,18 +17,25 @@ export type KafkaSecurityOptions = Pick<
   | 'kafkaSaslUsername'
   | 'kafkaSaslPassword'
   | 'kafkaSaslPasswordFile'
+  | 'kafkaSaslOauthbearerTokenFile'
 >;
 
 /** Engine-neutral: what any Kafka client needs to open a TLS connection and authenticate on it. */
 export interface KafkaSecurity {
   /** Node `tls.connect` options, or undefined for plaintext. */
   tls?: ConnectionOptions;
-  sasl?: {
-    mechanism: SaslMechanism;
-    username: string;
-    /** Called at every authentication: a password file is read again, so a rotated secret needs no restart. */
-    password: () => string;
-  };
+  sasl?:
+    | {
+        mechanism: PasswordSaslMechanism;
+        username: string;
+        /** Called at every authentication: a password file is read again, so a rotated secret needs no restart. */
+        password: () => string;
+      }
+    | {
+        mechanism: 'oauthbearer';
+        /** Called at every authentication: the token file is read again, so a refreshed token needs no restart. */
+        token: () => string;
+      };
 }
 
 /** A mounted secret file ends with a newline more often than not; the newline is not part of it. */
@@ -46,7 +53,10 @@ export function kafkaSecurity(o: KafkaSecurityOptions): KafkaSecurity {
       ...(o.kafkaTlsServername === undefined ? {} : { servername: o.kafkaTlsServername }),
     };
   }
-  if (o.kafkaSaslMechanism && o.kafkaSaslUsername !== undefined) {
+  if (o.kafkaSaslMechanism === 'oauthbearer' && o.kafkaSaslOauthbearerTokenFile !== undefined) {
+    const file = o.kafkaSaslOauthbearerTokenFile;
+    security.sasl = { mechanism: 'oauthbearer', token: () => readSecret(file).trim() };
+  } else if (o.kafkaSaslMechanism && o.kafkaSaslMechanism !== 'oauthbearer' && o.kafkaSaslUsername !== undefined) {
     const { kafkaSaslPassword: fixed, kafkaSaslPasswordFile: file } = o;
     security.sasl = { mechanism: o.kafkaSaslMechanism, username: o.kafkaSaslUsername, password: () => (file === undefined ? (fixed ?? '') : readSecret(file)) };
   }
@@ -59,49 +69,68 @@ export function kafkaSecurity(o: KafkaSecurityOptions): KafkaSecurity {
  */
 export function kafkajsSecurity(security: KafkaSecurity): { ssl?: ConnectionOptions; sasl?: SASLOptions } {
   const { tls, sasl } = security;
+  return { ...(tls ? { ssl: tls } : {}), ...(sasl ? { sasl: kafkajsSasl(sasl) } : {}) };
+}
+
+function kafkajsSasl(sasl: NonNullable<KafkaSecurity['sasl']>): SASLOptions {
+  // kafkajs's OAUTHBEARER ignores the broker's error challenge: a refused token looks like a dropped
+  // connection, never like an authentication failure. The config refuses the combination (check-connectivity.ts).
+  if (sasl.mechanism === 'oauthbearer') throw new Error('OAUTHBEARER is not available on kafkajs (KAFKA_CLIENT=platformatic, no SUBSCRIPTIONS_FILE)');
   return {
-    ...(tls ? { ssl: tls } : {}),
-    ...(sasl
-      ? {
-          sasl: {
-            mechanism: sasl.mechanism,
-            username: sasl.username,
-            get password() {
-              return sasl.password();
-            },
-          },
-        }
-      : {}),
+    mechanism: sasl.mechanism,
+    username: sasl.username,
+    get password() {
+      return sasl.password();
+    },
   };
 }
 
+type PlatformaticSasl =
+  | { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: () => string }
+  | { mechanism: 'OAUTHBEARER'; token: () => string; authBytesValidator: typeof rejectOauthbearerErrorChallenge };
+
 /**
- * @platformatic/kafka's `tls` and `sasl`. Its credentials may be functions, called at every authentication,
- * so a password file is read again whenever it reconnects.
+ * @platformatic/kafka's `tls` and `sasl`. Its credentials may be functions, called at every authentication
+ * (and at the re-authentication it schedules when the broker limits the session), so a password or token
+ * file is read again whenever it reconnects.
  */
-export function platformaticSecurity(security: KafkaSecurity): {
-  tls?: ConnectionOptions;
-  tlsServerName?: string;
-  sasl?: { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: () => string };
-} {
+export function platformaticSecurity(security: KafkaSecurity): { tls?: ConnectionOptions; tlsServerName?: string; sasl?: PlatformaticSasl } {
   const { tls, sasl } = security;
   return {
     ...(tls ? { tls, ...(tls.servername === undefined ? {} : { tlsServerName: tls.servername }) } : {}),
-    ...(sasl ? { sasl: { mechanism: PLATFORMATIC_MECHANISMS[sasl.mechanism], username: sasl.username, password: sasl.password } } : {}),
+    ...(sasl ? { sasl: platformaticSasl(sasl) } : {}),
   };
 }
 
+function platformaticSasl(sasl: NonNullable<KafkaSecurity['sasl']>): PlatformaticSasl {
+  if (sasl.mechanism === 'oauthbearer') return { mechanism: 'OAUTHBEARER', token: sasl.token, authBytesValidator: rejectOauthbearerErrorChallenge };
+  return { mechanism: PLATFORMATIC_MECHANISMS[sasl.mechanism], username: sasl.username, password: sasl.password };
+}
+
 const PLATFORMATIC_MECHANISMS = { plain: 'PLAIN', 'scram-sha-256': 'SCRAM-SHA-256', 'scram-sha-512': 'SCRAM-SHA-512' } as const satisfies Record<
-  SaslMechanism,
+  PasswordSaslMechanism,
   string
 >;
+
+/**
+ * A broker that rejects an OAUTHBEARER token does not fail the SaslAuthenticate request: it answers with an
+ * error challenge, a JSON such as `{"status":"invalid_token"}` (RFC 7628, section 3.2.2), and success is an
+ * empty answer. @platformatic/kafka takes any answer as success unless told otherwise here, so without this
+ * a rejected token would only surface at the next request, as ILLEGAL_SASL_STATE. (Its own
+ * `jwtValidateAuthenticationBytes` calls back twice on a rejection.)
+ */
+export function rejectOauthbearerErrorChallenge(authBytes: Buffer, callback: (error: Error | null, authBytes: Buffer) => void): void {
+  if (authBytes.length === 0) callback(null, authBytes);
+  else callback(new Error(`the broker rejected the OAUTHBEARER token: ${authBytes.toString('utf8')}`), authBytes);
+}
 
 /** Logged at every start: choices that weaken security must never go unnoticed. */
 export function warnWeakKafkaSecurity(o: KafkaSecurityOptions, log: Logger): void {
   if (o.kafkaTls && o.kafkaTlsInsecureSkipVerify) {
     log.warn('KAFKA_TLS_INSECURE_SKIP_VERIFY is on: broker certificates are NOT verified, anyone on the path can impersonate Kafka');
   }
-  if (o.kafkaSaslMechanism === 'plain' && !o.kafkaTls) {
-    log.warn('KAFKA_SASL_MECHANISM=plain without TLS sends the password in clear; set KAFKA_TLS or KAFKA_TLS_CA_FILE');
+  if ((o.kafkaSaslMechanism === 'plain' || o.kafkaSaslMechanism === 'oauthbearer') && !o.kafkaTls) {
+    const secret = o.kafkaSaslMechanism === 'plain' ? 'the password' : 'the token';
+    log.warn(`KAFKA_SASL_MECHANISM=${o.kafkaSaslMechanism} without TLS sends ${secret} in clear; set KAFKA_TLS or KAFKA_TLS_CA_FILE`);
   }
 }

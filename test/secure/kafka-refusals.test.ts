@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { spawnSidecar, testOptions, type SidecarProcess } from '../support/sidecar.ts';
+import { readyzUntil, spawnSidecar, testOptions, type SidecarProcess } from '../support/sidecar.ts';
 
 /**
  * Against `stack.sh up --secure` (SASL_SSL with SCRAM-SHA-512 only): a sidecar with the wrong password or
@@ -12,27 +12,11 @@ import { spawnSidecar, testOptions, type SidecarProcess } from '../support/sidec
 const { KAFKA_TLS_CA_FILE, KAFKA_SASL_PASSWORD } = process.env;
 const secured = KAFKA_TLS_CA_FILE !== undefined && KAFKA_SASL_PASSWORD !== undefined;
 
-interface Readyz {
-  ready: boolean;
-  kafka: { ok: boolean; error?: string; cause?: string };
-}
-
 let running: SidecarProcess[] = [];
 afterEach(async () => {
   await Promise.all(running.map((s) => s.stop()));
   running = [];
 });
-
-async function readyzUntil(url: string, done: (r: Readyz) => boolean, deadlineMs = 60_000): Promise<{ status: number; body: Readyz }> {
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    const response = await fetch(`${url}/readyz`);
-    const body = (await response.json()) as Readyz;
-    if (done(body)) return { status: response.status, body };
-    if (Date.now() > until) throw new Error(`readyz never reached the expected state: ${JSON.stringify(body)}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 describe.runIf(secured)('a secured Kafka refuses what it should', () => {
   it.each([

@@ -28,6 +28,7 @@ export function stackKafkaSecurity(): KafkaSecurityOptions {
     kafkaSaslUsername: o.kafkaSaslUsername,
     kafkaSaslPassword: o.kafkaSaslPassword,
     kafkaSaslPasswordFile: o.kafkaSaslPasswordFile,
+    kafkaSaslOauthbearerTokenFile: o.kafkaSaslOauthbearerTokenFile,
   });
 }
 
@@ -81,9 +82,13 @@ export interface SidecarProcess {
 
 /**
  * A real `ordered-sidecar serve` process, as a user would run it (Node 24 runs the TypeScript directly).
- * `port` fixes the port (to restart a sidecar where its clients expect it); `flags` are extra CLI flags.
+ * `port` fixes the port (to restart a sidecar where its clients expect it); `flags` are extra CLI flags; `env`
+ * replaces variables of the inherited environment (undefined removes one, as flags cannot).
  */
-export async function spawnSidecar(options: SidecarOptions, { port = 0, flags = [] }: { port?: number; flags?: string[] } = {}): Promise<SidecarProcess> {
+export async function spawnSidecar(
+  options: SidecarOptions,
+  { port = 0, flags = [], env = {} }: { port?: number; flags?: string[]; env?: Record<string, string | undefined> } = {},
+): Promise<SidecarProcess> {
   const args = [
     'src/cli.ts',
     'serve',
@@ -101,7 +106,8 @@ export async function spawnSidecar(options: SidecarOptions, { port = 0, flags = 
     'info',
     ...flags,
   ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const childEnv = Object.fromEntries(Object.entries({ ...process.env, ...env }).filter(([, value]) => value !== undefined));
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: childEnv });
   const logs: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
@@ -138,5 +144,23 @@ export async function waitUntilReady(url: string, timeoutMs = 30_000): Promise<v
     if (ready) return;
     if (Date.now() > deadline) throw new Error(`${url} not ready within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** What /readyz says about Kafka. */
+export interface Readyz {
+  ready: boolean;
+  kafka: { ok: boolean; error?: string; cause?: string };
+}
+
+/** Polls the sidecar at `url`'s /readyz until `done` accepts it; its status and body, or fails after `deadlineMs`. */
+export async function readyzUntil(url: string, done: (r: Readyz) => boolean, deadlineMs = 60_000): Promise<{ status: number; body: Readyz }> {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    const response = await fetch(`${url}/readyz`);
+    const body = (await response.json()) as Readyz;
+    if (done(body)) return { status: response.status, body };
+    if (Date.now() > until) throw new Error(`readyz never reached the expected state: ${JSON.stringify(body)}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }

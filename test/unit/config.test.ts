@@ -227,6 +227,7 @@ const ca = file('ca.pem');
 const cert = file('client.pem');
 const key = file('client.key');
 const secret = file('password');
+const token = file('token');
 
 describe('Kafka TLS and SASL options', () => {
   it('turns TLS on when any TLS option is given, and reads every option from a flag too', () => {
@@ -248,8 +249,34 @@ describe('Kafka TLS and SASL options', () => {
     [{ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'app' }, 'needs KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE'],
     [{ KAFKA_SASL_USERNAME: 'app', KAFKA_SASL_PASSWORD: 'pw' }, 'KAFKA_SASL_MECHANISM is not'],
     [{ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'app', KAFKA_SASL_PASSWORD: 'pw', KAFKA_SASL_PASSWORD_FILE: secret }, 'not both'],
-    [{ KAFKA_SASL_MECHANISM: 'gssapi' }, 'must be one of plain, scram-sha-256, scram-sha-512'],
+    [{ KAFKA_SASL_MECHANISM: 'gssapi' }, 'must be one of plain, scram-sha-256, scram-sha-512, oauthbearer'],
   ])('refuses a half-configured setup %j in one line', (env, expected) => {
+    expect(configError([], env)).toContain(expected);
+  });
+
+  it('takes OAUTHBEARER with a token file, from env or flags', () => {
+    expect(loadConfig([], { KAFKA_SASL_MECHANISM: 'OAUTHBEARER', KAFKA_SASL_OAUTHBEARER_TOKEN_FILE: token })).toMatchObject({
+      kafkaSaslMechanism: 'oauthbearer',
+      kafkaSaslOauthbearerTokenFile: token,
+    });
+    const flags = loadConfig(['--kafka-sasl-mechanism', 'oauthbearer', '--kafka-sasl-oauthbearer-token-file', token, '--kafka-client', 'platformatic'], {});
+    expect(flags).toMatchObject({ kafkaSaslMechanism: 'oauthbearer', kafkaSaslOauthbearerTokenFile: token });
+  });
+
+  const oauth = { KAFKA_SASL_MECHANISM: 'oauthbearer', KAFKA_SASL_OAUTHBEARER_TOKEN_FILE: token };
+  it.each([
+    [{ KAFKA_SASL_MECHANISM: 'oauthbearer' }, 'KAFKA_SASL_MECHANISM=oauthbearer needs KAFKA_SASL_OAUTHBEARER_TOKEN_FILE'],
+    [{ KAFKA_SASL_OAUTHBEARER_TOKEN_FILE: token }, 'KAFKA_SASL_OAUTHBEARER_TOKEN_FILE is set but KAFKA_SASL_MECHANISM is not (it must be oauthbearer)'],
+    [
+      { KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'app', KAFKA_SASL_PASSWORD_FILE: secret, KAFKA_SASL_OAUTHBEARER_TOKEN_FILE: token },
+      'KAFKA_SASL_MECHANISM is scram-sha-512 (it must be oauthbearer)',
+    ],
+    [{ ...oauth, KAFKA_SASL_USERNAME: 'app' }, 'authenticates with the token file alone'],
+    [{ ...oauth, KAFKA_SASL_PASSWORD_FILE: secret }, 'authenticates with the token file alone'],
+    [{ ...oauth, KAFKA_SASL_OAUTHBEARER_TOKEN_FILE: join(dir, 'missing-token') }, 'KAFKA_SASL_OAUTHBEARER_TOKEN_FILE='],
+    [{ ...oauth, KAFKA_CLIENT: 'kafkajs' }, 'KAFKA_SASL_MECHANISM=oauthbearer needs KAFKA_CLIENT=platformatic'],
+    [{ ...oauth, SUBSCRIPTIONS_FILE: 'subscriptions.json' }, 'cannot be used with SUBSCRIPTIONS_FILE'],
+  ])('refuses a half-configured or unsupported OAUTHBEARER setup %j in one line', (env, expected) => {
     expect(configError([], env)).toContain(expected);
   });
 
