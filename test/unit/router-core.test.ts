@@ -94,6 +94,7 @@ function fakeMetrics() {
     degradedRoutes: count(),
     degradedConflicts: count(),
     hashRoutedMessages: count(),
+    replicaAckTimeouts: count(),
   } satisfies RouterMetrics;
 }
 
