@@ -54,7 +54,8 @@ export class ProduceService {
       );
     } catch (err) {
       if (err instanceof SidecarError) {
-        if (err.code === 'ROUTING_UNAVAILABLE') metrics.routingFailures.inc({ reason: err.cause instanceof StoreNotReplicatedError ? 'replica_acks' : 'outage' });
+        if (err.code === 'ROUTING_UNAVAILABLE')
+          metrics.routingFailures.inc({ reason: err.cause instanceof StoreNotReplicatedError ? 'replica_acks' : 'outage' });
         throw err;
       }
       // Anything but a store failure is a defect: a 500 with its stack, nothing written.
