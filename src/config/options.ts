@@ -75,7 +75,8 @@ export interface SidecarOptions {
   redisCommandTimeoutMs: number;
   /**
    * Redis replicas that must acknowledge a MessageGroup's mapping (WAIT) before anything is produced on it, so a
-   * failover cannot promote a replica that lacks it and map the group elsewhere. 0 turns the wait off.
+   * failover promotes a replica that holds it (Sentinel and Cluster pick the most up-to-date one) instead of
+   * one that would map the group elsewhere. 0 turns the wait off.
    * @defaultValue 1 with `redisClusterNodes` or `redisSentinels` (a failover needs a replica), else 0; see `replicaAcksOf`
    */
   redisReplicaAcks?: number;
