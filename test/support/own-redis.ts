@@ -14,13 +14,16 @@ import { Redis } from 'ioredis';
 export class OwnRedis {
   readonly port: number;
   readonly #dir: string | undefined;
+  readonly #persistent: boolean;
   readonly #replicaOf: number | undefined;
   #child: ChildProcess | undefined;
 
   constructor(port: number, { persistent = false, replicaOf }: { persistent?: boolean; replicaOf?: number } = {}) {
     this.port = port;
+    this.#persistent = persistent;
     this.#replicaOf = replicaOf;
-    this.#dir = persistent ? mkdtempSync(join(tmpdir(), 'own-redis-')) : undefined;
+    // A replica stores the snapshot of its first sync in its directory: not the working directory.
+    this.#dir = persistent || replicaOf !== undefined ? mkdtempSync(join(tmpdir(), 'own-redis-')) : undefined;
   }
 
   get url(): string {
@@ -28,7 +31,7 @@ export class OwnRedis {
   }
 
   async start(): Promise<void> {
-    const persistence = this.#dir === undefined ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--dir', this.#dir];
+    const persistence = ['--appendonly', this.#persistent ? 'yes' : 'no', ...(this.#dir === undefined ? [] : ['--dir', this.#dir])];
     const replication = this.#replicaOf === undefined ? [] : ['--replicaof', '127.0.0.1', String(this.#replicaOf)];
     this.#child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence, ...replication], {
       stdio: 'ignore',
