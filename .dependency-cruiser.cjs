@@ -34,6 +34,7 @@ const LAYERS = {
 /** External clients, and the folders (besides the composition root) that may use them. */
 const CLIENTS = {
   ioredis: ['redis'],
+  'cluster-key-slot': ['redis'],
   kafkajs: ['kafka', 'sdk'],
   '@platformatic/kafka': ['kafka', 'sdk'],
   express: ['http', 'admin'],

@@ -62,6 +62,7 @@ const METRICS = {
   ordered_sidecar_degraded_routes_total: { type: 'counter', labels: [] },
   ordered_sidecar_degraded_conflicts_total: { type: 'counter', labels: [] },
   ordered_sidecar_hash_routed_messages_total: { type: 'counter', labels: [] },
+  ordered_sidecar_route_replica_ack_timeouts_total: { type: 'counter', labels: [] },
   ordered_sidecar_deduplicated_messages_total: { type: 'counter', labels: ['topic'] },
   // Ordered consumption (docs/consumption.md).
   ordered_sidecar_consume_delivery_duration_seconds: { type: 'histogram', labels: ['subscription', 'outcome'] },

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { SidecarOptions } from './config/options.ts';
+import { replicaAcksOf, type SidecarOptions } from './config/options.ts';
 import { createApp } from './http/app.ts';
 import { HealthChecker } from './http/health.ts';
 import { PartitionWriter } from './kafka/partition-writer.ts';
@@ -16,7 +16,8 @@ import { ProduceService } from './produce/produce-service.ts';
 import { RouterStore } from './redis/router-store.ts';
 import { RedisDedupStore } from './redis/dedup-store.ts';
 import { RedisGateway } from './redis/redis-gateway.ts';
-import { createRedisClient, type RedisClient } from './redis/redis-connection.ts';
+import { ReplicatedWrites } from './redis/replica-acks.ts';
+import { createRedisClient, type CommandBehaviour, type RedisClient } from './redis/redis-connection.ts';
 import { DedupWindow } from './dedup/dedup-window.ts';
 import { MappingCleaner } from './routing/cleanup.ts';
 import { OrderedMessageRouter } from './routing/router.ts';
@@ -45,20 +46,14 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   const kafka = createKafkaEngine(options.kafkaClient, connection, options.kafkaWriteTimeoutMs, log);
   // Fail fast when Redis is away (no offline queue; RedisGateway bounds each command): the router then
   // degrades at once instead of holding requests; ioredis keeps reconnecting in the background.
-  const redis = createRedisClient(options, { maxRetriesPerRequest: 1, enableOfflineQueue: false, keepAlive: 5000, connectionName: 'ordered-sidecar' });
-  let redisErrorLogged = false;
-  redis.on('error', (err: Error) => {
-    if (!redisErrorLogged) log.warn('Redis connection error (repeats are not logged until it reconnects)', { err });
-    redisErrorLogged = true;
-  });
-  redis.on('ready', () => {
-    if (redisErrorLogged) log.info('Redis connection ready');
-    redisErrorLogged = false;
-  });
+  const behaviour = { maxRetriesPerRequest: 1, enableOfflineQueue: false, keepAlive: 5000 } as const;
+  const redis = createRedisClient(options, { ...behaviour, connectionName: 'ordered-sidecar' });
+  logConnectionErrors(redis, 'Redis connection', log);
   await waitForRedis(redis, log);
 
   const gateway = new RedisGateway(redis, { commandTimeoutMs: options.redisCommandTimeoutMs });
-  const store = new RouterStore(gateway, options.redisPrefix);
+  const replicated = await replicatedWrites(options, behaviour, log);
+  const store = new RouterStore(gateway, options.redisPrefix, replicated);
   const metadata = new TopicMetadata((topic) => kafka.partitionCount(topic), options.metadataRefreshMs);
   const router = new OrderedMessageRouter(store, (topic, how) => metadata.partitionCount(topic, how), options, metrics, log);
   const cleaner = new MappingCleaner(store, options, metrics, log);
@@ -184,11 +179,38 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
       dedup.stop();
       await Promise.allSettled([router.stop(), cleaner.stop()]);
       await kafka.close();
-      await redis.quit().catch(() => redis.disconnect());
+      await Promise.all([redis, replicated?.gateway.redis].map((client) => client?.quit().catch(() => client.disconnect())));
       log.info('shut down cleanly');
     })());
 
   return { url, server, router, metrics, close };
+}
+
+/**
+ * Route writes that replicas must acknowledge (REDIS_REPLICA_ACKS), on a second connection: their WAITs block
+ * the connection they run on. A command on it may wait behind one WAIT, so its deadline is that much longer.
+ */
+async function replicatedWrites(options: SidecarOptions, behaviour: CommandBehaviour, log: Logger): Promise<ReplicatedWrites | undefined> {
+  const replicas = replicaAcksOf(options);
+  if (replicas === 0) return undefined;
+  const client = createRedisClient(options, { ...behaviour, connectionName: 'ordered-sidecar-routes' });
+  logConnectionErrors(client, 'Redis route connection', log);
+  await waitForRedis(client, log);
+  const gateway = new RedisGateway(client, { commandTimeoutMs: options.redisCommandTimeoutMs + options.redisReplicaAckTimeoutMs });
+  return new ReplicatedWrites(gateway, { replicas, timeoutMs: options.redisReplicaAckTimeoutMs });
+}
+
+/** One warning per disconnection, not one per reconnect attempt. */
+function logConnectionErrors(client: RedisClient, name: string, log: Logger): void {
+  let logged = false;
+  client.on('error', (err: Error) => {
+    if (!logged) log.warn(`${name} error (repeats are not logged until it reconnects)`, { err });
+    logged = true;
+  });
+  client.on('ready', () => {
+    if (logged) log.info(`${name} ready`);
+    logged = false;
+  });
 }
 
 /** Starting degraded because Redis is a moment slower than us would be needless; wait a little, then go on. */

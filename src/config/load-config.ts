@@ -52,6 +52,9 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'logLevel', env: 'LOG_LEVEL', kind: 'level' },
   { key: 'degradedRouting', env: 'DEGRADED_ROUTING', kind: 'degraded-routing' },
   { key: 'redisCommandTimeoutMs', env: 'REDIS_COMMAND_TIMEOUT', kind: 'duration', min: 100, max: 60_000 },
+  { key: 'redisReplicaAcks', env: 'REDIS_REPLICA_ACKS', kind: 'int', min: 0 },
+  // WAIT with a timeout of 0 blocks for ever.
+  { key: 'redisReplicaAckTimeoutMs', env: 'REDIS_REPLICA_ACK_TIMEOUT', kind: 'duration', min: 1, max: 60_000 },
   { key: 'subscriptionsFile', env: 'SUBSCRIPTIONS_FILE', kind: 'string' },
   { key: 'consumeBufferMessages', env: 'CONSUME_BUFFER_MESSAGES', kind: 'int', min: 1 },
   { key: 'consumeCommitIntervalMs', env: 'CONSUME_COMMIT_INTERVAL', kind: 'duration', min: 100 },

@@ -80,6 +80,15 @@ export interface SidecarOptions {
   degradedRouting: DegradedRouting;
   /** How long one Redis command may take before it counts as unanswered (an outage after three in a row). @defaultValue 2 s */
   redisCommandTimeoutMs: number;
+  /**
+   * Redis replicas that must acknowledge a MessageGroup's mapping (WAIT) before anything is produced on it, so a
+   * failover promotes a replica that holds it (Sentinel and Cluster pick the most up-to-date one) instead of
+   * one that would map the group elsewhere. 0 turns the wait off.
+   * @defaultValue 1 with `redisClusterNodes` or `redisSentinels` (a failover needs a replica), else 0; see `replicaAcksOf`
+   */
+  redisReplicaAcks?: number;
+  /** How long a new route waits for those acknowledgements; fewer in time refuse the request (503, retriable). @defaultValue 500 ms */
+  redisReplicaAckTimeoutMs: number;
   /** JSON file of subscriptions: topics delivered to the application's HTTP endpoint (docs/consumption.md). @defaultValue unset (no consumption) */
   subscriptionsFile?: string;
   /** Messages buffered per consumed partition; past it, fetching that partition pauses until it drains. @defaultValue 10000 */
@@ -144,6 +153,10 @@ export type DegradedRouting = (typeof DEGRADED_ROUTING_MODES)[number];
 
 const MINUTE = 60_000;
 
+/** `redisReplicaAcks`, defaulted by topology: a Cluster or a Sentinel setup fails over to replicas; one Redis URL does not. */
+export const replicaAcksOf = (o: Pick<SidecarOptions, 'redisReplicaAcks' | 'redisClusterNodes' | 'redisSentinels'>): number =>
+  o.redisReplicaAcks ?? (o.redisClusterNodes !== undefined || o.redisSentinels !== undefined ? 1 : 0);
+
 export const DEFAULT_OPTIONS = {
   kafkaBrokers: ['127.0.0.1:9092'],
   kafkaClientId: 'ordered-sidecar',
@@ -175,6 +188,7 @@ export const DEFAULT_OPTIONS = {
   logLevel: 'info',
   degradedRouting: 'reject',
   redisCommandTimeoutMs: 2000,
+  redisReplicaAckTimeoutMs: 500,
   consumeBufferMessages: 10_000,
   consumeCommitIntervalMs: 5000,
   consumeSessionTimeoutMs: 30_000,

@@ -23,3 +23,12 @@ export class StoreUnreachableError extends Error {
 export class StoreRefusedError extends Error {
   override name = 'StoreRefusedError';
 }
+
+/**
+ * The store made the write, but fewer replicas than required acknowledged it in time: a failover now could
+ * promote a replica that never saw it, so nothing may be produced on it yet. Not an outage (the store
+ * answers); the same call succeeds once the replicas catch up, because a repeated route rewrites the mapping.
+ */
+export class StoreNotReplicatedError extends Error {
+  override name = 'StoreNotReplicatedError';
+}

@@ -42,6 +42,7 @@ export class SidecarMetrics {
   readonly degradedRoutes: Counter;
   readonly degradedConflicts: Counter;
   readonly hashRoutedMessages: Counter;
+  readonly replicaAckTimeouts: Counter;
   readonly redisUp: Gauge;
   readonly kafkaUp: Gauge;
   #refreshLoads: (() => Promise<void>) | undefined;
@@ -183,6 +184,11 @@ export class SidecarMetrics {
     this.hashRoutedMessages = new Counter({
       name: `${PREFIX}hash_routed_messages_total`,
       help: 'Messages routed during a Redis outage without a proven route (DEGRADED_ROUTING=hash): they may split their MessageGroup.',
+      registers,
+    });
+    this.replicaAckTimeouts = new Counter({
+      name: `${PREFIX}route_replica_ack_timeouts_total`,
+      help: 'Route writes that fewer Redis replicas acknowledged in time than REDIS_REPLICA_ACKS asks; their requests got 503 and nothing was produced.',
       registers,
     });
     this.redisUp = new Gauge({ name: `${PREFIX}redis_up`, help: '1 when Redis answered the last check.', registers });

@@ -4,7 +4,7 @@ import { defaultPartitioner } from '../kafka/default-partitioner.ts';
 import type { OrderedMessageRouter } from '../routing/router.ts';
 import type { DedupWindow } from '../dedup/dedup-window.ts';
 import type { Logger } from '../logging/logger.ts';
-import { StoreRefusedError, StoreUnreachableError } from '../errors/store-errors.ts';
+import { StoreNotReplicatedError, StoreRefusedError, StoreUnreachableError } from '../errors/store-errors.ts';
 import type { Outcome } from '../dedup/dedup-store.ts';
 import type { MessageResult, OrderedRecord, ProduceResponse } from './produce-types.ts';
 import { parseOrderedRequest, parsePlainRequest, type RequestLimits } from './validate-request.ts';
@@ -13,7 +13,7 @@ import { writePartitions } from './write-partitions.ts';
 /** The instruments the produce operations record (prom-client's Histogram and Counter fit them). */
 export interface ProduceMetrics {
   routingDuration: { startTimer(): () => number };
-  routingFailures: { inc(labels: { reason: 'outage' | 'redis' }): void };
+  routingFailures: { inc(labels: { reason: 'outage' | 'replica_acks' | 'redis' }): void };
   dedupUnavailable: { inc(labels: { topic: string }, value?: number): void };
   deduplicated: { inc(labels: { topic: string }, value?: number): void };
 }
@@ -54,7 +54,8 @@ export class ProduceService {
       );
     } catch (err) {
       if (err instanceof SidecarError) {
-        if (err.code === 'ROUTING_UNAVAILABLE') metrics.routingFailures.inc({ reason: 'outage' });
+        if (err.code === 'ROUTING_UNAVAILABLE')
+          metrics.routingFailures.inc({ reason: err.cause instanceof StoreNotReplicatedError ? 'replica_acks' : 'outage' });
         throw err;
       }
       // Anything but a store failure is a defect: a 500 with its stack, nothing written.

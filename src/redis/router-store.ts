@@ -1,5 +1,6 @@
 import type { RedisGateway } from './redis-gateway.ts';
 import type { RedisClient } from './redis-connection.ts';
+import type { ReplicatedWrites } from './replica-acks.ts';
 import type { RouteOutcome, RouteStore, TopicRegistration, TouchEntry } from '../routing/route-store.ts';
 import type { CleanupStore } from '../routing/cleanup.ts';
 import { STATE_FORMAT, checkStateFormat } from './state-format.ts';
@@ -22,16 +23,25 @@ export class RouterStore implements RouteStore, CleanupStore {
   readonly redis: RedisClient;
   readonly prefix: string;
   readonly #keys = new Map<string, TopicKeys>();
+  /** Where mappings the sidecar produces on are written, when replicas must acknowledge them first (REDIS_REPLICA_ACKS). */
+  readonly #replicated: ReplicatedWrites | undefined;
 
-  constructor(gateway: RedisGateway, prefix: string) {
+  constructor(gateway: RedisGateway, prefix: string, replicated?: ReplicatedWrites) {
     this.gateway = gateway;
     this.redis = gateway.redis;
     this.prefix = prefix;
+    this.#replicated = replicated;
   }
 
-  /** One round trip: resolves once Redis answers. */
+  /** One round trip per connection: resolves once Redis answers on each (an outage ends only when routes can be written too). */
   async ping(): Promise<void> {
-    await this.gateway.run(() => this.redis.ping());
+    const replicated = this.#replicated?.gateway;
+    await Promise.all([this.gateway.run(() => this.redis.ping()), replicated?.run(() => replicated.redis.ping())]);
+  }
+
+  /** A write of a mapping the sidecar produces on: acknowledged by the required replicas when they are asked for. */
+  #writeMapping<T>(bucketKey: string, call: (redis: RedisClient) => Promise<T>): Promise<T> {
+    return this.#replicated ? this.#replicated.write(bucketKey, call) : this.gateway.run(() => call(this.redis));
   }
 
   keys(topic: string): TopicKeys {
@@ -75,16 +85,16 @@ export class RouterStore implements RouteStore, CleanupStore {
   async route(topic: string, buckets: number, group: string, hash: number, partitions: number): Promise<RouteOutcome> {
     const keys = this.keys(topic);
     const preference = preferenceOrder(hash, partitions).join(',');
-    const [partition, created] = await this.gateway.run(() =>
-      this.redis.osRoute(keys.bucket(bucketOf(hash, buckets)), keys.loads, group, partitions, preference),
-    );
+    const bucketKey = keys.bucket(bucketOf(hash, buckets));
+    const [partition, created] = await this.#writeMapping(bucketKey, (redis) => redis.osRoute(bucketKey, keys.loads, group, partitions, preference));
     return { partition, created: created === 1 };
   }
 
   /** Records a mapping made without Redis unless one exists; returns the partition Redis now maps the group to. */
   async record(topic: string, buckets: number, group: string, hash: number, partition: number): Promise<number> {
     const keys = this.keys(topic);
-    return this.gateway.run(() => this.redis.osRecord(keys.bucket(bucketOf(hash, buckets)), keys.loads, group, partition));
+    const bucketKey = keys.bucket(bucketOf(hash, buckets));
+    return this.#writeMapping(bucketKey, (redis) => redis.osRecord(bucketKey, keys.loads, group, partition));
   }
 
   /** Refreshes last access of used mappings; returns, per entry, whether Redis still maps it to that partition. */

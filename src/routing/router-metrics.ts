@@ -19,4 +19,6 @@ export interface RouterMetrics {
   degradedRoutes: Count;
   degradedConflicts: Count;
   hashRoutedMessages: Count;
+  /** Route writes fewer Redis replicas acknowledged in time than REDIS_REPLICA_ACKS asks (their requests get 503). */
+  replicaAckTimeouts: Count;
 }

@@ -1,6 +1,6 @@
 import type { Logger } from '../logging/logger.ts';
 import { SidecarError } from '../errors/sidecar-error.ts';
-import { StoreUnreachableError } from '../errors/store-errors.ts';
+import { StoreNotReplicatedError, StoreUnreachableError } from '../errors/store-errors.ts';
 import { monotonicClock, type Clock } from './clock.ts';
 import { cacheValidityMs } from './expiry.ts';
 import { GenerationWatch } from './generation-watch.ts';
@@ -10,6 +10,7 @@ import { OutageState } from './outage-state.ts';
 import { ProvenRoutes } from './proven-routes.ts';
 import { ProvisionalRoutes } from './provisional-routes.ts';
 import { RefusalTally } from './refusal-tally.ts';
+import { ReplicaAckRefusals } from './replica-ack-refusals.ts';
 import type { RouterMetrics } from './router-metrics.ts';
 import type { RouteStore } from './route-store.ts';
 import { SingleFlight } from './single-flight.ts';
@@ -65,6 +66,7 @@ export class OrderedMessageRouter {
   readonly #provisional: ProvisionalRoutes;
   readonly #recovery: OutageRecovery;
   readonly #refusals: RefusalTally;
+  readonly #unacknowledged: ReplicaAckRefusals;
   #recoveryTimer: NodeJS.Timeout | undefined;
   #flushTimer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
@@ -85,6 +87,7 @@ export class OrderedMessageRouter {
     this.#provisional = new ProvisionalRoutes(Math.max(MIN_PROVISIONAL, options.routeCacheSize));
     this.#recovery = new OutageRecovery({ store, buckets, provisional: this.#provisional, cache, conflicts: metrics.degradedConflicts, log, now });
     this.#refusals = new RefusalTally(REFUSAL_SUMMARY_INTERVAL_MS, now);
+    this.#unacknowledged = new ReplicaAckRefusals(metrics.replicaAckTimeouts, log, REFUSAL_SUMMARY_INTERVAL_MS, now);
   }
 
   start(): void {
@@ -121,7 +124,10 @@ export class OrderedMessageRouter {
     try {
       resolved = await Promise.all(distinct.map((g) => this.#resolve(topic, g)));
     } catch (err) {
-      if (err instanceof SidecarError && err.code === 'ROUTING_UNAVAILABLE') this.#noteRefusal(messages);
+      if (err instanceof SidecarError && err.code === 'ROUTING_UNAVAILABLE') {
+        if (err.cause instanceof StoreNotReplicatedError) this.#unacknowledged.refused(totalOf(messages));
+        else this.#noteRefusal(messages);
+      }
       throw err;
     }
     const unproven = distinct.reduce((n, g, i) => (resolved[i]!.proven ? n : n + messages.get(g)!), 0);
@@ -158,6 +164,8 @@ export class OrderedMessageRouter {
       this.#routeViaStore(topic, group).then(
         (partition) => ({ partition, proven: true }),
         (err: unknown) => {
+          // Written but not on enough replicas: not cached, nothing produced; the retry rewrites and waits again.
+          if (err instanceof StoreNotReplicatedError) throw this.#unacknowledged.refusal(group, err);
           // The store adapter decides what is an outage; one unanswered command is not (it fails this lookup).
           if (!(err instanceof StoreUnreachableError && err.outage)) throw err;
           this.#enterOutage(err);
@@ -175,10 +183,12 @@ export class OrderedMessageRouter {
     if (provisional?.confirmedAt === Number.NEGATIVE_INFINITY) {
       // Hashed while degraded but not recorded then: record the partition it used, so it does not move.
       const recorded = await this.#recovery.record({ topic, group, hash, partition: provisional.partition });
+      this.#unacknowledged.acknowledged();
       this.#routes.confirmed(topic, group, recorded, hash, confirmedAt);
       return recorded;
     }
     const { partition, created } = await this.#store.route(topic, buckets, group, hash, partitions);
+    this.#unacknowledged.acknowledged();
     if (created) this.#metrics.groupsCreated.inc({ topic });
     if (partition >= partitions) await this.#confirmPartitionExists(topic, group, partition);
     this.#routes.confirmed(topic, group, partition, hash, confirmedAt);
@@ -241,9 +251,7 @@ export class OrderedMessageRouter {
   /** Counts a request refused for the outage; its log line is the periodic summary, not one per request. */
   #noteRefusal(messagesPerGroup: Map<string, number>): void {
     if (!this.#outage.active) return;
-    let messages = 0;
-    for (const n of messagesPerGroup.values()) messages += n;
-    this.#refusals.refused(messages);
+    this.#refusals.refused(totalOf(messagesPerGroup));
     this.#logRefusalSummary();
   }
 
@@ -268,7 +276,8 @@ export class OrderedMessageRouter {
     try {
       done = await this.#recovery.attempt();
     } catch (err) {
-      if (!(err instanceof StoreUnreachableError)) this.#log.error('recording degraded-mode routes failed; still degraded', { err });
+      if (err instanceof StoreNotReplicatedError) this.#unacknowledged.noteShortfall(err);
+      else if (!(err instanceof StoreUnreachableError)) this.#log.error('recording degraded-mode routes failed; still degraded', { err });
       return; // try again on the next tick
     }
     const since = this.#outage.since ?? Date.now();
@@ -286,3 +295,9 @@ export class OrderedMessageRouter {
     }
   }
 }
+
+const totalOf = (messagesPerGroup: Map<string, number>): number => {
+  let messages = 0;
+  for (const n of messagesPerGroup.values()) messages += n;
+  return messages;
+};

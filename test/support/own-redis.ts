@@ -8,16 +8,22 @@ import { Redis } from 'ioredis';
 /**
  * A real redis-server of the test's own, which the test may stop, start, freeze and thaw (for degraded-mode
  * and fault tests). `persistent` keeps its data in an append-only file across a kill and restart, as a
- * production Redis holding the router's state does.
+ * production Redis holding the router's state does. `replicaOf` makes it a replica of the own Redis on that
+ * port (asynchronous replication, as in production).
  */
 export class OwnRedis {
   readonly port: number;
   readonly #dir: string | undefined;
+  readonly #persistent: boolean;
+  readonly #replicaOf: number | undefined;
   #child: ChildProcess | undefined;
 
-  constructor(port: number, { persistent = false }: { persistent?: boolean } = {}) {
+  constructor(port: number, { persistent = false, replicaOf }: { persistent?: boolean; replicaOf?: number } = {}) {
     this.port = port;
-    this.#dir = persistent ? mkdtempSync(join(tmpdir(), 'own-redis-')) : undefined;
+    this.#persistent = persistent;
+    this.#replicaOf = replicaOf;
+    // A replica stores the snapshot of its first sync in its directory: not the working directory.
+    this.#dir = persistent || replicaOf !== undefined ? mkdtempSync(join(tmpdir(), 'own-redis-')) : undefined;
   }
 
   get url(): string {
@@ -25,8 +31,11 @@ export class OwnRedis {
   }
 
   async start(): Promise<void> {
-    const persistence = this.#dir === undefined ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--dir', this.#dir];
-    this.#child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence], { stdio: 'ignore' });
+    const persistence = ['--appendonly', this.#persistent ? 'yes' : 'no', ...(this.#dir === undefined ? [] : ['--dir', this.#dir])];
+    const replication = this.#replicaOf === undefined ? [] : ['--replicaof', '127.0.0.1', String(this.#replicaOf)];
+    this.#child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence, ...replication], {
+      stdio: 'ignore',
+    });
     const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     probe.on('error', () => undefined); // refusals are expected until the server listens
     for (let i = 0; i < 100; i++) {

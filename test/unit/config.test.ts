@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, flagName, loadConfig } from '../../src/config/load-config.ts';
-import { DEFAULT_OPTIONS } from '../../src/config/options.ts';
+import { DEFAULT_OPTIONS, replicaAcksOf } from '../../src/config/options.ts';
 import { parseDuration } from '../../src/config/parse-duration.ts';
 import { parseSize } from '../../src/config/parse-size.ts';
 
@@ -147,6 +147,8 @@ describe('loadConfig', () => {
     [{ MAX_BATCH_BYTES: '1000' }, 'MAX_BATCH_BYTES', 'must be at least 1024'],
     [{ DEGRADED_ROUTING: 'guess' }, 'DEGRADED_ROUTING', 'must be one of reject, hash'],
     [{ REDIS_COMMAND_TIMEOUT: '10ms' }, 'REDIS_COMMAND_TIMEOUT', 'must be at least 100'],
+    [{ REDIS_REPLICA_ACKS: '-1' }, 'REDIS_REPLICA_ACKS', 'must be a whole number'],
+    [{ REDIS_REPLICA_ACK_TIMEOUT: '0ms' }, 'REDIS_REPLICA_ACK_TIMEOUT', 'must be at least 1'],
   ])('rejects %j with a one-line message naming %s', (env, name, why) => {
     const message = configError([], env);
     expect(message.startsWith(`invalid ${name}=`)).toBe(true);
@@ -157,6 +159,16 @@ describe('loadConfig', () => {
     expect(loadConfig([], {}).degradedRouting).toBe('reject');
     expect(loadConfig(['--degraded-routing', 'hash'], {}).degradedRouting).toBe('hash');
     expect(loadConfig([], { DEGRADED_ROUTING: 'hash', REDIS_COMMAND_TIMEOUT: '5s' })).toMatchObject({ degradedRouting: 'hash', redisCommandTimeoutMs: 5000 });
+  });
+
+  it('asks one replica to acknowledge routes with a Cluster or Sentinels, none with one Redis URL, unless told', () => {
+    expect(replicaAcksOf(loadConfig([], {}))).toBe(0);
+    expect(replicaAcksOf(loadConfig([], { REDIS_CLUSTER_NODES: 'r1:6379' }))).toBe(1);
+    expect(replicaAcksOf(loadConfig([], { REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_MASTER: 'm' }))).toBe(1);
+    expect(replicaAcksOf(loadConfig(['--redis-replica-acks', '0'], { REDIS_CLUSTER_NODES: 'r1:6379' }))).toBe(0);
+    expect(replicaAcksOf(loadConfig([], { REDIS_REPLICA_ACKS: '2' }))).toBe(2);
+    expect(loadConfig([], {}).redisReplicaAckTimeoutMs).toBe(500);
+    expect(loadConfig(['--redis-replica-ack-timeout', '1s'], {}).redisReplicaAckTimeoutMs).toBe(1000);
   });
 
   it('chooses the Kafka engine by KAFKA_CLIENT or --kafka-client', () => {

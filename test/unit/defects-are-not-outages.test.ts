@@ -97,6 +97,7 @@ function setup() {
     degradedRoutes: counter(),
     degradedConflicts: counter(),
     hashRoutedMessages: counter(),
+    replicaAckTimeouts: counter(),
   } satisfies RouterMetrics;
   const router = new OrderedMessageRouter(
     routeStore,

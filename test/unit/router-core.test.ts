@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { StoreUnreachableError } from '../../src/errors/store-errors.ts';
+import { StoreNotReplicatedError, StoreUnreachableError } from '../../src/errors/store-errors.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { cacheValidityMs } from '../../src/routing/expiry.ts';
 import { GenerationWatch } from '../../src/routing/generation-watch.ts';
@@ -23,11 +23,15 @@ class FakeStore implements RouteStore {
   readonly generation = new Map<string, string | null>();
   readonly calls = { route: 0, record: 0, touch: 0, ping: 0, generations: 0 };
   readonly touched: TouchEntry[] = [];
-  /** 'outage': the connection is gone; 'unanswered': one command got no answer; 'defect': a programming error. */
-  failure: 'outage' | 'unanswered' | 'defect' | undefined;
+  /**
+   * 'outage': the connection is gone; 'unanswered': one command got no answer; 'defect': a programming error;
+   * 'unreplicated': route writes are made but too few replicas acknowledge them (other calls work).
+   */
+  failure: 'outage' | 'unanswered' | 'defect' | 'unreplicated' | undefined;
 
   #fail(): void {
     if (this.failure === 'defect') throw new TypeError('a bug');
+    if (this.failure === 'unreplicated') return;
     if (this.failure) throw new StoreUnreachableError('fake store out of reach', { outage: this.failure === 'outage' });
   }
 
@@ -46,10 +50,19 @@ class FakeStore implements RouteStore {
     this.calls.route++;
     this.#fail();
     const existing = this.mappings.get(`${topic}/${group}`);
-    if (existing !== undefined) return { partition: existing, created: false };
+    if (existing !== undefined) {
+      this.#unacknowledged();
+      return { partition: existing, created: false };
+    }
     const partition = leastLoadedPartition(this.#loads(topic), hash);
     this.mappings.set(`${topic}/${group}`, partition);
+    this.#unacknowledged();
     return { partition, created: true };
+  }
+
+  /** The write is made (as on a Redis master) but reported unacknowledged. */
+  #unacknowledged(): void {
+    if (this.failure === 'unreplicated') throw new StoreNotReplicatedError('0 of the 1 required Redis replicas acknowledged the write within 500 ms');
   }
 
   async record(topic: string, _buckets: number, group: string, _hash: number, partition: number): Promise<number> {
@@ -94,6 +107,7 @@ function fakeMetrics() {
     degradedRoutes: count(),
     degradedConflicts: count(),
     hashRoutedMessages: count(),
+    replicaAckTimeouts: count(),
   } satisfies RouterMetrics;
 }
 
@@ -227,6 +241,36 @@ describe('outage entry', () => {
     const state = new OutageState();
     expect([state.enter(5), state.enter(6), state.since]).toEqual([true, false, 5]);
     expect([state.leave(), state.leave(), state.active]).toEqual([true, false, false]);
+  });
+});
+
+describe('routes the replicas have not acknowledged', () => {
+  it('are refused with a retriable 503, never cached, and do not start degraded mode', async () => {
+    const r = router();
+    store.failure = 'unreplicated';
+    await expect(r.routeAll('t', ['new', 'new'])).rejects.toMatchObject({ code: 'ROUTING_UNAVAILABLE', status: 503, retryAfterSeconds: 1, summarized: true });
+    await expect(r.routeAll('t', ['new'])).rejects.toMatchObject({ code: 'ROUTING_UNAVAILABLE' });
+    expect(store.calls.route).toBe(2); // asked again: the refused route was not cached
+    expect(r.degraded).toBe(false);
+    expect(metrics.replicaAckTimeouts.value).toBe(2);
+    store.failure = undefined;
+    expect(await r.route('t', 'new')).toBe(store.mappings.get('t/new'));
+  });
+
+  it('log once as the episode begins, a count per interval, and once as it ends', async () => {
+    const r = router();
+    store.failure = 'unreplicated';
+    for (let i = 0; i < 3; i++) await expect(r.routeAll('t', ['a', 'a', 'b'])).rejects.toMatchObject({ code: 'ROUTING_UNAVAILABLE' });
+    now += REFUSAL_SUMMARY_INTERVAL_MS;
+    await expect(r.routeAll('t', ['c'])).rejects.toMatchObject({ code: 'ROUTING_UNAVAILABLE' });
+    store.failure = undefined;
+    await r.route('t', 'd');
+    await r.route('t', 'e');
+    const entries = logs.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(entries.map((e) => e.level)).toEqual(['warn', 'warn', 'info']);
+    expect(entries[0]).toMatchObject({ msg: expect.stringContaining('do not acknowledge'), err: { name: 'StoreNotReplicatedError' } });
+    expect(entries[1]).toMatchObject({ refusedRequests: 4, refusedMessages: 10, overMs: REFUSAL_SUMMARY_INTERVAL_MS });
+    expect(entries[2]).toMatchObject({ msg: expect.stringContaining('acknowledge routes again'), refusedRequests: 4, refusedMessages: 10 });
   });
 });
 

@@ -1,7 +1,11 @@
 --[[
   Get-or-assign the partition of one MessageGroup, atomically for every replica.
 
-  An existing mapping is returned unchanged (sticky) and its last-access minute refreshed. A new group
+  An existing mapping is returned unchanged (sticky) and its last-access minute rewritten, even within the
+  same minute: every call must propagate a write, because the caller's WAIT (REDIS_REPLICA_ACKS, see
+  src/redis/replica-acks.ts) waits only for its own connection's writes. The rewrite comes after the
+  creating write in the replication stream, so it also covers a mapping another sidecar created that has
+  not reached the replicas yet. A new group
   goes to the partition with the fewest mapped groups; among equally loaded partitions, to the one the
   group prefers most (its rendezvous-hash ranking, computed by the caller: src/routing/hashing.ts
   `preferenceOrder`), so the script itself only compares loads.
@@ -30,9 +34,7 @@ if existing then
   -- counts only grow, so the caller's count is stale (another replica saw the topic grow first).
   local sep = string.find(existing, ':', 1, true)
   local partition = tonumber(string.sub(existing, 1, sep - 1))
-  if tonumber(string.sub(existing, sep + 1)) ~= minute then
-    rcall('HSET', bucketKey, group, partition .. ':' .. minute)
-  end
+  rcall('HSET', bucketKey, group, partition .. ':' .. minute)
   return { partition, 0 }
 end
 
