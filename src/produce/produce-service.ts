@@ -4,7 +4,7 @@ import { defaultPartitioner } from '../kafka/default-partitioner.ts';
 import type { OrderedMessageRouter } from '../routing/router.ts';
 import type { DedupWindow } from '../dedup/dedup-window.ts';
 import type { Logger } from '../logging/logger.ts';
-import { StoreRefusedError, StoreUnreachableError } from '../errors/store-errors.ts';
+import { StoreBusyError, StoreRefusedError, StoreUnreachableError } from '../errors/store-errors.ts';
 import type { Outcome } from '../dedup/dedup-store.ts';
 import type { MessageResult, OrderedRecord, ProduceResponse } from './produce-types.ts';
 import { parseOrderedRequest, parsePlainRequest, type RequestLimits } from './validate-request.ts';
@@ -13,7 +13,7 @@ import { writePartitions } from './write-partitions.ts';
 /** The instruments the produce operations record (prom-client's Histogram and Counter fit them). */
 export interface ProduceMetrics {
   routingDuration: { startTimer(): () => number };
-  routingFailures: { inc(labels: { reason: 'outage' | 'redis' }): void };
+  routingFailures: { inc(labels: { reason: 'outage' | 'redis' | 'busy' }): void };
   dedupUnavailable: { inc(labels: { topic: string }, value?: number): void };
   deduplicated: { inc(labels: { topic: string }, value?: number): void };
 }
@@ -29,6 +29,15 @@ export interface ProduceDeps {
   dedup: DedupWindow;
   log: Logger;
 }
+
+/** Seconds a client should wait after Redis said it cannot serve now (a slot moving, a failover, loading). */
+const STORE_BUSY_RETRY_AFTER_S = 1;
+
+const storeBusy = (what: string, err: StoreBusyError): SidecarError =>
+  new SidecarError('ROUTING_UNAVAILABLE', `${what}: ${err.message}; nothing was written, retry shortly`, {
+    cause: err,
+    retryAfterSeconds: STORE_BUSY_RETRY_AFTER_S,
+  });
 
 /** The two produce operations, independent of HTTP: validate everything, route, then write. */
 export class ProduceService {
@@ -57,6 +66,10 @@ export class ProduceService {
         if (err.code === 'ROUTING_UNAVAILABLE') metrics.routingFailures.inc({ reason: 'outage' });
         throw err;
       }
+      if (err instanceof StoreBusyError) {
+        metrics.routingFailures.inc({ reason: 'busy' });
+        throw storeBusy('cannot route MessageGroups', err);
+      }
       // Anything but a store failure is a defect: a 500 with its stack, nothing written.
       if (!(err instanceof StoreUnreachableError || err instanceof StoreRefusedError)) throw err;
       metrics.routingFailures.inc({ reason: 'redis' });
@@ -80,6 +93,8 @@ export class ProduceService {
     try {
       acquired = await dedup.acquire(topic, ids);
     } catch (err) {
+      // Redis answers, so the check must happen: a retry will find it serving again.
+      if (err instanceof StoreBusyError) throw storeBusy('cannot check dedup_ids', err);
       if (err instanceof StoreRefusedError) {
         throw new SidecarError('ROUTING_UNAVAILABLE', `cannot check dedup_ids: ${errorMessage(err)}`, { cause: err });
       }
