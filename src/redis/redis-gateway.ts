@@ -33,8 +33,8 @@ class CommandDeadline extends Error {}
 /**
  * The sidecar's one way to its Redis connection: it registers every script (scripts.ts), and every command
  * goes through `run`, which bounds it by the command timeout and says
- * what a failure means: unreachable (connection-level: refused, lost, or unanswered), refused (Redis
- * answered with an error), or neither, which is let through unchanged (a programming error is a 500,
+ * what a failure means: unreachable (connection-level: refused, lost, or unanswered), busy (Redis answered
+ * that it cannot serve the command now: a slot moving, a failover), refused (any other error reply), or neither, which is let through unchanged (a programming error is a 500,
  * never an outage).
  */
 export class RedisGateway {
