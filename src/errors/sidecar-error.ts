@@ -1,4 +1,4 @@
-import { StoreRefusedError, StoreUnreachableError } from './store-errors.ts';
+import { StoreBusyError, StoreRefusedError, StoreUnreachableError } from './store-errors.ts';
 
 /**
  * Every failure the sidecar reports is one of these codes. Each code maps to exactly one HTTP status
@@ -69,13 +69,25 @@ export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** Seconds a client should wait after Redis said it cannot serve now (a slot moving, a failover, loading). */
+const STORE_BUSY_RETRY_AFTER_S = 1;
+
 /**
  * A failure of the shared store (Redis) as every API path reports it: a retriable 503, since the store may
  * answer the next try. Undefined for anything else, which stays what it was (a defect remains a 500).
  * An outage (connection lost, or commands unanswered in a row) is logged where the sidecar notices it (the
- * connection's error, routing's degraded mode), so the requests it refuses are logged at debug only.
+ * connection's error, routing's degraded mode), and a busy store is counted by routing_failures_total{reason="busy"}
+ * (a slot migration answers busy to every request of its topic for its whole length), so the requests they
+ * refuse are logged at debug only.
  */
 export function storeUnavailable(err: unknown, doing: string): SidecarError | undefined {
+  if (err instanceof StoreBusyError) {
+    return new SidecarError('ROUTING_UNAVAILABLE', `${doing}: ${err.message}; nothing was written, retry shortly`, {
+      cause: err,
+      retryAfterSeconds: STORE_BUSY_RETRY_AFTER_S,
+      summarized: true,
+    });
+  }
   if (!(err instanceof StoreUnreachableError || err instanceof StoreRefusedError)) return undefined;
   const summarized = err instanceof StoreUnreachableError && err.outage;
   return new SidecarError('ROUTING_UNAVAILABLE', `${doing}: ${errorMessage(err)}`, { cause: err, summarized });

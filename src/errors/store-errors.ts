@@ -32,3 +32,14 @@ export class StoreRefusedError extends Error {
 export class StoreNotReplicatedError extends Error {
   override name = 'StoreNotReplicatedError';
 }
+
+/**
+ * The store answered that it cannot serve the command now and will shortly: a Redis Cluster slot moving between
+ * masters (ASK, TRYAGAIN, MOVED left over once the client's redirections ran out), a Cluster or master failing
+ * over (CLUSTERDOWN, MASTERDOWN, READONLY from a demoted master), a node loading its data (LOADING), a script
+ * still running (BUSY). Neither an outage (the store is reachable and says so) nor a defect: the request is
+ * refused with a retriable 503, and nothing is done without the store (no degraded routing, no unchecked write).
+ */
+export class StoreBusyError extends Error {
+  override name = 'StoreBusyError';
+}

@@ -98,7 +98,7 @@ export class SidecarMetrics {
     });
     this.routingFailures = new Counter({
       name: `${PREFIX}routing_failures_total`,
-      help: 'Requests that could not be routed.',
+      help: 'Requests that could not be routed: outage (degraded mode), replica_acks (too few Redis replicas acknowledged the route), redis (Redis failed or timed out), busy (Redis said to retry shortly).',
       labelNames: ['reason'],
       registers,
     });

@@ -4,7 +4,7 @@ import { defaultPartitioner } from '../kafka/default-partitioner.ts';
 import type { OrderedMessageRouter } from '../routing/router.ts';
 import type { DedupWindow } from '../dedup/dedup-window.ts';
 import type { Logger } from '../logging/logger.ts';
-import { StoreNotReplicatedError, StoreRefusedError, StoreUnreachableError } from '../errors/store-errors.ts';
+import { StoreBusyError, StoreNotReplicatedError, StoreRefusedError, StoreUnreachableError } from '../errors/store-errors.ts';
 import type { Outcome } from '../dedup/dedup-store.ts';
 import type { MessageResult, OrderedRecord, ProduceResponse } from './produce-types.ts';
 import { parseOrderedRequest, parsePlainRequest, type RequestLimits } from './validate-request.ts';
@@ -13,7 +13,7 @@ import { writePartitions } from './write-partitions.ts';
 /** The instruments the produce operations record (prom-client's Histogram and Counter fit them). */
 export interface ProduceMetrics {
   routingDuration: { startTimer(): () => number };
-  routingFailures: { inc(labels: { reason: 'outage' | 'replica_acks' | 'redis' }): void };
+  routingFailures: { inc(labels: { reason: 'outage' | 'replica_acks' | 'redis' | 'busy' }): void };
   dedupUnavailable: { inc(labels: { topic: string }, value?: number): void };
   deduplicated: { inc(labels: { topic: string }, value?: number): void };
 }
@@ -61,7 +61,7 @@ export class ProduceService {
       // Anything but a store failure is a defect: a 500 with its stack, nothing written.
       const unavailable = storeUnavailable(err, 'cannot route MessageGroups');
       if (!unavailable) throw err;
-      metrics.routingFailures.inc({ reason: 'redis' });
+      metrics.routingFailures.inc({ reason: err instanceof StoreBusyError ? 'busy' : 'redis' });
       throw unavailable;
     } finally {
       stopTimer();
@@ -82,7 +82,8 @@ export class ProduceService {
     try {
       acquired = await dedup.acquire(topic, ids);
     } catch (err) {
-      if (err instanceof StoreRefusedError) throw storeUnavailable(err, 'cannot check dedup_ids');
+      // Redis answers, so the check must happen: a retry will find it serving again.
+      if (err instanceof StoreRefusedError || err instanceof StoreBusyError) throw storeUnavailable(err, 'cannot check dedup_ids');
       // Only Redis out of reach writes without the check; anything else (a defect included) writes nothing.
       if (!(err instanceof StoreUnreachableError)) throw err;
       // Losing messages is worse than a possible duplicate; the response and a metric say so.

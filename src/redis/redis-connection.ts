@@ -53,6 +53,11 @@ export function createRedisClient(options: RedisConnectionOptions, behaviour: Co
       // error that is not a Redis reply: the router counts it as an outage, like a lost connection.
       retryDelayOnClusterDown: 200,
       retryDelayOnFailover: 200,
+      // While a slot moves between masters, a script whose keys are split between them (or partly not created
+      // yet) gets TRYAGAIN until the move ends. 16 tries 50 ms apart end well inside the command deadline
+      // (REDIS_COMMAND_TIMEOUT_MS, 2 s by default), so the client gives up with a redirection error, which
+      // RedisGateway reports as busy (a retriable 503), not as an unanswered command (an outage after three).
+      retryDelayOnTryAgain: 50,
       maxRedirections: 16,
       slotsRefreshTimeout: 2000,
       redisOptions: { ...perNode, ...credentials, ...(tls ? { tls } : {}) },

@@ -1,7 +1,7 @@
 /**
  * The router's port to the shared mapping store. The core owns it; `src/redis` implements it. A store call
- * fails with StoreUnreachableError or StoreRefusedError (src/errors/store-errors.ts) when the store is the
- * problem; any other error is a defect and is let through. `route` and `record` may also fail with
+ * fails with StoreUnreachableError, StoreBusyError or StoreRefusedError (src/errors/store-errors.ts) when the
+ * store is the problem; any other error is a defect and is let through. `route` and `record` may also fail with
  * StoreNotReplicatedError: the mapping was written but too few replicas hold it yet to act on it (a
  * failover could lose it); the core refuses the request and caches nothing.
  */

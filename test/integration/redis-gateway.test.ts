@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { StoreRefusedError, StoreUnreachableError } from '../../src/errors/store-errors.ts';
+import { StoreBusyError, StoreRefusedError, StoreUnreachableError } from '../../src/errors/store-errors.ts';
 import { RedisGateway } from '../../src/redis/redis-gateway.ts';
 import { SCRIPTS } from '../../src/redis/scripts.ts';
 import { OwnRedis } from '../support/own-redis.ts';
@@ -40,6 +40,19 @@ describe('RedisGateway decides what a failure means', () => {
   it('reports an error reply as refused, not unreachable', async () => {
     const err = await rejection(new RedisGateway(redis).run(() => redis.call('NO-SUCH-COMMAND')));
     expect(err).toBeInstanceOf(StoreRefusedError);
+  });
+
+  it('reports an error reply whose code says "retry shortly" as busy, any other as refused', async () => {
+    const gateway = new RedisGateway(redis);
+    // Real replies of a real Redis, with the codes a moving slot, a failover or a loading node answer.
+    const reply = (text: string) => rejection(gateway.run(() => redis.eval(`return redis.error_reply('${text}')`, 0)));
+    for (const code of ['TRYAGAIN', 'ASK 1 127.0.0.1:1', 'MOVED 1 127.0.0.1:1', 'CLUSTERDOWN', 'LOADING', 'READONLY', 'MASTERDOWN', 'BUSY']) {
+      expect(await reply(`${code} reason`), code).toBeInstanceOf(StoreBusyError);
+    }
+    // A code word only counts as the first word of the reply.
+    for (const text of ['ERR TRYAGAIN later', 'WRONGTYPE Operation against a key', 'OOM command not allowed', 'TRYAGAINX']) {
+      expect(await reply(text), text).toBeInstanceOf(StoreRefusedError);
+    }
   });
 
   it('counts an unanswered command as unreachable, and three in a row as an outage', async () => {
