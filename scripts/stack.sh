@@ -11,6 +11,7 @@
 #   stack.sh kill-broker N | start-broker N              crash (kill -9) / restart node N (1-based)
 #   stack.sh kill-redis-node N | start-redis-node N      same for Redis Cluster node N (1..6)
 #   stack.sh kill-redis-master                           kill -9 the master the sentinels now name
+#   stack.sh start-redis-replica                         start that node again, as a replica of the new master
 #   stack.sh status | env | logs [LINES]
 #   stack.sh oauth-token [SECONDS]                       (--secure) write an unsecured JWT for OAUTHBEARER
 #
@@ -629,6 +630,30 @@ cmd_kill_redis_master() {
   die "the sentinels name $addr as master, which is none of this stack's nodes"
 }
 
+# The node kill-redis-master killed comes back as an operator brings a failed node back: as a replica of the
+# master the sentinels name now (not as a master of its own, empty, until they convert it). Done once it is in
+# sync, since only then does the new master have a replica to acknowledge writes (REDIS_REPLICA_ACKS).
+cmd_start_redis_replica() {
+  local addr port n deadline
+  load_env
+  [[ "${REDIS_SENTINEL:-no}" == yes ]] || die "this stack has no Sentinels (up --redis-sentinel)"
+  addr="$(sentinel_master_addr)" || die "no sentinel answers"
+  port="${addr##* }"
+  for n in 1 2; do
+    our_pid "$(sentinel_dir)/node-$n/redis.pid" redis-server >/dev/null && continue
+    start_redis_data_node "$n" "$port"
+    wait_redis_ping "$(redis_data_port "$n")" 15
+    deadline=$((SECONDS + 30))
+    until [[ "$(info_field "$(redis_data_port "$n")" master_link_status)" == up ]]; do
+      ((SECONDS < deadline)) || die "Redis node $n did not sync with the master 127.0.0.1:$port within 30 s"
+      sleep 0.2
+    done
+    log "Redis node $n up again (127.0.0.1:$(redis_data_port "$n")), a replica in sync with the master 127.0.0.1:$port"
+    return 0
+  done
+  die "both Redis nodes are running: nothing to start"
+}
+
 # --- subcommands -------------------------------------------------------------------------------------
 
 cmd_up() {
@@ -887,6 +912,7 @@ case "${1:-}" in
   kill-redis-node) cmd_kill_redis_node "${2:-}" ;;
   start-redis-node) cmd_start_redis_node "${2:-}" ;;
   kill-redis-master) cmd_kill_redis_master ;;
+  start-redis-replica) cmd_start_redis_replica ;;
   status) cmd_status ;;
   env) cmd_env ;;
   logs) cmd_logs "${2:-}" ;;
