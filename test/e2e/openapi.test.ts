@@ -38,7 +38,7 @@ describe('the OpenAPI document', () => {
   it('describes what every route answers (each response here is checked against it)', async () => {
     const topic = await createTopic(fx.admin, 2);
     const url = fx.sidecar.url;
-    const before = contractReport().checked;
+    const before = contractReport();
     const ordered = await postJson(
       `${url}/v1/ordered-produce`,
       {
@@ -72,7 +72,9 @@ describe('the OpenAPI document', () => {
     expect((await postJson(`${url}/admin/v1/topics/${topic}/groups/g1/move`, { partition: 7 }, admin)).status).toBe(409);
 
     const report = contractReport();
-    expect(report.checked - before).toBe(21);
+    expect(report.checked - before.checked).toBe(21);
+    // Every one of them was held against its route (an /admin/v1 path once went unmatched, hence unchecked).
+    expect(report.undocumented.slice(before.undocumented.length)).toEqual([]);
     expect(report.violations).toEqual([]);
   });
 
