@@ -1,3 +1,5 @@
+import type { BodyCheck } from './admin-bodies.ts';
+
 /** A sidecar's answer that was not 2xx, with its own reason (the `{"error": {...}}` body) when it sent one. */
 export class AdminCallError extends Error {
   override name = 'AdminCallError';
@@ -30,10 +32,14 @@ export class AdminClient {
     this.#timeoutMs = options.timeoutMs ?? 60_000;
   }
 
-  /** `segments` are path parts, each URL-encoded (group names may hold "/", "?", spaces...). */
+  /**
+   * `segments` are path parts, each URL-encoded (group names may hold "/", "?", spaces...). A 2xx answer must
+   * pass `expected`: it is the sidecar's, so it is checked, not assumed.
+   */
   async call<T>(
     method: 'GET' | 'POST' | 'DELETE',
     segments: string[],
+    expected: BodyCheck<T>,
     options: { query?: Record<string, string | undefined>; body?: unknown } = {},
   ): Promise<T> {
     const url = new URL(`${this.#base}/${segments.map(encodeURIComponent).join('/')}`);
@@ -64,6 +70,9 @@ export class AdminClient {
       const error = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
       throw new AdminCallError(error?.message ?? `HTTP ${response.status} ${text.slice(0, 200)}`, response.status, error?.code);
     }
-    return body as T;
+    if (!expected(body)) {
+      throw new AdminCallError(`unexpected answer to ${method} ${url.pathname} (a sidecar of another version?): ${text.slice(0, 200)}`, response.status);
+    }
+    return body;
   }
 }

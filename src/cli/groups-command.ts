@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import type { ChangeView, LoadsView, MappingView } from '../admin/admin-service.ts';
 import type { GroupPage, GroupView } from '../admin/list-groups.ts';
 import { AdminCallError, AdminClient } from './admin-client.ts';
+import { isChange, isGroupPage, isLoads, isMapping, isTopicList } from './admin-bodies.ts';
 
 export const GROUPS_USAGE = `  ordered-sidecar groups topics                       topics that have MessageGroup mappings
   ordered-sidecar groups get <topic> <group>          a group's partition and last access
@@ -76,12 +76,12 @@ async function run(client: AdminClient, positionals: string[], values: Values, i
   switch (positionals[0]) {
     case 'topics': {
       args(positionals, []);
-      const body = await client.call<{ topics: string[] }>('GET', ['topics']);
+      const body = await client.call('GET', ['topics'], isTopicList);
       return print(body, () => (body.topics.length === 0 ? 'no topic has MessageGroup mappings\n' : body.topics.map((t) => `${t}\n`).join('')));
     }
     case 'get': {
       const [topic, group] = args(positionals, ['topic', 'group']) as [string, string];
-      const m = await client.call<MappingView>('GET', ['topics', topic, 'groups', group]);
+      const m = await client.call('GET', ['topics', topic, 'groups', group], isMapping);
       return print(
         m,
         () =>
@@ -92,7 +92,7 @@ async function run(client: AdminClient, positionals: string[], values: Values, i
       return list(client, args(positionals, ['topic'])[0]!, values, io);
     case 'loads': {
       const [topic] = args(positionals, ['topic']) as [string];
-      const l = await client.call<LoadsView>('GET', ['topics', topic, 'loads']);
+      const l = await client.call('GET', ['topics', topic, 'loads'], isLoads);
       return print(l, () => {
         const head = `topic ${l.topic}: ${l.total} groups on ${l.partitions.length} partitions, max-min ${l.max_minus_min}, deviation ${l.deviation.toFixed(3)}\n`;
         return `${head}PARTITION  GROUPS\n${l.partitions.map((p) => `${String(p.partition).padEnd(9)}  ${p.groups}\n`).join('')}`;
@@ -100,7 +100,7 @@ async function run(client: AdminClient, positionals: string[], values: Values, i
     }
     case 'release': {
       const [topic, group] = args(positionals, ['topic', 'group']) as [string, string];
-      const c = await client.call<ChangeView>('DELETE', ['topics', topic, 'groups', group]);
+      const c = await client.call('DELETE', ['topics', topic, 'groups', group], isChange);
       return print(
         c,
         () => `released group "${c.group}" of topic "${c.topic}" (was on partition ${c.previous_partition}); its next message is routed afresh\n`,
@@ -109,7 +109,7 @@ async function run(client: AdminClient, positionals: string[], values: Values, i
     case 'move': {
       const [topic, group, raw] = args(positionals, ['topic', 'group', 'partition']) as [string, string, string];
       if (!/^\d+$/.test(raw)) throw new UsageError(`partition must be a whole number, got "${raw}"`);
-      const c = await client.call<ChangeView>('POST', ['topics', topic, 'groups', group, 'move'], { body: { partition: Number(raw) } });
+      const c = await client.call('POST', ['topics', topic, 'groups', group, 'move'], isChange, { body: { partition: Number(raw) } });
       return print(c, () => `moved group "${c.group}" of topic "${c.topic}": partition ${c.previous_partition} -> ${c.partition}\n`);
     }
     default:
@@ -124,7 +124,7 @@ async function list(client: AdminClient, topic: string, values: Values, io: Io):
   let cursor = values.cursor;
   let page: GroupPage;
   do {
-    page = await client.call<GroupPage>('GET', ['topics', topic, 'groups'], { query: { limit: values.limit, cursor } });
+    page = await client.call('GET', ['topics', topic, 'groups'], isGroupPage, { query: { limit: values.limit, cursor } });
     groups.push(...page.groups);
     cursor = page.next_cursor ?? undefined;
   } while (values.all && cursor !== undefined);

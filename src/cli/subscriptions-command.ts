@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { BlockedGroup } from '../consume/group-dispatcher.ts';
 import { AdminCallError, AdminClient } from './admin-client.ts';
+import { isBlockedHead, isBlockedList } from './admin-bodies.ts';
 import type { Io } from './groups-command.ts';
 
 export const SUBSCRIPTIONS_USAGE = `  ordered-sidecar subscriptions blocked <subscription>      groups blocked after max_attempts on this sidecar
@@ -43,7 +44,7 @@ export async function subscriptionsCommand(argv: string[], env: NodeJS.ProcessEn
   const client = new AdminClient({ url: values.url, token: values.token ?? env.ADMIN_TOKEN });
   try {
     if (command === 'blocked' && name !== undefined && positionals.length === 2) {
-      const body = await client.call<{ blocked_groups: BlockedGroup[] }>('GET', ['subscriptions', name, 'blocked']);
+      const body = await client.call('GET', ['subscriptions', name, 'blocked'], isBlockedList);
       io.out(
         values.json
           ? `${JSON.stringify(body)}\n`
@@ -58,7 +59,7 @@ export async function subscriptionsCommand(argv: string[], env: NodeJS.ProcessEn
       if (noGroup ? groupText !== undefined : groupText === undefined || positionals.length !== 4)
         return usage(`${command} takes <subscription> <partition> and <group> or --no-group`);
       if (!/^\d+$/.test(partitionText)) return usage('<partition> must be a whole number');
-      const body = await client.call<{ head: BlockedGroup }>('POST', ['subscriptions', name, 'blocked', command], {
+      const body = await client.call('POST', ['subscriptions', name, 'blocked', command], isBlockedHead, {
         body: { partition: Number(partitionText), message_group: noGroup ? null : groupText },
       });
       io.out(values.json ? `${JSON.stringify(body)}\n` : `${command === 'retry' ? 'retrying' : 'skipped'} ${describe(body.head)}`);
