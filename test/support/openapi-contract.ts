@@ -18,9 +18,9 @@ interface Document {
 export const OPENAPI_FILE = new URL('../../src/http/openapi.json', import.meta.url);
 const document = JSON.parse(readFileSync(OPENAPI_FILE, 'utf8')) as Document;
 
-// ajv-formats is CommonJS with a default export that TypeScript's NodeNext view sees as the module.
-const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
-const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true }));
+// ajv-formats is CommonJS: imported from ESM, its default is module.exports, which carries the plugin as `.default`.
+const ajv = new Ajv2020({ strict: false, allErrors: true });
+addFormatsModule.default(ajv);
 ajv.addSchema(document, 'openapi');
 
 const routes = Object.keys(document.paths).map((template) => ({
