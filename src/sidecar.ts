@@ -225,7 +225,7 @@ async function waitForRedis(redis: RedisClient, log: Logger): Promise<void> {
 function redisDescription(options: SidecarOptions): string {
   if (options.redisClusterNodes) return `cluster ${options.redisClusterNodes.join(',')}`;
   if (options.redisSentinels) return `sentinel master ${options.redisSentinelMaster} via ${options.redisSentinels.join(',')}`;
-  const url = new URL(options.redisUrl);
-  if (url.password) url.password = '***';
-  return url.toString();
+  // Re-serialised so a password holds no "@", "/" or space (percent-encoded): the logger's URL scrubbing then
+  // censors all of it (test/e2e/startup-log.test.ts).
+  return new URL(options.redisUrl).toString();
 }

@@ -6,6 +6,9 @@ import { readFileSync } from 'node:fs';
  * every response of the end-to-end suite against it, so it cannot drift from the code unnoticed.
  */
 export function openApiDocument(version: string): Record<string, unknown> {
-  const document = JSON.parse(readFileSync(new URL('./openapi.json', import.meta.url), 'utf8')) as { info: Record<string, unknown> };
+  const document: unknown = JSON.parse(readFileSync(new URL('./openapi.json', import.meta.url), 'utf8'));
+  if (typeof document !== 'object' || document === null || !('info' in document) || typeof document.info !== 'object' || document.info === null) {
+    throw new Error('openapi.json has no info object: the installation is damaged');
+  }
   return { ...document, info: { ...document.info, version } };
 }

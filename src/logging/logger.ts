@@ -32,8 +32,12 @@ const isRedactedKey = (key: string): boolean => {
   return REDACTED_KEYS.some((secret) => normalized.endsWith(secret));
 };
 
-/** `scheme://user:password@host` in any string (a Redis URL in an error message, say) keeps the user, not the password. */
-const URL_PASSWORD = /(\/\/[^\s/:@]*:)[^\s/@]+@/g;
+/**
+ * `scheme://user:password@host` in any string (a Redis URL in an error message, say) keeps the user, not the password.
+ * The password runs to the last "@" of the authority, as URL parsers read it, so a raw "@" in it is censored too;
+ * a raw space is not (it ends the match): log a URL re-serialised by `new URL()`, which percent-encodes both.
+ */
+const URL_PASSWORD = /(\/\/[^\s/:@]*:)[^\s/]+@/g;
 const scrub = (text: string): string => text.replace(URL_PASSWORD, `$1${REDACTED}@`);
 
 /** Stays as it is inside a URL (REDACTED's brackets would be %-encoded). */

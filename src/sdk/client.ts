@@ -14,16 +14,16 @@ const FALLBACK_METRIC = 'ordered_sidecar_client_fallback_total';
 function fallbackCounter(options: ResolvedClientOptions): Counter<'reason'> | undefined {
   const registry = options.metricsRegistry;
   if (!registry) return undefined;
-  // Several clients may share one registry; the metric is registered once.
-  return (
-    (registry.getSingleMetric(FALLBACK_METRIC) as Counter<'reason'> | undefined) ??
-    new Counter({
-      name: FALLBACK_METRIC,
-      help: 'Times an ordered-sidecar client switched to producing directly to Kafka, by reason.',
-      labelNames: ['reason'],
-      registers: [registry],
-    })
-  );
+  // Several clients may share one registry; the metric is registered once. Anything else of that name (not a
+  // Counter) makes the registration below throw, instead of being counted on as one.
+  const registered = registry.getSingleMetric<'reason'>(FALLBACK_METRIC);
+  if (registered instanceof Counter) return registered;
+  return new Counter({
+    name: FALLBACK_METRIC,
+    help: 'Times an ordered-sidecar client switched to producing directly to Kafka, by reason.',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
 }
 
 /**

@@ -62,8 +62,9 @@ export class OrderedProducer {
 
   /** Several messages of one MessageGroup, written in the order given. */
   sendMessageGroupBatch(topic: string, messageGroup: string, messages: readonly GroupMessage[], options: SendOptions = {}): Promise<OrderedProduceResult> {
-    // A non-array is passed through so that validation reports it like any other bad input.
-    const grouped = Array.isArray(messages) ? messages.map((m) => ({ ...m, messageGroup })) : (messages as unknown as OrderedMessage[]);
+    // A non-array (from untyped JavaScript) becomes an empty batch, which validation rejects with the very
+    // error ("messages must be a non-empty array") it gives a non-array.
+    const grouped: OrderedMessage[] = Array.isArray(messages) ? messages.map((m: GroupMessage) => ({ ...m, messageGroup })) : [];
     return this.sendOrderedMessages(topic, grouped, options);
   }
 

@@ -95,6 +95,8 @@ describe('errors are typed, carry the sidecar reason, and 4xx are not retried', 
       ]),
     );
     expect(twice.field).toBe('messages[1].dedupId');
+    const notArray = await rejection(producer.sendMessageGroupBatch('t', 'g', 'x' as never));
+    expect(notArray).toMatchObject({ code: 'INVALID_REQUEST', field: 'messages' });
     const noGroup = await rejection(producer.sendSingleOrderedMessage('t', '', null, 'x'));
     expect(noGroup.field).toBe('messages[0].messageGroup');
     // Wrong types are the client's INVALID_REQUEST too, never a TypeError from deep inside.

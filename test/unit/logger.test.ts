@@ -84,6 +84,13 @@ describe('logger', () => {
     expect(entry!.err).toMatchObject({ message: `connect to redis://default:${REDACTED}@redis.internal:6379/0 failed` });
   });
 
+  it('censors a raw "@" in a URL password up to the last "@" before the host, as URL parsers read it', () => {
+    const { log, lines, parsed } = capture();
+    log.warn('cannot reach', { redis: `redis://:${SECRET}@x@redis.internal:6379/0`, other: `see http://redis.internal:8080/a@b` });
+    expect(lines.join('')).not.toContain(SECRET);
+    expect(parsed()[0]).toMatchObject({ redis: `redis://:${REDACTED}@redis.internal:6379/0`, other: 'see http://redis.internal:8080/a@b' });
+  });
+
   it('logs a cyclic structure once instead of failing, and keeps other objects as JSON shows them', () => {
     const { log, parsed } = capture();
     const node: Record<string, unknown> = { name: 'n' };
