@@ -3,6 +3,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { SASLOptions } from 'kafkajs';
 import type { Logger } from '../logging/logger.ts';
 import type { PasswordSaslMechanism, SidecarOptions } from '../config/options.ts';
+import { readSecret } from '../config/read-secret.ts';
 
 /** The sidecar's Kafka TLS and SASL options (checked as a whole at start by the config). */
 export type KafkaSecurityOptions = Pick<
@@ -37,9 +38,6 @@ export interface KafkaSecurity {
         token: () => string;
       };
 }
-
-/** A mounted secret file ends with a newline more often than not; the newline is not part of it. */
-const readSecret = (file: string): string => readFileSync(file, 'utf8').replace(/\r?\n$/, '');
 
 export function kafkaSecurity(o: KafkaSecurityOptions): KafkaSecurity {
   const security: KafkaSecurity = {};

@@ -62,9 +62,14 @@ export class AdminStore {
     const keys = this.router.keys(topic);
     const pipeline = this.#redis.pipeline();
     for (let b = first; b < first + count; b++) pipeline.hscan(keys.bucket(b), b === first ? cursor : '0', 'COUNT', hint);
-    const results = (await this.router.gateway.run(() => pipeline.exec())) ?? [];
-    return results.map(([err, reply]) => {
-      if (err) throw err;
+    // A reply's error is thrown inside `run`, so the gateway says what it means (refused, busy), as for one command.
+    const results = await this.router.gateway.run(async () =>
+      ((await pipeline.exec()) ?? []).map(([err, reply]) => {
+        if (err) throw err;
+        return reply;
+      }),
+    );
+    return results.map((reply) => {
       const [next, flat] = reply as [string, string[]];
       const entries: BucketEntry[] = [];
       for (let i = 0; i < flat.length; i += 2) entries.push({ group: flat[i]!, ...parseMapping(flat[i + 1]!) });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { ConnectionOptions } from 'node:tls';
+import { readSecret } from '../config/read-secret.ts';
 
 /** One Redis, a Cluster, or a Sentinel-managed Redis: the stores work with either client. */
 export type RedisClient = Redis | Cluster;
@@ -23,9 +24,6 @@ export type CommandBehaviour = Pick<
   RedisOptions,
   'maxRetriesPerRequest' | 'enableOfflineQueue' | 'commandTimeout' | 'keepAlive' | 'connectionName' | 'lazyConnect'
 >;
-
-/** A mounted secret file ends with a newline more often than not; the newline is not part of it. */
-const readSecret = (file: string): string => readFileSync(file, 'utf8').replace(/\r?\n$/, '');
 
 const hostPort = (item: string): { host: string; port: number } => {
   const at = item.lastIndexOf(':');

@@ -119,13 +119,15 @@ export class RouterStore implements RouteStore, CleanupStore {
     for (let b = from; b < to; b++) {
       pipeline.osCleanupBucket(keys.bucket(b), keys.loads, ttlMinutes);
     }
-    const results = (await this.gateway.run(() => pipeline.exec())) ?? [];
-    let removed = 0;
-    for (const [err, count] of results) {
-      if (err) throw err;
-      removed += Number(count);
-    }
-    return removed;
+    // A reply's error is thrown inside `run`, so the gateway says what it means (refused, busy), as for one command.
+    return this.gateway.run(async () => {
+      let removed = 0;
+      for (const [err, count] of (await pipeline.exec()) ?? []) {
+        if (err) throw err;
+        removed += Number(count);
+      }
+      return removed;
+    });
   }
 
   /** Groups mapped to each partition 0..partitions-1. */

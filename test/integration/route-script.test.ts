@@ -4,6 +4,7 @@ import { bucketOf, groupHash } from '../../src/routing/hashing.ts';
 import { leastLoadedPartition } from '../../src/routing/least-loaded.ts';
 import { RouterStore } from '../../src/redis/router-store.ts';
 import { RedisGateway } from '../../src/redis/redis-gateway.ts';
+import { StoreRefusedError } from '../../src/errors/store-errors.ts';
 import { connectRedis, isolatedStore } from '../support/redis.ts';
 
 const BUCKETS = 64;
@@ -145,6 +146,12 @@ describe('cleanup-bucket-2.lua', () => {
     const expectedLoads = [0, 0, 0, 0];
     for (const g of groups) if (!stale.includes(g)) expectedLoads[partitions.get(g)!]!++;
     expect(await store.loads('orders', 4)).toEqual(expectedLoads);
+  });
+
+  it('says what a refused bucket means, as for one command (StoreRefusedError, not a raw reply)', async () => {
+    // A bucket key of the wrong type: Redis refuses that one script of the pipeline with WRONGTYPE.
+    await redis.set(store.keys('orders').bucket(3), 'not a hash');
+    await expect(store.cleanupBuckets('orders', 0, BUCKETS, 60)).rejects.toBeInstanceOf(StoreRefusedError);
   });
 
   it('lets only one replica take the cleanup turn', async () => {
