@@ -615,40 +615,42 @@ sentinel_master_addr() {
   return 1
 }
 
-cmd_kill_redis_master() {
-  local addr port n pid
+# Sets master_addr ("host port") and master_port to the master the sentinels name now.
+find_sentinel_master() {
   load_env
   [[ "${REDIS_SENTINEL:-no}" == yes ]] || die "this stack has no Sentinels (up --redis-sentinel)"
-  addr="$(sentinel_master_addr)" || die "no sentinel answers"
-  port="${addr##* }"
+  master_addr="$(sentinel_master_addr)" || die "no sentinel answers"
+  master_port="${master_addr##* }"
+}
+
+cmd_kill_redis_master() {
+  local master_addr master_port n pid
+  find_sentinel_master
   for n in 1 2; do
-    [[ "$(redis_data_port "$n")" == "$port" ]] || continue
+    [[ "$(redis_data_port "$n")" == "$master_port" ]] || continue
     pid="$(kill9 "Redis node $n" "$(sentinel_dir)/node-$n/redis.pid" redis-server)"
-    log "killed the master, Redis node $n (127.0.0.1:$port, pid $pid, kill -9); the sentinels promote the other node"
+    log "killed the master, Redis node $n (127.0.0.1:$master_port, pid $pid, kill -9); the sentinels promote the other node"
     return 0
   done
-  die "the sentinels name $addr as master, which is none of this stack's nodes"
+  die "the sentinels name $master_addr as master, which is none of this stack's nodes"
 }
 
 # The node kill-redis-master killed comes back as an operator brings a failed node back: as a replica of the
 # master the sentinels name now (not as a master of its own, empty, until they convert it). Done once it is in
 # sync, since only then does the new master have a replica to acknowledge writes (REDIS_REPLICA_ACKS).
 cmd_start_redis_replica() {
-  local addr port n deadline
-  load_env
-  [[ "${REDIS_SENTINEL:-no}" == yes ]] || die "this stack has no Sentinels (up --redis-sentinel)"
-  addr="$(sentinel_master_addr)" || die "no sentinel answers"
-  port="${addr##* }"
+  local master_addr master_port n deadline
+  find_sentinel_master
   for n in 1 2; do
     our_pid "$(sentinel_dir)/node-$n/redis.pid" redis-server >/dev/null && continue
-    start_redis_data_node "$n" "$port"
+    start_redis_data_node "$n" "$master_port"
     wait_redis_ping "$(redis_data_port "$n")" 15
     deadline=$((SECONDS + 30))
     until [[ "$(info_field "$(redis_data_port "$n")" master_link_status)" == up ]]; do
-      ((SECONDS < deadline)) || die "Redis node $n did not sync with the master 127.0.0.1:$port within 30 s"
+      ((SECONDS < deadline)) || die "Redis node $n did not sync with the master 127.0.0.1:$master_port within 30 s"
       sleep 0.2
     done
-    log "Redis node $n up again (127.0.0.1:$(redis_data_port "$n")), a replica in sync with the master 127.0.0.1:$port"
+    log "Redis node $n up again (127.0.0.1:$(redis_data_port "$n")), a replica in sync with the master 127.0.0.1:$master_port"
     return 0
   done
   die "both Redis nodes are running: nothing to start"

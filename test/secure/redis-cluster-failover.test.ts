@@ -1,11 +1,10 @@
-import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin, Kafka } from 'kafkajs';
 import { topicKeys } from '../../src/redis/keys.ts';
 import { waitFor } from '../support/delivery-endpoint.ts';
 import { runFaultScenario } from '../support/fault-scenario.ts';
 import { connectAdmin, testKafka } from '../support/kafka.ts';
-import { connectRedis } from '../support/redis.ts';
+import { connectCluster } from '../support/redis.ts';
 import { stack } from '../support/stack.ts';
 
 /**
@@ -38,9 +37,8 @@ afterAll(async () => {
 
 /** The stack's node number (1-based, the order of REDIS_CLUSTER_NODES) of the master serving `topic`'s keys. */
 async function masterOf(topic: string): Promise<{ node: number; address: string }> {
-  const redis = connectRedis();
+  const redis = connectCluster();
   try {
-    if (!(redis instanceof Cluster)) throw new Error('this test needs a Redis Cluster (REDIS_CLUSTER_NODES)');
     const slot = Number(await redis.cluster('KEYSLOT', topicKeys('x', topic).loads));
     const address = redis.slots[slot]![0]!;
     return { node: clusterNodes.indexOf(address) + 1, address };

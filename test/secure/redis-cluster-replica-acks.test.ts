@@ -4,7 +4,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import { topicKeys } from '../../src/redis/keys.ts';
 import type { RunningSidecar } from '../../src/sidecar.ts';
 import { connectAdmin, createTopic, recordCount, testKafka } from '../support/kafka.ts';
-import { connectRedis } from '../support/redis.ts';
+import { connectCluster } from '../support/redis.ts';
 import { startTestSidecar } from '../support/sidecar.ts';
 
 /**
@@ -87,9 +87,7 @@ describe.runIf(clusterNodes.length >= 6)('REDIS_REPLICA_ACKS on a Redis Cluster'
   beforeAll(async () => {
     kafka = testKafka();
     admin = await connectAdmin(kafka);
-    const redis = connectRedis();
-    if (!(redis instanceof Cluster)) throw new Error('this test needs a Redis Cluster (REDIS_CLUSTER_NODES)');
-    cluster = redis;
+    cluster = connectCluster();
     sidecar = await startTestSidecar({ redisReplicaAckTimeoutMs: 300 });
   });
 

@@ -8,7 +8,7 @@ import { bucketOf, groupHash } from '../../src/routing/hashing.ts';
 import { waitFor } from '../support/delivery-endpoint.ts';
 import { metricSum, runFaultScenario } from '../support/fault-scenario.ts';
 import { connectAdmin, testKafka } from '../support/kafka.ts';
-import { connectRedis } from '../support/redis.ts';
+import { connectCluster } from '../support/redis.ts';
 import { errorStats, SlotMigration } from '../support/slot-migration.ts';
 
 /**
@@ -45,9 +45,7 @@ let cluster: Cluster;
 beforeAll(async () => {
   kafka = testKafka();
   admin = await connectAdmin(kafka);
-  const redis = connectRedis();
-  if (!(redis instanceof Cluster)) throw new Error('this test needs a Redis Cluster (REDIS_CLUSTER_NODES)');
-  cluster = redis;
+  cluster = connectCluster();
 });
 
 afterAll(async () => {

@@ -22,6 +22,13 @@ export const testRedisConnection = () => ({ ...testRedisTopology(), redisTls: fa
 /** A fresh connection (a Cluster client against a Cluster); the caller quits it (use `afterEach`/`onTestFinished`). */
 export const connectRedis = (): RedisClient => createRedisClient(testRedisConnection(), { lazyConnect: false });
 
+/** A fresh Cluster client, for the tests that work on the Cluster's slots and nodes; the caller quits it. */
+export function connectCluster(): Cluster {
+  const redis = connectRedis();
+  if (!(redis instanceof Cluster)) throw new Error('this test needs a Redis Cluster (REDIS_CLUSTER_NODES)');
+  return redis;
+}
+
 /** Every node holding data: the one Redis, or each Cluster master (a SCAN sees one node's keys only). */
 export const dataNodes = (redis: RedisClient): Redis[] => (redis instanceof Cluster ? redis.nodes('master') : [redis]);
 
