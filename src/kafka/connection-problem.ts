@@ -1,4 +1,8 @@
+import { AuthenticationError, ProtocolError } from '@platformatic/kafka';
+// kafkajs spreads its error classes into module.exports, which Node cannot see as named ESM exports.
+import kafkajs from 'kafkajs';
 import type { Logger } from '../logging/logger.ts';
+import { OauthbearerTokenRejectedError } from './kafka-security.ts';
 
 /**
  * Why Kafka refuses us, when that is something an operator must fix (credentials, certificates) rather
@@ -7,36 +11,91 @@ import type { Logger } from '../logging/logger.ts';
  */
 export type KafkaFailureCause = 'authentication failed' | 'TLS verification failed' | 'TLS handshake failed';
 
-const CAUSES: [KafkaFailureCause, RegExp][] = [
-  ['authentication failed', /authentication failed|invalid credentials|SaslAuthenticat|sasl mechanism|UNSUPPORTED_SASL_MECHANISM|ILLEGAL_SASL_STATE/i],
-  [
-    'TLS verification failed',
-    /self[- ]signed certificate|unable to verify|unable to get (local )?issuer|certificate has expired|not yet valid|Hostname\/IP does not match|altnames|ERR_TLS_CERT|CERT_UNTRUSTED|certificate verify failed|unknown ca|bad certificate/i,
-  ],
-  ['TLS handshake failed', /wrong version number|EPROTO|packet length too long|handshake failure/i],
-];
+/** When one failure names several causes, the first listed wins: a refused login says the most. */
+const PRECEDENCE: KafkaFailureCause[] = ['authentication failed', 'TLS verification failed', 'TLS handshake failed'];
 
-/** The cause a client's error (or log text) names, if it is one of those an operator must fix. */
-export function kafkaFailureCause(errorOrText: unknown): KafkaFailureCause | undefined {
-  const text = describeChain(errorOrText);
-  return CAUSES.find(([, pattern]) => pattern.test(text))?.[0];
+/** Kafka's error names (kafkajs `type`, @platformatic/kafka `apiId`) for a refused SASL login. */
+const SASL_REFUSALS = new Set(['SASL_AUTHENTICATION_FAILED', 'UNSUPPORTED_SASL_MECHANISM', 'ILLEGAL_SASL_STATE']);
+
+/**
+ * Node's `code`s for a broker certificate we do not trust (https://nodejs.org/api/tls.html#x509-certificate-error-codes,
+ * and the host-name check), and OpenSSL's for the broker's alert that it does not trust ours.
+ */
+const TLS_VERIFICATION_CODES = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_CRL',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CRL_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'CRL_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'CRL_NOT_YET_VALID',
+  'CRL_HAS_EXPIRED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'ERROR_IN_CRL_LAST_UPDATE_FIELD',
+  'ERROR_IN_CRL_NEXT_UPDATE_FIELD',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'ERR_TLS_CERT_ALTNAME_FORMAT',
+  'ERR_SSL_CERTIFICATE_VERIFY_FAILED',
+  'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
+  'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
+]);
+
+/** Any other OpenSSL failure (`ERR_SSL_*`, e.g. WRONG_VERSION_NUMBER) or EPROTO: the two ends do not speak the same TLS. */
+const isTlsHandshakeCode = (code: string): boolean => code === 'EPROTO' || code.startsWith('ERR_SSL_');
+
+/** The cause a client's error names anywhere in its chain, if it is one of those an operator must fix. */
+export function kafkaFailureCause(error: unknown): KafkaFailureCause | undefined {
+  const named = new Set<KafkaFailureCause | undefined>(errorChain(error).map(causeOf));
+  return PRECEDENCE.find((cause) => named.has(cause));
 }
 
-function describeChain(value: unknown, depth = 0): string {
-  if (value === undefined || value === null || depth > 5) return '';
-  if (typeof value === 'string') return value;
-  if (!(value instanceof Error)) return String(value);
-  // kafkajs wraps in `originalError`; @platformatic/kafka nests AggregateErrors (`errors`) and `cause`s.
-  const { code, cause, originalError, errors } = value as Error & { code?: unknown; originalError?: unknown; errors?: unknown };
-  const nested = Array.isArray(errors) ? errors.map((e: unknown) => describeChain(e, depth + 1)) : [];
-  return [
-    value.name,
-    value.message,
-    code === undefined ? '' : String(code),
-    describeChain(cause, depth + 1),
-    describeChain(originalError, depth + 1),
-    ...nested,
-  ].join(' ');
+function causeOf(error: Error): KafkaFailureCause | undefined {
+  if (
+    error instanceof kafkajs.KafkaJSSASLAuthenticationError ||
+    error instanceof AuthenticationError ||
+    error instanceof OauthbearerTokenRejectedError ||
+    (error instanceof kafkajs.KafkaJSProtocolError && SASL_REFUSALS.has(error.type)) ||
+    (error instanceof ProtocolError && 'apiId' in error && typeof error.apiId === 'string' && SASL_REFUSALS.has(error.apiId))
+  )
+    return 'authentication failed';
+  // Node's TLS errors carry `code`; kafkajs copies it onto its KafkaJSConnectionError.
+  const code = 'code' in error && typeof error.code === 'string' ? error.code : undefined;
+  if (code === undefined) return undefined;
+  if (TLS_VERIFICATION_CODES.has(code)) return 'TLS verification failed';
+  return isTlsHandshakeCode(code) ? 'TLS handshake failed' : undefined;
+}
+
+/**
+ * An error and those it wraps: kafkajs in `originalError` (and `cause`), @platformatic/kafka in nested
+ * AggregateErrors (`errors`, one per broker or attempt) and `cause`s.
+ */
+function errorChain(root: unknown): Error[] {
+  const seen: Error[] = [];
+  const visit = (value: unknown, depth: number): void => {
+    if (!(value instanceof Error) || depth > 8 || seen.includes(value)) return;
+    seen.push(value);
+    visit(value.cause, depth + 1);
+    if ('originalError' in value) visit(value.originalError, depth + 1);
+    if (value instanceof AggregateError) for (const inner of value.errors) visit(inner, depth + 1);
+  };
+  visit(root, 0);
+  return seen;
 }
 
 export interface KafkaProblem {
@@ -76,14 +135,18 @@ export class KafkaConnectionProblem {
 }
 
 /**
- * Records `failure` (an error, or a client's log text) when it is a refusal an operator must fix, logging the
- * first of each cause; true when it was one (the caller then stays quiet about it).
+ * Records `failure` when it is a refusal an operator must fix, logging the first of each cause; true when it
+ * was one (the caller then stays quiet about it).
  */
 export function reportRefusal(problem: KafkaConnectionProblem, failure: unknown, log: Logger, fields: Record<string, unknown> = {}): boolean {
   const cause = kafkaFailureCause(failure);
   if (!cause) return false;
-  const detail = failure instanceof Error ? failure.message : String(failure);
-  if (problem.report({ cause, detail }))
-    log.error(`Kafka ${cause}; the sidecar stays up and not ready until it succeeds (repeats are not logged)`, { cause, detail, ...fields });
+  logRefusal(problem, { cause, detail: failure instanceof Error ? failure.message : String(failure) }, log, fields);
   return true;
+}
+
+/** Records a refusal whose cause is already known, logging it the first time that cause is seen. */
+export function logRefusal(problem: KafkaConnectionProblem, refusal: KafkaProblem, log: Logger, fields: Record<string, unknown> = {}): void {
+  if (problem.report(refusal))
+    log.error(`Kafka ${refusal.cause}; the sidecar stays up and not ready until it succeeds (repeats are not logged)`, { ...refusal, ...fields });
 }

@@ -119,7 +119,15 @@ const PLATFORMATIC_MECHANISMS = { plain: 'PLAIN', 'scram-sha-256': 'SCRAM-SHA-25
  */
 export function rejectOauthbearerErrorChallenge(authBytes: Buffer, callback: (error: Error | null, authBytes: Buffer) => void): void {
   if (authBytes.length === 0) callback(null, authBytes);
-  else callback(new Error(`the broker rejected the OAUTHBEARER token: ${authBytes.toString('utf8')}`), authBytes);
+  else callback(new OauthbearerTokenRejectedError(authBytes.toString('utf8')), authBytes);
+}
+
+/** The broker's error challenge to our OAUTHBEARER token: a refused login, whichever client wraps it. */
+export class OauthbearerTokenRejectedError extends Error {
+  override readonly name = 'OauthbearerTokenRejectedError';
+  constructor(challenge: string) {
+    super(`the broker rejected the OAUTHBEARER token: ${challenge}`);
+  }
 }
 
 /** Logged at every start: choices that weaken security must never go unnoticed. */
