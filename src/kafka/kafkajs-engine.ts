@@ -15,6 +15,8 @@ export class KafkajsEngine implements KafkaEngine {
   readonly name = 'kafkajs';
   readonly #admin: Admin;
   readonly #producer: ResettableProducer;
+  /** The last admin call queued; each next one waits for it (see #oneAtATime). */
+  #adminTail: Promise<unknown> = Promise.resolve();
 
   constructor(connection: KafkaConnection, writeTimeoutMs: number, log: Logger) {
     const budget = retryBudget(writeTimeoutMs);
@@ -24,7 +26,7 @@ export class KafkajsEngine implements KafkaEngine {
   }
 
   async connect(): Promise<void> {
-    await Promise.all([this.#admin.connect(), this.#producer.connect()]);
+    await Promise.all([this.#oneAtATime(() => this.#admin.connect()), this.#producer.connect()]);
   }
 
   async close(): Promise<void> {
@@ -40,7 +42,7 @@ export class KafkajsEngine implements KafkaEngine {
 
   async partitionCount(topic: string): Promise<number | undefined> {
     try {
-      const { topics } = await this.#admin.fetchTopicMetadata({ topics: [topic] });
+      const { topics } = await this.#oneAtATime(() => this.#admin.fetchTopicMetadata({ topics: [topic] }));
       return topics[0]?.partitions.length || undefined;
     } catch (err) {
       if ((err as { type?: unknown }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return undefined;
@@ -49,6 +51,18 @@ export class KafkajsEngine implements KafkaEngine {
   }
 
   async ping(): Promise<void> {
-    await this.#admin.describeCluster();
+    await this.#oneAtATime(() => this.#admin.describeCluster());
+  }
+
+  /**
+   * kafkajs's admin is not safe for concurrent calls while it (re)connects: a Broker counts as connected once
+   * its socket is, before its ApiVersions answer gives it a request table, and a concurrent metadata call then
+   * fails with "Broker not connected" (a first produce answered 503 when it came while the sidecar still
+   * connected in the background). One admin call at a time; a failed one does not stop the next.
+   */
+  #oneAtATime<T>(call: () => Promise<T>): Promise<T> {
+    const run = this.#adminTail.then(call);
+    this.#adminTail = run.catch(() => undefined);
+    return run;
   }
 }

@@ -121,6 +121,30 @@ describe.each(KAFKA_CLIENTS)('the %s engine', (name) => {
     expect(await recordCount(admin, topic)).toBe(1);
   });
 
+  it('answers metadata and ping asked on every turn of the event loop while it still connects', async () => {
+    // The sidecar connects in the background, so its first produce can ask for metadata mid-connect. Asking on
+    // every turn until connect() settles lands calls in each step of the connect, including the one where
+    // kafkajs's Broker had a socket but no ApiVersions yet (which failed "Broker not connected").
+    const topic = await createTopic(admin, 2);
+    const fresh = createKafkaEngine(name, testConnection(`engine-test-${name}-connecting`), 10_000, log);
+    try {
+      let connected = false;
+      const connecting = fresh.connect().finally(() => (connected = true));
+      const calls: Promise<unknown>[] = [];
+      while (!connected && calls.length < 400) {
+        calls.push(fresh.partitionCount(topic), fresh.ping());
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await connecting;
+      const failures = (await Promise.allSettled(calls)).filter((r) => r.status === 'rejected');
+      expect(failures.map((f) => String(f.reason))).toEqual([]);
+      expect(calls.length).toBeGreaterThan(0);
+      await expect(fresh.partitionCount(topic)).resolves.toBe(2);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('answers ping while a broker answers', async () => {
     await expect(engine.ping()).resolves.toBeUndefined();
   });
