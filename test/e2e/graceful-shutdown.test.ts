@@ -42,9 +42,8 @@ describe('graceful shutdown', () => {
   it('keeps answering /healthz and /metrics while draining, and 503 SHUTTING_DOWN elsewhere', async () => {
     const topic = await createTopic(admin, 2);
     const sidecar = await startTestSidecar({ shutdownGraceMs: 300_000 });
-    // The topic's metadata loaded first, as a client would retry its way there: this test is about the drain,
-    // and a retriable 503 of a first use (seen once on kafkajs: "Broker not connected" while its admin client
-    // was still connecting) would fail it for a reason it does not test.
+    // The topic's metadata loaded and the Kafka clients connected first: this test is about the drain, not a
+    // first use (which test/integration/kafka-engines.test.ts covers while the engine still connects).
     const warmUp = { topic, messages: [{ message_group: 'warm-up', value: 'v' }] };
     await vi.waitUntil(async () => (await postJson(`${sidecar.url}/v1/ordered-produce`, warmUp)).status === 200, { timeout: 15_000, interval: 100 });
     const socket = connect(Number(new URL(sidecar.url).port), '127.0.0.1');
