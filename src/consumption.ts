@@ -103,13 +103,15 @@ export function createConsumption({ subscriptions, produce, registry, options, l
           log.warn('blocked head skipped by an admin', where(d));
         },
       },
-      limits: { bufferMessages: options.consumeBufferMessages, commitIntervalMs: options.consumeCommitIntervalMs },
+      limits: { trackedRecords: options.consumeBufferMessages, commitIntervalMs: options.consumeCommitIntervalMs },
       log,
     });
     metrics.track(() => ({
       subscription: name,
       lag: runner.lag(),
       buffered: runner.buffered(),
+      tracked: runner.tracked(),
+      pausedPartitions: runner.pausedPartitions(),
       inFlightGroups: runner.inFlightGroups,
       blockedGroups: runner.blockedGroups().length,
       hotGroups: runner.hotGroups(HOT_GROUPS),

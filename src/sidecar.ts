@@ -25,7 +25,7 @@ import { VERSION } from './version.ts';
 import { AdminStore } from './redis/admin-store.ts';
 import { AdminService } from './admin/admin-service.ts';
 import { warnIfAdminExposed } from './admin/admin-auth.ts';
-import { readSubscriptionsFile } from './consume/subscriptions.ts';
+import { checkAckTimeoutsFit, readSubscriptionsFile } from './consume/subscriptions.ts';
 import { createConsumption } from './consumption.ts';
 
 export interface RunningSidecar {
@@ -40,6 +40,7 @@ export interface RunningSidecar {
 export async function startSidecar(options: SidecarOptions, log: Logger): Promise<RunningSidecar> {
   // A bad subscriptions file stops the start before anything connects (SubscriptionsError, one line).
   const subscriptions = options.subscriptionsFile === undefined ? [] : readSubscriptionsFile(options.subscriptionsFile);
+  if (options.subscriptionsFile !== undefined) checkAckTimeoutsFit(options.subscriptionsFile, subscriptions, options.consumeSessionTimeoutMs);
   const metrics = new SidecarMetrics();
   warnWeakKafkaSecurity(options, log);
   const connection = kafkaConnection(options);

@@ -91,11 +91,17 @@ export interface SidecarOptions {
   redisReplicaAckTimeoutMs: number;
   /** JSON file of subscriptions: topics delivered to the application's HTTP endpoint (docs/consumption.md). @defaultValue unset (no consumption) */
   subscriptionsFile?: string;
-  /** Messages buffered per consumed partition; past it, fetching that partition pauses until it drains. @defaultValue 10000 */
+  /**
+   * Records tracked per consumed partition: fetched and not yet passed by its commit, done ones behind an
+   * unfinished one (a blocked head) included. Past it, fetching that partition pauses until it drains. @defaultValue 10000
+   */
   consumeBufferMessages: number;
   /** How often consumed offsets are committed (also on rebalance and shutdown). @defaultValue 5 s */
   consumeCommitIntervalMs: number;
-  /** A consuming replica silent this long is taken out of its consumer groups (after a crash, say). @defaultValue 30 s */
+  /**
+   * A consuming replica silent this long is taken out of its consumer groups (after a crash, say). Every
+   * subscription's ack_timeout must be below it. @defaultValue 45 s
+   */
   consumeSessionTimeoutMs: number;
 
   // --- production connectivity (docs/operations.md, "Connecting to a secured Kafka and Redis") ---
@@ -191,7 +197,7 @@ export const DEFAULT_OPTIONS = {
   redisReplicaAckTimeoutMs: 500,
   consumeBufferMessages: 10_000,
   consumeCommitIntervalMs: 5000,
-  consumeSessionTimeoutMs: 30_000,
+  consumeSessionTimeoutMs: 45_000,
   kafkaTls: false,
   kafkaTlsInsecureSkipVerify: false,
   redisTls: false,

@@ -1,6 +1,7 @@
 import { SidecarError } from '../errors/sidecar-error.ts';
 import type { BlockedGroup } from './group-dispatcher.ts';
-import type { SubscriptionRunner, SubscriptionStatus } from './subscription-runner.ts';
+import type { SubscriptionRunner } from './subscription-runner.ts';
+import type { SubscriptionStatus } from './subscription-status.ts';
 
 export type UnblockAction = 'retry' | 'skip';
 

@@ -26,6 +26,13 @@ export interface FetchedBatch {
    * when the group began rebalancing: the handler should then drain, commit and return.
    */
   heartbeat(): Promise<void>;
+  /**
+   * Marks the partition read up to `next` (the offset after what the handler took over): its next fetch
+   * starts there. Without this call the engine fetches the partition again from where it stood, which after
+   * a rejoin is the committed offset; so a handler whose partition was released under it never lets the
+   * engine pass records it did not deliver.
+   */
+  consumed(next: bigint): void;
 }
 
 /** The group is rebalancing: partitions held by a running handler are released only once it returns. */
@@ -59,6 +66,8 @@ export interface ConsumerEngine {
   /** Joins `group` and starts fetching `topic`; `fromBeginning` applies only without a committed offset. */
   start(events: ConsumerEngineEvents): Promise<void>;
   pause(partitions: number[]): void;
+  /** The partition's next fetch starts at `offset` (a partition of the current assignment). */
+  seek(partition: number, offset: bigint): void;
   resume(partitions: number[]): void;
   commit(offsets: TopicPartitionOffset[]): Promise<void>;
   /** Log end offset per partition, for lag. */

@@ -56,9 +56,18 @@ class PartitionState {
   /** Groups of this partition that are ready, delivering, dead-lettering or in backoff. */
   busy = 0;
   buffered = 0;
+  /** Deliveries and dead-letter writes of this partition under way. */
+  running = 0;
+  /**
+   * Deliveries may start: the partition's batch is held by a handler of the current assignment, so the
+   * consumer cannot let the partition go before they settle. Ready groups of a closed partition wait.
+   */
+  open = false;
   fenced = false;
   released = false;
   waiters: Array<() => void> = [];
+  /** Resolved once nothing of this (released) partition state runs any more. */
+  settleWaiters: Array<() => void> = [];
   readonly partition: number;
   readonly tracker: OffsetTracker;
 
@@ -91,6 +100,8 @@ export class GroupDispatcher {
   #ready: GroupQueue[] = [];
   #readyFirst = 0;
   #inFlight = 0;
+  /** Released partition states with deliveries still running, by partition. */
+  readonly #releasedRunning = new Map<number, Set<PartitionState>>();
 
   constructor(policy: DispatchPolicy, ports: DispatchPorts) {
     this.#policy = policy;
@@ -101,13 +112,18 @@ export class GroupDispatcher {
     return this.#inFlight;
   }
 
-  /** Hands fetched records of `partition` over; `next` is the offset after them. */
-  add(partition: number, records: readonly ConsumedRecord[], next: bigint): void {
+  /**
+   * Hands fetched records of `partition` over; `next` is the offset after them. Records it already holds (a
+   * fetch again from the commit point, made so admin calls run inside a held batch) are dropped.
+   */
+  add(partition: number, fetched: readonly ConsumedRecord[], next: bigint): void {
     let state = this.#partitions.get(partition);
     if (!state) {
-      state = new PartitionState(partition, new OffsetTracker(records[0]?.offset ?? next));
+      state = new PartitionState(partition, new OffsetTracker(fetched[0]?.offset ?? next));
       this.#partitions.set(partition, state);
     }
+    const known = state.tracker.fetchedEnd;
+    const records = fetched[0] !== undefined && fetched[0].offset < known ? fetched.filter((r) => r.offset >= known) : fetched;
     state.tracker.add(
       records.map((r) => r.offset),
       next,
@@ -135,6 +151,31 @@ export class GroupDispatcher {
     return this.#partitions.get(partition)?.buffered ?? 0;
   }
 
+  /** Offsets of `partition` held from the commit point on, including done ones behind an unfinished one. */
+  tracked(partition: number): number {
+    return this.#partitions.get(partition)?.tracker.tracked ?? 0;
+  }
+
+  /** The offset after everything fetched of `partition`, or undefined before anything was. */
+  fetchedEnd(partition: number): bigint | undefined {
+    return this.#partitions.get(partition)?.tracker.fetchedEnd;
+  }
+
+  /** Lets deliveries of `partition` start: its batch is held under the current assignment. */
+  open(partition: number): void {
+    const state = this.#partitions.get(partition);
+    if (!state || state.fenced || state.open) return;
+    state.open = true;
+    for (const group of state.groups.values()) if (group.phase === 'ready') this.#ready.push(group);
+    this.#pump();
+  }
+
+  /** Starts nothing more of `partition` until it is opened again (its held batch was let go). */
+  close(partition: number): void {
+    const state = this.#partitions.get(partition);
+    if (state) state.open = false;
+  }
+
   /** True when nothing of `partition` is in flight, waiting for a slot or backing off (blocked groups may wait). */
   quiescent(partition: number): boolean {
     return (this.#partitions.get(partition)?.busy ?? 0) === 0;
@@ -152,6 +193,7 @@ export class GroupDispatcher {
     const state = this.#partitions.get(partition);
     if (!state || state.fenced) return;
     state.fenced = true;
+    state.open = false;
     for (const group of state.groups.values()) {
       if (group.phase === 'ready' || group.phase === 'backoff') {
         group.cancelTimer?.();
@@ -161,14 +203,38 @@ export class GroupDispatcher {
     }
   }
 
-  /** Forgets `partition` (after a rebalance the engine fetches it again from the committed offset). */
+  /**
+   * Forgets `partition` (after a rebalance the engine fetches it again from the committed offset). Deliveries
+   * still running for it are let finish; `whenSettled` tells when they have.
+   */
   release(partition: number): void {
     const state = this.#partitions.get(partition);
     if (!state) return;
     this.fence(partition);
     state.released = true;
     this.#partitions.delete(partition);
+    if (state.running > 0) {
+      let states = this.#releasedRunning.get(partition);
+      if (!states) this.#releasedRunning.set(partition, (states = new Set()));
+      states.add(state);
+    }
     this.#wake(state);
+  }
+
+  /**
+   * Resolves once no delivery of an earlier (released) holding of `partition` is still running, so the
+   * next holding cannot deliver a group while its delivery from before is still at the endpoint.
+   */
+  whenSettled(partition: number): Promise<void> {
+    const states = [...(this.#releasedRunning.get(partition) ?? [])];
+    return Promise.all(states.map((state) => new Promise<void>((resolve) => state.settleWaiters.push(resolve)))).then(() => undefined);
+  }
+
+  /** Deliveries and dead-letter writes still running for partitions let go. */
+  get settling(): number {
+    let n = 0;
+    for (const states of this.#releasedRunning.values()) for (const state of states) n += state.running;
+    return n;
   }
 
   partitions(): number[] {
@@ -245,6 +311,19 @@ export class GroupDispatcher {
     } else if (!wasBusy && isBusy) state.busy++;
   }
 
+  /** A delivery or dead-letter write of `state` ended. */
+  #ended(state: PartitionState): void {
+    this.#inFlight--;
+    state.running--;
+    if (state.running > 0 || !state.released) return;
+    const states = this.#releasedRunning.get(state.partition);
+    states?.delete(state);
+    if (states?.size === 0) this.#releasedRunning.delete(state.partition);
+    const waiters = state.settleWaiters;
+    state.settleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
   #wake(state: PartitionState): void {
     const waiters = state.waiters;
     state.waiters = [];
@@ -259,7 +338,8 @@ export class GroupDispatcher {
   #nextReady(): GroupQueue | undefined {
     while (this.#readyFirst < this.#ready.length) {
       const group = this.#ready[this.#readyFirst++]!;
-      if (group.phase === 'ready' && this.#partitions.get(group.partition)?.groups.get(group.group) === group) return group;
+      const state = this.#partitions.get(group.partition);
+      if (group.phase === 'ready' && state?.open && state.groups.get(group.group) === group) return group;
     }
     this.#ready = [];
     this.#readyFirst = 0;
@@ -282,12 +362,13 @@ export class GroupDispatcher {
     const delivery = group.head ?? group.takeHead(this.#policy.batchMaxMessages);
     this.#setPhase(state, group, 'delivering');
     this.#inFlight++;
+    state.running++;
     const started = this.#ports.now();
     void this.#ports.deliver(delivery).then((result) => this.#settled(state, group, delivery, result, started));
   }
 
   #settled(state: PartitionState, group: GroupQueue, delivery: Delivery, result: DeliveryResult, started: number): void {
-    this.#inFlight--;
+    this.#ended(state);
     if (result.ok) {
       this.#ports.observer.delivered(delivery, this.#ports.now() - started);
       this.#complete(state, group);
@@ -330,15 +411,16 @@ export class GroupDispatcher {
     }
     this.#setPhase(state, group, 'dead-lettering');
     this.#inFlight++;
+    state.running++;
     this.#ports.deadLetter(delivery, error).then(
       () => {
-        this.#inFlight--;
+        this.#ended(state);
         this.#ports.observer.deadLettered(delivery, error);
         this.#complete(state, group);
         this.#pump();
       },
       (err: unknown) => {
-        this.#inFlight--;
+        this.#ended(state);
         this.#ports.observer.deadLetterFailed(delivery, err);
         // The group must not pass a message that is neither delivered nor dead-lettered: try the write again,
         // or, when it can never succeed, block the group for an admin (rather than retry forever).

@@ -39,4 +39,14 @@ export class OffsetTracker {
   get pending(): number {
     return this.#offsets.length - this.#head - this.#done.size;
   }
+
+  /** Offsets held from the commit point on, done ones behind an unfinished one included: what this partition costs in memory. */
+  get tracked(): number {
+    return this.#offsets.length - this.#head;
+  }
+
+  /** The offset after everything fetched so far: where the next fetch of this partition continues. */
+  get fetchedEnd(): bigint {
+    return this.#next;
+  }
 }

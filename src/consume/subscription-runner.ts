@@ -1,14 +1,16 @@
 import { setTimeout as wait } from 'node:timers/promises';
 import { errorMessage } from '../errors/sidecar-error.ts';
-import { withoutUrlPassword, type Logger } from '../logging/logger.ts';
+import type { Logger } from '../logging/logger.ts';
 import { RebalanceStarted, type ConsumerEngine, type FetchedBatch } from './consumer-engine.ts';
 import type { Delivery, DeliveryResult } from './delivery.ts';
 import { GroupDispatcher, type BlockedGroup, type DispatchObserver } from './group-dispatcher.ts';
+import { OffsetCommitter } from './offset-committer.ts';
+import { lagOf, statusOf, type RunnerState, type StatusSource, type SubscriptionStatus } from './subscription-status.ts';
 import type { Subscription } from './subscriptions.ts';
 
 export interface RunnerLimits {
-  /** Messages buffered per partition above which its fetching pauses. */
-  bufferMessages: number;
+  /** Offsets tracked per partition (done ones behind an unfinished one included) above which its fetching pauses. */
+  trackedRecords: number;
   commitIntervalMs: number;
 }
 
@@ -23,34 +25,6 @@ export interface RunnerDeps {
   log: Logger;
 }
 
-export type RunnerState = 'starting' | 'waiting-for-topic' | 'running' | 'stopping' | 'stopped';
-
-export interface PartitionStatus {
-  partition: number;
-  committed_offset: string | null;
-  end_offset: string | null;
-  lag: string | null;
-  buffered: number;
-  in_flight_groups: Array<string | null>;
-  paused: boolean;
-}
-
-/** One subscription in `GET /v1/subscriptions`. */
-export interface SubscriptionStatus {
-  name: string;
-  topic: string;
-  consumer_group: string;
-  /** Without its password, if it has one. */
-  endpoint: string;
-  ready: boolean;
-  state: RunnerState;
-  error?: string;
-  partitions: PartitionStatus[];
-  in_flight_groups: number;
-  blocked_groups: BlockedGroup[];
-  counts: { delivered: number; retried: number; dead_lettered: number; skipped: number };
-}
-
 const HOLD_CHECK_MS = 1000;
 const TOPIC_RECHECK_MS = 5000;
 
@@ -60,19 +34,24 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 const sleepUnlessStopped = (ms: number, signal: AbortSignal): Promise<void> => wait(ms, undefined, { signal }).catch(() => undefined);
 
 /**
- * Runs one subscription: feeds fetched batches to the dispatcher and holds each batch until its partition is
- * quiescent, so a rebalance waits for in-flight deliveries, which are then committed before the partition is
- * let go. Commits run periodically too, after every batch, and on shutdown.
+ * The session of one subscription (start, hold, rebalance, stop): feeds fetched batches to the dispatcher and
+ * holds each batch until its partition is quiescent. Deliveries of a partition start only while one of its
+ * batches is held under the current assignment (its epoch), so the consumer cannot let the partition go
+ * before they settle: a rebalance waits for them, and they are committed before the partition moves. Admin
+ * retries and skips go through the same gate: the partition is fetched again from its commit point, and the
+ * delivery runs inside that held batch.
  */
 export class SubscriptionRunner {
   readonly #deps: RunnerDeps;
   readonly #dispatcher: GroupDispatcher;
+  readonly #committer: OffsetCommitter;
   #state: RunnerState = 'starting';
   #error: string | undefined;
   #assigned: number[] = [];
+  /** Counts (re)joins: a batch held under an earlier epoch must neither be marked read nor committed. */
+  #epoch = 0;
   readonly #paused = new Set<number>();
   readonly #holds = new Map<number, Promise<void>>();
-  readonly #committed = new Map<number, bigint>();
   #endOffsets = new Map<number, bigint>();
   #rebalancing = false;
   #stopping = false;
@@ -84,6 +63,7 @@ export class SubscriptionRunner {
 
   constructor(deps: RunnerDeps) {
     this.#deps = deps;
+    this.#committer = new OffsetCommitter(deps.engine, deps.subscription.topic, deps.subscription.name, deps.log);
     const { observer } = deps;
     const counts = this.counts;
     this.#dispatcher = new GroupDispatcher(deps.subscription, {
@@ -169,49 +149,92 @@ export class SubscriptionRunner {
     }
   }
 
+  /** Neither stopping nor rebalancing: new work may start. */
+  #live(): boolean {
+    return !this.#stopping && !this.#rebalancing;
+  }
+
   async #onBatch(batch: FetchedBatch): Promise<void> {
-    if (this.#stopping || this.#rebalancing) return;
+    if (!this.#live()) return;
     const { partition } = batch;
     const dispatcher = this.#dispatcher;
-    this.#endOffsets.set(partition, batch.highWatermark);
-    dispatcher.add(partition, batch.records, batch.nextOffset);
+    const epoch = this.#epoch;
+    const current = () => epoch === this.#epoch && this.#live();
     let release!: () => void;
-    this.#holds.set(partition, new Promise((resolve) => (release = resolve)));
+    const hold = new Promise<void>((resolve) => (release = resolve));
+    this.#holds.set(partition, hold);
     try {
-      while (!dispatcher.quiescent(partition) && !this.#stopping && !this.#rebalancing) {
-        await Promise.race([dispatcher.whenQuiescent(partition), sleep(HOLD_CHECK_MS)]);
-        if (dispatcher.quiescent(partition) || this.#stopping || this.#rebalancing) break;
-        try {
-          await batch.heartbeat();
-        } catch (err) {
-          // Anything but a rebalance (a coordinator hiccup) is the engine's to recover from; keep holding.
-          if (!(err instanceof RebalanceStarted)) {
-            this.#deps.log.debug('heartbeat failed while holding a batch', { subscription: this.subscription.name, partition, err });
-            continue;
-          }
-          this.#onRebalance();
-          await this.#letGo([partition]);
-          throw err;
-        }
+      // Deliveries of an earlier holding of this partition, let go by a rejoin that did not wait for them,
+      // settle before any of this one starts: a group is never at the endpoint twice at once.
+      let rebalance = await this.#heartbeatUntil(batch, dispatcher.whenSettled(partition), current);
+      if (current()) {
+        this.#endOffsets.set(partition, batch.highWatermark);
+        dispatcher.add(partition, batch.records, batch.nextOffset);
+        dispatcher.open(partition);
       }
-      if (this.#stopping || this.#rebalancing) {
-        await this.#letGo([partition]);
-        return;
+      while (rebalance === undefined && current() && !dispatcher.quiescent(partition)) {
+        rebalance = await this.#heartbeatUntil(batch, dispatcher.whenQuiescent(partition), current);
       }
-      await this.#commit([partition]);
-      if (dispatcher.buffered(partition) >= this.#deps.limits.bufferMessages && !this.#paused.has(partition)) {
-        this.#deps.log.warn('partition buffer full (blocked groups hold it); fetching paused until they move', {
+      if (epoch !== this.#epoch) {
+        // The partition was released under this handler (kafkajs rejoined from inside a fetch, without a
+        // rebalance): the batch is neither marked read nor committed, so its records are fetched again from
+        // the committed offset rather than skipped.
+        this.#deps.log.warn('partition reassigned while its batch was held; the batch is fetched again from the committed offset', {
           subscription: this.subscription.name,
           partition,
-          buffered: dispatcher.buffered(partition),
         });
-        this.#paused.add(partition);
-        this.#deps.engine.pause([partition]);
+        return;
       }
+      if (!current()) {
+        await this.#letGo([partition], this.subscription.ackTimeoutMs + 1000, batch);
+        if (rebalance) throw rebalance;
+        return;
+      }
+      dispatcher.close(partition);
+      await this.#commit([partition]);
+      batch.consumed(dispatcher.fetchedEnd(partition) ?? batch.nextOffset);
+      this.#pauseIfFull(partition);
     } finally {
-      this.#holds.delete(partition);
+      if (this.#holds.get(partition) === hold) this.#holds.delete(partition);
       release();
     }
+  }
+
+  /**
+   * Waits for `done` while `current()`, heartbeating every HOLD_CHECK_MS; returns the rebalance a heartbeat
+   * reported (everything is fenced then), else undefined.
+   */
+  async #heartbeatUntil(batch: FetchedBatch, done: Promise<void>, current: () => boolean): Promise<RebalanceStarted | undefined> {
+    let finished = false;
+    void done.then(() => (finished = true));
+    while (current()) {
+      await Promise.race([done, sleep(HOLD_CHECK_MS)]);
+      if (finished || !current()) return undefined;
+      try {
+        await batch.heartbeat();
+      } catch (err) {
+        if (err instanceof RebalanceStarted) {
+          this.#onRebalance();
+          return err;
+        }
+        // Anything but a rebalance (a coordinator hiccup) is the engine's to recover from; keep holding.
+        this.#deps.log.debug('heartbeat failed while holding a batch', { subscription: this.subscription.name, partition: batch.partition, err });
+      }
+    }
+    return undefined;
+  }
+
+  #pauseIfFull(partition: number): void {
+    const tracked = this.#dispatcher.tracked(partition);
+    if (tracked < this.#deps.limits.trackedRecords || this.#paused.has(partition)) return;
+    this.#deps.log.warn('partition holds too many records behind an unfinished one (blocked groups pin its commit); fetching paused until they move', {
+      subscription: this.subscription.name,
+      partition,
+      tracked,
+      limit: this.#deps.limits.trackedRecords,
+    });
+    this.#paused.add(partition);
+    this.#deps.engine.pause([partition]);
   }
 
   /** Starts nothing new anywhere: an eager rebalance takes every partition away. */
@@ -222,21 +245,33 @@ export class SubscriptionRunner {
 
   /** After a (re)join the engine fetches from the committed offsets, so every earlier buffer is dropped. */
   #onAssigned(partitions: number[]): void {
+    this.#epoch++;
     for (const partition of this.#dispatcher.partitions()) this.#dispatcher.release(partition);
-    this.#committed.clear();
+    this.#committer.forget();
     if (this.#paused.size > 0) this.#deps.engine.resume([...this.#paused]);
     this.#paused.clear();
     this.#assigned = [...partitions].sort((a, b) => a - b);
     this.#rebalancing = false;
     this.#error = undefined;
-    this.#deps.log.info('subscription assigned partitions', { subscription: this.subscription.name, partitions: this.#assigned });
+    this.#deps.log.info('subscription assigned partitions', { subscription: this.subscription.name, partitions: this.#assigned, epoch: this.#epoch });
   }
 
-  /** Fences `partitions`, waits (by default at most ack_timeout) for their in-flight deliveries, then commits them. */
-  async #letGo(partitions: number[], boundMs = this.subscription.ackTimeoutMs + 1000): Promise<void> {
+  /**
+   * Fences `partitions`, waits (at most `boundMs`) for their in-flight deliveries, then commits them. With a
+   * held batch it heartbeats meanwhile: during a rebalance that keeps this member in the group (rather than
+   * expired by the session timeout while its deliveries still run, and its partitions handed on).
+   */
+  async #letGo(partitions: number[], boundMs: number, batch?: FetchedBatch): Promise<void> {
     for (const p of partitions) this.#dispatcher.fence(p);
-    const drained = Promise.all(partitions.map((p) => this.#dispatcher.whenQuiescent(p)));
-    if ((await Promise.race([drained.then(() => true), sleep(boundMs).then(() => false)])) === false) {
+    let drained = false;
+    const all = Promise.all(partitions.map((p) => this.#dispatcher.whenQuiescent(p))).then(() => (drained = true));
+    const deadline = performance.now() + boundMs;
+    while (!drained && performance.now() < deadline) {
+      await Promise.race([all, sleep(Math.min(HOLD_CHECK_MS, Math.max(1, deadline - performance.now())))]);
+      // A rebalance answers every heartbeat with REBALANCE_IN_PROGRESS; the heartbeat still counts.
+      if (!drained && batch) await batch.heartbeat().catch(() => undefined);
+    }
+    if (!drained) {
       this.#deps.log.warn('deliveries still in flight after the drain bound; their messages will be delivered again', {
         subscription: this.subscription.name,
         partitions,
@@ -245,27 +280,15 @@ export class SubscriptionRunner {
     await this.#commit(partitions);
   }
 
-  async #commit(partitions: number[]): Promise<void> {
-    const { engine, subscription, log } = this.#deps;
-    const offsets = partitions.flatMap((partition) => {
-      const offset = this.#dispatcher.committable(partition);
-      return offset === undefined || this.#committed.get(partition) === offset ? [] : [{ topic: subscription.topic, partition, offset }];
-    });
-    if (offsets.length === 0) return;
-    try {
-      await engine.commit(offsets);
-      for (const o of offsets) this.#committed.set(o.partition, o.offset);
-    } catch (err) {
-      // Not fatal: the next commit carries the same or a later offset; a crash before it means redelivery.
-      log.warn('commit failed; will retry', { subscription: subscription.name, offsets: offsets.map((o) => `${o.partition}@${o.offset}`), err });
-    }
+  #commit(partitions: number[]): Promise<boolean> {
+    return this.#committer.commit(partitions, (p) => this.#dispatcher.committable(p));
   }
 
   async #tick(): Promise<void> {
     if (this.#state !== 'running' || this.#stopping) return;
     if (!this.#rebalancing) await this.#commit(this.#dispatcher.partitions());
     for (const partition of this.#paused) {
-      if (this.#dispatcher.buffered(partition) < this.#deps.limits.bufferMessages / 2) {
+      if (this.#dispatcher.tracked(partition) < this.#deps.limits.trackedRecords / 2) {
         this.#paused.delete(partition);
         this.#deps.engine.resume([partition]);
       }
@@ -277,10 +300,23 @@ export class SubscriptionRunner {
     }
   }
 
-  /** Admin: retry or skip the head of a blocked group; undefined when that group is not blocked here. */
+  /**
+   * Admin: retry or skip the head of a blocked group; undefined when that group is not blocked here (or the
+   * subscription is rebalancing or stopping). A skip's offsets are committed before this answers. Whatever
+   * the call made ready is delivered only inside a held batch: when none is held, the partition is fetched
+   * again from its commit point (records already held are not taken twice) and resumed if paused.
+   */
   async unblock(action: 'retry' | 'skip', partition: number, group: string | null): Promise<BlockedGroup | undefined> {
+    if (!this.#live()) return undefined;
     const done = action === 'retry' ? this.#dispatcher.retryBlocked(partition, group) : this.#dispatcher.skipBlocked(partition, group);
-    if (done && action === 'skip' && this.#dispatcher.quiescent(partition) && !this.#holds.has(partition)) await this.#commit([partition]);
+    if (!done) return undefined;
+    await this.#commit([partition]);
+    const from = this.#dispatcher.committable(partition);
+    if (!this.#dispatcher.quiescent(partition) && !this.#holds.has(partition) && from !== undefined && this.#live()) {
+      this.#deps.engine.seek(partition, from);
+      this.#paused.delete(partition);
+      this.#deps.engine.resume([partition]);
+    }
     return done;
   }
 
@@ -292,31 +328,44 @@ export class SubscriptionRunner {
     this.#state = 'stopping';
     clearInterval(this.#ticker);
     await this.#starting;
-    const partitions = this.#dispatcher.partitions();
-    await this.#letGo(partitions, graceMs);
+    await this.#letGo(this.#dispatcher.partitions(), graceMs);
     await Promise.all(this.#holds.values());
     await this.#deps.engine
       .stop()
       .catch((err: unknown) => this.#deps.log.warn('consumer did not leave its group cleanly', { subscription: this.subscription.name, err }));
     this.#state = 'stopped';
-    this.#deps.log.info('subscription stopped', {
-      subscription: this.subscription.name,
-      committed: Object.fromEntries([...this.#committed].map(([p, o]) => [p, o.toString()])),
-    });
+    this.#deps.log.info('subscription stopped', { subscription: this.subscription.name, committed: this.#committer.snapshot() });
+  }
+
+  #view(): StatusSource {
+    return {
+      subscription: this.subscription,
+      state: this.#state,
+      ready: this.ready,
+      error: this.#error,
+      assigned: this.#assigned,
+      paused: this.#paused,
+      endOffsets: this.#endOffsets,
+      committed: (p) => this.#committer.committed(p),
+      dispatcher: this.#dispatcher,
+      counts: this.counts,
+    };
   }
 
   lag(): Map<number, bigint> {
-    const lag = new Map<number, bigint>();
-    for (const partition of this.#assigned) {
-      const end = this.#endOffsets.get(partition);
-      const position = this.#dispatcher.committable(partition) ?? this.#committed.get(partition);
-      if (end !== undefined && position !== undefined) lag.set(partition, end > position ? end - position : 0n);
-    }
-    return lag;
+    return lagOf(this.#view());
+  }
+
+  tracked(): Map<number, number> {
+    return new Map(this.#assigned.map((p) => [p, this.#dispatcher.tracked(p)]));
   }
 
   buffered(): Map<number, number> {
     return new Map(this.#assigned.map((p) => [p, this.#dispatcher.buffered(p)]));
+  }
+
+  pausedPartitions(): number {
+    return this.#paused.size;
   }
 
   hotGroups(n: number) {
@@ -332,33 +381,6 @@ export class SubscriptionRunner {
   }
 
   status(): SubscriptionStatus {
-    const { subscription } = this.#deps;
-    const lag = this.lag();
-    return {
-      name: subscription.name,
-      topic: subscription.topic,
-      consumer_group: subscription.consumerGroup,
-      // Basic-auth credentials in the endpoint URL are used for delivery, never shown.
-      endpoint: withoutUrlPassword(subscription.endpoint),
-      ready: this.ready,
-      state: this.#state,
-      ...(this.#error === undefined ? {} : { error: this.#error }),
-      partitions: this.#assigned.map((partition) => {
-        const committed = this.#dispatcher.committable(partition) ?? this.#committed.get(partition);
-        const end = this.#endOffsets.get(partition);
-        return {
-          partition,
-          committed_offset: committed?.toString() ?? null,
-          end_offset: end?.toString() ?? null,
-          lag: lag.get(partition)?.toString() ?? null,
-          buffered: this.#dispatcher.buffered(partition),
-          in_flight_groups: this.#dispatcher.inFlightGroups(partition),
-          paused: this.#paused.has(partition),
-        };
-      }),
-      in_flight_groups: this.#dispatcher.inFlight,
-      blocked_groups: this.#dispatcher.blockedGroups(),
-      counts: { ...this.counts },
-    };
+    return statusOf(this.#view());
   }
 }

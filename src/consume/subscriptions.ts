@@ -83,6 +83,21 @@ export function readSubscriptionsFile(path: string): Subscription[] {
   }
 }
 
+/**
+ * Every `ack_timeout` must be below the consumer session timeout: a delivery that may outlast the session
+ * could outlive this replica's membership (a stalled heartbeat, a drain cut short), and the next owner of
+ * its partition would deliver the same group at the same time.
+ */
+export function checkAckTimeoutsFit(path: string, subscriptions: readonly Subscription[], sessionTimeoutMs: number): void {
+  subscriptions.forEach((s, i) => {
+    if (s.ackTimeoutMs >= sessionTimeoutMs) {
+      throw new SubscriptionsError(
+        `subscriptions file ${path}: subscriptions[${i}].ack_timeout: ${s.ackTimeoutMs} ms must be below CONSUME_SESSION_TIMEOUT (${sessionTimeoutMs} ms); lower it or raise the session timeout`,
+      );
+    }
+  });
+}
+
 /** Strict: unknown fields are errors, so a typo never runs silently with a default. */
 export function parseSubscriptions(json: unknown): Subscription[] {
   const fail = (field: string, why: string): never => {

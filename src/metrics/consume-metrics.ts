@@ -19,6 +19,10 @@ export interface ConsumeGauges {
   lag: Map<number, bigint>;
   /** Fetched messages not yet done, per partition. */
   buffered: Map<number, number>;
+  /** Offsets held from the commit point on (done ones behind an unfinished one included), per partition. */
+  tracked: Map<number, number>;
+  /** Partitions whose fetching is paused because they track too many records. */
+  pausedPartitions: number;
   inFlightGroups: number;
   blockedGroups: number;
   hotGroups: HotGroup[];
@@ -33,6 +37,8 @@ export class ConsumeMetrics {
   readonly deadLetterFailures: Counter<'subscription'>;
   readonly lag: Gauge<'subscription' | 'partition'>;
   readonly buffered: Gauge<'subscription' | 'partition'>;
+  readonly tracked: Gauge<'subscription' | 'partition'>;
+  readonly pausedPartitions: Gauge<'subscription'>;
   readonly inFlightGroups: Gauge<'subscription'>;
   readonly blockedGroups: Gauge<'subscription'>;
   readonly hotGroupBacklog: Gauge<'subscription' | 'rank' | 'partition' | 'message_group'>;
@@ -92,6 +98,24 @@ export class ConsumeMetrics {
       registers,
       collect() {
         each(this, (now) => [...now.buffered].map(([partition, n]) => [{ partition: String(partition) }, n]));
+      },
+    });
+    this.tracked = new Gauge({
+      name: `${PREFIX}tracked_records`,
+      help: 'Per assigned partition: offsets held from the commit point on, done ones behind an unfinished one included (bounded by CONSUME_BUFFER_MESSAGES).',
+      labelNames: ['subscription', 'partition'],
+      registers,
+      collect() {
+        each(this, (now) => [...now.tracked].map(([partition, n]) => [{ partition: String(partition) }, n]));
+      },
+    });
+    this.pausedPartitions = new Gauge({
+      name: `${PREFIX}paused_partitions`,
+      help: 'Partitions whose fetching is paused: they track CONSUME_BUFFER_MESSAGES records behind an unfinished one (a blocked group).',
+      labelNames: ['subscription'],
+      registers,
+      collect() {
+        each(this, (now) => [[{}, now.pausedPartitions]]);
       },
     });
     this.inFlightGroups = new Gauge({

@@ -11,7 +11,7 @@ const GROUPS = Array.from({ length: 40 }, (_, i) => `g${i}`);
 const PER_GROUP = 60;
 const TOTAL = GROUPS.length * PER_GROUP;
 
-/** Sidecar processes sharing one subscription (so one consumer group), as replicas do. */
+/** Sidecar processes sharing one subscription (so one consumer group), as replicas do; a 6 s session takes ack_timeouts below it. */
 function replicas(path: string) {
   const options = testOptions();
   const started: SidecarProcess[] = [];
@@ -97,7 +97,7 @@ describe('ordered consumption across sidecar replicas', () => {
     const endpoint = await deliveryEndpoint({ latencyMs: [3, 12] });
     onTestFinished(() => endpoint.close());
     await produceGroups(kafka, topic, GROUPS, PER_GROUP, (g) => Number(g.slice(1)) % 2);
-    const { path } = subscriptionsFile({ topic, endpoint: endpoint.url, max_in_flight_groups: 4 });
+    const { path } = subscriptionsFile({ topic, endpoint: endpoint.url, max_in_flight_groups: 4, ack_timeout: '5s' });
     const start = replicas(path);
 
     const first = await start();
@@ -137,7 +137,7 @@ describe('ordered consumption across sidecar replicas', () => {
     const endpoint = await deliveryEndpoint({ latencyMs: [300, 600] });
     onTestFinished(() => endpoint.close());
     await produceGroups(kafka, topic, groups, 30, (g) => Number(g.slice(1)) % 2);
-    const { path } = subscriptionsFile({ topic, endpoint: endpoint.url });
+    const { path } = subscriptionsFile({ topic, endpoint: endpoint.url, ack_timeout: '5s' });
     const start = replicas(path);
 
     const first = await start();

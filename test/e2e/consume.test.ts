@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import type { SubscriptionStatus } from '../../src/consume/subscription-runner.ts';
+import type { SubscriptionStatus } from '../../src/consume/subscription-status.ts';
 import { deliveryEndpoint, waitFor } from '../support/delivery-endpoint.ts';
 import { consumeAll, createTopic, testKafka } from '../support/kafka.ts';
 import { spawnSidecar, startTestSidecar, testOptions } from '../support/sidecar.ts';

@@ -49,10 +49,15 @@ function harness(policy: Partial<DispatchPolicy> = {}) {
     await Promise.resolve();
     await Promise.resolve();
   };
+  /** Records fetched into a held batch: the partition is open for deliveries. */
+  const add = (partition: number, records: ConsumedRecord[], next: bigint) => {
+    dispatcher.add(partition, records, next);
+    dispatcher.open(partition);
+  };
   const fireTimers = () => {
     for (const t of timers.splice(0)) if (!t.cancelled) t.fn();
   };
-  return { dispatcher, pending, timers, deadLetters, events, settle, fireTimers };
+  return { dispatcher, pending, timers, deadLetters, events, settle, fireTimers, add };
 }
 
 const inFlight = (pending: Array<{ delivery: Delivery; offsets: number[] }>) => pending.map((p) => `${p.delivery.group}:${p.offsets.join(',')}`).sort();
@@ -60,7 +65,7 @@ const inFlight = (pending: Array<{ delivery: Delivery; offsets: number[] }>) => 
 describe('GroupDispatcher', () => {
   it('keeps one delivery in flight per group, runs groups in parallel inside one partition, and commits without skipping', async () => {
     const h = harness();
-    h.dispatcher.add(0, [record(10, 'a'), record(11, 'b'), record(12, 'a'), record(13, 'c'), record(14, 'b')], 15n);
+    h.add(0, [record(10, 'a'), record(11, 'b'), record(12, 'a'), record(13, 'c'), record(14, 'b')], 15n);
     expect(inFlight(h.pending)).toEqual(['a:10', 'b:11', 'c:13']);
     expect(h.dispatcher.committable(0)).toBe(10n);
 
@@ -78,7 +83,7 @@ describe('GroupDispatcher', () => {
 
   it('delivers records without a group in partition order, one after another', async () => {
     const h = harness();
-    h.dispatcher.add(0, [record(0, null), record(1, null), record(2, 'x')], 3n);
+    h.add(0, [record(0, null), record(1, null), record(2, 'x')], 3n);
     expect(inFlight(h.pending)).toEqual(['null:0', 'x:2']);
     await h.settle(null);
     expect(inFlight(h.pending)).toEqual(['null:1', 'x:2']);
@@ -86,8 +91,8 @@ describe('GroupDispatcher', () => {
 
   it('caps groups in flight at max_in_flight_groups and serves waiting groups in arrival order', async () => {
     const h = harness({ maxInFlightGroups: 2 });
-    h.dispatcher.add(0, [record(0, 'a'), record(1, 'b'), record(2, 'c')], 3n);
-    h.dispatcher.add(1, [record(0, 'd')], 1n);
+    h.add(0, [record(0, 'a'), record(1, 'b'), record(2, 'c')], 3n);
+    h.add(1, [record(0, 'd')], 1n);
     expect(inFlight(h.pending)).toEqual(['a:0', 'b:1']);
     await h.settle('a');
     expect(inFlight(h.pending)).toEqual(['b:1', 'c:2']);
@@ -98,7 +103,7 @@ describe('GroupDispatcher', () => {
 
   it('batches up to batch_max_messages consecutive messages of one group', async () => {
     const h = harness({ batchMaxMessages: 2 });
-    h.dispatcher.add(0, [record(0, 'a'), record(1, 'b'), record(2, 'a'), record(3, 'a'), record(4, 'a')], 5n);
+    h.add(0, [record(0, 'a'), record(1, 'b'), record(2, 'a'), record(3, 'a'), record(4, 'a')], 5n);
     expect(inFlight(h.pending)).toEqual(['a:0,2', 'b:1']);
     await h.settle('a');
     expect(inFlight(h.pending)).toEqual(['a:3,4', 'b:1']);
@@ -106,7 +111,7 @@ describe('GroupDispatcher', () => {
 
   it('retries the same messages with backoff and a higher attempt, honouring Retry-After as a floor', async () => {
     const h = harness({ maxAttempts: 5 });
-    h.dispatcher.add(0, [record(0, 'a'), record(1, 'a')], 2n);
+    h.add(0, [record(0, 'a'), record(1, 'a')], 2n);
     await h.settle('a', { ok: false, error: 'HTTP 500' });
     expect(h.pending).toHaveLength(0); // the group waits; its next message does not overtake
     expect(h.timers.map((t) => t.ms)).toEqual([75]); // 100 ms, half fixed, half jitter (random 0.5)
@@ -126,7 +131,7 @@ describe('GroupDispatcher', () => {
 
   it('dead-letters after max_attempts, then the group goes on; a failed dead-letter write is tried again', async () => {
     const h = harness({ maxAttempts: 2 });
-    h.dispatcher.add(0, [record(0, 'a'), record(1, 'a')], 2n);
+    h.add(0, [record(0, 'a'), record(1, 'a')], 2n);
     await h.settle('a', { ok: false, error: 'HTTP 500' });
     h.fireTimers();
     await h.settle('a', { ok: false, error: 'timeout' });
@@ -148,7 +153,7 @@ describe('GroupDispatcher', () => {
 
   it('blocks the group when the dead-letter topic refuses the records for good', async () => {
     const h = harness({ maxAttempts: 1 });
-    h.dispatcher.add(0, [record(0, 'a'), record(1, 'a')], 2n);
+    h.add(0, [record(0, 'a'), record(1, 'a')], 2n);
     await h.settle('a', { ok: false, error: 'HTTP 500' });
     h.deadLetters.shift()!.reject(new DeadLetterRejected('PAYLOAD_TOO_LARGE: message over the limit'));
     await Promise.resolve();
@@ -164,7 +169,7 @@ describe('GroupDispatcher', () => {
 
   it('blocks an exhausted group while others go on; admin skip or retry moves it', async () => {
     const h = harness({ maxAttempts: 1, onExhausted: 'block' });
-    h.dispatcher.add(0, [record(0, 'a'), record(1, 'b'), record(2, 'a'), record(3, 'b')], 4n);
+    h.add(0, [record(0, 'a'), record(1, 'b'), record(2, 'a'), record(3, 'b')], 4n);
     await h.settle('a', { ok: false, error: 'HTTP 500' });
     expect(h.dispatcher.blockedGroups()).toEqual([{ partition: 0, group: 'a', offsets: ['0'], attempt: 1, error: 'HTTP 500' }]);
     await h.settle('b');
@@ -185,7 +190,7 @@ describe('GroupDispatcher', () => {
 
   it('after fencing starts nothing new, cancels retries, and is quiescent once in-flight deliveries end', async () => {
     const h = harness();
-    h.dispatcher.add(0, [record(0, 'a'), record(1, 'b'), record(2, 'a')], 3n);
+    h.add(0, [record(0, 'a'), record(1, 'b'), record(2, 'a')], 3n);
     await h.settle('b', { ok: false, error: 'HTTP 500' });
     h.dispatcher.fence(0);
     expect(h.timers[0]!.cancelled).toBe(true);
@@ -201,10 +206,78 @@ describe('GroupDispatcher', () => {
 
   it('names the groups holding the most backlog', () => {
     const h = harness({ maxInFlightGroups: 1 });
-    h.dispatcher.add(0, [record(0, 'a'), record(1, 'b'), record(2, 'b'), record(3, 'c'), record(4, 'b'), record(5, 'c')], 6n);
+    h.add(0, [record(0, 'a'), record(1, 'b'), record(2, 'b'), record(3, 'c'), record(4, 'b'), record(5, 'c')], 6n);
     expect(h.dispatcher.hotGroups(2)).toEqual([
       { partition: 0, group: 'b', backlog: 3 },
       { partition: 0, group: 'c', backlog: 2 },
     ]);
+  });
+
+  it('starts deliveries of a partition only while it is open; an admin retry on a closed partition waits for the next held batch', async () => {
+    const h = harness({ maxAttempts: 1, onExhausted: 'block' });
+    h.dispatcher.add(0, [record(0, 'a'), record(1, 'b')], 2n);
+    expect(h.pending).toHaveLength(0);
+    expect(h.dispatcher.quiescent(0)).toBe(false);
+    h.dispatcher.open(0);
+    expect(inFlight(h.pending)).toEqual(['a:0', 'b:1']);
+    await h.settle('a', { ok: false, error: 'HTTP 500' });
+    await h.settle('b');
+    expect(h.dispatcher.quiescent(0)).toBe(true);
+    h.dispatcher.close(0);
+
+    expect(h.dispatcher.retryBlocked(0, 'a')?.offsets).toEqual(['0']);
+    expect(h.pending).toHaveLength(0); // no batch held: nothing may reach the endpoint
+    expect(h.dispatcher.quiescent(0)).toBe(false);
+    // The partition fetched again from its commit point: what it holds is not taken twice.
+    h.add(0, [record(0, 'a'), record(1, 'b'), record(2, 'a')], 3n);
+    expect(inFlight(h.pending)).toEqual(['a:0']);
+    await h.settle('a');
+    expect(inFlight(h.pending)).toEqual(['a:2']);
+    await h.settle('a');
+    expect(h.dispatcher.committable(0)).toBe(3n);
+    expect(h.events.filter((e) => e.startsWith('delivered'))).toEqual(['delivered b 1', 'delivered a 0', 'delivered a 2']);
+  });
+
+  it('a skip on a closed partition completes the head at once but delivers the backlog only once the partition is open', async () => {
+    const h = harness({ maxAttempts: 1, onExhausted: 'block' });
+    h.add(0, [record(0, 'a'), record(1, 'a'), record(2, 'b')], 3n);
+    await h.settle('a', { ok: false, error: 'HTTP 500' });
+    await h.settle('b');
+    h.dispatcher.close(0);
+    expect(h.dispatcher.skipBlocked(0, 'a')?.offsets).toEqual(['0']);
+    expect(h.dispatcher.committable(0)).toBe(1n); // the skip's commit can be made before anything is delivered
+    expect(h.pending).toHaveLength(0);
+    h.dispatcher.open(0);
+    expect(inFlight(h.pending)).toEqual(['a:1']);
+  });
+
+  it('tells when the deliveries of a released partition have settled', async () => {
+    const h = harness();
+    h.add(0, [record(0, 'a'), record(1, 'b')], 2n);
+    h.dispatcher.release(0);
+    expect(h.dispatcher.settling).toBe(2);
+    let settled = false;
+    void h.dispatcher.whenSettled(0).then(() => (settled = true));
+    await h.settle('a');
+    await Promise.resolve();
+    expect(settled).toBe(false);
+    await h.settle('b');
+    await Promise.resolve();
+    expect(settled).toBe(true);
+    expect(h.dispatcher.settling).toBe(0);
+    // The next holding starts from the committed offset with nothing of the old one left.
+    h.add(0, [record(0, 'a')], 1n);
+    expect(inFlight(h.pending)).toEqual(['a:0']);
+  });
+
+  it('counts done records behind a blocked head as tracked, so memory is bounded by the tracked limit', async () => {
+    const h = harness({ maxAttempts: 1, onExhausted: 'block' });
+    h.add(0, [record(0, 'a'), ...Array.from({ length: 50 }, (_, i) => record(i + 1, `g${i}`))], 51n);
+    await h.settle('a', { ok: false, error: 'HTTP 500' });
+    for (let i = 0; i < 50; i++) await h.settle(`g${i}`);
+    expect(h.dispatcher.buffered(0)).toBe(1);
+    expect(h.dispatcher.tracked(0)).toBe(51);
+    h.dispatcher.skipBlocked(0, 'a');
+    expect(h.dispatcher.tracked(0)).toBe(0);
   });
 });

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseSubscriptions, readSubscriptionsFile, SubscriptionsError } from '../../src/consume/subscriptions.ts';
+import { checkAckTimeoutsFit, parseSubscriptions, readSubscriptionsFile, SubscriptionsError } from '../../src/consume/subscriptions.ts';
 
 const minimal = {
   name: 'orders-app',
@@ -98,5 +98,15 @@ describe('subscriptions file', () => {
     expect(() => readSubscriptionsFile(path)).toThrow(new RegExp(`^subscriptions file ${path}: not JSON`));
     writeFileSync(path, JSON.stringify({ subscriptions: [{ ...minimal, max_attempts: 0 }] }));
     expect(() => readSubscriptionsFile(path)).toThrow(`subscriptions file ${path}: subscriptions[0].max_attempts: must be a whole number from 1 to 1000000`);
+  });
+
+  it('refuses an ack_timeout that does not fit in the consumer session timeout, naming the field', () => {
+    const subs = parseSubscriptions({ subscriptions: [minimal, { ...minimal, name: 'slow', ack_timeout: '45s' }] });
+    expect(() => checkAckTimeoutsFit('/etc/subs.json', subs, 60_000)).not.toThrow();
+    expect(() => checkAckTimeoutsFit('/etc/subs.json', subs, 45_000)).toThrow(
+      new SubscriptionsError(
+        'subscriptions file /etc/subs.json: subscriptions[1].ack_timeout: 45000 ms must be below CONSUME_SESSION_TIMEOUT (45000 ms); lower it or raise the session timeout',
+      ),
+    );
   });
 });

@@ -79,9 +79,12 @@ export class KafkajsConsumerEngine implements ConsumerEngine {
     const partitions = (await this.#admin.fetchTopicOffsets(topic)).length;
     await consumer.run({
       autoCommit: false,
+      // A batch is marked read only by the handler (FetchedBatch.consumed), and only when its partition was
+      // not released under it: kafkajs would otherwise move its fetch position past records never delivered.
+      eachBatchAutoResolve: false,
       // Every partition gets its own worker: a partition held by a draining handler must not queue others.
       partitionsConsumedConcurrently: Math.max(1, partitions),
-      eachBatch: async ({ batch, heartbeat }) => {
+      eachBatch: async ({ batch, heartbeat, resolveOffset }) => {
         try {
           await events.onBatch({
             topic,
@@ -93,6 +96,7 @@ export class KafkajsConsumerEngine implements ConsumerEngine {
               heartbeat().catch((err: unknown) =>
                 Promise.reject(meansRejoin(err) ? new RebalanceStarted('the consumer group is rebalancing', { cause: err }) : err),
               ),
+            consumed: (next) => resolveOffset((next - 1n).toString()),
           });
         } catch (err) {
           // Hand kafkajs its own error back, so it rejoins as it would have from its own heartbeat.
@@ -104,6 +108,10 @@ export class KafkajsConsumerEngine implements ConsumerEngine {
 
   pause(partitions: number[]): void {
     this.#consumer?.pause([{ topic: this.#options.topic, partitions }]);
+  }
+
+  seek(partition: number, offset: bigint): void {
+    this.#consumer?.seek({ topic: this.#options.topic, partition, offset: offset.toString() });
   }
 
   resume(partitions: number[]): void {
