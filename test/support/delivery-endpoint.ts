@@ -89,3 +89,23 @@ export async function waitFor(what: () => string, check: () => boolean | Promise
     await sleep(50);
   }
 }
+
+type Endpoint = Awaited<ReturnType<typeof deliveryEndpoint>>;
+
+/**
+ * What an ordered subscription promises, checked from what the endpoint saw: no two deliveries of one group
+ * overlapped; per group, the first acknowledgement of each message came in order (repeats may follow, never
+ * run ahead); and exactly `expected` (group -> values) were acknowledged, so nothing is missing and nothing
+ * given up (skipped, dead-lettered) was delivered after all.
+ */
+export function expectDeliveredInOrder(endpoint: Endpoint, expected: ReadonlyMap<string, readonly string[]>): void {
+  if (endpoint.overlaps.length > 0) throw new Error(`deliveries of one group overlapped: ${endpoint.overlaps.join('; ')}`);
+  const acked = endpoint.acked();
+  for (const [group, values] of expected) {
+    const seen = acked.get(group) ?? [];
+    const firsts = [...new Set(seen)];
+    if (JSON.stringify(firsts) !== JSON.stringify(values)) {
+      throw new Error(`${group}: first acknowledgements ${firsts.join(',')}; expected ${values.join(',')} (all acknowledged: ${seen.join(',')})`);
+    }
+  }
+}
