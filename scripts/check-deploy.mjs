@@ -72,6 +72,8 @@ const METRICS = {
   ordered_sidecar_consume_dead_letter_failures_total: { type: 'counter', labels: ['subscription'] },
   ordered_sidecar_consume_lag_messages: { type: 'gauge', labels: ['subscription', 'partition'] },
   ordered_sidecar_consume_buffered_messages: { type: 'gauge', labels: ['subscription', 'partition'] },
+  ordered_sidecar_consume_tracked_records: { type: 'gauge', labels: ['subscription', 'partition'] },
+  ordered_sidecar_consume_paused_partitions: { type: 'gauge', labels: ['subscription'] },
   ordered_sidecar_consume_in_flight_groups: { type: 'gauge', labels: ['subscription'] },
   ordered_sidecar_consume_blocked_groups: { type: 'gauge', labels: ['subscription'] },
   ordered_sidecar_consume_hot_group_backlog_messages: { type: 'gauge', labels: ['subscription', 'rank', 'partition', 'message_group'] },

@@ -1,7 +1,8 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { deliveryEndpoint, waitFor } from '../support/delivery-endpoint.ts';
 import { createTopic, testKafka } from '../support/kafka.ts';
-import { spawnSidecar, testOptions, type SidecarProcess } from '../support/sidecar.ts';
+import { consumeReplicas } from '../support/consume-sidecars.ts';
+import type { SidecarProcess } from '../support/sidecar.ts';
 import { fileAdmin, produceGroups, seqOf, subscriptionsFile } from '../support/subscriptions.ts';
 
 const adminClient = fileAdmin();
@@ -11,21 +12,8 @@ const GROUPS = Array.from({ length: 40 }, (_, i) => `g${i}`);
 const PER_GROUP = 60;
 const TOTAL = GROUPS.length * PER_GROUP;
 
-/** Sidecar processes sharing one subscription (so one consumer group), as replicas do; a 6 s session takes ack_timeouts below it. */
-function replicas(path: string) {
-  const options = testOptions();
-  const started: SidecarProcess[] = [];
-  onTestFinished(async () => {
-    await Promise.all(started.map((s) => s.stop('SIGKILL')));
-  });
-  return async () => {
-    const sidecar = await spawnSidecar(options, {
-      flags: ['--subscriptions-file', path, '--consume-session-timeout', '6s', '--consume-commit-interval', '200ms', '--shutdown-grace', '20s'],
-    });
-    started.push(sidecar);
-    return sidecar;
-  };
-}
+/** Replicas that drain for up to 20 s on SIGTERM. */
+const replicas = (path: string) => consumeReplicas(path, ['--shutdown-grace', '20s']);
 
 /**
  * Checks the endpoint's record: no two deliveries of a group overlapped; every message was acknowledged;

@@ -16,8 +16,10 @@ export type Answer = (body: DeliveryBody) => number;
  * two deliveries of one MessageGroup at once are an overlap; several of one partition at once show
  * parallelism inside a partition.
  */
-export async function deliveryEndpoint(options: { latencyMs?: [number, number]; answer?: Answer } = {}) {
+export async function deliveryEndpoint(options: { latencyMs?: [number, number]; answer?: Answer; delayMs?: (body: DeliveryBody) => number | undefined } = {}) {
   const [minMs, maxMs] = options.latencyMs ?? [0, 0];
+  /** Deliveries as they arrived, before any answer. */
+  const arrived: DeliveryBody[] = [];
   let answer: Answer = options.answer ?? (() => 200);
   const received: Received[] = [];
   const overlaps: string[] = [];
@@ -29,6 +31,7 @@ export async function deliveryEndpoint(options: { latencyMs?: [number, number]; 
     req.on('data', (c: Buffer) => (text += c.toString()));
     req.on('end', async () => {
       const body = JSON.parse(text) as DeliveryBody;
+      arrived.push(body);
       const groupKey = `${body.topic}/${body.message_group}`;
       const now = (inFlightByGroup.get(groupKey) ?? 0) + 1;
       inFlightByGroup.set(groupKey, now);
@@ -45,7 +48,7 @@ export async function deliveryEndpoint(options: { latencyMs?: [number, number]; 
       };
       // A sidecar killed mid-delivery closes the connection: its delivery is over.
       res.on('close', finish);
-      await sleep(minMs + Math.random() * (maxMs - minMs));
+      await sleep(options.delayMs?.(body) ?? minMs + Math.random() * (maxMs - minMs));
       const status = answer(body);
       received.push({ body, status });
       finish();
@@ -56,6 +59,7 @@ export async function deliveryEndpoint(options: { latencyMs?: [number, number]; 
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/deliver`,
     received,
+    arrived,
     overlaps,
     get maxPerPartition() {
       return maxPerPartition;

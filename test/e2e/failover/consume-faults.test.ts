@@ -1,0 +1,216 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { Connection, alterPartitionReassignmentsV0 } from '@platformatic/kafka';
+import type { Admin, Kafka } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
+import { assignedNow, consumeReplicas, subscriptionStatus, unblock } from '../../support/consume-sidecars.ts';
+import { deliveryEndpoint, expectDeliveredInOrder, waitFor } from '../../support/delivery-endpoint.ts';
+import { connectAdmin, createTopic, testKafka } from '../../support/kafka.ts';
+import { produceGroups, seqOf, subscriptionsFile } from '../../support/subscriptions.ts';
+
+// Ordered consumption under Kafka and operator faults, on the three-broker stack. Every scenario holds batches
+// with groups still queued behind them (a slow endpoint, few deliveries in flight), so a partition let go too
+// early, or a batch marked read past what was delivered, shows in what the endpoint saw.
+
+const run = promisify(execFile);
+const stack = (...args: string[]) => run('bash', ['scripts/stack.sh', ...args], { timeout: 120_000 });
+
+let kafka: Kafka;
+let admin: Admin;
+
+beforeAll(async () => {
+  expect(inject('kafkaBrokers').length, 'the failover suite needs `stack.sh up --kafka-nodes 3`').toBeGreaterThanOrEqual(3);
+  kafka = testKafka();
+  admin = await connectAdmin(kafka);
+});
+
+afterAll(async () => {
+  await admin?.disconnect();
+});
+
+type Endpoint = Awaited<ReturnType<typeof deliveryEndpoint>>;
+
+const groupNames = (n: number, prefix = 'g') => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+const values = (group: string, from: number, to: number) => Array.from({ length: to - from }, (_, i) => `${group}:${from + i}`);
+const ackedCount = (endpoint: Endpoint) => [...endpoint.acked().values()].reduce((n, l) => n + l.length, 0);
+const distinctAcked = (endpoint: Endpoint) => new Set([...endpoint.acked().values()].flat()).size;
+
+/** Leader of each partition of `topic` (-1 while it has none); a dead broker asked meanwhile counts as "unknown". */
+async function leaders(topic: string): Promise<Map<number, number> | undefined> {
+  const metadata = await admin.fetchTopicMetadata({ topics: [topic] }).catch(() => undefined);
+  return metadata && new Map(metadata.topics[0]!.partitions.map((p) => [p.partitionId, p.leader]));
+}
+
+/** Moves every partition of `topic` to the brokers other than its current leader, through the Admin API. */
+async function moveLeaders(topic: string): Promise<Map<number, number>> {
+  const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+  const brokers = (await admin.describeCluster()).brokers.map((b) => b.nodeId).sort();
+  const before = new Map(metadata.topics[0]!.partitions.map((p) => [p.partitionId, p.leader]));
+  const [host, port] = inject('kafkaBrokers')[0]!.split(':');
+  const connection = new Connection('consume-faults-reassign');
+  await connection.connect(host!, Number(port));
+  try {
+    const answer = await alterPartitionReassignmentsV0.api.async(connection, 30_000, false, [
+      { name: topic, partitions: [...before].map(([partitionIndex, leader]) => ({ partitionIndex, replicas: brokers.filter((b) => b !== leader) })) },
+    ]);
+    expect(answer.errorCode).toBe(0);
+    expect(answer.responses.flatMap((r) => r.partitions.map((p) => p.errorCode))).toEqual([...before].map(() => 0));
+  } finally {
+    await connection.close();
+  }
+  return before;
+}
+
+describe('ordered consumption under Kafka and operator faults (three brokers)', () => {
+  it('a live partition reassignment that moves every leader while batches are held', async () => {
+    const groups = groupNames(24);
+    const topic = await createTopic(admin, 3, 2);
+    const endpoint = await deliveryEndpoint({ latencyMs: [100, 250] });
+    onTestFinished(() => endpoint.close());
+    await produceGroups(kafka, topic, groups, 15, (g) => Number(g.slice(1)) % 3);
+    const { path } = subscriptionsFile({ topic, endpoint: endpoint.url, max_in_flight_groups: 4, ack_timeout: '5s' });
+    const sidecar = await consumeReplicas(path)();
+
+    await waitFor(
+      () => `acked ${ackedCount(endpoint)}`,
+      () => ackedCount(endpoint) >= 60,
+    );
+    const before = await moveLeaders(topic);
+    await waitFor(
+      () => 'every leader moved',
+      async () => {
+        const now = await leaders(topic);
+        return now !== undefined && [...before].every(([p, leader]) => (now.get(p) ?? -1) >= 0 && now.get(p) !== leader);
+      },
+      90_000,
+    );
+    expect(distinctAcked(endpoint), 'leaders moved while the stream was consumed').toBeLessThan(groups.length * 15);
+    await waitFor(
+      () => `distinct acked ${distinctAcked(endpoint)}`,
+      () => distinctAcked(endpoint) === groups.length * 15,
+      120_000,
+    );
+    expectDeliveredInOrder(endpoint, new Map(groups.map((g) => [g, values(g, 0, 15)])));
+    console.log(
+      `reassignment: ${endpoint.received.length} deliveries for ${groups.length * 15} messages; ${sidecar.logs.filter((l) => l.includes('reassigned while its batch was held')).length} batches fenced`,
+    );
+  });
+
+  it('a broker killed and restarted while batches are held', async () => {
+    const groups = groupNames(24);
+    const topic = await createTopic(admin, 3, 3);
+    const endpoint = await deliveryEndpoint({ latencyMs: [100, 250] });
+    onTestFinished(() => endpoint.close());
+    await produceGroups(kafka, topic, groups, 15, (g) => Number(g.slice(1)) % 3);
+    const { path } = subscriptionsFile({ topic, endpoint: endpoint.url, max_in_flight_groups: 4, ack_timeout: '5s' });
+    await consumeReplicas(path)();
+
+    await waitFor(
+      () => `acked ${ackedCount(endpoint)}`,
+      () => ackedCount(endpoint) >= 60,
+    );
+    await stack('kill-broker', '2');
+    try {
+      await waitFor(
+        () => 'every partition led by a surviving broker',
+        async () => [...((await leaders(topic)) ?? new Map([[0, -1]])).values()].every((l) => l >= 0 && l !== 2),
+        60_000,
+      );
+      expect(distinctAcked(endpoint), 'the broker died while the stream was consumed').toBeLessThan(groups.length * 15);
+    } finally {
+      await stack('start-broker', '2');
+    }
+    await waitFor(
+      () => `distinct acked ${distinctAcked(endpoint)}`,
+      () => distinctAcked(endpoint) === groups.length * 15,
+      120_000,
+    );
+    expectDeliveredInOrder(endpoint, new Map(groups.map((g) => [g, values(g, 0, 15)])));
+  });
+
+  it('a rebalance while a long delivery runs: the new owner waits for it', async () => {
+    const groups = ['long', ...groupNames(11)];
+    const topic = await createTopic(admin, 2, 3);
+    const LONG_MS = 8000;
+    const endpoint = await deliveryEndpoint({
+      latencyMs: [100, 200],
+      delayMs: (b) => (b.message_group === 'long' && b.messages[0]!.value === 'long:0' ? LONG_MS : undefined),
+    });
+    onTestFinished(() => endpoint.close());
+    await produceGroups(kafka, topic, groups, 10, (g) => (g === 'long' ? 0 : Number(g.slice(1)) % 2));
+    const { path } = subscriptionsFile({ topic, endpoint: endpoint.url, max_in_flight_groups: 3, ack_timeout: '10s' });
+    const start = consumeReplicas(path, ['--consume-session-timeout', '15s']);
+
+    const a = await start();
+    await waitFor(
+      () => 'the long delivery started',
+      () => endpoint.arrived.some((b) => b.message_group === 'long'),
+    );
+    const longDone = () => endpoint.received.some((r) => r.body.message_group === 'long');
+    const b = await start();
+    expect(longDone(), 'the second replica joined while the long delivery ran').toBe(false);
+    await waitFor(
+      () => 'the second replica owns a partition',
+      () => assignedNow(b).length > 0,
+      90_000,
+    );
+    expect(longDone(), 'the rebalance waited for the long delivery').toBe(true);
+    await waitFor(
+      () => `distinct acked ${distinctAcked(endpoint)}`,
+      () => distinctAcked(endpoint) === groups.length * 10,
+      120_000,
+    );
+    expectDeliveredInOrder(endpoint, new Map(groups.map((g) => [g, values(g, 0, 10)])));
+    expect(assignedNow(a).length + assignedNow(b).length).toBe(2);
+  });
+
+  it('admin retry and skip while a replica joins: retried heads delivered first, skipped ones never', async () => {
+    const PER_GROUP = 16;
+    const groups = groupNames(4, 'b');
+    const topic = await createTopic(admin, 2, 3);
+    let failing = true;
+    const endpoint = await deliveryEndpoint({ latencyMs: [250, 350], answer: (b) => (failing && b.messages.some((m) => seqOf(m.value!) === 0) ? 500 : 200) });
+    onTestFinished(() => endpoint.close());
+    await produceGroups(kafka, topic, groups, PER_GROUP, (g) => Number(g.slice(1)) % 2);
+    const { path, name } = subscriptionsFile({ topic, endpoint: endpoint.url, max_attempts: 1, ack_timeout: '5s' });
+    const start = consumeReplicas(path);
+
+    const a = await start();
+    await waitFor(
+      () => 'every group blocked on the first replica',
+      async () => (await subscriptionStatus(a)).blocked_groups.length === groups.length,
+    );
+    failing = false;
+    // b0 and b1 (one per partition) are retried, b2 and b3 skipped.
+    for (const [group, action] of [
+      ['b0', 'retry'],
+      ['b1', 'retry'],
+      ['b2', 'skip'],
+      ['b3', 'skip'],
+    ] as const) {
+      const answer = await unblock(a, name, action, Number(group.slice(1)) % 2, group);
+      expect(answer.status, await answer.text()).toBe(200);
+    }
+    const b = await start();
+    await waitFor(
+      () => 'the second replica owns a partition',
+      () => assignedNow(b).length > 0,
+      90_000,
+    );
+    expect(distinctAcked(endpoint), 'the rebalance came while the backlogs were draining').toBeLessThan(2 * PER_GROUP + 2 * (PER_GROUP - 1));
+    await waitFor(
+      () => `distinct acked ${distinctAcked(endpoint)}`,
+      () => distinctAcked(endpoint) === 2 * PER_GROUP + 2 * (PER_GROUP - 1),
+      120_000,
+    );
+    expectDeliveredInOrder(
+      endpoint,
+      new Map([
+        ['b0', values('b0', 0, PER_GROUP)],
+        ['b1', values('b1', 0, PER_GROUP)],
+        ['b2', values('b2', 1, PER_GROUP)],
+        ['b3', values('b3', 1, PER_GROUP)],
+      ]),
+    );
+  });
+});

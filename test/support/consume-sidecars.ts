@@ -1,0 +1,42 @@
+import { onTestFinished } from 'vitest';
+import type { SubscriptionStatus } from '../../src/consume/subscription-status.ts';
+import { spawnSidecar, testOptions, type SidecarProcess } from './sidecar.ts';
+
+/**
+ * Starts sidecar processes of one subscriptions file (so one consumer group), as replicas do, killed when the
+ * test ends. A 6 s session (the broker's minimum) makes a killed replica's partitions move quickly; the
+ * subscriptions' ack_timeouts must be below the session timeout given.
+ */
+export function consumeReplicas(path: string, flags: string[] = []): () => Promise<SidecarProcess> {
+  const options = testOptions();
+  const started: SidecarProcess[] = [];
+  onTestFinished(async () => {
+    await Promise.all(started.map((s) => s.stop('SIGKILL')));
+  });
+  return async () => {
+    const sidecar = await spawnSidecar(options, {
+      flags: ['--subscriptions-file', path, '--consume-session-timeout', '6s', '--consume-commit-interval', '200ms', ...flags],
+    });
+    started.push(sidecar);
+    return sidecar;
+  };
+}
+
+/** The first subscription's status on `sidecar`. */
+export const subscriptionStatus = async (sidecar: { url: string }): Promise<SubscriptionStatus> =>
+  ((await (await fetch(`${sidecar.url}/v1/subscriptions`)).json()) as { subscriptions: SubscriptionStatus[] }).subscriptions[0]!;
+
+/** Partitions `sidecar` was last assigned, from its log. */
+export const assignedNow = (sidecar: SidecarProcess): number[] =>
+  sidecar.logs
+    .filter((l) => l.includes('"subscription assigned partitions"'))
+    .map((l) => (JSON.parse(l) as { partitions: number[] }).partitions)
+    .at(-1) ?? [];
+
+/** POSTs an admin retry or skip of a blocked group; the response. */
+export const unblock = (sidecar: { url: string }, subscription: string, action: 'retry' | 'skip', partition: number, group: string | null): Promise<Response> =>
+  fetch(`${sidecar.url}/admin/v1/subscriptions/${subscription}/blocked/${action}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ partition, message_group: group }),
+  });
