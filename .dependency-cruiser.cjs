@@ -19,7 +19,8 @@ const LAYERS = {
   dedup: ['errors', 'logging'],
   // src/kafka/consumer implements the consumer port that src/consume owns.
   kafka: ['consume', 'errors', 'logging', 'config', 'metrics'],
-  redis: ['routing', 'dedup', 'errors', 'logging', 'config'],
+  // src/redis/blocked-store.ts implements the blocked-group port that src/consume owns.
+  redis: ['routing', 'dedup', 'consume', 'errors', 'logging', 'config'],
   produce: ['routing', 'dedup', 'kafka', 'errors', 'logging', 'config', 'metrics'],
   consume: ['produce', 'errors', 'logging', 'config', 'metrics'],
   // The admin tools read and change mappings through the Redis adapter's AdminStore (no port of their own yet).

@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import type { BlockedStore } from './consume/blocked-store.ts';
 import type { SidecarOptions } from './config/options.ts';
 import { ConsumeService } from './consume/consume-service.ts';
 import { deadLetterRequest } from './consume/dead-letter.ts';
@@ -19,12 +20,17 @@ export interface ConsumptionDeps {
   subscriptions: Subscription[];
   produce: ProduceService;
   registry: Registry;
+  /** Blocked groups that outlive a restart or a rebalance (Redis). */
+  blocked: BlockedStore;
   options: SidecarOptions;
   log: Logger;
 }
 
 /** Wires each subscription: kafkajs consumer, HTTP endpoint client, dead letters through the produce path, metrics. */
-export function createConsumption({ subscriptions, produce, registry, options, log }: ConsumptionDeps): { service: ConsumeService; close(): Promise<void> } {
+export function createConsumption({ subscriptions, produce, registry, blocked, options, log }: ConsumptionDeps): {
+  service: ConsumeService;
+  close(): Promise<void>;
+} {
   // The consumer stays on kafkajs whatever KAFKA_CLIENT says: it can hold a rebalance until in-flight
   // deliveries finish (docs/consumption.md), which @platformatic/kafka's consumer cannot.
   const kafka = kafkajsClient(kafkaConnection(options), log);
@@ -57,6 +63,7 @@ export function createConsumption({ subscriptions, produce, registry, options, l
         sessionTimeoutMs: options.consumeSessionTimeoutMs,
       }),
       deliver: (d) => client.deliver(d),
+      blocked,
       deadLetter: async (d, lastError) => {
         const request = deadLetterRequest(name, subscription.topic, subscription.deadLetterTopic!, d, lastError);
         let response;

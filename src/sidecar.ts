@@ -26,6 +26,7 @@ import { AdminStore } from './redis/admin-store.ts';
 import { AdminService } from './admin/admin-service.ts';
 import { warnIfAdminExposed } from './admin/admin-auth.ts';
 import { checkAckTimeoutsFit, readSubscriptionsFile } from './consume/subscriptions.ts';
+import { RedisBlockedStore } from './redis/blocked-store.ts';
 import { createConsumption } from './consumption.ts';
 
 export interface RunningSidecar {
@@ -111,7 +112,10 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   dedup.start();
 
   // Consumption starts after the produce path exists: dead letters go through it.
-  const consumption = subscriptions.length === 0 ? undefined : createConsumption({ subscriptions, produce, registry: metrics.registry, options, log });
+  const consumption =
+    subscriptions.length === 0
+      ? undefined
+      : createConsumption({ subscriptions, produce, registry: metrics.registry, blocked: new RedisBlockedStore(gateway, options.redisPrefix), options, log });
   consumption?.service.start();
 
   const adminService = new AdminService({

@@ -1,4 +1,4 @@
-import { SidecarError } from '../errors/sidecar-error.ts';
+import { SidecarError, storeUnavailable } from '../errors/sidecar-error.ts';
 import type { BlockedGroup } from './group-dispatcher.ts';
 import type { SubscriptionRunner } from './subscription-runner.ts';
 import type { SubscriptionStatus } from './subscription-status.ts';
@@ -36,13 +36,22 @@ export class ConsumeService {
     return this.#runner(name).blockedGroups();
   }
 
-  /** Retries or skips the head of a blocked group. 404 for an unknown subscription, 409 when the group is not blocked here. */
+  /**
+   * Retries or skips the head of a blocked group: here when this replica holds it, else through the blocked
+   * store for the replica that owns the partition. 404 for an unknown subscription, 409 when the group is not
+   * blocked anywhere, 503 when the store cannot be reached.
+   */
   async unblock(name: string, action: UnblockAction, partition: number, group: string | null): Promise<BlockedGroup> {
-    const done = await this.#runner(name).unblock(action, partition, group);
+    const runner = this.#runner(name);
+    const done =
+      (await runner.unblock(action, partition, group)) ??
+      (await runner.requestUnblock(action, partition, group).catch((err: unknown) => {
+        throw storeUnavailable(err, 'forwarding the admin call to the replica that owns the partition') ?? err;
+      }));
     if (!done) {
       throw new SidecarError(
         'CONFLICT',
-        `subscription "${name}": MessageGroup ${JSON.stringify(group)} of partition ${partition} is not blocked on this sidecar (see GET /v1/subscriptions)`,
+        `subscription "${name}": MessageGroup ${JSON.stringify(group)} of partition ${partition} is not blocked (see GET /v1/subscriptions on each replica)`,
       );
     }
     return done;

@@ -1,3 +1,4 @@
+import type { StoredBlock } from './blocked-store.ts';
 import type { ConsumedRecord } from './consumer-engine.ts';
 import { groupOf, type Delivery, type DeliveryResult } from './delivery.ts';
 import { GroupQueue } from './group-queue.ts';
@@ -68,6 +69,8 @@ class PartitionState {
   waiters: Array<() => void> = [];
   /** Resolved once nothing of this (released) partition state runs any more. */
   settleWaiters: Array<() => void> = [];
+  /** Groups found blocked by an earlier owner: their head blocks again at once when it is that same head. */
+  restored = new Map<string | null, StoredBlock>();
   readonly partition: number;
   readonly tracker: OffsetTracker;
 
@@ -159,6 +162,15 @@ export class GroupDispatcher {
   /** The offset after everything fetched of `partition`, or undefined before anything was. */
   fetchedEnd(partition: number): bigint | undefined {
     return this.#partitions.get(partition)?.tracker.fetchedEnd;
+  }
+
+  /**
+   * Groups of `partition` blocked under an earlier owner (or before a restart): when such a group's head is
+   * the stored one, it is blocked again with the stored attempt count and error instead of delivered.
+   */
+  restore(partition: number, blocks: ReadonlyMap<string | null, StoredBlock>): void {
+    const state = this.#partitions.get(partition);
+    if (state) state.restored = new Map(blocks);
   }
 
   /** Lets deliveries of `partition` start: its batch is held under the current assignment. */
@@ -360,6 +372,17 @@ export class GroupDispatcher {
 
   #start(state: PartitionState, group: GroupQueue): void {
     const delivery = group.head ?? group.takeHead(this.#policy.batchMaxMessages);
+    const stored = state.restored.get(group.group);
+    if (stored !== undefined) {
+      state.restored.delete(group.group);
+      if (stored.offsets[0] === delivery.records[0]!.offset.toString()) {
+        delivery.attempt = stored.attempt;
+        group.lastError = stored.error;
+        this.#setPhase(state, group, 'blocked');
+        this.#ports.observer.blocked(delivery, stored.error ?? 'blocked before');
+        return;
+      }
+    }
     this.#setPhase(state, group, 'delivering');
     this.#inFlight++;
     state.running++;

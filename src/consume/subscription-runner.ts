@@ -1,6 +1,7 @@
 import { setTimeout as wait } from 'node:timers/promises';
 import { errorMessage } from '../errors/sidecar-error.ts';
 import type { Logger } from '../logging/logger.ts';
+import type { BlockedStore, StoredBlock } from './blocked-store.ts';
 import { RebalanceStarted, type ConsumerEngine, type FetchedBatch } from './consumer-engine.ts';
 import type { Delivery, DeliveryResult } from './delivery.ts';
 import { GroupDispatcher, type BlockedGroup, type DispatchObserver } from './group-dispatcher.ts';
@@ -19,6 +20,8 @@ export interface RunnerDeps {
   engine: ConsumerEngine;
   deliver(delivery: Delivery): Promise<DeliveryResult>;
   deadLetter(delivery: Delivery, lastError: string): Promise<void>;
+  /** Where blocked groups outlive this replica's hold on their partition. */
+  blocked: BlockedStore;
   /** Metrics hooks, called next to the runner's own counting. */
   observer: DispatchObserver;
   limits: RunnerLimits;
@@ -89,7 +92,10 @@ export class SubscriptionRunner {
           observer.deadLettered(d, error);
         },
         deadLetterFailed: (d, err) => observer.deadLetterFailed(d, err),
-        blocked: (d, error) => observer.blocked(d, error),
+        blocked: (d, error) => {
+          void this.#saveBlocked(d, error);
+          observer.blocked(d, error);
+        },
         skipped: (d) => {
           counts.skipped += d.records.length;
           observer.skipped(d);
@@ -167,9 +173,13 @@ export class SubscriptionRunner {
       // Deliveries of an earlier holding of this partition, let go by a rejoin that did not wait for them,
       // settle before any of this one starts: a group is never at the endpoint twice at once.
       let rebalance = await this.#heartbeatUntil(batch, dispatcher.whenSettled(partition), current);
+      // The first batch of this holding: groups an earlier owner (or this replica before a restart) left
+      // blocked stay blocked.
+      const restored = dispatcher.fetchedEnd(partition) === undefined ? await this.#loadBlocked(partition, batch.records[0]?.offset) : undefined;
       if (current()) {
         this.#endOffsets.set(partition, batch.highWatermark);
         dispatcher.add(partition, batch.records, batch.nextOffset);
+        if (restored) dispatcher.restore(partition, restored);
         dispatcher.open(partition);
       }
       while (rebalance === undefined && current() && !dispatcher.quiescent(partition)) {
@@ -222,6 +232,66 @@ export class SubscriptionRunner {
       }
     }
     return undefined;
+  }
+
+  /** Stored blocks of `partition` whose head is not below `from` (the fetch start, the committed offset); older ones are dropped. */
+  async #loadBlocked(partition: number, from: bigint | undefined): Promise<Map<string | null, StoredBlock>> {
+    const { blocked, subscription, log } = this.#deps;
+    try {
+      const { blocks } = await blocked.load(subscription.name, partition);
+      for (const [group, block] of blocks) {
+        if (from === undefined || BigInt(block.offsets[0] ?? '-1') >= from) continue;
+        blocks.delete(group);
+        await blocked.remove(subscription.name, partition, group);
+      }
+      return blocks;
+    } catch (err) {
+      log.warn('blocked groups of the partition cannot be read; a group blocked before is tried again from attempt 1', {
+        subscription: subscription.name,
+        partition,
+        err,
+      });
+      return new Map();
+    }
+  }
+
+  async #saveBlocked(d: Delivery, error: string): Promise<void> {
+    const { blocked, subscription, log } = this.#deps;
+    const block = { offsets: d.records.map((r) => r.offset.toString()), attempt: d.attempt, error };
+    await blocked.save(subscription.name, d.partition, d.group, block).catch((err: unknown) =>
+      log.warn('blocked group not stored; after a restart or rebalance it is tried again from attempt 1', {
+        subscription: subscription.name,
+        partition: d.partition,
+        messageGroup: d.group,
+        err,
+      }),
+    );
+  }
+
+  /** Applies the admin requests other replicas stored for blocked groups of this replica's partitions. */
+  async #applyRequests(): Promise<void> {
+    const { blocked, subscription, log } = this.#deps;
+    const partitions = new Set(this.#dispatcher.blockedGroups().map((b) => b.partition));
+    for (const partition of partitions) {
+      let requests;
+      try {
+        ({ requests } = await blocked.load(subscription.name, partition));
+      } catch (err) {
+        log.debug('admin requests for blocked groups not read; next tick', { subscription: subscription.name, partition, err });
+        continue;
+      }
+      for (const [group, request] of requests) {
+        const head = this.#dispatcher.blockedGroups().find((b) => b.partition === partition && b.group === group);
+        if (head?.offsets[0] !== request.offset) continue;
+        log.info('applying an admin request made on another replica', {
+          subscription: subscription.name,
+          partition,
+          messageGroup: group,
+          action: request.action,
+        });
+        await this.unblock(request.action, partition, group);
+      }
+    }
   }
 
   #pauseIfFull(partition: number): void {
@@ -293,6 +363,7 @@ export class SubscriptionRunner {
         this.#deps.engine.resume([partition]);
       }
     }
+    await this.#applyRequests();
     try {
       this.#endOffsets = await this.#deps.engine.endOffsets();
     } catch {
@@ -310,6 +381,14 @@ export class SubscriptionRunner {
     if (!this.#live()) return undefined;
     const done = action === 'retry' ? this.#dispatcher.retryBlocked(partition, group) : this.#dispatcher.skipBlocked(partition, group);
     if (!done) return undefined;
+    await this.#deps.blocked.remove(this.subscription.name, partition, group).catch((err: unknown) =>
+      this.#deps.log.warn('unblocked group still stored; a restart before its next block or commit would block it again', {
+        subscription: this.subscription.name,
+        partition,
+        messageGroup: group,
+        err,
+      }),
+    );
     await this.#commit([partition]);
     const from = this.#dispatcher.committable(partition);
     if (!this.#dispatcher.quiescent(partition) && !this.#holds.has(partition) && from !== undefined && this.#live()) {
@@ -318,6 +397,20 @@ export class SubscriptionRunner {
       this.#deps.engine.resume([partition]);
     }
     return done;
+  }
+
+  /**
+   * Admin, for a group not blocked on this replica: leaves the request for whichever replica owns the
+   * partition (it applies it within a commit interval), if the group is stored as blocked. Undefined when it
+   * is not; rejects when the store cannot be reached.
+   */
+  async requestUnblock(action: 'retry' | 'skip', partition: number, group: string | null): Promise<BlockedGroup | undefined> {
+    const { blocked, subscription } = this.#deps;
+    const stored = (await blocked.load(subscription.name, partition)).blocks.get(group);
+    const offset = stored?.offsets[0];
+    if (stored === undefined || offset === undefined) return undefined;
+    await blocked.request(subscription.name, partition, group, { action, offset });
+    return { partition, group, offsets: stored.offsets, attempt: stored.attempt, error: stored.error };
   }
 
   /** Graceful stop: fetch nothing new, let in-flight deliveries finish within `graceMs`, commit, leave the group. */

@@ -34,3 +34,6 @@ export const cleanupLockKey = (prefix: string): string => `${prefix}:cleanup-loc
 
 /** Unix seconds of the last completed cleanup, by any replica. */
 export const cleanupLastRunKey = (prefix: string): string => `${prefix}:cleanup-last`;
+
+/** Hash of one consumed partition's blocked groups (blocked-store.ts); braced per subscription for a Cluster. */
+export const blockedKey = (prefix: string, subscription: string, partition: number): string => `${prefix}:{consume:${subscription}}:blocked:${partition}`;

@@ -280,4 +280,25 @@ describe('GroupDispatcher', () => {
     h.dispatcher.skipBlocked(0, 'a');
     expect(h.dispatcher.tracked(0)).toBe(0);
   });
+
+  it('blocks a restored group again at once when its head is the stored one, and delivers it when the head moved on', async () => {
+    const h = harness({ maxAttempts: 5, onExhausted: 'block' });
+    h.dispatcher.add(0, [record(4, 'a'), record(5, 'b'), record(6, 'a')], 7n);
+    h.dispatcher.restore(
+      0,
+      new Map([
+        ['a', { offsets: ['4'], attempt: 5, error: 'HTTP 500' }],
+        ['b', { offsets: ['2'], attempt: 3, error: 'HTTP 503' }],
+      ]),
+    );
+    h.dispatcher.open(0);
+    expect(inFlight(h.pending)).toEqual(['b:5']);
+    expect(h.dispatcher.blockedGroups()).toEqual([{ partition: 0, group: 'a', offsets: ['4'], attempt: 5, error: 'HTTP 500' }]);
+    expect(h.events).toContain('blocked a');
+    expect(h.dispatcher.quiescent(0)).toBe(false);
+    await h.settle('b');
+    expect(h.dispatcher.quiescent(0)).toBe(true);
+    expect(h.dispatcher.retryBlocked(0, 'a')?.attempt).toBe(5);
+    expect(h.pending[0]!.delivery).toMatchObject({ group: 'a', attempt: 1 });
+  });
 });

@@ -213,4 +213,61 @@ describe('ordered consumption under Kafka and operator faults (three brokers)', 
       ]),
     );
   });
+
+  it('a restart with a blocked group: it stays blocked (attempts and error kept), and a skip made on another replica reaches its owner', async () => {
+    const others = groupNames(8, 'o');
+    const topic = await createTopic(admin, 2, 3);
+    let failing = true;
+    const endpoint = await deliveryEndpoint({ latencyMs: [50, 150], answer: (b) => (failing && b.messages.some((m) => m.value === 'stuck:0') ? 500 : 200) });
+    onTestFinished(() => endpoint.close());
+    await produceGroups(kafka, topic, ['stuck', ...others], 10, (g) => (g === 'stuck' ? 0 : Number(g.slice(1)) % 2));
+    const { path, name } = subscriptionsFile({
+      topic,
+      endpoint: endpoint.url,
+      max_attempts: 2,
+      retry_backoff: '5ms',
+      max_in_flight_groups: 3,
+      ack_timeout: '5s',
+    });
+    const start = consumeReplicas(path);
+    const headSent = () => endpoint.arrived.filter((b) => b.messages.some((m) => m.value === 'stuck:0')).length;
+
+    const first = await start();
+    await waitFor(
+      () => 'stuck blocked after 2 attempts, the others done',
+      async () => (await subscriptionStatus(first)).blocked_groups.length === 1 && distinctAcked(endpoint) === others.length * 10,
+    );
+    expect(headSent()).toBe(2);
+    expect(await first.stop('SIGTERM')).toBe(0);
+
+    const [b, c] = await Promise.all([start(), start()]);
+    await waitFor(
+      () => 'both replicas own a partition',
+      () => assignedNow(b).length === 1 && assignedNow(c).length === 1,
+      90_000,
+    );
+    const [owner, other] = assignedNow(b)[0] === 0 ? [b, c] : [c, b];
+    await waitFor(
+      () => 'the owner of partition 0 shows stuck blocked',
+      async () => (await subscriptionStatus(owner)).blocked_groups.length === 1,
+    );
+    expect((await subscriptionStatus(owner)).blocked_groups).toEqual([
+      { partition: 0, group: 'stuck', offsets: [expect.any(String)], attempt: 2, error: 'HTTP 500' },
+    ]);
+    expect(headSent(), 'the blocked head was not sent again after the restart').toBe(2);
+
+    failing = false;
+    const skip = await unblock(other, name, 'skip', 0, 'stuck');
+    const skipped = await skip.text();
+    expect(skip.status, skipped).toBe(200);
+    expect((JSON.parse(skipped) as { head: { attempt: number } }).head.attempt).toBe(2);
+    await waitFor(
+      () => `stuck acked ${endpoint.acked().get('stuck')?.join(',')}`,
+      () => endpoint.acked().get('stuck')?.length === 9,
+    );
+    expect(headSent(), 'a skipped head is never sent again').toBe(2);
+    expectDeliveredInOrder(endpoint, new Map([['stuck', values('stuck', 1, 10)], ...others.map((g) => [g, values(g, 0, 10)] as const)]));
+    expect((await subscriptionStatus(owner)).blocked_groups).toEqual([]);
+    expect((await unblock(other, name, 'skip', 0, 'stuck')).status).toBe(409);
+  });
 });

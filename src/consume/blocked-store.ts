@@ -1,0 +1,36 @@
+/**
+ * The port for blocked groups that outlive this replica's hold on their partition: a restart or a rebalance
+ * finds them blocked again (same head, attempt count and last error) instead of trying them from attempt 1,
+ * and an admin retry or skip made on any replica reaches the owner. The adapter is src/redis/blocked-store.ts.
+ */
+
+/** A blocked head as stored: its offsets (decimal strings), the attempts made, the last error. */
+export interface StoredBlock {
+  offsets: string[];
+  attempt: number;
+  error: string | undefined;
+}
+
+/** An admin retry or skip asked of the replica that owns the partition, for the head starting at `offset`. */
+export interface UnblockRequest {
+  action: 'retry' | 'skip';
+  offset: string;
+}
+
+export interface StoredPartition {
+  blocks: Map<string | null, StoredBlock>;
+  requests: Map<string | null, UnblockRequest>;
+}
+
+export interface BlockedStore {
+  /** Everything stored for one partition of a subscription. */
+  load(subscription: string, partition: number): Promise<StoredPartition>;
+  save(subscription: string, partition: number, group: string | null, block: StoredBlock): Promise<void>;
+  /** Forgets the group's block and any request about it. */
+  remove(subscription: string, partition: number, group: string | null): Promise<void>;
+  /**
+   * Leaves a request for the owner. It names the head's first offset, so a request that arrives after that
+   * head moved on is ignored rather than applied to the group's next head.
+   */
+  request(subscription: string, partition: number, group: string | null, request: UnblockRequest): Promise<void>;
+}
