@@ -392,9 +392,18 @@ export class SubscriptionRunner {
     await this.#commit([partition]);
     const from = this.#dispatcher.committable(partition);
     if (!this.#dispatcher.quiescent(partition) && !this.#holds.has(partition) && from !== undefined && this.#live()) {
-      this.#deps.engine.seek(partition, from);
-      this.#paused.delete(partition);
-      this.#deps.engine.resume([partition]);
+      try {
+        this.#deps.engine.seek(partition, from);
+        this.#paused.delete(partition);
+        this.#deps.engine.resume([partition]);
+      } catch (err) {
+        // The group stays ready: the partition's next batch (after a rejoin, from the commit) delivers it.
+        this.#deps.log.warn('cannot fetch the partition again for an admin call; it is delivered with its next batch', {
+          subscription: this.subscription.name,
+          partition,
+          err,
+        });
+      }
     }
     return done;
   }
