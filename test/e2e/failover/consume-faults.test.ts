@@ -4,9 +4,10 @@ import { Connection, alterPartitionReassignmentsV0 } from '@platformatic/kafka';
 import type { Admin, Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { assignedNow, consumeReplicas, subscriptionStatus, unblock } from '../../support/consume-sidecars.ts';
+import { unblockWhileAReplicaJoins } from '../../support/consume-scenarios.ts';
 import { deliveryEndpoint, expectDeliveredInOrder, waitFor } from '../../support/delivery-endpoint.ts';
 import { connectAdmin, createTopic, testKafka } from '../../support/kafka.ts';
-import { produceGroups, seqOf, subscriptionsFile } from '../../support/subscriptions.ts';
+import { produceGroups, subscriptionsFile } from '../../support/subscriptions.ts';
 
 // Ordered consumption under Kafka and operator faults, on the three-broker stack. Every scenario holds batches
 // with groups still queued behind them (a slow endpoint, few deliveries in flight), so a partition let go too
@@ -61,71 +62,65 @@ async function moveLeaders(topic: string): Promise<Map<number, number>> {
   return before;
 }
 
+/**
+ * One replica consumes 24 groups x 15 messages over three partitions (`replication` replicas each) with a slow
+ * endpoint and 4 deliveries in flight, so batches are held with groups queued; `fault` runs once a sixth is
+ * acknowledged. Then everything must arrive, in order per group, without overlap.
+ */
+async function consumeThroughFault(replication: number, fault: (topic: string) => Promise<void>) {
+  const groups = groupNames(24);
+  const total = groups.length * 15;
+  const topic = await createTopic(admin, 3, replication);
+  const endpoint = await deliveryEndpoint({ latencyMs: [100, 250] });
+  onTestFinished(() => endpoint.close());
+  await produceGroups(kafka, topic, groups, 15, (g) => Number(g.slice(1)) % 3);
+  const { path } = subscriptionsFile({ topic, endpoint: endpoint.url, max_in_flight_groups: 4, ack_timeout: '5s' });
+  const sidecar = await consumeReplicas(path)();
+  await waitFor(
+    () => `acked ${ackedCount(endpoint)}`,
+    () => ackedCount(endpoint) >= total / 6,
+  );
+  await fault(topic);
+  expect(distinctAcked(endpoint), 'the fault came while the stream was consumed').toBeLessThan(total);
+  await waitFor(
+    () => `distinct acked ${distinctAcked(endpoint)}`,
+    () => distinctAcked(endpoint) === total,
+    120_000,
+  );
+  expectDeliveredInOrder(endpoint, new Map(groups.map((g) => [g, values(g, 0, 15)])));
+  return { endpoint, sidecar, total };
+}
+
 describe('ordered consumption under Kafka and operator faults (three brokers)', () => {
   it('a live partition reassignment that moves every leader while batches are held', async () => {
-    const groups = groupNames(24);
-    const topic = await createTopic(admin, 3, 2);
-    const endpoint = await deliveryEndpoint({ latencyMs: [100, 250] });
-    onTestFinished(() => endpoint.close());
-    await produceGroups(kafka, topic, groups, 15, (g) => Number(g.slice(1)) % 3);
-    const { path } = subscriptionsFile({ topic, endpoint: endpoint.url, max_in_flight_groups: 4, ack_timeout: '5s' });
-    const sidecar = await consumeReplicas(path)();
-
-    await waitFor(
-      () => `acked ${ackedCount(endpoint)}`,
-      () => ackedCount(endpoint) >= 60,
-    );
-    const before = await moveLeaders(topic);
-    await waitFor(
-      () => 'every leader moved',
-      async () => {
-        const now = await leaders(topic);
-        return now !== undefined && [...before].every(([p, leader]) => (now.get(p) ?? -1) >= 0 && now.get(p) !== leader);
-      },
-      90_000,
-    );
-    expect(distinctAcked(endpoint), 'leaders moved while the stream was consumed').toBeLessThan(groups.length * 15);
-    await waitFor(
-      () => `distinct acked ${distinctAcked(endpoint)}`,
-      () => distinctAcked(endpoint) === groups.length * 15,
-      120_000,
-    );
-    expectDeliveredInOrder(endpoint, new Map(groups.map((g) => [g, values(g, 0, 15)])));
-    console.log(
-      `reassignment: ${endpoint.received.length} deliveries for ${groups.length * 15} messages; ${sidecar.logs.filter((l) => l.includes('reassigned while its batch was held')).length} batches fenced`,
-    );
+    const { endpoint, sidecar, total } = await consumeThroughFault(2, async (topic) => {
+      const before = await moveLeaders(topic);
+      await waitFor(
+        () => 'every leader moved',
+        async () => {
+          const now = await leaders(topic);
+          return now !== undefined && [...before].every(([p, leader]) => (now.get(p) ?? -1) >= 0 && now.get(p) !== leader);
+        },
+        90_000,
+      );
+    });
+    const fenced = sidecar.logs.filter((l) => l.includes('reassigned while its batch was held')).length;
+    console.log(`reassignment: ${endpoint.received.length} deliveries for ${total} messages; ${fenced} batches fenced`);
   });
 
   it('a broker killed and restarted while batches are held', async () => {
-    const groups = groupNames(24);
-    const topic = await createTopic(admin, 3, 3);
-    const endpoint = await deliveryEndpoint({ latencyMs: [100, 250] });
-    onTestFinished(() => endpoint.close());
-    await produceGroups(kafka, topic, groups, 15, (g) => Number(g.slice(1)) % 3);
-    const { path } = subscriptionsFile({ topic, endpoint: endpoint.url, max_in_flight_groups: 4, ack_timeout: '5s' });
-    await consumeReplicas(path)();
-
-    await waitFor(
-      () => `acked ${ackedCount(endpoint)}`,
-      () => ackedCount(endpoint) >= 60,
-    );
-    await stack('kill-broker', '2');
-    try {
-      await waitFor(
-        () => 'every partition led by a surviving broker',
-        async () => [...((await leaders(topic)) ?? new Map([[0, -1]])).values()].every((l) => l >= 0 && l !== 2),
-        60_000,
-      );
-      expect(distinctAcked(endpoint), 'the broker died while the stream was consumed').toBeLessThan(groups.length * 15);
-    } finally {
-      await stack('start-broker', '2');
-    }
-    await waitFor(
-      () => `distinct acked ${distinctAcked(endpoint)}`,
-      () => distinctAcked(endpoint) === groups.length * 15,
-      120_000,
-    );
-    expectDeliveredInOrder(endpoint, new Map(groups.map((g) => [g, values(g, 0, 15)])));
+    await consumeThroughFault(3, async (topic) => {
+      await stack('kill-broker', '2');
+      try {
+        await waitFor(
+          () => 'every partition led by a surviving broker',
+          async () => [...((await leaders(topic)) ?? new Map([[0, -1]])).values()].every((l) => l >= 0 && l !== 2),
+          60_000,
+        );
+      } finally {
+        await stack('start-broker', '2');
+      }
+    });
   });
 
   it('a rebalance while a long delivery runs: the new owner waits for it', async () => {
@@ -165,53 +160,7 @@ describe('ordered consumption under Kafka and operator faults (three brokers)', 
   });
 
   it('admin retry and skip while a replica joins: retried heads delivered first, skipped ones never', async () => {
-    const PER_GROUP = 16;
-    const groups = groupNames(4, 'b');
-    const topic = await createTopic(admin, 2, 3);
-    let failing = true;
-    const endpoint = await deliveryEndpoint({ latencyMs: [250, 350], answer: (b) => (failing && b.messages.some((m) => seqOf(m.value!) === 0) ? 500 : 200) });
-    onTestFinished(() => endpoint.close());
-    await produceGroups(kafka, topic, groups, PER_GROUP, (g) => Number(g.slice(1)) % 2);
-    const { path, name } = subscriptionsFile({ topic, endpoint: endpoint.url, max_attempts: 1, ack_timeout: '5s' });
-    const start = consumeReplicas(path);
-
-    const a = await start();
-    await waitFor(
-      () => 'every group blocked on the first replica',
-      async () => (await subscriptionStatus(a)).blocked_groups.length === groups.length,
-    );
-    failing = false;
-    // b0 and b1 (one per partition) are retried, b2 and b3 skipped.
-    for (const [group, action] of [
-      ['b0', 'retry'],
-      ['b1', 'retry'],
-      ['b2', 'skip'],
-      ['b3', 'skip'],
-    ] as const) {
-      const answer = await unblock(a, name, action, Number(group.slice(1)) % 2, group);
-      expect(answer.status, await answer.text()).toBe(200);
-    }
-    const b = await start();
-    await waitFor(
-      () => 'the second replica owns a partition',
-      () => assignedNow(b).length > 0,
-      90_000,
-    );
-    expect(distinctAcked(endpoint), 'the rebalance came while the backlogs were draining').toBeLessThan(2 * PER_GROUP + 2 * (PER_GROUP - 1));
-    await waitFor(
-      () => `distinct acked ${distinctAcked(endpoint)}`,
-      () => distinctAcked(endpoint) === 2 * PER_GROUP + 2 * (PER_GROUP - 1),
-      120_000,
-    );
-    expectDeliveredInOrder(
-      endpoint,
-      new Map([
-        ['b0', values('b0', 0, PER_GROUP)],
-        ['b1', values('b1', 0, PER_GROUP)],
-        ['b2', values('b2', 1, PER_GROUP)],
-        ['b3', values('b3', 1, PER_GROUP)],
-      ]),
-    );
+    await unblockWhileAReplicaJoins(kafka, admin, { actions: ['retry', 'retry', 'skip', 'skip'], perGroup: 16, replication: 3 });
   });
 
   it('a restart with a blocked group: it stays blocked (attempts and error kept), and a skip made on another replica reaches its owner', async () => {
