@@ -65,9 +65,10 @@ async function moveLeaders(topic: string): Promise<Map<number, number>> {
 /**
  * One replica consumes 24 groups x 15 messages over three partitions (`replication` replicas each) with a slow
  * endpoint and 4 deliveries in flight, so batches are held with groups queued; `fault` runs once a sixth is
- * acknowledged. Then everything must arrive, in order per group, without overlap.
+ * acknowledged, and calls `midStream` once the fault has hit (before any recovery). Then everything must
+ * arrive, in order per group, without overlap.
  */
-async function consumeThroughFault(replication: number, fault: (topic: string) => Promise<void>) {
+async function consumeThroughFault(replication: number, fault: (topic: string, midStream: () => void) => Promise<void>) {
   const groups = groupNames(24);
   const total = groups.length * 15;
   const topic = await createTopic(admin, 3, replication);
@@ -80,8 +81,12 @@ async function consumeThroughFault(replication: number, fault: (topic: string) =
     () => `acked ${ackedCount(endpoint)}`,
     () => ackedCount(endpoint) >= total / 6,
   );
-  await fault(topic);
-  expect(distinctAcked(endpoint), 'the fault came while the stream was consumed').toBeLessThan(total);
+  let hit = false;
+  await fault(topic, () => {
+    expect(distinctAcked(endpoint), 'the fault came while the stream was consumed').toBeLessThan(total);
+    hit = true;
+  });
+  expect(hit).toBe(true);
   await waitFor(
     () => `distinct acked ${distinctAcked(endpoint)}`,
     () => distinctAcked(endpoint) === total,
@@ -93,7 +98,7 @@ async function consumeThroughFault(replication: number, fault: (topic: string) =
 
 describe('ordered consumption under Kafka and operator faults (three brokers)', () => {
   it('a live partition reassignment that moves every leader while batches are held', async () => {
-    const { endpoint, sidecar, total } = await consumeThroughFault(2, async (topic) => {
+    const { endpoint, sidecar, total } = await consumeThroughFault(2, async (topic, midStream) => {
       const before = await moveLeaders(topic);
       await waitFor(
         () => 'every leader moved',
@@ -103,13 +108,14 @@ describe('ordered consumption under Kafka and operator faults (three brokers)', 
         },
         90_000,
       );
+      midStream();
     });
     const fenced = sidecar.logs.filter((l) => l.includes('reassigned while its batch was held')).length;
     console.log(`reassignment: ${endpoint.received.length} deliveries for ${total} messages; ${fenced} batches fenced`);
   });
 
   it('a broker killed and restarted while batches are held', async () => {
-    await consumeThroughFault(3, async (topic) => {
+    await consumeThroughFault(3, async (topic, midStream) => {
       await stack('kill-broker', '2');
       try {
         await waitFor(
@@ -117,6 +123,7 @@ describe('ordered consumption under Kafka and operator faults (three brokers)', 
           async () => [...((await leaders(topic)) ?? new Map([[0, -1]])).values()].every((l) => l >= 0 && l !== 2),
           60_000,
         );
+        midStream();
       } finally {
         await stack('start-broker', '2');
       }
