@@ -89,9 +89,7 @@ export async function replayDeadLetters(
     admin.read(dlq, ranges, async (partition, records) => {
       tally.read += records.length;
       const mine = records.filter(
-        (r) =>
-          header(r, DEAD_LETTER_HEADERS.subscription) === subscription.name &&
-          (filter.group === undefined || header(r, GROUP_HEADER) === filter.group),
+        (r) => header(r, DEAD_LETTER_HEADERS.subscription) === subscription.name && (filter.group === undefined || header(r, GROUP_HEADER) === filter.group),
       );
       await replayChunk(subscription, produce, dlq, partition, mine, tally);
     }),

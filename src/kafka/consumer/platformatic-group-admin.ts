@@ -90,11 +90,7 @@ export class PlatformaticGroupAdmin implements GroupOffsetsAdmin {
     }
   }
 
-  async read(
-    topic: string,
-    ranges: Map<number, OffsetRange>,
-    onRecords: (partition: number, records: ConsumedRecord[]) => Promise<void>,
-  ): Promise<void> {
+  async read(topic: string, ranges: Map<number, OffsetRange>, onRecords: (partition: number, records: ConsumedRecord[]) => Promise<void>): Promise<void> {
     const open = new Map([...ranges].filter(([, r]) => r.start < r.end));
     if (open.size === 0) return;
     // A group of its own, never committed to: the broker forgets it once this reader leaves.
