@@ -29,7 +29,8 @@ const show = (a: GroupAssignment[] | null | undefined) => JSON.stringify((a ?? [
 
 const admin = new Admin({ clientId: 'revocation-admin', bootstrapBrokers: brokers });
 await admin.createTopics({ topics: [topic], partitions: 4, replicas: 1 });
-const producer = new Producer({ clientId: 'revocation-producer', bootstrapBrokers: brokers });
+// Idempotent: a send retried while the new topic's leaders settle must not write a batch twice (it did, without).
+const producer = new Producer({ clientId: 'revocation-producer', bootstrapBrokers: brokers, idempotent: true, acks: -1 });
 const produce = async (n: number, from: number) => {
   await producer.send({
     messages: Array.from({ length: n }, (_, i) => ({ topic, partition: (from + i) % 4, value: Buffer.from(String(from + i)) })),
