@@ -115,6 +115,9 @@ export function createConsumption({ subscriptions, produce, registry, options, l
   for (const { name } of subscriptions) {
     metrics.track(() => {
       const runner = service.runner(name);
+      // Stopped by an admin: its partitions are another replica's now, and its last view of them is stale.
+      if (runner.status().state === 'stopped')
+        return { subscription: name, lag: new Map(), buffered: new Map(), inFlightGroups: 0, blockedGroups: 0, hotGroups: [] };
       return {
         subscription: name,
         lag: runner.lag(),
