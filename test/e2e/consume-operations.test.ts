@@ -181,19 +181,28 @@ describe('offset reset', () => {
     const endpoint = await deliveryEndpoint();
     onTestFinished(() => endpoint.close());
     await produceGroups(kafka, topic, ['a', 'b'], 5, (g) => (g === 'a' ? 0 : 1));
-    const { admin, cli, status, consumerGroup, name } = await sidecarWith({ topic, endpoint: endpoint.url });
+    const { admin, cli, status, consumerGroup, name, sidecar } = await sidecarWith({ topic, endpoint: endpoint.url });
     const ackedOf = (g: string) => endpoint.acked().get(g) ?? [];
     await waitFor(
       () => 'first 10 acked and committed',
       async () => ackedOf('a').length + ackedOf('b').length === 10 && JSON.stringify(await committedInKafka(consumerGroup, topic)) === '{"0":"5","1":"5"}',
     );
 
+    await waitFor(
+      () => 'lag reported while running',
+      async () =>
+        (await (await fetch(`${sidecar.url}/metrics`)).text()).includes(`ordered_sidecar_consume_lag_messages{subscription="${name}",partition="0"} 0`),
+    );
     const running = await admin<ErrorBody>('reset', { to: 'earliest' });
     expect([running.status, running.body.error.code]).toEqual([409, 'SUBSCRIPTION_RUNNING']);
     expect(await committedInKafka(consumerGroup, topic)).toEqual({ 0: '5', 1: '5' });
 
     expect(await cli('subscriptions', 'stop', name)).toEqual({ code: 0, out: `${name}: stopped on this sidecar\n` });
     expect((await status()).state).toBe('stopped');
+    // Its partitions are another replica's business now: no stale lag from this one.
+    const lagLines = async () =>
+      (await (await fetch(`${sidecar.url}/metrics`)).text()).split('\n').filter((l) => l.startsWith('ordered_sidecar_consume_lag_messages{'));
+    expect(await lagLines()).toEqual([]);
 
     // Another member of the group (another replica, as far as Kafka knows): still refused, nothing changed.
     const other = kafka.consumer({ groupId: consumerGroup });
