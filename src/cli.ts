@@ -12,7 +12,7 @@ Usage:
   ordered-sidecar serve [options]    run the sidecar (options also come from the environment)
   ordered-sidecar groups <subcommand> ...   inspect and manage MessageGroup mappings over /admin/v1:
 ${GROUPS_USAGE}
-  ordered-sidecar subscriptions <subcommand> ...   blocked groups of ordered consumption, over /admin/v1:
+  ordered-sidecar subscriptions|dlq <subcommand> ...   ordered consumption (blocked groups, stop/start, reset, dead-letter replay), over /admin/v1:
 ${SUBSCRIPTIONS_USAGE}
   ordered-sidecar --version
 
@@ -69,7 +69,8 @@ switch (command) {
     process.exitCode = await groupsCommand(rest, process.env, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
     break;
   case 'subscriptions':
-    process.exitCode = await subscriptionsCommand(rest, process.env, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
+  case 'dlq':
+    process.exitCode = await subscriptionsCommand(rest, process.env, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }, command);
     break;
   case '--version':
     process.stdout.write(`${VERSION}\n`);

@@ -10,6 +10,7 @@ import { DeadLetterRejected } from './consume/group-dispatcher.ts';
 import type { Subscription } from './consume/subscriptions.ts';
 import { SidecarError, errorMessage } from './errors/sidecar-error.ts';
 import { KafkajsConsumerEngine } from './kafka/consumer/kafkajs-consumer-engine.ts';
+import { PlatformaticGroupAdmin } from './kafka/consumer/platformatic-group-admin.ts';
 import { kafkaConnection } from './kafka/kafka-connection.ts';
 import { kafkajsClient } from './kafka/kafkajs-client.ts';
 import type { Logger } from './logging/logger.ts';
@@ -37,11 +38,13 @@ export function createConsumption({ subscriptions, produce, registry, blocked, o
   const admin = kafka.admin();
   void admin.connect().catch((err: unknown) => log.warn('Kafka not reachable yet for consumption; will retry on demand', { err }));
   const metrics = new ConsumeMetrics(registry);
-  const clients: EndpointClient[] = [];
-  const runners = subscriptions.map((subscription) => {
+  const offsets = new PlatformaticGroupAdmin(kafkaConnection(options));
+  const clients = new Map<string, EndpointClient>();
+  // Called again for a subscription an admin stopped and starts: the endpoint client outlives its runners.
+  const makeRunner = (subscription: Subscription): SubscriptionRunner => {
     const { name } = subscription;
-    const client = new EndpointClient(subscription);
-    clients.push(client);
+    const client = clients.get(name) ?? new EndpointClient(subscription);
+    clients.set(name, client);
     const where = (d: Delivery) => ({
       subscription: name,
       partition: d.partition,
@@ -113,23 +116,41 @@ export function createConsumption({ subscriptions, produce, registry, blocked, o
       limits: { trackedRecords: options.consumeBufferMessages, commitIntervalMs: options.consumeCommitIntervalMs },
       log,
     });
-    metrics.track(() => ({
-      subscription: name,
-      lag: runner.lag(),
-      buffered: runner.buffered(),
-      tracked: runner.tracked(),
-      pausedPartitions: runner.pausedPartitions(),
-      inFlightGroups: runner.inFlightGroups,
-      blockedGroups: runner.blockedGroups().length,
-      hotGroups: runner.hotGroups(HOT_GROUPS),
-    }));
     return runner;
-  });
+  };
+  const service = new ConsumeService({ subscriptions, makeRunner, offsets, produce, stopGraceMs: options.shutdownGraceMs });
+  for (const { name } of subscriptions) {
+    metrics.track(() => {
+      const runner = service.runner(name);
+      // Stopped by an admin: its partitions are another replica's now, and its last view of them is stale.
+      if (runner.status().state === 'stopped')
+        return {
+          subscription: name,
+          lag: new Map(),
+          buffered: new Map(),
+          tracked: new Map(),
+          pausedPartitions: 0,
+          inFlightGroups: 0,
+          blockedGroups: 0,
+          hotGroups: [],
+        };
+      return {
+        subscription: name,
+        lag: runner.lag(),
+        buffered: runner.buffered(),
+        tracked: runner.tracked(),
+        pausedPartitions: runner.pausedPartitions(),
+        inFlightGroups: runner.inFlightGroups,
+        blockedGroups: runner.blockedGroups().length,
+        hotGroups: runner.hotGroups(HOT_GROUPS),
+      };
+    });
+  }
   return {
-    service: new ConsumeService(runners),
+    service,
     close: async () => {
       clients.forEach((c) => c.close());
-      await admin.disconnect();
+      await Promise.all([admin.disconnect(), offsets.close()]);
     },
   };
 }

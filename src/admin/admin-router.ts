@@ -51,6 +51,6 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     const [t, g] = [topic(req), group(req)];
     res.json(await service.move(t, g, movePartition(req.body)));
   });
-  addSubscriptionRoutes(router, deps.consume);
+  addSubscriptionRoutes(router, deps.consume, service.maxGroupBytes);
   return router;
 }

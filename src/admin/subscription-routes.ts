@@ -3,6 +3,7 @@ import { SidecarError, invalid } from '../errors/sidecar-error.ts';
 import type { ConsumeService, UnblockAction } from '../consume/consume-service.ts';
 import { partitionNumber } from './admin-validate.ts';
 import { smallJsonBody } from './json-body.ts';
+import { replayFilter, resetTarget } from './operation-bodies.ts';
 
 /** Body of a retry or skip: `{"partition": N, "message_group": "g" | null}` (null: the records without a group). */
 function blockedHeadBody(body: unknown): { partition: number; group: string | null } {
@@ -18,13 +19,17 @@ function blockedHeadBody(body: unknown): { partition: number; group: string | nu
 
 /** A retry or skip body is one small object: a partition and a group name. */
 const headBody = smallJsonBody(4096, 'a retry or skip body is {"partition": N, "message_group": "..."}');
+const resetBody = smallJsonBody(1024, 'a reset body is {"to": "earliest" | "latest" | "<time>"}');
+const replayBody = smallJsonBody(4096, 'a replay body is {"message_group"?: "...", "from"?: "<time>", "to"?: "<time>"}');
 
 /**
  * `/admin/v1/subscriptions/:name/blocked[/retry|/skip]`: the groups that exhausted their attempts under
  * `on_exhausted: block`, and the calls that move them on. Only the replica owning the partition knows its
  * blocked groups; `GET /v1/subscriptions` on each replica shows where a group is.
+ * `stop`, `start` (this replica), `reset` (the consumer group, only while stopped everywhere) and
+ * `dlq/replay` (the dead letters, produced again through the ordered path).
  */
-export function addSubscriptionRoutes(router: Router, consume: ConsumeService | undefined): void {
+export function addSubscriptionRoutes(router: Router, consume: ConsumeService | undefined, maxGroupBytes: number): void {
   const service = (): ConsumeService => {
     if (!consume) throw new SidecarError('NOT_FOUND', 'this sidecar has no subscriptions (SUBSCRIPTIONS_FILE is not set)');
     return consume;
@@ -40,4 +45,18 @@ export function addSubscriptionRoutes(router: Router, consume: ConsumeService | 
       res.json({ subscription: req.params.name, action, head });
     });
   }
+  router.post('/subscriptions/:name/stop', async (req, res) => {
+    res.json(await service().stopOne(name(req.params.name)));
+  });
+  router.post('/subscriptions/:name/start', (req, res) => {
+    res.json(service().startOne(name(req.params.name)));
+  });
+  router.post('/subscriptions/:name/reset', resetBody, async (req, res) => {
+    const target = resetTarget(req.body);
+    res.json(await service().reset(name(req.params.name), target));
+  });
+  router.post('/subscriptions/:name/dlq/replay', replayBody, async (req, res) => {
+    const filter = replayFilter(req.body, maxGroupBytes);
+    res.json(await service().replay(name(req.params.name), filter));
+  });
 }

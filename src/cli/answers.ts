@@ -1,6 +1,9 @@
 import type { ChangeView, LoadsView, MappingView } from '../admin/admin-service.ts';
 import type { GroupPage, GroupView } from '../admin/list-groups.ts';
 import type { BlockedGroup } from '../consume/group-dispatcher.ts';
+import type { RunState } from '../consume/consume-service.ts';
+import type { ReplayResult } from '../consume/dlq-replay.ts';
+import type { ResetResult } from '../consume/offset-reset.ts';
 import { AdminCallError } from './admin-client.ts';
 
 /**
@@ -54,6 +57,31 @@ export const isBlockedList: Guard<{ blocked_groups: BlockedGroup[] }> = (v): v i
   isRecord(v) && Array.isArray(v.blocked_groups) && v.blocked_groups.every(isBlockedGroup);
 
 export const isUnblocked: Guard<{ head: BlockedGroup }> = (v): v is { head: BlockedGroup } => isRecord(v) && isBlockedGroup(v.head);
+
+const RUN_STATES = new Set(['starting', 'waiting-for-topic', 'running', 'stopping', 'stopped']);
+
+export const isRunState: Guard<RunState> = (v): v is RunState => isRecord(v) && isString(v.subscription) && isString(v.state) && RUN_STATES.has(v.state);
+
+export const isReset: Guard<ResetResult> = (v): v is ResetResult =>
+  isRecord(v) &&
+  isString(v.subscription) &&
+  isString(v.topic) &&
+  isString(v.consumer_group) &&
+  isString(v.to) &&
+  Array.isArray(v.partitions) &&
+  v.partitions.every((p) => isRecord(p) && isWhole(p.partition) && (p.previous_offset === null || isString(p.previous_offset)) && isString(p.offset));
+
+export const isReplayed: Guard<ReplayResult> = (v): v is ReplayResult =>
+  isRecord(v) &&
+  isString(v.subscription) &&
+  isString(v.dead_letter_topic) &&
+  isString(v.topic) &&
+  Array.isArray(v.partitions) &&
+  v.partitions.every((p) => isRecord(p) && isWhole(p.partition) && isString(p.start_offset) && isString(p.end_offset)) &&
+  isWhole(v.read) &&
+  isWhole(v.replayed) &&
+  isWhole(v.duplicates) &&
+  (v.dedup_unavailable === undefined || v.dedup_unavailable === true);
 
 /** `body` as a `T`, or an AdminCallError naming what was expected and quoting what came. */
 export function expectAnswer<T>(body: unknown, guard: Guard<T>, what: string): T {

@@ -1,7 +1,12 @@
 import { SidecarError, storeUnavailable } from '../errors/sidecar-error.ts';
+import type { ProduceService } from '../produce/produce-service.ts';
+import { replayDeadLetters, type ReplayFilter, type ReplayResult } from './dlq-replay.ts';
 import type { BlockedGroup } from './group-dispatcher.ts';
+import type { GroupOffsetsAdmin, OffsetTarget } from './group-offsets-admin.ts';
+import { resetOffsets, type ResetResult } from './offset-reset.ts';
 import type { SubscriptionRunner } from './subscription-runner.ts';
 import type { SubscriptionStatus } from './subscription-status.ts';
+import type { Subscription } from './subscriptions.ts';
 
 export type UnblockAction = 'retry' | 'skip';
 
@@ -12,16 +17,91 @@ export interface SubscriptionReadiness {
   error?: string;
 }
 
-/** Every subscription of this sidecar: status, admin calls on blocked groups, start and graceful stop. */
-export class ConsumeService {
-  readonly #runners: Map<string, SubscriptionRunner>;
+export interface ConsumeServiceDeps {
+  subscriptions: Subscription[];
+  /** A fresh runner for a subscription: a stopped runner cannot start again, so a start builds a new one. */
+  makeRunner(subscription: Subscription): SubscriptionRunner;
+  /** Offset resets and the dead-letter topic's reads. */
+  offsets: GroupOffsetsAdmin;
+  /** Dead-letter replays go through the ordered produce path. */
+  produce: ProduceService;
+  /** How long an admin stop lets in-flight deliveries finish (SHUTDOWN_GRACE). */
+  stopGraceMs: number;
+}
 
-  constructor(runners: SubscriptionRunner[]) {
-    this.#runners = new Map(runners.map((r) => [r.subscription.name, r]));
+/** One subscription's consumption on this replica, as the admin stop and start calls change it. */
+export interface RunState {
+  subscription: string;
+  state: SubscriptionStatus['state'];
+}
+
+/**
+ * Every subscription of this sidecar: status, admin calls on blocked groups, start and graceful stop, and
+ * the operator's stop/start of one subscription, offset reset and dead-letter replay.
+ */
+export class ConsumeService {
+  readonly #deps: ConsumeServiceDeps;
+  readonly #runners: Map<string, SubscriptionRunner>;
+  /** Subscriptions with a dead-letter replay running here. */
+  readonly #replaying = new Set<string>();
+
+  constructor(deps: ConsumeServiceDeps) {
+    this.#deps = deps;
+    this.#runners = new Map(deps.subscriptions.map((s) => [s.name, deps.makeRunner(s)]));
   }
 
   start(): void {
     for (const runner of this.#runners.values()) runner.start();
+  }
+
+  /** The current runner of `name` (a new one after each admin start). */
+  runner(name: string): SubscriptionRunner {
+    const runner = this.#runners.get(name);
+    if (!runner) throw new SidecarError('NOT_FOUND', `no subscription named "${name}"`);
+    return runner;
+  }
+
+  /** Admin: stops consuming `name` on this replica (gracefully; it leaves the consumer group). Stopping a stopped one is a no-op. */
+  async stopOne(name: string): Promise<RunState> {
+    const runner = this.runner(name);
+    await runner.stop(this.#deps.stopGraceMs);
+    return { subscription: name, state: runner.status().state };
+  }
+
+  /** Admin: consumes `name` again on this replica, from the group's committed offsets. Starting a running one is a no-op. */
+  startOne(name: string): RunState {
+    const current = this.runner(name);
+    const { state } = current.status();
+    if (state === 'stopping') throw new SidecarError('CONFLICT', `subscription "${name}" is still stopping; start it once it has stopped`);
+    if (state !== 'stopped') return { subscription: name, state };
+    const runner = this.#deps.makeRunner(current.subscription);
+    this.#runners.set(name, runner);
+    runner.start();
+    return { subscription: name, state: runner.status().state };
+  }
+
+  /** Admin: moves the consumer group of `name` to `target`; only while no replica consumes it. */
+  async reset(name: string, target: OffsetTarget): Promise<ResetResult> {
+    const runner = this.runner(name);
+    const { state } = runner.status();
+    if (state !== 'stopped')
+      throw new SidecarError(
+        'SUBSCRIPTION_RUNNING',
+        `subscription "${name}" is ${state} on this sidecar: stop it on every replica first (ordered-sidecar subscriptions stop ${name})`,
+      );
+    return resetOffsets(runner.subscription, this.#deps.offsets, target);
+  }
+
+  /** Admin: produces the dead letters of `name` again (one replay of a subscription at a time per replica). */
+  async replay(name: string, filter: ReplayFilter): Promise<ReplayResult> {
+    const { subscription } = this.runner(name);
+    if (this.#replaying.has(name)) throw new SidecarError('CONFLICT', `a dead-letter replay of "${name}" is already running on this sidecar`);
+    this.#replaying.add(name);
+    try {
+      return await replayDeadLetters(subscription, this.#deps.offsets, this.#deps.produce, filter);
+    } finally {
+      this.#replaying.delete(name);
+    }
   }
 
   status(): SubscriptionStatus[] {
@@ -33,7 +113,7 @@ export class ConsumeService {
   }
 
   blocked(name: string): BlockedGroup[] {
-    return this.#runner(name).blockedGroups();
+    return this.runner(name).blockedGroups();
   }
 
   /**
@@ -42,7 +122,7 @@ export class ConsumeService {
    * blocked anywhere, 503 when the store cannot be reached.
    */
   async unblock(name: string, action: UnblockAction, partition: number, group: string | null): Promise<BlockedGroup> {
-    const runner = this.#runner(name);
+    const runner = this.runner(name);
     const done =
       (await runner.unblock(action, partition, group)) ??
       (await runner.requestUnblock(action, partition, group).catch((err: unknown) => {
@@ -59,11 +139,5 @@ export class ConsumeService {
 
   async stop(graceMs: number): Promise<void> {
     await Promise.all([...this.#runners.values()].map((r) => r.stop(graceMs)));
-  }
-
-  #runner(name: string): SubscriptionRunner {
-    const runner = this.#runners.get(name);
-    if (!runner) throw new SidecarError('NOT_FOUND', `no subscription named "${name}"`);
-    return runner;
   }
 }

@@ -2,7 +2,7 @@ import { GROUP_HEADER } from '../produce/group-header.ts';
 import { encodeBytes, type Delivery } from './delivery.ts';
 
 /** Headers a dead-lettered message carries, besides its own (docs/consumption.md). */
-const DEAD_LETTER_HEADERS = {
+export const DEAD_LETTER_HEADERS = {
   topic: 'dead-letter-original-topic',
   partition: 'dead-letter-original-partition',
   offset: 'dead-letter-original-offset',
@@ -20,7 +20,7 @@ export interface DeadLetterRequest {
 }
 
 /** A key or value as the produce API takes it (the delivery body's own encoding). */
-function bytes(buf: Buffer | null, field: 'key' | 'value'): Record<string, unknown> {
+export function bytes(buf: Buffer | null, field: 'key' | 'value'): Record<string, unknown> {
   const { text, base64 } = encodeBytes(buf);
   return base64 ? { [field]: text, [`${field}_encoding`]: 'base64' } : { [field]: text };
 }

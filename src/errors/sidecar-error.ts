@@ -12,6 +12,8 @@ export const ERROR_CODES = {
   NOT_FOUND: { status: 404, retriable: false },
   UNAUTHORIZED: { status: 401, retriable: false },
   CONFLICT: { status: 409, retriable: false },
+  // An offset reset while a consumer of the subscription's group runs (here or on another replica).
+  SUBSCRIPTION_RUNNING: { status: 409, retriable: false },
   DUPLICATE_IN_FLIGHT: { status: 503, retriable: true },
   ROUTING_UNAVAILABLE: { status: 503, retriable: true },
   KAFKA_UNAVAILABLE: { status: 503, retriable: true },

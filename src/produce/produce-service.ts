@@ -6,7 +6,11 @@ import type { DedupWindow } from '../dedup/dedup-window.ts';
 import type { Logger } from '../logging/logger.ts';
 import { StoreBusyError, StoreNotReplicatedError, StoreRefusedError, StoreUnreachableError } from '../errors/store-errors.ts';
 import type { Outcome } from '../dedup/dedup-store.ts';
-import type { MessageResult, OrderedRecord, ProduceResponse } from './produce-types.ts';
+import type { OutgoingRecord, ProduceMode } from '../kafka/partition-writer.ts';
+import type { MessageResult, PlainRecord, ProduceResponse } from './produce-types.ts';
+
+/** A record that may carry a deduplication id (ordered produce's `dedup_id`). */
+type DedupRecord = OutgoingRecord & { dedupId: string | undefined };
 import { parseOrderedRequest, parsePlainRequest, type RequestLimits } from './validate-request.ts';
 import { writePartitions } from './write-partitions.ts';
 
@@ -68,14 +72,14 @@ export class ProduceService {
     }
     const partitionOf = records.map((r) => routes.get(r.group)!);
     if (records.every((r) => r.dedupId === undefined)) return writePartitions(writer, topic, records, partitionOf, 'ordered');
-    return this.#writeOnce(topic, records, partitionOf);
+    return this.#writeOnce(topic, records, partitionOf, 'ordered');
   }
 
   /**
    * Writes only the messages whose dedup_id is not already in Kafka, then records where each landed (or
    * releases the id when its write failed). Duplicates report the original partition and offset.
    */
-  async #writeOnce(topic: string, records: OrderedRecord[], partitionOf: number[]): Promise<ProduceResponse> {
+  async #writeOnce(topic: string, records: readonly DedupRecord[], partitionOf: number[], mode: ProduceMode): Promise<ProduceResponse> {
     const { writer, metrics, dedup } = this.#deps;
     const ids = records.flatMap((r) => (r.dedupId === undefined ? [] : [r.dedupId]));
     let acquired;
@@ -88,7 +92,7 @@ export class ProduceService {
       if (!(err instanceof StoreUnreachableError)) throw err;
       // Losing messages is worse than a possible duplicate; the response and a metric say so.
       metrics.dedupUnavailable.inc({ topic }, ids.length);
-      const response = await writePartitions(writer, topic, records, partitionOf, 'ordered');
+      const response = await writePartitions(writer, topic, records, partitionOf, mode);
       return { ...response, dedup_unavailable: true };
     }
     const toWrite = records.flatMap((r, i) => (r.dedupId === undefined || acquired.get(r.dedupId) === 'claimed' ? [i] : []));
@@ -97,7 +101,7 @@ export class ProduceService {
       topic,
       toWrite.map((i) => records[i]!),
       toWrite.map((i) => partitionOf[i]!),
-      'ordered',
+      mode,
     );
 
     const outcomes = toWrite.flatMap((i, n): Outcome[] => {
@@ -139,11 +143,33 @@ export class ProduceService {
 
   /** Plain produce, unchanged Kafka semantics: explicit partition, else the key's hash, else spread. */
   async plain(body: unknown): Promise<ProduceResponse> {
-    const { partitionCount, writer, limits } = this.#deps;
-    const { topic, records } = parsePlainRequest(body, limits);
+    const { topic, records } = parsePlainRequest(body, this.#deps.limits);
+    const partitions = await this.#plainPartitions(topic, records);
+    return writePartitions(this.#deps.writer, topic, records, partitions, 'plain');
+  }
+
+  /**
+   * Plain produce of records that each carry a deduplication id (`dedupIds[i]` for `body.messages[i]`), in the
+   * ordered path's window: the sidecar's own re-production of records without a MessageGroup (a dead-letter
+   * replay) must be as idempotent as that of grouped ones. Not on the HTTP API: plain produce keeps Kafka's semantics.
+   */
+  async plainOnce(body: unknown, dedupIds: readonly string[]): Promise<ProduceResponse> {
+    const { topic, records } = parsePlainRequest(body, this.#deps.limits);
+    if (dedupIds.length !== records.length) throw new Error(`plainOnce: ${dedupIds.length} dedup ids for ${records.length} messages`);
+    const partitions = await this.#plainPartitions(topic, records);
+    return this.#writeOnce(
+      topic,
+      records.map((r, i) => ({ ...r, dedupId: dedupIds[i] })),
+      partitions,
+      'plain',
+    );
+  }
+
+  async #plainPartitions(topic: string, records: readonly PlainRecord[]): Promise<number[]> {
+    const { partitionCount } = this.#deps;
     this.#refuseWhenOverloaded();
     const count = await partitionCount(topic);
-    const partitions = records.map((record, i) => {
+    return records.map((record, i) => {
       if (record.partition === undefined) {
         return this.#kafkaPartitioner(topic, count, record.message);
       }
@@ -154,6 +180,5 @@ export class ProduceService {
       }
       return record.partition;
     });
-    return writePartitions(writer, topic, records, partitions, 'plain');
   }
 }

@@ -50,6 +50,7 @@ describe('SidecarError', () => {
     NOT_FOUND: [404, false],
     UNAUTHORIZED: [401, false],
     CONFLICT: [409, false],
+    SUBSCRIPTION_RUNNING: [409, false],
     DUPLICATE_IN_FLIGHT: [503, true],
     ROUTING_UNAVAILABLE: [503, true],
     KAFKA_UNAVAILABLE: [503, true],
