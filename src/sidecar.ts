@@ -10,8 +10,9 @@ import { TopicMetadata } from './kafka/topic-metadata.ts';
 import { kafkaFailureCause } from './kafka/connection-problem.ts';
 import { warnWeakKafkaSecurity } from './kafka/kafka-security.ts';
 import type { Logger } from './logging/logger.ts';
-import { SidecarMetrics, type TopicLoads } from './metrics/sidecar-metrics.ts';
-import { loadDeviation } from './routing/least-loaded.ts';
+import { SidecarMetrics } from './metrics/sidecar-metrics.ts';
+import { LoadsRefresher } from './routing/load-refresher.ts';
+import { SidecarError } from './errors/sidecar-error.ts';
 import { ProduceService } from './produce/produce-service.ts';
 import { RouterStore } from './redis/router-store.ts';
 import { RedisDedupStore } from './redis/dedup-store.ts';
@@ -87,18 +88,8 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
     log,
   );
 
-  metrics.trackLoads(async () => {
-    const byTopic = new Map<string, TopicLoads>();
-    for (const topic of await store.topics()) {
-      const partitions = await metadata.partitionCount(topic).catch(() => undefined);
-      if (partitions === undefined) continue;
-      const loads = await store.loads(topic, partitions);
-      byTopic.set(topic, { loads, deviation: loadDeviation(loads) });
-    }
-    const lastCleanup = await store.lastCleanupRun();
-    if (lastCleanup !== undefined) metrics.cleanupLastSuccess.set(lastCleanup);
-    return byTopic;
-  });
+  // Scrapes read the loads from memory; this refreshes them in the background (docs/operations.md, "Metrics").
+  const loads = new LoadsRefresher(store, (topic) => metadata.partitionCount(topic).catch(unknownTopicAsUndefined), options, metrics, log);
 
   // Kafka may still be starting next to us; connect in the background and let /readyz say when it is up.
   void kafka.connect().catch((err: unknown) => {
@@ -108,6 +99,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   router.start();
   cleaner.start();
   dedup.start();
+  loads.start();
 
   // Consumption starts after the produce path exists: dead letters go through it.
   const consumption = subscriptions.length === 0 ? undefined : createConsumption({ subscriptions, produce, registry: metrics.registry, options, log });
@@ -177,13 +169,19 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
       await consumption?.close();
       await writer.idle();
       dedup.stop();
-      await Promise.allSettled([router.stop(), cleaner.stop()]);
+      await Promise.allSettled([router.stop(), cleaner.stop(), loads.stop()]);
       await kafka.close();
       await Promise.all([redis, replicated?.gateway.redis].map((client) => client?.quit().catch(() => client.disconnect())));
       log.info('shut down cleanly');
     })());
 
   return { url, server, router, metrics, close };
+}
+
+/** Kafka saying it has no such topic is an answer (undefined) to the loads refresh, not a failure. */
+function unknownTopicAsUndefined(err: unknown): undefined {
+  if (err instanceof SidecarError && err.code === 'UNKNOWN_TOPIC') return undefined;
+  throw err;
 }
 
 /**

@@ -109,6 +109,8 @@ export const SETTINGS: { [K in keyof Required<SidecarOptions>]: Setting<K> } = {
   routeCacheSize: { env: 'ROUTE_CACHE_SIZE', parse: int(0) },
   touchFlushIntervalMs: { env: 'TOUCH_FLUSH_INTERVAL', parse: duration(10, 60_000) },
   metadataRefreshMs: { env: 'METADATA_REFRESH', parse: duration(100) },
+  loadsRefreshMs: { env: 'LOADS_REFRESH_INTERVAL', parse: duration(100) },
+  loadsRefreshTimeoutMs: { env: 'LOADS_REFRESH_TIMEOUT', parse: duration(100) },
   maxGroupBytes: { env: 'MAX_GROUP_BYTES', parse: size(1, 4096) },
   maxDedupIdBytes: { env: 'MAX_DEDUP_ID_BYTES', parse: size(1, 4096) },
   dedupWindowMs: { env: 'DEDUP_WINDOW', parse: duration(1000) },

@@ -36,6 +36,10 @@ export interface SidecarOptions {
   touchFlushIntervalMs: number;
   /** How often a topic's partition count is re-read from Kafka. @defaultValue 30 s */
   metadataRefreshMs: number;
+  /** How often the partition loads shown on /metrics are read from Redis and Kafka, in the background. @defaultValue 15 s */
+  loadsRefreshMs: number;
+  /** Deadline of one loads refresh; topics not read by then keep their last figures. @defaultValue 10 s */
+  loadsRefreshTimeoutMs: number;
   /** Longest accepted MessageGroup, in UTF-8 bytes. @defaultValue 128 */
   maxGroupBytes: number;
   /** Longest accepted dedup_id, in UTF-8 bytes. @defaultValue 128 */
@@ -171,6 +175,8 @@ export const DEFAULT_OPTIONS = {
   routeCacheSize: 100_000,
   touchFlushIntervalMs: 1000,
   metadataRefreshMs: 30_000,
+  loadsRefreshMs: 15_000,
+  loadsRefreshTimeoutMs: 10_000,
   maxGroupBytes: 128,
   maxDedupIdBytes: 128,
   dedupWindowMs: 5 * MINUTE,
