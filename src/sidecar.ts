@@ -124,6 +124,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
     kafkaClient: kafka.name,
     maxBodyBytes: options.maxBodyBytes,
     maxInflightBodyBytes: options.maxInflightBodyBytes,
+    acceptEncodedBodies: options.acceptEncodedBodies,
     dedupWindowMs: options.dedupWindowMs,
     isDraining: () => draining,
     admin: { service: adminService, token: options.adminToken, consume: consumption?.service },

@@ -118,6 +118,7 @@ export const SETTINGS: { [K in keyof Required<SidecarOptions>]: Setting<K> } = {
   maxMessageBytes: { env: 'MAX_MESSAGE_BYTES', parse: size(1) },
   maxBodyBytes: { env: 'MAX_BODY_BYTES', parse: size(1) },
   maxInflightBodyBytes: { env: 'MAX_INFLIGHT_BODY_BYTES', parse: size(1) },
+  acceptEncodedBodies: { env: 'ACCEPT_ENCODED_BODIES', parse: bool },
   maxMessagesPerRequest: { env: 'MAX_MESSAGES_PER_REQUEST', parse: int(1) },
   maxBatchMessages: { env: 'MAX_BATCH_MESSAGES', parse: int(1) },
   maxBatchBytes: { env: 'MAX_BATCH_BYTES', parse: size(1024) },

@@ -57,6 +57,11 @@ export interface SidecarOptions {
    * new produce requests get 503 OVERLOADED; bounds memory under many concurrent requests. @defaultValue 64 MiB
    */
   maxInflightBodyBytes: number;
+  /**
+   * Read produce bodies sent compressed (content-encoding gzip, deflate, br), each counted at `maxBodyBytes`
+   * against `maxInflightBodyBytes` (what it may inflate to); when false they get 415. @defaultValue false
+   */
+  acceptEncodedBodies: boolean;
   /** Most messages in one request. @defaultValue 10000 */
   maxMessagesPerRequest: number;
   /** Most messages one Kafka produce request carries for one partition. @defaultValue 1000 */
@@ -184,6 +189,7 @@ export const DEFAULT_OPTIONS = {
   maxMessageBytes: 1024 * 1024,
   maxBodyBytes: 16 * 1024 * 1024,
   maxInflightBodyBytes: 64 * 1024 * 1024,
+  acceptEncodedBodies: false,
   maxMessagesPerRequest: 10_000,
   maxBatchMessages: 1000,
   maxBatchBytes: 900 * 1024,

@@ -30,6 +30,8 @@ export interface AppDeps {
   maxBodyBytes: number;
   /** Bytes of produce bodies read or being read at once, above which new ones get 503 OVERLOADED. */
   maxInflightBodyBytes: number;
+  /** Compressed produce bodies are read (counted at MAX_BODY_BYTES) rather than refused with 415. */
+  acceptEncodedBodies: boolean;
   dedupWindowMs: number;
   /** True once shutdown began: new requests (but /healthz and /metrics) get 503 and the connection is closed. */
   isDraining: () => boolean;
@@ -96,7 +98,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   const json = express.json({ limit: deps.maxBodyBytes, strict: false });
-  const bodyGate = inflightBodyGate(deps.maxInflightBodyBytes, deps.maxBodyBytes, log);
+  const bodyGate = inflightBodyGate(deps.maxInflightBodyBytes, deps.maxBodyBytes, deps.acceptEncodedBodies, log);
   const produceRoute =
     (run: (body: unknown) => Promise<ProduceResponse>): RequestHandler =>
     async (req: Request, res: Response) => {
