@@ -50,6 +50,9 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   const behaviour = { maxRetriesPerRequest: 1, enableOfflineQueue: false, keepAlive: 5000 } as const;
   const redis = createRedisClient(options, { ...behaviour, connectionName: 'ordered-sidecar' });
   logConnectionErrors(redis, 'Redis connection', log);
+  // A sidecar that never reached Redis has no route it can prove: not ready until it does (src/http/health.ts).
+  let redisReached = false;
+  redis.once('ready', () => (redisReached = true));
   await waitForRedis(redis, log);
 
   const gateway = new RedisGateway(redis, { commandTimeoutMs: options.redisCommandTimeoutMs });
@@ -83,7 +86,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
     { kafka: () => kafka.ping(), redis: () => redis.ping() },
     kafka.name,
     metrics,
-    () => router.degraded,
+    { degraded: () => router.degraded, redisReached: () => redisReached || redis.status === 'ready' },
     connection.problem,
     log,
   );
