@@ -9,6 +9,7 @@ import { kafkaConnection } from './kafka/kafka-connection.ts';
 import { TopicMetadata } from './kafka/topic-metadata.ts';
 import { kafkaFailureCause } from './kafka/connection-problem.ts';
 import { warnWeakKafkaSecurity } from './kafka/kafka-security.ts';
+import { ListenerCheck } from './kafka/listener-probe.ts';
 import type { Logger } from './logging/logger.ts';
 import { SidecarMetrics } from './metrics/sidecar-metrics.ts';
 import { LoadsRefresher } from './routing/load-refresher.ts';
@@ -82,8 +83,14 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
     log,
     maxQueuedBytes: options.maxQueuedBytes,
   });
+  // "Cannot connect to any broker" may be TLS meeting a plaintext listener or the reverse: the brokers are asked.
+  const listeners = new ListenerCheck(options.kafkaBrokers, connection.security.tls !== undefined, connection.problem, log);
+  const kafkaFailed = (err: unknown): never => {
+    listeners.afterFailure();
+    throw err;
+  };
   const health = new HealthChecker(
-    { kafka: () => kafka.ping(), redis: () => redis.ping() },
+    { kafka: () => kafka.ping().catch(kafkaFailed), redis: () => redis.ping() },
     kafka.name,
     metrics,
     { degraded: () => router.degraded, redisReached: () => redisReached || redis.status === 'ready' },
@@ -98,6 +105,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   void kafka.connect().catch((err: unknown) => {
     // An authentication or certificate failure was logged once already, with its cause.
     if (!kafkaFailureCause(err)) log.warn('Kafka not reachable yet; will retry on demand', { err });
+    listeners.afterFailure();
   });
   router.start();
   cleaner.start();
