@@ -30,7 +30,7 @@ export function createConsumption({ subscriptions, produce, registry, options, l
   const kafka = kafkajsClient(kafkaConnection(options), log);
   const admin = kafka.admin();
   void admin.connect().catch((err: unknown) => log.warn('Kafka not reachable yet for consumption; will retry on demand', { err }));
-  const metrics = new ConsumeMetrics(registry);
+  const metrics = new ConsumeMetrics(registry, { groupNames: options.metricsGroupNames });
   const clients: EndpointClient[] = [];
   const runners = subscriptions.map((subscription) => {
     const { name } = subscription;

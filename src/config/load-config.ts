@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { DEFAULT_OPTIONS, DEGRADED_ROUTING_MODES, KAFKA_CLIENTS, SASL_MECHANISMS, type SidecarOptions } from './options.ts';
+import { DEFAULT_OPTIONS, DEGRADED_ROUTING_MODES, KAFKA_CLIENTS, METRICS_GROUP_NAMES, SASL_MECHANISMS, type SidecarOptions } from './options.ts';
 import { parseDuration } from './parse-duration.ts';
 import { parseSize } from './parse-size.ts';
 import { LOG_LEVELS, withoutUrlPassword } from '../logging/logger.ts';
@@ -128,6 +128,7 @@ export const SETTINGS: { [K in keyof Required<SidecarOptions>]: Setting<K> } = {
   adminToken: { env: 'ADMIN_TOKEN', parse: text },
   // Redis stamps last access in whole minutes, so a shorter minimum would only look finer than it is.
   moveMinIdleMs: { env: 'ADMIN_MOVE_MIN_IDLE', parse: duration(60_000) },
+  metricsGroupNames: { env: 'METRICS_GROUP_NAMES', parse: oneOf(METRICS_GROUP_NAMES) },
   logLevel: { env: 'LOG_LEVEL', parse: oneOf(LOG_LEVELS) },
   degradedRouting: { env: 'DEGRADED_ROUTING', parse: oneOf(DEGRADED_ROUTING_MODES) },
   redisCommandTimeoutMs: { env: 'REDIS_COMMAND_TIMEOUT', parse: duration(100, 60_000) },

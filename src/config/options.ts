@@ -78,6 +78,11 @@ export interface SidecarOptions {
   adminToken?: string;
   /** Idle time an admin move or release requires (at least 1 min: Redis stamps whole minutes). @defaultValue 2 min */
   moveMinIdleMs: number;
+  /**
+   * How MessageGroup names (they may be customer ids) appear on /metrics, in the hot-group gauge: `plain`, `hash`
+   * (first 16 hex digits of their SHA-256, the same on every replica) or `off` (an empty label). @defaultValue 'plain'
+   */
+  metricsGroupNames: MetricsGroupNames;
   /** Log level. @defaultValue 'info' */
   logLevel: LogLevel;
   /**
@@ -157,6 +162,10 @@ export interface SidecarOptions {
 export const KAFKA_CLIENTS = ['platformatic', 'kafkajs'] as const;
 export type KafkaClientName = (typeof KAFKA_CLIENTS)[number];
 
+/** METRICS_GROUP_NAMES: how src/metrics/consume-metrics.ts shows MessageGroup names. */
+export const METRICS_GROUP_NAMES = ['plain', 'hash', 'off'] as const;
+export type MetricsGroupNames = (typeof METRICS_GROUP_NAMES)[number];
+
 export const DEGRADED_ROUTING_MODES = ['reject', 'hash'] as const;
 export type DegradedRouting = (typeof DEGRADED_ROUTING_MODES)[number];
 
@@ -197,6 +206,7 @@ export const DEFAULT_OPTIONS = {
   kafkaWriteTimeoutMs: 30_000,
   shutdownGraceMs: 25_000,
   moveMinIdleMs: 2 * MINUTE,
+  metricsGroupNames: 'plain',
   logLevel: 'info',
   degradedRouting: 'reject',
   redisCommandTimeoutMs: 2000,
