@@ -29,6 +29,7 @@ import { AdminService } from './admin/admin-service.ts';
 import { warnIfAdminExposed } from './admin/admin-auth.ts';
 import { readSubscriptionsFile } from './consume/subscriptions.ts';
 import { createConsumption } from './consumption.ts';
+import { secretFile } from './config/secret-file.ts';
 
 export interface RunningSidecar {
   url: string;
@@ -42,6 +43,10 @@ export interface RunningSidecar {
 export async function startSidecar(options: SidecarOptions, log: Logger): Promise<RunningSidecar> {
   // A bad subscriptions file stops the start before anything connects (SubscriptionsError, one line).
   const subscriptions = options.subscriptionsFile === undefined ? [] : readSubscriptionsFile(options.subscriptionsFile);
+  // A token from a file is read again when the file changes (a rotated secret); one given directly is fixed. An unreadable
+  // or empty file stops the start here, before anything connects.
+  const apiToken = options.apiTokenFile === undefined ? options.apiToken : secretFile(options.apiTokenFile, 'API_TOKEN_FILE', log);
+  const adminToken = options.adminTokenFile === undefined ? options.adminToken : secretFile(options.adminTokenFile, 'ADMIN_TOKEN_FILE', log);
   const metrics = new SidecarMetrics();
   warnWeakKafkaSecurity(options, log);
   const connection = kafkaConnection(options);
@@ -123,7 +128,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
     options,
     log,
   });
-  warnIfAdminExposed(options, log);
+  warnIfAdminExposed({ host: options.host, apiToken, adminToken }, log);
 
   let draining = false;
   const app = createApp({
@@ -138,9 +143,9 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
     acceptEncodedBodies: options.acceptEncodedBodies,
     dedupWindowMs: options.dedupWindowMs,
     isDraining: () => draining,
-    admin: { service: adminService, token: options.adminToken, consume: consumption?.service },
+    admin: { service: adminService, token: adminToken, consume: consumption?.service },
     consume: consumption?.service,
-    apiToken: options.apiToken,
+    apiToken,
   });
   const server = createServer(app);
   server.keepAliveTimeout = 65_000;

@@ -126,6 +126,7 @@ export const SETTINGS: { [K in keyof Required<SidecarOptions>]: Setting<K> } = {
   kafkaWriteTimeoutMs: { env: 'KAFKA_WRITE_TIMEOUT', parse: duration(5000) },
   shutdownGraceMs: { env: 'SHUTDOWN_GRACE', parse: duration(0) },
   adminToken: { env: 'ADMIN_TOKEN', parse: text },
+  adminTokenFile: { env: 'ADMIN_TOKEN_FILE', parse: file },
   // Redis stamps last access in whole minutes, so a shorter minimum would only look finer than it is.
   moveMinIdleMs: { env: 'ADMIN_MOVE_MIN_IDLE', parse: duration(60_000) },
   metricsGroupNames: { env: 'METRICS_GROUP_NAMES', parse: oneOf(METRICS_GROUP_NAMES) },
@@ -160,6 +161,7 @@ export const SETTINGS: { [K in keyof Required<SidecarOptions>]: Setting<K> } = {
   redisSentinels: { env: 'REDIS_SENTINELS', parse: hostPorts },
   redisSentinelMaster: { env: 'REDIS_SENTINEL_MASTER', parse: text },
   apiToken: { env: 'API_TOKEN', parse: text },
+  apiTokenFile: { env: 'API_TOKEN_FILE', parse: file },
 };
 
 /** Values never echoed back in an error message. */

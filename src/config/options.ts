@@ -76,6 +76,8 @@ export interface SidecarOptions {
   shutdownGraceMs: number;
   /** Bearer token for /admin/v1/*; unset leaves them open (guarded only by the bind address). @defaultValue unset */
   adminToken?: string;
+  /** File holding the bearer token for /admin/v1/*, instead of `adminToken`; read again when it changes, as `apiTokenFile`. @defaultValue unset */
+  adminTokenFile?: string;
   /** Idle time an admin move or release requires (at least 1 min: Redis stamps whole minutes). @defaultValue 2 min */
   moveMinIdleMs: number;
   /**
@@ -156,6 +158,11 @@ export interface SidecarOptions {
   redisSentinelMaster?: string;
   /** Bearer token for /v1/*; unset leaves them open (guarded only by the bind address). @defaultValue unset */
   apiToken?: string;
+  /**
+   * File holding the bearer token for /v1/* (a mounted secret), instead of `apiToken`; read again when it changes,
+   * so a rotated token applies within a second without a restart and the old one stops working. @defaultValue unset
+   */
+  apiTokenFile?: string;
 }
 
 /** The Kafka client libraries the sidecar can write with (`KAFKA_CLIENT`, src/kafka/create-engine.ts). */

@@ -1,6 +1,6 @@
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import { createAdminRouter, type AdminRouterDeps } from '../admin/admin-router.ts';
-import { requireBearerToken } from '../admin/admin-auth.ts';
+import { requireBearerToken, type BearerToken } from '../admin/admin-auth.ts';
 import { requireJson } from '../admin/json-body.ts';
 import { SidecarError, storeUnavailable } from '../errors/sidecar-error.ts';
 import type { Logger } from '../logging/logger.ts';
@@ -39,7 +39,7 @@ export interface AppDeps {
   /** Ordered consumption, when a subscriptions file is configured. */
   consume?: ConsumeService | undefined;
   /** Bearer token /v1/* requires; undefined leaves /v1 open. /healthz, /readyz and /metrics are always open. */
-  apiToken?: string | undefined;
+  apiToken?: BearerToken | undefined;
 }
 
 /** 200 when everything was written, 207 when some partitions failed, the error's status when nothing was. */
