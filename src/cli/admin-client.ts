@@ -1,3 +1,9 @@
+import { readSecret } from '../config/read-secret.ts';
+
+/** The admin token from --token, else ADMIN_TOKEN, else the file ADMIN_TOKEN_FILE names (as the sidecar in the same pod reads it). */
+export const adminToken = (flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined =>
+  flag ?? env.ADMIN_TOKEN ?? (env.ADMIN_TOKEN_FILE ? readSecret(env.ADMIN_TOKEN_FILE).trim() : undefined);
+
 /** A sidecar's answer that was not 2xx, with its own reason (the `{"error": {...}}` body) when it sent one. */
 export class AdminCallError extends Error {
   override name = 'AdminCallError';

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { BlockedGroup } from '../consume/group-dispatcher.ts';
-import { AdminCallError, AdminClient } from './admin-client.ts';
+import { AdminCallError, AdminClient, adminToken } from './admin-client.ts';
 import { expectAnswer, isBlockedList, isUnblocked } from './answers.ts';
 import type { Io } from './groups-command.ts';
 
@@ -9,7 +9,7 @@ export const SUBSCRIPTIONS_USAGE = `  ordered-sidecar subscriptions blocked <sub
   ordered-sidecar subscriptions skip <subscription> <partition> <group>    give up a blocked group's head (committed, not delivered)
     --no-group     instead of <group>: the records without a MessageGroup
     --url URL      the sidecar (default http://127.0.0.1:8080)
-    --token TOKEN  admin bearer token (default $ADMIN_TOKEN)
+    --token TOKEN  admin bearer token (default $ADMIN_TOKEN, else the file $ADMIN_TOKEN_FILE)
     --json         print the sidecar's JSON answer`;
 
 const OPTIONS = {
@@ -41,7 +41,7 @@ export async function subscriptionsCommand(argv: string[], env: NodeJS.ProcessEn
     return 0;
   }
   const [command, name, partitionText, groupText] = positionals;
-  const client = new AdminClient({ url: values.url, token: values.token ?? env.ADMIN_TOKEN });
+  const client = new AdminClient({ url: values.url, token: adminToken(values.token, env) });
   try {
     if (command === 'blocked' && name !== undefined && positionals.length === 2) {
       const body = expectAnswer(await client.call('GET', ['subscriptions', name, 'blocked']), isBlockedList, 'a list of blocked groups');
