@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { replicaAcksOf, type SidecarOptions } from './config/options.ts';
-import { createApp } from './http/app.ts';
+import { createApp, createOpsApp } from './http/app.ts';
 import { HealthChecker } from './http/health.ts';
 import { PartitionWriter } from './kafka/partition-writer.ts';
 import { createKafkaEngine } from './kafka/create-engine.ts';
@@ -33,6 +33,8 @@ import { secretFile } from './config/secret-file.ts';
 
 export interface RunningSidecar {
   url: string;
+  /** The ops listener (OPS_PORT): /metrics, /healthz, /readyz. Undefined with one port. */
+  opsUrl?: string | undefined;
   server: Server;
   router: OrderedMessageRouter;
   metrics: SidecarMetrics;
@@ -146,17 +148,26 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
     admin: { service: adminService, token: adminToken, consume: consumption?.service },
     consume: consumption?.service,
     apiToken,
+    metricsApart: options.opsPort !== undefined,
   });
   const server = createServer(app);
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  const { address, port } = server.address() as AddressInfo;
-  const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+  const url = await listen(server, options.port, options.host);
+  // Its own server, so Prometheus and the kubelet reach it while /v1 and /admin/v1 stay on loopback; it keeps
+  // answering /healthz and /metrics through the drain and closes last.
+  const opsServer =
+    options.opsPort === undefined
+      ? undefined
+      : createServer(createOpsApp({ health, metrics, log, maxBodyBytes: options.maxBodyBytes, isDraining: () => draining, consume: consumption?.service }));
+  const opsUrl =
+    opsServer &&
+    (await listen(opsServer, options.opsPort ?? 0, options.opsHost).catch(async (err: unknown) => {
+      await new Promise((resolve) => server.close(resolve));
+      throw err;
+    }));
   log.info('ordered-sidecar listening', {
     url,
+    ...(opsUrl === undefined ? {} : { opsUrl }),
     version: VERSION,
     kafkaClient: kafka.name,
     kafkaBrokers: options.kafkaBrokers,
@@ -188,11 +199,25 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
       dedup.stop();
       await Promise.allSettled([router.stop(), cleaner.stop(), loads.stop()]);
       await kafka.close();
+      if (opsServer) {
+        opsServer.closeAllConnections();
+        await new Promise((resolve) => opsServer.close(resolve));
+      }
       await Promise.all([redis, replicated?.gateway.redis].map((client) => client?.quit().catch(() => client.disconnect())));
       log.info('shut down cleanly');
     })());
 
-  return { url, server, router, metrics, close };
+  return { url, opsUrl, server, router, metrics, close };
+}
+
+/** Listens on `port` at `host`; resolves with the URL it answers at (the port the system chose for 0). */
+async function listen(server: Server, port: number, host: string): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const { address, port: bound } = server.address() as AddressInfo;
+  return `http://${address.includes(':') ? `[${address}]` : address}:${bound}`;
 }
 
 /** Kafka saying it has no such topic is an answer (undefined) to the loads refresh, not a failure. */

@@ -103,6 +103,8 @@ export const SETTINGS: { [K in keyof Required<SidecarOptions>]: Setting<K> } = {
   redisPrefix: { env: 'REDIS_PREFIX', parse: text },
   port: { env: 'PORT', parse: int(0, 65535) },
   host: { env: 'HOST', parse: text },
+  opsPort: { env: 'OPS_PORT', parse: int(0, 65535) },
+  opsHost: { env: 'OPS_HOST', parse: text },
   groupTtlMs: { env: 'GROUP_TTL', parse: duration(60_000) },
   cleanupIntervalMs: { env: 'CLEANUP_INTERVAL', parse: duration(1000) },
   routerBuckets: { env: 'ROUTER_BUCKETS', parse: int(1, 1 << 20) },

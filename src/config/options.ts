@@ -24,6 +24,13 @@ export interface SidecarOptions {
   port: number;
   /** HTTP bind address; loopback because the application shares the pod network. @defaultValue '127.0.0.1' */
   host: string;
+  /**
+   * A second port serving only /metrics, /healthz and /readyz, so the API and admin can stay on loopback while
+   * Prometheus and the kubelet reach this one; /metrics then leaves the main port. @defaultValue unset (one port)
+   */
+  opsPort?: number;
+  /** Bind address of `opsPort`; all interfaces, as the kubelet and Prometheus connect to the pod IP. @defaultValue '0.0.0.0' */
+  opsHost: string;
   /** A mapping not used for this long is removed by cleanup. @defaultValue 24 h */
   groupTtlMs: number;
   /** How often one replica runs the TTL cleanup. @defaultValue 30 min */
@@ -190,6 +197,7 @@ export const DEFAULT_OPTIONS = {
   redisPrefix: 'os',
   port: 8080,
   host: '127.0.0.1',
+  opsHost: '0.0.0.0',
   groupTtlMs: 24 * 60 * MINUTE,
   cleanupIntervalMs: 30 * MINUTE,
   routerBuckets: 4096,

@@ -40,7 +40,12 @@ export interface AppDeps {
   consume?: ConsumeService | undefined;
   /** Bearer token /v1/* requires; undefined leaves /v1 open. /healthz, /readyz and /metrics are always open. */
   apiToken?: BearerToken | undefined;
+  /** /metrics is served by the ops listener (OPS_PORT, createOpsApp) instead of here. */
+  metricsApart?: boolean;
 }
+
+/** What the ops listener (OPS_PORT) needs: the health and metrics part of AppDeps. */
+export type OpsAppDeps = Pick<AppDeps, 'health' | 'metrics' | 'log' | 'maxBodyBytes' | 'isDraining' | 'consume'>;
 
 /** 200 when everything was written, 207 when some partitions failed, the error's status when nothing was. */
 export function produceStatus(response: ProduceResponse): number {
@@ -73,15 +78,15 @@ function bodyParserError(err: { type?: string; status?: number; message?: string
 /** Answered even while draining. */
 const ALWAYS_ANSWERED = new Set(['/healthz', '/metrics']);
 
-export function createApp(deps: AppDeps): express.Express {
-  const { produce, health, metrics, log } = deps;
+/** An express app with the drain gate and the request accounting every listener has. */
+function baseApp({ metrics, isDraining }: OpsAppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
 
   app.use((req, res, next) => {
     // Liveness and metrics stay answered while draining: the process is alive, and its last numbers count.
-    if (deps.isDraining() && !ALWAYS_ANSWERED.has(req.path)) {
+    if (isDraining() && !ALWAYS_ANSWERED.has(req.path)) {
       res.setHeader('Connection', 'close');
       const err = new SidecarError('SHUTTING_DOWN', 'the sidecar is shutting down; retry on another connection');
       res.status(err.status).json(err.toJSON());
@@ -96,6 +101,63 @@ export function createApp(deps: AppDeps): express.Express {
     });
     next();
   });
+  return app;
+}
+
+/** /healthz and /readyz, and /metrics when `withMetrics`. */
+function addOpsRoutes(app: express.Express, { health, metrics, consume }: OpsAppDeps, withMetrics: boolean): void {
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const readiness = await health.check();
+    // A subscription not ready (its topic missing) is shown, but does not take the produce path out of service.
+    res.status(readiness.ready ? 200 : 503).json(consume ? { ...readiness, subscriptions: consume.readiness() } : readiness);
+  });
+  if (!withMetrics) return;
+  app.get('/metrics', async (_req, res) => {
+    // The *_up gauges show the last check; this one runs behind the answer, so a scrape never waits on the network.
+    void health.check();
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+}
+
+/** The 404 for other routes and the error handler, last on every listener. */
+function addErrorHandling(app: express.Express, { log, maxBodyBytes }: OpsAppDeps): void {
+  app.use((req, _res, next) => {
+    next(new SidecarError('NOT_FOUND', `no route for ${req.method} ${req.path}`));
+  });
+
+  const onError: ErrorRequestHandler = (raw, req, res, _next) => {
+    const err =
+      raw instanceof SidecarError
+        ? raw
+        : (storeUnavailable(raw, 'Redis unavailable') ??
+          bodyParserError(raw as object, maxBodyBytes) ??
+          new SidecarError('INTERNAL', 'internal error', { cause: raw }));
+    // An internal error is a defect: its stack is what finds it.
+    const stack = err.code === 'INTERNAL' && raw instanceof Error ? { stack: raw.stack } : {};
+    if (err.status >= 500 && !err.summarized)
+      log.error('request failed', { method: req.method, path: req.path, code: err.code, err: err.cause ?? err, ...stack });
+    else log.debug('request rejected', { method: req.method, path: req.path, code: err.code, reason: err.message });
+    if (res.headersSent) return;
+    if (err.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(err.retryAfterSeconds));
+    res.status(err.status).json(err.toJSON());
+  };
+  app.use(onError);
+}
+
+/** The ops listener (OPS_PORT): /healthz, /readyz and /metrics only, apart from /v1 and /admin/v1. */
+export function createOpsApp(deps: OpsAppDeps): express.Express {
+  const app = baseApp(deps);
+  addOpsRoutes(app, deps, true);
+  addErrorHandling(app, deps);
+  return app;
+}
+
+export function createApp(deps: AppDeps): express.Express {
+  const { produce, log } = deps;
+  const app = baseApp(deps);
 
   const json = express.json({ limit: deps.maxBodyBytes, strict: false });
   const bodyGate = inflightBodyGate(deps.maxInflightBodyBytes, deps.maxBodyBytes, deps.acceptEncodedBodies, log);
@@ -128,45 +190,14 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/v1/openapi.json', (_req, res) => {
     res.json(openapi);
   });
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/readyz', async (_req, res) => {
-    const readiness = await health.check();
-    // A subscription not ready (its topic missing) is shown, but does not take the produce path out of service.
-    res.status(readiness.ready ? 200 : 503).json(deps.consume ? { ...readiness, subscriptions: deps.consume.readiness() } : readiness);
-  });
+  // With an ops listener, /metrics is served there only; /healthz and /readyz stay here for the application.
+  addOpsRoutes(app, deps, !deps.metricsApart);
   app.get('/v1/subscriptions', (_req, res) => {
     res.json({ subscriptions: deps.consume?.status() ?? [] });
-  });
-  app.get('/metrics', async (_req, res) => {
-    // The *_up gauges show the last check; this one runs behind the answer, so a scrape never waits on the network.
-    void health.check();
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
   app.use('/admin/v1', createAdminRouter(deps.admin));
 
-  app.use((req, _res, next) => {
-    next(new SidecarError('NOT_FOUND', `no route for ${req.method} ${req.path}`));
-  });
-
-  const onError: ErrorRequestHandler = (raw, req, res, _next) => {
-    const err =
-      raw instanceof SidecarError
-        ? raw
-        : (storeUnavailable(raw, 'Redis unavailable') ??
-          bodyParserError(raw as object, deps.maxBodyBytes) ??
-          new SidecarError('INTERNAL', 'internal error', { cause: raw }));
-    // An internal error is a defect: its stack is what finds it.
-    const stack = err.code === 'INTERNAL' && raw instanceof Error ? { stack: raw.stack } : {};
-    if (err.status >= 500 && !err.summarized)
-      log.error('request failed', { method: req.method, path: req.path, code: err.code, err: err.cause ?? err, ...stack });
-    else log.debug('request rejected', { method: req.method, path: req.path, code: err.code, reason: err.message });
-    if (res.headersSent) return;
-    if (err.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(err.retryAfterSeconds));
-    res.status(err.status).json(err.toJSON());
-  };
-  app.use(onError);
+  addErrorHandling(app, deps);
   return app;
 }
