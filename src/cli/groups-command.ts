@@ -47,8 +47,8 @@ export async function groupsCommand(argv: string[], env: NodeJS.ProcessEnv, io: 
     io.out(`Usage:\n${GROUPS_USAGE}\n`);
     return values.help ? 0 : 2;
   }
-  const client = new AdminClient({ url: values.url, token: adminToken(values.token, env) });
   try {
+    const client = new AdminClient({ url: values.url, token: adminToken(values.token, env) });
     await run(client, positionals, values, io);
     return 0;
   } catch (err) {

@@ -41,8 +41,8 @@ export async function subscriptionsCommand(argv: string[], env: NodeJS.ProcessEn
     return 0;
   }
   const [command, name, partitionText, groupText] = positionals;
-  const client = new AdminClient({ url: values.url, token: adminToken(values.token, env) });
   try {
+    const client = new AdminClient({ url: values.url, token: adminToken(values.token, env) });
     if (command === 'blocked' && name !== undefined && positionals.length === 2) {
       const body = expectAnswer(await client.call('GET', ['subscriptions', name, 'blocked']), isBlockedList, 'a list of blocked groups');
       io.out(
