@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import { createAdminRouter, type AdminRouterDeps } from '../admin/admin-router.ts';
 import { requireBearerToken, type BearerToken } from '../admin/admin-auth.ts';
 import { requireJson } from '../admin/json-body.ts';
 import { SidecarError, storeUnavailable } from '../errors/sidecar-error.ts';
 import type { Logger } from '../logging/logger.ts';
+import { inRequest } from '../logging/request-context.ts';
 import type { ProduceService } from '../produce/produce-service.ts';
 import type { ProduceResponse } from '../produce/produce-types.ts';
 import { apiVersions } from './api-versions.ts';
@@ -75,6 +77,9 @@ function bodyParserError(err: { type?: string; status?: number; message?: string
   }
 }
 
+/** A caller's X-Request-Id is kept when it is 1-128 visible ASCII characters (it goes into logs and headers). */
+const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
 /** Answered even while draining. */
 const ALWAYS_ANSWERED = new Set(['/healthz', '/metrics']);
 
@@ -84,6 +89,13 @@ function baseApp({ metrics, isDraining }: OpsAppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
 
+  // X-Request-Id: the caller's, or a new one; returned, and on every log line written for the request.
+  app.use((req, res, next) => {
+    const given = req.get('x-request-id');
+    const requestId = given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
+    res.setHeader('X-Request-Id', requestId);
+    inRequest(requestId, next);
+  });
   app.use((req, res, next) => {
     // Liveness and metrics stay answered while draining: the process is alive, and its last numbers count.
     if (isDraining() && !ALWAYS_ANSWERED.has(req.path)) {
