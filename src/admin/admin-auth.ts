@@ -48,11 +48,11 @@ export function isLoopbackHost(host: string): boolean {
 export function warnIfAdminExposed(options: { host: string; adminToken?: BearerToken | undefined; apiToken?: BearerToken | undefined }, log: Logger): void {
   if (isLoopbackHost(options.host)) return;
   if (!options.adminToken)
-    log.warn('ADMIN_TOKEN (or ADMIN_TOKEN_FILE) is not set and HOST is not loopback: /admin/v1 is open to anyone who can reach this port', {
+    log.warn('ADMIN_TOKEN is not set (nor ADMIN_TOKEN_FILE) and HOST is not loopback: /admin/v1 is open to anyone who can reach this port', {
       host: options.host,
     });
   if (!options.apiToken)
-    log.warn('API_TOKEN (or API_TOKEN_FILE) is not set and HOST is not loopback: /v1 (produce) is open to anyone who can reach this port', {
+    log.warn('API_TOKEN is not set (nor API_TOKEN_FILE) and HOST is not loopback: /v1 (produce) is open to anyone who can reach this port', {
       host: options.host,
     });
 }
