@@ -416,10 +416,26 @@ const dash = parsed.get('deploy/grafana/dashboard.json')?.[0];
       problems.push('sidecar securityContext must be non-root, read-only root fs, no privilege escalation, drop ALL');
     }
     if (!c.resources?.requests || !c.resources?.limits) problems.push('sidecar has no resource requests/limits');
-    if (!c.env?.some((e) => e.name === 'ADMIN_TOKEN' && e.valueFrom?.secretKeyRef)) problems.push('ADMIN_TOKEN does not come from a Secret');
+    const adminTokenFile = c.env?.find((e) => e.name === 'ADMIN_TOKEN_FILE')?.value;
+    const secretVolumes = new Set((dep.spec.template.spec.volumes ?? []).filter((v) => v.secret).map((v) => v.name));
+    const fromSecretFile =
+      adminTokenFile !== undefined &&
+      (c.volumeMounts ?? []).some((m) => secretVolumes.has(m.name) && adminTokenFile.startsWith(`${m.mountPath.replace(/\/$/, '')}/`));
+    if (!c.env?.some((e) => e.name === 'ADMIN_TOKEN' && e.valueFrom?.secretKeyRef) && !fromSecretFile)
+      problems.push('ADMIN_TOKEN (or ADMIN_TOKEN_FILE) does not come from a Secret');
     if (!c.lifecycle?.preStop) problems.push('sidecar has no preStop hook');
     if (c.env?.find((e) => e.name === 'HOST')?.value === '0.0.0.0' && !parsed.has('deploy/k8s/networkpolicy.yaml')) {
       problems.push('sidecar binds 0.0.0.0 without a NetworkPolicy');
+    }
+    // The probes and the scrape reach the pod IP: with the API on loopback they must use the ops port.
+    const opsPort = c.env?.find((e) => e.name === 'OPS_PORT')?.value;
+    if (opsPort !== undefined) {
+      const named = (c.ports ?? []).find((p) => String(p.containerPort) === opsPort)?.name;
+      for (const [probe, spec] of Object.entries({ readinessProbe: c.readinessProbe, livenessProbe: c.livenessProbe, startupProbe: c.startupProbe })) {
+        const port = spec?.httpGet?.port;
+        if (spec && port !== named && String(port) !== opsPort) problems.push(`sidecar ${probe} does not use OPS_PORT ${opsPort}`);
+      }
+      if (dep.spec.template.metadata?.annotations?.['prometheus.io/port'] !== opsPort) problems.push(`prometheus.io/port is not OPS_PORT ${opsPort}`);
     }
   }
   check(`Kubernetes manifests: ${n} objects valid against the API schema, sidecar hardened`, problems);

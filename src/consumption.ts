@@ -37,7 +37,7 @@ export function createConsumption({ subscriptions, produce, registry, blocked, o
   const kafka = kafkajsClient(kafkaConnection(options), log);
   const admin = kafka.admin();
   void admin.connect().catch((err: unknown) => log.warn('Kafka not reachable yet for consumption; will retry on demand', { err }));
-  const metrics = new ConsumeMetrics(registry);
+  const metrics = new ConsumeMetrics(registry, { groupNames: options.metricsGroupNames });
   const offsets = new PlatformaticGroupAdmin(kafkaConnection(options));
   const clients = new Map<string, EndpointClient>();
   // Called again for a subscription an admin stopped and starts: the endpoint client outlives its runners.

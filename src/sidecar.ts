@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { replicaAcksOf, type SidecarOptions } from './config/options.ts';
-import { createApp } from './http/app.ts';
+import { createApp, createOpsApp } from './http/app.ts';
 import { HealthChecker } from './http/health.ts';
 import { PartitionWriter } from './kafka/partition-writer.ts';
 import { createKafkaEngine } from './kafka/create-engine.ts';
@@ -9,9 +9,11 @@ import { kafkaConnection } from './kafka/kafka-connection.ts';
 import { TopicMetadata } from './kafka/topic-metadata.ts';
 import { kafkaFailureCause } from './kafka/connection-problem.ts';
 import { warnWeakKafkaSecurity } from './kafka/kafka-security.ts';
+import { ListenerCheck } from './kafka/listener-probe.ts';
 import type { Logger } from './logging/logger.ts';
-import { SidecarMetrics, type TopicLoads } from './metrics/sidecar-metrics.ts';
-import { loadDeviation } from './routing/least-loaded.ts';
+import { SidecarMetrics } from './metrics/sidecar-metrics.ts';
+import { LoadsRefresher } from './routing/load-refresher.ts';
+import { SidecarError } from './errors/sidecar-error.ts';
 import { ProduceService } from './produce/produce-service.ts';
 import { RouterStore } from './redis/router-store.ts';
 import { RedisDedupStore } from './redis/dedup-store.ts';
@@ -28,9 +30,12 @@ import { warnIfAdminExposed } from './admin/admin-auth.ts';
 import { checkAckTimeoutsFit, readSubscriptionsFile } from './consume/subscriptions.ts';
 import { RedisBlockedStore } from './redis/blocked-store.ts';
 import { createConsumption } from './consumption.ts';
+import { secretFile } from './config/secret-file.ts';
 
 export interface RunningSidecar {
   url: string;
+  /** The ops listener (OPS_PORT): /metrics, /healthz, /readyz. Undefined with one port. */
+  opsUrl?: string | undefined;
   server: Server;
   router: OrderedMessageRouter;
   metrics: SidecarMetrics;
@@ -42,6 +47,10 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   // A bad subscriptions file stops the start before anything connects (SubscriptionsError, one line).
   const subscriptions = options.subscriptionsFile === undefined ? [] : readSubscriptionsFile(options.subscriptionsFile);
   if (options.subscriptionsFile !== undefined) checkAckTimeoutsFit(options.subscriptionsFile, subscriptions, options.consumeSessionTimeoutMs);
+  // A token from a file is read again when the file changes (a rotated secret); one given directly is fixed. An unreadable
+  // or empty file stops the start here, before anything connects.
+  const apiToken = options.apiTokenFile === undefined ? options.apiToken : secretFile(options.apiTokenFile, 'API_TOKEN_FILE', log);
+  const adminToken = options.adminTokenFile === undefined ? options.adminToken : secretFile(options.adminTokenFile, 'ADMIN_TOKEN_FILE', log);
   const metrics = new SidecarMetrics();
   warnWeakKafkaSecurity(options, log);
   const connection = kafkaConnection(options);
@@ -51,6 +60,9 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   const behaviour = { maxRetriesPerRequest: 1, enableOfflineQueue: false, keepAlive: 5000 } as const;
   const redis = createRedisClient(options, { ...behaviour, connectionName: 'ordered-sidecar' });
   logConnectionErrors(redis, 'Redis connection', log);
+  // A sidecar that never reached Redis has no route it can prove: not ready until it does (src/http/health.ts).
+  let redisReached = false;
+  redis.once('ready', () => (redisReached = true));
   await waitForRedis(redis, log);
 
   const gateway = new RedisGateway(redis, { commandTimeoutMs: options.redisCommandTimeoutMs });
@@ -80,36 +92,34 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
     log,
     maxQueuedBytes: options.maxQueuedBytes,
   });
+  // "Cannot connect to any broker" may be TLS meeting a plaintext listener or the reverse: the brokers are asked.
+  const listeners = new ListenerCheck(options.kafkaBrokers, connection.security.tls !== undefined, connection.problem, log);
+  const kafkaFailed = (err: unknown): never => {
+    listeners.afterFailure();
+    throw err;
+  };
   const health = new HealthChecker(
-    { kafka: () => kafka.ping(), redis: () => redis.ping() },
+    { kafka: () => kafka.ping().catch(kafkaFailed), redis: () => redis.ping() },
     kafka.name,
     metrics,
-    () => router.degraded,
+    { degraded: () => router.degraded, redisReached: () => redisReached || redis.status === 'ready' },
     connection.problem,
     log,
   );
 
-  metrics.trackLoads(async () => {
-    const byTopic = new Map<string, TopicLoads>();
-    for (const topic of await store.topics()) {
-      const partitions = await metadata.partitionCount(topic).catch(() => undefined);
-      if (partitions === undefined) continue;
-      const loads = await store.loads(topic, partitions);
-      byTopic.set(topic, { loads, deviation: loadDeviation(loads) });
-    }
-    const lastCleanup = await store.lastCleanupRun();
-    if (lastCleanup !== undefined) metrics.cleanupLastSuccess.set(lastCleanup);
-    return byTopic;
-  });
+  // Scrapes read the loads from memory; this refreshes them in the background (docs/operations.md, "Metrics").
+  const loads = new LoadsRefresher(store, (topic) => metadata.partitionCount(topic).catch(unknownTopicAsUndefined), options, metrics, log);
 
   // Kafka may still be starting next to us; connect in the background and let /readyz say when it is up.
   void kafka.connect().catch((err: unknown) => {
     // An authentication or certificate failure was logged once already, with its cause.
     if (!kafkaFailureCause(err)) log.warn('Kafka not reachable yet; will retry on demand', { err });
+    listeners.afterFailure();
   });
   router.start();
   cleaner.start();
   dedup.start();
+  loads.start();
 
   // Consumption starts after the produce path exists: dead letters go through it.
   const consumption =
@@ -125,7 +135,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
     options,
     log,
   });
-  warnIfAdminExposed(options, log);
+  warnIfAdminExposed({ host: options.host, apiToken, adminToken }, log);
 
   let draining = false;
   const app = createApp({
@@ -137,22 +147,32 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
     kafkaClient: kafka.name,
     maxBodyBytes: options.maxBodyBytes,
     maxInflightBodyBytes: options.maxInflightBodyBytes,
+    acceptEncodedBodies: options.acceptEncodedBodies,
     dedupWindowMs: options.dedupWindowMs,
     isDraining: () => draining,
-    admin: { service: adminService, token: options.adminToken, consume: consumption?.service },
+    admin: { service: adminService, token: adminToken, consume: consumption?.service },
     consume: consumption?.service,
-    apiToken: options.apiToken,
+    apiToken,
+    metricsApart: options.opsPort !== undefined,
   });
   const server = createServer(app);
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  const { address, port } = server.address() as AddressInfo;
-  const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+  const url = await listen(server, options.port, options.host);
+  // Its own server, so Prometheus and the kubelet reach it while /v1 and /admin/v1 stay on loopback; it keeps
+  // answering /healthz and /metrics through the drain and closes last.
+  const opsServer =
+    options.opsPort === undefined
+      ? undefined
+      : createServer(createOpsApp({ health, metrics, log, maxBodyBytes: options.maxBodyBytes, isDraining: () => draining, consume: consumption?.service }));
+  const opsUrl =
+    opsServer &&
+    (await listen(opsServer, options.opsPort ?? 0, options.opsHost).catch(async (err: unknown) => {
+      await new Promise((resolve) => server.close(resolve));
+      throw err;
+    }));
   log.info('ordered-sidecar listening', {
     url,
+    ...(opsUrl === undefined ? {} : { opsUrl }),
     version: VERSION,
     kafkaClient: kafka.name,
     kafkaBrokers: options.kafkaBrokers,
@@ -182,13 +202,33 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
       await consumption?.close();
       await writer.idle();
       dedup.stop();
-      await Promise.allSettled([router.stop(), cleaner.stop()]);
+      await Promise.allSettled([router.stop(), cleaner.stop(), loads.stop()]);
       await kafka.close();
+      if (opsServer) {
+        opsServer.closeAllConnections();
+        await new Promise((resolve) => opsServer.close(resolve));
+      }
       await Promise.all([redis, replicated?.gateway.redis].map((client) => client?.quit().catch(() => client.disconnect())));
       log.info('shut down cleanly');
     })());
 
-  return { url, server, router, metrics, close };
+  return { url, opsUrl, server, router, metrics, close };
+}
+
+/** Listens on `port` at `host`; resolves with the URL it answers at (the port the system chose for 0). */
+async function listen(server: Server, port: number, host: string): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const { address, port: bound } = server.address() as AddressInfo;
+  return `http://${address.includes(':') ? `[${address}]` : address}:${bound}`;
+}
+
+/** Kafka saying it has no such topic is an answer (undefined) to the loads refresh, not a failure. */
+function unknownTopicAsUndefined(err: unknown): undefined {
+  if (err instanceof SidecarError && err.code === 'UNKNOWN_TOPIC') return undefined;
+  throw err;
 }
 
 /**

@@ -1,5 +1,5 @@
 import express, { type Request, type Router } from 'express';
-import { requireAdminToken } from './admin-auth.ts';
+import { requireAdminToken, type BearerToken } from './admin-auth.ts';
 import type { AdminService } from './admin-service.ts';
 import type { ConsumeService } from '../consume/consume-service.ts';
 import { addSubscriptionRoutes } from './subscription-routes.ts';
@@ -8,8 +8,8 @@ import { cursorParam, groupParam, limitParam, movePartition, topicParam } from '
 
 export interface AdminRouterDeps {
   service: AdminService;
-  /** ADMIN_TOKEN; undefined leaves the endpoints open (loopback bind is then the only guard). */
-  token: string | undefined;
+  /** ADMIN_TOKEN or ADMIN_TOKEN_FILE; undefined leaves the endpoints open (loopback bind is then the only guard). */
+  token: BearerToken | undefined;
   /** Ordered consumption, for retrying or skipping blocked groups; undefined without subscriptions. */
   consume?: ConsumeService | undefined;
 }

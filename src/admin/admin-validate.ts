@@ -1,5 +1,6 @@
 import { invalid } from '../errors/sidecar-error.ts';
 import { topicNameProblem } from '../produce/topic-name.ts';
+import { LONE_SURROGATE } from '../produce/validate-request.ts';
 
 /** The produce path's rule: a topic the sidecar could never have mapped is a typo. */
 export function topicParam(raw: unknown): string {
@@ -12,6 +13,7 @@ export function topicParam(raw: unknown): string {
 /** Same limits as message_group on the produce path: a group the sidecar could never have mapped is a typo. */
 export function groupParam(raw: unknown, maxGroupBytes: number): string {
   if (typeof raw !== 'string' || raw === '') throw invalid('group', 'must not be empty');
+  if (!raw.isWellFormed()) throw invalid('group', LONE_SURROGATE);
   if (Buffer.byteLength(raw) > maxGroupBytes) throw invalid('group', `is over the limit of ${maxGroupBytes} bytes`);
   return raw;
 }

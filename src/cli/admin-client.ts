@@ -1,3 +1,16 @@
+import { readSecret } from '../config/read-secret.ts';
+
+/** The admin token from --token, else ADMIN_TOKEN, else the file ADMIN_TOKEN_FILE names (as the sidecar in the same pod reads it). */
+export function adminToken(flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  const file = env.ADMIN_TOKEN_FILE;
+  if (flag !== undefined || env.ADMIN_TOKEN !== undefined || !file) return flag ?? env.ADMIN_TOKEN;
+  try {
+    return readSecret(file).trim();
+  } catch (err) {
+    throw new AdminCallError(`ADMIN_TOKEN_FILE=${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+}
+
 /** A sidecar's answer that was not 2xx, with its own reason (the `{"error": {...}}` body) when it sent one. */
 export class AdminCallError extends Error {
   override name = 'AdminCallError';

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { GroupPage, GroupView } from '../admin/list-groups.ts';
-import { AdminCallError, AdminClient } from './admin-client.ts';
+import { AdminCallError, AdminClient, adminToken } from './admin-client.ts';
 import { expectAnswer, isChangeView, isGroupPage, isLoadsView, isMappingView, isTopicList } from './answers.ts';
 
 export const GROUPS_USAGE = `  ordered-sidecar groups topics                       topics that have MessageGroup mappings
@@ -10,7 +10,7 @@ export const GROUPS_USAGE = `  ordered-sidecar groups topics                    
   ordered-sidecar groups release <topic> <group>      delete an idle group's mapping
   ordered-sidecar groups move <topic> <group> <partition>   move an idle group (refused unless safe)
     --url URL      the sidecar (default http://127.0.0.1:8080)
-    --token TOKEN  admin bearer token (default $ADMIN_TOKEN)
+    --token TOKEN  admin bearer token (default $ADMIN_TOKEN, else the file $ADMIN_TOKEN_FILE)
     --json         print the sidecar's JSON answer`;
 
 export interface Io {
@@ -47,8 +47,8 @@ export async function groupsCommand(argv: string[], env: NodeJS.ProcessEnv, io: 
     io.out(`Usage:\n${GROUPS_USAGE}\n`);
     return values.help ? 0 : 2;
   }
-  const client = new AdminClient({ url: values.url, token: values.token ?? env.ADMIN_TOKEN });
   try {
+    const client = new AdminClient({ url: values.url, token: adminToken(values.token, env) });
     await run(client, positionals, values, io);
     return 0;
   } catch (err) {

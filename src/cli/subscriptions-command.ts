@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { BlockedGroup } from '../consume/group-dispatcher.ts';
-import { AdminCallError, AdminClient } from './admin-client.ts';
+import { AdminCallError, AdminClient, adminToken } from './admin-client.ts';
 import { expectAnswer, isBlockedList, isReplayed, isReset, isRunState, isUnblocked } from './answers.ts';
 import type { Io } from './groups-command.ts';
 
@@ -13,7 +13,7 @@ export const SUBSCRIPTIONS_USAGE = `  ordered-sidecar subscriptions blocked <sub
   ordered-sidecar dlq replay <subscription> [--group G] [--from <time>] [--to <time>]   produce its dead letters again, in order
     <time>         ISO 8601 with a zone (2026-12-04T21:00:00Z) or Unix milliseconds; --from inclusive, --to exclusive
     --url URL      the sidecar (default http://127.0.0.1:8080)
-    --token TOKEN  admin bearer token (default $ADMIN_TOKEN)
+    --token TOKEN  admin bearer token (default $ADMIN_TOKEN, else the file $ADMIN_TOKEN_FILE)
     --json         print the sidecar's JSON answer`;
 
 const OPTIONS = {
@@ -59,10 +59,11 @@ export async function subscriptionsCommand(
     return 0;
   }
   const [sub, name, partitionText, groupText] = positionals;
-  const client = new AdminClient({ url: values.url, token: values.token ?? env.ADMIN_TOKEN, ...(command === 'dlq' ? { timeoutMs: REPLAY_TIMEOUT_MS } : {}) });
   const onlyName = name !== undefined && positionals.length === 2;
   const print = (body: unknown, text: string) => io.out(values.json ? `${JSON.stringify(body)}\n` : text);
   try {
+    // Inside the try: an unreadable ADMIN_TOKEN_FILE is an AdminCallError, one line and exit 1.
+    const client = new AdminClient({ url: values.url, token: adminToken(values.token, env), ...(command === 'dlq' ? { timeoutMs: REPLAY_TIMEOUT_MS } : {}) });
     if (command === 'dlq') {
       if (sub !== 'replay' || !onlyName) return usage(sub === undefined ? 'a subcommand is required' : `cannot run "dlq ${positionals.join(' ')}"`);
       const answer = await client.call('POST', ['subscriptions', name, 'dlq', 'replay'], {

@@ -63,6 +63,8 @@ export function checkConnectivity(options: SidecarOptions, given: ReadonlySet<ke
     if (url.password && o.redisPasswordFile) fail('REDIS_URL has a password and REDIS_PASSWORD_FILE is set; keep one');
   }
   if (o.redisPassword !== undefined && o.redisPasswordFile !== undefined) fail('set REDIS_PASSWORD or REDIS_PASSWORD_FILE, not both');
+  if (o.apiToken !== undefined && o.apiTokenFile !== undefined) fail('set API_TOKEN or API_TOKEN_FILE, not both');
+  if (o.adminToken !== undefined && o.adminTokenFile !== undefined) fail('set ADMIN_TOKEN or ADMIN_TOKEN_FILE, not both');
 
   for (const [env, file] of [
     ['KAFKA_TLS_CA_FILE', o.kafkaTlsCaFile],
@@ -72,6 +74,8 @@ export function checkConnectivity(options: SidecarOptions, given: ReadonlySet<ke
     ['KAFKA_SASL_OAUTHBEARER_TOKEN_FILE', o.kafkaSaslOauthbearerTokenFile],
     ['REDIS_TLS_CA_FILE', o.redisTlsCaFile],
     ['REDIS_PASSWORD_FILE', o.redisPasswordFile],
+    ['API_TOKEN_FILE', o.apiTokenFile],
+    ['ADMIN_TOKEN_FILE', o.adminTokenFile],
   ] as const) {
     if (file === undefined) continue;
     try {

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { DEFAULT_OPTIONS, DEGRADED_ROUTING_MODES, KAFKA_CLIENTS, SASL_MECHANISMS, type SidecarOptions } from './options.ts';
+import { DEFAULT_OPTIONS, DEGRADED_ROUTING_MODES, KAFKA_CLIENTS, METRICS_GROUP_NAMES, SASL_MECHANISMS, type SidecarOptions } from './options.ts';
 import { parseDuration } from './parse-duration.ts';
 import { parseSize } from './parse-size.ts';
 import { LOG_LEVELS, withoutUrlPassword } from '../logging/logger.ts';
@@ -103,12 +103,16 @@ export const SETTINGS: { [K in keyof Required<SidecarOptions>]: Setting<K> } = {
   redisPrefix: { env: 'REDIS_PREFIX', parse: text },
   port: { env: 'PORT', parse: int(0, 65535) },
   host: { env: 'HOST', parse: text },
+  opsPort: { env: 'OPS_PORT', parse: int(0, 65535) },
+  opsHost: { env: 'OPS_HOST', parse: text },
   groupTtlMs: { env: 'GROUP_TTL', parse: duration(60_000) },
   cleanupIntervalMs: { env: 'CLEANUP_INTERVAL', parse: duration(1000) },
   routerBuckets: { env: 'ROUTER_BUCKETS', parse: int(1, 1 << 20) },
   routeCacheSize: { env: 'ROUTE_CACHE_SIZE', parse: int(0) },
   touchFlushIntervalMs: { env: 'TOUCH_FLUSH_INTERVAL', parse: duration(10, 60_000) },
   metadataRefreshMs: { env: 'METADATA_REFRESH', parse: duration(100) },
+  loadsRefreshMs: { env: 'LOADS_REFRESH_INTERVAL', parse: duration(100) },
+  loadsRefreshTimeoutMs: { env: 'LOADS_REFRESH_TIMEOUT', parse: duration(100) },
   maxGroupBytes: { env: 'MAX_GROUP_BYTES', parse: size(1, 4096) },
   maxDedupIdBytes: { env: 'MAX_DEDUP_ID_BYTES', parse: size(1, 4096) },
   dedupWindowMs: { env: 'DEDUP_WINDOW', parse: duration(1000) },
@@ -116,6 +120,7 @@ export const SETTINGS: { [K in keyof Required<SidecarOptions>]: Setting<K> } = {
   maxMessageBytes: { env: 'MAX_MESSAGE_BYTES', parse: size(1) },
   maxBodyBytes: { env: 'MAX_BODY_BYTES', parse: size(1) },
   maxInflightBodyBytes: { env: 'MAX_INFLIGHT_BODY_BYTES', parse: size(1) },
+  acceptEncodedBodies: { env: 'ACCEPT_ENCODED_BODIES', parse: bool },
   maxMessagesPerRequest: { env: 'MAX_MESSAGES_PER_REQUEST', parse: int(1) },
   maxBatchMessages: { env: 'MAX_BATCH_MESSAGES', parse: int(1) },
   maxBatchBytes: { env: 'MAX_BATCH_BYTES', parse: size(1024) },
@@ -123,8 +128,10 @@ export const SETTINGS: { [K in keyof Required<SidecarOptions>]: Setting<K> } = {
   kafkaWriteTimeoutMs: { env: 'KAFKA_WRITE_TIMEOUT', parse: duration(5000) },
   shutdownGraceMs: { env: 'SHUTDOWN_GRACE', parse: duration(0) },
   adminToken: { env: 'ADMIN_TOKEN', parse: text },
+  adminTokenFile: { env: 'ADMIN_TOKEN_FILE', parse: file },
   // Redis stamps last access in whole minutes, so a shorter minimum would only look finer than it is.
   moveMinIdleMs: { env: 'ADMIN_MOVE_MIN_IDLE', parse: duration(60_000) },
+  metricsGroupNames: { env: 'METRICS_GROUP_NAMES', parse: oneOf(METRICS_GROUP_NAMES) },
   logLevel: { env: 'LOG_LEVEL', parse: oneOf(LOG_LEVELS) },
   degradedRouting: { env: 'DEGRADED_ROUTING', parse: oneOf(DEGRADED_ROUTING_MODES) },
   redisCommandTimeoutMs: { env: 'REDIS_COMMAND_TIMEOUT', parse: duration(100, 60_000) },
@@ -156,6 +163,7 @@ export const SETTINGS: { [K in keyof Required<SidecarOptions>]: Setting<K> } = {
   redisSentinels: { env: 'REDIS_SENTINELS', parse: hostPorts },
   redisSentinelMaster: { env: 'REDIS_SENTINEL_MASTER', parse: text },
   apiToken: { env: 'API_TOKEN', parse: text },
+  apiTokenFile: { env: 'API_TOKEN_FILE', parse: file },
 };
 
 /** Values never echoed back in an error message. */

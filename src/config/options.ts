@@ -24,6 +24,13 @@ export interface SidecarOptions {
   port: number;
   /** HTTP bind address; loopback because the application shares the pod network. @defaultValue '127.0.0.1' */
   host: string;
+  /**
+   * A second port serving only /metrics, /healthz and /readyz, so the API and admin can stay on loopback while
+   * Prometheus and the kubelet reach this one; /metrics then leaves the main port. @defaultValue unset (one port)
+   */
+  opsPort?: number;
+  /** Bind address of `opsPort`; all interfaces, as the kubelet and Prometheus connect to the pod IP. @defaultValue '0.0.0.0' */
+  opsHost: string;
   /** A mapping not used for this long is removed by cleanup. @defaultValue 24 h */
   groupTtlMs: number;
   /** How often one replica runs the TTL cleanup. @defaultValue 30 min */
@@ -36,6 +43,10 @@ export interface SidecarOptions {
   touchFlushIntervalMs: number;
   /** How often a topic's partition count is re-read from Kafka. @defaultValue 30 s */
   metadataRefreshMs: number;
+  /** How often the partition loads shown on /metrics are read from Redis and Kafka, in the background. @defaultValue 15 s */
+  loadsRefreshMs: number;
+  /** Deadline of one loads refresh; topics not read by then keep their last figures. @defaultValue 10 s */
+  loadsRefreshTimeoutMs: number;
   /** Longest accepted MessageGroup, in UTF-8 bytes. @defaultValue 128 */
   maxGroupBytes: number;
   /** Longest accepted dedup_id, in UTF-8 bytes. @defaultValue 128 */
@@ -53,6 +64,11 @@ export interface SidecarOptions {
    * new produce requests get 503 OVERLOADED; bounds memory under many concurrent requests. @defaultValue 64 MiB
    */
   maxInflightBodyBytes: number;
+  /**
+   * Read produce bodies sent compressed (content-encoding gzip, deflate, br), each counted at `maxBodyBytes`
+   * against `maxInflightBodyBytes` (what it may inflate to); when false they get 415. @defaultValue false
+   */
+  acceptEncodedBodies: boolean;
   /** Most messages in one request. @defaultValue 10000 */
   maxMessagesPerRequest: number;
   /** Most messages one Kafka produce request carries for one partition. @defaultValue 1000 */
@@ -67,8 +83,15 @@ export interface SidecarOptions {
   shutdownGraceMs: number;
   /** Bearer token for /admin/v1/*; unset leaves them open (guarded only by the bind address). @defaultValue unset */
   adminToken?: string;
+  /** File holding the bearer token for /admin/v1/*, instead of `adminToken`; read again when it changes, as `apiTokenFile`. @defaultValue unset */
+  adminTokenFile?: string;
   /** Idle time an admin move or release requires (at least 1 min: Redis stamps whole minutes). @defaultValue 2 min */
   moveMinIdleMs: number;
+  /**
+   * How MessageGroup names (they may be customer ids) appear on /metrics, in the hot-group gauge: `plain`, `hash`
+   * (first 16 hex digits of their SHA-256, the same on every replica) or `off` (an empty label). @defaultValue 'plain'
+   */
+  metricsGroupNames: MetricsGroupNames;
   /** Log level. @defaultValue 'info' */
   logLevel: LogLevel;
   /**
@@ -148,11 +171,20 @@ export interface SidecarOptions {
   redisSentinelMaster?: string;
   /** Bearer token for /v1/*; unset leaves them open (guarded only by the bind address). @defaultValue unset */
   apiToken?: string;
+  /**
+   * File holding the bearer token for /v1/* (a mounted secret), instead of `apiToken`; read again when it changes,
+   * so a rotated token applies within a second without a restart and the old one stops working. @defaultValue unset
+   */
+  apiTokenFile?: string;
 }
 
 /** The Kafka client libraries the sidecar can write with (`KAFKA_CLIENT`, src/kafka/create-engine.ts). */
 export const KAFKA_CLIENTS = ['platformatic', 'kafkajs'] as const;
 export type KafkaClientName = (typeof KAFKA_CLIENTS)[number];
+
+/** METRICS_GROUP_NAMES: how src/metrics/consume-metrics.ts shows MessageGroup names. */
+export const METRICS_GROUP_NAMES = ['plain', 'hash', 'off'] as const;
+export type MetricsGroupNames = (typeof METRICS_GROUP_NAMES)[number];
 
 export const DEGRADED_ROUTING_MODES = ['reject', 'hash'] as const;
 export type DegradedRouting = (typeof DEGRADED_ROUTING_MODES)[number];
@@ -171,12 +203,15 @@ export const DEFAULT_OPTIONS = {
   redisPrefix: 'os',
   port: 8080,
   host: '127.0.0.1',
+  opsHost: '0.0.0.0',
   groupTtlMs: 24 * 60 * MINUTE,
   cleanupIntervalMs: 30 * MINUTE,
   routerBuckets: 4096,
   routeCacheSize: 100_000,
   touchFlushIntervalMs: 1000,
   metadataRefreshMs: 30_000,
+  loadsRefreshMs: 15_000,
+  loadsRefreshTimeoutMs: 10_000,
   maxGroupBytes: 128,
   maxDedupIdBytes: 128,
   dedupWindowMs: 5 * MINUTE,
@@ -184,6 +219,7 @@ export const DEFAULT_OPTIONS = {
   maxMessageBytes: 1024 * 1024,
   maxBodyBytes: 16 * 1024 * 1024,
   maxInflightBodyBytes: 64 * 1024 * 1024,
+  acceptEncodedBodies: false,
   maxMessagesPerRequest: 10_000,
   maxBatchMessages: 1000,
   maxBatchBytes: 900 * 1024,
@@ -191,6 +227,7 @@ export const DEFAULT_OPTIONS = {
   kafkaWriteTimeoutMs: 30_000,
   shutdownGraceMs: 25_000,
   moveMinIdleMs: 2 * MINUTE,
+  metricsGroupNames: 'plain',
   logLevel: 'info',
   degradedRouting: 'reject',
   redisCommandTimeoutMs: 2000,

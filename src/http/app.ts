@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import { createAdminRouter, type AdminRouterDeps } from '../admin/admin-router.ts';
-import { requireBearerToken } from '../admin/admin-auth.ts';
+import { requireBearerToken, type BearerToken } from '../admin/admin-auth.ts';
 import { requireJson } from '../admin/json-body.ts';
 import { SidecarError, storeUnavailable } from '../errors/sidecar-error.ts';
 import type { Logger } from '../logging/logger.ts';
+import { inRequest } from '../logging/request-context.ts';
 import type { ProduceService } from '../produce/produce-service.ts';
 import type { ProduceResponse } from '../produce/produce-types.ts';
 import { apiVersions } from './api-versions.ts';
@@ -30,6 +32,8 @@ export interface AppDeps {
   maxBodyBytes: number;
   /** Bytes of produce bodies read or being read at once, above which new ones get 503 OVERLOADED. */
   maxInflightBodyBytes: number;
+  /** Compressed produce bodies are read (counted at MAX_BODY_BYTES) rather than refused with 415. */
+  acceptEncodedBodies: boolean;
   dedupWindowMs: number;
   /** True once shutdown began: new requests (but /healthz and /metrics) get 503 and the connection is closed. */
   isDraining: () => boolean;
@@ -37,8 +41,13 @@ export interface AppDeps {
   /** Ordered consumption, when a subscriptions file is configured. */
   consume?: ConsumeService | undefined;
   /** Bearer token /v1/* requires; undefined leaves /v1 open. /healthz, /readyz and /metrics are always open. */
-  apiToken?: string | undefined;
+  apiToken?: BearerToken | undefined;
+  /** /metrics is served by the ops listener (OPS_PORT, createOpsApp) instead of here. */
+  metricsApart?: boolean;
 }
+
+/** What the ops listener (OPS_PORT) needs: the health and metrics part of AppDeps. */
+export type OpsAppDeps = Pick<AppDeps, 'health' | 'metrics' | 'log' | 'maxBodyBytes' | 'isDraining' | 'consume'>;
 
 /** 200 when everything was written, 207 when some partitions failed, the error's status when nothing was. */
 export function produceStatus(response: ProduceResponse): number {
@@ -68,18 +77,28 @@ function bodyParserError(err: { type?: string; status?: number; message?: string
   }
 }
 
+/** A caller's X-Request-Id is kept when it is 1-128 visible ASCII characters (it goes into logs and headers). */
+const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
 /** Answered even while draining. */
 const ALWAYS_ANSWERED = new Set(['/healthz', '/metrics']);
 
-export function createApp(deps: AppDeps): express.Express {
-  const { produce, health, metrics, log } = deps;
+/** An express app with the drain gate and the request accounting every listener has. */
+function baseApp({ metrics, isDraining }: OpsAppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
 
+  // X-Request-Id: the caller's, or a new one; returned, and on every log line written for the request.
+  app.use((req, res, next) => {
+    const given = req.get('x-request-id');
+    const requestId = given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
+    res.setHeader('X-Request-Id', requestId);
+    inRequest(requestId, next);
+  });
   app.use((req, res, next) => {
     // Liveness and metrics stay answered while draining: the process is alive, and its last numbers count.
-    if (deps.isDraining() && !ALWAYS_ANSWERED.has(req.path)) {
+    if (isDraining() && !ALWAYS_ANSWERED.has(req.path)) {
       res.setHeader('Connection', 'close');
       const err = new SidecarError('SHUTTING_DOWN', 'the sidecar is shutting down; retry on another connection');
       res.status(err.status).json(err.toJSON());
@@ -94,9 +113,66 @@ export function createApp(deps: AppDeps): express.Express {
     });
     next();
   });
+  return app;
+}
+
+/** /healthz and /readyz, and /metrics when `withMetrics`. */
+function addOpsRoutes(app: express.Express, { health, metrics, consume }: OpsAppDeps, withMetrics: boolean): void {
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const readiness = await health.check();
+    // A subscription not ready (its topic missing) is shown, but does not take the produce path out of service.
+    res.status(readiness.ready ? 200 : 503).json(consume ? { ...readiness, subscriptions: consume.readiness() } : readiness);
+  });
+  if (!withMetrics) return;
+  app.get('/metrics', async (_req, res) => {
+    // The *_up gauges show the last check; this one runs behind the answer, so a scrape never waits on the network.
+    void health.check();
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+}
+
+/** The 404 for other routes and the error handler, last on every listener. */
+function addErrorHandling(app: express.Express, { log, maxBodyBytes }: OpsAppDeps): void {
+  app.use((req, _res, next) => {
+    next(new SidecarError('NOT_FOUND', `no route for ${req.method} ${req.path}`));
+  });
+
+  const onError: ErrorRequestHandler = (raw, req, res, _next) => {
+    const err =
+      raw instanceof SidecarError
+        ? raw
+        : (storeUnavailable(raw, 'Redis unavailable') ??
+          bodyParserError(raw as object, maxBodyBytes) ??
+          new SidecarError('INTERNAL', 'internal error', { cause: raw }));
+    // An internal error is a defect: its stack is what finds it.
+    const stack = err.code === 'INTERNAL' && raw instanceof Error ? { stack: raw.stack } : {};
+    if (err.status >= 500 && !err.summarized)
+      log.error('request failed', { method: req.method, path: req.path, code: err.code, err: err.cause ?? err, ...stack });
+    else log.debug('request rejected', { method: req.method, path: req.path, code: err.code, reason: err.message });
+    if (res.headersSent) return;
+    if (err.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(err.retryAfterSeconds));
+    res.status(err.status).json(err.toJSON());
+  };
+  app.use(onError);
+}
+
+/** The ops listener (OPS_PORT): /healthz, /readyz and /metrics only, apart from /v1 and /admin/v1. */
+export function createOpsApp(deps: OpsAppDeps): express.Express {
+  const app = baseApp(deps);
+  addOpsRoutes(app, deps, true);
+  addErrorHandling(app, deps);
+  return app;
+}
+
+export function createApp(deps: AppDeps): express.Express {
+  const { produce, log } = deps;
+  const app = baseApp(deps);
 
   const json = express.json({ limit: deps.maxBodyBytes, strict: false });
-  const bodyGate = inflightBodyGate(deps.maxInflightBodyBytes, deps.maxBodyBytes, log);
+  const bodyGate = inflightBodyGate(deps.maxInflightBodyBytes, deps.maxBodyBytes, deps.acceptEncodedBodies, log);
   const produceRoute =
     (run: (body: unknown) => Promise<ProduceResponse>): RequestHandler =>
     async (req: Request, res: Response) => {
@@ -126,44 +202,14 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/v1/openapi.json', (_req, res) => {
     res.json(openapi);
   });
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/readyz', async (_req, res) => {
-    const readiness = await health.check();
-    // A subscription not ready (its topic missing) is shown, but does not take the produce path out of service.
-    res.status(readiness.ready ? 200 : 503).json(deps.consume ? { ...readiness, subscriptions: deps.consume.readiness() } : readiness);
-  });
+  // With an ops listener, /metrics is served there only; /healthz and /readyz stay here for the application.
+  addOpsRoutes(app, deps, !deps.metricsApart);
   app.get('/v1/subscriptions', (_req, res) => {
     res.json({ subscriptions: deps.consume?.status() ?? [] });
-  });
-  app.get('/metrics', async (_req, res) => {
-    await health.check();
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
   app.use('/admin/v1', createAdminRouter(deps.admin));
 
-  app.use((req, _res, next) => {
-    next(new SidecarError('NOT_FOUND', `no route for ${req.method} ${req.path}`));
-  });
-
-  const onError: ErrorRequestHandler = (raw, req, res, _next) => {
-    const err =
-      raw instanceof SidecarError
-        ? raw
-        : (storeUnavailable(raw, 'Redis unavailable') ??
-          bodyParserError(raw as object, deps.maxBodyBytes) ??
-          new SidecarError('INTERNAL', 'internal error', { cause: raw }));
-    // An internal error is a defect: its stack is what finds it.
-    const stack = err.code === 'INTERNAL' && raw instanceof Error ? { stack: raw.stack } : {};
-    if (err.status >= 500 && !err.summarized)
-      log.error('request failed', { method: req.method, path: req.path, code: err.code, err: err.cause ?? err, ...stack });
-    else log.debug('request rejected', { method: req.method, path: req.path, code: err.code, reason: err.message });
-    if (res.headersSent) return;
-    if (err.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(err.retryAfterSeconds));
-    res.status(err.status).json(err.toJSON());
-  };
-  app.use(onError);
+  addErrorHandling(app, deps);
   return app;
 }

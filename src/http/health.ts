@@ -24,7 +24,10 @@ export interface HealthProbes {
 }
 
 export interface Readiness {
-  /** Kafka answers. Without Redis the sidecar still routes (degraded mode), so Redis does not gate it. */
+  /**
+   * Kafka answers, and Redis answers or did once since start. Without Redis the sidecar still routes groups it
+   * has proven routes for (degraded mode); one that never reached Redis has none, so it is not ready.
+   */
   ready: boolean;
   degraded: boolean;
   /** `client` names the Kafka engine in use (`KAFKA_CLIENT`); `cause` what an operator must fix when Kafka refuses us. */
@@ -49,12 +52,24 @@ export class HealthChecker {
   readonly #metrics: HealthMetrics;
   readonly #degraded: () => boolean;
   readonly #kafkaProblem: KafkaProblemSource;
+  readonly #redisReached: () => boolean;
   readonly #log: Logger;
   #last: { at: number; result: Promise<Readiness> } | undefined;
 
-  /** `kafkaClient` names the engine in use, so /readyz says which one answered. */
-  constructor(probes: HealthProbes, kafkaClient: string, metrics: HealthMetrics, degraded: () => boolean, kafkaProblem: KafkaProblemSource, log: Logger) {
-    this.#degraded = degraded;
+  /**
+   * `kafkaClient` names the engine in use, so /readyz says which one answered; `redisReached` says whether the
+   * Redis connection was ever ready since start.
+   */
+  constructor(
+    probes: HealthProbes,
+    kafkaClient: string,
+    metrics: HealthMetrics,
+    state: { degraded: () => boolean; redisReached: () => boolean },
+    kafkaProblem: KafkaProblemSource,
+    log: Logger,
+  ) {
+    this.#degraded = state.degraded;
+    this.#redisReached = state.redisReached;
     this.#probes = probes;
     this.#kafkaClient = kafkaClient;
     this.#kafkaProblem = kafkaProblem;
@@ -84,6 +99,8 @@ export class HealthChecker {
     if (probed.ok && this.#kafkaProblem.clear()) this.#log.info('Kafka connection works again');
     this.#metrics.kafkaUp.set(kafka.ok ? 1 : 0);
     this.#metrics.redisUp.set(redis.ok ? 1 : 0);
-    return { ready: kafka.ok, degraded: this.#degraded() || !redis.ok, kafka: { ...kafka, client: this.#kafkaClient }, redis };
+    const reached = redis.ok || this.#redisReached();
+    const redisState = reached ? redis : { ok: false, error: `never reached since start, so no route can be proven: ${redis.error ?? 'unknown error'}` };
+    return { ready: kafka.ok && reached, degraded: this.#degraded() || !redis.ok, kafka: { ...kafka, client: this.#kafkaClient }, redis: redisState };
   }
 }

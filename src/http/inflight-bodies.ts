@@ -8,15 +8,26 @@ import type { Logger } from '../logging/logger.ts';
  * releases it when its response is done. A request that would take the total past `maxBytes` gets a
  * retriable 503 OVERLOADED without its body being read. One request is always let in when none is in
  * flight, so a body up to MAX_BODY_BYTES can still pass with a smaller limit.
+ *
+ * A compressed body (content-encoding gzip, deflate, br) is refused with 415 unless `acceptEncoded`: its
+ * content-length says nothing of what it inflates to. When accepted it reserves MAX_BODY_BYTES, the most
+ * the parser inflates it to before refusing it.
  */
-export function inflightBodyGate(maxBytes: number, maxBodyBytes: number, log: Logger): RequestHandler {
+export function inflightBodyGate(maxBytes: number, maxBodyBytes: number, acceptEncoded: boolean, log: Logger): RequestHandler {
   let inflight = 0;
   // Refusals are logged as a spell (its start, then its count when one is let in again), not one line each.
   let refused = 0;
   return (req, res, next) => {
+    const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+    const encoded = encoding !== 'identity' && encoding !== '';
+    if (encoded && !acceptEncoded) {
+      const message = `body: content-encoding "${encoding}" is not accepted (ACCEPT_ENCODED_BODIES=false); send the body uncompressed`;
+      next(new SidecarError('UNSUPPORTED_MEDIA_TYPE', message, { field: 'body' }));
+      return;
+    }
     const declared = Number(req.headers['content-length']);
     // A body declared bigger than the limit is refused by the parser before it is read: it costs no more.
-    const bytes = Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, maxBodyBytes) : maxBodyBytes;
+    const bytes = !encoded && Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, maxBodyBytes) : maxBodyBytes;
     if (inflight > 0 && inflight + bytes > maxBytes) {
       if (refused++ === 0) log.warn('refusing produce requests: their bodies in flight reach MAX_INFLIGHT_BODY_BYTES', { inflight, maxBytes });
       const message = `request bodies in flight hold ${inflight} bytes (limit ${maxBytes}, MAX_INFLIGHT_BODY_BYTES); retry shortly`;

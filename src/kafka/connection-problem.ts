@@ -9,7 +9,13 @@ import { OauthbearerTokenRejectedError } from './kafka-security.ts';
  * than wait out. Clients retry such failures forever and log every attempt; this keeps the cause for
  * /readyz and lets the caller log each distinct failure once, not once per retry.
  */
-export type KafkaFailureCause = 'authentication failed' | 'TLS verification failed' | 'TLS handshake failed';
+export type KafkaFailureCause =
+  | 'authentication failed'
+  | 'TLS verification failed'
+  | 'TLS handshake failed'
+  // Found by asking the listener itself (listener-probe.ts): the clients only say they cannot connect.
+  | 'TLS to a plaintext listener'
+  | 'plaintext to a TLS listener';
 
 /** When one failure names several causes, the first listed wins: a refused login says the most. */
 const PRECEDENCE: KafkaFailureCause[] = ['authentication failed', 'TLS verification failed', 'TLS handshake failed'];

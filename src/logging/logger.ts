@@ -1,4 +1,5 @@
 import pino from 'pino';
+import { currentRequestId } from './request-context.ts';
 
 /**
  * JSON-lines logs on stderr through pino: one object per line, greppable at 3 a.m. and parsed by any log pipeline.
@@ -136,6 +137,11 @@ export function createLogger(level: LogLevel, base: LogFields = {}, write: (line
       // Every field goes through sanitize, errors included: pino's `err` serializer would undo the flattening.
       serializers: { err: (value: unknown) => value },
       formatters: { level: (label) => ({ level: label }), log: sanitizeFields },
+      // Every line written while serving a request names it (X-Request-Id, src/http/app.ts).
+      mixin: () => {
+        const requestId = currentRequestId();
+        return requestId === undefined ? {} : { requestId };
+      },
     },
     { write },
   );

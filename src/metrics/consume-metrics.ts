@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 const PREFIX = 'ordered_sidecar_consume_';
@@ -6,6 +7,18 @@ const DELIVERY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 export const HOT_GROUPS = 10;
 /** MessageGroup label values are cut to this many characters. */
 const GROUP_LABEL_CHARS = 64;
+
+/**
+ * How MessageGroup names appear as label values (METRICS_GROUP_NAMES): they may be customer ids. `hash` shows
+ * the first 16 hex digits of their SHA-256 (the same on every replica, so a group can be followed; not a
+ * secret against someone who can guess ids), `off` an empty value.
+ */
+export type MetricsGroupNames = 'plain' | 'hash' | 'off';
+
+export function groupLabel(group: string | null, shown: MetricsGroupNames): string {
+  if (group === null || shown === 'off') return '';
+  return shown === 'hash' ? createHash('sha256').update(group).digest('hex').slice(0, 16) : group.slice(0, GROUP_LABEL_CHARS);
+}
 
 export interface HotGroup {
   partition: number;
@@ -44,7 +57,7 @@ export class ConsumeMetrics {
   readonly hotGroupBacklog: Gauge<'subscription' | 'rank' | 'partition' | 'message_group'>;
   readonly #sources: Array<() => ConsumeGauges> = [];
 
-  constructor(registry: Registry) {
+  constructor(registry: Registry, { groupNames = 'plain' }: { groupNames?: MetricsGroupNames } = {}) {
     const sources = this.#sources;
     const registers = [registry];
     this.deliveryDuration = new Histogram({
@@ -143,10 +156,7 @@ export class ConsumeMetrics {
       registers,
       collect() {
         each(this, (now) =>
-          now.hotGroups.map((g, i) => [
-            { rank: String(i + 1), partition: String(g.partition), message_group: (g.group ?? '').slice(0, GROUP_LABEL_CHARS) },
-            g.backlog,
-          ]),
+          now.hotGroups.map((g, i) => [{ rank: String(i + 1), partition: String(g.partition), message_group: groupLabel(g.group, groupNames) }, g.backlog]),
         );
       },
     });

@@ -3,15 +3,6 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 const PREFIX = 'ordered_sidecar_';
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-/** A topic's groups per partition and their spread, (max - min) / mean. */
-export interface TopicLoads {
-  loads: number[];
-  deviation: number;
-}
-
-/** Per-topic loads, read from Redis when Prometheus scrapes (not on the produce path). */
-export type LoadsSource = () => Promise<Map<string, TopicLoads>>;
-
 /**
  * Every metric the sidecar exports, on a registry the caller owns (tests build a fresh one each).
  * Names follow Prometheus conventions; docs/operations.md describes each.
@@ -45,36 +36,35 @@ export class SidecarMetrics {
   readonly replicaAckTimeouts: Counter;
   readonly redisUp: Gauge;
   readonly kafkaUp: Gauge;
-  #refreshLoads: (() => Promise<void>) | undefined;
+  readonly missingTopics: Gauge;
+  readonly skippedMissingTopics: Counter;
+  readonly loadsRefreshFailures: Counter;
+  readonly loadsRefreshed: Gauge;
+  /** Partitions shown per topic, so a topic that shrinks or goes missing leaves no stale series. */
+  readonly #partitionsShown = new Map<string, number>();
 
   constructor(registry: Registry = new Registry(), options: { defaultMetrics?: boolean } = {}) {
     this.registry = registry;
     const registers = [registry];
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
-    // prom-client collects all metrics of a scrape concurrently; the three load gauges share one read.
-    let refreshing: Promise<void> | undefined;
-    const refreshLoads = (): Promise<void> | undefined => this.#refreshLoads && (refreshing ??= this.#refreshLoads().finally(() => (refreshing = undefined)));
-
+    // The load gauges are set by a background refresh (src/routing/load-refresher.ts): a scrape reads memory only.
     this.totalMappedGroups = new Gauge({
       name: `${PREFIX}total_mapped_groups`,
       help: 'MessageGroups mapped in Redis, per topic.',
       labelNames: ['topic'],
       registers,
-      collect: refreshLoads,
     });
     this.partitionLoads = new Gauge({
       name: `${PREFIX}partition_loads`,
       help: 'MessageGroups mapped to each partition.',
       labelNames: ['topic', 'partition'],
       registers,
-      collect: refreshLoads,
     });
     this.loadDeviation = new Gauge({
       name: `${PREFIX}partition_load_deviation_ratio`,
       help: '(max - min) / mean of partition loads; 0 when balanced.',
       labelNames: ['topic'],
       registers,
-      collect: refreshLoads,
     });
     this.cacheHits = new Counter({ name: `${PREFIX}routing_cache_hits_total`, help: 'Routes served by the local cache.', registers });
     this.cacheMisses = new Counter({ name: `${PREFIX}routing_cache_misses_total`, help: 'Routes that needed Redis.', registers });
@@ -193,20 +183,56 @@ export class SidecarMetrics {
     });
     this.redisUp = new Gauge({ name: `${PREFIX}redis_up`, help: '1 when Redis answered the last check.', registers });
     this.kafkaUp = new Gauge({ name: `${PREFIX}kafka_up`, help: '1 when Kafka answered the last check.', registers });
+    this.missingTopics = new Gauge({
+      name: `${PREFIX}loads_missing_topics`,
+      help: 'Topics mapped in Redis that Kafka does not have (deleted ones, say); cleanup removes their mappings once idle past GROUP_TTL.',
+      registers,
+    });
+    this.skippedMissingTopics = new Counter({
+      name: `${PREFIX}loads_missing_topics_found_total`,
+      help: 'Times the loads refresh found a topic mapped in Redis missing from Kafka (once per topic, not per refresh).',
+      registers,
+    });
+    this.loadsRefreshFailures = new Counter({
+      name: `${PREFIX}loads_refresh_failures_total`,
+      help: 'Topics whose partition loads a background refresh could not read, or not within LOADS_REFRESH_TIMEOUT; they keep their last figures.',
+      registers,
+    });
+    this.loadsRefreshed = new Gauge({
+      name: `${PREFIX}loads_refreshed_timestamp_seconds`,
+      help: 'When the partition loads were last read from Redis and Kafka (unix seconds).',
+      registers,
+    });
   }
 
-  /** Makes scrapes report the mapping loads read from `source`; a failing read keeps the last values. */
-  trackLoads(source: LoadsSource): void {
-    this.#refreshLoads = async () => {
-      const byTopic = await source().catch(() => new Map<string, TopicLoads>());
-      for (const [topic, { loads, deviation }] of byTopic) {
-        this.totalMappedGroups.set(
-          { topic },
-          loads.reduce((a, b) => a + b, 0),
-        );
-        loads.forEach((load, partition) => this.partitionLoads.set({ topic, partition: String(partition) }, load));
-        this.loadDeviation.set({ topic }, deviation);
-      }
-    };
+  showLoads(topic: string, loads: readonly number[], deviation: number): void {
+    this.totalMappedGroups.set(
+      { topic },
+      loads.reduce((a, b) => a + b, 0),
+    );
+    loads.forEach((load, partition) => this.partitionLoads.set({ topic, partition: String(partition) }, load));
+    this.#removePartitions(topic, loads.length);
+    this.loadDeviation.set({ topic }, deviation);
+  }
+
+  showMissingTopic(topic: string, mappedGroups: number): void {
+    this.totalMappedGroups.set({ topic }, mappedGroups);
+    this.#removePartitions(topic, 0);
+    this.loadDeviation.remove({ topic });
+  }
+
+  forgetTopic(topic: string): void {
+    this.totalMappedGroups.remove({ topic });
+    this.#removePartitions(topic, 0);
+    this.loadDeviation.remove({ topic });
+  }
+
+  /** Drops the series of partitions `from` and above of `topic`. */
+  #removePartitions(topic: string, from: number): void {
+    for (let partition = from; partition < (this.#partitionsShown.get(topic) ?? 0); partition++) {
+      this.partitionLoads.remove({ topic, partition: String(partition) });
+    }
+    if (from === 0) this.#partitionsShown.delete(topic);
+    else this.#partitionsShown.set(topic, from);
   }
 }

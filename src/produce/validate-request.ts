@@ -19,6 +19,12 @@ const COMMON_FIELDS = ['key', 'value', 'headers', 'key_encoding', 'value_encodin
 const ORDERED_FIELDS = new Set(['message_group', 'dedup_id', ...COMMON_FIELDS]);
 const PLAIN_FIELDS = new Set(['partition', ...COMMON_FIELDS]);
 
+/**
+ * A string with a lone UTF-16 surrogate has no UTF-8 form: encoding turns the surrogate into U+FFFD, so two
+ * such strings that differ only there would pass as different here and be one in Redis and Kafka.
+ */
+export const LONE_SURROGATE = 'holds a lone UTF-16 surrogate (\\uD800-\\uDFFF not in a pair), which has no UTF-8 form';
+
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function rejectUnknown(value: Json, allowed: Set<string>, path: string): void {
@@ -50,6 +56,7 @@ function headers(message: Json, path: string): Record<string, string> {
   if (!isObject(raw)) throw invalid(`${path}.headers`, 'must be an object of string values');
   for (const [name, value] of Object.entries(raw)) {
     if (typeof value !== 'string') throw invalid(`${path}.headers.${name}`, 'must be a string');
+    if (!name.isWellFormed()) throw invalid(`${path}.headers`, `a header name ${LONE_SURROGATE}`);
     if (name.toLowerCase() === GROUP_HEADER) throw invalid(`${path}.headers.${name}`, `is reserved: the sidecar sets it from message_group`);
   }
   return raw as Record<string, string>;
@@ -60,6 +67,7 @@ function dedupId(message: Json, path: string, limits: RequestLimits, seen: Set<s
   const id = message.dedup_id;
   if (id === undefined || id === null) return undefined;
   if (typeof id !== 'string' || id === '') throw invalid(`${path}.dedup_id`, 'must be a non-empty string');
+  if (!id.isWellFormed()) throw invalid(`${path}.dedup_id`, LONE_SURROGATE);
   if (Buffer.byteLength(id) > limits.maxDedupIdBytes) throw invalid(`${path}.dedup_id`, `is over the limit of ${limits.maxDedupIdBytes} bytes`);
   if (seen.has(id)) throw invalid(`${path}.dedup_id`, 'repeats the dedup_id of an earlier message in this request');
   seen.add(id);
@@ -119,6 +127,7 @@ export function parseOrderedRequest(body: unknown, limits: RequestLimits): Produ
     rejectUnknown(message, ORDERED_FIELDS, path);
     const group = message.message_group;
     if (typeof group !== 'string' || group === '') throw invalid(`${path}.message_group`, 'is required and must be a non-empty string');
+    if (!group.isWellFormed()) throw invalid(`${path}.message_group`, LONE_SURROGATE);
     const groupBytes = Buffer.byteLength(group);
     if (groupBytes > limits.maxGroupBytes) throw invalid(`${path}.message_group`, `is ${groupBytes} bytes, over the limit of ${limits.maxGroupBytes}`);
     const { message: record, bytes } = commonRecord(message, path, limits, { name: group, bytes: groupBytes });

@@ -136,6 +136,12 @@ export class RouterStore implements RouteStore, CleanupStore {
     return Array.from({ length: partitions }, (_, p) => Number(raw[String(p)] ?? 0));
   }
 
+  /** Groups mapped in the topic, whatever their partitions (the sum of its loads). */
+  async mappedGroups(topic: string): Promise<number> {
+    const counts = await this.gateway.run(() => this.redis.hvals(this.keys(topic).loads));
+    return counts.reduce((sum, count) => sum + Number(count), 0);
+  }
+
   async topics(): Promise<string[]> {
     return (await this.gateway.run(() => this.redis.smembers(topicsKey(this.prefix)))).sort();
   }

@@ -1,7 +1,7 @@
 import { backoffMs, pause } from './backoff.ts';
 import type { ResolvedClientOptions } from './client-options.ts';
 import type { FailureInfo } from './errors.ts';
-import type { HttpClient } from './http.ts';
+import type { HttpClient, HttpOutcome } from './http.ts';
 import type { OrderedMessage } from './message-types.ts';
 import type { MessageError, MessageOutcome } from './result-types.ts';
 import { isProduceResponse, toWireMessage, type WireProduceResponse } from './wire.ts';
@@ -92,18 +92,13 @@ export async function sendViaSidecar(input: SidecarSendInput): Promise<SendOutco
     );
     let retry: number[] = [];
     if (!answer.ok || !isProduceResponse(answer.body) || answer.body.results.length !== pending.length) {
-      const failure: FailureInfo = answer.ok
-        ? {
-            code: 'INVALID_RESPONSE',
-            message: `sidecar answered ${answer.status} with a body that is not a produce response for ${pending.length} messages`,
-            retriable: false,
-            status: answer.status,
-          }
-        : answer.failure;
+      const failure = unreadableAnswer(answer, pending.length);
       failures.push(failure);
-      if (failure.retriable) retry = pending;
+      // A 2xx the SDK cannot read may have written everything: resent with the same dedup ids when the sidecar
+      // deduplicates, else left in doubt ('unknown'), never 'failed'.
+      if (failure.retriable && (failure.code !== IN_DOUBT_2XX || input.dedupWindowMs !== undefined)) retry = pending;
       for (const i of pending) {
-        if (failure.retriable) lastError.set(i, { partition: lastError.get(i)?.partition, error: messageError(failure) });
+        if (retry.length > 0) lastError.set(i, { partition: lastError.get(i)?.partition, error: messageError(failure) });
         else settle(i, undefined, messageError(failure));
       }
     } else {
@@ -143,6 +138,26 @@ export async function sendViaSidecar(input: SidecarSendInput): Promise<SendOutco
   }
   const finalOutcomes = outcomes as MessageOutcome[];
   return { attempts, messages: finalOutcomes, failure: summarise(failures, finalOutcomes, attempts, started), dedupUnavailable };
+}
+
+/** The code of a 2xx answer that cannot be read: the sidecar said it wrote, so the messages are in doubt. */
+const IN_DOUBT_2XX = 'INVALID_RESPONSE';
+
+/**
+ * What an answer that is not a readable produce response for `count` messages means. A 2xx one (not JSON, a
+ * null entry, entries missing) comes from a sidecar that may have written them all: retriable, so they count
+ * as unknown and are resent with the same dedup ids. Any other keeps the failure the HTTP layer saw.
+ */
+function unreadableAnswer(answer: HttpOutcome, count: number): FailureInfo {
+  const status = answer.ok ? answer.status : answer.failure.status;
+  const succeeded = status !== undefined && status >= 200 && status < 300;
+  if (!answer.ok && !(succeeded && answer.failure.code === IN_DOUBT_2XX)) return answer.failure;
+  return {
+    code: IN_DOUBT_2XX,
+    message: `sidecar answered ${status} with a body that is not a produce response for ${count} messages${succeeded ? '; they may have been written' : ''}`,
+    retriable: succeeded,
+    ...(status === undefined ? {} : { status }),
+  };
 }
 
 /**

@@ -99,8 +99,12 @@ export function toWireMessage(message: OrderedMessage, dedupId: string | undefin
 export const isWireError = (body: unknown): body is WireError =>
   typeof body === 'object' && body !== null && typeof (body as WireError).error?.code === 'string';
 
+const isObject = (value: unknown): boolean => typeof value === 'object' && value !== null;
+
+/** A produce answer the SDK can read entry by entry (a null entry would otherwise throw while it is read). */
 export const isProduceResponse = (body: unknown): body is WireProduceResponse =>
-  typeof body === 'object' &&
-  body !== null &&
+  isObject(body) &&
   Array.isArray((body as WireProduceResponse).results) &&
-  Array.isArray((body as WireProduceResponse).partition_errors);
+  Array.isArray((body as WireProduceResponse).partition_errors) &&
+  (body as WireProduceResponse).results.every(isObject) &&
+  (body as WireProduceResponse).partition_errors.every(isObject);

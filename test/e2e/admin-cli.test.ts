@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -114,6 +117,11 @@ describe('ordered-sidecar groups (CLI over /admin/v1)', () => {
     expect(noToken.stderr).toMatch(/401 UNAUTHORIZED/);
     expect((await groups(['topics', '--token', 'nope'], {})).stderr).toMatch(/wrong bearer token/);
     expect((await groups(['topics', '--token', TOKEN], {})).code).toBe(0);
+    // As in the sidecar's pod, where the token may be a mounted file.
+    const dir = mkdtempSync(join(tmpdir(), 'admin-token-'));
+    writeFileSync(join(dir, 'token'), `${TOKEN}\n`);
+    expect((await groups(['topics'], { ADMIN_TOKEN_FILE: join(dir, 'token') })).code).toBe(0);
+    rmSync(dir, { recursive: true });
     for (const args of [['get', 'only-topic'], ['frobnicate'], ['list', 't', '--bogus'], ['move', 't', 'g', 'x']]) {
       expect((await groups(args)).code, args.join(' ')).toBe(2);
     }

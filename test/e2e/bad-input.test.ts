@@ -124,6 +124,28 @@ const cases: { name: string; body: () => unknown; status: number; code: string; 
     field: 'messages[0].headers.Message-Group',
   },
   {
+    // Both encode to "a\uFFFD" in UTF-8: they passed the in-request repeat check and then collided in Redis.
+    name: 'dedup_ids that differ only in a lone surrogate',
+    body: () => ({ topic, messages: [ok({ dedup_id: 'a\ud800' }), ok({ dedup_id: 'a\udc00' })] }),
+    status: 400,
+    code: 'INVALID_REQUEST',
+    field: 'messages[0].dedup_id',
+  },
+  {
+    name: 'a message_group with a lone surrogate',
+    body: () => ({ topic, messages: [ok(), ok({ message_group: 'g\udfff' })] }),
+    status: 400,
+    code: 'INVALID_REQUEST',
+    field: 'messages[1].message_group',
+  },
+  {
+    name: 'a header name with a lone surrogate',
+    body: () => ({ topic, messages: [ok({ headers: { 'h\ud83d': 'v' } })] }),
+    status: 400,
+    code: 'INVALID_REQUEST',
+    field: 'messages[0].headers',
+  },
+  {
     name: 'a message over the size limit',
     body: () => ({ topic, messages: [ok(), ok({ value: 'x'.repeat(1001) })] }),
     status: 413,

@@ -63,6 +63,21 @@ describe('route-2.lua against real Redis', () => {
     expect(await store.loads('orders', loads.length)).toEqual(loads);
   });
 
+  it('assigns groups on a topic of 10,000 partitions (past what Lua unpack() takes), least loaded first', async () => {
+    const partitions = 10_000;
+    const first = await route(store, 'first', partitions);
+    expect(first.created).toBe(true);
+    const second = await route(store, 'second', partitions);
+    expect(second.partition).not.toBe(first.partition);
+    expect(second.partition).toBe(
+      leastLoadedPartition(
+        Array.from({ length: partitions }, (_, p) => (p === first.partition ? 1 : 0)),
+        groupHash('second'),
+      ),
+    );
+    expect((await store.loads('orders', partitions)).reduce((a, b) => a + b, 0)).toBe(2);
+  });
+
   it('keeps an existing mapping (sticky) even when its partition became the most loaded', async () => {
     const first = await route(store, 'player-1', 4);
     for (let i = 0; i < 12; i++) await route(store, `filler-${i}`, 4);

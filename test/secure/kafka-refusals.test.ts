@@ -51,6 +51,22 @@ describe.runIf(secured)('a secured Kafka refuses what it should', () => {
     }
   });
 
+  it('names a sidecar without TLS against the TLS listener in /readyz and once in the log', async () => {
+    const plaintext = Object.fromEntries(
+      Object.keys(process.env)
+        .filter((name) => /^KAFKA_(TLS|SASL)/.test(name))
+        .map((name) => [name, undefined]),
+    );
+    const sidecar = await spawnSidecar(testOptions(), { env: plaintext });
+    running.push(sidecar);
+    const cause = 'plaintext to a TLS listener';
+    const readiness = await readyzUntil(sidecar.url, (r) => r.kafka.cause !== undefined);
+    expect(readiness.status).toBe(503);
+    expect(readiness.body).toMatchObject({ ready: false, kafka: { ok: false, cause } });
+    expect(readiness.body.kafka.error).toContain('KAFKA_TLS=true');
+    expect(sidecar.logs.filter((l) => l.includes(`"Kafka ${cause};`))).toHaveLength(1);
+  });
+
   it('refuses a PLAINTEXT client, and a TLS client without SASL, on the secured port', async () => {
     const attempt = async (config: Partial<ConstructorParameters<typeof Kafka>[0]>): Promise<unknown> => {
       const admin = new Kafka({

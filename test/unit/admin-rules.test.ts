@@ -89,6 +89,8 @@ describe('admin exposure', () => {
     const log = createLogger('info', {}, (line) => lines.push(line));
     warnIfAdminExposed({ host: '127.0.0.1' }, log);
     warnIfAdminExposed({ host: '0.0.0.0', adminToken: 't', apiToken: 'u' }, log);
+    // Tokens read from files (ADMIN_TOKEN_FILE, API_TOKEN_FILE) count as set.
+    warnIfAdminExposed({ host: '0.0.0.0', adminToken: () => 't', apiToken: () => 'u' }, log);
     expect(lines).toEqual([]);
     warnIfAdminExposed({ host: '0.0.0.0', apiToken: 'u' }, log);
     expect(lines).toHaveLength(1);

@@ -38,9 +38,11 @@ if existing then
   return { partition, 0 }
 end
 
-local fields = {}
-for p = 0, partitionCount - 1 do fields[p + 1] = p end
-local loads = rcall('HMGET', loadsKey, unpack(fields))
+-- HGETALL rather than HMGET of every partition: passing thousands of fields through unpack() fails past
+-- Lua's C stack (about 8,000 values), and the loads hash holds one field per partition anyway.
+local loads = {}
+local stored = rcall('HGETALL', loadsKey)
+for i = 1, #stored, 2 do loads[tonumber(stored[i]) + 1] = stored[i + 1] end
 
 local min
 for p = 1, partitionCount do
