@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { replicaAcksOf, type SidecarOptions } from './config/options.ts';
 import { createApp } from './http/app.ts';
 import { HealthChecker } from './http/health.ts';
-import { PartitionWriter } from './kafka/partition-writer.ts';
+import { PartitionWriter } from './writer/partition-writer.ts';
+import { defaultPartitioner } from './kafka/default-partitioner.ts';
 import { createKafkaEngine } from './kafka/create-engine.ts';
 import { kafkaConnection } from './kafka/kafka-connection.ts';
 import { TopicMetadata } from './kafka/topic-metadata.ts';
@@ -57,11 +58,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   const metadata = new TopicMetadata((topic) => kafka.partitionCount(topic), options.metadataRefreshMs);
   const router = new OrderedMessageRouter(store, (topic, how) => metadata.partitionCount(topic, how), options, metrics, log);
   const cleaner = new MappingCleaner(store, options, metrics, log);
-  const writer = new PartitionWriter(
-    (topic, partition, messages) => kafka.send(topic, partition, messages),
-    { ...options, maxQueueWaitMs: options.kafkaWriteTimeoutMs },
-    metrics,
-  );
+  const writer = new PartitionWriter(kafka, { ...options, maxQueueWaitMs: options.kafkaWriteTimeoutMs }, metrics);
   // A retry waits for an earlier attempt at most as long as that attempt's write could take behind one batch.
   const dedup = new DedupWindow(
     new RedisDedupStore(gateway, options.redisPrefix, options.dedupWindowMs),
@@ -72,6 +69,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
     router,
     partitionCount: (t) => metadata.partitionCount(t),
     writer,
+    keyPartitioner: defaultPartitioner(),
     metrics,
     limits: options,
     dedup,

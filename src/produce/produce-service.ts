@@ -1,6 +1,6 @@
 import { SidecarError, storeUnavailable } from '../errors/sidecar-error.ts';
-import type { PartitionWriter } from '../kafka/partition-writer.ts';
-import { defaultPartitioner } from '../kafka/default-partitioner.ts';
+import type { PartitionWriter } from '../writer/partition-writer.ts';
+import type { EngineMessage } from '../writer/send-port.ts';
 import type { OrderedMessageRouter } from '../routing/router.ts';
 import type { DedupWindow } from '../dedup/dedup-window.ts';
 import type { Logger } from '../logging/logger.ts';
@@ -18,12 +18,16 @@ export interface ProduceMetrics {
   deduplicated: { inc(labels: { topic: string }, value?: number): void };
 }
 
+/** Kafka's default partitioner for a plain record without a partition (murmur2 of the key, as the Java client). */
+export type KeyPartitioner = (topic: string, partitionCount: number, message: EngineMessage) => number;
+
 export interface ProduceDeps {
   /** Above this many bytes waiting for Kafka, new requests are refused rather than queued without bound. */
   maxQueuedBytes: number;
   router: OrderedMessageRouter;
   partitionCount: (topic: string) => Promise<number>;
   writer: PartitionWriter;
+  keyPartitioner: KeyPartitioner;
   metrics: ProduceMetrics;
   limits: RequestLimits;
   dedup: DedupWindow;
@@ -33,7 +37,6 @@ export interface ProduceDeps {
 /** The two produce operations, independent of HTTP: validate everything, route, then write. */
 export class ProduceService {
   readonly #deps: ProduceDeps;
-  readonly #kafkaPartitioner = defaultPartitioner();
 
   constructor(deps: ProduceDeps) {
     this.#deps = deps;
@@ -139,13 +142,13 @@ export class ProduceService {
 
   /** Plain produce, unchanged Kafka semantics: explicit partition, else the key's hash, else spread. */
   async plain(body: unknown): Promise<ProduceResponse> {
-    const { partitionCount, writer, limits } = this.#deps;
+    const { partitionCount, writer, limits, keyPartitioner } = this.#deps;
     const { topic, records } = parsePlainRequest(body, limits);
     this.#refuseWhenOverloaded();
     const count = await partitionCount(topic);
     const partitions = records.map((record, i) => {
       if (record.partition === undefined) {
-        return this.#kafkaPartitioner(topic, count, record.message);
+        return keyPartitioner(topic, count, record.message);
       }
       if (record.partition >= count) {
         throw new SidecarError('INVALID_REQUEST', `messages[${i}].partition: topic "${topic}" has partitions 0..${count - 1}`, {

@@ -2,13 +2,21 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin, Kafka } from 'kafkajs';
 import { createKafkaEngine } from '../../src/kafka/create-engine.ts';
-import { KAFKA_CLIENTS, type EngineMessage, type KafkaEngine } from '../../src/kafka/kafka-engine.ts';
-import { fromKafkaError } from '../../src/kafka/kafka-errors.ts';
+import { KAFKA_CLIENTS, type KafkaEngine } from '../../src/kafka/kafka-engine.ts';
 import { createLogger } from '../../src/logging/logger.ts';
+import type { EngineMessage } from '../../src/writer/send-port.ts';
 import { connectAdmin, consumeAll, createTopic, recordCount, testConnection, testKafka } from '../support/kafka.ts';
 
 const log = createLogger('error', { test: true });
 const message = (value: string | null, key: string | null = null, headers: Record<string, string> = {}): EngineMessage => ({ key, value, headers });
+
+/** One batch in a request of its own: its first offset, or its error thrown. */
+async function send(engine: KafkaEngine, topic: string, partition: number, messages: EngineMessage[]): Promise<bigint> {
+  const [outcome] = await engine.sendBatches([{ topic, partition, messages }]);
+  if (!outcome) throw new Error('no outcome');
+  if ('error' in outcome) throw outcome.error;
+  return outcome.baseOffset;
+}
 
 /** A TCP server that accepts connections and never answers: a broker that hangs. */
 async function silentBroker(): Promise<{ address: string; close: () => Promise<void> }> {
@@ -58,8 +66,8 @@ describe.each(KAFKA_CLIENTS)('the %s engine', (name) => {
 
   it('writes a batch to the named partition, in order, and returns the offset of its first record', async () => {
     const topic = await createTopic(admin, 3);
-    expect(await engine.send(topic, 2, [message('a', null, { 'message-group': 'g1' }), message(null, 'k'), message('c')])).toBe(0n);
-    expect(await engine.send(topic, 2, [message('d')])).toBe(3n);
+    expect(await send(engine, topic, 2, [message('a', null, { 'message-group': 'g1' }), message(null, 'k'), message('c')])).toBe(0n);
+    expect(await send(engine, topic, 2, [message('d')])).toBe(3n);
     const records = await consumeAll(kafka, admin, topic);
     expect(records.map((r) => [r.partition, r.offset, r.key, r.value])).toEqual([
       [2, '0', null, 'a'],
@@ -73,7 +81,7 @@ describe.each(KAFKA_CLIENTS)('the %s engine', (name) => {
   it('writes binary values byte for byte and counts multi-byte strings in bytes', async () => {
     const topic = await createTopic(admin, 1);
     const binary = Buffer.from([0, 255, 1, 254]);
-    await engine.send(topic, 0, [{ key: binary, value: 'żółw €', headers: { h: 'ü' } }]);
+    await send(engine, topic, 0, [{ key: binary, value: 'żółw €', headers: { h: 'ü' } }]);
     const consumer = kafka.consumer({ groupId: `engine-${topic}` });
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
@@ -86,6 +94,47 @@ describe.each(KAFKA_CLIENTS)('the %s engine', (name) => {
     expect(received.header).toBe('ü');
   });
 
+  it('writes the batches of several topics and partitions in one call, each with its own offsets', async () => {
+    const [first, second] = [await createTopic(admin, 3), await createTopic(admin, 2)];
+    await send(engine, first, 1, [message('earlier')]);
+    const outcomes = await engine.sendBatches([
+      { topic: first, partition: 0, messages: [message('a0'), message('a1')] },
+      { topic: first, partition: 1, messages: [message('b0')] },
+      { topic: second, partition: 1, messages: [message('c0'), message('c1'), message('c2')] },
+    ]);
+    expect(outcomes).toEqual([{ baseOffset: 0n }, { baseOffset: 1n }, { baseOffset: 0n }]);
+    const firstRecords = await consumeAll(kafka, admin, first);
+    const secondRecords = await consumeAll(kafka, admin, second);
+    expect(firstRecords.map((r) => [r.partition, r.offset, r.value]).sort()).toEqual([
+      [0, '0', 'a0'],
+      [0, '1', 'a1'],
+      [1, '0', 'earlier'],
+      [1, '1', 'b0'],
+    ]);
+    expect(secondRecords.map((r) => [r.partition, r.offset, r.value])).toEqual([
+      [1, '0', 'c0'],
+      [1, '1', 'c1'],
+      [1, '2', 'c2'],
+    ]);
+  });
+
+  it('fails only the partition the broker refuses inside a shared request; the others are written once', async () => {
+    const [refused, accepted] = [await createTopic(admin, 1), await createTopic(admin, 2)];
+    const batches = [
+      { topic: accepted, partition: 0, messages: [message('kept-0')] },
+      { topic: refused, partition: 0, messages: [message('x'.repeat(2 * 1024 * 1024))] },
+      { topic: accepted, partition: 1, messages: [message('kept-1')] },
+    ];
+    const outcomes = await engine.sendBatches(batches);
+    expect(outcomes[0]).toEqual({ baseOffset: 0n });
+    expect(outcomes[1]).toMatchObject({ error: { code: 'KAFKA_REJECTED', retriable: false } });
+    expect(outcomes[2]).toEqual({ baseOffset: 0n });
+    expect(await recordCount(admin, refused)).toBe(0);
+    expect((await consumeAll(kafka, admin, accepted)).map((r) => r.value).sort()).toEqual(['kept-0', 'kept-1']);
+    // The next request gets a fresh producer id and writes normally.
+    expect(await send(engine, refused, 0, [message('next')])).toBe(0n);
+  });
+
   it('reads partition counts, and undefined for a topic that does not exist', async () => {
     const topic = await createTopic(admin, 5);
     expect(await engine.partitionCount(topic)).toBe(5);
@@ -94,7 +143,7 @@ describe.each(KAFKA_CLIENTS)('the %s engine', (name) => {
 
   it('never writes a batch for a partition the topic does not have to another partition', async () => {
     const topic = await createTopic(admin, 2);
-    const failure = await engine.send(topic, 3, [message('stray')]).then(
+    const failure = await send(engine, topic, 3, [message('stray')]).then(
       () => undefined,
       (err: unknown) => err,
     );
@@ -104,20 +153,20 @@ describe.each(KAFKA_CLIENTS)('the %s engine', (name) => {
 
   it('writes to a partition added after it first saw the topic', async () => {
     const topic = await createTopic(admin, 2);
-    await engine.send(topic, 1, [message('before')]);
+    await send(engine, topic, 1, [message('before')]);
     await admin.createPartitions({ topicPartitions: [{ topic, count: 4 }] });
-    expect(await engine.send(topic, 3, [message('after')])).toBe(0n);
+    expect(await send(engine, topic, 3, [message('after')])).toBe(0n);
     expect(await recordCount(admin, topic)).toBe(2);
   });
 
   it('reports a refused batch as rejected (nothing written), and writes the next batch normally', async () => {
     const topic = await createTopic(admin, 1);
-    const failure = await engine.send(topic, 0, [message('x'.repeat(2 * 1024 * 1024))]).then(
+    const failure = await send(engine, topic, 0, [message('x'.repeat(2 * 1024 * 1024))]).then(
       () => undefined,
       (err: unknown) => err,
     );
-    expect(fromKafkaError(failure, 'writing').code).toBe('KAFKA_REJECTED');
-    expect(await engine.send(topic, 0, [message('next')])).toBe(0n);
+    expect(failure).toMatchObject({ code: 'KAFKA_REJECTED' });
+    expect(await send(engine, topic, 0, [message('next')])).toBe(0n);
     expect(await recordCount(admin, topic)).toBe(1);
   });
 
@@ -153,7 +202,7 @@ describe.each(KAFKA_CLIENTS)('the %s engine', (name) => {
     const broker = await silentBroker();
     const hung = createKafkaEngine(name, testConnection(`engine-test-${name}-hung`, [broker.address]), 5000, log);
     try {
-      await expect(hung.send('any-topic', 0, [message('lost')])).rejects.toThrow();
+      await expect(send(hung, 'any-topic', 0, [message('lost')])).rejects.toThrow();
       await expect(hung.ping()).rejects.toThrow();
     } finally {
       await hung.close();
