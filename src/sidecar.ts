@@ -44,7 +44,12 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   const metrics = new SidecarMetrics();
   warnWeakKafkaSecurity(options, log);
   const connection = kafkaConnection(options);
-  const kafka = createKafkaEngine(options.kafkaClient, connection, options.kafkaWriteTimeoutMs, log);
+  const kafka = await createKafkaEngine(
+    options.kafkaClient,
+    connection,
+    { writeTimeoutMs: options.kafkaWriteTimeoutMs, compression: options.kafkaCompression },
+    log,
+  );
   // Fail fast when Redis is away (no offline queue; RedisGateway bounds each command): the router then
   // degrades at once instead of holding requests; ioredis keeps reconnecting in the background.
   const behaviour = { maxRetriesPerRequest: 1, enableOfflineQueue: false, keepAlive: 5000 } as const;

@@ -1,12 +1,23 @@
-import type { Admin } from 'kafkajs';
+import { CompressionTypes, type Admin } from 'kafkajs';
+import type { KafkaCompression } from '../config/options.ts';
 import { kafkajsClient } from './kafkajs-client.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { KafkaConnection } from './kafka-connection.ts';
+import type { ProducerSettings } from './create-engine.ts';
+import { registerKafkajsCodecs } from './kafkajs-codecs.ts';
 import type { KafkaEngine } from './kafka-engine.ts';
 import { fromKafkaError } from './kafka-errors.ts';
 import type { BatchOutcome, PartitionBatch } from '../writer/send-port.ts';
 import { ResettableProducer } from './resettable-producer.ts';
 import { retryBudget } from './retry-budget.ts';
+
+const KAFKAJS_CODECS = {
+  none: CompressionTypes.None,
+  gzip: CompressionTypes.GZIP,
+  snappy: CompressionTypes.Snappy,
+  lz4: CompressionTypes.LZ4,
+  zstd: CompressionTypes.ZSTD,
+} as const satisfies Record<KafkaCompression, CompressionTypes>;
 
 /**
  * The design card's client. Its idempotent producer keeps a failed batch's sequence numbers, so the
@@ -20,11 +31,12 @@ export class KafkajsEngine implements KafkaEngine {
   /** The last admin call queued; each next one waits for it (see #oneAtATime). */
   #adminTail: Promise<unknown> = Promise.resolve();
 
-  constructor(connection: KafkaConnection, writeTimeoutMs: number, log: Logger) {
+  constructor(connection: KafkaConnection, { writeTimeoutMs, compression }: ProducerSettings, log: Logger) {
     const budget = retryBudget(writeTimeoutMs);
+    if (compression !== 'none' && compression !== 'gzip') registerKafkajsCodecs();
     const kafka = kafkajsClient(connection, log, { retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 }, requestTimeout: budget.requestTimeout });
     this.#admin = kafka.admin();
-    this.#producer = new ResettableProducer(kafka, log, budget);
+    this.#producer = new ResettableProducer(kafka, log, budget, KAFKAJS_CODECS[compression]);
   }
 
   async connect(): Promise<void> {

@@ -1,7 +1,9 @@
 import { Producer, UserError, type CallbackWithPromise, type ProduceOptions, type ProducerInfo } from '@platformatic/kafka';
+import type { KafkaCompression } from '../config/options.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { BatchOutcome, PartitionBatch } from '../writer/send-port.ts';
 import type { KafkaConnection } from './kafka-connection.ts';
+import type { ProducerSettings } from './create-engine.ts';
 import { reportRefusal } from './connection-problem.ts';
 import { platformaticSecurity } from './kafka-security.ts';
 import type { KafkaEngine } from './kafka-engine.ts';
@@ -97,8 +99,11 @@ export class PlatformaticEngine implements KafkaEngine {
   #lastFailureLog = Number.NEGATIVE_INFINITY;
   #unloggedFailures = 0;
 
-  constructor(connection: KafkaConnection, writeTimeoutMs: number, log: Logger) {
+  readonly #compression: KafkaCompression;
+
+  constructor(connection: KafkaConnection, { writeTimeoutMs, compression }: ProducerSettings, log: Logger) {
     this.#connection = connection;
+    this.#compression = compression;
     this.#budget = retryBudget(writeTimeoutMs);
     this.#writeTimeoutMs = writeTimeoutMs;
     this.#log = log;
@@ -264,6 +269,7 @@ export class PlatformaticEngine implements KafkaEngine {
       serializers: SERIALIZERS,
       idempotent: true,
       acks: -1,
+      compression: this.#compression,
       autocreateTopics: false,
       // Bounded (at least 2: the library turns fewer into unlimited retries for an idempotent producer).
       retries,

@@ -1,6 +1,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Admin, Kafka } from 'kafkajs';
+import { CompressionCodecs, CompressionTypes, type Admin, type Kafka } from 'kafkajs';
+import { KAFKA_COMPRESSIONS } from '../../src/config/options.ts';
+import { registerKafkajsCodecs } from '../../src/kafka/kafkajs-codecs.ts';
 import { createKafkaEngine } from '../../src/kafka/create-engine.ts';
 import { KAFKA_CLIENTS, type KafkaEngine } from '../../src/kafka/kafka-engine.ts';
 import { createLogger } from '../../src/logging/logger.ts';
@@ -52,7 +54,7 @@ describe.each(KAFKA_CLIENTS)('the %s engine', (name) => {
   let engine: KafkaEngine;
 
   beforeAll(async () => {
-    engine = createKafkaEngine(name, testConnection(`engine-test-${name}`), 10_000, log);
+    engine = await createKafkaEngine(name, testConnection(`engine-test-${name}`), { writeTimeoutMs: 10_000, compression: 'none' }, log);
     await engine.connect();
   });
 
@@ -135,6 +137,40 @@ describe.each(KAFKA_CLIENTS)('the %s engine', (name) => {
     expect(await send(engine, refused, 0, [message('next')])).toBe(0n);
   });
 
+  it.each(KAFKA_COMPRESSIONS.filter((c) => c !== 'none'))('writes %s-compressed batches that read back intact', async (compression) => {
+    const topic = await createTopic(admin, 2);
+    const compressing = await createKafkaEngine(name, testConnection(`engine-test-${name}-${compression}`), { writeTimeoutMs: 10_000, compression }, log);
+    const values = Array.from({ length: 50 }, (_, i) => `order-${i} ${'the same words again and again '.repeat(8)}`);
+    try {
+      const outcomes = await compressing.sendBatches([
+        { topic, partition: 0, messages: values.slice(0, 25).map((v) => message(v, `k${v.length}`, { 'message-group': 'g' })) },
+        { topic, partition: 1, messages: values.slice(25).map((v) => message(v)) },
+      ]);
+      expect(outcomes).toEqual([{ baseOffset: 0n }, { baseOffset: 0n }]);
+    } finally {
+      await compressing.close();
+    }
+    // The reader (kafkajs) must run the codec to decode the batches: they were written compressed with it.
+    const type = ({ gzip: CompressionTypes.GZIP, snappy: CompressionTypes.Snappy, lz4: CompressionTypes.LZ4, zstd: CompressionTypes.ZSTD } as const)[
+      compression
+    ];
+    registerKafkajsCodecs();
+    const codec = CompressionCodecs[type];
+    let decoded = 0;
+    CompressionCodecs[type] = () => {
+      decoded++;
+      return codec();
+    };
+    try {
+      const records = await consumeAll(kafka, admin, topic);
+      expect(records.filter((r) => r.partition === 0).map((r) => [r.value, r.headers['message-group']])).toEqual(values.slice(0, 25).map((v) => [v, 'g']));
+      expect(records.filter((r) => r.partition === 1).map((r) => r.value)).toEqual(values.slice(25));
+    } finally {
+      CompressionCodecs[type] = codec;
+    }
+    expect(decoded).toBeGreaterThan(0);
+  });
+
   it('reads partition counts, and undefined for a topic that does not exist', async () => {
     const topic = await createTopic(admin, 5);
     expect(await engine.partitionCount(topic)).toBe(5);
@@ -175,7 +211,7 @@ describe.each(KAFKA_CLIENTS)('the %s engine', (name) => {
     // every turn until connect() settles lands calls in each step of the connect, including the one where
     // kafkajs's Broker had a socket but no ApiVersions yet (which failed "Broker not connected").
     const topic = await createTopic(admin, 2);
-    const fresh = createKafkaEngine(name, testConnection(`engine-test-${name}-connecting`), 10_000, log);
+    const fresh = await createKafkaEngine(name, testConnection(`engine-test-${name}-connecting`), { writeTimeoutMs: 10_000, compression: 'none' }, log);
     try {
       let connected = false;
       const connecting = fresh.connect().finally(() => (connected = true));
@@ -200,7 +236,12 @@ describe.each(KAFKA_CLIENTS)('the %s engine', (name) => {
 
   it('fails a send to a cluster that never answers, and a ping of it', async () => {
     const broker = await silentBroker();
-    const hung = createKafkaEngine(name, testConnection(`engine-test-${name}-hung`, [broker.address]), 5000, log);
+    const hung = await createKafkaEngine(
+      name,
+      testConnection(`engine-test-${name}-hung`, [broker.address]),
+      { writeTimeoutMs: 5000, compression: 'none' },
+      log,
+    );
     try {
       await expect(send(hung, 'any-topic', 0, [message('lost')])).rejects.toThrow();
       await expect(hung.ping()).rejects.toThrow();

@@ -52,10 +52,19 @@ beforeAll(async () => {
   expect(inject('kafkaBrokers').length, 'the failover suite needs `stack.sh up --kafka-nodes 3`').toBeGreaterThanOrEqual(3);
   kafka = testKafka();
   admin = await connectAdmin(kafka);
-  engine = createKafkaEngine(testKafkaClient(), testConnection(`partial-failure-${testKafkaClient()}`), 10_000, log);
+  engine = await createKafkaEngine(
+    testKafkaClient(),
+    testConnection(`partial-failure-${testKafkaClient()}`),
+    { writeTimeoutMs: 10_000, compression: 'none' },
+    log,
+  );
   await engine.connect();
   registry = new Registry();
-  writer = new PartitionWriter(engine, { maxBatchMessages: 1000, maxBatchBytes: 900 * 1024, maxQueueWaitMs: 10_000 }, new SidecarMetrics(registry, { defaultMetrics: false }));
+  writer = new PartitionWriter(
+    engine,
+    { maxBatchMessages: 1000, maxBatchBytes: 900 * 1024, maxQueueWaitMs: 10_000 },
+    new SidecarMetrics(registry, { defaultMetrics: false }),
+  );
 });
 
 afterAll(async () => {
