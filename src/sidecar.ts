@@ -4,7 +4,7 @@ import { replicaAcksOf, type SidecarOptions } from './config/options.ts';
 import { createApp } from './http/app.ts';
 import { HealthChecker } from './http/health.ts';
 import { PartitionWriter } from './writer/partition-writer.ts';
-import { defaultPartitioner } from './kafka/default-partitioner.ts';
+import { defaultPartitioner } from './produce/key-partitioner.ts';
 import { createKafkaEngine } from './kafka/create-engine.ts';
 import { kafkaConnection } from './kafka/kafka-connection.ts';
 import { TopicMetadata } from './kafka/topic-metadata.ts';
@@ -27,7 +27,6 @@ import { AdminStore } from './redis/admin-store.ts';
 import { AdminService } from './admin/admin-service.ts';
 import { warnIfAdminExposed } from './admin/admin-auth.ts';
 import { readSubscriptionsFile } from './consume/subscriptions.ts';
-import { createConsumption } from './consumption.ts';
 
 export interface RunningSidecar {
   url: string;
@@ -113,7 +112,11 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   dedup.start();
 
   // Consumption starts after the produce path exists: dead letters go through it.
-  const consumption = subscriptions.length === 0 ? undefined : createConsumption({ subscriptions, produce, registry: metrics.registry, options, log });
+  // Loaded only with subscriptions: the consumer and its client library would only take memory otherwise.
+  const consumption =
+    subscriptions.length === 0
+      ? undefined
+      : (await import('./consumption.ts')).createConsumption({ subscriptions, produce, registry: metrics.registry, options, log });
   consumption?.service.start();
 
   const adminService = new AdminService({

@@ -1,6 +1,6 @@
 import { SidecarError, storeUnavailable } from '../errors/sidecar-error.ts';
 import type { PartitionWriter } from '../writer/partition-writer.ts';
-import type { EngineMessage } from '../writer/send-port.ts';
+import type { KeyPartitioner } from './key-partitioner.ts';
 import type { OrderedMessageRouter } from '../routing/router.ts';
 import type { DedupWindow } from '../dedup/dedup-window.ts';
 import type { Logger } from '../logging/logger.ts';
@@ -17,9 +17,6 @@ export interface ProduceMetrics {
   dedupUnavailable: { inc(labels: { topic: string }, value?: number): void };
   deduplicated: { inc(labels: { topic: string }, value?: number): void };
 }
-
-/** Kafka's default partitioner for a plain record without a partition (murmur2 of the key, as the Java client). */
-export type KeyPartitioner = (topic: string, partitionCount: number, message: EngineMessage) => number;
 
 export interface ProduceDeps {
   /** Above this many bytes waiting for Kafka, new requests are refused rather than queued without bound. */
