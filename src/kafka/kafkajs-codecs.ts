@@ -1,5 +1,8 @@
 import { compressionsAlgorithms } from '@platformatic/kafka';
-import { CompressionCodecs, CompressionTypes } from 'kafkajs';
+import kafkajs from 'kafkajs';
+
+// kafkajs is CommonJS and Node's ESM loader does not see CompressionCodecs among its named exports.
+const { CompressionCodecs, CompressionTypes } = kafkajs;
 
 /**
  * kafkajs ships gzip only and leaves snappy, lz4 and zstd to codec packages (native ones for lz4 and zstd).
