@@ -98,7 +98,6 @@ export class PlatformaticEngine implements KafkaEngine {
   #closed = false;
   #lastFailureLog = Number.NEGATIVE_INFINITY;
   #unloggedFailures = 0;
-
   readonly #compression: KafkaCompression;
 
   constructor(connection: KafkaConnection, { writeTimeoutMs, compression }: ProducerSettings, log: Logger) {
@@ -121,13 +120,16 @@ export class PlatformaticEngine implements KafkaEngine {
 
   /** The leader in the producer's cached metadata; the writer shares one request among a leader's partitions. */
   leaderOf(topic: string, partition: number): number | undefined {
-    return this.#producer.currentMetadata?.topics.get(topic)?.partitions[partition]?.leader;
+    const leader = this.#producer.currentMetadata?.topics.get(topic)?.partitions[partition]?.leader;
+    // -1 is Kafka's "no leader now": such a partition goes alone, not in a request with other leaderless ones.
+    return leader !== undefined && leader >= 0 ? leader : undefined;
   }
 
   sendBatches(batches: readonly PartitionBatch[]): Promise<BatchOutcome[]> {
-    const where = describe(batches);
+    // Named only when something failed: a successful request builds no description.
+    const where = (): string => describe(batches);
     const failAll = (err: unknown): BatchOutcome[] => {
-      const error = fromKafkaError(err, `writing to ${where}`);
+      const error = fromKafkaError(err, `writing to ${where()}`);
       return batches.map(() => ({ error }));
     };
     if (this.#closed) return Promise.resolve(failAll(new Error('the Kafka producer is shut down')));
@@ -136,7 +138,7 @@ export class PlatformaticEngine implements KafkaEngine {
       let settled = false;
       const deadline = setTimeout(() => {
         settled = true;
-        this.#replace(producer, where);
+        this.#replace(producer, where());
         resolve(
           failAll(new WriteDeadlineError(`no answer from Kafka within the write deadline of ${this.#writeTimeoutMs} ms; the batch may or may not be in Kafka`)),
         );
@@ -146,15 +148,15 @@ export class PlatformaticEngine implements KafkaEngine {
           if (settled) return;
           settled = true;
           clearTimeout(deadline);
-          const failed = outcomes.find((o): o is { error: NonNullable<Extract<BatchOutcome, { error: unknown }>['error']> } => 'error' in o);
-          if (failed) this.#logFailure(where, failed.error);
+          const failed = outcomes.find((o) => 'error' in o);
+          if (failed && 'error' in failed) this.#logFailure(where(), failed.error);
           resolve(outcomes);
         },
         (err: unknown) => {
           if (settled) return;
           settled = true;
           clearTimeout(deadline);
-          this.#logFailure(where, err);
+          this.#logFailure(where(), err);
           resolve(failAll(err));
         },
       );
