@@ -1,6 +1,6 @@
 /**
  * The architecture as rules: which folder of src/ may import which, type-only imports included. Dependencies
- * point inward: `routing` and `dedup` are the core and own their ports; `redis` and `kafka` are adapters that
+ * point inward: `routing`, `dedup` and `writer` are the core and own their ports; `redis` and `kafka` are adapters that
  * implement them; `produce`, `consume` and `admin` are application layers; `http`, `cli` and `sdk` are the
  * edges; `errors`, `logging` and `metrics` are leaves anyone may use (the core excepted for metrics: it
  * declares the few instruments it needs). The files at the top of src/ (sidecar.ts, cli.ts, index.ts) are the
@@ -17,11 +17,13 @@ const LAYERS = {
   config: ['logging', 'errors'],
   routing: ['errors', 'logging'],
   dedup: ['errors', 'logging'],
-  // src/kafka/consumer implements the consumer port that src/consume owns.
-  kafka: ['consume', 'errors', 'logging', 'config', 'metrics'],
+  // The partition writer: batches per partition, one request per broker; it owns its send port.
+  writer: ['errors'],
+  // src/kafka/consumer implements the consumer port that src/consume owns; the engines, the writer's send port.
+  kafka: ['consume', 'writer', 'errors', 'logging', 'config', 'metrics'],
   // src/redis/blocked-store.ts implements the blocked-group port that src/consume owns.
   redis: ['routing', 'dedup', 'consume', 'errors', 'logging', 'config'],
-  produce: ['routing', 'dedup', 'kafka', 'errors', 'logging', 'config', 'metrics'],
+  produce: ['routing', 'dedup', 'writer', 'errors', 'logging', 'config', 'metrics'],
   consume: ['produce', 'errors', 'logging', 'config', 'metrics'],
   // The admin tools read and change mappings through the Redis adapter's AdminStore (no port of their own yet).
   admin: ['routing', 'produce', 'consume', 'redis', 'errors', 'logging', 'config'],

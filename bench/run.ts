@@ -1,16 +1,18 @@
 /**
  * Benchmarks of ordered-sidecar against the real Redis and Kafka (`bash scripts/stack.sh up`).
  *
- *   npm run bench -- [--quick] [--only routing,deviation,memory,throughput,consume,profile] [--profile]
+ *   npm run bench -- [--quick] [--only routing,deviation,memory,throughput,everyday,consume,compression,profile] [--profile]
  *                    [--duration SECONDS] [--concurrency N] [--keep-profile]
  *
- * Sections 4 and 5 run the sidecar as `node dist/cli.js serve`, and build dist/ first when it is missing or
+ * Sections 4, 4b (everyday) and 5 run the sidecar as `node dist/cli.js serve`, and build dist/ first when it is missing or
  * older than src/.
  * Prints figures measured side by side in one run; asserts nothing about timing. The last line of stdout is
  * one JSON object, `{"bench":"summary",...}` (support/summary.ts).
  */
 import { cpus, loadavg } from 'node:os';
+import { benchCompression } from './compression.ts';
 import { benchConsume } from './consume.ts';
+import { benchEveryday, everydaySettings } from './everyday-load.ts';
 import { benchLoadDeviation } from './load-deviation.ts';
 import { benchProfile } from './profile.ts';
 import { benchRedisMemory } from './redis-memory.ts';
@@ -20,7 +22,7 @@ import { KAFKA_BROKERS, REDIS_URL } from './support/env.ts';
 import { summaryLine, type SummaryFigures } from './support/summary.ts';
 import { printTargets, type SectionResult, type TargetRow } from './support/targets.ts';
 
-const DEFAULT_SECTIONS = ['routing', 'deviation', 'memory', 'throughput', 'consume'] as const;
+const DEFAULT_SECTIONS = ['routing', 'deviation', 'memory', 'throughput', 'everyday', 'consume', 'compression'] as const;
 const SECTIONS = [...DEFAULT_SECTIONS, 'profile'] as const;
 type Section = (typeof SECTIONS)[number];
 
@@ -66,7 +68,9 @@ if (sections.has('routing')) collect(await benchRoutingLatency(quick));
 if (sections.has('deviation')) collect(await benchLoadDeviation(quick));
 if (sections.has('memory')) collect(await benchRedisMemory(quick));
 if (sections.has('throughput')) collect(await benchThroughput(throughputSettings(quick, overrides)));
+if (sections.has('everyday')) collect(await benchEveryday(everydaySettings(quick)));
 if (sections.has('consume')) targets.push(...(await benchConsume(quick)));
+if (sections.has('compression')) await benchCompression(quick);
 if (sections.has('profile')) await benchProfile(throughputSettings(quick, overrides), keepProfile);
 if (targets.length > 0) printTargets(targets);
 console.log(`\nload average at end: ${load()}`);

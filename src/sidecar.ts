@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { replicaAcksOf, type SidecarOptions } from './config/options.ts';
 import { createApp, createOpsApp } from './http/app.ts';
 import { HealthChecker } from './http/health.ts';
-import { PartitionWriter } from './kafka/partition-writer.ts';
+import { PartitionWriter } from './writer/partition-writer.ts';
+import { defaultPartitioner } from './produce/key-partitioner.ts';
 import { createKafkaEngine } from './kafka/create-engine.ts';
 import { kafkaConnection } from './kafka/kafka-connection.ts';
 import { TopicMetadata } from './kafka/topic-metadata.ts';
@@ -29,7 +30,6 @@ import { AdminService } from './admin/admin-service.ts';
 import { warnIfAdminExposed } from './admin/admin-auth.ts';
 import { checkAckTimeoutsFit, readSubscriptionsFile } from './consume/subscriptions.ts';
 import { RedisBlockedStore } from './redis/blocked-store.ts';
-import { createConsumption } from './consumption.ts';
 import { secretFile } from './config/secret-file.ts';
 
 export interface RunningSidecar {
@@ -54,7 +54,12 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   const metrics = new SidecarMetrics();
   warnWeakKafkaSecurity(options, log);
   const connection = kafkaConnection(options);
-  const kafka = createKafkaEngine(options.kafkaClient, connection, options.kafkaWriteTimeoutMs, log);
+  const kafka = await createKafkaEngine(
+    options.kafkaClient,
+    connection,
+    { writeTimeoutMs: options.kafkaWriteTimeoutMs, compression: options.kafkaCompression },
+    log,
+  );
   // Fail fast when Redis is away (no offline queue; RedisGateway bounds each command): the router then
   // degrades at once instead of holding requests; ioredis keeps reconnecting in the background.
   const behaviour = { maxRetriesPerRequest: 1, enableOfflineQueue: false, keepAlive: 5000 } as const;
@@ -71,11 +76,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   const metadata = new TopicMetadata((topic) => kafka.partitionCount(topic), options.metadataRefreshMs);
   const router = new OrderedMessageRouter(store, (topic, how) => metadata.partitionCount(topic, how), options, metrics, log);
   const cleaner = new MappingCleaner(store, options, metrics, log);
-  const writer = new PartitionWriter(
-    (topic, partition, messages) => kafka.send(topic, partition, messages),
-    { ...options, maxQueueWaitMs: options.kafkaWriteTimeoutMs },
-    metrics,
-  );
+  const writer = new PartitionWriter(kafka, { ...options, maxQueueWaitMs: options.kafkaWriteTimeoutMs }, metrics);
   // A retry waits for an earlier attempt at most as long as that attempt's write could take behind one batch.
   const dedup = new DedupWindow(
     new RedisDedupStore(gateway, options.redisPrefix, options.dedupWindowMs),
@@ -86,6 +87,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
     router,
     partitionCount: (t) => metadata.partitionCount(t),
     writer,
+    keyPartitioner: defaultPartitioner(),
     metrics,
     limits: options,
     dedup,
@@ -122,10 +124,18 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   loads.start();
 
   // Consumption starts after the produce path exists: dead letters go through it.
+  // Loaded only with subscriptions: the consumer and its client library would only take memory otherwise.
   const consumption =
     subscriptions.length === 0
       ? undefined
-      : createConsumption({ subscriptions, produce, registry: metrics.registry, blocked: new RedisBlockedStore(gateway, options.redisPrefix), options, log });
+      : (await import('./consumption.ts')).createConsumption({
+          subscriptions,
+          produce,
+          registry: metrics.registry,
+          blocked: new RedisBlockedStore(gateway, options.redisPrefix),
+          options,
+          log,
+        });
   consumption?.service.start();
 
   const adminService = new AdminService({

@@ -165,3 +165,13 @@ export async function scrapeHistogram(url: string, suffix: string): Promise<{ co
   const sum = total('sum');
   return count === undefined || sum === undefined ? undefined : { count, sum };
 }
+
+/** The sum of a counter's series (`<prefix>_<name>`, every label set) on the sidecar's /metrics; undefined when absent. */
+export async function scrapeCounter(url: string, name: string): Promise<number | undefined> {
+  const text = await fetch(`${url}/metrics`).then((r) => r.text());
+  const values = text
+    .split('\n')
+    .filter((l) => new RegExp(`^\\w*${name}(\\{|\\s)`).test(l))
+    .map((l) => Number(l.slice(l.lastIndexOf(' ') + 1)));
+  return values.length === 0 ? undefined : values.reduce((a, b) => a + b, 0);
+}

@@ -9,6 +9,7 @@ export interface BenchSummary {
   direct_kafkajs_msgs_per_s: number | null;
   direct_platformatic_msgs_per_s: number | null;
   ratio_vs_direct_kafkajs: number | null;
+  ratio_vs_direct_platformatic: number | null;
   engine_ceiling_msgs_per_s: number | null;
   ratio_vs_engine_ceiling: number | null;
   sidecar_cpu_us_per_msg: number | null;
@@ -18,6 +19,13 @@ export interface BenchSummary {
   routing_miss_p99_us: number | null;
   redis_bytes_per_group: number | null;
   acked_equals_records: boolean | null;
+  lowload_sidecar_cores: number | null;
+  lowload_app_cores: number | null;
+  lowload_broker_cores: number | null;
+  lowload_direct_broker_cores: number | null;
+  lowload_kafka_requests_per_s: number | null;
+  idle_rss_mib: number | null;
+  peak_rss_mib: number | null;
   load_avg_start: number;
 }
 
@@ -30,6 +38,7 @@ const FIELDS = [
   'direct_kafkajs_msgs_per_s',
   'direct_platformatic_msgs_per_s',
   'ratio_vs_direct_kafkajs',
+  'ratio_vs_direct_platformatic',
   'engine_ceiling_msgs_per_s',
   'ratio_vs_engine_ceiling',
   'sidecar_cpu_us_per_msg',
@@ -39,6 +48,13 @@ const FIELDS = [
   'routing_miss_p99_us',
   'redis_bytes_per_group',
   'acked_equals_records',
+  'lowload_sidecar_cores',
+  'lowload_app_cores',
+  'lowload_broker_cores',
+  'lowload_direct_broker_cores',
+  'lowload_kafka_requests_per_s',
+  'idle_rss_mib',
+  'peak_rss_mib',
   'load_avg_start',
 ] as const satisfies readonly (keyof BenchSummary)[];
 

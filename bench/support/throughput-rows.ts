@@ -6,7 +6,7 @@ import type { WorkloadShape } from './workload.ts';
 /** Partitions of every row's topic. */
 export const PARTITIONS = 12;
 
-export type RowKind = 'sidecar' | 'direct' | 'ceiling' | 'sidecar-latency' | 'direct-latency';
+export type RowKind = 'sidecar' | 'direct' | 'ceiling';
 
 export interface RowSpec {
   kind: RowKind;
@@ -44,14 +44,12 @@ export const fmtMb = (bytes: number | undefined): string => (bytes === undefined
 const fmtUs = (us: number | undefined): string => (us === undefined ? 'n/a' : `${fmtNum(us, 1)} µs`);
 const fmtCores = (v: number | undefined): string => (v === undefined ? 'n/a' : fmtNum(v, 2));
 
-/** The tables of section 4: throughput, latency, CPU per process, and the Kafka-side check of every row. */
+/** The tables of section 4: throughput, CPU per process, and the Kafka-side check of every row. */
 export function printResults(outcomes: RowOutcome[]): void {
-  const throughputRows = outcomes.filter((o) => !o.spec.kind.endsWith('latency'));
-  const latencyRows = outcomes.filter((o) => o.spec.kind.endsWith('latency'));
   console.log('');
   table(
     ['row', 'engine', 'loops', 'requests', 'msgs/s', 'p50', 'p99', 'sidecar CPU/msg', 'app or generator CPU/msg', 'sidecar peak RSS', 'failures'],
-    throughputRows.map((o) => {
+    outcomes.map((o) => {
       const run = o.report?.run;
       const loops = o.spec.pattern.kind === 'closed' ? o.spec.pattern.concurrency : PARTITIONS;
       if (!run) return [o.spec.label, o.engine, String(loops), 'FAILED', '', '', '', '', '', '', ''];
@@ -68,25 +66,6 @@ export function printResults(outcomes: RowOutcome[]): void {
         fmtUs(usPerMessage(o, generatorLabel(o.spec))),
         sidecar ? fmtMb(o.memory?.peak) : '',
         fmtInt(run.failures),
-      ];
-    }),
-  );
-  console.log('');
-  table(
-    ['latency row', 'engine', 'answered/s', 'requests', 'p50', 'p99', 'max', 'failures', 'skipped (behind)'],
-    latencyRows.map((o) => {
-      const run = o.report?.run;
-      if (!run) return [o.spec.label, o.engine, 'FAILED', '', '', '', '', '', ''];
-      return [
-        o.spec.label,
-        o.engine,
-        fmtInt(run.requests / run.seconds),
-        fmtInt(run.requests),
-        fmtMs(run.latency.p50),
-        fmtMs(run.latency.p99),
-        fmtMs(run.latency.max),
-        fmtInt(run.failures),
-        fmtInt(run.skipped),
       ];
     }),
   );

@@ -1,5 +1,13 @@
 import { parseArgs } from 'node:util';
-import { DEFAULT_OPTIONS, DEGRADED_ROUTING_MODES, KAFKA_CLIENTS, METRICS_GROUP_NAMES, SASL_MECHANISMS, type SidecarOptions } from './options.ts';
+import {
+  DEFAULT_OPTIONS,
+  DEGRADED_ROUTING_MODES,
+  KAFKA_CLIENTS,
+  KAFKA_COMPRESSIONS,
+  METRICS_GROUP_NAMES,
+  SASL_MECHANISMS,
+  type SidecarOptions,
+} from './options.ts';
 import { parseDuration } from './parse-duration.ts';
 import { parseSize } from './parse-size.ts';
 import { LOG_LEVELS, withoutUrlPassword } from '../logging/logger.ts';
@@ -99,6 +107,7 @@ export const SETTINGS: { [K in keyof Required<SidecarOptions>]: Setting<K> } = {
   kafkaBrokers: { env: 'KAFKA_BROKERS', parse: hostPorts },
   kafkaClientId: { env: 'KAFKA_CLIENT_ID', parse: text },
   kafkaClient: { env: 'KAFKA_CLIENT', parse: oneOf(KAFKA_CLIENTS) },
+  kafkaCompression: { env: 'KAFKA_COMPRESSION', parse: oneOf(KAFKA_COMPRESSIONS) },
   redisUrl: { env: 'REDIS_URL', parse: redisUrl, shown: withoutUrlPassword },
   redisPrefix: { env: 'REDIS_PREFIX', parse: text },
   port: { env: 'PORT', parse: int(0, 65535) },

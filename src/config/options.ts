@@ -16,6 +16,11 @@ export interface SidecarOptions {
    * Both give the same ordering guarantees (docs/engines.md). @defaultValue 'platformatic'
    */
   kafkaClient: KafkaClientName;
+  /**
+   * Codec of the record batches the sidecar writes: `none`, `gzip`, `snappy`, `lz4` or `zstd`, on either engine
+   * (docs/benchmarks.md has the measurement behind the default). @defaultValue 'none'
+   */
+  kafkaCompression: KafkaCompression;
   /** Redis holding the MessageGroup mappings shared by all replicas. @defaultValue 'redis://127.0.0.1:6379' */
   redisUrl: string;
   /** Prefix of every Redis key, so several sidecar fleets can share one Redis. @defaultValue 'os' */
@@ -186,6 +191,10 @@ export type KafkaClientName = (typeof KAFKA_CLIENTS)[number];
 export const METRICS_GROUP_NAMES = ['plain', 'hash', 'off'] as const;
 export type MetricsGroupNames = (typeof METRICS_GROUP_NAMES)[number];
 
+/** Kafka's record batch codecs (`KAFKA_COMPRESSION`). */
+export const KAFKA_COMPRESSIONS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
+export type KafkaCompression = (typeof KAFKA_COMPRESSIONS)[number];
+
 export const DEGRADED_ROUTING_MODES = ['reject', 'hash'] as const;
 export type DegradedRouting = (typeof DEGRADED_ROUTING_MODES)[number];
 
@@ -199,6 +208,7 @@ export const DEFAULT_OPTIONS = {
   kafkaBrokers: ['127.0.0.1:9092'],
   kafkaClientId: 'ordered-sidecar',
   kafkaClient: 'platformatic',
+  kafkaCompression: 'none',
   redisUrl: 'redis://127.0.0.1:6379',
   redisPrefix: 'os',
   port: 8080,

@@ -1,6 +1,4 @@
-import { AuthenticationError, ProtocolError } from '@platformatic/kafka';
 // kafkajs spreads its error classes into module.exports, which Node cannot see as named ESM exports.
-import kafkajs from 'kafkajs';
 import type { Logger } from '../logging/logger.ts';
 import { OauthbearerTokenRejectedError } from './kafka-security.ts';
 
@@ -71,17 +69,23 @@ export function kafkaFailureCause(error: unknown): KafkaFailureCause | undefined
   return PRECEDENCE.find((cause) => named.has(cause));
 }
 
+/**
+ * The clients' error classes are told apart by the names and codes they set (kafkajs's `name`, @platformatic/kafka's
+ * `code`), not by `instanceof`: this module is loaded whichever engine runs, and importing both libraries for
+ * their classes would load the one not in use.
+ */
 function causeOf(error: Error): KafkaFailureCause | undefined {
+  const code = 'code' in error && typeof error.code === 'string' ? error.code : undefined;
+  const kafkaName =
+    'type' in error && typeof error.type === 'string' ? error.type : 'apiId' in error && typeof error.apiId === 'string' ? error.apiId : undefined;
   if (
-    error instanceof kafkajs.KafkaJSSASLAuthenticationError ||
-    error instanceof AuthenticationError ||
+    error.name === 'KafkaJSSASLAuthenticationError' ||
+    code === 'PLT_KFK_AUTHENTICATION' ||
     error instanceof OauthbearerTokenRejectedError ||
-    (error instanceof kafkajs.KafkaJSProtocolError && SASL_REFUSALS.has(error.type)) ||
-    (error instanceof ProtocolError && 'apiId' in error && typeof error.apiId === 'string' && SASL_REFUSALS.has(error.apiId))
+    ((error.name === 'KafkaJSProtocolError' || code === 'PLT_KFK_PROTOCOL') && kafkaName !== undefined && SASL_REFUSALS.has(kafkaName))
   )
     return 'authentication failed';
   // Node's TLS errors carry `code`; kafkajs copies it onto its KafkaJSConnectionError.
-  const code = 'code' in error && typeof error.code === 'string' ? error.code : undefined;
   if (code === undefined) return undefined;
   if (TLS_VERIFICATION_CODES.has(code)) return 'TLS verification failed';
   return isTlsHandshakeCode(code) ? 'TLS handshake failed' : undefined;

@@ -1,15 +1,28 @@
+import type { KafkaCompression } from '../config/options.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { KafkaConnection } from './kafka-connection.ts';
 import type { KafkaClientName, KafkaEngine } from './kafka-engine.ts';
-import { KafkajsEngine } from './kafkajs-engine.ts';
-import { PlatformaticEngine } from './platformatic-engine.ts';
 
-/** The engine named by `KAFKA_CLIENT`, bounded by the write deadline `writeTimeoutMs`. */
-export function createKafkaEngine(name: KafkaClientName, connection: KafkaConnection, writeTimeoutMs: number, log: Logger): KafkaEngine {
+/** How the engine's producer writes. */
+export interface ProducerSettings {
+  /** The write deadline: one request settles within it, retries included. */
+  writeTimeoutMs: number;
+  compression: KafkaCompression;
+}
+
+/**
+ * The engine named by `KAFKA_CLIENT`. Only that engine's module (and its client library) is loaded: the
+ * other one would only take memory in every sidecar.
+ */
+export async function createKafkaEngine(name: KafkaClientName, connection: KafkaConnection, settings: ProducerSettings, log: Logger): Promise<KafkaEngine> {
   switch (name) {
-    case 'kafkajs':
-      return new KafkajsEngine(connection, writeTimeoutMs, log);
-    case 'platformatic':
-      return new PlatformaticEngine(connection, writeTimeoutMs, log);
+    case 'kafkajs': {
+      const { KafkajsEngine } = await import('./kafkajs-engine.ts');
+      return new KafkajsEngine(connection, settings, log);
+    }
+    case 'platformatic': {
+      const { PlatformaticEngine } = await import('./platformatic-engine.ts');
+      return new PlatformaticEngine(connection, settings, log);
+    }
   }
 }

@@ -1,4 +1,5 @@
 import { SidecarError, errorMessage } from '../errors/sidecar-error.ts';
+import type { BatchOutcome, PartitionBatch } from '../writer/send-port.ts';
 
 /** Broker answers meaning the records themselves are unacceptable; repeating them cannot succeed. */
 const REJECTED = new Set([
@@ -51,4 +52,67 @@ export function fromKafkaError(err: unknown, what: string): SidecarError {
     return new SidecarError('UNKNOWN_TOPIC', `${what}: unknown topic or partition`, { cause: err });
   }
   return new SidecarError('KAFKA_WRITE_FAILED', `${what}: ${detail}`, { cause: err });
+}
+
+/** Where the library reported a partition's records written (a send's result, or an error's `produced`). */
+export interface ProducedOffset {
+  topic: string;
+  partition: number;
+  offset: bigint;
+}
+
+const PARTITION_ANSWER = /^\/responses\/(\d+)\/partition_responses\/(\d+)$/;
+
+/**
+ * One outcome per batch of a shared Produce request, from what @platformatic/kafka reports: the offsets of a
+ * successful send, or, in a failed one, every Produce answer its attempts kept (a ResponseError carries the
+ * whole answer, each partition with its own error code) and the offsets of the other brokers' requests
+ * (`produced`). A partition any answer called written was written: every attempt of one request carries the
+ * same producer id and sequence numbers, so the broker answers a repeat with the first write's offset. A
+ * partition with an error of its own gets that error; one without any answer is unknown (retriable), and
+ * never takes another partition's refusal for its own.
+ */
+export function partitionOutcomes(batches: readonly PartitionBatch[], offsets: readonly ProducedOffset[], err: unknown): BatchOutcome[] {
+  const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+  const written = new Map<string, bigint>();
+  const ownErrors = new Map<string, unknown>();
+  let answered = false;
+  const addOffsets = (list: unknown): void => {
+    if (!Array.isArray(list)) return;
+    for (const o of list as ProducedOffset[]) if (typeof o.offset === 'bigint') written.set(key(o.topic, o.partition), o.offset);
+  };
+  addOffsets(offsets);
+  const visit = (e: unknown, depth: number): void => {
+    if (typeof e !== 'object' || e === null || depth > 8) return;
+    const shape = e as { produced?: { offsets?: unknown }; response?: { responses?: unknown }; errors?: unknown; cause?: unknown };
+    addOffsets(shape.produced?.offsets);
+    const responses = shape.response?.responses;
+    if (Array.isArray(responses) && Array.isArray(shape.errors)) {
+      answered = true;
+      const topics = responses as { name: string; partitionResponses: { index: number; errorCode: number; baseOffset: bigint }[] }[];
+      for (const { name, partitionResponses } of topics) {
+        for (const answer of partitionResponses) if (answer.errorCode === 0) written.set(key(name, answer.index), answer.baseOffset);
+      }
+      for (const inner of shape.errors as { path?: unknown }[]) {
+        const at = typeof inner.path === 'string' ? PARTITION_ANSWER.exec(inner.path) : null;
+        const topic = at ? topics[Number(at[1])] : undefined;
+        const answer = at ? topic?.partitionResponses[Number(at[2])] : undefined;
+        if (topic && answer) ownErrors.set(key(topic.name, answer.index), inner);
+      }
+    }
+    if (Array.isArray(shape.errors)) for (const inner of shape.errors) visit(inner, depth + 1);
+    visit(shape.cause, depth + 1);
+  };
+  if (err !== undefined) visit(err, 0);
+
+  return batches.map(({ topic, partition }): BatchOutcome => {
+    const offset = written.get(key(topic, partition));
+    if (offset !== undefined) return { baseOffset: offset };
+    const what = `writing to ${topic}/${partition}`;
+    if (err === undefined) return { error: new SidecarError('KAFKA_WRITE_FAILED', `${what}: Kafka returned no offset for it; it may or may not be in Kafka`) };
+    const own = ownErrors.get(key(topic, partition));
+    if (own !== undefined) return { error: fromKafkaError(own, what) };
+    if (answered) return { error: new SidecarError('KAFKA_WRITE_FAILED', `${what}: ${errorMessage(err)}`, { cause: err }) };
+    return { error: fromKafkaError(err, what) };
+  });
 }

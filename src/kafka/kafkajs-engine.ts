@@ -1,10 +1,23 @@
-import type { Admin } from 'kafkajs';
+import { CompressionTypes, type Admin } from 'kafkajs';
+import type { KafkaCompression } from '../config/options.ts';
 import { kafkajsClient } from './kafkajs-client.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { KafkaConnection } from './kafka-connection.ts';
-import type { EngineMessage, KafkaEngine } from './kafka-engine.ts';
+import type { ProducerSettings } from './create-engine.ts';
+import { registerKafkajsCodecs } from './kafkajs-codecs.ts';
+import type { KafkaEngine } from './kafka-engine.ts';
+import { fromKafkaError } from './kafka-errors.ts';
+import type { BatchOutcome, PartitionBatch } from '../writer/send-port.ts';
 import { ResettableProducer } from './resettable-producer.ts';
 import { retryBudget } from './retry-budget.ts';
+
+const KAFKAJS_CODECS = {
+  none: CompressionTypes.None,
+  gzip: CompressionTypes.GZIP,
+  snappy: CompressionTypes.Snappy,
+  lz4: CompressionTypes.LZ4,
+  zstd: CompressionTypes.ZSTD,
+} as const satisfies Record<KafkaCompression, CompressionTypes>;
 
 /**
  * The design card's client. Its idempotent producer keeps a failed batch's sequence numbers, so the
@@ -18,11 +31,12 @@ export class KafkajsEngine implements KafkaEngine {
   /** The last admin call queued; each next one waits for it (see #oneAtATime). */
   #adminTail: Promise<unknown> = Promise.resolve();
 
-  constructor(connection: KafkaConnection, writeTimeoutMs: number, log: Logger) {
+  constructor(connection: KafkaConnection, { writeTimeoutMs, compression }: ProducerSettings, log: Logger) {
     const budget = retryBudget(writeTimeoutMs);
+    if (compression !== 'none' && compression !== 'gzip') registerKafkajsCodecs();
     const kafka = kafkajsClient(connection, log, { retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 }, requestTimeout: budget.requestTimeout });
     this.#admin = kafka.admin();
-    this.#producer = new ResettableProducer(kafka, log, budget);
+    this.#producer = new ResettableProducer(kafka, log, budget, KAFKAJS_CODECS[compression]);
   }
 
   async connect(): Promise<void> {
@@ -33,11 +47,28 @@ export class KafkajsEngine implements KafkaEngine {
     await Promise.allSettled([this.#producer.disconnect(), this.#admin.disconnect()]);
   }
 
-  async send(topic: string, partition: number, messages: EngineMessage[]): Promise<bigint> {
-    const metadata = await this.#producer.send(topic, partition, messages);
-    const baseOffset = metadata.find((m) => m.partition === partition)?.baseOffset;
-    if (baseOffset === undefined) throw new Error(`Kafka returned no offset for ${topic}/${partition}`);
-    return BigInt(baseOffset);
+  /**
+   * Never a leader: kafkajs answers a multi-partition `sendBatch` with all or nothing (one error for the whole
+   * request, no partition's offset), so sharing a request would turn one partition's failure into unknown
+   * outcomes for all of them. Each partition goes in a request of its own, as before.
+   */
+  leaderOf(): undefined {
+    return undefined;
+  }
+
+  sendBatches(batches: readonly PartitionBatch[]): Promise<BatchOutcome[]> {
+    return Promise.all(batches.map((batch) => this.#send(batch)));
+  }
+
+  async #send({ topic, partition, messages }: PartitionBatch): Promise<BatchOutcome> {
+    try {
+      const metadata = await this.#producer.send(topic, partition, messages);
+      const baseOffset = metadata.find((m) => m.partition === partition)?.baseOffset;
+      if (baseOffset === undefined) throw new Error(`Kafka returned no offset for ${topic}/${partition}`);
+      return { baseOffset: BigInt(baseOffset) };
+    } catch (err) {
+      return { error: fromKafkaError(err, `writing to ${topic}/${partition}`) };
+    }
   }
 
   async partitionCount(topic: string): Promise<number | undefined> {

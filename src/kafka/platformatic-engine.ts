@@ -1,13 +1,42 @@
-import { Producer, UserError } from '@platformatic/kafka';
+import { Producer, UserError, type CallbackWithPromise, type ProduceOptions, type ProducerInfo } from '@platformatic/kafka';
+import type { KafkaCompression } from '../config/options.ts';
 import type { Logger } from '../logging/logger.ts';
+import type { BatchOutcome, PartitionBatch } from '../writer/send-port.ts';
 import type { KafkaConnection } from './kafka-connection.ts';
+import type { ProducerSettings } from './create-engine.ts';
 import { reportRefusal } from './connection-problem.ts';
 import { platformaticSecurity } from './kafka-security.ts';
-import type { EngineMessage, KafkaEngine } from './kafka-engine.ts';
+import type { KafkaEngine } from './kafka-engine.ts';
+import { fromKafkaError, partitionOutcomes } from './kafka-errors.ts';
 import { retryBudget, type RetryBudget } from './retry-budget.ts';
 
 type Payload = Buffer | string | null;
-type PlatformaticProducer = Producer<Payload, Payload, string, string>;
+type PayloadOptions = ProduceOptions<Payload, Payload, string, string>;
+
+/** Marks the engine's own InitProducerId calls, so the producer can tell them from the library's recovery. */
+const OWN_INIT: PayloadOptions = { idempotent: true };
+
+/**
+ * The library's idempotent producer, minus one recovery: when a Produce answer says the broker lost the
+ * producer's state (UNKNOWN_PRODUCER_ID, OUT_OF_ORDER_SEQUENCE_NUMBER), the library takes a new producer id
+ * and sends the *whole* request again. In a request shared by several partitions, the ones the broker
+ * did write would then be written twice. Refusing that recovery (it is the only InitProducerId call
+ * without options) fails the request instead; its partitions get their own outcomes, and the library's
+ * reset after a failed send gives the next request a fresh producer id anyway.
+ */
+class SharedRequestProducer extends Producer<Payload, Payload, string, string> {
+  override initIdempotentProducer(options: PayloadOptions, callback: CallbackWithPromise<ProducerInfo>): void;
+  override initIdempotentProducer(options: PayloadOptions): Promise<ProducerInfo>;
+  override initIdempotentProducer(options: PayloadOptions, callback?: CallbackWithPromise<ProducerInfo>): void | Promise<ProducerInfo> {
+    if (callback === undefined) return super.initIdempotentProducer(options);
+    if (Object.keys(options).length === 0) {
+      callback(new Error('the broker lost this producer’s state; not resending a request other partitions may share'));
+      return;
+    }
+    super.initIdempotentProducer(options, callback);
+  }
+}
+type PlatformaticProducer = SharedRequestProducer;
 
 /** How long the producer trusts a topic's cached leaders and partition count (the library's default is 5 s). */
 const METADATA_MAX_AGE_MS = 60_000;
@@ -69,9 +98,11 @@ export class PlatformaticEngine implements KafkaEngine {
   #closed = false;
   #lastFailureLog = Number.NEGATIVE_INFINITY;
   #unloggedFailures = 0;
+  readonly #compression: KafkaCompression;
 
-  constructor(connection: KafkaConnection, writeTimeoutMs: number, log: Logger) {
+  constructor(connection: KafkaConnection, { writeTimeoutMs, compression }: ProducerSettings, log: Logger) {
     this.#connection = connection;
+    this.#compression = compression;
     this.#budget = retryBudget(writeTimeoutMs);
     this.#writeTimeoutMs = writeTimeoutMs;
     this.#log = log;
@@ -87,29 +118,46 @@ export class PlatformaticEngine implements KafkaEngine {
     await this.#producer.close(true).catch((err: unknown) => this.#log.warn('closing the Kafka producer failed', { err }));
   }
 
-  send(topic: string, partition: number, messages: EngineMessage[]): Promise<bigint> {
-    if (this.#closed) return Promise.reject(new Error('the Kafka producer is shut down'));
+  /** The leader in the producer's cached metadata; the writer shares one request among a leader's partitions. */
+  leaderOf(topic: string, partition: number): number | undefined {
+    const leader = this.#producer.currentMetadata?.topics.get(topic)?.partitions[partition]?.leader;
+    // -1 is Kafka's "no leader now": such a partition goes alone, not in a request with other leaderless ones.
+    return leader !== undefined && leader >= 0 ? leader : undefined;
+  }
+
+  sendBatches(batches: readonly PartitionBatch[]): Promise<BatchOutcome[]> {
+    // Named only when something failed: a successful request builds no description.
+    const where = (): string => describe(batches);
+    const failAll = (err: unknown): BatchOutcome[] => {
+      const error = fromKafkaError(err, `writing to ${where()}`);
+      return batches.map(() => ({ error }));
+    };
+    if (this.#closed) return Promise.resolve(failAll(new Error('the Kafka producer is shut down')));
     const producer = this.#producer;
-    return new Promise<bigint>((resolve, reject) => {
+    return new Promise<BatchOutcome[]>((resolve) => {
       let settled = false;
       const deadline = setTimeout(() => {
         settled = true;
-        this.#replace(producer, { topic, partition });
-        reject(new WriteDeadlineError(`no answer from Kafka within the write deadline of ${this.#writeTimeoutMs} ms; the batch may or may not be in Kafka`));
+        this.#replace(producer, where());
+        resolve(
+          failAll(new WriteDeadlineError(`no answer from Kafka within the write deadline of ${this.#writeTimeoutMs} ms; the batch may or may not be in Kafka`)),
+        );
       }, this.#writeTimeoutMs);
-      this.#sendWhenReady(producer, topic, partition, messages).then(
-        (offset) => {
+      this.#sendWhenReady(producer, batches).then(
+        (outcomes) => {
           if (settled) return;
           settled = true;
           clearTimeout(deadline);
-          resolve(offset);
+          const failed = outcomes.find((o) => 'error' in o);
+          if (failed && 'error' in failed) this.#logFailure(where(), failed.error);
+          resolve(outcomes);
         },
         (err: unknown) => {
           if (settled) return;
           settled = true;
           clearTimeout(deadline);
-          this.#logFailure(topic, partition, err);
-          reject(err);
+          this.#logFailure(where(), err);
+          resolve(failAll(err));
         },
       );
     });
@@ -137,38 +185,69 @@ export class PlatformaticEngine implements KafkaEngine {
     }
   }
 
-  async #sendWhenReady(producer: PlatformaticProducer, topic: string, partition: number, messages: EngineMessage[]): Promise<bigint> {
-    let refreshed = false;
+  /**
+   * Sends the batches in one `send` once the producer id and fresh metadata for their topics are in memory.
+   * A batch for a partition the topic still lacks after a fresh read fails on its own, unsent.
+   */
+  async #sendWhenReady(producer: PlatformaticProducer, batches: readonly PartitionBatch[]): Promise<BatchOutcome[]> {
+    const outcomes = new Array<BatchOutcome | undefined>(batches.length);
+    const refreshed = new Set<string>();
     for (;;) {
       if (producer.closed) throw new Error('the Kafka producer was replaced before this batch was sent; nothing of it was written');
       if (producer.producerId === undefined) {
         await this.#initProducerId(producer);
         continue;
       }
-      const cached = producer.currentMetadata?.topics.get(topic);
-      const fresh = cached !== undefined && cached.lastUpdate > Date.now() - METADATA_MAX_AGE_MS + METADATA_EXPIRY_MARGIN_MS;
-      if (!fresh || cached.partitionsCount <= partition) {
-        if (fresh && refreshed) throw new UnknownPartitionError(`topic "${topic}" has no partition ${partition} (it has ${cached.partitionsCount})`);
-        await producer.metadata({ topics: [topic], forceUpdate: true });
-        refreshed = true;
+      const stale = new Set<string>();
+      batches.forEach(({ topic, partition }, i) => {
+        if (outcomes[i]) return;
+        const cached = producer.currentMetadata?.topics.get(topic);
+        const fresh = cached !== undefined && cached.lastUpdate > Date.now() - METADATA_MAX_AGE_MS + METADATA_EXPIRY_MARGIN_MS;
+        if (fresh && cached.partitionsCount > partition) return;
+        if (fresh && refreshed.has(topic)) {
+          const missing = new UnknownPartitionError(`topic "${topic}" has no partition ${partition} (it has ${cached.partitionsCount})`);
+          outcomes[i] = { error: fromKafkaError(missing, `writing to ${topic}/${partition}`) };
+        } else stale.add(topic);
+      });
+      if (stale.size > 0) {
+        await producer.metadata({ topics: [...stale], forceUpdate: true });
+        for (const topic of stale) refreshed.add(topic);
         continue;
       }
-      // Producer id and metadata are in memory: from here to the library's sequence snapshot nothing waits.
-      const result = await producer.send({ messages: messages.map((m) => ({ topic, partition, key: m.key, value: m.value, headers: m.headers })) });
-      const offset = result.offsets?.find((o) => o.partition === partition)?.offset;
-      if (offset === undefined) throw new Error(`Kafka returned no offset for ${topic}/${partition}`);
-      return offset;
+      const toSend = batches.filter((_, i) => outcomes[i] === undefined);
+      if (toSend.length > 0) {
+        const sent = await this.#sendNow(producer, toSend);
+        let n = 0;
+        batches.forEach((_, i) => (outcomes[i] ??= sent[n++]));
+      }
+      return outcomes.map((o) => o!);
+    }
+  }
+
+  /** Producer id and metadata are in memory: from here to the library's sequence snapshot nothing waits. */
+  async #sendNow(producer: PlatformaticProducer, batches: readonly PartitionBatch[]): Promise<BatchOutcome[]> {
+    const messages = batches.flatMap(({ topic, partition, messages }) =>
+      messages.map((m) => ({ topic, partition, key: m.key, value: m.value, headers: m.headers })),
+    );
+    try {
+      // A shared request must not be resent to the leader of its first partition alone when another's leader
+      // moved (the library's stale-metadata repeat starts a new attempt log, losing the answers that said which
+      // partitions were written); its retries refresh metadata instead (#create's retryDelay).
+      const result = await producer.send({ messages, repeatOnStaleMetadata: batches.length === 1 });
+      return partitionOutcomes(batches, result.offsets ?? [], undefined);
+    } catch (err) {
+      return partitionOutcomes(batches, [], err);
     }
   }
 
   /** Broker trouble shows in the log as kafkajs's own warnings did, without a line per failed batch. */
-  #logFailure(topic: string, partition: number, err: unknown): void {
+  #logFailure(where: string, err: unknown): void {
     const now = performance.now();
     if (now - this.#lastFailureLog < FAILURE_LOG_INTERVAL_MS) {
       this.#unloggedFailures++;
       return;
     }
-    this.#log.warn('Kafka write failed', { topic, partition, err, failedWritesNotLoggedSinceLast: this.#unloggedFailures });
+    this.#log.warn('Kafka write failed', { partitions: where, err, failedWritesNotLoggedSinceLast: this.#unloggedFailures });
     this.#lastFailureLog = now;
     this.#unloggedFailures = 0;
   }
@@ -176,7 +255,7 @@ export class PlatformaticEngine implements KafkaEngine {
   /** Concurrent sends waiting for a producer id share one InitProducerId request. */
   #initProducerId(producer: PlatformaticProducer): Promise<unknown> {
     if (this.#initializing) return this.#initializing;
-    const initializing = producer.initIdempotentProducer({}).finally(() => {
+    const initializing = producer.initIdempotentProducer(OWN_INIT).finally(() => {
       if (this.#initializing === initializing) this.#initializing = undefined;
     });
     this.#initializing = initializing;
@@ -185,34 +264,58 @@ export class PlatformaticEngine implements KafkaEngine {
 
   #create(): PlatformaticProducer {
     const { retries, initialRetryTime, maxRetryTime, requestTimeout } = this.#budget;
-    return new Producer<Payload, Payload, string, string>({
+    const producer: PlatformaticProducer = new SharedRequestProducer({
       clientId: this.#connection.clientId,
       bootstrapBrokers: this.#connection.brokers,
       ...platformaticSecurity(this.#connection.security),
       serializers: SERIALIZERS,
       idempotent: true,
       acks: -1,
+      compression: this.#compression,
       autocreateTopics: false,
       // Bounded (at least 2: the library turns fewer into unlimited retries for an idempotent producer).
       retries,
-      retryDelay: (_client, _operation, attempt) => Math.min(maxRetryTime, initialRetryTime * 2 ** (attempt - 1)),
+      retryDelay: (_client, _operation, attempt, _retries, error) => {
+        // A leader moved: the next attempt reads the leaders again (a shared request does not repeat on its own).
+        if (hasStaleMetadata(error)) producer.clearMetadata();
+        return Math.min(maxRetryTime, initialRetryTime * 2 ** (attempt - 1));
+      },
       // The client-side bound of one request, and the broker's wait for in-sync replicas sent with it.
       requestTimeout,
       timeout: requestTimeout,
       connectTimeout: requestTimeout,
       metadataMaxAge: METADATA_MAX_AGE_MS,
     });
+    return producer;
   }
 
   /** Ends `producer`'s retries (closing it fails everything it still has in flight) and puts a fresh one in its place. */
-  #replace(producer: PlatformaticProducer, where: { topic: string; partition: number }): void {
+  #replace(producer: PlatformaticProducer, where: string): void {
     if (producer !== this.#producer || this.#closed) return;
     this.#producer = this.#create();
     this.#initializing = undefined;
     this.#log.warn('a Kafka write outlived its deadline; replaced the producer (fresh producer id, retries of the old one ended)', {
-      ...where,
+      partitions: where,
       writeTimeoutMs: this.#writeTimeoutMs,
     });
     void producer.close(true).catch((err: unknown) => this.#log.warn('closing the replaced Kafka producer failed', { err }));
   }
 }
+
+/** `t/0,1 u/3` for a log line or an error message. */
+function describe(batches: readonly PartitionBatch[]): string {
+  const byTopic = new Map<string, number[]>();
+  for (const { topic, partition } of batches) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
+  return [...byTopic].map(([topic, partitions]) => `${topic}/${partitions.join(',')}`).join(' ');
+}
+
+const hasStaleMetadata = (error: unknown): boolean => {
+  const visit = (e: unknown, depth: number): boolean => {
+    if (typeof e !== 'object' || e === null || depth > 8) return false;
+    const shape = e as { hasStaleMetadata?: unknown; errors?: unknown; cause?: unknown };
+    if (shape.hasStaleMetadata === true) return true;
+    if (Array.isArray(shape.errors) && shape.errors.some((inner) => visit(inner, depth + 1))) return true;
+    return visit(shape.cause, depth + 1);
+  };
+  return visit(error, 0);
+};

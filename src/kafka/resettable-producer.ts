@@ -13,6 +13,7 @@ export class ResettableProducer {
   readonly #kafka: Kafka;
   readonly #log: Logger;
   readonly #budget: RetryBudget;
+  readonly #compression: CompressionTypes;
   #producer: Producer;
   #inFlight = 0;
   #settled: (() => void)[] = [];
@@ -20,11 +21,15 @@ export class ResettableProducer {
   #replacing: Promise<void> | undefined;
   #closed = false;
 
-  /** `budget` bounds one send, retries included; the Kafka client should use its `requestTimeout` too. */
-  constructor(kafka: Kafka, log: Logger, budget: RetryBudget) {
+  /**
+   * `budget` bounds one send, retries included; the Kafka client should use its `requestTimeout` too.
+   * `compression` other than None and GZIP needs its codec registered in kafkajs (kafkajs-codecs.ts).
+   */
+  constructor(kafka: Kafka, log: Logger, budget: RetryBudget, compression: CompressionTypes) {
     this.#kafka = kafka;
     this.#log = log;
     this.#budget = budget;
+    this.#compression = compression;
     this.#producer = this.#create();
   }
 
@@ -57,7 +62,7 @@ export class ResettableProducer {
     for (const message of messages) message.partition = partition;
     this.#inFlight++;
     try {
-      return await this.#producer.send({ topic, acks: -1, timeout: this.#budget.requestTimeout, compression: CompressionTypes.None, messages });
+      return await this.#producer.send({ topic, acks: -1, timeout: this.#budget.requestTimeout, compression: this.#compression, messages });
     } catch (err) {
       // Even a refusal may end a send whose earlier attempt (retried inside kafkajs) reached the broker,
       // so any failure may leave the broker ahead of kafkajs's sequence numbers.

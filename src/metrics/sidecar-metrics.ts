@@ -25,6 +25,7 @@ export class SidecarMetrics {
   readonly inflightRequests: Gauge;
   readonly kafkaWriteDuration: Histogram<'topic'>;
   readonly kafkaBatchMessages: Histogram;
+  readonly kafkaProduceRequests: Counter;
   readonly messagesProduced: Counter<'topic' | 'mode'>;
   readonly messagesFailed: Counter<'topic' | 'reason'>;
   readonly deduplicated: Counter<'topic'>;
@@ -134,6 +135,11 @@ export class SidecarMetrics {
       name: `${PREFIX}kafka_batch_messages`,
       help: 'Messages per partition batch written.',
       buckets: [1, 2, 5, 10, 50, 100, 500, 1000, 5000],
+      registers,
+    });
+    this.kafkaProduceRequests = new Counter({
+      name: `${PREFIX}kafka_produce_requests_total`,
+      help: 'Produce requests sent to Kafka: one per broker at a time, each carrying the next batch of every partition it leads.',
       registers,
     });
     this.messagesProduced = new Counter({

@@ -1,12 +1,12 @@
 import { SidecarError, storeUnavailable } from '../errors/sidecar-error.ts';
-import type { PartitionWriter } from '../kafka/partition-writer.ts';
-import { defaultPartitioner } from '../kafka/default-partitioner.ts';
+import type { PartitionWriter } from '../writer/partition-writer.ts';
+import type { KeyPartitioner } from './key-partitioner.ts';
 import type { OrderedMessageRouter } from '../routing/router.ts';
 import type { DedupWindow } from '../dedup/dedup-window.ts';
 import type { Logger } from '../logging/logger.ts';
 import { StoreBusyError, StoreNotReplicatedError, StoreRefusedError, StoreUnreachableError } from '../errors/store-errors.ts';
 import type { Outcome } from '../dedup/dedup-store.ts';
-import type { OutgoingRecord, ProduceMode } from '../kafka/partition-writer.ts';
+import type { OutgoingRecord, ProduceMode } from '../writer/partition-writer.ts';
 import type { MessageResult, PlainRecord, ProduceResponse } from './produce-types.ts';
 
 /** A record that may carry a deduplication id (ordered produce's `dedup_id`). */
@@ -28,6 +28,7 @@ export interface ProduceDeps {
   router: OrderedMessageRouter;
   partitionCount: (topic: string) => Promise<number>;
   writer: PartitionWriter;
+  keyPartitioner: KeyPartitioner;
   metrics: ProduceMetrics;
   limits: RequestLimits;
   dedup: DedupWindow;
@@ -37,7 +38,6 @@ export interface ProduceDeps {
 /** The two produce operations, independent of HTTP: validate everything, route, then write. */
 export class ProduceService {
   readonly #deps: ProduceDeps;
-  readonly #kafkaPartitioner = defaultPartitioner();
 
   constructor(deps: ProduceDeps) {
     this.#deps = deps;
@@ -166,12 +166,12 @@ export class ProduceService {
   }
 
   async #plainPartitions(topic: string, records: readonly PlainRecord[]): Promise<number[]> {
-    const { partitionCount } = this.#deps;
+    const { partitionCount, keyPartitioner } = this.#deps;
     this.#refuseWhenOverloaded();
     const count = await partitionCount(topic);
     return records.map((record, i) => {
       if (record.partition === undefined) {
-        return this.#kafkaPartitioner(topic, count, record.message);
+        return keyPartitioner(topic, count, record.message);
       }
       if (record.partition >= count) {
         throw new SidecarError('INVALID_REQUEST', `messages[${i}].partition: topic "${topic}" has partitions 0..${count - 1}`, {

@@ -1,4 +1,4 @@
-import type { OutgoingRecord } from '../kafka/partition-writer.ts';
+import type { OutgoingRecord } from '../writer/partition-writer.ts';
 
 /** A validated message of an ordered produce request, ready for Kafka. */
 export interface OrderedRecord extends OutgoingRecord {

@@ -2,7 +2,7 @@ import { SidecarError, invalid } from '../errors/sidecar-error.ts';
 import { GROUP_HEADER } from './group-header.ts';
 import { topicNameProblem } from './topic-name.ts';
 import type { OrderedRecord, PlainRecord, ProduceRequest } from './produce-types.ts';
-import type { OutgoingRecord } from '../kafka/partition-writer.ts';
+import type { OutgoingRecord } from '../writer/partition-writer.ts';
 
 export interface RequestLimits {
   maxGroupBytes: number;

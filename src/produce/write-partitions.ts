@@ -1,4 +1,4 @@
-import type { OutgoingRecord, PartitionWriter, ProduceMode } from '../kafka/partition-writer.ts';
+import type { OutgoingRecord, PartitionWriter, ProduceMode } from '../writer/partition-writer.ts';
 import type { MessageResult, PartitionError, PartitionResponse, ProduceResponse } from './produce-types.ts';
 
 /**

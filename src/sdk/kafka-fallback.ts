@@ -1,4 +1,4 @@
-import { Kafka, Partitioners, logLevel, type Admin, type KafkaConfig, type Message, type PartitionMetadata } from 'kafkajs';
+import { CompressionTypes, Kafka, Partitioners, logLevel, type Admin, type KafkaConfig, type Message, type PartitionMetadata } from 'kafkajs';
 import { isDefinitiveRejection } from '../kafka/kafka-errors.ts';
 import { ResettableProducer } from '../kafka/resettable-producer.ts';
 import { retryBudget } from '../kafka/retry-budget.ts';
@@ -64,7 +64,7 @@ export class KafkaFallback {
     const budget = retryBudget(WRITE_DEADLINE_MS);
     // The budget's request timeout too, unless the caller chose one: together they bound one write.
     this.#kafka = new Kafka({ clientId: 'ordered-sidecar-client', logLevel: logLevel.WARN, logCreator, requestTimeout: budget.requestTimeout, ...config });
-    this.#producer = new ResettableProducer(this.#kafka, log, budget);
+    this.#producer = new ResettableProducer(this.#kafka, log, budget, CompressionTypes.None);
   }
 
   /**

@@ -3,7 +3,8 @@ import { Partitioners, type PartitionerArgs } from 'kafkajs';
 import { consumeAll, createTopic } from '../support/kafka.ts';
 import { postJson } from '../support/http.ts';
 import { useSidecar } from '../support/fixture.ts';
-import { testKafkaClient } from '../support/sidecar.ts';
+import { spawnSidecar, testKafkaClient, testOptions } from '../support/sidecar.ts';
+import { registerKafkajsCodecs } from '../../src/kafka/kafkajs-codecs.ts';
 
 const fx = useSidecar({ metadataRefreshMs: 200, loadsRefreshMs: 200 });
 
@@ -40,6 +41,23 @@ describe('records as consumers see them', () => {
     expect(seen[1]!.key).toBeNull();
     expect(Buffer.compare(seen[1]!.value!, binary)).toBe(0);
     expect(seen[2]!.value).toBeNull();
+  });
+});
+
+describe('KAFKA_COMPRESSION', () => {
+  it('a sidecar process started with --kafka-compression zstd writes records consumers read back', async () => {
+    const topic = await createTopic(fx.admin, 2);
+    const sidecar = await spawnSidecar(testOptions({ kafkaClient: testKafkaClient() }), { flags: ['--kafka-compression', 'zstd'] });
+    try {
+      const values = Array.from({ length: 20 }, (_, i) => `reading ${i}: ${'the same words again '.repeat(5)}`);
+      const { status } = await postJson(`${sidecar.url}/v1/ordered-produce`, { topic, messages: values.map((value) => ({ message_group: 'meter-7', value })) });
+      expect(status).toBe(200);
+      // The test's kafkajs reader needs the same codecs the sidecar's kafkajs engine registers.
+      registerKafkajsCodecs();
+      expect((await consumeAll(fx.kafka, fx.admin, topic)).map((r) => r.value)).toEqual(values);
+    } finally {
+      await sidecar.stop();
+    }
   });
 });
 

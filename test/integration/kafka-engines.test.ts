@@ -1,14 +1,24 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Admin, Kafka } from 'kafkajs';
+import { CompressionCodecs, CompressionTypes, type Admin, type Kafka } from 'kafkajs';
+import { KAFKA_COMPRESSIONS } from '../../src/config/options.ts';
+import { registerKafkajsCodecs } from '../../src/kafka/kafkajs-codecs.ts';
 import { createKafkaEngine } from '../../src/kafka/create-engine.ts';
-import { KAFKA_CLIENTS, type EngineMessage, type KafkaEngine } from '../../src/kafka/kafka-engine.ts';
-import { fromKafkaError } from '../../src/kafka/kafka-errors.ts';
+import { KAFKA_CLIENTS, type KafkaEngine } from '../../src/kafka/kafka-engine.ts';
 import { createLogger } from '../../src/logging/logger.ts';
+import type { EngineMessage } from '../../src/writer/send-port.ts';
 import { connectAdmin, consumeAll, createTopic, recordCount, testConnection, testKafka } from '../support/kafka.ts';
 
 const log = createLogger('error', { test: true });
 const message = (value: string | null, key: string | null = null, headers: Record<string, string> = {}): EngineMessage => ({ key, value, headers });
+
+/** One batch in a request of its own: its first offset, or its error thrown. */
+async function send(engine: KafkaEngine, topic: string, partition: number, messages: EngineMessage[]): Promise<bigint> {
+  const [outcome] = await engine.sendBatches([{ topic, partition, messages }]);
+  if (!outcome) throw new Error('no outcome');
+  if ('error' in outcome) throw outcome.error;
+  return outcome.baseOffset;
+}
 
 /** A TCP server that accepts connections and never answers: a broker that hangs. */
 async function silentBroker(): Promise<{ address: string; close: () => Promise<void> }> {
@@ -44,7 +54,7 @@ describe.each(KAFKA_CLIENTS)('the %s engine', (name) => {
   let engine: KafkaEngine;
 
   beforeAll(async () => {
-    engine = createKafkaEngine(name, testConnection(`engine-test-${name}`), 10_000, log);
+    engine = await createKafkaEngine(name, testConnection(`engine-test-${name}`), { writeTimeoutMs: 10_000, compression: 'none' }, log);
     await engine.connect();
   });
 
@@ -58,8 +68,8 @@ describe.each(KAFKA_CLIENTS)('the %s engine', (name) => {
 
   it('writes a batch to the named partition, in order, and returns the offset of its first record', async () => {
     const topic = await createTopic(admin, 3);
-    expect(await engine.send(topic, 2, [message('a', null, { 'message-group': 'g1' }), message(null, 'k'), message('c')])).toBe(0n);
-    expect(await engine.send(topic, 2, [message('d')])).toBe(3n);
+    expect(await send(engine, topic, 2, [message('a', null, { 'message-group': 'g1' }), message(null, 'k'), message('c')])).toBe(0n);
+    expect(await send(engine, topic, 2, [message('d')])).toBe(3n);
     const records = await consumeAll(kafka, admin, topic);
     expect(records.map((r) => [r.partition, r.offset, r.key, r.value])).toEqual([
       [2, '0', null, 'a'],
@@ -73,7 +83,7 @@ describe.each(KAFKA_CLIENTS)('the %s engine', (name) => {
   it('writes binary values byte for byte and counts multi-byte strings in bytes', async () => {
     const topic = await createTopic(admin, 1);
     const binary = Buffer.from([0, 255, 1, 254]);
-    await engine.send(topic, 0, [{ key: binary, value: 'żółw €', headers: { h: 'ü' } }]);
+    await send(engine, topic, 0, [{ key: binary, value: 'żółw €', headers: { h: 'ü' } }]);
     const consumer = kafka.consumer({ groupId: `engine-${topic}` });
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
@@ -86,6 +96,81 @@ describe.each(KAFKA_CLIENTS)('the %s engine', (name) => {
     expect(received.header).toBe('ü');
   });
 
+  it('writes the batches of several topics and partitions in one call, each with its own offsets', async () => {
+    const [first, second] = [await createTopic(admin, 3), await createTopic(admin, 2)];
+    await send(engine, first, 1, [message('earlier')]);
+    const outcomes = await engine.sendBatches([
+      { topic: first, partition: 0, messages: [message('a0'), message('a1')] },
+      { topic: first, partition: 1, messages: [message('b0')] },
+      { topic: second, partition: 1, messages: [message('c0'), message('c1'), message('c2')] },
+    ]);
+    expect(outcomes).toEqual([{ baseOffset: 0n }, { baseOffset: 1n }, { baseOffset: 0n }]);
+    const firstRecords = await consumeAll(kafka, admin, first);
+    const secondRecords = await consumeAll(kafka, admin, second);
+    expect(firstRecords.map((r) => [r.partition, r.offset, r.value]).sort()).toEqual([
+      [0, '0', 'a0'],
+      [0, '1', 'a1'],
+      [1, '0', 'earlier'],
+      [1, '1', 'b0'],
+    ]);
+    expect(secondRecords.map((r) => [r.partition, r.offset, r.value])).toEqual([
+      [1, '0', 'c0'],
+      [1, '1', 'c1'],
+      [1, '2', 'c2'],
+    ]);
+  });
+
+  it('fails only the partition the broker refuses inside a shared request; the others are written once', async () => {
+    const [refused, accepted] = [await createTopic(admin, 1), await createTopic(admin, 2)];
+    const batches = [
+      { topic: accepted, partition: 0, messages: [message('kept-0')] },
+      { topic: refused, partition: 0, messages: [message('x'.repeat(2 * 1024 * 1024))] },
+      { topic: accepted, partition: 1, messages: [message('kept-1')] },
+    ];
+    const outcomes = await engine.sendBatches(batches);
+    expect(outcomes[0]).toEqual({ baseOffset: 0n });
+    expect(outcomes[1]).toMatchObject({ error: { code: 'KAFKA_REJECTED', retriable: false } });
+    expect(outcomes[2]).toEqual({ baseOffset: 0n });
+    expect(await recordCount(admin, refused)).toBe(0);
+    expect((await consumeAll(kafka, admin, accepted)).map((r) => r.value).sort()).toEqual(['kept-0', 'kept-1']);
+    // The next request gets a fresh producer id and writes normally.
+    expect(await send(engine, refused, 0, [message('next')])).toBe(0n);
+  });
+
+  it.each(KAFKA_COMPRESSIONS.filter((c) => c !== 'none'))('writes %s-compressed batches that read back intact', async (compression) => {
+    const topic = await createTopic(admin, 2);
+    const compressing = await createKafkaEngine(name, testConnection(`engine-test-${name}-${compression}`), { writeTimeoutMs: 10_000, compression }, log);
+    const values = Array.from({ length: 50 }, (_, i) => `order-${i} ${'the same words again and again '.repeat(8)}`);
+    try {
+      const outcomes = await compressing.sendBatches([
+        { topic, partition: 0, messages: values.slice(0, 25).map((v) => message(v, `k${v.length}`, { 'message-group': 'g' })) },
+        { topic, partition: 1, messages: values.slice(25).map((v) => message(v)) },
+      ]);
+      expect(outcomes).toEqual([{ baseOffset: 0n }, { baseOffset: 0n }]);
+    } finally {
+      await compressing.close();
+    }
+    // The reader (kafkajs) must run the codec to decode the batches: they were written compressed with it.
+    const type = ({ gzip: CompressionTypes.GZIP, snappy: CompressionTypes.Snappy, lz4: CompressionTypes.LZ4, zstd: CompressionTypes.ZSTD } as const)[
+      compression
+    ];
+    registerKafkajsCodecs();
+    const codec = CompressionCodecs[type];
+    let decoded = 0;
+    CompressionCodecs[type] = () => {
+      decoded++;
+      return codec();
+    };
+    try {
+      const records = await consumeAll(kafka, admin, topic);
+      expect(records.filter((r) => r.partition === 0).map((r) => [r.value, r.headers['message-group']])).toEqual(values.slice(0, 25).map((v) => [v, 'g']));
+      expect(records.filter((r) => r.partition === 1).map((r) => r.value)).toEqual(values.slice(25));
+    } finally {
+      CompressionCodecs[type] = codec;
+    }
+    expect(decoded).toBeGreaterThan(0);
+  });
+
   it('reads partition counts, and undefined for a topic that does not exist', async () => {
     const topic = await createTopic(admin, 5);
     expect(await engine.partitionCount(topic)).toBe(5);
@@ -94,7 +179,7 @@ describe.each(KAFKA_CLIENTS)('the %s engine', (name) => {
 
   it('never writes a batch for a partition the topic does not have to another partition', async () => {
     const topic = await createTopic(admin, 2);
-    const failure = await engine.send(topic, 3, [message('stray')]).then(
+    const failure = await send(engine, topic, 3, [message('stray')]).then(
       () => undefined,
       (err: unknown) => err,
     );
@@ -104,20 +189,20 @@ describe.each(KAFKA_CLIENTS)('the %s engine', (name) => {
 
   it('writes to a partition added after it first saw the topic', async () => {
     const topic = await createTopic(admin, 2);
-    await engine.send(topic, 1, [message('before')]);
+    await send(engine, topic, 1, [message('before')]);
     await admin.createPartitions({ topicPartitions: [{ topic, count: 4 }] });
-    expect(await engine.send(topic, 3, [message('after')])).toBe(0n);
+    expect(await send(engine, topic, 3, [message('after')])).toBe(0n);
     expect(await recordCount(admin, topic)).toBe(2);
   });
 
   it('reports a refused batch as rejected (nothing written), and writes the next batch normally', async () => {
     const topic = await createTopic(admin, 1);
-    const failure = await engine.send(topic, 0, [message('x'.repeat(2 * 1024 * 1024))]).then(
+    const failure = await send(engine, topic, 0, [message('x'.repeat(2 * 1024 * 1024))]).then(
       () => undefined,
       (err: unknown) => err,
     );
-    expect(fromKafkaError(failure, 'writing').code).toBe('KAFKA_REJECTED');
-    expect(await engine.send(topic, 0, [message('next')])).toBe(0n);
+    expect(failure).toMatchObject({ code: 'KAFKA_REJECTED' });
+    expect(await send(engine, topic, 0, [message('next')])).toBe(0n);
     expect(await recordCount(admin, topic)).toBe(1);
   });
 
@@ -126,7 +211,7 @@ describe.each(KAFKA_CLIENTS)('the %s engine', (name) => {
     // every turn until connect() settles lands calls in each step of the connect, including the one where
     // kafkajs's Broker had a socket but no ApiVersions yet (which failed "Broker not connected").
     const topic = await createTopic(admin, 2);
-    const fresh = createKafkaEngine(name, testConnection(`engine-test-${name}-connecting`), 10_000, log);
+    const fresh = await createKafkaEngine(name, testConnection(`engine-test-${name}-connecting`), { writeTimeoutMs: 10_000, compression: 'none' }, log);
     try {
       let connected = false;
       const connecting = fresh.connect().finally(() => (connected = true));
@@ -151,9 +236,14 @@ describe.each(KAFKA_CLIENTS)('the %s engine', (name) => {
 
   it('fails a send to a cluster that never answers, and a ping of it', async () => {
     const broker = await silentBroker();
-    const hung = createKafkaEngine(name, testConnection(`engine-test-${name}-hung`, [broker.address]), 5000, log);
+    const hung = await createKafkaEngine(
+      name,
+      testConnection(`engine-test-${name}-hung`, [broker.address]),
+      { writeTimeoutMs: 5000, compression: 'none' },
+      log,
+    );
     try {
-      await expect(hung.send('any-topic', 0, [message('lost')])).rejects.toThrow();
+      await expect(send(hung, 'any-topic', 0, [message('lost')])).rejects.toThrow();
       await expect(hung.ping()).rejects.toThrow();
     } finally {
       await hung.close();

@@ -3,7 +3,7 @@ import { DedupWindow } from '../../src/dedup/dedup-window.ts';
 import type { DedupStore } from '../../src/dedup/dedup-store.ts';
 import { SidecarError } from '../../src/errors/sidecar-error.ts';
 import { StoreUnreachableError } from '../../src/errors/store-errors.ts';
-import { PartitionWriter, type WriterMetrics } from '../../src/kafka/partition-writer.ts';
+import { PartitionWriter, type WriterMetrics } from '../../src/writer/partition-writer.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { ProduceService, type ProduceMetrics } from '../../src/produce/produce-service.ts';
 import { leastLoadedPartition } from '../../src/routing/least-loaded.ts';
@@ -112,15 +112,20 @@ function setup() {
   const writerMetrics: WriterMetrics = {
     kafkaWriteDuration: { startTimer: () => () => 0 },
     kafkaBatchMessages: { observe: () => undefined },
+    kafkaProduceRequests: { inc: () => undefined },
     messagesProduced: counter(),
     messagesFailed: counter(),
   };
   const writer = new PartitionWriter(
-    async (_topic, _partition, messages) => {
-      sent.push(messages.map((m) => String(m.value)));
-      const base = offset;
-      offset += BigInt(messages.length);
-      return base;
+    {
+      leaderOf: () => undefined,
+      sendBatches: async (batches) =>
+        batches.map(({ messages }) => {
+          sent.push(messages.map((m) => String(m.value)));
+          const base = offset;
+          offset += BigInt(messages.length);
+          return { baseOffset: base };
+        }),
     },
     { maxBatchMessages: 1000, maxBatchBytes: 1024 * 1024 },
     writerMetrics,
@@ -136,6 +141,7 @@ function setup() {
     router,
     partitionCount: async () => PARTITIONS,
     writer,
+    keyPartitioner: () => 0,
     metrics,
     limits: { maxGroupBytes: 128, maxDedupIdBytes: 128, maxMessageBytes: 1024 * 1024, maxMessagesPerRequest: 10_000 },
     dedup: new DedupWindow(dedupStore, { leaseMs: 15_000, pollMs: 10, maxWaitMs: 1000 }, log),

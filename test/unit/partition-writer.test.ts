@@ -1,51 +1,78 @@
 import { Registry } from 'prom-client';
-import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { PartitionWriter, type BatchLimits, type BatchSender, type OutgoingRecord, type PartitionWriteResult } from '../../src/kafka/partition-writer.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { SidecarError } from '../../src/errors/sidecar-error.ts';
 import { SidecarMetrics } from '../../src/metrics/sidecar-metrics.ts';
+import { PartitionWriter, type BatchLimits, type OutgoingRecord, type PartitionWriteResult } from '../../src/writer/partition-writer.ts';
+import type { BatchOutcome, BatchSendPort, PartitionBatch } from '../../src/writer/send-port.ts';
 
-/** One send the fake Kafka received; the test decides when and how it completes. */
+/** One partition's batch that the fake Kafka received; the test decides when and how it completes. */
 interface SentBatch {
   topic: string;
   partition: number;
   values: string[];
+  /** Index of the request that carried it. */
+  request: number;
   succeed: (baseOffset: string) => void;
-  fail: (err: unknown) => void;
+  /** A plain Error stands for an unknown outcome (the engine's mapping); a SidecarError is passed as is. */
+  fail: (err: Error) => void;
 }
 
-/** In-memory BatchSender: records every batch and tracks how many are in flight per partition. */
-class FakeKafka {
+/** In-memory BatchSendPort: records every request and tracks in-flight batches per partition and requests per broker. */
+class FakeKafka implements BatchSendPort {
   readonly sent: SentBatch[] = [];
+  /** Partitions per request, as `topic/partition`. */
+  readonly requests: string[][] = [];
+  /** `topic/partition` -> broker; unlisted partitions have no known leader (a request of their own). */
+  readonly leaders = new Map<string, number>();
   readonly #inFlight = new Map<string, number>();
+  readonly #brokerRequests = new Map<number, number>();
   maxInFlightPerPartition = 0;
   maxInFlightTotal = 0;
+  maxRequestsPerBroker = 0;
 
-  readonly send: BatchSender = (topic, partition, messages) =>
-    new Promise<bigint>((resolve, reject) => {
-      const id = `${topic}/${partition}`;
-      const inFlight = (this.#inFlight.get(id) ?? 0) + 1;
-      this.#inFlight.set(id, inFlight);
-      this.maxInFlightPerPartition = Math.max(this.maxInFlightPerPartition, inFlight);
-      this.maxInFlightTotal = Math.max(
-        this.maxInFlightTotal,
-        [...this.#inFlight.values()].reduce((a, b) => a + b, 0),
-      );
-      const done = (): void => {
+  leaderOf(topic: string, partition: number): number | undefined {
+    return this.leaders.get(`${topic}/${partition}`);
+  }
+
+  sendBatches(batches: readonly PartitionBatch[]): Promise<BatchOutcome[]> {
+    const request = this.requests.length;
+    this.requests.push(batches.map((b) => `${b.topic}/${b.partition}`));
+    const broker = this.leaderOf(batches[0]!.topic, batches[0]!.partition);
+    if (broker !== undefined) {
+      const open = (this.#brokerRequests.get(broker) ?? 0) + 1;
+      this.#brokerRequests.set(broker, open);
+      this.maxRequestsPerBroker = Math.max(this.maxRequestsPerBroker, open);
+    }
+    return new Promise<BatchOutcome[]>((resolve) => {
+      const outcomes: (BatchOutcome | undefined)[] = batches.map(() => undefined);
+      const settle = (i: number, outcome: BatchOutcome, id: string): void => {
         this.#inFlight.set(id, this.#inFlight.get(id)! - 1);
+        outcomes[i] = outcome;
+        if (outcomes.every((o) => o !== undefined)) {
+          if (broker !== undefined) this.#brokerRequests.set(broker, this.#brokerRequests.get(broker)! - 1);
+          resolve(outcomes as BatchOutcome[]);
+        }
       };
-      this.sent.push({
-        topic,
-        partition,
-        values: messages.map((m) => String(m.value)),
-        succeed: (baseOffset) => {
-          done();
-          resolve(BigInt(baseOffset));
-        },
-        fail: (err) => {
-          done();
-          reject(err);
-        },
+      batches.forEach(({ topic, partition, messages }, i) => {
+        const id = `${topic}/${partition}`;
+        const inFlight = (this.#inFlight.get(id) ?? 0) + 1;
+        this.#inFlight.set(id, inFlight);
+        this.maxInFlightPerPartition = Math.max(this.maxInFlightPerPartition, inFlight);
+        this.maxInFlightTotal = Math.max(
+          this.maxInFlightTotal,
+          [...this.#inFlight.values()].reduce((a, b) => a + b, 0),
+        );
+        this.sent.push({
+          topic,
+          partition,
+          request,
+          values: messages.map((m) => String(m.value)),
+          succeed: (baseOffset) => settle(i, { baseOffset: BigInt(baseOffset) }, id),
+          fail: (err) => settle(i, { error: err instanceof SidecarError ? err : new SidecarError('KAFKA_WRITE_FAILED', err.message, { cause: err }) }, id),
+        });
       });
     });
+  }
 
   to(topic: string, partition: number): SentBatch[] {
     return this.sent.filter((b) => b.topic === topic && b.partition === partition);
@@ -77,8 +104,11 @@ let kafka: FakeKafka;
 let registry: Registry;
 let metrics: SidecarMetrics;
 
+/** A clock the tests move by hand (the writer's queue-wait deadline reads it). */
+let now = 0;
+
 const writer = (limits: Partial<BatchLimits> = {}): PartitionWriter =>
-  new PartitionWriter(kafka.send, { maxBatchMessages: 1000, maxBatchBytes: 1024 * 1024, ...limits }, metrics);
+  new PartitionWriter(kafka, { maxBatchMessages: 1000, maxBatchBytes: 1024 * 1024, ...limits }, metrics, () => now);
 
 async function metricValue(name: string, labels: Record<string, string> = {}, metricName = name): Promise<number> {
   const metric = await registry.getSingleMetric(name)?.get();
@@ -89,6 +119,7 @@ async function metricValue(name: string, labels: Record<string, string> = {}, me
 }
 
 beforeEach(() => {
+  now = 0;
   kafka = new FakeKafka();
   registry = new Registry();
   metrics = new SidecarMetrics(registry, { defaultMetrics: false });
@@ -145,6 +176,107 @@ describe('PartitionWriter ordering', () => {
   it('resolves an empty write at once without sending', async () => {
     expect(await writer().write('t', 0, [], 'ordered')).toEqual({ offsets: [] });
     expect(kafka.sent).toHaveLength(0);
+  });
+});
+
+/** Puts `topic`/0..count-1 on `broker` (as the engine's leaderOf would say). */
+function lead(broker: number, topic: string, ...partitions: number[]): void {
+  for (const partition of partitions) kafka.leaders.set(`${topic}/${partition}`, broker);
+}
+
+describe('PartitionWriter per broker', () => {
+  it('puts the ready batch of every partition a broker leads, across topics, in one request', async () => {
+    lead(1, 't', 0, 1, 2);
+    lead(1, 'u', 0);
+    lead(2, 't', 3);
+    const w = writer();
+    const results = [0, 1, 2, 3].map((p) => w.write('t', p, records(`t${p}`), 'ordered'));
+    results.push(w.write('u', 0, records('u0'), 'plain'));
+    await tick();
+    expect(kafka.requests).toEqual([['t/0', 't/1', 't/2', 'u/0'], ['t/3']]);
+    kafka.sent.forEach((batch, i) => batch.succeed(String(i)));
+    expect(await Promise.all(results)).toEqual([0, 1, 2, 4, 3].map((o) => ({ offsets: [String(o)] })));
+    expect(await metricValue('ordered_sidecar_kafka_produce_requests_total')).toBe(2);
+  });
+
+  it('keeps one request in flight per broker and sends what gathered meanwhile in the next one', async () => {
+    lead(1, 't', 0, 1, 2);
+    const w = writer();
+    const first = w.write('t', 0, records('a'), 'ordered');
+    await tick();
+    // t/1 has nothing in flight, but its broker does: it waits for that request, then goes with t/0's next.
+    const later = [w.write('t', 1, records('b'), 'ordered'), w.write('t', 0, records('c'), 'ordered'), w.write('t', 2, records('d'), 'ordered')];
+    await tick();
+    expect(kafka.requests).toEqual([['t/0']]);
+    kafka.last('t', 0).succeed('0');
+    await tick();
+    expect(kafka.requests.map((r) => [...r].sort())).toEqual([['t/0'], ['t/0', 't/1', 't/2']]);
+    kafka.sent.slice(1).forEach((batch) => batch.succeed('1'));
+    expect(await first).toEqual({ offsets: ['0'] });
+    expect(await Promise.all(later)).toEqual([{ offsets: ['1'] }, { offsets: ['1'] }, { offsets: ['1'] }]);
+    expect(kafka.maxRequestsPerBroker).toBe(1);
+    expect(kafka.maxInFlightPerPartition).toBe(1);
+  });
+
+  it('fails a partition alone inside a shared request: the others are acknowledged with their offsets and never resent', async () => {
+    lead(1, 't', 0, 1);
+    lead(1, 'u', 0);
+    const w = writer();
+    const failing = w.write('t', 0, records('a'), 'ordered');
+    const written = w.write('t', 1, records('b'), 'ordered');
+    const otherTopic = w.write('u', 0, records('c'), 'ordered');
+    await tick();
+    expect(kafka.requests).toEqual([['t/0', 't/1', 'u/0']]);
+    // Queued behind the shared request on each partition.
+    const behindFailed = w.write('t', 0, records('a2'), 'ordered');
+    const behindWritten = w.write('t', 1, records('b2'), 'ordered');
+    kafka.last('t', 0).fail(new SidecarError('KAFKA_WRITE_FAILED', 'writing to t/0: NOT_ENOUGH_REPLICAS'));
+    kafka.last('t', 1).succeed('10');
+    kafka.last('u', 0).succeed('20');
+
+    expect(await failing).toMatchObject({ offsets: [], error: { code: 'KAFKA_WRITE_FAILED', retriable: true } });
+    expect(await written).toEqual({ offsets: ['10'] });
+    expect(await otherTopic).toEqual({ offsets: ['20'] });
+    // Order behind the failure: t/0's next write fails unsent; t/1's goes out in the next request.
+    const behind = await behindFailed;
+    expect(behind.error?.message).toContain('not attempted');
+    await tick();
+    expect(kafka.requests).toEqual([['t/0', 't/1', 'u/0'], ['t/1']]);
+    expect(kafka.last('t', 1).values).toEqual(['b2']);
+    kafka.last('t', 1).succeed('11');
+    expect(await behindWritten).toEqual({ offsets: ['11'] });
+    // Nothing written beside the failure was sent twice.
+    expect(kafka.sent.flatMap((b) => b.values).filter((v) => v === 'b' || v === 'c')).toEqual(['b', 'c']);
+    expect(kafka.to('t', 0)).toHaveLength(1);
+  });
+
+  it('asks the leader again for each request, so a partition whose leader moved goes to its new broker', async () => {
+    lead(1, 't', 0, 1);
+    const w = writer();
+    const first = [w.write('t', 0, records('a'), 'ordered'), w.write('t', 1, records('b'), 'ordered')];
+    await tick();
+    kafka.sent.forEach((batch) => batch.fail(new Error('connection closed')));
+    await Promise.all(first);
+    lead(2, 't', 1);
+    const second = [w.write('t', 0, records('a'), 'ordered'), w.write('t', 1, records('b'), 'ordered')];
+    await tick();
+    expect(kafka.requests.slice(1)).toEqual([['t/0'], ['t/1']]);
+    kafka.sent.slice(2).forEach((batch) => batch.succeed('0'));
+    expect(await Promise.all(second)).toEqual([{ offsets: ['0'] }, { offsets: ['0'] }]);
+  });
+
+  it('fails, unsent, writes that waited past the deadline behind their broker’s slow request', async () => {
+    lead(1, 't', 0, 1);
+    const w = writer({ maxQueueWaitMs: 1000 });
+    const slow = w.write('t', 0, records('a'), 'ordered');
+    await tick();
+    const waiting = w.write('t', 1, records('b'), 'ordered');
+    now += 1001;
+    kafka.last('t', 0).succeed('0');
+    expect(await slow).toEqual({ offsets: ['0'] });
+    expect((await waiting).error).toMatchObject({ code: 'KAFKA_WRITE_FAILED', retriable: true });
+    expect(kafka.requests).toEqual([['t/0']]);
+    await expect(w.idle()).resolves.toBeUndefined();
   });
 });
 
@@ -246,11 +378,11 @@ describe('PartitionWriter failures', () => {
     expect(await b).toEqual({ offsets: ['7'] });
   });
 
-  it('maps a broker rejection of the records to non-retriable KAFKA_REJECTED', async () => {
+  it('passes on the engine’s verdict for the partition: a rejection stays non-retriable KAFKA_REJECTED', async () => {
     const w = writer();
     const a = w.write('t', 0, records('a'), 'ordered');
     await tick();
-    kafka.last('t', 0).fail(Object.assign(new Error('too large'), { type: 'MESSAGE_TOO_LARGE' }));
+    kafka.last('t', 0).fail(new SidecarError('KAFKA_REJECTED', 'writing to t/0: Kafka rejected the records (MESSAGE_TOO_LARGE)'));
     const { error } = await a;
     expect(error?.code).toBe('KAFKA_REJECTED');
     expect(error?.retriable).toBe(false);
@@ -261,38 +393,35 @@ describe('PartitionWriter failures', () => {
     const big = w.write('t', 0, records('too-big'), 'ordered');
     await tick();
     const innocent = w.write('t', 0, records('small'), 'ordered');
-    kafka.last('t', 0).fail(Object.assign(new Error('too large'), { type: 'MESSAGE_TOO_LARGE' }));
+    kafka.last('t', 0).fail(new SidecarError('KAFKA_REJECTED', 'writing to t/0: Kafka rejected the records (MESSAGE_TOO_LARGE)'));
     expect((await big).error).toMatchObject({ code: 'KAFKA_REJECTED', retriable: false });
     expect((await innocent).error).toMatchObject({ code: 'KAFKA_WRITE_FAILED', retriable: true });
     expect((await innocent).error?.message).toContain('not attempted');
   });
 
   it('fails, unsent and retriable, writes that waited in the queue longer than maxQueueWaitMs', async () => {
-    // The writer measures queue time with performance.now: a fake one moves past the limit without waiting.
-    vi.useFakeTimers({ toFake: ['performance'] });
-    try {
-      const w = writer({ maxQueueWaitMs: 20 });
-      const a = w.write('t', 0, records('a'), 'ordered');
-      await tick();
-      const b = w.write('t', 0, records('b'), 'ordered');
-      const c = w.write('t', 0, records('c'), 'ordered');
-      vi.advanceTimersByTime(21);
-      kafka.last('t', 0).succeed('0');
-      expect(await a).toEqual({ offsets: ['0'] });
-      for (const late of [await b, await c]) {
-        expect(late.error).toMatchObject({ code: 'KAFKA_WRITE_FAILED', retriable: true });
-        expect(late.error?.message).toContain('not attempted');
-      }
-      expect(kafka.to('t', 0)).toHaveLength(1);
-    } finally {
-      vi.useRealTimers();
+    const w = writer({ maxQueueWaitMs: 20 });
+    const a = w.write('t', 0, records('a'), 'ordered');
+    await tick();
+    const b = w.write('t', 0, records('b'), 'ordered');
+    const c = w.write('t', 0, records('c'), 'ordered');
+    now += 21;
+    kafka.last('t', 0).succeed('0');
+    expect(await a).toEqual({ offsets: ['0'] });
+    for (const late of [await b, await c]) {
+      expect(late.error).toMatchObject({ code: 'KAFKA_WRITE_FAILED', retriable: true });
+      expect(late.error?.message).toContain('not attempted');
     }
+    expect(kafka.to('t', 0)).toHaveLength(1);
   });
 
-  it('never rejects, even when the sender throws synchronously', async () => {
+  it('never rejects, even when the engine breaks its promise and throws synchronously', async () => {
     const w = new PartitionWriter(
-      () => {
-        throw new Error('producer is closed');
+      {
+        leaderOf: () => 1,
+        sendBatches: () => {
+          throw new Error('producer is closed');
+        },
       },
       { maxBatchMessages: 10, maxBatchBytes: 1024 },
       metrics,
@@ -362,10 +491,10 @@ describe('PartitionWriter memory accounting', () => {
   it('counts bytes from acceptance until each chunk is acknowledged or failed', async () => {
     const w = writer();
     const ok = w.write('t', 0, records('a', 'b'), 'ordered');
-    const queued = w.write('t', 0, records('c'), 'ordered');
     const other = w.write('t', 1, records('d'), 'ordered');
-    expect(w.queuedBytes).toBe(40);
     await tick();
+    const queued = w.write('t', 0, records('c'), 'ordered');
+    expect(w.queuedBytes).toBe(40);
     kafka.last('t', 0).succeed('0');
     await ok;
     await tick();

@@ -1,0 +1,27 @@
+import { compressionsAlgorithms } from '@platformatic/kafka';
+import kafkajs from 'kafkajs';
+
+// kafkajs is CommonJS and Node's ESM loader does not see CompressionCodecs among its named exports.
+const { CompressionCodecs, CompressionTypes } = kafkajs;
+
+/**
+ * kafkajs ships gzip only and leaves snappy, lz4 and zstd to codec packages (native ones for lz4 and zstd).
+ * @platformatic/kafka, already a dependency, has all three without native code (snappy and lz4 in
+ * WebAssembly, zstd from Node's zlib), in the byte formats Kafka expects: kafkajs uses them, for writing
+ * with KAFKA_COMPRESSION and for reading topics others wrote compressed. Registered once, process-wide
+ * (kafkajs keeps its codecs in one table).
+ */
+export function registerKafkajsCodecs(): void {
+  const codecs = [
+    [CompressionTypes.Snappy, compressionsAlgorithms.snappy],
+    [CompressionTypes.LZ4, compressionsAlgorithms.lz4],
+    [CompressionTypes.ZSTD, compressionsAlgorithms.zstd],
+  ] as const;
+  for (const [type, algorithm] of codecs) {
+    const codec = {
+      compress: async (encoder: { buffer: Buffer }): Promise<Buffer> => algorithm.compressSync(encoder.buffer),
+      decompress: async (buffer: Buffer): Promise<Buffer> => algorithm.decompressSync(buffer),
+    };
+    CompressionCodecs[type] = () => codec;
+  }
+}

@@ -1,0 +1,315 @@
+import { SidecarError, errorMessage } from '../errors/sidecar-error.ts';
+import type { BatchOutcome, BatchSendPort, EngineMessage, PartitionBatch } from './send-port.ts';
+
+/** A record ready for Kafka, with its size counted once by the caller. */
+export interface OutgoingRecord {
+  message: EngineMessage;
+  bytes: number;
+}
+
+/** Outcome of one write: offsets of the records written (always a prefix, order is kept), and why the rest failed. */
+export interface PartitionWriteResult {
+  offsets: string[];
+  error?: SidecarError;
+}
+
+export type ProduceMode = 'ordered' | 'plain';
+
+/** A slice of one write, small enough for one partition batch; all chunks of a write settle one result. */
+interface Chunk {
+  records: OutgoingRecord[];
+  bytes: number;
+  write: WriteState;
+  enqueuedAt: number;
+}
+
+interface WriteState {
+  offsets: string[];
+  remainingChunks: number;
+  failed: boolean;
+  mode: ProduceMode;
+  settle: (result: PartitionWriteResult) => void;
+}
+
+interface PartitionQueue {
+  topic: string;
+  partition: number;
+  pending: Chunk[];
+  /** Its batch is in a request now: nothing else of this partition is sent until that one settles. */
+  inFlight: boolean;
+}
+
+/** One partition's batch inside a request. */
+interface Taken {
+  queue: PartitionQueue;
+  chunks: Chunk[];
+  messages: EngineMessage[];
+  stopTimer: () => number;
+}
+
+export interface BatchLimits {
+  maxBatchMessages: number;
+  maxBatchBytes: number;
+  /**
+   * Longest a chunk may wait in its queue before being sent. Past it the chunk, and everything behind it,
+   * fails as never attempted (retriable), so a write lands within this plus one send's deadline of being
+   * accepted, which the admin tools' idle rule relies on. @defaultValue Infinity
+   */
+  maxQueueWaitMs?: number;
+}
+
+/** The instruments the writer records (prom-client's Histogram and Counter fit them). */
+export interface WriterMetrics {
+  kafkaWriteDuration: { startTimer(labels: { topic: string }): () => number };
+  kafkaBatchMessages: { observe(messages: number): void };
+  kafkaProduceRequests: { inc(value?: number): void };
+  messagesProduced: { inc(labels: { topic: string; mode: ProduceMode }, value?: number): void };
+  messagesFailed: { inc(labels: { topic: string; reason: string }, value?: number): void };
+}
+
+/**
+ * A request stops taking partitions past this many bytes (it always takes one), well under the broker's
+ * socket.request.max.bytes (100 MiB by default) and its request-size checks.
+ */
+const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
+
+/** Reads `performance.now()` unless a test gives its own clock. */
+export type Clock = () => number;
+
+/**
+ * Per-partition write queues, sent per broker. At most one batch per partition is in flight; concurrent
+ * writes for a partition are coalesced into its next batch in arrival order. Each broker (as the engine's
+ * `leaderOf` tells) has at most one request in flight: when it is free, one request takes the next batch of
+ * every ready partition it leads, the way Kafka's own clients drain their accumulators. Outcomes are per
+ * partition: when a batch fails, every chunk queued behind it *on that partition* fails too, so nothing can
+ * overtake a batch whose fate is unknown and the caller retries them all in their original order; the
+ * partitions beside it in the same request are acknowledged or failed on their own.
+ */
+export class PartitionWriter {
+  readonly #port: BatchSendPort;
+  readonly #limits: BatchLimits;
+  readonly #metrics: WriterMetrics;
+  readonly #now: Clock;
+  readonly #queues = new Map<string, PartitionQueue>();
+  /** Queues with pending chunks and no batch in flight, oldest first. */
+  readonly #ready = new Set<PartitionQueue>();
+  /** Brokers (or lone partitions) with a request in flight. */
+  readonly #busyLanes = new Set<string>();
+  #pumpScheduled = false;
+  #queuedBytes = 0;
+  #idleWaiters: (() => void)[] = [];
+
+  constructor(port: BatchSendPort, limits: BatchLimits, metrics: WriterMetrics, now: Clock = () => performance.now()) {
+    this.#port = port;
+    this.#limits = limits;
+    this.#metrics = metrics;
+    this.#now = now;
+  }
+
+  /** Appends `records` to the partition's queue; resolves when all are acknowledged or the rest failed. Never rejects. */
+  write(topic: string, partition: number, records: OutgoingRecord[], mode: ProduceMode): Promise<PartitionWriteResult> {
+    if (records.length === 0) return Promise.resolve({ offsets: [] });
+    const queue = this.#queue(topic, partition);
+    return new Promise((settle) => {
+      const chunks = this.#split(records);
+      const write: WriteState = { offsets: [], remainingChunks: chunks.length, failed: false, mode, settle };
+      const enqueuedAt = this.#now();
+      for (const chunkRecords of chunks) {
+        const bytes = sum(chunkRecords);
+        this.#queuedBytes += bytes;
+        queue.pending.push({ records: chunkRecords, bytes, write, enqueuedAt });
+      }
+      if (!queue.inFlight) this.#ready.add(queue);
+      this.#schedulePump();
+    });
+  }
+
+  /** Bytes of records accepted and not yet acknowledged or failed: what the sidecar holds for Kafka. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  /** Resolves once no partition has queued or in-flight work (used by graceful shutdown). */
+  idle(): Promise<void> {
+    if (this.#isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #isIdle(): boolean {
+    return this.#busyLanes.size === 0 && this.#ready.size === 0 && !this.#pumpScheduled;
+  }
+
+  #queue(topic: string, partition: number): PartitionQueue {
+    const id = `${topic}\u0000${partition}`;
+    let queue = this.#queues.get(id);
+    if (!queue) {
+      queue = { topic, partition, pending: [], inFlight: false };
+      this.#queues.set(id, queue);
+    }
+    return queue;
+  }
+
+  #split(records: OutgoingRecord[]): OutgoingRecord[][] {
+    const chunks: OutgoingRecord[][] = [];
+    let current: OutgoingRecord[] = [];
+    let bytes = 0;
+    for (const record of records) {
+      if (current.length > 0 && (current.length >= this.#limits.maxBatchMessages || bytes + record.bytes > this.#limits.maxBatchBytes)) {
+        chunks.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(record);
+      bytes += record.bytes;
+    }
+    chunks.push(current);
+    return chunks;
+  }
+
+  /**
+   * Runs once the current turn's writes are all queued (a request's partitions are written in one turn),
+   * so they share a request instead of the first going out alone.
+   */
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    queueMicrotask(() => {
+      this.#pumpScheduled = false;
+      this.#pump();
+    });
+  }
+
+  /** Sends one request to every free broker that leads a ready partition. */
+  #pump(): void {
+    const byLane = new Map<string, PartitionQueue[]>();
+    for (const queue of this.#ready) {
+      if (this.#expireHead(queue)) {
+        this.#ready.delete(queue);
+        continue;
+      }
+      const lane = this.#laneOf(queue);
+      if (this.#busyLanes.has(lane)) continue;
+      const queues = byLane.get(lane);
+      if (queues) queues.push(queue);
+      else byLane.set(lane, [queue]);
+    }
+    for (const [lane, queues] of byLane) this.#sendRequest(lane, queues);
+    if (this.#isIdle()) for (const wake of this.#idleWaiters.splice(0)) wake();
+  }
+
+  #laneOf(queue: PartitionQueue): string {
+    const leader = this.#port.leaderOf(queue.topic, queue.partition);
+    return leader === undefined ? `partition:${queue.topic}\u0000${queue.partition}` : `broker:${leader}`;
+  }
+
+  /** Fails the queue's chunks when its oldest has waited past maxQueueWaitMs; true when nothing is left. */
+  #expireHead(queue: PartitionQueue): boolean {
+    const head = queue.pending[0];
+    if (!head) return true;
+    const waitedMs = this.#now() - head.enqueuedAt;
+    if (waitedMs <= (this.#limits.maxQueueWaitMs ?? Number.POSITIVE_INFINITY)) return false;
+    this.#fail(queue, queue.pending.splice(0), notAttempted(queue, `waited ${Math.round(waitedMs)} ms behind slower batches`));
+    return true;
+  }
+
+  #sendRequest(lane: string, queues: PartitionQueue[]): void {
+    const taken: Taken[] = [];
+    let requestBytes = 0;
+    for (const queue of queues) {
+      if (taken.length > 0 && requestBytes >= MAX_REQUEST_BYTES) break;
+      const chunks = this.#takeBatch(queue);
+      requestBytes += chunks.reduce((total, c) => total + c.bytes, 0);
+      queue.inFlight = true;
+      this.#ready.delete(queue);
+      const messages = chunks.flatMap((chunk) => chunk.records.map((r) => r.message));
+      taken.push({ queue, chunks, messages, stopTimer: this.#metrics.kafkaWriteDuration.startTimer({ topic: queue.topic }) });
+    }
+    this.#busyLanes.add(lane);
+    this.#metrics.kafkaProduceRequests.inc();
+    const batches: PartitionBatch[] = taken.map(({ queue, messages }) => ({ topic: queue.topic, partition: queue.partition, messages }));
+    void this.#sendSafely(batches).then((outcomes) => {
+      taken.forEach((t, i) => this.#settle(t, outcomes[i]!));
+      this.#busyLanes.delete(lane);
+      this.#pump();
+    });
+  }
+
+  /** The port promises never to reject; a defect that breaks that promise fails the batches as unknown. */
+  async #sendSafely(batches: PartitionBatch[]): Promise<BatchOutcome[]> {
+    try {
+      const outcomes = await this.#port.sendBatches(batches);
+      if (outcomes.length === batches.length) return outcomes;
+      throw new Error(`the Kafka engine answered ${outcomes.length} outcomes for ${batches.length} batches`);
+    } catch (err) {
+      const error = new SidecarError('KAFKA_WRITE_FAILED', `writing to Kafka failed: ${errorMessage(err)}; the batch may or may not be in Kafka`, {
+        cause: err,
+      });
+      return batches.map(() => ({ error }));
+    }
+  }
+
+  #settle({ queue, chunks, messages, stopTimer }: Taken, outcome: BatchOutcome): void {
+    stopTimer();
+    queue.inFlight = false;
+    if ('baseOffset' in outcome) {
+      this.#metrics.kafkaBatchMessages.observe(messages.length);
+      this.#acknowledge(queue, chunks, outcome.baseOffset);
+    } else {
+      this.#fail(queue, chunks, outcome.error);
+      this.#failQueuedBehind(queue, outcome.error);
+    }
+    if (queue.pending.length > 0) this.#ready.add(queue);
+  }
+
+  /** Takes queued chunks, oldest first, up to the batch limits (always at least one). */
+  #takeBatch(queue: PartitionQueue): Chunk[] {
+    const batch: Chunk[] = [];
+    let messages = 0;
+    let bytes = 0;
+    while (queue.pending.length > 0) {
+      const next = queue.pending[0]!;
+      const fits = messages + next.records.length <= this.#limits.maxBatchMessages && bytes + next.bytes <= this.#limits.maxBatchBytes;
+      if (batch.length > 0 && !fits) break;
+      batch.push(queue.pending.shift()!);
+      messages += next.records.length;
+      bytes += next.bytes;
+    }
+    return batch;
+  }
+
+  #acknowledge(queue: PartitionQueue, batch: Chunk[], baseOffset: bigint): void {
+    let offset = baseOffset;
+    for (const chunk of batch) {
+      this.#queuedBytes -= chunk.bytes;
+      const { write } = chunk;
+      for (let i = 0; i < chunk.records.length; i++) write.offsets.push(String(offset++));
+      this.#metrics.messagesProduced.inc({ topic: queue.topic, mode: write.mode }, chunk.records.length);
+      if (--write.remainingChunks === 0) write.settle({ offsets: write.offsets });
+    }
+  }
+
+  /**
+   * Everything queued behind a failed batch fails with it (order over progress). Those writes were never
+   * attempted, so whatever the batch's own error, theirs is retriable: a client must resend them, not drop them.
+   */
+  #failQueuedBehind(queue: PartitionQueue, cause: SidecarError): void {
+    if (queue.pending.length === 0) return;
+    this.#fail(queue, queue.pending.splice(0), notAttempted(queue, `an earlier batch failed (${cause.message})`, cause));
+  }
+
+  #fail(queue: PartitionQueue, chunks: Chunk[], error: SidecarError): void {
+    for (const chunk of chunks) {
+      this.#queuedBytes -= chunk.bytes;
+      this.#metrics.messagesFailed.inc({ topic: queue.topic, reason: error.code }, chunk.records.length);
+      const { write } = chunk;
+      if (write.failed) continue;
+      write.failed = true;
+      write.settle({ offsets: write.offsets, error });
+    }
+  }
+}
+
+const notAttempted = (queue: PartitionQueue, why: string, cause?: SidecarError): SidecarError =>
+  new SidecarError('KAFKA_WRITE_FAILED', `not attempted on ${queue.topic}/${queue.partition}: ${why}; resend in order`, { cause });
+
+const sum = (records: OutgoingRecord[]): number => records.reduce((total, r) => total + r.bytes, 0);
