@@ -17,8 +17,8 @@ const LAYERS = {
   config: ['logging', 'errors'],
   routing: ['errors', 'logging'],
   dedup: ['errors', 'logging'],
-  // src/kafka/consumer implements the consumer port that src/consume owns.
-  kafka: ['consume', 'errors', 'logging', 'config', 'metrics'],
+  // src/kafka/consumer implements the consumer port that src/consume owns; kafka-route-log.ts the route log port of src/routing.
+  kafka: ['consume', 'routing', 'errors', 'logging', 'config', 'metrics'],
   redis: ['routing', 'dedup', 'errors', 'logging', 'config'],
   produce: ['routing', 'dedup', 'kafka', 'errors', 'logging', 'config', 'metrics'],
   consume: ['produce', 'errors', 'logging', 'config', 'metrics'],
