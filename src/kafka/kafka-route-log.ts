@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Admin, Kafka } from 'kafkajs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KafkaJSError, type Admin, type Kafka } from 'kafkajs';
 import type { Logger } from '../logging/logger.ts';
 import { groupHash } from '../routing/hashing.ts';
 import type { LoggedRoutes, RouteLog, RouteLogEntry } from '../routing/route-log.ts';
@@ -9,6 +10,8 @@ import type { PartitionWriter } from './partition-writer.ts';
 export const ROUTE_LOG_PARTITIONS = 12;
 /** Longest a rebuild waits to read a topic's routes back from the log. */
 const READ_TIMEOUT_MS = 60_000;
+const END_OFFSET_ATTEMPTS = 5;
+const END_OFFSET_RETRY_MS = 200;
 
 export interface KafkaRouteLogOptions {
   /** The compacted topic holding the routes (ROUTE_LOG_TOPIC). */
@@ -99,8 +102,7 @@ export class KafkaRouteLog implements RouteLog {
 
   async read(topic: string): Promise<LoggedRoutes> {
     const partition = this.#partitionOf(topic, await this.ready());
-    const offsets = await this.#oneAtATime(() => this.#admin.fetchTopicOffsets(this.#options.topic));
-    const end = BigInt(offsets.find((o) => o.partition === partition)?.high ?? '0');
+    const end = await this.#endOffset(partition);
     const routes = new Map<string, number>();
     let buckets: number | undefined;
     if (end === 0n) return { routes, buckets };
@@ -110,7 +112,10 @@ export class KafkaRouteLog implements RouteLog {
     try {
       await consumer.subscribe({ topic: this.#options.topic, fromBeginning: true });
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`read ${routes.size} routes of "${topic}" from the route log but not its end within ${READ_TIMEOUT_MS} ms`)), READ_TIMEOUT_MS);
+        const timer = setTimeout(
+          () => reject(new Error(`read ${routes.size} routes of "${topic}" from the route log but not its end within ${READ_TIMEOUT_MS} ms`)),
+          READ_TIMEOUT_MS,
+        );
         consumer
           .run({
             autoCommit: false,
@@ -146,6 +151,22 @@ export class KafkaRouteLog implements RouteLog {
 
   async close(): Promise<void> {
     await this.#admin.disconnect().catch(() => undefined);
+  }
+
+  /**
+   * The partition's end offset. A topic created a moment ago may not have its leaders known to every broker yet
+   * (NOT_LEADER_FOR_PARTITION and the like, retriable): asked again a few times, briefly.
+   */
+  async #endOffset(partition: number): Promise<bigint> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const offsets = await this.#oneAtATime(() => this.#admin.fetchTopicOffsets(this.#options.topic));
+        return BigInt(offsets.find((o) => o.partition === partition)?.high ?? '0');
+      } catch (err) {
+        if (attempt >= END_OFFSET_ATTEMPTS || !(err instanceof KafkaJSError && err.retriable)) throw err;
+        await sleep(END_OFFSET_RETRY_MS * attempt);
+      }
+    }
   }
 
   #partitionOf(topic: string, partitions: number): number {

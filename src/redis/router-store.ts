@@ -2,16 +2,7 @@ import type { RedisGateway } from './redis-gateway.ts';
 import type { RedisClient } from './redis-connection.ts';
 import type { ReplicatedWrites } from './replica-acks.ts';
 import { randomUUID } from 'node:crypto';
-import type {
-  RestoreStore,
-  RouteOutcome,
-  RouteStore,
-  TopicHold,
-  TopicRegistration,
-  TopicStamp,
-  TopicState,
-  TouchEntry,
-} from '../routing/route-store.ts';
+import type { RestoreStore, RouteOutcome, RouteStore, TopicHold, TopicRegistration, TopicStamp, TopicState, TouchEntry } from '../routing/route-store.ts';
 import type { CleanupStore, RemovedMapping } from '../routing/cleanup.ts';
 import { StoreOnHoldError, StoreStateLostError } from '../errors/store-errors.ts';
 import { STATE_FORMAT, checkStateFormat } from './state-format.ts';
@@ -71,8 +62,8 @@ export class RouterStore implements RouteStore, RestoreStore, CleanupStore {
   }
 
   /**
-   * The topic's stored state, or undefined when Redis has none. A topic first used before epochs existed
-   * (bucket count and format but no epoch) gets one here: it was not lost, it only predates them.
+   * The topic's stored state, or undefined when Redis has none. A topic first used before formats or epochs
+   * existed (a bucket count but no format or epoch) gets them here: it was not lost, it only predates them.
    */
   async readTopic(topic: string): Promise<TopicRegistration | undefined> {
     const keys = this.keys(topic);
@@ -80,8 +71,8 @@ export class RouterStore implements RouteStore, RestoreStore, CleanupStore {
     const [buckets, generation, format, epoch] = await this.gateway.run(() => this.redis.hmget(keys.meta, 'buckets', 'generation', 'format', 'epoch'));
     checkStateFormat(topic, format ?? null);
     if (buckets == null) return undefined;
-    if (epoch != null) return { buckets: Number(buckets), generation: generation ?? null, epoch };
-    await this.gateway.run(() => this.redis.hsetnx(keys.meta, 'epoch', randomUUID()));
+    if (epoch != null && format != null) return { buckets: Number(buckets), generation: generation ?? null, epoch };
+    await this.gateway.run(() => this.redis.multi().hsetnx(keys.meta, 'format', STATE_FORMAT).hsetnx(keys.meta, 'epoch', randomUUID()).exec());
     return this.readTopic(topic);
   }
 

@@ -70,7 +70,7 @@ describe('route-4.lua against real Redis', () => {
     for (let i = 0; i < 12; i++) await route(store, `filler-${i}`, 4);
     await redis.hincrby(store.keys('orders').loads, String(first.partition), 100);
     const again = await route(store, 'player-1', 4);
-    expect(again).toEqual({ partition: first.partition, created: false });
+    expect(again).toEqual({ partition: first.partition, created: false, unlogged: false });
   });
 
   it('sends new groups to new partitions after growth and never moves existing groups', async () => {
@@ -90,7 +90,7 @@ describe('route-4.lua against real Redis', () => {
     const beyond = mapped.find((m) => m.partition >= 6)!;
     const loadsBefore = await store.loads('orders', 8);
     // A replica that still believes the topic has 6 partitions asks for the same group.
-    expect(await route(store, beyond.g, 6)).toEqual({ partition: beyond.partition, created: false });
+    expect(await route(store, beyond.g, 6)).toEqual({ partition: beyond.partition, created: false, unlogged: false });
     expect(await store.loads('orders', 8)).toEqual(loadsBefore);
   });
 
