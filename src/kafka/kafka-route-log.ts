@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KafkaJSError, type Admin, type Kafka } from 'kafkajs';
+import kafkajs, { type Admin, type Kafka } from 'kafkajs';
 import type { Logger } from '../logging/logger.ts';
 import { groupHash } from '../routing/hashing.ts';
 import type { LoggedRoutes, RouteLog, RouteLogEntry } from '../routing/route-log.ts';
@@ -163,7 +163,7 @@ export class KafkaRouteLog implements RouteLog {
         const offsets = await this.#oneAtATime(() => this.#admin.fetchTopicOffsets(this.#options.topic));
         return BigInt(offsets.find((o) => o.partition === partition)?.high ?? '0');
       } catch (err) {
-        if (attempt >= END_OFFSET_ATTEMPTS || !(err instanceof KafkaJSError && err.retriable)) throw err;
+        if (attempt >= END_OFFSET_ATTEMPTS || !(err instanceof kafkajs.KafkaJSError && err.retriable)) throw err;
         await sleep(END_OFFSET_RETRY_MS * attempt);
       }
     }
