@@ -1,7 +1,7 @@
 /**
  * Benchmarks of ordered-sidecar against the real Redis and Kafka (`bash scripts/stack.sh up`).
  *
- *   npm run bench -- [--quick] [--only routing,deviation,memory,throughput,consume,profile] [--profile]
+ *   npm run bench -- [--quick] [--only routing,deviation,memory,throughput,consume,routelog,profile] [--profile]
  *                    [--duration SECONDS] [--concurrency N] [--keep-profile]
  *
  * Sections 4 and 5 run the sidecar as `node dist/cli.js serve`, and build dist/ first when it is missing or
@@ -14,13 +14,14 @@ import { benchConsume } from './consume.ts';
 import { benchLoadDeviation } from './load-deviation.ts';
 import { benchProfile } from './profile.ts';
 import { benchRedisMemory } from './redis-memory.ts';
+import { benchRouteLog } from './route-log.ts';
 import { benchRoutingLatency } from './routing-latency.ts';
 import { benchThroughput, throughputSettings } from './throughput.ts';
 import { KAFKA_BROKERS, REDIS_URL } from './support/env.ts';
 import { summaryLine, type SummaryFigures } from './support/summary.ts';
 import { printTargets, type SectionResult, type TargetRow } from './support/targets.ts';
 
-const DEFAULT_SECTIONS = ['routing', 'deviation', 'memory', 'throughput', 'consume'] as const;
+const DEFAULT_SECTIONS = ['routing', 'deviation', 'memory', 'throughput', 'consume', 'routelog'] as const;
 const SECTIONS = [...DEFAULT_SECTIONS, 'profile'] as const;
 type Section = (typeof SECTIONS)[number];
 
@@ -67,6 +68,7 @@ if (sections.has('deviation')) collect(await benchLoadDeviation(quick));
 if (sections.has('memory')) collect(await benchRedisMemory(quick));
 if (sections.has('throughput')) collect(await benchThroughput(throughputSettings(quick, overrides)));
 if (sections.has('consume')) targets.push(...(await benchConsume(quick)));
+if (sections.has('routelog')) collect(await benchRouteLog(quick));
 if (sections.has('profile')) await benchProfile(throughputSettings(quick, overrides), keepProfile);
 if (targets.length > 0) printTargets(targets);
 console.log(`\nload average at end: ${load()}`);
