@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Admin, Kafka } from 'kafkajs';
 import { GROUP_HEADER } from '../../src/produce/group-header.ts';
 import { Client } from '../../src/sdk/client.ts';
@@ -173,7 +173,7 @@ async function scenario(
   name: string,
   warmRoute: (g: number, k: number) => number,
   faultAfter: number,
-  fault: () => Promise<void>,
+  fault: (topic: string) => Promise<void>,
 ): Promise<{ rejected: number }> {
   const topic = await createTopic(admin, PARTITIONS);
   const groups = Array.from({ length: GROUPS }, (_, g) => `${name}-g${g}`);
@@ -184,7 +184,7 @@ async function scenario(
   await until(() => traffic.acked() >= faultAfter, `${faultAfter} messages acknowledged`);
   // A fault that began after the last send would prove nothing about traffic through it.
   const sendingWhenFaultStarted = traffic.running();
-  await fault();
+  await fault(topic);
   await traffic.done;
   const rejected = (await count503(fleet)) - before;
   const result = await verify(topic, sent);
@@ -274,5 +274,41 @@ describe('Redis losing its data under load (no persistence, route log on), three
       await fleet.redis.start();
     });
     expect(await metricTotal(fleet, 'ordered_sidecar_routes_restored_total')).toBeGreaterThan(restoredBefore);
+  });
+});
+
+describe('Redis losing its data under load with the route log off, three sidecar processes, SDK clients retrying', () => {
+  let fleet: Fleet;
+  beforeAll(async () => {
+    fleet = await startFleet(false, ['--route-log', 'false']);
+  });
+  afterAll(() => stopFleet(fleet));
+
+  it('FLUSHALL mid-stream: cached routes are re-seeded and keep their partitions; new groups wait for an operator', async () => {
+    let topicName = '';
+    const produceProbe = async (): Promise<{ status: number; code?: string }> => {
+      const response = await fetch(`${fleet.sidecars[1]!.url}/v1/ordered-produce`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ topic: topicName, messages: [{ message_group: 'probe-new-group', value: 'probe' }] }),
+      });
+      const body = (await response.json()) as { error?: { code: string } };
+      return { status: response.status, ...(body.error ? { code: body.error.code } : {}) };
+    };
+    await scenario(fleet, 'flushall-no-log', warm, (GROUPS * (MESSAGES_PER_GROUP - WARM_MESSAGES)) / 4, async (topic) => {
+      topicName = topic;
+      const flusher = new Redis(fleet.redis.url);
+      try {
+        await flusher.flushall();
+      } finally {
+        flusher.disconnect();
+      }
+      // A group no replica has cached cannot be proven: refused (retriable) until an operator resumes the topic.
+      await vi.waitUntil(async () => (await produceProbe()).code === 'ROUTING_STATE_LOST', { timeout: 30_000, interval: 200 });
+    });
+    expect(await produceProbe()).toEqual({ status: 503, code: 'ROUTING_STATE_LOST' });
+    const resumed = await fetch(`${fleet.sidecars[0]!.url}/admin/v1/topics/${topicName}/resume`, { method: 'POST' });
+    expect(await resumed.json()).toEqual({ topic: topicName, resumed: true });
+    expect((await produceProbe()).status).toBe(200);
   });
 });
