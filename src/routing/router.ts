@@ -239,7 +239,8 @@ export class OrderedMessageRouter {
         );
       }
       if (!(err instanceof StoreStateLostError) || afterLoss) throw err;
-      this.#loss.noteLost(topic);
+      // Routed with an epoch this replica has since replaced: not a new loss, just retry with the current one.
+      if (this.#topics.known(topic)?.epoch === state.epoch) this.#loss.noteLost(topic);
       return this.#routeViaStore(topic, group, true);
     }
   }
@@ -304,7 +305,8 @@ export class OrderedMessageRouter {
   #lostInBackground(topic: string): void {
     this.#loss.noteLost(topic);
     this.#recoverTopic(topic).catch((err: unknown) => {
-      if (!(err instanceof SidecarError && err.code === 'ROUTING_STATE_LOST')) this.#log.warn('rebuilding the routing state of the topic failed; the next request tries again', { topic, err });
+      if (!(err instanceof SidecarError && err.code === 'ROUTING_STATE_LOST'))
+        this.#log.warn('rebuilding the routing state of the topic failed; the next request tries again', { topic, err });
     });
   }
 

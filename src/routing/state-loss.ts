@@ -91,7 +91,8 @@ export class StateLoss {
    */
   async rebuild(topic: string): Promise<number> {
     const { store, routeLog } = this.#deps;
-    if (!routeLog) throw new SidecarError('CONFLICT', 'the route log is off (ROUTE_LOG=off): there is nothing to rebuild from; see `ordered-sidecar groups resume`');
+    if (!routeLog)
+      throw new SidecarError('CONFLICT', 'the route log is off (ROUTE_LOG=off): there is nothing to rebuild from; see `ordered-sidecar groups resume`');
     if (!(await store.tryLockRestore(topic, this.#owner, RESTORE_LOCK_MS))) {
       throw new SidecarError('CONFLICT', `another replica is rebuilding topic "${topic}" now; try again when it is done`);
     }
@@ -106,13 +107,14 @@ export class StateLoss {
 
   async #recover(topic: string, known: TopicState | undefined): Promise<TopicRegistration> {
     const { store } = this.#deps;
+    // State in Redis (rebuilt by another replica, or never lost: the caller's epoch was just older) is used as it is.
     const current = await store.readTopic(topic);
-    if (current && current.epoch !== known?.epoch) return current;
-    if (!(await store.tryLockRestore(topic, this.#owner, RESTORE_LOCK_MS))) return this.#awaitOthers(topic, known);
+    if (current) return current;
+    if (!(await store.tryLockRestore(topic, this.#owner, RESTORE_LOCK_MS))) return this.#awaitOthers(topic);
     try {
       // Another replica may have finished between the read and the lock.
       const again = await store.readTopic(topic);
-      if (again && again.epoch !== known?.epoch) return again;
+      if (again) return again;
       const buckets = known?.buckets ?? this.#deps.configuredBuckets;
       if (this.logged) return (await this.#restore(topic, buckets, randomUUID())).registration;
       // No log: a topic this replica knew had routes nobody can list any more; a first use has none.
@@ -143,12 +145,12 @@ export class StateLoss {
   }
 
   /** Another replica holds the rebuild lock: wait a little for its state, else refuse (retriable). */
-  async #awaitOthers(topic: string, known: TopicState | undefined): Promise<TopicRegistration> {
+  async #awaitOthers(topic: string): Promise<TopicRegistration> {
     const deadline = performance.now() + RESTORE_WAIT_MS;
     while (performance.now() < deadline) {
       await sleep(RESTORE_POLL_MS);
       const current = await this.#deps.store.readTopic(topic);
-      if (current && current.epoch !== known?.epoch) return current;
+      if (current) return current;
     }
     throw stateLost(`the routing state of topic "${topic}" is being rebuilt by another replica; nothing was written, retry shortly`);
   }
