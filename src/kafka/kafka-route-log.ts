@@ -54,6 +54,7 @@ export class KafkaRouteLog implements RouteLog {
   readonly #options: KafkaRouteLogOptions;
   readonly #log: Logger;
   #partitions: Promise<number> | undefined;
+  #missingLogged = false;
   #adminTail: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -190,10 +191,14 @@ export class KafkaRouteLog implements RouteLog {
       // Another replica created it first, or creating topics is not allowed here: it must exist then.
       const count = await this.#partitionCount(topic);
       if (count !== undefined) return count;
-      this.#log.error(
-        `the route log topic "${topic}" does not exist and could not be created; create it as docs/operations.md says ("The route log"), or set ROUTE_LOG=off`,
-        { err },
-      );
+      // Every new group retries this: one line until it works.
+      if (!this.#missingLogged) {
+        this.#missingLogged = true;
+        this.#log.error(
+          `the route log topic "${topic}" does not exist and could not be created: new MessageGroups get 503 until it exists; create it as docs/operations.md says ("The route log"), or set ROUTE_LOG=false`,
+          { err },
+        );
+      }
       throw err;
     }
     const created = await this.#partitionCount(topic);

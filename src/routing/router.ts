@@ -29,7 +29,7 @@ export interface RouterOptions {
   touchFlushIntervalMs: number;
   /** Unprovable routes during an outage: refused (503), or hashed (may split a group); see SidecarOptions. @defaultValue 'reject' */
   degradedRouting?: 'reject' | 'hash';
-  /** The durable route log every new mapping is written to before it is used; undefined when off (ROUTE_LOG=off). */
+  /** The durable route log every new mapping is written to before it is used; undefined when off (ROUTE_LOG=false). */
   routeLog?: RouteLog | undefined;
 }
 
@@ -45,6 +45,8 @@ const OUTAGE_RETRY_AFTER_S = 1;
 const RECOVERY_INTERVAL_MS = 1000;
 /** Fewest hashed routes kept for recording, however small the cache. */
 const MIN_PROVISIONAL = 1000;
+/** Cached routes re-seeded per round of concurrent calls after a state loss with the route log off. */
+const RESEED_SLICE = 256;
 /** During an outage, at most one log line per this long counts the requests refused meanwhile. */
 export const REFUSAL_SUMMARY_INTERVAL_MS = 60_000;
 
@@ -279,11 +281,11 @@ export class OrderedMessageRouter {
   async #reseed(topic: string, registration: TopicRegistration): Promise<void> {
     await this.#store.hold(topic, 'unproven');
     let conflicts = 0;
-    const routes = this.#routes.cache.routesOf(topic);
-    for (const [group, route] of routes) {
-      if (route.confirmedAt === Number.NEGATIVE_INFINITY) continue; // hashed while degraded: recorded by its own path
+    // Hashed while degraded: recorded by their own path.
+    const routes = this.#routes.cache.routesOf(topic).filter(([, route]) => route.confirmedAt !== Number.NEGATIVE_INFINITY);
+    const reseedOne = async ([group, route]: (typeof routes)[number]): Promise<void> => {
       const partition = await this.#store.record(topic, registration, group, route.hash, route.partition);
-      if (partition === route.partition) continue;
+      if (partition === route.partition) return;
       conflicts++;
       this.#metrics.degradedConflicts.inc();
       this.#routes.cache.delete(topic, group);
@@ -293,7 +295,9 @@ export class OrderedMessageRouter {
         cached: route.partition,
         redis: partition,
       });
-    }
+    };
+    // Pipelined a slice at a time: a cache holds up to ROUTE_CACHE_SIZE routes of the topic.
+    for (let from = 0; from < routes.length; from += RESEED_SLICE) await Promise.all(routes.slice(from, from + RESEED_SLICE).map(reseedOne));
     this.#log.warn('re-seeded cached routes of the topic into Redis; new MessageGroups wait for an operator (`ordered-sidecar groups resume`)', {
       topic,
       routes: routes.length,

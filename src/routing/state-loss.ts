@@ -16,7 +16,7 @@ export const STATE_LOST_RETRY_AFTER_S = 1;
 
 export interface StateLossDeps {
   store: Pick<RouteStore, 'readTopic'> & RestoreStore;
-  /** The durable route log; undefined when it is off (ROUTE_LOG=off). */
+  /** The durable route log; undefined when it is off (ROUTE_LOG=false). */
   routeLog: RouteLog | undefined;
   configuredBuckets: number;
   metrics: { stateLosses: TopicCount; routesRestored: TopicCount };
@@ -92,7 +92,7 @@ export class StateLoss {
   async rebuild(topic: string): Promise<number> {
     const { store, routeLog } = this.#deps;
     if (!routeLog)
-      throw new SidecarError('CONFLICT', 'the route log is off (ROUTE_LOG=off): there is nothing to rebuild from; see `ordered-sidecar groups resume`');
+      throw new SidecarError('CONFLICT', 'the route log is off (ROUTE_LOG=false): there is nothing to rebuild from; see `ordered-sidecar groups resume`');
     if (!(await store.tryLockRestore(topic, this.#owner, RESTORE_LOCK_MS))) {
       throw new SidecarError('CONFLICT', `another replica is rebuilding topic "${topic}" now; try again when it is done`);
     }
