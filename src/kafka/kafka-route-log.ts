@@ -191,7 +191,7 @@ export class KafkaRouteLog implements RouteLog {
       // Another replica created it first, or creating topics is not allowed here: it must exist then.
       const count = await this.#partitionCount(topic);
       if (count !== undefined) return count;
-      // Every new group retries this: one line until it works.
+      // Every new group retries this: one line per process, not one per new group.
       if (!this.#missingLogged) {
         this.#missingLogged = true;
         this.#log.error(
