@@ -156,9 +156,13 @@ export class AdminService {
       try {
         await routeLog?.append([{ topic, group, partition, buckets }]);
       } catch (err) {
-        throw new SidecarError('KAFKA_UNAVAILABLE', `the route log could not record the change of group "${group}"; nothing was changed in Redis, retry shortly`, {
-          cause: err,
-        });
+        throw new SidecarError(
+          'KAFKA_UNAVAILABLE',
+          `the route log could not record the change of group "${group}"; nothing was changed in Redis, retry shortly`,
+          {
+            cause: err,
+          },
+        );
       }
     };
     const outcome = await applyChange(store, this.#timing, { topic, buckets, group, from: stored.partition, to }, log, logChange);
