@@ -21,7 +21,7 @@ const PARTITIONS = 12;
  * (acks=all, idempotent) before the route is cached. Cached routes never touch the log, so only new groups pay.
  */
 export async function benchRouteLog(quick: boolean): Promise<SectionResult> {
-  heading('6. New-group cost of the route log (route-4.lua, then the Kafka write, against the real Redis and Kafka)');
+  heading('6. New-group cost of the route log (route-3.lua, then the Kafka write, against the real Redis and Kafka)');
   const redis = connectRedis();
   const prefix = benchPrefix();
   const store = new RouterStore(new RedisGateway(redis), prefix);

@@ -54,7 +54,7 @@ class MappingBusyError extends SidecarError {
  * partition a message may already be on; when step 3 does not apply, the mapping Redis reports is written
  * back over it.
  *
- * Any route made in the meantime goes through route-4.lua, which stamps the current minute, so step 3 sees
+ * Any route made in the meantime goes through route-3.lua, which stamps the current minute, so step 3 sees
  * it and refuses. Limit: a replica that cannot reach Redis keeps its cache (and cannot report its uses);
  * docs/operations.md says what that means.
  */

@@ -157,7 +157,7 @@ export class RouterStore implements RouteStore, RestoreStore, CleanupStore {
     };
     for (const [bucket, args] of byBucket) {
       for (let i = 0; i < args.length; i += 2 * RESTORE_CHUNK) {
-        pipeline.osRestoreBucket(keys.bucket(bucket), keys.loads, keys.unlogged, ...args.slice(i, i + 2 * RESTORE_CHUNK));
+        pipeline.osRestoreBucket(keys.bucket(bucket), keys.loads, keys.meta, ...args.slice(i, i + 2 * RESTORE_CHUNK));
         queued += Math.min(RESTORE_CHUNK, (args.length - i) / 2);
         if (queued >= RESTORE_CHUNK) await flush();
       }
@@ -171,7 +171,7 @@ export class RouterStore implements RouteStore, RestoreStore, CleanupStore {
     const preference = preferenceOrder(hash, partitions).join(',');
     const bucketKey = keys.bucket(bucketOf(hash, state.buckets));
     const [partition, status] = await this.#writeMapping(bucketKey, (redis) =>
-      redis.osRoute(bucketKey, keys.loads, keys.meta, keys.unlogged, group, partitions, preference, state.epoch, logged ? 1 : 0),
+      redis.osRoute(bucketKey, keys.loads, keys.meta, group, partitions, preference, state.epoch, logged ? 1 : 0),
     );
     if (status === -1) throw lost(topic);
     if (status === -2) {
@@ -182,7 +182,7 @@ export class RouterStore implements RouteStore, RestoreStore, CleanupStore {
   }
 
   async markLogged(topic: string, group: string): Promise<void> {
-    await this.gateway.run(() => this.redis.hdel(this.keys(topic).unlogged, group));
+    await this.gateway.run(() => this.redis.hdel(this.keys(topic).meta, `unlogged:${group}`));
   }
 
   /** Records a mapping made without Redis unless one exists; returns the partition Redis now maps the group to. */

@@ -16,7 +16,6 @@ declare module 'ioredis' {
       bucketKey: string,
       loadsKey: string,
       metaKey: string,
-      unloggedKey: string,
       group: string,
       partitions: number,
       preference: string,
@@ -26,7 +25,7 @@ declare module 'ioredis' {
     osRecord(bucketKey: string, loadsKey: string, metaKey: string, group: string, partition: number, epoch: string): Result<number, Context>;
     osTouch(numKeys: number, ...keysThenArgs: (string | number)[]): Result<number[] | number, Context>;
     osCleanupBucket(bucketKey: string, loadsKey: string, ttlMinutes: number): Result<string[], Context>;
-    osRestoreBucket(bucketKey: string, loadsKey: string, unloggedKey: string, ...groupPartitionPairs: string[]): Result<number, Context>;
+    osRestoreBucket(bucketKey: string, loadsKey: string, metaKey: string, ...groupPartitionPairs: string[]): Result<number, Context>;
     osUnlock(lockKey: string, owner: string): Result<number, Context>;
     osDedupClaim(numKeys: number, ...keysThenArgs: (string | number)[]): Result<string[], Context>;
     osDedupSettle(sliceKey: string, ttlSeconds: number, ...pairs: string[]): Result<number, Context>;
@@ -45,7 +44,7 @@ declare module 'ioredis' {
 
 /** Command name -> script file and its fixed key count (none: the caller passes the count first). */
 export const SCRIPTS = {
-  osRoute: { file: 'route-4.lua', keys: 4 },
+  osRoute: { file: 'route-3.lua', keys: 3 },
   osRecord: { file: 'record-3.lua', keys: 3 },
   osRestoreBucket: { file: 'restore-bucket-3.lua', keys: 3 },
   osUnlock: { file: 'unlock-1.lua', keys: 1 },

@@ -19,7 +19,7 @@ export interface RecoveryDeps {
  * Ends an outage: the store must answer, and every route hashed meanwhile (DEGRADED_ROUTING=hash) is recorded
  * first. The store wins a conflict: that group was split, which is counted and logged with the group.
  * When unprovable routes are refused (the default) nothing was hashed, so there is nothing to record or
- * move: a route-4.lua call that timed out and ran later only created a mapping nothing was written to.
+ * move: a route-3.lua call that timed out and ran later only created a mapping nothing was written to.
  */
 export class OutageRecovery {
   readonly #deps: RecoveryDeps;

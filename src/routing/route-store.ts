@@ -48,9 +48,9 @@ export type TopicHold = 'restoring' | 'unproven';
 export interface RouteStore {
   /** The topic's stored state, or undefined when the store has none (never used, or lost). */
   readTopic(topic: string): Promise<TopicRegistration | undefined>;
-  /** The group's mapping, created on the least-loaded partition when there is none (route-4.lua). */
+  /** The group's mapping, created on the least-loaded partition when there is none (route-3.lua). */
   route(topic: string, state: TopicState, group: string, hash: number, partitions: number, logged: boolean): Promise<RouteOutcome>;
-  /** The mapping is in the route log now (route-4.lua stops reporting it unlogged). */
+  /** The mapping is in the route log now (route-3.lua stops reporting it unlogged). */
   markLogged(topic: string, group: string): Promise<void>;
   /** Records a mapping made without the store unless one exists; returns the partition the store now maps. */
   record(topic: string, state: TopicState, group: string, hash: number, partition: number): Promise<number>;
@@ -68,7 +68,7 @@ export interface RestoreStore {
   tryLockRestore(topic: string, owner: string, holdMs: number): Promise<boolean>;
   /** Releases the lock if `owner` still holds it. */
   unlockRestore(topic: string, owner: string): Promise<void>;
-  /** Holds new groups of the topic (route-4.lua refuses them) while its state is rebuilt. */
+  /** Holds new groups of the topic (route-3.lua refuses them) while its state is rebuilt. */
   hold(topic: string, reason: TopicHold): Promise<void>;
   /** Lets new groups of the topic be assigned again; false when the topic has no state. */
   release(topic: string): Promise<boolean>;

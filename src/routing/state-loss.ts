@@ -28,7 +28,7 @@ export const stateLost = (message: string): SidecarError =>
 
 /**
  * What a replica does when Redis has no routing state for a topic, or another one than it registered (the
- * epoch route-4.lua checks): Redis lost it. New groups of the topic are not assigned until the state is
+ * epoch route-3.lua checks): Redis lost it. New groups of the topic are not assigned until the state is
  * rebuilt, once, by one replica holding the topic's rebuild lock while the others wait:
  * - with the route log, the topic's mappings are read back from it and restored (loads included) under a
  *   'restoring' hold, then a new epoch is stamped and assigning resumes;

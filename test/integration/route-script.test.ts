@@ -25,7 +25,7 @@ const route = async (s: RouterStore, group: string, partitions: number, topic = 
   s.route(topic, await s.registerTopic(topic, BUCKETS), group, groupHash(group), partitions, logged);
 const state = (topic = 'orders') => store.registerTopic(topic, BUCKETS);
 
-describe('route-4.lua against real Redis', () => {
+describe('route-3.lua against real Redis', () => {
   it('gives every group exactly one partition when many connections race on the same new groups', async () => {
     const connections = Array.from({ length: 8 }, () => connectRedis());
     try {
@@ -101,7 +101,7 @@ describe('route-4.lua against real Redis', () => {
   });
 });
 
-describe('state loss (route-4.lua, record-3.lua, touch.lua against a topic epoch)', () => {
+describe('state loss (route-3.lua, record-3.lua, touch.lua against a topic epoch)', () => {
   it('writes nothing once the topic state the caller registered is gone (FLUSHALL-like) or another', async () => {
     const registered = await state();
     const a = await route(store, 'a', 4);

@@ -28,7 +28,7 @@ const OPTIONS: RouterOptions = { routerBuckets: 16, routeCacheSize: 100, groupTt
 const VALIDITY_MS = cacheValidityMs(OPTIONS.groupTtlMs, OPTIONS.touchFlushIntervalMs);
 
 /**
- * The store's state in memory; `down` makes every call fail as an unreachable store would. Like route-4.lua,
+ * The store's state in memory; `down` makes every call fail as an unreachable store would. Like route-3.lua,
  * it writes nothing for a caller whose topic epoch is not the stored one; `lose()` is a FLUSHALL.
  */
 class FakeStore implements RouteStore, RestoreStore {

@@ -2,7 +2,7 @@
   Record a mapping a replica made or kept without Redis, unless the group is mapped already: Redis's mapping
   always wins, and the caller counts the conflict. Two callers: a route hashed while Redis was unreachable
   (DEGRADED_ROUTING=hash), and a cached route re-seeded after Redis lost a topic's state with the route log
-  off (src/routing/state-loss.ts). Like route-4.lua, it writes nothing unless the topic's epoch is the
+  off (src/routing/state-loss.ts). Like route-3.lua, it writes nothing unless the topic's epoch is the
   caller's.
 
   Input:

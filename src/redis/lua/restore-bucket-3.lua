@@ -7,7 +7,7 @@
   Input:
     KEYS[1] bucket hash     (<prefix>:{<topic>}:m:<bucket>)
     KEYS[2] loads hash      (<prefix>:{<topic>}:loads)
-    KEYS[3] unlogged hash   (<prefix>:{<topic>}:unlogged)
+    KEYS[3] topic meta hash (<prefix>:{<topic>}:meta; its "unlogged:<group>" fields, see route-3.lua)
     ARGV[2i-1], ARGV[2i]    MessageGroup and its partition, per restored group
 
   Output: number of mappings restored (absent before).
@@ -20,7 +20,7 @@ for i = 1, #ARGV, 2 do
     rcall('HINCRBY', KEYS[2], ARGV[i + 1], 1)
     restored = restored + 1
     -- Read back from the log, so it is in the log.
-    rcall('HDEL', KEYS[3], ARGV[i])
+    rcall('HDEL', KEYS[3], 'unlogged:' .. ARGV[i])
   end
 end
 return restored

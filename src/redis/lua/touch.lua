@@ -2,7 +2,7 @@
   Refresh the last-access minute of mappings that a replica used recently (sent in batches, not per
   message). Never recreates a mapping: a group that cleanup or an operator removed, or that now maps
   to another partition, is reported so the replica drops it from its local cache. When the topic's state is
-  not the one the replica registered (Redis lost it, see route-4.lua), nothing is read or written and the
+  not the one the replica registered (Redis lost it, see route-3.lua), nothing is read or written and the
   replica keeps its cached routes: they are what the state is rebuilt against.
 
   Input (variable key count):

@@ -17,20 +17,21 @@
   group prefers most (its rendezvous-hash ranking, computed by the caller: src/routing/hashing.ts
   `preferenceOrder`), so the script itself only compares loads.
 
-  With the route log on, a new mapping is also entered in the topic's unlogged hash until the caller has
-  appended it to the log (it then deletes the entry): a replica that reads a mapping still listed there
-  appends it itself before producing on it, so no message goes to a partition the log does not name.
+  With the route log on, a new mapping is also listed in the topic's meta hash (field "unlogged:<group>")
+  until the caller has appended it to the log (it then deletes the field): a replica that reads a mapping
+  still listed there appends it itself before producing on it, so no message goes to a partition the log
+  does not name. The meta hash, not a key of its own: it always exists, so a Cluster slot migration, which
+  refuses a script whose keys are partly missing on the importing node (TRYAGAIN), treats the script as before.
 
   Input:
     KEYS[1] bucket hash holding this group's mapping   (<prefix>:{<topic>}:m:<bucket>)
     KEYS[2] loads hash, partition -> mapped groups     (<prefix>:{<topic>}:loads)
     KEYS[3] topic meta hash                            (<prefix>:{<topic>}:meta)
-    KEYS[4] unlogged hash, group -> partition          (<prefix>:{<topic>}:unlogged)
     ARGV[1] MessageGroup
     ARGV[2] partition count of the topic (from Kafka metadata; used only to assign new groups)
     ARGV[3] every partition 0..count-1, most preferred first, comma-separated
     ARGV[4] the topic's epoch as the caller registered it
-    ARGV[5] 1 when the route log is on (new mappings enter the unlogged hash), else 0
+    ARGV[5] 1 when the route log is on (new mappings are listed as unlogged), else 0
 
   Output: { partition, status }
     status 0  existing mapping, in the log (or the log is off)
@@ -41,8 +42,9 @@
   Mapping values are "<partition>:<last access, minutes since epoch by Redis's clock>".
 ]]
 local rcall = redis.call
-local bucketKey, loadsKey, metaKey, unloggedKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local bucketKey, loadsKey, metaKey = KEYS[1], KEYS[2], KEYS[3]
 local group = ARGV[1]
+local unloggedField = 'unlogged:' .. group
 local partitionCount = tonumber(ARGV[2])
 
 local meta = rcall('HMGET', metaKey, 'epoch', 'hold')
@@ -58,7 +60,7 @@ if existing then
   local sep = string.find(existing, ':', 1, true)
   local partition = tonumber(string.sub(existing, 1, sep - 1))
   rcall('HSET', bucketKey, group, partition .. ':' .. minute)
-  if ARGV[5] == '1' and rcall('HEXISTS', unloggedKey, group) == 1 then return { partition, 2 } end
+  if ARGV[5] == '1' and rcall('HEXISTS', metaKey, unloggedField) == 1 then return { partition, 2 } end
   return { partition, 0 }
 end
 if meta[2] then return { -1, -2 } end
@@ -83,5 +85,5 @@ end
 
 rcall('HSET', bucketKey, group, best .. ':' .. minute)
 rcall('HINCRBY', loadsKey, best, 1)
-if ARGV[5] == '1' then rcall('HSET', unloggedKey, group, best) end
+if ARGV[5] == '1' then rcall('HSET', metaKey, unloggedField, best) end
 return { best, 1 }
