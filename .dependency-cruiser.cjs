@@ -19,8 +19,9 @@ const LAYERS = {
   dedup: ['errors', 'logging'],
   // The partition writer: batches per partition, one request per broker; it owns its send port.
   writer: ['errors'],
-  // src/kafka/consumer implements the consumer port that src/consume owns; the engines, the writer's send port.
-  kafka: ['consume', 'writer', 'errors', 'logging', 'config', 'metrics'],
+  // src/kafka/consumer implements the consumer port that src/consume owns; the engines, the writer's send port;
+  // kafka-route-log.ts the route log port of src/routing.
+  kafka: ['consume', 'routing', 'writer', 'errors', 'logging', 'config', 'metrics'],
   // src/redis/blocked-store.ts implements the blocked-group port that src/consume owns.
   redis: ['routing', 'dedup', 'consume', 'errors', 'logging', 'config'],
   produce: ['routing', 'dedup', 'writer', 'errors', 'logging', 'config', 'metrics'],

@@ -26,7 +26,7 @@ function makeRouter(store: RouterStore, routeCacheSize: number): OrderedMessageR
 }
 
 /** Awaits `op(i)` `count` times, one at a time, timing each call. */
-async function sequential(count: number, op: (i: number) => Promise<unknown>): Promise<Summary> {
+export async function sequential(count: number, op: (i: number) => Promise<unknown>): Promise<Summary> {
   const samples = new Samples(count);
   for (let i = 0; i < count; i++) {
     const t0 = performance.now();
@@ -37,7 +37,7 @@ async function sequential(count: number, op: (i: number) => Promise<unknown>): P
 }
 
 /** Runs `count` calls with `concurrency` in flight; returns calls/s and the latency of each call under that load. */
-async function pipelined(count: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<{ perSecond: number; latency: Summary }> {
+export async function pipelined(count: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<{ perSecond: number; latency: Summary }> {
   const samples = new Samples(count);
   let next = 0;
   const started = performance.now();

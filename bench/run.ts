@@ -1,7 +1,7 @@
 /**
  * Benchmarks of ordered-sidecar against the real Redis and Kafka (`bash scripts/stack.sh up`).
  *
- *   npm run bench -- [--quick] [--only routing,deviation,memory,throughput,everyday,consume,compression,profile] [--profile]
+ *   npm run bench -- [--quick] [--only routing,deviation,memory,throughput,everyday,consume,compression,routelog,profile] [--profile]
  *                    [--duration SECONDS] [--concurrency N] [--keep-profile]
  *
  * Sections 4, 4b (everyday) and 5 run the sidecar as `node dist/cli.js serve`, and build dist/ first when it is missing or
@@ -16,13 +16,14 @@ import { benchEveryday, everydaySettings } from './everyday-load.ts';
 import { benchLoadDeviation } from './load-deviation.ts';
 import { benchProfile } from './profile.ts';
 import { benchRedisMemory } from './redis-memory.ts';
+import { benchRouteLog } from './route-log.ts';
 import { benchRoutingLatency } from './routing-latency.ts';
 import { benchThroughput, throughputSettings } from './throughput.ts';
 import { KAFKA_BROKERS, REDIS_URL } from './support/env.ts';
 import { summaryLine, type SummaryFigures } from './support/summary.ts';
 import { printTargets, type SectionResult, type TargetRow } from './support/targets.ts';
 
-const DEFAULT_SECTIONS = ['routing', 'deviation', 'memory', 'throughput', 'everyday', 'consume', 'compression'] as const;
+const DEFAULT_SECTIONS = ['routing', 'deviation', 'memory', 'throughput', 'everyday', 'consume', 'compression', 'routelog'] as const;
 const SECTIONS = [...DEFAULT_SECTIONS, 'profile'] as const;
 type Section = (typeof SECTIONS)[number];
 
@@ -71,6 +72,7 @@ if (sections.has('throughput')) collect(await benchThroughput(throughputSettings
 if (sections.has('everyday')) collect(await benchEveryday(everydaySettings(quick)));
 if (sections.has('consume')) targets.push(...(await benchConsume(quick)));
 if (sections.has('compression')) await benchCompression(quick);
+if (sections.has('routelog')) collect(await benchRouteLog(quick));
 if (sections.has('profile')) await benchProfile(throughputSettings(quick, overrides), keepProfile);
 if (targets.length > 0) printTargets(targets);
 console.log(`\nload average at end: ${load()}`);

@@ -63,6 +63,8 @@ const METRICS = {
   ordered_sidecar_degraded_conflicts_total: { type: 'counter', labels: [] },
   ordered_sidecar_hash_routed_messages_total: { type: 'counter', labels: [] },
   ordered_sidecar_route_replica_ack_timeouts_total: { type: 'counter', labels: [] },
+  ordered_sidecar_routing_state_losses_total: { type: 'counter', labels: ['topic'] },
+  ordered_sidecar_routes_restored_total: { type: 'counter', labels: ['topic'] },
   ordered_sidecar_deduplicated_messages_total: { type: 'counter', labels: ['topic'] },
   // Ordered consumption (docs/consumption.md).
   ordered_sidecar_consume_delivery_duration_seconds: { type: 'histogram', labels: ['subscription', 'outcome'] },

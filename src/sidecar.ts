@@ -6,7 +6,10 @@ import { HealthChecker } from './http/health.ts';
 import { PartitionWriter } from './writer/partition-writer.ts';
 import { defaultPartitioner } from './produce/key-partitioner.ts';
 import { createKafkaEngine } from './kafka/create-engine.ts';
-import { kafkaConnection } from './kafka/kafka-connection.ts';
+import { kafkaConnection, type KafkaConnection } from './kafka/kafka-connection.ts';
+import type { KafkaEngine } from './kafka/kafka-engine.ts';
+import { KafkaRouteLog } from './kafka/kafka-route-log.ts';
+import { kafkajsClient } from './kafka/kafkajs-client.ts';
 import { TopicMetadata } from './kafka/topic-metadata.ts';
 import { kafkaFailureCause } from './kafka/connection-problem.ts';
 import { warnWeakKafkaSecurity } from './kafka/kafka-security.ts';
@@ -74,8 +77,9 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   const replicated = await replicatedWrites(options, behaviour, log);
   const store = new RouterStore(gateway, options.redisPrefix, replicated);
   const metadata = new TopicMetadata((topic) => kafka.partitionCount(topic), options.metadataRefreshMs);
-  const router = new OrderedMessageRouter(store, (topic, how) => metadata.partitionCount(topic, how), options, metrics, log);
-  const cleaner = new MappingCleaner(store, options, metrics, log);
+  const routeLog = options.routeLog ? createRouteLog(options, connection, kafka, metrics, log) : undefined;
+  const router = new OrderedMessageRouter(store, (topic, how) => metadata.partitionCount(topic, how), { ...options, routeLog }, metrics, log);
+  const cleaner = new MappingCleaner(store, options, metrics, log, routeLog);
   const writer = new PartitionWriter(kafka, { ...options, maxQueueWaitMs: options.kafkaWriteTimeoutMs }, metrics);
   // A retry waits for an earlier attempt at most as long as that attempt's write could take behind one batch.
   const dedup = new DedupWindow(
@@ -118,6 +122,8 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
     if (!kafkaFailureCause(err)) log.warn('Kafka not reachable yet; will retry on demand', { err });
     listeners.afterFailure();
   });
+  // The route log's topic is made (or found) before the first new group needs it; a failure is retried then.
+  void routeLog?.ready().catch(() => undefined);
   router.start();
   cleaner.start();
   dedup.start();
@@ -142,6 +148,9 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
     store: new AdminStore(store),
     partitionCount: (t) => metadata.partitionCount(t),
     forget: (t, g) => router.forget(t, g),
+    routeLog,
+    rebuild: (t) => router.rebuild(t),
+    resume: (t) => router.resume(t),
     options,
     log,
   });
@@ -213,6 +222,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
       await writer.idle();
       dedup.stop();
       await Promise.allSettled([router.stop(), cleaner.stop(), loads.stop()]);
+      await routeLog?.close();
       await kafka.close();
       if (opsServer) {
         opsServer.closeAllConnections();
@@ -239,6 +249,22 @@ async function listen(server: Server, port: number, host: string): Promise<strin
 function unknownTopicAsUndefined(err: unknown): undefined {
   if (err instanceof SidecarError && err.code === 'UNKNOWN_TOPIC') return undefined;
   throw err;
+}
+
+/** The route log (ROUTE_LOG): written through the sidecar's engine with a writer of its own, read with kafkajs. */
+function createRouteLog(options: SidecarOptions, connection: KafkaConnection, kafka: KafkaEngine, metrics: SidecarMetrics, log: Logger): KafkaRouteLog {
+  const writer = new PartitionWriter(
+    kafka,
+    { maxBatchMessages: options.maxBatchMessages, maxBatchBytes: options.maxBatchBytes, maxQueueWaitMs: options.kafkaWriteTimeoutMs },
+    metrics,
+  );
+  return new KafkaRouteLog(
+    writer,
+    kafkajsClient(connection, log),
+    (topic) => kafka.partitionCount(topic),
+    { topic: options.routeLogTopic, prefix: options.redisPrefix, replicationFactor: options.routeLogReplicationFactor, clientId: options.kafkaClientId },
+    log,
+  );
 }
 
 /**

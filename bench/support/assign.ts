@@ -13,14 +13,14 @@ export async function assignGroups(
   groups: readonly string[],
   concurrency = 512,
 ): Promise<Int32Array> {
-  const { buckets: stored } = await store.registerTopic(topic, buckets);
+  const state = await store.registerTopic(topic, buckets);
   const result = new Int32Array(groups.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < groups.length) {
       const i = next++;
       const group = groups[i]!;
-      result[i] = (await store.route(topic, stored, group, groupHash(group), partitions)).partition;
+      result[i] = (await store.route(topic, state, group, groupHash(group), partitions, false)).partition;
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, groups.length) }, worker));

@@ -51,6 +51,12 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     const [t, g] = [topic(req), group(req)];
     res.json(await service.move(t, g, movePartition(req.body)));
   });
+  router.post('/topics/:topic/rebuild', async (req, res) => {
+    res.json(await service.rebuild(topic(req)));
+  });
+  router.post('/topics/:topic/resume', async (req, res) => {
+    res.json(await service.resume(topic(req)));
+  });
   addSubscriptionRoutes(router, deps.consume, service.maxGroupBytes);
   return router;
 }

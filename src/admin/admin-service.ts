@@ -4,6 +4,7 @@ import type { Logger } from '../logging/logger.ts';
 import type { AdminStore } from '../redis/admin-store.ts';
 import { groupHash } from '../routing/hashing.ts';
 import { loadDeviation } from '../routing/least-loaded.ts';
+import type { RouteLog } from '../routing/route-log.ts';
 import { listGroups, type GroupPage, type GroupView } from './list-groups.ts';
 import { applyChange, type ChangeTiming } from './mapping-change.ts';
 
@@ -20,6 +21,12 @@ export interface AdminServiceDeps {
   partitionCount: (topic: string) => Promise<number>;
   /** Drops this replica's cached route at once (the others drop theirs on the generation change). */
   forget: (topic: string, group: string) => void;
+  /** The route log moves and releases are written to (undefined when off). */
+  routeLog: RouteLog | undefined;
+  /** Restores from the route log the mappings of a topic Redis misses; returns how many (OrderedMessageRouter.rebuild). */
+  rebuild: (topic: string) => Promise<number>;
+  /** Lets new groups of a held topic be assigned again; false when Redis has no state of it (OrderedMessageRouter.resume). */
+  resume: (topic: string) => Promise<boolean>;
   options: AdminOptions;
   log: Logger;
 }
@@ -34,6 +41,17 @@ export interface LoadsView {
   total: number;
   max_minus_min: number;
   deviation: number;
+}
+
+export interface RebuildView {
+  topic: string;
+  /** Mappings the route log had that Redis did not, now restored. */
+  restored: number;
+}
+
+export interface ResumeView {
+  topic: string;
+  resumed: true;
 }
 
 export interface ChangeView {
@@ -133,8 +151,21 @@ export class AdminService {
     if (to === stored.partition) {
       throw new SidecarError('CONFLICT', `group "${group}" is already mapped to partition ${to}`, { field: 'partition' });
     }
-    const { store, log, forget } = this.#deps;
-    const outcome = await applyChange(store, this.#timing, { topic, buckets, group, from: stored.partition, to }, log);
+    const { store, log, forget, routeLog } = this.#deps;
+    const logChange = async (partition: number | null): Promise<void> => {
+      try {
+        await routeLog?.append([{ topic, group, partition, buckets }]);
+      } catch (err) {
+        throw new SidecarError(
+          'KAFKA_UNAVAILABLE',
+          `the route log could not record the change of group "${group}"; nothing was changed in Redis, retry shortly`,
+          {
+            cause: err,
+          },
+        );
+      }
+    };
+    const outcome = await applyChange(store, this.#timing, { topic, buckets, group, from: stored.partition, to }, log, logChange);
     forget(topic, group);
     log.info(to === undefined ? 'admin released a MessageGroup mapping' : 'admin moved a MessageGroup', { topic, group, from: outcome.partition, to });
     return {
@@ -145,6 +176,20 @@ export class AdminService {
       previous_partition: outcome.partition,
       released: to === undefined,
     };
+  }
+
+  /** Restores from the route log every mapping of the topic Redis misses (after a loss it could not detect, say). */
+  async rebuild(topic: string): Promise<RebuildView> {
+    const restored = await this.#deps.rebuild(topic);
+    this.#deps.log.warn('admin rebuilt the routing state of a topic from the route log', { topic, restored });
+    return { topic, restored };
+  }
+
+  /** An operator vouches for a topic whose state was lost with the route log off: new groups may be assigned again. */
+  async resume(topic: string): Promise<ResumeView> {
+    if (!(await this.#deps.resume(topic))) throw new SidecarError('NOT_FOUND', `topic "${topic}" has no routing state in Redis`, { field: 'topic' });
+    this.#deps.log.warn('admin resumed assigning new MessageGroups of a topic whose state had been lost', { topic });
+    return { topic, resumed: true };
   }
 
   #buckets(topic: string): Promise<number | undefined> {

@@ -50,11 +50,21 @@ class MappingBusyError extends SidecarError {
  *   4. bump the generation again, so a route that Redis answered just before step 3 but that reached its
  *      replica's cache after that replica's generation check is dropped too.
  *
- * Any route made in the meantime goes through route-2.lua, which stamps the current minute, so step 3 sees
+ * With the route log on, the change is written to it before step 3 (`logChange`), so the log never lags a
+ * partition a message may already be on; when step 3 does not apply, the mapping Redis reports is written
+ * back over it.
+ *
+ * Any route made in the meantime goes through route-3.lua, which stamps the current minute, so step 3 sees
  * it and refuses. Limit: a replica that cannot reach Redis keeps its cache (and cannot report its uses);
  * docs/operations.md says what that means.
  */
-export async function applyChange(store: AdminStore, timing: ChangeTiming, req: ChangeRequest, log: Logger): Promise<ReassignOutcome> {
+export async function applyChange(
+  store: AdminStore,
+  timing: ChangeTiming,
+  req: ChangeRequest,
+  log: Logger,
+  logChange: (partition: number | null) => Promise<void> = async () => undefined,
+): Promise<ReassignOutcome> {
   const { topic, buckets } = req;
   const base: Reassignment = { group: req.group, hash: groupHash(req.group), from: req.from, to: req.to, minIdleMs: timing.minIdleMs, dryRun: true };
   check(await store.reassign(topic, buckets, base), req, timing);
@@ -62,7 +72,10 @@ export async function applyChange(store: AdminStore, timing: ChangeTiming, req: 
   await store.router.bumpGeneration(topic);
   await timing.sleep(timing.waitMs);
 
-  const outcome = check(await store.reassign(topic, buckets, { ...base, dryRun: false }), req, timing);
+  await logChange(req.to ?? null);
+  const applied = await store.reassign(topic, buckets, { ...base, dryRun: false });
+  if (applied.status !== 'ok') await logChange(applied.status === 'missing' ? null : applied.partition);
+  const outcome = check(applied, req, timing);
   try {
     await store.router.bumpGeneration(topic);
   } catch (err) {

@@ -1,4 +1,4 @@
-import type { ChangeView, LoadsView, MappingView } from '../admin/admin-service.ts';
+import type { ChangeView, LoadsView, MappingView, RebuildView, ResumeView } from '../admin/admin-service.ts';
 import type { GroupPage, GroupView } from '../admin/list-groups.ts';
 import type { BlockedGroup } from '../consume/group-dispatcher.ts';
 import type { RunState } from '../consume/consume-service.ts';
@@ -34,6 +34,10 @@ export const isLoadsView: Guard<LoadsView> = (v): v is LoadsView =>
   isWhole(v.total) &&
   typeof v.max_minus_min === 'number' &&
   typeof v.deviation === 'number';
+
+export const isRebuildView: Guard<RebuildView> = (v): v is RebuildView => isRecord(v) && isString(v.topic) && isWhole(v.restored);
+
+export const isResumeView: Guard<ResumeView> = (v): v is ResumeView => isRecord(v) && isString(v.topic) && v.resumed === true;
 
 export const isChangeView: Guard<ChangeView> = (v): v is ChangeView =>
   isRecord(v) &&

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { GroupPage, GroupView } from '../admin/list-groups.ts';
 import { AdminCallError, AdminClient, adminToken } from './admin-client.ts';
-import { expectAnswer, isChangeView, isGroupPage, isLoadsView, isMappingView, isTopicList } from './answers.ts';
+import { expectAnswer, isChangeView, isGroupPage, isLoadsView, isMappingView, isRebuildView, isResumeView, isTopicList } from './answers.ts';
 
 export const GROUPS_USAGE = `  ordered-sidecar groups topics                       topics that have MessageGroup mappings
   ordered-sidecar groups get <topic> <group>          a group's partition and last access
@@ -9,6 +9,8 @@ export const GROUPS_USAGE = `  ordered-sidecar groups topics                    
   ordered-sidecar groups loads <topic>                groups per partition and the deviation
   ordered-sidecar groups release <topic> <group>      delete an idle group's mapping
   ordered-sidecar groups move <topic> <group> <partition>   move an idle group (refused unless safe)
+  ordered-sidecar groups rebuild <topic>              restore from the route log the mappings Redis misses
+  ordered-sidecar groups resume <topic>               assign new groups again after a state loss with the route log off
     --url URL      the sidecar (default http://127.0.0.1:8080)
     --token TOKEN  admin bearer token (default $ADMIN_TOKEN, else the file $ADMIN_TOKEN_FILE)
     --json         print the sidecar's JSON answer`;
@@ -115,6 +117,16 @@ async function run(client: AdminClient, positionals: string[], values: Values, i
         'a mapping change',
       );
       return print(c, () => `moved group "${c.group}" of topic "${c.topic}": partition ${c.previous_partition} -> ${c.partition}\n`);
+    }
+    case 'rebuild': {
+      const [topic] = args(positionals, ['topic']) as [string];
+      const r = expectAnswer(await client.call('POST', ['topics', topic, 'rebuild']), isRebuildView, 'a rebuild');
+      return print(r, () => `topic "${r.topic}": ${r.restored} mappings restored from the route log\n`);
+    }
+    case 'resume': {
+      const [topic] = args(positionals, ['topic']) as [string];
+      const r = expectAnswer(await client.call('POST', ['topics', topic, 'resume']), isResumeView, 'a resume');
+      return print(r, () => `topic "${r.topic}": new MessageGroups are assigned again\n`);
     }
     default:
       throw new UsageError(`unknown subcommand "${positionals[0]}"`);

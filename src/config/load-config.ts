@@ -147,6 +147,9 @@ export const SETTINGS: { [K in keyof Required<SidecarOptions>]: Setting<K> } = {
   redisReplicaAcks: { env: 'REDIS_REPLICA_ACKS', parse: int(0) },
   // WAIT with a timeout of 0 blocks for ever.
   redisReplicaAckTimeoutMs: { env: 'REDIS_REPLICA_ACK_TIMEOUT', parse: duration(1, 60_000) },
+  routeLog: { env: 'ROUTE_LOG', parse: bool },
+  routeLogTopic: { env: 'ROUTE_LOG_TOPIC', parse: text },
+  routeLogReplicationFactor: { env: 'ROUTE_LOG_REPLICATION_FACTOR', parse: int(1, 32) },
   subscriptionsFile: { env: 'SUBSCRIPTIONS_FILE', parse: text },
   consumeBufferMessages: { env: 'CONSUME_BUFFER_MESSAGES', parse: int(1) },
   consumeCommitIntervalMs: { env: 'CONSUME_COMMIT_INTERVAL', parse: duration(100) },

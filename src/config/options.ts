@@ -117,6 +117,17 @@ export interface SidecarOptions {
   redisReplicaAcks?: number;
   /** How long a new route waits for those acknowledgements; fewer in time refuse the request (503, retriable). @defaultValue 500 ms */
   redisReplicaAckTimeoutMs: number;
+  /**
+   * Write every new MessageGroup mapping (and admin moves, releases, expiries) to a compacted Kafka topic before
+   * anything is produced on it, so a topic's routes can be rebuilt when Redis loses its data. Off saves a Kafka
+   * write per new group, for a Redis that keeps its data; a loss then refuses new groups until an operator
+   * decides (docs/operations.md, "When Redis loses its data"). @defaultValue true
+   */
+  routeLog: boolean;
+  /** The route log's topic, created at start when missing (compacted; docs/operations.md, "The route log"). @defaultValue 'ordered-sidecar-routes' */
+  routeLogTopic: string;
+  /** Replication factor the route log is created with. @defaultValue unset (the brokers' default.replication.factor) */
+  routeLogReplicationFactor?: number;
   /** JSON file of subscriptions: topics delivered to the application's HTTP endpoint (docs/consumption.md). @defaultValue unset (no consumption) */
   subscriptionsFile?: string;
   /**
@@ -242,6 +253,8 @@ export const DEFAULT_OPTIONS = {
   degradedRouting: 'reject',
   redisCommandTimeoutMs: 2000,
   redisReplicaAckTimeoutMs: 500,
+  routeLog: true,
+  routeLogTopic: 'ordered-sidecar-routes',
   consumeBufferMessages: 10_000,
   consumeCommitIntervalMs: 5000,
   consumeSessionTimeoutMs: 45_000,

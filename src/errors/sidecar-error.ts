@@ -16,6 +16,8 @@ export const ERROR_CODES = {
   SUBSCRIPTION_RUNNING: { status: 409, retriable: false },
   DUPLICATE_IN_FLIGHT: { status: 503, retriable: true },
   ROUTING_UNAVAILABLE: { status: 503, retriable: true },
+  // Redis lost the topic's routing state: new groups wait for its rebuild (cached routes keep flowing).
+  ROUTING_STATE_LOST: { status: 503, retriable: true },
   KAFKA_UNAVAILABLE: { status: 503, retriable: true },
   KAFKA_WRITE_FAILED: { status: 503, retriable: true },
   KAFKA_REJECTED: { status: 422, retriable: false },

@@ -43,3 +43,23 @@ export class StoreNotReplicatedError extends Error {
 export class StoreBusyError extends Error {
   override name = 'StoreBusyError';
 }
+
+/**
+ * The store no longer holds the topic's routing state the caller registered: its epoch is gone or another
+ * (FLUSHALL, a restart without persistence, a failover to a replica that never had it). Nothing was written;
+ * the caller stops assigning new groups of the topic until the state is rebuilt (src/routing/state-loss.ts).
+ */
+export class StoreStateLostError extends Error {
+  override name = 'StoreStateLostError';
+}
+
+/** New groups of the topic are on hold (a rebuild running, or routes an operator has not vouched for). Nothing was written. */
+export class StoreOnHoldError extends Error {
+  override name = 'StoreOnHoldError';
+  readonly reason: string;
+
+  constructor(message: string, reason: string) {
+    super(message);
+    this.reason = reason;
+  }
+}

@@ -35,6 +35,8 @@ export class SidecarMetrics {
   readonly degradedConflicts: Counter;
   readonly hashRoutedMessages: Counter;
   readonly replicaAckTimeouts: Counter;
+  readonly stateLosses: Counter<'topic'>;
+  readonly routesRestored: Counter<'topic'>;
   readonly redisUp: Gauge;
   readonly kafkaUp: Gauge;
   readonly missingTopics: Gauge;
@@ -185,6 +187,18 @@ export class SidecarMetrics {
     this.replicaAckTimeouts = new Counter({
       name: `${PREFIX}route_replica_ack_timeouts_total`,
       help: 'Route writes that fewer Redis replicas acknowledged in time than REDIS_REPLICA_ACKS asks; their requests got 503 and nothing was produced.',
+      registers,
+    });
+    this.stateLosses = new Counter({
+      name: `${PREFIX}routing_state_losses_total`,
+      help: 'Times this replica found that Redis lost the routing state of a topic (new groups refused until it was rebuilt).',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.routesRestored = new Counter({
+      name: `${PREFIX}routes_restored_total`,
+      help: 'MessageGroup mappings this replica restored into Redis from the route log.',
+      labelNames: ['topic'],
       registers,
     });
     this.redisUp = new Gauge({ name: `${PREFIX}redis_up`, help: '1 when Redis answered the last check.', registers });

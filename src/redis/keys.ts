@@ -5,9 +5,14 @@
 export interface TopicKeys {
   /**
    * Hash: `buckets` (bucket count fixed at first use), `generation` (bumped by admin changes), `format`
-   * (the state format, state-format.ts; absent on topics first used before it existed).
+   * (the state format, state-format.ts; absent on topics first used before it existed), `epoch` (random id
+   * written when the state was created or restored: route-3.lua compares it with the caller's), `hold` (new
+   * groups refused: 'restoring' or 'unproven', src/routing/state-loss.ts), and `unlogged:<group>` per new
+   * mapping not yet in the route log (route-3.lua).
    */
   meta: string;
+  /** String: the replica rebuilding the topic's state (expires rather than being relied on to be released). */
+  restoreLock: string;
   /** Hash: partition -> number of mapped groups. */
   loads: string;
   /** Hash per bucket: group -> "partition:lastAccessMinute". */
@@ -21,6 +26,7 @@ export function topicKeys(prefix: string, topic: string): TopicKeys {
   return {
     meta: `${base}:meta`,
     loads: `${base}:loads`,
+    restoreLock: `${base}:restore-lock`,
     bucket: (index) => `${base}:m:${index}`,
     dedupSlice: (slice) => `${base}:dd:${slice}`,
   };

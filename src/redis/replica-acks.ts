@@ -81,7 +81,7 @@ class AckWaiter {
 }
 
 /**
- * Writes that must reach replicas before the sidecar acts on them (route-2, record-2), on a connection of
+ * Writes that must reach replicas before the sidecar acts on them (route-3, record-3), on a connection of
  * their own: a WAIT blocks every command queued behind it, which must not be the dedup, touch and
  * generation traffic of the shared connection. A write resolves once `replicas` replicas acknowledged it,
  * or fails with StoreNotReplicatedError. On a Cluster the WAIT goes to the master of the key's slot, over

@@ -1,11 +1,19 @@
 import type { RedisGateway } from './redis-gateway.ts';
 import type { RedisClient } from './redis-connection.ts';
 import type { ReplicatedWrites } from './replica-acks.ts';
-import type { RouteOutcome, RouteStore, TopicRegistration, TouchEntry } from '../routing/route-store.ts';
-import type { CleanupStore } from '../routing/cleanup.ts';
+import { randomUUID } from 'node:crypto';
+import type { RestoreStore, RouteOutcome, RouteStore, TopicHold, TopicRegistration, TopicStamp, TopicState, TouchEntry } from '../routing/route-store.ts';
+import type { CleanupStore, RemovedMapping } from '../routing/cleanup.ts';
+import { StoreOnHoldError, StoreStateLostError } from '../errors/store-errors.ts';
 import { STATE_FORMAT, checkStateFormat } from './state-format.ts';
-import { bucketOf, preferenceOrder } from '../routing/hashing.ts';
+import { bucketOf, groupHash as groupHashOf, preferenceOrder } from '../routing/hashing.ts';
 import { cleanupLastRunKey, cleanupLockKey, topicKeys, topicsKey, type TopicKeys } from './keys.ts';
+
+/** Mappings restored per pipelined script call (one bucket's share of them per call). */
+const RESTORE_CHUNK = 500;
+
+const lost = (topic: string): StoreStateLostError =>
+  new StoreStateLostError(`Redis no longer holds the routing state of topic "${topic}" this replica registered (its epoch is gone or another)`);
 
 export interface StoredMapping {
   partition: number;
@@ -18,7 +26,7 @@ export function parseMapping(value: string): StoredMapping {
 }
 
 /** The one typed gateway to the router's Redis state; nothing else issues router commands. */
-export class RouterStore implements RouteStore, CleanupStore {
+export class RouterStore implements RouteStore, RestoreStore, CleanupStore {
   readonly gateway: RedisGateway;
   readonly redis: RedisClient;
   readonly prefix: string;
@@ -54,56 +62,146 @@ export class RouterStore implements RouteStore, CleanupStore {
   }
 
   /**
-   * Registers the topic; returns its bucket count and current mapping generation. The first replica to use
-   * a topic fixes the count; later replicas adopt it even if configured differently, because a group's
-   * bucket must not change. The generation read here is the replica's baseline for admin changes.
+   * The topic's stored state, or undefined when Redis has none. A topic first used before formats or epochs
+   * existed (a bucket count but no format or epoch) gets them here: it was not lost, it only predates them.
    */
-  async registerTopic(topic: string, buckets: number): Promise<TopicRegistration> {
+  async readTopic(topic: string): Promise<TopicRegistration | undefined> {
     const keys = this.keys(topic);
     // Read before anything is written: a format this sidecar cannot read is refused untouched.
-    const [stored, generation, format] = await this.gateway.run(() => this.redis.hmget(keys.meta, 'buckets', 'generation', 'format'));
+    const [buckets, generation, format, epoch] = await this.gateway.run(() => this.redis.hmget(keys.meta, 'buckets', 'generation', 'format', 'epoch'));
     checkStateFormat(topic, format ?? null);
-    if (stored != null && format != null) return { buckets: Number(stored), generation: generation ?? null };
-    // First use (or a topic from before formats were stored): fix the bucket count and stamp the format.
+    if (buckets == null) return undefined;
+    if (epoch != null && format != null) return { buckets: Number(buckets), generation: generation ?? null, epoch };
+    await this.gateway.run(() => this.redis.multi().hsetnx(keys.meta, 'format', STATE_FORMAT).hsetnx(keys.meta, 'epoch', randomUUID()).exec());
+    return this.readTopic(topic);
+  }
+
+  /** The topic's state, stamped fresh when Redis has none: a first use with no route log to consult (benchmarks, tests). */
+  async registerTopic(topic: string, buckets: number): Promise<TopicRegistration> {
+    const known = await this.readTopic(topic);
+    if (known) return known;
+    const keys = this.keys(topic);
+    await this.gateway.run(() => this.redis.sadd(topicsKey(this.prefix), topic));
+    // Set-if-absent field by field: concurrent first uses agree on the first writer's values.
+    await this.gateway.run(() =>
+      this.redis.multi().hsetnx(keys.meta, 'buckets', buckets).hsetnx(keys.meta, 'format', STATE_FORMAT).hsetnx(keys.meta, 'epoch', randomUUID()).exec(),
+    );
+    return (await this.readTopic(topic))!;
+  }
+
+  async stampTopic(topic: string, buckets: number, epoch: string, hold: TopicHold | undefined): Promise<TopicRegistration> {
+    const keys = this.keys(topic);
     // The topic set lives in another Cluster slot than the topic's keys, so it stays out of the MULTI;
     // adding to it is idempotent and needs no atomicity with the rest.
     await this.gateway.run(() => this.redis.sadd(topicsKey(this.prefix), topic));
-    const [fixed, current] = await this.gateway.run(async () => {
-      const replies = await this.redis
-        .multi()
-        .hsetnx(keys.meta, 'buckets', buckets)
-        .hsetnx(keys.meta, 'format', STATE_FORMAT)
-        .hmget(keys.meta, 'buckets', 'generation')
-        .exec();
-      const [err, values] = replies?.[2] ?? [new Error('MULTI was discarded')];
+    const generation = await this.gateway.run(async () => {
+      const multi = this.redis.multi().hset(keys.meta, 'buckets', buckets, 'format', STATE_FORMAT, 'epoch', epoch);
+      if (hold === undefined) multi.hdel(keys.meta, 'hold');
+      else multi.hset(keys.meta, 'hold', hold);
+      const replies = await multi.hget(keys.meta, 'generation').exec();
+      const [err, value] = replies?.[2] ?? [new Error('MULTI was discarded')];
       if (err) throw err;
-      return values as (string | null)[];
+      return value as string | null;
     });
-    return { buckets: Number(fixed ?? buckets), generation: current ?? null };
+    return { buckets, generation, epoch };
   }
 
-  async route(topic: string, buckets: number, group: string, hash: number, partitions: number): Promise<RouteOutcome> {
+  async tryLockRestore(topic: string, owner: string, holdMs: number): Promise<boolean> {
+    return (await this.gateway.run(() => this.redis.set(this.keys(topic).restoreLock, owner, 'PX', holdMs, 'NX'))) === 'OK';
+  }
+
+  async unlockRestore(topic: string, owner: string): Promise<void> {
+    await this.gateway.run(() => this.redis.osUnlock(this.keys(topic).restoreLock, owner));
+  }
+
+  async hold(topic: string, reason: TopicHold): Promise<void> {
+    await this.gateway.run(() => this.redis.hset(this.keys(topic).meta, 'hold', reason));
+  }
+
+  async release(topic: string): Promise<boolean> {
+    const keys = this.keys(topic);
+    const [exists] = await this.gateway.run(async () => {
+      const replies = await this.redis.multi().hexists(keys.meta, 'epoch').hdel(keys.meta, 'hold').exec();
+      return (replies ?? []).map(([err, value]) => {
+        if (err) throw err;
+        return value;
+      });
+    });
+    return exists === 1;
+  }
+
+  async restoreRoutes(topic: string, buckets: number, routes: ReadonlyMap<string, number>): Promise<number> {
+    const keys = this.keys(topic);
+    const byBucket = new Map<number, string[]>();
+    for (const [group, partition] of routes) {
+      const bucket = bucketOf(groupHashOf(group), buckets);
+      let args = byBucket.get(bucket);
+      if (!args) byBucket.set(bucket, (args = []));
+      args.push(group, String(partition));
+    }
+    let restored = 0;
+    let pipeline = this.redis.pipeline();
+    let queued = 0;
+    const flush = async (): Promise<void> => {
+      const sent = pipeline;
+      pipeline = this.redis.pipeline();
+      queued = 0;
+      restored += await this.gateway.run(async () => {
+        let n = 0;
+        for (const [err, count] of (await sent.exec()) ?? []) {
+          if (err) throw err;
+          n += Number(count);
+        }
+        return n;
+      });
+    };
+    for (const [bucket, args] of byBucket) {
+      for (let i = 0; i < args.length; i += 2 * RESTORE_CHUNK) {
+        pipeline.osRestoreBucket(keys.bucket(bucket), keys.loads, keys.meta, ...args.slice(i, i + 2 * RESTORE_CHUNK));
+        queued += Math.min(RESTORE_CHUNK, (args.length - i) / 2);
+        if (queued >= RESTORE_CHUNK) await flush();
+      }
+    }
+    if (queued > 0) await flush();
+    return restored;
+  }
+
+  async route(topic: string, state: TopicState, group: string, hash: number, partitions: number, logged: boolean): Promise<RouteOutcome> {
     const keys = this.keys(topic);
     const preference = preferenceOrder(hash, partitions).join(',');
-    const bucketKey = keys.bucket(bucketOf(hash, buckets));
-    const [partition, created] = await this.#writeMapping(bucketKey, (redis) => redis.osRoute(bucketKey, keys.loads, group, partitions, preference));
-    return { partition, created: created === 1 };
+    const bucketKey = keys.bucket(bucketOf(hash, state.buckets));
+    const [partition, status] = await this.#writeMapping(bucketKey, (redis) =>
+      redis.osRoute(bucketKey, keys.loads, keys.meta, group, partitions, preference, state.epoch, logged ? 1 : 0),
+    );
+    if (status === -1) throw lost(topic);
+    if (status === -2) {
+      const reason = (await this.gateway.run(() => this.redis.hget(keys.meta, 'hold'))) ?? 'restoring';
+      throw new StoreOnHoldError(`new MessageGroups of topic "${topic}" are on hold (${reason})`, reason);
+    }
+    return { partition, created: status === 1, unlogged: status === 1 || status === 2 };
+  }
+
+  async markLogged(topic: string, group: string): Promise<void> {
+    await this.gateway.run(() => this.redis.hdel(this.keys(topic).meta, `unlogged:${group}`));
   }
 
   /** Records a mapping made without Redis unless one exists; returns the partition Redis now maps the group to. */
-  async record(topic: string, buckets: number, group: string, hash: number, partition: number): Promise<number> {
+  async record(topic: string, state: TopicState, group: string, hash: number, partition: number): Promise<number> {
     const keys = this.keys(topic);
-    const bucketKey = keys.bucket(bucketOf(hash, buckets));
-    return this.#writeMapping(bucketKey, (redis) => redis.osRecord(bucketKey, keys.loads, group, partition));
+    const bucketKey = keys.bucket(bucketOf(hash, state.buckets));
+    const recorded = await this.#writeMapping(bucketKey, (redis) => redis.osRecord(bucketKey, keys.loads, keys.meta, group, partition, state.epoch));
+    if (recorded < 0) throw lost(topic);
+    return recorded;
   }
 
   /** Refreshes last access of used mappings; returns, per entry, whether Redis still maps it to that partition. */
-  async touch(topic: string, buckets: number, entries: readonly TouchEntry[]): Promise<boolean[]> {
+  async touch(topic: string, state: TopicState, entries: readonly TouchEntry[]): Promise<boolean[]> {
     if (entries.length === 0) return [];
     const keys = this.keys(topic);
-    const bucketKeys = entries.map((e) => keys.bucket(bucketOf(e.hash, buckets)));
+    const bucketKeys = entries.map((e) => keys.bucket(bucketOf(e.hash, state.buckets)));
     const args = entries.flatMap((e) => [e.group, e.partition]);
-    const result = await this.gateway.run(() => this.redis.osTouch(entries.length, ...bucketKeys, ...args));
+    const result = await this.gateway.run(() => this.redis.osTouch(entries.length + 1, keys.meta, ...bucketKeys, state.epoch, ...args));
+    if (!Array.isArray(result)) throw lost(topic);
     return result.map((ok) => ok === 1);
   }
 
@@ -112,8 +210,8 @@ export class RouterStore implements RouteStore, CleanupStore {
     return value === null ? undefined : parseMapping(value);
   }
 
-  /** Removes idle mappings of buckets [from, to); returns how many were removed. */
-  async cleanupBuckets(topic: string, from: number, to: number, ttlMinutes: number): Promise<number> {
+  /** Removes idle mappings of buckets [from, to); returns them. */
+  async cleanupBuckets(topic: string, from: number, to: number, ttlMinutes: number): Promise<RemovedMapping[]> {
     const keys = this.keys(topic);
     const pipeline = this.redis.pipeline();
     for (let b = from; b < to; b++) {
@@ -121,10 +219,11 @@ export class RouterStore implements RouteStore, CleanupStore {
     }
     // A reply's error is thrown inside `run`, so the gateway says what it means (refused, busy), as for one command.
     return this.gateway.run(async () => {
-      let removed = 0;
-      for (const [err, count] of (await pipeline.exec()) ?? []) {
+      const removed: RemovedMapping[] = [];
+      for (const [err, flat] of (await pipeline.exec()) ?? []) {
         if (err) throw err;
-        removed += Number(count);
+        const pairs = flat as string[];
+        for (let i = 0; i < pairs.length; i += 2) removed.push({ group: pairs[i]!, partition: Number(pairs[i + 1]) });
       }
       return removed;
     });
@@ -153,13 +252,19 @@ export class RouterStore implements RouteStore, CleanupStore {
   }
 
   /**
-   * Mapping generation of each topic. Admin changes to a live mapping bump it; every replica polls it with
-   * its touch flush and drops its cached routes of a topic whose generation changed.
+   * Mapping generation and epoch of each topic. Admin changes to a live mapping bump the generation; every
+   * replica polls both with its touch flush, drops its cached routes of a topic whose generation changed, and
+   * notices a topic whose state was lost (epoch gone or another).
    */
-  async generations(topics: readonly string[]): Promise<(string | null)[]> {
+  async stamps(topics: readonly string[]): Promise<TopicStamp[]> {
     // One command per topic, not one pipeline: topics live in different Cluster slots (and nodes). ioredis
     // writes them without waiting for each reply, so a single Redis still gets them in one round trip.
-    return Promise.all(topics.map((topic) => this.gateway.run(() => this.redis.hget(this.keys(topic).meta, 'generation'))));
+    return Promise.all(
+      topics.map(async (topic) => {
+        const [generation, epoch] = await this.gateway.run(() => this.redis.hmget(this.keys(topic).meta, 'generation', 'epoch'));
+        return { generation: generation ?? null, epoch: epoch ?? null };
+      }),
+    );
   }
 
   async bumpGeneration(topic: string): Promise<number> {

@@ -12,10 +12,21 @@ export type ReassignStatus = 'ok' | 'missing' | 'changed' | 'busy';
  */
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    osRoute(bucketKey: string, loadsKey: string, group: string, partitions: number, preference: string): Result<[partition: number, created: number], Context>;
-    osRecord(bucketKey: string, loadsKey: string, group: string, partition: number): Result<number, Context>;
-    osTouch(numKeys: number, ...keysThenArgs: (string | number)[]): Result<number[], Context>;
-    osCleanupBucket(bucketKey: string, loadsKey: string, ttlMinutes: number): Result<number, Context>;
+    osRoute(
+      bucketKey: string,
+      loadsKey: string,
+      metaKey: string,
+      group: string,
+      partitions: number,
+      preference: string,
+      epoch: string,
+      logged: 0 | 1,
+    ): Result<[partition: number, status: number], Context>;
+    osRecord(bucketKey: string, loadsKey: string, metaKey: string, group: string, partition: number, epoch: string): Result<number, Context>;
+    osTouch(numKeys: number, ...keysThenArgs: (string | number)[]): Result<number[] | number, Context>;
+    osCleanupBucket(bucketKey: string, loadsKey: string, ttlMinutes: number): Result<string[], Context>;
+    osRestoreBucket(bucketKey: string, loadsKey: string, metaKey: string, ...groupPartitionPairs: string[]): Result<number, Context>;
+    osUnlock(lockKey: string, owner: string): Result<number, Context>;
     osDedupClaim(numKeys: number, ...keysThenArgs: (string | number)[]): Result<string[], Context>;
     osDedupSettle(sliceKey: string, ttlSeconds: number, ...pairs: string[]): Result<number, Context>;
     osDedupRenew(numKeys: number, ...keysThenArgs: (string | number)[]): Result<number, Context>;
@@ -33,8 +44,10 @@ declare module 'ioredis' {
 
 /** Command name -> script file and its fixed key count (none: the caller passes the count first). */
 export const SCRIPTS = {
-  osRoute: { file: 'route-2.lua', keys: 2 },
-  osRecord: { file: 'record-2.lua', keys: 2 },
+  osRoute: { file: 'route-3.lua', keys: 3 },
+  osRecord: { file: 'record-3.lua', keys: 3 },
+  osRestoreBucket: { file: 'restore-bucket-3.lua', keys: 3 },
+  osUnlock: { file: 'unlock-1.lua', keys: 1 },
   osTouch: { file: 'touch.lua' },
   osCleanupBucket: { file: 'cleanup-bucket-2.lua', keys: 2 },
   osDedupClaim: { file: 'dedup-claim.lua' },

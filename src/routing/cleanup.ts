@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logging/logger.ts';
 import { ttlMinutes } from './expiry.ts';
+import type { RouteLog } from './route-log.ts';
 import type { Level, TopicCount } from './router-metrics.ts';
 
 /** Buckets cleaned per pipelined round trip; each bucket is one short script call. */
@@ -11,14 +12,20 @@ export interface CleanupOptions {
   cleanupIntervalMs: number;
 }
 
+/** A mapping cleanup removed. */
+export interface RemovedMapping {
+  group: string;
+  partition: number;
+}
+
 /** The cleanup's port to the mapping store; src/redis implements it (with the router's RouteStore). */
 export interface CleanupStore {
   /** Takes the fleet-wide cleanup turn for `holdMs`; false when another replica has it. */
   tryTakeCleanupTurn(owner: string, holdMs: number): Promise<boolean>;
   topics(): Promise<string[]>;
   bucketCount(topic: string): Promise<number | undefined>;
-  /** Removes mappings of buckets [from, to) idle longer than `ttlMinutes`; returns how many. */
-  cleanupBuckets(topic: string, from: number, to: number, ttlMinutes: number): Promise<number>;
+  /** Removes mappings of buckets [from, to) idle longer than `ttlMinutes`; returns them. */
+  cleanupBuckets(topic: string, from: number, to: number, ttlMinutes: number): Promise<RemovedMapping[]>;
   recordCleanupRun(unixSeconds: number): Promise<void>;
 }
 
@@ -36,22 +43,26 @@ export interface CleanupReport {
 
 /**
  * Removes idle mappings every interval. Replicas compete for a turn that expires instead of being
- * released, so across the fleet cleanup runs about once per interval and never twice at a time.
+ * released, so across the fleet cleanup runs about once per interval and never twice at a time. With the
+ * route log on, each removal is written to it as a release (a tombstone), so a rebuild does not bring back
+ * a mapping that expired.
  */
 export class MappingCleaner {
   readonly #store: CleanupStore;
   readonly #options: CleanupOptions;
   readonly #metrics: CleanupMetrics;
   readonly #log: Logger;
+  readonly #routeLog: RouteLog | undefined;
   readonly #owner = randomUUID();
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<CleanupReport> | undefined;
 
-  constructor(store: CleanupStore, options: CleanupOptions, metrics: CleanupMetrics, log: Logger) {
+  constructor(store: CleanupStore, options: CleanupOptions, metrics: CleanupMetrics, log: Logger, routeLog?: RouteLog) {
     this.#store = store;
     this.#options = options;
     this.#metrics = metrics;
     this.#log = log;
+    this.#routeLog = routeLog;
   }
 
   start(): void {
@@ -95,7 +106,9 @@ export class MappingCleaner {
       if (buckets === undefined) continue;
       let removedInTopic = 0;
       for (let from = 0; from < buckets; from += BUCKETS_PER_ROUND) {
-        removedInTopic += await this.#store.cleanupBuckets(topic, from, Math.min(buckets, from + BUCKETS_PER_ROUND), ttl);
+        const removedNow = await this.#store.cleanupBuckets(topic, from, Math.min(buckets, from + BUCKETS_PER_ROUND), ttl);
+        removedInTopic += removedNow.length;
+        if (removedNow.length > 0) await this.#logReleases(topic, buckets, removedNow);
       }
       this.#metrics.cleanupRemoved.inc({ topic }, removedInTopic);
       removed += removedInTopic;
@@ -106,5 +119,18 @@ export class MappingCleaner {
     this.#metrics.cleanupLastSuccess.set(now);
     this.#log.info('MessageGroup cleanup done', { topics: topics.length, removed, seconds: Number(seconds.toFixed(3)) });
     return { ran: true, removed, topics: topics.length };
+  }
+
+  /**
+   * A release the log misses only leaves a stale mapping there, which a rebuild would restore on the partition
+   * the group last used: no split, so a failed write is logged and the pass goes on.
+   */
+  async #logReleases(topic: string, buckets: number, removed: readonly RemovedMapping[]): Promise<void> {
+    if (!this.#routeLog) return;
+    try {
+      await this.#routeLog.append(removed.map(({ group }) => ({ topic, group, partition: null, buckets })));
+    } catch (err) {
+      this.#log.warn('could not write expired MessageGroup mappings to the route log; a rebuild would restore them', { topic, groups: removed.length, err });
+    }
   }
 }

@@ -1,40 +1,50 @@
 import type { Logger } from '../logging/logger.ts';
-import type { RouteStore } from './route-store.ts';
+import type { RouteStore, TopicRegistration, TopicStamp } from './route-store.ts';
 
 /**
- * Notices admin changes of live mappings: the store bumps a topic's generation on each, and a replica that
- * sees a generation other than the one it knows drops its cached routes of that topic (`onChanged`).
+ * Notices admin changes of live mappings and lost state: the store bumps a topic's generation on each admin
+ * change, and a replica that sees a generation other than the one it knows drops its cached routes of that
+ * topic (`onChanged`). An epoch other than the one it registered means Redis lost the topic's state
+ * (`onLost`): the cached routes are kept, they are what routing goes on with until the state is rebuilt.
  */
 export class GenerationWatch {
-  readonly #store: Pick<RouteStore, 'generations'>;
+  readonly #store: Pick<RouteStore, 'stamps'>;
   readonly #onChanged: (topic: string) => void;
+  readonly #onLost: (topic: string) => void;
   readonly #log: Logger;
-  readonly #known = new Map<string, string | null>();
+  readonly #known = new Map<string, TopicStamp>();
 
-  constructor(store: Pick<RouteStore, 'generations'>, onChanged: (topic: string) => void, log: Logger) {
+  constructor(store: Pick<RouteStore, 'stamps'>, onChanged: (topic: string) => void, onLost: (topic: string) => void, log: Logger) {
     this.#store = store;
     this.#onChanged = onChanged;
+    this.#onLost = onLost;
     this.#log = log;
   }
 
-  /** The generation seen when the topic was registered, before any of its routes was cached. */
-  baseline(topic: string, generation: string | null): void {
-    this.#known.set(topic, generation);
+  /** The generation and epoch seen when the topic was registered, before any of its routes was cached. */
+  baseline(topic: string, registration: TopicRegistration): void {
+    this.#known.set(topic, { generation: registration.generation, epoch: registration.epoch });
   }
 
-  /** Compares every known topic's generation with the store's. Never rejects. */
+  /** Compares every known topic's generation and epoch with the store's. Never rejects. */
   async check(): Promise<void> {
     const topics = [...this.#known.keys()];
     if (topics.length === 0) return;
     try {
-      const current = await this.#store.generations(topics);
+      const current = await this.#store.stamps(topics);
       topics.forEach((topic, i) => {
-        const generation = current[i] ?? null;
-        if (this.#known.get(topic) !== generation) {
+        const known = this.#known.get(topic)!;
+        const stamp = current[i]!;
+        if (stamp.epoch !== known.epoch) {
+          // Not a new baseline: it is set when the replica adopts the rebuilt state.
+          this.#onLost(topic);
+          return;
+        }
+        if (known.generation !== stamp.generation) {
           this.#onChanged(topic);
           this.#log.info('mappings changed by an operator; dropped cached routes of the topic', { topic });
         }
-        this.#known.set(topic, generation);
+        this.#known.set(topic, stamp);
       });
     } catch (err) {
       this.#log.warn('could not check mapping generations in Redis', { err });

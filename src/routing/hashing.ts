@@ -1,5 +1,5 @@
 /**
- * A group's partition preferences, computed here only: `route-2.lua` receives the ranking
+ * A group's partition preferences, computed here only: `route-3.lua` receives the ranking
  * (`preferenceOrder`) and compares loads along it, and the hash fallback (DEGRADED_ROUTING=hash) takes
  * the top choice. Rendezvous (highest-random-weight) hashing: a group prefers the partition with the
  * highest score, so adding a partition moves only about 1/(n+1) of the choices and every replica,
@@ -50,7 +50,7 @@ export function preferredPartition(hash: number, candidates: Iterable<number>): 
 }
 
 /**
- * All partitions, most preferred first: the group's own ranking, which `route-2.lua` walks to find the first
+ * All partitions, most preferred first: the group's own ranking, which `route-3.lua` walks to find the first
  * least-loaded partition (the script then compares loads only, with no hashing inside Redis).
  */
 export function preferenceOrder(hash: number, partitionCount: number): number[] {

@@ -1,7 +1,7 @@
 import { preferredPartition } from './hashing.ts';
 
 /**
- * The assignment rule for a new group, as `route-2.lua` applies it atomically in Redis (walking the
+ * The assignment rule for a new group, as `route-3.lua` applies it atomically in Redis (walking the
  * group's `preferenceOrder`); this TypeScript statement of it is the reference the tests check the script
  * against. The fewest mapped groups wins; among equally loaded partitions the group's own hash preference
  * decides, so racing replicas agree.

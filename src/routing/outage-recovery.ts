@@ -3,11 +3,11 @@ import type { Clock } from './clock.ts';
 import type { ProvisionalRoutes, ProvisionalRoute } from './provisional-routes.ts';
 import type { RouteCache } from './route-cache.ts';
 import type { Count } from './router-metrics.ts';
-import type { RouteStore } from './route-store.ts';
+import type { RouteStore, TopicState } from './route-store.ts';
 
 export interface RecoveryDeps {
   store: Pick<RouteStore, 'ping' | 'record'>;
-  buckets: (topic: string) => Promise<number>;
+  state: (topic: string) => Promise<TopicState>;
   provisional: ProvisionalRoutes;
   cache: RouteCache;
   conflicts: Count;
@@ -19,7 +19,7 @@ export interface RecoveryDeps {
  * Ends an outage: the store must answer, and every route hashed meanwhile (DEGRADED_ROUTING=hash) is recorded
  * first. The store wins a conflict: that group was split, which is counted and logged with the group.
  * When unprovable routes are refused (the default) nothing was hashed, so there is nothing to record or
- * move: a route-2.lua call that timed out and ran later only created a mapping nothing was written to.
+ * move: a route-3.lua call that timed out and ran later only created a mapping nothing was written to.
  */
 export class OutageRecovery {
   readonly #deps: RecoveryDeps;
@@ -45,8 +45,8 @@ export class OutageRecovery {
 
   /** Records one hashed route; returns the partition the store maps the group to from now on. */
   async record(route: ProvisionalRoute): Promise<number> {
-    const { store, buckets, conflicts, log } = this.#deps;
-    const partition = await store.record(route.topic, await buckets(route.topic), route.group, route.hash, route.partition);
+    const { store, state, conflicts, log } = this.#deps;
+    const partition = await store.record(route.topic, await state(route.topic), route.group, route.hash, route.partition);
     if (partition !== route.partition) {
       conflicts.inc();
       log.error(

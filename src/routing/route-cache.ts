@@ -63,6 +63,11 @@ export class RouteCache {
     if (this.#topics.get(topic)?.delete(group)) this.#size--;
   }
 
+  /** The cached routes of a topic (a copy: re-seeding them after a state loss may await between entries). */
+  routesOf(topic: string): [group: string, route: CachedRoute][] {
+    return [...(this.#topics.get(topic) ?? [])].map(([group, slot]) => [group, slot.route]);
+  }
+
   /** Drops a whole topic (its mappings were changed by an operator). */
   deleteTopic(topic: string): void {
     this.#size -= this.#topics.get(topic)?.size ?? 0;

@@ -21,4 +21,8 @@ export interface RouterMetrics {
   hashRoutedMessages: Count;
   /** Route writes fewer Redis replicas acknowledged in time than REDIS_REPLICA_ACKS asks (their requests get 503). */
   replicaAckTimeouts: Count;
+  /** Topics whose routing state this replica found lost in Redis. */
+  stateLosses: TopicCount;
+  /** Mappings restored into Redis from the route log. */
+  routesRestored: TopicCount;
 }

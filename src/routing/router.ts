@@ -1,6 +1,6 @@
 import type { Logger } from '../logging/logger.ts';
 import { SidecarError } from '../errors/sidecar-error.ts';
-import { StoreNotReplicatedError, StoreUnreachableError } from '../errors/store-errors.ts';
+import { StoreNotReplicatedError, StoreOnHoldError, StoreStateLostError, StoreUnreachableError } from '../errors/store-errors.ts';
 import { monotonicClock, type Clock } from './clock.ts';
 import { cacheValidityMs } from './expiry.ts';
 import { GenerationWatch } from './generation-watch.ts';
@@ -12,7 +12,9 @@ import { ProvisionalRoutes } from './provisional-routes.ts';
 import { RefusalTally } from './refusal-tally.ts';
 import { ReplicaAckRefusals } from './replica-ack-refusals.ts';
 import type { RouterMetrics } from './router-metrics.ts';
-import type { RouteStore } from './route-store.ts';
+import type { RouteLog } from './route-log.ts';
+import type { RestoreStore, RouteStore, TopicRegistration, TopicState } from './route-store.ts';
+import { StateLoss, stateLost, STATE_LOST_RETRY_AFTER_S } from './state-loss.ts';
 import { SingleFlight } from './single-flight.ts';
 import { TopicRegistry } from './topic-registry.ts';
 import { TouchBatcher } from './touch-batcher.ts';
@@ -27,6 +29,8 @@ export interface RouterOptions {
   touchFlushIntervalMs: number;
   /** Unprovable routes during an outage: refused (503), or hashed (may split a group); see SidecarOptions. @defaultValue 'reject' */
   degradedRouting?: 'reject' | 'hash';
+  /** The durable route log every new mapping is written to before it is used; undefined when off (ROUTE_LOG=false). */
+  routeLog?: RouteLog | undefined;
 }
 
 /** A route and whether it was proven (by the store, or a cached confirmation still inside its validity window). */
@@ -41,6 +45,8 @@ const OUTAGE_RETRY_AFTER_S = 1;
 const RECOVERY_INTERVAL_MS = 1000;
 /** Fewest hashed routes kept for recording, however small the cache. */
 const MIN_PROVISIONAL = 1000;
+/** Cached routes re-seeded per round of concurrent calls after a state loss with the route log off. */
+const RESEED_SLICE = 256;
 /** During an outage, at most one log line per this long counts the requests refused meanwhile. */
 export const REFUSAL_SUMMARY_INTERVAL_MS = 60_000;
 
@@ -51,7 +57,9 @@ export const REFUSAL_SUMMARY_INTERVAL_MS = 60_000;
  * (TouchBatcher). During an outage only proven routes are served; see `degradedRouting` for the others.
  */
 export class OrderedMessageRouter {
-  readonly #store: RouteStore;
+  readonly #store: RouteStore & RestoreStore;
+  readonly #routeLog: RouteLog | undefined;
+  readonly #loss: StateLoss;
   readonly #partitions: PartitionCounter;
   readonly #options: RouterOptions;
   readonly #metrics: RouterMetrics;
@@ -71,8 +79,16 @@ export class OrderedMessageRouter {
   #flushTimer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
 
-  constructor(store: RouteStore, partitions: PartitionCounter, options: RouterOptions, metrics: RouterMetrics, log: Logger, now: Clock = monotonicClock) {
+  constructor(
+    store: RouteStore & RestoreStore,
+    partitions: PartitionCounter,
+    options: RouterOptions,
+    metrics: RouterMetrics,
+    log: Logger,
+    now: Clock = monotonicClock,
+  ) {
     this.#store = store;
+    this.#routeLog = options.routeLog;
     this.#partitions = partitions;
     this.#options = options;
     this.#metrics = metrics;
@@ -80,12 +96,20 @@ export class OrderedMessageRouter {
     this.#now = now;
     this.#routes = new ProvenRoutes(options.routeCacheSize, cacheValidityMs(options.groupTtlMs, options.touchFlushIntervalMs), now);
     const cache = this.#routes.cache;
-    this.#generations = new GenerationWatch(store, (topic) => cache.deleteTopic(topic), log);
-    this.#topics = new TopicRegistry(store, options.routerBuckets, (topic, { generation }) => this.#generations.baseline(topic, generation), log);
-    const buckets = (topic: string) => this.#topics.buckets(topic);
-    this.#touches = new TouchBatcher(store, buckets, cache, now, log);
+    this.#loss = new StateLoss({ store, routeLog: options.routeLog, configuredBuckets: options.routerBuckets, metrics, log });
+    const onLost = (topic: string): void => this.#lostInBackground(topic);
+    this.#generations = new GenerationWatch(store, (topic) => cache.deleteTopic(topic), onLost, log);
+    this.#topics = new TopicRegistry(
+      store,
+      options.routerBuckets,
+      (topic) => this.#loss.recover(topic, undefined),
+      (topic, registration) => this.#generations.baseline(topic, registration),
+      log,
+    );
+    const state = (topic: string) => this.#topics.state(topic);
+    this.#touches = new TouchBatcher(store, state, onLost, cache, now, log);
     this.#provisional = new ProvisionalRoutes(Math.max(MIN_PROVISIONAL, options.routeCacheSize));
-    this.#recovery = new OutageRecovery({ store, buckets, provisional: this.#provisional, cache, conflicts: metrics.degradedConflicts, log, now });
+    this.#recovery = new OutageRecovery({ store, state, provisional: this.#provisional, cache, conflicts: metrics.degradedConflicts, log, now });
     this.#refusals = new RefusalTally(REFUSAL_SUMMARY_INTERVAL_MS, now);
     this.#unacknowledged = new ReplicaAckRefusals(metrics.replicaAckTimeouts, log, REFUSAL_SUMMARY_INTERVAL_MS, now);
   }
@@ -140,6 +164,16 @@ export class OrderedMessageRouter {
     this.#routes.cache.delete(topic, group);
   }
 
+  /** The admin rebuild: restores from the route log every mapping of the topic Redis misses; returns how many. */
+  rebuild(topic: string): Promise<number> {
+    return this.#loss.rebuild(topic);
+  }
+
+  /** The admin resume: new groups of the topic may be assigned again; false when Redis has no state of it. */
+  resume(topic: string): Promise<boolean> {
+    return this.#store.release(topic);
+  }
+
   /** Checks for admin changes, then sends batched last-access times. Never rejects. */
   flushTouches(): Promise<void> {
     this.#flushing = this.#flushing.then(async () => {
@@ -175,24 +209,109 @@ export class OrderedMessageRouter {
     );
   }
 
-  async #routeViaStore(topic: string, group: string): Promise<number> {
-    const [buckets, partitions] = await Promise.all([this.#topics.buckets(topic), this.#partitions(topic)]);
+  async #routeViaStore(topic: string, group: string, afterLoss = false): Promise<number> {
+    if (this.#loss.isLost(topic)) await this.#recoverTopic(topic);
+    const [state, partitions] = await Promise.all([this.#topics.state(topic), this.#partitions(topic)]);
     const hash = groupHash(group);
     const confirmedAt = this.#now();
     const provisional = this.#routes.cache.peek(topic, group);
-    if (provisional?.confirmedAt === Number.NEGATIVE_INFINITY) {
-      // Hashed while degraded but not recorded then: record the partition it used, so it does not move.
-      const recorded = await this.#recovery.record({ topic, group, hash, partition: provisional.partition });
+    try {
+      if (provisional?.confirmedAt === Number.NEGATIVE_INFINITY) {
+        // Hashed while degraded but not recorded then: record the partition it used, so it does not move.
+        const recorded = await this.#recovery.record({ topic, group, hash, partition: provisional.partition });
+        this.#unacknowledged.acknowledged();
+        await this.#logRoute(topic, state, group, recorded);
+        this.#routes.confirmed(topic, group, recorded, hash, confirmedAt);
+        return recorded;
+      }
+      const { partition, created, unlogged } = await this.#store.route(topic, state, group, hash, partitions, this.#routeLog !== undefined);
       this.#unacknowledged.acknowledged();
-      this.#routes.confirmed(topic, group, recorded, hash, confirmedAt);
-      return recorded;
+      if (created) this.#metrics.groupsCreated.inc({ topic });
+      if (partition >= partitions) await this.#confirmPartitionExists(topic, group, partition);
+      // In the log before anything is cached or produced, as with the replicas' acknowledgement above.
+      if (unlogged) await this.#logRoute(topic, state, group, partition);
+      this.#routes.confirmed(topic, group, partition, hash, confirmedAt);
+      return partition;
+    } catch (err) {
+      if (err instanceof StoreOnHoldError) {
+        throw stateLost(
+          err.reason === 'unproven'
+            ? `new MessageGroups of topic "${topic}" are refused until an operator decides: Redis lost the topic's routing state and the route log is off (\`ordered-sidecar groups resume ${topic}\`); nothing was written`
+            : `the routing state of topic "${topic}" is being rebuilt; nothing was written, retry shortly`,
+        );
+      }
+      if (!(err instanceof StoreStateLostError) || afterLoss) throw err;
+      // Routed with an epoch this replica has since replaced: not a new loss, just retry with the current one.
+      if (this.#topics.known(topic)?.epoch === state.epoch) this.#loss.noteLost(topic);
+      return this.#routeViaStore(topic, group, true);
     }
-    const { partition, created } = await this.#store.route(topic, buckets, group, hash, partitions);
-    this.#unacknowledged.acknowledged();
-    if (created) this.#metrics.groupsCreated.inc({ topic });
-    if (partition >= partitions) await this.#confirmPartitionExists(topic, group, partition);
-    this.#routes.confirmed(topic, group, partition, hash, confirmedAt);
-    return partition;
+  }
+
+  /** Appends a mapping to the route log (when on), then lets Redis stop listing it as unlogged. */
+  async #logRoute(topic: string, state: TopicState, group: string, partition: number): Promise<void> {
+    if (!this.#routeLog) return;
+    try {
+      await this.#routeLog.append([{ topic, group, partition, buckets: state.buckets }]);
+    } catch (err) {
+      throw new SidecarError(
+        'KAFKA_UNAVAILABLE',
+        `the route log could not record the partition of the new MessageGroup "${group}"; nothing was written, retry shortly`,
+        { field: 'messages', cause: err, retryAfterSeconds: STATE_LOST_RETRY_AFTER_S },
+      );
+    }
+    // Only an optimisation: a mapping left listed is logged again by the next replica that reads it.
+    this.#store.markLogged(topic, group).catch((err: unknown) => this.#log.debug('could not mark a mapping as logged', { topic, group, err }));
+  }
+
+  /** Waits for (or makes) the rebuilt state of a lost topic and routes with it from now on. */
+  async #recoverTopic(topic: string): Promise<void> {
+    const known = this.#topics.known(topic);
+    const registration = await this.#loss.recover(topic, known);
+    if (!this.#loss.isLost(topic)) return; // another request of this replica adopted it meanwhile
+    if (!this.#loss.logged && known && registration.epoch !== known.epoch) await this.#reseed(topic, registration);
+    this.#topics.adopt(topic, registration);
+    this.#loss.recovered(topic);
+  }
+
+  /**
+   * No route log: the routes this replica has cached are all that is left of the lost state. They are put back
+   * (Redis wins when another replica put back another partition first: that group is split, counted, logged)
+   * under an 'unproven' hold, since a group only a restarted replica knew cannot be proven.
+   */
+  async #reseed(topic: string, registration: TopicRegistration): Promise<void> {
+    await this.#store.hold(topic, 'unproven');
+    let conflicts = 0;
+    // Hashed while degraded: recorded by their own path.
+    const routes = this.#routes.cache.routesOf(topic).filter(([, route]) => route.confirmedAt !== Number.NEGATIVE_INFINITY);
+    const reseedOne = async ([group, route]: (typeof routes)[number]): Promise<void> => {
+      const partition = await this.#store.record(topic, registration, group, route.hash, route.partition);
+      if (partition === route.partition) return;
+      conflicts++;
+      this.#metrics.degradedConflicts.inc();
+      this.#routes.cache.delete(topic, group);
+      this.#log.error('MessageGroup split: re-seeded after Redis lost its state, but another replica re-seeded another partition first', {
+        topic,
+        group,
+        cached: route.partition,
+        redis: partition,
+      });
+    };
+    // Pipelined a slice at a time: a cache holds up to ROUTE_CACHE_SIZE routes of the topic.
+    for (let from = 0; from < routes.length; from += RESEED_SLICE) await Promise.all(routes.slice(from, from + RESEED_SLICE).map(reseedOne));
+    this.#log.warn('re-seeded cached routes of the topic into Redis; new MessageGroups wait for an operator (`ordered-sidecar groups resume`)', {
+      topic,
+      routes: routes.length,
+      conflicts,
+    });
+  }
+
+  /** A loss seen outside a request (the generation watch, a touch): rebuild now rather than at the next new group. */
+  #lostInBackground(topic: string): void {
+    this.#loss.noteLost(topic);
+    this.#recoverTopic(topic).catch((err: unknown) => {
+      if (!(err instanceof SidecarError && err.code === 'ROUTING_STATE_LOST'))
+        this.#log.warn('rebuilding the routing state of the topic failed; the next request tries again', { topic, err });
+    });
   }
 
   /**

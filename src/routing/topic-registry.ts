@@ -1,48 +1,75 @@
 import type { Logger } from '../logging/logger.ts';
-import type { RouteStore, TopicRegistration } from './route-store.ts';
+import type { RouteStore, TopicRegistration, TopicState } from './route-store.ts';
 
 /**
- * Each topic's bucket count, registered in the store on first use (once per process; a failed registration
- * is retried by the next use). `onRegistered` receives the topic's generation, read before any route of the
- * topic is cached, which makes it the baseline for admin changes.
+ * Each topic's stored state as this replica registered it (bucket count and epoch), read from the store on
+ * first use (once per process; a failed registration is retried by the next use). A topic the store has no
+ * state for goes through `establish` (StateLoss: it may be one Redis lost). `onRegistered` receives the
+ * registration before any route of the topic is cached, which makes it the baseline for admin changes and
+ * state losses.
  */
 export class TopicRegistry {
-  readonly #store: Pick<RouteStore, 'registerTopic'>;
+  readonly #store: Pick<RouteStore, 'readTopic'>;
   readonly #configured: number;
+  readonly #establish: (topic: string) => Promise<TopicRegistration>;
   readonly #onRegistered: (topic: string, registration: TopicRegistration) => void;
   readonly #log: Logger;
-  readonly #buckets = new Map<string, Promise<number>>();
+  readonly #states = new Map<string, Promise<TopicState>>();
+  readonly #settled = new Map<string, TopicState>();
 
   constructor(
-    store: Pick<RouteStore, 'registerTopic'>,
+    store: Pick<RouteStore, 'readTopic'>,
     configuredBuckets: number,
+    establish: (topic: string) => Promise<TopicRegistration>,
     onRegistered: (topic: string, registration: TopicRegistration) => void,
     log: Logger,
   ) {
     this.#store = store;
     this.#configured = configuredBuckets;
+    this.#establish = establish;
     this.#onRegistered = onRegistered;
     this.#log = log;
   }
 
-  buckets(topic: string): Promise<number> {
-    let buckets = this.#buckets.get(topic);
-    if (!buckets) {
-      buckets = this.#store.registerTopic(topic, this.#configured).then(
+  state(topic: string): Promise<TopicState> {
+    let state = this.#states.get(topic);
+    if (!state) {
+      state = this.#register(topic).then(
         (registration) => {
-          this.#onRegistered(topic, registration);
+          this.adopt(topic, registration);
           if (registration.buckets !== this.#configured) {
             this.#log.warn('topic keeps the bucket count it was first used with', { topic, configured: this.#configured, stored: registration.buckets });
           }
-          return registration.buckets;
+          return registration;
         },
         (err: unknown) => {
-          this.#buckets.delete(topic);
+          this.#states.delete(topic);
           throw err;
         },
       );
-      this.#buckets.set(topic, buckets);
+      this.#states.set(topic, state);
     }
-    return buckets;
+    return state;
+  }
+
+  async buckets(topic: string): Promise<number> {
+    return (await this.state(topic)).buckets;
+  }
+
+  /** The state registered last, if any (without waiting for a registration in progress). */
+  known(topic: string): TopicState | undefined {
+    return this.#settled.get(topic);
+  }
+
+  /** Routes with `registration` from now on (a rebuilt or re-registered state). */
+  adopt(topic: string, registration: TopicRegistration): void {
+    const state = { buckets: registration.buckets, epoch: registration.epoch };
+    this.#settled.set(topic, state);
+    this.#states.set(topic, Promise.resolve(state));
+    this.#onRegistered(topic, registration);
+  }
+
+  async #register(topic: string): Promise<TopicRegistration> {
+    return (await this.#store.readTopic(topic)) ?? this.#establish(topic);
   }
 }

@@ -1,7 +1,8 @@
 import type { Logger } from '../logging/logger.ts';
 import type { Clock } from './clock.ts';
 import type { RouteCache } from './route-cache.ts';
-import type { RouteStore, TouchEntry } from './route-store.ts';
+import { StoreStateLostError } from '../errors/store-errors.ts';
+import type { RouteStore, TopicState, TouchEntry } from './route-store.ts';
 
 /** Touches per store call: enough to amortise the round trip, small enough to keep Redis responsive. */
 const TOUCH_CHUNK = 500;
@@ -9,20 +10,30 @@ const TOUCH_CHUNK = 500;
 /**
  * Batches the last-access times of groups served from the cache and sends them on `flush`. The store's answer
  * doubles as a confirmation: a route it still maps is proven again from the time the batch was sent, one it
- * no longer maps is dropped from the cache, so the next use asks the store.
+ * no longer maps is dropped from the cache, so the next use asks the store. A topic whose state Redis lost
+ * (`onLost`) keeps its cached routes: nothing was confirmed or denied.
  */
 export class TouchBatcher {
   readonly #store: Pick<RouteStore, 'touch'>;
-  readonly #buckets: (topic: string) => Promise<number>;
+  readonly #state: (topic: string) => Promise<TopicState>;
+  readonly #onLost: (topic: string) => void;
   readonly #cache: RouteCache;
   readonly #now: Clock;
   readonly #log: Logger;
   /** Groups used since the last flush, per topic then group: at most one entry per cached group. */
   #touched = new Map<string, Map<string, TouchEntry>>();
 
-  constructor(store: Pick<RouteStore, 'touch'>, buckets: (topic: string) => Promise<number>, cache: RouteCache, now: Clock, log: Logger) {
+  constructor(
+    store: Pick<RouteStore, 'touch'>,
+    state: (topic: string) => Promise<TopicState>,
+    onLost: (topic: string) => void,
+    cache: RouteCache,
+    now: Clock,
+    log: Logger,
+  ) {
     this.#store = store;
-    this.#buckets = buckets;
+    this.#state = state;
+    this.#onLost = onLost;
     this.#cache = cache;
     this.#now = now;
     this.#log = log;
@@ -51,7 +62,7 @@ export class TouchBatcher {
   async #send(topic: string, chunk: TouchEntry[]): Promise<void> {
     const sentAt = this.#now();
     try {
-      const confirmed = await this.#store.touch(topic, await this.#buckets(topic), chunk);
+      const confirmed = await this.#store.touch(topic, await this.#state(topic), chunk);
       confirmed.forEach((ok, i) => {
         const { group, partition } = chunk[i]!;
         const cached = this.#cache.peek(topic, group);
@@ -60,6 +71,7 @@ export class TouchBatcher {
         else this.#cache.delete(topic, group);
       });
     } catch (err) {
+      if (err instanceof StoreStateLostError) return this.#onLost(topic);
       this.#log.warn('could not record last access of MessageGroups in Redis', { topic, groups: chunk.length, err });
     }
   }

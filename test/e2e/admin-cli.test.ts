@@ -111,6 +111,20 @@ describe('ordered-sidecar groups (CLI over /admin/v1)', () => {
     expect(missing.stderr).toMatch(/404 NOT_FOUND: group "a" has no mapping/);
   });
 
+  it('rebuilds a topic from the route log and resumes it', async () => {
+    const topic = await createTopic(admin, 3);
+    await produceGroups(sidecar.url, topic, ['r1', 'r2']);
+    const rebuilt = await groups(['rebuild', topic]);
+    expect([rebuilt.code, rebuilt.stdout], rebuilt.stderr).toEqual([0, `topic "${topic}": 0 mappings restored from the route log\n`]);
+    const json = await groups(['rebuild', topic, '--json']);
+    expect(JSON.parse(json.stdout)).toEqual({ topic, restored: 0 });
+    const resumed = await groups(['resume', topic]);
+    expect([resumed.code, resumed.stdout], resumed.stderr).toEqual([0, `topic "${topic}": new MessageGroups are assigned again\n`]);
+    const unknown = await groups(['resume', 'never-used']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/404 NOT_FOUND: topic "never-used" has no routing state in Redis/);
+  });
+
   it('exits 1 on a missing or wrong token, 2 on a malformed command line', async () => {
     const noToken = await groups(['topics'], {});
     expect(noToken.code).toBe(1);

@@ -17,7 +17,7 @@ describe('admin-reassign-2.lua', () => {
     try {
       const adminStore = new AdminStore(store);
       const hash = groupHash('g');
-      const { partition } = await store.route('t', 4, 'g', hash, 3);
+      const { partition } = await store.route('t', await store.registerTopic('t', 4), 'g', hash, 3, false);
       const check = (from: number, dryRun = true) =>
         adminStore.reassign('t', 4, { group: 'g', hash, from, to: (partition + 1) % 3, minIdleMs: 60_000, dryRun });
       const [seconds] = await redis.time();

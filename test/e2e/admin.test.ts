@@ -9,6 +9,8 @@ import { connectRedis } from '../support/redis.ts';
 import { testOptions } from '../support/sidecar.ts';
 import { encodeCursor } from '../../src/admin/list-cursor.ts';
 import { adminCall, dropPrefix, makeIdle, mappingGeneration, produceGroups } from './admin-fixture.ts';
+import { topicKeys } from '../../src/redis/keys.ts';
+import { bucketOf, groupHash } from '../../src/routing/hashing.ts';
 
 const TOKEN = 'test-admin-token';
 let admin: Admin;
@@ -171,6 +173,38 @@ describe('admin: move', () => {
     const after = await admin.fetchTopicOffsets(topic);
     const grew = (p: number) => Number(after.find((o) => o.partition === p)!.high) - Number(before.find((o) => o.partition === p)!.high);
     expect([grew(from), grew(to)]).toEqual([0, 1]);
+  });
+});
+
+describe('admin: route log', () => {
+  it('moves and releases go to the route log; rebuild puts back what Redis misses, resume lifts a hold', async () => {
+    const topic = await createTopic(admin, 3);
+    const placed = await produceGroups(a.url, topic, ['moved', 'released', 'kept']);
+    for (const g of ['moved', 'released']) await makeIdle(redis, options.redisPrefix, topic, g);
+    const to = (placed.get('moved')! + 1) % 3;
+    expect((await adminCall(a.url, 'POST', `${groupPath(topic, 'moved')}/move`, { body: { partition: to } })).status).toBe(200);
+    expect((await adminCall(a.url, 'DELETE', groupPath(topic, 'released'))).status).toBe(200);
+    // A partial loss the epoch cannot see (a failover that lost some mappings): two mappings gone, loads to match.
+    const keys = topicKeys(options.redisPrefix, topic);
+    const buckets = Number(await redis.hget(keys.meta, 'buckets'));
+    for (const [g, partition] of [
+      ['moved', to],
+      ['kept', placed.get('kept')!],
+    ] as const) {
+      await redis.hdel(keys.bucket(bucketOf(groupHash(g), buckets)), g);
+      await redis.hincrby(keys.loads, String(partition), -1);
+    }
+    expect((await adminCall(a.url, 'GET', groupPath(topic, 'kept'))).status).toBe(404);
+    const rebuilt = await adminCall(b.url, 'POST', `/topics/${topic}/rebuild`);
+    expect([rebuilt.status, rebuilt.body]).toEqual([200, { topic, restored: 2 }]);
+    expect((await adminCall(a.url, 'GET', groupPath(topic, 'moved'))).body.partition).toBe(to);
+    expect((await adminCall(a.url, 'GET', groupPath(topic, 'kept'))).body.partition).toBe(placed.get('kept'));
+    expect((await adminCall(a.url, 'GET', groupPath(topic, 'released'))).status).toBe(404);
+    expect((await adminCall(a.url, 'GET', `/topics/${topic}/loads`)).body.total).toBe(2);
+    // Nothing held: resume answers for a topic with state, 404 for one without.
+    expect((await adminCall(a.url, 'POST', `/topics/${topic}/resume`)).body).toEqual({ topic, resumed: true });
+    expect((await adminCall(a.url, 'POST', '/topics/never-used/resume')).status).toBe(404);
+    expect((await adminCall(c.url, 'POST', `/topics/${topic}/rebuild`)).status, 'the admin token guards it').toBe(401);
   });
 });
 

@@ -1,17 +1,19 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Admin, Kafka } from 'kafkajs';
 import { GROUP_HEADER } from '../../src/produce/group-header.ts';
 import { Client } from '../../src/sdk/client.ts';
 import { connectAdmin, consumeAll, createTopic, testKafka } from '../support/kafka.ts';
+import { Redis } from 'ioredis';
 import { OwnRedis } from '../support/own-redis.ts';
 import { freePort } from '../support/ports.ts';
 import { spawnSidecar, testOptions, waitUntilReady, type SidecarProcess } from '../support/sidecar.ts';
 
 /**
- * Redis faults under load: three sidecar processes share a private redis-server (persistent, as the
- * router's state must be) while SDK clients stream ordered messages, retrying 503s with their dedup ids.
- * Each scenario reads the topic back: no group split over partitions, reordered or lost.
+ * Redis faults under load: three sidecar processes share a private redis-server while SDK clients stream
+ * ordered messages, retrying 503s with their dedup ids. The first fleet's Redis is persistent; the second's
+ * is not, and loses everything (FLUSHALL, a restart without persistence): its routes come back from the route
+ * log. Each scenario reads the topic back: no group split over partitions, reordered or lost.
  */
 
 const COMMAND_TIMEOUT_MS = 3000;
@@ -22,35 +24,57 @@ const MESSAGES_PER_GROUP = 10;
 
 let kafka: Kafka;
 let admin: Admin;
-let redis: OwnRedis;
-let sidecars: SidecarProcess[];
-let clients: Client[];
 
 beforeAll(async () => {
   kafka = testKafka();
   admin = await connectAdmin(kafka);
-  redis = new OwnRedis(await freePort(), { persistent: true });
-  await redis.start();
-  const options = testOptions({ redisUrl: redis.url });
-  sidecars = await Promise.all([0, 1, 2].map(() => spawnSidecar(options, { flags: ['--redis-command-timeout', `${COMMAND_TIMEOUT_MS}ms`] })));
-  await Promise.all(sidecars.map((s) => waitUntilReady(s.url)));
-  // The SDK's own retries are under test: the default policy, a quiet logger.
-  clients = sidecars.map((s) => new Client({ url: s.url, logger: { warn: () => undefined } }));
 });
 
 afterAll(async () => {
-  // Defects and splits the sidecars logged (expected 503s are left out), for whoever reads a failed run.
-  for (const line of (sidecars ?? []).flatMap((s) => s.logs)) if (line.includes('"code":"INTERNAL"') || line.includes('MessageGroup split')) console.log(line);
-  await Promise.all((clients ?? []).map((c) => c.close()));
-  await Promise.all((sidecars ?? []).map((s) => s.stop()));
-  await redis?.destroy();
   await admin?.disconnect();
 });
 
-/** 503 answers to ordered produce, summed over the three sidecars (each counts its own in /metrics). */
-async function count503(): Promise<number> {
+/** Three sidecar processes sharing one private Redis, and an SDK client on each. */
+interface Fleet {
+  redis: OwnRedis;
+  sidecars: SidecarProcess[];
+  clients: Client[];
+}
+
+async function startFleet(persistent: boolean, flags: string[] = []): Promise<Fleet> {
+  const redis = new OwnRedis(await freePort(), { persistent });
+  await redis.start();
+  const options = testOptions({ redisUrl: redis.url });
+  const sidecars = await Promise.all([0, 1, 2].map(() => spawnSidecar(options, { flags: ['--redis-command-timeout', `${COMMAND_TIMEOUT_MS}ms`, ...flags] })));
+  await Promise.all(sidecars.map((s) => waitUntilReady(s.url)));
+  // The SDK's own retries are under test: the default policy, a quiet logger.
+  const clients = sidecars.map((s) => new Client({ url: s.url, logger: { warn: () => undefined } }));
+  return { redis, sidecars, clients };
+}
+
+async function stopFleet(fleet: Fleet | undefined): Promise<void> {
+  if (!fleet) return;
+  // Defects and splits the sidecars logged (expected 503s are left out), for whoever reads a failed run.
+  for (const line of fleet.sidecars.flatMap((s) => s.logs)) if (line.includes('"code":"INTERNAL"') || line.includes('MessageGroup split')) console.log(line);
+  await Promise.all(fleet.clients.map((c) => c.close()));
+  await Promise.all(fleet.sidecars.map((s) => s.stop()));
+  await fleet.redis.destroy();
+}
+
+/** Sum of metric `name` (every label set) over the fleet's sidecars. */
+async function metricTotal(fleet: Fleet, name: string): Promise<number> {
   let total = 0;
-  for (const s of sidecars) {
+  for (const s of fleet.sidecars) {
+    const text = await (await fetch(`${s.url}/metrics`)).text();
+    for (const [, value] of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) total += Number(value);
+  }
+  return total;
+}
+
+/** 503 answers to ordered produce, summed over the three sidecars (each counts its own in /metrics). */
+async function count503(fleet: Fleet): Promise<number> {
+  let total = 0;
+  for (const s of fleet.sidecars) {
     const text = await (await fetch(`${s.url}/metrics`)).text();
     for (const line of text.split('\n')) {
       if (
@@ -81,6 +105,7 @@ interface Traffic {
  * the sidecar `route(group, k)` picks. Every send must succeed: a fault may only cost latency.
  */
 function sendMessages(
+  fleet: Fleet,
   topic: string,
   groups: string[],
   from: number,
@@ -90,7 +115,7 @@ function sendMessages(
 ): Traffic {
   let acked = 0;
   let running = true;
-  const producers = clients.map((c) => c.orderedProducer());
+  const producers = fleet.clients.map((c) => c.orderedProducer());
   const done = Promise.all(
     groups.map(async (group, g) => {
       for (let k = from; k < to; k++) {
@@ -144,23 +169,24 @@ async function verify(topic: string, sent: Map<string, string[]>): Promise<{ spl
  * sidecars, with `fault` started once `faultAfter` of the streamed messages are acknowledged.
  */
 async function scenario(
+  fleet: Fleet,
   name: string,
   warmRoute: (g: number, k: number) => number,
   faultAfter: number,
-  fault: () => Promise<void>,
+  fault: (topic: string) => Promise<void>,
 ): Promise<{ rejected: number }> {
   const topic = await createTopic(admin, PARTITIONS);
   const groups = Array.from({ length: GROUPS }, (_, g) => `${name}-g${g}`);
   const sent = new Map(groups.map((g) => [g, [] as string[]]));
-  await sendMessages(topic, groups, 0, WARM_MESSAGES, warmRoute, sent).done;
-  const before = await count503();
-  const traffic = sendMessages(topic, groups, WARM_MESSAGES, MESSAGES_PER_GROUP, (g, k) => (g + k) % 3, sent);
+  await sendMessages(fleet, topic, groups, 0, WARM_MESSAGES, warmRoute, sent).done;
+  const before = await count503(fleet);
+  const traffic = sendMessages(fleet, topic, groups, WARM_MESSAGES, MESSAGES_PER_GROUP, (g, k) => (g + k) % 3, sent);
   await until(() => traffic.acked() >= faultAfter, `${faultAfter} messages acknowledged`);
   // A fault that began after the last send would prove nothing about traffic through it.
   const sendingWhenFaultStarted = traffic.running();
-  await fault();
+  await fault(topic);
   await traffic.done;
-  const rejected = (await count503()) - before;
+  const rejected = (await count503(fleet)) - before;
   const result = await verify(topic, sent);
   const total = [...sent.values()].reduce((n, v) => n + v.length, 0);
   console.log(
@@ -176,8 +202,16 @@ async function scenario(
 const warm = (g: number, k: number): number => (g < GROUPS / 2 ? 0 : k % 3);
 
 describe('Redis faults under load, three sidecar processes, SDK clients retrying', () => {
+  let fleet: Fleet;
+  let redis: OwnRedis;
+  beforeAll(async () => {
+    fleet = await startFleet(true);
+    redis = fleet.redis;
+  });
+  afterAll(() => stopFleet(fleet));
+
   it('a freeze longer than the command timeout, with groups cached on one replica only: order holds, clients see latency', async () => {
-    const { rejected } = await scenario('long-freeze', warm, 0, async () => {
+    const { rejected } = await scenario(fleet, 'long-freeze', warm, 0, async () => {
       redis.freeze();
       await sleep(2 * COMMAND_TIMEOUT_MS); // the fault's length is the scenario, not a wait for a condition
       redis.thaw();
@@ -187,7 +221,7 @@ describe('Redis faults under load, three sidecar processes, SDK clients retrying
   });
 
   it('a kill and restart: order holds, clients see latency', async () => {
-    await scenario('kill-restart', warm, 0, async () => {
+    await scenario(fleet, 'kill-restart', warm, 0, async () => {
       await redis.stop();
       await sleep(1000); // Redis stays down this long
       await redis.start();
@@ -196,6 +230,7 @@ describe('Redis faults under load, three sidecar processes, SDK clients retrying
 
   it('a freeze shorter than the command timeout: no 503 at all', async () => {
     const { rejected } = await scenario(
+      fleet,
       'short-freeze',
       (g, k) => (g + k) % 3,
       (GROUPS * (MESSAGES_PER_GROUP - WARM_MESSAGES)) / 3,
@@ -206,5 +241,74 @@ describe('Redis faults under load, three sidecar processes, SDK clients retrying
       },
     );
     expect(rejected).toBe(0);
+  });
+});
+
+describe('Redis losing its data under load (no persistence, route log on), three sidecar processes, SDK clients retrying', () => {
+  let fleet: Fleet;
+  beforeAll(async () => {
+    fleet = await startFleet(false);
+  });
+  afterAll(() => stopFleet(fleet));
+
+  it('FLUSHALL mid-stream: the loss is detected, routes come back from the route log, order holds', async () => {
+    const lossesBefore = await metricTotal(fleet, 'ordered_sidecar_routing_state_losses_total');
+    const { rejected } = await scenario(fleet, 'flushall', warm, (GROUPS * (MESSAGES_PER_GROUP - WARM_MESSAGES)) / 4, async () => {
+      const flusher = new Redis(fleet.redis.url);
+      try {
+        await flusher.flushall();
+      } finally {
+        flusher.disconnect();
+      }
+    });
+    expect(await metricTotal(fleet, 'ordered_sidecar_routing_state_losses_total')).toBeGreaterThan(lossesBefore);
+    expect(await metricTotal(fleet, 'ordered_sidecar_routes_restored_total')).toBeGreaterThan(0);
+    console.log(`flushall: ${rejected} answers 503 while the state was rebuilt`);
+  });
+
+  it('a kill and restart without persistence: the state comes back from the route log, order holds', async () => {
+    const restoredBefore = await metricTotal(fleet, 'ordered_sidecar_routes_restored_total');
+    await scenario(fleet, 'restart-empty', warm, 0, async () => {
+      await fleet.redis.stop();
+      await sleep(1000); // Redis stays down this long
+      await fleet.redis.start();
+    });
+    expect(await metricTotal(fleet, 'ordered_sidecar_routes_restored_total')).toBeGreaterThan(restoredBefore);
+  });
+});
+
+describe('Redis losing its data under load with the route log off, three sidecar processes, SDK clients retrying', () => {
+  let fleet: Fleet;
+  beforeAll(async () => {
+    fleet = await startFleet(false, ['--route-log', 'false']);
+  });
+  afterAll(() => stopFleet(fleet));
+
+  it('FLUSHALL mid-stream: cached routes are re-seeded and keep their partitions; new groups wait for an operator', async () => {
+    let topicName = '';
+    const produceProbe = async (): Promise<{ status: number; code?: string }> => {
+      const response = await fetch(`${fleet.sidecars[1]!.url}/v1/ordered-produce`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ topic: topicName, messages: [{ message_group: 'probe-new-group', value: 'probe' }] }),
+      });
+      const body = (await response.json()) as { error?: { code: string } };
+      return { status: response.status, ...(body.error ? { code: body.error.code } : {}) };
+    };
+    await scenario(fleet, 'flushall-no-log', warm, (GROUPS * (MESSAGES_PER_GROUP - WARM_MESSAGES)) / 4, async (topic) => {
+      topicName = topic;
+      const flusher = new Redis(fleet.redis.url);
+      try {
+        await flusher.flushall();
+      } finally {
+        flusher.disconnect();
+      }
+      // A group no replica has cached cannot be proven: refused (retriable) until an operator resumes the topic.
+      await vi.waitUntil(async () => (await produceProbe()).code === 'ROUTING_STATE_LOST', { timeout: 30_000, interval: 200 });
+    });
+    expect(await produceProbe()).toEqual({ status: 503, code: 'ROUTING_STATE_LOST' });
+    const resumed = await fetch(`${fleet.sidecars[0]!.url}/admin/v1/topics/${topicName}/resume`, { method: 'POST' });
+    expect(await resumed.json()).toEqual({ topic: topicName, resumed: true });
+    expect((await produceProbe()).status).toBe(200);
   });
 });

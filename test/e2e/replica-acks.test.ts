@@ -129,7 +129,7 @@ describe('REDIS_REPLICA_ACKS: a route is produced on only once replicas hold it'
     const topic = await createTopic(admin, 3);
     replica.freeze();
     expect((await produce(creator, topic, 'shared', 'v1')).status).toBe(200);
-    // The reader's connection wrote nothing yet: without route-2 rewriting the existing mapping, its WAIT
+    // The reader's connection wrote nothing yet: without route-3 rewriting the existing mapping, its WAIT
     // would answer at once and it would produce on a route the replica does not hold.
     await expectRefused(await produce(reader, topic, 'shared', 'v2'));
     expect(await recordCount(admin, topic)).toBe(1);

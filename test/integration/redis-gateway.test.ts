@@ -104,7 +104,12 @@ describe('the script registry', () => {
         .sort(),
     ).toEqual(files);
     new RedisGateway(redis);
-    // A typed call, with no cast: the touch of a group nobody mapped reports it unmapped.
-    expect(await redis.osTouch(1, 'registry-test:m:0', 'nobody', 0)).toEqual([0]);
+    // A typed call, with no cast: the touch of a group nobody mapped, in a topic of that epoch, reports it unmapped.
+    await redis.hset('registry-test:meta', 'epoch', 'e1');
+    try {
+      expect(await redis.osTouch(2, 'registry-test:meta', 'registry-test:m:0', 'e1', 'nobody', 0)).toEqual([0]);
+    } finally {
+      await redis.del('registry-test:meta');
+    }
   });
 });

@@ -4,7 +4,7 @@ import { bucketOf, groupHash } from '../../src/routing/hashing.ts';
 import { leastLoadedPartition } from '../../src/routing/least-loaded.ts';
 import { RouterStore } from '../../src/redis/router-store.ts';
 import { RedisGateway } from '../../src/redis/redis-gateway.ts';
-import { StoreRefusedError } from '../../src/errors/store-errors.ts';
+import { StoreRefusedError, StoreStateLostError } from '../../src/errors/store-errors.ts';
 import { connectRedis, isolatedStore } from '../support/redis.ts';
 
 const BUCKETS = 64;
@@ -21,9 +21,11 @@ afterEach(async () => {
   await redis.quit();
 });
 
-const route = (s: RouterStore, group: string, partitions: number, topic = 'orders') => s.route(topic, BUCKETS, group, groupHash(group), partitions);
+const route = async (s: RouterStore, group: string, partitions: number, topic = 'orders', logged = false) =>
+  s.route(topic, await s.registerTopic(topic, BUCKETS), group, groupHash(group), partitions, logged);
+const state = (topic = 'orders') => store.registerTopic(topic, BUCKETS);
 
-describe('route-2.lua against real Redis', () => {
+describe('route-3.lua against real Redis', () => {
   it('gives every group exactly one partition when many connections race on the same new groups', async () => {
     const connections = Array.from({ length: 8 }, () => connectRedis());
     try {
@@ -83,7 +85,7 @@ describe('route-2.lua against real Redis', () => {
     for (let i = 0; i < 12; i++) await route(store, `filler-${i}`, 4);
     await redis.hincrby(store.keys('orders').loads, String(first.partition), 100);
     const again = await route(store, 'player-1', 4);
-    expect(again).toEqual({ partition: first.partition, created: false });
+    expect(again).toEqual({ partition: first.partition, created: false, unlogged: false });
   });
 
   it('sends new groups to new partitions after growth and never moves existing groups', async () => {
@@ -103,14 +105,79 @@ describe('route-2.lua against real Redis', () => {
     const beyond = mapped.find((m) => m.partition >= 6)!;
     const loadsBefore = await store.loads('orders', 8);
     // A replica that still believes the topic has 6 partitions asks for the same group.
-    expect(await route(store, beyond.g, 6)).toEqual({ partition: beyond.partition, created: false });
+    expect(await route(store, beyond.g, 6)).toEqual({ partition: beyond.partition, created: false, unlogged: false });
     expect(await store.loads('orders', 8)).toEqual(loadsBefore);
   });
 
   it('survives a Redis script cache flush (EVALSHA falls back to EVAL)', async () => {
     const first = await route(store, 'flush-me', 3);
     await redis.script('FLUSH');
-    expect(await route(store, 'flush-me', 3)).toEqual({ partition: first.partition, created: false });
+    expect(await route(store, 'flush-me', 3)).toEqual({ partition: first.partition, created: false, unlogged: false });
+  });
+});
+
+describe('state loss (route-3.lua, record-3.lua, touch.lua against a topic epoch)', () => {
+  it('writes nothing once the topic state the caller registered is gone (FLUSHALL-like) or another', async () => {
+    const registered = await state();
+    const a = await route(store, 'a', 4);
+    // What FLUSHALL leaves of this topic: nothing (its keys share one Cluster slot, so one DEL takes them all).
+    const keys = store.keys('orders');
+    const topicKeys = [keys.meta, keys.loads, keys.bucket(bucketOf(groupHash('a'), BUCKETS))];
+    expect(await redis.del(...topicKeys)).toBe(3);
+    await expect(store.route('orders', registered, 'b', groupHash('b'), 4, false)).rejects.toBeInstanceOf(StoreStateLostError);
+    await expect(store.route('orders', registered, 'a', groupHash('a'), 4, false)).rejects.toBeInstanceOf(StoreStateLostError);
+    await expect(store.record('orders', registered, 'c', groupHash('c'), 1)).rejects.toBeInstanceOf(StoreStateLostError);
+    await expect(store.touch('orders', registered, [{ group: 'a', hash: groupHash('a'), partition: a.partition }])).rejects.toBeInstanceOf(StoreStateLostError);
+    expect(await redis.exists(...topicKeys, keys.bucket(bucketOf(groupHash('b'), BUCKETS)), keys.bucket(bucketOf(groupHash('c'), BUCKETS)))).toBe(0);
+    // Another epoch (a rebuild by another replica) is refused the same way.
+    const rebuilt = await store.stampTopic('orders', BUCKETS, 'another-epoch', undefined);
+    await expect(store.route('orders', registered, 'b', groupHash('b'), 4, false)).rejects.toBeInstanceOf(StoreStateLostError);
+    expect((await store.route('orders', rebuilt, 'b', groupHash('b'), 4, false)).created).toBe(true);
+  });
+
+  it('on hold: existing groups are served, new ones refused with nothing written', async () => {
+    const a = await route(store, 'a', 4);
+    await store.hold('orders', 'unproven');
+    expect((await route(store, 'a', 4)).partition).toBe(a.partition);
+    await expect(route(store, 'new', 4)).rejects.toMatchObject({ name: 'StoreOnHoldError', reason: 'unproven' });
+    expect(await store.lookup('orders', BUCKETS, 'new', groupHash('new'))).toBeUndefined();
+    expect(await store.release('orders')).toBe(true);
+    expect((await route(store, 'new', 4)).created).toBe(true);
+  });
+
+  it('with the route log on, a mapping stays unlogged for every caller until marked logged', async () => {
+    const created = await route(store, 'u', 4, 'orders', true);
+    expect(created).toMatchObject({ created: true, unlogged: true });
+    expect(await route(store, 'u', 4, 'orders', true)).toMatchObject({ created: false, unlogged: true });
+    await store.markLogged('orders', 'u');
+    expect(await route(store, 'u', 4, 'orders', true)).toMatchObject({ created: false, unlogged: false });
+  });
+
+  it('restores mappings Redis misses (Redis wins the others), loads to match, once', async () => {
+    await route(store, 'kept', 4);
+    const kept = (await store.lookup('orders', BUCKETS, 'kept', groupHash('kept')))!.partition;
+    const routes = new Map([
+      ['kept', (kept + 1) % 4],
+      ['r1', 2],
+      ['r2', 3],
+      ['r3', 3],
+    ]);
+    expect(await store.restoreRoutes('orders', BUCKETS, routes)).toBe(3);
+    expect(await store.restoreRoutes('orders', BUCKETS, routes)).toBe(0);
+    expect((await store.lookup('orders', BUCKETS, 'kept', groupHash('kept')))!.partition).toBe(kept);
+    for (const g of ['r1', 'r2', 'r3']) expect((await store.lookup('orders', BUCKETS, g, groupHash(g)))!.partition, g).toBe(routes.get(g));
+    const expected = [0, 0, 1, 2];
+    expected[kept]!++;
+    expect(await store.loads('orders', 4)).toEqual(expected);
+  });
+
+  it('gives the rebuild lock to one replica at a time, released only by its owner', async () => {
+    expect(await store.tryLockRestore('orders', 'one', 5000)).toBe(true);
+    expect(await store.tryLockRestore('orders', 'two', 5000)).toBe(false);
+    await store.unlockRestore('orders', 'two');
+    expect(await store.tryLockRestore('orders', 'two', 5000)).toBe(false);
+    await store.unlockRestore('orders', 'one');
+    expect(await store.tryLockRestore('orders', 'two', 5000)).toBe(true);
   });
 });
 
@@ -118,7 +185,7 @@ describe('touch.lua', () => {
   it('confirms live mappings, reports missing or moved ones, and never creates a mapping', async () => {
     const a = await route(store, 'a', 4);
     const b = await route(store, 'b', 4);
-    const result = await store.touch('orders', BUCKETS, [
+    const result = await store.touch('orders', await state(), [
       { group: 'a', hash: groupHash('a'), partition: a.partition },
       { group: 'b', hash: groupHash('b'), partition: (b.partition + 1) % 4 },
       { group: 'ghost', hash: groupHash('ghost'), partition: 0 },
@@ -132,7 +199,7 @@ describe('touch.lua', () => {
     const key = store.keys('orders').bucket(bucketOf(groupHash('old'), BUCKETS));
     const [partition] = (await redis.hget(key, 'old'))!.split(':');
     await redis.hset(key, 'old', `${partition}:1000`);
-    await store.touch('orders', BUCKETS, [{ group: 'old', hash: groupHash('old'), partition: Number(partition) }]);
+    await store.touch('orders', await state(), [{ group: 'old', hash: groupHash('old'), partition: Number(partition) }]);
     const mapping = await store.lookup('orders', BUCKETS, 'old', groupHash('old'));
     expect(Math.abs(mapping!.lastAccess.getTime() - Date.now())).toBeLessThan(120_000);
   });
@@ -152,7 +219,8 @@ describe('cleanup-bucket-2.lua', () => {
     await redis.hset(store.keys('orders').bucket(bucketOf(groupHash('c-1'), BUCKETS)), 'c-1', `${partitions.get('c-1')}:${nowMinute - 60}`);
 
     const removed = await store.cleanupBuckets('orders', 0, BUCKETS, 60);
-    expect(removed).toBe(stale.length);
+    expect(removed.map((r) => r.group).sort()).toEqual([...stale].sort());
+    for (const r of removed) expect(r.partition, r.group).toBe(partitions.get(r.group));
     for (const g of groups) {
       const mapping = await store.lookup('orders', BUCKETS, g, groupHash(g));
       if (stale.includes(g)) expect(mapping, g).toBeUndefined();

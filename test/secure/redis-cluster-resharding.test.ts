@@ -20,7 +20,7 @@ import { errorStats, SlotMigration } from '../support/slot-migration.ts';
  * Both nodes' script caches are flushed as the migration starts, so the sidecars' EVALSHAs meet NOSCRIPT there.
  *
  * Late groups start once the slot is MIGRATING. With ROUTER_BUCKETS small, most of them fall in a bucket an early
- * group created, and route-2.lua creates their mappings mid-migration; the others need a new bucket hash, which a
+ * group created, and route-3.lua creates their mappings mid-migration; the others need a new bucket hash, which a
  * migrating slot refuses (TRYAGAIN: one key present, one missing) until the slot is assigned, so they get 503s,
  * which the SDK retries, until then. No group may be split, nothing lost, no 5xx but 503 (runFaultScenario), and
  * the whole state ends on the target, each mapping made once.
@@ -91,7 +91,7 @@ describe.runIf(clusterNodes.length >= 6)('a Redis Cluster slot resharded mid-str
             statesSeen++;
             if ((await migration.migrateBatch(BATCH)) === 0) break;
           }
-          // Every key on the target, the slot still MIGRATING: route-2.lua maps the late groups whose bucket exists
+          // Every key on the target, the slot still MIGRATING: route-3.lua maps the late groups whose bucket exists
           // (the Cluster client follows the ASK to the target to read them).
           const keys = topicKeys(redisPrefix, topic);
           const unmapped = async () =>

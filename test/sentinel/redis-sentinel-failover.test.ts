@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Admin, Kafka } from 'kafkajs';
 import { waitFor } from '../support/delivery-endpoint.ts';
-import { runFaultScenario } from '../support/fault-scenario.ts';
+import { metricSum, runFaultScenario } from '../support/fault-scenario.ts';
 import { connectAdmin, testKafka } from '../support/kafka.ts';
 import { stack } from '../support/stack.ts';
 
@@ -44,6 +44,20 @@ async function currentMaster(): Promise<string> {
   throw new Error(`no sentinel of ${sentinels.join(',')} answers`);
 }
 
+/** The replica the sentinels list for `masterName` now. */
+async function currentReplica(): Promise<string> {
+  const sentinel = connect(sentinels[0]!);
+  try {
+    const replicas = (await sentinel.call('SENTINEL', 'replicas', masterName)) as string[][];
+    const fields = new Map<string, string>();
+    const first = replicas[0] ?? [];
+    for (let i = 0; i < first.length; i += 2) fields.set(first[i]!, first[i + 1]!);
+    return `${fields.get('ip')}:${fields.get('port')}`;
+  } finally {
+    sentinel.disconnect();
+  }
+}
+
 beforeAll(async () => {
   kafka = testKafka();
   admin = await connectAdmin(kafka);
@@ -71,5 +85,53 @@ describe.runIf(sentinels.length > 0)('a Sentinel-managed Redis master lost mid-s
         stack('start-redis-replica');
       },
     });
+  });
+});
+
+/**
+ * The same failover, to a replica that missed the topic's whole routing state: its link to the master is cut
+ * before the topic's first message (a wrong masterauth, then its master connection killed), and the sidecars do
+ * not wait for replicas (REDIS_REPLICA_ACKS=0, an operator's choice), so everything the stream maps reaches the
+ * master only. The promoted replica has no epoch for the topic: the sidecars see the loss, rebuild the topic from
+ * the route log, and no group may be split.
+ */
+describe.runIf(sentinels.length > 0)('a Sentinel failover to a replica that missed the last mappings', () => {
+  it('rebuilds the topic from the route log: no group split, no message lost', async () => {
+    let replica: Redis | undefined;
+    try {
+      const outcome = await runFaultScenario({
+        kafka,
+        admin,
+        name: 'sentinel failover to a stale replica',
+        sidecarFlags: ['--redis-replica-acks', '0'],
+        beforeStream: async () => {
+          replica = connect(await currentReplica());
+          await replica.config('SET', 'masterauth', 'not-the-password');
+          await replica.client('KILL', 'TYPE', 'master');
+          await waitFor(
+            () => 'the replica cut off from its master',
+            async () => /master_link_status:down/.test(await replica!.info('replication')),
+          );
+        },
+        fault: async ({ startLateGroups }) => {
+          const master = await currentMaster();
+          stack('kill-redis-master');
+          startLateGroups();
+          await waitFor(
+            () => `a new master instead of ${master}`,
+            async () => (await currentMaster().catch(() => master)) !== master,
+          );
+          await replica!.config('SET', 'masterauth', '');
+          stack('start-redis-replica');
+        },
+      });
+      // The promoted replica had nothing of the topic: the loss was seen and the routes came from the log.
+      expect(metricSum(outcome.metrics, 'ordered_sidecar_routing_state_losses_total')).toBeGreaterThan(0);
+      expect(metricSum(outcome.metrics, 'ordered_sidecar_routes_restored_total')).toBeGreaterThan(0);
+    } finally {
+      // Whatever happened, the node must be able to follow a master again (the next run's replica).
+      await replica?.config('SET', 'masterauth', '').catch(() => undefined);
+      replica?.disconnect();
+    }
   });
 });

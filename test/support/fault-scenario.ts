@@ -32,6 +32,8 @@ export interface FaultScenario {
   partitions?: number;
   /** Extra CLI flags of both sidecar processes. */
   sidecarFlags?: string[];
+  /** Runs once, after the sidecars are up and before the topic's first message: a fault's preparation. */
+  beforeStream?: () => Promise<void>;
   /**
    * Runs once every early group has been written 3 times: brings the fault on, calls `startLateGroups`, and returns
    * once the fault is over (the store serves every key again). The stream then goes on for 3 s more.
@@ -68,6 +70,7 @@ export async function runFaultScenario(scenario: FaultScenario): Promise<FaultOu
       sidecars.map((s) => new Client({ url: s.url, retry: { maxElapsedMs: 60_000 } })),
       topic,
     );
+    await scenario.beforeStream?.();
     stream.start('g', earlyGroups);
     // Every early group routed and written a few times before the fault.
     await waitFor(

@@ -84,3 +84,37 @@ export async function consumeAll(kafka: Kafka, admin: Admin, topic: string, time
 export function disconnectAfter(client: { disconnect(): Promise<void> }): void {
   onTestFinished(() => client.disconnect());
 }
+
+/**
+ * Every record the topic holds now, read to each partition's end as of the call. Unlike `consumeAll`, it does not
+ * expect the end offsets' sum: a compacted topic holds fewer records than its offsets (its last record, in the
+ * active segment compaction never cleans, is always there to stop at).
+ */
+export async function consumeToEnd(kafka: Kafka, admin: Admin, topic: string, timeoutMs = 60_000): Promise<ConsumedRecord[]> {
+  const remaining = new Map((await admin.fetchTopicOffsets(topic)).filter((p) => p.high !== '0').map((p) => [p.partition, BigInt(p.high) - 1n]));
+  const records: ConsumedRecord[] = [];
+  if (remaining.size === 0) return records;
+  const consumer = kafka.consumer({ groupId: `verify-${randomUUID()}`, allowAutoTopicCreation: false });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`read ${records.length} records of ${topic} but not to its end in ${timeoutMs} ms`)), timeoutMs);
+      void consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          const last = remaining.get(partition);
+          if (last === undefined || BigInt(message.offset) > last) return;
+          records.push({ partition, offset: message.offset, key: message.key?.toString() ?? null, value: message.value?.toString() ?? null, headers: {} });
+          if (BigInt(message.offset) === last) remaining.delete(partition);
+          if (remaining.size === 0) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return records;
+}

@@ -9,7 +9,7 @@ import { ProduceService, type ProduceMetrics } from '../../src/produce/produce-s
 import { leastLoadedPartition } from '../../src/routing/least-loaded.ts';
 import { OrderedMessageRouter } from '../../src/routing/router.ts';
 import type { RouterMetrics } from '../../src/routing/router-metrics.ts';
-import type { RouteOutcome, RouteStore, TopicRegistration, TouchEntry } from '../../src/routing/route-store.ts';
+import type { RestoreStore, RouteOutcome, RouteStore, TopicRegistration, TopicStamp, TopicState, TouchEntry } from '../../src/routing/route-store.ts';
 
 /**
  * A programming error in a Redis path (here: a store that throws a TypeError) must surface as a defect
@@ -19,9 +19,12 @@ import type { RouteOutcome, RouteStore, TopicRegistration, TouchEntry } from '..
 
 const PARTITIONS = 2;
 const bug = () => new TypeError("Cannot read properties of undefined (reading 'partition')");
+const unused = (): never => {
+  throw new Error('not used by these tests');
+};
 
 /** The routing store in memory; `defect` makes its calls throw a programming error. */
-class FakeRouteStore implements RouteStore {
+class FakeRouteStore implements RouteStore, RestoreStore {
   readonly #mappings = new Map<string, number>();
   defect = false;
 
@@ -29,34 +32,44 @@ class FakeRouteStore implements RouteStore {
     if (this.defect) throw bug();
   }
 
-  async registerTopic(_topic: string, buckets: number): Promise<TopicRegistration> {
+  async readTopic(): Promise<TopicRegistration> {
     this.#check();
-    return { buckets, generation: null };
+    return { buckets: 16, generation: null, epoch: 'e' };
   }
 
-  async route(topic: string, _buckets: number, group: string, hash: number): Promise<RouteOutcome> {
+  async route(topic: string, _state: TopicState, group: string, hash: number): Promise<RouteOutcome> {
     this.#check();
     const existing = this.#mappings.get(`${topic}/${group}`);
-    if (existing !== undefined) return { partition: existing, created: false };
+    if (existing !== undefined) return { partition: existing, created: false, unlogged: false };
     const partition = leastLoadedPartition(new Array<number>(PARTITIONS).fill(0), hash);
     this.#mappings.set(`${topic}/${group}`, partition);
-    return { partition, created: true };
+    return { partition, created: true, unlogged: false };
   }
 
-  async record(topic: string, _buckets: number, group: string, _hash: number, partition: number): Promise<number> {
+  async markLogged(): Promise<void> {}
+
+  async record(topic: string, _state: TopicState, group: string, _hash: number, partition: number): Promise<number> {
     this.#check();
     return this.#mappings.get(`${topic}/${group}`) ?? partition;
   }
 
-  async touch(_topic: string, _buckets: number, entries: readonly TouchEntry[]): Promise<boolean[]> {
+  async touch(_topic: string, _state: TopicState, entries: readonly TouchEntry[]): Promise<boolean[]> {
     this.#check();
     return entries.map(() => true);
   }
 
-  async generations(topics: readonly string[]): Promise<(string | null)[]> {
+  async stamps(topics: readonly string[]): Promise<TopicStamp[]> {
     this.#check();
-    return topics.map(() => null);
+    return topics.map(() => ({ generation: null, epoch: 'e' }));
   }
+
+  // The topic's state is never lost here: nothing rebuilds it.
+  tryLockRestore = unused;
+  unlockRestore = unused;
+  hold = unused;
+  release = unused;
+  restoreRoutes = unused;
+  stampTopic = unused;
 
   async ping(): Promise<void> {
     this.#check();
@@ -98,6 +111,8 @@ function setup() {
     degradedConflicts: counter(),
     hashRoutedMessages: counter(),
     replicaAckTimeouts: counter(),
+    stateLosses: counter(),
+    routesRestored: counter(),
   } satisfies RouterMetrics;
   const router = new OrderedMessageRouter(
     routeStore,

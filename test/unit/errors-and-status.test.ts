@@ -53,6 +53,7 @@ describe('SidecarError', () => {
     SUBSCRIPTION_RUNNING: [409, false],
     DUPLICATE_IN_FLIGHT: [503, true],
     ROUTING_UNAVAILABLE: [503, true],
+    ROUTING_STATE_LOST: [503, true],
     KAFKA_UNAVAILABLE: [503, true],
     KAFKA_WRITE_FAILED: [503, true],
     KAFKA_REJECTED: [422, false],

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { StoreNotReplicatedError, StoreUnreachableError } from '../../src/errors/store-errors.ts';
+import { StoreNotReplicatedError, StoreOnHoldError, StoreStateLostError, StoreUnreachableError } from '../../src/errors/store-errors.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { cacheValidityMs } from '../../src/routing/expiry.ts';
 import { GenerationWatch } from '../../src/routing/generation-watch.ts';
@@ -9,7 +9,17 @@ import { OutageState } from '../../src/routing/outage-state.ts';
 import { ProvenRoutes } from '../../src/routing/proven-routes.ts';
 import { OrderedMessageRouter, REFUSAL_SUMMARY_INTERVAL_MS, type RouterOptions } from '../../src/routing/router.ts';
 import type { RouterMetrics } from '../../src/routing/router-metrics.ts';
-import type { RouteOutcome, RouteStore, TopicRegistration, TouchEntry } from '../../src/routing/route-store.ts';
+import type { LoggedRoutes, RouteLog, RouteLogEntry } from '../../src/routing/route-log.ts';
+import type {
+  RestoreStore,
+  RouteOutcome,
+  RouteStore,
+  TopicHold,
+  TopicRegistration,
+  TopicStamp,
+  TopicState,
+  TouchEntry,
+} from '../../src/routing/route-store.ts';
 import { SingleFlight } from '../../src/routing/single-flight.ts';
 
 const PARTITIONS = 4;
@@ -17,10 +27,18 @@ const MINUTE = 60_000;
 const OPTIONS: RouterOptions = { routerBuckets: 16, routeCacheSize: 100, groupTtlMs: 60 * MINUTE, touchFlushIntervalMs: 1000 };
 const VALIDITY_MS = cacheValidityMs(OPTIONS.groupTtlMs, OPTIONS.touchFlushIntervalMs);
 
-/** The store's state in memory; `down` makes every call fail as an unreachable store would. */
-class FakeStore implements RouteStore {
+/**
+ * The store's state in memory; `down` makes every call fail as an unreachable store would. Like route-3.lua,
+ * it writes nothing for a caller whose topic epoch is not the stored one; `lose()` is a FLUSHALL.
+ */
+class FakeStore implements RouteStore, RestoreStore {
   readonly mappings = new Map<string, number>();
   readonly generation = new Map<string, string | null>();
+  readonly epochs = new Map<string, string>();
+  readonly holds = new Map<string, TopicHold>();
+  readonly unlogged = new Set<string>();
+  readonly locks = new Map<string, string>();
+  #epochs = 0;
   readonly calls = { route: 0, record: 0, touch: 0, ping: 0, generations: 0 };
   readonly touched: TouchEntry[] = [];
   /**
@@ -41,23 +59,85 @@ class FakeStore implements RouteStore {
     return loads;
   }
 
-  async registerTopic(topic: string, buckets: number): Promise<TopicRegistration> {
-    this.#fail();
-    return { buckets, generation: this.generation.get(topic) ?? null };
+  /** What FLUSHALL leaves: nothing. */
+  lose(): void {
+    for (const state of [this.mappings, this.generation, this.epochs, this.holds, this.unlogged, this.locks]) state.clear();
   }
 
-  async route(topic: string, _buckets: number, group: string, hash: number): Promise<RouteOutcome> {
+  #checkEpoch(topic: string, state: TopicState): void {
+    if (this.epochs.get(topic) !== state.epoch) throw new StoreStateLostError(`lost ${topic}`);
+  }
+
+  async readTopic(topic: string): Promise<TopicRegistration | undefined> {
+    this.#fail();
+    const epoch = this.epochs.get(topic);
+    return epoch === undefined ? undefined : { buckets: 16, generation: this.generation.get(topic) ?? null, epoch };
+  }
+
+  async route(topic: string, state: TopicState, group: string, hash: number, _partitions: number, logged: boolean): Promise<RouteOutcome> {
     this.calls.route++;
     this.#fail();
-    const existing = this.mappings.get(`${topic}/${group}`);
+    this.#checkEpoch(topic, state);
+    const key = `${topic}/${group}`;
+    const existing = this.mappings.get(key);
     if (existing !== undefined) {
       this.#unacknowledged();
-      return { partition: existing, created: false };
+      return { partition: existing, created: false, unlogged: this.unlogged.has(key) };
     }
+    const hold = this.holds.get(topic);
+    if (hold) throw new StoreOnHoldError(`held ${topic}`, hold);
     const partition = leastLoadedPartition(this.#loads(topic), hash);
-    this.mappings.set(`${topic}/${group}`, partition);
+    this.mappings.set(key, partition);
+    if (logged) this.unlogged.add(key);
     this.#unacknowledged();
-    return { partition, created: true };
+    return { partition, created: true, unlogged: logged };
+  }
+
+  async markLogged(topic: string, group: string): Promise<void> {
+    this.unlogged.delete(`${topic}/${group}`);
+  }
+
+  async stamps(topics: readonly string[]): Promise<TopicStamp[]> {
+    this.calls.generations++;
+    this.#fail();
+    return topics.map((t) => ({ generation: this.generation.get(t) ?? null, epoch: this.epochs.get(t) ?? null }));
+  }
+
+  async tryLockRestore(topic: string, owner: string): Promise<boolean> {
+    if (this.locks.has(topic)) return false;
+    this.locks.set(topic, owner);
+    return true;
+  }
+
+  async unlockRestore(topic: string, owner: string): Promise<void> {
+    if (this.locks.get(topic) === owner) this.locks.delete(topic);
+  }
+
+  async hold(topic: string, reason: TopicHold): Promise<void> {
+    this.holds.set(topic, reason);
+  }
+
+  async release(topic: string): Promise<boolean> {
+    this.holds.delete(topic);
+    return this.epochs.has(topic);
+  }
+
+  async restoreRoutes(topic: string, _buckets: number, routes: ReadonlyMap<string, number>): Promise<number> {
+    let restored = 0;
+    for (const [group, partition] of routes) {
+      if (this.mappings.has(`${topic}/${group}`)) continue;
+      this.mappings.set(`${topic}/${group}`, partition);
+      restored++;
+    }
+    return restored;
+  }
+
+  async stampTopic(topic: string, buckets: number, _epoch: string, hold: TopicHold | undefined): Promise<TopicRegistration> {
+    const epoch = `epoch-${++this.#epochs}`;
+    this.epochs.set(topic, epoch);
+    if (hold) this.holds.set(topic, hold);
+    else this.holds.delete(topic);
+    return { buckets, generation: this.generation.get(topic) ?? null, epoch };
   }
 
   /** The write is made (as on a Redis master) but reported unacknowledged. */
@@ -65,25 +145,21 @@ class FakeStore implements RouteStore {
     if (this.failure === 'unreplicated') throw new StoreNotReplicatedError('0 of the 1 required Redis replicas acknowledged the write within 500 ms');
   }
 
-  async record(topic: string, _buckets: number, group: string, _hash: number, partition: number): Promise<number> {
+  async record(topic: string, state: TopicState, group: string, _hash: number, partition: number): Promise<number> {
     this.calls.record++;
     this.#fail();
+    this.#checkEpoch(topic, state);
     const key = `${topic}/${group}`;
     if (!this.mappings.has(key)) this.mappings.set(key, partition);
     return this.mappings.get(key)!;
   }
 
-  async touch(topic: string, _buckets: number, entries: readonly TouchEntry[]): Promise<boolean[]> {
+  async touch(topic: string, state: TopicState, entries: readonly TouchEntry[]): Promise<boolean[]> {
     this.calls.touch++;
     this.#fail();
+    this.#checkEpoch(topic, state);
     this.touched.push(...entries);
     return entries.map((e) => this.mappings.get(`${topic}/${e.group}`) === e.partition);
-  }
-
-  async generations(topics: readonly string[]): Promise<(string | null)[]> {
-    this.calls.generations++;
-    this.#fail();
-    return topics.map((t) => this.generation.get(t) ?? null);
   }
 
   async ping(): Promise<void> {
@@ -98,16 +174,21 @@ function fakeMetrics() {
     return c;
   };
   const level = { value: 0, set: (v: number) => void (level.value = v) };
-  const created = { value: 0, inc: (_labels: { topic: string }, n = 1) => void (created.value += n) };
+  const topicCount = () => {
+    const c = { value: 0, inc: (_labels: { topic: string }, n = 1) => void (c.value += n) };
+    return c;
+  };
   return {
     cacheHits: count(),
     cacheMisses: count(),
-    groupsCreated: created,
+    groupsCreated: topicCount(),
     degradedMode: level,
     degradedRoutes: count(),
     degradedConflicts: count(),
     hashRoutedMessages: count(),
     replicaAckTimeouts: count(),
+    stateLosses: topicCount(),
+    routesRestored: topicCount(),
   } satisfies RouterMetrics;
 }
 
@@ -384,16 +465,116 @@ describe('generation bumps', () => {
     expect(store.calls.route).toBe(3);
   });
 
-  it('GenerationWatch reports each change once, against the registration baseline', async () => {
+  it('GenerationWatch reports each change once, against the registration baseline, and a lost epoch as a loss', async () => {
     const changed: string[] = [];
-    const watch = new GenerationWatch(store, (t) => changed.push(t), createLogger('error'));
-    watch.baseline('t', null);
-    watch.baseline('u', '4');
+    const lost: string[] = [];
+    const watch = new GenerationWatch(
+      store,
+      (t) => changed.push(t),
+      (t) => lost.push(t),
+      createLogger('error'),
+    );
+    store.epochs.set('t', 'e1');
+    store.epochs.set('u', 'e2');
+    watch.baseline('t', { buckets: 16, generation: null, epoch: 'e1' });
+    watch.baseline('u', { buckets: 16, generation: '4', epoch: 'e2' });
     store.generation.set('u', '4');
     await watch.check();
     store.generation.set('t', '1');
     await watch.check();
     await watch.check();
     expect(changed).toEqual(['t']);
+    store.epochs.delete('u');
+    await watch.check();
+    expect(lost).toEqual(['u']);
+    expect(changed).toEqual(['t']);
+  });
+});
+
+/** The route log in memory: what a compacted topic keeps, the latest entry per group. */
+class FakeRouteLog implements RouteLog {
+  readonly entries: RouteLogEntry[] = [];
+  failing = false;
+  reads = 0;
+
+  async append(entries: readonly RouteLogEntry[]): Promise<void> {
+    if (this.failing) throw new Error('route log unreachable');
+    this.entries.push(...entries);
+  }
+
+  async read(topic: string): Promise<LoggedRoutes> {
+    this.reads++;
+    const routes = new Map<string, number>();
+    for (const e of this.entries) {
+      if (e.topic !== topic) continue;
+      if (e.partition === null) routes.delete(e.group);
+      else routes.set(e.group, e.partition);
+    }
+    return { routes, buckets: this.entries.findLast((e) => e.topic === topic)?.buckets };
+  }
+}
+
+describe('Redis losing a topic state', () => {
+  it('with the route log: cached routes keep flowing, the state is restored from the log once, then groups are assigned again', async () => {
+    const routeLog = new FakeRouteLog();
+    const [r1, r2] = [router({ routeLog }), router({ routeLog })];
+    const a = await r1.route('t', 'a');
+    const b = await r2.route('t', 'b');
+    expect(routeLog.entries.map((e) => [e.group, e.partition])).toEqual([
+      ['a', a],
+      ['b', b],
+    ]);
+    // Logged, so no longer listed as unlogged.
+    expect(store.unlogged.size).toBe(0);
+    // A topic Redis does not know may be one it lost: its first use read the log too (empty then).
+    expect(routeLog.reads).toBe(1);
+    store.lose();
+    const routesBefore = store.calls.route;
+    expect(await r1.route('t', 'a')).toBe(a);
+    expect(store.calls.route, 'a cached route does not ask Redis').toBe(routesBefore);
+    // r2 never cached "a": it finds the loss, restores the log into Redis, and gets r1's partition.
+    expect(await r2.route('t', 'a')).toBe(a);
+    expect(routeLog.reads).toBe(2);
+    expect(store.mappings.get('t/b')).toBe(b);
+    expect(metrics.stateLosses.value).toBe(1);
+    expect(metrics.routesRestored.value).toBe(2);
+    // r1 meets the new epoch with a new group: it adopts the rebuilt state (no second rebuild) and assigns.
+    await r1.route('t', 'c');
+    expect(store.mappings.has('t/c')).toBe(true);
+    expect(routeLog.reads).toBe(2);
+    expect(metrics.stateLosses.value).toBe(2);
+  });
+
+  it('a new mapping is in the log before it is cached or produced on; one left unlogged is logged by the next replica that reads it', async () => {
+    const routeLog = new FakeRouteLog();
+    const [r1, r2] = [router({ routeLog }), router({ routeLog })];
+    routeLog.failing = true;
+    await expect(r1.route('t', 'g')).rejects.toMatchObject({ code: 'KAFKA_UNAVAILABLE', retriable: true });
+    expect(store.unlogged.has('t/g')).toBe(true);
+    routeLog.failing = false;
+    const partition = await r2.route('t', 'g');
+    expect(routeLog.entries).toEqual([{ topic: 't', group: 'g', partition, buckets: 16 }]);
+    expect(store.unlogged.has('t/g')).toBe(false);
+    expect(await r1.route('t', 'g')).toBe(partition);
+    expect(routeLog.entries).toHaveLength(1);
+  });
+
+  it('without the log: cached routes are re-seeded, new groups refused (ROUTING_STATE_LOST) until an operator resumes', async () => {
+    const [r1, r2] = [router(), router()];
+    const a = await r1.route('t', 'a');
+    const b = await r2.route('t', 'b');
+    store.lose();
+    expect(await r1.route('t', 'a')).toBe(a);
+    await expect(r1.route('t', 'new')).rejects.toMatchObject({ code: 'ROUTING_STATE_LOST', status: 503, retriable: true });
+    expect(store.mappings.get('t/a'), 'r1 re-seeded its cached route').toBe(a);
+    expect(store.holds.get('t')).toBe('unproven');
+    // r2 learns of the loss at its next flush (the epoch changed) and re-seeds what it has cached.
+    await r2.flushTouches();
+    await vi.waitUntil(() => store.mappings.get('t/b') === b);
+    await expect(r2.route('t', 'other')).rejects.toMatchObject({ code: 'ROUTING_STATE_LOST' });
+    expect(store.mappings.has('t/new') || store.mappings.has('t/other')).toBe(false);
+    expect(await r1.resume('t')).toBe(true);
+    await r2.route('t', 'other');
+    expect(store.mappings.has('t/other')).toBe(true);
   });
 });

@@ -8,7 +8,8 @@
     KEYS[2] loads hash      (<prefix>:{<topic>}:loads)
     ARGV[1] TTL in minutes; a mapping whose last access is older than now - TTL is removed
 
-  Output: number of mappings removed.
+  Output: the removed mappings, flat: { group, partition, group, partition, ... } (the caller writes their
+  releases to the route log).
 ]]
 local rcall = redis.call
 local bucketKey, loadsKey = KEYS[1], KEYS[2]
@@ -16,14 +17,16 @@ local time = rcall('TIME')
 local cutoff = math.floor(tonumber(time[1]) / 60) - tonumber(ARGV[1])
 
 local entries = rcall('HGETALL', bucketKey)
-local removed = 0
+local removed = {}
 for i = 1, #entries, 2 do
   local value = entries[i + 1]
   local sep = string.find(value, ':', 1, true)
   if tonumber(string.sub(value, sep + 1)) < cutoff then
     rcall('HDEL', bucketKey, entries[i])
-    rcall('HINCRBY', loadsKey, string.sub(value, 1, sep - 1), -1)
-    removed = removed + 1
+    local partition = string.sub(value, 1, sep - 1)
+    rcall('HINCRBY', loadsKey, partition, -1)
+    removed[#removed + 1] = entries[i]
+    removed[#removed + 1] = partition
   end
 end
 return removed

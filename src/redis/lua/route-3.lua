@@ -1,6 +1,13 @@
 --[[
   Get-or-assign the partition of one MessageGroup, atomically for every replica.
 
+  The topic's state must be the one the caller registered: its meta hash names the epoch the caller read
+  when it registered the topic (a random id written when the topic's state was created or restored). A
+  missing or different epoch means Redis lost the topic's state (FLUSHALL, a restart without persistence, a
+  failover to a replica that never had it): nothing is written, so a group another replica still routes from
+  its cache is never assigned afresh elsewhere. A `hold` field on the meta hash (a rebuild in progress, or
+  routes an operator has not yet vouched for, see src/routing/state-loss.ts) refuses new groups only.
+
   An existing mapping is returned unchanged (sticky) and its last-access minute rewritten, even within the
   same minute: every call must propagate a write, because the caller's WAIT (REDIS_REPLICA_ACKS, see
   src/redis/replica-acks.ts) waits only for its own connection's writes. The rewrite comes after the
@@ -10,20 +17,38 @@
   group prefers most (its rendezvous-hash ranking, computed by the caller: src/routing/hashing.ts
   `preferenceOrder`), so the script itself only compares loads.
 
+  With the route log on, a new mapping is also listed in the topic's meta hash (field "unlogged:<group>")
+  until the caller has appended it to the log (it then deletes the field): a replica that reads a mapping
+  still listed there appends it itself before producing on it, so no message goes to a partition the log
+  does not name. The meta hash, not a key of its own: it always exists, so a Cluster slot migration, which
+  refuses a script whose keys are partly missing on the importing node (TRYAGAIN), treats the script as before.
+
   Input:
     KEYS[1] bucket hash holding this group's mapping   (<prefix>:{<topic>}:m:<bucket>)
     KEYS[2] loads hash, partition -> mapped groups     (<prefix>:{<topic>}:loads)
+    KEYS[3] topic meta hash                            (<prefix>:{<topic>}:meta)
     ARGV[1] MessageGroup
     ARGV[2] partition count of the topic (from Kafka metadata; used only to assign new groups)
     ARGV[3] every partition 0..count-1, most preferred first, comma-separated
+    ARGV[4] the topic's epoch as the caller registered it
+    ARGV[5] 1 when the route log is on (new mappings are listed as unlogged), else 0
 
-  Output: { partition, created } where created is 1 when this call made the mapping, else 0.
+  Output: { partition, status }
+    status 0  existing mapping, in the log (or the log is off)
+    status 1  this call created the mapping
+    status 2  existing mapping not yet in the log
+    status -1 the topic's state is not the one the caller registered (lost); partition is -1
+    status -2 new groups of the topic are on hold; partition is -1
   Mapping values are "<partition>:<last access, minutes since epoch by Redis's clock>".
 ]]
 local rcall = redis.call
-local bucketKey, loadsKey = KEYS[1], KEYS[2]
+local bucketKey, loadsKey, metaKey = KEYS[1], KEYS[2], KEYS[3]
 local group = ARGV[1]
+local unloggedField = 'unlogged:' .. group
 local partitionCount = tonumber(ARGV[2])
+
+local meta = rcall('HMGET', metaKey, 'epoch', 'hold')
+if meta[1] ~= ARGV[4] then return { -1, -1 } end
 
 local time = rcall('TIME')
 local minute = math.floor(tonumber(time[1]) / 60)
@@ -35,8 +60,10 @@ if existing then
   local sep = string.find(existing, ':', 1, true)
   local partition = tonumber(string.sub(existing, 1, sep - 1))
   rcall('HSET', bucketKey, group, partition .. ':' .. minute)
+  if ARGV[5] == '1' and rcall('HEXISTS', metaKey, unloggedField) == 1 then return { partition, 2 } end
   return { partition, 0 }
 end
+if meta[2] then return { -1, -2 } end
 
 -- HGETALL rather than HMGET of every partition: passing thousands of fields through unpack() fails past
 -- Lua's C stack (about 8,000 values), and the loads hash holds one field per partition anyway.
@@ -60,4 +87,5 @@ end
 
 rcall('HSET', bucketKey, group, best .. ':' .. minute)
 rcall('HINCRBY', loadsKey, best, 1)
+if ARGV[5] == '1' then rcall('HSET', metaKey, unloggedField, best) end
 return { best, 1 }

@@ -1,0 +1,157 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SidecarError } from '../errors/sidecar-error.ts';
+import type { Logger } from '../logging/logger.ts';
+import type { RouteLog } from './route-log.ts';
+import type { RestoreStore, RouteStore, TopicRegistration, TopicState } from './route-store.ts';
+import type { TopicCount } from './router-metrics.ts';
+
+/** How long a replica holds a topic's rebuild lock; a rebuild that takes longer lets another replica try. */
+const RESTORE_LOCK_MS = 60_000;
+/** How long a request waits for another replica's rebuild before it is refused (retriable). */
+const RESTORE_WAIT_MS = 5000;
+const RESTORE_POLL_MS = 100;
+/** Seconds a client is told to wait before retrying a new group of a topic whose state is being rebuilt. */
+export const STATE_LOST_RETRY_AFTER_S = 1;
+
+export interface StateLossDeps {
+  store: Pick<RouteStore, 'readTopic'> & RestoreStore;
+  /** The durable route log; undefined when it is off (ROUTE_LOG=false). */
+  routeLog: RouteLog | undefined;
+  configuredBuckets: number;
+  metrics: { stateLosses: TopicCount; routesRestored: TopicCount };
+  log: Logger;
+}
+
+export const stateLost = (message: string): SidecarError =>
+  new SidecarError('ROUTING_STATE_LOST', message, { field: 'messages', retryAfterSeconds: STATE_LOST_RETRY_AFTER_S, summarized: true });
+
+/**
+ * What a replica does when Redis has no routing state for a topic, or another one than it registered (the
+ * epoch route-3.lua checks): Redis lost it. New groups of the topic are not assigned until the state is
+ * rebuilt, once, by one replica holding the topic's rebuild lock while the others wait:
+ * - with the route log, the topic's mappings are read back from it and restored (loads included) under a
+ *   'restoring' hold, then a new epoch is stamped and assigning resumes;
+ * - without it, a new epoch is stamped with an 'unproven' hold: the replicas re-seed the routes they have
+ *   cached (OrderedMessageRouter), and new groups stay refused until an operator releases the hold
+ *   (`ordered-sidecar groups resume`), since a group only a restarted replica knew cannot be proven.
+ * The same path makes a topic's first state: a topic Redis does not know may be one it lost.
+ */
+export class StateLoss {
+  readonly #deps: StateLossDeps;
+  readonly #owner = randomUUID();
+  readonly #lost = new Set<string>();
+  readonly #rebuilding = new Map<string, Promise<TopicRegistration>>();
+
+  constructor(deps: StateLossDeps) {
+    this.#deps = deps;
+  }
+
+  get logged(): boolean {
+    return this.#deps.routeLog !== undefined;
+  }
+
+  isLost(topic: string): boolean {
+    return this.#lost.has(topic);
+  }
+
+  /** Marks the topic lost; logs and counts once per loss. */
+  noteLost(topic: string): void {
+    if (this.#lost.has(topic)) return;
+    this.#lost.add(topic);
+    this.#deps.metrics.stateLosses.inc({ topic });
+    this.#deps.log.error(
+      `Redis lost the routing state of topic "${topic}" (FLUSHALL, a restart without persistence, or a failover to a replica without it): new MessageGroups of the topic get 503 ROUTING_STATE_LOST until it is rebuilt${this.logged ? ' from the route log' : '; the route log is off, so cached routes are re-seeded and new groups wait for an operator (docs/operations.md, "When Redis loses its data")'}; cached routes keep flowing`,
+      { topic },
+    );
+  }
+
+  /** The topic's state is usable again. */
+  recovered(topic: string): void {
+    if (this.#lost.delete(topic)) this.#deps.log.info('routing state of the topic rebuilt; assigning new MessageGroups again', { topic });
+  }
+
+  /**
+   * The state to route with after a loss of `known` (or when Redis has none at first use): Redis's current
+   * one if another replica already rebuilt it, else rebuilt here. Rejects with ROUTING_STATE_LOST while
+   * another replica rebuilds for longer than a request should wait.
+   */
+  recover(topic: string, known: TopicState | undefined): Promise<TopicRegistration> {
+    let rebuilding = this.#rebuilding.get(topic);
+    if (!rebuilding) {
+      rebuilding = this.#recover(topic, known).finally(() => this.#rebuilding.delete(topic));
+      this.#rebuilding.set(topic, rebuilding);
+    }
+    return rebuilding;
+  }
+
+  /**
+   * The admin command: restores from the log every mapping Redis misses, under a hold, keeping the topic's
+   * epoch when it has one. Returns how many mappings were restored.
+   */
+  async rebuild(topic: string): Promise<number> {
+    const { store, routeLog } = this.#deps;
+    if (!routeLog)
+      throw new SidecarError('CONFLICT', 'the route log is off (ROUTE_LOG=false): there is nothing to rebuild from; see `ordered-sidecar groups resume`');
+    if (!(await store.tryLockRestore(topic, this.#owner, RESTORE_LOCK_MS))) {
+      throw new SidecarError('CONFLICT', `another replica is rebuilding topic "${topic}" now; try again when it is done`);
+    }
+    try {
+      const current = await store.readTopic(topic);
+      const { restored } = await this.#restore(topic, current?.buckets ?? this.#deps.configuredBuckets, current?.epoch ?? randomUUID());
+      return restored;
+    } finally {
+      await store.unlockRestore(topic, this.#owner).catch(() => undefined);
+    }
+  }
+
+  async #recover(topic: string, known: TopicState | undefined): Promise<TopicRegistration> {
+    const { store } = this.#deps;
+    // State in Redis (rebuilt by another replica, or never lost: the caller's epoch was just older) is used as it is.
+    const current = await store.readTopic(topic);
+    if (current) return current;
+    if (!(await store.tryLockRestore(topic, this.#owner, RESTORE_LOCK_MS))) return this.#awaitOthers(topic);
+    try {
+      // Another replica may have finished between the read and the lock.
+      const again = await store.readTopic(topic);
+      if (again) return again;
+      const buckets = known?.buckets ?? this.#deps.configuredBuckets;
+      if (this.logged) return (await this.#restore(topic, buckets, randomUUID())).registration;
+      // No log: a topic this replica knew had routes nobody can list any more; a first use has none.
+      return await store.stampTopic(topic, buckets, randomUUID(), known ? 'unproven' : undefined);
+    } finally {
+      await store.unlockRestore(topic, this.#owner).catch(() => undefined);
+    }
+  }
+
+  async #restore(topic: string, buckets: number, epoch: string): Promise<{ registration: TopicRegistration; restored: number }> {
+    const { store, routeLog, log, metrics } = this.#deps;
+    await store.hold(topic, 'restoring');
+    const started = performance.now();
+    const logged = await routeLog!.read(topic);
+    const fixedBuckets = logged.buckets ?? buckets;
+    const restored = await store.restoreRoutes(topic, fixedBuckets, logged.routes);
+    const registration = await store.stampTopic(topic, fixedBuckets, epoch, undefined);
+    metrics.routesRestored.inc({ topic }, restored);
+    if (logged.routes.size > 0) {
+      log.warn('restored MessageGroup mappings of the topic from the route log', {
+        topic,
+        logged: logged.routes.size,
+        restored,
+        ms: Math.round(performance.now() - started),
+      });
+    }
+    return { registration, restored };
+  }
+
+  /** Another replica holds the rebuild lock: wait a little for its state, else refuse (retriable). */
+  async #awaitOthers(topic: string): Promise<TopicRegistration> {
+    const deadline = performance.now() + RESTORE_WAIT_MS;
+    while (performance.now() < deadline) {
+      await sleep(RESTORE_POLL_MS);
+      const current = await this.#deps.store.readTopic(topic);
+      if (current) return current;
+    }
+    throw stateLost(`the routing state of topic "${topic}" is being rebuilt by another replica; nothing was written, retry shortly`);
+  }
+}

@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Admin, Kafka } from 'kafkajs';
+import { createKafkaEngine } from '../../src/kafka/create-engine.ts';
+import { KafkaRouteLog } from '../../src/kafka/kafka-route-log.ts';
+import type { KafkaEngine } from '../../src/kafka/kafka-engine.ts';
+import { kafkajsClient } from '../../src/kafka/kafkajs-client.ts';
+import { PartitionWriter } from '../../src/writer/partition-writer.ts';
+import { createLogger } from '../../src/logging/logger.ts';
+import { SidecarMetrics } from '../../src/metrics/sidecar-metrics.ts';
+import { Registry } from 'prom-client';
+import type { RouteLogEntry } from '../../src/routing/route-log.ts';
+import { connectAdmin, consumeToEnd, testConnection, testKafka } from '../support/kafka.ts';
+import { testKafkaClient } from '../support/sidecar.ts';
+
+/** The route log against real Kafka, written through the engine under test (KAFKA_CLIENT), read back with kafkajs. */
+
+const log = createLogger('error', { test: true });
+let kafka: Kafka;
+let admin: Admin;
+let engine: KafkaEngine;
+const logs: KafkaRouteLog[] = [];
+
+beforeAll(async () => {
+  kafka = testKafka();
+  admin = await connectAdmin(kafka);
+  engine = await createKafkaEngine(testKafkaClient(), testConnection('route-log-test'), { writeTimeoutMs: 10_000, compression: 'none' }, log);
+  await engine.connect();
+});
+
+afterAll(async () => {
+  await Promise.all(logs.map((l) => l.close()));
+  await engine?.close();
+  await admin?.disconnect();
+});
+
+function routeLog(topic: string, prefix = `p-${randomUUID().slice(0, 8)}`): KafkaRouteLog {
+  const writer = new PartitionWriter(
+    engine,
+    { maxBatchMessages: 1000, maxBatchBytes: 900 * 1024, maxQueueWaitMs: 10_000 },
+    new SidecarMetrics(new Registry(), { defaultMetrics: false }),
+  );
+  const created = new KafkaRouteLog(
+    writer,
+    kafkajsClient(testConnection('route-log-test'), log),
+    (t) => engine.partitionCount(t),
+    {
+      topic,
+      prefix,
+      replicationFactor: undefined,
+      clientId: 'route-log-test',
+    },
+    log,
+  );
+  logs.push(created);
+  return created;
+}
+
+const entry = (topic: string, group: string, partition: number | null): RouteLogEntry => ({ topic, group, partition, buckets: 64 });
+
+describe(`the route log in Kafka (${testKafkaClient()} engine)`, () => {
+  it('creates its compacted topic, and reads back the latest live mapping of each group of one topic of one fleet', async () => {
+    const topic = `routes-${randomUUID().slice(0, 8)}`;
+    const fleet = routeLog(topic, 'fleet-a');
+    const other = routeLog(topic, 'fleet-b');
+    await fleet.append([entry('orders', 'g1', 1), entry('orders', 'g2', 2), entry('payments', 'g1', 5)]);
+    await fleet.append([entry('orders', 'g1', 3), entry('orders', 'g2', null), entry('orders', 'g3', 0)]);
+    await other.append([entry('orders', 'g9', 4)]);
+    const configs = await admin.describeConfigs({ resources: [{ type: 2, name: topic, configNames: ['cleanup.policy'] }], includeSynonyms: false });
+    expect(configs.resources[0]!.configEntries.find((c) => c.configName === 'cleanup.policy')?.configValue).toBe('compact');
+    expect(await fleet.read('orders')).toEqual({
+      routes: new Map([
+        ['g1', 3],
+        ['g3', 0],
+      ]),
+      buckets: 64,
+    });
+    expect(await fleet.read('payments')).toEqual({ routes: new Map([['g1', 5]]), buckets: 64 });
+    expect(await other.read('orders')).toEqual({ routes: new Map([['g9', 4]]), buckets: 64 });
+    expect(await fleet.read('never-used')).toEqual({ routes: new Map(), buckets: undefined });
+  });
+
+  it('compaction keeps one record per live group (and drops released ones)', async () => {
+    // A log topic made by the test, as an operator may: compaction forced by tiny segments and no dirt tolerance.
+    const topic = `routes-compact-${randomUUID().slice(0, 8)}`;
+    await admin.createTopics({
+      topics: [
+        {
+          topic,
+          numPartitions: 1,
+          configEntries: [
+            { name: 'cleanup.policy', value: 'compact' },
+            { name: 'segment.ms', value: '100' },
+            { name: 'min.cleanable.dirty.ratio', value: '0.001' },
+            { name: 'delete.retention.ms', value: '100' },
+            { name: 'min.compaction.lag.ms', value: '0' },
+          ],
+        },
+      ],
+      waitForLeaders: true,
+    });
+    const prefix = 'fleet';
+    const routes = routeLog(topic, prefix);
+    const groups = Array.from({ length: 20 }, (_, i) => `g${i}`);
+    // Each group mapped, moved four times, and every fourth group released.
+    for (let round = 0; round < 5; round++) await routes.append(groups.map((g, i) => entry('orders', g, (i + round) % 6)));
+    await routes.append(groups.filter((_, i) => i % 4 === 0).map((g) => entry('orders', g, null)));
+    const live = groups.filter((_, i) => i % 4 !== 0);
+    const expected = new Map(live.map((g) => [g, (groups.indexOf(g) + 4) % 6]));
+    expect((await routes.read('orders')).routes).toEqual(expected);
+
+    const keyOf = (g: string) => JSON.stringify([prefix, 'orders', g]);
+    const ours = new Set(groups.map(keyOf));
+    let perKey = new Map<string, number>();
+    let polls = 0;
+    await expect
+      .poll(
+        async () => {
+          // A new segment only rolls on a write: one record of another key rolls it, so earlier ones can be cleaned.
+          await routes.append([entry('roll', `r${polls++}`, 0)]);
+          perKey = new Map();
+          for (const r of await consumeToEnd(kafka, admin, topic)) if (r.key && ours.has(r.key)) perKey.set(r.key, (perKey.get(r.key) ?? 0) + 1);
+          return [...perKey.keys()].length === live.length && [...perKey.values()].every((n) => n === 1);
+        },
+        { timeout: 120_000, interval: 1000 },
+      )
+      .toBe(true);
+    expect([...perKey.keys()].sort()).toEqual(live.map(keyOf).sort());
+    expect((await routes.read('orders')).routes).toEqual(expected);
+    console.log(
+      `route log compaction: ${groups.length * 5 + groups.length / 4} records written for ${live.length} live groups, ${perKey.size} kept after ${polls} polls`,
+    );
+  }, 150_000);
+});
