@@ -11,7 +11,11 @@ const { CompressionCodecs, CompressionTypes } = kafkajs;
  * with KAFKA_COMPRESSION and for reading topics others wrote compressed. Registered once, process-wide
  * (kafkajs keeps its codecs in one table).
  */
+let registered = false;
+
 export function registerKafkajsCodecs(): void {
+  if (registered) return;
+  registered = true;
   const codecs = [
     [CompressionTypes.Snappy, compressionsAlgorithms.snappy],
     [CompressionTypes.LZ4, compressionsAlgorithms.lz4],
