@@ -4,7 +4,8 @@ import type { Logger } from '../logging/logger.ts';
 import type { AdminStore } from '../redis/admin-store.ts';
 import { groupHash } from '../routing/hashing.ts';
 import { loadDeviation } from '../routing/least-loaded.ts';
-import { listGroups, type GroupPage, type GroupView } from './list-groups.ts';
+import type { ChangeView, GroupPage, LoadsView, MappingView } from '../protocol/admin.ts';
+import { listGroups } from './list-groups.ts';
 import { applyChange, type ChangeTiming } from './mapping-change.ts';
 
 export interface AdminOptions {
@@ -22,30 +23,6 @@ export interface AdminServiceDeps {
   forget: (topic: string, group: string) => void;
   options: AdminOptions;
   log: Logger;
-}
-
-export interface MappingView extends GroupView {
-  topic: string;
-}
-
-export interface LoadsView {
-  topic: string;
-  partitions: { partition: number; groups: number }[];
-  total: number;
-  max_minus_min: number;
-  deviation: number;
-}
-
-export interface ChangeView {
-  topic: string;
-  group: string;
-  /** The partition the group was mapped to before the change. */
-  previous_partition: number;
-  /** The partition it is mapped to now; null after a release (its next message is routed afresh). */
-  partition: number | null;
-  /** Last access before the change (a change is not a use), ISO 8601, minute resolution. */
-  last_access: string;
-  released: boolean;
 }
 
 /**

@@ -1,6 +1,4 @@
-import type { ChangeView, LoadsView, MappingView } from '../admin/admin-service.ts';
-import type { GroupPage, GroupView } from '../admin/list-groups.ts';
-import type { BlockedGroup } from '../consume/group-dispatcher.ts';
+import type { BlockedGroup, ChangeView, GroupPage, GroupView, LoadsView, MappingView } from '../protocol/admin.ts';
 import { AdminCallError } from './admin-client.ts';
 
 /**

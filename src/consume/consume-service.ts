@@ -1,5 +1,5 @@
 import { SidecarError } from '../errors/sidecar-error.ts';
-import type { BlockedGroup } from './group-dispatcher.ts';
+import type { BlockedGroup } from '../protocol/admin.ts';
 import type { SubscriptionRunner, SubscriptionStatus } from './subscription-runner.ts';
 
 export type UnblockAction = 'retry' | 'skip';

@@ -3,7 +3,8 @@ import { errorMessage } from '../errors/sidecar-error.ts';
 import { withoutUrlPassword, type Logger } from '../logging/logger.ts';
 import { RebalanceStarted, type ConsumerEngine, type FetchedBatch } from './consumer-engine.ts';
 import type { Delivery, DeliveryResult } from './delivery.ts';
-import { GroupDispatcher, type BlockedGroup, type DispatchObserver } from './group-dispatcher.ts';
+import type { BlockedGroup } from '../protocol/admin.ts';
+import { GroupDispatcher, type DispatchObserver } from './group-dispatcher.ts';
 import type { Subscription } from './subscriptions.ts';
 
 export interface RunnerLimits {

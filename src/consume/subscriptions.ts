@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseDuration } from '../config/parse-duration.ts';
-import { topicNameProblem } from '../produce/topic-name.ts';
+import { topicNameProblem } from '../protocol/topic-name.ts';
 
 /** What to do with a delivery that failed `max_attempts` times. */
 export type OnExhausted = 'dead-letter' | 'block';

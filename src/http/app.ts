@@ -5,7 +5,7 @@ import { requireJson } from '../admin/json-body.ts';
 import { SidecarError, storeUnavailable } from '../errors/sidecar-error.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { ProduceService } from '../produce/produce-service.ts';
-import type { ProduceResponse } from '../produce/produce-types.ts';
+import type { ProduceResponse } from '../protocol/produce.ts';
 import { apiVersions } from './api-versions.ts';
 import type { ConsumeService } from '../consume/consume-service.ts';
 import { openApiDocument } from './openapi.ts';

@@ -3,8 +3,8 @@ import { kafkajsClient } from './kafkajs-client.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { KafkaConnection } from './kafka-connection.ts';
 import type { EngineMessage, KafkaEngine } from './kafka-engine.ts';
-import { ResettableProducer } from './resettable-producer.ts';
-import { retryBudget } from './retry-budget.ts';
+import { ResettableProducer } from '../sdk/resettable-producer.ts';
+import { retryBudget } from '../sdk/retry-budget.ts';
 
 /**
  * The design card's client. Its idempotent producer keeps a failed batch's sequence numbers, so the

@@ -4,7 +4,7 @@ import type { KafkaConnection } from './kafka-connection.ts';
 import { reportRefusal } from './connection-problem.ts';
 import { platformaticSecurity } from './kafka-security.ts';
 import type { EngineMessage, KafkaEngine } from './kafka-engine.ts';
-import { retryBudget, type RetryBudget } from './retry-budget.ts';
+import { retryBudget, type RetryBudget } from '../sdk/retry-budget.ts';
 
 type Payload = Buffer | string | null;
 type PlatformaticProducer = Producer<Payload, Payload, string, string>;

@@ -6,7 +6,8 @@ import type { DedupWindow } from '../dedup/dedup-window.ts';
 import type { Logger } from '../logging/logger.ts';
 import { StoreBusyError, StoreNotReplicatedError, StoreRefusedError, StoreUnreachableError } from '../errors/store-errors.ts';
 import type { Outcome } from '../dedup/dedup-store.ts';
-import type { MessageResult, OrderedRecord, ProduceResponse } from './produce-types.ts';
+import type { MessageResult, ProduceResponse } from '../protocol/produce.ts';
+import type { OrderedRecord } from './produce-types.ts';
 import { parseOrderedRequest, parsePlainRequest, type RequestLimits } from './validate-request.ts';
 import { writePartitions } from './write-partitions.ts';
 

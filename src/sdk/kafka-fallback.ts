@@ -1,14 +1,13 @@
 import { Kafka, Partitioners, logLevel, type Admin, type KafkaConfig, type Message, type PartitionMetadata } from 'kafkajs';
-import { isDefinitiveRejection } from '../kafka/kafka-errors.ts';
-import { ResettableProducer } from '../kafka/resettable-producer.ts';
-import { retryBudget } from '../kafka/retry-budget.ts';
-import type { Logger } from '../logging/logger.ts';
-import { GROUP_HEADER } from '../produce/group-header.ts';
+import { GROUP_HEADER } from '../protocol/group-header.ts';
+import { isDefinitiveRejection } from '../protocol/kafka-refusals.ts';
 import { untilAborted } from './abort.ts';
 import type { ClientLogger } from './client-options.ts';
 import { describeError, type FailureInfo } from './errors.ts';
 import type { MessageData, OrderedMessage } from './message-types.ts';
+import { ResettableProducer, type ProducerLog } from './resettable-producer.ts';
 import type { MessageOutcome } from './result-types.ts';
+import { retryBudget } from './retry-budget.ts';
 import type { SendOutcome } from './sidecar-send.ts';
 
 /** Bound on one batch's write, kafkajs's retries included: the sidecar's default Kafka write timeout. */
@@ -34,10 +33,8 @@ function failureOf(err: unknown): FailureInfo {
 }
 
 /** kafkajs's and the producer's warnings go to the client's logger; their info and debug lines are dropped. */
-function clientLog(logger: ClientLogger): Logger {
-  const warn = (msg: string, fields?: Record<string, unknown>): void => logger.warn(`ordered-sidecar client (Kafka fallback): ${msg}`, fields);
-  const log: Logger = { debug: () => undefined, info: () => undefined, warn, error: warn, child: () => log };
-  return log;
+function clientLog(logger: ClientLogger): ProducerLog {
+  return { info: () => undefined, warn: (msg, fields) => logger.warn(`ordered-sidecar client (Kafka fallback): ${msg}`, fields) };
 }
 
 /**

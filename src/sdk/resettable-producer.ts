@@ -1,6 +1,11 @@
 import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer, type RecordMetadata } from 'kafkajs';
-import type { Logger } from '../logging/logger.ts';
 import type { RetryBudget } from './retry-budget.ts';
+
+/** What the producer logs through: the sidecar's logger, or the SDK's adapter of the application's. */
+export interface ProducerLog {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+}
 
 /**
  * kafkajs retries a failed batch only inside `send`; once `send` gives up it keeps the partition's sequence
@@ -11,7 +16,7 @@ import type { RetryBudget } from './retry-budget.ts';
  */
 export class ResettableProducer {
   readonly #kafka: Kafka;
-  readonly #log: Logger;
+  readonly #log: ProducerLog;
   readonly #budget: RetryBudget;
   #producer: Producer;
   #inFlight = 0;
@@ -21,7 +26,7 @@ export class ResettableProducer {
   #closed = false;
 
   /** `budget` bounds one send, retries included; the Kafka client should use its `requestTimeout` too. */
-  constructor(kafka: Kafka, log: Logger, budget: RetryBudget) {
+  constructor(kafka: Kafka, log: ProducerLog, budget: RetryBudget) {
     this.#kafka = kafka;
     this.#log = log;
     this.#budget = budget;

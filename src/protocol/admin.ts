@@ -1,0 +1,46 @@
+/** The admin API's answers (GET/POST /admin/...), shared by the sidecar that sends them and the CLI that reads them. */
+
+export interface GroupView {
+  group: string;
+  partition: number;
+  /** Start of the minute of the last access (Redis stamps whole minutes), ISO 8601. */
+  last_access: string;
+}
+
+export interface GroupPage {
+  groups: GroupView[];
+  next_cursor: string | null;
+}
+
+export interface MappingView extends GroupView {
+  topic: string;
+}
+
+export interface LoadsView {
+  topic: string;
+  partitions: { partition: number; groups: number }[];
+  total: number;
+  max_minus_min: number;
+  deviation: number;
+}
+
+export interface ChangeView {
+  topic: string;
+  group: string;
+  /** The partition the group was mapped to before the change. */
+  previous_partition: number;
+  /** The partition it is mapped to now; null after a release (its next message is routed afresh). */
+  partition: number | null;
+  /** Last access before the change (a change is not a use), ISO 8601, minute resolution. */
+  last_access: string;
+  released: boolean;
+}
+
+/** A group whose head is waiting for an admin call. */
+export interface BlockedGroup {
+  partition: number;
+  group: string | null;
+  offsets: string[];
+  attempt: number;
+  error: string | undefined;
+}
