@@ -26,7 +26,7 @@ export interface Subscription {
   deadLetterTopic: string | undefined;
 }
 
-/** The defaults of the example; every field but name, topic, consumer_group and endpoint is optional. */
+/** Every field but name, topic, consumer_group and endpoint is optional; these are the defaults (docs/consumption.md). */
 const SUBSCRIPTION_DEFAULTS = {
   startFrom: 'earliest',
   maxInFlightGroups: 64,

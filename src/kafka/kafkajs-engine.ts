@@ -7,7 +7,7 @@ import { ResettableProducer } from '../sdk/resettable-producer.ts';
 import { retryBudget } from '../sdk/retry-budget.ts';
 
 /**
- * The design card's client. Its idempotent producer keeps a failed batch's sequence numbers, so the
+ * kafkajs (KAFKA_CLIENT=kafkajs). Its idempotent producer keeps a failed batch's sequence numbers, so the
  * producer is replaced after every failed send (ResettableProducer); its retries and request timeouts are
  * derived from the write deadline (retry-budget.ts), which bounds one send.
  */

@@ -100,7 +100,7 @@ export class KafkaFallback {
       [...byPartition].map(async ([partition, indexes]) => {
         const records: Message[] = indexes.map((i) => {
           const m = messages[i]!;
-          // key = MessageGroup (the design's fallback) unless the caller chose a key; the partition is the group's either way.
+          // key = MessageGroup (docs/sdk.md, "Fallback") unless the caller chose a key; the partition is the group's either way.
           return {
             key: m.key === undefined || m.key === null ? m.messageGroup : toKafkaData(m.key),
             value: toKafkaData(m.value),

@@ -109,7 +109,7 @@ describe('service endpoints', () => {
     expect(await ready.json()).toMatchObject({ ready: true, kafka: { ok: true, client: testKafkaClient() }, redis: { ok: true } });
   });
 
-  it('exports the design metrics', async () => {
+  it('exports the routing metrics', async () => {
     const text = await (await fetch(`${fx.sidecar.url}/metrics`)).text();
     for (const name of [
       'total_mapped_groups',
