@@ -62,8 +62,12 @@ new_project "$work/sdk-app"
 installed="$(cd "$work/sdk-app/node_modules" && find . -mindepth 1 -maxdepth 2 -name package.json | sort | tr '\n' ' ')"
 [[ "$installed" == "./ordered-sidecar-client/package.json " ]] || { say "installing the SDK brought more than itself: $installed"; exit 1; }
 [[ ! -L "$work/sdk-app/node_modules/ordered-sidecar-client" ]] || { say "the SDK is a link, not an install"; exit 1; }
-cp scripts/package-smoke/sdk-import.mjs "$work/sdk-app/"
+cp scripts/package-smoke/sdk-import.mjs scripts/package-smoke/sdk-types.ts "$work/sdk-app/"
 (cd "$work/sdk-app" && "$MACHINE_NODE" sdk-import.mjs && "$node24" sdk-import.mjs)
+# Its type declarations check under strict settings without skipLibCheck, with kafkajs and prom-client absent.
+(cd "$work/sdk-app" && "$REPO/node_modules/.bin/tsc" --noEmit --strict --exactOptionalPropertyTypes --module nodenext \
+  --moduleResolution nodenext --target es2022 --types node --typeRoots "$REPO/node_modules/@types" sdk-types.ts)
+say "the SDK's type declarations check without its optional peers"
 
 # --- 3. the sidecar from its tarball, the SDK talking to it --------------------------------------------------
 new_project "$work/app"

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { Counter } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
 import { probeCapabilities, type SidecarCapabilities } from './capabilities.ts';
 import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './client-options.ts';
 import { ClientClosedError, toClientError } from './errors.ts';
@@ -35,13 +35,14 @@ function fallbackCounter(options: ResolvedClientOptions): Counter<'reason'> | un
   const { Counter } = requireOptional('prom-client') as typeof import('prom-client');
   // Several clients may share one registry; the metric is registered once. Anything else of that name (not a
   // Counter) makes the registration below throw, instead of being counted on as one.
-  const registered = registry.getSingleMetric<'reason'>(FALLBACK_METRIC);
+  const registered = registry.getSingleMetric(FALLBACK_METRIC);
   if (registered instanceof Counter) return registered;
   return new Counter({
     name: FALLBACK_METRIC,
     help: 'Times an ordered-sidecar client switched to producing directly to Kafka, by reason.',
     labelNames: ['reason'],
-    registers: [registry],
+    // A MetricsRegistry is prom-client's Registry, named by the methods the client's types can spell without it.
+    registers: [registry as Registry],
   });
 }
 

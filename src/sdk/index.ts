@@ -10,7 +10,9 @@ export {
   DEFAULT_CLIENT_OPTIONS,
   type ClientOptions,
   type ClientLogger,
+  type FallbackKafkaConfig,
   type FallbackOptions,
+  type MetricsRegistry,
   type RetryPolicy,
   type ResolvedClientOptions,
 } from './client-options.ts';

@@ -2,7 +2,7 @@ import { Kafka, Partitioners, logLevel, type Admin, type KafkaConfig, type Messa
 import { GROUP_HEADER } from '../protocol/group-header.ts';
 import { isDefinitiveRejection } from '../protocol/kafka-refusals.ts';
 import { untilAborted } from './abort.ts';
-import type { ClientLogger } from './client-options.ts';
+import type { ClientLogger, FallbackKafkaConfig } from './client-options.ts';
 import { describeError, type FailureInfo } from './errors.ts';
 import type { MessageData, OrderedMessage } from './message-types.ts';
 import { ResettableProducer, type ProducerLog } from './resettable-producer.ts';
@@ -51,7 +51,7 @@ export class KafkaFallback {
   readonly #partitioner = Partitioners.DefaultPartitioner();
   #admin: Promise<Admin> | undefined;
 
-  constructor(config: KafkaConfig, logger: ClientLogger) {
+  constructor(config: FallbackKafkaConfig, logger: ClientLogger) {
     const log = clientLog(logger);
     const logCreator =
       () =>
@@ -60,7 +60,14 @@ export class KafkaFallback {
       };
     const budget = retryBudget(WRITE_DEADLINE_MS);
     // The budget's request timeout too, unless the caller chose one: together they bound one write.
-    this.#kafka = new Kafka({ clientId: 'ordered-sidecar-client', logLevel: logLevel.WARN, logCreator, requestTimeout: budget.requestTimeout, ...config });
+    // The application's settings, typed loosely so the SDK's types need no kafkajs; kafkajs checks them itself.
+    this.#kafka = new Kafka({
+      clientId: 'ordered-sidecar-client',
+      logLevel: logLevel.WARN,
+      logCreator,
+      requestTimeout: budget.requestTimeout,
+      ...(config as KafkaConfig),
+    });
     this.#producer = new ResettableProducer(this.#kafka, log, budget);
   }
 
