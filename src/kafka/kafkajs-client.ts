@@ -5,6 +5,7 @@ import type { Logger } from '../logging/logger.ts';
 import type { KafkaConnection } from './kafka-connection.ts';
 import { logRefusal, reportRefusal, type KafkaConnectionProblem } from './connection-problem.ts';
 import { kafkajsSecurity } from './kafka-security.ts';
+import { dropKafkajsNegativeTimeoutWarning } from './kafkajs-timer-warning.ts';
 
 /** kafkajs's words for a connection ending or failing, whatever the reason. */
 const CONNECTION_NOISE = /Closed connection|Connection error|Connection timeout|Failed to connect/i;
@@ -71,6 +72,7 @@ function refusalReportingSockets(log: Logger, problem: KafkaConnectionProblem): 
  * setting of KafkaConnection is mapped for kafkajs in this one place.
  */
 export function kafkajsClient(connection: KafkaConnection, log: Logger, tuning: Pick<KafkaConfig, 'retry' | 'requestTimeout'> = {}): Kafka {
+  dropKafkajsNegativeTimeoutWarning();
   return new Kafka({
     clientId: connection.clientId,
     brokers: connection.brokers,
