@@ -5,6 +5,7 @@ import type { Logger } from '../logging/logger.ts';
 import type { KafkaConnection } from './kafka-connection.ts';
 import { logRefusal, reportRefusal, type KafkaConnectionProblem } from './connection-problem.ts';
 import { kafkajsSecurity } from './kafka-security.ts';
+import { registerKafkajsCodecs } from './kafkajs-codecs.ts';
 import { dropKafkajsNegativeTimeoutWarning } from './kafkajs-timer-warning.ts';
 
 /** kafkajs's words for a connection ending or failing, whatever the reason. */
@@ -73,6 +74,9 @@ function refusalReportingSockets(log: Logger, problem: KafkaConnectionProblem): 
  */
 export function kafkajsClient(connection: KafkaConnection, log: Logger, tuning: Pick<KafkaConfig, 'retry' | 'requestTimeout'> = {}): Kafka {
   dropKafkajsNegativeTimeoutWarning();
+  // Every kafkajs client may read batches others wrote compressed (the route log, a subscription's topic):
+  // without the codecs, a snappy, lz4 or zstd batch crashes its consumer.
+  registerKafkajsCodecs();
   return new Kafka({
     clientId: connection.clientId,
     brokers: connection.brokers,

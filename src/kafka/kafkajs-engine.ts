@@ -4,7 +4,6 @@ import { kafkajsClient } from './kafkajs-client.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { KafkaConnection } from './kafka-connection.ts';
 import type { ProducerSettings } from './create-engine.ts';
-import { registerKafkajsCodecs } from './kafkajs-codecs.ts';
 import type { KafkaEngine } from './kafka-engine.ts';
 import { fromKafkaError } from './kafka-errors.ts';
 import type { BatchOutcome, PartitionBatch } from '../writer/send-port.ts';
@@ -33,7 +32,6 @@ export class KafkajsEngine implements KafkaEngine {
 
   constructor(connection: KafkaConnection, { writeTimeoutMs, compression }: ProducerSettings, log: Logger) {
     const budget = retryBudget(writeTimeoutMs);
-    if (compression !== 'none' && compression !== 'gzip') registerKafkajsCodecs();
     const kafka = kafkajsClient(connection, log, { retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 }, requestTimeout: budget.requestTimeout });
     this.#admin = kafka.admin();
     this.#producer = new ResettableProducer(kafka, log, budget, KAFKAJS_CODECS[compression]);
