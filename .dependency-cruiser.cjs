@@ -5,7 +5,7 @@
  * edges; `errors`, `logging` and `metrics` are leaves anyone may use (the core excepted for metrics: it
  * declares the few instruments it needs). `protocol` is the wire (JSON shapes, error codes, constants): it
  * imports nothing, and the SDK imports nothing else, so the SDK package (packages/sdk) ships without the
- * server's libraries. The files at the top of src/ (sidecar.ts, cli.ts, index.ts) are the
+ * server's libraries. The files at the top of src/ (sidecar.ts, cli.ts, consumption.ts) are the
  * composition root and may import anything; no folder imports them. README.md ("Architecture") draws this.
  *
  *   npx depcruise src --config .dependency-cruiser.cjs      (part of `npm run typecheck`)
