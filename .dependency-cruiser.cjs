@@ -3,15 +3,21 @@
  * point inward: `routing`, `dedup` and `writer` are the core and own their ports; `redis` and `kafka` are adapters that
  * implement them; `produce`, `consume` and `admin` are application layers; `http`, `cli` and `sdk` are the
  * edges; `errors`, `logging` and `metrics` are leaves anyone may use (the core excepted for metrics: it
- * declares the few instruments it needs). The files at the top of src/ (sidecar.ts, cli.ts, index.ts) are the
+ * declares the few instruments it needs). `protocol` is the wire (JSON shapes, error codes, constants): it
+ * imports nothing, and the SDK imports nothing else, so the SDK package (packages/sdk) ships without the
+ * server's libraries. The files at the top of src/ (sidecar.ts, cli.ts, consumption.ts) are the
  * composition root and may import anything; no folder imports them. README.md ("Architecture") draws this.
  *
  *   npx depcruise src --config .dependency-cruiser.cjs      (part of `npm run typecheck`)
  */
 
-/** Folder -> the other folders of src/ it may import. A new file in a folder follows its folder's row. */
+/**
+ * Folder -> the other folders of src/ it may import (or single files, named with their extension). A new
+ * file in a folder follows its folder's row.
+ */
 const LAYERS = {
-  errors: [],
+  protocol: [],
+  errors: ['protocol'],
   logging: [],
   metrics: [],
   config: ['logging', 'errors'],
@@ -20,19 +26,27 @@ const LAYERS = {
   // The partition writer: batches per partition, one request per broker; it owns its send port.
   writer: ['errors'],
   // src/kafka/consumer implements the consumer port that src/consume owns; the engines, the writer's send port;
-  // kafka-route-log.ts the route log port of src/routing.
-  kafka: ['consume', 'routing', 'writer', 'errors', 'logging', 'config', 'metrics'],
+  // kafka-route-log.ts the route log port of src/routing. The kafkajs engine writes through the SDK's
+  // ResettableProducer (the fallback's producer, kept in the SDK because the SDK imports no server code).
+  kafka: ['consume', 'routing', 'writer', 'errors', 'logging', 'config', 'metrics', 'protocol', 'sdk/resettable-producer.ts', 'sdk/retry-budget.ts'],
   // src/redis/blocked-store.ts implements the blocked-group port that src/consume owns.
-  redis: ['routing', 'dedup', 'consume', 'errors', 'logging', 'config'],
-  produce: ['routing', 'dedup', 'writer', 'errors', 'logging', 'config', 'metrics'],
-  consume: ['produce', 'errors', 'logging', 'config', 'metrics'],
+  redis: ['routing', 'dedup', 'consume', 'errors', 'logging', 'config', 'protocol'],
+  produce: ['routing', 'dedup', 'writer', 'errors', 'logging', 'config', 'metrics', 'protocol'],
+  consume: ['produce', 'errors', 'logging', 'config', 'metrics', 'protocol'],
   // The admin tools read and change mappings through the Redis adapter's AdminStore (no port of their own yet).
-  admin: ['routing', 'produce', 'consume', 'redis', 'errors', 'logging', 'config'],
-  http: ['produce', 'consume', 'admin', 'errors', 'logging', 'config', 'metrics'],
-  // The CLI reads the admin API's answers through the server's own types.
-  cli: ['admin', 'consume', 'config', 'logging', 'errors'],
-  // The client SDK shares the wire types (produce and delivery) and the Kafka fallback's producer with the server.
-  sdk: ['produce', 'consume', 'http', 'kafka', 'errors', 'logging'],
+  admin: ['routing', 'produce', 'consume', 'redis', 'errors', 'logging', 'config', 'protocol'],
+  http: ['produce', 'consume', 'admin', 'errors', 'logging', 'config', 'metrics', 'protocol'],
+  // The CLI reads the admin API's answers through the protocol's types.
+  cli: ['admin', 'consume', 'config', 'logging', 'errors', 'protocol'],
+  // The client SDK: the protocol only, so its package carries no server library.
+  sdk: ['protocol'],
+};
+
+/** npm packages a folder may import at all (besides node: built-ins); folders not named here may import any. */
+const PACKAGES = {
+  protocol: [],
+  // Optional peer dependencies of the SDK package, loaded only by the clients that use them.
+  sdk: ['kafkajs', 'prom-client'],
 };
 
 /** External clients, and the folders (besides the composition root) that may use them. */
@@ -45,7 +59,7 @@ const CLIENTS = {
   'prom-client': ['metrics', 'sdk'],
 };
 
-const folders = (names) => names.join('|');
+const folders = (names) => names.map((n) => n.replace(/\./g, '\\.')).join('|');
 
 module.exports = {
   forbidden: [
@@ -54,7 +68,14 @@ module.exports = {
       comment: `src/${layer} may import only ${allowed.length ? allowed.map((a) => `src/${a}`).join(', ') : 'itself'} (see .dependency-cruiser.cjs)`,
       severity: 'error',
       from: { path: `^src/${layer}/` },
-      to: { path: `^src/`, pathNot: `^src/(${folders([layer, ...allowed])})/` },
+      to: { path: `^src/`, pathNot: `^src/(${folders([layer, ...allowed])})(/|$)` },
+    })),
+    ...Object.entries(PACKAGES).map(([layer, allowed]) => ({
+      name: `packages-${layer}`,
+      comment: `src/${layer} may import ${allowed.length ? `only the packages ${allowed.join(', ')}` : 'no package'} (it ships in the SDK package)`,
+      severity: 'error',
+      from: { path: `^src/${layer}/` },
+      to: { path: 'node_modules/', pathNot: `node_modules/(${folders(allowed)})/` },
     })),
     {
       name: 'unknown-folder',

@@ -27,8 +27,8 @@ ARG NODE_VERSION=24
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Run by npm ci's postinstall (package.json).
-COPY scripts/patch-kafkajs.mjs ./scripts/
+# The npm workspace's other member (the client SDK package): npm ci reads it, the image does not ship it.
+COPY packages/sdk/package.json ./packages/sdk/
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
@@ -39,11 +39,11 @@ RUN npm run build
 FROM node:${NODE_VERSION}-alpine AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-COPY scripts/patch-kafkajs.mjs ./scripts/
-# --ignore-scripts: no production dependency needs an install script, so none gets to run one. Our own
-# patch of kafkajs (a negative timer delay, see the script) runs explicitly instead.
+COPY packages/sdk/package.json ./packages/sdk/
+# --ignore-scripts: no production dependency needs an install script, so none gets to run one. The
+# workspace link to the SDK package is dropped: the sidecar does not use it.
 RUN --mount=type=cache,target=/root/.npm \
-    npm ci --omit=dev --ignore-scripts --no-audit --no-fund && node scripts/patch-kafkajs.mjs
+    npm ci --omit=dev --ignore-scripts --no-audit --no-fund && rm node_modules/ordered-sidecar-client
 
 FROM node:${NODE_VERSION}-alpine AS runtime
 # The runtime never installs anything: drop the package managers (smaller image, fewer CVE reports).

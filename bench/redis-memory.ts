@@ -177,7 +177,7 @@ export async function benchRedisMemory(quick: boolean): Promise<SectionResult> {
       ['dedup window (settled dedup_ids)', 'ids', 'MB', 'per id'],
       [['UUID ids, 5 min window', fmtInt(GROUPS), fmtNum(dedupBytes / 1e6, 2), `${fmtNum(dedupBytes / GROUPS, 1)} B`]],
     );
-    note('a fleet writing R messages/s with dedup_ids holds about R x 300 s of them; no target in the design, listed for capacity planning.');
+    note('a fleet writing R messages/s with dedup_ids holds about R x 300 s of them; no target for it, listed for capacity planning.');
 
     console.log('');
     const cacheRows = await cacheMemory(redis, prefix, defaultTopic);

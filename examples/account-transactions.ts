@@ -5,7 +5,7 @@
  *
  *   SIDECAR_URL=http://127.0.0.1:8080 KAFKA_BROKERS=127.0.0.1:9092 node examples/account-transactions.ts
  */
-import { Client, SidecarClientError, type OrderedProducer } from '../src/index.ts';
+import { Client, SidecarClientError, type OrderedProducer } from '../src/sdk/index.ts';
 import { createTopic, kafkaFor, printOrder, readBack, resolveExample, runFromCommandLine, type ExampleOptions, type ExampleResult } from './example-support.ts';
 
 const ACCOUNTS = 3;

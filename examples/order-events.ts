@@ -4,7 +4,7 @@
  *
  *   SIDECAR_URL=http://127.0.0.1:8080 KAFKA_BROKERS=127.0.0.1:9092 node examples/order-events.ts
  */
-import { Client } from '../src/index.ts';
+import { Client } from '../src/sdk/index.ts';
 import { createTopic, kafkaFor, printOrder, readBack, resolveExample, runFromCommandLine, type ExampleOptions, type ExampleResult } from './example-support.ts';
 
 const USERS = 4;

@@ -408,9 +408,10 @@ const dash = parsed.get('deploy/grafana/dashboard.json')?.[0];
     }
   }
   const dep = parsed.get('deploy/k8s/deployment.yaml')?.[0];
-  const c = dep?.spec?.template?.spec?.containers?.find((x) => x.name === 'ordered-sidecar');
+  // A native sidecar: an init container with restartPolicy Always, started before the application and stopped after it.
+  const c = dep?.spec?.template?.spec?.initContainers?.find((x) => x.name === 'ordered-sidecar');
   const sc = c?.securityContext ?? {};
-  if (!c) problems.push('deployment.yaml: no ordered-sidecar container');
+  if (!c) problems.push('deployment.yaml: no ordered-sidecar init container (the native sidecar)');
   else {
     if (c.readinessProbe?.httpGet?.path !== '/readyz') problems.push('sidecar readinessProbe is not /readyz');
     if (c.livenessProbe?.httpGet?.path !== '/healthz') problems.push('sidecar livenessProbe is not /healthz');
@@ -425,7 +426,10 @@ const dash = parsed.get('deploy/grafana/dashboard.json')?.[0];
       (c.volumeMounts ?? []).some((m) => secretVolumes.has(m.name) && adminTokenFile.startsWith(`${m.mountPath.replace(/\/$/, '')}/`));
     if (!c.env?.some((e) => e.name === 'ADMIN_TOKEN' && e.valueFrom?.secretKeyRef) && !fromSecretFile)
       problems.push('ADMIN_TOKEN (or ADMIN_TOKEN_FILE) does not come from a Secret');
-    if (!c.lifecycle?.preStop) problems.push('sidecar has no preStop hook');
+    if (c.restartPolicy !== 'Always') problems.push('the ordered-sidecar init container needs restartPolicy: Always (a native sidecar)');
+    if (!c.startupProbe) problems.push('the native sidecar needs a startupProbe: the application starts once it passes');
+    if (c.lifecycle?.preStop) problems.push('a native sidecar stops after the application: no preStop hook (sleep) needed');
+    if (dep.spec.template.spec.containers?.some((x) => x.name === 'ordered-sidecar')) problems.push('ordered-sidecar is also a regular container');
     if (c.env?.find((e) => e.name === 'HOST')?.value === '0.0.0.0' && !parsed.has('deploy/k8s/networkpolicy.yaml')) {
       problems.push('sidecar binds 0.0.0.0 without a NetworkPolicy');
     }

@@ -6,7 +6,8 @@
 # `java`. Redis comes from Debian. See docs/stack.md for the details and the ports.
 #
 #   stack.sh up [--kafka-nodes 1|3] [--redis-port PORT] [--secure] [--redis-cluster | --redis-sentinel]
-#                                                        fresh stack (old data wiped), waits until ready
+#               [--kafka-version V]                      fresh stack (old data wiped), waits until ready;
+#                                                        V: a Kafka release on Maven Central (default: the pom's)
 #   stack.sh down                                        stop what `up` started, nothing else
 #   stack.sh kill-broker N | start-broker N              crash (kill -9) / restart node N (1-based)
 #   stack.sh kill-redis-node N | start-redis-node N      same for Redis Cluster node N (1..6)
@@ -29,9 +30,11 @@ state="${STACK_DIR:-$repo/.stack}"
 pom="$repo/deploy/kafka/pom.xml"
 timeout_s="${STACK_TIMEOUT:-120}"
 
-# The pom is the single place the version lives; it also names the cache dir, so a bump re-resolves.
+# The pom holds the default version; `up --kafka-version V` runs another release (3.x included: the same
+# KRaft tools, config and log4j2 binding work). The version names the cache dir, so each resolves once.
 kafka_version="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$pom" | head -n 1)"
-libs="${XDG_CACHE_HOME:-$HOME/.cache}/ordered-sidecar/kafka-${kafka_version}/libs"
+libs_of() { echo "${XDG_CACHE_HOME:-$HOME/.cache}/ordered-sidecar/kafka-$1/libs"; }
+libs="$(libs_of "$kafka_version")"
 
 # Port layout: node N serves clients on 9091+N and its controller (Raft) listener on 19091+N, so the
 # one-node and three-node layouts never collide and 9092 is always node 1. KAFKA_PORT_OFFSET shifts both
@@ -96,6 +99,8 @@ load_env() {
   [[ -f "$state/stack.env" ]] || die "no stack in $state (run: stack.sh up)"
   # shellcheck source=/dev/null
   source "$state/stack.env"
+  # A broker restarted later must run the release the stack was started with.
+  kafka_version="$KAFKA_VERSION" libs="$(libs_of "$KAFKA_VERSION")"
 }
 
 brokers_list() {
@@ -117,7 +122,7 @@ resolve_jars() {
   mkdir -p "$(dirname "$libs")"
   tmp="$(mktemp -d "$(dirname "$libs")/libs.tmp.XXXXXX")"
   mvn_log="$tmp.mvn.log"
-  if ! mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies \
+  if ! mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies -Dkafka.version="$kafka_version" \
       -DincludeScope=runtime -DoutputDirectory="$tmp" >"$mvn_log" 2>&1; then
     tail -n 40 "$mvn_log" >&2
     rm -rf "$tmp"
@@ -669,10 +674,14 @@ cmd_up() {
       --kafka-nodes=*) nodes="${1#*=}"; shift ;;
       --redis-port) redis_url="redis://127.0.0.1:${2:?--redis-port needs a port}"; shift 2 ;;
       --redis-port=*) redis_url="redis://127.0.0.1:${1#*=}"; shift ;;
+      --kafka-version) kafka_version="${2:?--kafka-version needs a version}"; shift 2 ;;
+      --kafka-version=*) kafka_version="${1#*=}"; shift ;;
       *) die "up: unknown option $1" ;;
     esac
   done
   [[ "$nodes" == 1 || "$nodes" == 3 ]] || die "--kafka-nodes must be 1 or 3"
+  [[ "$kafka_version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "--kafka-version must be a release such as 3.9.1"
+  libs="$(libs_of "$kafka_version")"
   [[ "$cluster" == yes && "$sentinel" == yes ]] && die "--redis-cluster and --redis-sentinel exclude each other"
   started=$SECONDS
 

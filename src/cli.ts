@@ -1,26 +1,30 @@
 #!/usr/bin/env node
-import { CONFIG_HELP, ConfigError, loadConfig } from './config/load-config.ts';
+import { ConfigError, loadConfig } from './config/load-config.ts';
 import { createLogger } from './logging/logger.ts';
+import { CONFIG_USAGE, SERVE_USAGE, configCommand, wantsHelp } from './cli/config-command.ts';
 import { GROUPS_USAGE, groupsCommand } from './cli/groups-command.ts';
 import { SUBSCRIPTIONS_USAGE, subscriptionsCommand } from './cli/subscriptions-command.ts';
 import { VERSION } from './version.ts';
 import { SubscriptionsError } from './consume/subscriptions.ts';
 
-const USAGE = `ordered-sidecar ${VERSION}
+const USAGE = `ordered-sidecar ${VERSION}: MessageGroup ordering for Kafka, as a sidecar
 
 Usage:
-  ordered-sidecar serve [options]    run the sidecar (options also come from the environment)
+  ordered-sidecar serve [options]    run the sidecar (options: ordered-sidecar serve --help)
+${CONFIG_USAGE}
   ordered-sidecar groups <subcommand> ...   inspect and manage MessageGroup mappings over /admin/v1:
 ${GROUPS_USAGE}
   ordered-sidecar subscriptions|dlq <subcommand> ...   ordered consumption (blocked groups, stop/start, reset, dead-letter replay), over /admin/v1:
 ${SUBSCRIPTIONS_USAGE}
-  ordered-sidecar --version
-
-Options (flag, or environment variable):
-${CONFIG_HELP}
+  ordered-sidecar -v, --version      print the version
+  ordered-sidecar -h, --help         this help; every command takes -h/--help too
 `;
 
 async function serve(argv: string[]): Promise<void> {
+  if (wantsHelp(argv)) {
+    process.stdout.write(SERVE_USAGE);
+    return;
+  }
   let options;
   try {
     options = loadConfig(argv, process.env);
@@ -72,11 +76,16 @@ switch (command) {
   case 'dlq':
     process.exitCode = await subscriptionsCommand(rest, process.env, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }, command);
     break;
+  case 'config':
+    process.exitCode = configCommand(rest, process.env, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
+    break;
+  case '-v':
   case '--version':
     process.stdout.write(`${VERSION}\n`);
     break;
   case undefined:
   case 'help':
+  case '-h':
   case '--help':
     process.stdout.write(USAGE);
     break;

@@ -1,5 +1,5 @@
 import { Agent, request, type OutgoingHttpHeaders } from 'node:http';
-import { GROUP_HEADER } from '../../src/produce/group-header.ts';
+import { GROUP_HEADER } from '../../src/protocol/group-header.ts';
 import type { Engine } from './load-job.ts';
 import { SendFailure } from './load.ts';
 import type { WorkloadMessage } from './workload.ts';

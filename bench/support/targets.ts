@@ -16,7 +16,7 @@ export interface SectionResult {
 }
 
 export function printTargets(rows: TargetRow[]): void {
-  heading('Summary against the design targets');
+  heading('Summary against the targets');
   table(
     ['figure', 'target', 'measured', 'verdict'],
     rows.map((r) => [r.figure, r.target, r.measured, r.verdict]),

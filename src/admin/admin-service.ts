@@ -4,8 +4,9 @@ import type { Logger } from '../logging/logger.ts';
 import type { AdminStore } from '../redis/admin-store.ts';
 import { groupHash } from '../routing/hashing.ts';
 import { loadDeviation } from '../routing/least-loaded.ts';
+import type { ChangeView, GroupPage, LoadsView, MappingView, RebuildView, ResumeView } from '../protocol/admin.ts';
 import type { RouteLog } from '../routing/route-log.ts';
-import { listGroups, type GroupPage, type GroupView } from './list-groups.ts';
+import { listGroups } from './list-groups.ts';
 import { applyChange, type ChangeTiming } from './mapping-change.ts';
 
 export interface AdminOptions {
@@ -29,41 +30,6 @@ export interface AdminServiceDeps {
   resume: (topic: string) => Promise<boolean>;
   options: AdminOptions;
   log: Logger;
-}
-
-export interface MappingView extends GroupView {
-  topic: string;
-}
-
-export interface LoadsView {
-  topic: string;
-  partitions: { partition: number; groups: number }[];
-  total: number;
-  max_minus_min: number;
-  deviation: number;
-}
-
-export interface RebuildView {
-  topic: string;
-  /** Mappings the route log had that Redis did not, now restored. */
-  restored: number;
-}
-
-export interface ResumeView {
-  topic: string;
-  resumed: true;
-}
-
-export interface ChangeView {
-  topic: string;
-  group: string;
-  /** The partition the group was mapped to before the change. */
-  previous_partition: number;
-  /** The partition it is mapped to now; null after a release (its next message is routed afresh). */
-  partition: number | null;
-  /** Last access before the change (a change is not a use), ISO 8601, minute resolution. */
-  last_access: string;
-  released: boolean;
 }
 
 /**

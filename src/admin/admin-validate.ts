@@ -1,5 +1,5 @@
 import { invalid } from '../errors/sidecar-error.ts';
-import { topicNameProblem } from '../produce/topic-name.ts';
+import { topicNameProblem } from '../protocol/topic-name.ts';
 import { LONE_SURROGATE } from '../produce/validate-request.ts';
 
 /** The produce path's rule: a topic the sidecar could never have mapped is a typo. */

@@ -1,17 +1,6 @@
+import type { GroupPage, GroupView } from '../protocol/admin.ts';
 import type { AdminStore } from '../redis/admin-store.ts';
 import { START, decodeCursor, encodeCursor, type ListPosition } from './list-cursor.ts';
-
-export interface GroupView {
-  group: string;
-  partition: number;
-  /** Start of the minute of the last access (Redis stamps whole minutes), ISO 8601. */
-  last_access: string;
-}
-
-export interface GroupPage {
-  groups: GroupView[];
-  next_cursor: string | null;
-}
 
 /** Buckets per pipelined round trip when walking fresh buckets: most are tiny or empty in a sparse topic. */
 const SCAN_SPAN = 64;

@@ -1,9 +1,7 @@
-import type { ChangeView, LoadsView, MappingView, RebuildView, ResumeView } from '../admin/admin-service.ts';
-import type { GroupPage, GroupView } from '../admin/list-groups.ts';
-import type { BlockedGroup } from '../consume/group-dispatcher.ts';
 import type { RunState } from '../consume/consume-service.ts';
 import type { ReplayResult } from '../consume/dlq-replay.ts';
 import type { ResetResult } from '../consume/offset-reset.ts';
+import type { BlockedGroup, ChangeView, GroupPage, GroupView, LoadsView, MappingView, RebuildView, ResumeView } from '../protocol/admin.ts';
 import { AdminCallError } from './admin-client.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import type { GroupPage, GroupView } from '../admin/list-groups.ts';
+import type { GroupPage, GroupView } from '../protocol/admin.ts';
 import { AdminCallError, AdminClient, adminToken } from './admin-client.ts';
 import { expectAnswer, isChangeView, isGroupPage, isLoadsView, isMappingView, isRebuildView, isResumeView, isTopicList } from './answers.ts';
 

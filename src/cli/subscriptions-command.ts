@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import type { BlockedGroup } from '../consume/group-dispatcher.ts';
+import type { BlockedGroup } from '../protocol/admin.ts';
 import { AdminCallError, AdminClient, adminToken } from './admin-client.ts';
 import { expectAnswer, isBlockedList, isReplayed, isReset, isRunState, isUnblocked } from './answers.ts';
 import type { Io } from './groups-command.ts';

@@ -1,7 +1,7 @@
 import { SidecarError, storeUnavailable } from '../errors/sidecar-error.ts';
 import type { ProduceService } from '../produce/produce-service.ts';
+import type { BlockedGroup } from '../protocol/admin.ts';
 import { replayDeadLetters, type ReplayFilter, type ReplayResult } from './dlq-replay.ts';
-import type { BlockedGroup } from './group-dispatcher.ts';
 import type { GroupOffsetsAdmin, OffsetTarget } from './group-offsets-admin.ts';
 import { resetOffsets, type ResetResult } from './offset-reset.ts';
 import type { SubscriptionRunner } from './subscription-runner.ts';

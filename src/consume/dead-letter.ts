@@ -1,4 +1,4 @@
-import { GROUP_HEADER } from '../produce/group-header.ts';
+import { GROUP_HEADER } from '../protocol/group-header.ts';
 import { encodeBytes, type Delivery } from './delivery.ts';
 
 /** Headers a dead-lettered message carries, besides its own (docs/consumption.md). */

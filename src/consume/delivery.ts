@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
-import { GROUP_HEADER } from '../produce/group-header.ts';
+import { GROUP_HEADER } from '../protocol/group-header.ts';
+import type { DeliveredMessage, DeliveryBody } from '../protocol/delivery.ts';
 import type { ConsumedRecord } from './consumer-engine.ts';
 
 /** Consecutive messages of one MessageGroup of one partition, sent to the endpoint as one POST. */
@@ -19,27 +20,6 @@ export function groupOf(record: ConsumedRecord): string | null {
   const header = record.headers[GROUP_HEADER];
   if (header !== undefined) return header.toString('utf8');
   return record.key === null ? null : record.key.toString('utf8');
-}
-
-/** JSON of one message in the delivery contract; bytes that are not UTF-8 go as base64, flagged. */
-export interface DeliveredMessage {
-  offset: string;
-  key: string | null;
-  key_encoding?: 'base64';
-  value: string | null;
-  value_encoding?: 'base64';
-  headers: Record<string, string>;
-  timestamp: string;
-}
-
-/** The body POSTed to the endpoint (docs/consumption.md). */
-export interface DeliveryBody {
-  subscription: string;
-  topic: string;
-  partition: number;
-  message_group: string | null;
-  attempt: number;
-  messages: DeliveredMessage[];
 }
 
 /** Bytes as the produce API takes them: a UTF-8 string, or base64 (flagged) when they are not valid UTF-8. */

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { SidecarError } from '../errors/sidecar-error.ts';
-import { GROUP_HEADER } from '../produce/group-header.ts';
+import { GROUP_HEADER } from '../protocol/group-header.ts';
 import type { ProduceService } from '../produce/produce-service.ts';
-import type { ProduceResponse } from '../produce/produce-types.ts';
+import type { ProduceResponse } from '../protocol/produce.ts';
 import type { ConsumedRecord } from './consumer-engine.ts';
 import { bytes, DEAD_LETTER_HEADERS } from './dead-letter.ts';
 import type { GroupOffsetsAdmin, OffsetRange } from './group-offsets-admin.ts';

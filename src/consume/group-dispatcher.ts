@@ -1,3 +1,4 @@
+import type { BlockedGroup } from '../protocol/admin.ts';
 import type { StoredBlock } from './blocked-store.ts';
 import type { ConsumedRecord } from './consumer-engine.ts';
 import { groupOf, type Delivery, type DeliveryResult } from './delivery.ts';
@@ -41,15 +42,6 @@ export interface DispatchPorts {
   now(): number;
   random(): number;
   observer: DispatchObserver;
-}
-
-/** A group whose head is waiting for an admin call. */
-export interface BlockedGroup {
-  partition: number;
-  group: string | null;
-  offsets: string[];
-  attempt: number;
-  error: string | undefined;
 }
 
 class PartitionState {

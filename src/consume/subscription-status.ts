@@ -1,5 +1,6 @@
 import { withoutUrlPassword } from '../logging/logger.ts';
-import type { BlockedGroup, GroupDispatcher } from './group-dispatcher.ts';
+import type { BlockedGroup } from '../protocol/admin.ts';
+import type { GroupDispatcher } from './group-dispatcher.ts';
 import type { Subscription } from './subscriptions.ts';
 
 export type RunnerState = 'starting' | 'waiting-for-topic' | 'running' | 'stopping' | 'stopped';

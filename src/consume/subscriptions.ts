@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseDuration } from '../config/parse-duration.ts';
-import { topicNameProblem } from '../produce/topic-name.ts';
+import { topicNameProblem } from '../protocol/topic-name.ts';
 
 /** What to do with a delivery that failed `max_attempts` times. */
 export type OnExhausted = 'dead-letter' | 'block';
@@ -26,7 +26,7 @@ export interface Subscription {
   deadLetterTopic: string | undefined;
 }
 
-/** The defaults of the issue's example; every field but name, topic, consumer_group and endpoint is optional. */
+/** Every field but name, topic, consumer_group and endpoint is optional; these are the defaults (docs/consumption.md). */
 const SUBSCRIPTION_DEFAULTS = {
   startFrom: 'earliest',
   maxInFlightGroups: 64,

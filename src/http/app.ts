@@ -7,7 +7,7 @@ import { SidecarError, storeUnavailable } from '../errors/sidecar-error.ts';
 import type { Logger } from '../logging/logger.ts';
 import { inRequest } from '../logging/request-context.ts';
 import type { ProduceService } from '../produce/produce-service.ts';
-import type { ProduceResponse } from '../produce/produce-types.ts';
+import type { ProduceResponse } from '../protocol/produce.ts';
 import { apiVersions } from './api-versions.ts';
 import type { ConsumeService } from '../consume/consume-service.ts';
 import { openApiDocument } from './openapi.ts';

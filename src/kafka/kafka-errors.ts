@@ -1,45 +1,6 @@
 import { SidecarError, errorMessage } from '../errors/sidecar-error.ts';
+import { REJECTED, kafkaErrorType } from '../protocol/kafka-refusals.ts';
 import type { BatchOutcome, PartitionBatch } from '../writer/send-port.ts';
-
-/** Broker answers meaning the records themselves are unacceptable; repeating them cannot succeed. */
-const REJECTED = new Set([
-  'MESSAGE_TOO_LARGE',
-  'RECORD_LIST_TOO_LARGE',
-  'INVALID_RECORD',
-  'CORRUPT_MESSAGE',
-  'INVALID_REQUIRED_ACKS',
-  'INVALID_TOPIC_EXCEPTION',
-  'TOPIC_AUTHORIZATION_FAILED',
-  'CLUSTER_AUTHORIZATION_FAILED',
-  'UNSUPPORTED_FOR_MESSAGE_FORMAT',
-]);
-
-/**
- * Kafka's error name behind a client's failure. kafkajs puts it in `type`. @platformatic/kafka puts it in
- * `apiId`, inside the `errors` of a MultipleErrors (one per attempt) or a `cause`: there a refusal of the
- * records counts wherever it appears (it ends the retries), else the last one named.
- */
-export function kafkaErrorType(err: unknown): string | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const kafkajsType = (err as { type?: unknown }).type;
-  if (typeof kafkajsType === 'string') return kafkajsType;
-  const names: string[] = [];
-  const visit = (e: unknown, depth: number): void => {
-    if (typeof e !== 'object' || e === null || depth > 8) return;
-    const shape = e as { apiId?: unknown; errors?: unknown; cause?: unknown };
-    if (typeof shape.apiId === 'string') names.push(shape.apiId);
-    if (Array.isArray(shape.errors)) for (const inner of shape.errors) visit(inner, depth + 1);
-    visit(shape.cause, depth + 1);
-  };
-  visit(err, 0);
-  return names.find((name) => REJECTED.has(name)) ?? names.at(-1);
-}
-
-/** True when the broker refused the batch outright: nothing of it was written, its fate is known. */
-export const isDefinitiveRejection = (err: unknown): boolean => {
-  const type = kafkaErrorType(err) ?? '';
-  return REJECTED.has(type) || type === 'UNKNOWN_TOPIC_OR_PARTITION';
-};
 
 /** Maps a Kafka client's failure to the sidecar's error vocabulary, keeping the original as the cause. */
 export function fromKafkaError(err: unknown, what: string): SidecarError {

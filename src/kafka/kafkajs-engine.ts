@@ -7,8 +7,8 @@ import type { ProducerSettings } from './create-engine.ts';
 import type { KafkaEngine } from './kafka-engine.ts';
 import { fromKafkaError } from './kafka-errors.ts';
 import type { BatchOutcome, PartitionBatch } from '../writer/send-port.ts';
-import { ResettableProducer } from './resettable-producer.ts';
-import { retryBudget } from './retry-budget.ts';
+import { ResettableProducer } from '../sdk/resettable-producer.ts';
+import { retryBudget } from '../sdk/retry-budget.ts';
 
 const KAFKAJS_CODECS = {
   none: CompressionTypes.None,
@@ -19,7 +19,7 @@ const KAFKAJS_CODECS = {
 } as const satisfies Record<KafkaCompression, CompressionTypes>;
 
 /**
- * The design card's client. Its idempotent producer keeps a failed batch's sequence numbers, so the
+ * kafkajs (KAFKA_CLIENT=kafkajs). Its idempotent producer keeps a failed batch's sequence numbers, so the
  * producer is replaced after every failed send (ResettableProducer); its retries and request timeouts are
  * derived from the write deadline (retry-budget.ts), which bounds one send.
  */

@@ -6,8 +6,9 @@ import type { DedupWindow } from '../dedup/dedup-window.ts';
 import type { Logger } from '../logging/logger.ts';
 import { StoreBusyError, StoreNotReplicatedError, StoreRefusedError, StoreUnreachableError } from '../errors/store-errors.ts';
 import type { Outcome } from '../dedup/dedup-store.ts';
+import type { MessageResult, ProduceResponse } from '../protocol/produce.ts';
 import type { OutgoingRecord, ProduceMode } from '../writer/partition-writer.ts';
-import type { MessageResult, PlainRecord, ProduceResponse } from './produce-types.ts';
+import type { PlainRecord } from './produce-types.ts';
 
 /** A record that may carry a deduplication id (ordered produce's `dedup_id`). */
 type DedupRecord = OutgoingRecord & { dedupId: string | undefined };

@@ -1,6 +1,6 @@
 import { SidecarError, invalid } from '../errors/sidecar-error.ts';
-import { GROUP_HEADER } from './group-header.ts';
-import { topicNameProblem } from './topic-name.ts';
+import { GROUP_HEADER } from '../protocol/group-header.ts';
+import { topicNameProblem } from '../protocol/topic-name.ts';
 import type { OrderedRecord, PlainRecord, ProduceRequest } from './produce-types.ts';
 import type { OutgoingRecord } from '../writer/partition-writer.ts';
 

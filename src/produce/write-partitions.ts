@@ -1,5 +1,5 @@
 import type { OutgoingRecord, PartitionWriter, ProduceMode } from '../writer/partition-writer.ts';
-import type { MessageResult, PartitionError, PartitionResponse, ProduceResponse } from './produce-types.ts';
+import type { MessageResult, PartitionError, PartitionResponse, ProduceResponse } from '../protocol/produce.ts';
 
 /**
  * Writes each partition's share of a request in parallel (request order kept within each partition) and

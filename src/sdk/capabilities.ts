@@ -2,7 +2,7 @@ import { backoffMs, pause } from './backoff.ts';
 import type { ResolvedClientOptions } from './client-options.ts';
 import type { FailureInfo } from './errors.ts';
 import { endpointUrl, type HttpClient } from './http.ts';
-import { ORDERED_PRODUCE_TYPE } from '../http/api-versions.ts';
+import { ORDERED_PRODUCE_TYPE } from '../protocol/api-versions.ts';
 
 /** Deadline of one api-versions attempt: it answers at once when the sidecar is up. */
 const PROBE_TIMEOUT_MS = 5_000;

@@ -1,5 +1,7 @@
-import type { KafkaConfig } from 'kafkajs';
-import type { Registry } from 'prom-client';
+/*
+ * kafkajs and prom-client are optional peers: the option types below are written without them, so that an
+ * application's type check passes when it installed neither. The objects are handed to them as they are.
+ */
 
 /** How failed sends are repeated. Only retriable failures are retried, and only the messages that failed. */
 export interface RetryPolicy {
@@ -23,10 +25,35 @@ export interface ClientLogger {
   warn(message: string, details?: Record<string, unknown>): void;
 }
 
+/**
+ * The kafkajs configuration (kafkajs's `KafkaConfig`) of the fallback producer; `brokers` is required. The
+ * common settings are named here; any other kafkajs setting may be given too (`satisfies KafkaConfig` in the
+ * application checks them against kafkajs's own type).
+ */
+export interface FallbackKafkaConfig {
+  brokers: string[] | (() => string[] | Promise<string[]>);
+  clientId?: string;
+  ssl?: boolean | object;
+  sasl?: object;
+  connectionTimeout?: number;
+  authenticationTimeout?: number;
+  requestTimeout?: number;
+  [setting: string]: unknown;
+}
+
 /** Opt-in: produce straight to Kafka when the sidecar cannot do ordered produce (see docs/sdk.md). */
 export interface FallbackOptions {
   /** kafkajs configuration of the fallback producer; `brokers` is required. */
-  kafka: KafkaConfig;
+  kafka: FallbackKafkaConfig;
+}
+
+/**
+ * A prom-client `Registry`, by the two methods the client uses (so its type needs no prom-client); pass
+ * `new Registry()` or prom-client's default `register`.
+ */
+export interface MetricsRegistry {
+  getSingleMetric(name: string): unknown;
+  registerMetric(metric: never): void;
 }
 
 export interface ClientOptions {
@@ -63,7 +90,7 @@ export interface ClientOptions {
   /** Receives the SDK's warnings. @defaultValue console */
   logger?: ClientLogger;
   /** Registry for the client's metrics (`ordered_sidecar_client_fallback_total`). @defaultValue undefined (no metrics) */
-  metricsRegistry?: Registry;
+  metricsRegistry?: MetricsRegistry;
 }
 
 export interface ResolvedClientOptions {
@@ -73,7 +100,7 @@ export interface ResolvedClientOptions {
   probeMaxElapsedMs: number;
   fallback: FallbackOptions | undefined;
   logger: ClientLogger;
-  metricsRegistry: Registry | undefined;
+  metricsRegistry: MetricsRegistry | undefined;
 }
 
 export const DEFAULT_CLIENT_OPTIONS = {

@@ -1,4 +1,5 @@
-import { Counter } from 'prom-client';
+import { createRequire } from 'node:module';
+import type { Counter, Registry } from 'prom-client';
 import { probeCapabilities, type SidecarCapabilities } from './capabilities.ts';
 import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './client-options.ts';
 import { ClientClosedError, toClientError } from './errors.ts';
@@ -6,23 +7,42 @@ import { registerInternals, type Route } from './client-internals.ts';
 import { GroupSequencer } from './group-sequencer.ts';
 import { endpointUrl, HttpClient } from './http.ts';
 import { InDoubtGroups } from './in-doubt.ts';
-import { KafkaFallback } from './kafka-fallback.ts';
+import type { KafkaFallback } from './kafka-fallback.ts';
 import { OrderedProducer } from './ordered-producer.ts';
 
 const FALLBACK_METRIC = 'ordered_sidecar_client_fallback_total';
 
+/**
+ * prom-client and kafkajs are optional peer dependencies: loaded only by the clients that use them (a
+ * metrics registry, the fallback), so an application without them installs and imports the SDK unchanged.
+ */
+const requireOptional = createRequire(import.meta.url);
+
+/** A missing optional peer is a setup mistake: said at construction, with the command that fixes it. */
+function requirePeer(name: 'kafkajs' | 'prom-client', forWhat: string): void {
+  try {
+    requireOptional.resolve(name);
+  } catch {
+    throw new TypeError(`ordered-sidecar client: ${forWhat} needs the ${name} package, an optional peer dependency: npm install ${name}`);
+  }
+}
+
 function fallbackCounter(options: ResolvedClientOptions): Counter<'reason'> | undefined {
   const registry = options.metricsRegistry;
   if (!registry) return undefined;
+  requirePeer('prom-client', 'metricsRegistry');
+  // prom-client is CommonJS: required here, synchronously, so the metric exists as soon as the client does.
+  const { Counter } = requireOptional('prom-client') as typeof import('prom-client');
   // Several clients may share one registry; the metric is registered once. Anything else of that name (not a
   // Counter) makes the registration below throw, instead of being counted on as one.
-  const registered = registry.getSingleMetric<'reason'>(FALLBACK_METRIC);
+  const registered = registry.getSingleMetric(FALLBACK_METRIC);
   if (registered instanceof Counter) return registered;
   return new Counter({
     name: FALLBACK_METRIC,
     help: 'Times an ordered-sidecar client switched to producing directly to Kafka, by reason.',
     labelNames: ['reason'],
-    registers: [registry],
+    // A MetricsRegistry is prom-client's Registry, named by the methods the client's types can spell without it.
+    registers: [registry as Registry],
   });
 }
 
@@ -46,6 +66,7 @@ export class Client {
 
   constructor(options: ClientOptions = {}) {
     this.options = resolveClientOptions(options);
+    if (this.options.fallback) requirePeer('kafkajs', 'fallback');
     this.#http = new HttpClient(options.token);
     this.#fallbackCounter = fallbackCounter(this.options);
     registerInternals(this, {
@@ -131,12 +152,12 @@ export class Client {
     if ('code' in probe) {
       if (this.#closing.signal.aborted) throw new ClientClosedError();
       // The same sidecar may answer later; only an opt-in fallback turns "unreachable" into direct writes.
-      if (probe.retriable && this.options.fallback) return this.#fallBack('unreachable', probe.message);
+      if (probe.retriable && this.options.fallback) return await this.#fallBack('unreachable', probe.message);
       throw toClientError({ ...probe, message: `cannot read the sidecar's capabilities at ${url}: ${probe.message}` });
     }
     if (probe.orderedProducePath === undefined) {
       if (this.options.fallback)
-        return this.#fallBack('unsupported', `sidecar ${probe.sidecarVersion ?? '(unknown version)'} does not offer OrderedProduce (request type 22)`);
+        return await this.#fallBack('unsupported', `sidecar ${probe.sidecarVersion ?? '(unknown version)'} does not offer OrderedProduce (request type 22)`);
       throw toClientError({
         code: 'UNSUPPORTED',
         message: `the sidecar at ${url} does not offer OrderedProduce (request type 22) and no fallback is configured`,
@@ -152,7 +173,9 @@ export class Client {
     return { via: 'sidecar', endpoint: endpointUrl(url, probe.orderedProducePath), capabilities: probe };
   }
 
-  #fallBack(reason: 'unsupported' | 'unreachable', why: string): Route {
+  async #fallBack(reason: 'unsupported' | 'unreachable', why: string): Promise<Route> {
+    // Loads kafkajs: only a client that falls back pays for it.
+    const { KafkaFallback } = await import('./kafka-fallback.ts');
     this.#fallback = new KafkaFallback(this.options.fallback!.kafka, this.options.logger);
     // Said once per client: the decision is made once, because switching back and forth would split groups.
     this.options.logger.warn(

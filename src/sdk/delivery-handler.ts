@@ -1,7 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { DeliveredMessage, DeliveryBody } from '../consume/delivery.ts';
-
-export type { DeliveredMessage, DeliveryBody } from '../consume/delivery.ts';
+import type { DeliveredMessage, DeliveryBody } from '../protocol/delivery.ts';
 
 /** A delivered message's key and value as bytes (decoded from UTF-8 text or base64), or null. */
 export function messageBytes(message: DeliveredMessage): { key: Buffer | null; value: Buffer | null } {

@@ -1,14 +1,13 @@
 import { CompressionTypes, Kafka, Partitioners, logLevel, type Admin, type KafkaConfig, type Message, type PartitionMetadata } from 'kafkajs';
-import { isDefinitiveRejection } from '../kafka/kafka-errors.ts';
-import { ResettableProducer } from '../kafka/resettable-producer.ts';
-import { retryBudget } from '../kafka/retry-budget.ts';
-import type { Logger } from '../logging/logger.ts';
-import { GROUP_HEADER } from '../produce/group-header.ts';
+import { GROUP_HEADER } from '../protocol/group-header.ts';
+import { isDefinitiveRejection } from '../protocol/kafka-refusals.ts';
 import { untilAborted } from './abort.ts';
-import type { ClientLogger } from './client-options.ts';
+import type { ClientLogger, FallbackKafkaConfig } from './client-options.ts';
 import { describeError, type FailureInfo } from './errors.ts';
 import type { MessageData, OrderedMessage } from './message-types.ts';
+import { ResettableProducer, type ProducerLog } from './resettable-producer.ts';
 import type { MessageOutcome } from './result-types.ts';
+import { retryBudget } from './retry-budget.ts';
 import type { SendOutcome } from './sidecar-send.ts';
 
 /** Bound on one batch's write, kafkajs's retries included: the sidecar's default Kafka write timeout. */
@@ -34,10 +33,8 @@ function failureOf(err: unknown): FailureInfo {
 }
 
 /** kafkajs's and the producer's warnings go to the client's logger; their info and debug lines are dropped. */
-function clientLog(logger: ClientLogger): Logger {
-  const warn = (msg: string, fields?: Record<string, unknown>): void => logger.warn(`ordered-sidecar client (Kafka fallback): ${msg}`, fields);
-  const log: Logger = { debug: () => undefined, info: () => undefined, warn, error: warn, child: () => log };
-  return log;
+function clientLog(logger: ClientLogger): ProducerLog {
+  return { info: () => undefined, warn: (msg, fields) => logger.warn(`ordered-sidecar client (Kafka fallback): ${msg}`, fields) };
 }
 
 /**
@@ -54,7 +51,7 @@ export class KafkaFallback {
   readonly #partitioner = Partitioners.DefaultPartitioner();
   #admin: Promise<Admin> | undefined;
 
-  constructor(config: KafkaConfig, logger: ClientLogger) {
+  constructor(config: FallbackKafkaConfig, logger: ClientLogger) {
     const log = clientLog(logger);
     const logCreator =
       () =>
@@ -63,7 +60,14 @@ export class KafkaFallback {
       };
     const budget = retryBudget(WRITE_DEADLINE_MS);
     // The budget's request timeout too, unless the caller chose one: together they bound one write.
-    this.#kafka = new Kafka({ clientId: 'ordered-sidecar-client', logLevel: logLevel.WARN, logCreator, requestTimeout: budget.requestTimeout, ...config });
+    // The application's settings, typed loosely so the SDK's types need no kafkajs; kafkajs checks them itself.
+    this.#kafka = new Kafka({
+      clientId: 'ordered-sidecar-client',
+      logLevel: logLevel.WARN,
+      logCreator,
+      requestTimeout: budget.requestTimeout,
+      ...(config as KafkaConfig),
+    });
     this.#producer = new ResettableProducer(this.#kafka, log, budget, CompressionTypes.None);
   }
 
@@ -103,7 +107,7 @@ export class KafkaFallback {
       [...byPartition].map(async ([partition, indexes]) => {
         const records: Message[] = indexes.map((i) => {
           const m = messages[i]!;
-          // key = MessageGroup (the design's fallback) unless the caller chose a key; the partition is the group's either way.
+          // key = MessageGroup (docs/sdk.md, "Fallback") unless the caller chose a key; the partition is the group's either way.
           return {
             key: m.key === undefined || m.key === null ? m.messageGroup : toKafkaData(m.key),
             value: toKafkaData(m.value),

@@ -4,7 +4,8 @@ import type { FailureInfo } from './errors.ts';
 import type { HttpClient, HttpOutcome } from './http.ts';
 import type { OrderedMessage } from './message-types.ts';
 import type { MessageError, MessageOutcome } from './result-types.ts';
-import { isProduceResponse, toWireMessage, type WireProduceResponse } from './wire.ts';
+import type { ProduceResponse } from '../protocol/produce.ts';
+import { isProduceResponse, toWireMessage } from './wire.ts';
 
 export interface SidecarSendInput {
   http: HttpClient;
@@ -33,7 +34,7 @@ type Step = { kind: 'written'; outcome: MessageOutcome } | { kind: 'failed'; par
 
 const messageError = (f: FailureInfo): MessageError => ({ code: f.code, message: f.message, retriable: f.retriable });
 
-function readAnswer(body: WireProduceResponse, status: number, input: SidecarSendInput, pending: number[]): Step[] {
+function readAnswer(body: ProduceResponse, status: number, input: SidecarSendInput, pending: number[]): Step[] {
   const errorOf = new Map(body.partition_errors.map((e) => [e.partition, e]));
   // A result without a partition (not produced by current sidecars) follows the answer as a whole.
   const wholeRetriable = status === 503 || (body.partition_errors.length > 0 && body.partition_errors.every((e) => e.retriable));

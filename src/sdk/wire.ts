@@ -1,37 +1,8 @@
-import { GROUP_HEADER } from '../produce/group-header.ts';
+import type { ErrorBody } from '../protocol/error-codes.ts';
+import { GROUP_HEADER } from '../protocol/group-header.ts';
+import type { ProduceResponse, WireMessage } from '../protocol/produce.ts';
 import { NonRetriableError } from './errors.ts';
 import type { MessageData, OrderedMessage } from './message-types.ts';
-
-/**
- * The sidecar's HTTP contract (api_version 1) as the client sees it. Kept apart from the server's own
- * types on purpose: the client must keep working against older and newer sidecars.
- */
-export interface WireMessage {
-  message_group: string;
-  key: string | null;
-  value: string | null;
-  key_encoding?: 'base64';
-  value_encoding?: 'base64';
-  headers?: Record<string, string>;
-  dedup_id?: string;
-}
-
-export type WireResult = { partition: number; offset: string; duplicate?: boolean } | { partition?: number; error: string };
-
-export interface WireProduceResponse {
-  topic: string;
-  partition_responses: { partition: number; base_offset: string; message_count: number }[];
-  partition_errors: { partition: number; code: string; error: string; retriable: boolean; message_count: number }[];
-  total_messages: number;
-  successful_messages: number;
-  /** Set when the sidecar could not check or record dedup ids (Redis unreachable): a resend may repeat. */
-  dedup_unavailable?: boolean;
-  results: WireResult[];
-}
-
-export interface WireError {
-  error: { code: string; message: string; field?: string; retriable?: boolean };
-}
 
 const MAX_DEDUP_ID_BYTES = 128;
 
@@ -96,15 +67,15 @@ export function toWireMessage(message: OrderedMessage, dedupId: string | undefin
   };
 }
 
-export const isWireError = (body: unknown): body is WireError =>
-  typeof body === 'object' && body !== null && typeof (body as WireError).error?.code === 'string';
+export const isWireError = (body: unknown): body is ErrorBody =>
+  typeof body === 'object' && body !== null && typeof (body as ErrorBody).error?.code === 'string';
 
 const isObject = (value: unknown): boolean => typeof value === 'object' && value !== null;
 
 /** A produce answer the SDK can read entry by entry (a null entry would otherwise throw while it is read). */
-export const isProduceResponse = (body: unknown): body is WireProduceResponse =>
+export const isProduceResponse = (body: unknown): body is ProduceResponse =>
   isObject(body) &&
-  Array.isArray((body as WireProduceResponse).results) &&
-  Array.isArray((body as WireProduceResponse).partition_errors) &&
-  (body as WireProduceResponse).results.every(isObject) &&
-  (body as WireProduceResponse).partition_errors.every(isObject);
+  Array.isArray((body as ProduceResponse).results) &&
+  Array.isArray((body as ProduceResponse).partition_errors) &&
+  (body as ProduceResponse).results.every(isObject) &&
+  (body as ProduceResponse).partition_errors.every(isObject);

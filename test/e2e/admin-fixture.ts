@@ -3,7 +3,7 @@ export { dropPrefix } from '../support/redis.ts';
 import { expect } from 'vitest';
 import { topicKeys } from '../../src/redis/keys.ts';
 import { bucketOf, groupHash } from '../../src/routing/hashing.ts';
-import type { ProduceResponse } from '../../src/produce/produce-types.ts';
+import type { ProduceResponse } from '../../src/protocol/produce.ts';
 import { postJson } from '../support/http.ts';
 
 /** Shared by the admin HTTP and CLI tests: calls, produce, and the one Redis write the tests need (an old stamp). */

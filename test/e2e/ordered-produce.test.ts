@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin, Kafka } from 'kafkajs';
-import { GROUP_HEADER } from '../../src/produce/group-header.ts';
-import type { ProduceResponse } from '../../src/produce/produce-types.ts';
+import { GROUP_HEADER } from '../../src/protocol/group-header.ts';
+import type { ProduceResponse } from '../../src/protocol/produce.ts';
 import { connectAdmin, consumeAll, createTopic, testKafka, type ConsumedRecord } from '../support/kafka.ts';
 import { postJson } from '../support/http.ts';
 import { spawnSidecar, testOptions, type SidecarProcess } from '../support/sidecar.ts';

@@ -127,7 +127,7 @@ describe('service endpoints', () => {
     expect(await ready.json()).toMatchObject({ ready: true, kafka: { ok: true, client: testKafkaClient() }, redis: { ok: true } });
   });
 
-  it('exports the design metrics', async () => {
+  it('exports the routing metrics', async () => {
     // The loads come from a background refresh: the topics produced to above show up at its next round.
     const loadsShown = /ordered_sidecar_partition_loads\{topic="test-[^"]+",partition="\d+"\} \d+/;
     let text = '';

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Admin, Kafka } from 'kafkajs';
-import { GROUP_HEADER } from '../../src/produce/group-header.ts';
+import { GROUP_HEADER } from '../../src/protocol/group-header.ts';
 import { Client } from '../../src/sdk/client.ts';
 import { connectAdmin, consumeAll, createTopic, testKafka } from '../support/kafka.ts';
 import { Redis } from 'ioredis';

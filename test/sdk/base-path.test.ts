@@ -1,7 +1,7 @@
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client } from '../../src/index.ts';
+import { Client } from '../../src/sdk/index.ts';
 import { endpointUrl } from '../../src/sdk/http.ts';
 import { createTopic } from '../support/kafka.ts';
 import { useSidecar } from '../support/fixture.ts';

@@ -5,7 +5,7 @@
  */
 import { subscribe } from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
-import { Client } from '../../src/index.ts';
+import { Client } from '../../src/sdk/index.ts';
 
 // Every client socket the process opens (HTTP and Kafka), to tell after close() which are still open.
 const opened: Socket[] = [];

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
-import { Client, ClientClosedError } from '../../src/index.ts';
+import { Client, ClientClosedError } from '../../src/sdk/index.ts';
 import { createTopic } from '../support/kafka.ts';
 import { useSidecar } from '../support/fixture.ts';
 import { freePort } from '../support/ports.ts';

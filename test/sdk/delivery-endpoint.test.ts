@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
-import { deliveryEndpoint, messageBytes, type DeliveryBody } from '../../src/index.ts';
+import { deliveryEndpoint, messageBytes, type DeliveryBody } from '../../src/sdk/index.ts';
 
 const servers: Server[] = [];
 afterEach(() => servers.splice(0).forEach((s) => s.close()));

@@ -1,7 +1,7 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Admin } from 'kafkajs';
-import { AbortError, Client, NonRetriableError, RetriableError, SidecarClientError } from '../../src/index.ts';
+import { AbortError, Client, NonRetriableError, RetriableError, SidecarClientError } from '../../src/sdk/index.ts';
 import type { RunningSidecar } from '../../src/sidecar.ts';
 import { connectAdmin, createTopic } from '../support/kafka.ts';
 import { startTestSidecar } from '../support/sidecar.ts';

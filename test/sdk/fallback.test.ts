@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { Partitioners, type Admin, type Kafka, type PartitionerArgs } from 'kafkajs';
 import { Registry } from 'prom-client';
-import { Client, GroupInDoubtError, NonRetriableError, RetriableError, type OrderedProducer } from '../../src/index.ts';
+import { Client, GroupInDoubtError, NonRetriableError, RetriableError, type OrderedProducer } from '../../src/sdk/index.ts';
 import { connectAdmin, createTopic, testKafka } from '../support/kafka.ts';
 import { refusedRequests } from '../support/http.ts';
 import { freePort } from '../support/ports.ts';

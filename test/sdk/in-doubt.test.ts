@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Client, GroupInDoubtError, RetriableError, type SidecarClientError } from '../../src/index.ts';
+import { Client, GroupInDoubtError, RetriableError, type SidecarClientError } from '../../src/sdk/index.ts';
 import { InDoubtGroups } from '../../src/sdk/in-doubt.ts';
 import type { MessageOutcome } from '../../src/sdk/result-types.ts';
 import { createTopic } from '../support/kafka.ts';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, Kafka } from 'kafkajs';
-import type { ClientLogger } from '../../src/index.ts';
+import type { ClientLogger } from '../../src/sdk/index.ts';
 
 export interface RawRecord {
   partition: number;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin, Kafka } from 'kafkajs';
-import { Client } from '../../src/index.ts';
+import { Client } from '../../src/sdk/index.ts';
 import { connectAdmin, createTopic, testKafka } from '../support/kafka.ts';
 import { spawnSidecar, testOptions, type SidecarProcess } from '../support/sidecar.ts';
 import { byGroup, readTopic, recordingLogger, sidecarDeduplicates } from './records.ts';

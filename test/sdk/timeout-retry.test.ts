@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Client, type OrderedMessage } from '../../src/index.ts';
+import { Client, type OrderedMessage } from '../../src/sdk/index.ts';
 import { createTopic } from '../support/kafka.ts';
 import { useSidecar } from '../support/fixture.ts';
 import { DelayProxy } from './delay-proxy.ts';

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client, RetriableError, type SidecarClientError } from '../../src/index.ts';
+import { Client, RetriableError, type SidecarClientError } from '../../src/sdk/index.ts';
 import { createTopic } from '../support/kafka.ts';
 import { useSidecar } from '../support/fixture.ts';
 import { byGroup, readTopic, recordingLogger } from './records.ts';

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DeliveryBody } from '../../src/consume/delivery.ts';
+import type { DeliveryBody } from '../../src/protocol/delivery.ts';
 
 export interface Received {
   body: DeliveryBody;

@@ -1,7 +1,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { ClientRequest } from 'node:http';
 import { vi } from 'vitest';
-import type { ProduceResponse } from '../../src/produce/produce-types.ts';
+import type { ProduceResponse } from '../../src/protocol/produce.ts';
 
 export interface HttpResult<T> {
   status: number;

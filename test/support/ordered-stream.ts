@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import type { Client } from '../../src/sdk/client.ts';
-import { GROUP_HEADER } from '../../src/produce/group-header.ts';
+import { GROUP_HEADER } from '../../src/protocol/group-header.ts';
 import type { ConsumedRecord } from './kafka.ts';
 
 /**

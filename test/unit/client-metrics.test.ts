@@ -1,6 +1,6 @@
 import { Gauge, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { Client } from '../../src/index.ts';
+import { Client } from '../../src/sdk/index.ts';
 
 const METRIC = 'ordered_sidecar_client_fallback_total';
 

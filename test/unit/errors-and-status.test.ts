@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODES, SidecarError, errorMessage, invalid, type ErrorCode } from '../../src/errors/sidecar-error.ts';
+import { ERROR_CODES, type ErrorCode } from '../../src/protocol/error-codes.ts';
+import { SidecarError, errorMessage, invalid } from '../../src/errors/sidecar-error.ts';
 import { produceStatus } from '../../src/http/app.ts';
-import type { PartitionError, ProduceResponse } from '../../src/produce/produce-types.ts';
+import type { PartitionError, ProduceResponse } from '../../src/protocol/produce.ts';
 
 const partitionError = (partition: number, retriable: boolean): PartitionError => ({
   partition,

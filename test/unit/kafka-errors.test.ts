@@ -1,6 +1,7 @@
 import { MultipleErrors, NetworkError, ResponseError } from '@platformatic/kafka';
 import { describe, expect, it } from 'vitest';
-import { fromKafkaError, kafkaErrorType, partitionOutcomes } from '../../src/kafka/kafka-errors.ts';
+import { fromKafkaError, partitionOutcomes } from '../../src/kafka/kafka-errors.ts';
+import { kafkaErrorType } from '../../src/protocol/kafka-refusals.ts';
 
 /** What @platformatic/kafka's send rejects with: one MultipleErrors per send, one entry per attempt. */
 const sendFailure = (...attempts: Error[]): MultipleErrors =>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { retryBudget, worstCaseMs } from '../../src/kafka/retry-budget.ts';
+import { retryBudget, worstCaseMs } from '../../src/sdk/retry-budget.ts';
 
 describe('retryBudget', () => {
   it.each([5_000, 15_000, 30_000, 60_000, 300_000])('keeps a whole send, retries included, within a %i ms deadline', (deadline) => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SidecarError, type ErrorCode } from '../../src/errors/sidecar-error.ts';
+import { SidecarError } from '../../src/errors/sidecar-error.ts';
+import type { ErrorCode } from '../../src/protocol/error-codes.ts';
 import { parseOrderedRequest, parsePlainRequest, type RequestLimits } from '../../src/produce/validate-request.ts';
 
 const LIMITS: RequestLimits = { maxGroupBytes: 128, maxDedupIdBytes: 16, maxMessageBytes: 1024, maxMessagesPerRequest: 10 };

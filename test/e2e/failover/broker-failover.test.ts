@@ -6,7 +6,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import type { RunningSidecar } from '../../../src/sidecar.ts';
 import { connectAdmin, consumeAll, createTopic, testKafka } from '../../support/kafka.ts';
 import { postJson, type ErrorBody } from '../../support/http.ts';
-import type { ProduceResponse } from '../../../src/produce/produce-types.ts';
+import type { ProduceResponse } from '../../../src/protocol/produce.ts';
 import { startTestSidecar } from '../../support/sidecar.ts';
 
 const run = promisify(execFile);

@@ -1,6 +1,11 @@
 import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer, type RecordMetadata } from 'kafkajs';
-import type { Logger } from '../logging/logger.ts';
 import type { RetryBudget } from './retry-budget.ts';
+
+/** What the producer logs through: the sidecar's logger, or the SDK's adapter of the application's. */
+export interface ProducerLog {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+}
 
 /**
  * kafkajs retries a failed batch only inside `send`; once `send` gives up it keeps the partition's sequence
@@ -11,7 +16,7 @@ import type { RetryBudget } from './retry-budget.ts';
  */
 export class ResettableProducer {
   readonly #kafka: Kafka;
-  readonly #log: Logger;
+  readonly #log: ProducerLog;
   readonly #budget: RetryBudget;
   readonly #compression: CompressionTypes;
   #producer: Producer;
@@ -23,9 +28,9 @@ export class ResettableProducer {
 
   /**
    * `budget` bounds one send, retries included; the Kafka client should use its `requestTimeout` too.
-   * `compression` other than None and GZIP needs its codec registered in kafkajs (kafkajs-codecs.ts).
+   * `compression` other than None and GZIP needs its codec registered in kafkajs (the sidecar's kafkajs-codecs.ts).
    */
-  constructor(kafka: Kafka, log: Logger, budget: RetryBudget, compression: CompressionTypes) {
+  constructor(kafka: Kafka, log: ProducerLog, budget: RetryBudget, compression: CompressionTypes) {
     this.#kafka = kafka;
     this.#log = log;
     this.#budget = budget;

@@ -1,0 +1,44 @@
+/**
+ * Kafka's own error names (Kafka's protocol) that mean a refusal of the records: the sidecar answers them with
+ * KAFKA_REJECTED, and the SDK's Kafka fallback treats them as final.
+ */
+
+/** Broker answers meaning the records themselves are unacceptable; repeating them cannot succeed. */
+export const REJECTED: ReadonlySet<string> = new Set([
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_RECORD',
+  'CORRUPT_MESSAGE',
+  'INVALID_REQUIRED_ACKS',
+  'INVALID_TOPIC_EXCEPTION',
+  'TOPIC_AUTHORIZATION_FAILED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+  'UNSUPPORTED_FOR_MESSAGE_FORMAT',
+]);
+
+/**
+ * Kafka's error name behind a client's failure. kafkajs puts it in `type`. @platformatic/kafka puts it in
+ * `apiId`, inside the `errors` of a MultipleErrors (one per attempt) or a `cause`: there a refusal of the
+ * records counts wherever it appears (it ends the retries), else the last one named.
+ */
+export function kafkaErrorType(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const kafkajsType = (err as { type?: unknown }).type;
+  if (typeof kafkajsType === 'string') return kafkajsType;
+  const names: string[] = [];
+  const visit = (e: unknown, depth: number): void => {
+    if (typeof e !== 'object' || e === null || depth > 8) return;
+    const shape = e as { apiId?: unknown; errors?: unknown; cause?: unknown };
+    if (typeof shape.apiId === 'string') names.push(shape.apiId);
+    if (Array.isArray(shape.errors)) for (const inner of shape.errors) visit(inner, depth + 1);
+    visit(shape.cause, depth + 1);
+  };
+  visit(err, 0);
+  return names.find((name) => REJECTED.has(name)) ?? names.at(-1);
+}
+
+/** True when the broker refused the batch outright: nothing of it was written, its fate is known. */
+export const isDefinitiveRejection = (err: unknown): boolean => {
+  const type = kafkaErrorType(err) ?? '';
+  return REJECTED.has(type) || type === 'UNKNOWN_TOPIC_OR_PARTITION';
+};
