@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type ITopicConfig } from 'kafkajs';
 import { inject, onTestFinished, vi } from 'vitest';
 import { kafkaSecurity, kafkajsSecurity } from '../../src/kafka/kafka-security.ts';
 import { KafkaConnectionProblem } from '../../src/kafka/connection-problem.ts';
@@ -45,8 +45,15 @@ export async function connectAdmin(kafka: Kafka = testKafka()): Promise<Admin> {
 /** Creates a topic with a fresh name and waits until every partition has a leader. */
 export async function createTopic(admin: Admin, partitions: number, replicationFactor = 1): Promise<string> {
   const topic = `test-${randomUUID().slice(0, 8)}`;
+  await createTopicWithLeaders(admin, { topic, numPartitions: partitions, replicationFactor });
+  return topic;
+}
+
+/** Creates `spec` and waits until each of its partitions has a leader. */
+export async function createTopicWithLeaders(admin: Admin, spec: ITopicConfig): Promise<void> {
+  const partitions = spec.replicaAssignment?.length ?? spec.numPartitions ?? 1;
   try {
-    await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor }], waitForLeaders: true });
+    await admin.createTopics({ topics: [spec], waitForLeaders: true });
   } catch (err) {
     // kafkajs waits for the leaders by asking one broker's metadata; a broker restarted just before (the
     // failover suites) may not know the new topic yet, on Kafka 3.9 in particular. The topic was created:
@@ -54,13 +61,12 @@ export async function createTopic(admin: Admin, partitions: number, replicationF
     if ((err as { type?: unknown }).type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw err;
     await vi.waitUntil(
       async () => {
-        const [meta] = (await admin.fetchTopicMetadata({ topics: [topic] }).catch(() => ({ topics: [] }))).topics;
+        const [meta] = (await admin.fetchTopicMetadata({ topics: [spec.topic] }).catch(() => ({ topics: [] }))).topics;
         return meta?.partitions.length === partitions && meta.partitions.every((p) => p.leader >= 0);
       },
       { timeout: 30_000, interval: 200 },
     );
   }
-  return topic;
 }
 
 /** Sum of end offsets: how many records the topic holds. */

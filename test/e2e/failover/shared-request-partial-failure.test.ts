@@ -9,7 +9,7 @@ import type { KafkaEngine } from '../../../src/kafka/kafka-engine.ts';
 import { createLogger } from '../../../src/logging/logger.ts';
 import { SidecarMetrics } from '../../../src/metrics/sidecar-metrics.ts';
 import { PartitionWriter, type OutgoingRecord } from '../../../src/writer/partition-writer.ts';
-import { connectAdmin, consumeAll, testConnection, testKafka } from '../../support/kafka.ts';
+import { connectAdmin, consumeAll, createTopicWithLeaders, testConnection, testKafka } from '../../support/kafka.ts';
 import { testKafkaClient } from '../../support/sidecar.ts';
 
 const stack = (...args: string[]) => promisify(execFile)('bash', ['scripts/stack.sh', ...args], { timeout: 120_000 });
@@ -30,15 +30,10 @@ const records = (...values: string[]): OutgoingRecord[] => values.map((value) =>
 /** One partition on nodes 1, 2, 3 (1 leads); `minInsync` of them must have every write. */
 async function createTopic(minInsync: number): Promise<string> {
   const topic = `test-${randomUUID().slice(0, 8)}`;
-  await admin.createTopics({
-    topics: [
-      {
-        topic,
-        replicaAssignment: [{ partition: 0, replicas: [LEADER, 2, KILLED] }],
-        configEntries: [{ name: 'min.insync.replicas', value: String(minInsync) }],
-      },
-    ],
-    waitForLeaders: true,
+  await createTopicWithLeaders(admin, {
+    topic,
+    replicaAssignment: [{ partition: 0, replicas: [LEADER, 2, KILLED] }],
+    configEntries: [{ name: 'min.insync.replicas', value: String(minInsync) }],
   });
   return topic;
 }
