@@ -3,39 +3,28 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { subscriptionsCommand } from '../../src/cli/subscriptions-command.ts';
 import type { ReplayResult } from '../../src/consume/dlq-replay.ts';
 import type { ResetResult } from '../../src/consume/offset-reset.ts';
-import type { SubscriptionStatus } from '../../src/consume/subscription-status.ts';
 import { deliveryEndpoint, waitFor } from '../support/delivery-endpoint.ts';
 import { postJson, type ErrorBody } from '../support/http.ts';
 import { createTopic, recordCount, testKafka } from '../support/kafka.ts';
-import { startTestSidecar } from '../support/sidecar.ts';
-import { fileAdmin, produceGroups, seqs, subscriptionsFile } from '../support/subscriptions.ts';
+import { committedInKafka as committedInKafkaOf, consumingSidecar, fileAdmin, produceGroups, seqs } from '../support/subscriptions.ts';
 
 const adminClient = fileAdmin();
 const kafka = testKafka();
 
 async function sidecarWith(entry: Record<string, unknown> & { topic: string; endpoint: string }) {
-  const file = subscriptionsFile(entry);
-  const sidecar = await startTestSidecar({ subscriptionsFile: file.path, consumeCommitIntervalMs: 200, shutdownGraceMs: 10_000 });
-  onTestFinished(() => sidecar.close());
-  const status = async (): Promise<SubscriptionStatus> => {
-    const body = (await (await fetch(`${sidecar.url}/v1/subscriptions`)).json()) as { subscriptions: SubscriptionStatus[] };
-    return body.subscriptions[0]!;
-  };
-  const admin = <T>(path: string, body?: unknown) => postJson<T>(`${sidecar.url}/admin/v1/subscriptions/${file.name}/${path}`, body);
+  const consuming = await consumingSidecar(entry);
+  const { sidecar, name } = consuming;
+  const admin = <T>(path: string, body?: unknown) => postJson<T>(`${sidecar.url}/admin/v1/subscriptions/${name}/${path}`, body);
   const cli = async (...argv: string[]) => {
     let out = '';
     const command = argv[0] === 'dlq' ? 'dlq' : 'subscriptions';
     const code = await subscriptionsCommand([...argv.slice(1), '--url', sidecar.url], {}, { out: (t) => (out += t), err: (t) => (out += t) }, command);
     return { code, out };
   };
-  return { sidecar, status, admin, cli, ...file };
+  return { ...consuming, admin, cli };
 }
 
-/** The offsets Kafka holds for `consumerGroup` on `topic`, by partition. */
-async function committedInKafka(consumerGroup: string, topic: string): Promise<Record<number, string>> {
-  const [offsets] = await adminClient().fetchOffsets({ groupId: consumerGroup, topics: [topic] });
-  return Object.fromEntries(offsets!.partitions.map((p) => [p.partition, p.offset]));
-}
+const committedInKafka = (consumerGroup: string, topic: string) => committedInKafkaOf(adminClient(), consumerGroup, topic);
 
 const REPLAY_HEADER = 'dead-letter-replay-of';
 

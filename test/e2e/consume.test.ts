@@ -1,31 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import type { SubscriptionStatus } from '../../src/consume/subscription-status.ts';
 import { deliveryEndpoint, waitFor } from '../support/delivery-endpoint.ts';
 import { consumeAll, createTopic, testKafka } from '../support/kafka.ts';
-import { spawnSidecar, startTestSidecar, testOptions } from '../support/sidecar.ts';
+import { spawnSidecar, testOptions } from '../support/sidecar.ts';
 import { subscriptionsCommand } from '../../src/cli/subscriptions-command.ts';
-import { fileAdmin, produceGroups, seqOf, seqs, subscriptionsFile } from '../support/subscriptions.ts';
+import {
+  committedInKafka as committedInKafkaOf,
+  consumingSidecar,
+  fileAdmin,
+  produceGroups,
+  seqOf,
+  seqs,
+  subscriptionsFile,
+} from '../support/subscriptions.ts';
 
 const adminClient = fileAdmin();
 const kafka = testKafka();
 
-async function sidecarWith(entry: Record<string, unknown> & { topic: string; endpoint: string }) {
-  const file = subscriptionsFile(entry);
-  const sidecar = await startTestSidecar({ subscriptionsFile: file.path, consumeCommitIntervalMs: 200, shutdownGraceMs: 10_000 });
-  onTestFinished(() => sidecar.close());
-  const status = async (): Promise<SubscriptionStatus> => {
-    const body = (await (await fetch(`${sidecar.url}/v1/subscriptions`)).json()) as { subscriptions: SubscriptionStatus[] };
-    return body.subscriptions[0]!;
-  };
-  return { sidecar, status, ...file };
-}
-
-/** The offsets Kafka itself holds for `consumerGroup` on `topic`, by partition (not the sidecar's view of them). */
-async function committedInKafka(consumerGroup: string, topic: string): Promise<Record<number, string>> {
-  const [offsets] = await adminClient().fetchOffsets({ groupId: consumerGroup, topics: [topic] });
-  return Object.fromEntries(offsets!.partitions.map((p) => [p.partition, p.offset]));
-}
+const committedInKafka = (consumerGroup: string, topic: string) => committedInKafkaOf(adminClient(), consumerGroup, topic);
 
 const groupsNamed = (n: number, prefix = 'g') => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
@@ -36,7 +28,13 @@ describe('ordered consumption', () => {
     onTestFinished(() => endpoint.close());
     const groups = groupsNamed(24);
     await produceGroups(kafka, topic, groups, 25, (g) => Number(g.slice(1)) % 2);
-    const { status, consumerGroup } = await sidecarWith({ topic, endpoint: endpoint.url, max_attempts: 1000, retry_backoff: '5ms', retry_backoff_max: '20ms' });
+    const { status, consumerGroup } = await consumingSidecar({
+      topic,
+      endpoint: endpoint.url,
+      max_attempts: 1000,
+      retry_backoff: '5ms',
+      retry_backoff_max: '20ms',
+    });
 
     await waitFor(
       () => `acked ${[...endpoint.acked().values()].flat().length} of 600`,
@@ -73,7 +71,7 @@ describe('ordered consumption', () => {
     onTestFinished(() => endpoint.close());
     const groups = groupsNamed(3);
     await produceGroups(kafka, topic, groups, 40, () => 0);
-    await sidecarWith({ topic, endpoint: endpoint.url, batch_max_messages: 7 });
+    await consumingSidecar({ topic, endpoint: endpoint.url, batch_max_messages: 7 });
     await waitFor(
       () => 'all 120 acked',
       () => [...endpoint.acked().values()].flat().length >= 120,
@@ -92,7 +90,7 @@ describe('ordered consumption', () => {
     const endpoint = await deliveryEndpoint({ answer: (b) => (b.message_group === 'bad' && b.messages.some((m) => seqOf(m.value!) < 3) ? 503 : 200) });
     onTestFinished(() => endpoint.close());
     await produceGroups(kafka, topic, ['bad', 'good'], 6, () => 0);
-    const { status } = await sidecarWith({
+    const { status } = await consumingSidecar({
       topic,
       endpoint: endpoint.url,
       max_attempts: 2,
@@ -130,7 +128,7 @@ describe('ordered consumption', () => {
     onTestFinished(() => endpoint.close());
     const longGroup = 'x'.repeat(200);
     await produceGroups(kafka, topic, [longGroup], 1, () => 0);
-    const { status } = await sidecarWith({ topic, endpoint: endpoint.url, max_attempts: 1, on_exhausted: 'dead-letter', dead_letter_topic: dlq });
+    const { status } = await consumingSidecar({ topic, endpoint: endpoint.url, max_attempts: 1, on_exhausted: 'dead-letter', dead_letter_topic: dlq });
     await waitFor(
       () => 'blocked',
       async () => (await status()).blocked_groups.length === 1,
@@ -147,7 +145,7 @@ describe('ordered consumption', () => {
     const endpoint = await deliveryEndpoint({ answer: (b) => (b.messages.some((m) => failing.has(m.value!)) ? 500 : 200) });
     onTestFinished(() => endpoint.close());
     await produceGroups(kafka, topic, ['bad', 'good'], 4, () => 0);
-    const { sidecar, status, name, consumerGroup } = await sidecarWith({ topic, endpoint: endpoint.url, max_attempts: 2, retry_backoff: '5ms' });
+    const { sidecar, status, name, consumerGroup } = await consumingSidecar({ topic, endpoint: endpoint.url, max_attempts: 2, retry_backoff: '5ms' });
     const call = (action: string, body: unknown) =>
       fetch(`${sidecar.url}/admin/v1/subscriptions/${name}/blocked/${action}`, {
         method: 'POST',
@@ -207,7 +205,7 @@ describe('ordered consumption', () => {
     const endpoint = await deliveryEndpoint();
     onTestFinished(() => endpoint.close());
     const topic = `missing-${randomUUID().slice(0, 8)}`;
-    const { sidecar, status } = await sidecarWith({ topic, endpoint: endpoint.url });
+    const { sidecar, status } = await consumingSidecar({ topic, endpoint: endpoint.url });
     await waitFor(
       () => 'waiting-for-topic',
       async () => (await status()).state === 'waiting-for-topic',
@@ -235,7 +233,7 @@ describe('ordered consumption', () => {
     onTestFinished(() => endpoint.close());
     await produceGroups(kafka, topic, ['auth'], 1, () => 0);
     const withCredentials = endpoint.url.replace('http://', 'http://app:s3cr3t-pw@');
-    const { sidecar, status } = await sidecarWith({ topic, endpoint: withCredentials });
+    const { sidecar, status } = await consumingSidecar({ topic, endpoint: withCredentials });
     await waitFor(
       () => 'the message delivered',
       () => endpoint.acked().get('auth')?.length === 1,

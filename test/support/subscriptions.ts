@@ -3,8 +3,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Admin, Kafka } from 'kafkajs';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, onTestFinished } from 'vitest';
+import type { SubscriptionStatus } from '../../src/consume/subscription-status.ts';
 import { connectAdmin } from './kafka.ts';
+import { startTestSidecar } from './sidecar.ts';
 
 /** Writes a subscriptions file with one subscription (fresh name and consumer group) and returns its path. */
 export function subscriptionsFile(entry: Record<string, unknown> & { topic: string; endpoint: string }): { path: string; name: string; consumerGroup: string } {
@@ -43,4 +45,22 @@ export function fileAdmin(): () => Admin {
     await admin?.disconnect();
   });
   return () => admin!;
+}
+
+/** A sidecar consuming the one subscription `entry` describes (closed after the test), and that subscription's status. */
+export async function consumingSidecar(entry: Record<string, unknown> & { topic: string; endpoint: string }) {
+  const file = subscriptionsFile(entry);
+  const sidecar = await startTestSidecar({ subscriptionsFile: file.path, consumeCommitIntervalMs: 200, shutdownGraceMs: 10_000 });
+  onTestFinished(() => sidecar.close());
+  const status = async (): Promise<SubscriptionStatus> => {
+    const body = (await (await fetch(`${sidecar.url}/v1/subscriptions`)).json()) as { subscriptions: SubscriptionStatus[] };
+    return body.subscriptions[0]!;
+  };
+  return { sidecar, status, ...file };
+}
+
+/** The offsets Kafka itself holds for `consumerGroup` on `topic`, by partition (not the sidecar's view of them). */
+export async function committedInKafka(admin: Admin, consumerGroup: string, topic: string): Promise<Record<number, string>> {
+  const [offsets] = await admin.fetchOffsets({ groupId: consumerGroup, topics: [topic] });
+  return Object.fromEntries(offsets!.partitions.map((p) => [p.partition, p.offset]));
 }
