@@ -1,14 +1,6 @@
-import type { KafkaCompression } from '../config/options.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { KafkaConnection } from './kafka-connection.ts';
-import type { KafkaClientName, KafkaEngine } from './kafka-engine.ts';
-
-/** How the engine's producer writes. */
-export interface ProducerSettings {
-  /** The write deadline: one request settles within it, retries included. */
-  writeTimeoutMs: number;
-  compression: KafkaCompression;
-}
+import type { KafkaClientName, KafkaEngine, ProducerSettings } from './kafka-engine.ts';
 
 /**
  * The engine named by `KAFKA_CLIENT`. Only that engine's module (and its client library) is loaded: the
