@@ -2,12 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { secretFile } from '../config/secret-file.ts';
 import type { Logger } from '../logging/logger.ts';
-import {
-  DELIVERY_SIGNATURE_HEADER,
-  DELIVERY_SIGNATURE_VERSION,
-  DELIVERY_TIMESTAMP_HEADER,
-  deliverySignature,
-} from '../protocol/delivery-signature.ts';
+import { DELIVERY_SIGNATURE_HEADER, DELIVERY_SIGNATURE_VERSION, DELIVERY_TIMESTAMP_HEADER, deliverySignature } from '../protocol/delivery-signature.ts';
 import type { Subscription } from './subscriptions.ts';
 
 /** The headers that let the endpoint authenticate one delivery, made for each attempt (a fresh timestamp). */

@@ -95,7 +95,10 @@ export function deliveryEndpoint(
       res.writeHead(204).end();
     } catch (err) {
       options.onError?.(err, delivery);
-      if (!res.headersSent) res.writeHead(delivery || err instanceof UnverifiableBody ? 500 : 400, { 'content-type': 'text/plain' }).end(err instanceof Error ? err.message : String(err));
+      if (!res.headersSent)
+        res
+          .writeHead(delivery || err instanceof UnverifiableBody ? 500 : 400, { 'content-type': 'text/plain' })
+          .end(err instanceof Error ? err.message : String(err));
     }
   };
 }

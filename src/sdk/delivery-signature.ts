@@ -1,10 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import {
-  DELIVERY_SIGNATURE_HEADER,
-  DELIVERY_SIGNATURE_VERSION,
-  DELIVERY_TIMESTAMP_HEADER,
-  deliverySignature,
-} from '../protocol/delivery-signature.ts';
+import { DELIVERY_SIGNATURE_HEADER, DELIVERY_SIGNATURE_VERSION, DELIVERY_TIMESTAMP_HEADER, deliverySignature } from '../protocol/delivery-signature.ts';
 
 /** How far a delivery's timestamp may be from the endpoint's clock, either way, by default: 5 minutes. */
 export const DEFAULT_SIGNATURE_TOLERANCE_SECONDS = 300;

@@ -52,7 +52,12 @@ interface Arrival {
  * SDK's deliveryEndpoint, which verifies the signature against the secret the application holds now, and also
  * checks the bearer token it expects now; `/tls` acknowledges whatever reached it.
  */
-const app = { token: 'token-one', secret: 'secret-one', arrivals: [] as Arrival[], accepted: [] as { path: string; body: DeliveryBody; headers: IncomingHttpHeaders }[] };
+const app = {
+  token: 'token-one',
+  secret: 'secret-one',
+  arrivals: [] as Arrival[],
+  accepted: [] as { path: string; body: DeliveryBody; headers: IncomingHttpHeaders }[],
+};
 async function handle(req: IncomingMessage & { body?: unknown }, res: ServerResponse): Promise<void> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -94,7 +99,16 @@ beforeAll(async () => {
   for (const which of ['signed', 'tls', 'untrusted'] as const) topics[which] = await createTopic(adminClient(), 1);
   const common = { on_exhausted: 'block', retry_backoff: '100ms', retry_backoff_max: '300ms', ack_timeout: '5s' };
   const subscriptions = [
-    { ...common, name: names.signed, topic: topics.signed, consumer_group: names.signed, endpoint: `${http}/signed`, max_attempts: 1000, auth_token_file: tokenFile, signing_secret_file: secretFile },
+    {
+      ...common,
+      name: names.signed,
+      topic: topics.signed,
+      consumer_group: names.signed,
+      endpoint: `${http}/signed`,
+      max_attempts: 1000,
+      auth_token_file: tokenFile,
+      signing_secret_file: secretFile,
+    },
     { ...common, name: names.tls, topic: topics.tls, consumer_group: names.tls, endpoint: `${https}/tls`, endpoint_ca_file: tls.ca },
     { ...common, name: names.untrusted, topic: topics.untrusted, consumer_group: names.untrusted, endpoint: `${https}/untrusted`, max_attempts: 3 },
   ];
@@ -142,7 +156,10 @@ describe('authenticated deliveries (a sidecar process, real Kafka and Redis)', (
         headers: { 'content-type': 'application/json', authorization: 'Bearer token-one', ...headers },
         body: payload,
       });
-    const signed = (ts: number, payload: string) => ({ [DELIVERY_TIMESTAMP_HEADER]: String(ts), [DELIVERY_SIGNATURE_HEADER]: `v1=${deliverySignature('secret-one', String(ts), Buffer.from(payload))}` });
+    const signed = (ts: number, payload: string) => ({
+      [DELIVERY_TIMESTAMP_HEADER]: String(ts),
+      [DELIVERY_SIGNATURE_HEADER]: `v1=${deliverySignature('secret-one', String(ts), Buffer.from(payload))}`,
+    });
     const tamperedAnswer = await post(tampered.toString(), signed(timestamp, arrival.raw));
     expect([tamperedAnswer.status, await tamperedAnswer.text()]).toEqual([401, 'signature mismatch']);
     const stale = Math.floor(Date.now() / 1000) - 600;
@@ -178,7 +195,11 @@ describe('authenticated deliveries (a sidecar process, real Kafka and Redis)', (
     expect(accepted('/tls')[0]!.body.messages.map((m) => m.value)).toEqual(['t1:0']);
     await vi.waitUntil(async () => (await statusOf(names.untrusted)).blocked_groups.length === 1, { timeout: 30_000, interval: 200 });
     const untrusted = await statusOf(names.untrusted);
-    expect(untrusted.blocked_groups[0]).toMatchObject({ group: 'u1', attempt: 3, error: expect.stringMatching(/SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE/) });
+    expect(untrusted.blocked_groups[0]).toMatchObject({
+      group: 'u1',
+      attempt: 3,
+      error: expect.stringMatching(/SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE/),
+    });
     expect(untrusted.counts).toMatchObject({ delivered: 0, retried: 2 });
     expect(app.arrivals.filter((a) => a.path === '/untrusted')).toEqual([]);
   });

@@ -99,8 +99,16 @@ describe('deliveryEndpoint', () => {
     it('behind express.raw() verifies the raw bytes; behind express.json() says it cannot verify, with 500', async () => {
       const app = express();
       const seen: DeliveryBody[] = [];
-      app.post('/raw/deliver', express.raw({ type: 'application/json' }), deliveryEndpoint((d) => void seen.push(d), { signingSecret: 'k' }));
-      app.post('/json/deliver', express.json(), deliveryEndpoint((d) => void seen.push(d), { signingSecret: 'k' }));
+      app.post(
+        '/raw/deliver',
+        express.raw({ type: 'application/json' }),
+        deliveryEndpoint((d) => void seen.push(d), { signingSecret: 'k' }),
+      );
+      app.post(
+        '/json/deliver',
+        express.json(),
+        deliveryEndpoint((d) => void seen.push(d), { signingSecret: 'k' }),
+      );
       const url = await listen(createServer(app));
       expect((await postSigned(url.replace('/deliver', '/raw/deliver'), sign('k'))).status).toBe(204);
       expect(seen).toEqual([body]);

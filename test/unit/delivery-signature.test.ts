@@ -48,10 +48,13 @@ describe('delivery signature', () => {
     expect(verifyDeliverySignature(body, { ...signed('k'), [DELIVERY_TIMESTAMP_HEADER]: String(T + 1) }, options)).toEqual(mismatch);
     expect(verifyDeliverySignature(body, signed('other'), options)).toEqual(mismatch);
     expect(verifyDeliverySignature(body, { ...signed('k'), [DELIVERY_SIGNATURE_HEADER]: 'v1=abc' }, options)).toEqual(mismatch);
-    expect(verifyDeliverySignature(body, { ...signed('k'), [DELIVERY_SIGNATURE_HEADER]: signed('k')[DELIVERY_SIGNATURE_HEADER]!.replace('v1=', 'v0=') }, options)).toEqual(
-      mismatch,
-    );
-    expect(verifyDeliverySignature(body, { [DELIVERY_TIMESTAMP_HEADER]: String(T) }, options)).toMatchObject({ ok: false, reason: expect.stringContaining('missing') });
+    expect(
+      verifyDeliverySignature(body, { ...signed('k'), [DELIVERY_SIGNATURE_HEADER]: signed('k')[DELIVERY_SIGNATURE_HEADER]!.replace('v1=', 'v0=') }, options),
+    ).toEqual(mismatch);
+    expect(verifyDeliverySignature(body, { [DELIVERY_TIMESTAMP_HEADER]: String(T) }, options)).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('missing'),
+    });
     expect(verifyDeliverySignature(body, { ...signed('k'), [DELIVERY_TIMESTAMP_HEADER]: '1.5e9' }, options)).toEqual({
       ok: false,
       reason: `${DELIVERY_TIMESTAMP_HEADER} is not Unix seconds`,
@@ -71,7 +74,15 @@ describe('delivery signature', () => {
     writeFileSync(join(dir, 'secret'), 'sec\n');
     const [both, none] = parseSubscriptions({
       subscriptions: [
-        { name: 'a', topic: 't', consumer_group: 'c', endpoint: 'http://x/', on_exhausted: 'block', auth_token_file: join(dir, 'token'), signing_secret_file: join(dir, 'secret') },
+        {
+          name: 'a',
+          topic: 't',
+          consumer_group: 'c',
+          endpoint: 'http://x/',
+          on_exhausted: 'block',
+          auth_token_file: join(dir, 'token'),
+          signing_secret_file: join(dir, 'secret'),
+        },
         { name: 'b', topic: 't', consumer_group: 'c', endpoint: 'http://x/', on_exhausted: 'block' },
       ],
     });

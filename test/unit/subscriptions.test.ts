@@ -127,7 +127,11 @@ describe('subscriptions file', () => {
         subscriptions: [{ ...minimal, ...https, auth_token_file: '/run/token', signing_secret_file: '/run/secret', endpoint_ca_file: '/run/ca.pem' }],
       });
       expect(s).toMatchObject({ authTokenFile: '/run/token', signingSecretFile: '/run/secret', endpointCaFile: '/run/ca.pem' });
-      expect(parseSubscriptions({ subscriptions: [minimal] })[0]).toMatchObject({ authTokenFile: undefined, signingSecretFile: undefined, endpointCaFile: undefined });
+      expect(parseSubscriptions({ subscriptions: [minimal] })[0]).toMatchObject({
+        authTokenFile: undefined,
+        signingSecretFile: undefined,
+        endpointCaFile: undefined,
+      });
       expect(problem({ ...minimal, endpoint_ca_file: '/run/ca.pem' })).toBe('subscriptions[0].endpoint_ca_file: only applies to an https:// endpoint');
       expect(problem({ ...minimal, auth_token_file: '' })).toBe('subscriptions[0].auth_token_file: must be a non-empty string');
       expect(problem({ ...minimal, signing_secret_file: 7 })).toBe('subscriptions[0].signing_secret_file: must be a non-empty string');
