@@ -186,6 +186,9 @@ export function parseSubscriptions(json: unknown): Subscription[] {
       fail(at('endpoint'), 'must be an http:// or https:// URL');
     }
     if (url && url.protocol !== 'http:' && url.protocol !== 'https:') fail(at('endpoint'), 'must be an http:// or https:// URL');
+    const authTokenFile = optionalText('auth_token_file');
+    if (authTokenFile !== undefined && (url?.username || url?.password))
+      fail(at('auth_token_file'), 'cannot go with credentials in the endpoint URL (both are the Authorization header)');
     const endpointCaFile = optionalText('endpoint_ca_file');
     if (endpointCaFile !== undefined && url?.protocol !== 'https:') fail(at('endpoint_ca_file'), 'only applies to an https:// endpoint');
     const retryBackoffMs = duration('retry_backoff', SUBSCRIPTION_DEFAULTS.retryBackoffMs, 1);
@@ -210,7 +213,7 @@ export function parseSubscriptions(json: unknown): Subscription[] {
       retryBackoffMaxMs,
       onExhausted,
       deadLetterTopic,
-      authTokenFile: optionalText('auth_token_file'),
+      authTokenFile,
       signingSecretFile: optionalText('signing_secret_file'),
       endpointCaFile,
     };

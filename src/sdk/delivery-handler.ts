@@ -75,7 +75,7 @@ export function deliveryEndpoint(
   return async (req, res) => {
     let delivery: DeliveryBody | undefined;
     try {
-      const parsedBefore = typeof req.body === 'object' && req.body !== null && !Buffer.isBuffer(req.body);
+      const parsedBefore = req.body !== undefined && !Buffer.isBuffer(req.body) && typeof req.body !== 'string';
       const raw = parsedBefore && options.signingSecret === undefined ? undefined : await rawBody(req, limit);
       if (raw !== undefined && options.signingSecret !== undefined) {
         const secret = typeof options.signingSecret === 'function' ? options.signingSecret() : options.signingSecret;

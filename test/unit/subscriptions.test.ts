@@ -134,6 +134,9 @@ describe('subscriptions file', () => {
       });
       expect(problem({ ...minimal, endpoint_ca_file: '/run/ca.pem' })).toBe('subscriptions[0].endpoint_ca_file: only applies to an https:// endpoint');
       expect(problem({ ...minimal, auth_token_file: '' })).toBe('subscriptions[0].auth_token_file: must be a non-empty string');
+      expect(problem({ ...minimal, endpoint: 'https://app:pw@app.internal/', auth_token_file: '/run/token' })).toBe(
+        'subscriptions[0].auth_token_file: cannot go with credentials in the endpoint URL (both are the Authorization header)',
+      );
       expect(problem({ ...minimal, signing_secret_file: 7 })).toBe('subscriptions[0].signing_secret_file: must be a non-empty string');
     });
 
