@@ -7,7 +7,8 @@ import type { Delivery, DeliveryResult } from './delivery.ts';
 import type { BlockedGroup } from '../protocol/admin.ts';
 import { GroupDispatcher, type DispatchObserver } from './group-dispatcher.ts';
 import { OffsetCommitter } from './offset-committer.ts';
-import { lagOf, statusOf, type RunnerState, type StatusSource, type SubscriptionStatus } from './subscription-status.ts';
+import type { RunnerState, SubscriptionStatus } from '../protocol/subscriptions.ts';
+import { lagOf, statusOf, type StatusSource } from './subscription-status.ts';
 import type { Subscription } from './subscriptions.ts';
 
 export interface RunnerLimits {

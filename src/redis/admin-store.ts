@@ -58,10 +58,19 @@ export class AdminStore {
    * buckets). The first bucket resumes at `cursor`; the others start at 0. Entries come back sorted by
    * group so a page can stop inside a step and resume after a group name.
    */
-  async scanBuckets(topic: string, first: number, cursor: string, count: number, hint: number): Promise<{ next: string; entries: BucketEntry[] }[]> {
+  async scanBuckets(
+    topic: string,
+    first: number,
+    cursor: string,
+    count: number,
+    hint: number,
+    prefix = '',
+  ): Promise<{ next: string; entries: BucketEntry[] }[]> {
     const keys = this.router.keys(topic);
     const pipeline = this.#redis.pipeline();
-    for (let b = first; b < first + count; b++) pipeline.hscan(keys.bucket(b), b === first ? cursor : '0', 'COUNT', hint);
+    // MATCH filters in Redis, so a prefix listing carries only its groups; glob characters in the prefix are literal.
+    const match = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+    for (let b = first; b < first + count; b++) pipeline.hscan(keys.bucket(b), b === first ? cursor : '0', 'MATCH', match, 'COUNT', hint);
     // A reply's error is thrown inside `run`, so the gateway says what it means (refused, busy), as for one command.
     const results = await this.router.gateway.run(async () =>
       ((await pipeline.exec()) ?? []).map(([err, reply]) => {

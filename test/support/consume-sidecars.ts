@@ -1,5 +1,5 @@
 import { onTestFinished } from 'vitest';
-import type { SubscriptionStatus } from '../../src/consume/subscription-status.ts';
+import type { SubscriptionStatus } from '../../src/protocol/subscriptions.ts';
 import { spawnSidecar, testOptions, type SidecarProcess } from './sidecar.ts';
 
 /**

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Admin, Kafka } from 'kafkajs';
 import { afterAll, beforeAll, onTestFinished } from 'vitest';
-import type { SubscriptionStatus } from '../../src/consume/subscription-status.ts';
+import type { SubscriptionStatus } from '../../src/protocol/subscriptions.ts';
 import { connectAdmin } from './kafka.ts';
 import { startTestSidecar } from './sidecar.ts';
 
