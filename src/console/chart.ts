@@ -1,7 +1,7 @@
 import type { LoadsView } from '../protocol/admin.ts';
 import { h, s } from './dom.ts';
 
-const HEIGHT = 140;
+const HEIGHT = 160;
 const AXIS = 16;
 const TOP = 12;
 
@@ -11,8 +11,9 @@ const TOP = 12;
  */
 export function loadsChart(loads: LoadsView): HTMLElement {
   const n = loads.partitions.length;
-  const bar = Math.max(6, Math.min(40, Math.floor(720 / Math.max(n, 1))));
-  const width = Math.max(240, n * bar);
+  const bar = Math.max(6, Math.min(48, Math.floor(720 / Math.max(n, 1))));
+  // Room on the right for the mean's label.
+  const width = n * bar + 64;
   const max = Math.max(1, ...loads.partitions.map((p) => p.groups));
   const y = (groups: number): number => TOP + (HEIGHT - TOP - AXIS) * (1 - groups / max);
   const mean = n === 0 ? 0 : loads.total / n;

@@ -54,13 +54,18 @@ export function table(caption: string, columns: string[], rows: Child[][]): HTML
 }
 
 /**
- * Replaces `into`'s children, keeping keyboard focus: the element focused before that carried a `data-focus`
- * key gets focus again in the new content, so a refresh every few seconds does not throw a keyboard user out.
+ * Replaces `into`'s children when they differ from the new ones. A refresh every few seconds mostly brings the
+ * same numbers: the elements then stay, with what the operator is typing, their focus, and a click under way (a
+ * button replaced between press and release gets no click). When they do change, the element focused before
+ * that carried a `data-focus` key gets focus again in the new content.
  */
 export function replace(into: Element, ...children: Child[]): void {
+  const next = document.createElement('div');
+  next.append(...nodes(children));
+  if (next.innerHTML === into.innerHTML) return;
   const active = document.activeElement;
   const key = active instanceof HTMLElement && into.contains(active) ? active.dataset.focus : undefined;
-  into.replaceChildren(...nodes(children));
+  into.replaceChildren(...next.childNodes);
   if (key === undefined) return;
   const again = [...into.querySelectorAll<HTMLElement>('[data-focus]')].find((el) => el.dataset.focus === key);
   again?.focus();

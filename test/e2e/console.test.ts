@@ -154,6 +154,7 @@ describe.skipIf(missing !== undefined)(`the operations console in a real browser
     // Used a moment ago: the sidecar's safety rule refuses, and the console says so as the CLI does.
     await page.getByLabel('Group', { exact: true }).fill('order-2');
     await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Group order-2' }).waitFor();
     await expect.poll(() => page.locator('#group-partition').textContent()).toBe(String(routed.get('order-2')));
     await page.getByRole('button', { name: 'Move…' }).click();
     await page.getByRole('button', { name: 'Move', exact: true }).click();
@@ -167,6 +168,7 @@ describe.skipIf(missing !== undefined)(`the operations console in a real browser
     const to = (from + 2) % 3;
     await page.getByLabel('Group', { exact: true }).fill('order-1');
     await page.getByRole('button', { name: 'Look up' }).click();
+    await page.getByRole('heading', { name: 'Group order-1' }).waitFor();
     await expect.poll(() => page.locator('#group-partition').textContent()).toBe(String(from));
     await page.getByLabel(/Move to partition/).fill(String(to));
     await page.getByRole('button', { name: 'Move…' }).click();
