@@ -14,15 +14,11 @@ export interface OverviewDeps {
 
 /** GET /admin/v1/overview: what the operations console reads every few seconds, in one call. */
 export async function overviewOf(deps: OverviewDeps): Promise<OverviewView> {
-  const subscriptions = deps.consume?.status() ?? [];
-  const hot: HotGroupView[] = subscriptions
-    .filter((s) => s.state !== 'stopped')
-    .flatMap((s) =>
-      deps
-        .consume!.runner(s.name)
-        .hotGroups(HOT_GROUPS_SHOWN)
-        .map((g) => ({ subscription: s.name, ...g })),
-    );
+  const { consume } = deps;
+  const subscriptions = consume?.status() ?? [];
+  // A stopped subscription's view of its partitions is stale (another replica has them now), as on /metrics.
+  const running = consume ? subscriptions.filter((s) => s.state !== 'stopped').map((s) => consume.runner(s.name)) : [];
+  const hot: HotGroupView[] = running.flatMap((r) => r.hotGroups(HOT_GROUPS_SHOWN).map((g) => ({ subscription: r.subscription.name, ...g })));
   return {
     version: deps.version,
     kafka_client: deps.kafkaClient,

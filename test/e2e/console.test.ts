@@ -135,6 +135,10 @@ describe.skipIf(missing !== undefined)(`the operations console in a real browser
     const writes = page.locator('section[aria-labelledby="writes-title"]');
     // The rate needs two readings, the second a refresh later.
     await expect.poll(() => writes.textContent(), { timeout: 15_000 }).toMatch(/Messages written\d+ \(\d+\.\d\/s\)Messages failed0 \(0\.0\/s\)/);
+    // The subscription's two blocked groups each hold their one record: the hot groups.
+    const hot = page.locator('section[aria-labelledby="hot-title"] tbody');
+    await expect.poll(() => hot.textContent(), { timeout: 15_000 }).toContain(`${subscription}0stuck-a1`);
+    expect(await hot.textContent()).toContain(`${subscription}0stuck-b1`);
     await screenshot(page, 'overview');
 
     // New groups appear in the chart on the next refresh, without a reload.
