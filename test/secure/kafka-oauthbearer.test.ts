@@ -47,7 +47,6 @@ describe.runIf(secured)('SASL OAUTHBEARER with a token file', () => {
       env: {
         KAFKA_SASL_MECHANISM: 'oauthbearer',
         KAFKA_SASL_OAUTHBEARER_TOKEN_FILE: tokenFile,
-        ROUTE_LOG: 'false',
         KAFKA_SASL_USERNAME: undefined,
         KAFKA_SASL_PASSWORD: undefined,
         KAFKA_SASL_PASSWORD_FILE: undefined,
