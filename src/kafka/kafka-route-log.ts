@@ -92,7 +92,10 @@ export class KafkaRouteLog implements RouteLog {
     );
   }
 
-  /** Rejects with ROUTE_LOG_UNAVAILABLE (retriable) when the read fails or does not end within the deadline. */
+  /**
+   * Rejects with ROUTE_LOG_UNAVAILABLE (retriable) when the read fails or does not end within the deadline;
+   * the rebuild that asked logs it once (state-loss.ts), not every request waiting on it.
+   */
   async read(topic: string): Promise<LoggedRoutes> {
     const { readTimeoutMs } = this.#options;
     const signal = AbortSignal.timeout(readTimeoutMs);
@@ -118,7 +121,7 @@ export class KafkaRouteLog implements RouteLog {
         timedOut
           ? `reading the routes of topic "${topic}" back from the route log "${this.#options.topic}" did not finish within ROUTE_LOG_READ_TIMEOUT (${readTimeoutMs} ms, ${routes.size} routes read); new MessageGroups of the topic wait for it, retry shortly`
           : `reading the routes of topic "${topic}" back from the route log "${this.#options.topic}" failed (${errorMessage(err)}); new MessageGroups of the topic wait for it, retry shortly`,
-        { cause: err, retryAfterSeconds: READ_RETRY_AFTER_S, field: 'messages' },
+        { cause: err, retryAfterSeconds: READ_RETRY_AFTER_S, summarized: true },
       );
     }
     return { routes, buckets };
