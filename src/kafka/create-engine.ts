@@ -1,15 +1,7 @@
-import type { KafkaCompression } from '../config/options.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { KafkaConnection } from './kafka-connection.ts';
-import type { KafkaClientName, KafkaEngine } from './kafka-engine.ts';
+import type { KafkaClientName, KafkaEngine, ProducerSettings } from './kafka-engine.ts';
 import type { LogTopicClient } from './log-topic-client.ts';
-
-/** How the engine's producer writes. */
-export interface ProducerSettings {
-  /** The write deadline: one request settles within it, retries included. */
-  writeTimeoutMs: number;
-  compression: KafkaCompression;
-}
 
 /**
  * The engine named by `KAFKA_CLIENT`. Only that engine's module (and its client library) is loaded: the
