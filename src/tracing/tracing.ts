@@ -33,7 +33,7 @@ export interface SpanOptions {
 
 export const NO_TRACE: TraceHeaders = Object.freeze({});
 
-// Version 00 has exactly these fields; an all-zero trace or span id is invalid (W3C Trace Context, section 3.2).
+// Version 00 has exactly these fields, in lowercase hex; an all-zero trace or span id is invalid (W3C Trace Context, 3.2).
 const TRACEPARENT = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
 /** The length W3C asks every participant to pass on at least; a longer tracestate is dropped rather than cut. */
 const MAX_TRACESTATE = 512;
@@ -61,7 +61,7 @@ export function tracingStarted(): void {
 
 /** The valid W3C Trace Context among headers read with `get`; tracestate only beside a valid traceparent. */
 export function traceHeadersOf(get: (name: string) => string | undefined): TraceHeaders {
-  const traceparent = get('traceparent')?.trim().toLowerCase();
+  const traceparent = get('traceparent')?.trim();
   if (traceparent === undefined || !TRACEPARENT.test(traceparent)) return NO_TRACE;
   const tracestate = get('tracestate')?.trim();
   return tracestate && tracestate.length <= MAX_TRACESTATE && PRINTABLE.test(tracestate) ? { traceparent, tracestate } : { traceparent };

@@ -138,11 +138,18 @@ describe('tracing (W3C Trace Context, OpenTelemetry over OTLP/HTTP)', () => {
     expect(one(again, 'route').attributes).toMatchObject({ 'ordered_sidecar.route.source': 'cache', 'ordered_sidecar.route.cache_hits': 1 });
   });
 
-  it('carries a traceparent of plain produce into its records too', async () => {
+  it("carries a traceparent of plain produce into its records too, but not over a message's own", async () => {
     const traceId = hex(16);
+    const own = `00-${hex(16)}-${hex(8)}-01`;
     const response = await postJson(
       `${sidecar.url}/v1/produce`,
-      { topic, messages: [{ partition: 1, value: 'plain-1' }] },
+      {
+        topic,
+        messages: [
+          { partition: 1, value: 'plain-1' },
+          { partition: 1, value: 'plain-own', headers: { traceparent: own } },
+        ],
+      },
       { traceparent: `00-${traceId}-${hex(8)}-01` },
     );
     expect(response.status).toBe(200);
@@ -150,7 +157,9 @@ describe('tracing (W3C Trace Context, OpenTelemetry over OTLP/HTTP)', () => {
     const spans = await spansOf(traceId);
     const write = one(spans, `send ${topic}`);
     expect(write.parentSpanId).toBe(one(spans, 'POST /v1/produce').spanId);
+    expect(write.attributes['messaging.batch.message_count']).toBe(2);
     expect(delivered.message.headers.traceparent).toBe(`00-${traceId}-${write.spanId}-01`);
+    expect((await deliveryOf('plain-own')).message.headers.traceparent).toBe(own);
   });
 
   it("the SDK passes the application's active trace context on to the sidecar", async () => {
