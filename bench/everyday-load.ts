@@ -181,12 +181,7 @@ export async function benchEveryday(settings: EverydaySettings): Promise<Section
   heading(
     `4b. Everyday load: a sidecar beside the direct @platformatic/kafka application at ${RATES.map(fmtInt).join(', ')} requests/s of ${SHAPE.messagesPerRequest} messages, ${settings.rounds} alternating phases of ${settings.phaseMs / 1000} s each, medians`,
   );
-  const admin = benchKafka().admin();
-  await admin.connect();
-  const redis = connectRedis();
-  const services = await servicePids(redis, KAFKA_BROKERS);
-  const prefix = benchPrefix();
-  const generator = new LoadGenerator();
+  const { admin, services, prefix, generator, close } = await openLoadBench();
   let sidecar: SidecarProcess | undefined;
   try {
     const engine = requestedEngine();
@@ -204,10 +199,24 @@ export async function benchEveryday(settings: EverydaySettings): Promise<Section
     return judge(results, idleRss, sidecar.engine.engine);
   } finally {
     await sidecar?.stop();
+    await close();
+  }
+}
+
+/** What a section of sidecar phases needs (Kafka admin, the services watched, a Redis prefix, the load generator), and its teardown. */
+export async function openLoadBench() {
+  const admin = benchKafka().admin();
+  await admin.connect();
+  const redis = connectRedis();
+  const services = await servicePids(redis, KAFKA_BROKERS);
+  const prefix = benchPrefix();
+  const generator = new LoadGenerator();
+  const close = async (): Promise<void> => {
     await generator.close();
     await dropPrefix(redis, prefix).finally(() => redis.quit());
     await admin.disconnect();
-  }
+  };
+  return { admin, services, prefix, generator, close };
 }
 
 const cores = (v: number | undefined): string => (v === undefined ? 'n/a' : fmtNum(v, 2));

@@ -1,12 +1,10 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { servicePids } from './support/cpu.ts';
-import { KAFKA_BROKERS, REDIS_URL, benchKafka, benchPrefix, connectRedis, createTopic, dropPrefix } from './support/env.ts';
+import { KAFKA_BROKERS, REDIS_URL, createTopic } from './support/env.ts';
 import { fmtInt, fmtMs, fmtNum, heading, note, table } from './support/format.ts';
-import { LoadGenerator } from './support/load-process.ts';
 import { ensureBuilt, startSidecarProcess, type SidecarProcess } from './support/sidecar-process.ts';
 import { PARTITIONS } from './support/throughput-rows.ts';
-import { SHAPE, median, runPhase, type Context, type Phase } from './everyday-load.ts';
+import { SHAPE, everydaySettings, median, openLoadBench, runPhase, type Context, type Phase } from './everyday-load.ts';
 
 /** The everyday rate (section 4b's `lowload` row): where a per-request cost shows against the sidecar's own. */
 const RATE = 1000;
@@ -51,16 +49,11 @@ async function otlpSink() {
  */
 export async function benchTracing(quick: boolean): Promise<void> {
   ensureBuilt();
-  const settings = { rounds: 3, phaseMs: quick ? 3000 : 5000, warmupMs: quick ? 1000 : 1500 };
+  const settings = everydaySettings(quick);
   heading(
     `7. Tracing on and off: ${fmtInt(RATE)} requests/s of ${SHAPE.messagesPerRequest} messages through a sidecar per mode, ${settings.rounds} alternating phases of ${settings.phaseMs / 1000} s each, medians`,
   );
-  const admin = benchKafka().admin();
-  await admin.connect();
-  const redis = connectRedis();
-  const services = await servicePids(redis, KAFKA_BROKERS);
-  const prefix = benchPrefix();
-  const generator = new LoadGenerator();
+  const { admin, services, prefix, generator, close } = await openLoadBench();
   const sink = await otlpSink();
   const sidecars: SidecarProcess[] = [];
   const topics: string[] = [];
@@ -103,8 +96,6 @@ export async function benchTracing(quick: boolean): Promise<void> {
     await Promise.all(sidecars.map((s) => s.stop()));
     await admin.deleteTopics({ topics }).catch(() => undefined);
     await sink.close();
-    await generator.close();
-    await dropPrefix(redis, prefix).finally(() => redis.quit());
-    await admin.disconnect();
+    await close();
   }
 }

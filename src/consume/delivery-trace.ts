@@ -36,7 +36,9 @@ export function tracedDelivery(
   });
 }
 
+/** Each trace of `traces` once, leaving out `parent`'s and records without one. */
 function distinctFrom(parent: TraceHeaders, traces: TraceHeaders[]): TraceHeaders[] {
-  const seen = new Set([parent.traceparent]);
-  return traces.filter((t) => t.traceparent !== undefined && !seen.has(t.traceparent) && seen.add(t.traceparent));
+  const byTraceparent = new Map<string, TraceHeaders>();
+  for (const t of traces) if (t.traceparent !== undefined && t.traceparent !== parent.traceparent) byTraceparent.set(t.traceparent, t);
+  return [...byTraceparent.values()];
 }
