@@ -23,7 +23,7 @@ afterAll(() => {
 });
 
 const [subscription] = parseSubscriptions({
-  subscriptions: [{ name: 'orders-app', topic: 'orders', consumer_group: 'cg', endpoint: 'http://127.0.0.1:1/deliver' }],
+  subscriptions: [{ name: 'orders-app', topic: 'orders', consumer_group: 'cg', endpoint: 'http://127.0.0.1:1/deliver', on_exhausted: 'block' }],
 });
 const TRACE_A = '0af7651916cd43dd8448eb211c80319c';
 const TRACE_B = '4bf92f3577b34da6a3ce929d0e0e4736';
