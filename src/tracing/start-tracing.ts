@@ -58,8 +58,21 @@ export async function startTracing(mode: TracingMode, env: Env, version: string,
   log.info('tracing on: spans go to the OTLP/HTTP endpoint of the OTEL_EXPORTER_OTLP_* variables', {
     endpoint: env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://localhost:4318',
   });
-  return { shutdown: () => provider.shutdown() };
+  return {
+    // A collector out of reach must not hold the exit for the exporter's own timeout (10 s and more).
+    shutdown: () =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`the last spans were not exported within ${SHUTDOWN_EXPORT_MS} ms`)), SHUTDOWN_EXPORT_MS);
+        provider
+          .shutdown()
+          .then(resolve, reject)
+          .finally(() => clearTimeout(timer));
+      }),
+  };
 }
+
+/** How long shutdown waits for the spans still buffered to be exported. */
+const SHUTDOWN_EXPORT_MS = 5000;
 
 /** The batch span processor's settings and their OTEL_BSP_* variables. */
 const BATCHING = [

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { ROOT_CONTEXT, context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -181,6 +183,28 @@ describe('tracing (W3C Trace Context, OpenTelemetry over OTLP/HTTP)', () => {
     const spans = await spansOf(traceId);
     expect(one(spans, 'POST /v1/ordered-produce').parentSpanId).toBe(appSpan);
     expect(parsed((await deliveryOf('from-sdk')).message.headers.traceparent).traceId).toBe(traceId);
+  });
+});
+
+describe('a collector that never answers', () => {
+  it('holds the shutdown for at most 5 s more, and the sidecar says the last spans were lost', async () => {
+    // Accepts the connection and never answers: the exporter's own timeout (10 s) would hold the exit.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => {
+      silent.closeAllConnections();
+      silent.close();
+    });
+    const stuck = await spawnSidecar(testOptions(), {
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, OTEL_BSP_SCHEDULE_DELAY: '600000' },
+    });
+    onTestFinished(() => stuck.stop());
+    await waitUntilReady(stuck.url);
+    expect((await postJson(`${stuck.url}/v1/ordered-produce`, { topic, messages: [{ message_group: 'g', value: 'buffered-span' }] })).status).toBe(200);
+    const started = Date.now();
+    expect(await stuck.stop()).toBe(0);
+    expect(Date.now() - started).toBeLessThan(9000);
+    expect(stuck.logs.join('\n')).toContain('exporting the last spans failed');
   });
 });
 
