@@ -198,7 +198,9 @@ describe('a collector that never answers', () => {
     const stuck = await spawnSidecar(testOptions(), {
       env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, OTEL_BSP_SCHEDULE_DELAY: '600000' },
     });
-    onTestFinished(() => stuck.stop());
+    onTestFinished(async () => {
+      await stuck.stop();
+    });
     await waitUntilReady(stuck.url);
     expect((await postJson(`${stuck.url}/v1/ordered-produce`, { topic, messages: [{ message_group: 'g', value: 'buffered-span' }] })).status).toBe(200);
     const started = Date.now();
