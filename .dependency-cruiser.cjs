@@ -101,6 +101,16 @@ module.exports = {
       to: { path: `node_modules/${client}/` },
     })),
     {
+      name: 'opentelemetry-sdk-on-demand',
+      comment: 'the OpenTelemetry SDK is imported dynamically, when tracing starts, so a sidecar with tracing off loads none of it',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: {
+        path: 'node_modules/@opentelemetry/(sdk-trace|exporter-trace-otlp-http|resources|core|context-async-hooks)/',
+        dependencyTypesNot: ['dynamic-import', 'type-only'],
+      },
+    },
+    {
       name: 'no-circular',
       comment:
         'a cycle means two modules cannot be understood or changed apart (a cycle closed only by type imports, such as a class and the object it hands itself to, is allowed: it is erased at run time)',
