@@ -9,6 +9,7 @@ import { Client } from '../../src/sdk/index.ts';
 import { deliveryEndpoint, waitFor } from '../support/delivery-endpoint.ts';
 import { postJson } from '../support/http.ts';
 import { createTopic } from '../support/kafka.ts';
+import { webhookViolation } from '../support/openapi-contract.ts';
 import { otlpReceiver, traceTree, type ReceivedSpan } from '../support/otlp-receiver.ts';
 import { spawnSidecar, testOptions, waitUntilReady, type SidecarProcess } from '../support/sidecar.ts';
 import { consumingSidecar, fileAdmin, subscriptionsFile } from '../support/subscriptions.ts';
@@ -120,6 +121,8 @@ describe('tracing (W3C Trace Context, OpenTelemetry over OTLP/HTTP)', () => {
     // ... and the delivery request the delivery span's, so the application's span joins the trace.
     expect(parsed(delivered.headers.traceparent)).toEqual({ traceId, parentId: delivery.spanId });
     expect(delivered.headers.tracestate).toBe('vendor=abc');
+    // The document's delivery webhook describes these headers.
+    expect(webhookViolation('delivery', delivered.headers, JSON.stringify(delivered.body))).toBeUndefined();
   });
 
   it('starts a trace when the caller sends none, and says when a route came from the cache', async () => {
