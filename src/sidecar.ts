@@ -5,11 +5,10 @@ import { createApp, createOpsApp } from './http/app.ts';
 import { HealthChecker } from './http/health.ts';
 import { PartitionWriter } from './writer/partition-writer.ts';
 import { defaultPartitioner } from './produce/key-partitioner.ts';
-import { createKafkaEngine } from './kafka/create-engine.ts';
+import { createKafkaEngine, createLogTopicClient } from './kafka/create-engine.ts';
 import { kafkaConnection, type KafkaConnection } from './kafka/kafka-connection.ts';
 import type { KafkaEngine } from './kafka/kafka-engine.ts';
 import { KafkaRouteLog } from './kafka/kafka-route-log.ts';
-import { kafkajsClient } from './kafka/kafkajs-client.ts';
 import { TopicMetadata } from './kafka/topic-metadata.ts';
 import { kafkaFailureCause } from './kafka/connection-problem.ts';
 import { warnWeakKafkaSecurity } from './kafka/kafka-security.ts';
@@ -34,6 +33,7 @@ import { warnIfAdminExposed } from './admin/admin-auth.ts';
 import { checkAckTimeoutsFit, readSubscriptionsFile } from './consume/subscriptions.ts';
 import { RedisBlockedStore } from './redis/blocked-store.ts';
 import { secretFile } from './config/secret-file.ts';
+import { startTracing } from './tracing/start-tracing.ts';
 
 export interface RunningSidecar {
   url: string;
@@ -55,6 +55,8 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   const apiToken = options.apiTokenFile === undefined ? options.apiToken : secretFile(options.apiTokenFile, 'API_TOKEN_FILE', log);
   const adminToken = options.adminTokenFile === undefined ? options.adminToken : secretFile(options.adminTokenFile, 'ADMIN_TOKEN_FILE', log);
   const metrics = new SidecarMetrics();
+  // Before anything that makes spans; with tracing off the SDK is never loaded.
+  const tracing = await startTracing(options.tracing, process.env, VERSION, log);
   warnWeakKafkaSecurity(options, log);
   const connection = kafkaConnection(options);
   const kafka = await createKafkaEngine(
@@ -77,7 +79,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   const replicated = await replicatedWrites(options, behaviour, log);
   const store = new RouterStore(gateway, options.redisPrefix, replicated);
   const metadata = new TopicMetadata((topic) => kafka.partitionCount(topic), options.metadataRefreshMs);
-  const routeLog = options.routeLog ? createRouteLog(options, connection, kafka, metrics, log) : undefined;
+  const routeLog = options.routeLog ? await createRouteLog(options, connection, kafka, metrics, log) : undefined;
   const router = new OrderedMessageRouter(store, (topic, how) => metadata.partitionCount(topic, how), { ...options, routeLog }, metrics, log);
   const cleaner = new MappingCleaner(store, options, metrics, log, routeLog);
   const writer = new PartitionWriter(kafka, { ...options, maxQueueWaitMs: options.kafkaWriteTimeoutMs }, metrics);
@@ -235,6 +237,8 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
         await new Promise((resolve) => opsServer.close(resolve));
       }
       await Promise.all([redis, replicated?.gateway.redis].map((client) => client?.quit().catch(() => client.disconnect())));
+      // Last, so the spans of the drained requests and deliveries are exported too.
+      await tracing?.shutdown().catch((err: unknown) => log.warn('exporting the last spans failed', { err }));
       log.info('shut down cleanly');
     })());
 
@@ -257,8 +261,14 @@ function unknownTopicAsUndefined(err: unknown): undefined {
   throw err;
 }
 
-/** The route log (ROUTE_LOG): written through the sidecar's engine with a writer of its own, read with kafkajs. */
-function createRouteLog(options: SidecarOptions, connection: KafkaConnection, kafka: KafkaEngine, metrics: SidecarMetrics, log: Logger): KafkaRouteLog {
+/** The route log (ROUTE_LOG): written through the sidecar's engine with a writer of its own, read with the engine's client library. */
+async function createRouteLog(
+  options: SidecarOptions,
+  connection: KafkaConnection,
+  kafka: KafkaEngine,
+  metrics: SidecarMetrics,
+  log: Logger,
+): Promise<KafkaRouteLog> {
   const writer = new PartitionWriter(
     kafka,
     { maxBatchMessages: options.maxBatchMessages, maxBatchBytes: options.maxBatchBytes, maxQueueWaitMs: options.kafkaWriteTimeoutMs },
@@ -266,9 +276,14 @@ function createRouteLog(options: SidecarOptions, connection: KafkaConnection, ka
   );
   return new KafkaRouteLog(
     writer,
-    kafkajsClient(connection, log),
+    await createLogTopicClient(options.kafkaClient, connection, log),
     (topic) => kafka.partitionCount(topic),
-    { topic: options.routeLogTopic, prefix: options.redisPrefix, replicationFactor: options.routeLogReplicationFactor, clientId: options.kafkaClientId },
+    {
+      topic: options.routeLogTopic,
+      prefix: options.redisPrefix,
+      replicationFactor: options.routeLogReplicationFactor,
+      readTimeoutMs: options.routeLogReadTimeoutMs,
+    },
     log,
   );
 }

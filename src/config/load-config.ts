@@ -6,6 +6,7 @@ import {
   KAFKA_COMPRESSIONS,
   METRICS_GROUP_NAMES,
   SASL_MECHANISMS,
+  TRACING_MODES,
   type SidecarOptions,
 } from './options.ts';
 import { parseDuration } from './parse-duration.ts';
@@ -157,6 +158,7 @@ export const SETTINGS: { [K in keyof Required<SidecarOptions>]: Setting<K> } = {
     parse: oneOf(METRICS_GROUP_NAMES),
   },
   logLevel: { env: 'LOG_LEVEL', help: 'debug, info, warn or error', parse: oneOf(LOG_LEVELS) },
+  tracing: { env: 'TRACING', help: 'OpenTelemetry traces: auto (by the OTEL_* variables), on or off', parse: oneOf(TRACING_MODES) },
   degradedRouting: {
     env: 'DEGRADED_ROUTING',
     help: 'Redis outage: reject unproven groups (503) or route them by hash (may split groups)',
@@ -184,6 +186,12 @@ export const SETTINGS: { [K in keyof Required<SidecarOptions>]: Setting<K> } = {
     env: 'ROUTE_LOG_REPLICATION_FACTOR',
     help: "replication factor the route log is created with (unset: the brokers' default)",
     parse: int(1, 32),
+  },
+  // Below the rebuild lock's lease (state-loss.ts), so a stuck read ends before another replica may take over.
+  routeLogReadTimeoutMs: {
+    env: 'ROUTE_LOG_READ_TIMEOUT',
+    help: 'longest a rebuild reads the route log; past it: 503 ROUTE_LOG_UNAVAILABLE',
+    parse: duration(100, 45_000),
   },
   subscriptionsFile: { env: 'SUBSCRIPTIONS_FILE', help: 'JSON file of subscriptions to consume and push to the application', parse: text },
   consumeBufferMessages: { env: 'CONSUME_BUFFER_MESSAGES', help: 'messages buffered per consumed partition before fetching pauses', parse: int(1) },
