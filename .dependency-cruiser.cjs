@@ -29,13 +29,15 @@ const LAYERS = {
   // kafka-route-log.ts the route log port of src/routing. The kafkajs engine writes through the SDK's
   // ResettableProducer (the fallback's producer, kept in the SDK because the SDK imports no server code).
   kafka: ['consume', 'routing', 'writer', 'errors', 'logging', 'config', 'metrics', 'protocol', 'sdk/resettable-producer.ts', 'sdk/retry-budget.ts'],
-  // src/redis/blocked-store.ts implements the blocked-group port that src/consume owns.
-  redis: ['routing', 'dedup', 'consume', 'errors', 'logging', 'config', 'protocol'],
+  // src/redis/blocked-store.ts implements the blocked-group port that src/consume owns; redis-admin-store.ts the
+  // AdminStore port of src/admin.
+  redis: ['routing', 'dedup', 'consume', 'admin/admin-store.ts', 'errors', 'logging', 'config', 'protocol'],
   produce: ['routing', 'dedup', 'writer', 'errors', 'logging', 'config', 'metrics', 'protocol'],
   consume: ['produce', 'errors', 'logging', 'config', 'metrics', 'protocol'],
-  // The admin tools read and change mappings through the Redis adapter's AdminStore (no port of their own yet).
-  admin: ['routing', 'produce', 'consume', 'redis', 'errors', 'logging', 'config', 'protocol'],
-  http: ['produce', 'consume', 'admin', 'errors', 'logging', 'config', 'metrics', 'protocol'],
+  // The admin tools read and change mappings through their own port (AdminStore), which src/redis implements.
+  admin: ['routing', 'produce', 'consume', 'errors', 'logging', 'config', 'protocol'],
+  // The admin part through its public entry only (the service); its routes and request parsing live here.
+  http: ['produce', 'consume', 'admin/index.ts', 'errors', 'logging', 'config', 'metrics', 'protocol'],
   // The CLI reads the admin API's answers through the protocol's types.
   cli: ['admin', 'consume', 'config', 'logging', 'errors', 'protocol'],
   // The client SDK: the protocol only, so its package carries no server library.
@@ -55,7 +57,7 @@ const CLIENTS = {
   'cluster-key-slot': ['redis'],
   kafkajs: ['kafka', 'sdk'],
   '@platformatic/kafka': ['kafka', 'sdk'],
-  express: ['http', 'admin'],
+  express: ['http'],
   'prom-client': ['metrics', 'sdk'],
 };
 
