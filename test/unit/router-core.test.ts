@@ -292,7 +292,13 @@ describe('outage entry', () => {
     const r = router();
     const known = await r.route('t', 'known');
     store.failure = 'outage';
-    await expect(r.route('t', 'stranger')).rejects.toMatchObject({ code: 'ROUTING_UNAVAILABLE', status: 503, retriable: true, retryAfterSeconds: 1 });
+    await expect(r.route('t', 'stranger')).rejects.toMatchObject({
+      code: 'ROUTING_UNAVAILABLE',
+      reason: 'outage',
+      status: 503,
+      retriable: true,
+      retryAfterSeconds: 1,
+    });
     expect(r.degraded).toBe(true);
     expect(metrics.degradedMode.value).toBe(1);
     expect(await r.route('t', 'known')).toBe(known);
@@ -329,7 +335,13 @@ describe('routes the replicas have not acknowledged', () => {
   it('are refused with a retriable 503, never cached, and do not start degraded mode', async () => {
     const r = router();
     store.failure = 'unreplicated';
-    await expect(r.routeAll('t', ['new', 'new'])).rejects.toMatchObject({ code: 'ROUTING_UNAVAILABLE', status: 503, retryAfterSeconds: 1, summarized: true });
+    await expect(r.routeAll('t', ['new', 'new'])).rejects.toMatchObject({
+      code: 'ROUTING_UNAVAILABLE',
+      reason: 'replica_acks',
+      status: 503,
+      retryAfterSeconds: 1,
+      summarized: true,
+    });
     await expect(r.routeAll('t', ['new'])).rejects.toMatchObject({ code: 'ROUTING_UNAVAILABLE' });
     expect(store.calls.route).toBe(2); // asked again: the refused route was not cached
     expect(r.degraded).toBe(false);
