@@ -3,7 +3,7 @@ import https from 'node:https';
 import type { Logger } from '../logging/logger.ts';
 import { authHeaders, readCaBundle, type AuthHeaders } from './delivery-auth.ts';
 import { deliveryBody, type Delivery, type DeliveryResult } from './delivery.ts';
-import { parseRetryAfter } from './retry-backoff.ts';
+import { parseRetryAfter } from '../retry/retry.ts';
 import type { Subscription } from './subscriptions.ts';
 
 /** Part of an error answer kept for the logs and the dead-letter header; the rest is read and dropped. */

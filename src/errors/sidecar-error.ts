@@ -36,9 +36,8 @@ export class SidecarError extends CodedError {
 
 export const invalid = (field: string, reason: string): SidecarError => new SidecarError('INVALID_REQUEST', `${field}: ${reason}`, { field });
 
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
+/** Re-exported for the server's layers that may import errors/ but not protocol/ (the writer core). */
+export { errorMessage } from '../protocol/error-message.ts';
 
 /** Seconds a client should wait after Redis said it cannot serve now (a slot moving, a failover, loading). */
 const STORE_BUSY_RETRY_AFTER_S = 1;
