@@ -45,33 +45,34 @@ export class StoreRouting {
   }
 
   async route(topic: string, group: string, afterLoss = false): Promise<number> {
-    if (this.#deps.loss.isLost(topic)) await this.#deps.recovery.recover(topic);
-    const [state, partitions] = await Promise.all([this.#deps.topics.state(topic), this.#deps.partitions(topic)]);
+    const { store, routeLog, routes, topics, loss, recovery, degraded, unacknowledged, groupsCreated, now } = this.#deps;
+    if (loss.isLost(topic)) await recovery.recover(topic);
+    const [state, partitions] = await Promise.all([topics.state(topic), this.#deps.partitions(topic)]);
     const hash = groupHash(group);
-    const confirmedAt = this.#deps.now();
-    const provisional = this.#deps.routes.cache.peek(topic, group);
+    const confirmedAt = now();
+    const provisional = routes.cache.peek(topic, group);
     try {
       if (provisional?.confirmedAt === Number.NEGATIVE_INFINITY) {
         // Hashed while degraded but not recorded then: record the partition it used, so it does not move.
-        const recorded = await this.#deps.degraded.record({ topic, group, hash, partition: provisional.partition });
-        this.#deps.unacknowledged.acknowledged();
+        const recorded = await degraded.record({ topic, group, hash, partition: provisional.partition });
+        unacknowledged.acknowledged();
         await this.#logRoute(topic, state, group, recorded);
-        this.#deps.routes.confirmed(topic, group, recorded, hash, confirmedAt);
+        routes.confirmed(topic, group, recorded, hash, confirmedAt);
         return recorded;
       }
-      const { partition, created, unlogged } = await this.#deps.store.route(topic, state, group, hash, partitions, this.#deps.routeLog !== undefined);
-      this.#deps.unacknowledged.acknowledged();
-      if (created) this.#deps.groupsCreated.inc({ topic });
+      const { partition, created, unlogged } = await store.route(topic, state, group, hash, partitions, routeLog !== undefined);
+      unacknowledged.acknowledged();
+      if (created) groupsCreated.inc({ topic });
       if (partition >= partitions) await this.#confirmPartitionExists(topic, group, partition);
       // In the log before anything is cached or produced, as with the replicas' acknowledgement above.
       if (unlogged) await this.#logRoute(topic, state, group, partition);
-      this.#deps.routes.confirmed(topic, group, partition, hash, confirmedAt);
+      routes.confirmed(topic, group, partition, hash, confirmedAt);
       return partition;
     } catch (err) {
       if (err instanceof StoreOnHoldError) throw onHold(topic, err.reason);
       if (!(err instanceof StoreStateLostError) || afterLoss) throw err;
       // Routed with an epoch this replica has since replaced: not a new loss, just retry with the current one.
-      if (this.#deps.topics.known(topic)?.epoch === state.epoch) this.#deps.loss.noteLost(topic);
+      if (topics.known(topic)?.epoch === state.epoch) loss.noteLost(topic);
       return this.route(topic, group, true);
     }
   }
