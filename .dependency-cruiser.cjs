@@ -3,9 +3,9 @@
  * point inward: `routing`, `dedup` and `writer` are the core and own their ports; `redis` and `kafka` are adapters that
  * implement them; `produce`, `consume` and `admin` are application layers; `http`, `cli` and `sdk` are the
  * edges; `errors`, `logging` and `metrics` are leaves anyone may use (the core excepted for metrics: it
- * declares the few instruments it needs). `protocol` is the wire (JSON shapes, error codes, constants): it
- * imports nothing, and the SDK imports nothing else, so the SDK package (packages/sdk) ships without the
- * server's libraries. The files at the top of src/ (sidecar.ts, cli.ts, consumption.ts) are the
+ * declares the few instruments it needs). `protocol` is the wire (JSON shapes, error codes, constants) and
+ * `retry` the backoff both sides use: they import nothing, and the SDK imports nothing else, so the SDK
+ * package (packages/sdk) ships without the server's libraries. The files at the top of src/ (sidecar.ts, cli.ts, consumption.ts) are the
  * composition root and may import anything; no folder imports them. README.md ("Architecture") draws this.
  *
  *   npx depcruise src --config .dependency-cruiser.cjs      (part of `npm run typecheck`)
@@ -17,6 +17,9 @@
  */
 const LAYERS = {
   protocol: [],
+  // Backoff with jitter, Retry-After and the Kafka client's retry budget: shared by the server and the SDK
+  // package (which compiles it with src/sdk), so it imports nothing.
+  retry: [],
   errors: ['protocol'],
   logging: [],
   metrics: [],
@@ -30,18 +33,20 @@ const LAYERS = {
   // src/kafka/consumer implements the consumer port that src/consume owns; the engines, the writer's send port;
   // kafka-route-log.ts the route log port of src/routing. The kafkajs engine writes through the SDK's
   // ResettableProducer (the fallback's producer, kept in the SDK because the SDK imports no server code).
-  kafka: ['consume', 'routing', 'writer', 'errors', 'logging', 'config', 'metrics', 'protocol', 'sdk/resettable-producer.ts', 'sdk/retry-budget.ts'],
-  // src/redis/blocked-store.ts implements the blocked-group port that src/consume owns.
-  redis: ['routing', 'dedup', 'consume', 'errors', 'logging', 'config', 'protocol'],
+  kafka: ['consume', 'routing', 'writer', 'errors', 'logging', 'config', 'metrics', 'protocol', 'retry', 'sdk/resettable-producer.ts'],
+  // src/redis/blocked-store.ts implements the blocked-group port that src/consume owns; redis-admin-store.ts the
+  // AdminStore port of src/admin.
+  redis: ['routing', 'dedup', 'consume', 'admin/admin-store.ts', 'errors', 'logging', 'config', 'protocol'],
   produce: ['routing', 'dedup', 'writer', 'errors', 'logging', 'config', 'metrics', 'protocol', 'tracing'],
-  consume: ['produce', 'errors', 'logging', 'config', 'metrics', 'protocol', 'tracing'],
-  // The admin tools read and change mappings through the Redis adapter's AdminStore (no port of their own yet).
-  admin: ['routing', 'produce', 'consume', 'redis', 'errors', 'logging', 'config', 'protocol'],
-  http: ['produce', 'consume', 'admin', 'errors', 'logging', 'config', 'metrics', 'protocol', 'tracing'],
+  consume: ['produce', 'errors', 'logging', 'config', 'metrics', 'protocol', 'retry', 'tracing'],
+  // The admin tools read and change mappings through their own port (AdminStore), which src/redis implements.
+  admin: ['routing', 'produce', 'consume', 'errors', 'logging', 'config', 'protocol'],
+  // The admin part through its public entry only (the service); its routes and request parsing live here.
+  http: ['produce', 'consume', 'admin/index.ts', 'errors', 'logging', 'config', 'metrics', 'protocol', 'tracing'],
   // The CLI reads the admin API's answers through the protocol's types.
   cli: ['admin', 'consume', 'config', 'logging', 'errors', 'protocol'],
-  // The client SDK: the protocol only, so its package carries no server library.
-  sdk: ['protocol'],
+  // The client SDK: the protocol and the retry module only, so its package carries no server library.
+  sdk: ['protocol', 'retry'],
   // The operations console runs in the browser: it reads the admin API's answers through the protocol's types only.
   console: ['protocol'],
 };
@@ -49,6 +54,7 @@ const LAYERS = {
 /** npm packages a folder may import at all (besides node: built-ins); folders not named here may import any. */
 const PACKAGES = {
   protocol: [],
+  retry: [],
   // Optional peer dependencies of the SDK package, loaded only by the clients that use them.
   sdk: ['kafkajs', 'prom-client', '@opentelemetry/api'],
   // Bundled for the browser: no npm package (and so nothing of the server's) goes in.
@@ -61,7 +67,7 @@ const CLIENTS = {
   'cluster-key-slot': ['redis'],
   kafkajs: ['kafka', 'sdk'],
   '@platformatic/kafka': ['kafka', 'sdk'],
-  express: ['http', 'admin'],
+  express: ['http'],
   'prom-client': ['metrics', 'sdk'],
   '@opentelemetry/api': ['tracing', 'sdk'],
   // The OpenTelemetry SDK: loaded by src/tracing/start-tracing.ts only; the cores and adapters never see it.

@@ -1,5 +1,5 @@
 /**
- * Ordered consumption benchmark (issue 10), against the real Kafka and Redis:
+ * Ordered consumption benchmark, against the real Kafka and Redis:
  *   a) one partition, 64 MessageGroups, an endpoint taking 10 ms per delivery: the sidecar's push delivery
  *      against a plain one-at-a-time kafkajs consumer doing the same HTTP call (target: at least 40x);
  *   b) a fast endpoint and batch_max_messages 100 (target: at least 50K messages/s delivered).

@@ -27,9 +27,9 @@ import { DedupWindow } from './dedup/dedup-window.ts';
 import { MappingCleaner } from './routing/cleanup.ts';
 import { OrderedMessageRouter } from './routing/router.ts';
 import { VERSION } from './version.ts';
-import { AdminStore } from './redis/admin-store.ts';
-import { AdminService } from './admin/admin-service.ts';
-import { warnIfAdminExposed } from './admin/admin-auth.ts';
+import { RedisAdminStore } from './redis/redis-admin-store.ts';
+import { AdminService } from './admin/index.ts';
+import { warnIfAdminExposed } from './http/bearer-token.ts';
 import { checkAckTimeoutsFit, readSubscriptionsFile } from './consume/subscriptions.ts';
 import { RedisBlockedStore } from './redis/blocked-store.ts';
 import { secretFile } from './config/secret-file.ts';
@@ -147,7 +147,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   consumption?.service.start();
 
   const adminService = new AdminService({
-    store: new AdminStore(store),
+    store: new RedisAdminStore(gateway, options.redisPrefix, store),
     partitionCount: (t) => metadata.partitionCount(t),
     forget: (t, g) => router.forget(t, g),
     routeLog,

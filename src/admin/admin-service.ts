@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SidecarError } from '../errors/sidecar-error.ts';
 import type { Logger } from '../logging/logger.ts';
-import type { AdminStore } from '../redis/admin-store.ts';
+import type { AdminStore } from './admin-store.ts';
 import { groupHash } from '../routing/hashing.ts';
 import { loadDeviation } from '../routing/least-loaded.ts';
 import type { BackfillView, ChangeView, GroupPage, LoadsView, MappingView, RebuildView, ResumeView } from '../protocol/admin.ts';
@@ -68,12 +68,12 @@ export class AdminService {
   }
 
   topics(): Promise<string[]> {
-    return this.#deps.store.router.topics();
+    return this.#deps.store.topics();
   }
 
   async mapping(topic: string, group: string): Promise<MappingView> {
     const buckets = await this.#buckets(topic);
-    const stored = buckets === undefined ? undefined : await this.#deps.store.router.lookup(topic, buckets, group, groupHash(group));
+    const stored = buckets === undefined ? undefined : await this.#deps.store.lookup(topic, buckets, group, groupHash(group));
     if (!stored) throw notMapped(topic, group);
     return { topic, group, partition: stored.partition, last_access: stored.lastAccess.toISOString() };
   }
@@ -88,7 +88,7 @@ export class AdminService {
   /** Groups per partition, every partition Kafka has (empty ones included). */
   async loads(topic: string): Promise<LoadsView> {
     const count = await this.#deps.partitionCount(topic);
-    const loads = await this.#deps.store.router.loads(topic, count);
+    const loads = await this.#deps.store.loads(topic, count);
     return {
       topic,
       partitions: loads.map((groups, partition) => ({ partition, groups })),
@@ -116,7 +116,7 @@ export class AdminService {
 
   async #change(topic: string, group: string, to: number | undefined): Promise<ChangeView> {
     const buckets = await this.#buckets(topic);
-    const stored = buckets === undefined ? undefined : await this.#deps.store.router.lookup(topic, buckets, group, groupHash(group));
+    const stored = buckets === undefined ? undefined : await this.#deps.store.lookup(topic, buckets, group, groupHash(group));
     if (buckets === undefined || !stored) throw notMapped(topic, group);
     if (to === stored.partition) {
       throw new SidecarError('CONFLICT', `group "${group}" is already mapped to partition ${to}`, { field: 'partition' });
@@ -191,7 +191,7 @@ export class AdminService {
   }
 
   #buckets(topic: string): Promise<number | undefined> {
-    return this.#deps.store.router.bucketCount(topic);
+    return this.#deps.store.bucketCount(topic);
   }
 }
 

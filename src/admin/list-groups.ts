@@ -1,5 +1,5 @@
 import type { GroupPage, GroupView } from '../protocol/admin.ts';
-import type { AdminStore } from '../redis/admin-store.ts';
+import type { AdminStore } from './admin-store.ts';
 import { START, decodeCursor, encodeCursor, type ListPosition } from './list-cursor.ts';
 
 /** Buckets per pipelined round trip when walking fresh buckets: most are tiny or empty in a sparse topic. */

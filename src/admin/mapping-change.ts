@@ -1,6 +1,6 @@
 import { SidecarError } from '../errors/sidecar-error.ts';
 import type { Logger } from '../logging/logger.ts';
-import type { AdminStore, ReassignOutcome, Reassignment } from '../redis/admin-store.ts';
+import type { AdminStore, ReassignOutcome, Reassignment } from './admin-store.ts';
 import { groupHash } from '../routing/hashing.ts';
 
 export interface ChangeTiming {
@@ -69,7 +69,7 @@ export async function applyChange(
   const base: Reassignment = { group: req.group, hash: groupHash(req.group), from: req.from, to: req.to, minIdleMs: timing.minIdleMs, dryRun: true };
   check(await store.reassign(topic, buckets, base), req, timing);
 
-  await store.router.bumpGeneration(topic);
+  await store.bumpGeneration(topic);
   await timing.sleep(timing.waitMs);
 
   await logChange(req.to ?? null);
@@ -77,7 +77,7 @@ export async function applyChange(
   if (applied.status !== 'ok') await logChange(applied.status === 'missing' ? null : applied.partition);
   const outcome = check(applied, req, timing);
   try {
-    await store.router.bumpGeneration(topic);
+    await store.bumpGeneration(topic);
   } catch (err) {
     // The change is made; touches of any stale cached copy now fail (the mapping names another partition)
     // and drop it within one flush. Worth a warning, not a failed request.

@@ -3,7 +3,7 @@ import https from 'node:https';
 import type { Logger } from '../logging/logger.ts';
 import { authHeaders, readCaBundle, type AuthHeaders } from './delivery-auth.ts';
 import { deliveryBody, type Delivery, type DeliveryResult } from './delivery.ts';
-import { parseRetryAfter } from './retry-backoff.ts';
+import { parseRetryAfter } from '../retry/retry.ts';
 import type { Subscription } from './subscriptions.ts';
 import { tracedDelivery } from './delivery-trace.ts';
 import type { TraceHeaders } from '../tracing/tracing.ts';

@@ -4,7 +4,7 @@ import type { ConsumedRecord } from './consumer-engine.ts';
 import { groupOf, type Delivery, type DeliveryResult } from './delivery.ts';
 import { GroupQueue } from './group-queue.ts';
 import { OffsetTracker } from './offset-tracker.ts';
-import { retryDelayMs, type BackoffPolicy } from './retry-backoff.ts';
+import { backoffMs, type Backoff } from '../retry/retry.ts';
 import type { OnExhausted } from './subscriptions.ts';
 
 /** The dead-letter topic refused the records for good (too large, invalid group): retrying cannot help. */
@@ -12,7 +12,10 @@ export class DeadLetterRejected extends Error {
   override name = 'DeadLetterRejected';
 }
 
-export interface DispatchPolicy extends BackoffPolicy {
+export interface DispatchPolicy {
+  /** Backoff between attempts (src/retry): from this, doubling, up to `retryBackoffMaxMs`; an endpoint's Retry-After is a floor. */
+  retryBackoffMs: number;
+  retryBackoffMaxMs: number;
   maxInFlightGroups: number;
   batchMaxMessages: number;
   maxAttempts: number;
@@ -89,6 +92,7 @@ const BUSY = new Set(['ready', 'delivering', 'dead-lettering', 'backoff']);
  */
 export class GroupDispatcher {
   readonly #policy: DispatchPolicy;
+  readonly #backoffBounds: Backoff;
   readonly #ports: DispatchPorts;
   readonly #partitions = new Map<number, PartitionState>();
   /** Groups waiting for a slot, oldest first; entries whose phase moved on are skipped when popped. */
@@ -100,6 +104,7 @@ export class GroupDispatcher {
 
   constructor(policy: DispatchPolicy, ports: DispatchPorts) {
     this.#policy = policy;
+    this.#backoffBounds = { initialMs: policy.retryBackoffMs, maxMs: policy.retryBackoffMaxMs };
     this.#ports = ports;
   }
 
@@ -397,7 +402,7 @@ export class GroupDispatcher {
         this.#ports.observer.failed(delivery, result.error, undefined);
         this.#exhausted(state, group, delivery);
       } else {
-        const wait = retryDelayMs(delivery.attempt, this.#policy, this.#ports.random, result.retryAfterMs);
+        const wait = backoffMs(this.#backoffBounds, delivery.attempt, this.#ports.random, result.retryAfterMs);
         this.#ports.observer.failed(delivery, result.error, wait);
         this.#backoff(state, group, wait, () => {
           delivery.attempt++;
@@ -444,7 +449,7 @@ export class GroupDispatcher {
           group.lastError = `${error}; dead-letter write rejected: ${err.message}`;
           this.#setPhase(state, group, 'blocked');
           this.#ports.observer.blocked(delivery, group.lastError);
-        } else this.#backoff(state, group, retryDelayMs(delivery.attempt, this.#policy, this.#ports.random), () => this.#exhausted(state, group, delivery));
+        } else this.#backoff(state, group, backoffMs(this.#backoffBounds, delivery.attempt, this.#ports.random), () => this.#exhausted(state, group, delivery));
         this.#pump();
       },
     );

@@ -1,10 +1,9 @@
-import { ERROR_CODES, type ErrorCode } from '../protocol/error-codes.ts';
-import { StoreBusyError, StoreRefusedError, StoreUnreachableError } from './store-errors.ts';
+import type { ErrorCode } from '../protocol/error-codes.ts';
+import { CodedError } from './coded-error.ts';
+import { StoreBusyError, StoreError, StoreUnreachableError } from './store-errors.ts';
 
-export class SidecarError extends Error {
-  readonly code: ErrorCode;
-  readonly status: number;
-  readonly retriable: boolean;
+/** A failure as a request is answered with it: its code, status and retriability (CodedError), the field, Retry-After. */
+export class SidecarError extends CodedError {
   /** The request field the error is about, in JSON-path style (`messages[3].message_group`). */
   readonly field: string | undefined;
   /** When a retry may succeed, in seconds; sent as `Retry-After`. */
@@ -16,11 +15,8 @@ export class SidecarError extends Error {
   readonly summarized: boolean;
 
   constructor(code: ErrorCode, message: string, options: { field?: string; cause?: unknown; retryAfterSeconds?: number; summarized?: boolean } = {}) {
-    super(message, { cause: options.cause });
+    super(code, message, { cause: options.cause });
     this.name = 'SidecarError';
-    this.code = code;
-    this.status = ERROR_CODES[code].status;
-    this.retriable = ERROR_CODES[code].retriable;
     this.field = options.field;
     this.retryAfterSeconds = options.retryAfterSeconds;
     this.summarized = options.summarized ?? false;
@@ -40,30 +36,29 @@ export class SidecarError extends Error {
 
 export const invalid = (field: string, reason: string): SidecarError => new SidecarError('INVALID_REQUEST', `${field}: ${reason}`, { field });
 
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
+/** Re-exported for the server's layers that may import errors/ but not protocol/ (the writer core). */
+export { errorMessage } from '../protocol/error-message.ts';
 
 /** Seconds a client should wait after Redis said it cannot serve now (a slot moving, a failover, loading). */
 const STORE_BUSY_RETRY_AFTER_S = 1;
 
 /**
- * A failure of the shared store (Redis) as every API path reports it: a retriable 503, since the store may
- * answer the next try. Undefined for anything else, which stays what it was (a defect remains a 500).
- * An outage (connection lost, or commands unanswered in a row) is logged where the sidecar notices it (the
- * connection's error, routing's degraded mode), and a busy store is counted by routing_failures_total{reason="busy"}
- * (a slot migration answers busy to every request of its topic for its whole length), so the requests they
- * refuse are logged at debug only.
+ * A failure of the shared store (Redis) as every API path reports it: the store error's own code (a retriable
+ * 503), since the store may answer the next try. Undefined for anything else, which stays what it was (a
+ * defect remains a 500). An outage (connection lost, or commands unanswered in a row) is logged where the
+ * sidecar notices it (the connection's error, routing's degraded mode), and a busy store is counted by
+ * routing_failures_total{reason="busy"} (a slot migration answers busy to every request of its topic for its
+ * whole length), so the requests they refuse are logged at debug only.
  */
 export function storeUnavailable(err: unknown, doing: string): SidecarError | undefined {
+  if (!(err instanceof StoreError)) return undefined;
   if (err instanceof StoreBusyError) {
-    return new SidecarError('ROUTING_UNAVAILABLE', `${doing}: ${err.message}; nothing was written, retry shortly`, {
+    return new SidecarError(err.code, `${doing}: ${err.message}; nothing was written, retry shortly`, {
       cause: err,
       retryAfterSeconds: STORE_BUSY_RETRY_AFTER_S,
       summarized: true,
     });
   }
-  if (!(err instanceof StoreUnreachableError || err instanceof StoreRefusedError)) return undefined;
   const summarized = err instanceof StoreUnreachableError && err.outage;
-  return new SidecarError('ROUTING_UNAVAILABLE', `${doing}: ${errorMessage(err)}`, { cause: err, summarized });
+  return new SidecarError(err.code, `${doing}: ${err.message}`, { cause: err, summarized });
 }

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
-import { createAdminRouter, type AdminRouterDeps } from '../admin/admin-router.ts';
-import { requireBearerToken, type BearerToken } from '../admin/admin-auth.ts';
-import { requireJson } from '../admin/json-body.ts';
+import { createAdminRouter, type AdminRouterDeps } from './admin-routes.ts';
+import { requireBearerToken, type BearerToken } from './bearer-token.ts';
+import { requireJson } from './json-body.ts';
 import { SidecarError, storeUnavailable } from '../errors/sidecar-error.ts';
 import type { Logger } from '../logging/logger.ts';
 import { inRequest } from '../logging/request-context.ts';

@@ -7,7 +7,7 @@ import type { KafkaEngine, ProducerSettings } from './kafka-engine.ts';
 import { fromKafkaError } from './kafka-errors.ts';
 import type { BatchOutcome, PartitionBatch } from '../writer/send-port.ts';
 import { ResettableProducer } from '../sdk/resettable-producer.ts';
-import { retryBudget } from '../sdk/retry-budget.ts';
+import { retryBudget } from '../retry/retry.ts';
 
 const KAFKAJS_CODECS = {
   none: CompressionTypes.None,
@@ -20,7 +20,7 @@ const KAFKAJS_CODECS = {
 /**
  * kafkajs (KAFKA_CLIENT=kafkajs). Its idempotent producer keeps a failed batch's sequence numbers, so the
  * producer is replaced after every failed send (ResettableProducer); its retries and request timeouts are
- * derived from the write deadline (retry-budget.ts), which bounds one send.
+ * derived from the write deadline (src/retry/retry.ts), which bounds one send.
  */
 export class KafkajsEngine implements KafkaEngine {
   readonly name = 'kafkajs';

@@ -7,7 +7,7 @@ import { reportRefusal } from './connection-problem.ts';
 import { platformaticSecurity } from './kafka-security.ts';
 import type { KafkaEngine, ProducerSettings } from './kafka-engine.ts';
 import { fromKafkaError, partitionOutcomes } from './kafka-errors.ts';
-import { retryBudget, type RetryBudget } from '../sdk/retry-budget.ts';
+import { retryBudget, type RetryBudget } from '../retry/retry.ts';
 
 type Payload = Buffer | string | null;
 type PayloadOptions = ProduceOptions<Payload, Payload, string, string>;

@@ -4,7 +4,8 @@ import type { KeyPartitioner } from './key-partitioner.ts';
 import type { OrderedMessageRouter } from '../routing/router.ts';
 import type { DedupWindow } from '../dedup/dedup-window.ts';
 import type { Logger } from '../logging/logger.ts';
-import { StoreBusyError, StoreNotReplicatedError, StoreRefusedError, StoreUnreachableError } from '../errors/store-errors.ts';
+import { StoreBusyError, StoreRefusedError, StoreUnreachableError } from '../errors/store-errors.ts';
+import { RoutingRefusal } from '../routing/routing-refusal.ts';
 import type { Outcome } from '../dedup/dedup-store.ts';
 import type { MessageResult, ProduceResponse } from '../protocol/produce.ts';
 import type { OutgoingRecord, ProduceMode } from '../writer/partition-writer.ts';
@@ -69,11 +70,8 @@ export class ProduceService {
         return routed.partitions;
       });
     } catch (err) {
-      if (err instanceof SidecarError) {
-        if (err.code === 'ROUTING_UNAVAILABLE')
-          metrics.routingFailures.inc({ reason: err.cause instanceof StoreNotReplicatedError ? 'replica_acks' : 'outage' });
-        throw err;
-      }
+      if (err instanceof RoutingRefusal) metrics.routingFailures.inc({ reason: err.reason });
+      if (err instanceof SidecarError) throw err;
       // Anything but a store failure is a defect: a 500 with its stack, nothing written.
       const unavailable = storeUnavailable(err, 'cannot route MessageGroups');
       if (!unavailable) throw err;

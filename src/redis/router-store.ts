@@ -4,6 +4,7 @@ import type { ReplicatedWrites } from './replica-acks.ts';
 import { randomUUID } from 'node:crypto';
 import type { RestoreStore, RouteOutcome, RouteStore, TopicHold, TopicRegistration, TopicStamp, TopicState, TouchEntry } from '../routing/route-store.ts';
 import type { CleanupStore, RemovedMapping } from '../routing/cleanup.ts';
+import type { LoadsStore } from '../routing/load-refresher.ts';
 import { StoreOnHoldError, StoreStateLostError } from '../errors/store-errors.ts';
 import { STATE_FORMAT, checkStateFormat } from './state-format.ts';
 import { bucketOf, groupHash as groupHashOf, preferenceOrder } from '../routing/hashing.ts';
@@ -15,48 +16,38 @@ const RESTORE_CHUNK = 500;
 const lost = (topic: string): StoreStateLostError =>
   new StoreStateLostError(`Redis no longer holds the routing state of topic "${topic}" this replica registered (its epoch is gone or another)`);
 
-export interface StoredMapping {
-  partition: number;
-  lastAccess: Date;
-}
-
-export function parseMapping(value: string): StoredMapping {
-  const [partition, minute] = value.split(':');
-  return { partition: Number(partition), lastAccess: new Date(Number(minute) * 60_000) };
-}
-
-/** The one typed gateway to the router's Redis state; nothing else issues router commands. */
-export class RouterStore implements RouteStore, RestoreStore, CleanupStore {
-  readonly gateway: RedisGateway;
-  readonly redis: RedisClient;
-  readonly prefix: string;
-  readonly #keys = new Map<string, TopicKeys>();
+/** The routing core's ports on the router's Redis state (the admin tools' port is RedisAdminStore, same keys). */
+export class RouterStore implements RouteStore, RestoreStore, CleanupStore, LoadsStore {
+  readonly #gateway: RedisGateway;
+  readonly #redis: RedisClient;
+  readonly #prefix: string;
+  readonly #topicKeys = new Map<string, TopicKeys>();
   /** Where mappings the sidecar produces on are written, when replicas must acknowledge them first (REDIS_REPLICA_ACKS). */
   readonly #replicated: ReplicatedWrites | undefined;
 
   constructor(gateway: RedisGateway, prefix: string, replicated?: ReplicatedWrites) {
-    this.gateway = gateway;
-    this.redis = gateway.redis;
-    this.prefix = prefix;
+    this.#gateway = gateway;
+    this.#redis = gateway.redis;
+    this.#prefix = prefix;
     this.#replicated = replicated;
   }
 
   /** One round trip per connection: resolves once Redis answers on each (an outage ends only when routes can be written too). */
   async ping(): Promise<void> {
     const replicated = this.#replicated?.gateway;
-    await Promise.all([this.gateway.run(() => this.redis.ping()), replicated?.run(() => replicated.redis.ping())]);
+    await Promise.all([this.#gateway.run(() => this.#redis.ping()), replicated?.run(() => replicated.redis.ping())]);
   }
 
   /** A write of a mapping the sidecar produces on: acknowledged by the required replicas when they are asked for. */
   #writeMapping<T>(bucketKey: string, call: (redis: RedisClient) => Promise<T>): Promise<T> {
-    return this.#replicated ? this.#replicated.write(bucketKey, call) : this.gateway.run(() => call(this.redis));
+    return this.#replicated ? this.#replicated.write(bucketKey, call) : this.#gateway.run(() => call(this.#redis));
   }
 
-  keys(topic: string): TopicKeys {
-    let keys = this.#keys.get(topic);
+  #keys(topic: string): TopicKeys {
+    let keys = this.#topicKeys.get(topic);
     if (!keys) {
-      keys = topicKeys(this.prefix, topic);
-      this.#keys.set(topic, keys);
+      keys = topicKeys(this.#prefix, topic);
+      this.#topicKeys.set(topic, keys);
     }
     return keys;
   }
@@ -66,13 +57,13 @@ export class RouterStore implements RouteStore, RestoreStore, CleanupStore {
    * existed (a bucket count but no format or epoch) gets them here: it was not lost, it only predates them.
    */
   async readTopic(topic: string): Promise<TopicRegistration | undefined> {
-    const keys = this.keys(topic);
+    const keys = this.#keys(topic);
     // Read before anything is written: a format this sidecar cannot read is refused untouched.
-    const [buckets, generation, format, epoch] = await this.gateway.run(() => this.redis.hmget(keys.meta, 'buckets', 'generation', 'format', 'epoch'));
+    const [buckets, generation, format, epoch] = await this.#gateway.run(() => this.#redis.hmget(keys.meta, 'buckets', 'generation', 'format', 'epoch'));
     checkStateFormat(topic, format ?? null);
     if (buckets == null) return undefined;
     if (epoch != null && format != null) return { buckets: Number(buckets), generation: generation ?? null, epoch };
-    await this.gateway.run(() => this.redis.multi().hsetnx(keys.meta, 'format', STATE_FORMAT).hsetnx(keys.meta, 'epoch', randomUUID()).exec());
+    await this.#gateway.run(() => this.#redis.multi().hsetnx(keys.meta, 'format', STATE_FORMAT).hsetnx(keys.meta, 'epoch', randomUUID()).exec());
     return this.readTopic(topic);
   }
 
@@ -80,22 +71,22 @@ export class RouterStore implements RouteStore, RestoreStore, CleanupStore {
   async registerTopic(topic: string, buckets: number): Promise<TopicRegistration> {
     const known = await this.readTopic(topic);
     if (known) return known;
-    const keys = this.keys(topic);
-    await this.gateway.run(() => this.redis.sadd(topicsKey(this.prefix), topic));
+    const keys = this.#keys(topic);
+    await this.#gateway.run(() => this.#redis.sadd(topicsKey(this.#prefix), topic));
     // Set-if-absent field by field: concurrent first uses agree on the first writer's values.
-    await this.gateway.run(() =>
-      this.redis.multi().hsetnx(keys.meta, 'buckets', buckets).hsetnx(keys.meta, 'format', STATE_FORMAT).hsetnx(keys.meta, 'epoch', randomUUID()).exec(),
+    await this.#gateway.run(() =>
+      this.#redis.multi().hsetnx(keys.meta, 'buckets', buckets).hsetnx(keys.meta, 'format', STATE_FORMAT).hsetnx(keys.meta, 'epoch', randomUUID()).exec(),
     );
     return (await this.readTopic(topic))!;
   }
 
   async stampTopic(topic: string, buckets: number, epoch: string, hold: TopicHold | undefined): Promise<TopicRegistration> {
-    const keys = this.keys(topic);
+    const keys = this.#keys(topic);
     // The topic set lives in another Cluster slot than the topic's keys, so it stays out of the MULTI;
     // adding to it is idempotent and needs no atomicity with the rest.
-    await this.gateway.run(() => this.redis.sadd(topicsKey(this.prefix), topic));
-    const generation = await this.gateway.run(async () => {
-      const multi = this.redis.multi().hset(keys.meta, 'buckets', buckets, 'format', STATE_FORMAT, 'epoch', epoch);
+    await this.#gateway.run(() => this.#redis.sadd(topicsKey(this.#prefix), topic));
+    const generation = await this.#gateway.run(async () => {
+      const multi = this.#redis.multi().hset(keys.meta, 'buckets', buckets, 'format', STATE_FORMAT, 'epoch', epoch);
       if (hold === undefined) multi.hdel(keys.meta, 'hold');
       else multi.hset(keys.meta, 'hold', hold);
       const replies = await multi.hget(keys.meta, 'generation').exec();
@@ -107,21 +98,21 @@ export class RouterStore implements RouteStore, RestoreStore, CleanupStore {
   }
 
   async tryLockRestore(topic: string, owner: string, holdMs: number): Promise<boolean> {
-    return (await this.gateway.run(() => this.redis.set(this.keys(topic).restoreLock, owner, 'PX', holdMs, 'NX'))) === 'OK';
+    return (await this.#gateway.run(() => this.#redis.set(this.#keys(topic).restoreLock, owner, 'PX', holdMs, 'NX'))) === 'OK';
   }
 
   async unlockRestore(topic: string, owner: string): Promise<void> {
-    await this.gateway.run(() => this.redis.osUnlock(this.keys(topic).restoreLock, owner));
+    await this.#gateway.run(() => this.#redis.osUnlock(this.#keys(topic).restoreLock, owner));
   }
 
   async hold(topic: string, reason: TopicHold): Promise<void> {
-    await this.gateway.run(() => this.redis.hset(this.keys(topic).meta, 'hold', reason));
+    await this.#gateway.run(() => this.#redis.hset(this.#keys(topic).meta, 'hold', reason));
   }
 
   async release(topic: string): Promise<boolean> {
-    const keys = this.keys(topic);
-    const [exists] = await this.gateway.run(async () => {
-      const replies = await this.redis.multi().hexists(keys.meta, 'epoch').hdel(keys.meta, 'hold').exec();
+    const keys = this.#keys(topic);
+    const [exists] = await this.#gateway.run(async () => {
+      const replies = await this.#redis.multi().hexists(keys.meta, 'epoch').hdel(keys.meta, 'hold').exec();
       return (replies ?? []).map(([err, value]) => {
         if (err) throw err;
         return value;
@@ -131,7 +122,7 @@ export class RouterStore implements RouteStore, RestoreStore, CleanupStore {
   }
 
   async restoreRoutes(topic: string, buckets: number, routes: ReadonlyMap<string, number>): Promise<number> {
-    const keys = this.keys(topic);
+    const keys = this.#keys(topic);
     const byBucket = new Map<number, string[]>();
     for (const [group, partition] of routes) {
       const bucket = bucketOf(groupHashOf(group), buckets);
@@ -140,13 +131,13 @@ export class RouterStore implements RouteStore, RestoreStore, CleanupStore {
       args.push(group, String(partition));
     }
     let restored = 0;
-    let pipeline = this.redis.pipeline();
+    let pipeline = this.#redis.pipeline();
     let queued = 0;
     const flush = async (): Promise<void> => {
       const sent = pipeline;
-      pipeline = this.redis.pipeline();
+      pipeline = this.#redis.pipeline();
       queued = 0;
-      restored += await this.gateway.run(async () => {
+      restored += await this.#gateway.run(async () => {
         let n = 0;
         for (const [err, count] of (await sent.exec()) ?? []) {
           if (err) throw err;
@@ -167,7 +158,7 @@ export class RouterStore implements RouteStore, RestoreStore, CleanupStore {
   }
 
   async route(topic: string, state: TopicState, group: string, hash: number, partitions: number, logged: boolean): Promise<RouteOutcome> {
-    const keys = this.keys(topic);
+    const keys = this.#keys(topic);
     const preference = preferenceOrder(hash, partitions).join(',');
     const bucketKey = keys.bucket(bucketOf(hash, state.buckets));
     const [partition, status] = await this.#writeMapping(bucketKey, (redis) =>
@@ -175,19 +166,19 @@ export class RouterStore implements RouteStore, RestoreStore, CleanupStore {
     );
     if (status === -1) throw lost(topic);
     if (status === -2) {
-      const reason = (await this.gateway.run(() => this.redis.hget(keys.meta, 'hold'))) ?? 'restoring';
+      const reason = (await this.#gateway.run(() => this.#redis.hget(keys.meta, 'hold'))) ?? 'restoring';
       throw new StoreOnHoldError(`new MessageGroups of topic "${topic}" are on hold (${reason})`, reason);
     }
     return { partition, created: status === 1, unlogged: status === 1 || status === 2 };
   }
 
   async markLogged(topic: string, group: string): Promise<void> {
-    await this.gateway.run(() => this.redis.hdel(this.keys(topic).meta, `unlogged:${group}`));
+    await this.#gateway.run(() => this.#redis.hdel(this.#keys(topic).meta, `unlogged:${group}`));
   }
 
   /** Records a mapping made without Redis unless one exists; returns the partition Redis now maps the group to. */
   async record(topic: string, state: TopicState, group: string, hash: number, partition: number): Promise<number> {
-    const keys = this.keys(topic);
+    const keys = this.#keys(topic);
     const bucketKey = keys.bucket(bucketOf(hash, state.buckets));
     const recorded = await this.#writeMapping(bucketKey, (redis) => redis.osRecord(bucketKey, keys.loads, keys.meta, group, partition, state.epoch));
     if (recorded < 0) throw lost(topic);
@@ -197,28 +188,23 @@ export class RouterStore implements RouteStore, RestoreStore, CleanupStore {
   /** Refreshes last access of used mappings; returns, per entry, whether Redis still maps it to that partition. */
   async touch(topic: string, state: TopicState, entries: readonly TouchEntry[]): Promise<boolean[]> {
     if (entries.length === 0) return [];
-    const keys = this.keys(topic);
+    const keys = this.#keys(topic);
     const bucketKeys = entries.map((e) => keys.bucket(bucketOf(e.hash, state.buckets)));
     const args = entries.flatMap((e) => [e.group, e.partition]);
-    const result = await this.gateway.run(() => this.redis.osTouch(entries.length + 1, keys.meta, ...bucketKeys, state.epoch, ...args));
+    const result = await this.#gateway.run(() => this.#redis.osTouch(entries.length + 1, keys.meta, ...bucketKeys, state.epoch, ...args));
     if (!Array.isArray(result)) throw lost(topic);
     return result.map((ok) => ok === 1);
   }
 
-  async lookup(topic: string, buckets: number, group: string, hash: number): Promise<StoredMapping | undefined> {
-    const value = await this.gateway.run(() => this.redis.hget(this.keys(topic).bucket(bucketOf(hash, buckets)), group));
-    return value === null ? undefined : parseMapping(value);
-  }
-
   /** Removes idle mappings of buckets [from, to); returns them. */
   async cleanupBuckets(topic: string, from: number, to: number, ttlMinutes: number): Promise<RemovedMapping[]> {
-    const keys = this.keys(topic);
-    const pipeline = this.redis.pipeline();
+    const keys = this.#keys(topic);
+    const pipeline = this.#redis.pipeline();
     for (let b = from; b < to; b++) {
       pipeline.osCleanupBucket(keys.bucket(b), keys.loads, ttlMinutes);
     }
     // A reply's error is thrown inside `run`, so the gateway says what it means (refused, busy), as for one command.
-    return this.gateway.run(async () => {
+    return this.#gateway.run(async () => {
       const removed: RemovedMapping[] = [];
       for (const [err, flat] of (await pipeline.exec()) ?? []) {
         if (err) throw err;
@@ -231,22 +217,22 @@ export class RouterStore implements RouteStore, RestoreStore, CleanupStore {
 
   /** Groups mapped to each partition 0..partitions-1. */
   async loads(topic: string, partitions: number): Promise<number[]> {
-    const raw = await this.gateway.run(() => this.redis.hgetall(this.keys(topic).loads));
+    const raw = await this.#gateway.run(() => this.#redis.hgetall(this.#keys(topic).loads));
     return Array.from({ length: partitions }, (_, p) => Number(raw[String(p)] ?? 0));
   }
 
   /** Groups mapped in the topic, whatever their partitions (the sum of its loads). */
   async mappedGroups(topic: string): Promise<number> {
-    const counts = await this.gateway.run(() => this.redis.hvals(this.keys(topic).loads));
+    const counts = await this.#gateway.run(() => this.#redis.hvals(this.#keys(topic).loads));
     return counts.reduce((sum, count) => sum + Number(count), 0);
   }
 
   async topics(): Promise<string[]> {
-    return (await this.gateway.run(() => this.redis.smembers(topicsKey(this.prefix)))).sort();
+    return (await this.#gateway.run(() => this.#redis.smembers(topicsKey(this.#prefix)))).sort();
   }
 
   async bucketCount(topic: string): Promise<number | undefined> {
-    const [value, format] = await this.gateway.run(() => this.redis.hmget(this.keys(topic).meta, 'buckets', 'format'));
+    const [value, format] = await this.#gateway.run(() => this.#redis.hmget(this.#keys(topic).meta, 'buckets', 'format'));
     checkStateFormat(topic, format ?? null);
     return value == null ? undefined : Number(value);
   }
@@ -261,27 +247,23 @@ export class RouterStore implements RouteStore, RestoreStore, CleanupStore {
     // writes them without waiting for each reply, so a single Redis still gets them in one round trip.
     return Promise.all(
       topics.map(async (topic) => {
-        const [generation, epoch] = await this.gateway.run(() => this.redis.hmget(this.keys(topic).meta, 'generation', 'epoch'));
+        const [generation, epoch] = await this.#gateway.run(() => this.#redis.hmget(this.#keys(topic).meta, 'generation', 'epoch'));
         return { generation: generation ?? null, epoch: epoch ?? null };
       }),
     );
   }
 
-  async bumpGeneration(topic: string): Promise<number> {
-    return this.gateway.run(() => this.redis.hincrby(this.keys(topic).meta, 'generation', 1));
-  }
-
   /** Takes the fleet-wide cleanup turn for `holdMs`; false when another replica has it. */
   async tryTakeCleanupTurn(owner: string, holdMs: number): Promise<boolean> {
-    return (await this.gateway.run(() => this.redis.set(cleanupLockKey(this.prefix), owner, 'PX', holdMs, 'NX'))) === 'OK';
+    return (await this.#gateway.run(() => this.#redis.set(cleanupLockKey(this.#prefix), owner, 'PX', holdMs, 'NX'))) === 'OK';
   }
 
   async recordCleanupRun(unixSeconds: number): Promise<void> {
-    await this.gateway.run(() => this.redis.set(cleanupLastRunKey(this.prefix), unixSeconds));
+    await this.#gateway.run(() => this.#redis.set(cleanupLastRunKey(this.#prefix), unixSeconds));
   }
 
   async lastCleanupRun(): Promise<number | undefined> {
-    const value = await this.gateway.run(() => this.redis.get(cleanupLastRunKey(this.prefix)));
+    const value = await this.#gateway.run(() => this.#redis.get(cleanupLastRunKey(this.#prefix)));
     return value === null ? undefined : Number(value);
   }
 }

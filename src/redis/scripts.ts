@@ -1,9 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Result } from 'ioredis';
 import type { RedisClient } from './redis-connection.ts';
-
-/** What admin-reassign-2.lua answers about the mapping it was asked to change. */
-export type ReassignStatus = 'ok' | 'missing' | 'changed' | 'busy';
+import type { ReassignStatus } from '../admin/admin-store.ts';
 
 /**
  * Every Lua script of the sidecar, registered once per connection (by RedisGateway). ioredis sends EVALSHA

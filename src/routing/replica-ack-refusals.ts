@@ -1,9 +1,9 @@
 import type { Logger } from '../logging/logger.ts';
-import { SidecarError } from '../errors/sidecar-error.ts';
 import type { StoreNotReplicatedError } from '../errors/store-errors.ts';
 import type { Clock } from './clock.ts';
 import { RefusalTally } from './refusal-tally.ts';
 import type { Count } from './router-metrics.ts';
+import { RoutingRefusal } from './routing-refusal.ts';
 
 /** Seconds a client is told to wait before retrying a group whose route the replicas have not acknowledged. */
 const RETRY_AFTER_S = 1;
@@ -29,12 +29,12 @@ export class ReplicaAckRefusals {
   }
 
   /** Counts one unacknowledged route (the episode starts with the first); returns what its request is refused with. */
-  refusal(group: string, err: StoreNotReplicatedError): SidecarError {
+  refusal(group: string, err: StoreNotReplicatedError): RoutingRefusal {
     this.noteShortfall(err);
-    return new SidecarError(
-      'ROUTING_UNAVAILABLE',
+    return new RoutingRefusal(
+      'replica_acks',
       `Redis replicas have not acknowledged the route of MessageGroup "${group}" (${err.message}): a failover now could map it elsewhere, so nothing was written; retry shortly`,
-      { field: 'messages', retryAfterSeconds: RETRY_AFTER_S, summarized: true, cause: err },
+      { retryAfterSeconds: RETRY_AFTER_S, cause: err },
     );
   }
 

@@ -26,6 +26,14 @@ export interface StateLossDeps {
 export const stateLost = (message: string): SidecarError =>
   new SidecarError('ROUTING_STATE_LOST', message, { field: 'messages', retryAfterSeconds: STATE_LOST_RETRY_AFTER_S, summarized: true });
 
+/** The refusal of a new group of a topic on hold (StoreOnHoldError): rebuilt now, or waiting for an operator. */
+export const onHold = (topic: string, reason: string): SidecarError =>
+  stateLost(
+    reason === 'unproven'
+      ? `new MessageGroups of topic "${topic}" are refused until an operator decides: Redis lost the topic's routing state and the route log is off (\`ordered-sidecar groups resume ${topic}\`); nothing was written`
+      : `the routing state of topic "${topic}" is being rebuilt; nothing was written, retry shortly`,
+  );
+
 /**
  * What a replica does when Redis has no routing state for a topic, or another one than it registered (the
  * epoch route-3.lua checks): Redis lost it. New groups of the topic are not assigned until the state is

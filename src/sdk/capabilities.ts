@@ -1,4 +1,4 @@
-import { backoffMs, pause } from './backoff.ts';
+import { backoffMs, pause } from '../retry/retry.ts';
 import type { ResolvedClientOptions } from './client-options.ts';
 import type { FailureInfo } from './errors.ts';
 import { endpointUrl, type HttpClient } from './http.ts';
@@ -55,7 +55,7 @@ export async function probeCapabilities(http: HttpClient, options: ResolvedClien
         ? parseCapabilities(answer.body)
         : { code: 'INVALID_RESPONSE', message: `GET ${endpoint} answered ${answer.status}`, retriable: false, status: answer.status };
     if (answer.failure.status === 404) return { sidecarVersion: undefined, orderedProducePath: undefined, dedupWindowMs: undefined };
-    const wait = backoffMs(retry, attempt);
+    const wait = backoffMs({ initialMs: retry.initialBackoffMs, maxMs: retry.maxBackoffMs }, attempt);
     if (!answer.failure.retriable || Date.now() - started + wait > probeMaxElapsedMs) return answer.failure;
     if (!(await pause(wait, signal))) return answer.failure;
   }

@@ -133,5 +133,3 @@ export function toClientError(info: FailureInfo, result?: OrderedProduceResult):
   if (info.code === 'ABORTED') return new AbortError(info.cause, result);
   return info.retriable ? new RetriableError(info, result) : new NonRetriableError(info, result);
 }
-
-export const describeError = (err: unknown): string => (err instanceof Error ? err.message : String(err));

@@ -1,6 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { describeError, type FailureInfo } from './errors.ts';
+import type { FailureInfo } from './errors.ts';
+import { errorMessage } from '../protocol/error-message.ts';
 import { isProduceResponse, isWireError } from './wire.ts';
 import { activeTraceHeaders } from './trace-context.ts';
 
@@ -68,7 +69,7 @@ export class HttpClient {
         };
       return {
         ok: false,
-        failure: { code: 'NETWORK', message: `${init.method} ${url}: ${causeCode(err) ?? describeError(err)}`, retriable: true, cause: err },
+        failure: { code: 'NETWORK', message: `${init.method} ${url}: ${causeCode(err) ?? errorMessage(err)}`, retriable: true, cause: err },
       };
     }
     let body: unknown;

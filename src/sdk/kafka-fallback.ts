@@ -3,11 +3,12 @@ import { GROUP_HEADER } from '../protocol/group-header.ts';
 import { isDefinitiveRejection } from '../protocol/kafka-refusals.ts';
 import { untilAborted } from './abort.ts';
 import type { ClientLogger, FallbackKafkaConfig } from './client-options.ts';
-import { describeError, type FailureInfo } from './errors.ts';
+import type { FailureInfo } from './errors.ts';
+import { errorMessage } from '../protocol/error-message.ts';
 import type { MessageData, OrderedMessage } from './message-types.ts';
 import { ResettableProducer, type ProducerLog } from './resettable-producer.ts';
 import type { MessageOutcome } from './result-types.ts';
-import { retryBudget } from './retry-budget.ts';
+import { retryBudget } from '../retry/retry.ts';
 import type { SendOutcome } from './sidecar-send.ts';
 
 /** Bound on one batch's write, kafkajs's retries included: the sidecar's default Kafka write timeout. */
@@ -27,9 +28,9 @@ const toKafkaData = (data: MessageData | undefined): Buffer | string | null =>
 function failureOf(err: unknown): FailureInfo {
   const refused = isDefinitiveRejection(err) ? err : undefined;
   if ((refused as { type?: string } | undefined)?.type === 'UNKNOWN_TOPIC_OR_PARTITION') {
-    return { code: 'UNKNOWN_TOPIC', message: `Kafka fallback: unknown topic or partition (${describeError(err)})`, retriable: false, cause: err };
+    return { code: 'UNKNOWN_TOPIC', message: `Kafka fallback: unknown topic or partition (${errorMessage(err)})`, retriable: false, cause: err };
   }
-  return { code: refused ? 'KAFKA_REJECTED' : 'KAFKA_ERROR', message: `Kafka fallback: ${describeError(err)}`, retriable: !refused, cause: err };
+  return { code: refused ? 'KAFKA_REJECTED' : 'KAFKA_ERROR', message: `Kafka fallback: ${errorMessage(err)}`, retriable: !refused, cause: err };
 }
 
 /** kafkajs's and the producer's warnings go to the client's logger; their info and debug lines are dropped. */

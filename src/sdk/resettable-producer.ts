@@ -1,5 +1,5 @@
 import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer, type RecordMetadata } from 'kafkajs';
-import type { RetryBudget } from './retry-budget.ts';
+import type { RetryBudget } from '../retry/retry.ts';
 
 /** What the producer logs through: the sidecar's logger, or the SDK's adapter of the application's. */
 export interface ProducerLog {
@@ -91,7 +91,7 @@ export class ResettableProducer {
       allowAutoTopicCreation: false,
       // Every record names its partition; the partitioner is never consulted, only its v2 warning silenced.
       createPartitioner: Partitioners.DefaultPartitioner,
-      // Bounded (retry-budget.ts), so a partition without a leader fails its batch, and the queue behind
+      // Bounded (src/retry/retry.ts), so a partition without a leader fails its batch, and the queue behind
       // it, within the write deadline instead of hanging.
       retry: { retries: this.#budget.retries, initialRetryTime: this.#budget.initialRetryTime, maxRetryTime: this.#budget.maxRetryTime },
     });

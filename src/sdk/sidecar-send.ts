@@ -1,4 +1,4 @@
-import { backoffMs, pause } from './backoff.ts';
+import { backoffMs, pause } from '../retry/retry.ts';
 import type { ResolvedClientOptions } from './client-options.ts';
 import type { FailureInfo } from './errors.ts';
 import type { HttpClient, HttpOutcome } from './http.ts';
@@ -169,7 +169,7 @@ async function whyStop(input: SidecarSendInput, attempts: number, started: numbe
   const { options, signal, dedupWindowMs } = input;
   const aborted: FailureInfo = { code: 'ABORTED', message: 'aborted by the caller', retriable: true, cause: signal?.reason };
   if (signal?.aborted) return aborted;
-  const wait = backoffMs(options.retry, attempts);
+  const wait = backoffMs({ initialMs: options.retry.initialBackoffMs, maxMs: options.retry.maxBackoffMs }, attempts);
   const elapsedAtRetry = Date.now() - started + wait;
   if (attempts >= options.retry.maxAttempts || elapsedAtRetry > options.retry.maxElapsedMs) return 'exhausted';
   if (dedupWindowMs !== undefined && elapsedAtRetry + options.requestTimeoutMs > dedupWindowMs) {

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RedisClient } from '../../src/redis/redis-connection.ts';
-import { AdminStore } from '../../src/redis/admin-store.ts';
 import { groupHash } from '../../src/routing/hashing.ts';
 import { connectRedis, isolatedStore } from '../support/redis.ts';
 
@@ -13,9 +12,8 @@ afterAll(() => redis?.disconnect());
 
 describe('admin-reassign-2.lua', () => {
   it('counts idleness from the end of the stamped minute, and applies only to the partition it was told', async () => {
-    const { store, prefix, drop } = isolatedStore(redis);
+    const { store, admin: adminStore, prefix, drop } = isolatedStore(redis);
     try {
-      const adminStore = new AdminStore(store);
       const hash = groupHash('g');
       const { partition } = await store.route('t', await store.registerTopic('t', 4), 'g', hash, 3, false);
       const check = (from: number, dryRun = true) =>

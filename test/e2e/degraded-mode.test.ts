@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { Admin, Kafka } from 'kafkajs';
@@ -11,6 +10,7 @@ import { postJson } from '../support/http.ts';
 import { OwnRedis } from '../support/own-redis.ts';
 import { freePort } from '../support/ports.ts';
 import { recordContract } from '../support/openapi-contract.ts';
+import { eventually } from '../support/eventually.ts';
 import { startTestSidecar, testOptions, waitUntilReady } from '../support/sidecar.ts';
 
 let kafka: Kafka;
@@ -65,8 +65,7 @@ describe('Redis unreachable, with DEGRADED_ROUTING=hash', () => {
     await redis.start();
     const check = new Redis(redis.url);
     try {
-      for (let i = 0; i < 100 && sidecar.router.degraded; i++) await sleep(100);
-      expect(sidecar.router.degraded).toBe(false);
+      await eventually('the router to leave degraded mode', () => !sidecar.router.degraded, 10_000, 100);
       // The fresh groups are now recorded in Redis at the partitions they were written to.
       const keys = topicKeys('degraded', topic);
       for (const [i, g] of fresh.entries()) {
@@ -105,8 +104,7 @@ describe('more new groups during an outage than hash mode keeps for recording', 
       const during = await send('b');
       expect(during.status, JSON.stringify(during.body)).toBe(200);
       await redis.start();
-      for (let i = 0; i < 100 && small.router.degraded; i++) await sleep(100);
-      expect(small.router.degraded).toBe(false);
+      await eventually('the router to leave degraded mode', () => !small.router.degraded, 10_000, 100);
       const after = await send('c');
       expect(after.status).toBe(200);
       const partitions = (r: typeof during) => r.body.results.map((x) => (x as { partition: number }).partition);
@@ -166,8 +164,7 @@ describe('Redis unreachable, by default (DEGRADED_ROUTING=reject)', () => {
       expect(metricsText).toMatch(/ordered_sidecar_hash_routed_messages_total 0\b/);
 
       await redis.start();
-      for (let i = 0; i < 100 && strict.router.degraded; i++) await sleep(100);
-      expect(strict.router.degraded).toBe(false);
+      await eventually('the router to leave degraded mode', () => !strict.router.degraded, 10_000, 100);
       const after = await send([...known, 'stranger'], 'd');
       expect(after.status).toBe(200);
       expect(after.body.results.slice(0, 2)).toEqual(

@@ -1,10 +1,10 @@
 import { connect } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Admin } from 'kafkajs';
 import { connectAdmin, createTopic, recordCount } from '../support/kafka.ts';
 import { postJson } from '../support/http.ts';
 import { startTestSidecar, testOptions, spawnSidecar } from '../support/sidecar.ts';
+import { eventually } from '../support/eventually.ts';
 
 let admin: Admin;
 
@@ -28,7 +28,7 @@ describe('graceful shutdown', () => {
     // connections included (fetch keeps them), not by running out the clock.
     const sidecar = await startTestSidecar({ shutdownGraceMs: 300_000 });
     const inflight = postJson(`${sidecar.url}/v1/ordered-produce`, bigRequest(topic, 5000));
-    while ((await sidecar.metrics.inflightRequests.get()).values[0]?.value !== 1) await sleep(5);
+    await eventually('the request to be in flight', async () => (await sidecar.metrics.inflightRequests.get()).values[0]?.value === 1, 30_000, 5);
     const closed = sidecar.close();
 
     const { status, body } = await inflight;
@@ -54,7 +54,7 @@ describe('graceful shutdown', () => {
     // pipelined behind it on that connection arrive after the drain began.
     const body = JSON.stringify({ topic, messages: [{ message_group: 'g', value: 'v' }] });
     socket.write(`POST /v1/ordered-produce HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`);
-    while ((await sidecar.metrics.inflightRequests.get()).values[0]?.value !== 1) await sleep(5);
+    await eventually('the request to be in flight', async () => (await sidecar.metrics.inflightRequests.get()).values[0]?.value === 1, 30_000, 5);
     const closed = sidecar.close();
     const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`;
     socket.write(`${body.slice(5)}${get('/healthz')}${get('/metrics')}${get('/v1/api-versions')}`);

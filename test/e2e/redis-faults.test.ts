@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Admin, Kafka } from 'kafkajs';
 import { GROUP_HEADER } from '../../src/protocol/group-header.ts';
+import { eventually } from '../support/eventually.ts';
 import { Client } from '../../src/sdk/client.ts';
 import { connectAdmin, consumeAll, createTopic, testKafka } from '../support/kafka.ts';
 import { Redis } from 'ioredis';
@@ -131,14 +132,6 @@ function sendMessages(
   return { sent, done, acked: () => acked, running: () => running };
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 /** Reads the topic back and checks every group: one partition, send order, nothing lost. */
 async function verify(topic: string, sent: Map<string, string[]>): Promise<{ splits: number; reorders: number; losses: number; duplicates: number }> {
   const records = await consumeAll(kafka, admin, topic);
@@ -181,7 +174,7 @@ async function scenario(
   await sendMessages(fleet, topic, groups, 0, WARM_MESSAGES, warmRoute, sent).done;
   const before = await count503(fleet);
   const traffic = sendMessages(fleet, topic, groups, WARM_MESSAGES, MESSAGES_PER_GROUP, (g, k) => (g + k) % 3, sent);
-  await until(() => traffic.acked() >= faultAfter, `${faultAfter} messages acknowledged`);
+  await eventually(`${faultAfter} messages acknowledged`, () => traffic.acked() >= faultAfter, 60_000, 20);
   // A fault that began after the last send would prove nothing about traffic through it.
   const sendingWhenFaultStarted = traffic.running();
   await fault(topic);

@@ -5,16 +5,19 @@ import { leastLoadedPartition } from '../../src/routing/least-loaded.ts';
 import { RouterStore } from '../../src/redis/router-store.ts';
 import { RedisGateway } from '../../src/redis/redis-gateway.ts';
 import { StoreRefusedError, StoreStateLostError } from '../../src/errors/store-errors.ts';
-import { connectRedis, isolatedStore } from '../support/redis.ts';
+import { connectRedis, isolatedStore, type IsolatedStore } from '../support/redis.ts';
 
 const BUCKETS = 64;
 let redis: RedisClient;
 let store: RouterStore;
+let admin: IsolatedStore['admin'];
+let keys: IsolatedStore['keys'];
+let prefix: string;
 let drop: () => Promise<void>;
 
 beforeEach(() => {
   redis = connectRedis();
-  ({ store, drop } = isolatedStore(redis));
+  ({ store, admin, prefix, keys, drop } = isolatedStore(redis));
 });
 afterEach(async () => {
   await drop();
@@ -31,7 +34,7 @@ describe('route-3.lua against real Redis', () => {
     try {
       // About atomicity, not latency: 3,200 scripts queued at once can outlast the production command deadline
       // on a busy 2-core machine, which would fail the test for a reason it does not test.
-      const stores = connections.map((c) => new RouterStore(new RedisGateway(c, { commandTimeoutMs: 30_000 }), store.prefix));
+      const stores = connections.map((c) => new RouterStore(new RedisGateway(c, { commandTimeoutMs: 30_000 }), prefix));
       const groups = Array.from({ length: 400 }, (_, i) => `user-${i}`);
       // Each replica walks the groups from a different starting point, so first uses collide everywhere.
       const rotated = (n: number) => [...groups.slice(n * 50), ...groups.slice(0, n * 50)];
@@ -83,7 +86,7 @@ describe('route-3.lua against real Redis', () => {
   it('keeps an existing mapping (sticky) even when its partition became the most loaded', async () => {
     const first = await route(store, 'player-1', 4);
     for (let i = 0; i < 12; i++) await route(store, `filler-${i}`, 4);
-    await redis.hincrby(store.keys('orders').loads, String(first.partition), 100);
+    await redis.hincrby(keys('orders').loads, String(first.partition), 100);
     const again = await route(store, 'player-1', 4);
     expect(again).toEqual({ partition: first.partition, created: false, unlogged: false });
   });
@@ -121,14 +124,14 @@ describe('state loss (route-3.lua, record-3.lua, touch.lua against a topic epoch
     const registered = await state();
     const a = await route(store, 'a', 4);
     // What FLUSHALL leaves of this topic: nothing (its keys share one Cluster slot, so one DEL takes them all).
-    const keys = store.keys('orders');
-    const topicKeys = [keys.meta, keys.loads, keys.bucket(bucketOf(groupHash('a'), BUCKETS))];
+    const orders = keys('orders');
+    const topicKeys = [orders.meta, orders.loads, orders.bucket(bucketOf(groupHash('a'), BUCKETS))];
     expect(await redis.del(...topicKeys)).toBe(3);
     await expect(store.route('orders', registered, 'b', groupHash('b'), 4, false)).rejects.toBeInstanceOf(StoreStateLostError);
     await expect(store.route('orders', registered, 'a', groupHash('a'), 4, false)).rejects.toBeInstanceOf(StoreStateLostError);
     await expect(store.record('orders', registered, 'c', groupHash('c'), 1)).rejects.toBeInstanceOf(StoreStateLostError);
     await expect(store.touch('orders', registered, [{ group: 'a', hash: groupHash('a'), partition: a.partition }])).rejects.toBeInstanceOf(StoreStateLostError);
-    expect(await redis.exists(...topicKeys, keys.bucket(bucketOf(groupHash('b'), BUCKETS)), keys.bucket(bucketOf(groupHash('c'), BUCKETS)))).toBe(0);
+    expect(await redis.exists(...topicKeys, orders.bucket(bucketOf(groupHash('b'), BUCKETS)), orders.bucket(bucketOf(groupHash('c'), BUCKETS)))).toBe(0);
     // Another epoch (a rebuild by another replica) is refused the same way.
     const rebuilt = await store.stampTopic('orders', BUCKETS, 'another-epoch', undefined);
     await expect(store.route('orders', registered, 'b', groupHash('b'), 4, false)).rejects.toBeInstanceOf(StoreStateLostError);
@@ -140,7 +143,7 @@ describe('state loss (route-3.lua, record-3.lua, touch.lua against a topic epoch
     await store.hold('orders', 'unproven');
     expect((await route(store, 'a', 4)).partition).toBe(a.partition);
     await expect(route(store, 'new', 4)).rejects.toMatchObject({ name: 'StoreOnHoldError', reason: 'unproven' });
-    expect(await store.lookup('orders', BUCKETS, 'new', groupHash('new'))).toBeUndefined();
+    expect(await admin.lookup('orders', BUCKETS, 'new', groupHash('new'))).toBeUndefined();
     expect(await store.release('orders')).toBe(true);
     expect((await route(store, 'new', 4)).created).toBe(true);
   });
@@ -155,7 +158,7 @@ describe('state loss (route-3.lua, record-3.lua, touch.lua against a topic epoch
 
   it('restores mappings Redis misses (Redis wins the others), loads to match, once', async () => {
     await route(store, 'kept', 4);
-    const kept = (await store.lookup('orders', BUCKETS, 'kept', groupHash('kept')))!.partition;
+    const kept = (await admin.lookup('orders', BUCKETS, 'kept', groupHash('kept')))!.partition;
     const routes = new Map([
       ['kept', (kept + 1) % 4],
       ['r1', 2],
@@ -164,8 +167,8 @@ describe('state loss (route-3.lua, record-3.lua, touch.lua against a topic epoch
     ]);
     expect(await store.restoreRoutes('orders', BUCKETS, routes)).toBe(3);
     expect(await store.restoreRoutes('orders', BUCKETS, routes)).toBe(0);
-    expect((await store.lookup('orders', BUCKETS, 'kept', groupHash('kept')))!.partition).toBe(kept);
-    for (const g of ['r1', 'r2', 'r3']) expect((await store.lookup('orders', BUCKETS, g, groupHash(g)))!.partition, g).toBe(routes.get(g));
+    expect((await admin.lookup('orders', BUCKETS, 'kept', groupHash('kept')))!.partition).toBe(kept);
+    for (const g of ['r1', 'r2', 'r3']) expect((await admin.lookup('orders', BUCKETS, g, groupHash(g)))!.partition, g).toBe(routes.get(g));
     const expected = [0, 0, 1, 2];
     expected[kept]!++;
     expect(await store.loads('orders', 4)).toEqual(expected);
@@ -191,16 +194,16 @@ describe('touch.lua', () => {
       { group: 'ghost', hash: groupHash('ghost'), partition: 0 },
     ]);
     expect(result).toEqual([true, false, false]);
-    expect(await store.lookup('orders', BUCKETS, 'ghost', groupHash('ghost'))).toBeUndefined();
+    expect(await admin.lookup('orders', BUCKETS, 'ghost', groupHash('ghost'))).toBeUndefined();
   });
 
   it('refreshes the last-access minute', async () => {
     await route(store, 'old', 2);
-    const key = store.keys('orders').bucket(bucketOf(groupHash('old'), BUCKETS));
+    const key = keys('orders').bucket(bucketOf(groupHash('old'), BUCKETS));
     const [partition] = (await redis.hget(key, 'old'))!.split(':');
     await redis.hset(key, 'old', `${partition}:1000`);
     await store.touch('orders', await state(), [{ group: 'old', hash: groupHash('old'), partition: Number(partition) }]);
-    const mapping = await store.lookup('orders', BUCKETS, 'old', groupHash('old'));
+    const mapping = await admin.lookup('orders', BUCKETS, 'old', groupHash('old'));
     expect(Math.abs(mapping!.lastAccess.getTime() - Date.now())).toBeLessThan(120_000);
   });
 });
@@ -213,16 +216,16 @@ describe('cleanup-bucket-2.lua', () => {
     const nowMinute = Math.floor(Number((await redis.time())[0]) / 60);
     const stale = groups.filter((_, i) => i % 3 === 0);
     for (const g of stale) {
-      await redis.hset(store.keys('orders').bucket(bucketOf(groupHash(g), BUCKETS)), g, `${partitions.get(g)}:${nowMinute - 61}`);
+      await redis.hset(keys('orders').bucket(bucketOf(groupHash(g), BUCKETS)), g, `${partitions.get(g)}:${nowMinute - 61}`);
     }
     // Exactly at the cutoff survives: idle for 60 minutes with a 60-minute TTL is not yet "longer than".
-    await redis.hset(store.keys('orders').bucket(bucketOf(groupHash('c-1'), BUCKETS)), 'c-1', `${partitions.get('c-1')}:${nowMinute - 60}`);
+    await redis.hset(keys('orders').bucket(bucketOf(groupHash('c-1'), BUCKETS)), 'c-1', `${partitions.get('c-1')}:${nowMinute - 60}`);
 
     const removed = await store.cleanupBuckets('orders', 0, BUCKETS, 60);
     expect(removed.map((r) => r.group).sort()).toEqual([...stale].sort());
     for (const r of removed) expect(r.partition, r.group).toBe(partitions.get(r.group));
     for (const g of groups) {
-      const mapping = await store.lookup('orders', BUCKETS, g, groupHash(g));
+      const mapping = await admin.lookup('orders', BUCKETS, g, groupHash(g));
       if (stale.includes(g)) expect(mapping, g).toBeUndefined();
       else expect(mapping?.partition, g).toBe(partitions.get(g));
     }
@@ -233,14 +236,14 @@ describe('cleanup-bucket-2.lua', () => {
 
   it('says what a refused bucket means, as for one command (StoreRefusedError, not a raw reply)', async () => {
     // A bucket key of the wrong type: Redis refuses that one script of the pipeline with WRONGTYPE.
-    await redis.set(store.keys('orders').bucket(3), 'not a hash');
+    await redis.set(keys('orders').bucket(3), 'not a hash');
     await expect(store.cleanupBuckets('orders', 0, BUCKETS, 60)).rejects.toBeInstanceOf(StoreRefusedError);
   });
 
   it('lets only one replica take the cleanup turn', async () => {
     const connections = Array.from({ length: 5 }, () => connectRedis());
     try {
-      const stores = connections.map((c) => new RouterStore(new RedisGateway(c), store.prefix));
+      const stores = connections.map((c) => new RouterStore(new RedisGateway(c), prefix));
       const turns = await Promise.all(stores.map((s, i) => s.tryTakeCleanupTurn(`replica-${i}`, 5000)));
       expect(turns.filter(Boolean)).toHaveLength(1);
     } finally {

@@ -7,18 +7,20 @@ import type { RouterStore } from '../../src/redis/router-store.ts';
 import { MappingCleaner } from '../../src/routing/cleanup.ts';
 import { bucketOf, groupHash } from '../../src/routing/hashing.ts';
 import { OrderedMessageRouter } from '../../src/routing/router.ts';
-import { connectRedis, isolatedStore } from '../support/redis.ts';
+import { connectRedis, isolatedStore, type IsolatedStore } from '../support/redis.ts';
 
 const BUCKETS = 16;
 const log = createLogger('error');
 let redis: RedisClient;
 let store: RouterStore;
+let admin: IsolatedStore['admin'];
+let keys: IsolatedStore['keys'];
 let drop: () => Promise<void>;
 let metrics: SidecarMetrics;
 
 beforeEach(() => {
   redis = connectRedis();
-  ({ store, drop } = isolatedStore(redis));
+  ({ store, admin, keys, drop } = isolatedStore(redis));
   metrics = new SidecarMetrics(new Registry(), { defaultMetrics: false });
 });
 afterEach(async () => {
@@ -39,7 +41,7 @@ const counter = async (m: { get(): Promise<{ values: { value: number }[] }> }) =
 
 /** Makes a group look idle for `minutes` by rewriting its last-access stamp, as time passing would. */
 async function age(topic: string, group: string, minutes: number): Promise<void> {
-  const key = store.keys(topic).bucket(bucketOf(groupHash(group), BUCKETS));
+  const key = keys(topic).bucket(bucketOf(groupHash(group), BUCKETS));
   const [partition] = (await redis.hget(key, group))!.split(':');
   const nowMinute = Math.floor(Number((await redis.time())[0]) / 60);
   await redis.hset(key, group, `${partition}:${nowMinute - minutes}`);
@@ -55,7 +57,7 @@ describe('OrderedMessageRouter against real Redis', () => {
 
     await age('orders', 'user-1', 30);
     await router.flushTouches();
-    const mapping = await store.lookup('orders', BUCKETS, 'user-1', groupHash('user-1'));
+    const mapping = await admin.lookup('orders', BUCKETS, 'user-1', groupHash('user-1'));
     expect(Date.now() - mapping!.lastAccess.getTime()).toBeLessThan(120_000);
     await router.stop();
   });
@@ -70,7 +72,7 @@ describe('OrderedMessageRouter against real Redis', () => {
     const cleaner = new MappingCleaner(store, { groupTtlMs: 60 * 60_000, cleanupIntervalMs: 60_000 }, metrics, log);
     expect(await cleaner.run()).toMatchObject({ ran: true, removed: 1 });
     // Another replica now maps the group again, elsewhere: its old partition is made the most loaded.
-    await redis.hincrby(store.keys('orders').loads, String(before), 5);
+    await redis.hincrby(keys('orders').loads, String(before), 5);
     const now = await other.route('orders', 'player-7');
     expect(now).not.toBe(before);
 

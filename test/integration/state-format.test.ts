@@ -8,7 +8,7 @@ import type { RouterStore } from '../../src/redis/router-store.ts';
 import { STATE_FORMAT } from '../../src/redis/state-format.ts';
 import { bucketOf, groupHash } from '../../src/routing/hashing.ts';
 import { OrderedMessageRouter } from '../../src/routing/router.ts';
-import { connectRedis, isolatedStore } from '../support/redis.ts';
+import { connectRedis, isolatedStore, type IsolatedStore } from '../support/redis.ts';
 
 interface Fixture {
   hashes: Record<string, Record<string, string>>;
@@ -21,12 +21,13 @@ const TOPIC = 'legacy';
 
 let redis: RedisClient;
 let store: RouterStore;
+let keys: IsolatedStore['keys'];
 let prefix: string;
 let drop: () => Promise<void>;
 
 beforeEach(() => {
   redis = connectRedis();
-  ({ store, prefix, drop } = isolatedStore(redis));
+  ({ store, prefix, keys, drop } = isolatedStore(redis));
 });
 afterEach(async () => {
   await drop();
@@ -63,14 +64,14 @@ describe('router state format', () => {
     const router = newRouter();
     for (const [group, partition] of Object.entries(fixture.mapped)) expect(await router.route(TOPIC, group)).toBe(partition);
     expect(await store.loads(TOPIC, 4)).toEqual([1, 0, 2, 0]);
-    expect(await redis.hget(store.keys(TOPIC).meta, 'format')).toBe(String(STATE_FORMAT));
+    expect(await redis.hget(keys(TOPIC).meta, 'format')).toBe(String(STATE_FORMAT));
     // A new group still goes to a least-loaded partition, counted in the loads it found.
     expect([1, 3]).toContain(await router.route(TOPIC, 'dave'));
     await router.stop();
   });
 
   it('refuses, with one clear error and without writing, a format newer than it reads', async () => {
-    await redis.hset(store.keys(TOPIC).meta, { buckets: '16', format: String(STATE_FORMAT + 1) });
+    await redis.hset(keys(TOPIC).meta, { buckets: '16', format: String(STATE_FORMAT + 1) });
     const router = newRouter();
     await expect(router.route(TOPIC, 'erin')).rejects.toMatchObject({
       code: 'STATE_FORMAT_UNSUPPORTED',
@@ -78,7 +79,7 @@ describe('router state format', () => {
       message: expect.stringContaining(`is format ${STATE_FORMAT + 1}, newer than this sidecar reads`),
     });
     expect(await redis.smembers(`${prefix}:topics`)).toEqual([]);
-    expect(await redis.hgetall(store.keys(TOPIC).loads)).toEqual({});
+    expect(await redis.hgetall(keys(TOPIC).loads)).toEqual({});
     await expect(store.bucketCount(TOPIC)).rejects.toMatchObject({ code: 'STATE_FORMAT_UNSUPPORTED' });
     await router.stop();
   });

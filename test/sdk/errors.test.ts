@@ -1,5 +1,5 @@
 import { createServer, type AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import type { Admin } from 'kafkajs';
 import { AbortError, Client, NonRetriableError, RetriableError, SidecarClientError } from '../../src/sdk/index.ts';
 import type { RunningSidecar } from '../../src/sidecar.ts';
@@ -22,10 +22,19 @@ afterAll(async () => {
   await admin.disconnect();
 });
 
+/** Closes `client` (and `via`, the proxy it goes through) when the test ends, passed or failed. */
+function closedAtEnd(client: Client, via?: DelayProxy): Client {
+  onTestFinished(async () => {
+    await client.close();
+    await via?.close();
+  });
+  return client;
+}
+
 /** A client going through a counting proxy (no delay), so a test can tell how many POSTs were made. */
 async function countingClient(retry = { maxAttempts: 5, initialBackoffMs: 10, maxBackoffMs: 50 }): Promise<Client> {
   proxy = await new DelayProxy({ target: sidecar.url, delayMs: 0, delayPosts: 0 }).start();
-  return new Client({ url: proxy.url, retry, logger: recordingLogger() });
+  return closedAtEnd(new Client({ url: proxy.url, retry, logger: recordingLogger() }), proxy);
 }
 
 async function rejection(promise: Promise<unknown>): Promise<SidecarClientError> {
@@ -55,7 +64,6 @@ describe('errors are typed, carry the sidecar reason, and 4xx are not retried', 
     expect(err.reason).toMatch(/topic/i);
     expect(err.result).toMatchObject({ totalMessages: 1, failedMessages: 1, successfulMessages: 0, attempts: 1 });
     expect(proxy.posts).toBe(1);
-    await proxy.close();
   });
 
   it('a field the sidecar rejects: 400 INVALID_REQUEST with the field, one POST', async () => {
@@ -70,7 +78,6 @@ describe('errors are typed, carry the sidecar reason, and 4xx are not retried', 
     expect(err).toBeInstanceOf(NonRetriableError);
     expect(err).toMatchObject({ code: 'INVALID_REQUEST', status: 400, field: 'messages[1].message_group' });
     expect(proxy.posts).toBe(1);
-    await proxy.close();
   });
 
   it('a message over the size limit: 413 PAYLOAD_TOO_LARGE, one POST', async () => {
@@ -79,7 +86,6 @@ describe('errors are typed, carry the sidecar reason, and 4xx are not retried', 
     const err = await rejection(producer.sendSingleOrderedMessage(topic, 'g', null, Buffer.alloc(1024 * 1024 + 1)));
     expect(err).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', status: 413, retriable: false });
     expect(proxy.posts).toBe(1);
-    await proxy.close();
   });
 
   it('mistakes the client can see are rejected before any request', async () => {
@@ -105,11 +111,12 @@ describe('errors are typed, carry the sidecar reason, and 4xx are not retried', 
     const header = await rejection(producer.sendSingleOrderedMessage('t', 'g', null, 'x', { headers: { n: 1 as never } }));
     expect(header).toMatchObject({ code: 'INVALID_REQUEST', field: 'messages[0].headers.n' });
     expect(proxy.requests).toEqual([]);
-    await proxy.close();
   });
 
   it('an unreachable sidecar without fallback: RetriableError NETWORK after the first-use check’s budget', async () => {
-    const client = new Client({ url: `http://127.0.0.1:${await closedPort()}`, probeMaxElapsedMs: 300, retry: { initialBackoffMs: 10, maxBackoffMs: 50 } });
+    const client = closedAtEnd(
+      new Client({ url: `http://127.0.0.1:${await closedPort()}`, probeMaxElapsedMs: 300, retry: { initialBackoffMs: 10, maxBackoffMs: 50 } }),
+    );
     const started = Date.now();
     const err = await rejection(client.orderedProducer().sendSingleOrderedMessage('t', 'g', null, 'x'));
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
@@ -121,7 +128,7 @@ describe('errors are typed, carry the sidecar reason, and 4xx are not retried', 
   it('an AbortSignal ends a send that is waiting for the sidecar', async () => {
     const topic = await createTopic(admin, 1);
     proxy = await new DelayProxy({ target: sidecar.url, delayMs: 5_000 }).start();
-    const producer = new Client({ url: proxy.url }).orderedProducer();
+    const producer = closedAtEnd(new Client({ url: proxy.url }), proxy).orderedProducer();
     await producer.client.capabilities();
     const controller = new AbortController();
     const started = Date.now();
@@ -143,12 +150,11 @@ describe('errors are typed, carry the sidecar reason, and 4xx are not retried', 
     const already = await rejection(producer.sendSingleOrderedMessage(topic, 'g', null, 'y', { signal: AbortSignal.abort() }));
     expect(already).toBeInstanceOf(AbortError);
     expect(proxy.posts).toBe(1);
-    await proxy.close();
   });
 
   it('a send that failed does not hold up the next send of its group', async () => {
     const topic = await createTopic(admin, 1);
-    const producer = new Client({ url: sidecar.url }).orderedProducer();
+    const producer = closedAtEnd(new Client({ url: sidecar.url })).orderedProducer();
     const failing = producer.sendSingleOrderedMessage('no-such-topic-sdk', 'g', null, 'x');
     const next = producer.sendSingleOrderedMessage(topic, 'g', null, 'y');
     await expect(failing).rejects.toBeInstanceOf(NonRetriableError);

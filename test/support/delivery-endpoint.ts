@@ -86,14 +86,8 @@ export async function deliveryEndpoint(options: { latencyMs?: [number, number]; 
   };
 }
 
-/** Waits for `check` to hold, polling; fails with `what` after `timeoutMs`. */
-export async function waitFor(what: () => string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting: ${what()}`);
-    await sleep(50);
-  }
-}
+/** The consumption tests' name for `eventually` (test/support/eventually.ts). */
+export { eventually as waitFor } from './eventually.ts';
 
 type Endpoint = Awaited<ReturnType<typeof deliveryEndpoint>>;
 

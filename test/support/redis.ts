@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Cluster, type Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { RouterStore } from '../../src/redis/router-store.ts';
+import { RedisAdminStore } from '../../src/redis/redis-admin-store.ts';
+import { topicKeys, type TopicKeys } from '../../src/redis/keys.ts';
 import { RedisGateway } from '../../src/redis/redis-gateway.ts';
 import { createRedisClient, type RedisClient } from '../../src/redis/redis-connection.ts';
 
@@ -32,12 +34,26 @@ export function connectCluster(): Cluster {
 /** Every node holding data: the one Redis, or each Cluster master (a SCAN sees one node's keys only). */
 export const dataNodes = (redis: RedisClient): Redis[] => (redis instanceof Cluster ? redis.nodes('master') : [redis]);
 
+export interface IsolatedStore {
+  store: RouterStore;
+  /** The admin tools' store on the same keys. */
+  admin: RedisAdminStore;
+  prefix: string;
+  /** The topic's keys under this prefix, for the tests that read or plant state directly. */
+  keys: (topic: string) => TopicKeys;
+  drop: () => Promise<void>;
+}
+
 /** A store under a unique prefix so tests never see each other's keys; removes its keys on `drop`. */
-export function isolatedStore(redis: RedisClient): { store: RouterStore; prefix: string; drop: () => Promise<void> } {
+export function isolatedStore(redis: RedisClient): IsolatedStore {
   const prefix = `ost-${randomUUID().slice(0, 8)}`;
+  const gateway = new RedisGateway(redis);
+  const store = new RouterStore(gateway, prefix);
   return {
-    store: new RouterStore(new RedisGateway(redis), prefix),
+    store,
+    admin: new RedisAdminStore(gateway, prefix, store),
     prefix,
+    keys: (topic) => topicKeys(prefix, topic),
     drop: () => dropPrefix(redis, prefix),
   };
 }

@@ -6,6 +6,7 @@ import { DEFAULT_OPTIONS, type SidecarOptions } from '../../src/config/options.t
 import { loadConfig } from '../../src/config/load-config.ts';
 import type { KafkaSecurityOptions } from '../../src/kafka/kafka-security.ts';
 import { recordContract } from './openapi-contract.ts';
+import { eventually } from './eventually.ts';
 import { testRedisTopology } from './redis.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { startSidecar, type RunningSidecar } from '../../src/sidecar.ts';
@@ -155,12 +156,15 @@ export interface Readyz {
 
 /** Polls the sidecar at `url`'s /readyz until `done` accepts it; its status and body, or fails after `deadlineMs`. */
 export async function readyzUntil(url: string, done: (r: Readyz) => boolean, deadlineMs = 60_000): Promise<{ status: number; body: Readyz }> {
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    const response = await fetch(`${url}/readyz`);
-    const body = (await response.json()) as Readyz;
-    if (done(body)) return { status: response.status, body };
-    if (Date.now() > until) throw new Error(`readyz never reached the expected state: ${JSON.stringify(body)}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+  let last: Readyz | undefined;
+  return eventually(
+    () => `/readyz to reach the expected state; last: ${JSON.stringify(last)}`,
+    async () => {
+      const response = await fetch(`${url}/readyz`);
+      last = (await response.json()) as Readyz;
+      return done(last) && { status: response.status, body: last };
+    },
+    deadlineMs,
+    250,
+  );
 }

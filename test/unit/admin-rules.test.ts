@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { isLoopbackHost, warnIfAdminExposed } from '../../src/admin/admin-auth.ts';
+import { isLoopbackHost, warnIfAdminExposed } from '../../src/http/bearer-token.ts';
 import { generationWaitMs, requiredIdleMs } from '../../src/admin/admin-service.ts';
-import { groupParam, limitParam, movePartition, topicParam } from '../../src/admin/admin-validate.ts';
+import { groupParam, limitParam, movePartition, topicParam } from '../../src/http/admin-validate.ts';
 import { decodeCursor, encodeCursor } from '../../src/admin/list-cursor.ts';
 import { ConfigError, loadConfig } from '../../src/config/load-config.ts';
 import { DEFAULT_OPTIONS } from '../../src/config/options.ts';

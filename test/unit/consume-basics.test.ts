@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { deadLetterRequest } from '../../src/consume/dead-letter.ts';
 import { deliveryBody, groupOf } from '../../src/consume/delivery.ts';
 import { OffsetTracker } from '../../src/consume/offset-tracker.ts';
-import { parseRetryAfter, retryDelayMs } from '../../src/consume/retry-backoff.ts';
 
 describe('offset tracker', () => {
   it('commits the lowest offset not done, across gaps, and the end once all are done', () => {
@@ -15,23 +14,6 @@ describe('offset tracker', () => {
     t.markDone(5n);
     expect(t.committable()).toBe(12n);
     expect(t.pending).toBe(0);
-  });
-});
-
-describe('retry backoff', () => {
-  const policy = { retryBackoffMs: 200, retryBackoffMaxMs: 1000 };
-  it('grows exponentially with jitter within [half, full] and is capped', () => {
-    expect(retryDelayMs(1, policy, () => 0)).toBe(100);
-    expect(retryDelayMs(1, policy, () => 1)).toBe(200);
-    expect(retryDelayMs(3, policy, () => 1)).toBe(800);
-    expect(retryDelayMs(10, policy, () => 1)).toBe(1000);
-    expect(retryDelayMs(1, policy, () => 0, 4000)).toBe(4000);
-  });
-  it('reads Retry-After in seconds or as a date', () => {
-    expect(parseRetryAfter('3', 0)).toBe(3000);
-    expect(parseRetryAfter(new Date(10_000).toUTCString(), 4000)).toBe(6000);
-    expect(parseRetryAfter('soon', 0)).toBeUndefined();
-    expect(parseRetryAfter(undefined, 0)).toBeUndefined();
   });
 });
 

@@ -6,10 +6,8 @@ import { StoreUnreachableError } from '../../src/errors/store-errors.ts';
 import { PartitionWriter, type WriterMetrics } from '../../src/writer/partition-writer.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { ProduceService, type ProduceMetrics } from '../../src/produce/produce-service.ts';
-import { leastLoadedPartition } from '../../src/routing/least-loaded.ts';
 import { OrderedMessageRouter } from '../../src/routing/router.ts';
-import type { RouterMetrics } from '../../src/routing/router-metrics.ts';
-import type { RestoreStore, RouteOutcome, RouteStore, TopicRegistration, TopicStamp, TopicState, TouchEntry } from '../../src/routing/route-store.ts';
+import { FakeRouteStore, fakeRouterMetrics } from '../support/fake-route-store.ts';
 
 /**
  * A programming error in a Redis path (here: a store that throws a TypeError) must surface as a defect
@@ -19,62 +17,6 @@ import type { RestoreStore, RouteOutcome, RouteStore, TopicRegistration, TopicSt
 
 const PARTITIONS = 2;
 const bug = () => new TypeError("Cannot read properties of undefined (reading 'partition')");
-const unused = (): never => {
-  throw new Error('not used by these tests');
-};
-
-/** The routing store in memory; `defect` makes its calls throw a programming error. */
-class FakeRouteStore implements RouteStore, RestoreStore {
-  readonly #mappings = new Map<string, number>();
-  defect = false;
-
-  #check(): void {
-    if (this.defect) throw bug();
-  }
-
-  async readTopic(): Promise<TopicRegistration> {
-    this.#check();
-    return { buckets: 16, generation: null, epoch: 'e' };
-  }
-
-  async route(topic: string, _state: TopicState, group: string, hash: number): Promise<RouteOutcome> {
-    this.#check();
-    const existing = this.#mappings.get(`${topic}/${group}`);
-    if (existing !== undefined) return { partition: existing, created: false, unlogged: false };
-    const partition = leastLoadedPartition(new Array<number>(PARTITIONS).fill(0), hash);
-    this.#mappings.set(`${topic}/${group}`, partition);
-    return { partition, created: true, unlogged: false };
-  }
-
-  async markLogged(): Promise<void> {}
-
-  async record(topic: string, _state: TopicState, group: string, _hash: number, partition: number): Promise<number> {
-    this.#check();
-    return this.#mappings.get(`${topic}/${group}`) ?? partition;
-  }
-
-  async touch(_topic: string, _state: TopicState, entries: readonly TouchEntry[]): Promise<boolean[]> {
-    this.#check();
-    return entries.map(() => true);
-  }
-
-  async stamps(topics: readonly string[]): Promise<TopicStamp[]> {
-    this.#check();
-    return topics.map(() => ({ generation: null, epoch: 'e' }));
-  }
-
-  // The topic's state is never lost here: nothing rebuilds it.
-  tryLockRestore = unused;
-  unlockRestore = unused;
-  hold = unused;
-  release = unused;
-  restoreRoutes = unused;
-  stampTopic = unused;
-
-  async ping(): Promise<void> {
-    this.#check();
-  }
-}
 
 /** The dedup store in memory; `failure` makes a claim throw a defect or fail as an unreachable Redis would. */
 class FakeDedupStore implements DedupStore {
@@ -102,18 +44,7 @@ function setup() {
   const routeStore = new FakeRouteStore();
   const dedupStore = new FakeDedupStore();
   const log = createLogger('error', {}, () => undefined);
-  const routerMetrics = {
-    cacheHits: counter(),
-    cacheMisses: counter(),
-    groupsCreated: counter(),
-    degradedMode: { set: () => undefined },
-    degradedRoutes: counter(),
-    degradedConflicts: counter(),
-    hashRoutedMessages: counter(),
-    replicaAckTimeouts: counter(),
-    stateLosses: counter(),
-    routesRestored: counter(),
-  } satisfies RouterMetrics;
+  const routerMetrics = fakeRouterMetrics();
   const router = new OrderedMessageRouter(
     routeStore,
     async () => PARTITIONS,
@@ -188,7 +119,7 @@ describe('a programming error in the Redis paths', () => {
 
   it('in routing is a defect, writes nothing, and does not turn degraded mode on', async () => {
     const { routeStore, router, sent, metrics, produce } = setup();
-    routeStore.defect = true;
+    routeStore.failure = 'defect';
     const err = await produce.ordered({ topic: 't', messages: [{ message_group: 'fresh', value: 'v' }] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TypeError);
     expect(err).not.toBeInstanceOf(SidecarError);

@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES, type ErrorCode } from '../../src/protocol/error-codes.ts';
-import { SidecarError, errorMessage, invalid } from '../../src/errors/sidecar-error.ts';
+import { SidecarError, errorMessage, invalid, storeUnavailable } from '../../src/errors/sidecar-error.ts';
+import { CodedError } from '../../src/errors/coded-error.ts';
+import {
+  StoreBusyError,
+  StoreNotReplicatedError,
+  StoreOnHoldError,
+  StoreRefusedError,
+  StoreStateLostError,
+  StoreUnreachableError,
+} from '../../src/errors/store-errors.ts';
+import { fromKafkaError } from '../../src/kafka/kafka-errors.ts';
 import { produceStatus } from '../../src/http/app.ts';
 import type { PartitionError, ProduceResponse } from '../../src/protocol/produce.ts';
 
@@ -108,5 +118,36 @@ describe('SidecarError', () => {
     expect(errorMessage(new Error('e'))).toBe('e');
     expect(errorMessage('plain')).toBe('plain');
     expect(errorMessage(42)).toBe('42');
+  });
+});
+
+describe('one error base (CodedError) for the store and Kafka errors', () => {
+  const cause = new Error('the client said so');
+  const storeErrors = [
+    [new StoreUnreachableError('down', { outage: true, cause }), 'ROUTING_UNAVAILABLE'],
+    [new StoreRefusedError('OOM', { cause }), 'ROUTING_UNAVAILABLE'],
+    [new StoreBusyError('TRYAGAIN', { cause }), 'ROUTING_UNAVAILABLE'],
+    [new StoreNotReplicatedError('0 of 1 replicas', { cause }), 'ROUTING_UNAVAILABLE'],
+    [new StoreStateLostError('epoch gone'), 'ROUTING_STATE_LOST'],
+    [new StoreOnHoldError('on hold', 'restoring'), 'ROUTING_STATE_LOST'],
+  ] as const;
+
+  it.each(storeErrors.map(([err, code]) => [err.name, err, code] as const))('%s carries one code, its status and retriability', (_name, err, code) => {
+    expect(err).toBeInstanceOf(CodedError);
+    expect({ code: err.code, status: err.status, retriable: err.retriable }).toEqual({ code, ...ERROR_CODES[code] });
+  });
+
+  it('a store error answers with its own code and keeps it as the cause; anything else is not a store failure', () => {
+    for (const [err] of storeErrors) {
+      const answer = storeUnavailable(err, 'routing')!;
+      expect([answer.code, answer.status, answer.cause]).toEqual([err.code, err.status, err]);
+    }
+    expect(storeUnavailable(new TypeError('a bug'), 'routing')).toBeUndefined();
+  });
+
+  it('a Kafka error is one too, keeping the client error as the cause', () => {
+    const err = fromKafkaError(cause, 'writing');
+    expect(err).toBeInstanceOf(CodedError);
+    expect([err.code, err.status, err.retriable, err.cause]).toEqual(['KAFKA_WRITE_FAILED', 503, true, cause]);
   });
 });

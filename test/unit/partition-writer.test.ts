@@ -4,6 +4,7 @@ import { SidecarError } from '../../src/errors/sidecar-error.ts';
 import { SidecarMetrics } from '../../src/metrics/sidecar-metrics.ts';
 import { PartitionWriter, type BatchLimits, type OutgoingRecord, type PartitionWriteResult } from '../../src/writer/partition-writer.ts';
 import type { BatchOutcome, BatchSendPort, PartitionBatch } from '../../src/writer/send-port.ts';
+import { fakeClock } from '../support/fake-clock.ts';
 
 /** One partition's batch that the fake Kafka received; the test decides when and how it completes. */
 interface SentBatch {
@@ -104,11 +105,11 @@ let kafka: FakeKafka;
 let registry: Registry;
 let metrics: SidecarMetrics;
 
-/** A clock the tests move by hand (the writer's queue-wait deadline reads it). */
-let now = 0;
+/** The writer's queue-wait deadline reads it. */
+let clock = fakeClock();
 
 const writer = (limits: Partial<BatchLimits> = {}): PartitionWriter =>
-  new PartitionWriter(kafka, { maxBatchMessages: 1000, maxBatchBytes: 1024 * 1024, ...limits }, metrics, () => now);
+  new PartitionWriter(kafka, { maxBatchMessages: 1000, maxBatchBytes: 1024 * 1024, ...limits }, metrics, clock.now);
 
 async function metricValue(name: string, labels: Record<string, string> = {}, metricName = name): Promise<number> {
   const metric = await registry.getSingleMetric(name)?.get();
@@ -119,7 +120,7 @@ async function metricValue(name: string, labels: Record<string, string> = {}, me
 }
 
 beforeEach(() => {
-  now = 0;
+  clock = fakeClock();
   kafka = new FakeKafka();
   registry = new Registry();
   metrics = new SidecarMetrics(registry, { defaultMetrics: false });
@@ -271,7 +272,7 @@ describe('PartitionWriter per broker', () => {
     const slow = w.write('t', 0, records('a'), 'ordered');
     await tick();
     const waiting = w.write('t', 1, records('b'), 'ordered');
-    now += 1001;
+    clock.ms += 1001;
     kafka.last('t', 0).succeed('0');
     expect(await slow).toEqual({ offsets: ['0'] });
     expect((await waiting).error).toMatchObject({ code: 'KAFKA_WRITE_FAILED', retriable: true });
@@ -405,7 +406,7 @@ describe('PartitionWriter failures', () => {
     await tick();
     const b = w.write('t', 0, records('b'), 'ordered');
     const c = w.write('t', 0, records('c'), 'ordered');
-    now += 21;
+    clock.ms += 21;
     kafka.last('t', 0).succeed('0');
     expect(await a).toEqual({ offsets: ['0'] });
     for (const late of [await b, await c]) {

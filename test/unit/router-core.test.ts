@@ -1,219 +1,37 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { StoreNotReplicatedError, StoreOnHoldError, StoreStateLostError, StoreUnreachableError } from '../../src/errors/store-errors.ts';
+import { StoreUnreachableError } from '../../src/errors/store-errors.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { cacheValidityMs } from '../../src/routing/expiry.ts';
 import { GenerationWatch } from '../../src/routing/generation-watch.ts';
 import { groupHash, hashedPartition } from '../../src/routing/hashing.ts';
-import { leastLoadedPartition } from '../../src/routing/least-loaded.ts';
 import { OutageState } from '../../src/routing/outage-state.ts';
 import { ProvenRoutes } from '../../src/routing/proven-routes.ts';
 import { OrderedMessageRouter, REFUSAL_SUMMARY_INTERVAL_MS, type RouterOptions } from '../../src/routing/router.ts';
-import type { RouterMetrics } from '../../src/routing/router-metrics.ts';
 import type { LoggedRoutes, RouteLog, RouteLogEntry } from '../../src/routing/route-log.ts';
 import { SidecarError } from '../../src/errors/sidecar-error.ts';
-import type {
-  RestoreStore,
-  RouteOutcome,
-  RouteStore,
-  TopicHold,
-  TopicRegistration,
-  TopicStamp,
-  TopicState,
-  TouchEntry,
-} from '../../src/routing/route-store.ts';
 import { SingleFlight } from '../../src/routing/single-flight.ts';
+import { FakeRouteStore, fakeRouterMetrics } from '../support/fake-route-store.ts';
+import { fakeClock, type FakeClock } from '../support/fake-clock.ts';
 
 const PARTITIONS = 4;
 const MINUTE = 60_000;
 const OPTIONS: RouterOptions = { routerBuckets: 16, routeCacheSize: 100, groupTtlMs: 60 * MINUTE, touchFlushIntervalMs: 1000 };
 const VALIDITY_MS = cacheValidityMs(OPTIONS.groupTtlMs, OPTIONS.touchFlushIntervalMs);
 
-/**
- * The store's state in memory; `down` makes every call fail as an unreachable store would. Like route-3.lua,
- * it writes nothing for a caller whose topic epoch is not the stored one; `lose()` is a FLUSHALL.
- */
-class FakeStore implements RouteStore, RestoreStore {
-  readonly mappings = new Map<string, number>();
-  readonly generation = new Map<string, string | null>();
-  readonly epochs = new Map<string, string>();
-  readonly holds = new Map<string, TopicHold>();
-  readonly unlogged = new Set<string>();
-  readonly locks = new Map<string, string>();
-  #epochs = 0;
-  readonly calls = { route: 0, record: 0, touch: 0, ping: 0, generations: 0 };
-  readonly touched: TouchEntry[] = [];
-  /**
-   * 'outage': the connection is gone; 'unanswered': one command got no answer; 'defect': a programming error;
-   * 'unreplicated': route writes are made but too few replicas acknowledge them (other calls work).
-   */
-  failure: 'outage' | 'unanswered' | 'defect' | 'unreplicated' | undefined;
-
-  #fail(): void {
-    if (this.failure === 'defect') throw new TypeError('a bug');
-    if (this.failure === 'unreplicated') return;
-    if (this.failure) throw new StoreUnreachableError('fake store out of reach', { outage: this.failure === 'outage' });
-  }
-
-  #loads(topic: string): number[] {
-    const loads = new Array<number>(PARTITIONS).fill(0);
-    for (const [key, p] of this.mappings) if (key.startsWith(`${topic}/`)) loads[p]!++;
-    return loads;
-  }
-
-  /** What FLUSHALL leaves: nothing. */
-  lose(): void {
-    for (const state of [this.mappings, this.generation, this.epochs, this.holds, this.unlogged, this.locks]) state.clear();
-  }
-
-  #checkEpoch(topic: string, state: TopicState): void {
-    if (this.epochs.get(topic) !== state.epoch) throw new StoreStateLostError(`lost ${topic}`);
-  }
-
-  async readTopic(topic: string): Promise<TopicRegistration | undefined> {
-    this.#fail();
-    const epoch = this.epochs.get(topic);
-    return epoch === undefined ? undefined : { buckets: 16, generation: this.generation.get(topic) ?? null, epoch };
-  }
-
-  async route(topic: string, state: TopicState, group: string, hash: number, _partitions: number, logged: boolean): Promise<RouteOutcome> {
-    this.calls.route++;
-    this.#fail();
-    this.#checkEpoch(topic, state);
-    const key = `${topic}/${group}`;
-    const existing = this.mappings.get(key);
-    if (existing !== undefined) {
-      this.#unacknowledged();
-      return { partition: existing, created: false, unlogged: this.unlogged.has(key) };
-    }
-    const hold = this.holds.get(topic);
-    if (hold) throw new StoreOnHoldError(`held ${topic}`, hold);
-    const partition = leastLoadedPartition(this.#loads(topic), hash);
-    this.mappings.set(key, partition);
-    if (logged) this.unlogged.add(key);
-    this.#unacknowledged();
-    return { partition, created: true, unlogged: logged };
-  }
-
-  async markLogged(topic: string, group: string): Promise<void> {
-    this.unlogged.delete(`${topic}/${group}`);
-  }
-
-  async stamps(topics: readonly string[]): Promise<TopicStamp[]> {
-    this.calls.generations++;
-    this.#fail();
-    return topics.map((t) => ({ generation: this.generation.get(t) ?? null, epoch: this.epochs.get(t) ?? null }));
-  }
-
-  async tryLockRestore(topic: string, owner: string): Promise<boolean> {
-    if (this.locks.has(topic)) return false;
-    this.locks.set(topic, owner);
-    return true;
-  }
-
-  async unlockRestore(topic: string, owner: string): Promise<void> {
-    if (this.locks.get(topic) === owner) this.locks.delete(topic);
-  }
-
-  async hold(topic: string, reason: TopicHold): Promise<void> {
-    this.holds.set(topic, reason);
-  }
-
-  async release(topic: string): Promise<boolean> {
-    this.holds.delete(topic);
-    return this.epochs.has(topic);
-  }
-
-  async restoreRoutes(topic: string, _buckets: number, routes: ReadonlyMap<string, number>): Promise<number> {
-    let restored = 0;
-    for (const [group, partition] of routes) {
-      if (this.mappings.has(`${topic}/${group}`)) continue;
-      this.mappings.set(`${topic}/${group}`, partition);
-      restored++;
-    }
-    return restored;
-  }
-
-  async stampTopic(topic: string, buckets: number, _epoch: string, hold: TopicHold | undefined): Promise<TopicRegistration> {
-    const epoch = `epoch-${++this.#epochs}`;
-    this.epochs.set(topic, epoch);
-    if (hold) this.holds.set(topic, hold);
-    else this.holds.delete(topic);
-    return { buckets, generation: this.generation.get(topic) ?? null, epoch };
-  }
-
-  /** The write is made (as on a Redis master) but reported unacknowledged. */
-  #unacknowledged(): void {
-    if (this.failure === 'unreplicated') throw new StoreNotReplicatedError('0 of the 1 required Redis replicas acknowledged the write within 500 ms');
-  }
-
-  async record(topic: string, state: TopicState, group: string, _hash: number, partition: number): Promise<number> {
-    this.calls.record++;
-    this.#fail();
-    this.#checkEpoch(topic, state);
-    const key = `${topic}/${group}`;
-    if (!this.mappings.has(key)) this.mappings.set(key, partition);
-    return this.mappings.get(key)!;
-  }
-
-  async touch(topic: string, state: TopicState, entries: readonly TouchEntry[]): Promise<boolean[]> {
-    this.calls.touch++;
-    this.#fail();
-    this.#checkEpoch(topic, state);
-    this.touched.push(...entries);
-    return entries.map((e) => this.mappings.get(`${topic}/${e.group}`) === e.partition);
-  }
-
-  async ping(): Promise<void> {
-    this.calls.ping++;
-    this.#fail();
-  }
-}
-
-function fakeMetrics() {
-  const count = () => {
-    const c = { value: 0, inc: (n = 1) => void (c.value += n) };
-    return c;
-  };
-  const level = { value: 0, set: (v: number) => void (level.value = v) };
-  const topicCount = () => {
-    const c = { value: 0, inc: (_labels: { topic: string }, n = 1) => void (c.value += n) };
-    return c;
-  };
-  return {
-    cacheHits: count(),
-    cacheMisses: count(),
-    groupsCreated: topicCount(),
-    degradedMode: level,
-    degradedRoutes: count(),
-    degradedConflicts: count(),
-    hashRoutedMessages: count(),
-    replicaAckTimeouts: count(),
-    stateLosses: topicCount(),
-    routesRestored: topicCount(),
-  } satisfies RouterMetrics;
-}
-
-let store: FakeStore;
-let metrics: ReturnType<typeof fakeMetrics>;
-let now: number;
+let store: FakeRouteStore;
+let metrics: ReturnType<typeof fakeRouterMetrics>;
+let clock: FakeClock;
 let logs: string[];
 
 function router(overrides: Partial<RouterOptions> = {}): OrderedMessageRouter {
   const log = createLogger('info', {}, (line) => logs.push(line));
-  return new OrderedMessageRouter(
-    store,
-    async () => PARTITIONS,
-    { ...OPTIONS, ...overrides },
-    metrics,
-    log,
-    () => now,
-  );
+  return new OrderedMessageRouter(store, async () => PARTITIONS, { ...OPTIONS, ...overrides }, metrics, log, clock.now);
 }
 
 beforeEach(() => {
-  store = new FakeStore();
-  metrics = fakeMetrics();
-  now = 0;
+  store = new FakeRouteStore();
+  metrics = fakeRouterMetrics();
+  clock = fakeClock();
   logs = [];
   vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
 });
@@ -228,10 +46,10 @@ describe('cache validity', () => {
   it('serves a cached route without the store only inside its validity window', async () => {
     const r = router();
     const first = await r.route('t', 'g');
-    now = VALIDITY_MS - 1;
+    clock.ms = VALIDITY_MS - 1;
     expect(await r.route('t', 'g')).toBe(first);
     expect(store.calls.route).toBe(1);
-    now = VALIDITY_MS;
+    clock.ms = VALIDITY_MS;
     expect(await r.route('t', 'g')).toBe(first);
     expect(store.calls.route).toBe(2);
     expect([metrics.cacheHits.value, metrics.cacheMisses.value]).toEqual([1, 2]);
@@ -240,11 +58,11 @@ describe('cache validity', () => {
   it('renews a route the store confirms in a touch batch, from when the batch was sent', async () => {
     const r = router();
     await r.route('t', 'g');
-    now = 10 * MINUTE;
+    clock.ms = 10 * MINUTE;
     await r.route('t', 'g'); // a hit: a touch is pending
     await r.flushTouches();
     expect(store.touched.map((e) => e.group)).toEqual(['g']);
-    now = 10 * MINUTE + VALIDITY_MS - 1;
+    clock.ms = 10 * MINUTE + VALIDITY_MS - 1;
     await r.route('t', 'g');
     expect(store.calls.route).toBe(1);
   });
@@ -293,7 +111,13 @@ describe('outage entry', () => {
     const r = router();
     const known = await r.route('t', 'known');
     store.failure = 'outage';
-    await expect(r.route('t', 'stranger')).rejects.toMatchObject({ code: 'ROUTING_UNAVAILABLE', status: 503, retriable: true, retryAfterSeconds: 1 });
+    await expect(r.route('t', 'stranger')).rejects.toMatchObject({
+      code: 'ROUTING_UNAVAILABLE',
+      reason: 'outage',
+      status: 503,
+      retriable: true,
+      retryAfterSeconds: 1,
+    });
     expect(r.degraded).toBe(true);
     expect(metrics.degradedMode.value).toBe(1);
     expect(await r.route('t', 'known')).toBe(known);
@@ -306,7 +130,7 @@ describe('outage entry', () => {
     await r.route('t', 'old');
     store.failure = 'outage';
     await expect(r.route('t', 'other')).rejects.toMatchObject({ code: 'ROUTING_UNAVAILABLE' });
-    now = VALIDITY_MS;
+    clock.ms = VALIDITY_MS;
     await expect(r.route('t', 'old')).rejects.toMatchObject({ code: 'ROUTING_UNAVAILABLE' });
   });
 
@@ -330,7 +154,13 @@ describe('routes the replicas have not acknowledged', () => {
   it('are refused with a retriable 503, never cached, and do not start degraded mode', async () => {
     const r = router();
     store.failure = 'unreplicated';
-    await expect(r.routeAll('t', ['new', 'new'])).rejects.toMatchObject({ code: 'ROUTING_UNAVAILABLE', status: 503, retryAfterSeconds: 1, summarized: true });
+    await expect(r.routeAll('t', ['new', 'new'])).rejects.toMatchObject({
+      code: 'ROUTING_UNAVAILABLE',
+      reason: 'replica_acks',
+      status: 503,
+      retryAfterSeconds: 1,
+      summarized: true,
+    });
     await expect(r.routeAll('t', ['new'])).rejects.toMatchObject({ code: 'ROUTING_UNAVAILABLE' });
     expect(store.calls.route).toBe(2); // asked again: the refused route was not cached
     expect(r.degraded).toBe(false);
@@ -343,7 +173,7 @@ describe('routes the replicas have not acknowledged', () => {
     const r = router();
     store.failure = 'unreplicated';
     for (let i = 0; i < 3; i++) await expect(r.routeAll('t', ['a', 'a', 'b'])).rejects.toMatchObject({ code: 'ROUTING_UNAVAILABLE' });
-    now += REFUSAL_SUMMARY_INTERVAL_MS;
+    clock.ms += REFUSAL_SUMMARY_INTERVAL_MS;
     await expect(r.routeAll('t', ['c'])).rejects.toMatchObject({ code: 'ROUTING_UNAVAILABLE' });
     store.failure = undefined;
     await r.route('t', 'd');
@@ -408,7 +238,7 @@ describe('outage exit', () => {
     await r.route('t', 'known');
     store.failure = 'outage';
     for (let i = 0; i < 5; i++) await expect(r.routeAll('t', ['x', 'x', 'y'])).rejects.toMatchObject({ code: 'ROUTING_UNAVAILABLE', summarized: true });
-    now += REFUSAL_SUMMARY_INTERVAL_MS;
+    clock.ms += REFUSAL_SUMMARY_INTERVAL_MS;
     await expect(r.routeAll('t', ['z'])).rejects.toMatchObject({ code: 'ROUTING_UNAVAILABLE' });
     await expect(r.routeAll('t', ['z'])).rejects.toMatchObject({ code: 'ROUTING_UNAVAILABLE' });
     expect(await r.routeAll('t', ['known'])).toEqual(new Map([['known', store.mappings.get('t/known')]])); // served: not a refusal
@@ -430,7 +260,7 @@ describe('outage exit', () => {
     await expect(r.routeAll('t', ['x'])).rejects.toMatchObject({ code: 'ROUTING_UNAVAILABLE' });
     await recoveryTick();
     expect(logs.filter((l) => l.includes('"level":"warn"'))).toEqual([]);
-    now += REFUSAL_SUMMARY_INTERVAL_MS;
+    clock.ms += REFUSAL_SUMMARY_INTERVAL_MS;
     await recoveryTick();
     expect(logs.filter((l) => l.includes('"level":"warn"')).map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
       expect.objectContaining({ refusedRequests: 1, refusedMessages: 1 }),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { replayFilter, resetTarget, timestampParam } from '../../src/admin/operation-bodies.ts';
+import { replayFilter, resetTarget, timestampParam } from '../../src/http/operation-bodies.ts';
 import { replayDedupId } from '../../src/consume/dlq-replay.ts';
 import { SidecarError } from '../../src/errors/sidecar-error.ts';
 

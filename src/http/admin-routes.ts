@@ -1,6 +1,6 @@
 import express, { type Request, type Router } from 'express';
-import { requireAdminToken, type BearerToken } from './admin-auth.ts';
-import type { AdminService } from './admin-service.ts';
+import { requireAdminToken, type BearerToken } from './bearer-token.ts';
+import type { AdminService } from '../admin/index.ts';
 import type { ConsumeService } from '../consume/consume-service.ts';
 import { addSubscriptionRoutes } from './subscription-routes.ts';
 import { smallJsonBody } from './json-body.ts';

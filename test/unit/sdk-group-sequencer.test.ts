@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMs } from '../../src/sdk/backoff.ts';
 import { GroupSequencer } from '../../src/sdk/group-sequencer.ts';
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -37,13 +36,5 @@ describe('GroupSequencer', () => {
     first.release();
     (await third).release();
     expect(thirdStarted).toBe(true);
-  });
-});
-
-describe('backoffMs', () => {
-  const policy = { maxAttempts: 5, initialBackoffMs: 100, maxBackoffMs: 1000 };
-  it('doubles per retry, is capped, and jitters within the upper half', () => {
-    expect([1, 2, 3, 4, 5, 9].map((n) => backoffMs(policy, n, () => 0))).toEqual([50, 100, 200, 400, 500, 500]);
-    expect([1, 2, 3, 4, 5, 9].map((n) => backoffMs(policy, n, () => 1))).toEqual([100, 200, 400, 800, 1000, 1000]);
   });
 });

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client, DEFAULT_CLIENT_OPTIONS, NonRetriableError, RetriableError, type SidecarClientError } from '../../src/sdk/index.ts';
-import { recordingLogger } from './records.ts';
+import { recordingLogger } from '../sdk/records.ts';
 
 /**
  * The retry rules at the protocol level. A real sidecar cannot be made to fail one partition and not
