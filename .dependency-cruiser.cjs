@@ -29,7 +29,7 @@ const LAYERS = {
   // kafka-route-log.ts the route log port of src/routing. The kafkajs engine writes through the SDK's
   // ResettableProducer (the fallback's producer, kept in the SDK because the SDK imports no server code).
   kafka: ['consume', 'routing', 'writer', 'errors', 'logging', 'config', 'metrics', 'protocol', 'sdk/resettable-producer.ts', 'sdk/retry-budget.ts'],
-  // src/redis/blocked-store.ts implements the blocked-group port that src/consume owns.
+  // src/redis/blocked-store.ts and lease-store.ts implement the blocked-group and delivery-lease ports that src/consume owns.
   redis: ['routing', 'dedup', 'consume', 'errors', 'logging', 'config', 'protocol'],
   produce: ['routing', 'dedup', 'writer', 'errors', 'logging', 'config', 'metrics', 'protocol'],
   consume: ['produce', 'errors', 'logging', 'config', 'metrics', 'protocol'],

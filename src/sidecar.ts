@@ -33,6 +33,7 @@ import { AdminService } from './admin/admin-service.ts';
 import { warnIfAdminExposed } from './admin/admin-auth.ts';
 import { checkAckTimeoutsFit, readSubscriptionsFile } from './consume/subscriptions.ts';
 import { RedisBlockedStore } from './redis/blocked-store.ts';
+import { RedisLeaseStore } from './redis/lease-store.ts';
 import { secretFile } from './config/secret-file.ts';
 
 export interface RunningSidecar {
@@ -139,6 +140,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
           produce,
           registry: metrics.registry,
           blocked: new RedisBlockedStore(gateway, options.redisPrefix),
+          leases: new RedisLeaseStore(gateway, options.redisPrefix),
           options,
           log,
         });

@@ -2,6 +2,7 @@ import type { BlockedGroup } from '../protocol/admin.ts';
 import type { StoredBlock } from './blocked-store.ts';
 import type { ConsumedRecord } from './consumer-engine.ts';
 import { groupOf, type Delivery, type DeliveryResult } from './delivery.ts';
+import type { LeaseAnswer, LeaseGate, LeaseWaitReason } from './delivery-leases.ts';
 import { GroupQueue } from './group-queue.ts';
 import { OffsetTracker } from './offset-tracker.ts';
 import { retryDelayMs, type BackoffPolicy } from './retry-backoff.ts';
@@ -27,6 +28,8 @@ export interface DispatchObserver {
   deadLetterFailed(delivery: Delivery, err: unknown): void;
   blocked(delivery: Delivery, error: string): void;
   skipped(delivery: Delivery): void;
+  /** The group's next delivery waits: another replica holds its lease, or the lease store cannot be reached. */
+  leaseWait(delivery: Delivery, reason: LeaseWaitReason): void;
 }
 
 export interface DispatchPorts {
@@ -37,6 +40,8 @@ export interface DispatchPorts {
    * unless the error is a `DeadLetterRejected` (it can never succeed), which blocks the group instead.
    */
   deadLetter(delivery: Delivery, lastError: string): Promise<void>;
+  /** A group is delivered only while this replica holds its lease: never at the endpoint from two replicas at once. */
+  leases: LeaseGate;
   /** Runs `fn` after `ms`; returns a cancel function. */
   setTimer(fn: () => void, ms: number): () => void;
   now(): number;
@@ -65,10 +70,13 @@ class PartitionState {
   restored = new Map<string | null, StoredBlock>();
   readonly partition: number;
   readonly tracker: OffsetTracker;
+  /** The owner id this holding's groups take their leases with (the replica and its assignment epoch). */
+  readonly leaseOwner: string;
 
-  constructor(partition: number, tracker: OffsetTracker) {
+  constructor(partition: number, tracker: OffsetTracker, leaseOwner: string) {
     this.partition = partition;
     this.tracker = tracker;
+    this.leaseOwner = leaseOwner;
   }
 }
 
@@ -80,7 +88,7 @@ const blockedView = (queue: GroupQueue, head: Delivery): BlockedGroup => ({
   error: queue.lastError,
 });
 
-const BUSY = new Set(['ready', 'delivering', 'dead-lettering', 'backoff']);
+const BUSY = new Set(['ready', 'leasing', 'delivering', 'dead-lettering', 'backoff']);
 
 /**
  * The ordering core of one subscription: per-partition FIFO queues per MessageGroup, at most one delivery in
@@ -114,7 +122,7 @@ export class GroupDispatcher {
   add(partition: number, fetched: readonly ConsumedRecord[], next: bigint): void {
     let state = this.#partitions.get(partition);
     if (!state) {
-      state = new PartitionState(partition, new OffsetTracker(fetched[0]?.offset ?? next));
+      state = new PartitionState(partition, new OffsetTracker(fetched[0]?.offset ?? next), this.#ports.leases.owner());
       this.#partitions.set(partition, state);
     }
     const known = state.tracker.fetchedEnd;
@@ -309,6 +317,10 @@ export class GroupDispatcher {
     const wasBusy = BUSY.has(group.phase);
     const isBusy = BUSY.has(phase);
     group.phase = phase;
+    if (group.leased && (phase === 'idle' || phase === 'blocked')) {
+      group.leased = false;
+      this.#ports.leases.release(state.leaseOwner, state.partition, group.group);
+    }
     if (wasBusy && !isBusy) {
       state.busy--;
       if (state.busy === 0) this.#wake(state);
@@ -375,9 +387,31 @@ export class GroupDispatcher {
         return;
       }
     }
-    this.#setPhase(state, group, 'delivering');
+    this.#setPhase(state, group, 'leasing');
     this.#inFlight++;
     state.running++;
+    const lease = this.#ports.leases.ensure(state.leaseOwner, state.partition, group.group);
+    if (!(lease instanceof Promise)) this.#leased(state, group, delivery, lease);
+    else
+      void lease.then((answer) => {
+        this.#leased(state, group, delivery, answer);
+        this.#pump();
+      });
+  }
+
+  /** Delivers once the group's lease is held; else the group waits (neither delivered nor done) and asks again. */
+  #leased(state: PartitionState, group: GroupQueue, delivery: Delivery, lease: LeaseAnswer): void {
+    if (lease.held) group.leased = true;
+    if (!lease.held || state.fenced) {
+      this.#ended(state);
+      if (state.fenced) this.#setPhase(state, group, 'idle');
+      else if (!lease.held) {
+        this.#ports.observer.leaseWait(delivery, lease.reason);
+        this.#backoff(state, group, lease.retryInMs, () => this.#makeReady(state, group));
+      }
+      return;
+    }
+    this.#setPhase(state, group, 'delivering');
     const started = this.#ports.now();
     void this.#ports.deliver(delivery).then((result) => this.#settled(state, group, delivery, result, started));
   }
@@ -455,7 +489,10 @@ export class GroupDispatcher {
     const head = group.head!;
     group.head = undefined;
     group.lastError = undefined;
-    if (state.released) return;
+    if (state.released) {
+      this.#setPhase(state, group, 'idle');
+      return;
+    }
     for (const record of head.records) state.tracker.markDone(record.offset);
     state.buffered -= head.records.length;
     if (group.queued > 0 && !state.fenced) this.#makeReady(state, group);
