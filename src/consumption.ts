@@ -9,7 +9,7 @@ import { deadLetterRequest } from './consume/dead-letter.ts';
 import type { Delivery } from './consume/delivery.ts';
 import { EndpointClient } from './consume/endpoint-client.ts';
 import { SubscriptionRunner } from './consume/subscription-runner.ts';
-import { DeadLetterRejected } from './consume/group-dispatcher.ts';
+import { DeadLetterRejected } from './consume/dispatch-ports.ts';
 import type { Subscription } from './consume/subscriptions.ts';
 import { SidecarError, errorMessage } from './errors/sidecar-error.ts';
 import { KafkajsConsumerEngine } from './kafka/consumer/kafkajs-consumer-engine.ts';

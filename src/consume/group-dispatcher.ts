@@ -2,91 +2,13 @@ import type { BlockedGroup } from '../protocol/admin.ts';
 import type { StoredBlock } from './blocked-store.ts';
 import type { ConsumedRecord } from './consumer-engine.ts';
 import { groupOf, type Delivery, type DeliveryResult } from './delivery.ts';
-import type { LeaseAnswer, LeaseGate, LeaseWaitReason } from './delivery-leases.ts';
+import type { LeaseAnswer } from './delivery-leases.ts';
+import { DeadLetterRejected, type DispatchPolicy, type DispatchPorts } from './dispatch-ports.ts';
 import { GroupQueue } from './group-queue.ts';
 import { OffsetTracker } from './offset-tracker.ts';
-import { retryDelayMs, type BackoffPolicy } from './retry-backoff.ts';
-import type { OnExhausted } from './subscriptions.ts';
-
-/** The dead-letter topic refused the records for good (too large, invalid group): retrying cannot help. */
-export class DeadLetterRejected extends Error {
-  override name = 'DeadLetterRejected';
-}
-
-export interface DispatchPolicy extends BackoffPolicy {
-  maxInFlightGroups: number;
-  batchMaxMessages: number;
-  maxAttempts: number;
-  onExhausted: OnExhausted;
-}
-
-/** Hooks for metrics and logs; the dispatcher itself does no I/O. */
-export interface DispatchObserver {
-  delivered(delivery: Delivery, ms: number): void;
-  failed(delivery: Delivery, error: string, retryInMs: number | undefined): void;
-  deadLettered(delivery: Delivery, error: string): void;
-  deadLetterFailed(delivery: Delivery, err: unknown): void;
-  blocked(delivery: Delivery, error: string): void;
-  skipped(delivery: Delivery): void;
-  /** The group's next delivery waits: another replica holds its lease, or the lease store cannot be reached. */
-  leaseWait(delivery: Delivery, reason: LeaseWaitReason): void;
-}
-
-export interface DispatchPorts {
-  /** One POST to the endpoint; resolves with the outcome, never rejects. */
-  deliver(delivery: Delivery): Promise<DeliveryResult>;
-  /**
-   * Writes the delivery's records to the dead-letter topic; rejects when that failed: it is tried again,
-   * unless the error is a `DeadLetterRejected` (it can never succeed), which blocks the group instead.
-   */
-  deadLetter(delivery: Delivery, lastError: string): Promise<void>;
-  /** A group is delivered only while this replica holds its lease: never at the endpoint from two replicas at once. */
-  leases: LeaseGate;
-  /** Runs `fn` after `ms`; returns a cancel function. */
-  setTimer(fn: () => void, ms: number): () => void;
-  now(): number;
-  random(): number;
-  observer: DispatchObserver;
-}
-
-class PartitionState {
-  readonly groups = new Map<string | null, GroupQueue>();
-  /** Groups of this partition that are ready, delivering, dead-lettering or in backoff. */
-  busy = 0;
-  buffered = 0;
-  /** Deliveries and dead-letter writes of this partition under way. */
-  running = 0;
-  /**
-   * Deliveries may start: the partition's batch is held by a handler of the current assignment, so the
-   * consumer cannot let the partition go before they settle. Ready groups of a closed partition wait.
-   */
-  open = false;
-  fenced = false;
-  released = false;
-  waiters: Array<() => void> = [];
-  /** Resolved once nothing of this (released) partition state runs any more. */
-  settleWaiters: Array<() => void> = [];
-  /** Groups found blocked by an earlier owner: their head blocks again at once when it is that same head. */
-  restored = new Map<string | null, StoredBlock>();
-  readonly partition: number;
-  readonly tracker: OffsetTracker;
-  /** The owner id this holding's groups take their leases with (the replica and its assignment epoch). */
-  readonly leaseOwner: string;
-
-  constructor(partition: number, tracker: OffsetTracker, leaseOwner: string) {
-    this.partition = partition;
-    this.tracker = tracker;
-    this.leaseOwner = leaseOwner;
-  }
-}
-
-const blockedView = (queue: GroupQueue, head: Delivery): BlockedGroup => ({
-  partition: queue.partition,
-  group: queue.group,
-  offsets: head.records.map((r) => r.offset.toString()),
-  attempt: head.attempt,
-  error: queue.lastError,
-});
+import { blockedView, PartitionState } from './partition-state.ts';
+import { ReadyQueue } from './ready-queue.ts';
+import { retryDelayMs } from './retry-backoff.ts';
 
 const BUSY = new Set(['ready', 'leasing', 'delivering', 'dead-lettering', 'backoff']);
 
@@ -100,8 +22,7 @@ export class GroupDispatcher {
   readonly #ports: DispatchPorts;
   readonly #partitions = new Map<number, PartitionState>();
   /** Groups waiting for a slot, oldest first; entries whose phase moved on are skipped when popped. */
-  #ready: GroupQueue[] = [];
-  #readyFirst = 0;
+  readonly #ready = new ReadyQueue();
   #inFlight = 0;
   /** Released partition states with deliveries still running, by partition. */
   readonly #releasedRunning = new Map<number, Set<PartitionState>>();
@@ -351,26 +272,17 @@ export class GroupDispatcher {
     this.#ready.push(group);
   }
 
-  #nextReady(): GroupQueue | undefined {
-    while (this.#readyFirst < this.#ready.length) {
-      const group = this.#ready[this.#readyFirst++]!;
-      const state = this.#partitions.get(group.partition);
-      if (group.phase === 'ready' && state?.open && state.groups.get(group.group) === group) return group;
-    }
-    this.#ready = [];
-    this.#readyFirst = 0;
-    return undefined;
-  }
+  /** Still ready, on an open partition, and still that partition's queue of the group. */
+  #startable = (group: GroupQueue): boolean => {
+    const state = this.#partitions.get(group.partition);
+    return group.phase === 'ready' && state?.open === true && state.groups.get(group.group) === group;
+  };
 
   #pump(): void {
     while (this.#inFlight < this.#policy.maxInFlightGroups) {
-      const group = this.#nextReady();
+      const group = this.#ready.next(this.#startable);
       if (!group) break;
       this.#start(this.#partitions.get(group.partition)!, group);
-    }
-    if (this.#readyFirst > 1024 && this.#readyFirst * 2 > this.#ready.length) {
-      this.#ready = this.#ready.slice(this.#readyFirst);
-      this.#readyFirst = 0;
     }
   }
 

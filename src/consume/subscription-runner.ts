@@ -6,7 +6,8 @@ import { RebalanceStarted, type ConsumerEngine, type FetchedBatch } from './cons
 import type { Delivery, DeliveryResult } from './delivery.ts';
 import type { BlockedGroup } from '../protocol/admin.ts';
 import { DeliveryLeases, leasePolicy } from './delivery-leases.ts';
-import { GroupDispatcher, type DispatchObserver } from './group-dispatcher.ts';
+import type { DispatchObserver } from './dispatch-ports.ts';
+import { GroupDispatcher } from './group-dispatcher.ts';
 import type { GroupLeaseStore } from './group-lease-store.ts';
 import { OffsetCommitter } from './offset-committer.ts';
 import { lagOf, statusOf, type RunnerState, type StatusSource, type SubscriptionStatus } from './subscription-status.ts';

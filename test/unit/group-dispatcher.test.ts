@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { ConsumedRecord } from '../../src/consume/consumer-engine.ts';
 import type { Delivery, DeliveryResult } from '../../src/consume/delivery.ts';
 import type { LeaseAnswer } from '../../src/consume/delivery-leases.ts';
-import { DeadLetterRejected, GroupDispatcher, type DispatchPolicy } from '../../src/consume/group-dispatcher.ts';
+import { DeadLetterRejected, type DispatchPolicy } from '../../src/consume/dispatch-ports.ts';
+import { GroupDispatcher } from '../../src/consume/group-dispatcher.ts';
 
 const record = (offset: number, group: string | null): ConsumedRecord => ({
   offset: BigInt(offset),
