@@ -139,30 +139,38 @@ export class DeliveryLeases implements LeaseGate {
   async #takeWaiting(): Promise<void> {
     const waiting = this.#waiting;
     this.#waiting = [];
+    await this.#take(waiting, (w, left, sent) => {
+      if (left === undefined) w.resolve({ held: false, reason: 'store_unreachable', retryInMs: RECHECK_MS });
+      else if (left > 0) w.resolve({ held: false, reason: 'held_elsewhere', retryInMs: Math.min(left, RECHECK_MS) });
+      else {
+        const lease = this.#held.get(w.key);
+        if (lease) lease.until = Math.max(lease.until, sent + this.#policy.ttlMs);
+        else this.#held.set(w.key, { owner: w.owner, partition: w.partition, group: w.group, until: sent + this.#policy.ttlMs });
+        this.#scheduleRenewal();
+        w.resolve(HELD);
+      }
+    });
+  }
+
+  /**
+   * Takes (or renews) the leases of `items`, one store call per owner. `answer` gets, per item, the ms left on
+   * another owner's lease (0: held now, for ttl from `sent`), or undefined when the store call failed.
+   */
+  async #take<T extends LeasedGroup & { owner: string }>(
+    items: readonly T[],
+    answer: (item: T, left: number | undefined, sent: number) => void,
+  ): Promise<void> {
     await Promise.all(
-      [...byOwner(waiting)].map(async ([owner, groups]) => {
+      [...byOwner(items)].map(async ([owner, groups]) => {
         const sent = this.#clock.now();
-        let left: number[];
+        let left: number[] | undefined;
         try {
           left = await this.#store.take(this.#subscription, owner, this.#policy.ttlMs, groups);
           this.#reachable(true);
         } catch (err) {
           this.#reachable(false, err);
-          for (const w of groups) w.resolve({ held: false, reason: 'store_unreachable', retryInMs: RECHECK_MS });
-          return;
         }
-        groups.forEach((w, i) => {
-          const ms = left[i] ?? 1;
-          if (ms > 0) {
-            w.resolve({ held: false, reason: 'held_elsewhere', retryInMs: Math.min(ms, RECHECK_MS) });
-            return;
-          }
-          const lease = this.#held.get(w.key);
-          if (lease) lease.until = Math.max(lease.until, sent + this.#policy.ttlMs);
-          else this.#held.set(w.key, { owner, partition: w.partition, group: w.group, until: sent + this.#policy.ttlMs });
-          this.#scheduleRenewal();
-          w.resolve(HELD);
-        });
+        groups.forEach((item, i) => answer(item, left && (left[i] ?? 1), sent));
       }),
     );
   }
@@ -189,34 +197,22 @@ export class DeliveryLeases implements LeaseGate {
   }
 
   async #renew(): Promise<void> {
-    const leases = [...this.#held.values()];
-    await Promise.all(
-      [...byOwner(leases)].map(async ([owner, groups]) => {
-        const sent = this.#clock.now();
-        let left: number[];
-        try {
-          left = await this.#store.take(this.#subscription, owner, this.#policy.ttlMs, groups);
-          this.#reachable(true);
-        } catch (err) {
-          // Held leases run down; a delivery starts only while enough of its lease is left.
-          this.#reachable(false, err);
-          return;
-        }
-        groups.forEach((lease, i) => {
-          if ((left[i] ?? 1) === 0) lease.until = Math.max(lease.until, sent + this.#policy.ttlMs);
-          else {
-            // It expired (renewals failed for longer than its life) and another owner took it: the group
-            // waits for it before its next delivery.
-            lease.until = 0;
-            this.#log.warn('a delivery lease was lost to another replica; the group waits for it', {
-              subscription: this.#subscription,
-              partition: lease.partition,
-              messageGroup: lease.group,
-            });
-          }
-        });
-      }),
-    );
+    await this.#take([...this.#held.values()], (lease, left, sent) => {
+      // The store failed: held leases run down; a delivery starts only while enough of its lease is left.
+      if (left === undefined) return;
+      if (left === 0) {
+        lease.until = Math.max(lease.until, sent + this.#policy.ttlMs);
+        return;
+      }
+      // It expired (renewals failed for longer than its life) and another owner took it: the group waits for
+      // it before its next delivery.
+      lease.until = 0;
+      this.#log.warn('a delivery lease was lost to another replica; the group waits for it', {
+        subscription: this.#subscription,
+        partition: lease.partition,
+        messageGroup: lease.group,
+      });
+    });
     if (this.#held.size > 0) this.#scheduleRenewal();
   }
 
