@@ -1,8 +1,13 @@
+import { StoreUnreachableError } from '../errors/store-errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { GroupLeaseStore, LeasedGroup } from './group-lease-store.ts';
 
-/** Why a group may not be delivered now: another replica holds its lease, or the lease store cannot be reached. */
-export type LeaseWaitReason = 'held_elsewhere' | 'store_unreachable';
+/**
+ * Why a group may not be delivered now: another replica holds its lease, the lease store cannot be reached
+ * (the Redis adapter says so from its connection's state), or it answered with an error (busy, refused).
+ */
+export type LeaseWaitReason = 'held_elsewhere' | 'store_unreachable' | 'store_failed';
+type StoreFailure = Exclude<LeaseWaitReason, 'held_elsewhere'>;
 
 /** Whether a delivery of a group may start now; if not, when to ask again. */
 export type LeaseAnswer = { held: true } | { held: false; reason: LeaseWaitReason; retryInMs: number };
@@ -140,7 +145,7 @@ export class DeliveryLeases implements LeaseGate {
     const waiting = this.#waiting;
     this.#waiting = [];
     await this.#take(waiting, (w, left, sent) => {
-      if (left === undefined) w.resolve({ held: false, reason: 'store_unreachable', retryInMs: RECHECK_MS });
+      if (typeof left === 'string') w.resolve({ held: false, reason: left, retryInMs: RECHECK_MS });
       else if (left > 0) w.resolve({ held: false, reason: 'held_elsewhere', retryInMs: Math.min(left, RECHECK_MS) });
       else {
         const lease = this.#held.get(w.key);
@@ -154,23 +159,24 @@ export class DeliveryLeases implements LeaseGate {
 
   /**
    * Takes (or renews) the leases of `items`, one store call per owner. `answer` gets, per item, the ms left on
-   * another owner's lease (0: held now, for ttl from `sent`), or undefined when the store call failed.
+   * another owner's lease (0: held now, for ttl from `sent`), or how the store call failed.
    */
   async #take<T extends LeasedGroup & { owner: string }>(
     items: readonly T[],
-    answer: (item: T, left: number | undefined, sent: number) => void,
+    answer: (item: T, left: number | StoreFailure, sent: number) => void,
   ): Promise<void> {
     await Promise.all(
       [...byOwner(items)].map(async ([owner, groups]) => {
         const sent = this.#clock.now();
-        let left: number[] | undefined;
+        let left: number[] | StoreFailure;
         try {
           left = await this.#store.take(this.#subscription, owner, this.#policy.ttlMs, groups);
           this.#reachable(true);
         } catch (err) {
           this.#reachable(false, err);
+          left = err instanceof StoreUnreachableError ? 'store_unreachable' : 'store_failed';
         }
-        groups.forEach((item, i) => answer(item, left && (left[i] ?? 1), sent));
+        groups.forEach((item, i) => answer(item, typeof left === 'string' ? left : (left[i] ?? 1), sent));
       }),
     );
   }
@@ -199,7 +205,7 @@ export class DeliveryLeases implements LeaseGate {
   async #renew(): Promise<void> {
     await this.#take([...this.#held.values()], (lease, left, sent) => {
       // The store failed: held leases run down; a delivery starts only while enough of its lease is left.
-      if (left === undefined) return;
+      if (typeof left === 'string') return;
       if (left === 0) {
         lease.until = Math.max(lease.until, sent + this.#policy.ttlMs);
         return;
@@ -222,7 +228,7 @@ export class DeliveryLeases implements LeaseGate {
     this.#unreachable = !now;
     if (now) this.#log.info('delivery leases reachable again; deliveries go on', { subscription: this.#subscription });
     else
-      this.#log.warn('delivery leases cannot be taken or renewed (Redis unreachable): deliveries of groups wait until it answers', {
+      this.#log.warn('delivery leases cannot be taken or renewed (Redis unreachable or failing): deliveries of groups wait until it answers', {
         subscription: this.#subscription,
         err,
       });

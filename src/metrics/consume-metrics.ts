@@ -76,7 +76,7 @@ export class ConsumeMetrics {
     });
     this.leaseWaits = new Counter({
       name: `${PREFIX}lease_waits_total`,
-      help: "Deliveries put off because another replica held the group's lease (held_elsewhere) or Redis was unreachable (store_unreachable).",
+      help: "Deliveries put off because another replica held the group's lease (held_elsewhere), Redis was unreachable (store_unreachable) or answered with an error (store_failed).",
       labelNames: ['subscription', 'reason'],
       registers,
     });

@@ -135,6 +135,12 @@ describe('DeliveryLeases: one store call per group activation, batched', () => {
     expect(await down.ensure('A/1', 0, 'g')).toEqual({ held: false, reason: 'store_unreachable', retryInMs: 1000 });
   });
 
+  it('answers "store failed" (wait and ask again) when Redis answers the take with an error', async () => {
+    // A key of the wrong type makes the script's GET fail: an error reply, not an outage.
+    await redis.hset(leaseKey(prefix, 'orders', 0, 'g'), 'x', '1');
+    expect(await leases('A/1', store).ensure('A/1', 0, 'g')).toEqual({ held: false, reason: 'store_failed', retryInMs: 1000 });
+  });
+
   it('costs one round trip per group activation: measured take + release of one group', async () => {
     const mine = leases('A/1', store);
     const N = 300;
