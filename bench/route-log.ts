@@ -1,8 +1,7 @@
 import { DEFAULT_OPTIONS } from '../src/config/options.ts';
-import { createKafkaEngine } from '../src/kafka/create-engine.ts';
+import { createKafkaEngine, createLogTopicClient } from '../src/kafka/create-engine.ts';
 import { KafkaConnectionProblem } from '../src/kafka/connection-problem.ts';
 import { KafkaRouteLog } from '../src/kafka/kafka-route-log.ts';
-import { kafkajsClient } from '../src/kafka/kafkajs-client.ts';
 import { KAFKA_CLIENTS } from '../src/kafka/kafka-engine.ts';
 import { PartitionWriter } from '../src/writer/partition-writer.ts';
 import { RedisGateway } from '../src/redis/redis-gateway.ts';
@@ -70,9 +69,9 @@ export async function benchRouteLog(quick: boolean): Promise<SectionResult> {
       );
       const routeLog = new KafkaRouteLog(
         writer,
-        kafkajsClient(connection, quietLog()),
+        await createLogTopicClient(engineName, connection, quietLog()),
         (t) => engine.partitionCount(t),
-        { topic: logTopic, prefix, replicationFactor: undefined, clientId: 'ordered-sidecar-bench' },
+        { topic: logTopic, prefix, replicationFactor: undefined, readTimeoutMs: DEFAULT_OPTIONS.routeLogReadTimeoutMs },
         quietLog(),
       );
       closers.push(

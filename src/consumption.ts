@@ -50,7 +50,7 @@ export function createConsumption({ subscriptions, produce, registry, blocked, l
   // Called again for a subscription an admin stopped and starts: the endpoint client outlives its runners.
   const makeRunner = (subscription: Subscription): SubscriptionRunner => {
     const { name } = subscription;
-    const client = clients.get(name) ?? new EndpointClient(subscription);
+    const client = clients.get(name) ?? new EndpointClient(subscription, log);
     clients.set(name, client);
     const where = (d: Delivery) => ({
       subscription: name,

@@ -5,11 +5,10 @@ import { createApp, createOpsApp } from './http/app.ts';
 import { HealthChecker } from './http/health.ts';
 import { PartitionWriter } from './writer/partition-writer.ts';
 import { defaultPartitioner } from './produce/key-partitioner.ts';
-import { createKafkaEngine } from './kafka/create-engine.ts';
+import { createKafkaEngine, createLogTopicClient } from './kafka/create-engine.ts';
 import { kafkaConnection, type KafkaConnection } from './kafka/kafka-connection.ts';
 import type { KafkaEngine } from './kafka/kafka-engine.ts';
 import { KafkaRouteLog } from './kafka/kafka-route-log.ts';
-import { kafkajsClient } from './kafka/kafkajs-client.ts';
 import { TopicMetadata } from './kafka/topic-metadata.ts';
 import { kafkaFailureCause } from './kafka/connection-problem.ts';
 import { warnWeakKafkaSecurity } from './kafka/kafka-security.ts';
@@ -78,7 +77,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   const replicated = await replicatedWrites(options, behaviour, log);
   const store = new RouterStore(gateway, options.redisPrefix, replicated);
   const metadata = new TopicMetadata((topic) => kafka.partitionCount(topic), options.metadataRefreshMs);
-  const routeLog = options.routeLog ? createRouteLog(options, connection, kafka, metrics, log) : undefined;
+  const routeLog = options.routeLog ? await createRouteLog(options, connection, kafka, metrics, log) : undefined;
   const router = new OrderedMessageRouter(store, (topic, how) => metadata.partitionCount(topic, how), { ...options, routeLog }, metrics, log);
   const cleaner = new MappingCleaner(store, options, metrics, log, routeLog);
   const writer = new PartitionWriter(kafka, { ...options, maxQueueWaitMs: options.kafkaWriteTimeoutMs }, metrics);
@@ -253,8 +252,14 @@ function unknownTopicAsUndefined(err: unknown): undefined {
   throw err;
 }
 
-/** The route log (ROUTE_LOG): written through the sidecar's engine with a writer of its own, read with kafkajs. */
-function createRouteLog(options: SidecarOptions, connection: KafkaConnection, kafka: KafkaEngine, metrics: SidecarMetrics, log: Logger): KafkaRouteLog {
+/** The route log (ROUTE_LOG): written through the sidecar's engine with a writer of its own, read with the engine's client library. */
+async function createRouteLog(
+  options: SidecarOptions,
+  connection: KafkaConnection,
+  kafka: KafkaEngine,
+  metrics: SidecarMetrics,
+  log: Logger,
+): Promise<KafkaRouteLog> {
   const writer = new PartitionWriter(
     kafka,
     { maxBatchMessages: options.maxBatchMessages, maxBatchBytes: options.maxBatchBytes, maxQueueWaitMs: options.kafkaWriteTimeoutMs },
@@ -262,9 +267,14 @@ function createRouteLog(options: SidecarOptions, connection: KafkaConnection, ka
   );
   return new KafkaRouteLog(
     writer,
-    kafkajsClient(connection, log),
+    await createLogTopicClient(options.kafkaClient, connection, log),
     (topic) => kafka.partitionCount(topic),
-    { topic: options.routeLogTopic, prefix: options.redisPrefix, replicationFactor: options.routeLogReplicationFactor, clientId: options.kafkaClientId },
+    {
+      topic: options.routeLogTopic,
+      prefix: options.redisPrefix,
+      replicationFactor: options.routeLogReplicationFactor,
+      readTimeoutMs: options.routeLogReadTimeoutMs,
+    },
     log,
   );
 }

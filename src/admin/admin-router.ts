@@ -54,6 +54,9 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
   router.post('/topics/:topic/rebuild', async (req, res) => {
     res.json(await service.rebuild(topic(req)));
   });
+  router.post('/topics/:topic/backfill', async (req, res) => {
+    res.json(await service.backfill(topic(req)));
+  });
   router.post('/topics/:topic/resume', async (req, res) => {
     res.json(await service.resume(topic(req)));
   });

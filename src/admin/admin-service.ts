@@ -4,7 +4,7 @@ import type { Logger } from '../logging/logger.ts';
 import type { AdminStore } from '../redis/admin-store.ts';
 import { groupHash } from '../routing/hashing.ts';
 import { loadDeviation } from '../routing/least-loaded.ts';
-import type { ChangeView, GroupPage, LoadsView, MappingView, RebuildView, ResumeView } from '../protocol/admin.ts';
+import type { BackfillView, ChangeView, GroupPage, LoadsView, MappingView, RebuildView, ResumeView } from '../protocol/admin.ts';
 import type { RouteLog } from '../routing/route-log.ts';
 import { listGroups } from './list-groups.ts';
 import { applyChange, type ChangeTiming } from './mapping-change.ts';
@@ -45,6 +45,9 @@ export const requiredIdleMs = (o: AdminOptions): number => Math.max(o.moveMinIdl
  * its cache hits) that started after the bump, even if one flush was already running at the time.
  */
 export const generationWaitMs = (touchFlushIntervalMs: number): number => 2 * touchFlushIntervalMs + Math.max(100, touchFlushIntervalMs / 2);
+
+/** Mappings read from Redis and appended to the route log at a time by a backfill. */
+const BACKFILL_PAGE = 500;
 
 /** The admin tools' operations on MessageGroup mappings; HTTP-free so the rules read in one place. */
 export class AdminService {
@@ -149,6 +152,34 @@ export class AdminService {
     const restored = await this.#deps.rebuild(topic);
     this.#deps.log.warn('admin rebuilt the routing state of a topic from the route log', { topic, restored });
     return { topic, restored };
+  }
+
+  /**
+   * Writes every mapping Redis has of the topic to the route log: those made before the log was turned on
+   * are not in it, and a rebuild would not restore them. A page of mappings at a time (memory stays bounded
+   * by the page), each page one append; repeating it only writes the same records again.
+   */
+  async backfill(topic: string): Promise<BackfillView> {
+    const { routeLog, store, log } = this.#deps;
+    if (!routeLog) throw new SidecarError('CONFLICT', 'the route log is off (ROUTE_LOG=false): there is nothing to backfill');
+    const buckets = await this.#buckets(topic);
+    if (buckets === undefined) throw new SidecarError('NOT_FOUND', `topic "${topic}" has no routing state in Redis`, { field: 'topic' });
+    let logged = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await listGroups(store, topic, buckets, cursor, BACKFILL_PAGE);
+      try {
+        await routeLog.append(page.groups.map((g) => ({ topic, group: g.group, partition: g.partition, buckets })));
+      } catch (err) {
+        throw new SidecarError('KAFKA_UNAVAILABLE', `the route log refused a page of topic "${topic}" after ${logged} mappings; run the backfill again`, {
+          cause: err,
+        });
+      }
+      logged += page.groups.length;
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor !== undefined);
+    log.warn('admin wrote the MessageGroup mappings of a topic from Redis to the route log', { topic, logged });
+    return { topic, logged };
   }
 
   /** An operator vouches for a topic whose state was lost with the route log off: new groups may be assigned again. */

@@ -1,7 +1,7 @@
 import type { RunState } from '../consume/consume-service.ts';
 import type { ReplayResult } from '../consume/dlq-replay.ts';
 import type { ResetResult } from '../consume/offset-reset.ts';
-import type { BlockedGroup, ChangeView, GroupPage, GroupView, LoadsView, MappingView, RebuildView, ResumeView } from '../protocol/admin.ts';
+import type { BackfillView, BlockedGroup, ChangeView, GroupPage, GroupView, LoadsView, MappingView, RebuildView, ResumeView } from '../protocol/admin.ts';
 import { AdminCallError } from './admin-client.ts';
 
 /**
@@ -34,6 +34,7 @@ export const isLoadsView: Guard<LoadsView> = (v): v is LoadsView =>
   typeof v.deviation === 'number';
 
 export const isRebuildView: Guard<RebuildView> = (v): v is RebuildView => isRecord(v) && isString(v.topic) && isWhole(v.restored);
+export const isBackfillView: Guard<BackfillView> = (v): v is BackfillView => isRecord(v) && isString(v.topic) && isWhole(v.logged);
 
 export const isResumeView: Guard<ResumeView> = (v): v is ResumeView => isRecord(v) && isString(v.topic) && v.resumed === true;
 

@@ -1,6 +1,7 @@
 import { effectiveConfig, optionsHelp } from '../config/describe-options.ts';
 import { ConfigError, loadConfigWithSources } from '../config/load-config.ts';
 import { readSubscriptionsFile, SubscriptionsError, type Subscription } from '../consume/subscriptions.ts';
+import { deliveryAuthView } from '../consume/subscription-status.ts';
 import { withoutUrlPassword } from '../logging/logger.ts';
 import type { Io } from './groups-command.ts';
 
@@ -28,8 +29,11 @@ valid, 2 when not (with one line saying why). The options are serve's: \`ordered
 
 export const wantsHelp = (argv: readonly string[]): boolean => argv.includes('-h') || argv.includes('--help');
 
-const describeSubscription = (s: Subscription): string =>
-  `  ${s.name}: topic ${s.topic}, consumer group ${s.consumerGroup}, endpoint ${withoutUrlPassword(s.endpoint)}, on exhausted ${s.onExhausted}`;
+const describeSubscription = (s: Subscription): string => {
+  const auth = Object.entries(deliveryAuthView(s)).flatMap(([what, on]) => (on ? [what.replace('_', ' ')] : []));
+  const line = `  ${s.name}: topic ${s.topic}, consumer group ${s.consumerGroup}, endpoint ${withoutUrlPassword(s.endpoint)}, on exhausted ${s.onExhausted}`;
+  return auth.length === 0 ? line : `${line}, delivery auth: ${auth.join(', ')}`;
+};
 
 /** `ordered-sidecar config ...`; resolves to the exit code (0 valid, 2 invalid or a usage error). */
 export function configCommand(argv: readonly string[], env: NodeJS.ProcessEnv, io: Io): number {

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { GroupPage, GroupView } from '../protocol/admin.ts';
 import { AdminCallError, AdminClient, adminToken } from './admin-client.ts';
-import { expectAnswer, isChangeView, isGroupPage, isLoadsView, isMappingView, isRebuildView, isResumeView, isTopicList } from './answers.ts';
+import { expectAnswer, isBackfillView, isChangeView, isGroupPage, isLoadsView, isMappingView, isRebuildView, isResumeView, isTopicList } from './answers.ts';
 
 export const GROUPS_USAGE = `  ordered-sidecar groups topics                       topics that have MessageGroup mappings
   ordered-sidecar groups get <topic> <group>          a group's partition and last access
@@ -11,6 +11,7 @@ export const GROUPS_USAGE = `  ordered-sidecar groups topics                    
   ordered-sidecar groups move <topic> <group> <partition>   move an idle group (refused unless safe)
   ordered-sidecar groups rebuild <topic>              restore from the route log the mappings Redis misses
   ordered-sidecar groups resume <topic>               assign new groups again after a state loss with the route log off
+  ordered-sidecar groups backfill <topic>             write the mappings Redis has to the route log (once, after turning it on)
     --url URL      the sidecar (default http://127.0.0.1:8080)
     --token TOKEN  admin bearer token (default $ADMIN_TOKEN, else the file $ADMIN_TOKEN_FILE)
     --json         print the sidecar's JSON answer`;
@@ -122,6 +123,11 @@ async function run(client: AdminClient, positionals: string[], values: Values, i
       const [topic] = args(positionals, ['topic']) as [string];
       const r = expectAnswer(await client.call('POST', ['topics', topic, 'rebuild']), isRebuildView, 'a rebuild');
       return print(r, () => `topic "${r.topic}": ${r.restored} mappings restored from the route log\n`);
+    }
+    case 'backfill': {
+      const [topic] = args(positionals, ['topic']) as [string];
+      const r = expectAnswer(await client.call('POST', ['topics', topic, 'backfill']), isBackfillView, 'a backfill');
+      return print(r, () => `topic "${r.topic}": ${r.logged} mappings written to the route log\n`);
     }
     case 'resume': {
       const [topic] = args(positionals, ['topic']) as [string];

@@ -42,10 +42,6 @@ export function checkConnectivity(options: SidecarOptions, given: ReadonlySet<ke
       fail(
         'KAFKA_SASL_MECHANISM=oauthbearer cannot be used with SUBSCRIPTIONS_FILE: consumption runs on kafkajs, which cannot tell a refused token from a lost connection',
       );
-    if (o.routeLog)
-      fail(
-        'KAFKA_SASL_MECHANISM=oauthbearer cannot be used with the route log (ROUTE_LOG, on by default): a rebuild reads it with kafkajs, which cannot tell a refused token from a lost connection; set ROUTE_LOG=false (docs/operations.md, "The route log")',
-      );
   } else if (o.kafkaSaslMechanism) {
     if (!o.kafkaSaslUsername) fail(`KAFKA_SASL_MECHANISM=${o.kafkaSaslMechanism} needs KAFKA_SASL_USERNAME`);
     if (o.kafkaSaslPassword === undefined && o.kafkaSaslPasswordFile === undefined)

@@ -184,6 +184,12 @@ export const SETTINGS: { [K in keyof Required<SidecarOptions>]: Setting<K> } = {
     help: "replication factor the route log is created with (unset: the brokers' default)",
     parse: int(1, 32),
   },
+  // Below the rebuild lock's lease (state-loss.ts), so a stuck read ends before another replica may take over.
+  routeLogReadTimeoutMs: {
+    env: 'ROUTE_LOG_READ_TIMEOUT',
+    help: 'longest a rebuild reads the route log; past it: 503 ROUTE_LOG_UNAVAILABLE',
+    parse: duration(100, 45_000),
+  },
   subscriptionsFile: { env: 'SUBSCRIPTIONS_FILE', help: 'JSON file of subscriptions to consume and push to the application', parse: text },
   consumeBufferMessages: { env: 'CONSUME_BUFFER_MESSAGES', help: 'messages buffered per consumed partition before fetching pauses', parse: int(1) },
   consumeCommitIntervalMs: { env: 'CONSUME_COMMIT_INTERVAL', help: 'how often consumed offsets are committed', parse: duration(100) },

@@ -128,6 +128,12 @@ export interface SidecarOptions {
   routeLogTopic: string;
   /** Replication factor the route log is created with. @defaultValue unset (the brokers' default.replication.factor) */
   routeLogReplicationFactor?: number;
+  /**
+   * Longest a rebuild reads a topic's routes back from the route log (a leaderless log partition, a slow
+   * broker): past it the rebuild fails with 503 ROUTE_LOG_UNAVAILABLE (retriable) and the next request tries
+   * again. @defaultValue 15 s
+   */
+  routeLogReadTimeoutMs: number;
   /** JSON file of subscriptions: topics delivered to the application's HTTP endpoint (docs/consumption.md). @defaultValue unset (no consumption) */
   subscriptionsFile?: string;
   /**
@@ -255,6 +261,7 @@ export const DEFAULT_OPTIONS = {
   redisReplicaAckTimeoutMs: 500,
   routeLog: true,
   routeLogTopic: 'ordered-sidecar-routes',
+  routeLogReadTimeoutMs: 15_000,
   consumeBufferMessages: 10_000,
   consumeCommitIntervalMs: 5000,
   consumeSessionTimeoutMs: 45_000,

@@ -10,7 +10,8 @@ const RECHECK_MS = 1000;
 export type SecretSource = () => string;
 
 /**
- * A secret kept in a mounted file (API_TOKEN_FILE, ADMIN_TOKEN_FILE) and read again when the file changes, so a
+ * A secret kept in a mounted file (API_TOKEN_FILE, ADMIN_TOKEN_FILE, a subscription's auth_token_file and
+ * signing_secret_file; `env` names it in the log) and read again when the file changes, so a
  * rotated secret applies without a restart and the old one stops working. The file is stat'ed at most once a
  * second; a change of inode, size or modification time re-reads it (a Kubernetes Secret volume swaps a symlink,
  * which stat follows). A file that is missing, unreadable or empty while being rotated keeps the last value,

@@ -1,5 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
+import type { Logger } from '../logging/logger.ts';
+import { authHeaders, readCaBundle, type AuthHeaders } from './delivery-auth.ts';
 import { deliveryBody, type Delivery, type DeliveryResult } from './delivery.ts';
 import { parseRetryAfter } from './retry-backoff.ts';
 import type { Subscription } from './subscriptions.ts';
@@ -10,20 +12,24 @@ const ERROR_TEXT_BYTES = 200;
 /**
  * POSTs deliveries to a subscription's endpoint over keep-alive connections (one per group in flight at
  * most). A 2xx acknowledges; any other status, a connection error or no answer within `ack_timeout` is a
- * failed attempt. Never rejects.
+ * failed attempt. Never rejects. Each attempt carries the subscription's bearer token and signature, when it
+ * has them (delivery-auth.ts); an https endpoint is verified against `endpoint_ca_file` when it is set.
  */
 export class EndpointClient {
   readonly #subscription: Subscription;
   readonly #url: URL;
   readonly #agent: http.Agent;
   readonly #request: typeof http.request;
+  readonly #authHeaders: AuthHeaders;
 
-  constructor(subscription: Subscription) {
+  constructor(subscription: Subscription, log: Logger) {
     this.#subscription = subscription;
     this.#url = new URL(subscription.endpoint);
+    this.#authHeaders = authHeaders(subscription, log);
     const secure = this.#url.protocol === 'https:';
     const options = { keepAlive: true, maxSockets: subscription.maxInFlightGroups };
-    this.#agent = secure ? new https.Agent(options) : new http.Agent(options);
+    const ca = subscription.endpointCaFile === undefined ? {} : { ca: readCaBundle(subscription.endpointCaFile) };
+    this.#agent = secure ? new https.Agent({ ...options, ...ca }) : new http.Agent(options);
     this.#request = secure ? https.request : http.request;
   }
 
@@ -41,7 +47,7 @@ export class EndpointClient {
       const req = this.#request(this.#url, {
         method: 'POST',
         agent: this.#agent,
-        headers: { 'content-type': 'application/json', 'content-length': body.length },
+        headers: { 'content-type': 'application/json', 'content-length': body.length, ...this.#authHeaders(body) },
       });
       // One timer per delivery is cheaper than an AbortSignal per request, and bounds the whole exchange.
       const deadline = setTimeout(() => {

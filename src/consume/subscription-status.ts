@@ -24,6 +24,8 @@ export interface SubscriptionStatus {
   consumer_group: string;
   /** Without its password, if it has one. */
   endpoint: string;
+  /** Which delivery authentication is configured; never the secrets nor the files' paths. */
+  delivery_auth: DeliveryAuthView;
   ready: boolean;
   state: RunnerState;
   error?: string;
@@ -32,6 +34,19 @@ export interface SubscriptionStatus {
   blocked_groups: BlockedGroup[];
   counts: { delivered: number; retried: number; dead_lettered: number; skipped: number };
 }
+
+export interface DeliveryAuthView {
+  bearer_token: boolean;
+  signature: boolean;
+  endpoint_ca: boolean;
+}
+
+/** Whether a subscription authenticates its deliveries, as listings show it (status, `config check`). */
+export const deliveryAuthView = (s: Subscription): DeliveryAuthView => ({
+  bearer_token: s.authTokenFile !== undefined,
+  signature: s.signingSecretFile !== undefined,
+  endpoint_ca: s.endpointCaFile !== undefined,
+});
 
 /** What the status is read from: the runner's session state and its dispatcher. */
 export interface StatusSource {
@@ -70,6 +85,7 @@ export function statusOf(source: StatusSource): SubscriptionStatus {
     consumer_group: subscription.consumerGroup,
     // Basic-auth credentials in the endpoint URL are used for delivery, never shown.
     endpoint: withoutUrlPassword(subscription.endpoint),
+    delivery_auth: deliveryAuthView(subscription),
     ready: source.ready,
     state: source.state,
     ...(source.error === undefined ? {} : { error: source.error }),

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parseDuration } from '../config/parse-duration.ts';
+import { readSecret } from '../config/read-secret.ts';
 import { topicNameProblem } from '../protocol/topic-name.ts';
+import { readCaBundle } from './delivery-auth.ts';
 
 /** What to do with a delivery that failed `max_attempts` times. */
 export type OnExhausted = 'dead-letter' | 'block';
@@ -24,6 +26,12 @@ export interface Subscription {
   onExhausted: OnExhausted;
   /** Set exactly when `onExhausted` is `dead-letter`. */
   deadLetterTopic: string | undefined;
+  /** File holding the bearer token each delivery carries (`authorization`); read again when it changes. */
+  authTokenFile: string | undefined;
+  /** File holding the secret each delivery is signed with (HMAC-SHA256, src/protocol/delivery-signature.ts). */
+  signingSecretFile: string | undefined;
+  /** PEM CA bundle that verifies an https endpoint's certificate, instead of the system's CAs. */
+  endpointCaFile: string | undefined;
 }
 
 /** Every field but name, topic, consumer_group and endpoint is optional; these are the defaults (docs/consumption.md). */
@@ -57,6 +65,9 @@ const FIELDS = new Set([
   'retry_backoff_max',
   'on_exhausted',
   'dead_letter_topic',
+  'auth_token_file',
+  'signing_secret_file',
+  'endpoint_ca_file',
 ]);
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -76,11 +87,35 @@ export function readSubscriptionsFile(path: string): Subscription[] {
     throw new SubscriptionsError(`subscriptions file ${path}: not JSON (${(err as Error).message})`);
   }
   try {
-    return parseSubscriptions(json);
+    const subscriptions = parseSubscriptions(json);
+    subscriptions.forEach(checkDeliveryAuthFiles);
+    return subscriptions;
   } catch (err) {
     if (err instanceof SubscriptionsError) throw new SubscriptionsError(`subscriptions file ${path}: ${err.message}`);
     throw err;
   }
+}
+
+/**
+ * The files a subscription names are read once here, so that a missing, unreadable or empty one stops the start
+ * (and `config check`) with the field named, before anything connects. Only the path and the reason are told.
+ */
+function checkDeliveryAuthFiles(s: Subscription, i: number): void {
+  const check = (field: string, file: string | undefined, read: (file: string) => unknown) => {
+    if (file === undefined) return;
+    try {
+      read(file);
+    } catch (err) {
+      const why = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
+      throw new SubscriptionsError(`subscriptions[${i}].${field}: cannot use ${file} (${why})`);
+    }
+  };
+  const secret = (file: string) => {
+    if (readSecret(file).trim() === '') throw new Error('the file is empty');
+  };
+  check('auth_token_file', s.authTokenFile, secret);
+  check('signing_secret_file', s.signingSecretFile, secret);
+  check('endpoint_ca_file', s.endpointCaFile, readCaBundle);
 }
 
 /**
@@ -118,6 +153,7 @@ export function parseSubscriptions(json: unknown): Subscription[] {
       const v = entry[f];
       return typeof v === 'string' && v.trim() !== '' ? v : fail(at(f), v === undefined ? 'is required' : 'must be a non-empty string');
     };
+    const optionalText = (f: string): string | undefined => (entry[f] === undefined ? undefined : text(f));
     const topicName = (f: string): string => {
       const v = text(f);
       const problem = topicNameProblem(v);
@@ -150,6 +186,11 @@ export function parseSubscriptions(json: unknown): Subscription[] {
       fail(at('endpoint'), 'must be an http:// or https:// URL');
     }
     if (url && url.protocol !== 'http:' && url.protocol !== 'https:') fail(at('endpoint'), 'must be an http:// or https:// URL');
+    const authTokenFile = optionalText('auth_token_file');
+    if (authTokenFile !== undefined && (url?.username || url?.password))
+      fail(at('auth_token_file'), 'cannot go with credentials in the endpoint URL (both are the Authorization header)');
+    const endpointCaFile = optionalText('endpoint_ca_file');
+    if (endpointCaFile !== undefined && url?.protocol !== 'https:') fail(at('endpoint_ca_file'), 'only applies to an https:// endpoint');
     const retryBackoffMs = duration('retry_backoff', SUBSCRIPTION_DEFAULTS.retryBackoffMs, 1);
     const retryBackoffMaxMs = duration('retry_backoff_max', Math.max(SUBSCRIPTION_DEFAULTS.retryBackoffMaxMs, retryBackoffMs), retryBackoffMs);
     const onExhausted = oneOf<OnExhausted>('on_exhausted', SUBSCRIPTION_DEFAULTS.onExhausted, ['dead-letter', 'block']);
@@ -172,6 +213,9 @@ export function parseSubscriptions(json: unknown): Subscription[] {
       retryBackoffMaxMs,
       onExhausted,
       deadLetterTopic,
+      authTokenFile,
+      signingSecretFile: optionalText('signing_secret_file'),
+      endpointCaFile,
     };
   });
 }

@@ -1,14 +1,7 @@
-import type { KafkaCompression } from '../config/options.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { KafkaConnection } from './kafka-connection.ts';
-import type { KafkaClientName, KafkaEngine } from './kafka-engine.ts';
-
-/** How the engine's producer writes. */
-export interface ProducerSettings {
-  /** The write deadline: one request settles within it, retries included. */
-  writeTimeoutMs: number;
-  compression: KafkaCompression;
-}
+import type { KafkaClientName, KafkaEngine, ProducerSettings } from './kafka-engine.ts';
+import type { LogTopicClient } from './log-topic-client.ts';
 
 /**
  * The engine named by `KAFKA_CLIENT`. Only that engine's module (and its client library) is loaded: the
@@ -23,6 +16,20 @@ export async function createKafkaEngine(name: KafkaClientName, connection: Kafka
     case 'platformatic': {
       const { PlatformaticEngine } = await import('./platformatic-engine.ts');
       return new PlatformaticEngine(connection, settings, log);
+    }
+  }
+}
+
+/** The log client of the engine named by KAFKA_CLIENT; only that client library is loaded. */
+export async function createLogTopicClient(name: KafkaClientName, connection: KafkaConnection, log: Logger): Promise<LogTopicClient> {
+  switch (name) {
+    case 'kafkajs': {
+      const { KafkajsLogTopicClient } = await import('./kafkajs-log-topic.ts');
+      return new KafkajsLogTopicClient(connection, log);
+    }
+    case 'platformatic': {
+      const { PlatformaticLogTopicClient } = await import('./platformatic-log-topic.ts');
+      return new PlatformaticLogTopicClient(connection);
     }
   }
 }

@@ -1,4 +1,4 @@
-import type { KafkaClientName } from '../config/options.ts';
+import type { KafkaClientName, KafkaCompression } from '../config/options.ts';
 import type { BatchSendPort } from '../writer/send-port.ts';
 
 export { KAFKA_CLIENTS, type KafkaClientName } from '../config/options.ts';
@@ -20,4 +20,11 @@ export interface KafkaEngine extends BatchSendPort {
   partitionCount(topic: string): Promise<number | undefined>;
   /** Resolves when a broker of the cluster answers (readiness). */
   ping(): Promise<void>;
+}
+
+/** How the engine's producer writes. */
+export interface ProducerSettings {
+  /** The write deadline: one request settles within it, retries included. */
+  writeTimeoutMs: number;
+  compression: KafkaCompression;
 }

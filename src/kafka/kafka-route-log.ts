@@ -1,17 +1,14 @@
-import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import kafkajs, { type Admin, type Kafka } from 'kafkajs';
+import { errorMessage, SidecarError } from '../errors/sidecar-error.ts';
 import type { Logger } from '../logging/logger.ts';
 import { groupHash } from '../routing/hashing.ts';
 import type { LoggedRoutes, RouteLog, RouteLogEntry } from '../routing/route-log.ts';
 import type { PartitionWriter } from '../writer/partition-writer.ts';
+import { aborted, type LogRecord, type LogTopicClient } from './log-topic-client.ts';
 
 /** Partitions the sidecar creates the route log with. Never add partitions later: a key would change partition. */
 export const ROUTE_LOG_PARTITIONS = 12;
-/** Longest a rebuild waits to read a topic's routes back from the log. */
-const READ_TIMEOUT_MS = 60_000;
-const END_OFFSET_ATTEMPTS = 5;
-const END_OFFSET_RETRY_MS = 200;
+/** Seconds a client is told to wait before retrying after a read of the log failed. */
+const READ_RETRY_AFTER_S = 1;
 
 export interface KafkaRouteLogOptions {
   /** The compacted topic holding the routes (ROUTE_LOG_TOPIC). */
@@ -20,16 +17,12 @@ export interface KafkaRouteLogOptions {
   prefix: string;
   /** Replication factor the topic is created with; undefined takes the brokers' default.replication.factor. */
   replicationFactor: number | undefined;
-  /** Client id of the reader's consumer groups (one short-lived group per read). */
-  clientId: string;
+  /** Longest a read of a topic's routes may take (ROUTE_LOG_READ_TIMEOUT). */
+  readTimeoutMs: number;
 }
 
 /** The log's configuration: compacted, one record per key kept for ever, each write on every in-sync replica. */
-const TOPIC_CONFIG = [
-  { name: 'cleanup.policy', value: 'compact' },
-  { name: 'retention.ms', value: '-1' },
-  { name: 'min.compaction.lag.ms', value: '0' },
-];
+const TOPIC_CONFIG = { 'cleanup.policy': 'compact', 'retention.ms': '-1', 'min.compaction.lag.ms': '0' };
 
 interface StoredRoute {
   partition: number;
@@ -43,30 +36,28 @@ interface StoredRoute {
  * topic), so a rebuild reads that partition only and its order is the order of the changes.
  *
  * Writes go through the sidecar's Kafka engine (either one: idempotent, acks=all, the write deadline) with a
- * PartitionWriter of their own, so concurrent new groups share a request. Reads use a kafkajs consumer in a
- * throwaway group (as consumption does, docs/consumption.md): a rebuild is rare and reads to the partition's end.
+ * PartitionWriter of their own, so concurrent new groups share a request. Reads and the topic's creation use
+ * the engine's own client (LogTopicClient): a read is assigned its partition (no consumer group) and stops at
+ * the end offset it found when it started, within `readTimeoutMs`.
  */
 export class KafkaRouteLog implements RouteLog {
   readonly #writer: PartitionWriter;
-  readonly #kafka: Kafka;
-  readonly #admin: Admin;
+  readonly #client: LogTopicClient;
   readonly #partitionCount: (topic: string) => Promise<number | undefined>;
   readonly #options: KafkaRouteLogOptions;
   readonly #log: Logger;
   #partitions: Promise<number> | undefined;
   #missingLogged = false;
-  #adminTail: Promise<unknown> = Promise.resolve();
 
   constructor(
     writer: PartitionWriter,
-    kafka: Kafka,
+    client: LogTopicClient,
     partitionCount: (topic: string) => Promise<number | undefined>,
     options: KafkaRouteLogOptions,
     log: Logger,
   ) {
     this.#writer = writer;
-    this.#kafka = kafka;
-    this.#admin = kafka.admin();
+    this.#client = client;
     this.#partitionCount = partitionCount;
     this.#options = options;
     this.#log = log;
@@ -101,73 +92,43 @@ export class KafkaRouteLog implements RouteLog {
     );
   }
 
+  /**
+   * Rejects with ROUTE_LOG_UNAVAILABLE (retriable) when the read fails or does not end within the deadline;
+   * the rebuild that asked logs it once (state-loss.ts), not every request waiting on it.
+   */
   async read(topic: string): Promise<LoggedRoutes> {
-    const partition = this.#partitionOf(topic, await this.ready());
-    const end = await this.#endOffset(partition);
+    const { readTimeoutMs } = this.#options;
+    const signal = AbortSignal.timeout(readTimeoutMs);
     const routes = new Map<string, number>();
     let buckets: number | undefined;
-    if (end === 0n) return { routes, buckets };
-    const groupId = `${this.#options.clientId}-route-log-read-${randomUUID()}`;
-    const consumer = this.#kafka.consumer({ groupId, allowAutoTopicCreation: false });
-    await consumer.connect();
+    const onRecord = ({ key, value }: LogRecord): void => {
+      const parsed = key ? (JSON.parse(key.toString()) as unknown) : undefined;
+      if (!(Array.isArray(parsed) && parsed[0] === this.#options.prefix && parsed[1] === topic && typeof parsed[2] === 'string')) return;
+      if (value === null) routes.delete(parsed[2]);
+      else {
+        const stored = JSON.parse(value.toString()) as StoredRoute;
+        routes.set(parsed[2], stored.partition);
+        buckets = stored.buckets;
+      }
+    };
     try {
-      await consumer.subscribe({ topic: this.#options.topic, fromBeginning: true });
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`read ${routes.size} routes of "${topic}" from the route log but not its end within ${READ_TIMEOUT_MS} ms`)),
-          READ_TIMEOUT_MS,
-        );
-        consumer
-          .run({
-            autoCommit: false,
-            eachBatch: async ({ batch }) => {
-              if (batch.partition !== partition) return;
-              for (const message of batch.messages) {
-                const key = message.key ? (JSON.parse(message.key.toString()) as unknown) : undefined;
-                if (Array.isArray(key) && key[0] === this.#options.prefix && key[1] === topic && typeof key[2] === 'string') {
-                  if (message.value === null) routes.delete(key[2]);
-                  else {
-                    const stored = JSON.parse(message.value.toString()) as StoredRoute;
-                    routes.set(key[2], stored.partition);
-                    buckets = stored.buckets;
-                  }
-                }
-                // The partition's last record is in its active segment, which compaction never cleans: it is always read.
-                if (BigInt(message.offset) >= end - 1n) {
-                  clearTimeout(timer);
-                  resolve();
-                  return;
-                }
-              }
-            },
-          })
-          .catch(reject);
-      });
-    } finally {
-      await consumer.disconnect().catch(() => undefined);
-      await this.#oneAtATime(() => this.#admin.deleteGroups([groupId])).catch(() => undefined);
+      const partition = this.#partitionOf(topic, await Promise.race([this.ready(), aborted(signal)]));
+      await this.#client.readPartition(this.#options.topic, partition, onRecord, signal);
+    } catch (err) {
+      const timedOut = signal.aborted;
+      throw new SidecarError(
+        'ROUTE_LOG_UNAVAILABLE',
+        timedOut
+          ? `reading the routes of topic "${topic}" back from the route log "${this.#options.topic}" did not finish within ROUTE_LOG_READ_TIMEOUT (${readTimeoutMs} ms, ${routes.size} routes read); new MessageGroups of the topic wait for it, retry shortly`
+          : `reading the routes of topic "${topic}" back from the route log "${this.#options.topic}" failed (${errorMessage(err)}); new MessageGroups of the topic wait for it, retry shortly`,
+        { cause: err, retryAfterSeconds: READ_RETRY_AFTER_S, summarized: true },
+      );
     }
     return { routes, buckets };
   }
 
   async close(): Promise<void> {
-    await this.#admin.disconnect().catch(() => undefined);
-  }
-
-  /**
-   * The partition's end offset. A topic created a moment ago may not have its leaders known to every broker yet
-   * (NOT_LEADER_FOR_PARTITION and the like, retriable): asked again a few times, briefly.
-   */
-  async #endOffset(partition: number): Promise<bigint> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const offsets = await this.#oneAtATime(() => this.#admin.fetchTopicOffsets(this.#options.topic));
-        return BigInt(offsets.find((o) => o.partition === partition)?.high ?? '0');
-      } catch (err) {
-        if (attempt >= END_OFFSET_ATTEMPTS || !(err instanceof kafkajs.KafkaJSError && err.retriable)) throw err;
-        await sleep(END_OFFSET_RETRY_MS * attempt);
-      }
-    }
+    await this.#client.close();
   }
 
   #partitionOf(topic: string, partitions: number): number {
@@ -176,16 +137,10 @@ export class KafkaRouteLog implements RouteLog {
 
   async #ensureTopic(): Promise<number> {
     const { topic, replicationFactor } = this.#options;
-    await this.#oneAtATime(() => this.#admin.connect());
     const existing = await this.#partitionCount(topic);
     if (existing !== undefined) return existing;
     try {
-      await this.#oneAtATime(() =>
-        this.#admin.createTopics({
-          topics: [{ topic, numPartitions: ROUTE_LOG_PARTITIONS, replicationFactor: replicationFactor ?? -1, configEntries: TOPIC_CONFIG }],
-          waitForLeaders: true,
-        }),
-      );
+      await this.#client.createTopic({ topic, partitions: ROUTE_LOG_PARTITIONS, replicationFactor, config: TOPIC_CONFIG });
       this.#log.info('created the route log topic', { topic, partitions: ROUTE_LOG_PARTITIONS, replicationFactor: replicationFactor ?? 'broker default' });
     } catch (err) {
       // Another replica created it first, or creating topics is not allowed here: it must exist then.
@@ -204,12 +159,5 @@ export class KafkaRouteLog implements RouteLog {
     const created = await this.#partitionCount(topic);
     if (created === undefined) throw new Error(`the route log topic "${topic}" was created but has no metadata yet`);
     return created;
-  }
-
-  /** kafkajs's admin is not safe for concurrent calls while it (re)connects (see KafkajsEngine). */
-  #oneAtATime<T>(call: () => Promise<T>): Promise<T> {
-    const run = this.#adminTail.then(call);
-    this.#adminTail = run.catch(() => undefined);
-    return run;
   }
 }

@@ -3,10 +3,9 @@ import type { KafkaCompression } from '../config/options.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { BatchOutcome, PartitionBatch } from '../writer/send-port.ts';
 import type { KafkaConnection } from './kafka-connection.ts';
-import type { ProducerSettings } from './create-engine.ts';
 import { reportRefusal } from './connection-problem.ts';
 import { platformaticSecurity } from './kafka-security.ts';
-import type { KafkaEngine } from './kafka-engine.ts';
+import type { KafkaEngine, ProducerSettings } from './kafka-engine.ts';
 import { fromKafkaError, partitionOutcomes } from './kafka-errors.ts';
 import { retryBudget, type RetryBudget } from '../sdk/retry-budget.ts';
 

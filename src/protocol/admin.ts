@@ -52,6 +52,13 @@ export interface RebuildView {
   restored: number;
 }
 
+/** A topic's mappings written to the route log from Redis (POST /admin/topics/{topic}/backfill). */
+export interface BackfillView {
+  topic: string;
+  /** Mappings Redis had, each now in the route log (ones already there are written again: harmless). */
+  logged: number;
+}
+
 /** A topic's hold lifted without its route log (POST /admin/topics/{topic}/resume). */
 export interface ResumeView {
   topic: string;

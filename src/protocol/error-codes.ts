@@ -16,6 +16,8 @@ export const ERROR_CODES = {
   ROUTING_UNAVAILABLE: { status: 503, retriable: true },
   // Redis lost the topic's routing state: new groups wait for its rebuild (cached routes keep flowing).
   ROUTING_STATE_LOST: { status: 503, retriable: true },
+  // Its rebuild could not read the route log in time (or at all): the same wait, another cause to look at.
+  ROUTE_LOG_UNAVAILABLE: { status: 503, retriable: true },
   KAFKA_UNAVAILABLE: { status: 503, retriable: true },
   KAFKA_WRITE_FAILED: { status: 503, retriable: true },
   KAFKA_REJECTED: { status: 422, retriable: false },

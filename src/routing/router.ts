@@ -309,7 +309,8 @@ export class OrderedMessageRouter {
   #lostInBackground(topic: string): void {
     this.#loss.noteLost(topic);
     this.#recoverTopic(topic).catch((err: unknown) => {
-      if (!(err instanceof SidecarError && err.code === 'ROUTING_STATE_LOST'))
+      // Both were logged where they arose.
+      if (!(err instanceof SidecarError && (err.code === 'ROUTING_STATE_LOST' || err.code === 'ROUTE_LOG_UNAVAILABLE')))
         this.#log.warn('rebuilding the routing state of the topic failed; the next request tries again', { topic, err });
     });
   }

@@ -128,7 +128,16 @@ export class StateLoss {
     const { store, routeLog, log, metrics } = this.#deps;
     await store.hold(topic, 'restoring');
     const started = performance.now();
-    const logged = await routeLog!.read(topic);
+    const logged = await routeLog!.read(topic).catch((err: unknown) => {
+      log.warn(
+        'rebuilding the routing state of the topic failed: the route log could not be read; new MessageGroups of it stay refused, the next request tries again',
+        {
+          topic,
+          err,
+        },
+      );
+      throw err;
+    });
     const fixedBuckets = logged.buckets ?? buckets;
     const restored = await store.restoreRoutes(topic, fixedBuckets, logged.routes);
     const registration = await store.stampTopic(topic, fixedBuckets, epoch, undefined);

@@ -31,6 +31,8 @@ export {
   type InDoubtGroup,
 } from './errors.ts';
 export { deliveryEndpoint, messageBytes, type DeliveryEndpointOptions, type DeliveryHandler } from './delivery-handler.ts';
+export { DEFAULT_SIGNATURE_TOLERANCE_SECONDS, verifyDeliverySignature, type SignatureOptions, type SignatureVerdict } from './delivery-signature.ts';
 export type { DeliveredMessage, DeliveryBody } from '../protocol/delivery.ts';
+export { DELIVERY_SIGNATURE_HEADER, DELIVERY_TIMESTAMP_HEADER, deliverySignature } from '../protocol/delivery-signature.ts';
 export { ERROR_CODES, type ErrorBody, type ErrorCode } from '../protocol/error-codes.ts';
 export { GROUP_HEADER } from '../protocol/group-header.ts';

@@ -111,13 +111,16 @@ describe('ordered-sidecar groups (CLI over /admin/v1)', () => {
     expect(missing.stderr).toMatch(/404 NOT_FOUND: group "a" has no mapping/);
   });
 
-  it('rebuilds a topic from the route log and resumes it', async () => {
+  it('rebuilds a topic from the route log, backfills it, and resumes it', async () => {
     const topic = await createTopic(admin, 3);
     await produceGroups(sidecar.url, topic, ['r1', 'r2']);
     const rebuilt = await groups(['rebuild', topic]);
     expect([rebuilt.code, rebuilt.stdout], rebuilt.stderr).toEqual([0, `topic "${topic}": 0 mappings restored from the route log\n`]);
     const json = await groups(['rebuild', topic, '--json']);
     expect(JSON.parse(json.stdout)).toEqual({ topic, restored: 0 });
+    const backfilled = await groups(['backfill', topic]);
+    expect([backfilled.code, backfilled.stdout], backfilled.stderr).toEqual([0, `topic "${topic}": 2 mappings written to the route log\n`]);
+    expect(JSON.parse((await groups(['backfill', topic, '--json'])).stdout)).toEqual({ topic, logged: 2 });
     const resumed = await groups(['resume', topic]);
     expect([resumed.code, resumed.stdout], resumed.stderr).toEqual([0, `topic "${topic}": new MessageGroups are assigned again\n`]);
     const unknown = await groups(['resume', 'never-used']);

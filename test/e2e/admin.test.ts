@@ -208,6 +208,44 @@ describe('admin: route log', () => {
   });
 });
 
+describe('admin: route log backfill', () => {
+  it('writes mappings made before the log was on to it, a page at a time and idempotently, so a rebuild can restore them', async () => {
+    // A replica of the same fleet that ran without the route log made these mappings.
+    const unlogged = await startSidecar({ ...options, routeLog: false }, createLogger('warn', { test: true }));
+    const topic = await createTopic(admin, 3);
+    const groups = Array.from({ length: 1100 }, (_, i) => `pre-log-${i}`);
+    const placed = new Map<string, number>();
+    try {
+      for (let from = 0; from < groups.length; from += 550)
+        for (const [g, p] of await produceGroups(unlogged.url, topic, groups.slice(from, from + 550))) placed.set(g, p);
+      expect((await adminCall(unlogged.url, 'POST', `/topics/${topic}/backfill`)).body.error.code, 'nothing to backfill to').toBe('CONFLICT');
+    } finally {
+      await unlogged.close();
+    }
+    const keys = topicKeys(options.redisPrefix, topic);
+    const buckets = Number(await redis.hget(keys.meta, 'buckets'));
+    const lose = async (lost: readonly string[]): Promise<void> => {
+      for (const g of lost) {
+        expect(await redis.hdel(keys.bucket(bucketOf(groupHash(g), buckets)), g)).toBe(1);
+        await redis.hincrby(keys.loads, String(placed.get(g)!), -1);
+      }
+    };
+    // Before the backfill the log does not know them: a rebuild after a partial loss restores nothing.
+    await lose(['pre-log-0']);
+    expect((await adminCall(a.url, 'POST', `/topics/${topic}/rebuild`)).body).toEqual({ topic, restored: 0 });
+    expect((await adminCall(a.url, 'POST', `/topics/${topic}/backfill`)).body).toEqual({ topic, logged: groups.length - 1 });
+    // Repeating it writes the same records again, nothing else.
+    expect((await adminCall(b.url, 'POST', `/topics/${topic}/backfill`)).body).toEqual({ topic, logged: groups.length - 1 });
+    const lost = ['pre-log-1', 'pre-log-500', 'pre-log-1099'];
+    await lose(lost);
+    expect((await adminCall(b.url, 'POST', `/topics/${topic}/rebuild`)).body).toEqual({ topic, restored: lost.length });
+    for (const g of lost) expect((await adminCall(a.url, 'GET', groupPath(topic, g))).body.partition).toBe(placed.get(g));
+    expect((await adminCall(a.url, 'GET', `/topics/${topic}/loads`)).body.total).toBe(groups.length - 1);
+    expect((await adminCall(a.url, 'POST', '/topics/never-used/backfill')).status).toBe(404);
+    expect((await adminCall(c.url, 'POST', `/topics/${topic}/backfill`)).status, 'the admin token guards it').toBe(401);
+  }, 60_000);
+});
+
 describe('admin: auth', () => {
   it('answers 401 without or with a wrong bearer token when ADMIN_TOKEN is set', async () => {
     const none = await adminCall(c.url, 'GET', '/topics');

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { EndpointClient } from '../../src/consume/endpoint-client.ts';
 import type { Delivery } from '../../src/consume/delivery.ts';
 import { parseSubscriptions } from '../../src/consume/subscriptions.ts';
+import { createLogger } from '../../src/logging/logger.ts';
 import { freePort } from '../support/ports.ts';
 
 const delivery: Delivery = {
@@ -33,7 +34,7 @@ const client = (url: string, ackTimeout = '30s') => {
   const [sub] = parseSubscriptions({
     subscriptions: [{ name: 's', topic: 't', consumer_group: 'c', endpoint: url, on_exhausted: 'block', ack_timeout: ackTimeout }],
   });
-  const c = new EndpointClient(sub!);
+  const c = new EndpointClient(sub!, createLogger('warn', { test: true }));
   cleanups.push(() => c.close());
   return c;
 };

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin, Kafka } from 'kafkajs';
-import { createKafkaEngine } from '../../src/kafka/create-engine.ts';
+import { createKafkaEngine, createLogTopicClient } from '../../src/kafka/create-engine.ts';
+import { SidecarError } from '../../src/errors/sidecar-error.ts';
 import { KafkaRouteLog } from '../../src/kafka/kafka-route-log.ts';
 import type { KafkaEngine } from '../../src/kafka/kafka-engine.ts';
-import { kafkajsClient } from '../../src/kafka/kafkajs-client.ts';
 import { PartitionWriter } from '../../src/writer/partition-writer.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { SidecarMetrics } from '../../src/metrics/sidecar-metrics.ts';
@@ -13,7 +13,7 @@ import type { RouteLogEntry } from '../../src/routing/route-log.ts';
 import { connectAdmin, consumeToEnd, testConnection, testKafka } from '../support/kafka.ts';
 import { testKafkaClient } from '../support/sidecar.ts';
 
-/** The route log against real Kafka, written through the engine under test (KAFKA_CLIENT), read back with kafkajs. */
+/** The route log against real Kafka, written and read back through the engine under test (KAFKA_CLIENT) and its client library. */
 
 const log = createLogger('error', { test: true });
 let kafka: Kafka;
@@ -34,7 +34,7 @@ afterAll(async () => {
   await admin?.disconnect();
 });
 
-function routeLog(topic: string, prefix = `p-${randomUUID().slice(0, 8)}`): KafkaRouteLog {
+async function routeLog(topic: string, prefix = `p-${randomUUID().slice(0, 8)}`, readTimeoutMs = 15_000): Promise<KafkaRouteLog> {
   const writer = new PartitionWriter(
     engine,
     { maxBatchMessages: 1000, maxBatchBytes: 900 * 1024, maxQueueWaitMs: 10_000 },
@@ -42,13 +42,13 @@ function routeLog(topic: string, prefix = `p-${randomUUID().slice(0, 8)}`): Kafk
   );
   const created = new KafkaRouteLog(
     writer,
-    kafkajsClient(testConnection('route-log-test'), log),
+    await createLogTopicClient(testKafkaClient(), testConnection('route-log-test'), log),
     (t) => engine.partitionCount(t),
     {
       topic,
       prefix,
       replicationFactor: undefined,
-      clientId: 'route-log-test',
+      readTimeoutMs,
     },
     log,
   );
@@ -61,8 +61,8 @@ const entry = (topic: string, group: string, partition: number | null): RouteLog
 describe(`the route log in Kafka (${testKafkaClient()} engine)`, () => {
   it('creates its compacted topic, and reads back the latest live mapping of each group of one topic of one fleet', async () => {
     const topic = `routes-${randomUUID().slice(0, 8)}`;
-    const fleet = routeLog(topic, 'fleet-a');
-    const other = routeLog(topic, 'fleet-b');
+    const fleet = await routeLog(topic, 'fleet-a');
+    const other = await routeLog(topic, 'fleet-b');
     await fleet.append([entry('orders', 'g1', 1), entry('orders', 'g2', 2), entry('payments', 'g1', 5)]);
     await fleet.append([entry('orders', 'g1', 3), entry('orders', 'g2', null), entry('orders', 'g3', 0)]);
     await other.append([entry('orders', 'g9', 4)]);
@@ -78,6 +78,29 @@ describe(`the route log in Kafka (${testKafkaClient()} engine)`, () => {
     expect(await fleet.read('payments')).toEqual({ routes: new Map([['g1', 5]]), buckets: 64 });
     expect(await other.read('orders')).toEqual({ routes: new Map([['g9', 4]]), buckets: 64 });
     expect(await fleet.read('never-used')).toEqual({ routes: new Map(), buckets: undefined });
+  });
+
+  it('a read that cannot reach the end within its deadline fails at the deadline with a retriable ROUTE_LOG_UNAVAILABLE; a later read gets everything', async () => {
+    const topic = `routes-deadline-${randomUUID().slice(0, 8)}`;
+    const writer = await routeLog(topic, 'fleet');
+    const groups = Array.from({ length: 3000 }, (_, i) => `g${i}`);
+    for (let from = 0; from < groups.length; from += 500) await writer.append(groups.slice(from, from + 500).map((g, i) => entry('orders', g, i % 6)));
+    // The same log read by a replica whose deadline is shorter than reading 3000 routes takes.
+    const hurried = await routeLog(topic, 'fleet', 5);
+    const started = performance.now();
+    const failure = await hurried.read('orders').then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    const took = performance.now() - started;
+    expect(failure).toBeInstanceOf(SidecarError);
+    expect(failure).toMatchObject({ code: 'ROUTE_LOG_UNAVAILABLE', status: 503, retriable: true, retryAfterSeconds: 1 });
+    expect((failure as Error).message).toContain('did not finish within ROUTE_LOG_READ_TIMEOUT (5 ms');
+    // Ended at its deadline, not after the library's own retries or a minute.
+    expect(took).toBeLessThan(2000);
+    const read = await writer.read('orders');
+    expect(read.routes.size).toBe(groups.length);
+    expect(read.routes.get('g2999')).toBe((2999 % 500) % 6);
   });
 
   it('compaction keeps one record per live group (and drops released ones)', async () => {
@@ -100,7 +123,7 @@ describe(`the route log in Kafka (${testKafkaClient()} engine)`, () => {
       waitForLeaders: true,
     });
     const prefix = 'fleet';
-    const routes = routeLog(topic, prefix);
+    const routes = await routeLog(topic, prefix);
     const groups = Array.from({ length: 20 }, (_, i) => `g${i}`);
     // Each group mapped, moved four times, and every fourth group released.
     for (let round = 0; round < 5; round++) await routes.append(groups.map((g, i) => entry('orders', g, (i + round) % 6)));

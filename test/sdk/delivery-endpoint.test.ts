@@ -2,7 +2,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
-import { deliveryEndpoint, messageBytes, type DeliveryBody } from '../../src/sdk/index.ts';
+import {
+  DELIVERY_SIGNATURE_HEADER,
+  DELIVERY_TIMESTAMP_HEADER,
+  deliveryEndpoint,
+  deliverySignature,
+  messageBytes,
+  type DeliveryBody,
+} from '../../src/sdk/index.ts';
 
 const servers: Server[] = [];
 afterEach(() => servers.splice(0).forEach((s) => s.close()));
@@ -55,5 +62,59 @@ describe('deliveryEndpoint', () => {
     const url = await listen(createServer(app));
     expect((await post(url, body)).status).toBe(204);
     expect(seen).toEqual([body]);
+  });
+
+  describe('with signingSecret', () => {
+    const text = JSON.stringify(body);
+    const now = () => String(Math.floor(Date.now() / 1000));
+    const sign = (secret: string, timestamp = now()) => ({
+      [DELIVERY_TIMESTAMP_HEADER]: timestamp,
+      [DELIVERY_SIGNATURE_HEADER]: `v1=${deliverySignature(secret, timestamp, Buffer.from(text))}`,
+    });
+    const postSigned = (url: string, headers: Record<string, string>, payload = text) =>
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: payload });
+    const answer = async (r: Response) => [r.status, await r.text()];
+
+    it('passes a signed delivery to the handler and answers 401 to anything else, which never reaches it (node:http)', async () => {
+      const seen: DeliveryBody[] = [];
+      const url = await listen(createServer(deliveryEndpoint((d) => void seen.push(d), { signingSecret: ['old', 'new'] })));
+      expect((await postSigned(url, sign('new'))).status).toBe(204);
+      expect((await postSigned(url, sign('old'))).status).toBe(204);
+      expect(await answer(await postSigned(url, sign('other')))).toEqual([401, 'signature mismatch']);
+      expect(await answer(await postSigned(url, sign('new'), text.replace('"k"', '"K"')))).toEqual([401, 'signature mismatch']);
+      expect(await answer(await postSigned(url, sign('new', String(Number(now()) - 301))))).toEqual([401, 'timestamp outside the 300 s window']);
+      expect((await post(url, body)).status).toBe(401);
+      expect(seen).toEqual([body, body]);
+    });
+
+    it('takes signatureToleranceSeconds and a secret read at each request', async () => {
+      let secret = 'one';
+      const url = await listen(createServer(deliveryEndpoint(() => undefined, { signingSecret: () => secret, signatureToleranceSeconds: 1000 })));
+      expect((await postSigned(url, sign('one', String(Number(now()) - 900)))).status).toBe(204);
+      secret = 'two';
+      expect((await postSigned(url, sign('one'))).status).toBe(401);
+      expect((await postSigned(url, sign('two'))).status).toBe(204);
+    });
+
+    it('behind express.raw() verifies the raw bytes; behind express.json() says it cannot verify, with 500', async () => {
+      const app = express();
+      const seen: DeliveryBody[] = [];
+      app.post(
+        '/raw/deliver',
+        express.raw({ type: 'application/json' }),
+        deliveryEndpoint((d) => void seen.push(d), { signingSecret: 'k' }),
+      );
+      app.post(
+        '/json/deliver',
+        express.json(),
+        deliveryEndpoint((d) => void seen.push(d), { signingSecret: 'k' }),
+      );
+      const url = await listen(createServer(app));
+      expect((await postSigned(url.replace('/deliver', '/raw/deliver'), sign('k'))).status).toBe(204);
+      expect(seen).toEqual([body]);
+      const [status, message] = await answer(await postSigned(url.replace('/deliver', '/json/deliver'), sign('k')));
+      expect([status, message]).toEqual([500, expect.stringContaining('mount it without express.json()')]);
+      expect(seen).toHaveLength(1);
+    });
   });
 });

@@ -15,8 +15,12 @@ interface Response {
 interface Operation {
   responses: Record<string, Response>;
 }
+interface Webhook {
+  parameters: { name: string; in: string }[];
+}
 interface Document {
   paths: Record<string, Record<string, Operation>>;
+  webhooks: Record<string, { post: Webhook }>;
   components: { responses?: Record<string, Response> };
 }
 
@@ -73,6 +77,25 @@ export function contractViolation(method: string, path: string, status: number, 
   if (parsed === undefined) return `${where}: body is not JSON`;
   const validate = validator(`openapi#/${pointer(...at, 'content', mediaType, 'schema')}`);
   return validate(parsed) ? undefined : `${where}: ${ajv.errorsText(validate.errors)} in ${body.slice(0, 300)}`;
+}
+
+/**
+ * What is wrong with a request the sidecar sent to an application (a webhook of the document, such as `delivery`)
+ * according to the document: its JSON body, and each documented header it carries. Undefined when it conforms.
+ */
+export function webhookViolation(name: string, headers: Record<string, string | string[] | undefined>, body: string): string | undefined {
+  const at = ['webhooks', name, 'post'];
+  const webhook = document.webhooks[name];
+  if (!webhook) return `webhook ${name}: not in the document`;
+  const validate = validator(`openapi#/${pointer(...at, 'requestBody', 'content', 'application/json', 'schema')}`);
+  if (!validate(JSON.parse(body))) return `webhook ${name}: ${ajv.errorsText(validate.errors)} in ${body.slice(0, 300)}`;
+  for (const [i, parameter] of webhook.post.parameters.entries()) {
+    const value = headers[parameter.name.toLowerCase()];
+    if (parameter.in !== 'header' || value === undefined) continue;
+    const check = validator(`openapi#/${pointer(...at, 'parameters', String(i), 'schema')}`);
+    if (!check(value)) return `webhook ${name}: header ${parameter.name}: ${ajv.errorsText(check.errors)}`;
+  }
+  return undefined;
 }
 
 function validator(ref: string): ValidateFunction {

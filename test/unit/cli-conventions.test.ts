@@ -128,6 +128,27 @@ describe('config check', () => {
     expect(r.out).toContain('orders: topic orders, consumer group g');
   });
 
+  it('says which delivery authentication a subscription has, never the secret or its file, and refuses an unreadable one', () => {
+    const path = join(dir, 'auth-subs.json');
+    const token = join(dir, 'delivery-token');
+    writeFileSync(token, 'tok-delivery-987\n');
+    const entry = { name: 'signed', topic: 'orders', consumer_group: 'g', endpoint: 'http://127.0.0.1:9/deliver', on_exhausted: 'block' };
+    writeFileSync(path, JSON.stringify({ subscriptions: [{ ...entry, auth_token_file: token, signing_secret_file: token }] }));
+    const r = check([], { SUBSCRIPTIONS_FILE: path });
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(
+      'signed: topic orders, consumer group g, endpoint http://127.0.0.1:9/deliver, on exhausted block, delivery auth: bearer token, signature\n',
+    );
+    expect(r.out).not.toContain('tok-delivery-987');
+    expect(r.out).not.toContain(token);
+    writeFileSync(path, JSON.stringify({ subscriptions: [{ ...entry, auth_token_file: join(dir, 'none') }] }));
+    const refused = check([], { SUBSCRIPTIONS_FILE: path });
+    expect([refused.code, refused.err]).toEqual([
+      2,
+      `ordered-sidecar config check: subscriptions file ${path}: subscriptions[0].auth_token_file: cannot use ${join(dir, 'none')} (ENOENT)\n`,
+    ]);
+  });
+
   it.each([
     ['a bad value', ['--port', 'abc'], {}, /invalid --port="abc": must be a whole number/],
     ['settings that contradict', ['--kafka-tls=false', '--kafka-tls-servername', 'k'], {}, /KAFKA_TLS=false contradicts/],

@@ -267,18 +267,17 @@ describe('Kafka TLS and SASL options', () => {
   });
 
   it('takes OAUTHBEARER with a token file, from env or flags', () => {
-    expect(loadConfig([], { KAFKA_SASL_MECHANISM: 'OAUTHBEARER', KAFKA_SASL_OAUTHBEARER_TOKEN_FILE: token, ROUTE_LOG: 'false' })).toMatchObject({
+    // The route log (on by default) reads through the platformatic engine's client, which takes OAUTHBEARER.
+    expect(loadConfig([], { KAFKA_SASL_MECHANISM: 'OAUTHBEARER', KAFKA_SASL_OAUTHBEARER_TOKEN_FILE: token })).toMatchObject({
+      routeLog: true,
       kafkaSaslMechanism: 'oauthbearer',
       kafkaSaslOauthbearerTokenFile: token,
     });
-    const flags = loadConfig(
-      ['--kafka-sasl-mechanism', 'oauthbearer', '--kafka-sasl-oauthbearer-token-file', token, '--kafka-client', 'platformatic', '--route-log', 'false'],
-      {},
-    );
+    const flags = loadConfig(['--kafka-sasl-mechanism', 'oauthbearer', '--kafka-sasl-oauthbearer-token-file', token, '--kafka-client', 'platformatic'], {});
     expect(flags).toMatchObject({ kafkaSaslMechanism: 'oauthbearer', kafkaSaslOauthbearerTokenFile: token });
   });
 
-  const oauth = { KAFKA_SASL_MECHANISM: 'oauthbearer', KAFKA_SASL_OAUTHBEARER_TOKEN_FILE: token, ROUTE_LOG: 'false' };
+  const oauth = { KAFKA_SASL_MECHANISM: 'oauthbearer', KAFKA_SASL_OAUTHBEARER_TOKEN_FILE: token };
   it.each([
     [{ KAFKA_SASL_MECHANISM: 'oauthbearer' }, 'KAFKA_SASL_MECHANISM=oauthbearer needs KAFKA_SASL_OAUTHBEARER_TOKEN_FILE'],
     [{ KAFKA_SASL_OAUTHBEARER_TOKEN_FILE: token }, 'KAFKA_SASL_OAUTHBEARER_TOKEN_FILE is set but KAFKA_SASL_MECHANISM is not (it must be oauthbearer)'],
@@ -291,7 +290,6 @@ describe('Kafka TLS and SASL options', () => {
     [{ ...oauth, KAFKA_SASL_OAUTHBEARER_TOKEN_FILE: join(dir, 'missing-token') }, 'KAFKA_SASL_OAUTHBEARER_TOKEN_FILE='],
     [{ ...oauth, KAFKA_CLIENT: 'kafkajs' }, 'KAFKA_SASL_MECHANISM=oauthbearer needs KAFKA_CLIENT=platformatic'],
     [{ ...oauth, SUBSCRIPTIONS_FILE: 'subscriptions.json' }, 'cannot be used with SUBSCRIPTIONS_FILE'],
-    [{ ...oauth, ROUTE_LOG: 'true' }, 'cannot be used with the route log (ROUTE_LOG, on by default)'],
   ])('refuses a half-configured or unsupported OAUTHBEARER setup %j in one line', (env, expected) => {
     expect(configError([], env)).toContain(expected);
   });

@@ -55,6 +55,7 @@ describe('SidecarError', () => {
     DUPLICATE_IN_FLIGHT: [503, true],
     ROUTING_UNAVAILABLE: [503, true],
     ROUTING_STATE_LOST: [503, true],
+    ROUTE_LOG_UNAVAILABLE: [503, true],
     KAFKA_UNAVAILABLE: [503, true],
     KAFKA_WRITE_FAILED: [503, true],
     KAFKA_REJECTED: [422, false],

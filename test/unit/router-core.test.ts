@@ -10,6 +10,7 @@ import { ProvenRoutes } from '../../src/routing/proven-routes.ts';
 import { OrderedMessageRouter, REFUSAL_SUMMARY_INTERVAL_MS, type RouterOptions } from '../../src/routing/router.ts';
 import type { RouterMetrics } from '../../src/routing/router-metrics.ts';
 import type { LoggedRoutes, RouteLog, RouteLogEntry } from '../../src/routing/route-log.ts';
+import { SidecarError } from '../../src/errors/sidecar-error.ts';
 import type {
   RestoreStore,
   RouteOutcome,
@@ -495,6 +496,8 @@ describe('generation bumps', () => {
 class FakeRouteLog implements RouteLog {
   readonly entries: RouteLogEntry[] = [];
   failing = false;
+  /** What a read rejects with, as KafkaRouteLog does when the log cannot be read within its deadline. */
+  readFailure: Error | undefined;
   reads = 0;
 
   async append(entries: readonly RouteLogEntry[]): Promise<void> {
@@ -504,6 +507,7 @@ class FakeRouteLog implements RouteLog {
 
   async read(topic: string): Promise<LoggedRoutes> {
     this.reads++;
+    if (this.readFailure) throw this.readFailure;
     const routes = new Map<string, number>();
     for (const e of this.entries) {
       if (e.topic !== topic) continue;
@@ -557,6 +561,24 @@ describe('Redis losing a topic state', () => {
     expect(store.unlogged.has('t/g')).toBe(false);
     expect(await r1.route('t', 'g')).toBe(partition);
     expect(routeLog.entries).toHaveLength(1);
+  });
+
+  it('a rebuild whose log read fails (ROUTE_LOG_UNAVAILABLE) answers its retriable 503, keeps refusing new groups, and the next request rebuilds', async () => {
+    const routeLog = new FakeRouteLog();
+    const [r1, r2] = [router({ routeLog }), router({ routeLog })];
+    const a = await r1.route('t', 'a');
+    store.lose();
+    routeLog.readFailure = new SidecarError('ROUTE_LOG_UNAVAILABLE', 'the route log read did not finish within ROUTE_LOG_READ_TIMEOUT', {
+      retryAfterSeconds: 1,
+    });
+    await expect(r2.route('t', 'a')).rejects.toMatchObject({ code: 'ROUTE_LOG_UNAVAILABLE', status: 503, retriable: true, retryAfterSeconds: 1 });
+    await expect(r2.route('t', 'new')).rejects.toMatchObject({ code: 'ROUTE_LOG_UNAVAILABLE' });
+    expect(store.mappings.has('t/new')).toBe(false);
+    expect(await r1.route('t', 'a'), 'a cached route keeps flowing').toBe(a);
+    routeLog.readFailure = undefined;
+    expect(await r2.route('t', 'a')).toBe(a);
+    await r2.route('t', 'new');
+    expect(store.mappings.has('t/new')).toBe(true);
   });
 
   it('without the log: cached routes are re-seeded, new groups refused (ROUTING_STATE_LOST) until an operator resumes', async () => {

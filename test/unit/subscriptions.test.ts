@@ -109,4 +109,51 @@ describe('subscriptions file', () => {
       ),
     );
   });
+
+  describe('delivery authentication', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'subs-auth-'));
+    const file = (name: string, text: string) => {
+      writeFileSync(join(dir, name), text);
+      return join(dir, name);
+    };
+    const read = (entry: Record<string, unknown>) => {
+      const path = file('subs.json', JSON.stringify({ subscriptions: [{ ...minimal, ...entry }] }));
+      return () => readSubscriptionsFile(path);
+    };
+    const https = { endpoint: 'https://app.internal/deliver' };
+
+    it('reads auth_token_file, signing_secret_file and endpoint_ca_file (https only)', () => {
+      const [s] = parseSubscriptions({
+        subscriptions: [{ ...minimal, ...https, auth_token_file: '/run/token', signing_secret_file: '/run/secret', endpoint_ca_file: '/run/ca.pem' }],
+      });
+      expect(s).toMatchObject({ authTokenFile: '/run/token', signingSecretFile: '/run/secret', endpointCaFile: '/run/ca.pem' });
+      expect(parseSubscriptions({ subscriptions: [minimal] })[0]).toMatchObject({
+        authTokenFile: undefined,
+        signingSecretFile: undefined,
+        endpointCaFile: undefined,
+      });
+      expect(problem({ ...minimal, endpoint_ca_file: '/run/ca.pem' })).toBe('subscriptions[0].endpoint_ca_file: only applies to an https:// endpoint');
+      expect(problem({ ...minimal, auth_token_file: '' })).toBe('subscriptions[0].auth_token_file: must be a non-empty string');
+      expect(problem({ ...minimal, endpoint: 'https://app:pw@app.internal/', auth_token_file: '/run/token' })).toBe(
+        'subscriptions[0].auth_token_file: cannot go with credentials in the endpoint URL (both are the Authorization header)',
+      );
+      expect(problem({ ...minimal, signing_secret_file: 7 })).toBe('subscriptions[0].signing_secret_file: must be a non-empty string');
+    });
+
+    it('refuses at start a file that is missing, empty or not a CA bundle, naming the field and never the contents', () => {
+      const missing = join(dir, 'missing');
+      expect(read({ auth_token_file: missing })).toThrow(`subscriptions[0].auth_token_file: cannot use ${missing} (ENOENT)`);
+      const empty = file('empty', '\n');
+      expect(read({ signing_secret_file: empty })).toThrow(`subscriptions[0].signing_secret_file: cannot use ${empty} (the file is empty)`);
+      const notPem = file('not-pem', 'hunter2-not-a-certificate');
+      // The whole message: the path and the reason, not the file's text.
+      expect(read({ ...https, endpoint_ca_file: notPem })).toThrow(
+        new RegExp(`^subscriptions file ${dir}/subs\\.json: subscriptions\\[0\\]\\.endpoint_ca_file: cannot use ${notPem} \\(holds no PEM certificate\\)$`),
+      );
+      const broken = file('broken.pem', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
+      expect(read({ ...https, endpoint_ca_file: broken })).toThrow(/^subscriptions file .*: subscriptions\[0\]\.endpoint_ca_file: cannot use .*broken\.pem/);
+      const token = file('token', 'the-token\n');
+      expect(read({ auth_token_file: token, signing_secret_file: token })()[0]).toMatchObject({ authTokenFile: token, signingSecretFile: token });
+    });
+  });
 });

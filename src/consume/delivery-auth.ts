@@ -1,0 +1,39 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { secretFile } from '../config/secret-file.ts';
+import type { Logger } from '../logging/logger.ts';
+import { DELIVERY_SIGNATURE_HEADER, DELIVERY_SIGNATURE_VERSION, DELIVERY_TIMESTAMP_HEADER, deliverySignature } from '../protocol/delivery-signature.ts';
+import type { Subscription } from './subscriptions.ts';
+
+/** The headers that let the endpoint authenticate one delivery, made for each attempt (a fresh timestamp). */
+export type AuthHeaders = (body: Buffer) => Record<string, string>;
+
+/**
+ * A subscription's `auth_token_file` as `authorization: Bearer`, and its `signing_secret_file` as the signature
+ * headers over the timestamp and the body. Both files are read again when they change (a rotated secret
+ * applies without a restart), as API_TOKEN_FILE is; neither secret is ever logged.
+ */
+export function authHeaders(subscription: Subscription, log: Logger, now: () => number = Date.now): AuthHeaders {
+  const setting = (field: string) => `subscription ${subscription.name} ${field}`;
+  const token = subscription.authTokenFile === undefined ? undefined : secretFile(subscription.authTokenFile, setting('auth_token_file'), log);
+  const secret = subscription.signingSecretFile === undefined ? undefined : secretFile(subscription.signingSecretFile, setting('signing_secret_file'), log);
+  return (body) => {
+    const headers: Record<string, string> = {};
+    if (token) headers.authorization = `Bearer ${token()}`;
+    if (secret) {
+      const timestamp = String(Math.floor(now() / 1000));
+      headers[DELIVERY_TIMESTAMP_HEADER] = timestamp;
+      headers[DELIVERY_SIGNATURE_HEADER] = `${DELIVERY_SIGNATURE_VERSION}=${deliverySignature(secret(), timestamp, body)}`;
+    }
+    return headers;
+  };
+}
+
+/** An `endpoint_ca_file`: one or more PEM certificates, each parsed, so a wrong file fails at start and not at the first delivery. */
+export function readCaBundle(file: string): Buffer {
+  const pem = readFileSync(file);
+  const certificates = pem.toString('utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (certificates.length === 0) throw new Error('holds no PEM certificate');
+  for (const certificate of certificates) new X509Certificate(certificate);
+  return pem;
+}

@@ -1,0 +1,102 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Admin, Consumer } from '@platformatic/kafka';
+import type { KafkaConnection } from './kafka-connection.ts';
+import { platformaticSecurity } from './kafka-security.ts';
+import { aborted, type LogRecord, type LogTopicClient, type LogTopicSpec } from './log-topic-client.ts';
+
+/** ListOffsets' special timestamps. */
+const EARLIEST = -2n;
+const LATEST = -1n;
+/** Bytes one Fetch answers at most: a route record is about 100 bytes. */
+const FETCH_MAX_BYTES = 4 * 1024 * 1024;
+const LEADER_WAIT_ATTEMPTS = 25;
+const LEADER_WAIT_MS = 200;
+
+/**
+ * The route log's client on @platformatic/kafka. Reads use the Consumer's plain Fetch on the partition's leader
+ * (`consumer.fetch`), never `consume`: that would join a consumer group (a rebalance delay) for a read that
+ * only needs one partition up to an offset known at the start.
+ */
+export class PlatformaticLogTopicClient implements LogTopicClient {
+  readonly #connection: KafkaConnection;
+  #admin: Admin | undefined;
+
+  constructor(connection: KafkaConnection) {
+    this.#connection = connection;
+  }
+
+  async createTopic({ topic, partitions, replicationFactor, config }: LogTopicSpec): Promise<void> {
+    this.#admin ??= new Admin({
+      clientId: this.#connection.clientId,
+      bootstrapBrokers: this.#connection.brokers,
+      ...platformaticSecurity(this.#connection.security),
+    });
+    await this.#admin.createTopics({
+      topics: [topic],
+      partitions,
+      replicas: replicationFactor ?? -1,
+      configs: Object.entries(config).map(([name, value]) => ({ name, value })),
+    });
+    // CreateTopics answers before the partitions have leaders; the first write or read would wait on them anyway.
+    for (let attempt = 1; attempt <= LEADER_WAIT_ATTEMPTS; attempt++) {
+      const metadata = await this.#admin.metadata({ topics: [topic], forceUpdate: true }).catch(() => undefined);
+      if (metadata?.topics.get(topic)?.partitions.every((p) => p.leader >= 0)) return;
+      await sleep(LEADER_WAIT_MS);
+    }
+  }
+
+  async readPartition(topic: string, partition: number, onRecord: (record: LogRecord) => void, signal: AbortSignal): Promise<void> {
+    // Never joins its group: the id only satisfies the constructor.
+    const consumer = new Consumer({
+      clientId: this.#connection.clientId,
+      bootstrapBrokers: this.#connection.brokers,
+      ...platformaticSecurity(this.#connection.security),
+      groupId: `${this.#connection.clientId}-route-log-reader`,
+      autocommit: false,
+    });
+    // Its fetches refresh the metadata of tracked topics only: a moved leader is then found again.
+    consumer.topics.track(topic);
+    try {
+      await Promise.race([this.#read(consumer, topic, partition, onRecord, signal), aborted(signal)]);
+    } finally {
+      await consumer.close(true).catch(() => undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#admin?.close().catch(() => undefined);
+  }
+
+  async #read(consumer: Consumer, topic: string, partition: number, onRecord: (record: LogRecord) => void, signal: AbortSignal): Promise<void> {
+    const offsetAt = async (timestamp: bigint): Promise<bigint> =>
+      (await consumer.listOffsets({ topics: [topic], partitions: { [topic]: [partition] }, timestamp })).get(topic)?.[partition] ?? 0n;
+    const end = await offsetAt(LATEST);
+    let next = await offsetAt(EARLIEST);
+    while (next < end && !signal.aborted) {
+      const metadata = await consumer.metadata({ topics: [topic] });
+      const described = metadata.topics.get(topic);
+      const leader = described?.partitions[partition]?.leader ?? -1;
+      if (!described || leader < 0) throw new Error(`partition ${partition} of "${topic}" has no leader now`);
+      const answer = await consumer.fetch({
+        node: leader,
+        maxBytes: FETCH_MAX_BYTES,
+        maxWaitTime: 500,
+        topics: [
+          {
+            topicId: described.id,
+            partitions: [{ partition, fetchOffset: next, partitionMaxBytes: FETCH_MAX_BYTES, currentLeaderEpoch: -1, lastFetchedEpoch: -1 }],
+          },
+        ],
+      });
+      for (const batch of answer.responses.flatMap((t) => t.partitions).find((p) => p.partitionIndex === partition)?.records ?? []) {
+        for (const record of batch.records) {
+          const offset = batch.firstOffset + BigInt(record.offsetDelta);
+          if (offset >= next && offset < end) onRecord({ offset, key: record.key, value: record.value });
+        }
+        // A batch compaction emptied still tells how far it reached.
+        const after = batch.firstOffset + BigInt(batch.lastOffsetDelta) + 1n;
+        if (after > next) next = after;
+      }
+    }
+  }
+}
