@@ -20,6 +20,8 @@ const LAYERS = {
   errors: ['protocol'],
   logging: [],
   metrics: [],
+  // Spans through @opentelemetry/api; start-tracing.ts alone loads the SDK, and only when tracing is on.
+  tracing: ['logging', 'config'],
   config: ['logging', 'errors'],
   routing: ['errors', 'logging'],
   dedup: ['errors', 'logging'],
@@ -31,11 +33,11 @@ const LAYERS = {
   kafka: ['consume', 'routing', 'writer', 'errors', 'logging', 'config', 'metrics', 'protocol', 'sdk/resettable-producer.ts', 'sdk/retry-budget.ts'],
   // src/redis/blocked-store.ts and lease-store.ts implement the blocked-group and delivery-lease ports that src/consume owns.
   redis: ['routing', 'dedup', 'consume', 'errors', 'logging', 'config', 'protocol'],
-  produce: ['routing', 'dedup', 'writer', 'errors', 'logging', 'config', 'metrics', 'protocol'],
-  consume: ['produce', 'errors', 'logging', 'config', 'metrics', 'protocol'],
+  produce: ['routing', 'dedup', 'writer', 'errors', 'logging', 'config', 'metrics', 'protocol', 'tracing'],
+  consume: ['produce', 'errors', 'logging', 'config', 'metrics', 'protocol', 'tracing'],
   // The admin tools read and change mappings through the Redis adapter's AdminStore (no port of their own yet).
   admin: ['routing', 'produce', 'consume', 'redis', 'errors', 'logging', 'config', 'protocol'],
-  http: ['produce', 'consume', 'admin', 'errors', 'logging', 'config', 'metrics', 'protocol'],
+  http: ['produce', 'consume', 'admin', 'errors', 'logging', 'config', 'metrics', 'protocol', 'tracing'],
   // The CLI reads the admin API's answers through the protocol's types.
   cli: ['admin', 'consume', 'config', 'logging', 'errors', 'protocol'],
   // The client SDK: the protocol only, so its package carries no server library.
@@ -46,7 +48,7 @@ const LAYERS = {
 const PACKAGES = {
   protocol: [],
   // Optional peer dependencies of the SDK package, loaded only by the clients that use them.
-  sdk: ['kafkajs', 'prom-client'],
+  sdk: ['kafkajs', 'prom-client', '@opentelemetry/api'],
 };
 
 /** External clients, and the folders (besides the composition root) that may use them. */
@@ -57,6 +59,13 @@ const CLIENTS = {
   '@platformatic/kafka': ['kafka', 'sdk'],
   express: ['http', 'admin'],
   'prom-client': ['metrics', 'sdk'],
+  '@opentelemetry/api': ['tracing', 'sdk'],
+  // The OpenTelemetry SDK: loaded by src/tracing/start-tracing.ts only; the cores and adapters never see it.
+  '@opentelemetry/sdk-trace': ['tracing'],
+  '@opentelemetry/exporter-trace-otlp-http': ['tracing'],
+  '@opentelemetry/resources': ['tracing'],
+  '@opentelemetry/core': ['tracing'],
+  '@opentelemetry/context-async-hooks': ['tracing'],
 };
 
 const folders = (names) => names.map((n) => n.replace(/\./g, '\\.')).join('|');
@@ -91,6 +100,16 @@ module.exports = {
       from: { path: '^src/', pathNot: `^src/((${folders(allowed)})/|[^/]+\\.ts$)` },
       to: { path: `node_modules/${client}/` },
     })),
+    {
+      name: 'opentelemetry-sdk-on-demand',
+      comment: 'the OpenTelemetry SDK is imported dynamically, when tracing starts, so a sidecar with tracing off loads none of it',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: {
+        path: 'node_modules/@opentelemetry/(sdk-trace|exporter-trace-otlp-http|resources|core|context-async-hooks)/',
+        dependencyTypesNot: ['dynamic-import', 'type-only'],
+      },
+    },
     {
       name: 'no-circular',
       comment:

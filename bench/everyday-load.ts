@@ -15,7 +15,7 @@ const RATES = [100, 1000, 5000] as const;
 /** The `lowload_*` figures and the targets are read at this rate. */
 const LOWLOAD_RATE = 1000;
 /** 10-message requests of 100-byte values over 1000 groups (the throughput section's latency workload). */
-const SHAPE: WorkloadShape = { groups: 1000, partitions: PARTITIONS, messagesPerRequest: 10, valueBytes: 100, distinctBodies: 256 };
+export const SHAPE: WorkloadShape = { groups: 1000, partitions: PARTITIONS, messagesPerRequest: 10, valueBytes: 100, distinctBodies: 256 };
 /** The direct application of these rows: @platformatic/kafka, the client a sidecar on its default engine replaces. */
 const DIRECT_ENGINE: Engine = 'platformatic';
 
@@ -38,10 +38,10 @@ export interface EverydaySettings {
 
 export const everydaySettings = (quick: boolean): EverydaySettings => ({ rounds: 3, phaseMs: quick ? 3000 : 5000, warmupMs: quick ? 1000 : 1500 });
 
-type Side = 'sidecar' | 'direct';
+export type Side = 'sidecar' | 'direct';
 
 /** What one phase measured. */
-interface Phase {
+export interface Phase {
   /** Cores of the sidecar (sidecar phases) or of the application (direct phases). */
   cores: number | undefined;
   brokerCores: number | undefined;
@@ -76,7 +76,7 @@ interface RateResult {
   checked: boolean;
 }
 
-function median(values: (number | undefined)[]): number | undefined {
+export function median(values: (number | undefined)[]): number | undefined {
   const known = values.filter((v): v is number => v !== undefined && Number.isFinite(v)).sort((a, b) => a - b);
   if (known.length === 0) return undefined;
   const mid = Math.floor(known.length / 2);
@@ -94,7 +94,7 @@ const mediansOf = (phases: Phase[], rate: number): Medians => ({
   failures: phases.reduce((total, p) => total + p.failures, 0),
 });
 
-interface Context {
+export interface Context {
   admin: Admin;
   generator: LoadGenerator;
   services: Watched[];
@@ -106,7 +106,7 @@ const BROKER = 'Kafka broker';
 const REQUESTS_METRIC = 'kafka_produce_requests_total';
 
 /** One phase at `rate`: the load generator paces requests to the sidecar, or is itself the direct application. */
-async function runPhase(ctx: Context, side: Side, topic: string, rate: number): Promise<Phase> {
+export async function runPhase(ctx: Context, side: Side, topic: string, rate: number): Promise<Phase> {
   const { sidecar } = ctx;
   const job: LoadJob = {
     target: side === 'sidecar' ? { kind: 'sidecar', url: sidecar.url } : { kind: 'direct', engine: DIRECT_ENGINE, brokers: KAFKA_BROKERS },
@@ -181,12 +181,7 @@ export async function benchEveryday(settings: EverydaySettings): Promise<Section
   heading(
     `4b. Everyday load: a sidecar beside the direct @platformatic/kafka application at ${RATES.map(fmtInt).join(', ')} requests/s of ${SHAPE.messagesPerRequest} messages, ${settings.rounds} alternating phases of ${settings.phaseMs / 1000} s each, medians`,
   );
-  const admin = benchKafka().admin();
-  await admin.connect();
-  const redis = connectRedis();
-  const services = await servicePids(redis, KAFKA_BROKERS);
-  const prefix = benchPrefix();
-  const generator = new LoadGenerator();
+  const { admin, services, prefix, generator, close } = await openLoadBench();
   let sidecar: SidecarProcess | undefined;
   try {
     const engine = requestedEngine();
@@ -204,10 +199,24 @@ export async function benchEveryday(settings: EverydaySettings): Promise<Section
     return judge(results, idleRss, sidecar.engine.engine);
   } finally {
     await sidecar?.stop();
+    await close();
+  }
+}
+
+/** What a section of sidecar phases needs (Kafka admin, the services watched, a Redis prefix, the load generator), and its teardown. */
+export async function openLoadBench() {
+  const admin = benchKafka().admin();
+  await admin.connect();
+  const redis = connectRedis();
+  const services = await servicePids(redis, KAFKA_BROKERS);
+  const prefix = benchPrefix();
+  const generator = new LoadGenerator();
+  const close = async (): Promise<void> => {
     await generator.close();
     await dropPrefix(redis, prefix).finally(() => redis.quit());
     await admin.disconnect();
-  }
+  };
+  return { admin, services, prefix, generator, close };
 }
 
 const cores = (v: number | undefined): string => (v === undefined ? 'n/a' : fmtNum(v, 2));

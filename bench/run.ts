@@ -1,10 +1,11 @@
 /**
  * Benchmarks of ordered-sidecar against the real Redis and Kafka (`bash scripts/stack.sh up`).
  *
- *   npm run bench -- [--quick] [--only routing,deviation,memory,throughput,everyday,consume,compression,routelog,profile] [--profile]
+ *   npm run bench -- [--quick] [--only routing,deviation,memory,throughput,everyday,consume,compression,routelog,tracing,profile] [--profile]
  *                    [--duration SECONDS] [--concurrency N] [--keep-profile]
  *
- * Sections 4, 4b (everyday) and 5 run the sidecar as `node dist/cli.js serve`, and build dist/ first when it is missing or
+ * `tracing` (tracing on against off) runs only when named in --only.
+ * Sections 4, 4b (everyday), 5 and tracing run the sidecar as `node dist/cli.js serve`, and build dist/ first when it is missing or
  * older than src/.
  * Prints figures measured side by side in one run; asserts nothing about timing. The last line of stdout is
  * one JSON object, `{"bench":"summary",...}` (support/summary.ts).
@@ -19,12 +20,13 @@ import { benchRedisMemory } from './redis-memory.ts';
 import { benchRouteLog } from './route-log.ts';
 import { benchRoutingLatency } from './routing-latency.ts';
 import { benchThroughput, throughputSettings } from './throughput.ts';
+import { benchTracing } from './tracing.ts';
 import { KAFKA_BROKERS, REDIS_URL } from './support/env.ts';
 import { summaryLine, type SummaryFigures } from './support/summary.ts';
 import { printTargets, type SectionResult, type TargetRow } from './support/targets.ts';
 
 const DEFAULT_SECTIONS = ['routing', 'deviation', 'memory', 'throughput', 'everyday', 'consume', 'compression', 'routelog'] as const;
-const SECTIONS = [...DEFAULT_SECTIONS, 'profile'] as const;
+const SECTIONS = [...DEFAULT_SECTIONS, 'tracing', 'profile'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function parseArgs(argv: string[]) {
@@ -73,6 +75,7 @@ if (sections.has('everyday')) collect(await benchEveryday(everydaySettings(quick
 if (sections.has('consume')) targets.push(...(await benchConsume(quick)));
 if (sections.has('compression')) await benchCompression(quick);
 if (sections.has('routelog')) collect(await benchRouteLog(quick));
+if (sections.has('tracing')) await benchTracing(quick);
 if (sections.has('profile')) await benchProfile(throughputSettings(quick, overrides), keepProfile);
 if (targets.length > 0) printTargets(targets);
 console.log(`\nload average at end: ${load()}`);

@@ -34,6 +34,7 @@ import { checkAckTimeoutsFit, readSubscriptionsFile } from './consume/subscripti
 import { RedisBlockedStore } from './redis/blocked-store.ts';
 import { RedisLeaseStore } from './redis/lease-store.ts';
 import { secretFile } from './config/secret-file.ts';
+import { startTracing } from './tracing/start-tracing.ts';
 
 export interface RunningSidecar {
   url: string;
@@ -55,6 +56,8 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   const apiToken = options.apiTokenFile === undefined ? options.apiToken : secretFile(options.apiTokenFile, 'API_TOKEN_FILE', log);
   const adminToken = options.adminTokenFile === undefined ? options.adminToken : secretFile(options.adminTokenFile, 'ADMIN_TOKEN_FILE', log);
   const metrics = new SidecarMetrics();
+  // Before anything that makes spans; with tracing off the SDK is never loaded.
+  const tracing = await startTracing(options.tracing, process.env, VERSION, log);
   warnWeakKafkaSecurity(options, log);
   const connection = kafkaConnection(options);
   const kafka = await createKafkaEngine(
@@ -230,6 +233,8 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
         await new Promise((resolve) => opsServer.close(resolve));
       }
       await Promise.all([redis, replicated?.gateway.redis].map((client) => client?.quit().catch(() => client.disconnect())));
+      // Last, so the spans of the drained requests and deliveries are exported too.
+      await tracing?.shutdown().catch((err: unknown) => log.warn('exporting the last spans failed', { err }));
       log.info('shut down cleanly');
     })());
 

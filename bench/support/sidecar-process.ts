@@ -100,6 +100,8 @@ export interface SidecarLaunch {
   engine?: Engine;
   /** Profile the sidecar with `node --cpu-prof` into this directory. */
   profileDir?: string;
+  /** Variables set in (or, undefined, removed from) the sidecar's environment: TRACING and OTEL_* for the tracing section. */
+  env?: Record<string, string | undefined>;
 }
 
 /** `node dist/cli.js serve` in its own process; resolves once it listens, is ready and has said which engine it runs. */
@@ -107,6 +109,10 @@ export async function startSidecarProcess(launch: SidecarLaunch): Promise<Sideca
   const env = { ...process.env };
   if (launch.engine) env.KAFKA_CLIENT = launch.engine;
   else delete env.KAFKA_CLIENT;
+  for (const [name, value] of Object.entries(launch.env ?? {})) {
+    if (value === undefined) delete env[name];
+    else env[name] = value;
+  }
   const args = [
     ...(launch.profileDir ? ['--cpu-prof', '--cpu-prof-dir', launch.profileDir] : []),
     CLI,

@@ -6,6 +6,7 @@ import {
   KAFKA_COMPRESSIONS,
   METRICS_GROUP_NAMES,
   SASL_MECHANISMS,
+  TRACING_MODES,
   type SidecarOptions,
 } from './options.ts';
 import { parseDuration } from './parse-duration.ts';
@@ -156,6 +157,7 @@ export const SETTINGS: { [K in keyof Required<SidecarOptions>]: Setting<K> } = {
     parse: oneOf(METRICS_GROUP_NAMES),
   },
   logLevel: { env: 'LOG_LEVEL', help: 'debug, info, warn or error', parse: oneOf(LOG_LEVELS) },
+  tracing: { env: 'TRACING', help: 'OpenTelemetry traces: auto (by the OTEL_* variables), on or off', parse: oneOf(TRACING_MODES) },
   degradedRouting: {
     env: 'DEGRADED_ROUTING',
     help: 'Redis outage: reject unproven groups (503) or route them by hash (may split groups)',

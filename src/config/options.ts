@@ -100,6 +100,12 @@ export interface SidecarOptions {
   /** Log level. @defaultValue 'info' */
   logLevel: LogLevel;
   /**
+   * Traces (W3C Trace Context, OpenTelemetry spans over OTLP/HTTP): `auto` traces when the standard OTEL_*
+   * variables ask for it (an OTLP endpoint, or OTEL_TRACES_EXPORTER=otlp), `on` always, `off` never. Off, the SDK
+   * is not loaded and a caller's traceparent is passed on unchanged (docs/operations.md, "Tracing"). @defaultValue 'auto'
+   */
+  tracing: TracingMode;
+  /**
    * What a replica does, while Redis is out of reach, with a MessageGroup whose route it cannot prove (not
    * cached, or cached too long ago). 'reject': 503 ROUTING_UNAVAILABLE, nothing written (order before
    * availability). 'hash': route it to its consistent-hash partition, which can split a group that another
@@ -208,6 +214,10 @@ export type KafkaClientName = (typeof KAFKA_CLIENTS)[number];
 export const METRICS_GROUP_NAMES = ['plain', 'hash', 'off'] as const;
 export type MetricsGroupNames = (typeof METRICS_GROUP_NAMES)[number];
 
+/** TRACING: src/tracing/start-tracing.ts reads it with the OTEL_* variables. */
+export const TRACING_MODES = ['auto', 'on', 'off'] as const;
+export type TracingMode = (typeof TRACING_MODES)[number];
+
 /** Kafka's record batch codecs (`KAFKA_COMPRESSION`). */
 export const KAFKA_COMPRESSIONS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
 export type KafkaCompression = (typeof KAFKA_COMPRESSIONS)[number];
@@ -256,6 +266,7 @@ export const DEFAULT_OPTIONS = {
   moveMinIdleMs: 2 * MINUTE,
   metricsGroupNames: 'plain',
   logLevel: 'info',
+  tracing: 'auto',
   degradedRouting: 'reject',
   redisCommandTimeoutMs: 2000,
   redisReplicaAckTimeoutMs: 500,

@@ -5,6 +5,8 @@ import { authHeaders, readCaBundle, type AuthHeaders } from './delivery-auth.ts'
 import { deliveryBody, type Delivery, type DeliveryResult } from './delivery.ts';
 import { parseRetryAfter } from './retry-backoff.ts';
 import type { Subscription } from './subscriptions.ts';
+import { tracedDelivery } from './delivery-trace.ts';
+import type { TraceHeaders } from '../tracing/tracing.ts';
 
 /** Part of an error answer kept for the logs and the dead-letter header; the rest is read and dropped. */
 const ERROR_TEXT_BYTES = 200;
@@ -34,6 +36,11 @@ export class EndpointClient {
   }
 
   deliver(delivery: Delivery): Promise<DeliveryResult> {
+    return tracedDelivery(this.#subscription, delivery, (trace) => this.#post(delivery, trace));
+  }
+
+  /** One attempt; `trace`: the W3C Trace Context headers the request carries. */
+  #post(delivery: Delivery, trace: TraceHeaders): Promise<DeliveryResult> {
     const { name, topic, ackTimeoutMs } = this.#subscription;
     const body = Buffer.from(JSON.stringify(deliveryBody(name, topic, delivery)));
     return new Promise((resolve) => {
@@ -47,7 +54,7 @@ export class EndpointClient {
       const req = this.#request(this.#url, {
         method: 'POST',
         agent: this.#agent,
-        headers: { 'content-type': 'application/json', 'content-length': body.length, ...this.#authHeaders(body) },
+        headers: { 'content-type': 'application/json', 'content-length': body.length, ...trace, ...this.#authHeaders(body) },
       });
       // One timer per delivery is cheaper than an AbortSignal per request, and bounds the whole exchange.
       const deadline = setTimeout(() => {

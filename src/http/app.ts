@@ -13,6 +13,7 @@ import type { ConsumeService } from '../consume/consume-service.ts';
 import { openApiDocument } from './openapi.ts';
 import { inflightBodyGate } from './inflight-bodies.ts';
 import type { HealthChecker } from './health.ts';
+import { openSpan, traceHeadersOf, type TraceHeaders } from '../tracing/tracing.ts';
 
 /** What the HTTP layer records and exposes (SidecarMetrics fits it). */
 export interface HttpMetrics {
@@ -79,6 +80,29 @@ function bodyParserError(err: { type?: string; status?: number; message?: string
 
 /** A caller's X-Request-Id is kept when it is 1-128 visible ASCII characters (it goes into logs and headers). */
 const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
+/**
+ * The span of one produce request: it continues the caller's traceparent, covers reading the body, and ends
+ * with the response. Tracing off, nothing but the check.
+ */
+const traceRequest =
+  (route: string): RequestHandler =>
+  (req, res, next) => {
+    const span = openSpan(`POST ${route}`, {
+      kind: 'server',
+      parent: callersTrace(req),
+      attributes: { 'http.request.method': 'POST', 'http.route': route },
+    });
+    if (!span) return next();
+    res.on('close', () => {
+      span.set({ 'http.response.status_code': res.statusCode });
+      if (res.statusCode >= 500) span.fail(`HTTP ${res.statusCode}`);
+      span.end();
+    });
+    span.run(next);
+  };
+
+const callersTrace = (req: Request): TraceHeaders => traceHeadersOf((name) => req.get(name));
 
 /** Answered even while draining. */
 const ALWAYS_ANSWERED = new Set(['/healthz', '/metrics']);
@@ -174,26 +198,28 @@ export function createApp(deps: AppDeps): express.Express {
   const json = express.json({ limit: deps.maxBodyBytes, strict: false });
   const bodyGate = inflightBodyGate(deps.maxInflightBodyBytes, deps.maxBodyBytes, deps.acceptEncodedBodies, log);
   const produceRoute =
-    (run: (body: unknown) => Promise<ProduceResponse>): RequestHandler =>
+    (run: (body: unknown, trace: TraceHeaders) => Promise<ProduceResponse>): RequestHandler =>
     async (req: Request, res: Response) => {
-      const response = await run(req.body);
+      const response = await run(req.body, callersTrace(req));
       res.status(produceStatus(response)).json(response);
     };
 
   app.use('/v1', requireBearerToken(deps.apiToken, { name: 'API', realm: 'ordered-sidecar', env: 'API_TOKEN' }));
   app.post(
     '/v1/ordered-produce',
+    traceRequest('/v1/ordered-produce'),
     requireJson,
     bodyGate,
     json,
-    produceRoute((body) => produce.ordered(body)),
+    produceRoute((body, trace) => produce.ordered(body, trace)),
   );
   app.post(
     '/v1/produce',
+    traceRequest('/v1/produce'),
     requireJson,
     bodyGate,
     json,
-    produceRoute((body) => produce.plain(body)),
+    produceRoute((body, trace) => produce.plain(body, trace)),
   );
   app.get('/v1/api-versions', (_req, res) => {
     res.json(apiVersions(deps.version, deps.dedupWindowMs, deps.kafkaClient));

@@ -9,6 +9,7 @@ import type { Outcome } from '../dedup/dedup-store.ts';
 import type { MessageResult, ProduceResponse } from '../protocol/produce.ts';
 import type { OutgoingRecord, ProduceMode } from '../writer/partition-writer.ts';
 import type { PlainRecord } from './produce-types.ts';
+import { NO_TRACE, inSpan, type TraceHeaders } from '../tracing/tracing.ts';
 
 /** A record that may carry a deduplication id (ordered produce's `dedup_id`). */
 type DedupRecord = OutgoingRecord & { dedupId: string | undefined };
@@ -44,8 +45,11 @@ export class ProduceService {
     this.#deps = deps;
   }
 
-  /** Ordered produce (request type 22): the sidecar picks each MessageGroup's partition. */
-  async ordered(body: unknown): Promise<ProduceResponse> {
+  /**
+   * Ordered produce (request type 22): the sidecar picks each MessageGroup's partition. `trace`: the caller's
+   * W3C Trace Context, put on every record (the sidecar's own span's instead when tracing is on).
+   */
+  async ordered(body: unknown, trace: TraceHeaders = NO_TRACE): Promise<ProduceResponse> {
     const { router, partitionCount, writer, metrics, limits } = this.#deps;
     const { topic, records } = parseOrderedRequest(body, limits);
     this.#refuseWhenOverloaded();
@@ -53,10 +57,17 @@ export class ProduceService {
     const stopTimer = metrics.routingDuration.startTimer();
     let routes: Map<string, number>;
     try {
-      routes = await router.routeAll(
-        topic,
-        records.map((r) => r.group),
-      );
+      routes = await inSpan('route', { attributes: { 'messaging.destination.name': topic } }, async (span) => {
+        const routed = await router.routeRequest(
+          topic,
+          records.map((r) => r.group),
+        );
+        const { cache, script, hash } = routed.sources;
+        // `cache` or `script` when every group came one way (the usual request), `mixed` otherwise.
+        const source = script + hash === 0 ? 'cache' : cache + hash === 0 ? 'script' : cache + script === 0 ? 'hash' : 'mixed';
+        span.set({ 'ordered_sidecar.route.source': source, 'ordered_sidecar.route.cache_hits': cache, 'ordered_sidecar.route.script_calls': script });
+        return routed.partitions;
+      });
     } catch (err) {
       if (err instanceof SidecarError) {
         if (err.code === 'ROUTING_UNAVAILABLE')
@@ -72,20 +83,26 @@ export class ProduceService {
       stopTimer();
     }
     const partitionOf = records.map((r) => routes.get(r.group)!);
-    if (records.every((r) => r.dedupId === undefined)) return writePartitions(writer, topic, records, partitionOf, 'ordered');
-    return this.#writeOnce(topic, records, partitionOf, 'ordered');
+    if (records.every((r) => r.dedupId === undefined)) return writePartitions(writer, topic, records, partitionOf, 'ordered', trace);
+    return this.#writeOnce(topic, records, partitionOf, 'ordered', trace);
   }
 
   /**
    * Writes only the messages whose dedup_id is not already in Kafka, then records where each landed (or
    * releases the id when its write failed). Duplicates report the original partition and offset.
    */
-  async #writeOnce(topic: string, records: readonly DedupRecord[], partitionOf: number[], mode: ProduceMode): Promise<ProduceResponse> {
+  async #writeOnce(topic: string, records: readonly DedupRecord[], partitionOf: number[], mode: ProduceMode, trace: TraceHeaders): Promise<ProduceResponse> {
     const { writer, metrics, dedup } = this.#deps;
     const ids = records.flatMap((r) => (r.dedupId === undefined ? [] : [r.dedupId]));
     let acquired;
     try {
-      acquired = await dedup.acquire(topic, ids);
+      acquired = await inSpan('dedup claim', { attributes: { 'messaging.destination.name': topic, 'ordered_sidecar.dedup.ids': ids.length } }, async (span) => {
+        const claims = await dedup.acquire(topic, ids);
+        let claimed = 0;
+        for (const claim of claims.values()) if (claim === 'claimed') claimed++;
+        span.set({ 'ordered_sidecar.dedup.claimed': claimed, 'ordered_sidecar.dedup.duplicates': claims.size - claimed });
+        return claims;
+      });
     } catch (err) {
       // Redis answers, so the check must happen: a retry will find it serving again.
       if (err instanceof StoreRefusedError || err instanceof StoreBusyError) throw storeUnavailable(err, 'cannot check dedup_ids');
@@ -93,7 +110,7 @@ export class ProduceService {
       if (!(err instanceof StoreUnreachableError)) throw err;
       // Losing messages is worse than a possible duplicate; the response and a metric say so.
       metrics.dedupUnavailable.inc({ topic }, ids.length);
-      const response = await writePartitions(writer, topic, records, partitionOf, mode);
+      const response = await writePartitions(writer, topic, records, partitionOf, mode, trace);
       return { ...response, dedup_unavailable: true };
     }
     const toWrite = records.flatMap((r, i) => (r.dedupId === undefined || acquired.get(r.dedupId) === 'claimed' ? [i] : []));
@@ -103,6 +120,7 @@ export class ProduceService {
       toWrite.map((i) => records[i]!),
       toWrite.map((i) => partitionOf[i]!),
       mode,
+      trace,
     );
 
     const outcomes = toWrite.flatMap((i, n): Outcome[] => {
@@ -142,11 +160,11 @@ export class ProduceService {
     }
   }
 
-  /** Plain produce, unchanged Kafka semantics: explicit partition, else the key's hash, else spread. */
-  async plain(body: unknown): Promise<ProduceResponse> {
+  /** Plain produce, unchanged Kafka semantics: explicit partition, else the key's hash, else spread. `trace` as for ordered. */
+  async plain(body: unknown, trace: TraceHeaders = NO_TRACE): Promise<ProduceResponse> {
     const { topic, records } = parsePlainRequest(body, this.#deps.limits);
     const partitions = await this.#plainPartitions(topic, records);
-    return writePartitions(this.#deps.writer, topic, records, partitions, 'plain');
+    return writePartitions(this.#deps.writer, topic, records, partitions, 'plain', trace);
   }
 
   /**
@@ -163,6 +181,7 @@ export class ProduceService {
       records.map((r, i) => ({ ...r, dedupId: dedupIds[i] })),
       partitions,
       'plain',
+      NO_TRACE,
     );
   }
 

@@ -1,9 +1,11 @@
 import type { OutgoingRecord, PartitionWriter, ProduceMode } from '../writer/partition-writer.ts';
 import type { MessageResult, PartitionError, PartitionResponse, ProduceResponse } from '../protocol/produce.ts';
+import { inSpan, outgoingTraceHeaders, type TraceHeaders } from '../tracing/tracing.ts';
 
 /**
  * Writes each partition's share of a request in parallel (request order kept within each partition) and
- * merges the outcomes into one response. `partitionOf[i]` is the partition of `records[i]`.
+ * merges the outcomes into one response. `partitionOf[i]` is the partition of `records[i]`. Each partition's
+ * write is a span whose trace context goes into its records' headers (or `trace` as given, tracing off).
  */
 export async function writePartitions(
   writer: PartitionWriter,
@@ -11,6 +13,7 @@ export async function writePartitions(
   records: readonly OutgoingRecord[],
   partitionOf: readonly number[],
   mode: ProduceMode,
+  trace: TraceHeaders,
 ): Promise<ProduceResponse> {
   const indicesByPartition = new Map<number, number[]>();
   partitionOf.forEach((partition, index) => {
@@ -26,12 +29,22 @@ export async function writePartitions(
 
   await Promise.all(
     [...indicesByPartition].map(async ([partition, indices]) => {
-      const outcome = await writer.write(
-        topic,
-        partition,
-        indices.map((i) => records[i]!),
-        mode,
-      );
+      const attributes = {
+        'messaging.system': 'kafka',
+        'messaging.operation.type': 'send',
+        'messaging.destination.name': topic,
+        'messaging.destination.partition.id': String(partition),
+        'messaging.batch.message_count': indices.length,
+      };
+      const outcome = await inSpan(`send ${topic}`, { kind: 'producer', attributes }, async (span) => {
+        const traced = withTraceHeaders(
+          indices.map((i) => records[i]!),
+          outgoingTraceHeaders(trace),
+        );
+        const written = await writer.write(topic, partition, traced, mode);
+        if (written.error) span.fail(written.error.message);
+        return written;
+      });
       outcome.offsets.forEach((offset, n) => {
         results[indices[n]!] = { partition, offset };
       });
@@ -63,4 +76,19 @@ export async function writePartitions(
     duplicate_messages: 0,
     results,
   };
+}
+
+/**
+ * The records with `headers` added, counted in their size; a record that carries a traceparent of its own
+ * (set by the caller for that message) keeps it.
+ */
+function withTraceHeaders(records: OutgoingRecord[], headers: TraceHeaders): OutgoingRecord[] {
+  const entries = Object.entries(headers);
+  if (entries.length === 0) return records;
+  const bytes = entries.reduce((total, [name, value]) => total + name.length + value.length, 0);
+  return records.map((record) =>
+    record.message.headers.traceparent === undefined
+      ? { message: { ...record.message, headers: { ...record.message.headers, ...headers } }, bytes: record.bytes + bytes }
+      : record,
+  );
 }

@@ -33,10 +33,20 @@ export interface RouterOptions {
   routeLog?: RouteLog | undefined;
 }
 
-/** A route and whether it was proven (by the store, or a cached confirmation still inside its validity window). */
+/** A route, whether it was proven (by the store, or a cached confirmation still inside its validity window), and how it was found. */
 interface Resolution {
   partition: number;
   proven: boolean;
+  via: RouteSource;
+}
+
+/** Where a route came from: this replica's cache, the store's route script, or the hash (degraded). */
+export type RouteSource = 'cache' | 'script' | 'hash';
+
+/** One request's routes, and how many of its distinct groups each source answered (for its trace span). */
+export interface RoutedRequest {
+  partitions: Map<string, number>;
+  sources: Record<RouteSource, number>;
 }
 
 /** Seconds a client is told to wait before retrying a group this replica cannot route during an outage. */
@@ -141,6 +151,11 @@ export class OrderedMessageRouter {
    * or nothing: one group that cannot be routed fails the whole request, so nothing of it is written.
    */
   async routeAll(topic: string, groups: Iterable<string>): Promise<Map<string, number>> {
+    return (await this.routeRequest(topic, groups)).partitions;
+  }
+
+  /** routeAll, telling also where the routes came from. */
+  async routeRequest(topic: string, groups: Iterable<string>): Promise<RoutedRequest> {
     const messages = new Map<string, number>();
     for (const g of groups) messages.set(g, (messages.get(g) ?? 0) + 1);
     const distinct = [...messages.keys()];
@@ -156,7 +171,9 @@ export class OrderedMessageRouter {
     }
     const unproven = distinct.reduce((n, g, i) => (resolved[i]!.proven ? n : n + messages.get(g)!), 0);
     if (unproven > 0) this.#metrics.hashRoutedMessages.inc(unproven);
-    return new Map(distinct.map((g, i) => [g, resolved[i]!.partition]));
+    const sources = { cache: 0, script: 0, hash: 0 };
+    for (const r of resolved) sources[r.via]++;
+    return { partitions: new Map(distinct.map((g, i) => [g, resolved[i]!.partition])), sources };
   }
 
   /** Forgets a cached route (the admin tools call this after changing a mapping). */
@@ -190,13 +207,13 @@ export class OrderedMessageRouter {
     if (proven) {
       this.#metrics.cacheHits.inc();
       this.#touches.noteUse(topic, { group, hash: proven.hash, partition: proven.partition });
-      return Promise.resolve({ partition: proven.partition, proven: true });
+      return Promise.resolve({ partition: proven.partition, proven: true, via: 'cache' });
     }
     this.#metrics.cacheMisses.inc();
     if (this.#outage.active) return this.#routeUnproven(topic, group);
     return this.#lookups.run(`${topic}\u0000${group}`, () =>
       this.#routeViaStore(topic, group).then(
-        (partition) => ({ partition, proven: true }),
+        (partition) => ({ partition, proven: true, via: 'script' }),
         (err: unknown) => {
           // Written but not on enough replicas: not cached, nothing produced; the retry rewrites and waits again.
           if (err instanceof StoreNotReplicatedError) throw this.#unacknowledged.refusal(group, err);
@@ -346,13 +363,13 @@ export class OrderedMessageRouter {
     }
     this.#metrics.degradedRoutes.inc();
     const known = this.#routes.cache.peek(topic, group);
-    if (known) return { partition: known.partition, proven: false };
+    if (known) return { partition: known.partition, proven: false, via: 'cache' };
     const hash = groupHash(group);
     const partition = hashedPartition(hash, await this.#partitions(topic));
     this.#provisional.remember({ topic, group, hash, partition });
     // Never "confirmed": while degraded it is the route, afterwards the store decides.
     this.#routes.cache.set(topic, group, { partition, hash, confirmedAt: Number.NEGATIVE_INFINITY });
-    return { partition, proven: false };
+    return { partition, proven: false, via: 'hash' };
   }
 
   #enterOutage(err: unknown): void {

@@ -2,6 +2,7 @@ import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { describeError, type FailureInfo } from './errors.ts';
 import { isProduceResponse, isWireError } from './wire.ts';
+import { activeTraceHeaders } from './trace-context.ts';
 
 export type HttpOutcome = { ok: true; status: number; body: unknown } | { ok: false; failure: FailureInfo };
 
@@ -121,7 +122,7 @@ export class HttpClient {
   #exchange(url: URL, init: { method: 'GET' | 'POST'; body?: string }, signal: AbortSignal): Promise<{ status: number; text: string }> {
     const secure = url.protocol === 'https:';
     const body = init.body === undefined ? undefined : Buffer.from(init.body);
-    const headers: Record<string, string | number> = { accept: 'application/json' };
+    const headers: Record<string, string | number> = { ...activeTraceHeaders(), accept: 'application/json' };
     if (this.#authorization) headers.authorization = this.#authorization;
     if (body) Object.assign(headers, { 'content-type': 'application/json', 'content-length': body.length });
     return new Promise((resolve, reject) => {

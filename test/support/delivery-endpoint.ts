@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeliveryBody } from '../../src/protocol/delivery.ts';
@@ -6,6 +6,7 @@ import type { DeliveryBody } from '../../src/protocol/delivery.ts';
 export interface Received {
   body: DeliveryBody;
   status: number;
+  headers: IncomingHttpHeaders;
 }
 
 /** What the endpoint answers to one delivery, after its latency. */
@@ -50,7 +51,7 @@ export async function deliveryEndpoint(options: { latencyMs?: [number, number]; 
       res.on('close', finish);
       await sleep(options.delayMs?.(body) ?? minMs + Math.random() * (maxMs - minMs));
       const status = answer(body);
-      received.push({ body, status });
+      received.push({ body, status, headers: req.headers });
       finish();
       res.writeHead(status).end();
     });

@@ -15,13 +15,17 @@ interface Response {
 interface Operation {
   responses: Record<string, Response>;
 }
+interface Parameter {
+  name: string;
+  in: string;
+}
 interface Webhook {
-  parameters: { name: string; in: string }[];
+  parameters: (Parameter | { $ref: string })[];
 }
 interface Document {
   paths: Record<string, Record<string, Operation>>;
   webhooks: Record<string, { post: Webhook }>;
-  components: { responses?: Record<string, Response> };
+  components: { responses?: Record<string, Response>; parameters?: Record<string, Parameter> };
 }
 
 export const OPENAPI_FILE = new URL('../../src/http/openapi.json', import.meta.url);
@@ -89,10 +93,14 @@ export function webhookViolation(name: string, headers: Record<string, string | 
   if (!webhook) return `webhook ${name}: not in the document`;
   const validate = validator(`openapi#/${pointer(...at, 'requestBody', 'content', 'application/json', 'schema')}`);
   if (!validate(JSON.parse(body))) return `webhook ${name}: ${ajv.errorsText(validate.errors)} in ${body.slice(0, 300)}`;
-  for (const [i, parameter] of webhook.post.parameters.entries()) {
+  for (const [i, entry] of webhook.post.parameters.entries()) {
+    // A shared parameter (traceparent, tracestate) is a $ref into components.parameters.
+    const shared = '$ref' in entry ? entry.$ref.replace('#/components/parameters/', '') : undefined;
+    const parameter = '$ref' in entry ? document.components.parameters![shared!]! : entry;
     const value = headers[parameter.name.toLowerCase()];
     if (parameter.in !== 'header' || value === undefined) continue;
-    const check = validator(`openapi#/${pointer(...at, 'parameters', String(i), 'schema')}`);
+    const schemaAt = shared === undefined ? pointer(...at, 'parameters', String(i), 'schema') : pointer('components', 'parameters', shared, 'schema');
+    const check = validator(`openapi#/${schemaAt}`);
     if (!check(value)) return `webhook ${name}: header ${parameter.name}: ${ajv.errorsText(check.errors)}`;
   }
   return undefined;

@@ -1,0 +1,132 @@
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Attributes, type Context, type Link, type Span } from '@opentelemetry/api';
+
+/**
+ * The sidecar's spans, through @opentelemetry/api only: the SDK is loaded by start-tracing.ts when tracing is
+ * on. Off, every helper here runs its work alone (no span, no context), and W3C Trace Context headers a caller
+ * sent travel on unchanged, so a trace still reaches the consumer through a sidecar that does not trace.
+ */
+
+/** W3C Trace Context headers as they travel on HTTP requests and Kafka records. */
+export interface TraceHeaders {
+  traceparent?: string;
+  tracestate?: string;
+}
+
+export type SpanAttributes = Attributes;
+export type SpanKindName = 'server' | 'client' | 'producer' | 'consumer' | 'internal';
+
+/** What code inside a span may add to it. */
+export interface SpanNotes {
+  set(attributes: SpanAttributes): void;
+  /** Marks the span failed without an exception (a partial write, a delivery the endpoint refused). */
+  fail(why: string): void;
+}
+
+export interface SpanOptions {
+  kind?: SpanKindName;
+  attributes?: SpanAttributes;
+  /** Trace headers the span continues (a request's, a record's) instead of the active span. */
+  parent?: TraceHeaders;
+  /** Other traces the span's work belongs to as well (the further records of one delivery). */
+  links?: readonly TraceHeaders[];
+}
+
+export const NO_TRACE: TraceHeaders = Object.freeze({});
+
+// Version 00 has exactly these fields, in lowercase hex; an all-zero trace or span id is invalid (W3C Trace Context, 3.2).
+const TRACEPARENT = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
+/** The length W3C asks every participant to pass on at least; a longer tracestate is dropped rather than cut. */
+const MAX_TRACESTATE = 512;
+const PRINTABLE = /^[\x20-\x7e]*$/;
+
+const KINDS: Record<SpanKindName, SpanKind> = {
+  server: SpanKind.SERVER,
+  client: SpanKind.CLIENT,
+  producer: SpanKind.PRODUCER,
+  consumer: SpanKind.CONSUMER,
+  internal: SpanKind.INTERNAL,
+};
+
+const SILENT: SpanNotes = { set: () => undefined, fail: () => undefined };
+
+let on = false;
+
+/** True once start-tracing.ts registered the SDK. */
+export const tracingOn = (): boolean => on;
+
+/** start-tracing.ts: the SDK is registered; spans are made from now on. */
+export function tracingStarted(): void {
+  on = true;
+}
+
+/** The valid W3C Trace Context among headers read with `get`; tracestate only beside a valid traceparent. */
+export function traceHeadersOf(get: (name: string) => string | undefined): TraceHeaders {
+  const traceparent = get('traceparent')?.trim();
+  if (traceparent === undefined || !TRACEPARENT.test(traceparent)) return NO_TRACE;
+  const tracestate = get('tracestate')?.trim();
+  return tracestate && tracestate.length <= MAX_TRACESTATE && PRINTABLE.test(tracestate) ? { traceparent, tracestate } : { traceparent };
+}
+
+/**
+ * The headers that carry the trace on to a Kafka record or a request: the active span's when tracing is on,
+ * else `passed` (the caller's, unchanged).
+ */
+export function outgoingTraceHeaders(passed: TraceHeaders): TraceHeaders {
+  if (!on) return passed;
+  const carrier: TraceHeaders = {};
+  propagation.inject(context.active(), carrier);
+  return carrier;
+}
+
+/** A span opened now and ended by its owner (a request's, which ends when the response is sent). */
+export interface OpenSpan extends SpanNotes {
+  /** Runs `fn` with this span active, so the spans `fn` starts are its children. */
+  run<T>(fn: () => T): T;
+  end(): void;
+}
+
+/** Opens a span; undefined when tracing is off. */
+export function openSpan(name: string, options: SpanOptions = {}): OpenSpan | undefined {
+  if (!on) return undefined;
+  const parent = options.parent === undefined ? context.active() : propagation.extract(ROOT_CONTEXT, options.parent);
+  const span = trace.getTracer('ordered-sidecar').startSpan(
+    name,
+    {
+      kind: KINDS[options.kind ?? 'internal'],
+      ...(options.attributes ? { attributes: options.attributes } : {}),
+      ...(options.links?.length ? { links: options.links.flatMap(linkOf) } : {}),
+    },
+    parent,
+  );
+  const active: Context = trace.setSpan(parent, span);
+  return { ...notesOf(span), run: (fn) => context.with(active, fn), end: () => span.end() };
+}
+
+/**
+ * Runs `fn` in a span, a child of the active one (or of `options.parent`), ended when `fn` settles; an
+ * exception marks it failed. With tracing off `fn` runs alone.
+ */
+export async function inSpan<T>(name: string, options: SpanOptions, fn: (span: SpanNotes) => Promise<T>): Promise<T> {
+  const span = openSpan(name, options);
+  if (!span) return fn(SILENT);
+  try {
+    return await span.run(() => fn(span));
+  } catch (err) {
+    span.fail(err instanceof Error ? err.message : String(err));
+    throw err;
+  } finally {
+    span.end();
+  }
+}
+
+function notesOf(span: Span): SpanNotes {
+  return {
+    set: (attributes) => span.setAttributes(attributes),
+    fail: (why) => span.setStatus({ code: SpanStatusCode.ERROR, message: why }),
+  };
+}
+
+function linkOf(headers: TraceHeaders): Link[] {
+  const linked = trace.getSpanContext(propagation.extract(ROOT_CONTEXT, headers));
+  return linked ? [{ context: linked }] : [];
+}
