@@ -34,8 +34,8 @@ const LAYERS = {
   // kafka-route-log.ts the route log port of src/routing. The kafkajs engine writes through the SDK's
   // ResettableProducer (the fallback's producer, kept in the SDK because the SDK imports no server code).
   kafka: ['consume', 'routing', 'writer', 'errors', 'logging', 'config', 'metrics', 'protocol', 'retry', 'sdk/resettable-producer.ts'],
-  // src/redis/blocked-store.ts implements the blocked-group port that src/consume owns; redis-admin-store.ts the
-  // AdminStore port of src/admin.
+  // src/redis/blocked-store.ts and lease-store.ts implement the blocked-group and delivery-lease ports that src/consume
+  // owns; redis-admin-store.ts the AdminStore port of src/admin.
   redis: ['routing', 'dedup', 'consume', 'admin/admin-store.ts', 'errors', 'logging', 'config', 'protocol'],
   produce: ['routing', 'dedup', 'writer', 'errors', 'logging', 'config', 'metrics', 'protocol', 'tracing'],
   consume: ['produce', 'errors', 'logging', 'config', 'metrics', 'protocol', 'retry', 'tracing'],

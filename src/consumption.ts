@@ -1,12 +1,15 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
 import type { BlockedStore } from './consume/blocked-store.ts';
+import type { GroupLeaseStore } from './consume/group-lease-store.ts';
 import type { SidecarOptions } from './config/options.ts';
 import { ConsumeService } from './consume/consume-service.ts';
 import { deadLetterRequest } from './consume/dead-letter.ts';
 import type { Delivery } from './consume/delivery.ts';
 import { EndpointClient } from './consume/endpoint-client.ts';
 import { SubscriptionRunner } from './consume/subscription-runner.ts';
-import { DeadLetterRejected } from './consume/group-dispatcher.ts';
+import { DeadLetterRejected } from './consume/dispatch-ports.ts';
 import type { Subscription } from './consume/subscriptions.ts';
 import { SidecarError, errorMessage } from './errors/sidecar-error.ts';
 import { KafkajsConsumerEngine } from './kafka/consumer/kafkajs-consumer-engine.ts';
@@ -23,12 +26,14 @@ export interface ConsumptionDeps {
   registry: Registry;
   /** Blocked groups that outlive a restart or a rebalance (Redis). */
   blocked: BlockedStore;
+  /** Delivery leases: one replica at a time delivers a group (Redis). */
+  leases: GroupLeaseStore;
   options: SidecarOptions;
   log: Logger;
 }
 
 /** Wires each subscription: kafkajs consumer, HTTP endpoint client, dead letters through the produce path, metrics. */
-export function createConsumption({ subscriptions, produce, registry, blocked, options, log }: ConsumptionDeps): {
+export function createConsumption({ subscriptions, produce, registry, blocked, leases, options, log }: ConsumptionDeps): {
   service: ConsumeService;
   close(): Promise<void>;
 } {
@@ -40,6 +45,8 @@ export function createConsumption({ subscriptions, produce, registry, blocked, o
   const metrics = new ConsumeMetrics(registry, { groupNames: options.metricsGroupNames });
   const offsets = new PlatformaticGroupAdmin(kafkaConnection(options));
   const clients = new Map<string, EndpointClient>();
+  // Names this process in lease owner ids: readable in Redis (host, pid), unique across restarts (uuid).
+  const instanceId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   // Called again for a subscription an admin stopped and starts: the endpoint client outlives its runners.
   const makeRunner = (subscription: Subscription): SubscriptionRunner => {
     const { name } = subscription;
@@ -67,6 +74,8 @@ export function createConsumption({ subscriptions, produce, registry, blocked, o
       }),
       deliver: (d) => client.deliver(d),
       blocked,
+      leases,
+      instanceId,
       deadLetter: async (d, lastError) => {
         const request = deadLetterRequest(name, subscription.topic, subscription.deadLetterTopic!, d, lastError);
         let response;
@@ -111,6 +120,10 @@ export function createConsumption({ subscriptions, produce, registry, blocked, o
         skipped: (d) => {
           metrics.messages.inc({ subscription: name, outcome: 'skipped' }, d.records.length);
           log.warn('blocked head skipped by an admin', where(d));
+        },
+        leaseWait: (d, reason) => {
+          metrics.leaseWaits.inc({ subscription: name, reason });
+          log.debug("delivery put off: the group's lease is not this replica's now", { ...where(d), reason });
         },
       },
       limits: { trackedRecords: options.consumeBufferMessages, commitIntervalMs: options.consumeCommitIntervalMs },

@@ -32,6 +32,7 @@ import { AdminService } from './admin/index.ts';
 import { warnIfAdminExposed } from './http/bearer-token.ts';
 import { checkAckTimeoutsFit, readSubscriptionsFile } from './consume/subscriptions.ts';
 import { RedisBlockedStore } from './redis/blocked-store.ts';
+import { RedisLeaseStore } from './redis/lease-store.ts';
 import { secretFile } from './config/secret-file.ts';
 import { startTracing } from './tracing/start-tracing.ts';
 
@@ -141,6 +142,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
           produce,
           registry: metrics.registry,
           blocked: new RedisBlockedStore(gateway, options.redisPrefix),
+          leases: new RedisLeaseStore(gateway, options.redisPrefix),
           options,
           log,
         });

@@ -2,88 +2,15 @@ import type { BlockedGroup } from '../protocol/admin.ts';
 import type { StoredBlock } from './blocked-store.ts';
 import type { ConsumedRecord } from './consumer-engine.ts';
 import { groupOf, type Delivery, type DeliveryResult } from './delivery.ts';
+import type { LeaseAnswer } from './delivery-leases.ts';
+import { DeadLetterRejected, type DispatchPolicy, type DispatchPorts } from './dispatch-ports.ts';
 import { GroupQueue } from './group-queue.ts';
 import { OffsetTracker } from './offset-tracker.ts';
+import { blockedView, PartitionState } from './partition-state.ts';
+import { ReadyQueue } from './ready-queue.ts';
 import { backoffMs, type Backoff } from '../retry/retry.ts';
-import type { OnExhausted } from './subscriptions.ts';
 
-/** The dead-letter topic refused the records for good (too large, invalid group): retrying cannot help. */
-export class DeadLetterRejected extends Error {
-  override name = 'DeadLetterRejected';
-}
-
-export interface DispatchPolicy {
-  /** Backoff between attempts (src/retry): from this, doubling, up to `retryBackoffMaxMs`; an endpoint's Retry-After is a floor. */
-  retryBackoffMs: number;
-  retryBackoffMaxMs: number;
-  maxInFlightGroups: number;
-  batchMaxMessages: number;
-  maxAttempts: number;
-  onExhausted: OnExhausted;
-}
-
-/** Hooks for metrics and logs; the dispatcher itself does no I/O. */
-export interface DispatchObserver {
-  delivered(delivery: Delivery, ms: number): void;
-  failed(delivery: Delivery, error: string, retryInMs: number | undefined): void;
-  deadLettered(delivery: Delivery, error: string): void;
-  deadLetterFailed(delivery: Delivery, err: unknown): void;
-  blocked(delivery: Delivery, error: string): void;
-  skipped(delivery: Delivery): void;
-}
-
-export interface DispatchPorts {
-  /** One POST to the endpoint; resolves with the outcome, never rejects. */
-  deliver(delivery: Delivery): Promise<DeliveryResult>;
-  /**
-   * Writes the delivery's records to the dead-letter topic; rejects when that failed: it is tried again,
-   * unless the error is a `DeadLetterRejected` (it can never succeed), which blocks the group instead.
-   */
-  deadLetter(delivery: Delivery, lastError: string): Promise<void>;
-  /** Runs `fn` after `ms`; returns a cancel function. */
-  setTimer(fn: () => void, ms: number): () => void;
-  now(): number;
-  random(): number;
-  observer: DispatchObserver;
-}
-
-class PartitionState {
-  readonly groups = new Map<string | null, GroupQueue>();
-  /** Groups of this partition that are ready, delivering, dead-lettering or in backoff. */
-  busy = 0;
-  buffered = 0;
-  /** Deliveries and dead-letter writes of this partition under way. */
-  running = 0;
-  /**
-   * Deliveries may start: the partition's batch is held by a handler of the current assignment, so the
-   * consumer cannot let the partition go before they settle. Ready groups of a closed partition wait.
-   */
-  open = false;
-  fenced = false;
-  released = false;
-  waiters: Array<() => void> = [];
-  /** Resolved once nothing of this (released) partition state runs any more. */
-  settleWaiters: Array<() => void> = [];
-  /** Groups found blocked by an earlier owner: their head blocks again at once when it is that same head. */
-  restored = new Map<string | null, StoredBlock>();
-  readonly partition: number;
-  readonly tracker: OffsetTracker;
-
-  constructor(partition: number, tracker: OffsetTracker) {
-    this.partition = partition;
-    this.tracker = tracker;
-  }
-}
-
-const blockedView = (queue: GroupQueue, head: Delivery): BlockedGroup => ({
-  partition: queue.partition,
-  group: queue.group,
-  offsets: head.records.map((r) => r.offset.toString()),
-  attempt: head.attempt,
-  error: queue.lastError,
-});
-
-const BUSY = new Set(['ready', 'delivering', 'dead-lettering', 'backoff']);
+const BUSY = new Set(['ready', 'leasing', 'delivering', 'dead-lettering', 'backoff']);
 
 /**
  * The ordering core of one subscription: per-partition FIFO queues per MessageGroup, at most one delivery in
@@ -96,8 +23,7 @@ export class GroupDispatcher {
   readonly #ports: DispatchPorts;
   readonly #partitions = new Map<number, PartitionState>();
   /** Groups waiting for a slot, oldest first; entries whose phase moved on are skipped when popped. */
-  #ready: GroupQueue[] = [];
-  #readyFirst = 0;
+  readonly #ready = new ReadyQueue();
   #inFlight = 0;
   /** Released partition states with deliveries still running, by partition. */
   readonly #releasedRunning = new Map<number, Set<PartitionState>>();
@@ -119,7 +45,7 @@ export class GroupDispatcher {
   add(partition: number, fetched: readonly ConsumedRecord[], next: bigint): void {
     let state = this.#partitions.get(partition);
     if (!state) {
-      state = new PartitionState(partition, new OffsetTracker(fetched[0]?.offset ?? next));
+      state = new PartitionState(partition, new OffsetTracker(fetched[0]?.offset ?? next), this.#ports.leases.owner());
       this.#partitions.set(partition, state);
     }
     const known = state.tracker.fetchedEnd;
@@ -314,6 +240,10 @@ export class GroupDispatcher {
     const wasBusy = BUSY.has(group.phase);
     const isBusy = BUSY.has(phase);
     group.phase = phase;
+    if (group.leased && (phase === 'idle' || phase === 'blocked')) {
+      group.leased = false;
+      this.#ports.leases.release(state.leaseOwner, state.partition, group.group);
+    }
     if (wasBusy && !isBusy) {
       state.busy--;
       if (state.busy === 0) this.#wake(state);
@@ -344,26 +274,17 @@ export class GroupDispatcher {
     this.#ready.push(group);
   }
 
-  #nextReady(): GroupQueue | undefined {
-    while (this.#readyFirst < this.#ready.length) {
-      const group = this.#ready[this.#readyFirst++]!;
-      const state = this.#partitions.get(group.partition);
-      if (group.phase === 'ready' && state?.open && state.groups.get(group.group) === group) return group;
-    }
-    this.#ready = [];
-    this.#readyFirst = 0;
-    return undefined;
-  }
+  /** Still ready, on an open partition, and still that partition's queue of the group. */
+  #startable = (group: GroupQueue): boolean => {
+    const state = this.#partitions.get(group.partition);
+    return group.phase === 'ready' && state?.open === true && state.groups.get(group.group) === group;
+  };
 
   #pump(): void {
     while (this.#inFlight < this.#policy.maxInFlightGroups) {
-      const group = this.#nextReady();
+      const group = this.#ready.next(this.#startable);
       if (!group) break;
       this.#start(this.#partitions.get(group.partition)!, group);
-    }
-    if (this.#readyFirst > 1024 && this.#readyFirst * 2 > this.#ready.length) {
-      this.#ready = this.#ready.slice(this.#readyFirst);
-      this.#readyFirst = 0;
     }
   }
 
@@ -380,9 +301,31 @@ export class GroupDispatcher {
         return;
       }
     }
-    this.#setPhase(state, group, 'delivering');
+    this.#setPhase(state, group, 'leasing');
     this.#inFlight++;
     state.running++;
+    const lease = this.#ports.leases.ensure(state.leaseOwner, state.partition, group.group);
+    if (!(lease instanceof Promise)) this.#leased(state, group, delivery, lease);
+    else
+      void lease.then((answer) => {
+        this.#leased(state, group, delivery, answer);
+        this.#pump();
+      });
+  }
+
+  /** Delivers once the group's lease is held; else the group waits (neither delivered nor done) and asks again. */
+  #leased(state: PartitionState, group: GroupQueue, delivery: Delivery, lease: LeaseAnswer): void {
+    if (lease.held) group.leased = true;
+    if (!lease.held || state.fenced) {
+      this.#ended(state);
+      if (state.fenced) this.#setPhase(state, group, 'idle');
+      else if (!lease.held) {
+        this.#ports.observer.leaseWait(delivery, lease.reason);
+        this.#backoff(state, group, lease.retryInMs, () => this.#makeReady(state, group));
+      }
+      return;
+    }
+    this.#setPhase(state, group, 'delivering');
     const started = this.#ports.now();
     void this.#ports.deliver(delivery).then((result) => this.#settled(state, group, delivery, result, started));
   }
@@ -460,7 +403,10 @@ export class GroupDispatcher {
     const head = group.head!;
     group.head = undefined;
     group.lastError = undefined;
-    if (state.released) return;
+    if (state.released) {
+      this.#setPhase(state, group, 'idle');
+      return;
+    }
     for (const record of head.records) state.tracker.markDone(record.offset);
     state.buffered -= head.records.length;
     if (group.queued > 0 && !state.fenced) this.#makeReady(state, group);

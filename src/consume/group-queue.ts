@@ -5,11 +5,12 @@ import type { Delivery } from './delivery.ts';
  * Where one MessageGroup of one partition stands:
  * - `idle`: nothing to send (or, on a fenced partition, nothing it may send);
  * - `ready`: waiting for a free delivery slot;
+ * - `leasing`: in a slot, taking the group's delivery lease (held while the group stays active);
  * - `delivering` / `dead-lettering`: its head is at the endpoint / on its way to the dead-letter topic;
- * - `backoff`: its head failed and waits for the next attempt;
+ * - `backoff`: its head failed and waits for the next attempt, or another replica holds the group's lease;
  * - `blocked`: its head exhausted its attempts under `on_exhausted: block`; only an admin call moves it.
  */
-export type GroupPhase = 'idle' | 'ready' | 'delivering' | 'dead-lettering' | 'backoff' | 'blocked';
+export type GroupPhase = 'idle' | 'ready' | 'leasing' | 'delivering' | 'dead-lettering' | 'backoff' | 'blocked';
 
 /** A MessageGroup's FIFO of fetched records, and the delivery at its head. */
 export class GroupQueue {
@@ -18,6 +19,8 @@ export class GroupQueue {
   head: Delivery | undefined;
   lastError: string | undefined;
   cancelTimer: (() => void) | undefined;
+  /** This replica holds the group's delivery lease: taken at its first delivery, released when it goes idle or blocks. */
+  leased = false;
   #records: ConsumedRecord[] = [];
   #first = 0;
 

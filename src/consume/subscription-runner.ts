@@ -5,7 +5,10 @@ import type { BlockedStore, StoredBlock } from './blocked-store.ts';
 import { RebalanceStarted, type ConsumerEngine, type FetchedBatch } from './consumer-engine.ts';
 import type { Delivery, DeliveryResult } from './delivery.ts';
 import type { BlockedGroup } from '../protocol/admin.ts';
-import { GroupDispatcher, type DispatchObserver } from './group-dispatcher.ts';
+import { DeliveryLeases, leasePolicy } from './delivery-leases.ts';
+import type { DispatchObserver } from './dispatch-ports.ts';
+import { GroupDispatcher } from './group-dispatcher.ts';
+import type { GroupLeaseStore } from './group-lease-store.ts';
 import { OffsetCommitter } from './offset-committer.ts';
 import type { RunnerState, SubscriptionStatus } from '../protocol/subscriptions.ts';
 import { lagOf, statusOf, type StatusSource } from './subscription-status.ts';
@@ -24,6 +27,10 @@ export interface RunnerDeps {
   deadLetter(delivery: Delivery, lastError: string): Promise<void>;
   /** Where blocked groups outlive this replica's hold on their partition. */
   blocked: BlockedStore;
+  /** Where a group's delivery lease is held, so no two replicas deliver one group at once. */
+  leases: GroupLeaseStore;
+  /** This process, in lease owner ids (with the assignment epoch). */
+  instanceId: string;
   /** Metrics hooks, called next to the runner's own counting. */
   observer: DispatchObserver;
   limits: RunnerLimits;
@@ -50,6 +57,7 @@ export class SubscriptionRunner {
   readonly #deps: RunnerDeps;
   readonly #dispatcher: GroupDispatcher;
   readonly #committer: OffsetCommitter;
+  readonly #leases: DeliveryLeases;
   #state: RunnerState = 'starting';
   #error: string | undefined;
   #assigned: number[] = [];
@@ -71,9 +79,24 @@ export class SubscriptionRunner {
     this.#committer = new OffsetCommitter(deps.engine, deps.subscription.topic, deps.subscription.name, deps.log);
     const { observer } = deps;
     const counts = this.counts;
+    this.#leases = new DeliveryLeases({
+      store: deps.leases,
+      subscription: deps.subscription.name,
+      policy: leasePolicy(deps.subscription.ackTimeoutMs),
+      clock: {
+        now: () => performance.now(),
+        setTimer: (fn, ms) => {
+          const timer = setTimeout(fn, ms).unref();
+          return () => clearTimeout(timer);
+        },
+      },
+      owner: () => `${deps.instanceId}/${this.#epoch}`,
+      log: deps.log,
+    });
     this.#dispatcher = new GroupDispatcher(deps.subscription, {
       deliver: (d) => deps.deliver(d),
       deadLetter: (d, error) => deps.deadLetter(d, error),
+      leases: this.#leases,
       setTimer: (fn, ms) => {
         const timer = setTimeout(fn, ms);
         return () => clearTimeout(timer);
@@ -102,6 +125,7 @@ export class SubscriptionRunner {
           counts.skipped += d.records.length;
           observer.skipped(d);
         },
+        leaseWait: (d, reason) => observer.leaseWait(d, reason),
       },
     });
   }
@@ -434,6 +458,8 @@ export class SubscriptionRunner {
     await this.#starting;
     await this.#letGo(this.#dispatcher.partitions(), graceMs);
     await Promise.all(this.#holds.values());
+    // The leases of the groups let go are released before the next owner needs them (else they run out).
+    await this.#leases.settled();
     await this.#deps.engine
       .stop()
       .catch((err: unknown) => this.#deps.log.warn('consumer did not leave its group cleanly', { subscription: this.subscription.name, err }));

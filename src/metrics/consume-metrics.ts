@@ -48,6 +48,7 @@ export class ConsumeMetrics {
   readonly retries: Counter<'subscription'>;
   readonly messages: Counter<'subscription' | 'outcome'>;
   readonly deadLetterFailures: Counter<'subscription'>;
+  readonly leaseWaits: Counter<'subscription' | 'reason'>;
   readonly lag: Gauge<'subscription' | 'partition'>;
   readonly buffered: Gauge<'subscription' | 'partition'>;
   readonly tracked: Gauge<'subscription' | 'partition'>;
@@ -71,6 +72,12 @@ export class ConsumeMetrics {
       name: `${PREFIX}delivery_attempts_total`,
       help: 'Delivery attempts by outcome (ok, failed).',
       labelNames: ['subscription', 'outcome'],
+      registers,
+    });
+    this.leaseWaits = new Counter({
+      name: `${PREFIX}lease_waits_total`,
+      help: "Deliveries put off because another replica held the group's lease (held_elsewhere), Redis was unreachable (store_unreachable) or answered with an error (store_failed).",
+      labelNames: ['subscription', 'reason'],
       registers,
     });
     this.retries = new Counter({ name: `${PREFIX}retries_total`, help: 'Failed attempts that will be tried again.', labelNames: ['subscription'], registers });

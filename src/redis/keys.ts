@@ -43,3 +43,7 @@ export const cleanupLastRunKey = (prefix: string): string => `${prefix}:cleanup-
 
 /** Hash of one consumed partition's blocked groups (blocked-store.ts); braced per subscription for a Cluster. */
 export const blockedKey = (prefix: string, subscription: string, partition: number): string => `${prefix}:{consume:${subscription}}:blocked:${partition}`;
+
+/** String: the replica delivering one MessageGroup of a consumed partition (lease-store.ts); braced per subscription like blockedKey. */
+export const leaseKey = (prefix: string, subscription: string, partition: number, group: string | null): string =>
+  `${prefix}:{consume:${subscription}}:lease:${partition}:${JSON.stringify(group)}`;

@@ -28,6 +28,8 @@ declare module 'ioredis' {
     osDedupClaim(numKeys: number, ...keysThenArgs: (string | number)[]): Result<string[], Context>;
     osDedupSettle(sliceKey: string, ttlSeconds: number, ...pairs: string[]): Result<number, Context>;
     osDedupRenew(numKeys: number, ...keysThenArgs: (string | number)[]): Result<number, Context>;
+    osLeaseTake(numKeys: number, ...keysThenArgs: (string | number)[]): Result<number[], Context>;
+    osLeaseRelease(numKeys: number, ...keysThenArgs: string[]): Result<number, Context>;
     osAdminReassign(
       bucketKey: string,
       loadsKey: string,
@@ -51,6 +53,8 @@ export const SCRIPTS = {
   osDedupClaim: { file: 'dedup-claim.lua' },
   osDedupSettle: { file: 'dedup-settle-1.lua', keys: 1 },
   osDedupRenew: { file: 'dedup-renew.lua' },
+  osLeaseTake: { file: 'lease-take.lua' },
+  osLeaseRelease: { file: 'lease-release.lua' },
   osAdminReassign: { file: 'admin-reassign-2.lua', keys: 2 },
 } satisfies Record<string, { file: string; keys?: number }>;
 

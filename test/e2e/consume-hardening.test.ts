@@ -1,8 +1,8 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { deliveryEndpoint, waitFor } from '../support/delivery-endpoint.ts';
+import { deliveryEndpoint, expectDeliveredInOrder, waitFor } from '../support/delivery-endpoint.ts';
 import { createTopic, testKafka } from '../support/kafka.ts';
 import { unblockWhileAReplicaJoins } from '../support/consume-scenarios.ts';
-import { consumeReplicas, subscriptionStatus, unblock } from '../support/consume-sidecars.ts';
+import { assignedNow, consumeReplicas, removeOwner, subscriptionStatus, unblock } from '../support/consume-sidecars.ts';
 import { fileAdmin, produceGroups, subscriptionsFile } from '../support/subscriptions.ts';
 
 const adminClient = fileAdmin();
@@ -11,6 +11,47 @@ const kafka = testKafka();
 describe('ordered consumption fenced to the assignment', () => {
   it('an admin skip while a replica joins: the skipped message is never delivered, backlogs never overlap or repeat ahead', async () => {
     await unblockWhileAReplicaJoins(kafka, adminClient(), { actions: ['skip', 'skip', 'skip', 'skip'], perGroup: 24, replication: 1 });
+  }, 240_000);
+
+  it("a replica removed from the group while its deliveries run: the new owner waits for each group's lease, no group is at the endpoint twice", async () => {
+    const groups = Array.from({ length: 6 }, (_, i) => `g${i}`);
+    const PER_GROUP = 4;
+    const topic = await createTopic(adminClient(), 2, 1);
+    // Every group of partition 0 in flight at once, each delivery 3-4 s (within ack_timeout): the old owner's
+    // deliveries are still at the endpoint when the coordinator hands the partition over.
+    const endpoint = await deliveryEndpoint({ latencyMs: [3000, 4000] });
+    onTestFinished(() => endpoint.close());
+    const { path, consumerGroup } = subscriptionsFile({ topic, endpoint: endpoint.url, max_in_flight_groups: 8, ack_timeout: '5s' });
+    const start = consumeReplicas(path);
+    const [a, b] = [await start(), await start()];
+    await waitFor(
+      () => 'each replica owns one partition',
+      () => assignedNow(a).length === 1 && assignedNow(b).length === 1,
+      90_000,
+    );
+    const newOwner = assignedNow(a)[0] === 0 ? b : a;
+    await produceGroups(kafka, topic, groups, PER_GROUP, () => 0);
+    await waitFor(
+      () => `first deliveries of every group at the endpoint (${endpoint.arrived.length})`,
+      () => endpoint.arrived.length >= groups.length,
+    );
+    expect(endpoint.received, 'the old owner still delivers when it is removed').toEqual([]);
+    await removeOwner(adminClient(), consumerGroup, topic, 0);
+    await waitFor(
+      () => 'the new owner took partition 0',
+      () => assignedNow(newOwner).includes(0),
+    );
+    await waitFor(
+      () => `distinct acked ${new Set([...endpoint.acked().values()].flat()).size}`,
+      () => new Set([...endpoint.acked().values()].flat()).size === groups.length * PER_GROUP,
+      120_000,
+    );
+    // No overlap per group, first acknowledgements in order, nothing missing.
+    expectDeliveredInOrder(endpoint, new Map(groups.map((g) => [g, Array.from({ length: PER_GROUP }, (_, i) => `${g}:${i}`)])));
+    // The new owner did meet the old owner's live leases (and waited), so the scenario reached the overlap.
+    const metrics = await (await fetch(`${newOwner.url}/metrics`)).text();
+    const waits = Number(/^ordered_sidecar_consume_lease_waits_total\{subscription="[^"]+",reason="held_elsewhere"\} (\S+)$/m.exec(metrics)?.[1] ?? 0);
+    expect(waits, "deliveries put off by the old owner's leases").toBeGreaterThan(0);
   }, 240_000);
 
   it('bounds what a partition tracks behind a blocked head: fetching pauses at CONSUME_BUFFER_MESSAGES while the other groups keep sending', async () => {

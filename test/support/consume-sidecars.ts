@@ -1,4 +1,6 @@
-import { onTestFinished } from 'vitest';
+import { Admin as PlatformaticAdmin } from '@platformatic/kafka';
+import { AssignerProtocol, type Admin } from 'kafkajs';
+import { expect, inject, onTestFinished } from 'vitest';
 import type { SubscriptionStatus } from '../../src/protocol/subscriptions.ts';
 import { spawnSidecar, testOptions, type SidecarProcess } from './sidecar.ts';
 
@@ -40,3 +42,20 @@ export const unblock = (sidecar: { url: string }, subscription: string, action: 
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ partition, message_group: group }),
   });
+
+/**
+ * Removes the member that owns `partition` of `topic` from `consumerGroup` with Kafka's admin call (as
+ * kafka-consumer-groups.sh --delete-members does): the coordinator hands its partitions to the other members
+ * at once, while the removed replica learns it only at its next heartbeat, its deliveries still running.
+ */
+export async function removeOwner(admin: Admin, consumerGroup: string, topic: string, partition: number): Promise<void> {
+  const [group] = (await admin.describeGroups([consumerGroup])).groups;
+  const owner = group?.members.find((m) => (AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment[topic] ?? []).includes(partition));
+  expect(owner, `a member of ${consumerGroup} owns partition ${partition}`).toBeDefined();
+  const kafka = new PlatformaticAdmin({ clientId: 'ordered-sidecar-tests', bootstrapBrokers: inject('kafkaBrokers') });
+  try {
+    await kafka.removeMembersFromConsumerGroup({ groupId: consumerGroup, members: [{ memberId: owner!.memberId }] });
+  } finally {
+    await kafka.close();
+  }
+}

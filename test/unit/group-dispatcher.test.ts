@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { ConsumedRecord } from '../../src/consume/consumer-engine.ts';
 import type { Delivery, DeliveryResult } from '../../src/consume/delivery.ts';
-import { DeadLetterRejected, GroupDispatcher, type DispatchPolicy } from '../../src/consume/group-dispatcher.ts';
+import type { LeaseAnswer } from '../../src/consume/delivery-leases.ts';
+import { DeadLetterRejected, type DispatchPolicy } from '../../src/consume/dispatch-ports.ts';
+import { GroupDispatcher } from '../../src/consume/group-dispatcher.ts';
 
 const record = (offset: number, group: string | null): ConsumedRecord => ({
   offset: BigInt(offset),
@@ -11,9 +13,13 @@ const record = (offset: number, group: string | null): ConsumedRecord => ({
   timestamp: '1764000000000',
 });
 
-/** A dispatcher whose deliveries, dead letters and timers the test settles by hand. */
-function harness(policy: Partial<DispatchPolicy> = {}) {
+/**
+ * A dispatcher whose deliveries, dead letters and timers the test settles by hand. Leases are held at once
+ * unless `lease` answers otherwise (a promise: the test settles it); `leases` lists takes and releases.
+ */
+function harness(policy: Partial<DispatchPolicy> = {}, lease: (group: string | null) => LeaseAnswer | Promise<LeaseAnswer> = () => ({ held: true })) {
   const pending: Array<{ delivery: Delivery; offsets: number[]; resolve: (r: DeliveryResult) => void }> = [];
+  const leases: string[] = [];
   const timers: Array<{ fn: () => void; ms: number; cancelled: boolean }> = [];
   const deadLetters: Array<{ offsets: number[]; error: string; resolve: () => void; reject: (e: Error) => void }> = [];
   const events: string[] = [];
@@ -23,6 +29,14 @@ function harness(policy: Partial<DispatchPolicy> = {}) {
       deliver: (delivery) => new Promise((resolve) => pending.push({ delivery, offsets: delivery.records.map((r) => Number(r.offset)), resolve })),
       deadLetter: (delivery, error) =>
         new Promise((resolve, reject) => deadLetters.push({ offsets: delivery.records.map((r) => Number(r.offset)), error, resolve, reject })),
+      leases: {
+        owner: () => 'me/1',
+        ensure: (owner, partition, group) => {
+          leases.push(`ensure ${owner} ${partition} ${group}`);
+          return lease(group);
+        },
+        release: (owner, partition, group) => leases.push(`release ${owner} ${partition} ${group}`),
+      },
       setTimer: (fn, ms) => {
         const timer = { fn, ms, cancelled: false };
         timers.push(timer);
@@ -37,6 +51,7 @@ function harness(policy: Partial<DispatchPolicy> = {}) {
         deadLetterFailed: (d) => events.push(`dead letter failed ${d.group}`),
         blocked: (d) => events.push(`blocked ${d.group}`),
         skipped: (d) => events.push(`skipped ${d.group}`),
+        leaseWait: (d, reason) => events.push(`lease wait ${d.group} ${reason}`),
       },
     },
   );
@@ -57,7 +72,7 @@ function harness(policy: Partial<DispatchPolicy> = {}) {
   const fireTimers = () => {
     for (const t of timers.splice(0)) if (!t.cancelled) t.fn();
   };
-  return { dispatcher, pending, timers, deadLetters, events, settle, fireTimers, add };
+  return { dispatcher, pending, timers, deadLetters, events, leases, settle, fireTimers, add };
 }
 
 const inFlight = (pending: Array<{ delivery: Delivery; offsets: number[] }>) => pending.map((p) => `${p.delivery.group}:${p.offsets.join(',')}`).sort();
@@ -300,5 +315,62 @@ describe('GroupDispatcher', () => {
     expect(h.dispatcher.quiescent(0)).toBe(true);
     expect(h.dispatcher.retryBlocked(0, 'a')?.attempt).toBe(5);
     expect(h.pending[0]!.delivery).toMatchObject({ group: 'a', attempt: 1 });
+  });
+
+  it("holds a group's lease while it is active: one take for its backlog, released when it goes idle or blocks", async () => {
+    const h = harness({ maxAttempts: 1, onExhausted: 'block' });
+    h.add(0, [record(0, 'a'), record(1, 'a'), record(2, 'b')], 3n);
+    await h.settle('a');
+    await h.settle('a');
+    expect(h.leases).toEqual(['ensure me/1 0 a', 'ensure me/1 0 b', 'ensure me/1 0 a', 'release me/1 0 a']);
+    await h.settle('b', { ok: false, error: 'HTTP 500' });
+    expect(h.events.at(-1)).toBe('blocked b');
+    expect(h.leases.at(-1)).toBe('release me/1 0 b');
+  });
+
+  it("waits while another replica holds the group's lease: nothing delivered, nothing done, the partition not quiescent", async () => {
+    let answer: LeaseAnswer = { held: false, reason: 'held_elsewhere', retryInMs: 400 };
+    const h = harness({}, (group) => (group === 'a' ? Promise.resolve(answer) : { held: true }));
+    h.add(0, [record(0, 'a'), record(1, 'b')], 2n);
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(inFlight(h.pending)).toEqual(['b:1']);
+    expect(h.events).toEqual(['lease wait a held_elsewhere']);
+    expect(h.timers.map((t) => t.ms)).toEqual([400]);
+    await h.settle('b');
+    expect(h.dispatcher.committable(0)).toBe(0n);
+    expect(h.dispatcher.quiescent(0)).toBe(false);
+    expect(h.dispatcher.inFlight).toBe(0);
+
+    answer = { held: true };
+    h.fireTimers();
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(inFlight(h.pending)).toEqual(['a:0']);
+    await h.settle('a');
+    expect(h.dispatcher.committable(0)).toBe(2n);
+  });
+
+  it('a lease answered after the partition was fenced starts nothing and is released', async () => {
+    let grant!: (a: LeaseAnswer) => void;
+    const h = harness({}, () => new Promise((resolve) => (grant = resolve)));
+    h.add(0, [record(0, 'a')], 1n);
+    h.dispatcher.fence(0);
+    expect(h.dispatcher.quiescent(0)).toBe(false);
+    grant({ held: true });
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(h.pending).toHaveLength(0);
+    expect(h.leases).toEqual(['ensure me/1 0 a', 'release me/1 0 a']);
+    expect(h.dispatcher.quiescent(0)).toBe(true);
+  });
+
+  it("releases the leases of a released partition's groups once their deliveries end", async () => {
+    const h = harness();
+    h.add(0, [record(0, 'a'), record(1, 'a')], 2n);
+    h.dispatcher.release(0);
+    await h.settle('a');
+    expect(h.leases).toEqual(['ensure me/1 0 a', 'release me/1 0 a']);
+    expect(h.pending).toHaveLength(0);
   });
 });
