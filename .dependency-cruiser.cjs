@@ -47,6 +47,8 @@ const LAYERS = {
   cli: ['admin', 'consume', 'config', 'logging', 'errors', 'protocol'],
   // The client SDK: the protocol and the retry module only, so its package carries no server library.
   sdk: ['protocol', 'retry'],
+  // The operations console runs in the browser: it reads the admin API's answers through the protocol's types only.
+  console: ['protocol'],
 };
 
 /** npm packages a folder may import at all (besides node: built-ins); folders not named here may import any. */
@@ -55,6 +57,8 @@ const PACKAGES = {
   retry: [],
   // Optional peer dependencies of the SDK package, loaded only by the clients that use them.
   sdk: ['kafkajs', 'prom-client', '@opentelemetry/api'],
+  // Bundled for the browser: no npm package (and so nothing of the server's) goes in.
+  console: [],
 };
 
 /** External clients, and the folders (besides the composition root) that may use them. */

@@ -103,6 +103,13 @@ sidecar_pid="$(node -e '
 [[ "$sidecar_pid" =~ ^[0-9]+$ ]] || { say "no 'listening' line with a pid in the sidecar's log"; cat "$work/sidecar.log"; exit 1; }
 say "npx ordered-sidecar serve: ready on 127.0.0.1:$port (pid $sidecar_pid)"
 
+# The operations console ships built in the package (dist/console): its page and script are served.
+for file in "" console.js; do
+  node -e 'fetch(process.argv[1]).then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(1))' "http://127.0.0.1:$port/console/$file" ||
+    { say "the installed sidecar does not serve /console/$file (is dist/console in the package?)"; exit 1; }
+done
+say "the operations console is served from the package"
+
 cp "$REPO/scripts/package-smoke/ordered-roundtrip.mjs" .
 SIDECAR_URL="http://127.0.0.1:$port" SMOKE_TOPIC="package-smoke-$$-$(date +%s)" "$MACHINE_NODE" ordered-roundtrip.mjs
 

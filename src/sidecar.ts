@@ -173,10 +173,16 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
     acceptEncodedBodies: options.acceptEncodedBodies,
     dedupWindowMs: options.dedupWindowMs,
     isDraining: () => draining,
-    admin: { service: adminService, token: adminToken, consume: consumption?.service },
+    admin: {
+      service: adminService,
+      token: adminToken,
+      consume: consumption?.service,
+      overview: { version: VERSION, kafkaClient: kafka.name, kafkaWrites: () => metrics.kafkaWrites() },
+    },
     consume: consumption?.service,
     apiToken,
     metricsApart: options.opsPort !== undefined,
+    console: options.console,
   });
   const server = createServer(app);
   server.keepAliveTimeout = 65_000;

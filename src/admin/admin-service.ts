@@ -78,10 +78,11 @@ export class AdminService {
     return { topic, group, partition: stored.partition, last_access: stored.lastAccess.toISOString() };
   }
 
-  async list(topic: string, cursor: string | undefined, limit: number): Promise<GroupPage> {
+  /** One page of the topic's groups whose names start with `page.prefix` ('' for all). */
+  async list(topic: string, page: { cursor: string | undefined; limit: number; prefix: string }): Promise<GroupPage> {
     const buckets = await this.#buckets(topic);
     if (buckets === undefined) return { groups: [], next_cursor: null };
-    return listGroups(this.#deps.store, topic, buckets, cursor, limit);
+    return listGroups(this.#deps.store, topic, buckets, page);
   }
 
   /** Groups per partition, every partition Kafka has (empty ones included). */
@@ -167,7 +168,7 @@ export class AdminService {
     let logged = 0;
     let cursor: string | undefined;
     do {
-      const page = await listGroups(store, topic, buckets, cursor, BACKFILL_PAGE);
+      const page = await listGroups(store, topic, buckets, { cursor, limit: BACKFILL_PAGE, prefix: '' });
       try {
         await routeLog.append(page.groups.map((g) => ({ topic, group: g.group, partition: g.partition, buckets })));
       } catch (err) {

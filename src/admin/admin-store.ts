@@ -49,8 +49,9 @@ export interface AdminStore {
   /**
    * One scan step over each of `count` buckets from `first`. The first bucket resumes at `cursor`; the others
    * start at '0'. Entries come back sorted by group so a page can stop inside a step and resume after a group.
+   * Only groups whose names start with `prefix` ('' for all) are returned.
    */
-  scanBuckets(topic: string, first: number, cursor: string, count: number, hint: number): Promise<{ next: string; entries: BucketEntry[] }[]>;
+  scanBuckets(topic: string, first: number, cursor: string, count: number, hint: number, prefix: string): Promise<{ next: string; entries: BucketEntry[] }[]>;
   /** Moves or releases one mapping atomically, only if it is idle enough and still names `from`. */
   reassign(topic: string, buckets: number, r: Reassignment): Promise<ReassignOutcome>;
   /** Bumps the topic's mapping generation: every replica drops its cached routes of the topic. */

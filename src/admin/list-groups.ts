@@ -10,14 +10,20 @@ const SCAN_SPAN = 64;
  * KEYS). Every group that exists for the whole listing is returned once; groups added or removed while
  * listing may or may not appear (SCAN's own guarantee).
  */
-export async function listGroups(store: AdminStore, topic: string, buckets: number, cursor: string | undefined, limit: number): Promise<GroupPage> {
+export async function listGroups(
+  store: AdminStore,
+  topic: string,
+  buckets: number,
+  page: { cursor: string | undefined; limit: number; prefix: string },
+): Promise<GroupPage> {
+  const { cursor, limit, prefix } = page;
   let at: ListPosition = decodeCursor(cursor, buckets);
   const groups: GroupView[] = [];
   const hint = Math.max(limit, 100);
   walk: while (groups.length < limit && at.bucket < buckets) {
     const fresh = at.scan === '0' && at.after === undefined;
     const span = fresh ? Math.min(SCAN_SPAN, buckets - at.bucket) : 1;
-    const steps = await store.scanBuckets(topic, at.bucket, at.scan, span, hint);
+    const steps = await store.scanBuckets(topic, at.bucket, at.scan, span, hint, prefix);
     for (const step of steps) {
       const after = at.after;
       const entries = after === undefined ? step.entries : step.entries.filter((e) => e.group > after);

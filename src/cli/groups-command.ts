@@ -5,7 +5,7 @@ import { expectAnswer, isBackfillView, isChangeView, isGroupPage, isLoadsView, i
 
 export const GROUPS_USAGE = `  ordered-sidecar groups topics                       topics that have MessageGroup mappings
   ordered-sidecar groups get <topic> <group>          a group's partition and last access
-  ordered-sidecar groups list <topic> [--limit N] [--cursor C] [--all]
+  ordered-sidecar groups list <topic> [--prefix P] [--limit N] [--cursor C] [--all]
   ordered-sidecar groups loads <topic>                groups per partition and the deviation
   ordered-sidecar groups release <topic> <group>      delete an idle group's mapping
   ordered-sidecar groups move <topic> <group> <partition>   move an idle group (refused unless safe)
@@ -30,6 +30,7 @@ const OPTIONS = {
   json: { type: 'boolean', default: false },
   limit: { type: 'string' },
   cursor: { type: 'string' },
+  prefix: { type: 'string' },
   all: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -146,7 +147,11 @@ async function list(client: AdminClient, topic: string, values: Values, io: Io):
   let cursor = values.cursor;
   let page: GroupPage;
   do {
-    page = expectAnswer(await client.call('GET', ['topics', topic, 'groups'], { query: { limit: values.limit, cursor } }), isGroupPage, 'a page of groups');
+    page = expectAnswer(
+      await client.call('GET', ['topics', topic, 'groups'], { query: { limit: values.limit, cursor, prefix: values.prefix } }),
+      isGroupPage,
+      'a page of groups',
+    );
     groups.push(...page.groups);
     cursor = page.next_cursor ?? undefined;
   } while (values.all && cursor !== undefined);

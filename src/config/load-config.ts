@@ -148,6 +148,7 @@ export const SETTINGS: { [K in keyof Required<SidecarOptions>]: Setting<K> } = {
   kafkaWriteTimeoutMs: { env: 'KAFKA_WRITE_TIMEOUT', help: "deadline of one batch write, the client's retries included", parse: duration(5000) },
   shutdownGraceMs: { env: 'SHUTDOWN_GRACE', help: 'how long shutdown waits for in-flight requests', parse: duration(0) },
   adminToken: { env: 'ADMIN_TOKEN', help: 'bearer token for /admin/v1/* (unset: open, guarded by the bind address only)', parse: text },
+  console: { env: 'CONSOLE', help: 'serve the operations console at /console (it calls /admin/v1 with ADMIN_TOKEN)', parse: bool },
   adminTokenFile: { env: 'ADMIN_TOKEN_FILE', help: 'file holding the admin token, instead of ADMIN_TOKEN; re-read when it changes', parse: file },
   // Redis stamps last access in whole minutes, so a shorter minimum would only look finer than it is.
   moveMinIdleMs: { env: 'ADMIN_MOVE_MIN_IDLE', help: 'idle time a group needs before an admin release or move', parse: duration(60_000) },

@@ -90,6 +90,11 @@ export interface SidecarOptions {
   adminToken?: string;
   /** File holding the bearer token for /admin/v1/*, instead of `adminToken`; read again when it changes, as `apiTokenFile`. @defaultValue unset */
   adminTokenFile?: string;
+  /**
+   * Serve the operations console (a static page in the browser) at /console; it calls /admin/v1 with ADMIN_TOKEN,
+   * entered in the page. @defaultValue true
+   */
+  console: boolean;
   /** Idle time an admin move or release requires (at least 1 min: Redis stamps whole minutes). @defaultValue 2 min */
   moveMinIdleMs: number;
   /**
@@ -263,6 +268,7 @@ export const DEFAULT_OPTIONS = {
   maxQueuedBytes: 256 * 1024 * 1024,
   kafkaWriteTimeoutMs: 30_000,
   shutdownGraceMs: 25_000,
+  console: true,
   moveMinIdleMs: 2 * MINUTE,
   metricsGroupNames: 'plain',
   logLevel: 'info',

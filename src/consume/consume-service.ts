@@ -5,7 +5,7 @@ import { replayDeadLetters, type ReplayFilter, type ReplayResult } from './dlq-r
 import type { GroupOffsetsAdmin, OffsetTarget } from './group-offsets-admin.ts';
 import { resetOffsets, type ResetResult } from './offset-reset.ts';
 import type { SubscriptionRunner } from './subscription-runner.ts';
-import type { SubscriptionStatus } from './subscription-status.ts';
+import type { SubscriptionStatus } from '../protocol/subscriptions.ts';
 import type { Subscription } from './subscriptions.ts';
 
 export type UnblockAction = 'retry' | 'skip';

@@ -10,7 +10,8 @@ import type { DispatchObserver } from './dispatch-ports.ts';
 import { GroupDispatcher } from './group-dispatcher.ts';
 import type { GroupLeaseStore } from './group-lease-store.ts';
 import { OffsetCommitter } from './offset-committer.ts';
-import { lagOf, statusOf, type RunnerState, type StatusSource, type SubscriptionStatus } from './subscription-status.ts';
+import type { RunnerState, SubscriptionStatus } from '../protocol/subscriptions.ts';
+import { lagOf, statusOf, type StatusSource } from './subscription-status.ts';
 import type { Subscription } from './subscriptions.ts';
 
 export interface RunnerLimits {

@@ -4,7 +4,8 @@ import type { AdminService } from '../admin/index.ts';
 import type { ConsumeService } from '../consume/consume-service.ts';
 import { addSubscriptionRoutes } from './subscription-routes.ts';
 import { smallJsonBody } from './json-body.ts';
-import { cursorParam, groupParam, limitParam, movePartition, topicParam } from './admin-validate.ts';
+import { overviewOf, type OverviewDeps } from './overview.ts';
+import { cursorParam, groupParam, limitParam, movePartition, prefixParam, topicParam } from './admin-validate.ts';
 
 export interface AdminRouterDeps {
   service: AdminService;
@@ -12,6 +13,8 @@ export interface AdminRouterDeps {
   token: BearerToken | undefined;
   /** Ordered consumption, for retrying or skipping blocked groups; undefined without subscriptions. */
   consume?: ConsumeService | undefined;
+  /** What GET /overview reads besides the subscriptions (version, engine, Kafka writes). */
+  overview: Omit<OverviewDeps, 'consume'>;
 }
 
 /** A move body is one small object; anything bigger is not a move. */
@@ -31,6 +34,9 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
   const topic = (req: Request): string => topicParam(req.params.topic);
   const group = (req: Request): string => groupParam(req.params.group, service.maxGroupBytes);
 
+  router.get('/overview', async (_req, res) => {
+    res.json(await overviewOf({ ...deps.overview, consume: deps.consume }));
+  });
   router.get('/topics', async (_req, res) => {
     res.json({ topics: await service.topics() });
   });
@@ -39,7 +45,8 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
   });
   router.get('/topics/:topic/groups', async (req, res) => {
     const t = topic(req);
-    res.json(await service.list(t, cursorParam(req.query.cursor), limitParam(req.query.limit)));
+    const page = { cursor: cursorParam(req.query.cursor), limit: limitParam(req.query.limit), prefix: prefixParam(req.query.prefix, service.maxGroupBytes) };
+    res.json(await service.list(t, page));
   });
   router.get('/topics/:topic/groups/:group', async (req, res) => {
     res.json(await service.mapping(topic(req), group(req)));

@@ -18,6 +18,15 @@ export function groupParam(raw: unknown, maxGroupBytes: number): string {
   return raw;
 }
 
+/** A group-name prefix to list by: '' (all) when absent, else within a group's own limits. */
+export function prefixParam(raw: unknown, maxGroupBytes: number): string {
+  if (raw === undefined || raw === '') return '';
+  if (typeof raw !== 'string') throw invalid('prefix', 'must be given once');
+  if (!raw.isWellFormed()) throw invalid('prefix', LONE_SURROGATE);
+  if (Buffer.byteLength(raw) > maxGroupBytes) throw invalid('prefix', `is over the limit of ${maxGroupBytes} bytes`);
+  return raw;
+}
+
 const DEFAULT_LIST_LIMIT = 100;
 const MAX_LIST_LIMIT = 1000;
 

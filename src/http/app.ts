@@ -12,6 +12,7 @@ import { apiVersions } from './api-versions.ts';
 import type { ConsumeService } from '../consume/consume-service.ts';
 import { openApiDocument } from './openapi.ts';
 import { inflightBodyGate } from './inflight-bodies.ts';
+import { addConsoleRoutes } from './console.ts';
 import type { HealthChecker } from './health.ts';
 import { openSpan, traceHeadersOf, type TraceHeaders } from '../tracing/tracing.ts';
 
@@ -45,6 +46,8 @@ export interface AppDeps {
   apiToken?: BearerToken | undefined;
   /** /metrics is served by the ops listener (OPS_PORT, createOpsApp) instead of here. */
   metricsApart?: boolean;
+  /** Serve the operations console at /console (CONSOLE). */
+  console: boolean;
 }
 
 /** What the ops listener (OPS_PORT) needs: the health and metrics part of AppDeps. */
@@ -235,6 +238,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   app.use('/admin/v1', createAdminRouter(deps.admin));
+  if (deps.console) addConsoleRoutes(app);
 
   addErrorHandling(app, deps);
   return app;

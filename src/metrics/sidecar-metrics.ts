@@ -225,6 +225,16 @@ export class SidecarMetrics {
     });
   }
 
+  /** Kafka writes since start, summed over topics and labels (the operations console's overview). */
+  async kafkaWrites(): Promise<{ messages_produced: number; messages_failed: number; produce_requests: number }> {
+    const sum = async (counter: Counter<string>): Promise<number> => (await counter.get()).values.reduce((total, v) => total + v.value, 0);
+    return {
+      messages_produced: await sum(this.messagesProduced),
+      messages_failed: await sum(this.messagesFailed),
+      produce_requests: await sum(this.kafkaProduceRequests),
+    };
+  }
+
   showLoads(topic: string, loads: readonly number[], deviation: number): void {
     this.totalMappedGroups.set(
       { topic },

@@ -1,4 +1,5 @@
 /** The admin API's answers (GET/POST /admin/...), shared by the sidecar that sends them and the CLI that reads them. */
+import type { SubscriptionStatus } from './subscriptions.ts';
 
 export interface GroupView {
   group: string;
@@ -63,4 +64,32 @@ export interface BackfillView {
 export interface ResumeView {
   topic: string;
   resumed: true;
+}
+
+/** A MessageGroup holding many fetched, undelivered records of a subscription on this replica. */
+export interface HotGroupView {
+  subscription: string;
+  partition: number;
+  group: string | null;
+  backlog: number;
+}
+
+/**
+ * What the operations console shows at a glance (GET /admin/v1/overview): this replica's version and engine, its
+ * Kafka writes since start (the console turns two readings into a rate), and its subscriptions.
+ */
+export interface OverviewView {
+  version: string;
+  kafka_client: string;
+  kafka_writes: {
+    /** Messages Kafka acknowledged. */
+    messages_produced: number;
+    /** Messages that failed to be written. */
+    messages_failed: number;
+    /** Produce requests sent to Kafka. */
+    produce_requests: number;
+  };
+  subscriptions: SubscriptionStatus[];
+  /** The groups with the largest backlog across this replica's subscriptions, largest first. */
+  hot_groups: HotGroupView[];
 }

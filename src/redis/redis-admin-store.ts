@@ -58,10 +58,19 @@ export class RedisAdminStore implements AdminStore {
   }
 
   /** HSCAN, pipelined over the buckets: sparse topics have many empty ones. */
-  async scanBuckets(topic: string, first: number, cursor: string, count: number, hint: number): Promise<{ next: string; entries: BucketEntry[] }[]> {
+  async scanBuckets(
+    topic: string,
+    first: number,
+    cursor: string,
+    count: number,
+    hint: number,
+    prefix: string,
+  ): Promise<{ next: string; entries: BucketEntry[] }[]> {
     const keys = topicKeys(this.#prefix, topic);
     const pipeline = this.#redis.pipeline();
-    for (let b = first; b < first + count; b++) pipeline.hscan(keys.bucket(b), b === first ? cursor : '0', 'COUNT', hint);
+    // MATCH filters in Redis, so a prefix listing carries only its groups; glob characters in the prefix are literal.
+    const match = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+    for (let b = first; b < first + count; b++) pipeline.hscan(keys.bucket(b), b === first ? cursor : '0', 'MATCH', match, 'COUNT', hint);
     // A reply's error is thrown inside `run`, so the gateway says what it means (refused, busy), as for one command.
     const results = await this.#gateway.run(async () =>
       ((await pipeline.exec()) ?? []).map(([err, reply]) => {

@@ -71,6 +71,11 @@ describe('ordered-sidecar groups (CLI over /admin/v1)', () => {
     expect(listed.next_cursor).toBeNull();
     for (const g of listed.groups) expect(g.partition).toBe(placed.get(g.group));
 
+    const byPrefix = await groups(['list', topic, '--prefix', 'cli-1', '--limit', '4', '--all', '--json']);
+    expect(byPrefix.code, byPrefix.stderr).toBe(0);
+    const prefixed = (JSON.parse(byPrefix.stdout) as { groups: { group: string }[] }).groups.map((g) => g.group);
+    expect(prefixed.toSorted()).toEqual(names.filter((n) => n.startsWith('cli-1')).toSorted());
+
     const page = await groups(['list', topic, '--limit', '4']);
     expect(page.code).toBe(0);
     expect(page.stdout.trim().split('\n')).toHaveLength(5);

@@ -81,6 +81,32 @@ describe('admin: query', () => {
     expect(none.body).toEqual({ groups: [], next_cursor: null });
   });
 
+  it('lists by name prefix over pages, glob characters taken literally, and validates the prefix', async () => {
+    const topic = await createTopic(admin, 2);
+    const groups = ['a*1', 'a*2', 'ab', 'a?', 'a[x]', 'b*1', ...Array.from({ length: 20 }, (_, i) => `a*-${i}`)];
+    await produceGroups(a.url, topic, groups);
+    const listed = async (prefix: string): Promise<string[]> => {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const query: string = `?limit=3&prefix=${encodeURIComponent(prefix)}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+        const page = await adminCall(a.url, 'GET', `/topics/${topic}/groups${query}`);
+        expect(page.status).toBe(200);
+        expect(page.body.groups.length).toBeLessThanOrEqual(3);
+        seen.push(...page.body.groups.map((g: { group: string }) => g.group));
+        cursor = page.body.next_cursor;
+      } while (cursor !== null);
+      return seen.toSorted();
+    };
+    expect(await listed('a*')).toEqual(groups.filter((g) => g.startsWith('a*')).toSorted());
+    expect(await listed('a?')).toEqual(['a?']);
+    expect(await listed('a[')).toEqual(['a[x]']);
+    expect(await listed('')).toEqual(groups.toSorted());
+    expect(await listed('zzz')).toEqual([]);
+    const tooLong = await adminCall(a.url, 'GET', `/topics/${topic}/groups?prefix=${'x'.repeat(129)}`);
+    expect([tooLong.status, tooLong.body.error.field]).toEqual([400, 'prefix']);
+  });
+
   it('reports loads for every partition (empty ones included) with max-min and deviation', async () => {
     const topic = await createTopic(admin, 3);
     await produceGroups(a.url, topic, ['only']);

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { SubscriptionStatus } from '../../src/consume/subscription-status.ts';
+import type { SubscriptionStatus } from '../../src/protocol/subscriptions.ts';
 import {
   DELIVERY_SIGNATURE_HEADER,
   DELIVERY_TIMESTAMP_HEADER,

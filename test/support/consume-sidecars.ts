@@ -1,7 +1,7 @@
 import { Admin as PlatformaticAdmin } from '@platformatic/kafka';
 import { AssignerProtocol, type Admin } from 'kafkajs';
 import { expect, inject, onTestFinished } from 'vitest';
-import type { SubscriptionStatus } from '../../src/consume/subscription-status.ts';
+import type { SubscriptionStatus } from '../../src/protocol/subscriptions.ts';
 import { spawnSidecar, testOptions, type SidecarProcess } from './sidecar.ts';
 
 /**

@@ -39,7 +39,8 @@ ajv.addSchema(document, 'openapi');
 
 const routes = Object.keys(document.paths).map((template) => ({
   template,
-  pattern: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`),
+  // Express routes without strict routing: /console/ is the route /console.
+  pattern: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}/?$`),
 }));
 const validators = new Map<string, ValidateFunction>();
 const pointer = (...parts: string[]): string => parts.map((p) => p.replaceAll('~', '~0').replaceAll('/', '~1')).join('/');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Admin, Kafka } from 'kafkajs';
 import { onTestFinished } from 'vitest';
-import type { SubscriptionStatus } from '../../src/consume/subscription-status.ts';
+import type { SubscriptionStatus } from '../../src/protocol/subscriptions.ts';
 import { startTestSidecar } from './sidecar.ts';
 
 /** Writes a subscriptions file with one subscription (fresh name and consumer group) and returns its path. */
