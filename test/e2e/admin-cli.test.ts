@@ -5,11 +5,10 @@ import { join } from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import type { Admin } from 'kafkajs';
 import type { RedisClient } from '../../src/redis/redis-connection.ts';
 import type { SidecarOptions } from '../../src/config/options.ts';
 import type { RunningSidecar } from '../../src/sidecar.ts';
-import { connectAdmin, createTopic } from '../support/kafka.ts';
+import { useKafkaAdmin, createTopic } from '../support/kafka.ts';
 import { connectRedis } from '../support/redis.ts';
 import { startTestSidecar, testOptions } from '../support/sidecar.ts';
 import { dropPrefix, makeIdle, produceGroups } from './admin-fixture.ts';
@@ -17,13 +16,12 @@ import { groupsCommand } from '../../src/cli/groups-command.ts';
 import { subscriptionsCommand } from '../../src/cli/subscriptions-command.ts';
 
 const TOKEN = 'cli-test-token';
-let admin: Admin;
+const { admin } = useKafkaAdmin();
 let redis: RedisClient;
 let options: SidecarOptions;
 let sidecar: RunningSidecar;
 
 beforeAll(async () => {
-  admin = await connectAdmin();
   redis = connectRedis();
   options = testOptions({ routerBuckets: 8, touchFlushIntervalMs: 100, moveMinIdleMs: 60_000, adminToken: TOKEN });
   sidecar = await startTestSidecar(options);
@@ -33,7 +31,6 @@ afterAll(async () => {
   await sidecar?.close();
   if (options) await dropPrefix(redis, options.redisPrefix);
   redis?.disconnect();
-  await admin?.disconnect();
 });
 
 interface CliRun {

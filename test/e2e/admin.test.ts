@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { Admin } from 'kafkajs';
 import type { RedisClient } from '../../src/redis/redis-connection.ts';
 import type { SidecarOptions } from '../../src/config/options.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { startSidecar, type RunningSidecar } from '../../src/sidecar.ts';
-import { connectAdmin, createTopic } from '../support/kafka.ts';
+import { useKafkaAdmin, createTopic } from '../support/kafka.ts';
 import { connectRedis } from '../support/redis.ts';
 import { testOptions } from '../support/sidecar.ts';
 import { encodeCursor } from '../../src/admin/list-cursor.ts';
@@ -13,14 +12,13 @@ import { topicKeys } from '../../src/redis/keys.ts';
 import { bucketOf, groupHash } from '../../src/routing/hashing.ts';
 
 const TOKEN = 'test-admin-token';
-let admin: Admin;
+const { admin } = useKafkaAdmin();
 let redis: RedisClient;
 let options: SidecarOptions;
 /** a and b share one Redis prefix (two replicas); c is a replica of the same fleet with ADMIN_TOKEN set. */
 let a: RunningSidecar, b: RunningSidecar, c: RunningSidecar;
 
 beforeAll(async () => {
-  admin = await connectAdmin();
   redis = connectRedis();
   // 16 buckets: pages end inside buckets; 100 ms flushes: a move waits ~0.3 s; 1 min: the shortest idle allowed.
   options = testOptions({ routerBuckets: 16, touchFlushIntervalMs: 100, moveMinIdleMs: 60_000 });
@@ -32,7 +30,6 @@ afterAll(async () => {
   await Promise.all([a, b, c].filter(Boolean).map((s) => s.close()));
   if (options) await dropPrefix(redis, options.redisPrefix);
   redis?.disconnect();
-  await admin?.disconnect();
 });
 
 const groupPath = (topic: string, group: string) => `/topics/${topic}/groups/${encodeURIComponent(group)}`;

@@ -1,23 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Admin } from 'kafkajs';
 import type { RunningSidecar } from '../../src/sidecar.ts';
-import { connectAdmin, createTopic, recordCount } from '../support/kafka.ts';
+import { useKafkaAdmin, createTopic, recordCount } from '../support/kafka.ts';
 import { postJson, type ErrorBody } from '../support/http.ts';
 import { startTestSidecar } from '../support/sidecar.ts';
 
-let admin: Admin;
+const { admin } = useKafkaAdmin();
 let sidecar: RunningSidecar;
 let topic: string;
 
 beforeAll(async () => {
-  admin = await connectAdmin();
   topic = await createTopic(admin, 3);
   sidecar = await startTestSidecar({ maxMessageBytes: 1000, maxBodyBytes: 64 * 1024, maxMessagesPerRequest: 50 });
 });
 
 afterAll(async () => {
   await sidecar?.close();
-  await admin?.disconnect();
 });
 
 const ok = (extra: Record<string, unknown> = {}) => ({ message_group: 'g', value: 'v', ...extra });

@@ -6,7 +6,7 @@ import type { RedisClient } from '../../src/redis/redis-connection.ts';
 import type { RunningSidecar } from '../../src/sidecar.ts';
 import { CHROMIUM, buildConsole, launchBrowser, missingBrowser, screenshot } from '../support/browser.ts';
 import { deliveryEndpoint, waitFor } from '../support/delivery-endpoint.ts';
-import { connectAdmin, createTopic, testKafka } from '../support/kafka.ts';
+import { createTopic, useKafkaAdmin } from '../support/kafka.ts';
 import { connectRedis, dropPrefix } from '../support/redis.ts';
 import { startTestSidecar } from '../support/sidecar.ts';
 import { produceGroups as produceToKafka, subscriptionsFile } from '../support/subscriptions.ts';
@@ -25,8 +25,7 @@ const chartOf = (page: Page, topic: string): Promise<number[]> =>
   page.locator(`figure[data-topic="${topic}"] rect.bar`).evaluateAll((bars) => bars.map((b) => Number(b.getAttribute('data-groups'))));
 
 describe.skipIf(missing !== undefined)(`the operations console in a real browser (${CHROMIUM})`, () => {
-  const kafka = testKafka();
-  let admin: Awaited<ReturnType<typeof connectAdmin>>;
+  const { kafka, admin } = useKafkaAdmin();
   let redis: RedisClient;
   let browser: Browser;
   let sidecar: RunningSidecar;
@@ -41,7 +40,8 @@ describe.skipIf(missing !== undefined)(`the operations console in a real browser
 
   beforeAll(async () => {
     buildConsole();
-    [admin, redis, browser] = await Promise.all([connectAdmin(kafka), Promise.resolve(connectRedis()), launchBrowser()]);
+    redis = connectRedis();
+    browser = await launchBrowser();
     topic = await createTopic(admin, 3);
     const consumed = await createTopic(admin, 1);
     endpoint = await deliveryEndpoint({ answer: (b) => (b.messages.some((m) => failing.has(m.value ?? '')) ? 500 : 200) });
@@ -62,7 +62,6 @@ describe.skipIf(missing !== undefined)(`the operations console in a real browser
     await browser?.close();
     await sidecar?.close();
     await endpoint?.close();
-    await admin?.disconnect();
     if (redis) await dropPrefix(redis, prefix);
     redis?.disconnect();
   });

@@ -1,22 +1,21 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { deliveryEndpoint, expectDeliveredInOrder, waitFor } from '../support/delivery-endpoint.ts';
-import { createTopic, testKafka } from '../support/kafka.ts';
+import { useKafkaAdmin, createTopic } from '../support/kafka.ts';
 import { unblockWhileAReplicaJoins } from '../support/consume-scenarios.ts';
 import { assignedNow, consumeReplicas, removeOwner, subscriptionStatus, unblock } from '../support/consume-sidecars.ts';
-import { fileAdmin, produceGroups, subscriptionsFile } from '../support/subscriptions.ts';
+import { produceGroups, subscriptionsFile } from '../support/subscriptions.ts';
 
-const adminClient = fileAdmin();
-const kafka = testKafka();
+const { kafka, admin: adminClient } = useKafkaAdmin();
 
 describe('ordered consumption fenced to the assignment', () => {
   it('an admin skip while a replica joins: the skipped message is never delivered, backlogs never overlap or repeat ahead', async () => {
-    await unblockWhileAReplicaJoins(kafka, adminClient(), { actions: ['skip', 'skip', 'skip', 'skip'], perGroup: 24, replication: 1 });
+    await unblockWhileAReplicaJoins(kafka, adminClient, { actions: ['skip', 'skip', 'skip', 'skip'], perGroup: 24, replication: 1 });
   }, 240_000);
 
   it("a replica removed from the group while its deliveries run: the new owner waits for each group's lease, no group is at the endpoint twice", async () => {
     const groups = Array.from({ length: 6 }, (_, i) => `g${i}`);
     const PER_GROUP = 4;
-    const topic = await createTopic(adminClient(), 2, 1);
+    const topic = await createTopic(adminClient, 2, 1);
     // Every group of partition 0 in flight at once, each delivery 3-4 s (within ack_timeout): the old owner's
     // deliveries are still at the endpoint when the coordinator hands the partition over.
     const endpoint = await deliveryEndpoint({ latencyMs: [3000, 4000] });
@@ -36,7 +35,7 @@ describe('ordered consumption fenced to the assignment', () => {
       () => endpoint.arrived.length >= groups.length,
     );
     expect(endpoint.received, 'the old owner still delivers when it is removed').toEqual([]);
-    await removeOwner(adminClient(), consumerGroup, topic, 0);
+    await removeOwner(adminClient, consumerGroup, topic, 0);
     await waitFor(
       () => 'the new owner took partition 0',
       () => assignedNow(newOwner).includes(0),
@@ -58,7 +57,7 @@ describe('ordered consumption fenced to the assignment', () => {
     const LIMIT = 2000;
     const OTHERS = 40;
     const PER_OTHER = 500;
-    const topic = await createTopic(adminClient(), 1);
+    const topic = await createTopic(adminClient, 1);
     const endpoint = await deliveryEndpoint({ answer: (b) => (b.message_group === 'stuck' ? 500 : 200) });
     onTestFinished(() => endpoint.close());
     const { path, name } = subscriptionsFile({ topic, endpoint: endpoint.url, max_attempts: 1, batch_max_messages: 50, ack_timeout: '5s' });

@@ -5,11 +5,10 @@ import type { ReplayResult } from '../../src/consume/dlq-replay.ts';
 import type { ResetResult } from '../../src/consume/offset-reset.ts';
 import { deliveryEndpoint, waitFor } from '../support/delivery-endpoint.ts';
 import { postJson, type ErrorBody } from '../support/http.ts';
-import { createTopic, recordCount, testKafka } from '../support/kafka.ts';
-import { committedInKafka as committedInKafkaOf, consumingSidecar, fileAdmin, produceGroups, seqs } from '../support/subscriptions.ts';
+import { useKafkaAdmin, createTopic, recordCount } from '../support/kafka.ts';
+import { committedInKafka as committedInKafkaOf, consumingSidecar, produceGroups, seqs } from '../support/subscriptions.ts';
 
-const adminClient = fileAdmin();
-const kafka = testKafka();
+const { kafka, admin: adminClient } = useKafkaAdmin();
 
 async function sidecarWith(entry: Record<string, unknown> & { topic: string; endpoint: string }) {
   const consuming = await consumingSidecar(entry);
@@ -24,7 +23,7 @@ async function sidecarWith(entry: Record<string, unknown> & { topic: string; end
   return { ...consuming, admin, cli };
 }
 
-const committedInKafka = (consumerGroup: string, topic: string) => committedInKafkaOf(adminClient(), consumerGroup, topic);
+const committedInKafka = (consumerGroup: string, topic: string) => committedInKafkaOf(adminClient, consumerGroup, topic);
 
 const REPLAY_HEADER = 'dead-letter-replay-of';
 
@@ -37,8 +36,8 @@ const pastMs = (ms: number) =>
 
 describe('dead-letter replay', () => {
   it('produces dead letters again in their order per group, through the router, with their origin headers; --group, --from/--to; a second replay writes nothing twice', async () => {
-    const topic = await createTopic(adminClient(), 2);
-    const dlq = await createTopic(adminClient(), 3);
+    const topic = await createTopic(adminClient, 2);
+    const dlq = await createTopic(adminClient, 3);
     // Originals fail for good; replays (marked by their header) are acknowledged.
     const endpoint = await deliveryEndpoint({ answer: (b) => (b.messages.every((m) => m.headers[REPLAY_HEADER] !== undefined) ? 200 : 503) });
     onTestFinished(() => endpoint.close());
@@ -52,7 +51,7 @@ describe('dead-letter replay', () => {
     const deadLetters = async (n: number) =>
       waitFor(
         () => `${n} dead letters`,
-        async () => (await recordCount(adminClient(), dlq)) >= n,
+        async () => (await recordCount(adminClient, dlq)) >= n,
       );
 
     // Two phases of dead letters, separated by a time: bad0 and bad1 (plus one record without a group), then bad2 and bad3.
@@ -68,7 +67,7 @@ describe('dead-letter replay', () => {
     const mid = new Date(now + 1).toISOString();
     await produceGroups(kafka, topic, ['bad2', 'bad3'], 5, (g) => Number(g.slice(3)) % 2);
     await deadLetters(21);
-    const topicBefore = await recordCount(adminClient(), topic);
+    const topicBefore = await recordCount(adminClient, topic);
     expect(topicBefore).toBe(21);
 
     // One group, through the CLI.
@@ -91,7 +90,7 @@ describe('dead-letter replay', () => {
     // All of it again: nothing new is written.
     const again = await admin<ReplayResult>('dlq/replay', {});
     expect(again.body).toMatchObject({ read: 21, replayed: 21, duplicates: 21 });
-    expect(await recordCount(adminClient(), topic)).toBe(topicBefore + 21);
+    expect(await recordCount(adminClient, topic)).toBe(topicBefore + 21);
 
     await waitFor(
       () => `all replays acknowledged: ${JSON.stringify([...endpoint.acked()])}`,
@@ -118,8 +117,8 @@ describe('dead-letter replay', () => {
   });
 
   it('refuses bad input with 4xx and writes nothing', async () => {
-    const topic = await createTopic(adminClient(), 1);
-    const dlq = await createTopic(adminClient(), 1);
+    const topic = await createTopic(adminClient, 1);
+    const dlq = await createTopic(adminClient, 1);
     const endpoint = await deliveryEndpoint({ answer: () => 503 });
     onTestFinished(() => endpoint.close());
     const { admin, cli, sidecar, name } = await sidecarWith({
@@ -132,7 +131,7 @@ describe('dead-letter replay', () => {
     await produceGroups(kafka, topic, ['g'], 2, () => 0);
     await waitFor(
       () => '2 dead letters',
-      async () => (await recordCount(adminClient(), dlq)) === 2,
+      async () => (await recordCount(adminClient, dlq)) === 2,
     );
 
     const refused = async (path: string, body: unknown, status: number, code: string) => {
@@ -154,10 +153,10 @@ describe('dead-letter replay', () => {
       out: 'ordered-sidecar dlq: 400 INVALID_REQUEST: to: must be later than from\n',
     });
     expect((await cli('subscriptions', 'reset', name)).code).toBe(2);
-    expect(await recordCount(adminClient(), topic)).toBe(2);
+    expect(await recordCount(adminClient, topic)).toBe(2);
 
     // A subscription without a dead-letter topic has nothing to replay.
-    const blockTopic = await createTopic(adminClient(), 1);
+    const blockTopic = await createTopic(adminClient, 1);
     const blocking = await sidecarWith({ topic: blockTopic, endpoint: endpoint.url });
     const none = await blocking.admin<ErrorBody>('dlq/replay', {});
     expect([none.status, none.body.error.code]).toEqual([409, 'CONFLICT']);
@@ -166,7 +165,7 @@ describe('dead-letter replay', () => {
 
 describe('offset reset', () => {
   it('is refused while the subscription runs (here, or in another member of its group), and after a stop moves the group to earliest, a time or latest, from where a start redelivers', async () => {
-    const topic = await createTopic(adminClient(), 2);
+    const topic = await createTopic(adminClient, 2);
     const endpoint = await deliveryEndpoint();
     onTestFinished(() => endpoint.close());
     await produceGroups(kafka, topic, ['a', 'b'], 5, (g) => (g === 'a' ? 0 : 1));

@@ -1,12 +1,11 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { deliveryEndpoint, waitFor } from '../support/delivery-endpoint.ts';
-import { createTopic, testKafka } from '../support/kafka.ts';
+import { useKafkaAdmin, createTopic } from '../support/kafka.ts';
 import { consumeReplicas } from '../support/consume-sidecars.ts';
 import type { SidecarProcess } from '../support/sidecar.ts';
-import { fileAdmin, produceGroups, seqOf, subscriptionsFile } from '../support/subscriptions.ts';
+import { produceGroups, seqOf, subscriptionsFile } from '../support/subscriptions.ts';
 
-const adminClient = fileAdmin();
-const kafka = testKafka();
+const { kafka, admin: adminClient } = useKafkaAdmin();
 
 const GROUPS = Array.from({ length: 40 }, (_, i) => `g${i}`);
 const PER_GROUP = 60;
@@ -37,7 +36,7 @@ const distinctAcked = (endpoint: Awaited<ReturnType<typeof deliveryEndpoint>>) =
 
 describe('ordered consumption across sidecar replicas', () => {
   it('keeps per-group order without overlap or gaps when one replica stops gracefully and another is killed -9 mid-stream', async () => {
-    const topic = await createTopic(adminClient(), 4);
+    const topic = await createTopic(adminClient, 4);
     const endpoint = await deliveryEndpoint({ latencyMs: [3, 12], answer: () => (Math.random() < 0.1 ? 500 : 200) });
     onTestFinished(() => endpoint.close());
     await produceGroups(kafka, topic, GROUPS, PER_GROUP, (g) => Number(g.slice(1)) % 4);
@@ -81,7 +80,7 @@ describe('ordered consumption across sidecar replicas', () => {
   }, 240_000);
 
   it('commits on graceful shutdown and resumes exactly there: nothing lost, nothing below the commit delivered again', async () => {
-    const topic = await createTopic(adminClient(), 2);
+    const topic = await createTopic(adminClient, 2);
     const endpoint = await deliveryEndpoint({ latencyMs: [3, 12] });
     onTestFinished(() => endpoint.close());
     await produceGroups(kafka, topic, GROUPS, PER_GROUP, (g) => Number(g.slice(1)) % 2);
@@ -119,7 +118,7 @@ describe('ordered consumption across sidecar replicas', () => {
   }, 240_000);
 
   it('on a rebalance, lets go of partitions only after their in-flight deliveries finished (slow endpoint, a replica joining)', async () => {
-    const topic = await createTopic(adminClient(), 2);
+    const topic = await createTopic(adminClient, 2);
     const groups = Array.from({ length: 16 }, (_, i) => `s${i}`);
     // Deliveries take long enough that a replica letting go at once would let the newcomer overlap them.
     const endpoint = await deliveryEndpoint({ latencyMs: [300, 600] });

@@ -1,29 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { deliveryEndpoint, waitFor } from '../support/delivery-endpoint.ts';
-import { consumeAll, createTopic, testKafka } from '../support/kafka.ts';
+import { useKafkaAdmin, consumeAll, createTopic } from '../support/kafka.ts';
 import { spawnSidecar, testOptions } from '../support/sidecar.ts';
 import { subscriptionsCommand } from '../../src/cli/subscriptions-command.ts';
-import {
-  committedInKafka as committedInKafkaOf,
-  consumingSidecar,
-  fileAdmin,
-  produceGroups,
-  seqOf,
-  seqs,
-  subscriptionsFile,
-} from '../support/subscriptions.ts';
+import { committedInKafka as committedInKafkaOf, consumingSidecar, produceGroups, seqOf, seqs, subscriptionsFile } from '../support/subscriptions.ts';
 
-const adminClient = fileAdmin();
-const kafka = testKafka();
+const { kafka, admin: adminClient } = useKafkaAdmin();
 
-const committedInKafka = (consumerGroup: string, topic: string) => committedInKafkaOf(adminClient(), consumerGroup, topic);
+const committedInKafka = (consumerGroup: string, topic: string) => committedInKafkaOf(adminClient, consumerGroup, topic);
 
 const groupsNamed = (n: number, prefix = 'g') => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
 describe('ordered consumption', () => {
   it('delivers every message in per-group order with no overlap, many groups at once inside one partition, despite random latency and failures', async () => {
-    const topic = await createTopic(adminClient(), 2);
+    const topic = await createTopic(adminClient, 2);
     const endpoint = await deliveryEndpoint({ latencyMs: [0, 15], answer: () => (Math.random() < 0.2 ? 500 : 200) });
     onTestFinished(() => endpoint.close());
     const groups = groupsNamed(24);
@@ -66,7 +57,7 @@ describe('ordered consumption', () => {
   });
 
   it('batches up to batch_max_messages consecutive messages of one group', async () => {
-    const topic = await createTopic(adminClient(), 1);
+    const topic = await createTopic(adminClient, 1);
     const endpoint = await deliveryEndpoint({ latencyMs: [1, 5] });
     onTestFinished(() => endpoint.close());
     const groups = groupsNamed(3);
@@ -85,8 +76,8 @@ describe('ordered consumption', () => {
   });
 
   it('dead-letters a group after max_attempts, in order with the original coordinates, and the group goes on', async () => {
-    const topic = await createTopic(adminClient(), 1);
-    const dlq = await createTopic(adminClient(), 2);
+    const topic = await createTopic(adminClient, 1);
+    const dlq = await createTopic(adminClient, 2);
     const endpoint = await deliveryEndpoint({ answer: (b) => (b.message_group === 'bad' && b.messages.some((m) => seqOf(m.value!) < 3) ? 503 : 200) });
     onTestFinished(() => endpoint.close());
     await produceGroups(kafka, topic, ['bad', 'good'], 6, () => 0);
@@ -104,7 +95,7 @@ describe('ordered consumption', () => {
       () => endpoint.acked().get('bad')?.length === 3 && endpoint.acked().get('good')?.length === 6,
     );
     expect(endpoint.acked().get('bad')).toEqual(['bad:3', 'bad:4', 'bad:5']);
-    const dead = await consumeAll(kafka, adminClient(), dlq);
+    const dead = await consumeAll(kafka, adminClient, dlq);
     expect(dead.map((r) => r.value)).toEqual(['bad:0', 'bad:1', 'bad:2']);
     expect(new Set(dead.map((r) => r.partition)).size).toBe(1);
     expect(dead[0]!.headers).toMatchObject({
@@ -122,8 +113,8 @@ describe('ordered consumption', () => {
   });
 
   it('blocks a group whose dead-letter write is refused for good (a group over MAX_GROUP_BYTES) instead of retrying forever', async () => {
-    const topic = await createTopic(adminClient(), 1);
-    const dlq = await createTopic(adminClient(), 1);
+    const topic = await createTopic(adminClient, 1);
+    const dlq = await createTopic(adminClient, 1);
     const endpoint = await deliveryEndpoint({ answer: () => 500 });
     onTestFinished(() => endpoint.close());
     const longGroup = 'x'.repeat(200);
@@ -140,7 +131,7 @@ describe('ordered consumption', () => {
   });
 
   it('blocks an exhausted group while the others go on; admin retry and skip move it on', async () => {
-    const topic = await createTopic(adminClient(), 1);
+    const topic = await createTopic(adminClient, 1);
     let failing = new Set(['bad:0', 'bad:1']);
     const endpoint = await deliveryEndpoint({ answer: (b) => (b.messages.some((m) => failing.has(m.value!)) ? 500 : 200) });
     onTestFinished(() => endpoint.close());
@@ -217,7 +208,7 @@ describe('ordered consumption', () => {
     expect(readyz.status).toBe(200); // the produce path is still in service
 
     // Once the topic exists, the subscription starts by itself.
-    await adminClient().createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    await adminClient.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
     await produceGroups(kafka, topic, ['late'], 2, () => 0);
     await waitFor(
       () => 'late messages delivered',
@@ -228,7 +219,7 @@ describe('ordered consumption', () => {
   });
 
   it('shows an endpoint with basic-auth credentials without its password', async () => {
-    const topic = await createTopic(adminClient(), 1);
+    const topic = await createTopic(adminClient, 1);
     const endpoint = await deliveryEndpoint();
     onTestFinished(() => endpoint.close());
     await produceGroups(kafka, topic, ['auth'], 1, () => 0);

@@ -1,24 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Admin, Kafka } from 'kafkajs';
 import type { RunningSidecar } from '../../src/sidecar.ts';
-import { connectAdmin, consumeAll, createTopic, recordCount, testKafka } from '../support/kafka.ts';
+import { useKafkaAdmin, consumeAll, createTopic, recordCount } from '../support/kafka.ts';
 import { postJson } from '../support/http.ts';
 import { startTestSidecar, testOptions } from '../support/sidecar.ts';
 
-let kafka: Kafka;
-let admin: Admin;
+const { kafka, admin } = useKafkaAdmin();
 let sidecars: RunningSidecar[];
 
 beforeAll(async () => {
-  kafka = testKafka();
-  admin = await connectAdmin(kafka);
   const shared = testOptions();
   sidecars = await Promise.all([startTestSidecar({ redisPrefix: shared.redisPrefix }), startTestSidecar({ redisPrefix: shared.redisPrefix })]);
 });
 
 afterAll(async () => {
   await Promise.all((sidecars ?? []).map((s) => s.close()));
-  await admin?.disconnect();
 });
 
 const batch = (topic: string, run: string, n: number) => ({

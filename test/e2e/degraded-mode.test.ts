@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import type { Admin, Kafka } from 'kafkajs';
 import { bucketOf, groupHash, hashedPartition } from '../../src/routing/hashing.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { startSidecar, type RunningSidecar } from '../../src/sidecar.ts';
 import { topicKeys } from '../../src/redis/keys.ts';
-import { connectAdmin, consumeAll, createTopic, recordCount, testKafka } from '../support/kafka.ts';
+import { useKafkaAdmin, consumeAll, createTopic, recordCount } from '../support/kafka.ts';
 import { postJson } from '../support/http.ts';
 import { OwnRedis } from '../support/own-redis.ts';
 import { freePort } from '../support/ports.ts';
@@ -13,14 +12,11 @@ import { recordContract } from '../support/openapi-contract.ts';
 import { eventually } from '../support/eventually.ts';
 import { startTestSidecar, testOptions, waitUntilReady } from '../support/sidecar.ts';
 
-let kafka: Kafka;
-let admin: Admin;
+const { kafka, admin } = useKafkaAdmin();
 let redis: OwnRedis;
 let sidecar: RunningSidecar;
 
 beforeAll(async () => {
-  kafka = testKafka();
-  admin = await connectAdmin(kafka);
   // Persistent, as a production Redis holding the mappings must be: a restart keeps them (docs/operations.md).
   redis = new OwnRedis(await freePort(), { persistent: true });
   await redis.start();
@@ -30,7 +26,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await sidecar?.close();
   await redis?.destroy();
-  await admin?.disconnect();
 });
 
 const produce = (topic: string, groups: string[], value: string) =>

@@ -16,13 +16,12 @@ import {
   verifyDeliverySignature,
   type DeliveryBody,
 } from '../../src/sdk/index.ts';
-import { createTopic, testKafka } from '../support/kafka.ts';
+import { useKafkaAdmin, createTopic } from '../support/kafka.ts';
 import { webhookViolation } from '../support/openapi-contract.ts';
-import { fileAdmin, produceGroups } from '../support/subscriptions.ts';
+import { produceGroups } from '../support/subscriptions.ts';
 import { spawnSidecar, testOptions, type SidecarProcess } from '../support/sidecar.ts';
 
-const adminClient = fileAdmin();
-const kafka = testKafka();
+const { kafka, admin: adminClient } = useKafkaAdmin();
 const dir = mkdtempSync(join(tmpdir(), 'delivery-auth-'));
 const file = (name: string, text: string): string => {
   writeFileSync(join(dir, name), text);
@@ -96,7 +95,7 @@ beforeAll(async () => {
   httpServer = createServer((req, res) => void handle(req, res));
   httpsServer = createHttpsServer({ key: tls.key, cert: tls.cert }, (req, res) => void handle(req, res));
   const [http, https] = [await listen(httpServer, 'http'), await listen(httpsServer, 'https')];
-  for (const which of ['signed', 'tls', 'untrusted'] as const) topics[which] = await createTopic(adminClient(), 1);
+  for (const which of ['signed', 'tls', 'untrusted'] as const) topics[which] = await createTopic(adminClient, 1);
   const common = { on_exhausted: 'block', retry_backoff: '100ms', retry_backoff_max: '300ms', ack_timeout: '5s' };
   const subscriptions = [
     {

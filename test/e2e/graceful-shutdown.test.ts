@@ -1,20 +1,11 @@
 import { connect } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { Admin } from 'kafkajs';
-import { connectAdmin, createTopic, recordCount } from '../support/kafka.ts';
+import { describe, expect, it, vi } from 'vitest';
+import { useKafkaAdmin, createTopic, recordCount } from '../support/kafka.ts';
 import { postJson } from '../support/http.ts';
 import { startTestSidecar, testOptions, spawnSidecar } from '../support/sidecar.ts';
 import { eventually } from '../support/eventually.ts';
 
-let admin: Admin;
-
-beforeAll(async () => {
-  admin = await connectAdmin();
-});
-
-afterAll(async () => {
-  await admin?.disconnect();
-});
+const { admin } = useKafkaAdmin();
 
 const bigRequest = (topic: string, n: number) => ({
   topic,

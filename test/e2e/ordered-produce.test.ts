@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Admin, Kafka } from 'kafkajs';
 import { GROUP_HEADER } from '../../src/protocol/group-header.ts';
 import type { ProduceResponse } from '../../src/protocol/produce.ts';
-import { connectAdmin, consumeAll, createTopic, testKafka, type ConsumedRecord } from '../support/kafka.ts';
+import { useKafkaAdmin, consumeAll, createTopic, type ConsumedRecord } from '../support/kafka.ts';
 import { postJson } from '../support/http.ts';
 import { spawnSidecar, testOptions, type SidecarProcess } from '../support/sidecar.ts';
 
@@ -12,20 +11,16 @@ const MESSAGES_PER_GROUP = 40;
 const CLIENTS = 6;
 const PER_REQUEST = 4;
 
-let kafka: Kafka;
-let admin: Admin;
+const { kafka, admin } = useKafkaAdmin();
 let sidecars: SidecarProcess[];
 
 beforeAll(async () => {
-  kafka = testKafka();
-  admin = await connectAdmin(kafka);
   const options = testOptions();
   sidecars = await Promise.all([0, 1, 2].map(() => spawnSidecar(options)));
 });
 
 afterAll(async () => {
   const codes = await Promise.all((sidecars ?? []).map((s) => s.stop()));
-  await admin?.disconnect();
   // A clean SIGTERM shutdown is part of the contract.
   expect(codes).toEqual(sidecars ? [0, 0, 0] : []);
 });

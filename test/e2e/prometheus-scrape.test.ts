@@ -3,11 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RunningSidecar } from '../../src/sidecar.ts';
 import { postJson } from '../support/http.ts';
-import { connectAdmin, createTopic } from '../support/kafka.ts';
+import { useKafkaAdmin, createTopic } from '../support/kafka.ts';
 import { freePort } from '../support/ports.ts';
 import { startTestSidecar } from '../support/sidecar.ts';
 
@@ -33,7 +32,7 @@ interface Rule {
   lastEvaluation: string;
 }
 
-let admin: Admin;
+const { admin } = useKafkaAdmin();
 let sidecar: RunningSidecar;
 let prometheus: ChildProcess;
 let promUrl: string;
@@ -65,7 +64,6 @@ function adaptedConfig(sidecarHostPort: string, promHostPort: string, alertsFile
 beforeAll(async () => {
   const found = spawnSync('prometheus', ['--version'], { encoding: 'utf8' });
   if (found.error) throw new Error('this test needs a prometheus binary on PATH (Debian: apt-get install prometheus; .ci/run installs it)');
-  admin = await connectAdmin();
   const redisPrefix = `ost-${randomUUID().slice(0, 8)}`;
 
   // Mappings on topics that are then deleted from Kafka, as an earlier stack or a removed service leaves them.
@@ -119,7 +117,6 @@ afterAll(async () => {
     await exited;
   }
   await sidecar?.close();
-  await admin?.disconnect();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

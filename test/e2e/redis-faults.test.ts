@@ -1,10 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { Admin, Kafka } from 'kafkajs';
 import { GROUP_HEADER } from '../../src/protocol/group-header.ts';
 import { eventually } from '../support/eventually.ts';
 import { Client } from '../../src/sdk/client.ts';
-import { connectAdmin, consumeAll, createTopic, testKafka } from '../support/kafka.ts';
+import { useKafkaAdmin, consumeAll, createTopic } from '../support/kafka.ts';
 import { Redis } from 'ioredis';
 import { OwnRedis } from '../support/own-redis.ts';
 import { freePort } from '../support/ports.ts';
@@ -23,17 +22,7 @@ const GROUPS = 120;
 const WARM_MESSAGES = 3;
 const MESSAGES_PER_GROUP = 10;
 
-let kafka: Kafka;
-let admin: Admin;
-
-beforeAll(async () => {
-  kafka = testKafka();
-  admin = await connectAdmin(kafka);
-});
-
-afterAll(async () => {
-  await admin?.disconnect();
-});
+const { kafka, admin } = useKafkaAdmin();
 
 /** Three sidecar processes sharing one private Redis, and an SDK client on each. */
 interface Fleet {

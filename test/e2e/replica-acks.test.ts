@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Admin, Kafka } from 'kafkajs';
 import { Redis } from 'ioredis';
 import type { SidecarOptions } from '../../src/config/options.ts';
 import { RedisGateway } from '../../src/redis/redis-gateway.ts';
 import { ReplicatedWrites } from '../../src/redis/replica-acks.ts';
 import type { RunningSidecar } from '../../src/sidecar.ts';
-import { connectAdmin, createTopic, recordCount, testKafka } from '../support/kafka.ts';
+import { useKafkaAdmin, createTopic, recordCount } from '../support/kafka.ts';
 import { OwnRedis } from '../support/own-redis.ts';
 import { freePort } from '../support/ports.ts';
 import { startTestSidecar } from '../support/sidecar.ts';
@@ -19,8 +18,7 @@ import { startTestSidecar } from '../support/sidecar.ts';
 
 const ACK_TIMEOUT_MS = 300;
 
-let kafka: Kafka;
-let admin: Admin;
+const { admin } = useKafkaAdmin();
 let master: OwnRedis;
 let replica: OwnRedis;
 let probe: Redis;
@@ -68,8 +66,6 @@ async function expectRefused(response: Response): Promise<void> {
 }
 
 beforeAll(async () => {
-  kafka = testKafka();
-  admin = await connectAdmin(kafka);
   master = new OwnRedis(await freePort());
   await master.start();
   replica = new OwnRedis(await freePort(), { replicaOf: master.port });
@@ -84,7 +80,6 @@ afterAll(async () => {
   probe?.disconnect();
   await replica?.destroy();
   await master?.destroy();
-  await admin?.disconnect();
 });
 
 beforeEach(async () => {

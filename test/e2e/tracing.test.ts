@@ -8,13 +8,13 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { Client } from '../../src/sdk/index.ts';
 import { deliveryEndpoint, waitFor } from '../support/delivery-endpoint.ts';
 import { postJson } from '../support/http.ts';
-import { createTopic } from '../support/kafka.ts';
+import { useKafkaAdmin, createTopic } from '../support/kafka.ts';
 import { webhookViolation } from '../support/openapi-contract.ts';
 import { otlpReceiver, traceTree, type ReceivedSpan } from '../support/otlp-receiver.ts';
 import { spawnSidecar, testOptions, waitUntilReady, type SidecarProcess } from '../support/sidecar.ts';
-import { consumingSidecar, fileAdmin, subscriptionsFile } from '../support/subscriptions.ts';
+import { consumingSidecar, subscriptionsFile } from '../support/subscriptions.ts';
 
-const adminClient = fileAdmin();
+const { admin: adminClient } = useKafkaAdmin();
 
 const hex = (bytes: number): string => randomBytes(bytes).toString('hex');
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/;
@@ -34,7 +34,7 @@ let topic: string;
 beforeAll(async () => {
   receiver = await otlpReceiver();
   endpoint = await deliveryEndpoint();
-  topic = await createTopic(adminClient(), 2);
+  topic = await createTopic(adminClient, 2);
   const subscriptions = subscriptionsFile({ topic, endpoint: endpoint.url });
   // Tracing is on through the standard variables alone (TRACING=auto); a short batch delay keeps the test quick.
   sidecar = await spawnSidecar(testOptions(), {
@@ -215,7 +215,7 @@ describe('a collector that never answers', () => {
 
 describe('tracing off (no OTEL_* variables)', () => {
   it("passes the caller's traceparent and tracestate on unchanged, into the records and the delivery", async () => {
-    const offTopic = await createTopic(adminClient(), 1);
+    const offTopic = await createTopic(adminClient, 1);
     const offEndpoint = await deliveryEndpoint();
     onTestFinished(() => offEndpoint.close());
     const { sidecar: untraced } = await consumingSidecar({ topic: offTopic, endpoint: offEndpoint.url });

@@ -3,14 +3,13 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { GroupActiveError } from '../../src/consume/group-offsets-admin.ts';
 import { PlatformaticGroupAdmin } from '../../src/kafka/consumer/platformatic-group-admin.ts';
 import { waitFor } from '../support/delivery-endpoint.ts';
-import { createTopic, testConnection, testKafka } from '../support/kafka.ts';
-import { fileAdmin } from '../support/subscriptions.ts';
+import { useKafkaAdmin, createTopic, testConnection, testKafka } from '../support/kafka.ts';
 
-const adminClient = fileAdmin();
+const { admin: adminClient } = useKafkaAdmin();
 
 describe('the group-offsets adapter against real Kafka', () => {
   it('commits offsets for a group without members, and Kafka itself refuses them (GroupActiveError, nothing written) while one exists', async () => {
-    const topic = await createTopic(adminClient(), 2);
+    const topic = await createTopic(adminClient, 2);
     const groupId = `cg-${randomUUID().slice(0, 8)}`;
     const offsets = new PlatformaticGroupAdmin(testConnection('group-offsets-test'));
     onTestFinished(() => offsets.close());

@@ -1,13 +1,13 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CompressionCodecs, CompressionTypes, type Admin, type Kafka } from 'kafkajs';
+import { CompressionCodecs, CompressionTypes } from 'kafkajs';
 import { KAFKA_COMPRESSIONS } from '../../src/config/options.ts';
 import { registerKafkajsCodecs } from '../../src/kafka/kafkajs-codecs.ts';
 import { createKafkaEngine } from '../../src/kafka/create-engine.ts';
 import { KAFKA_CLIENTS, type KafkaEngine } from '../../src/kafka/kafka-engine.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import type { EngineMessage } from '../../src/writer/send-port.ts';
-import { connectAdmin, consumeAll, createTopic, recordCount, testConnection, testKafka } from '../support/kafka.ts';
+import { useKafkaAdmin, consumeAll, createTopic, recordCount, testConnection } from '../support/kafka.ts';
 
 const log = createLogger('error', { test: true });
 const message = (value: string | null, key: string | null = null, headers: Record<string, string> = {}): EngineMessage => ({ key, value, headers });
@@ -38,17 +38,7 @@ async function silentBroker(): Promise<{ address: string; close: () => Promise<v
   };
 }
 
-let kafka: Kafka;
-let admin: Admin;
-
-beforeAll(async () => {
-  kafka = testKafka();
-  admin = await connectAdmin(kafka);
-});
-
-afterAll(async () => {
-  await admin?.disconnect();
-});
+const { kafka, admin } = useKafkaAdmin();
 
 describe.each(KAFKA_CLIENTS)('the %s engine', (name) => {
   let engine: KafkaEngine;

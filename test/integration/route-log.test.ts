@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Admin, Kafka } from 'kafkajs';
 import { createKafkaEngine, createLogTopicClient } from '../../src/kafka/create-engine.ts';
 import { SidecarError } from '../../src/errors/sidecar-error.ts';
 import { KafkaRouteLog } from '../../src/kafka/kafka-route-log.ts';
@@ -10,20 +9,17 @@ import { createLogger } from '../../src/logging/logger.ts';
 import { SidecarMetrics } from '../../src/metrics/sidecar-metrics.ts';
 import { Registry } from 'prom-client';
 import type { RouteLogEntry } from '../../src/routing/route-log.ts';
-import { connectAdmin, consumeToEnd, testConnection, testKafka } from '../support/kafka.ts';
+import { useKafkaAdmin, consumeToEnd, testConnection } from '../support/kafka.ts';
 import { testKafkaClient } from '../support/sidecar.ts';
 
 /** The route log against real Kafka, written and read back through the engine under test (KAFKA_CLIENT) and its client library. */
 
 const log = createLogger('error', { test: true });
-let kafka: Kafka;
-let admin: Admin;
+const { kafka, admin } = useKafkaAdmin();
 let engine: KafkaEngine;
 const logs: KafkaRouteLog[] = [];
 
 beforeAll(async () => {
-  kafka = testKafka();
-  admin = await connectAdmin(kafka);
   engine = await createKafkaEngine(testKafkaClient(), testConnection('route-log-test'), { writeTimeoutMs: 10_000, compression: 'none' }, log);
   await engine.connect();
 });
@@ -31,7 +27,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(logs.map((l) => l.close()));
   await engine?.close();
-  await admin?.disconnect();
 });
 
 async function routeLog(topic: string, prefix = `p-${randomUUID().slice(0, 8)}`, readTimeoutMs = 15_000): Promise<KafkaRouteLog> {

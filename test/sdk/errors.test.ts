@@ -1,25 +1,22 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
-import type { Admin } from 'kafkajs';
 import { AbortError, Client, NonRetriableError, RetriableError, SidecarClientError } from '../../src/sdk/index.ts';
 import type { RunningSidecar } from '../../src/sidecar.ts';
-import { connectAdmin, createTopic } from '../support/kafka.ts';
+import { useKafkaAdmin, createTopic } from '../support/kafka.ts';
 import { startTestSidecar } from '../support/sidecar.ts';
 import { DelayProxy } from './delay-proxy.ts';
 import { recordingLogger } from './records.ts';
 
-let admin: Admin;
+const { admin } = useKafkaAdmin();
 let sidecar: RunningSidecar;
 let proxy: DelayProxy;
 
 beforeAll(async () => {
-  admin = await connectAdmin();
   sidecar = await startTestSidecar();
 });
 
 afterAll(async () => {
   await sidecar.close();
-  await admin.disconnect();
 });
 
 /** Closes `client` (and `via`, the proxy it goes through) when the test ends, passed or failed. */

@@ -2,26 +2,23 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { Partitioners, type Admin, type Kafka, type PartitionerArgs } from 'kafkajs';
+import { Partitioners, type PartitionerArgs } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { Client, GroupInDoubtError, NonRetriableError, RetriableError, type OrderedProducer } from '../../src/sdk/index.ts';
-import { connectAdmin, createTopic, testKafka } from '../support/kafka.ts';
+import { useKafkaAdmin, createTopic } from '../support/kafka.ts';
 import { refusedRequests } from '../support/http.ts';
 import { freePort } from '../support/ports.ts';
 import { startTestSidecar } from '../support/sidecar.ts';
 import { byGroup, readTopic, recordingLogger } from './records.ts';
 
 const PARTITIONS = 4;
-let kafka: Kafka;
-let admin: Admin;
+const { kafka, admin } = useKafkaAdmin();
 let oldSidecar: Server;
 let oldSidecarUrl: string;
 let oldSidecarPosts = 0;
 
 /** A sidecar from before ordered produce: it lists only plain Produce (type 0) in api-versions. */
 beforeAll(async () => {
-  kafka = testKafka();
-  admin = await connectAdmin(kafka);
   oldSidecar = createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/v1/api-versions') {
       res.setHeader('content-type', 'application/json');
@@ -38,7 +35,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await new Promise<void>((resolve) => oldSidecar.close(() => resolve()));
-  await admin.disconnect();
 });
 
 /** Nothing listens there: bound, then closed. */

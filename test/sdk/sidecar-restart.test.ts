@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Admin, Kafka } from 'kafkajs';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Client } from '../../src/sdk/index.ts';
-import { connectAdmin, createTopic, testKafka } from '../support/kafka.ts';
+import { useKafkaAdmin, createTopic } from '../support/kafka.ts';
 import { spawnSidecar, testOptions, type SidecarProcess } from '../support/sidecar.ts';
 import { byGroup, readTopic, recordingLogger, sidecarDeduplicates } from './records.ts';
 import { refusedRequests } from '../support/http.ts';
@@ -14,21 +13,14 @@ const BATCH = 3;
 // in-flight messages go through (the client's 30 s retry budget outlasts it).
 const SIDECAR_FLAGS = ['--kafka-write-timeout', '5s', '--dedup-lease', '2s'];
 
-let kafka: Kafka;
-let admin: Admin;
+const { kafka, admin } = useKafkaAdmin();
 let sidecar: SidecarProcess | undefined;
-
-beforeAll(async () => {
-  kafka = testKafka();
-  admin = await connectAdmin(kafka);
-});
 
 afterAll(async () => {
   if (sidecar?.child.exitCode === null) {
     sidecar.child.kill('SIGTERM');
     await sidecar.exited;
   }
-  await admin.disconnect();
 });
 
 describe('a sidecar killed (SIGKILL) and restarted on the same port mid-stream', () => {

@@ -1,11 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Admin, Kafka } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '../../src/sdk/client.ts';
 import { postJson } from '../support/http.ts';
-import { connectAdmin, consumeAll, createTopic, testKafka } from '../support/kafka.ts';
+import { useKafkaAdmin, consumeAll, createTopic } from '../support/kafka.ts';
 import { expectGroupsIntact } from '../support/ordered-stream.ts';
 import { readyzUntil, spawnSidecar, testKafkaClient, testOptions, waitUntilReady, type SidecarProcess } from '../support/sidecar.ts';
 
@@ -30,8 +29,7 @@ describe.runIf(secured)('SASL OAUTHBEARER with a token file', () => {
   const platformatic = testKafkaClient() === 'platformatic';
   let dir: string;
   let tokenFile: string;
-  let kafka: Kafka;
-  let admin: Admin;
+  const { kafka, admin } = useKafkaAdmin();
   let running: SidecarProcess[] = [];
   const tokens: string[] = [];
 
@@ -63,15 +61,12 @@ describe.runIf(secured)('SASL OAUTHBEARER with a token file', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'oauthbearer-'));
     tokenFile = join(dir, 'token');
-    kafka = testKafka();
-    admin = await connectAdmin(kafka);
   });
   afterEach(async () => {
     await Promise.all(running.map((s) => s.stop()));
     running = [];
   });
   afterAll(async () => {
-    await admin.disconnect();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Admin, Kafka } from 'kafkajs';
+import { afterAll, describe, expect, it } from 'vitest';
 import { topicKeys } from '../../src/redis/keys.ts';
 import { waitFor } from '../support/delivery-endpoint.ts';
 import { runFaultScenario } from '../support/fault-scenario.ts';
-import { connectAdmin, testKafka } from '../support/kafka.ts';
+import { useKafkaAdmin } from '../support/kafka.ts';
 import { connectCluster } from '../support/redis.ts';
 import { stack } from '../support/stack.ts';
 
@@ -20,17 +19,10 @@ import { stack } from '../support/stack.ts';
  */
 const clusterNodes = (process.env.REDIS_CLUSTER_NODES ?? '').split(',').filter(Boolean);
 
-let kafka: Kafka;
-let admin: Admin;
+const { kafka, admin } = useKafkaAdmin();
 let killed: number | undefined;
 
-beforeAll(async () => {
-  kafka = testKafka();
-  admin = await connectAdmin(kafka);
-});
-
 afterAll(async () => {
-  await admin?.disconnect();
   // Leave the stack whole for the next test file: the killed node rejoins (as a replica of its successor).
   if (killed !== undefined) stack('start-redis-node', String(killed));
 });

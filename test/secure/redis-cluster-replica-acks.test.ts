@@ -1,9 +1,8 @@
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { Admin, Kafka } from 'kafkajs';
 import { topicKeys } from '../../src/redis/keys.ts';
 import type { RunningSidecar } from '../../src/sidecar.ts';
-import { connectAdmin, createTopic, recordCount, testKafka } from '../support/kafka.ts';
+import { useKafkaAdmin, createTopic, recordCount } from '../support/kafka.ts';
 import { connectCluster } from '../support/redis.ts';
 import { startTestSidecar } from '../support/sidecar.ts';
 
@@ -21,8 +20,6 @@ interface ClusterNode {
   masterId: string | undefined;
 }
 
-let kafka: Kafka;
-let admin: Admin;
 let cluster: Cluster;
 let sidecar: RunningSidecar;
 const frozen: number[] = [];
@@ -84,9 +81,9 @@ const produce = (topic: string, group: string): Promise<Response> =>
   });
 
 describe.runIf(clusterNodes.length >= 6)('REDIS_REPLICA_ACKS on a Redis Cluster', () => {
+  const { admin } = useKafkaAdmin();
+
   beforeAll(async () => {
-    kafka = testKafka();
-    admin = await connectAdmin(kafka);
     cluster = connectCluster();
     sidecar = await startTestSidecar({ redisReplicaAckTimeoutMs: 300 });
   });
@@ -100,7 +97,6 @@ describe.runIf(clusterNodes.length >= 6)('REDIS_REPLICA_ACKS on a Redis Cluster'
   afterAll(async () => {
     await sidecar?.close();
     cluster?.disconnect();
-    await admin?.disconnect();
   });
 
   it("waits for the replica of the slot's own master: frozen, a new group gets 503 and nothing is written", async () => {

@@ -1,13 +1,12 @@
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Admin, Kafka } from 'kafkajs';
 import { StoreBusyError } from '../../src/errors/store-errors.ts';
 import { topicKeys } from '../../src/redis/keys.ts';
 import { RedisGateway } from '../../src/redis/redis-gateway.ts';
 import { bucketOf, groupHash } from '../../src/routing/hashing.ts';
 import { waitFor } from '../support/delivery-endpoint.ts';
 import { metricSum, runFaultScenario } from '../support/fault-scenario.ts';
-import { connectAdmin, testKafka } from '../support/kafka.ts';
+import { useKafkaAdmin } from '../support/kafka.ts';
 import { connectCluster } from '../support/redis.ts';
 import { errorStats, SlotMigration } from '../support/slot-migration.ts';
 
@@ -38,19 +37,15 @@ const groupNames = (prefix: string, count: number): string[] => Array.from({ len
 const bucketOfGroup = (group: string): number => bucketOf(groupHash(group), BUCKETS);
 const sum = (values: Iterable<number>): number => [...values].reduce((a, b) => a + b, 0);
 
-let kafka: Kafka;
-let admin: Admin;
+const { kafka, admin } = useKafkaAdmin();
 let cluster: Cluster;
 
 beforeAll(async () => {
-  kafka = testKafka();
-  admin = await connectAdmin(kafka);
   cluster = connectCluster();
 });
 
 afterAll(async () => {
   cluster?.disconnect();
-  await admin?.disconnect();
 });
 
 describe.runIf(clusterNodes.length >= 6)('a Redis Cluster slot resharded mid-stream', () => {

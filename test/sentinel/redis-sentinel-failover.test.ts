@@ -1,9 +1,8 @@
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Admin, Kafka } from 'kafkajs';
+import { describe, expect, inject, it } from 'vitest';
 import { waitFor } from '../support/delivery-endpoint.ts';
 import { metricSum, runFaultScenario } from '../support/fault-scenario.ts';
-import { connectAdmin, testKafka } from '../support/kafka.ts';
+import { useKafkaAdmin } from '../support/kafka.ts';
 import { stack } from '../support/stack.ts';
 
 /**
@@ -20,8 +19,7 @@ import { stack } from '../support/stack.ts';
  */
 const sentinels = inject('redisSentinels');
 const masterName = inject('redisSentinelMaster');
-let kafka: Kafka;
-let admin: Admin;
+const { kafka, admin } = useKafkaAdmin();
 
 const connect = (address: string): Redis => {
   const at = address.lastIndexOf(':');
@@ -57,15 +55,6 @@ async function currentReplica(): Promise<string> {
     sentinel.disconnect();
   }
 }
-
-beforeAll(async () => {
-  kafka = testKafka();
-  admin = await connectAdmin(kafka);
-});
-
-afterAll(async () => {
-  await admin?.disconnect();
-});
 
 describe.runIf(sentinels.length > 0)('a Sentinel-managed Redis master lost mid-stream', () => {
   it('splits no group and loses no message while the sentinels promote the replica', async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll } from 'vitest';
 import type { Admin, Kafka } from 'kafkajs';
 import type { SidecarOptions } from '../../src/config/options.ts';
 import type { RunningSidecar } from '../../src/sidecar.ts';
-import { connectAdmin, testKafka } from './kafka.ts';
+import { useKafkaAdmin } from './kafka.ts';
 import { startTestSidecar } from './sidecar.ts';
 
 export interface SidecarFixture {
@@ -16,15 +16,12 @@ export interface SidecarFixture {
  * after them. The fields are set once `beforeAll` has run, so read them inside tests and hooks.
  */
 export function useSidecar(overrides: Partial<SidecarOptions> = {}): SidecarFixture {
-  const fixture = {} as SidecarFixture;
+  const fixture = { ...useKafkaAdmin() } as SidecarFixture;
   beforeAll(async () => {
-    fixture.kafka = testKafka();
-    fixture.admin = await connectAdmin(fixture.kafka);
     fixture.sidecar = await startTestSidecar(overrides);
   });
   afterAll(async () => {
     await fixture.sidecar?.close();
-    await fixture.admin?.disconnect();
   });
   return fixture;
 }

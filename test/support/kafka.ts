@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Admin, type ITopicConfig } from 'kafkajs';
-import { inject, onTestFinished, vi } from 'vitest';
+import { beforeAll, inject, onTestFinished, vi } from 'vitest';
 import { kafkaSecurity, kafkajsSecurity } from '../../src/kafka/kafka-security.ts';
 import { KafkaConnectionProblem } from '../../src/kafka/connection-problem.ts';
 import type { KafkaConnection } from '../../src/kafka/kafka-connection.ts';
@@ -35,11 +35,17 @@ export const testKafka = (): Kafka =>
     ...kafkajsSecurity(kafkaSecurity(stackKafkaSecurity())),
   });
 
-/** An admin client that disconnects when the calling test (or file, from beforeAll) ends. */
-export async function connectAdmin(kafka: Kafka = testKafka()): Promise<Admin> {
+/**
+ * A kafkajs client and its admin for the calling file or describe block: the admin connects before the block's
+ * tests and disconnects after them, once the block's own `afterAll` hooks (which may still use it) have run.
+ */
+export function useKafkaAdmin(kafka: Kafka = testKafka()): { kafka: Kafka; admin: Admin } {
   const admin = kafka.admin();
-  await admin.connect();
-  return admin;
+  beforeAll(async () => {
+    await admin.connect();
+    return () => admin.disconnect();
+  });
+  return { kafka, admin };
 }
 
 /** Creates a topic with a fresh name and waits until every partition has a leader. */

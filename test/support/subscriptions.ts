@@ -3,9 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Admin, Kafka } from 'kafkajs';
-import { afterAll, beforeAll, onTestFinished } from 'vitest';
+import { onTestFinished } from 'vitest';
 import type { SubscriptionStatus } from '../../src/protocol/subscriptions.ts';
-import { connectAdmin } from './kafka.ts';
 import { startTestSidecar } from './sidecar.ts';
 
 /** Writes a subscriptions file with one subscription (fresh name and consumer group) and returns its path. */
@@ -34,18 +33,6 @@ export async function produceGroups(kafka: Kafka, topic: string, groups: string[
 
 export const seqs = (n: number): string[] => Array.from({ length: n }, (_, i) => String(i));
 export const seqOf = (value: string): number => Number(value.slice(value.lastIndexOf(':') + 1));
-
-/** One admin client for the calling test file, connected before its tests and disconnected after them. */
-export function fileAdmin(): () => Admin {
-  let admin: Admin | undefined;
-  beforeAll(async () => {
-    admin = await connectAdmin();
-  });
-  afterAll(async () => {
-    await admin?.disconnect();
-  });
-  return () => admin!;
-}
 
 /** A sidecar consuming the one subscription `entry` describes (closed after the test), and that subscription's status. */
 export async function consumingSidecar(entry: Record<string, unknown> & { topic: string; endpoint: string }) {

@@ -2,9 +2,8 @@ import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import type { Admin, Kafka } from 'kafkajs';
 import type { RunningSidecar } from '../../../src/sidecar.ts';
-import { connectAdmin, consumeAll, createTopic, testKafka } from '../../support/kafka.ts';
+import { useKafkaAdmin, consumeAll, createTopic } from '../../support/kafka.ts';
 import { postJson, type ErrorBody } from '../../support/http.ts';
 import type { ProduceResponse } from '../../../src/protocol/produce.ts';
 import { startTestSidecar } from '../../support/sidecar.ts';
@@ -17,20 +16,16 @@ const ROUNDS = 60;
 /** Rounds each client completes on the healthy cluster before the broker is killed. */
 const ROUNDS_BEFORE_CRASH = 10;
 
-let kafka: Kafka;
-let admin: Admin;
+const { kafka, admin } = useKafkaAdmin();
 let sidecar: RunningSidecar;
 
 beforeAll(async () => {
   expect(inject('kafkaBrokers').length, 'the failover suite needs `stack.sh up --kafka-nodes 3`').toBeGreaterThanOrEqual(3);
-  kafka = testKafka();
-  admin = await connectAdmin(kafka);
   sidecar = await startTestSidecar();
 });
 
 afterAll(async () => {
   await sidecar?.close();
-  await admin?.disconnect();
 });
 
 /** An answer other than 200, which the client retried. */

@@ -1,12 +1,11 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Connection, alterPartitionReassignmentsV0 } from '@platformatic/kafka';
-import type { Admin, Kafka } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
+import { beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { assignedNow, consumeReplicas, subscriptionStatus, unblock } from '../../support/consume-sidecars.ts';
 import { unblockWhileAReplicaJoins } from '../../support/consume-scenarios.ts';
 import { deliveryEndpoint, expectDeliveredInOrder, waitFor } from '../../support/delivery-endpoint.ts';
-import { connectAdmin, createTopic, testKafka } from '../../support/kafka.ts';
+import { useKafkaAdmin, createTopic } from '../../support/kafka.ts';
 import { produceGroups, subscriptionsFile } from '../../support/subscriptions.ts';
 
 // Ordered consumption under Kafka and operator faults, on the three-broker stack. Every scenario holds batches
@@ -16,17 +15,10 @@ import { produceGroups, subscriptionsFile } from '../../support/subscriptions.ts
 const run = promisify(execFile);
 const stack = (...args: string[]) => run('bash', ['scripts/stack.sh', ...args], { timeout: 120_000 });
 
-let kafka: Kafka;
-let admin: Admin;
+const { kafka, admin } = useKafkaAdmin();
 
 beforeAll(async () => {
   expect(inject('kafkaBrokers').length, 'the failover suite needs `stack.sh up --kafka-nodes 3`').toBeGreaterThanOrEqual(3);
-  kafka = testKafka();
-  admin = await connectAdmin(kafka);
-});
-
-afterAll(async () => {
-  await admin?.disconnect();
 });
 
 type Endpoint = Awaited<ReturnType<typeof deliveryEndpoint>>;

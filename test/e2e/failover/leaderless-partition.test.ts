@@ -1,25 +1,22 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Admin } from 'kafkajs';
 import type { RunningSidecar } from '../../../src/sidecar.ts';
-import { connectAdmin, createTopic } from '../../support/kafka.ts';
+import { useKafkaAdmin, createTopic } from '../../support/kafka.ts';
 import { postJson } from '../../support/http.ts';
 import { startTestSidecar } from '../../support/sidecar.ts';
 
 const stack = (...args: string[]) => promisify(execFile)('bash', ['scripts/stack.sh', ...args], { timeout: 120_000 });
 
-let admin: Admin;
+const { admin } = useKafkaAdmin();
 let sidecar: RunningSidecar;
 
 beforeAll(async () => {
-  admin = await connectAdmin();
   sidecar = await startTestSidecar();
 });
 
 afterAll(async () => {
   await sidecar?.close();
-  await admin?.disconnect();
 });
 
 describe('a partition without a leader', () => {

@@ -3,13 +3,12 @@ import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import type { Admin, Kafka } from 'kafkajs';
 import { createKafkaEngine } from '../../../src/kafka/create-engine.ts';
 import type { KafkaEngine } from '../../../src/kafka/kafka-engine.ts';
 import { createLogger } from '../../../src/logging/logger.ts';
 import { SidecarMetrics } from '../../../src/metrics/sidecar-metrics.ts';
 import { PartitionWriter, type OutgoingRecord } from '../../../src/writer/partition-writer.ts';
-import { connectAdmin, consumeAll, createTopicWithLeaders, testConnection, testKafka } from '../../support/kafka.ts';
+import { useKafkaAdmin, consumeAll, createTopicWithLeaders, testConnection } from '../../support/kafka.ts';
 import { testKafkaClient } from '../../support/sidecar.ts';
 
 const stack = (...args: string[]) => promisify(execFile)('bash', ['scripts/stack.sh', ...args], { timeout: 120_000 });
@@ -19,8 +18,7 @@ const log = createLogger('error', { test: true });
 const KILLED = 3;
 const LEADER = 1;
 
-let kafka: Kafka;
-let admin: Admin;
+const { kafka, admin } = useKafkaAdmin();
 let engine: KafkaEngine;
 let registry: Registry;
 let writer: PartitionWriter;
@@ -45,8 +43,6 @@ async function produceRequests(): Promise<number> {
 
 beforeAll(async () => {
   expect(inject('kafkaBrokers').length, 'the failover suite needs `stack.sh up --kafka-nodes 3`').toBeGreaterThanOrEqual(3);
-  kafka = testKafka();
-  admin = await connectAdmin(kafka);
   engine = await createKafkaEngine(
     testKafkaClient(),
     testConnection(`partial-failure-${testKafkaClient()}`),
@@ -64,7 +60,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await engine?.close();
-  await admin?.disconnect();
 });
 
 describe('one Produce request shared by two topics, one of them short of in-sync replicas', () => {
