@@ -36,6 +36,17 @@ async function createTopic(minInsync: number): Promise<string> {
   return topic;
 }
 
+/**
+ * The engine's own metadata names node 1 as both partitions' leader: the writer groups partitions per broker by it.
+ * Its cache may hold only one of the topics (a write that met a restarted broker's stale answer clears it and
+ * refetches only its own topic; on Kafka 3.9.1 after the consume fault tests, leaderOf(strict) was undefined),
+ * so each topic's metadata is asked for until both are known.
+ */
+async function engineSeesLeader(...topics: string[]): Promise<boolean> {
+  for (const topic of topics) await engine.partitionCount(topic);
+  return topics.every((topic) => engine.leaderOf(topic, 0) === LEADER);
+}
+
 async function produceRequests(): Promise<number> {
   const metric = await registry.getSingleMetric('ordered_sidecar_kafka_produce_requests_total')?.get();
   return metric?.values.reduce((total, v) => total + v.value, 0) ?? 0;
@@ -71,7 +82,7 @@ describe('one Produce request shared by two topics, one of them short of in-sync
     expect(warm).toEqual([{ offsets: ['0'] }, { offsets: ['0'] }]);
     // kafkajs sends each partition on its own (kafkajs-engine.ts, leaderOf): two requests, the same outcomes.
     const shared = engine.name === 'platformatic';
-    if (shared) expect([engine.leaderOf(strict, 0), engine.leaderOf(relaxed, 0)]).toEqual([LEADER, LEADER]);
+    if (shared) await vi.waitUntil(() => engineSeesLeader(strict, relaxed), { timeout: 30_000, interval: 200 });
 
     await stack('kill-broker', String(KILLED));
     try {
@@ -84,6 +95,7 @@ describe('one Produce request shared by two topics, one of them short of in-sync
         { timeout: 60_000, interval: 500 },
       );
 
+      if (shared) await vi.waitUntil(() => engineSeesLeader(strict, relaxed), { timeout: 30_000, interval: 200 });
       const requestsBefore = await produceRequests();
       // Written in one turn, as one HTTP request's partitions are: one request to node 1 carries both.
       const failing = writer.write(strict, 0, records('s1'), 'plain');
