@@ -1,6 +1,6 @@
-import { setTimeout as wait } from 'node:timers/promises';
 import { errorMessage } from '../errors/sidecar-error.ts';
 import type { Logger } from '../logging/logger.ts';
+import { pause } from '../retry/retry.ts';
 import type { BlockedStore, StoredBlock } from './blocked-store.ts';
 import { RebalanceStarted, type ConsumerEngine, type FetchedBatch } from './consumer-engine.ts';
 import type { Delivery, DeliveryResult } from './delivery.ts';
@@ -41,9 +41,6 @@ const HOLD_CHECK_MS = 1000;
 const TOPIC_RECHECK_MS = 5000;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-const sleepUnlessStopped = (ms: number, signal: AbortSignal): Promise<void> => wait(ms, undefined, { signal }).catch(() => undefined);
 
 /**
  * The session of one subscription (start, hold, rebalance, stop): feeds fetched batches to the dispatcher and
@@ -158,7 +155,7 @@ export class SubscriptionRunner {
       } catch (err) {
         this.#error = `Kafka: ${errorMessage(err)}`;
       }
-      await sleepUnlessStopped(TOPIC_RECHECK_MS, this.#stopped.signal);
+      await pause(TOPIC_RECHECK_MS, this.#stopped.signal);
     }
     if (this.#stopping) return;
     try {
