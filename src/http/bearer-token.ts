@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { RequestHandler } from 'express';
 import { SidecarError } from '../errors/sidecar-error.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { SecretSource } from '../config/secret-file.ts';
+import { headerOf, type Middleware } from './request-chain.ts';
 
 /** Digests of equal length, so the comparison takes the same time whatever the length or content of the guess. */
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
@@ -15,7 +15,7 @@ export type BearerToken = string | SecretSource;
  * A missing or wrong token is a 401 with the JSON error body, naming which token is expected. A token from
  * a file is asked for at each request, so a rotated one applies at once and the old one stops working.
  */
-export function requireBearerToken(token: BearerToken | undefined, api: { name: string; realm: string; env: string }): RequestHandler {
+export function requireBearerToken(token: BearerToken | undefined, api: { name: string; realm: string; env: string }): Middleware {
   if (token === undefined || token === '') return (_req, _res, next) => next();
   const current = typeof token === 'string' ? () => token : token;
   let known = { token: current(), digest: digest(current()) };
@@ -25,7 +25,7 @@ export function requireBearerToken(token: BearerToken | undefined, api: { name: 
     return known.digest;
   };
   return (req, res, next) => {
-    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.get('authorization') ?? '');
+    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(headerOf(req, 'authorization') ?? '');
     if (match && timingSafeEqual(digest(match[1]!), expected())) {
       next();
       return;
@@ -36,7 +36,7 @@ export function requireBearerToken(token: BearerToken | undefined, api: { name: 
 }
 
 /** `Authorization: Bearer <ADMIN_TOKEN>` when a token is configured; open otherwise (the bind address guards it). */
-export const requireAdminToken = (token: BearerToken | undefined): RequestHandler =>
+export const requireAdminToken = (token: BearerToken | undefined): Middleware =>
   requireBearerToken(token, { name: 'admin API', realm: 'ordered-sidecar admin', env: 'ADMIN_TOKEN' });
 
 export function isLoopbackHost(host: string): boolean {

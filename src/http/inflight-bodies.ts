@@ -1,6 +1,6 @@
-import type { RequestHandler } from 'express';
 import { SidecarError } from '../errors/sidecar-error.ts';
 import type { Logger } from '../logging/logger.ts';
+import type { Middleware } from './request-chain.ts';
 
 /**
  * Bounds the memory held by request bodies: each produce request reserves its declared size
@@ -13,7 +13,7 @@ import type { Logger } from '../logging/logger.ts';
  * content-length says nothing of what it inflates to. When accepted it reserves MAX_BODY_BYTES, the most
  * the parser inflates it to before refusing it.
  */
-export function inflightBodyGate(maxBytes: number, maxBodyBytes: number, acceptEncoded: boolean, log: Logger): RequestHandler {
+export function inflightBodyGate(maxBytes: number, maxBodyBytes: number, acceptEncoded: boolean, log: Logger): Middleware {
   let inflight = 0;
   // Refusals are logged as a spell (its start, then its count when one is let in again), not one line each.
   let refused = 0;

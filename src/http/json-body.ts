@@ -1,9 +1,14 @@
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import typeis from 'type-is';
 import { SidecarError } from '../errors/sidecar-error.ts';
+import type { Middleware } from './request-chain.ts';
 
 /** 415 unless the body is declared JSON: body-parser would skip any other body and leave the route none. */
-export const requireJson: RequestHandler = (req, _res, next) => {
-  next(req.is('application/json') ? undefined : new SidecarError('UNSUPPORTED_MEDIA_TYPE', 'body: send Content-Type: application/json', { field: 'body' }));
+export const requireJson: Middleware = (req, _res, next) => {
+  // type-is is what express's req.is runs.
+  next(
+    typeis(req, ['application/json']) ? undefined : new SidecarError('UNSUPPORTED_MEDIA_TYPE', 'body: send Content-Type: application/json', { field: 'body' }),
+  );
 };
 
 /**

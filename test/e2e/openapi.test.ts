@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createTopic } from '../support/kafka.ts';
 import { postJson } from '../support/http.ts';
 import { useSidecar } from '../support/fixture.ts';
-import { OPENAPI_FILE, contractReport, contractViolation, documentedRoutes, expressRoutes } from '../support/openapi-contract.ts';
+import { OPENAPI_FILE, contractReport, contractViolation, documentedRoutes, servedRoutes } from '../support/openapi-contract.ts';
 import { VERSION } from '../../src/version.ts';
 
 const API = 'api-token-for-openapi';
@@ -116,10 +116,13 @@ describe('the OpenAPI document', () => {
     expect(contractViolation('GET', '/v1/api-versions', 503, 'application/json', JSON.stringify({ error: 'x' }))).toContain('must be object');
   });
 
-  it('lists exactly the routes Express serves', () => {
-    const app = fx.sidecar.server.listeners('request').find((listener): listener is typeof listener & { router: unknown } => 'router' in listener);
+  it('lists exactly the routes the sidecar serves (the produce routes, and those of Express)', () => {
+    const app = fx.sidecar.server
+      .listeners('request')
+      .find((listener): listener is typeof listener & { routes: string[]; fallback: { router: unknown } } => 'routes' in listener && 'fallback' in listener);
     expect(app).toBeDefined();
-    const served = expressRoutes(app!);
+    const served = servedRoutes(app!);
+    expect(served).toContain('POST /v1/ordered-produce');
     expect(served).toContain('POST /admin/v1/topics/{topic}/groups/{group}/move');
     expect(new Set(served)).toEqual(new Set(documentedRoutes()));
   });

@@ -126,7 +126,7 @@ const hasStack = (handle: unknown): handle is { stack: RouterLayer[] } =>
   typeof handle === 'function' && 'stack' in handle && Array.isArray((handle as { stack: unknown }).stack);
 
 /** `METHOD /path/{param}` of every route an Express app serves, mounted routers included. */
-export function expressRoutes(app: { router: unknown }): string[] {
+function expressRoutes(app: { router: unknown }): string[] {
   const walk = (router: unknown, prefix: string): string[] =>
     hasStack(router)
       ? router.stack.flatMap((layer) => {
@@ -139,6 +139,12 @@ export function expressRoutes(app: { router: unknown }): string[] {
       : [];
   return walk(app.router, '');
 }
+
+/** `METHOD /path/{param}` of every route the sidecar's listener serves: the produce routes it serves itself, then express's. */
+export const servedRoutes = (listener: { routes: readonly string[]; fallback: { router: unknown } }): string[] => [
+  ...listener.routes,
+  ...expressRoutes(listener.fallback),
+];
 
 /** `METHOD /path/{param}` of every operation the document lists. */
 export const documentedRoutes = (): string[] =>

@@ -11,7 +11,7 @@ import {
   StoreUnreachableError,
 } from '../../src/errors/store-errors.ts';
 import { fromKafkaError } from '../../src/kafka/kafka-errors.ts';
-import { produceStatus } from '../../src/http/app.ts';
+import { produceStatus } from '../../src/http/produce-routes.ts';
 import type { PartitionError, ProduceResponse } from '../../src/protocol/produce.ts';
 
 const partitionError = (partition: number, retriable: boolean): PartitionError => ({
