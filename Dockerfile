@@ -9,8 +9,8 @@
 # Stages:
 #   build   - glibc (Debian slim) image: `npm ci` installs the devDependencies, which include the npm
 #             package `node` (a glibc-only Node binary that npm scripts put first on PATH), so this
-#             stage must not be Alpine. Runs `npm run build` (tsc + Lua scripts copied into dist/ + the
-#             operations console bundled by esbuild into dist/console).
+#             stage must not be Alpine. Runs `npm run build` (the server bundled by esbuild into dist/, the
+#             Lua scripts copied beside it, the operations console bundled by esbuild into dist/console).
 #   deps    - production dependencies only (`npm ci --omit=dev`); all of them are pure JavaScript.
 #   runtime - Alpine, dist/ + production node_modules, non-root, no npm/yarn, no shell tools needed.
 #
@@ -32,8 +32,8 @@ COPY package.json package-lock.json ./
 COPY packages/sdk/package.json ./packages/sdk/
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
-COPY scripts/copy-lua.mjs scripts/build-console.mjs ./scripts/
+COPY tsconfig.json ./
+COPY scripts/build-server.mjs scripts/copy-lua.mjs scripts/build-console.mjs ./scripts/
 COPY src ./src
 RUN npm run build
 

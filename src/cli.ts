@@ -6,6 +6,7 @@ import { GROUPS_USAGE, groupsCommand } from './cli/groups-command.ts';
 import { SUBSCRIPTIONS_USAGE, subscriptionsCommand } from './cli/subscriptions-command.ts';
 import { VERSION } from './version.ts';
 import { SubscriptionsError } from './consume/subscriptions.ts';
+import { releaseStartupMemory } from './cli/release-startup-memory.ts';
 
 const USAGE = `ordered-sidecar ${VERSION}: MessageGroup ordering for Kafka, as a sidecar
 
@@ -50,6 +51,8 @@ async function serve(argv: string[]): Promise<void> {
     process.stderr.write(`ordered-sidecar: cannot listen on ${options.host}:${options.port} (${code}); check HOST and PORT\n`);
     process.exit(2);
   }
+  // Started: the start-up garbage goes back to the OS before the first requests make new.
+  releaseStartupMemory();
   const shutdown = (signal: string) => {
     log.info('signal received', { signal });
     sidecar.close().then(

@@ -1,0 +1,67 @@
+// Builds the server (src/cli.ts and what it imports) into dist/ with esbuild: dist/cli.js plus one file per lazily
+// loaded part (the sidecar, each engine, consumption) and the chunks they share. Run by `npm run build`; tsc
+// only type-checks (`npm run typecheck`).
+//
+// Why a bundle: an idle sidecar held 131 MiB RSS, much of it module code. @platformatic/kafka's package
+// `exports` offer only its root, whose index loads every client, the schema registries, ajv and avsc: bundled,
+// only what the engines reach stays, and a few files replace hundreds of modules (1,076 loaded at start before,
+// 484 after; docs/benchmarks.md, "Memory").
+// The other dependencies stay ordinary imports from node_modules: bundling them saved nothing measurable.
+import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
+import { build } from 'esbuild';
+
+const root = new URL('../', import.meta.url).pathname;
+const src = `${root}src/`;
+const manifest = JSON.parse(readFileSync(new URL('package.json', `file://${root}`), 'utf8'));
+const bundled = new Set(['@platformatic/kafka']);
+
+// Every file of the bundle sits directly in dist/, so `import.meta.url` in a source file would name the bundle
+// file, not the file tsc would have emitted. The sources read files next to themselves (the Lua scripts, the
+// OpenAPI document, the console, package.json): each one's `import.meta.url` is turned into its own emitted place.
+const ownUrl = {
+  name: 'own-import-meta-url',
+  setup(b) {
+    b.onLoad({ filter: /\/src\/.*\.ts$/ }, (args) => {
+      const emitted = relative(src, args.path).replace(/\.ts$/, '.js');
+      const contents = readFileSync(args.path, 'utf8').replaceAll('import.meta.url', `new URL(${JSON.stringify(`./${emitted}`)}, import.meta.url).href`);
+      return { contents, loader: 'ts' };
+    });
+  },
+};
+
+// The package declares no `sideEffects`, so importing its root keeps every module its index re-exports (the
+// consumer, admin, schema registries with avsc): its modules are declared free of side effects here, so only what
+// the engines use stays. (Its modules define classes, functions and constants; ajv stays, for its option checks.)
+const kafkaDir = `${root}node_modules/@platformatic/kafka/`;
+const kafkaWithoutSideEffects = {
+  name: 'platformatic-kafka-side-effect-free',
+  setup(b) {
+    b.onResolve({ filter: /.*/ }, async (args) => {
+      if (args.pluginData === 'resolving' || !(args.path.startsWith('@platformatic/kafka') || args.importer.startsWith(kafkaDir))) return undefined;
+      const resolved = await b.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: 'resolving' });
+      return resolved.path.startsWith(kafkaDir) ? { ...resolved, sideEffects: false } : resolved;
+    });
+  },
+};
+
+await build({
+  entryPoints: [`${src}cli.ts`],
+  outdir: `${root}dist`,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node24',
+  sourcemap: true,
+  // Classes and functions keep their names (stack traces, logged errors), though the bundle renames clashes.
+  keepNames: true,
+  // Kept out: the other dependencies (installed beside the package), and @platformatic/kafka's WASM helpers,
+  // which read their .wasm file next to themselves. (Its native CRC addon is found by require() from node_modules.)
+  external: [...Object.keys(manifest.dependencies).filter((name) => !bundled.has(name)), '@platformatic/wasm-utils'],
+  // The CommonJS packages bundled with @platformatic/kafka (ajv, mnemonist, debug, ...) call require() for Node's
+  // built-in modules, which an ES module has no binding for.
+  banner: { js: "import { createRequire as __createRequire } from 'node:module';\nconst require = __createRequire(import.meta.url);" },
+  plugins: [ownUrl, kafkaWithoutSideEffects],
+  logLevel: 'warning',
+});
