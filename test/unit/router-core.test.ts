@@ -97,6 +97,19 @@ describe('cache validity', () => {
     ]);
   });
 
+  it('touches a group once per flush however often it is used, and again after each flush', async () => {
+    const r = router();
+    await r.route('t', 'g');
+    for (let i = 0; i < 3; i++) await r.routeAll('t', ['g', 'g']);
+    await r.flushTouches();
+    expect(store.touched.map((e) => e.group)).toEqual(['g']);
+    await r.flushTouches();
+    expect(store.touched.map((e) => e.group)).toEqual(['g']);
+    await r.route('t', 'g');
+    await r.flushTouches();
+    expect(store.touched.map((e) => e.group)).toEqual(['g', 'g']);
+  });
+
   it('ProvenRoutes: a route confirmed at t is proven until t + validity', () => {
     let clock = 0;
     const routes = new ProvenRoutes(10, 1000, () => clock);
