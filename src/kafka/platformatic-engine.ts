@@ -1,4 +1,4 @@
-import { Producer, UserError, type CallbackWithPromise, type ProduceOptions, type ProducerInfo } from '@platformatic/kafka';
+import { Producer, UserError, type CallbackWithPromise, type MessageToProduce, type ProduceOptions, type ProducerInfo } from '@platformatic/kafka';
 import type { KafkaCompression } from '../config/options.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { BatchOutcome, PartitionBatch } from '../writer/send-port.ts';
@@ -225,9 +225,10 @@ export class PlatformaticEngine implements KafkaEngine {
 
   /** Producer id and metadata are in memory: from here to the library's sequence snapshot nothing waits. */
   async #sendNow(producer: PlatformaticProducer, batches: readonly PartitionBatch[]): Promise<BatchOutcome[]> {
-    const messages = batches.flatMap(({ topic, partition, messages }) =>
-      messages.map((m) => ({ topic, partition, key: m.key, value: m.value, headers: m.headers })),
-    );
+    const messages: MessageToProduce<Payload, Payload, string, string>[] = [];
+    for (const { topic, partition, messages: batch } of batches) {
+      for (const { key, value, headers } of batch) messages.push({ topic, partition, key, value, headers });
+    }
     try {
       // A shared request must not be resent to the leader of its first partition alone when another's leader
       // moved (the library's stale-metadata repeat starts a new attempt log, losing the answers that said which

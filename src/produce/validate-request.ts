@@ -27,32 +27,42 @@ export const LONE_SURROGATE = 'holds a lone UTF-16 surrogate (\\uD800-\\uDFFF no
 
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-function rejectUnknown(value: Json, allowed: Set<string>, path: string): void {
-  for (const key of Object.keys(value)) {
-    if (!allowed.has(key)) throw invalid(`${path}.${key}`, `unknown field (allowed: ${[...allowed].join(', ')})`);
+function rejectUnknown(value: Json, allowed: Set<string>, at: string | number): void {
+  // for...in: no array of keys per message (a parsed JSON object has no inherited enumerable keys).
+  for (const key in value) {
+    if (!allowed.has(key)) throw invalid(`${pathOf(at)}.${key}`, `unknown field (allowed: ${[...allowed].join(', ')})`);
   }
 }
 
+/**
+ * Where a problem is: a message's index, made into `messages[i]` only for an error message (a string per
+ * message would be built for nothing on the hot path), or a path as it is.
+ */
+const pathOf = (at: string | number): string => (typeof at === 'number' ? `messages[${at}]` : at);
+
+const ENCODING_FIELD = { key: 'key_encoding', value: 'value_encoding' } as const;
+
 /** A key or value: a UTF-8 string, or base64 when `<field>_encoding` says so; null is Kafka's null. */
-function payload(message: Json, field: 'key' | 'value', path: string): Buffer | string | null {
+function payload(message: Json, field: 'key' | 'value', at: number): Buffer | string | null {
   const raw = message[field];
-  const encoding = message[`${field}_encoding`] ?? 'utf8';
+  const encoding = message[ENCODING_FIELD[field]] ?? 'utf8';
   if (!ENCODINGS.includes(encoding as (typeof ENCODINGS)[number])) {
-    throw invalid(`${path}.${field}_encoding`, `must be "utf8" or "base64"`);
+    throw invalid(`${pathOf(at)}.${field}_encoding`, `must be "utf8" or "base64"`);
   }
   if (raw === undefined || raw === null) {
-    if (field === 'value' && raw === undefined) throw invalid(`${path}.value`, 'is required (use null for a tombstone)');
+    if (field === 'value' && raw === undefined) throw invalid(`${pathOf(at)}.value`, 'is required (use null for a tombstone)');
     return null;
   }
-  if (typeof raw !== 'string') throw invalid(`${path}.${field}`, `must be a string, got ${typeof raw}`);
+  if (typeof raw !== 'string') throw invalid(`${pathOf(at)}.${field}`, `must be a string, got ${typeof raw}`);
   if (encoding === 'utf8') return raw;
-  if (!BASE64.test(raw)) throw invalid(`${path}.${field}`, 'is not valid base64');
+  if (!BASE64.test(raw)) throw invalid(`${pathOf(at)}.${field}`, 'is not valid base64');
   return Buffer.from(raw, 'base64');
 }
 
-function headers(message: Json, path: string): Record<string, string> {
+function headers(message: Json, at: number): Record<string, string> {
   const raw = message.headers;
   if (raw === undefined) return NO_HEADERS;
+  const path = pathOf(at);
   if (!isObject(raw)) throw invalid(`${path}.headers`, 'must be an object of string values');
   for (const [name, value] of Object.entries(raw)) {
     if (typeof value !== 'string') throw invalid(`${path}.headers.${name}`, 'must be a string');
@@ -63,9 +73,10 @@ function headers(message: Json, path: string): Record<string, string> {
 }
 
 /** Optional idempotency id. Two messages of one request sharing one would make the outcome ambiguous. */
-function dedupId(message: Json, path: string, limits: RequestLimits, seen: Set<string>): string | undefined {
+function dedupId(message: Json, at: number, limits: RequestLimits, seen: Set<string>): string | undefined {
   const id = message.dedup_id;
   if (id === undefined || id === null) return undefined;
+  const path = pathOf(at);
   if (typeof id !== 'string' || id === '') throw invalid(`${path}.dedup_id`, 'must be a non-empty string');
   if (!id.isWellFormed()) throw invalid(`${path}.dedup_id`, LONE_SURROGATE);
   if (Buffer.byteLength(id) > limits.maxDedupIdBytes) throw invalid(`${path}.dedup_id`, `is over the limit of ${limits.maxDedupIdBytes} bytes`);
@@ -83,10 +94,10 @@ const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, s
  * Key, value and headers of one message, with its size. Runs once per message on the hot path: the request's
  * own headers object is reused when there is nothing to add, and one object is built when the group is.
  */
-function commonRecord(message: Json, path: string, limits: RequestLimits, group?: { name: string; bytes: number }): OutgoingRecord {
-  const key = payload(message, 'key', path);
-  const value = payload(message, 'value', path);
-  const own = headers(message, path);
+function commonRecord(message: Json, at: number, limits: RequestLimits, group?: { name: string; bytes: number }): OutgoingRecord {
+  const key = payload(message, 'key', at);
+  const value = payload(message, 'value', at);
+  const own = headers(message, at);
   let bytes = byteLength(key) + byteLength(value);
   for (const name in own) bytes += Buffer.byteLength(name) + Buffer.byteLength(own[name]!);
   let all = own;
@@ -95,6 +106,7 @@ function commonRecord(message: Json, path: string, limits: RequestLimits, group?
     bytes += GROUP_HEADER_BYTES + group.bytes;
   }
   if (bytes > limits.maxMessageBytes) {
+    const path = pathOf(at);
     throw new SidecarError('PAYLOAD_TOO_LARGE', `${path}: message is ${bytes} bytes, over the limit of ${limits.maxMessageBytes}`, { field: path });
   }
   return { message: { key, value, headers: all }, bytes };
@@ -122,16 +134,15 @@ export function parseOrderedRequest(body: unknown, limits: RequestLimits): Produ
   const { topic, messages } = envelope(body, limits);
   const seenIds = new Set<string>();
   const records = messages.map((message, i): OrderedRecord => {
-    const path = `messages[${i}]`;
-    if (!isObject(message)) throw invalid(path, 'must be an object');
-    rejectUnknown(message, ORDERED_FIELDS, path);
+    if (!isObject(message)) throw invalid(pathOf(i), 'must be an object');
+    rejectUnknown(message, ORDERED_FIELDS, i);
     const group = message.message_group;
-    if (typeof group !== 'string' || group === '') throw invalid(`${path}.message_group`, 'is required and must be a non-empty string');
-    if (!group.isWellFormed()) throw invalid(`${path}.message_group`, LONE_SURROGATE);
+    if (typeof group !== 'string' || group === '') throw invalid(`${pathOf(i)}.message_group`, 'is required and must be a non-empty string');
+    if (!group.isWellFormed()) throw invalid(`${pathOf(i)}.message_group`, LONE_SURROGATE);
     const groupBytes = Buffer.byteLength(group);
-    if (groupBytes > limits.maxGroupBytes) throw invalid(`${path}.message_group`, `is ${groupBytes} bytes, over the limit of ${limits.maxGroupBytes}`);
-    const { message: record, bytes } = commonRecord(message, path, limits, { name: group, bytes: groupBytes });
-    return { group, dedupId: dedupId(message, path, limits, seenIds), message: record, bytes };
+    if (groupBytes > limits.maxGroupBytes) throw invalid(`${pathOf(i)}.message_group`, `is ${groupBytes} bytes, over the limit of ${limits.maxGroupBytes}`);
+    const { message: record, bytes } = commonRecord(message, i, limits, { name: group, bytes: groupBytes });
+    return { group, dedupId: dedupId(message, i, limits, seenIds), message: record, bytes };
   });
   return { topic, records };
 }
@@ -140,14 +151,13 @@ export function parseOrderedRequest(body: unknown, limits: RequestLimits): Produ
 export function parsePlainRequest(body: unknown, limits: RequestLimits): ProduceRequest<PlainRecord> {
   const { topic, messages } = envelope(body, limits);
   const records = messages.map((message, i): PlainRecord => {
-    const path = `messages[${i}]`;
-    if (!isObject(message)) throw invalid(path, 'must be an object');
-    rejectUnknown(message, PLAIN_FIELDS, path);
+    if (!isObject(message)) throw invalid(pathOf(i), 'must be an object');
+    rejectUnknown(message, PLAIN_FIELDS, i);
     const partition = message.partition;
     if (partition !== undefined && partition !== null && !(Number.isInteger(partition) && (partition as number) >= 0)) {
-      throw invalid(`${path}.partition`, 'must be a non-negative integer');
+      throw invalid(`${pathOf(i)}.partition`, 'must be a non-negative integer');
     }
-    const { message: record, bytes } = commonRecord(message, path, limits);
+    const { message: record, bytes } = commonRecord(message, i, limits);
     return { partition: (partition as number | null | undefined) ?? undefined, message: record, bytes };
   });
   return { topic, records };

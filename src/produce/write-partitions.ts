@@ -15,12 +15,19 @@ export async function writePartitions(
   mode: ProduceMode,
   trace: TraceHeaders,
 ): Promise<ProduceResponse> {
-  const indicesByPartition = new Map<number, number[]>();
-  partitionOf.forEach((partition, index) => {
-    const indices = indicesByPartition.get(partition);
+  // The record indices of each partition, indexed by partition number (a plain array: this runs per
+  // message); `partitions` in the order they first appear.
+  const indicesOf: number[][] = [];
+  const partitions: number[] = [];
+  for (let index = 0; index < partitionOf.length; index++) {
+    const partition = partitionOf[index]!;
+    const indices = indicesOf[partition];
     if (indices) indices.push(index);
-    else indicesByPartition.set(partition, [index]);
-  });
+    else {
+      indicesOf[partition] = [index];
+      partitions.push(partition);
+    }
+  }
 
   const results: MessageResult[] = new Array(records.length);
   const partition_responses: PartitionResponse[] = [];
@@ -28,7 +35,8 @@ export async function writePartitions(
   let successful = 0;
 
   await Promise.all(
-    [...indicesByPartition].map(async ([partition, indices]) => {
+    partitions.map(async (partition) => {
+      const indices = indicesOf[partition]!;
       const attributes = {
         'messaging.system': 'kafka',
         'messaging.operation.type': 'send',

@@ -17,10 +17,15 @@ export class ProvenRoutes {
     this.#now = now;
   }
 
-  /** The route if it is proven (counts as a use for eviction). */
-  get(topic: string, group: string): CachedRoute | undefined {
+  /** The clock `get` judges by: read once per request, not once per group. */
+  now(): number {
+    return this.#now();
+  }
+
+  /** The route if it is proven (at `now`, when a request reads the clock once for all its groups); counts as a use for eviction. */
+  get(topic: string, group: string, now = this.#now()): CachedRoute | undefined {
     const cached = this.cache.get(topic, group);
-    return cached && this.#now() - cached.confirmedAt < this.#validityMs ? cached : undefined;
+    return cached && now - cached.confirmedAt < this.#validityMs ? cached : undefined;
   }
 
   /** Caches a route the store just confirmed. */

@@ -19,6 +19,9 @@ import { TouchBatcher } from './touch-batcher.ts';
 
 export { REFUSAL_SUMMARY_INTERVAL_MS, type PartitionCounter };
 
+/** A group of the request whose lookup is under way (no partition is negative). */
+const PENDING = -1;
+
 /** One request's routes, and how many of its distinct groups each source answered (for its trace span). */
 export interface RoutedRequest {
   partitions: Map<string, number>;
@@ -110,7 +113,11 @@ export class OrderedMessageRouter {
 
   /** The partition of `group` in `topic`, assigning one (least loaded) if the group is new. */
   async route(topic: string, group: string): Promise<number> {
-    return (await this.#resolve(topic, group)).partition;
+    const proven = this.#routes.get(topic, group);
+    if (!proven) return (await this.#resolveMiss(topic, group)).partition;
+    this.#metrics.cacheHits.inc();
+    this.#touches.noteUse(topic, group, proven);
+    return proven.partition;
   }
 
   /**
@@ -121,27 +128,60 @@ export class OrderedMessageRouter {
     return (await this.routeRequest(topic, groups)).partitions;
   }
 
-  /** routeAll, telling also where the routes came from. */
+  /**
+   * routeAll, telling also where the routes came from. Runs per message: a proven route is served in this
+   * turn (no promise, one clock read per request, the hits counted once); only the groups the cache cannot
+   * prove wait for the store, each once however many messages it has.
+   */
   async routeRequest(topic: string, groups: Iterable<string>): Promise<RoutedRequest> {
-    const messages = new Map<string, number>();
-    for (const g of groups) messages.set(g, (messages.get(g) ?? 0) + 1);
-    const distinct = [...messages.keys()];
+    // In first-appearance order; PENDING until a miss resolves. `waiting` counts a miss's messages.
+    const partitions = new Map<string, number>();
+    const waiting = new Map<string, number>();
+    const lookups: Promise<Resolution>[] = [];
+    const now = this.#routes.now();
+    let messages = 0;
+    let hits = 0;
+    for (const group of groups) {
+      messages++;
+      const known = partitions.get(group);
+      if (known !== undefined) {
+        if (known === PENDING) waiting.set(group, waiting.get(group)! + 1);
+        continue;
+      }
+      const proven = this.#routes.get(topic, group, now);
+      if (proven) {
+        hits++;
+        partitions.set(group, proven.partition);
+        this.#touches.noteUse(topic, group, proven);
+        continue;
+      }
+      partitions.set(group, PENDING);
+      waiting.set(group, 1);
+      lookups.push(this.#resolveMiss(topic, group));
+    }
+    if (hits > 0) this.#metrics.cacheHits.inc(hits);
+    const sources = { cache: hits, script: 0, hash: 0 };
+    if (lookups.length === 0) return { partitions, sources };
     let resolved: Resolution[];
     try {
-      resolved = await Promise.all(distinct.map((g) => this.#resolve(topic, g)));
+      resolved = await Promise.all(lookups);
     } catch (err) {
       if (err instanceof RoutingRefusal) {
-        const total = [...messages.values()].reduce((sum, n) => sum + n, 0);
-        if (err.reason === 'replica_acks') this.#unacknowledged.refused(total);
-        else this.#degraded.refused(total);
+        if (err.reason === 'replica_acks') this.#unacknowledged.refused(messages);
+        else this.#degraded.refused(messages);
       }
       throw err;
     }
-    const unproven = distinct.reduce((n, g, i) => (resolved[i]!.proven ? n : n + messages.get(g)!), 0);
+    let unproven = 0;
+    let i = 0;
+    for (const [group, count] of waiting) {
+      const resolution = resolved[i++]!;
+      partitions.set(group, resolution.partition);
+      sources[resolution.via]++;
+      if (!resolution.proven) unproven += count;
+    }
     if (unproven > 0) this.#metrics.hashRoutedMessages.inc(unproven);
-    const sources = { cache: 0, script: 0, hash: 0 };
-    for (const r of resolved) sources[r.via]++;
-    return { partitions: new Map(distinct.map((g, i) => [g, resolved[i]!.partition])), sources };
+    return { partitions, sources };
   }
 
   /** Forgets a cached route (the admin tools call this after changing a mapping). */
@@ -170,13 +210,8 @@ export class OrderedMessageRouter {
     return this.#flushing;
   }
 
-  #resolve(topic: string, group: string): Promise<Resolution> {
-    const proven = this.#routes.get(topic, group);
-    if (proven) {
-      this.#metrics.cacheHits.inc();
-      this.#touches.noteUse(topic, { group, hash: proven.hash, partition: proven.partition });
-      return Promise.resolve({ partition: proven.partition, proven: true, via: 'cache' });
-    }
+  /** A group the cache cannot prove: the store (one lookup per group at a time), or degraded mode. */
+  #resolveMiss(topic: string, group: string): Promise<Resolution> {
     this.#metrics.cacheMisses.inc();
     if (this.#degraded.active) return this.#degraded.routeUnproven(topic, group);
     return this.#lookups.run(`${topic}\u0000${group}`, () =>

@@ -1,6 +1,6 @@
 import type { Logger } from '../logging/logger.ts';
 import type { Clock } from './clock.ts';
-import type { RouteCache } from './route-cache.ts';
+import type { CachedRoute, RouteCache } from './route-cache.ts';
 import { StoreStateLostError } from '../errors/store-errors.ts';
 import type { RouteStore, TopicState, TouchEntry } from './route-store.ts';
 
@@ -20,8 +20,12 @@ export class TouchBatcher {
   readonly #cache: RouteCache;
   readonly #now: Clock;
   readonly #log: Logger;
-  /** Groups used since the last flush, per topic then group: at most one entry per cached group. */
-  #touched = new Map<string, Map<string, TouchEntry>>();
+  /**
+   * Groups used since the last flush, per topic then group, with the cached route they were served (its
+   * partition and hash never change; a new route is a new object): at most one entry per cached group, and
+   * nothing allocated per use.
+   */
+  #touched = new Map<string, Map<string, CachedRoute>>();
 
   constructor(
     store: Pick<RouteStore, 'touch'>,
@@ -39,13 +43,13 @@ export class TouchBatcher {
     this.#log = log;
   }
 
-  noteUse(topic: string, entry: TouchEntry): void {
+  noteUse(topic: string, group: string, route: CachedRoute): void {
     let byGroup = this.#touched.get(topic);
     if (!byGroup) {
       byGroup = new Map();
       this.#touched.set(topic, byGroup);
     }
-    byGroup.set(entry.group, entry);
+    byGroup.set(group, route);
   }
 
   /** Sends what accumulated. Never rejects: a failed chunk's routes simply age out of their validity. */
@@ -54,7 +58,7 @@ export class TouchBatcher {
     if (touched.size === 0) return;
     this.#touched = new Map();
     for (const [topic, byGroup] of touched) {
-      const entries = [...byGroup.values()];
+      const entries = Array.from(byGroup, ([group, { hash, partition }]): TouchEntry => ({ group, hash, partition }));
       for (let from = 0; from < entries.length; from += TOUCH_CHUNK) await this.#send(topic, entries.slice(from, from + TOUCH_CHUNK));
     }
   }

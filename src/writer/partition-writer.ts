@@ -221,7 +221,8 @@ export class PartitionWriter {
       requestBytes += chunks.reduce((total, c) => total + c.bytes, 0);
       queue.inFlight = true;
       this.#ready.delete(queue);
-      const messages = chunks.flatMap((chunk) => chunk.records.map((r) => r.message));
+      const messages: EngineMessage[] = [];
+      for (const chunk of chunks) for (const record of chunk.records) messages.push(record.message);
       taken.push({ queue, chunks, messages, stopTimer: this.#metrics.kafkaWriteDuration.startTimer({ topic: queue.topic }) });
     }
     this.#busyLanes.add(lane);
@@ -253,7 +254,7 @@ export class PartitionWriter {
     queue.inFlight = false;
     if ('baseOffset' in outcome) {
       this.#metrics.kafkaBatchMessages.observe(messages.length);
-      this.#acknowledge(queue, chunks, outcome.baseOffset);
+      this.#acknowledge(queue, chunks, outcome.baseOffset, messages.length);
     } else {
       this.#fail(queue, chunks, outcome.error);
       this.#failQueuedBehind(queue, outcome.error);
@@ -277,12 +278,15 @@ export class PartitionWriter {
     return batch;
   }
 
-  #acknowledge(queue: PartitionQueue, batch: Chunk[], baseOffset: bigint): void {
-    let offset = baseOffset;
+  #acknowledge(queue: PartitionQueue, batch: Chunk[], baseOffset: bigint, messages: number): void {
+    // Number arithmetic while every offset of the batch is exact as a number (in practice always): no BigInt per record.
+    const base = Number(baseOffset);
+    const exact = Number.isSafeInteger(base + messages);
+    let n = 0;
     for (const chunk of batch) {
       this.#queuedBytes -= chunk.bytes;
       const { write } = chunk;
-      for (let i = 0; i < chunk.records.length; i++) write.offsets.push(String(offset++));
+      for (let i = 0; i < chunk.records.length; i++, n++) write.offsets.push(exact ? String(base + n) : String(baseOffset + BigInt(n)));
       this.#metrics.messagesProduced.inc({ topic: queue.topic, mode: write.mode }, chunk.records.length);
       if (--write.remainingChunks === 0) write.settle({ offsets: write.offsets });
     }

@@ -174,6 +174,14 @@ describe('PartitionWriter ordering', () => {
     expect(await b).toEqual({ offsets: ['9007199254740995', '9007199254740996', '9007199254740997'] });
   });
 
+  it('assigns exact offsets to a batch that starts below 2^53 and ends above it', async () => {
+    const w = writer();
+    const a = w.write('t', 0, records('a1', 'a2', 'a3', 'a4'), 'ordered');
+    await tick();
+    kafka.last('t', 0).succeed('9007199254740990');
+    expect(await a).toEqual({ offsets: ['9007199254740990', '9007199254740991', '9007199254740992', '9007199254740993'] });
+  });
+
   it('resolves an empty write at once without sending', async () => {
     expect(await writer().write('t', 0, [], 'ordered')).toEqual({ offsets: [] });
     expect(kafka.sent).toHaveLength(0);

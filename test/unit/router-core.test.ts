@@ -77,6 +77,39 @@ describe('cache validity', () => {
     expect(store.calls.route).toBe(2);
   });
 
+  it('routes a request of cached and new groups: one lookup per new group, each group counted and touched once', async () => {
+    const r = router();
+    const a = await r.route('t', 'a');
+    const b = await r.route('t', 'b');
+    const routed = await r.routeRequest('t', ['a', 'new', 'b', 'a', 'new', 'other', 'b']);
+    expect([...routed.partitions.keys()]).toEqual(['a', 'new', 'b', 'other']);
+    expect(routed.partitions.get('a')).toBe(a);
+    expect(routed.partitions.get('b')).toBe(b);
+    expect(routed.partitions.get('new')).toBe(store.mappings.get('t/new'));
+    expect(routed.partitions.get('other')).toBe(store.mappings.get('t/other'));
+    expect(routed.sources).toEqual({ cache: 2, script: 2, hash: 0 });
+    expect(store.calls.route).toBe(4);
+    expect([metrics.cacheHits.value, metrics.cacheMisses.value]).toEqual([2, 4]);
+    await r.flushTouches();
+    expect(store.touched).toEqual([
+      { group: 'a', hash: groupHash('a'), partition: a },
+      { group: 'b', hash: groupHash('b'), partition: b },
+    ]);
+  });
+
+  it('touches a group once per flush however often it is used, and again after each flush', async () => {
+    const r = router();
+    await r.route('t', 'g');
+    for (let i = 0; i < 3; i++) await r.routeAll('t', ['g', 'g']);
+    await r.flushTouches();
+    expect(store.touched.map((e) => e.group)).toEqual(['g']);
+    await r.flushTouches();
+    expect(store.touched.map((e) => e.group)).toEqual(['g']);
+    await r.route('t', 'g');
+    await r.flushTouches();
+    expect(store.touched.map((e) => e.group)).toEqual(['g', 'g']);
+  });
+
   it('ProvenRoutes: a route confirmed at t is proven until t + validity', () => {
     let clock = 0;
     const routes = new ProvenRoutes(10, 1000, () => clock);
