@@ -151,7 +151,7 @@ url_b="http://127.0.0.1:$port_b"
 launch b "$port_b" KAFKA_CLIENT=kafkajs KAFKA_COMPRESSION=lz4
 printf 'smoke-signing-secret-%s\n' "$$" >"$work/signing-secret"
 node push-endpoint.mjs "$work/signing-secret" >"$work/endpoint.out" 2>"$work/endpoint.err" &
-started+=($!)
+started+=("$!")
 "$MACHINE_NODE" create-topics.mjs "$topic_a:6" "$topic_b:6" "$dlq:1"
 for _ in $(seq 1 50); do [[ -s "$work/endpoint.out" ]] && break; sleep 0.1; done
 endpoint="http://127.0.0.1:$(head -n1 "$work/endpoint.out")"
@@ -190,7 +190,8 @@ cli groups list "$topic_a" --all --json --url "$url_a" >"$work/groups-a.json"
 cli groups list "$topic_b" --all --json --url "$url_b" >"$work/groups-b.json"
 node await-deliveries.mjs "$endpoint" delivered "$work/groups-a.json"
 [[ "$(cli groups loads "$topic_a" --json --url "$url_a" | field d.total)" == "$SMOKE_GROUPS" ]] || { say "groups loads does not count $SMOKE_GROUPS groups"; exit 1; }
-cli groups get "$topic_b" g0 --url "$url_b" | grep -q '^partition ' || { say "groups get printed no partition"; exit 1; }
+mapping="$(cli groups get "$topic_b" g0 --url "$url_b")"
+grep -q '^partition ' <<<"$mapping" || { say "groups get printed no partition: $mapping"; exit 1; }
 [[ "$(cli subscriptions blocked smoke --json --url "$url_a" | field d.blocked_groups.length)" == 0 ]] || { say "subscription smoke has blocked groups"; exit 1; }
 
 # The route log read back by each engine's reader: the topics' mappings deleted from Redis (a loss the epoch cannot
