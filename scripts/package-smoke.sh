@@ -12,10 +12,11 @@
 #      KAFKA_CLIENT=kafkajs writing lz4 (the codecs of the bundled @platformatic/kafka). Through each, ordered
 #      messages sent with the installed SDK (on Node 20 to A, on Node 24 to B) and read back from Kafka
 #      (ordered-roundtrip.mjs); A's also delivered to the endpoint in order per group (await-deliveries.mjs), one
-#      dead-lettered on purpose. Then the CLI against them: `groups` (topics, list, get, loads), `groups rebuild` of
-#      both topics from the route log (each engine's reader) after their mappings were deleted from Redis, `dlq
-#      replay`, `subscriptions stop/reset/start` (a second delivery pass), and /v1/openapi.json and the console
-#      served. Both must stop cleanly on SIGTERM, without logging an error.
+#      dead-lettered on purpose. The CLI: `config check` of A's configuration before it starts, then against them
+#      `groups` (topics, list, get, loads), `groups rebuild` of both topics from the route log (each engine's
+#      reader) after their mappings were deleted from Redis, `dlq replay`, `subscriptions stop/reset/start` (a
+#      second delivery pass); /v1/openapi.json and the console served. Both must stop cleanly on SIGTERM, without
+#      logging an error.
 # Node 24 is the `node` first on PATH (.ci/run puts node_modules/.bin there). Exits non-zero on any failure.
 set -euo pipefail
 
@@ -160,6 +161,8 @@ cat >"$work/subscriptions.json" <<JSON
 {"subscriptions": [{"name": "smoke", "topic": "$topic_a", "consumer_group": "package-smoke-$$", "endpoint": "$endpoint/deliver",
   "max_attempts": 2, "retry_backoff": "10ms", "dead_letter_topic": "$dlq", "signing_secret_file": "$work/signing-secret"}]}
 JSON
+SUBSCRIPTIONS_FILE="$work/subscriptions.json" cli config check >"$work/config-check.out" ||
+  { say "config check refused A's configuration:"; cat "$work/config-check.out"; exit 1; }
 launch a "$port_a" KAFKA_COMPRESSION=snappy SUBSCRIPTIONS_FILE="$work/subscriptions.json" TRACING=on OTEL_EXPORTER_OTLP_ENDPOINT="$endpoint" OTEL_BSP_SCHEDULE_DELAY=200
 await_ready b "$port_b"
 await_ready a "$port_a"
