@@ -1,22 +1,36 @@
 // Run by scripts/package-smoke.sh in a fresh project with both tarballs installed and the installed sidecar
-// serving at SIDECAR_URL: sends interleaved ordered messages of several MessageGroups through the installed SDK,
-// then reads the topic back from Kafka and checks that each group landed in one partition, complete, in order.
+// serving at SIDECAR_URL: sends interleaved ordered messages of SMOKE_GROUPS MessageGroups (g0.., SMOKE_PER_GROUP
+// each, "g<g>:<n>") to SMOKE_TOPIC (created by create-topics.mjs) through the installed SDK, then reads the topic
+// back from Kafka and checks that each group landed in one partition, complete, in order. With SMOKE_CODEC, the
+// sidecar's KAFKA_COMPRESSION (snappy or lz4), the batches read back must be compressed with it.
 import { Client } from 'ordered-sidecar-client';
-import { Kafka, logLevel } from 'kafkajs';
+import kafkajs from 'kafkajs';
 
-const GROUPS = 8;
-const PER_GROUP = 25;
+// kafkajs is CommonJS: Node's ESM loader does not see CompressionCodecs among its named exports.
+const { Kafka, logLevel, CompressionCodecs, CompressionTypes } = kafkajs;
+
+const GROUPS = Number(process.env.SMOKE_GROUPS);
+const PER_GROUP = Number(process.env.SMOKE_PER_GROUP);
 const topic = process.env.SMOKE_TOPIC;
 const kafka = new Kafka({ clientId: 'package-smoke', brokers: process.env.KAFKA_BROKERS.split(','), logLevel: logLevel.ERROR });
 const fail = (why) => {
   console.error(`ordered-roundtrip: ${why}`);
   process.exit(1);
 };
-
-const admin = kafka.admin();
-await admin.connect();
-await admin.createTopics({ topics: [{ topic, numPartitions: 6, replicationFactor: 1 }], waitForLeaders: true });
-await admin.disconnect();
+// kafkajs reads gzip only: the codec is @platformatic/kafka's (installed with the sidecar), as in the sidecar's own
+// kafkajs, counted so that a sidecar ignoring KAFKA_COMPRESSION fails.
+const codec = process.env.SMOKE_CODEC;
+let decompressed = 0;
+if (codec) {
+  const { compressionsAlgorithms } = await import('@platformatic/kafka');
+  const type = { snappy: CompressionTypes.Snappy, lz4: CompressionTypes.LZ4 }[codec] ?? fail(`SMOKE_CODEC ${codec} is not snappy or lz4`);
+  CompressionCodecs[type] = () => ({
+    decompress: async (buffer) => {
+      decompressed += 1;
+      return compressionsAlgorithms[codec].decompressSync(buffer);
+    },
+  });
+}
 
 const client = new Client({ url: process.env.SIDECAR_URL });
 const producer = client.orderedProducer();
@@ -68,7 +82,8 @@ for (const [group, records] of seen) {
   if (order !== Array.from({ length: PER_GROUP }, (_, i) => i).join(',')) fail(`${group} came back as ${order}`);
 }
 if (seen.size !== GROUPS) fail(`${seen.size} groups came back, ${GROUPS} were sent`);
+if (codec && decompressed === 0) fail(`no batch came back compressed with ${codec}`);
 const used = new Set([...seen.values()].map((r) => r[0].partition));
 console.log(
-  `ordered-roundtrip: ${count} messages of ${GROUPS} groups written through the installed SDK and sidecar, read back in order (${used.size} partitions used) on node ${process.version}`,
+  `ordered-roundtrip: ${count} messages of ${GROUPS} groups written through the installed SDK and the sidecar at ${process.env.SIDECAR_URL}, read back in order (${used.size} partitions used${codec ? `, ${decompressed} ${codec} batches` : ''}) on node ${process.version}`,
 );
