@@ -312,9 +312,10 @@ export function encodeProduceRequest(version: number, ...[acks = 1, timeout = 0,
   return compressedBatches(topics, options).then(() => layOut(flexible, acks, timeout, topics, options));
 }
 
-const VERSIONS = [produceV3, produceV4, produceV5, produceV6, produceV7, produceV8, produceV9, produceV10, produceV11];
+/** The library's Produce versions this encoder replaces (the unit test compares its bytes with each one's). */
+export const LIBRARY_PRODUCE_VERSIONS = [produceV3, produceV4, produceV5, produceV6, produceV7, produceV8, produceV9, produceV10, produceV11];
 const produceApis = new Map<number, ProduceApi>(
-  VERSIONS.map(({ api, parseResponse }) => {
+  LIBRARY_PRODUCE_VERSIONS.map(({ api, parseResponse }) => {
     const flexible = api.version >= FIRST_FLEXIBLE_VERSION;
     const encode = (...args: ProduceArgs): Writer | Promise<Writer> => encodeProduceRequest(api.version, ...args);
     return [api.version, createAPI<ProduceArgs, boolean | ProduceResponse>(api.key, api.version, encode, parseResponse, flexible, flexible)];

@@ -1,13 +1,6 @@
 import {
   NumericMap,
-  produceV3,
-  produceV4,
-  produceV5,
-  produceV6,
-  produceV7,
   produceV8,
-  produceV9,
-  produceV10,
   produceV11,
   Reader,
   readRecordsBatch,
@@ -16,10 +9,10 @@ import {
   type Writer,
 } from '@platformatic/kafka';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { encodeProduceRequest, produceApiFor } from '../../src/kafka/platformatic-produce-request.ts';
+import { encodeProduceRequest, LIBRARY_PRODUCE_VERSIONS, produceApiFor } from '../../src/kafka/platformatic-produce-request.ts';
 
 /** The library's own encoders: ours must write the same bytes for every version it replaces. */
-const LIBRARY = [produceV3, produceV4, produceV5, produceV6, produceV7, produceV8, produceV9, produceV10, produceV11];
+const LIBRARY = LIBRARY_PRODUCE_VERSIONS;
 const NOW = 1_780_000_000_123;
 
 /** What the library hands over for Kafka's null, though its record type says Buffer. */
