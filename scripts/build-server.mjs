@@ -67,6 +67,30 @@ const builtinsAsCommonJs = {
   },
 };
 
+// @platformatic/wasm-utils compiles its WebAssembly module and allocates the module's memory (1.1 MiB) when it
+// is imported, and V8's WebAssembly compiler comes with it. @platformatic/kafka needs it only for snappy and lz4
+// (and for CRC32C without the native @node-rs/crc32), so its imports of it become functions that load it, from
+// node_modules as before, on their first call: idle RSS 87.1 -> 85.8 MiB (medians of 5 interleaved starts).
+const wasmUtils = '@platformatic/wasm-utils';
+const lazyWasmUtils = {
+  name: 'lazy-wasm-utils',
+  setup(b) {
+    b.onResolve({ filter: /^@platformatic\/wasm-utils$/ }, () => ({ path: wasmUtils, namespace: 'lazy-wasm-utils' }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-wasm-utils' }, async () => {
+      const exported = Object.entries(await import(wasmUtils));
+      const notFunction = exported.find(([, value]) => typeof value !== 'function');
+      if (notFunction) throw new Error(`${wasmUtils} exports ${notFunction[0]}, which is not a function: it cannot be loaded on first call`);
+      const contents = [
+        "import { createRequire } from 'node:module';",
+        'let loaded;',
+        `const load = () => (loaded ??= createRequire(import.meta.url)(${JSON.stringify(wasmUtils)}));`,
+        ...exported.map(([name]) => `export function ${name}(...args) { return load().${name}(...args); }`),
+      ].join('\n');
+      return { contents, loader: 'js', resolveDir: root };
+    });
+  },
+};
+
 await build({
   entryPoints: [`${src}cli.ts`],
   outdir: `${root}dist`,
@@ -78,9 +102,9 @@ await build({
   sourcemap: true,
   // Classes and functions keep their names (stack traces, logged errors), though the bundle renames clashes.
   keepNames: true,
-  // Kept out: the other dependencies (installed beside the package), and @platformatic/kafka's WASM helpers,
-  // which read their .wasm file next to themselves. (Its native CRC addon is found by require() from node_modules.)
-  external: [...Object.keys(manifest.dependencies).filter((name) => !bundled.has(name)), '@platformatic/wasm-utils'],
-  plugins: [builtinsAsCommonJs, ownUrl, kafkaWithoutSideEffects],
+  // Kept out: the other dependencies (installed beside the package). @platformatic/kafka's WASM helpers, which
+  // read their .wasm file next to themselves, and its native CRC addon are found by require() from node_modules.
+  external: Object.keys(manifest.dependencies).filter((name) => !bundled.has(name)),
+  plugins: [builtinsAsCommonJs, lazyWasmUtils, ownUrl, kafkaWithoutSideEffects],
   logLevel: 'warning',
 });
