@@ -6,8 +6,7 @@
 // `exports` offer only its root, whose index loads every client, the schema registries, ajv and avsc: bundled,
 // only what the engines reach stays, and a few files replace hundreds of modules (1,076 loaded at start before,
 // 484 after; docs/benchmarks.md, "Memory").
-// The other dependencies stay ordinary imports from node_modules: bundling them saved nothing measurable, and with
-// express, ioredis and prom-client bundled too an idle sidecar held more (88.7 MiB against 85.4, 5 interleaved starts).
+// The other dependencies stay ordinary imports from node_modules: bundling them saved nothing measurable.
 import { readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { relative } from 'node:path';
@@ -103,12 +102,6 @@ await build({
   sourcemap: true,
   // Classes and functions keep their names (stack traces, logged errors), though the bundle renames clashes.
   keepNames: true,
-  // Whitespace and syntax minified, names kept: V8 holds the source of every loaded file for as long as it runs, and
-  // the bundle's came to 1.6 MiB. Idle RSS 85.4 -> 84.3 and 85.8 -> 84.5 MiB (medians of 5 interleaved starts, two
-  // runs). The price: stack traces keep their names, but their positions point into long lines (the dist/*.map
-  // files of a build map them back; the package leaves them out).
-  minifyWhitespace: true,
-  minifySyntax: true,
   // Kept out: the other dependencies (installed beside the package). @platformatic/kafka's WASM helpers, which
   // read their .wasm file next to themselves, and its native CRC addon are found by require() from node_modules.
   external: Object.keys(manifest.dependencies).filter((name) => !bundled.has(name)),
