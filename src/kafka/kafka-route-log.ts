@@ -156,7 +156,7 @@ export class KafkaRouteLog implements RouteLog {
       }
       throw err;
     }
-    // Made here with this count, and createTopic waited for its leaders: a broker whose metadata still lags must not make it look missing.
+    // Made here with this count and served (createTopic waited): a broker whose metadata still lags must not make it look missing.
     return ROUTE_LOG_PARTITIONS;
   }
 }
