@@ -156,8 +156,7 @@ export class KafkaRouteLog implements RouteLog {
       }
       throw err;
     }
-    const created = await this.#partitionCount(topic);
-    if (created === undefined) throw new Error(`the route log topic "${topic}" was created but has no metadata yet`);
-    return created;
+    // Made here with this count and served (createTopic waited): a broker whose metadata still lags must not make it look missing.
+    return ROUTE_LOG_PARTITIONS;
   }
 }

@@ -4,7 +4,7 @@ import kafkajs, { type Admin, type Cluster, type Kafka } from 'kafkajs';
 import type { Logger } from '../logging/logger.ts';
 import type { KafkaConnection } from './kafka-connection.ts';
 import { kafkajsClient } from './kafkajs-client.ts';
-import { aborted, type LogRecord, type LogTopicClient, type LogTopicSpec } from './log-topic-client.ts';
+import { aborted, untilServed, type LogRecord, type LogTopicClient, type LogTopicSpec } from './log-topic-client.ts';
 
 /** Bytes one Fetch answers at most: a route record is about 100 bytes. */
 const FETCH_MAX_BYTES = 4 * 1024 * 1024;
@@ -41,9 +41,26 @@ export class KafkajsLogTopicClient implements LogTopicClient {
       }),
     );
     if (!created) throw new Error(`topic "${topic}" exists already`);
+    // kafkajs's ListOffsets through the Cluster is one attempt (its admin's would retry with its own backoff).
+    const asked = [{ topic, partitions: Array.from({ length: partitions }, (_, partition) => ({ partition })), fromBeginning: false }];
+    await this.#withCluster((cluster) =>
+      untilServed(async () => {
+        await cluster.addTargetTopic(topic);
+        await cluster.fetchTopicsOffset(asked);
+      }),
+    );
   }
 
   async readPartition(topic: string, partition: number, onRecord: (record: LogRecord) => void, signal: AbortSignal): Promise<void> {
+    await this.#withCluster((cluster) => this.#read(cluster, topic, partition, onRecord, signal), signal);
+  }
+
+  async close(): Promise<void> {
+    await this.#admin.disconnect().catch(() => undefined);
+  }
+
+  /** Runs `use` with a consumer's Cluster (see the class comment), the consumer connected and never run; stops once `signal` aborts. */
+  async #withCluster(use: (cluster: Cluster) => Promise<void>, signal?: AbortSignal): Promise<void> {
     let cluster: Cluster | undefined;
     const consumer = this.#kafka.consumer({
       groupId: `route-log-reader-${randomUUID()}`,
@@ -56,22 +73,16 @@ export class KafkajsLogTopicClient implements LogTopicClient {
       ],
     });
     if (!cluster) throw new Error('kafkajs did not hand its cluster to the partition assigner (kafkajs changed?)');
-    const reader = cluster;
+    const connected = cluster;
+    const using = (async () => {
+      await consumer.connect();
+      await use(connected);
+    })();
     try {
-      await Promise.race([
-        (async () => {
-          await consumer.connect();
-          await this.#read(reader, topic, partition, onRecord, signal);
-        })(),
-        aborted(signal),
-      ]);
+      await (signal ? Promise.race([using, aborted(signal)]) : using);
     } finally {
       await consumer.disconnect().catch(() => undefined);
     }
-  }
-
-  async close(): Promise<void> {
-    await this.#admin.disconnect().catch(() => undefined);
   }
 
   async #read(cluster: Cluster, topic: string, partition: number, onRecord: (record: LogRecord) => void, signal: AbortSignal): Promise<void> {

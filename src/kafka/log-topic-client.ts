@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 /** One record of a log partition, as read back. */
 export interface LogRecord {
   offset: bigint;
@@ -19,7 +21,10 @@ export interface LogTopicSpec {
  * client library only, and the log works with whatever the engine supports (OAUTHBEARER on platformatic).
  */
 export interface LogTopicClient {
-  /** Creates the topic and waits for its leaders; rejects when it exists or may not be created. */
+  /**
+   * Creates the topic and waits until its partitions are served (`untilServed`); rejects when it exists or may
+   * not be created.
+   */
   createTopic(spec: LogTopicSpec): Promise<void>;
   /**
    * Hands every record of the partition, in offset order, from its first offset to its end offset as of the
@@ -36,4 +41,29 @@ export function aborted(signal: AbortSignal): Promise<never> {
     if (signal.aborted) reject(signal.reason as Error);
     else signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
   });
+}
+
+/** Longest createTopic waits for a new topic's partitions to be served; past it, the first write or read waits on its own. */
+const SERVED_WAIT_MS = 5000;
+/** Between two asks whether they are: the wait ends within this much of the moment they are. */
+const SERVED_POLL_MS = 20;
+
+/**
+ * Waits until `ask` succeeds (at most SERVED_WAIT_MS): one attempt, without retries of its own, at every
+ * partition's end offset from its leader. CreateTopics answers before a new topic's partitions are served, and
+ * Metadata names their leaders before that too: the broker publishes the new metadata before its replica
+ * manager has made the partitions, and a ListOffsets, Fetch or Produce in between gets NOT_LEADER_OR_FOLLOWER,
+ * which the first read of the log (right after, for the first new group) then waited out with a client retry
+ * (a second on @platformatic/kafka). So the wait asks what a read asks first, until every partition answers.
+ */
+export async function untilServed(ask: () => Promise<unknown>): Promise<void> {
+  const deadline = AbortSignal.timeout(SERVED_WAIT_MS);
+  while (!deadline.aborted) {
+    const served = await ask().then(
+      () => true,
+      () => false,
+    );
+    if (served) return;
+    await sleep(SERVED_POLL_MS, undefined, { signal: deadline }).catch(() => undefined);
+  }
 }

@@ -181,15 +181,29 @@ export class PlatformaticEngine implements KafkaEngine {
     });
   }
 
+  /**
+   * The library counts Kafka's UNKNOWN_TOPIC_OR_PARTITION answer as retriable, and would retry it with the
+   * write budget's backoff (7 s with the defaults) before saying the topic does not exist; here it is an
+   * answer, as on kafkajs. So the first ask makes one attempt, and only a failure of another kind is asked
+   * again with the retries.
+   */
   async partitionCount(topic: string): Promise<number | undefined> {
     try {
-      const metadata = await this.#producer.metadata({ topics: [topic], forceUpdate: true });
-      return metadata.topics.get(topic)?.partitionsCount || undefined;
+      return await this.#partitionCount(topic, 0);
     } catch (err) {
-      // The library turns Kafka's UNKNOWN_TOPIC_OR_PARTITION answer to a metadata request into this one.
-      if (err instanceof UserError && err.message.startsWith('Unknown topic ')) return undefined;
+      if (isUnknownTopic(err)) return undefined;
+    }
+    try {
+      return await this.#partitionCount(topic, this.#budget.retries);
+    } catch (err) {
+      if (isUnknownTopic(err)) return undefined;
       throw err;
     }
+  }
+
+  async #partitionCount(topic: string, retries: number): Promise<number | undefined> {
+    const metadata = await this.#producer.metadata({ topics: [topic], forceUpdate: true, retries });
+    return metadata.topics.get(topic)?.partitionsCount || undefined;
   }
 
   /** One attempt, no retries: readiness asks again soon enough, and must say "no" while it still matters. */
@@ -338,3 +352,6 @@ const hasStaleMetadata = (error: unknown): boolean => {
   };
   return visit(error, 0);
 };
+
+/** The library turns Kafka's UNKNOWN_TOPIC_OR_PARTITION answer to a metadata request into this one. */
+const isUnknownTopic = (err: unknown): boolean => err instanceof UserError && err.message.startsWith('Unknown topic ');

@@ -1,16 +1,13 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Admin, Consumer } from '@platformatic/kafka';
 import type { KafkaConnection } from './kafka-connection.ts';
 import { platformaticSecurity } from './kafka-security.ts';
-import { aborted, type LogRecord, type LogTopicClient, type LogTopicSpec } from './log-topic-client.ts';
+import { aborted, untilServed, type LogRecord, type LogTopicClient, type LogTopicSpec } from './log-topic-client.ts';
 
 /** ListOffsets' special timestamps. */
 const EARLIEST = -2n;
 const LATEST = -1n;
 /** Bytes one Fetch answers at most: a route record is about 100 bytes. */
 const FETCH_MAX_BYTES = 4 * 1024 * 1024;
-const LEADER_WAIT_ATTEMPTS = 25;
-const LEADER_WAIT_MS = 200;
 
 /**
  * The route log's client on @platformatic/kafka. Reads use the Consumer's plain Fetch on the partition's leader
@@ -37,12 +34,7 @@ export class PlatformaticLogTopicClient implements LogTopicClient {
       replicas: replicationFactor ?? -1,
       configs: Object.entries(config).map(([name, value]) => ({ name, value })),
     });
-    // CreateTopics answers before the partitions have leaders; the first write or read would wait on them anyway.
-    for (let attempt = 1; attempt <= LEADER_WAIT_ATTEMPTS; attempt++) {
-      const metadata = await this.#admin.metadata({ topics: [topic], forceUpdate: true }).catch(() => undefined);
-      if (metadata?.topics.get(topic)?.partitions.every((p) => p.leader >= 0)) return;
-      await sleep(LEADER_WAIT_MS);
-    }
+    await this.#untilServed(topic, partitions);
   }
 
   async readPartition(topic: string, partition: number, onRecord: (record: LogRecord) => void, signal: AbortSignal): Promise<void> {
@@ -65,6 +57,22 @@ export class PlatformaticLogTopicClient implements LogTopicClient {
 
   async close(): Promise<void> {
     await this.#admin?.close().catch(() => undefined);
+  }
+
+  /** `untilServed`, on an admin of its own that never retries: its retries would wait a second each. */
+  async #untilServed(topic: string, partitions: number): Promise<void> {
+    const probe = new Admin({
+      clientId: this.#connection.clientId,
+      bootstrapBrokers: this.#connection.brokers,
+      ...platformaticSecurity(this.#connection.security),
+      retries: 0,
+    });
+    const asked = [{ name: topic, partitions: Array.from({ length: partitions }, (_, partitionIndex) => ({ partitionIndex, timestamp: LATEST })) }];
+    try {
+      await untilServed(() => probe.listOffsets({ topics: asked }));
+    } finally {
+      await probe.close().catch(() => undefined);
+    }
   }
 
   async #read(consumer: Consumer, topic: string, partition: number, onRecord: (record: LogRecord) => void, signal: AbortSignal): Promise<void> {

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { Admin as PlatformaticAdmin } from '@platformatic/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafkaEngine, createLogTopicClient } from '../../src/kafka/create-engine.ts';
+import { platformaticSecurity } from '../../src/kafka/kafka-security.ts';
 import { SidecarError } from '../../src/errors/sidecar-error.ts';
-import { KafkaRouteLog } from '../../src/kafka/kafka-route-log.ts';
+import { KafkaRouteLog, ROUTE_LOG_PARTITIONS } from '../../src/kafka/kafka-route-log.ts';
 import type { KafkaEngine } from '../../src/kafka/kafka-engine.ts';
 import { PartitionWriter } from '../../src/writer/partition-writer.ts';
 import { createLogger } from '../../src/logging/logger.ts';
@@ -73,6 +75,28 @@ describe(`the route log in Kafka (${testKafkaClient()} engine)`, () => {
     expect(await fleet.read('payments')).toEqual({ routes: new Map([['g1', 5]]), buckets: 64 });
     expect(await other.read('orders')).toEqual({ routes: new Map([['g9', 4]]), buckets: 64 });
     expect(await fleet.read('never-used')).toEqual({ routes: new Map(), buckets: undefined });
+  });
+
+  it('creates its topic served: right after, every partition answers its leader at the first ask', async () => {
+    // Metadata names a new partition's leader before the broker serves it (NOT_LEADER_OR_FOLLOWER in between), and
+    // the first new group reads the log right after creating it: waiting only for leaders made it wait a retry.
+    const topic = `routes-new-${randomUUID().slice(0, 8)}`;
+    const connection = testConnection('route-log-test');
+    const client = await createLogTopicClient(testKafkaClient(), connection, log);
+    const probe = new PlatformaticAdmin({
+      clientId: 'route-log-probe',
+      bootstrapBrokers: connection.brokers,
+      ...platformaticSecurity(connection.security),
+      retries: 0,
+    });
+    try {
+      await client.createTopic({ topic, partitions: ROUTE_LOG_PARTITIONS, replicationFactor: undefined, config: {} });
+      const partitions = Array.from({ length: ROUTE_LOG_PARTITIONS }, (_, partitionIndex) => ({ partitionIndex, timestamp: -1n }));
+      const [listed] = await probe.listOffsets({ topics: [{ name: topic, partitions }] });
+      expect(listed?.partitions.map((p) => p.offset)).toEqual(partitions.map(() => 0n));
+    } finally {
+      await Promise.all([probe.close(), client.close()]);
+    }
   });
 
   it('a read that cannot reach the end within its deadline fails at the deadline with a retriable ROUTE_LOG_UNAVAILABLE; a later read gets everything', async () => {
