@@ -74,7 +74,6 @@ export async function writePartitions(
     }),
   );
 
-  const byPartition = (a: { partition: number }, b: { partition: number }): number => a.partition - b.partition;
   return {
     topic,
     partition_responses: partition_responses.sort(byPartition),
@@ -85,6 +84,9 @@ export async function writePartitions(
     results,
   };
 }
+
+/** Module-level: a named closure per request costs a defineProperty in the bundle (esbuild's keepNames). */
+const byPartition = (a: { partition: number }, b: { partition: number }): number => a.partition - b.partition;
 
 /**
  * The records with `headers` added, counted in their size; a record that carries a traceparent of its own
