@@ -15,6 +15,7 @@ import type { HealthChecker } from './health.ts';
 import { countRequests, drainGate, requestId, type HttpMetrics } from './request-chain.ts';
 import { errorResponder, type ErrorResponder } from './error-response.ts';
 import { produceListener, type ProduceListener, type ProduceRoute } from './produce-routes.ts';
+import { produceJsonBody } from './produce-body.ts';
 
 /** What the HTTP layer records and exposes (SidecarMetrics fits it). */
 export interface AppMetrics extends HttpMetrics {
@@ -138,11 +139,7 @@ export function createApp(deps: AppDeps): ProduceListener<express.Express> {
     {
       produce,
       before: (route: ProduceRoute) => [...firstSteps(deps, () => route), apiToken],
-      body: [
-        requireJson,
-        inflightBodyGate(deps.maxInflightBodyBytes, deps.maxBodyBytes, deps.acceptEncodedBodies, log),
-        express.json({ limit: deps.maxBodyBytes, strict: false }),
-      ],
+      body: [requireJson, inflightBodyGate(deps.maxInflightBodyBytes, deps.maxBodyBytes, deps.acceptEncodedBodies, log), produceJsonBody(deps.maxBodyBytes)],
       onError: respond,
     },
     app,
