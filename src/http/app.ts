@@ -13,8 +13,9 @@ import { inflightBodyGate } from './inflight-bodies.ts';
 import { addConsoleRoutes } from './console.ts';
 import type { HealthChecker } from './health.ts';
 import { countRequests, drainGate, requestId, type HttpMetrics } from './request-chain.ts';
-import { errorResponder } from './error-response.ts';
+import { errorResponder, type ErrorResponder } from './error-response.ts';
 import { produceListener, type ProduceListener, type ProduceRoute } from './produce-routes.ts';
+import { produceJsonBody } from './produce-body.ts';
 
 /** What the HTTP layer records and exposes (SidecarMetrics fits it). */
 export interface AppMetrics extends HttpMetrics {
@@ -88,13 +89,12 @@ function addOpsRoutes(app: express.Express, { health, metrics, consume }: OpsApp
   });
 }
 
-/** The 404 for other routes and the error handler, last on every listener. */
-function addErrorHandling(app: express.Express, { log, maxBodyBytes }: OpsAppDeps): void {
+/** The 404 for other routes and the error handler (`respond`), last on every listener. */
+function addErrorHandling(app: express.Express, respond: ErrorResponder): void {
   app.use((req, _res, next) => {
     next(new SidecarError('NOT_FOUND', `no route for ${req.method} ${req.path}`));
   });
 
-  const respond = errorResponder(log, maxBodyBytes);
   const onError: ErrorRequestHandler = (raw, req, res, _next) => respond(raw, req, res);
   app.use(onError);
 }
@@ -103,7 +103,7 @@ function addErrorHandling(app: express.Express, { log, maxBodyBytes }: OpsAppDep
 export function createOpsApp(deps: OpsAppDeps): express.Express {
   const app = baseApp(deps);
   addOpsRoutes(app, deps, true);
-  addErrorHandling(app, deps);
+  addErrorHandling(app, errorResponder(deps.log, deps.maxBodyBytes));
   return app;
 }
 
@@ -133,17 +133,14 @@ export function createApp(deps: AppDeps): ProduceListener<express.Express> {
   app.use('/admin/v1', createAdminRouter(deps.admin));
   if (deps.console) addConsoleRoutes(app);
 
-  addErrorHandling(app, deps);
+  const respond = errorResponder(log, deps.maxBodyBytes);
+  addErrorHandling(app, respond);
   return produceListener(
     {
       produce,
       before: (route: ProduceRoute) => [...firstSteps(deps, () => route), apiToken],
-      body: [
-        requireJson,
-        inflightBodyGate(deps.maxInflightBodyBytes, deps.maxBodyBytes, deps.acceptEncodedBodies, log),
-        express.json({ limit: deps.maxBodyBytes, strict: false }),
-      ],
-      onError: errorResponder(log, deps.maxBodyBytes),
+      body: [requireJson, inflightBodyGate(deps.maxInflightBodyBytes, deps.maxBodyBytes, deps.acceptEncodedBodies, log), produceJsonBody(deps.maxBodyBytes)],
+      onError: respond,
     },
     app,
   );

@@ -13,7 +13,7 @@ export function produceStatus(response: ProduceResponse): number {
   return retriable ? 503 : 422;
 }
 
-export const callersTrace = (req: IncomingMessage): TraceHeaders => traceHeadersOf((name) => headerOf(req, name));
+const callersTrace = (req: IncomingMessage): TraceHeaders => traceHeadersOf((name) => headerOf(req, name));
 
 /**
  * The span of one produce request: it continues the caller's traceparent, covers reading the body, and ends

@@ -11,23 +11,44 @@ import { inRequest } from '../logging/request-context.ts';
 export type Next = (err?: unknown) => void;
 export type Middleware = (req: IncomingMessage, res: ServerResponse, next: Next) => void;
 
-/** Runs `chain` in order; an error (passed to next, or thrown) goes to `onError` and ends it, as in express. */
+/**
+ * Runs `chain` in order; an error (passed to next, or thrown) goes to `onError` and ends it, as in express.
+ * `next` is a bound method rather than a closure: the bundle (esbuild's keepNames) wraps every named closure
+ * in a defineProperty call, a cost per request here.
+ */
 export function runChain(chain: readonly Middleware[], req: IncomingMessage, res: ServerResponse, onError: (err: unknown) => void): void {
-  let index = 0;
-  const next: Next = (err) => {
+  new ChainRun(chain, req, res, onError).next();
+}
+
+class ChainRun {
+  readonly #chain: readonly Middleware[];
+  readonly #req: IncomingMessage;
+  readonly #res: ServerResponse;
+  readonly #onError: (err: unknown) => void;
+  #index = 0;
+  readonly next: Next;
+
+  constructor(chain: readonly Middleware[], req: IncomingMessage, res: ServerResponse, onError: (err: unknown) => void) {
+    this.#chain = chain;
+    this.#req = req;
+    this.#res = res;
+    this.#onError = onError;
+    this.next = this.#step.bind(this);
+  }
+
+  #step(err?: unknown): void {
     if (err !== undefined) {
-      onError(err);
+      this.#onError(err);
       return;
     }
-    const middleware = chain[index++];
+    const middleware = this.#chain[this.#index++];
     if (middleware === undefined) return;
     try {
-      middleware(req, res, next);
+      middleware(this.#req, this.#res, this.next);
     } catch (thrown) {
-      onError(thrown);
+      this.#onError(thrown);
     }
-  };
-  next();
+  }
 }
 
 /** The path of the request without its query, as express's `req.path` reads it (absolute-form URLs included). */

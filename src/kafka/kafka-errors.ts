@@ -25,6 +25,47 @@ export interface ProducedOffset {
 const PARTITION_ANSWER = /^\/responses\/(\d+)\/partition_responses\/(\d+)$/;
 
 /**
+ * What a send's offsets and errors say of its partitions, by `key`. Module-level functions over this rather
+ * than closures: this runs per Kafka request, and the bundle (esbuild's keepNames) wraps each named closure
+ * in a defineProperty call.
+ */
+interface Findings {
+  written: Map<string, bigint>;
+  ownErrors: Map<string, unknown>;
+  /** Some Produce answer came back (a partition without one of its own is then not refused by another's error). */
+  answered: boolean;
+}
+
+const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+
+function addOffsets(found: Findings, list: unknown): void {
+  if (!Array.isArray(list)) return;
+  for (const o of list as ProducedOffset[]) if (typeof o.offset === 'bigint') found.written.set(key(o.topic, o.partition), o.offset);
+}
+
+function visit(found: Findings, e: unknown, depth: number): void {
+  if (typeof e !== 'object' || e === null || depth > 8) return;
+  const shape = e as { produced?: { offsets?: unknown }; response?: { responses?: unknown }; errors?: unknown; cause?: unknown };
+  addOffsets(found, shape.produced?.offsets);
+  const responses = shape.response?.responses;
+  if (Array.isArray(responses) && Array.isArray(shape.errors)) {
+    found.answered = true;
+    const topics = responses as { name: string; partitionResponses: { index: number; errorCode: number; baseOffset: bigint }[] }[];
+    for (const { name, partitionResponses } of topics) {
+      for (const answer of partitionResponses) if (answer.errorCode === 0) found.written.set(key(name, answer.index), answer.baseOffset);
+    }
+    for (const inner of shape.errors as { path?: unknown }[]) {
+      const at = typeof inner.path === 'string' ? PARTITION_ANSWER.exec(inner.path) : null;
+      const topic = at ? topics[Number(at[1])] : undefined;
+      const answer = at ? topic?.partitionResponses[Number(at[2])] : undefined;
+      if (topic && answer) found.ownErrors.set(key(topic.name, answer.index), inner);
+    }
+  }
+  if (Array.isArray(shape.errors)) for (const inner of shape.errors) visit(found, inner, depth + 1);
+  visit(found, shape.cause, depth + 1);
+}
+
+/**
  * One outcome per batch of a shared Produce request, from what @platformatic/kafka reports: the offsets of a
  * successful send, or, in a failed one, every Produce answer its attempts kept (a ResponseError carries the
  * whole answer, each partition with its own error code) and the offsets of the other brokers' requests
@@ -34,37 +75,10 @@ const PARTITION_ANSWER = /^\/responses\/(\d+)\/partition_responses\/(\d+)$/;
  * never takes another partition's refusal for its own.
  */
 export function partitionOutcomes(batches: readonly PartitionBatch[], offsets: readonly ProducedOffset[], err: unknown): BatchOutcome[] {
-  const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
-  const written = new Map<string, bigint>();
-  const ownErrors = new Map<string, unknown>();
-  let answered = false;
-  const addOffsets = (list: unknown): void => {
-    if (!Array.isArray(list)) return;
-    for (const o of list as ProducedOffset[]) if (typeof o.offset === 'bigint') written.set(key(o.topic, o.partition), o.offset);
-  };
-  addOffsets(offsets);
-  const visit = (e: unknown, depth: number): void => {
-    if (typeof e !== 'object' || e === null || depth > 8) return;
-    const shape = e as { produced?: { offsets?: unknown }; response?: { responses?: unknown }; errors?: unknown; cause?: unknown };
-    addOffsets(shape.produced?.offsets);
-    const responses = shape.response?.responses;
-    if (Array.isArray(responses) && Array.isArray(shape.errors)) {
-      answered = true;
-      const topics = responses as { name: string; partitionResponses: { index: number; errorCode: number; baseOffset: bigint }[] }[];
-      for (const { name, partitionResponses } of topics) {
-        for (const answer of partitionResponses) if (answer.errorCode === 0) written.set(key(name, answer.index), answer.baseOffset);
-      }
-      for (const inner of shape.errors as { path?: unknown }[]) {
-        const at = typeof inner.path === 'string' ? PARTITION_ANSWER.exec(inner.path) : null;
-        const topic = at ? topics[Number(at[1])] : undefined;
-        const answer = at ? topic?.partitionResponses[Number(at[2])] : undefined;
-        if (topic && answer) ownErrors.set(key(topic.name, answer.index), inner);
-      }
-    }
-    if (Array.isArray(shape.errors)) for (const inner of shape.errors) visit(inner, depth + 1);
-    visit(shape.cause, depth + 1);
-  };
-  if (err !== undefined) visit(err, 0);
+  const found: Findings = { written: new Map(), ownErrors: new Map(), answered: false };
+  addOffsets(found, offsets);
+  if (err !== undefined) visit(found, err, 0);
+  const { written, ownErrors, answered } = found;
 
   return batches.map(({ topic, partition }): BatchOutcome => {
     const offset = written.get(key(topic, partition));

@@ -1,6 +1,6 @@
-import type { OutgoingRecord, PartitionWriter, ProduceMode } from '../writer/partition-writer.ts';
+import type { OutgoingRecord, PartitionWriteResult, PartitionWriter, ProduceMode } from '../writer/partition-writer.ts';
 import type { MessageResult, PartitionError, PartitionResponse, ProduceResponse } from '../protocol/produce.ts';
-import { inSpan, outgoingTraceHeaders, type TraceHeaders } from '../tracing/tracing.ts';
+import { inSpan, outgoingTraceHeaders, tracingOn, type SpanNotes, type TraceHeaders } from '../tracing/tracing.ts';
 
 /**
  * Writes each partition's share of a request in parallel (request order kept within each partition) and
@@ -37,22 +37,12 @@ export async function writePartitions(
   await Promise.all(
     partitions.map(async (partition) => {
       const indices = indicesOf[partition]!;
-      const attributes = {
-        'messaging.system': 'kafka',
-        'messaging.operation.type': 'send',
-        'messaging.destination.name': topic,
-        'messaging.destination.partition.id': String(partition),
-        'messaging.batch.message_count': indices.length,
-      };
-      const outcome = await inSpan(`send ${topic}`, { kind: 'producer', attributes }, async (span) => {
-        const traced = withTraceHeaders(
-          indices.map((i) => records[i]!),
-          outgoingTraceHeaders(trace),
-        );
-        const written = await writer.write(topic, partition, traced, mode);
-        if (written.error) span.fail(written.error.message);
-        return written;
-      });
+      // Tracing off, no span options are built and no span wrapper awaited: this runs per partition of every request.
+      const outcome = tracingOn()
+        ? await inSpan(`send ${topic}`, { kind: 'producer', attributes: sendAttributes(topic, partition, indices.length) }, (span) =>
+            writeBatch(writer, topic, partition, records, indices, mode, trace, span),
+          )
+        : await writeBatch(writer, topic, partition, records, indices, mode, trace, undefined);
       outcome.offsets.forEach((offset, n) => {
         results[indices[n]!] = { partition, offset };
       });
@@ -74,7 +64,6 @@ export async function writePartitions(
     }),
   );
 
-  const byPartition = (a: { partition: number }, b: { partition: number }): number => a.partition - b.partition;
   return {
     topic,
     partition_responses: partition_responses.sort(byPartition),
@@ -85,6 +74,37 @@ export async function writePartitions(
     results,
   };
 }
+
+const sendAttributes = (topic: string, partition: number, messages: number) => ({
+  'messaging.system': 'kafka',
+  'messaging.operation.type': 'send',
+  'messaging.destination.name': topic,
+  'messaging.destination.partition.id': String(partition),
+  'messaging.batch.message_count': messages,
+});
+
+/** One partition's share, with the trace headers of the active span (or `trace` as given, tracing off). */
+async function writeBatch(
+  writer: PartitionWriter,
+  topic: string,
+  partition: number,
+  records: readonly OutgoingRecord[],
+  indices: readonly number[],
+  mode: ProduceMode,
+  trace: TraceHeaders,
+  span: SpanNotes | undefined,
+): Promise<PartitionWriteResult> {
+  const traced = withTraceHeaders(
+    indices.map((i) => records[i]!),
+    outgoingTraceHeaders(trace),
+  );
+  const written = await writer.write(topic, partition, traced, mode);
+  if (written.error) span?.fail(written.error.message);
+  return written;
+}
+
+/** Module-level: a named closure per request costs a defineProperty in the bundle (esbuild's keepNames). */
+const byPartition = (a: { partition: number }, b: { partition: number }): number => a.partition - b.partition;
 
 /**
  * The records with `headers` added, counted in their size; a record that carries a traceparent of its own

@@ -34,9 +34,16 @@ interface WriteState {
 interface PartitionQueue {
   topic: string;
   partition: number;
+  /** The label sets of its metrics, built once rather than per batch (prom-client only reads them). */
+  labels: QueueLabels;
   pending: Chunk[];
   /** Its batch is in a request now: nothing else of this partition is sent until that one settles. */
   inFlight: boolean;
+}
+
+interface QueueLabels {
+  topic: { topic: string };
+  produced: Record<ProduceMode, { topic: string; mode: ProduceMode }>;
 }
 
 /** One partition's batch inside a request. */
@@ -44,7 +51,6 @@ interface Taken {
   queue: PartitionQueue;
   chunks: Chunk[];
   messages: EngineMessage[];
-  stopTimer: () => number;
 }
 
 export interface BatchLimits {
@@ -60,7 +66,7 @@ export interface BatchLimits {
 
 /** The instruments the writer records (prom-client's Histogram and Counter fit them). */
 export interface WriterMetrics {
-  kafkaWriteDuration: { startTimer(labels: { topic: string }): () => number };
+  kafkaWriteDuration: { observe(labels: { topic: string }, seconds: number): void };
   kafkaBatchMessages: { observe(messages: number): void };
   kafkaProduceRequests: { inc(value?: number): void };
   messagesProduced: { inc(labels: { topic: string; mode: ProduceMode }, value?: number): void };
@@ -143,7 +149,8 @@ export class PartitionWriter {
     const id = `${topic}\u0000${partition}`;
     let queue = this.#queues.get(id);
     if (!queue) {
-      queue = { topic, partition, pending: [], inFlight: false };
+      const labels = { topic: { topic }, produced: { ordered: { topic, mode: 'ordered' as const }, plain: { topic, mode: 'plain' as const } } };
+      queue = { topic, partition, labels, pending: [], inFlight: false };
       this.#queues.set(id, queue);
     }
     return queue;
@@ -223,13 +230,16 @@ export class PartitionWriter {
       this.#ready.delete(queue);
       const messages: EngineMessage[] = [];
       for (const chunk of chunks) for (const record of chunk.records) messages.push(record.message);
-      taken.push({ queue, chunks, messages, stopTimer: this.#metrics.kafkaWriteDuration.startTimer({ topic: queue.topic }) });
+      taken.push({ queue, chunks, messages });
     }
+    // One clock read per request, not a timer per partition: its batches start and settle together.
+    const sentAt = this.#now();
     this.#busyLanes.add(lane);
     this.#metrics.kafkaProduceRequests.inc();
     const batches: PartitionBatch[] = taken.map(({ queue, messages }) => ({ topic: queue.topic, partition: queue.partition, messages }));
     void this.#sendSafely(batches).then((outcomes) => {
-      taken.forEach((t, i) => this.#settle(t, outcomes[i]!));
+      const seconds = (this.#now() - sentAt) / 1000;
+      taken.forEach((t, i) => this.#settle(t, outcomes[i]!, seconds));
       this.#busyLanes.delete(lane);
       this.#pump();
     });
@@ -249,8 +259,8 @@ export class PartitionWriter {
     }
   }
 
-  #settle({ queue, chunks, messages, stopTimer }: Taken, outcome: BatchOutcome): void {
-    stopTimer();
+  #settle({ queue, chunks, messages }: Taken, outcome: BatchOutcome, seconds: number): void {
+    this.#metrics.kafkaWriteDuration.observe(queue.labels.topic, seconds);
     queue.inFlight = false;
     if ('baseOffset' in outcome) {
       this.#metrics.kafkaBatchMessages.observe(messages.length);
@@ -283,13 +293,18 @@ export class PartitionWriter {
     const base = Number(baseOffset);
     const exact = Number.isSafeInteger(base + messages);
     let n = 0;
+    // Counted once per mode per batch rather than per chunk (most batches are of one mode).
+    let ordered = 0;
     for (const chunk of batch) {
       this.#queuedBytes -= chunk.bytes;
       const { write } = chunk;
       for (let i = 0; i < chunk.records.length; i++, n++) write.offsets.push(exact ? String(base + n) : String(baseOffset + BigInt(n)));
-      this.#metrics.messagesProduced.inc({ topic: queue.topic, mode: write.mode }, chunk.records.length);
+      if (write.mode === 'ordered') ordered += chunk.records.length;
       if (--write.remainingChunks === 0) write.settle({ offsets: write.offsets });
     }
+    const { produced } = queue.labels;
+    if (ordered > 0) this.#metrics.messagesProduced.inc(produced.ordered, ordered);
+    if (n > ordered) this.#metrics.messagesProduced.inc(produced.plain, n - ordered);
   }
 
   /**

@@ -56,7 +56,7 @@ function setup() {
   const sent: string[][] = [];
   let offset = 0n;
   const writerMetrics: WriterMetrics = {
-    kafkaWriteDuration: { startTimer: () => () => 0 },
+    kafkaWriteDuration: { observe: () => undefined },
     kafkaBatchMessages: { observe: () => undefined },
     kafkaProduceRequests: { inc: () => undefined },
     messagesProduced: counter(),
@@ -77,7 +77,7 @@ function setup() {
     writerMetrics,
   );
   const metrics = {
-    routingDuration: { startTimer: () => () => 0 },
+    routingDuration: { observe: () => undefined },
     routingFailures: counter(),
     dedupUnavailable: counter(),
     deduplicated: counter(),
