@@ -39,7 +39,8 @@ interface PartitionData {
   /** The first record's timestamp, which the others' deltas are taken from, and the latest one. */
   first: number;
   max: number;
-  /** Where this partition's records start in `recordSizes` and `recordStamps`. */
+  /** The request's measurements, and where this partition's records start in them. */
+  scratch: Scratch;
   sizesFrom: number;
   /** The encoded records' size (uncompressed batches). */
   recordsBytes: number;
@@ -61,12 +62,24 @@ const CRC_FROM = 21;
 const CRC_AT = 17;
 const FIRST_FLEXIBLE_VERSION = 9;
 
+/** Each record's body size and timestamp in the request being encoded, measured before it is written. */
+interface Scratch {
+  sizes: Int32Array;
+  stamps: Float64Array;
+}
+const scratchOf = (records: number): Scratch => ({ sizes: new Int32Array(records), stamps: new Float64Array(records) });
 /**
- * Each record's body size and timestamp in the request being encoded, measured before it is written. Encoding
- * is synchronous, so one scratch pair serves every call.
+ * Encoding is synchronous, so one scratch serves every request up to this many records (192 KiB); a larger
+ * request (many partitions' full batches for one broker) gets its own, so none is held on to.
  */
-let recordSizes = new Int32Array(1024);
-let recordStamps = new Float64Array(1024);
+const SHARED_SCRATCH_RECORDS = 16_384;
+let shared = scratchOf(1024);
+function scratchFor(records: number): Scratch {
+  if (records <= shared.sizes.length) return shared;
+  if (records > SHARED_SCRATCH_RECORDS) return scratchOf(records);
+  shared = scratchOf(Math.min(SHARED_SCRATCH_RECORDS, records * 2));
+  return shared;
+}
 
 const zigZag32 = (n: number): number => ((n << 1) ^ (n >> 31)) >>> 0;
 /** 64-bit zig-zag in float arithmetic: exact for timestamp deltas (far below 2^52). */
@@ -125,7 +138,7 @@ function recordBodySize(m: MessageRecord, offsetDelta: number, timestampDelta: n
  * same request sends the same bytes.
  */
 function measureRecords(p: PartitionData, now: number, nowStamp: bigint): void {
-  const { messages, sizesFrom } = p;
+  const { messages, sizesFrom, scratch } = p;
   let total = 0;
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i]!;
@@ -135,20 +148,20 @@ function measureRecords(p: PartitionData, now: number, nowStamp: bigint): void {
     if (i === 0) p.first = p.max = stamp;
     else if (stamp > p.max) p.max = stamp;
     const body = recordBodySize(m, i, stamp - p.first);
-    recordSizes[sizesFrom + i] = body;
-    recordStamps[sizesFrom + i] = stamp;
+    scratch.sizes[sizesFrom + i] = body;
+    scratch.stamps[sizesFrom + i] = stamp;
     total += unsignedVarIntSize(zigZag32(body)) + body;
   }
   p.recordsBytes = total;
 }
 
 function writeRecords(buf: Buffer, at: number, p: PartitionData): number {
-  const { messages, first, sizesFrom } = p;
+  const { messages, first, sizesFrom, scratch } = p;
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i]!;
-    at = writeUnsignedVarInt(buf, at, zigZag32(recordSizes[sizesFrom + i]!));
+    at = writeUnsignedVarInt(buf, at, zigZag32(scratch.sizes[sizesFrom + i]!));
     buf[at++] = 0; // attributes: unused in v2 records
-    at = writeUnsignedVarInt(buf, at, zigZag64(recordStamps[sizesFrom + i]! - first));
+    at = writeUnsignedVarInt(buf, at, zigZag64(scratch.stamps[sizesFrom + i]! - first));
     at = writeUnsignedVarInt(buf, at, zigZag32(i));
     at = writeBytes(buf, at, m.key);
     at = writeBytes(buf, at, m.value);
@@ -201,6 +214,7 @@ const sealBatch = (buf: Buffer, start: number, end: number): void => {
 /** Groups by topic, then partition (each keeps its records in the order given), and measures the records. */
 function groupTopics(topicData: readonly MessageRecord[], now: number): TopicData[] {
   const topics = new Map<string, Map<number, PartitionData>>();
+  const scratch = scratchFor(topicData.length);
   let p: PartitionData | undefined;
   for (const m of topicData) {
     const index = m.partition ?? 0;
@@ -209,13 +223,9 @@ function groupTopics(topicData: readonly MessageRecord[], now: number): TopicDat
       let partitions = topics.get(m.topic);
       if (!partitions) topics.set(m.topic, (partitions = new Map()));
       p = partitions.get(index);
-      if (!p) partitions.set(index, (p = { index, messages: [], first: 0, max: 0, sizesFrom: 0, recordsBytes: 0 }));
+      if (!p) partitions.set(index, (p = { index, messages: [], first: 0, max: 0, scratch, sizesFrom: 0, recordsBytes: 0 }));
     }
     p.messages.push(m);
-  }
-  if (recordSizes.length < topicData.length) {
-    recordSizes = new Int32Array(topicData.length * 2);
-    recordStamps = new Float64Array(topicData.length * 2);
   }
   const nowStamp = BigInt(now);
   let sizesFrom = 0;

@@ -127,6 +127,20 @@ describe('Produce request encoding', () => {
     expect(seven.records[0]!.headers.map(([k, v]) => [k?.toString(), v?.toString()])).toEqual([['message-group', 'g-1']]);
   });
 
+  it('encodes a request larger than the shared scratch as the library does, and a small one after it', async () => {
+    const many = (): MessageRecord[] =>
+      Array.from({ length: 20_000 }, (_, i) => ({
+        topic: 'bulk',
+        partition: i % 7,
+        value: Buffer.from(`v${i}`),
+        headers: headers([['message-group', `g${i % 50}`]]),
+      }));
+    for (const build of [many, messages]) {
+      const expected = await bytes(produceV11.createRequest(-1, 100, build(), options('none')));
+      expect((await bytes(encodeProduceRequest(11, -1, 100, build(), options('none')))).equals(expected)).toBe(true);
+    }
+  });
+
   it('offers an API for each version the library speaks and none for others', () => {
     for (const library of LIBRARY) {
       expect(produceApiFor(library.api.version)?.version).toBe(library.api.version);
