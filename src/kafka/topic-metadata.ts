@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SidecarError } from '../errors/sidecar-error.ts';
 import { fromKafkaError } from './kafka-errors.ts';
 
@@ -18,6 +19,13 @@ const UNKNOWN_TOPIC_MEMORY_MS = 2000;
 /** Known topics are few; beyond this many entries, remembered unknown topics are dropped. */
 const MAX_ENTRIES = 10_000;
 const FRESH_ENOUGH_MS = 1000;
+/**
+ * A topic just created reaches each broker's metadata at that broker's own pace (KRaft brokers apply the
+ * metadata log independently), so one broker may still call it unknown. Kafka's own producer waits for an
+ * unknown topic's metadata (max.block.ms); here "does not exist" is believed once Kafka has said so again
+ * after each of these pauses (1 s in all), and only then answered 404.
+ */
+const UNKNOWN_TOPIC_RECHECKS_MS = [200, 300, 500];
 
 /**
  * Partition counts from Kafka metadata. A known topic is served from memory and refreshed in the background
@@ -84,7 +92,13 @@ export class TopicMetadata {
 
   async #fetch(topic: string): Promise<Entry> {
     try {
-      return { partitions: await this.#read(topic), fetchedAt: Date.now() };
+      let partitions = await this.#read(topic);
+      for (const pause of UNKNOWN_TOPIC_RECHECKS_MS) {
+        if (partitions !== undefined) break;
+        await sleep(pause);
+        partitions = await this.#read(topic);
+      }
+      return { partitions, fetchedAt: Date.now() };
     } catch (err) {
       const mapped = fromKafkaError(err, `reading metadata of topic "${topic}"`);
       throw new SidecarError('KAFKA_UNAVAILABLE', mapped.message, { cause: err });
