@@ -1,14 +1,4 @@
-import {
-  kGetApi,
-  Producer,
-  UserError,
-  type API,
-  type Callback,
-  type CallbackWithPromise,
-  type MessageToProduce,
-  type ProduceOptions,
-  type ProducerInfo,
-} from '@platformatic/kafka';
+import { Producer, UserError, type CallbackWithPromise, type MessageToProduce, type ProduceOptions, type ProducerInfo } from '@platformatic/kafka';
 import type { KafkaCompression } from '../config/options.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { BatchOutcome, PartitionBatch } from '../writer/send-port.ts';
@@ -18,7 +8,6 @@ import { platformaticSecurity } from './kafka-security.ts';
 import type { KafkaEngine, ProducerSettings } from './kafka-engine.ts';
 import { fromKafkaError, partitionOutcomes } from './kafka-errors.ts';
 import { retryBudget, type RetryBudget } from '../retry/retry.ts';
-import { produceApiFor } from './platformatic-produce-request.ts';
 
 type Payload = Buffer | string | null;
 type PayloadOptions = ProduceOptions<Payload, Payload, string, string>;
@@ -33,16 +22,8 @@ const OWN_INIT: PayloadOptions = { idempotent: true };
  * did write would then be written twice. Refusing that recovery (it is the only InitProducerId call
  * without options) fails the request instead; its partitions get their own outcomes, and the library's
  * reset after a failed send gives the next request a fresh producer id anyway.
- *
- * It also writes its Produce requests with this repository's encoder (platformatic-produce-request.ts):
- * the same bytes, at a fraction of the library's CPU and garbage.
  */
 class SharedRequestProducer extends Producer<Payload, Payload, string, string> {
-  override [kGetApi]<A extends unknown[], R>(name: string, callback: Callback<API<A, R>>): void {
-    if (name !== 'Produce') return super[kGetApi](name, callback);
-    super[kGetApi]<A, R>(name, (error, api) => callback(error, api && (produceApiFor<A, R>(api.version) ?? api)));
-  }
-
   override initIdempotentProducer(options: PayloadOptions, callback: CallbackWithPromise<ProducerInfo>): void;
   override initIdempotentProducer(options: PayloadOptions): Promise<ProducerInfo>;
   override initIdempotentProducer(options: PayloadOptions, callback?: CallbackWithPromise<ProducerInfo>): void | Promise<ProducerInfo> {
