@@ -1,4 +1,4 @@
-import { Producer, UserError, type CallbackWithPromise, type MessageToProduce, type ProduceOptions, type ProducerInfo } from '@platformatic/kafka';
+import { UserError, type MessageToProduce } from '@platformatic/kafka';
 import type { KafkaCompression } from '../config/options.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { BatchOutcome, PartitionBatch } from '../writer/send-port.ts';
@@ -8,33 +8,9 @@ import { platformaticSecurity } from './kafka-security.ts';
 import type { KafkaEngine, ProducerSettings } from './kafka-engine.ts';
 import { fromKafkaError, partitionOutcomes } from './kafka-errors.ts';
 import { retryBudget, type RetryBudget } from '../retry/retry.ts';
+import { resendWithFirstIdentity } from './platformatic-resend.ts';
+import { OWN_INIT, SharedRequestProducer, type Payload } from './platformatic-producer.ts';
 
-type Payload = Buffer | string | null;
-type PayloadOptions = ProduceOptions<Payload, Payload, string, string>;
-
-/** Marks the engine's own InitProducerId calls, so the producer can tell them from the library's recovery. */
-const OWN_INIT: PayloadOptions = { idempotent: true };
-
-/**
- * The library's idempotent producer, minus one recovery: when a Produce answer says the broker lost the
- * producer's state (UNKNOWN_PRODUCER_ID, OUT_OF_ORDER_SEQUENCE_NUMBER), the library takes a new producer id
- * and sends the *whole* request again. In a request shared by several partitions, the ones the broker
- * did write would then be written twice. Refusing that recovery (it is the only InitProducerId call
- * without options) fails the request instead; its partitions get their own outcomes, and the library's
- * reset after a failed send gives the next request a fresh producer id anyway.
- */
-class SharedRequestProducer extends Producer<Payload, Payload, string, string> {
-  override initIdempotentProducer(options: PayloadOptions, callback: CallbackWithPromise<ProducerInfo>): void;
-  override initIdempotentProducer(options: PayloadOptions): Promise<ProducerInfo>;
-  override initIdempotentProducer(options: PayloadOptions, callback?: CallbackWithPromise<ProducerInfo>): void | Promise<ProducerInfo> {
-    if (callback === undefined) return super.initIdempotentProducer(options);
-    if (Object.keys(options).length === 0) {
-      callback(new Error('the broker lost this producer’s state; not resending a request other partitions may share'));
-      return;
-    }
-    super.initIdempotentProducer(options, callback);
-  }
-}
 type PlatformaticProducer = SharedRequestProducer;
 
 /** How long the producer trusts a topic's cached leaders and partition count (the library's default is 5 s). */
@@ -142,7 +118,8 @@ export class PlatformaticEngine implements KafkaEngine {
           failAll(new WriteDeadlineError(`no answer from Kafka within the write deadline of ${this.#writeTimeoutMs} ms; the batch may or may not be in Kafka`)),
         );
       }, this.#writeTimeoutMs);
-      this.#sendWhenReady(producer, batches).then(
+      // Resends of batches in doubt start no later than one request before the deadline.
+      this.#sendWhenReady(producer, batches, Date.now() + this.#writeTimeoutMs - this.#budget.requestTimeout).then(
         (outcomes) => {
           if (settled) return;
           settled = true;
@@ -202,7 +179,7 @@ export class PlatformaticEngine implements KafkaEngine {
    * Sends the batches in one `send` once the producer id and fresh metadata for their topics are in memory.
    * A batch for a partition the topic still lacks after a fresh read fails on its own, unsent.
    */
-  async #sendWhenReady(producer: PlatformaticProducer, batches: readonly PartitionBatch[]): Promise<BatchOutcome[]> {
+  async #sendWhenReady(producer: PlatformaticProducer, batches: readonly PartitionBatch[], until: number): Promise<BatchOutcome[]> {
     const outcomes = new Array<BatchOutcome | undefined>(batches.length);
     const refreshed = new Set<string>();
     for (;;) {
@@ -229,7 +206,7 @@ export class PlatformaticEngine implements KafkaEngine {
       }
       const toSend = batches.filter((_, i) => outcomes[i] === undefined);
       if (toSend.length > 0) {
-        const sent = await this.#sendNow(producer, toSend);
+        const sent = await this.#sendNow(producer, toSend, until);
         let n = 0;
         batches.forEach((_, i) => (outcomes[i] ??= sent[n++]));
       }
@@ -238,7 +215,7 @@ export class PlatformaticEngine implements KafkaEngine {
   }
 
   /** Producer id and metadata are in memory: from here to the library's sequence snapshot nothing waits. */
-  async #sendNow(producer: PlatformaticProducer, batches: readonly PartitionBatch[]): Promise<BatchOutcome[]> {
+  async #sendNow(producer: PlatformaticProducer, batches: readonly PartitionBatch[], until: number): Promise<BatchOutcome[]> {
     const messages: MessageToProduce<Payload, Payload, string, string>[] = [];
     for (const { topic, partition, messages: batch } of batches) {
       for (const { key, value, headers } of batch) messages.push({ topic, partition, key, value, headers });
@@ -250,8 +227,39 @@ export class PlatformaticEngine implements KafkaEngine {
       const result = await producer.send({ messages, repeatOnStaleMetadata: batches.length === 1 });
       return partitionOutcomes(batches, result.offsets ?? [], undefined);
     } catch (err) {
-      return partitionOutcomes(batches, [], err);
+      return await this.#resendInDoubt(producer, batches, partitionOutcomes(batches, [], err), until);
+    } finally {
+      // What the batches were sent as matters only until their outcomes are known; the records are not kept.
+      for (const { topic, partition } of batches) producer.sent.forget(topic, partition);
     }
+  }
+
+  /**
+   * The batches the library gave up on after an attempt that may have landed (no answer, or one that did not
+   * refuse it for certain) are resent with the producer id
+   * and sequence numbers they were sent with (platformatic-resend.ts), so one that landed is not written twice.
+   */
+  async #resendInDoubt(producer: PlatformaticProducer, batches: readonly PartitionBatch[], outcomes: BatchOutcome[], until: number): Promise<BatchOutcome[]> {
+    const doubts = batches.flatMap((batch, index) => {
+      const outcome = outcomes[index]!;
+      const as = producer.sent.get(batch.topic, batch.partition);
+      return 'error' in outcome && as?.inDoubt ? [{ index, batch, as }] : [];
+    });
+    if (doubts.length === 0) return outcomes;
+    const { initialRetryTime, maxRetryTime, requestTimeout } = this.#budget;
+    const settled = await resendWithFirstIdentity(producer, doubts, {
+      until,
+      requestTimeout,
+      compression: this.#compression,
+      backoffMs: (attempt) => Math.min(maxRetryTime, initialRetryTime * 2 ** (attempt - 1)),
+    });
+    if (settled.size > 0) {
+      this.#log.warn('resent batches the Kafka client gave up on, with their first producer id and sequence numbers: written once', {
+        partitions: describe(doubts.filter((d) => settled.has(d.index)).map((d) => d.batch)),
+        stillFailed: doubts.length - settled.size,
+      });
+    }
+    return outcomes.map((o, i) => settled.get(i) ?? o);
   }
 
   /** Broker trouble shows in the log as kafkajs's own warnings did, without a line per failed batch. */

@@ -1,0 +1,46 @@
+import { kGetApi, Producer, type API, type Callback, type CallbackWithPromise, type ProduceOptions, type ProducerInfo } from '@platformatic/kafka';
+import { SentBatches } from './platformatic-resend.ts';
+
+export type Payload = Buffer | string | null;
+type PayloadOptions = ProduceOptions<Payload, Payload, string, string>;
+
+/** Marks the engine's own InitProducerId calls, so the producer can tell them from the library's recovery. */
+export const OWN_INIT: PayloadOptions = { idempotent: true };
+
+/**
+ * The library's idempotent producer, minus one recovery: when a Produce answer says the broker lost the
+ * producer's state (UNKNOWN_PRODUCER_ID, OUT_OF_ORDER_SEQUENCE_NUMBER), the library takes a new producer id
+ * and sends the *whole* request again. In a request shared by several partitions, the ones the broker
+ * did write would then be written twice. Refusing that recovery (it is the only InitProducerId call
+ * without options) fails the request instead; its partitions get their own outcomes, and the library's
+ * reset after a failed send gives the next request a fresh producer id anyway.
+ *
+ * It also remembers what each partition's batch was last sent as (producer id, epoch, sequence, records), so
+ * the engine can resend a batch whose fate the library could not learn under that same identity.
+ */
+export class SharedRequestProducer extends Producer<Payload, Payload, string, string> {
+  readonly sent = new SentBatches();
+  /** One recording wrapper per library API object (the library looks its Produce API up on every send). */
+  readonly #recordingApis = new WeakMap<object, object>();
+
+  override [kGetApi]<A extends unknown[], R>(name: string, callback: Callback<API<A, R>>): void {
+    if (name !== 'Produce') return super[kGetApi](name, callback);
+    super[kGetApi]<A, R>(name, (error, api) => {
+      if (!api) return callback(error);
+      let recording = this.#recordingApis.get(api) as API<A, R> | undefined;
+      if (!recording) this.#recordingApis.set(api, (recording = this.sent.recording(api)));
+      callback(error, recording);
+    });
+  }
+
+  override initIdempotentProducer(options: PayloadOptions, callback: CallbackWithPromise<ProducerInfo>): void;
+  override initIdempotentProducer(options: PayloadOptions): Promise<ProducerInfo>;
+  override initIdempotentProducer(options: PayloadOptions, callback?: CallbackWithPromise<ProducerInfo>): void | Promise<ProducerInfo> {
+    if (callback === undefined) return super.initIdempotentProducer(options);
+    if (Object.keys(options).length === 0) {
+      callback(new Error('the broker lost this producer’s state; not resending a request other partitions may share'));
+      return;
+    }
+    super.initIdempotentProducer(options, callback);
+  }
+}

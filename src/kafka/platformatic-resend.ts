@@ -1,0 +1,228 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  kGetApi,
+  kGetConnection,
+  NumericMap,
+  type API,
+  type APIWithCallback,
+  type Broker,
+  type Connection,
+  type CreateRecordsBatchOptions,
+  type MessageRecord,
+  type Producer,
+  type produceV11,
+} from '@platformatic/kafka';
+import type { KafkaCompression } from '../config/options.ts';
+import { kafkaErrorType, REJECTED } from '../protocol/kafka-refusals.ts';
+import type { BatchOutcome, PartitionBatch } from '../writer/send-port.ts';
+import { partitionOutcomes } from './kafka-errors.ts';
+
+type ProduceResponse = produceV11.ProduceResponse;
+type ProduceArgs = [acks: number | undefined, timeout: number | undefined, topicData: MessageRecord[], options?: Partial<CreateRecordsBatchOptions>];
+type ProduceApi = API<ProduceArgs, boolean | ProduceResponse>;
+
+/** The identity a broker deduplicates a batch by, and the records it was sent with (timestamps included). */
+interface SentAs {
+  producerId: bigint;
+  producerEpoch: number;
+  sequence: number;
+  records: MessageRecord[];
+  /** Some attempt got no answer that refused it for certain: it may be in Kafka. */
+  inDoubt: boolean;
+}
+
+/** Produce answers for a partition that say the broker did not append its batch. */
+const NOT_APPENDED = new Set([
+  'NOT_LEADER_OR_FOLLOWER',
+  'NOT_ENOUGH_REPLICAS',
+  'UNKNOWN_TOPIC_OR_PARTITION',
+  'UNKNOWN_PRODUCER_ID',
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'INVALID_PRODUCER_EPOCH',
+  ...REJECTED,
+]);
+
+const key = (topic: string, partition: number): string => `${topic}:${partition}`;
+
+/**
+ * What each partition's batch in flight was sent as by one producer. The writer keeps at most one batch in
+ * flight per partition, and the engine forgets a partition's entry once its outcome is known, so an entry is
+ * the current send's own, whichever of the library's attempts wrote it.
+ */
+export class SentBatches {
+  readonly #byPartition = new Map<string, SentAs>();
+
+  forget(topic: string, partition: number): void {
+    this.#byPartition.delete(key(topic, partition));
+  }
+
+  get(topic: string, partition: number): SentAs | undefined {
+    return this.#byPartition.get(key(topic, partition));
+  }
+
+  /**
+   * The library's Produce `api`, remembering what each of its calls sends. Typed as the library's API lookup
+   * asks (it serves every API through one generic call); the arguments are Produce's (acks, timeout, records,
+   * options), and only idempotent sends (with a producer id) are kept.
+   */
+  recording<A extends unknown[], R>(api: API<A, R>): API<A, R> {
+    // The library calls its APIs with a callback last; the answer is read on its way back.
+    const recorded: APIWithCallback<A, R> = (connection, ...args) => {
+      const sent = this.#record(args);
+      const callback = args.at(-1);
+      if (sent.length > 0 && typeof callback === 'function') {
+        args[args.length - 1] = (error: Error | null, answer?: R) => {
+          if (error) this.#markDoubts(sent, error);
+          Reflect.apply(callback, undefined, [error, answer]);
+        };
+      }
+      // Reflect: the callback is optional in the library's API type, and TypeScript cannot spread that back.
+      Reflect.apply(api, undefined, [connection, ...args]);
+    };
+    const async = (connection: Connection, ...args: A): Promise<R> => {
+      const sent = this.#record(args);
+      return api.async(connection, ...args).catch((error: unknown) => {
+        this.#markDoubts(sent, error);
+        throw error;
+      });
+    };
+    return Object.assign(recorded, { key: api.key, version: api.version, async });
+  }
+
+  /** Keeps what each partition of a Produce call is sent as; returns those partitions. */
+  #record(args: readonly unknown[]): PartitionBatch[] {
+    const [, , topicData, options] = args as Partial<ProduceArgs>;
+    const { producerId, producerEpoch, sequences } = options ?? {};
+    if (!Array.isArray(topicData) || producerId === undefined || sequences === undefined) return [];
+    const byPartition = new Map<string, MessageRecord[]>();
+    for (const m of topicData) {
+      const k = key(m.topic, m.partition ?? 0);
+      const records = byPartition.get(k);
+      if (records) records.push(m);
+      else byPartition.set(k, [m]);
+    }
+    const sent: PartitionBatch[] = [];
+    for (const [k, records] of byPartition) {
+      const { topic, partition = 0 } = records[0]!;
+      const inDoubt = this.#byPartition.get(k)?.inDoubt ?? false;
+      this.#byPartition.set(k, { producerId, producerEpoch: producerEpoch ?? 0, sequence: sequences.getWithDefault(k, 0), records, inDoubt });
+      sent.push({ topic, partition, messages: [] });
+    }
+    return sent;
+  }
+
+  /** A failed Produce call: each partition not refused for certain by its answer may have been appended. */
+  #markDoubts(sent: readonly PartitionBatch[], error: unknown): void {
+    partitionOutcomes(sent, [], error).forEach((outcome, i) => {
+      if ('baseOffset' in outcome || NOT_APPENDED.has(kafkaErrorType(outcome.error) ?? '')) return;
+      const entry = this.#byPartition.get(key(sent[i]!.topic, sent[i]!.partition));
+      if (entry) entry.inDoubt = true;
+    });
+  }
+}
+
+/** Answers that end a resend: the broker will never take these records with this identity. */
+const FINAL = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH', 'DUPLICATE_SEQUENCE_NUMBER', ...REJECTED]);
+
+export interface ResendSettings {
+  /** When to stop trying (ms since the epoch); the engine's write deadline comes after it. */
+  until: number;
+  requestTimeout: number;
+  compression: KafkaCompression;
+  /** Pause before attempt `n` (1 = the first resend after the library gave up). */
+  backoffMs: (attempt: number) => number;
+}
+
+interface Doubt {
+  index: number;
+  batch: PartitionBatch;
+  as: SentAs;
+}
+
+/**
+ * Resends batches whose fate the library could not learn, with the producer id, epoch and sequence number
+ * they were first sent with, each to its partition's current leader, until each is answered written or
+ * `until` passes. The broker keeps the sequence of each producer's last batches per partition, so a batch
+ * that had landed is answered with its first offset and not written again; one that had not is written now,
+ * still before anything the writer queued behind it. This is what Kafka's own producer does until its
+ * delivery timeout; the library instead gives up after its retries and starts a fresh producer id, and a
+ * resend under a new id would be written twice. A shared request makes this likelier than Kafka's clients
+ * see it: the library repeats a shared request to one leader only, so after a leader moves, a partition may
+ * get "not leader" answers for attempts that followed one that landed.
+ *
+ * Returns the outcomes it settled, by index into the engine's batches; the others keep the library's.
+ */
+export async function resendWithFirstIdentity(
+  producer: Producer<Buffer | string | null, Buffer | string | null, string, string>,
+  doubts: readonly Doubt[],
+  settings: ResendSettings,
+): Promise<Map<number, BatchOutcome>> {
+  const settled = new Map<number, BatchOutcome>();
+  let pending = [...doubts];
+  for (let attempt = 1; pending.length > 0; attempt++) {
+    const wait = settings.backoffMs(attempt);
+    if (Date.now() + wait >= settings.until) break;
+    await sleep(wait);
+    if (producer.closed) break;
+    const metadata = await producer.metadata({ topics: [...new Set(pending.map((d) => d.batch.topic))], forceUpdate: true, retries: 0 }).catch(() => undefined);
+    if (!metadata) continue;
+    const requests = new Map<string, { broker: Broker; doubts: Doubt[] }>();
+    for (const d of pending) {
+      const leader = metadata.topics.get(d.batch.topic)?.partitions[d.batch.partition]?.leader;
+      const broker = leader === undefined ? undefined : metadata.brokers.get(leader);
+      if (!broker) continue;
+      // One identity per request: the producer id and epoch are the request's, only sequences are per partition.
+      const k = `${leader}/${d.as.producerId}/${d.as.producerEpoch}`;
+      const request = requests.get(k) ?? { broker, doubts: [] };
+      request.doubts.push(d);
+      requests.set(k, request);
+    }
+    const finished = new Set<Doubt>();
+    await Promise.all(
+      [...requests.values()].map(async ({ broker, doubts: mine }) => {
+        const outcomes = await resendOnce(producer, broker, mine, settings);
+        outcomes.forEach((outcome, i) => {
+          const d = mine[i]!;
+          if ('baseOffset' in outcome) {
+            settled.set(d.index, outcome);
+            finished.add(d);
+          } else if (FINAL.has(kafkaErrorType(outcome.error) ?? '')) finished.add(d);
+        });
+      }),
+    );
+    pending = pending.filter((d) => !finished.has(d));
+  }
+  return settled;
+}
+
+/** One Produce request to `broker` carrying `doubts` with their first identity; an outcome per doubt. */
+async function resendOnce(
+  producer: Producer<Buffer | string | null, Buffer | string | null, string, string>,
+  broker: Broker,
+  doubts: readonly Doubt[],
+  { requestTimeout, compression }: ResendSettings,
+): Promise<BatchOutcome[]> {
+  const batches = doubts.map((d) => d.batch);
+  const { producerId, producerEpoch } = doubts[0]!.as;
+  const sequences = new NumericMap();
+  for (const { batch, as } of doubts) sequences.set(key(batch.topic, batch.partition), as.sequence);
+  try {
+    const [api, connection] = await Promise.all([
+      new Promise<ProduceApi>((resolve, reject) =>
+        producer[kGetApi]<ProduceArgs, boolean | ProduceResponse>('Produce', (e, a) => (a ? resolve(a) : reject(e))),
+      ),
+      new Promise<Connection>((resolve, reject) => producer[kGetConnection](broker, (e, c) => (c ? resolve(c) : reject(e)))),
+    ]);
+    const records = doubts.flatMap((d) => d.as.records);
+    const answer = await api.async(connection, -1, requestTimeout, records, { producerId, producerEpoch, sequences, compression });
+    const offsets =
+      typeof answer === 'boolean'
+        ? []
+        : answer.responses.flatMap(({ name, partitionResponses }) =>
+            partitionResponses.map((p) => ({ topic: name, partition: p.index, offset: p.baseOffset })),
+          );
+    return partitionOutcomes(batches, offsets, undefined);
+  } catch (err) {
+    return partitionOutcomes(batches, [], err);
+  }
+}
