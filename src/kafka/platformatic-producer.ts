@@ -1,4 +1,5 @@
 import { kGetApi, Producer, type API, type Callback, type CallbackWithPromise, type ProduceOptions, type ProducerInfo } from '@platformatic/kafka';
+import { produceApiFor } from './platformatic-produce-request.ts';
 import { SentBatches } from './platformatic-resend.ts';
 
 export type Payload = Buffer | string | null;
@@ -15,12 +16,14 @@ export const OWN_INIT: PayloadOptions = { idempotent: true };
  * without options) fails the request instead; its partitions get their own outcomes, and the library's
  * reset after a failed send gives the next request a fresh producer id anyway.
  *
- * It also remembers what each partition's batch was last sent as (producer id, epoch, sequence, records), so
- * the engine can resend a batch whose fate the library could not learn under that same identity.
+ * It writes its Produce requests with this repository's encoder (platformatic-produce-request.ts): the same
+ * bytes, at a fraction of the library's CPU and garbage. And it remembers what each partition's batch was last
+ * sent as (producer id, epoch, sequence, records), so the engine can resend a batch whose fate the library
+ * could not learn under that same identity.
  */
 export class SharedRequestProducer extends Producer<Payload, Payload, string, string> {
   readonly sent = new SentBatches();
-  /** One recording wrapper per library API object (the library looks its Produce API up on every send). */
+  /** One encoding, recording API per library API object (the library looks its Produce API up on every send). */
   readonly #recordingApis = new WeakMap<object, object>();
 
   override [kGetApi]<A extends unknown[], R>(name: string, callback: Callback<API<A, R>>): void {
@@ -28,7 +31,7 @@ export class SharedRequestProducer extends Producer<Payload, Payload, string, st
     super[kGetApi]<A, R>(name, (error, api) => {
       if (!api) return callback(error);
       let recording = this.#recordingApis.get(api) as API<A, R> | undefined;
-      if (!recording) this.#recordingApis.set(api, (recording = this.sent.recording(api)));
+      if (!recording) this.#recordingApis.set(api, (recording = this.sent.recording(produceApiFor<A, R>(api.version) ?? api)));
       callback(error, recording);
     });
   }
