@@ -95,11 +95,16 @@ export class SentBatches {
     const { producerId, producerEpoch, sequences } = options ?? {};
     if (!Array.isArray(topicData) || producerId === undefined || sequences === undefined) return [];
     const byPartition = new Map<string, MessageRecord[]>();
+    // The engine hands each partition's records over together: a key is made per partition, not per record.
+    let current: MessageRecord[] | undefined;
     for (const m of topicData) {
-      const k = key(m.topic, m.partition ?? 0);
-      const records = byPartition.get(k);
-      if (records) records.push(m);
-      else byPartition.set(k, [m]);
+      const previous = current?.[0];
+      if (!current || m.topic !== previous?.topic || m.partition !== previous.partition) {
+        const k = key(m.topic, m.partition ?? 0);
+        current = byPartition.get(k);
+        if (!current) byPartition.set(k, (current = []));
+      }
+      current.push(m);
     }
     const sent: PartitionBatch[] = [];
     for (const [k, records] of byPartition) {
