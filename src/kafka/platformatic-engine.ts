@@ -236,8 +236,8 @@ export class PlatformaticEngine implements KafkaEngine {
 
   /**
    * The batches the library gave up on after an attempt that may have landed (no answer, or one that did not
-   * refuse it for certain) are resent with the producer id
-   * and sequence numbers they were sent with (platformatic-resend.ts), so one that landed is not written twice.
+   * refuse it for certain) are resent with the producer id and sequence numbers they were sent with
+   * (platformatic-resend.ts), so one that landed is not written twice.
    */
   async #resendInDoubt(producer: PlatformaticProducer, batches: readonly PartitionBatch[], outcomes: BatchOutcome[], until: number): Promise<BatchOutcome[]> {
     const doubts = batches.flatMap((batch, index) => {
@@ -246,12 +246,11 @@ export class PlatformaticEngine implements KafkaEngine {
       return 'error' in outcome && as?.inDoubt ? [{ index, batch, as }] : [];
     });
     if (doubts.length === 0) return outcomes;
-    const { initialRetryTime, maxRetryTime, requestTimeout } = this.#budget;
     const settled = await resendWithFirstIdentity(producer, doubts, {
       until,
-      requestTimeout,
+      requestTimeout: this.#budget.requestTimeout,
       compression: this.#compression,
-      backoffMs: (attempt) => Math.min(maxRetryTime, initialRetryTime * 2 ** (attempt - 1)),
+      backoffMs: (attempt) => this.#backoffMs(attempt),
     });
     if (settled.size > 0) {
       this.#log.warn('resent batches the Kafka client gave up on, with their first producer id and sequence numbers: written once', {
@@ -260,6 +259,11 @@ export class PlatformaticEngine implements KafkaEngine {
       });
     }
     return outcomes.map((o, i) => settled.get(i) ?? o);
+  }
+
+  /** The wait before retry `attempt` (1 = the first), the library's and the resend's alike. */
+  #backoffMs(attempt: number): number {
+    return Math.min(this.#budget.maxRetryTime, this.#budget.initialRetryTime * 2 ** (attempt - 1));
   }
 
   /** Broker trouble shows in the log as kafkajs's own warnings did, without a line per failed batch. */
@@ -285,7 +289,7 @@ export class PlatformaticEngine implements KafkaEngine {
   }
 
   #create(): PlatformaticProducer {
-    const { retries, initialRetryTime, maxRetryTime, requestTimeout } = this.#budget;
+    const { retries, requestTimeout } = this.#budget;
     const producer: PlatformaticProducer = new SharedRequestProducer({
       clientId: this.#connection.clientId,
       bootstrapBrokers: this.#connection.brokers,
@@ -300,7 +304,7 @@ export class PlatformaticEngine implements KafkaEngine {
       retryDelay: (_client, _operation, attempt, _retries, error) => {
         // A leader moved: the next attempt reads the leaders again (a shared request does not repeat on its own).
         if (hasStaleMetadata(error)) producer.clearMetadata();
-        return Math.min(maxRetryTime, initialRetryTime * 2 ** (attempt - 1));
+        return this.#backoffMs(attempt);
       },
       // The client-side bound of one request, and the broker's wait for in-sync replicas sent with it.
       requestTimeout,
