@@ -33,7 +33,7 @@ COPY packages/sdk/package.json ./packages/sdk/
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --no-audit --no-fund
 COPY tsconfig.json ./
-COPY scripts/build-server.mjs scripts/copy-lua.mjs scripts/build-console.mjs ./scripts/
+COPY scripts/build-server.mjs scripts/lazy-ajv.ts scripts/copy-lua.mjs scripts/build-console.mjs ./scripts/
 COPY src ./src
 RUN npm run build
 

@@ -5,7 +5,8 @@
 #   1. `npm pack` the sidecar (the root package) and the SDK (packages/sdk).
 #   2. A fresh project with the SDK tarball alone: its tree is that one package (no server library), and it
 #      imports and validates under the machine's Node 20 (MACHINE_NODE, default /usr/bin/node) and Node 24.
-#   3. A fresh project with both tarballs: `npx ordered-sidecar --version`, then two `npx ordered-sidecar serve`
+#   3. A fresh project with both tarballs: `npx ordered-sidecar --version`, a `strict` client of the bundled
+#      @platformatic/kafka refusing bad options as the library does (strict-validation.mjs), then two `npx ordered-sidecar serve`
 #      against the stack (KAFKA_BROKERS, REDIS_URL), one fleet: A on the default engine (@platformatic/kafka) writing
 #      snappy, with a subscription pushed to an endpoint made with the installed SDK (signed deliveries,
 #      scripts/package-smoke/push-endpoint.mjs) and TRACING=on (spans to the same process); B on
@@ -88,11 +89,12 @@ new_project "$work/app"
 for pkg in ordered-sidecar ordered-sidecar-client; do
   [[ -d "$work/app/node_modules/$pkg" && ! -L "$work/app/node_modules/$pkg" ]] || { say "$pkg is not installed from its tarball"; exit 1; }
 done
-cp "$REPO"/scripts/package-smoke/{create-topics,ordered-roundtrip,push-endpoint,await-deliveries}.mjs "$work/app/"
+cp "$REPO"/scripts/package-smoke/{create-topics,ordered-roundtrip,push-endpoint,await-deliveries,strict-validation}.mjs "$work/app/"
 cd "$work/app"
 printed="$(npx --no-install ordered-sidecar --version)"
 [[ "$printed" == "$version" ]] || { say "npx ordered-sidecar --version printed '$printed', expected $version"; exit 1; }
 say "npx ordered-sidecar --version: $printed"
+node strict-validation.mjs
 
 free_port() { node -e 'const s = require("node:net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'; }
 http_ok() { node -e 'fetch(process.argv[1]).then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(1))' "$1"; }

@@ -120,9 +120,11 @@ export function createApp(deps: AppDeps): ProduceListener<express.Express> {
   app.get('/v1/api-versions', (_req, res) => {
     res.json(apiVersions(deps.version, deps.dedupWindowMs, deps.kafkaClient));
   });
-  const openapi = openApiDocument(deps.version);
+  // Read now, so a damaged installation stops the start; held only once asked for (250 KiB of heap parsed).
+  openApiDocument(deps.version);
+  let openapi: Record<string, unknown> | undefined;
   app.get('/v1/openapi.json', (_req, res) => {
-    res.json(openapi);
+    res.json((openapi ??= openApiDocument(deps.version)));
   });
   // With an ops listener, /metrics is served there only; /healthz and /readyz stay here for the application.
   addOpsRoutes(app, deps, !deps.metricsApart);

@@ -1,4 +1,4 @@
-import { Admin, Consumer } from '@platformatic/kafka';
+import type { Admin, Consumer } from '@platformatic/kafka';
 import type { KafkaConnection } from './kafka-connection.ts';
 import { platformaticSecurity } from './kafka-security.ts';
 import { aborted, untilServed, type LogRecord, type LogTopicClient, type LogTopicSpec } from './log-topic-client.ts';
@@ -8,6 +8,9 @@ const EARLIEST = -2n;
 const LATEST = -1n;
 /** Bytes one Fetch answers at most: a route record is about 100 bytes. */
 const FETCH_MAX_BYTES = 4 * 1024 * 1024;
+
+/** The clients, loaded on first use (platformatic-log-clients.ts says why). */
+const clients = (): Promise<typeof import('./platformatic-log-clients.ts')> => import('./platformatic-log-clients.ts');
 
 /**
  * The route log's client on @platformatic/kafka. Reads use the Consumer's plain Fetch on the partition's leader
@@ -23,6 +26,7 @@ export class PlatformaticLogTopicClient implements LogTopicClient {
   }
 
   async createTopic({ topic, partitions, replicationFactor, config }: LogTopicSpec): Promise<void> {
+    const { Admin } = await clients();
     this.#admin ??= new Admin({
       clientId: this.#connection.clientId,
       bootstrapBrokers: this.#connection.brokers,
@@ -38,6 +42,7 @@ export class PlatformaticLogTopicClient implements LogTopicClient {
   }
 
   async readPartition(topic: string, partition: number, onRecord: (record: LogRecord) => void, signal: AbortSignal): Promise<void> {
+    const { Consumer } = await clients();
     // Never joins its group: the id only satisfies the constructor.
     const consumer = new Consumer({
       clientId: this.#connection.clientId,
@@ -61,6 +66,7 @@ export class PlatformaticLogTopicClient implements LogTopicClient {
 
   /** `untilServed`, on an admin of its own that never retries: its retries would wait a second each. */
   async #untilServed(topic: string, partitions: number): Promise<void> {
+    const { Admin } = await clients();
     const probe = new Admin({
       clientId: this.#connection.clientId,
       bootstrapBrokers: this.#connection.brokers,

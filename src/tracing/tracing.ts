@@ -1,9 +1,11 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Attributes, type Context, type Link, type Span } from '@opentelemetry/api';
+import type * as OpenTelemetryApi from '@opentelemetry/api';
+import type { Attributes, Context, Link, Span, SpanKind } from '@opentelemetry/api';
 
 /**
  * The sidecar's spans, through @opentelemetry/api only: the SDK is loaded by start-tracing.ts when tracing is
- * on. Off, every helper here runs its work alone (no span, no context), and W3C Trace Context headers a caller
- * sent travel on unchanged, so a trace still reaches the consumer through a sidecar that does not trace.
+ * on, and the API with it (tracingStarted). Off, every helper here runs its work alone (no span, no context), and
+ * W3C Trace Context headers a caller sent travel on unchanged, so a trace still reaches the consumer through a
+ * sidecar that does not trace; and none of the API's modules are loaded.
  */
 
 /** W3C Trace Context headers as they travel on HTTP requests and Kafka records. */
@@ -39,24 +41,27 @@ const TRACEPARENT = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}
 const MAX_TRACESTATE = 512;
 const PRINTABLE = /^[\x20-\x7e]*$/;
 
-const KINDS: Record<SpanKindName, SpanKind> = {
-  server: SpanKind.SERVER,
-  client: SpanKind.CLIENT,
-  producer: SpanKind.PRODUCER,
-  consumer: SpanKind.CONSUMER,
-  internal: SpanKind.INTERNAL,
+type Api = typeof OpenTelemetryApi;
+
+const KINDS: Record<SpanKindName, keyof typeof SpanKind> = {
+  server: 'SERVER',
+  client: 'CLIENT',
+  producer: 'PRODUCER',
+  consumer: 'CONSUMER',
+  internal: 'INTERNAL',
 };
 
 const SILENT: SpanNotes = { set: () => undefined, fail: () => undefined };
 
-let on = false;
+/** The API start-tracing.ts imported; undefined while tracing is off. */
+let api: Api | undefined;
 
 /** True once start-tracing.ts registered the SDK. */
-export const tracingOn = (): boolean => on;
+export const tracingOn = (): boolean => api !== undefined;
 
-/** start-tracing.ts: the SDK is registered; spans are made from now on. */
-export function tracingStarted(): void {
-  on = true;
+/** start-tracing.ts: the SDK is registered with `started`, the API it imported; spans are made from now on. */
+export function tracingStarted(started: Api): void {
+  api = started;
 }
 
 /** The valid W3C Trace Context among headers read with `get`; tracestate only beside a valid traceparent. */
@@ -72,9 +77,9 @@ export function traceHeadersOf(get: (name: string) => string | undefined): Trace
  * else `passed` (the caller's, unchanged).
  */
 export function outgoingTraceHeaders(passed: TraceHeaders): TraceHeaders {
-  if (!on) return passed;
+  if (!api) return passed;
   const carrier: TraceHeaders = {};
-  propagation.inject(context.active(), carrier);
+  api.propagation.inject(api.context.active(), carrier);
   return carrier;
 }
 
@@ -87,19 +92,21 @@ export interface OpenSpan extends SpanNotes {
 
 /** Opens a span; undefined when tracing is off. */
 export function openSpan(name: string, options: SpanOptions = {}): OpenSpan | undefined {
-  if (!on) return undefined;
-  const parent = options.parent === undefined ? context.active() : propagation.extract(ROOT_CONTEXT, options.parent);
+  const started = api;
+  if (!started) return undefined;
+  const { context, propagation, trace } = started;
+  const parent = options.parent === undefined ? context.active() : propagation.extract(started.ROOT_CONTEXT, options.parent);
   const span = trace.getTracer('ordered-sidecar').startSpan(
     name,
     {
-      kind: KINDS[options.kind ?? 'internal'],
+      kind: started.SpanKind[KINDS[options.kind ?? 'internal']],
       ...(options.attributes ? { attributes: options.attributes } : {}),
-      ...(options.links?.length ? { links: options.links.flatMap(linkOf) } : {}),
+      ...(options.links?.length ? { links: options.links.flatMap((headers) => linkOf(started, headers)) } : {}),
     },
     parent,
   );
   const active: Context = trace.setSpan(parent, span);
-  return { ...notesOf(span), run: (fn) => context.with(active, fn), end: () => span.end() };
+  return { ...notesOf(started, span), run: (fn) => context.with(active, fn), end: () => span.end() };
 }
 
 /**
@@ -119,14 +126,14 @@ export async function inSpan<T>(name: string, options: SpanOptions, fn: (span: S
   }
 }
 
-function notesOf(span: Span): SpanNotes {
+function notesOf(started: Api, span: Span): SpanNotes {
   return {
     set: (attributes) => span.setAttributes(attributes),
-    fail: (why) => span.setStatus({ code: SpanStatusCode.ERROR, message: why }),
+    fail: (why) => span.setStatus({ code: started.SpanStatusCode.ERROR, message: why }),
   };
 }
 
-function linkOf(headers: TraceHeaders): Link[] {
-  const linked = trace.getSpanContext(propagation.extract(ROOT_CONTEXT, headers));
+function linkOf(started: Api, headers: TraceHeaders): Link[] {
+  const linked = started.trace.getSpanContext(started.propagation.extract(started.ROOT_CONTEXT, headers));
   return linked ? [{ context: linked }] : [];
 }

@@ -1,4 +1,4 @@
-import { context, propagation, trace } from '@opentelemetry/api';
+import * as api from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
@@ -11,15 +11,15 @@ import { tracingStarted, type TraceHeaders } from '../../src/tracing/tracing.ts'
 // Tracing on in this file's process, as start-tracing.ts sets it up, with spans kept in memory.
 const exporter = new InMemorySpanExporter();
 beforeAll(() => {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  trace.setGlobalTracerProvider(new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] }));
-  tracingStarted();
+  api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  api.propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  api.trace.setGlobalTracerProvider(new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] }));
+  tracingStarted(api);
 });
 afterAll(() => {
-  trace.disable();
-  propagation.disable();
-  context.disable();
+  api.trace.disable();
+  api.propagation.disable();
+  api.context.disable();
 });
 
 const [subscription] = parseSubscriptions({
