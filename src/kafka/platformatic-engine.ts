@@ -118,8 +118,8 @@ export class PlatformaticEngine implements KafkaEngine {
           failAll(new WriteDeadlineError(`no answer from Kafka within the write deadline of ${this.#writeTimeoutMs} ms; the batch may or may not be in Kafka`)),
         );
       }, this.#writeTimeoutMs);
-      // Resends of batches in doubt start no later than one request before the deadline.
-      this.#sendWhenReady(producer, batches, Date.now() + this.#writeTimeoutMs - this.#budget.requestTimeout).then(
+      // A resend of a batch in doubt (a metadata read, then a Produce request) starts only while both fit before the deadline.
+      this.#sendWhenReady(producer, batches, Date.now() + this.#writeTimeoutMs - 2 * this.#budget.requestTimeout).then(
         (outcomes) => {
           if (settled) return;
           settled = true;
