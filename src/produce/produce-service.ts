@@ -59,17 +59,21 @@ export class ProduceService {
     const routingStarted = performance.now();
     let routes: Map<string, number>;
     try {
-      routes = await inSpan('route', { attributes: { 'messaging.destination.name': topic } }, async (span) => {
-        const routed = await router.routeRequest(
-          topic,
-          records.map((r) => r.group),
-        );
-        const { cache, script, hash } = routed.sources;
-        // `cache` or `script` when every group came one way (the usual request), `mixed` otherwise.
-        const source = script + hash === 0 ? 'cache' : cache + hash === 0 ? 'script' : cache + script === 0 ? 'hash' : 'mixed';
-        span.set({ 'ordered_sidecar.route.source': source, 'ordered_sidecar.route.cache_hits': cache, 'ordered_sidecar.route.script_calls': script });
-        return routed.partitions;
-      });
+      routes = await inSpan(
+        'route',
+        () => ({ attributes: { 'messaging.destination.name': topic } }),
+        async (span) => {
+          const routed = await router.routeRequest(
+            topic,
+            records.map((r) => r.group),
+          );
+          const { cache, script, hash } = routed.sources;
+          // `cache` or `script` when every group came one way (the usual request), `mixed` otherwise.
+          const source = script + hash === 0 ? 'cache' : cache + hash === 0 ? 'script' : cache + script === 0 ? 'hash' : 'mixed';
+          span.set({ 'ordered_sidecar.route.source': source, 'ordered_sidecar.route.cache_hits': cache, 'ordered_sidecar.route.script_calls': script });
+          return routed.partitions;
+        },
+      );
     } catch (err) {
       if (err instanceof RoutingRefusal) metrics.routingFailures.inc({ reason: err.reason });
       if (err instanceof SidecarError) throw err;
@@ -95,13 +99,17 @@ export class ProduceService {
     const ids = records.flatMap((r) => (r.dedupId === undefined ? [] : [r.dedupId]));
     let acquired;
     try {
-      acquired = await inSpan('dedup claim', { attributes: { 'messaging.destination.name': topic, 'ordered_sidecar.dedup.ids': ids.length } }, async (span) => {
-        const claims = await dedup.acquire(topic, ids);
-        let claimed = 0;
-        for (const claim of claims.values()) if (claim === 'claimed') claimed++;
-        span.set({ 'ordered_sidecar.dedup.claimed': claimed, 'ordered_sidecar.dedup.duplicates': claims.size - claimed });
-        return claims;
-      });
+      acquired = await inSpan(
+        'dedup claim',
+        () => ({ attributes: { 'messaging.destination.name': topic, 'ordered_sidecar.dedup.ids': ids.length } }),
+        async (span) => {
+          const claims = await dedup.acquire(topic, ids);
+          let claimed = 0;
+          for (const claim of claims.values()) if (claim === 'claimed') claimed++;
+          span.set({ 'ordered_sidecar.dedup.claimed': claimed, 'ordered_sidecar.dedup.duplicates': claims.size - claimed });
+          return claims;
+        },
+      );
     } catch (err) {
       // Redis answers, so the check must happen: a retry will find it serving again.
       if (err instanceof StoreRefusedError || err instanceof StoreBusyError) throw storeUnavailable(err, 'cannot check dedup_ids');

@@ -20,7 +20,7 @@ export type SpanKindName = 'server' | 'client' | 'producer' | 'consumer' | 'inte
 /** What code inside a span may add to it. */
 export interface SpanNotes {
   set(attributes: SpanAttributes): void;
-  /** Marks the span failed without an exception (a partial write, a delivery the endpoint refused). */
+  /** Marks the span failed without an exception (a request answered with a 5xx). */
   fail(why: string): void;
 }
 
@@ -90,10 +90,19 @@ export interface OpenSpan extends SpanNotes {
   end(): void;
 }
 
+/**
+ * How a span starts, asked for only when tracing is on: callers run per request, partition or delivery, and
+ * with tracing off nothing of a span (not its options, not its attributes) is built.
+ */
+export type SpanStart = () => SpanOptions;
+
+const NO_OPTIONS: SpanStart = () => ({});
+
 /** Opens a span; undefined when tracing is off. */
-export function openSpan(name: string, options: SpanOptions = {}): OpenSpan | undefined {
+export function openSpan(name: string, start: SpanStart = NO_OPTIONS): OpenSpan | undefined {
   const started = api;
   if (!started) return undefined;
+  const options = start();
   const { context, propagation, trace } = started;
   const parent = options.parent === undefined ? context.active() : propagation.extract(started.ROOT_CONTEXT, options.parent);
   const span = trace.getTracer('ordered-sidecar').startSpan(
@@ -110,14 +119,22 @@ export function openSpan(name: string, options: SpanOptions = {}): OpenSpan | un
 }
 
 /**
- * Runs `fn` in a span, a child of the active one (or of `options.parent`), ended when `fn` settles; an
- * exception marks it failed. With tracing off `fn` runs alone.
+ * Runs `fn` in a span, a child of the active one (or of the options' `parent`), ended when `fn` settles. An
+ * exception marks it failed, and so does a result that `failure` names a reason for (a partial write, a
+ * delivery the endpoint refused). With tracing off `fn` runs alone and its promise is returned as it is, so
+ * `fn` fails through that promise, never by throwing.
  */
-export async function inSpan<T>(name: string, options: SpanOptions, fn: (span: SpanNotes) => Promise<T>): Promise<T> {
-  const span = openSpan(name, options);
-  if (!span) return fn(SILENT);
+export function inSpan<T>(name: string, start: SpanStart, fn: (span: SpanNotes) => Promise<T>, failure?: (result: T) => string | undefined): Promise<T> {
+  const span = openSpan(name, start);
+  return span ? runInSpan(span, fn, failure) : fn(SILENT);
+}
+
+async function runInSpan<T>(span: OpenSpan, fn: (span: SpanNotes) => Promise<T>, failure?: (result: T) => string | undefined): Promise<T> {
   try {
-    return await span.run(() => fn(span));
+    const result = await span.run(() => fn(span));
+    const why = failure?.(result);
+    if (why !== undefined) span.fail(why);
+    return result;
   } catch (err) {
     span.fail(err instanceof Error ? err.message : String(err));
     throw err;

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { tracingWanted } from '../../src/tracing/start-tracing.ts';
 import { NO_TRACE, inSpan, openSpan, outgoingTraceHeaders, traceHeadersOf, tracingOn } from '../../src/tracing/tracing.ts';
 
@@ -59,12 +59,15 @@ describe('tracing off (the SDK never started in this process)', () => {
     const callers = { traceparent: TRACEPARENT, tracestate: 'rojo=1' };
     expect(outgoingTraceHeaders(callers)).toBe(callers);
     expect(openSpan('route')).toBeUndefined();
+    const start = vi.fn(() => ({ parent: callers }));
     await expect(
-      inSpan('route', { parent: callers }, async (span) => {
+      inSpan('route', start, async (span) => {
         span.set({ a: 1 });
         span.fail('no span to mark');
         return 'done';
       }),
     ).resolves.toBe('done');
+    // Nothing of a span is built: its options are asked for only when tracing is on.
+    expect(start).not.toHaveBeenCalled();
   });
 });
