@@ -1,4 +1,4 @@
-import { inSpan, outgoingTraceHeaders, traceHeadersOf, type TraceHeaders } from '../tracing/tracing.ts';
+import { inSpan, outgoingTraceHeaders, traceHeadersOf, type SpanNotes, type TraceHeaders } from '../tracing/tracing.ts';
 import type { ConsumedRecord } from './consumer-engine.ts';
 import type { Delivery, DeliveryResult } from './delivery.ts';
 import type { Subscription } from './subscriptions.ts';
@@ -37,11 +37,13 @@ export function tracedDelivery(
     }),
     // async: a post that throws still fails through the promise.
     async () => post(outgoingTraceHeaders(parent)),
-    refusal,
+    noteRefusal,
   );
 }
 
-const refusal = (result: DeliveryResult): string | undefined => (result.ok ? undefined : result.error);
+const noteRefusal = (result: DeliveryResult, span: SpanNotes): void => {
+  if (!result.ok) span.fail(result.error);
+};
 
 /** Each trace of `traces` once, leaving out `parent`'s and records without one. */
 function distinctFrom(parent: TraceHeaders, traces: TraceHeaders[]): TraceHeaders[] {

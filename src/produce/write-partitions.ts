@@ -1,6 +1,6 @@
 import type { OutgoingRecord, PartitionWriteResult, PartitionWriter, ProduceMode } from '../writer/partition-writer.ts';
 import type { MessageResult, PartitionError, PartitionResponse, ProduceResponse } from '../protocol/produce.ts';
-import { inSpan, outgoingTraceHeaders, type TraceHeaders } from '../tracing/tracing.ts';
+import { inSpan, outgoingTraceHeaders, type SpanNotes, type TraceHeaders } from '../tracing/tracing.ts';
 
 /**
  * Writes each partition's share of a request in parallel (request order kept within each partition) and
@@ -83,11 +83,13 @@ function writePartition(
         ),
         mode,
       ),
-    writeFailure,
+    noteFailure,
   );
 }
 
-const writeFailure = (written: PartitionWriteResult): string | undefined => written.error?.message;
+const noteFailure = (written: PartitionWriteResult, span: SpanNotes): void => {
+  if (written.error) span.fail(written.error.message);
+};
 
 const sendAttributes = (topic: string, partition: number, messages: number) => ({
   'messaging.system': 'kafka',

@@ -20,7 +20,7 @@ export type SpanKindName = 'server' | 'client' | 'producer' | 'consumer' | 'inte
 /** What code inside a span may add to it. */
 export interface SpanNotes {
   set(attributes: SpanAttributes): void;
-  /** Marks the span failed without an exception (a request answered with a 5xx). */
+  /** Marks the span failed without an exception (a partial write, a refused delivery, a 5xx answer). */
   fail(why: string): void;
 }
 
@@ -50,8 +50,6 @@ const KINDS: Record<SpanKindName, keyof typeof SpanKind> = {
   consumer: 'CONSUMER',
   internal: 'INTERNAL',
 };
-
-const SILENT: SpanNotes = { set: () => undefined, fail: () => undefined };
 
 /** The API start-tracing.ts imported; undefined while tracing is off. */
 let api: Api | undefined;
@@ -120,20 +118,19 @@ export function openSpan(name: string, start: SpanStart = NO_OPTIONS): OpenSpan 
 
 /**
  * Runs `fn` in a span, a child of the active one (or of the options' `parent`), ended when `fn` settles. An
- * exception marks it failed, and so does a result that `failure` names a reason for (a partial write, a
- * delivery the endpoint refused). With tracing off `fn` runs alone and its promise is returned as it is, so
- * `fn` fails through that promise, never by throwing.
+ * exception marks it failed; `note` puts what the result tells on the span (its attributes, a failure such
+ * as a partial write). With tracing off `fn` runs alone, `note` is not called, and `fn`'s promise is
+ * returned as it is, so `fn` fails through that promise, never by throwing.
  */
-export function inSpan<T>(name: string, start: SpanStart, fn: (span: SpanNotes) => Promise<T>, failure?: (result: T) => string | undefined): Promise<T> {
+export function inSpan<T>(name: string, start: SpanStart, fn: () => Promise<T>, note?: (result: T, span: SpanNotes) => void): Promise<T> {
   const span = openSpan(name, start);
-  return span ? runInSpan(span, fn, failure) : fn(SILENT);
+  return span ? runInSpan(span, fn, note) : fn();
 }
 
-async function runInSpan<T>(span: OpenSpan, fn: (span: SpanNotes) => Promise<T>, failure?: (result: T) => string | undefined): Promise<T> {
+async function runInSpan<T>(span: OpenSpan, fn: () => Promise<T>, note?: (result: T, span: SpanNotes) => void): Promise<T> {
   try {
-    const result = await span.run(() => fn(span));
-    const why = failure?.(result);
-    if (why !== undefined) span.fail(why);
+    const result = await span.run(fn);
+    note?.(result, span);
     return result;
   } catch (err) {
     span.fail(err instanceof Error ? err.message : String(err));
