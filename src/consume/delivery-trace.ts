@@ -1,4 +1,4 @@
-import { inSpan, outgoingTraceHeaders, traceHeadersOf, tracingOn, type TraceHeaders } from '../tracing/tracing.ts';
+import { inSpan, outgoingTraceHeaders, traceHeadersOf, type SpanNotes, type TraceHeaders } from '../tracing/tracing.ts';
 import type { ConsumedRecord } from './consumer-engine.ts';
 import type { Delivery, DeliveryResult } from './delivery.ts';
 import type { Subscription } from './subscriptions.ts';
@@ -18,23 +18,32 @@ export function tracedDelivery(
 ): Promise<DeliveryResult> {
   const [first, ...rest] = delivery.records;
   const parent = first === undefined ? {} : traceOf(first);
-  const links = tracingOn() ? distinctFrom(parent, rest.map(traceOf)) : [];
-  const attributes = {
-    'messaging.system': 'kafka',
-    'messaging.operation.type': 'process',
-    'messaging.destination.name': subscription.topic,
-    'messaging.destination.partition.id': String(delivery.partition),
-    'messaging.consumer.group.name': subscription.consumerGroup,
-    'messaging.batch.message_count': delivery.records.length,
-    'ordered_sidecar.subscription': subscription.name,
-    'ordered_sidecar.delivery.attempt': delivery.attempt,
-  };
-  return inSpan(`deliver ${subscription.topic}`, { kind: 'consumer', parent, links, attributes }, async (span) => {
-    const result = await post(outgoingTraceHeaders(parent));
-    if (!result.ok) span.fail(result.error);
-    return result;
-  });
+  return inSpan(
+    `deliver ${subscription.topic}`,
+    () => ({
+      kind: 'consumer',
+      parent,
+      links: distinctFrom(parent, rest.map(traceOf)),
+      attributes: {
+        'messaging.system': 'kafka',
+        'messaging.operation.type': 'process',
+        'messaging.destination.name': subscription.topic,
+        'messaging.destination.partition.id': String(delivery.partition),
+        'messaging.consumer.group.name': subscription.consumerGroup,
+        'messaging.batch.message_count': delivery.records.length,
+        'ordered_sidecar.subscription': subscription.name,
+        'ordered_sidecar.delivery.attempt': delivery.attempt,
+      },
+    }),
+    // async: a post that throws still fails through the promise.
+    async () => post(outgoingTraceHeaders(parent)),
+    noteRefusal,
+  );
 }
+
+const noteRefusal = (result: DeliveryResult, span: SpanNotes): void => {
+  if (!result.ok) span.fail(result.error);
+};
 
 /** Each trace of `traces` once, leaving out `parent`'s and records without one. */
 function distinctFrom(parent: TraceHeaders, traces: TraceHeaders[]): TraceHeaders[] {

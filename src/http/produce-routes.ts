@@ -22,11 +22,11 @@ const callersTrace = (req: IncomingMessage): TraceHeaders => traceHeadersOf((nam
 const traceRequest =
   (route: string): Middleware =>
   (req, res, next) => {
-    const span = openSpan(`POST ${route}`, {
+    const span = openSpan(`POST ${route}`, () => ({
       kind: 'server',
       parent: callersTrace(req),
       attributes: { 'http.request.method': 'POST', 'http.route': route },
-    });
+    }));
     if (!span) return next();
     res.on('close', () => {
       span.set({ 'http.response.status_code': res.statusCode });

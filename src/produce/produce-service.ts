@@ -1,8 +1,8 @@
 import { SidecarError, storeUnavailable } from '../errors/sidecar-error.ts';
 import type { PartitionWriter } from '../writer/partition-writer.ts';
 import type { KeyPartitioner } from './key-partitioner.ts';
-import type { OrderedMessageRouter } from '../routing/router.ts';
-import type { DedupWindow } from '../dedup/dedup-window.ts';
+import type { OrderedMessageRouter, RoutedRequest } from '../routing/router.ts';
+import type { Acquired, DedupWindow } from '../dedup/dedup-window.ts';
 import type { Logger } from '../logging/logger.ts';
 import { StoreBusyError, StoreRefusedError, StoreUnreachableError } from '../errors/store-errors.ts';
 import { RoutingRefusal } from '../routing/routing-refusal.ts';
@@ -10,7 +10,7 @@ import type { Outcome } from '../dedup/dedup-store.ts';
 import type { MessageResult, ProduceResponse } from '../protocol/produce.ts';
 import type { OutgoingRecord, ProduceMode } from '../writer/partition-writer.ts';
 import type { PlainRecord } from './produce-types.ts';
-import { NO_TRACE, inSpan, type TraceHeaders } from '../tracing/tracing.ts';
+import { NO_TRACE, inSpan, type SpanNotes, type TraceHeaders } from '../tracing/tracing.ts';
 
 /** A record that may carry a deduplication id (ordered produce's `dedup_id`). */
 type DedupRecord = OutgoingRecord & { dedupId: string | undefined };
@@ -38,6 +38,20 @@ export interface ProduceDeps {
   log: Logger;
 }
 
+/** Where a request's routes came from, on its `route` span. */
+function noteRouteSources({ sources: { cache, script, hash } }: RoutedRequest, span: SpanNotes): void {
+  // `cache` or `script` when every group came one way (the usual request), `mixed` otherwise.
+  const source = script + hash === 0 ? 'cache' : cache + hash === 0 ? 'script' : cache + script === 0 ? 'hash' : 'mixed';
+  span.set({ 'ordered_sidecar.route.source': source, 'ordered_sidecar.route.cache_hits': cache, 'ordered_sidecar.route.script_calls': script });
+}
+
+/** How many of a request's dedup_ids were new, on its `dedup claim` span. */
+function noteClaims(claims: Map<string, Acquired>, span: SpanNotes): void {
+  let claimed = 0;
+  for (const claim of claims.values()) if (claim === 'claimed') claimed++;
+  span.set({ 'ordered_sidecar.dedup.claimed': claimed, 'ordered_sidecar.dedup.duplicates': claims.size - claimed });
+}
+
 /** The two produce operations, independent of HTTP: validate everything, route, then write. */
 export class ProduceService {
   readonly #deps: ProduceDeps;
@@ -59,17 +73,17 @@ export class ProduceService {
     const routingStarted = performance.now();
     let routes: Map<string, number>;
     try {
-      routes = await inSpan('route', { attributes: { 'messaging.destination.name': topic } }, async (span) => {
-        const routed = await router.routeRequest(
-          topic,
-          records.map((r) => r.group),
-        );
-        const { cache, script, hash } = routed.sources;
-        // `cache` or `script` when every group came one way (the usual request), `mixed` otherwise.
-        const source = script + hash === 0 ? 'cache' : cache + hash === 0 ? 'script' : cache + script === 0 ? 'hash' : 'mixed';
-        span.set({ 'ordered_sidecar.route.source': source, 'ordered_sidecar.route.cache_hits': cache, 'ordered_sidecar.route.script_calls': script });
-        return routed.partitions;
-      });
+      const routed = await inSpan(
+        'route',
+        () => ({ attributes: { 'messaging.destination.name': topic } }),
+        () =>
+          router.routeRequest(
+            topic,
+            records.map((r) => r.group),
+          ),
+        noteRouteSources,
+      );
+      routes = routed.partitions;
     } catch (err) {
       if (err instanceof RoutingRefusal) metrics.routingFailures.inc({ reason: err.reason });
       if (err instanceof SidecarError) throw err;
@@ -95,13 +109,12 @@ export class ProduceService {
     const ids = records.flatMap((r) => (r.dedupId === undefined ? [] : [r.dedupId]));
     let acquired;
     try {
-      acquired = await inSpan('dedup claim', { attributes: { 'messaging.destination.name': topic, 'ordered_sidecar.dedup.ids': ids.length } }, async (span) => {
-        const claims = await dedup.acquire(topic, ids);
-        let claimed = 0;
-        for (const claim of claims.values()) if (claim === 'claimed') claimed++;
-        span.set({ 'ordered_sidecar.dedup.claimed': claimed, 'ordered_sidecar.dedup.duplicates': claims.size - claimed });
-        return claims;
-      });
+      acquired = await inSpan(
+        'dedup claim',
+        () => ({ attributes: { 'messaging.destination.name': topic, 'ordered_sidecar.dedup.ids': ids.length } }),
+        () => dedup.acquire(topic, ids),
+        noteClaims,
+      );
     } catch (err) {
       // Redis answers, so the check must happen: a retry will find it serving again.
       if (err instanceof StoreRefusedError || err instanceof StoreBusyError) throw storeUnavailable(err, 'cannot check dedup_ids');

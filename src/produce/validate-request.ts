@@ -18,6 +18,7 @@ const ENCODINGS = ['utf8', 'base64'] as const;
 const COMMON_FIELDS = ['key', 'value', 'headers', 'key_encoding', 'value_encoding'];
 const ORDERED_FIELDS = new Set(['message_group', 'dedup_id', ...COMMON_FIELDS]);
 const PLAIN_FIELDS = new Set(['partition', ...COMMON_FIELDS]);
+const ENVELOPE_FIELDS = new Set(['topic', 'messages']);
 
 /**
  * A string with a lone UTF-16 surrogate has no UTF-8 form: encoding turns the surrogate into U+FFFD, so two
@@ -114,7 +115,7 @@ function commonRecord(message: Json, at: number, limits: RequestLimits, group?: 
 
 function envelope(body: unknown, limits: RequestLimits): { topic: string; messages: unknown[] } {
   if (!isObject(body)) throw invalid('body', 'must be a JSON object with "topic" and "messages"');
-  rejectUnknown(body, new Set(['topic', 'messages']), 'body');
+  rejectUnknown(body, ENVELOPE_FIELDS, 'body');
   const { topic, messages } = body;
   if (typeof topic !== 'string' || topic === '') throw invalid('topic', 'is required and must be a non-empty string');
   const problem = topicNameProblem(topic);

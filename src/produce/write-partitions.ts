@@ -1,6 +1,6 @@
 import type { OutgoingRecord, PartitionWriteResult, PartitionWriter, ProduceMode } from '../writer/partition-writer.ts';
 import type { MessageResult, PartitionError, PartitionResponse, ProduceResponse } from '../protocol/produce.ts';
-import { inSpan, outgoingTraceHeaders, tracingOn, type SpanNotes, type TraceHeaders } from '../tracing/tracing.ts';
+import { inSpan, outgoingTraceHeaders, type SpanNotes, type TraceHeaders } from '../tracing/tracing.ts';
 
 /**
  * Writes each partition's share of a request in parallel (request order kept within each partition) and
@@ -29,40 +29,25 @@ export async function writePartitions(
     }
   }
 
+  // Every partition's write is queued in this turn, so the writer can put them in one Kafka request.
+  const outcomes = await Promise.all(partitions.map((partition) => writePartition(writer, topic, partition, records, indicesOf[partition]!, mode, trace)));
+
   const results: MessageResult[] = new Array(records.length);
   const partition_responses: PartitionResponse[] = [];
   const partition_errors: PartitionError[] = [];
   let successful = 0;
-
-  await Promise.all(
-    partitions.map(async (partition) => {
-      const indices = indicesOf[partition]!;
-      // Tracing off, no span options are built and no span wrapper awaited: this runs per partition of every request.
-      const outcome = tracingOn()
-        ? await inSpan(`send ${topic}`, { kind: 'producer', attributes: sendAttributes(topic, partition, indices.length) }, (span) =>
-            writeBatch(writer, topic, partition, records, indices, mode, trace, span),
-          )
-        : await writeBatch(writer, topic, partition, records, indices, mode, trace, undefined);
-      outcome.offsets.forEach((offset, n) => {
-        results[indices[n]!] = { partition, offset };
-      });
-      successful += outcome.offsets.length;
-      if (outcome.offsets.length > 0) {
-        partition_responses.push({ partition, base_offset: outcome.offsets[0]!, message_count: outcome.offsets.length });
-      }
-      if (outcome.error) {
-        const failed = indices.slice(outcome.offsets.length);
-        for (const i of failed) results[i] = { partition, error: outcome.error.message };
-        partition_errors.push({
-          partition,
-          code: outcome.error.code,
-          error: outcome.error.message,
-          retriable: outcome.error.retriable,
-          message_count: failed.length,
-        });
-      }
-    }),
-  );
+  for (let p = 0; p < partitions.length; p++) {
+    const partition = partitions[p]!;
+    const indices = indicesOf[partition]!;
+    const { offsets, error } = outcomes[p]!;
+    for (let n = 0; n < offsets.length; n++) results[indices[n]!] = { partition, offset: offsets[n]! };
+    successful += offsets.length;
+    if (offsets.length > 0) partition_responses.push({ partition, base_offset: offsets[0]!, message_count: offsets.length });
+    if (error) {
+      for (let n = offsets.length; n < indices.length; n++) results[indices[n]!] = { partition, error: error.message };
+      partition_errors.push({ partition, code: error.code, error: error.message, retriable: error.retriable, message_count: indices.length - offsets.length });
+    }
+  }
 
   return {
     topic,
@@ -75,16 +60,8 @@ export async function writePartitions(
   };
 }
 
-const sendAttributes = (topic: string, partition: number, messages: number) => ({
-  'messaging.system': 'kafka',
-  'messaging.operation.type': 'send',
-  'messaging.destination.name': topic,
-  'messaging.destination.partition.id': String(partition),
-  'messaging.batch.message_count': messages,
-});
-
-/** One partition's share, with the trace headers of the active span (or `trace` as given, tracing off). */
-async function writeBatch(
+/** One partition's share, in a span whose trace headers go into its records (or `trace` as given, tracing off). */
+function writePartition(
   writer: PartitionWriter,
   topic: string,
   partition: number,
@@ -92,16 +69,35 @@ async function writeBatch(
   indices: readonly number[],
   mode: ProduceMode,
   trace: TraceHeaders,
-  span: SpanNotes | undefined,
 ): Promise<PartitionWriteResult> {
-  const traced = withTraceHeaders(
-    indices.map((i) => records[i]!),
-    outgoingTraceHeaders(trace),
+  return inSpan(
+    `send ${topic}`,
+    () => ({ kind: 'producer', attributes: sendAttributes(topic, partition, indices.length) }),
+    () =>
+      writer.write(
+        topic,
+        partition,
+        withTraceHeaders(
+          indices.map((i) => records[i]!),
+          outgoingTraceHeaders(trace),
+        ),
+        mode,
+      ),
+    noteFailure,
   );
-  const written = await writer.write(topic, partition, traced, mode);
-  if (written.error) span?.fail(written.error.message);
-  return written;
 }
+
+const noteFailure = (written: PartitionWriteResult, span: SpanNotes): void => {
+  if (written.error) span.fail(written.error.message);
+};
+
+const sendAttributes = (topic: string, partition: number, messages: number) => ({
+  'messaging.system': 'kafka',
+  'messaging.operation.type': 'send',
+  'messaging.destination.name': topic,
+  'messaging.destination.partition.id': String(partition),
+  'messaging.batch.message_count': messages,
+});
 
 /** Module-level: a named closure per request costs a defineProperty in the bundle (esbuild's keepNames). */
 const byPartition = (a: { partition: number }, b: { partition: number }): number => a.partition - b.partition;
@@ -111,9 +107,9 @@ const byPartition = (a: { partition: number }, b: { partition: number }): number
  * (set by the caller for that message) keeps it.
  */
 function withTraceHeaders(records: OutgoingRecord[], headers: TraceHeaders): OutgoingRecord[] {
-  const entries = Object.entries(headers);
-  if (entries.length === 0) return records;
-  const bytes = entries.reduce((total, [name, value]) => total + name.length + value.length, 0);
+  // No traceparent, no trace (a tracestate travels only beside one): the usual case, checked without a copy.
+  if (headers.traceparent === undefined) return records;
+  const bytes = Object.entries(headers).reduce((total, [name, value]) => total + name.length + value.length, 0);
   return records.map((record) =>
     record.message.headers.traceparent === undefined
       ? { message: { ...record.message, headers: { ...record.message.headers, ...headers } }, bytes: record.bytes + bytes }

@@ -20,7 +20,7 @@ export type SpanKindName = 'server' | 'client' | 'producer' | 'consumer' | 'inte
 /** What code inside a span may add to it. */
 export interface SpanNotes {
   set(attributes: SpanAttributes): void;
-  /** Marks the span failed without an exception (a partial write, a delivery the endpoint refused). */
+  /** Marks the span failed without an exception (a partial write, a refused delivery, a 5xx answer). */
   fail(why: string): void;
 }
 
@@ -50,8 +50,6 @@ const KINDS: Record<SpanKindName, keyof typeof SpanKind> = {
   consumer: 'CONSUMER',
   internal: 'INTERNAL',
 };
-
-const SILENT: SpanNotes = { set: () => undefined, fail: () => undefined };
 
 /** The API start-tracing.ts imported; undefined while tracing is off. */
 let api: Api | undefined;
@@ -90,10 +88,19 @@ export interface OpenSpan extends SpanNotes {
   end(): void;
 }
 
+/**
+ * How a span starts, asked for only when tracing is on: callers run per request, partition or delivery, and
+ * with tracing off nothing of a span (not its options, not its attributes) is built.
+ */
+export type SpanStart = () => SpanOptions;
+
+const NO_OPTIONS: SpanStart = () => ({});
+
 /** Opens a span; undefined when tracing is off. */
-export function openSpan(name: string, options: SpanOptions = {}): OpenSpan | undefined {
+export function openSpan(name: string, start: SpanStart = NO_OPTIONS): OpenSpan | undefined {
   const started = api;
   if (!started) return undefined;
+  const options = start();
   const { context, propagation, trace } = started;
   const parent = options.parent === undefined ? context.active() : propagation.extract(started.ROOT_CONTEXT, options.parent);
   const span = trace.getTracer('ordered-sidecar').startSpan(
@@ -110,14 +117,21 @@ export function openSpan(name: string, options: SpanOptions = {}): OpenSpan | un
 }
 
 /**
- * Runs `fn` in a span, a child of the active one (or of `options.parent`), ended when `fn` settles; an
- * exception marks it failed. With tracing off `fn` runs alone.
+ * Runs `fn` in a span, a child of the active one (or of the options' `parent`), ended when `fn` settles. An
+ * exception marks it failed; `note` puts what the result tells on the span (its attributes, a failure such
+ * as a partial write). With tracing off `fn` runs alone, `note` is not called, and `fn`'s promise is
+ * returned as it is, so `fn` fails through that promise, never by throwing.
  */
-export async function inSpan<T>(name: string, options: SpanOptions, fn: (span: SpanNotes) => Promise<T>): Promise<T> {
-  const span = openSpan(name, options);
-  if (!span) return fn(SILENT);
+export function inSpan<T>(name: string, start: SpanStart, fn: () => Promise<T>, note?: (result: T, span: SpanNotes) => void): Promise<T> {
+  const span = openSpan(name, start);
+  return span ? runInSpan(span, fn, note) : fn();
+}
+
+async function runInSpan<T>(span: OpenSpan, fn: () => Promise<T>, note?: (result: T, span: SpanNotes) => void): Promise<T> {
   try {
-    return await span.run(() => fn(span));
+    const result = await span.run(fn);
+    note?.(result, span);
+    return result;
   } catch (err) {
     span.fail(err instanceof Error ? err.message : String(err));
     throw err;

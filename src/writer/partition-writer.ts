@@ -46,12 +46,14 @@ interface QueueLabels {
   produced: Record<ProduceMode, { topic: string; mode: ProduceMode }>;
 }
 
-/** One partition's batch inside a request. */
-interface Taken {
+/** One partition's batch inside a request: what the port is given, and what settles when it answers. */
+interface Taken extends PartitionBatch {
   queue: PartitionQueue;
   chunks: Chunk[];
-  messages: EngineMessage[];
 }
+
+/** Where requests queue: a broker (its id), or a partition whose leader the engine does not know (its queue). */
+type Lane = number | PartitionQueue;
 
 export interface BatchLimits {
   maxBatchMessages: number;
@@ -96,11 +98,12 @@ export class PartitionWriter {
   readonly #limits: BatchLimits;
   readonly #metrics: WriterMetrics;
   readonly #now: Clock;
-  readonly #queues = new Map<string, PartitionQueue>();
+  /** Each topic's queues, indexed by partition. */
+  readonly #queues = new Map<string, PartitionQueue[]>();
   /** Queues with pending chunks and no batch in flight, oldest first. */
   readonly #ready = new Set<PartitionQueue>();
   /** Brokers (or lone partitions) with a request in flight. */
-  readonly #busyLanes = new Set<string>();
+  readonly #busyLanes = new Set<Lane>();
   #pumpScheduled = false;
   #queuedBytes = 0;
   #idleWaiters: (() => void)[] = [];
@@ -112,19 +115,15 @@ export class PartitionWriter {
     this.#now = now;
   }
 
-  /** Appends `records` to the partition's queue; resolves when all are acknowledged or the rest failed. Never rejects. */
+  /**
+   * Appends `records` to the partition's queue; resolves when all are acknowledged or the rest failed. Never
+   * rejects. The array is the writer's from now on: the caller must not change it.
+   */
   write(topic: string, partition: number, records: OutgoingRecord[], mode: ProduceMode): Promise<PartitionWriteResult> {
     if (records.length === 0) return Promise.resolve({ offsets: [] });
     const queue = this.#queue(topic, partition);
     return new Promise((settle) => {
-      const chunks = this.#split(records);
-      const write: WriteState = { offsets: [], remainingChunks: chunks.length, failed: false, mode, settle };
-      const enqueuedAt = this.#now();
-      for (const chunkRecords of chunks) {
-        const bytes = sum(chunkRecords);
-        this.#queuedBytes += bytes;
-        queue.pending.push({ records: chunkRecords, bytes, write, enqueuedAt });
-      }
+      this.#enqueue(queue, records, { offsets: [], remainingChunks: 0, failed: false, mode, settle });
       if (!queue.inFlight) this.#ready.add(queue);
       this.#schedulePump();
     });
@@ -146,31 +145,41 @@ export class PartitionWriter {
   }
 
   #queue(topic: string, partition: number): PartitionQueue {
-    const id = `${topic}\u0000${partition}`;
-    let queue = this.#queues.get(id);
+    let queues = this.#queues.get(topic);
+    if (!queues) this.#queues.set(topic, (queues = []));
+    let queue = queues[partition];
     if (!queue) {
       const labels = { topic: { topic }, produced: { ordered: { topic, mode: 'ordered' as const }, plain: { topic, mode: 'plain' as const } } };
-      queue = { topic, partition, labels, pending: [], inFlight: false };
-      this.#queues.set(id, queue);
+      queues[partition] = queue = { topic, partition, labels, pending: [], inFlight: false };
     }
     return queue;
   }
 
-  #split(records: OutgoingRecord[]): OutgoingRecord[][] {
-    const chunks: OutgoingRecord[][] = [];
-    let current: OutgoingRecord[] = [];
+  /**
+   * Queues `records` as chunks within the batch limits. A write that fits one batch (the usual one) is a
+   * single chunk of the caller's array, not a copy.
+   */
+  #enqueue(queue: PartitionQueue, records: OutgoingRecord[], write: WriteState): void {
+    const { maxBatchMessages, maxBatchBytes } = this.#limits;
+    const enqueuedAt = this.#now();
+    let from = 0;
     let bytes = 0;
-    for (const record of records) {
-      if (current.length > 0 && (current.length >= this.#limits.maxBatchMessages || bytes + record.bytes > this.#limits.maxBatchBytes)) {
-        chunks.push(current);
-        current = [];
+    for (let i = 0; i < records.length; i++) {
+      const recordBytes = records[i]!.bytes;
+      if (i > from && (i - from >= maxBatchMessages || bytes + recordBytes > maxBatchBytes)) {
+        this.#queueChunk(queue, { records: records.slice(from, i), bytes, write, enqueuedAt });
+        from = i;
         bytes = 0;
       }
-      current.push(record);
-      bytes += record.bytes;
+      bytes += recordBytes;
     }
-    chunks.push(current);
-    return chunks;
+    this.#queueChunk(queue, { records: from === 0 ? records : records.slice(from), bytes, write, enqueuedAt });
+  }
+
+  #queueChunk(queue: PartitionQueue, chunk: Chunk): void {
+    chunk.write.remainingChunks++;
+    this.#queuedBytes += chunk.bytes;
+    queue.pending.push(chunk);
   }
 
   /**
@@ -188,13 +197,13 @@ export class PartitionWriter {
 
   /** Sends one request to every free broker that leads a ready partition. */
   #pump(): void {
-    const byLane = new Map<string, PartitionQueue[]>();
+    const byLane = new Map<Lane, PartitionQueue[]>();
     for (const queue of this.#ready) {
       if (this.#expireHead(queue)) {
         this.#ready.delete(queue);
         continue;
       }
-      const lane = this.#laneOf(queue);
+      const lane = this.#port.leaderOf(queue.topic, queue.partition) ?? queue;
       if (this.#busyLanes.has(lane)) continue;
       const queues = byLane.get(lane);
       if (queues) queues.push(queue);
@@ -202,11 +211,6 @@ export class PartitionWriter {
     }
     for (const [lane, queues] of byLane) this.#sendRequest(lane, queues);
     if (this.#isIdle()) for (const wake of this.#idleWaiters.splice(0)) wake();
-  }
-
-  #laneOf(queue: PartitionQueue): string {
-    const leader = this.#port.leaderOf(queue.topic, queue.partition);
-    return leader === undefined ? `partition:${queue.topic}\u0000${queue.partition}` : `broker:${leader}`;
   }
 
   /** Fails the queue's chunks when its oldest has waited past maxQueueWaitMs; true when nothing is left. */
@@ -219,25 +223,26 @@ export class PartitionWriter {
     return true;
   }
 
-  #sendRequest(lane: string, queues: PartitionQueue[]): void {
+  #sendRequest(lane: Lane, queues: PartitionQueue[]): void {
     const taken: Taken[] = [];
     let requestBytes = 0;
     for (const queue of queues) {
       if (taken.length > 0 && requestBytes >= MAX_REQUEST_BYTES) break;
       const chunks = this.#takeBatch(queue);
-      requestBytes += chunks.reduce((total, c) => total + c.bytes, 0);
       queue.inFlight = true;
       this.#ready.delete(queue);
       const messages: EngineMessage[] = [];
-      for (const chunk of chunks) for (const record of chunk.records) messages.push(record.message);
-      taken.push({ queue, chunks, messages });
+      for (const chunk of chunks) {
+        requestBytes += chunk.bytes;
+        for (const record of chunk.records) messages.push(record.message);
+      }
+      taken.push({ topic: queue.topic, partition: queue.partition, messages, queue, chunks });
     }
     // One clock read per request, not a timer per partition: its batches start and settle together.
     const sentAt = this.#now();
     this.#busyLanes.add(lane);
     this.#metrics.kafkaProduceRequests.inc();
-    const batches: PartitionBatch[] = taken.map(({ queue, messages }) => ({ topic: queue.topic, partition: queue.partition, messages }));
-    void this.#sendSafely(batches).then((outcomes) => {
+    void this.#sendSafely(taken).then((outcomes) => {
       const seconds = (this.#now() - sentAt) / 1000;
       taken.forEach((t, i) => this.#settle(t, outcomes[i]!, seconds));
       this.#busyLanes.delete(lane);
@@ -246,7 +251,7 @@ export class PartitionWriter {
   }
 
   /** The port promises never to reject; a defect that breaks that promise fails the batches as unknown. */
-  async #sendSafely(batches: PartitionBatch[]): Promise<BatchOutcome[]> {
+  async #sendSafely(batches: readonly PartitionBatch[]): Promise<BatchOutcome[]> {
     try {
       const outcomes = await this.#port.sendBatches(batches);
       if (outcomes.length === batches.length) return outcomes;
@@ -330,5 +335,3 @@ export class PartitionWriter {
 
 const notAttempted = (queue: PartitionQueue, why: string, cause?: SidecarError): SidecarError =>
   new SidecarError('KAFKA_WRITE_FAILED', `not attempted on ${queue.topic}/${queue.partition}: ${why}; resend in order`, { cause });
-
-const sum = (records: OutgoingRecord[]): number => records.reduce((total, r) => total + r.bytes, 0);
