@@ -31,16 +31,14 @@ interface SentAs {
   inDoubt: boolean;
 }
 
+/** Answers saying the broker will not take a batch under the producer id, epoch and sequence it carries. */
+const IDENTITY_REFUSED = ['UNKNOWN_PRODUCER_ID', 'OUT_OF_ORDER_SEQUENCE_NUMBER', 'INVALID_PRODUCER_EPOCH'];
+
 /** Produce answers for a partition that say the broker did not append its batch. */
-const NOT_APPENDED = new Set([
-  'NOT_LEADER_OR_FOLLOWER',
-  'NOT_ENOUGH_REPLICAS',
-  'UNKNOWN_TOPIC_OR_PARTITION',
-  'UNKNOWN_PRODUCER_ID',
-  'OUT_OF_ORDER_SEQUENCE_NUMBER',
-  'INVALID_PRODUCER_EPOCH',
-  ...REJECTED,
-]);
+const NOT_APPENDED = new Set(['NOT_LEADER_OR_FOLLOWER', 'NOT_ENOUGH_REPLICAS', 'UNKNOWN_TOPIC_OR_PARTITION', ...IDENTITY_REFUSED, ...REJECTED]);
+
+/** The library's producer as the engine makes it (platformatic-producer.ts). */
+type PayloadProducer = Producer<Buffer | string | null, Buffer | string | null, string, string>;
 
 const key = (topic: string, partition: number): string => `${topic}:${partition}`;
 
@@ -127,7 +125,7 @@ export class SentBatches {
 }
 
 /** Answers that end a resend: the broker will never take these records with this identity. */
-const FINAL = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH', 'DUPLICATE_SEQUENCE_NUMBER', ...REJECTED]);
+const FINAL = new Set([...IDENTITY_REFUSED, 'DUPLICATE_SEQUENCE_NUMBER', ...REJECTED]);
 
 export interface ResendSettings {
   /** When to stop trying (ms since the epoch); the engine's write deadline comes after it. */
@@ -158,7 +156,7 @@ interface Doubt {
  * Returns the outcomes it settled, by index into the engine's batches; the others keep the library's.
  */
 export async function resendWithFirstIdentity(
-  producer: Producer<Buffer | string | null, Buffer | string | null, string, string>,
+  producer: PayloadProducer,
   doubts: readonly Doubt[],
   settings: ResendSettings,
 ): Promise<Map<number, BatchOutcome>> {
@@ -202,7 +200,7 @@ export async function resendWithFirstIdentity(
 
 /** One Produce request to `broker` carrying `doubts` with their first identity; an outcome per doubt. */
 async function resendOnce(
-  producer: Producer<Buffer | string | null, Buffer | string | null, string, string>,
+  producer: PayloadProducer,
   broker: Broker,
   doubts: readonly Doubt[],
   { requestTimeout, compression }: ResendSettings,
