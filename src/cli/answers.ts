@@ -1,7 +1,8 @@
 import type { RunState } from '../consume/consume-service.ts';
 import type { ReplayResult } from '../consume/dlq-replay.ts';
 import type { ResetResult } from '../consume/offset-reset.ts';
-import type { BackfillView, BlockedGroup, ChangeView, GroupPage, GroupView, LoadsView, MappingView, RebuildView, ResumeView } from '../protocol/admin.ts';
+import type { BackfillView, ChangeView, GroupPage, GroupView, LoadsView, MappingView, RebuildView, ResumeView } from '../protocol/admin.ts';
+import type { BlockedGroup } from '../protocol/subscriptions.ts';
 import { AdminCallError } from './admin-client.ts';
 
 /**

@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
-import type { BlockedGroup } from '../protocol/admin.ts';
 import { AdminCallError, AdminClient, adminToken } from './admin-client.ts';
 import { expectAnswer, isBlockedList, isReplayed, isReset, isRunState, isUnblocked } from './answers.ts';
 import type { Io } from './groups-command.ts';
+import type { BlockedGroup } from '../protocol/subscriptions.ts';
 
 export const SUBSCRIPTIONS_USAGE = `  ordered-sidecar subscriptions blocked <subscription>      groups blocked after max_attempts on this sidecar
   ordered-sidecar subscriptions retry <subscription> <partition> <group>   deliver a blocked group's head again

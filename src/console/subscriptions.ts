@@ -1,5 +1,5 @@
-import type { BlockedGroup, OverviewView } from '../protocol/admin.ts';
-import type { SubscriptionStatus } from '../protocol/subscriptions.ts';
+import type { OverviewView } from '../protocol/admin.ts';
+import type { BlockedGroup, SubscriptionStatus } from '../protocol/subscriptions.ts';
 import { ApiError, admin } from './api.ts';
 import { confirmAction } from './confirm.ts';
 import { button, facts, h, replace, table } from './dom.ts';

@@ -1,11 +1,10 @@
 import { SidecarError, storeUnavailable } from '../errors/sidecar-error.ts';
 import type { ProduceService } from '../produce/produce-service.ts';
-import type { BlockedGroup } from '../protocol/admin.ts';
 import { replayDeadLetters, type ReplayFilter, type ReplayResult } from './dlq-replay.ts';
 import type { GroupOffsetsAdmin, OffsetTarget } from './group-offsets-admin.ts';
 import { resetOffsets, type ResetResult } from './offset-reset.ts';
 import type { SubscriptionRunner } from './subscription-runner.ts';
-import type { SubscriptionStatus } from '../protocol/subscriptions.ts';
+import type { BlockedGroup, SubscriptionStatus } from '../protocol/subscriptions.ts';
 import type { Subscription } from './subscriptions.ts';
 
 export type UnblockAction = 'retry' | 'skip';

@@ -1,5 +1,3 @@
-import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { secretFile } from '../config/secret-file.ts';
 import type { Logger } from '../logging/logger.ts';
 import { DELIVERY_SIGNATURE_HEADER, DELIVERY_SIGNATURE_VERSION, DELIVERY_TIMESTAMP_HEADER, deliverySignature } from '../protocol/delivery-signature.ts';
@@ -27,13 +25,4 @@ export function authHeaders(subscription: Subscription, log: Logger, now: () => 
     }
     return headers;
   };
-}
-
-/** An `endpoint_ca_file`: one or more PEM certificates, each parsed, so a wrong file fails at start and not at the first delivery. */
-export function readCaBundle(file: string): Buffer {
-  const pem = readFileSync(file);
-  const certificates = pem.toString('utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  if (certificates.length === 0) throw new Error('holds no PEM certificate');
-  for (const certificate of certificates) new X509Certificate(certificate);
-  return pem;
 }

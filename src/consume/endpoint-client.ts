@@ -1,7 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Logger } from '../logging/logger.ts';
-import { authHeaders, readCaBundle, type AuthHeaders } from './delivery-auth.ts';
+import { authHeaders, type AuthHeaders } from './delivery-auth.ts';
+import { readCaBundle } from './endpoint-ca.ts';
 import { deliveryBody, type Delivery, type DeliveryResult } from './delivery.ts';
 import { parseRetryAfter } from '../retry/retry.ts';
 import type { Subscription } from './subscriptions.ts';

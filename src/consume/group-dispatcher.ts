@@ -1,4 +1,3 @@
-import type { BlockedGroup } from '../protocol/admin.ts';
 import type { StoredBlock } from './blocked-store.ts';
 import type { ConsumedRecord } from './consumer-engine.ts';
 import { groupOf, type Delivery, type DeliveryResult } from './delivery.ts';
@@ -9,6 +8,7 @@ import { OffsetTracker } from './offset-tracker.ts';
 import { blockedView, PartitionState } from './partition-state.ts';
 import { ReadyQueue } from './ready-queue.ts';
 import { backoffMs, type Backoff } from '../retry/retry.ts';
+import type { BlockedGroup } from '../protocol/subscriptions.ts';
 
 const BUSY = new Set(['ready', 'leasing', 'delivering', 'dead-lettering', 'backoff']);
 

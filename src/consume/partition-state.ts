@@ -1,8 +1,8 @@
-import type { BlockedGroup } from '../protocol/admin.ts';
 import type { StoredBlock } from './blocked-store.ts';
 import type { Delivery } from './delivery.ts';
 import type { GroupQueue } from './group-queue.ts';
 import type { OffsetTracker } from './offset-tracker.ts';
+import type { BlockedGroup } from '../protocol/subscriptions.ts';
 
 /** What the dispatcher holds of one partition during one holding of it (a batch held under one assignment epoch). */
 export class PartitionState {

@@ -4,13 +4,12 @@ import { pause } from '../retry/retry.ts';
 import type { BlockedStore, StoredBlock } from './blocked-store.ts';
 import { RebalanceStarted, type ConsumerEngine, type FetchedBatch } from './consumer-engine.ts';
 import type { Delivery, DeliveryResult } from './delivery.ts';
-import type { BlockedGroup } from '../protocol/admin.ts';
 import { DeliveryLeases, leasePolicy } from './delivery-leases.ts';
 import type { DispatchObserver } from './dispatch-ports.ts';
 import { GroupDispatcher } from './group-dispatcher.ts';
 import type { GroupLeaseStore } from './group-lease-store.ts';
 import { OffsetCommitter } from './offset-committer.ts';
-import type { RunnerState, SubscriptionStatus } from '../protocol/subscriptions.ts';
+import type { BlockedGroup, RunnerState, SubscriptionStatus } from '../protocol/subscriptions.ts';
 import { lagOf, statusOf, type StatusSource } from './subscription-status.ts';
 import type { Subscription } from './subscriptions.ts';
 

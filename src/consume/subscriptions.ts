@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseDuration } from '../config/parse-duration.ts';
 import { readSecret } from '../config/read-secret.ts';
 import { topicNameProblem } from '../protocol/topic-name.ts';
-import { readCaBundle } from './delivery-auth.ts';
+import { readCaBundle } from './endpoint-ca.ts';
 
 /** What to do with a delivery that failed `max_attempts` times. */
 export type OnExhausted = 'dead-letter' | 'block';

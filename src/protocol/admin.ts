@@ -37,15 +37,6 @@ export interface ChangeView {
   released: boolean;
 }
 
-/** A group whose head is waiting for an admin call. */
-export interface BlockedGroup {
-  partition: number;
-  group: string | null;
-  offsets: string[];
-  attempt: number;
-  error: string | undefined;
-}
-
 /** A topic's route log replayed into Redis (POST /admin/topics/{topic}/rebuild). */
 export interface RebuildView {
   topic: string;

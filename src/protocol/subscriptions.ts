@@ -1,5 +1,13 @@
 /** The status of ordered consumption (GET /v1/subscriptions), shared by the sidecar that sends it and the console that shows it. */
-import type { BlockedGroup } from './admin.ts';
+
+/** A group whose head is waiting for an admin call. */
+export interface BlockedGroup {
+  partition: number;
+  group: string | null;
+  offsets: string[];
+  attempt: number;
+  error: string | undefined;
+}
 
 export type RunnerState = 'starting' | 'waiting-for-topic' | 'running' | 'stopping' | 'stopped';
 
