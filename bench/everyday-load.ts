@@ -1,6 +1,7 @@
 import type { Admin } from 'kafkajs';
 import { coresOf, cpuWindow, processMemory, servicePids, type CpuUsage, type Watched } from './support/cpu.ts';
 import { KAFKA_BROKERS, REDIS_URL, benchKafka, benchPrefix, connectRedis, createTopic, dropPrefix, recordCount } from './support/env.ts';
+import { startFloorProcess, type FloorProcess } from './support/floor-process.ts';
 import { fmtInt, fmtMs, fmtNum, heading, note, table, verdict } from './support/format.ts';
 import type { Engine, LoadJob, LoadReport } from './support/load-job.ts';
 import { LoadGenerator } from './support/load-process.ts';
@@ -38,11 +39,17 @@ export interface EverydaySettings {
 
 export const everydaySettings = (quick: boolean): EverydaySettings => ({ rounds: 3, phaseMs: quick ? 3000 : 5000, warmupMs: quick ? 1000 : 1500 });
 
-export type Side = 'sidecar' | 'direct';
+/**
+ * The parties of each rate: the sidecar; the floor, a bare node:http server sending each request's messages with
+ * one @platformatic/kafka producer (support/floor-server.ts), which is what any HTTP hop in front of this client
+ * costs; and the direct application, which sends the same messages itself.
+ */
+const SIDES = ['sidecar', 'floor', 'direct'] as const;
+export type Side = (typeof SIDES)[number];
 
 /** What one phase measured. */
 export interface Phase {
-  /** Cores of the sidecar (sidecar phases) or of the application (direct phases). */
+  /** Cores of the sidecar, of the floor server, or of the application (direct phases). */
   cores: number | undefined;
   brokerCores: number | undefined;
   p50: number;
@@ -70,9 +77,8 @@ interface Medians {
 
 interface RateResult {
   rate: number;
-  sidecar: Medians;
-  direct: Medians;
-  /** acked = records for both topics of the rate. */
+  medians: Record<Side, Medians>;
+  /** acked = records for every party's topic of the rate. */
   checked: boolean;
 }
 
@@ -100,27 +106,41 @@ export interface Context {
   services: Watched[];
   settings: EverydaySettings;
   sidecar: SidecarProcess;
+  /** Section 4b's floor server; the sections that borrow runPhase for sidecar phases only have none. */
+  floor?: FloorProcess;
 }
 
 const BROKER = 'Kafka broker';
 const REQUESTS_METRIC = 'kafka_produce_requests_total';
 
-/** One phase at `rate`: the load generator paces requests to the sidecar, or is itself the direct application. */
+/** The process whose CPU a phase of each side reads (the direct application is the load generator itself). */
+const MEASURED: Record<Side, string> = { sidecar: 'sidecar', floor: 'floor server', direct: 'application' };
+
+function floorOf(ctx: Context): FloorProcess {
+  if (!ctx.floor) throw new Error('a floor phase needs the floor server in its context');
+  return ctx.floor;
+}
+
+/** One phase at `rate`: the load generator paces requests to the sidecar or the floor server, or is itself the direct application. */
 export async function runPhase(ctx: Context, side: Side, topic: string, rate: number): Promise<Phase> {
   const { sidecar } = ctx;
   const job: LoadJob = {
-    target: side === 'sidecar' ? { kind: 'sidecar', url: sidecar.url } : { kind: 'direct', engine: DIRECT_ENGINE, brokers: KAFKA_BROKERS },
+    target:
+      side === 'direct'
+        ? { kind: 'direct', engine: DIRECT_ENGINE, brokers: KAFKA_BROKERS }
+        : { kind: 'sidecar', url: side === 'sidecar' ? sidecar.url : floorOf(ctx).url },
     pattern: { kind: 'paced', perSecond: rate },
     topic,
     shape: SHAPE,
     warmupMs: ctx.settings.warmupMs,
     durationMs: ctx.settings.phaseMs,
   };
-  const main = side === 'sidecar' ? 'sidecar' : 'application';
+  const main = MEASURED[side];
   let requestsBefore: Promise<number | undefined> | undefined;
   let requestsAfter: Promise<number | undefined> | undefined;
   const { report, measured } = await ctx.generator.run<CpuUsage>(job, (generatorPid) => {
-    const watched: Watched[] = [{ label: main, pid: side === 'sidecar' ? sidecar.pid : generatorPid }, ...ctx.services];
+    const pid = side === 'sidecar' ? sidecar.pid : side === 'floor' ? floorOf(ctx).pid : generatorPid;
+    const watched: Watched[] = [{ label: main, pid }, ...ctx.services];
     if (side === 'sidecar') requestsBefore = scrapeCounter(sidecar.url, REQUESTS_METRIC);
     const window = cpuWindow(watched);
     return () => {
@@ -145,13 +165,14 @@ export async function runPhase(ctx: Context, side: Side, topic: string, rate: nu
 
 const acknowledged = (r: LoadReport): number => r.warm.messages + r.run.messages + r.drain.messages;
 
-/** Both sides at one rate, alternating, each on a topic of its own. */
+/** Every party at one rate, alternating, each on a topic of its own. */
 async function runRate(ctx: Context, rate: number): Promise<RateResult> {
-  const topics = { sidecar: await createTopic(ctx.admin, 'everyday', PARTITIONS), direct: await createTopic(ctx.admin, 'everyday', PARTITIONS) };
-  const phases: Record<Side, Phase[]> = { sidecar: [], direct: [] };
+  const topics = {} as Record<Side, string>;
+  for (const side of SIDES) topics[side] = await createTopic(ctx.admin, 'everyday', PARTITIONS);
+  const phases: Record<Side, Phase[]> = { sidecar: [], floor: [], direct: [] };
   try {
     for (let round = 1; round <= ctx.settings.rounds; round++) {
-      for (const side of ['sidecar', 'direct'] as const) {
+      for (const side of SIDES) {
         const phase = await runPhase(ctx, side, topics[side], rate);
         phases[side].push(phase);
         console.log(
@@ -162,13 +183,12 @@ async function runRate(ctx: Context, rate: number): Promise<RateResult> {
       }
     }
     const checks = await Promise.all(
-      (['sidecar', 'direct'] as const).map(
-        async (side) => (await recordCount(ctx.admin, topics[side])) === phases[side].reduce((t, p) => t + p.acknowledged, 0),
-      ),
+      SIDES.map(async (side) => (await recordCount(ctx.admin, topics[side])) === phases[side].reduce((t, p) => t + p.acknowledged, 0)),
     );
-    return { rate, sidecar: mediansOf(phases.sidecar, rate), direct: mediansOf(phases.direct, rate), checked: checks.every(Boolean) };
+    const medians = { sidecar: mediansOf(phases.sidecar, rate), floor: mediansOf(phases.floor, rate), direct: mediansOf(phases.direct, rate) };
+    return { rate, medians, checked: checks.every(Boolean) };
   } finally {
-    await ctx.admin.deleteTopics({ topics: [topics.sidecar, topics.direct] }).catch(() => undefined);
+    await ctx.admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
   }
 }
 
@@ -179,10 +199,11 @@ const requestedEngine = (): Engine | undefined =>
 export async function benchEveryday(settings: EverydaySettings): Promise<SectionResult> {
   ensureBuilt();
   heading(
-    `4b. Everyday load: a sidecar beside the direct @platformatic/kafka application at ${RATES.map(fmtInt).join(', ')} requests/s of ${SHAPE.messagesPerRequest} messages, ${settings.rounds} alternating phases of ${settings.phaseMs / 1000} s each, medians`,
+    `4b. Everyday load: a sidecar beside a bare HTTP hop (the floor) and the direct @platformatic/kafka application at ${RATES.map(fmtInt).join(', ')} requests/s of ${SHAPE.messagesPerRequest} messages, ${settings.rounds} alternating phases of ${settings.phaseMs / 1000} s each, medians`,
   );
   const { admin, services, prefix, generator, close } = await openLoadBench();
   let sidecar: SidecarProcess | undefined;
+  let floor: FloorProcess | undefined;
   try {
     const engine = requestedEngine();
     sidecar = await startSidecarProcess({ kafkaBrokers: KAFKA_BROKERS, redisUrl: REDIS_URL, redisPrefix: prefix, ...(engine ? { engine } : {}) });
@@ -192,13 +213,15 @@ export async function benchEveryday(settings: EverydaySettings): Promise<Section
     await new Promise((resolve) => setTimeout(resolve, IDLE_SETTLE_MS));
     const idleRss = processMemory(sidecar.pid)?.rss;
     console.log(`   idle sidecar, ${IDLE_SETTLE_MS / 1000} s after it was ready: RSS ${fmtMb(idleRss)}`);
-    const ctx: Context = { admin, generator, services, settings, sidecar };
+    floor = await startFloorProcess(KAFKA_BROKERS, PARTITIONS);
+    console.log(`   floor server pid ${floor.pid}`);
+    const ctx: Context = { admin, generator, services, settings, sidecar, floor };
     const results: RateResult[] = [];
     for (const rate of RATES) results.push(await runRate(ctx, rate));
     printRates(results);
     return judge(results, idleRss, sidecar.engine.engine);
   } finally {
-    await sidecar?.stop();
+    await Promise.all([sidecar?.stop(), floor?.stop()]);
     await close();
   }
 }
@@ -219,6 +242,8 @@ export async function openLoadBench() {
   return { admin, services, prefix, generator, close };
 }
 
+const PARTY: Record<Side, string> = { sidecar: 'sidecar', floor: 'floor: bare HTTP hop', direct: `direct ${DIRECT_ENGINE} app` };
+
 const cores = (v: number | undefined): string => (v === undefined ? 'n/a' : fmtNum(v, 2));
 const ms = (v: number | undefined): string => (v === undefined ? 'n/a' : fmtMs(v));
 
@@ -227,12 +252,12 @@ function printRates(results: RateResult[]): void {
   table(
     ['req/s of 10', 'party', 'its CPU cores', 'broker cores', 'p50', 'p99', 'Kafka requests/s', 'per HTTP request', 'answered/s', 'behind', 'acked = records'],
     results.flatMap((r) =>
-      (['sidecar', 'direct'] as const).map((side) => {
-        const m = r[side];
+      SIDES.map((side) => {
+        const m = r.medians[side];
         const perRequest = m.kafkaRequestsPerS !== undefined && m.answeredPerS ? m.kafkaRequestsPerS / m.answeredPerS : undefined;
         return [
           fmtInt(r.rate),
-          side === 'sidecar' ? 'sidecar' : `direct ${DIRECT_ENGINE} app`,
+          PARTY[side],
           cores(m.cores),
           cores(m.brokerCores),
           ms(m.p50),
@@ -247,13 +272,19 @@ function printRates(results: RateResult[]): void {
     ),
   );
   note(
-    'each figure is the median of the phases; sidecar and direct phases alternate on the same machine minutes apart, so a burst of other work hits both. "its CPU" is the sidecar process (sidecar rows) or the application process (direct rows); the load generator in front of the sidecar is not counted. Kafka requests/s is the sidecar\'s ordered_sidecar_kafka_produce_requests_total; the direct application sends one request per send (one per HTTP request at most, per broker).',
+    'each figure is the median of the phases; sidecar, floor and direct phases alternate on the same machine minutes apart, so a burst of other work hits all three. "its CPU" is the sidecar process, the floor server (a bare node:http server parsing each body and sending its messages with one @platformatic/kafka producer, as the direct application does) or the application process (direct rows); the load generator in front of the sidecar and the floor is not counted. Kafka requests/s is the sidecar\'s ordered_sidecar_kafka_produce_requests_total; the direct application and the floor send one request per send (one per HTTP request at most, per broker).',
   );
+  for (const { rate, medians } of results) {
+    const above = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined ? 'n/a' : fmtNum(a - b, 2));
+    note(
+      `${fmtInt(rate)} req/s: the HTTP hop itself (floor - direct) ${above(medians.floor.cores, medians.direct.cores)} cores, the sidecar above the floor ${above(medians.sidecar.cores, medians.floor.cores)} cores; p99 ${ms(medians.direct.p99)} direct, ${ms(medians.floor.p99)} floor, ${ms(medians.sidecar.p99)} sidecar.`,
+    );
+  }
 }
 
 /** The summary's `lowload_*` and memory fields, and the lines against the targets. */
 function judge(results: RateResult[], idleRss: number | undefined, engine: Engine): SectionResult {
-  const low = results.find((r) => r.rate === LOWLOAD_RATE);
+  const low = results.find((r) => r.rate === LOWLOAD_RATE)?.medians;
   const s = low?.sidecar;
   const d = low?.direct;
   const ratio = (a: number | undefined, b: number | undefined): number | undefined => (a !== undefined && b !== undefined && b > 0 ? a / b : undefined);
@@ -317,6 +348,7 @@ function judge(results: RateResult[], idleRss: number | undefined, engine: Engin
     overhead_p99_ms: rounded(overheadP99, 3),
     lowload_sidecar_cores: rounded(s?.cores, 3),
     lowload_app_cores: rounded(d?.cores, 3),
+    lowload_floor_cores: rounded(low?.floor.cores, 3),
     lowload_broker_cores: rounded(s?.brokerCores, 3),
     lowload_direct_broker_cores: rounded(d?.brokerCores, 3),
     lowload_kafka_requests_per_s: rounded(s?.kafkaRequestsPerS, 0),

@@ -5,7 +5,10 @@ import type { WorkloadShape } from './workload.ts';
 export const ENGINES = ['platformatic', 'kafkajs'] as const;
 export type Engine = (typeof ENGINES)[number];
 
-/** Where the load generator sends: a sidecar over HTTP, or Kafka itself through one engine (an application without the sidecar). */
+/**
+ * Where the load generator sends: a sidecar over HTTP (or section 4b's floor server, which answers the same
+ * request), or Kafka itself through one engine (an application without the sidecar).
+ */
 export type LoadTarget = { kind: 'sidecar'; url: string } | { kind: 'direct'; engine: Engine; brokers: string[] };
 
 /**

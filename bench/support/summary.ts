@@ -21,6 +21,7 @@ export interface BenchSummary {
   acked_equals_records: boolean | null;
   lowload_sidecar_cores: number | null;
   lowload_app_cores: number | null;
+  lowload_floor_cores: number | null;
   lowload_broker_cores: number | null;
   lowload_direct_broker_cores: number | null;
   lowload_kafka_requests_per_s: number | null;
@@ -50,6 +51,7 @@ const FIELDS = [
   'acked_equals_records',
   'lowload_sidecar_cores',
   'lowload_app_cores',
+  'lowload_floor_cores',
   'lowload_broker_cores',
   'lowload_direct_broker_cores',
   'lowload_kafka_requests_per_s',
