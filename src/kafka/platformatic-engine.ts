@@ -18,8 +18,13 @@ const METADATA_MAX_AGE_MS = 60_000;
 /** A cached entry this close to expiry is refreshed first, so the library cannot find it expired mid-send. */
 const METADATA_EXPIRY_MARGIN_MS = 1000;
 
-const toBuffer = (data?: Payload): Buffer | undefined =>
-  data === undefined || data === null ? undefined : typeof data === 'string' ? Buffer.from(data) : data;
+/**
+ * Keys, values and header values go to the encoder as they are (platformatic-produce-request.ts writes a
+ * string as UTF-8): a Buffer per string would be made for every message and held while its request is in
+ * flight. The library's type says Buffer, but it never reads them itself (every message has its partition,
+ * so no partitioner hashes the key); the encoder is the only reader.
+ */
+const asGiven = (data?: Payload): Buffer | undefined => (data ?? undefined) as Buffer | undefined;
 
 /** Header names repeat on every record (`message-group` always): each is encoded once, up to a bound. */
 const headerNames = new Map<string, Buffer>();
@@ -34,7 +39,7 @@ function headerName(name?: string): Buffer | undefined {
   return encoded;
 }
 
-const SERIALIZERS = { key: toBuffer, value: toBuffer, headerKey: headerName, headerValue: toBuffer };
+const SERIALIZERS = { key: asGiven, value: asGiven, headerKey: headerName, headerValue: asGiven };
 
 /** A partition beyond the topic's count even after a fresh metadata read: Kafka's own name for it. */
 class UnknownPartitionError extends Error {

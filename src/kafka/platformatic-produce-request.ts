@@ -24,18 +24,27 @@ import {
  * Buffer per integer) and joins them twice; at saturation that was about a third of the sidecar's CPU and
  * most of its garbage. The bytes are the library's own, field for field (the unit test compares them), so the
  * library still sends the request, parses the answer and keeps the sequences.
+ *
+ * A key, value or header value may also be a string, written as UTF-8 straight into the request: the engine's
+ * serializers hand strings over as they are (platformatic-engine.ts), so no Buffer is made per message for
+ * the time its request is in flight.
  */
 
 type ProduceResponse = ReturnType<typeof produceV11.parseResponse>;
-type ProduceArgs = [acks: number | undefined, timeout: number | undefined, topicData: MessageRecord[], options?: Partial<CreateRecordsBatchOptions>];
+/** A key, value or header value: bytes, a string to write as UTF-8, or absent (Kafka's null). */
+export type RecordBytes = Buffer | string | null | undefined;
+/** A record as this encoder takes it: the library's, whose parts may also be strings. */
+export interface EncodableRecord extends Omit<MessageRecord, 'key' | 'value' | 'headers'> {
+  key?: RecordBytes;
+  value: RecordBytes;
+  headers?: Map<Buffer, RecordBytes>;
+}
+type ProduceArgs = [acks: number | undefined, timeout: number | undefined, topicData: EncodableRecord[], options?: Partial<CreateRecordsBatchOptions>];
 type ProduceApi = API<ProduceArgs, boolean | ProduceResponse>;
-
-/** A record's key, value or header part as the library hands it over: serialized, or absent (Kafka's null). */
-type Bytes = Buffer | null | undefined;
 
 interface PartitionData {
   index: number;
-  messages: MessageRecord[];
+  messages: EncodableRecord[];
   /** The first record's timestamp, which the others' deltas are taken from, and the latest one. */
   first: number;
   max: number;
@@ -103,12 +112,24 @@ function writeUnsignedVarInt(buf: Buffer, at: number, n: number): number {
   return at;
 }
 
-const bytesSize = (b: Bytes): number => (b ? unsignedVarIntSize(zigZag32(b.length)) + b.length : 1);
+/** Kafka's null: the library hands it over as undefined, the engine as null. An empty string is not null. */
+const isNull = (b: RecordBytes): b is null | undefined => b === null || b === undefined;
+const byteLength = (b: Buffer | string): number => (typeof b === 'string' ? Buffer.byteLength(b) : b.length);
+function bytesSize(b: RecordBytes): number {
+  if (isNull(b)) return 1;
+  const length = byteLength(b);
+  return unsignedVarIntSize(zigZag32(length)) + length;
+}
 
-function writeBytes(buf: Buffer, at: number, b: Bytes): number {
-  if (!b) {
+function writeBytes(buf: Buffer, at: number, b: RecordBytes): number {
+  if (isNull(b)) {
     buf[at] = 1; // zig-zag -1: null
     return at + 1;
+  }
+  if (typeof b === 'string') {
+    const length = Buffer.byteLength(b);
+    at = writeUnsignedVarInt(buf, at, zigZag32(length));
+    return at + buf.write(b, at, length);
   }
   at = writeUnsignedVarInt(buf, at, zigZag32(b.length));
   buf.set(b, at); // cheaper than Buffer#copy for the small parts records are made of
@@ -123,7 +144,7 @@ function writeInt64(buf: Buffer, at: number, n: number): number {
 }
 
 /** Bytes of one record after its length prefix. */
-function recordBodySize(m: MessageRecord, offsetDelta: number, timestampDelta: number): number {
+function recordBodySize(m: EncodableRecord, offsetDelta: number, timestampDelta: number): number {
   let size = 1 + unsignedVarIntSize(zigZag64(timestampDelta)) + unsignedVarIntSize(zigZag32(offsetDelta));
   size += bytesSize(m.key) + bytesSize(m.value);
   const headers = m.headers;
@@ -212,7 +233,7 @@ const sealBatch = (buf: Buffer, start: number, end: number): void => {
 };
 
 /** Groups by topic, then partition (each keeps its records in the order given), and measures the records. */
-function groupTopics(topicData: readonly MessageRecord[], now: number): TopicData[] {
+function groupTopics(topicData: readonly EncodableRecord[], now: number): TopicData[] {
   const topics = new Map<string, Map<number, PartitionData>>();
   const scratch = scratchFor(topicData.length);
   let p: PartitionData | undefined;

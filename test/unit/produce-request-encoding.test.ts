@@ -9,7 +9,7 @@ import {
   type Writer,
 } from '@platformatic/kafka';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { encodeProduceRequest, LIBRARY_PRODUCE_VERSIONS, produceApiFor } from '../../src/kafka/platformatic-produce-request.ts';
+import { encodeProduceRequest, LIBRARY_PRODUCE_VERSIONS, produceApiFor, type EncodableRecord } from '../../src/kafka/platformatic-produce-request.ts';
 
 /** The library's own encoders: ours must write the same bytes for every version it replaces. */
 const LIBRARY = LIBRARY_PRODUCE_VERSIONS;
@@ -125,6 +125,31 @@ describe('Produce request encoding', () => {
     expect(seven.producerId).toBe(123_456_789_012n);
     expect(seven.records.map((r) => r.value?.length ?? null)).toEqual([2, 20_000, null]);
     expect(seven.records[0]!.headers.map(([k, v]) => [k?.toString(), v?.toString()])).toEqual([['message-group', 'g-1']]);
+  });
+
+  it('writes strings as the UTF-8 bytes of the same record given as Buffers', async () => {
+    /** The engine's records: key, value and header values as the caller gave them, null for Kafka's null. */
+    const asStrings = (): EncodableRecord[] =>
+      messages().map((m) => ({
+        ...m,
+        key: m.key?.toString(),
+        value: m.value === NULL ? null : m.value.toString(),
+        headers: new Map([...(m.headers ?? [])].map(([k, v]) => [k, v === NULL ? null : v.toString()])),
+      }));
+    // A lone surrogate (values are not checked for one) is written as U+FFFD, as Buffer.from writes it.
+    const odd = (): EncodableRecord[] => [{ topic: 'orders', partition: 1, key: '', value: 'a\uD800b', headers: new Map([[Buffer.from('h'), '€']]) }];
+    const oddBuffers = (): MessageRecord[] => [
+      { topic: 'orders', partition: 1, key: Buffer.alloc(0), value: Buffer.from('a\uD800b'), headers: headers([['h', '€']]) },
+    ];
+    for (const compression of ['none', 'zstd'] as const) {
+      for (const [strings, buffers] of [
+        [asStrings, messages],
+        [odd, oddBuffers],
+      ] as const) {
+        const expected = await bytes(produceV11.createRequest(-1, 100, buffers(), options(compression)));
+        expect((await bytes(encodeProduceRequest(11, -1, 100, strings(), options(compression)))).equals(expected)).toBe(true);
+      }
+    }
   });
 
   it('encodes a request larger than the shared scratch as the library does, and a small one after it', async () => {
