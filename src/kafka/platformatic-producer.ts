@@ -31,7 +31,12 @@ export class SharedRequestProducer extends Producer<Payload, Payload, string, st
     super[kGetApi]<A, R>(name, (error, api) => {
       if (!api) return callback(error);
       let recording = this.#recordingApis.get(api) as API<A, R> | undefined;
-      if (!recording) this.#recordingApis.set(api, (recording = this.sent.recording(produceApiFor<A, R>(api.version) ?? api)));
+      if (!recording) {
+        // The engine hands records over with string parts, which only this repository's encoder writes.
+        const encoding = produceApiFor<A, R>(api.version);
+        if (!encoding) return callback(new Error(`@platformatic/kafka chose Produce v${api.version}, which the sidecar's encoder does not write`));
+        this.#recordingApis.set(api, (recording = this.sent.recording(encoding)));
+      }
       callback(error, recording);
     });
   }
