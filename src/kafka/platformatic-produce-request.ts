@@ -127,7 +127,7 @@ function writeBytes(buf: Buffer, at: number, b: RecordBytes): number {
     return at + 1;
   }
   if (typeof b === 'string') {
-    const length = Buffer.byteLength(b);
+    const length = byteLength(b);
     at = writeUnsignedVarInt(buf, at, zigZag32(length));
     return at + buf.write(b, at, length);
   }
