@@ -40,6 +40,7 @@ class CounterSeries<T extends string> implements CounterChild {
  * A counter whose series are bound once to their label set (`bind`). The prom-client Counter the Registry
  * knows is refilled from them at each scrape through its collect hook and public API (reset, then one inc of
  * each series' total, which it stores as given): the same series, in the same order, with the same values.
+ * Registry#resetMetrics does not reach the bound series (the sidecar never resets its metrics).
  */
 export class BoundCounter<T extends string> {
   readonly #series: SeriesIndex<T, CounterSeries<T>>;

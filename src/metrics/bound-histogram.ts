@@ -106,7 +106,8 @@ class RegisteredHistogram<T extends string> extends Histogram<T> {
  * A histogram whose series are bound once to their label set (`bind`), and exported exactly as prom-client's
  * Histogram exports the same observations. prom-client hashes the labels, builds a label object and a
  * closure on every observe, and its labels() children do the same; on the produce path that was about
- * 5 % of the sidecar's CPU (docs/benchmarks.md).
+ * 5 % of the sidecar's CPU (docs/benchmarks.md). Registry#resetMetrics does not reach the bound series (the
+ * sidecar never resets its metrics).
  */
 export class BoundHistogram<T extends string> {
   readonly #series: SeriesIndex<T, HistogramSeries<T>>;
@@ -116,6 +117,7 @@ export class BoundHistogram<T extends string> {
     const { name, help } = config;
     const bounds = [...config.buckets];
     this.#series = new SeriesIndex(config.labelNames ?? [], (labels) => new HistogramSeries(labels, bounds, this.#shown));
+    // Registered by its constructor (prom-client's Metric), in this place of the exposition.
     new RegisteredHistogram(config, () => {
       const values: ExportedValue[] = [];
       for (const series of this.#shown) series.exportInto(values, name);
