@@ -107,7 +107,8 @@ export interface HttpLabels {
 /** What the HTTP layer records (SidecarMetrics fits it). */
 export interface HttpMetrics {
   inflightRequests: { inc(): void; dec(): void };
-  httpDuration: { observe(labels: HttpLabels, seconds: number): void };
+  /** The duration histogram's series of a label set (the same few sets repeat: they are kept, not rebuilt). */
+  httpDuration: { bind(labels: HttpLabels): { observe(seconds: number): void } };
 }
 
 /**
@@ -124,7 +125,7 @@ export function countRequests<Req extends IncomingMessage>(
     res.on('close', () => {
       metrics.inflightRequests.dec();
       const labels = { method: req.method ?? '', route: routeOf(req), status: String(res.statusCode) };
-      metrics.httpDuration.observe(labels, (performance.now() - start) / 1000);
+      metrics.httpDuration.bind(labels).observe((performance.now() - start) / 1000);
     });
     next();
   };

@@ -1,11 +1,15 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { BoundCounter } from './bound-counter.ts';
+import { BoundHistogram, type HistogramChild } from './bound-histogram.ts';
 
 const PREFIX = 'ordered_sidecar_';
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /**
  * Every metric the sidecar exports, on a registry the caller owns (tests build a fresh one each).
- * Names follow Prometheus conventions; docs/operations.md describes each.
+ * Names follow Prometheus conventions; docs/operations.md describes each. The instruments a produce request
+ * records (its duration, routing, and per partition batch the write, its size and the messages produced) are
+ * bound to their label sets (bound-histogram.ts, bound-counter.ts); the others are prom-client's own.
  */
 export class SidecarMetrics {
   readonly registry: Registry;
@@ -15,18 +19,18 @@ export class SidecarMetrics {
   readonly cacheHits: Counter;
   readonly cacheMisses: Counter;
   readonly cacheHitRate: Gauge;
-  readonly routingDuration: Histogram;
+  readonly routingDuration: HistogramChild;
   readonly routingFailures: Counter<'reason'>;
   readonly groupsCreated: Counter<'topic'>;
   readonly cleanupDuration: Histogram;
   readonly cleanupRemoved: Counter<'topic'>;
   readonly cleanupLastSuccess: Gauge;
-  readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+  readonly httpDuration: BoundHistogram<'method' | 'route' | 'status'>;
   readonly inflightRequests: Gauge;
-  readonly kafkaWriteDuration: Histogram<'topic'>;
-  readonly kafkaBatchMessages: Histogram;
+  readonly kafkaWriteDuration: BoundHistogram<'topic'>;
+  readonly kafkaBatchMessages: HistogramChild;
   readonly kafkaProduceRequests: Counter;
-  readonly messagesProduced: Counter<'topic' | 'mode'>;
+  readonly messagesProduced: BoundCounter<'topic' | 'mode'>;
   readonly messagesFailed: Counter<'topic' | 'reason'>;
   readonly deduplicated: Counter<'topic'>;
   readonly dedupUnavailable: Counter<'topic'>;
@@ -83,7 +87,7 @@ export class SidecarMetrics {
         this.set(h + m === 0 ? 0 : h / (h + m));
       },
     });
-    this.routingDuration = new Histogram({
+    this.routingDuration = BoundHistogram.unlabeled({
       name: `${PREFIX}routing_duration_seconds`,
       help: 'Time to resolve the partitions of one request.',
       buckets: LATENCY_BUCKETS,
@@ -118,7 +122,7 @@ export class SidecarMetrics {
       help: 'When any replica last completed cleanup (unix seconds).',
       registers,
     });
-    this.httpDuration = new Histogram({
+    this.httpDuration = new BoundHistogram({
       name: `${PREFIX}http_request_duration_seconds`,
       help: 'HTTP request duration.',
       labelNames: ['method', 'route', 'status'],
@@ -126,14 +130,14 @@ export class SidecarMetrics {
       registers,
     });
     this.inflightRequests = new Gauge({ name: `${PREFIX}inflight_requests`, help: 'HTTP requests being served.', registers });
-    this.kafkaWriteDuration = new Histogram({
+    this.kafkaWriteDuration = new BoundHistogram({
       name: `${PREFIX}kafka_write_duration_seconds`,
       help: 'Duration of one partition batch write to Kafka.',
       labelNames: ['topic'],
       buckets: LATENCY_BUCKETS,
       registers,
     });
-    this.kafkaBatchMessages = new Histogram({
+    this.kafkaBatchMessages = BoundHistogram.unlabeled({
       name: `${PREFIX}kafka_batch_messages`,
       help: 'Messages per partition batch written.',
       buckets: [1, 2, 5, 10, 50, 100, 500, 1000, 5000],
@@ -144,7 +148,7 @@ export class SidecarMetrics {
       help: 'Produce requests sent to Kafka: one per broker at a time, each carrying the next batch of every partition it leads.',
       registers,
     });
-    this.messagesProduced = new Counter({
+    this.messagesProduced = new BoundCounter({
       name: `${PREFIX}messages_produced_total`,
       help: 'Messages acknowledged by Kafka.',
       labelNames: ['topic', 'mode'],
@@ -227,7 +231,7 @@ export class SidecarMetrics {
 
   /** Kafka writes since start, summed over topics and labels (the operations console's overview). */
   async kafkaWrites(): Promise<{ messages_produced: number; messages_failed: number; produce_requests: number }> {
-    const sum = async (counter: Counter<string>): Promise<number> => (await counter.get()).values.reduce((total, v) => total + v.value, 0);
+    const sum = async (counter: Pick<Counter<string>, 'get'>): Promise<number> => (await counter.get()).values.reduce((total, v) => total + v.value, 0);
     return {
       messages_produced: await sum(this.messagesProduced),
       messages_failed: await sum(this.messagesFailed),

@@ -34,16 +34,16 @@ interface WriteState {
 interface PartitionQueue {
   topic: string;
   partition: number;
-  /** The label sets of its metrics, built once rather than per batch (prom-client only reads them). */
-  labels: QueueLabels;
+  /** Its series of the per-batch instruments, bound once rather than looked up per batch. */
+  instruments: QueueInstruments;
   pending: Chunk[];
   /** Its batch is in a request now: nothing else of this partition is sent until that one settles. */
   inFlight: boolean;
 }
 
-interface QueueLabels {
-  topic: { topic: string };
-  produced: Record<ProduceMode, { topic: string; mode: ProduceMode }>;
+interface QueueInstruments {
+  writeDuration: { observe(seconds: number): void };
+  produced: Record<ProduceMode, { inc(value: number): void }>;
 }
 
 /** One partition's batch inside a request: what the port is given, and what settles when it answers. */
@@ -66,12 +66,12 @@ export interface BatchLimits {
   maxQueueWaitMs?: number;
 }
 
-/** The instruments the writer records (prom-client's Histogram and Counter fit them). */
+/** The instruments the writer records (SidecarMetrics fits them); `bind` gives the series of a label set. */
 export interface WriterMetrics {
-  kafkaWriteDuration: { observe(labels: { topic: string }, seconds: number): void };
+  kafkaWriteDuration: { bind(labels: { topic: string }): { observe(seconds: number): void } };
   kafkaBatchMessages: { observe(messages: number): void };
   kafkaProduceRequests: { inc(value?: number): void };
-  messagesProduced: { inc(labels: { topic: string; mode: ProduceMode }, value?: number): void };
+  messagesProduced: { bind(labels: { topic: string; mode: ProduceMode }): { inc(value: number): void } };
   messagesFailed: { inc(labels: { topic: string; reason: string }, value?: number): void };
 }
 
@@ -149,8 +149,12 @@ export class PartitionWriter {
     if (!queues) this.#queues.set(topic, (queues = []));
     let queue = queues[partition];
     if (!queue) {
-      const labels = { topic: { topic }, produced: { ordered: { topic, mode: 'ordered' as const }, plain: { topic, mode: 'plain' as const } } };
-      queues[partition] = queue = { topic, partition, labels, pending: [], inFlight: false };
+      const { kafkaWriteDuration, messagesProduced } = this.#metrics;
+      const instruments = {
+        writeDuration: kafkaWriteDuration.bind({ topic }),
+        produced: { ordered: messagesProduced.bind({ topic, mode: 'ordered' }), plain: messagesProduced.bind({ topic, mode: 'plain' }) },
+      };
+      queues[partition] = queue = { topic, partition, instruments, pending: [], inFlight: false };
     }
     return queue;
   }
@@ -265,7 +269,7 @@ export class PartitionWriter {
   }
 
   #settle({ queue, chunks, messages }: Taken, outcome: BatchOutcome, seconds: number): void {
-    this.#metrics.kafkaWriteDuration.observe(queue.labels.topic, seconds);
+    queue.instruments.writeDuration.observe(seconds);
     queue.inFlight = false;
     if ('baseOffset' in outcome) {
       this.#metrics.kafkaBatchMessages.observe(messages.length);
@@ -307,9 +311,9 @@ export class PartitionWriter {
       if (write.mode === 'ordered') ordered += chunk.records.length;
       if (--write.remainingChunks === 0) write.settle({ offsets: write.offsets });
     }
-    const { produced } = queue.labels;
-    if (ordered > 0) this.#metrics.messagesProduced.inc(produced.ordered, ordered);
-    if (n > ordered) this.#metrics.messagesProduced.inc(produced.plain, n - ordered);
+    const { produced } = queue.instruments;
+    if (ordered > 0) produced.ordered.inc(ordered);
+    if (n > ordered) produced.plain.inc(n - ordered);
   }
 
   /**

@@ -56,10 +56,10 @@ function setup() {
   const sent: string[][] = [];
   let offset = 0n;
   const writerMetrics: WriterMetrics = {
-    kafkaWriteDuration: { observe: () => undefined },
+    kafkaWriteDuration: { bind: () => ({ observe: () => undefined }) },
     kafkaBatchMessages: { observe: () => undefined },
     kafkaProduceRequests: { inc: () => undefined },
-    messagesProduced: counter(),
+    messagesProduced: { bind: () => ({ inc: () => undefined }) },
     messagesFailed: counter(),
   };
   const writer = new PartitionWriter(

@@ -31,7 +31,7 @@ const produce = {
 const observed: { labels: HttpLabels; seconds: number }[] = [];
 const metrics = {
   inflightRequests: { inc: () => undefined, dec: () => undefined },
-  httpDuration: { observe: (labels: HttpLabels, seconds: number) => void observed.push({ labels, seconds }) },
+  httpDuration: { bind: (labels: HttpLabels) => ({ observe: (seconds: number) => void observed.push({ labels, seconds }) }) },
 };
 
 const listener = produceListener(
