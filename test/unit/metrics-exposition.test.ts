@@ -28,20 +28,22 @@ interface Recorders {
 
 type AnyRegistry = Registry | Registry<OpenMetricsContentType>;
 
+/** The metrics both sides declare, the same names, help, labels and buckets. */
+const HTTP = { name: 'http_seconds', help: 'HTTP "request" duration.', labelNames: ['method', 'route', 'status'] as const, buckets: BUCKETS };
+const WRITE = { name: 'write_seconds', help: 'Write duration.', labelNames: ['topic'] as const, buckets: BUCKETS };
+const BATCH = { name: 'batch_messages', help: 'Batch size.', buckets: [1, 2, 5, 10] };
+const IDLE = { name: 'idle_seconds', help: 'Never observed.', buckets: [1] };
+const IDLE_LABELLED = { name: 'idle_labelled_seconds', help: 'Never observed.', labelNames: ['topic'] as const, buckets: [1] };
+const PRODUCED = { name: 'produced_total', help: 'Messages.', labelNames: ['topic', 'mode'] as const };
+
 function plain(registry: AnyRegistry): Recorders {
   const registers = [registry];
-  const http = new Histogram({
-    name: 'http_seconds',
-    help: 'HTTP "request" duration.',
-    labelNames: ['method', 'route', 'status'],
-    buckets: BUCKETS,
-    registers,
-  });
-  const write = new Histogram({ name: 'write_seconds', help: 'Write duration.', labelNames: ['topic'], buckets: BUCKETS, registers });
-  const batch = new Histogram({ name: 'batch_messages', help: 'Batch size.', buckets: [1, 2, 5, 10], registers });
-  new Histogram({ name: 'idle_seconds', help: 'Never observed.', buckets: [1], registers });
-  new Histogram({ name: 'idle_labelled_seconds', help: 'Never observed.', labelNames: ['topic'], buckets: [1], registers });
-  const produced = new Counter({ name: 'produced_total', help: 'Messages.', labelNames: ['topic', 'mode'], registers });
+  const http = new Histogram({ ...HTTP, labelNames: [...HTTP.labelNames], registers });
+  const write = new Histogram({ ...WRITE, labelNames: [...WRITE.labelNames], registers });
+  const batch = new Histogram({ ...BATCH, registers });
+  new Histogram({ ...IDLE, registers });
+  new Histogram({ ...IDLE_LABELLED, labelNames: [...IDLE_LABELLED.labelNames], registers });
+  const produced = new Counter({ ...PRODUCED, labelNames: [...PRODUCED.labelNames], registers });
   return {
     http: (labels, seconds) => http.observe(labels, seconds),
     write: (topic, seconds) => write.observe({ topic }, seconds),
@@ -52,20 +54,14 @@ function plain(registry: AnyRegistry): Recorders {
 
 function bound(registry: AnyRegistry): Recorders {
   const registers = [registry];
-  const http = new BoundHistogram({
-    name: 'http_seconds',
-    help: 'HTTP "request" duration.',
-    labelNames: ['method', 'route', 'status'],
-    buckets: BUCKETS,
-    registers,
-  });
-  const write = new BoundHistogram({ name: 'write_seconds', help: 'Write duration.', labelNames: ['topic'], buckets: BUCKETS, registers });
-  const batch = BoundHistogram.unlabeled({ name: 'batch_messages', help: 'Batch size.', buckets: [1, 2, 5, 10], registers });
-  BoundHistogram.unlabeled({ name: 'idle_seconds', help: 'Never observed.', buckets: [1], registers });
-  const idle = new BoundHistogram({ name: 'idle_labelled_seconds', help: 'Never observed.', labelNames: ['topic'], buckets: [1], registers });
+  const http = new BoundHistogram({ ...HTTP, registers });
+  const write = new BoundHistogram({ ...WRITE, registers });
+  const batch = BoundHistogram.unlabeled({ ...BATCH, registers });
+  BoundHistogram.unlabeled({ ...IDLE, registers });
+  const idle = new BoundHistogram({ ...IDLE_LABELLED, registers });
   // Bound but never observed: no series, as prom-client shows none for a label set it never saw.
   idle.bind({ topic: 'bound-only' });
-  const produced = new BoundCounter({ name: 'produced_total', help: 'Messages.', labelNames: ['topic', 'mode'], registers });
+  const produced = new BoundCounter({ ...PRODUCED, registers });
   produced.bind({ topic: 'bound-only', mode: 'ordered' });
   return {
     http: (labels, seconds) => http.bind(labels).observe(seconds),
