@@ -54,10 +54,20 @@ const key = (topic: string, partition: number): string => `${topic}:${partition}
  * the current send's own, whichever of the library's attempts wrote it.
  */
 export class SentBatches {
-  readonly #byPartition = new Map<string, SentAs>();
+  /**
+   * A forgotten partition keeps its key with no entry, rather than being deleted: deleting a key per send made
+   * V8 rebuild the Map's table every few sends, and a replaced table, in the old generation as the Map is,
+   * keeps the entries it had (the records of the sends then in flight) and a link to the table after it. Dead,
+   * it is still a root for young-generation collections until the next full one, so each scavenge kept and
+   * promoted those records. Measured on the whole sidecar at 1,000 requests/s of 10 messages (two runs each):
+   * with the delete 0.8-1.3 MB promoted a scavenge of 3-5 ms (median), pretenuring on or off; without it
+   * 0.01 MB of 0.7-0.8 ms.
+   * There are as many keys as partitions written, as in the writer's queues.
+   */
+  readonly #byPartition = new Map<string, SentAs | undefined>();
 
   forget(topic: string, partition: number): void {
-    this.#byPartition.delete(key(topic, partition));
+    this.#byPartition.set(key(topic, partition), undefined);
   }
 
   get(topic: string, partition: number): SentAs | undefined {
