@@ -7,7 +7,7 @@ import { SUBSCRIPTIONS_USAGE, subscriptionsCommand } from './cli/subscriptions-c
 import { VERSION } from './version.ts';
 import { SubscriptionsError } from './consume/subscriptions.ts';
 import { releaseStartupMemory } from './cli/release-startup-memory.ts';
-import { keepShortLivedObjectsYoung } from './cli/young-garbage.ts';
+import { applyHeapSettings } from './cli/heap-settings.ts';
 
 const USAGE = `ordered-sidecar ${VERSION}: MessageGroup ordering for Kafka, as a sidecar
 
@@ -27,6 +27,8 @@ async function serve(argv: string[]): Promise<void> {
     process.stdout.write(SERVE_USAGE);
     return;
   }
+  // First: it may start node again with a heap flag, which is cheapest before anything is read or opened.
+  applyHeapSettings();
   let options;
   try {
     options = loadConfig(argv, process.env);
@@ -36,7 +38,6 @@ async function serve(argv: string[]): Promise<void> {
     process.exit(2);
   }
   const log = createLogger(options.logLevel, { service: 'ordered-sidecar', pid: process.pid });
-  keepShortLivedObjectsYoung();
   // Loaded here, not at the top: the `groups` commands should not pay for Kafka and Redis clients.
   const { startSidecar } = await import('./sidecar.ts');
   let sidecar;
