@@ -1,10 +1,13 @@
 import { defineConfig } from 'vitest/config';
 
+/** Removes the directories a test file made with test/support/temp-dir.ts once the file is done. */
+const TEMP_DIR_CLEANUP = 'test/support/temp-dir-cleanup.ts';
+
 export default defineConfig({
   test: {
     projects: [
       {
-        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' },
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node', setupFiles: [TEMP_DIR_CLEANUP] },
       },
       {
         test: {
@@ -13,7 +16,7 @@ export default defineConfig({
           exclude: ['test/e2e/failover/**'],
           environment: 'node',
           globalSetup: ['test/support/global-setup.ts'],
-          setupFiles: ['test/support/contract-setup.ts'],
+          setupFiles: [TEMP_DIR_CLEANUP, 'test/support/contract-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
           // Two cores: files against one broker would only slow each other down.
@@ -38,7 +41,7 @@ export default defineConfig({
           exclude: ['test/integration/kafkajs-timeouts.test.ts'],
           environment: 'node',
           globalSetup: ['test/support/global-setup.ts'],
-          setupFiles: ['test/support/contract-setup.ts'],
+          setupFiles: [TEMP_DIR_CLEANUP, 'test/support/contract-setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 180_000,
           fileParallelism: false,
@@ -51,6 +54,7 @@ export default defineConfig({
           name: 'sentinel',
           include: ['test/sentinel/**/*.test.ts'],
           environment: 'node',
+          setupFiles: [TEMP_DIR_CLEANUP],
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 180_000,
@@ -62,6 +66,7 @@ export default defineConfig({
           name: 'failover',
           include: ['test/e2e/failover/**/*.test.ts'],
           environment: 'node',
+          setupFiles: [TEMP_DIR_CLEANUP],
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 180_000,

@@ -1,17 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Admin, Kafka } from 'kafkajs';
 import { onTestFinished } from 'vitest';
 import type { SubscriptionStatus } from '../../src/protocol/subscriptions.ts';
 import { startTestSidecar } from './sidecar.ts';
+import { tempDir } from './temp-dir.ts';
 
 /** Writes a subscriptions file with one subscription (fresh name and consumer group) and returns its path. */
 export function subscriptionsFile(entry: Record<string, unknown> & { topic: string; endpoint: string }): { path: string; name: string; consumerGroup: string } {
   const name = `sub-${randomUUID().slice(0, 8)}`;
   const consumerGroup = `cg-${randomUUID().slice(0, 8)}`;
-  const path = join(mkdtempSync(join(tmpdir(), 'subs-')), 'subscriptions.json');
+  const path = join(tempDir('subs-'), 'subscriptions.json');
   writeFileSync(path, JSON.stringify({ subscriptions: [{ name, consumer_group: consumerGroup, on_exhausted: 'block', ...entry }] }));
   return { path, name, consumerGroup };
 }

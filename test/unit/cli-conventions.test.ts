@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -9,6 +8,7 @@ import { configCommand } from '../../src/cli/config-command.ts';
 import { optionsHelp } from '../../src/config/describe-options.ts';
 import { ConfigError, OPTION_KEYS, SETTINGS, flagName, loadConfig } from '../../src/config/load-config.ts';
 import { VERSION } from '../../src/version.ts';
+import { tempDir } from '../support/temp-dir.ts';
 
 const run = promisify(execFile);
 const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
@@ -98,7 +98,7 @@ describe('boolean flags', () => {
 });
 
 describe('config check', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'os-config-check-'));
+  const dir = tempDir('os-config-check-');
 
   it('prints every option with its source, secrets masked, and exits 0', () => {
     const r = check(['--port', '9000', '--redis-url', 'redis://app:s3cret-url@redis:6379'], { API_TOKEN: 'tok-123456', GROUP_TTL: '2h' });

@@ -1,11 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, flagName, loadConfig } from '../../src/config/load-config.ts';
 import { DEFAULT_OPTIONS, replicaAcksOf } from '../../src/config/options.ts';
 import { parseDuration } from '../../src/config/parse-duration.ts';
 import { parseSize } from '../../src/config/parse-size.ts';
+import { tempDir } from '../support/temp-dir.ts';
 
 /** Runs loadConfig expecting a ConfigError; returns its message. */
 function configError(argv: string[], env: NodeJS.ProcessEnv = {}): string {
@@ -229,7 +229,7 @@ describe('loadConfig', () => {
   });
 });
 
-const dir = mkdtempSync(join(tmpdir(), 'os-config-'));
+const dir = tempDir('os-config-');
 const file = (name: string): string => {
   const path = join(dir, name);
   writeFileSync(path, 'x');

@@ -1,6 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { authHeaders } from '../../src/consume/delivery-auth.ts';
@@ -13,6 +12,7 @@ import {
   deliverySignature,
   verifyDeliverySignature,
 } from '../../src/sdk/index.ts';
+import { tempDir } from '../support/temp-dir.ts';
 
 const body = Buffer.from('{"subscription":"s","messages":[]}');
 const T = 1_764_000_000;
@@ -69,7 +69,7 @@ describe('delivery signature', () => {
   });
 
   it("the sidecar's headers for a subscription: bearer token and a signature the SDK verifies, timestamped now", () => {
-    const dir = mkdtempSync(join(tmpdir(), 'auth-headers-'));
+    const dir = tempDir('auth-headers-');
     writeFileSync(join(dir, 'token'), 'tok\n');
     writeFileSync(join(dir, 'secret'), 'sec\n');
     const [both, none] = parseSubscriptions({

@@ -1,10 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { kafkaSecurity, kafkajsSecurity, platformaticSecurity, rejectOauthbearerErrorChallenge } from '../../src/kafka/kafka-security.ts';
+import { tempDir } from '../support/temp-dir.ts';
 
-const tokenFile = join(mkdtempSync(join(tmpdir(), 'oauthbearer-unit-')), 'token');
+const tokenFile = join(tempDir('oauthbearer-unit-'), 'token');
 const security = () =>
   kafkaSecurity({ kafkaTls: true, kafkaTlsInsecureSkipVerify: false, kafkaSaslMechanism: 'oauthbearer', kafkaSaslOauthbearerTokenFile: tokenFile });
 

@@ -1,8 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkAckTimeoutsFit, parseSubscriptions, readSubscriptionsFile, SubscriptionsError } from '../../src/consume/subscriptions.ts';
+import { tempDir } from '../support/temp-dir.ts';
 
 const minimal = {
   name: 'orders-app',
@@ -91,7 +91,7 @@ describe('subscriptions file', () => {
   });
 
   it('reports an unreadable or malformed file in one line with its path', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'subs-'));
+    const dir = tempDir('subs-');
     const path = join(dir, 'subs.json');
     expect(() => readSubscriptionsFile(path)).toThrow(`subscriptions file ${path}: cannot read it (ENOENT)`);
     writeFileSync(path, '{"subscriptions": [');
@@ -111,7 +111,7 @@ describe('subscriptions file', () => {
   });
 
   describe('delivery authentication', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'subs-auth-'));
+    const dir = tempDir('subs-auth-');
     const file = (name: string, text: string) => {
       writeFileSync(join(dir, name), text);
       return join(dir, name);
