@@ -73,6 +73,8 @@ export class DedupWindow {
           throw new SidecarError(
             'DUPLICATE_IN_FLIGHT',
             `an earlier attempt of ${waiting.length} message(s) is still being written (dedup_id ${waiting[0]}); retry later`,
+            // A client's retry racing its own earlier attempt, not a fault of the sidecar's: no error line.
+            { retryAfterSeconds: 1, summarized: true },
           );
         }
         await this.#waitFor(topic, waiting, giveUpAt);

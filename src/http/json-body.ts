@@ -3,11 +3,18 @@ import typeis from 'type-is';
 import { SidecarError } from '../errors/sidecar-error.ts';
 import type { Middleware } from './request-chain.ts';
 
-/** 415 unless the body is declared JSON: body-parser would skip any other body and leave the route none. */
+/**
+ * 415 unless the body is declared JSON: body-parser would skip any other body and leave the route none. A
+ * request with no body at all gets 400 instead: its Content-Type may well be right, and the body is what is missing.
+ */
 export const requireJson: Middleware = (req, _res, next) => {
+  if (!typeis.hasBody(req)) {
+    next(new SidecarError('INVALID_REQUEST', 'body: missing; send a JSON object with Content-Type: application/json', { field: 'body' }));
+    return;
+  }
   // The SDK's exact header is let through without type-is's parsing (its answer for it, with a body, is the
   // same); type-is, what express's req.is runs, judges every other one.
-  if (req.headers['content-type'] === 'application/json' && typeis.hasBody(req)) {
+  if (req.headers['content-type'] === 'application/json') {
     next();
     return;
   }

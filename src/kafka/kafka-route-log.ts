@@ -29,6 +29,33 @@ interface StoredRoute {
   buckets: number;
 }
 
+const parseJson = (bytes: Buffer): unknown => {
+  try {
+    return JSON.parse(bytes.toString()) as unknown;
+  } catch {
+    return undefined;
+  }
+};
+
+const isRouteKey = (parsed: unknown): parsed is [string, string, string] =>
+  Array.isArray(parsed) && parsed.length === 3 && parsed.every((part) => typeof part === 'string');
+
+/** [prefix, topic, group] of a record the sidecar wrote, or undefined for any other record. */
+function routeKey(key: Buffer | null): [string, string, string] | undefined {
+  const parsed = key === null ? undefined : parseJson(key);
+  return isRouteKey(parsed) ? parsed : undefined;
+}
+
+/** The {partition, buckets} value the sidecar wrote, or undefined for any other value. */
+function storedRoute(value: Buffer): StoredRoute | undefined {
+  const parsed = parseJson(value);
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const { partition, buckets } = parsed as Partial<Record<keyof StoredRoute, unknown>>;
+  return Number.isSafeInteger(partition) && Number.isSafeInteger(buckets) && (partition as number) >= 0 && (buckets as number) > 0
+    ? { partition: partition as number, buckets: buckets as number }
+    : undefined;
+}
+
 /**
  * The route log (src/routing/route-log.ts) in a compacted Kafka topic. One record per mapping change, keyed by
  * [prefix, topic, group] (JSON), valued {partition, buckets}, or null for a release (a tombstone compaction
@@ -101,19 +128,28 @@ export class KafkaRouteLog implements RouteLog {
     const signal = AbortSignal.timeout(readTimeoutMs);
     const routes = new Map<string, number>();
     let buckets: number | undefined;
+    let unreadable = 0;
     const onRecord = ({ key, value }: LogRecord): void => {
-      const parsed = key ? (JSON.parse(key.toString()) as unknown) : undefined;
-      if (!(Array.isArray(parsed) && parsed[0] === this.#options.prefix && parsed[1] === topic && typeof parsed[2] === 'string')) return;
-      if (value === null) routes.delete(parsed[2]);
+      const parsed = routeKey(key);
+      if (parsed === undefined) unreadable++;
+      if (parsed?.[0] !== this.#options.prefix || parsed[1] !== topic) return;
+      const group = parsed[2];
+      if (value === null) routes.delete(group);
       else {
-        const stored = JSON.parse(value.toString()) as StoredRoute;
-        routes.set(parsed[2], stored.partition);
+        const stored = storedRoute(value);
+        if (stored === undefined) {
+          unreadable++;
+          return;
+        }
+        routes.set(group, stored.partition);
         buckets = stored.buckets;
       }
     };
     try {
       const partition = this.#partitionOf(topic, await Promise.race([this.ready(), aborted(signal)]));
       await this.#client.readPartition(this.#options.topic, partition, onRecord, signal);
+      // Records the sidecar did not write (someone produced to the log topic) are skipped: one cannot block every rebuild.
+      if (unreadable > 0) this.#log.warn('skipped route log records that are not routes', { topic: this.#options.topic, partition, records: unreadable });
     } catch (err) {
       const timedOut = signal.aborted;
       throw new SidecarError(

@@ -29,7 +29,10 @@ export interface ProduceDeps {
   /** Above this many bytes waiting for Kafka, new requests are refused rather than queued without bound. */
   maxQueuedBytes: number;
   router: OrderedMessageRouter;
-  partitionCount: (topic: string) => Promise<number>;
+  /** `fresh` reads Kafka's metadata now rather than the cached count (a topic may have grown since). */
+  partitionCount: (topic: string, how?: { fresh?: boolean }) => Promise<number>;
+  /** The sidecar's own route log topic (ROUTE_LOG_TOPIC), which clients may not write: its records are routes. */
+  routeLogTopic: string | undefined;
   writer: PartitionWriter;
   keyPartitioner: KeyPartitioner;
   metrics: ProduceMetrics;
@@ -55,6 +58,8 @@ function noteClaims(claims: Map<string, Acquired>, span: SpanNotes): void {
 /** The two produce operations, independent of HTTP: validate everything, route, then write. */
 export class ProduceService {
   readonly #deps: ProduceDeps;
+  /** Requests refused since the queue for Kafka went over MAX_QUEUED_BYTES: logged as one spell, not a line each. */
+  #refusedOverQueue = 0;
 
   constructor(deps: ProduceDeps) {
     this.#deps = deps;
@@ -67,6 +72,7 @@ export class ProduceService {
   async ordered(body: unknown, trace: TraceHeaders = NO_TRACE): Promise<ProduceResponse> {
     const { router, partitionCount, writer, metrics, limits } = this.#deps;
     const { topic, records } = parseOrderedRequest(body, limits);
+    this.#refuseRouteLog(topic);
     this.#refuseWhenOverloaded();
     await partitionCount(topic);
     // A clock read, not prom-client's startTimer (process.hrtime and two closures per request).
@@ -166,15 +172,32 @@ export class ProduceService {
   }
 
   #refuseWhenOverloaded(): void {
-    const { writer, maxQueuedBytes } = this.#deps;
-    if (writer.queuedBytes > maxQueuedBytes) {
-      throw new SidecarError('OVERLOADED', `the sidecar holds ${writer.queuedBytes} bytes waiting for Kafka (limit ${maxQueuedBytes}); retry shortly`);
+    const { writer, maxQueuedBytes, log } = this.#deps;
+    const queued = writer.queuedBytes;
+    if (queued > maxQueuedBytes) {
+      if (this.#refusedOverQueue++ === 0) log.warn('refusing produce requests: the bytes waiting for Kafka reach MAX_QUEUED_BYTES', { queued, maxQueuedBytes });
+      throw new SidecarError('OVERLOADED', `the sidecar holds ${queued} bytes waiting for Kafka (limit ${maxQueuedBytes}, MAX_QUEUED_BYTES); retry shortly`, {
+        retryAfterSeconds: 1,
+        summarized: true,
+      });
     }
+    if (this.#refusedOverQueue > 0) {
+      log.info('accepting produce requests again: the bytes waiting for Kafka are below MAX_QUEUED_BYTES', { refusedRequests: this.#refusedOverQueue });
+      this.#refusedOverQueue = 0;
+    }
+  }
+
+  #refuseRouteLog(topic: string): void {
+    if (topic !== this.#deps.routeLogTopic) return;
+    throw new SidecarError('INVALID_REQUEST', `topic: "${topic}" is the sidecar's route log (ROUTE_LOG_TOPIC); only the sidecar writes its records`, {
+      field: 'topic',
+    });
   }
 
   /** Plain produce, unchanged Kafka semantics: explicit partition, else the key's hash, else spread. `trace` as for ordered. */
   async plain(body: unknown, trace: TraceHeaders = NO_TRACE): Promise<ProduceResponse> {
     const { topic, records } = parsePlainRequest(body, this.#deps.limits);
+    this.#refuseRouteLog(topic);
     const partitions = await this.#plainPartitions(topic, records);
     return writePartitions(this.#deps.writer, topic, records, partitions, 'plain', trace);
   }
@@ -186,6 +209,7 @@ export class ProduceService {
    */
   async plainOnce(body: unknown, dedupIds: readonly string[]): Promise<ProduceResponse> {
     const { topic, records } = parsePlainRequest(body, this.#deps.limits);
+    this.#refuseRouteLog(topic);
     if (dedupIds.length !== records.length) throw new Error(`plainOnce: ${dedupIds.length} dedup ids for ${records.length} messages`);
     const partitions = await this.#plainPartitions(topic, records);
     return this.#writeOnce(
@@ -200,7 +224,9 @@ export class ProduceService {
   async #plainPartitions(topic: string, records: readonly PlainRecord[]): Promise<number[]> {
     const { partitionCount, keyPartitioner } = this.#deps;
     this.#refuseWhenOverloaded();
-    const count = await partitionCount(topic);
+    let count = await partitionCount(topic);
+    // The cached count is refreshed in the background: a partition past it may be one the topic just gained.
+    if (records.some((r) => r.partition !== undefined && r.partition >= count)) count = await partitionCount(topic, { fresh: true });
     return records.map((record, i) => {
       if (record.partition === undefined) {
         return keyPartitioner(topic, count, record.message);

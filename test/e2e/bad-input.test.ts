@@ -1,4 +1,6 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_OPTIONS } from '../../src/config/options.ts';
 import type { RunningSidecar } from '../../src/sidecar.ts';
 import { useKafkaAdmin, createTopic, recordCount } from '../support/kafka.ts';
 import { postJson, type ErrorBody } from '../support/http.ts';
@@ -177,6 +179,39 @@ describe('ordered produce rejects bad input with a reason and writes nothing', (
     expect(((await response.json()) as ErrorBody).error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
   });
 
+  it('rejects a request without a body (400 naming the body, even with Content-Type: application/json)', async () => {
+    const before = await recordCount(admin, topic);
+    // What `curl -X POST -H 'content-type: application/json'` sends: neither Content-Length nor Transfer-Encoding
+    // (fetch and node's client would add a Content-Length of 0, which is a body, an empty one).
+    const { port } = new URL(sidecar.url);
+    const raw = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      connect(Number(port), '127.0.0.1')
+        .setEncoding('utf8')
+        .on('data', (chunk: string) => (text += chunk))
+        .on('end', () => resolve(text))
+        .on('error', reject)
+        .end('POST /v1/ordered-produce HTTP/1.1\r\nHost: sidecar\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n');
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+    expect((JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as ErrorBody).error).toMatchObject({ code: 'INVALID_REQUEST', field: 'body', retriable: false });
+    expect(await recordCount(admin, topic)).toBe(before);
+  });
+
+  it("refuses to write into the sidecar's own route log (400 naming the topic), on both produce routes", async () => {
+    const routeLog = DEFAULT_OPTIONS.routeLogTopic;
+    const before = await recordCount(admin, routeLog);
+    for (const [path, message] of [
+      ['/v1/ordered-produce', { message_group: 'g', value: 'not a route' }],
+      ['/v1/produce', { partition: 0, key: 'not a route', value: 'x' }],
+    ] as const) {
+      const result = await postJson<ErrorBody>(`${sidecar.url}${path}`, { topic: routeLog, messages: [message] });
+      expect(result.status).toBe(400);
+      expect(result.body.error).toMatchObject({ code: 'INVALID_REQUEST', field: 'topic', retriable: false });
+    }
+    expect(await recordCount(admin, routeLog)).toBe(before);
+  });
+
   it('answers unknown routes with 404 JSON', async () => {
     const response = await fetch(`${sidecar.url}/v1/nothing-here`);
     expect(response.status).toBe(404);
@@ -191,6 +226,16 @@ describe('ordered produce rejects bad input with a reason and writes nothing', (
 });
 
 describe('plain produce validation', () => {
+  it('takes a partition the topic gained a moment ago (the cached count is read again before refusing)', async () => {
+    const growing = await createTopic(admin, 2);
+    expect((await postJson(`${sidecar.url}/v1/produce`, { topic: growing, messages: [{ partition: 1, value: 'v' }] })).status).toBe(200);
+    await admin.createPartitions({ topicPartitions: [{ topic: growing, count: 4 }] });
+    await expect.poll(async () => (await admin.fetchTopicMetadata({ topics: [growing] })).topics[0]!.partitions.filter((p) => p.leader >= 0).length).toBe(4);
+    const result = await postJson(`${sidecar.url}/v1/produce`, { topic: growing, messages: [{ partition: 3, value: 'v' }] });
+    expect(result.status).toBe(200);
+    expect(await recordCount(admin, growing)).toBe(2);
+  });
+
   it('rejects a partition outside the topic', async () => {
     const result = await postJson<ErrorBody>(`${sidecar.url}/v1/produce`, { topic, messages: [{ partition: 3, value: 'v' }] });
     expect(result.status).toBe(400);

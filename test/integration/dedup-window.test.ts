@@ -68,7 +68,12 @@ describe('DedupWindow against real Redis', () => {
     const first = (await leaseDeadline('slow'))!;
     // Renewed until it ends two leases after the first one would have: only renewals can get it there.
     await until(async () => ((await leaseDeadline('slow')) ?? 0) > first + 2 * LEASE_MS);
-    await expect(sidecarWindow(300).acquire('t', ['slow'])).rejects.toMatchObject({ code: 'DUPLICATE_IN_FLIGHT', retriable: true });
+    await expect(sidecarWindow(300).acquire('t', ['slow'])).rejects.toMatchObject({
+      code: 'DUPLICATE_IN_FLIGHT',
+      retriable: true,
+      retryAfterSeconds: 1,
+      summarized: true,
+    });
     await writer.settle('t', [{ id: 'slow', partition: 0, offset: '7' }]);
     expect(await sidecarWindow().acquire('t', ['slow'])).toEqual(new Map([['slow', { partition: 0, offset: '7' }]]));
   });

@@ -77,6 +77,36 @@ describe(`the route log in Kafka (${testKafkaClient()} engine)`, () => {
     expect(await fleet.read('never-used')).toEqual({ routes: new Map(), buckets: undefined });
   });
 
+  it('skips records it did not write (someone produced to its topic): the rebuild still reads every route', async () => {
+    const topic = `routes-${randomUUID().slice(0, 8)}`;
+    const fleet = await routeLog(topic, 'fleet-a');
+    await fleet.append([entry('orders', 'g1', 1), entry('orders', 'g2', 2)]);
+    const producer = kafka.producer();
+    await producer.connect();
+    try {
+      const garbage = [
+        { key: 'not json', value: 'x' },
+        { key: '["fleet-a","orders"]', value: '{"partition":1,"buckets":64}' },
+        { key: JSON.stringify(['fleet-a', 'orders', 'g1']), value: 'not json' },
+        { key: JSON.stringify(['fleet-a', 'orders', 'g2']), value: '{"partition":-1,"buckets":64}' },
+      ];
+      // Into every partition of the log, so the one holding these routes has them too (keyed: the topic is compacted).
+      const messages = Array.from({ length: ROUTE_LOG_PARTITIONS }, (_, partition) => garbage.map((m) => ({ ...m, partition }))).flat();
+      await producer.send({ topic, messages });
+    } finally {
+      await producer.disconnect();
+    }
+    await fleet.append([entry('orders', 'g3', 0)]);
+    expect(await fleet.read('orders')).toEqual({
+      routes: new Map([
+        ['g1', 1],
+        ['g2', 2],
+        ['g3', 0],
+      ]),
+      buckets: 64,
+    });
+  });
+
   it('creates its topic served: right after, every partition answers its leader at the first ask', async () => {
     // Metadata names a new partition's leader before the broker serves it (NOT_LEADER_OR_FOLLOWER in between), and
     // the first new group reads the log right after creating it: waiting only for leaders made it wait a retry.

@@ -40,10 +40,13 @@ const counter = () => {
   return c;
 };
 
-function setup() {
+/** `holdKafka`: sends wait until `release()`; `logLines`: where info and above lines go. */
+function setup({ holdKafka = false, logLines }: { holdKafka?: boolean; logLines?: string[] } = {}) {
   const routeStore = new FakeRouteStore();
   const dedupStore = new FakeDedupStore();
-  const log = createLogger('error', {}, () => undefined);
+  const log = logLines ? createLogger('info', {}, (line) => void logLines.push(line)) : createLogger('error', {}, () => undefined);
+  const held: (() => void)[] = [];
+  const release = (): void => held.splice(0).forEach((resume) => resume());
   const routerMetrics = fakeRouterMetrics();
   const router = new OrderedMessageRouter(
     routeStore,
@@ -65,13 +68,15 @@ function setup() {
   const writer = new PartitionWriter(
     {
       leaderOf: () => undefined,
-      sendBatches: async (batches) =>
-        batches.map(({ messages }) => {
+      sendBatches: async (batches) => {
+        if (holdKafka) await new Promise<void>((resume) => held.push(resume));
+        return batches.map(({ messages }) => {
           sent.push(messages.map((m) => String(m.value)));
           const base = offset;
           offset += BigInt(messages.length);
           return { baseOffset: base };
-        }),
+        });
+      },
     },
     { maxBatchMessages: 1000, maxBatchBytes: 1024 * 1024 },
     writerMetrics,
@@ -86,6 +91,7 @@ function setup() {
     maxQueuedBytes: 1024 * 1024,
     router,
     partitionCount: async () => PARTITIONS,
+    routeLogTopic: undefined,
     writer,
     keyPartitioner: () => 0,
     metrics,
@@ -93,7 +99,7 @@ function setup() {
     dedup: new DedupWindow(dedupStore, { leaseMs: 15_000, pollMs: 10, maxWaitMs: 1000 }, log),
     log,
   });
-  return { routeStore, dedupStore, router, sent, metrics, produce };
+  return { routeStore, dedupStore, router, sent, metrics, produce, writer, release };
 }
 
 describe('a programming error in the Redis paths', () => {
@@ -126,5 +132,40 @@ describe('a programming error in the Redis paths', () => {
     expect(sent).toEqual([]);
     expect(metrics.routingFailures.value).toBe(0);
     expect(router.degraded).toBe(false);
+  });
+});
+
+/** Awaits `pending`, releasing held Kafka sends each turn of the event loop until it settles. */
+async function releasing<T>(pending: Promise<T>, release: () => void): Promise<T> {
+  let settled = false;
+  const done = pending.finally(() => (settled = true));
+  while (!settled) {
+    release();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return done;
+}
+
+describe('a full queue for Kafka (MAX_QUEUED_BYTES)', () => {
+  it('refuses with a retriable 503 OVERLOADED and Retry-After, logged as one spell rather than an error line per request', async () => {
+    const logLines: string[] = [];
+    const { produce, writer, release, sent } = setup({ holdKafka: true, logLines });
+    const big = (n: number) => ({ topic: 't', messages: [{ message_group: 'g', value: `${n}`.padEnd(600_000, 'x') }] });
+    // The first batch goes out and hangs; the next two queue behind it, past the 1 MiB limit.
+    const admitted = [produce.ordered(big(1)), produce.ordered(big(2)), produce.ordered(big(3))];
+    await expect.poll(() => writer.queuedBytes).toBeGreaterThan(1024 * 1024);
+    const refusals = await Promise.all([produce.ordered(big(4)), produce.ordered(big(5))].map((p) => p.catch((e: unknown) => e)));
+    for (const err of refusals) expect(err).toMatchObject({ code: 'OVERLOADED', status: 503, retriable: true, retryAfterSeconds: 1, summarized: true });
+    // Kafka answers: the held sends go one after another until every admitted request (and a new one) is written.
+    await releasing(Promise.all(admitted), release);
+    await releasing(produce.ordered({ topic: 't', messages: [{ message_group: 'g', value: 'small' }] }), release);
+    expect(sent.map((batch) => batch.map((v) => v.slice(0, 5)))).toEqual([['1xxxx'], ['2xxxx'], ['3xxxx'], ['small']]);
+    const spell = logLines
+      .map((line) => JSON.parse(line) as { level: string; msg: string; refusedRequests?: number })
+      .filter((l) => l.msg.includes('MAX_QUEUED_BYTES'));
+    expect(spell).toMatchObject([
+      { level: 'warn', msg: expect.stringContaining('refusing produce requests') },
+      { level: 'info', msg: expect.stringContaining('accepting produce requests again'), refusedRequests: 2 },
+    ]);
   });
 });

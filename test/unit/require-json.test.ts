@@ -25,19 +25,22 @@ describe('requireJson', () => {
     { 'content-length': '2' },
   ];
 
-  it.each(cases)('lets a body through exactly when type-is finds it JSON: %o', (headers) => {
-    const isJson = Boolean(typeis({ headers } as unknown as IncomingMessage, ['application/json']));
+  it.each(cases)('lets a body through exactly when type-is finds it JSON, and names a missing body: %o', (headers) => {
+    const request = { headers } as unknown as IncomingMessage;
+    const isJson = Boolean(typeis(request, ['application/json']));
     const passed = verdict(headers);
     if (isJson) expect(passed).toBeUndefined();
     else {
       expect(passed).toBeInstanceOf(SidecarError);
-      expect((passed as SidecarError).code).toBe('UNSUPPORTED_MEDIA_TYPE');
+      expect((passed as SidecarError).code).toBe(typeis.hasBody(request) ? 'UNSUPPORTED_MEDIA_TYPE' : 'INVALID_REQUEST');
     }
   });
 
-  it('lets the SDK’s request through and refuses one without a body or of another type', () => {
+  it('lets the SDK’s request through; refuses one of another type with 415, and one without a body with 400 whatever its type', () => {
     expect(verdict({ 'content-type': 'application/json', 'content-length': '10' })).toBeUndefined();
-    expect(verdict({ 'content-type': 'application/json' })).toBeInstanceOf(SidecarError);
-    expect(verdict({ 'content-type': 'text/plain', 'content-length': '10' })).toBeInstanceOf(SidecarError);
+    expect(verdict({ 'content-type': 'text/plain', 'content-length': '10' })).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE', status: 415 });
+    for (const headers of [{ 'content-type': 'application/json' }, { 'content-type': 'text/plain' }, {}]) {
+      expect(verdict(headers)).toMatchObject({ code: 'INVALID_REQUEST', status: 400, field: 'body', message: expect.stringContaining('body: missing') });
+    }
   });
 });
