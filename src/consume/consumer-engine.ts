@@ -58,8 +58,14 @@ export interface ConsumerEngineEvents {
   onRebalance(): void;
   /** This member's new assignment after a (re)join, for the topic subscribed. */
   onAssigned(partitions: number[]): void;
-  /** The consumer stopped on an error it will not recover from by itself. */
-  onCrash(err: unknown): void;
+  /** The consumer crashed: the engine either rejoins by itself (`onAssigned` follows) or has stopped for good. */
+  onCrash(crash: ConsumerCrash): void;
+}
+
+export interface ConsumerCrash {
+  error: unknown;
+  /** False when the error is one no retry can change (an authorization refused, a bad setting): nothing restarts it. */
+  willRestart: boolean;
 }
 
 export interface ConsumerEngine {

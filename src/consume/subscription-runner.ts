@@ -68,6 +68,8 @@ export class SubscriptionRunner {
   readonly #stopped = new AbortController();
   #ticker: NodeJS.Timeout | undefined;
   #starting: Promise<void> | undefined;
+  /** The stop under way: a second stop() (SIGTERM during an admin stop) waits for it rather than returning early. */
+  #stop: Promise<void> | undefined;
   readonly counts = { delivered: 0, retried: 0, dead_lettered: 0, skipped: 0 };
 
   constructor(deps: RunnerDeps) {
@@ -157,24 +159,47 @@ export class SubscriptionRunner {
       await pause(TOPIC_RECHECK_MS, this.#stopped.signal);
     }
     if (this.#stopping) return;
+    this.#state = 'starting';
+    this.#error = undefined;
     try {
       await engine.start({
         onBatch: (batch) => this.#onBatch(batch),
         onRebalance: () => this.#onRebalance(),
         onAssigned: (partitions) => this.#onAssigned(partitions),
-        onCrash: (err) => {
-          this.#error = `consumer crashed: ${errorMessage(err)}`;
-          log.error('subscription consumer crashed; kafkajs restarts it', { subscription: subscription.name, err });
-          this.#onRebalance();
+        onCrash: ({ error, willRestart }) => {
+          if (willRestart) {
+            this.#error = `consumer crashed: ${errorMessage(error)}`;
+            log.error('subscription consumer crashed; the consumer restarts it', { subscription: subscription.name, err: error });
+            this.#onRebalance();
+          } else this.#fail('consumer crashed and will not restart', error);
         },
       });
-      this.#state = 'running';
-      this.#error = undefined;
-      log.info('subscription consuming', { subscription: subscription.name, topic: subscription.topic, consumerGroup: subscription.consumerGroup });
     } catch (err) {
-      this.#error = `cannot start consuming: ${errorMessage(err)}`;
-      log.error('subscription could not start consuming', { subscription: subscription.name, err });
+      // The engine gave up after its own retries; nothing here would try again.
+      this.#fail('could not start consuming', err);
+      return;
     }
+    // A crash during the start (a join refused) came first: its error stands, and a fatal one is stopping this.
+    if (this.#stopping) return;
+    this.#state = 'running';
+    log.info('subscription consuming', { subscription: subscription.name, topic: subscription.topic, consumerGroup: subscription.consumerGroup });
+  }
+
+  /**
+   * Consumption ended for good: the runner stops as an admin stop would, keeping the error, so status and
+   * /readyz show it not ready and `subscriptions start` (which takes a stopped one) starts it again.
+   */
+  #fail(what: string, err: unknown): void {
+    const { name } = this.subscription;
+    const start = `ordered-sidecar subscriptions start ${name}`;
+    this.#error = `${what}: ${errorMessage(err)}; fix the cause, then start it again (${start})`;
+    this.#deps.log.error(`subscription ${what}; it stays stopped until started again once the cause is fixed`, {
+      subscription: name,
+      err,
+      startWith: `${start} (POST /admin/v1/subscriptions/${name}/start)`,
+    });
+    // In-flight deliveries end within ack_timeout, as in a rebalance's drain.
+    void this.stop(this.subscription.ackTimeoutMs + 1000);
   }
 
   /** Neither stopping nor rebalancing: new work may start. */
@@ -444,9 +469,16 @@ export class SubscriptionRunner {
     return { partition, group, offsets: stored.offsets, attempt: stored.attempt, error: stored.error };
   }
 
-  /** Graceful stop: fetch nothing new, let in-flight deliveries finish within `graceMs`, commit, leave the group. */
-  async stop(graceMs: number): Promise<void> {
-    if (this.#stopping) return;
+  /**
+   * Graceful stop: fetch nothing new, let in-flight deliveries finish within `graceMs`, commit, leave the group.
+   * A call while a stop is under way resolves when that one is done (its `graceMs` applies).
+   */
+  stop(graceMs: number): Promise<void> {
+    this.#stop ??= this.#stopNow(graceMs);
+    return this.#stop;
+  }
+
+  async #stopNow(graceMs: number): Promise<void> {
     this.#stopping = true;
     this.#stopped.abort();
     this.#state = 'stopping';

@@ -73,7 +73,8 @@ export class KafkajsConsumerEngine implements ConsumerEngine {
     this.#consumer = consumer;
     consumer.on(consumer.events.REBALANCING, () => events.onRebalance());
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => events.onAssigned(payload.memberAssignment[topic] ?? []));
-    consumer.on(consumer.events.CRASH, ({ payload }) => events.onCrash(payload.error));
+    // kafkajs restarts only after a retriable error; after any other it has disconnected and stays so.
+    consumer.on(consumer.events.CRASH, ({ payload }) => events.onCrash({ error: payload.error, willRestart: payload.restart }));
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning });
     const partitions = (await this.#admin.fetchTopicOffsets(topic)).length;
