@@ -13,6 +13,8 @@ export class GenerationWatch {
   readonly #onLost: (topic: string) => void;
   readonly #log: Logger;
   readonly #known = new Map<string, TopicStamp>();
+  // Failed checks are logged as a spell (its start, then its count once a check succeeds), not one line a second.
+  #failedChecks = 0;
 
   constructor(store: Pick<RouteStore, 'stamps'>, onChanged: (topic: string) => void, onLost: (topic: string) => void, log: Logger) {
     this.#store = store;
@@ -32,6 +34,10 @@ export class GenerationWatch {
     if (topics.length === 0) return;
     try {
       const current = await this.#store.stamps(topics);
+      if (this.#failedChecks > 0) {
+        this.#log.info('checking mapping generations in Redis again', { failedChecks: this.#failedChecks });
+        this.#failedChecks = 0;
+      }
       topics.forEach((topic, i) => {
         const known = this.#known.get(topic)!;
         const stamp = current[i]!;
@@ -47,7 +53,7 @@ export class GenerationWatch {
         this.#known.set(topic, stamp);
       });
     } catch (err) {
-      this.#log.warn('could not check mapping generations in Redis', { err });
+      if (this.#failedChecks++ === 0) this.#log.warn('could not check mapping generations in Redis', { err });
     }
   }
 }

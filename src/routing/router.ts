@@ -58,7 +58,8 @@ export class OrderedMessageRouter {
   readonly #unacknowledged: ReplicaAckRefusals;
   readonly #viaStore: StoreRouting;
   #flushTimer: NodeJS.Timeout | undefined;
-  #flushing: Promise<void> = Promise.resolve();
+  /** The flush in flight, if any: at most one runs and none queue behind it (see #flush). */
+  #flushing: Promise<void> | undefined;
 
   constructor(
     store: RouteStore & RestoreStore,
@@ -95,7 +96,7 @@ export class OrderedMessageRouter {
   }
 
   start(): void {
-    this.#flushTimer ??= setInterval(() => void this.flushTouches(), this.#options.touchFlushIntervalMs);
+    this.#flushTimer ??= setInterval(() => void this.#flush(), this.#options.touchFlushIntervalMs);
     this.#flushTimer.unref();
   }
 
@@ -103,7 +104,9 @@ export class OrderedMessageRouter {
     clearInterval(this.#flushTimer);
     this.#degraded.stop();
     this.#flushTimer = undefined;
-    await this.flushTouches();
+    // A flush in flight is the last one, so a store whose commands time out costs shutdown one flush, not two;
+    // the uses noted since it began go unsent (their groups' last access stays a second older, within the TTL).
+    await this.#flush();
   }
 
   /** True while routing without the store. */
@@ -200,15 +203,28 @@ export class OrderedMessageRouter {
     return this.#store.release(topic);
   }
 
-  /** Checks for admin changes, then sends batched last-access times. Never rejects. */
-  flushTouches(): Promise<void> {
-    this.#flushing = this.#flushing.then(async () => {
-      // Uses keep accumulating (one entry per cached group) until the store is back.
-      if (this.#degraded.active) return;
-      await this.#generations.check();
-      await this.#touches.flush();
+  /** Checks for admin changes, then sends batched last-access times, after the flush in flight if any. Never rejects. */
+  async flushTouches(): Promise<void> {
+    await this.#flushing;
+    await this.#flush();
+  }
+
+  /**
+   * Joins the flush in flight, or starts one. A tick that finds one running is skipped: against a store whose
+   * commands time out a flush outlasts the interval, and queued flushes would pile up for stop() to wait on.
+   */
+  #flush(): Promise<void> {
+    this.#flushing ??= this.#flushOnce().finally(() => {
+      this.#flushing = undefined;
     });
     return this.#flushing;
+  }
+
+  async #flushOnce(): Promise<void> {
+    // Uses keep accumulating (one entry per cached group) until the store is back.
+    if (this.#degraded.active) return;
+    await this.#generations.check();
+    await this.#touches.flush();
   }
 
   /** A group the cache cannot prove: the store (one lookup per group at a time), or degraded mode. */

@@ -26,6 +26,11 @@ export class TouchBatcher {
    * nothing allocated per use.
    */
   #touched = new Map<string, Map<string, CachedRoute>>();
+  /**
+   * Topics whose touches fail, with how many chunks failed: each spell is logged at its start and, with its
+   * count, once a chunk of the topic goes through, not one line per topic a second.
+   */
+  readonly #failing = new Map<string, number>();
 
   constructor(
     store: Pick<RouteStore, 'touch'>,
@@ -67,6 +72,11 @@ export class TouchBatcher {
     const sentAt = this.#now();
     try {
       const confirmed = await this.#store.touch(topic, await this.#state(topic), chunk);
+      const failedChunks = this.#failing.get(topic);
+      if (failedChunks !== undefined) {
+        this.#log.info('recording last access of MessageGroups in Redis again', { topic, failedChunks });
+        this.#failing.delete(topic);
+      }
       confirmed.forEach((ok, i) => {
         const { group, partition } = chunk[i]!;
         const cached = this.#cache.peek(topic, group);
@@ -76,7 +86,9 @@ export class TouchBatcher {
       });
     } catch (err) {
       if (err instanceof StoreStateLostError) return this.#onLost(topic);
-      this.#log.warn('could not record last access of MessageGroups in Redis', { topic, groups: chunk.length, err });
+      const failedChunks = this.#failing.get(topic) ?? 0;
+      this.#failing.set(topic, failedChunks + 1);
+      if (failedChunks === 0) this.#log.warn('could not record last access of MessageGroups in Redis', { topic, groups: chunk.length, err });
     }
   }
 }

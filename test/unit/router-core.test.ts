@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { StoreUnreachableError } from '../../src/errors/store-errors.ts';
 import { createLogger } from '../../src/logging/logger.ts';
@@ -8,6 +9,7 @@ import { OutageState } from '../../src/routing/outage-state.ts';
 import { ProvenRoutes } from '../../src/routing/proven-routes.ts';
 import { OrderedMessageRouter, REFUSAL_SUMMARY_INTERVAL_MS, type RouterOptions } from '../../src/routing/router.ts';
 import type { LoggedRoutes, RouteLog, RouteLogEntry } from '../../src/routing/route-log.ts';
+import type { TopicStamp, TopicState, TouchEntry } from '../../src/routing/route-store.ts';
 import { SidecarError } from '../../src/errors/sidecar-error.ts';
 import { SingleFlight } from '../../src/routing/single-flight.ts';
 import { FakeRouteStore, fakeRouterMetrics } from '../support/fake-route-store.ts';
@@ -314,6 +316,78 @@ describe('outage exit', () => {
     await r.flushTouches();
     expect(store.touched.map((e) => e.group)).toEqual(['g']);
     await r.stop();
+  });
+});
+
+/** A store whose generation checks and touches hang while `held`, as a black-holed Redis's commands do until they time out; `answer()` lets them go on. */
+class HangingStore extends FakeRouteStore {
+  readonly #gate = Promise.withResolvers<void>();
+  held = false;
+  /** Generation checks begun (held ones too): one per flush once a topic is known. */
+  checksBegun = 0;
+
+  answer(): void {
+    this.held = false;
+    this.#gate.resolve();
+  }
+
+  override async stamps(topics: readonly string[]): Promise<TopicStamp[]> {
+    this.checksBegun++;
+    if (this.held) await this.#gate.promise;
+    return super.stamps(topics);
+  }
+
+  override async touch(topic: string, state: TopicState, entries: readonly TouchEntry[]): Promise<boolean[]> {
+    if (this.held) await this.#gate.promise;
+    return super.touch(topic, state, entries);
+  }
+}
+
+describe('touch flushes', () => {
+  it('run one at a time: ticks during a slow flush start none, and stop() waits for the one in flight only', async () => {
+    const slow = new HangingStore();
+    store = slow;
+    const r = router();
+    r.start();
+    await r.route('t', 'g');
+    await r.route('t', 'g'); // a hit: a touch is pending
+    slow.held = true;
+    await vi.advanceTimersByTimeAsync(5 * OPTIONS.touchFlushIntervalMs);
+    expect(slow.checksBegun).toBe(1);
+    let stopped = false;
+    const stopping = r.stop().then(() => {
+      stopped = true;
+    });
+    await nextTurn();
+    expect(stopped).toBe(false);
+    slow.answer();
+    await stopping;
+    expect(slow.checksBegun).toBe(1);
+    expect(slow.touched.map((e) => e.group)).toEqual(['g']);
+  });
+
+  it('log a failing generation check and touch once as the failures begin, and once, counted, when they succeed again', async () => {
+    const r = router();
+    await r.route('t', 'g');
+    store.failure = 'unanswered';
+    for (let i = 0; i < 3; i++) {
+      await r.route('t', 'g');
+      await r.flushTouches();
+    }
+    store.failure = undefined;
+    await r.route('t', 'g');
+    await r.flushTouches();
+    await r.flushTouches();
+    const entries = logs.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(entries.map((e) => [e.level, e.msg])).toEqual([
+      ['warn', 'could not check mapping generations in Redis'],
+      ['warn', 'could not record last access of MessageGroups in Redis'],
+      ['info', 'checking mapping generations in Redis again'],
+      ['info', 'recording last access of MessageGroups in Redis again'],
+    ]);
+    expect(entries[0]).toMatchObject({ err: { message: 'fake store out of reach' } });
+    expect(entries[2]).toMatchObject({ failedChecks: 3 });
+    expect(entries[3]).toMatchObject({ topic: 't', failedChunks: 3 });
   });
 });
 
