@@ -39,7 +39,7 @@ async function serve(argv: string[]): Promise<void> {
   }
   const log = createLogger(options.logLevel, { service: 'ordered-sidecar', pid: process.pid });
   // Loaded here, not at the top: the `groups` commands should not pay for Kafka and Redis clients.
-  const { startSidecar } = await import('./sidecar.ts');
+  const { startSidecar, ListenError } = await import('./sidecar.ts');
   let sidecar;
   try {
     sidecar = await startSidecar(options, log);
@@ -48,10 +48,10 @@ async function serve(argv: string[]): Promise<void> {
       process.stderr.write(`ordered-sidecar: ${err.message}\n`);
       process.exit(2);
     }
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EADDRINUSE' && code !== 'EADDRNOTAVAIL' && code !== 'EACCES') throw err;
-    // A listen failure is a configuration problem: one line, like the other configuration errors.
-    process.stderr.write(`ordered-sidecar: cannot listen on ${options.host}:${options.port} (${code}); check HOST and PORT\n`);
+    if (!(err instanceof ListenError) || (err.code !== 'EADDRINUSE' && err.code !== 'EADDRNOTAVAIL' && err.code !== 'EACCES')) throw err;
+    // A listen failure is a configuration problem: one line, like the other configuration errors, naming the
+    // listener's address and options (OPS_PORT's is not PORT's).
+    process.stderr.write(`ordered-sidecar: ${err.message}\n`);
     process.exit(2);
   }
   // Started: the start-up garbage goes back to the OS before the first requests make new.

@@ -92,7 +92,8 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   );
   const produce = new ProduceService({
     router,
-    partitionCount: (t) => metadata.partitionCount(t),
+    partitionCount: (t, how) => metadata.partitionCount(t, how),
+    routeLogTopic: options.routeLog ? options.routeLogTopic : undefined,
     writer,
     keyPartitioner: defaultPartitioner(),
     metrics,
@@ -186,7 +187,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   });
   const server = createServer(app);
   server.keepAliveTimeout = 65_000;
-  const url = await listen(server, options.port, options.host);
+  const url = await listen(server, options.port, options.host, 'main');
   // Its own server, so Prometheus and the kubelet reach it while /v1 and /admin/v1 stay on loopback; it keeps
   // answering /healthz and /metrics through the drain and closes last.
   const opsServer =
@@ -195,7 +196,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
       : createServer(createOpsApp({ health, metrics, log, maxBodyBytes: options.maxBodyBytes, isDraining: () => draining, consume: consumption?.service }));
   const opsUrl =
     opsServer &&
-    (await listen(opsServer, options.opsPort ?? 0, options.opsHost).catch(async (err: unknown) => {
+    (await listen(opsServer, options.opsPort ?? 0, options.opsHost, 'ops').catch(async (err: unknown) => {
       await new Promise((resolve) => server.close(resolve));
       throw err;
     }));
@@ -247,10 +248,31 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   return { url, opsUrl, server, router, metrics, close };
 }
 
+/**
+ * A listener that could not bind: which one (the main one, HOST and PORT, or the ops one, OPS_HOST and OPS_PORT),
+ * where it tried and the system's code, so the CLI can name the options to check. The Node error is the cause.
+ */
+export class ListenError extends Error {
+  override name = 'ListenError';
+  readonly listener: 'main' | 'ops';
+  readonly code: string | undefined;
+
+  constructor(listener: 'main' | 'ops', address: string, port: number, cause: NodeJS.ErrnoException) {
+    const where = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+    const [what, options] = listener === 'ops' ? [' for the ops listener', 'OPS_HOST and OPS_PORT'] : ['', 'HOST and PORT'];
+    super(`cannot listen on ${where}${what} (${cause.code ?? cause.message}); check ${options}`, { cause });
+    this.listener = listener;
+    this.code = cause.code;
+  }
+}
+
 /** Listens on `port` at `host`; resolves with the URL it answers at (the port the system chose for 0). */
-async function listen(server: Server, port: number, host: string): Promise<string> {
+async function listen(server: Server, port: number, host: string, listener: ListenError['listener']): Promise<string> {
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    // Node's listen errors carry the address and port it tried (a host name resolved); those are what is busy.
+    server.once('error', (err: NodeJS.ErrnoException & { address?: string; port?: number }) =>
+      reject(new ListenError(listener, err.address ?? host, err.port ?? port, err)),
+    );
     server.listen(port, host, () => resolve());
   });
   const { address, port: bound } = server.address() as AddressInfo;
@@ -330,6 +352,6 @@ function redisDescription(options: SidecarOptions): string {
   if (options.redisClusterNodes) return `cluster ${options.redisClusterNodes.join(',')}`;
   if (options.redisSentinels) return `sentinel master ${options.redisSentinelMaster} via ${options.redisSentinels.join(',')}`;
   // Re-serialised so a password holds no "@", "/" or space (percent-encoded): the logger's URL scrubbing then
-  // censors all of it (test/e2e/startup-log.test.ts).
+  // censors all of it, in the userinfo and in the query (?password=, test/e2e/startup-log.test.ts).
   return new URL(options.redisUrl).toString();
 }

@@ -39,17 +39,59 @@ const isRedactedKey = (key: string): boolean => {
  * a raw space is not (it ends the match): log a URL re-serialised by `new URL()`, which percent-encodes both.
  */
 const URL_PASSWORD = /(\/\/[^\s/:@]*:)[^\s/]+@/g;
-const scrub = (text: string): string => text.replace(URL_PASSWORD, `$1${REDACTED}@`);
+/** The query of any `scheme://...?...` inside a string, up to a `#` or a space (as URL_PASSWORD, a raw space ends it). */
+const URL_QUERY = /(\/\/[^\s?#]*\?)([^\s#]*)/g;
+const scrub = (text: string): string =>
+  // Both need a "//": most strings logged have none and cost one scan.
+  text.includes('//')
+    ? text.replace(URL_PASSWORD, `$1${REDACTED}@`).replace(URL_QUERY, (_, head: string, query: string) => `${head}${withoutQuerySecrets(query, REDACTED)}`)
+    : text;
 
 /** Stays as it is inside a URL (REDACTED's brackets would be %-encoded). */
 const REDACTED_IN_URL = '***';
 
 /**
+ * Query parameters of a Redis URL that carry a secret. ioredis makes every parameter of REDIS_URL a client option
+ * of the same name (parseURL in ioredis/built/utils), so `?password=` authenticates as `user:password@` does; the
+ * names are matched as ioredis reads them, case included. `sentinelPassword` is the only other secret option.
+ */
+const URL_QUERY_SECRETS: ReadonlySet<string> = new Set(['password', 'sentinelPassword']);
+
+/**
+ * A URL's query (between "?" and "#") with the value of each URL_QUERY_SECRETS parameter replaced by `mask`, the
+ * other parameters as written. The one place both the logger and withoutUrlPassword mask a query.
+ */
+function withoutQuerySecrets(query: string, mask: string): string {
+  return query
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      if (eq < 0) return pair;
+      // The name decoded as ioredis gets it ("+" and %-escapes, by URLSearchParams); the "&" keeps a leading "?" in it.
+      const name = new URLSearchParams(`&${pair.slice(0, eq)}`).keys().next().value;
+      return name !== undefined && URL_QUERY_SECRETS.has(name) ? `${pair.slice(0, eq + 1)}${mask}` : pair;
+    })
+    .join('&');
+}
+
+/**
  * A URL fit to show in an answer or an error message, as written but with its password replaced (the user
- * kept). In a string that is not a `scheme://` URL (a mistyped REDIS_URL) the parts cannot be told apart
- * reliably, so everything between `//` and its last `@` goes: a password may itself hold `/`, `:` or `@`.
+ * kept), in the userinfo and in the query (URL_QUERY_SECRETS). In a string that is not a `scheme://` URL (a
+ * mistyped REDIS_URL) the parts cannot be told apart reliably, so everything between `//` and its last `@`
+ * goes: a password may itself hold `/`, `:` or `@`.
  */
 export function withoutUrlPassword(raw: string): string {
+  const masked = withoutUserinfoPassword(raw);
+  // The query runs from the first "?" to a "#"; a "?" after a "#" is the fragment's. The userinfo is masked
+  // first: a "?" or "#" in it would end the authority, so a parsed URL's has none and a mistyped one's is gone.
+  const query = masked.indexOf('?');
+  const hash = masked.indexOf('#');
+  if (query < 0 || (hash >= 0 && hash < query)) return masked;
+  const end = hash < 0 ? masked.length : hash;
+  return `${masked.slice(0, query + 1)}${withoutQuerySecrets(masked.slice(query + 1, end), REDACTED_IN_URL)}${masked.slice(end)}`;
+}
+
+function withoutUserinfoPassword(raw: string): string {
   const slashes = raw.indexOf('//');
   const start = slashes < 0 ? 0 : slashes + 2;
   const url = URL.canParse(raw) ? new URL(raw) : undefined;

@@ -101,7 +101,9 @@ describe('config check', () => {
   const dir = tempDir('os-config-check-');
 
   it('prints every option with its source, secrets masked, and exits 0', () => {
-    const r = check(['--port', '9000', '--redis-url', 'redis://app:s3cret-url@redis:6379'], { API_TOKEN: 'tok-123456', GROUP_TTL: '2h' });
+    // ioredis takes a password from the query too (every parameter is an option of its).
+    const redisUrl = 'redis://app:s3cret-url@redis:6379/0?family=4&password=s3cret-query';
+    const r = check(['--port', '9000', '--redis-url', redisUrl], { API_TOKEN: 'tok-123456', GROUP_TTL: '2h' });
     expect(r.code).toBe(0);
     expect(r.err).toBe('');
     for (const key of OPTION_KEYS) expect(r.out).toMatch(new RegExp(`^${SETTINGS[key].env} +\\S`, 'm'));
@@ -111,6 +113,8 @@ describe('config check', () => {
     expect(r.out).toMatch(/^API_TOKEN +\(set, hidden\) +\(API_TOKEN\)$/m);
     expect(r.out).not.toContain('tok-123456');
     expect(r.out).not.toContain('s3cret-url');
+    expect(r.out).not.toContain('s3cret-query');
+    expect(r.out).toMatch(/^REDIS_URL +redis:\/\/app:\*\*\*@redis:6379\/0\?family=4&password=\*\*\* +\(--redis-url\)$/m);
     expect(r.out).toContain('nothing is consumed');
   });
 
