@@ -109,6 +109,13 @@ export class RouterStore implements RouteStore, RestoreStore, CleanupStore, Load
     await this.#gateway.run(() => this.#redis.hset(this.#keys(topic).meta, 'hold', reason));
   }
 
+  async readHold(topic: string): Promise<TopicHold | undefined> {
+    const hold = await this.#gateway.run(() => this.#redis.hget(this.#keys(topic).meta, 'hold'));
+    if (hold === null) return undefined;
+    // Only these two are written; any other value still refuses new groups (route-3.lua), so it stays a hold.
+    return hold === 'restoring' ? 'restoring' : 'unproven';
+  }
+
   async release(topic: string): Promise<boolean> {
     const keys = this.#keys(topic);
     const [exists] = await this.#gateway.run(async () => {

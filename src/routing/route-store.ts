@@ -70,6 +70,8 @@ export interface RestoreStore {
   unlockRestore(topic: string, owner: string): Promise<void>;
   /** Holds new groups of the topic (route-3.lua refuses them) while its state is rebuilt. */
   hold(topic: string, reason: TopicHold): Promise<void>;
+  /** The topic's hold, undefined when it has none (so a failed admin rebuild can put it back). */
+  readHold(topic: string): Promise<TopicHold | undefined>;
   /** Lets new groups of the topic be assigned again; false when the topic has no state. */
   release(topic: string): Promise<boolean>;
   /** Maps every group of `routes` the store does not map yet, loads included; returns how many were absent. */

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CodedError } from '../errors/coded-error.ts';
 import { SidecarError } from '../errors/sidecar-error.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { RouteLog } from './route-log.ts';
-import type { RestoreStore, RouteStore, TopicRegistration, TopicState } from './route-store.ts';
+import type { RestoreStore, RouteStore, TopicHold, TopicRegistration, TopicState } from './route-store.ts';
 import type { TopicCount } from './router-metrics.ts';
 
 /** How long a replica holds a topic's rebuild lock; a rebuild that takes longer lets another replica try. */
@@ -13,6 +14,8 @@ const RESTORE_WAIT_MS = 5000;
 const RESTORE_POLL_MS = 100;
 /** Seconds a client is told to wait before retrying a new group of a topic whose state is being rebuilt. */
 export const STATE_LOST_RETRY_AFTER_S = 1;
+/** What a failed rebuild of a topic without state leaves (logged): the next request's recovery tries again. */
+const STILL_HELD = 'new MessageGroups of it stay refused, the next request tries again';
 
 export interface StateLossDeps {
   store: Pick<RouteStore, 'readTopic'> & RestoreStore;
@@ -106,11 +109,47 @@ export class StateLoss {
     }
     try {
       const current = await store.readTopic(topic);
-      const { restored } = await this.#restore(topic, current?.buckets ?? this.#deps.configuredBuckets, current?.epoch ?? randomUUID());
-      return restored;
+      // No state: the 'restoring' hold a failure leaves is lifted by the next request's recovery (#recover).
+      if (!current) return (await this.#restore(topic, this.#deps.configuredBuckets, randomUUID(), STILL_HELD)).restored;
+      // State that was never lost: no replica recovers it, so a failure would leave 'restoring' for good.
+      // The hold it had before (none, or one an operator must lift) is put back instead.
+      const before = await store.readHold(topic);
+      try {
+        return (await this.#restore(topic, current.buckets, current.epoch, 'the hold the topic had before is put back')).restored;
+      } catch (err) {
+        throw await this.#putBackHold(topic, before, err);
+      }
     } finally {
       await store.unlockRestore(topic, this.#owner).catch(() => undefined);
     }
+  }
+
+  /** After a failed admin rebuild of a topic with state: its hold as it was before; returns the error to answer with. */
+  async #putBackHold(topic: string, before: TopicHold | undefined, err: unknown): Promise<unknown> {
+    const { store, log } = this.#deps;
+    try {
+      if (before === undefined) await store.release(topic);
+      else await store.hold(topic, before);
+    } catch (putBackErr) {
+      log.error(
+        `could not put back the hold of the topic after its rebuild failed: new MessageGroups of it stay refused until the rebuild succeeds or \`ordered-sidecar groups resume ${topic}\``,
+        { topic, err: putBackErr },
+      );
+      return err;
+    }
+    // A defect stays what it is (a 500); a failure of the log or the store keeps its code and status.
+    if (!(err instanceof CodedError)) return err;
+    const now = before === undefined ? 'new MessageGroups are assigned again' : `new MessageGroups stay on hold ("${before}") as before`;
+    return new SidecarError(
+      err.code,
+      `rebuilding topic "${topic}" from the route log failed: ${err.message}. The topic is back as it was (${now}); the rebuild can be retried`,
+      {
+        cause: err,
+        // The log's failure was logged where it happened (#restore); its Retry-After still applies.
+        ...(err instanceof SidecarError && { summarized: err.summarized }),
+        ...(err instanceof SidecarError && err.retryAfterSeconds !== undefined && { retryAfterSeconds: err.retryAfterSeconds }),
+      },
+    );
   }
 
   async #recover(topic: string, known: TopicState | undefined): Promise<TopicRegistration> {
@@ -124,7 +163,7 @@ export class StateLoss {
       const again = await store.readTopic(topic);
       if (again) return again;
       const buckets = known?.buckets ?? this.#deps.configuredBuckets;
-      if (this.logged) return (await this.#restore(topic, buckets, randomUUID())).registration;
+      if (this.logged) return (await this.#restore(topic, buckets, randomUUID(), STILL_HELD)).registration;
       // No log: a topic this replica knew had routes nobody can list any more; a first use has none.
       return await store.stampTopic(topic, buckets, randomUUID(), known ? 'unproven' : undefined);
     } finally {
@@ -132,18 +171,16 @@ export class StateLoss {
     }
   }
 
-  async #restore(topic: string, buckets: number, epoch: string): Promise<{ registration: TopicRegistration; restored: number }> {
+  /** `onFailure`: what becomes of the topic's new groups when the log cannot be read (logged). */
+  async #restore(topic: string, buckets: number, epoch: string, onFailure: string): Promise<{ registration: TopicRegistration; restored: number }> {
     const { store, routeLog, log, metrics } = this.#deps;
     await store.hold(topic, 'restoring');
     const started = performance.now();
     const logged = await routeLog!.read(topic).catch((err: unknown) => {
-      log.warn(
-        'rebuilding the routing state of the topic failed: the route log could not be read; new MessageGroups of it stay refused, the next request tries again',
-        {
-          topic,
-          err,
-        },
-      );
+      log.warn(`rebuilding the routing state of the topic failed: the route log could not be read; ${onFailure}`, {
+        topic,
+        err,
+      });
       throw err;
     });
     const fixedBuckets = logged.buckets ?? buckets;

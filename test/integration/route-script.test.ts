@@ -140,12 +140,20 @@ describe('state loss (route-3.lua, record-3.lua, touch.lua against a topic epoch
 
   it('on hold: existing groups are served, new ones refused with nothing written', async () => {
     const a = await route(store, 'a', 4);
+    expect(await store.readHold('orders')).toBeUndefined();
     await store.hold('orders', 'unproven');
+    expect(await store.readHold('orders')).toBe('unproven');
     expect((await route(store, 'a', 4)).partition).toBe(a.partition);
     await expect(route(store, 'new', 4)).rejects.toMatchObject({ name: 'StoreOnHoldError', reason: 'unproven' });
     expect(await admin.lookup('orders', BUCKETS, 'new', groupHash('new'))).toBeUndefined();
     expect(await store.release('orders')).toBe(true);
+    expect(await store.readHold('orders')).toBeUndefined();
     expect((await route(store, 'new', 4)).created).toBe(true);
+    await store.hold('orders', 'restoring');
+    expect(await store.readHold('orders')).toBe('restoring');
+    // A value this version never writes still refuses new groups (route-3.lua), so it reads as a hold, not as none.
+    await redis.hset(keys('orders').meta, 'hold', 'something-else');
+    expect(await store.readHold('orders')).toBe('unproven');
   });
 
   it('with the route log on, a mapping stays unlogged for every caller until marked logged', async () => {

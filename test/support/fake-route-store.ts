@@ -103,6 +103,10 @@ export class FakeRouteStore implements RouteStore, RestoreStore {
     this.holds.set(topic, reason);
   }
 
+  async readHold(topic: string): Promise<TopicHold | undefined> {
+    return this.holds.get(topic);
+  }
+
   async release(topic: string): Promise<boolean> {
     this.holds.delete(topic);
     return this.epochs.has(topic);

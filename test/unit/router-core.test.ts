@@ -518,6 +518,40 @@ describe('Redis losing a topic state', () => {
     expect(store.mappings.has('t/new')).toBe(true);
   });
 
+  it('an admin rebuild of a topic Redis never lost whose log read fails puts back the hold it had (none, or unproven) and can be retried', async () => {
+    const routeLog = new FakeRouteLog();
+    const r = router({ routeLog });
+    await r.route('t', 'a');
+    routeLog.readFailure = new SidecarError('ROUTE_LOG_UNAVAILABLE', 'the route log read did not finish within ROUTE_LOG_READ_TIMEOUT', {
+      retryAfterSeconds: 1,
+    });
+    const failed = await r.rebuild('t').catch((err: unknown) => err);
+    expect(routeLog.reads).toBe(2);
+    // No replica recovers a topic whose state is in Redis: a 'restoring' hold left here would refuse its new groups for good.
+    expect(store.holds.has('t')).toBe(false);
+    await r.route('t', 'new');
+    expect(store.mappings.has('t/new')).toBe(true);
+    expect(store.locks.size).toBe(0);
+    expect(failed).toMatchObject({
+      code: 'ROUTE_LOG_UNAVAILABLE',
+      status: 503,
+      retryAfterSeconds: 1,
+      message: expect.stringMatching(/back as it was \(new MessageGroups are assigned again\); the rebuild can be retried/),
+    });
+
+    // A hold the topic had before (routes an operator has not vouched for) stays.
+    await store.hold('t', 'unproven');
+    const failedHeld = await r.rebuild('t').catch((err: unknown) => err);
+    expect(store.holds.get('t')).toBe('unproven');
+    expect(failedHeld).toMatchObject({ code: 'ROUTE_LOG_UNAVAILABLE', message: expect.stringMatching(/stay on hold \("unproven"\)/) });
+    await expect(r.route('t', 'other')).rejects.toMatchObject({ code: 'ROUTING_STATE_LOST' });
+    expect(store.mappings.has('t/other')).toBe(false);
+
+    routeLog.readFailure = undefined;
+    expect(await r.rebuild('t')).toBe(0);
+    expect(store.holds.has('t')).toBe(false);
+  });
+
   it('without the log: cached routes are re-seeded, new groups refused (ROUTING_STATE_LOST) until an operator resumes', async () => {
     const [r1, r2] = [router(), router()];
     const a = await r1.route('t', 'a');
