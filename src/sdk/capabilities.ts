@@ -55,7 +55,8 @@ export async function probeCapabilities(http: HttpClient, options: ResolvedClien
         ? parseCapabilities(answer.body)
         : { code: 'INVALID_RESPONSE', message: `GET ${endpoint} answered ${answer.status}`, retriable: false, status: answer.status };
     if (answer.failure.status === 404) return { sidecarVersion: undefined, orderedProducePath: undefined, dedupWindowMs: undefined };
-    const wait = backoffMs({ initialMs: retry.initialBackoffMs, maxMs: retry.maxBackoffMs }, attempt);
+    // A `Retry-After` is the floor of the wait; one past the probe's budget ends it now.
+    const wait = backoffMs({ initialMs: retry.initialBackoffMs, maxMs: retry.maxBackoffMs }, attempt, Math.random, answer.failure.retryAfterMs);
     if (!answer.failure.retriable || Date.now() - started + wait > probeMaxElapsedMs) return answer.failure;
     if (!(await pause(wait, signal))) return answer.failure;
   }

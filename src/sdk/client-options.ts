@@ -110,12 +110,36 @@ export const DEFAULT_CLIENT_OPTIONS = {
   probeMaxElapsedMs: 15_000,
 } as const;
 
-/** Only `retry.maxAttempts` may be Infinity: every other value feeds a timer. */
+/** Node's longest timer: a longer one fires after 1 ms, and AbortSignal.timeout refuses it. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Only `retry.maxAttempts` may be Infinity: every other value feeds a timer, so none may pass MAX_TIMER_MS. */
 const positive = (name: string, value: number, min: number, infinite = false): number => {
-  if (typeof value !== 'number' || !(Number.isFinite(value) || (infinite && value === Infinity)) || value < min)
-    throw new TypeError(`ordered-sidecar client: ${name} must be a number >= ${min}, got ${value}`);
+  if (typeof value !== 'number' || !(Number.isFinite(value) || (infinite && value === Infinity)) || value < min || (!infinite && value > MAX_TIMER_MS))
+    throw new TypeError(`ordered-sidecar client: ${name} must be a number from ${min} to ${infinite ? 'Infinity' : MAX_TIMER_MS}, got ${value}`);
   return value;
 };
+
+/** AbortSignal.timeout takes whole milliseconds only (it throws on a fraction). */
+const wholeMs = (name: string, value: number): number => {
+  if (!Number.isInteger(positive(name, value, 1))) throw new TypeError(`ordered-sidecar client: ${name} must be a whole number of ms, got ${value}`);
+  return value;
+};
+
+/**
+ * The token goes into a header value, whose characters Node limits to \t, \x20-\x7e and \x80-\xff (it
+ * would refuse a pasted zero-width space at every request); a bearer token has no whitespace either.
+ * The token itself is never put in the message: it is a secret.
+ */
+function checkToken(token: unknown): void {
+  if (token === undefined) return;
+  if (typeof token !== 'string' || token === '') throw new TypeError('ordered-sidecar client: token must be a non-empty string');
+  const bad = /[^\x21-\x7e\x80-\x9f\xa1-\xff]/.exec(token);
+  if (bad)
+    throw new TypeError(
+      `ordered-sidecar client: token has a character an HTTP header cannot carry as a bearer token (U+${bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')} at index ${bad.index}): whitespace, a control or non-Latin-1 character`,
+    );
+}
 
 /** Fills in defaults and rejects nonsense early, at construction rather than on the first send. */
 export function resolveClientOptions(options: ClientOptions = {}): ResolvedClientOptions {
@@ -125,13 +149,14 @@ export function resolveClientOptions(options: ClientOptions = {}): ResolvedClien
   } catch {
     throw new TypeError(`ordered-sidecar client: url is not a valid URL: ${url}`);
   }
+  checkToken(options.token);
   const retry = { ...DEFAULT_CLIENT_OPTIONS.retry, ...options.retry };
   if (options.fallback !== undefined && !options.fallback.kafka?.brokers) {
     throw new TypeError('ordered-sidecar client: fallback.kafka.brokers is required');
   }
   return {
     url,
-    requestTimeoutMs: positive('requestTimeoutMs', options.requestTimeoutMs ?? DEFAULT_CLIENT_OPTIONS.requestTimeoutMs, 1),
+    requestTimeoutMs: wholeMs('requestTimeoutMs', options.requestTimeoutMs ?? DEFAULT_CLIENT_OPTIONS.requestTimeoutMs),
     retry: {
       maxElapsedMs: positive('retry.maxElapsedMs', retry.maxElapsedMs, 0),
       maxAttempts: Math.floor(positive('retry.maxAttempts', retry.maxAttempts, 1, true)),

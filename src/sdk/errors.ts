@@ -26,6 +26,8 @@ export interface FailureInfo {
   /** The sidecar's `error.message`, verbatim. */
   reason?: string | undefined;
   field?: string | undefined;
+  /** The answer's `Retry-After`, in ms: no retry starts sooner. */
+  retryAfterMs?: number | undefined;
   cause?: unknown;
 }
 

@@ -2,10 +2,22 @@ import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { FailureInfo } from './errors.ts';
 import { errorMessage } from '../protocol/error-message.ts';
+import { parseRetryAfter } from '../retry/retry.ts';
 import { isProduceResponse, isWireError } from './wire.ts';
 import { activeTraceHeaders } from './trace-context.ts';
 
-export type HttpOutcome = { ok: true; status: number; body: unknown } | { ok: false; failure: FailureInfo };
+/** `retryAfterMs`: the answer's `Retry-After`, the floor of the wait before a retry, when it had one. */
+export type HttpOutcome = { ok: true; status: number; body: unknown; retryAfterMs?: number | undefined } | { ok: false; failure: FailureInfo };
+
+/**
+ * Thrown before anything went on the wire (a header value Node refuses, a URL it cannot request): the same
+ * request would fail the same way, so it is final, and no message of it can have been written.
+ */
+class NotSentError extends Error {
+  constructor(cause: unknown) {
+    super(`the request could not be made: ${causeCode(cause) ?? 'error'}: ${errorMessage(cause)}`, { cause });
+  }
+}
 
 /** The innermost cause's code (ECONNREFUSED, ECONNRESET, ...), which says more than a generic message. */
 function causeCode(err: unknown): string | undefined {
@@ -41,10 +53,8 @@ export class HttpClient {
   readonly #https = new HttpsAgent({ keepAlive: true });
   readonly #authorization: string | undefined;
 
-  /** `token`: the sidecar's API_TOKEN, sent as a bearer token with every request. */
+  /** `token`: the sidecar's API_TOKEN, sent as a bearer token with every request (checked by resolveClientOptions). */
   constructor(token?: string) {
-    if (token !== undefined && (typeof token !== 'string' || !/^\S+$/.test(token)))
-      throw new TypeError('ordered-sidecar client: token must be a non-empty string without spaces');
     this.#authorization = token === undefined ? undefined : `Bearer ${token}`;
   }
 
@@ -57,9 +67,12 @@ export class HttpClient {
     const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
     let status: number;
     let text: string;
+    let retryAfter: string | undefined;
     try {
-      ({ status, text } = await this.#exchange(new URL(url), init, combined));
+      ({ status, text, retryAfter } = await this.#exchange(url, init, combined));
     } catch (err) {
+      if (err instanceof NotSentError)
+        return { ok: false, failure: { code: 'INVALID_REQUEST', message: `${init.method} ${url}: ${err.message}`, retriable: false, cause: err.cause } };
       // Retriable: a request cut off may have been acted on, so the same dedup ids must be sent again.
       if (signal?.aborted) return { ok: false, failure: { code: 'ABORTED', message: 'aborted by the caller', retriable: true, cause: signal.reason } };
       if (deadline.aborted)
@@ -72,6 +85,7 @@ export class HttpClient {
         failure: { code: 'NETWORK', message: `${init.method} ${url}: ${causeCode(err) ?? errorMessage(err)}`, retriable: true, cause: err },
       };
     }
+    const retryAfterMs = parseRetryAfter(retryAfter, Date.now());
     let body: unknown;
     try {
       body = JSON.parse(text);
@@ -102,15 +116,22 @@ export class HttpClient {
           field,
           status,
           retriable: retriable ?? gatewayTrouble(status),
+          retryAfterMs,
         },
       };
     }
     // 207, 503 and 422 of a produce carry a full produce response: the caller maps it message by message.
-    if (isProduceResponse(body)) return { ok: true, status, body };
+    if (isProduceResponse(body)) return { ok: true, status, body, retryAfterMs };
     // Not the sidecar speaking (a proxy, a load balancer): only its "could not reach / timed out" is retried.
     return {
       ok: false,
-      failure: { code: 'HTTP_ERROR', message: `${init.method} ${url}: HTTP ${status}: ${text.slice(0, 200)}`, retriable: gatewayTrouble(status), status },
+      failure: {
+        code: 'HTTP_ERROR',
+        message: `${init.method} ${url}: HTTP ${status}: ${text.slice(0, 200)}`,
+        retriable: gatewayTrouble(status),
+        status,
+        retryAfterMs,
+      },
     };
   }
 
@@ -120,27 +141,38 @@ export class HttpClient {
     this.#https.destroy();
   }
 
-  #exchange(url: URL, init: { method: 'GET' | 'POST'; body?: string }, signal: AbortSignal): Promise<{ status: number; text: string }> {
-    const secure = url.protocol === 'https:';
-    const body = init.body === undefined ? undefined : Buffer.from(init.body);
-    const headers: Record<string, string | number> = { ...activeTraceHeaders(), accept: 'application/json' };
-    if (this.#authorization) headers.authorization = this.#authorization;
-    if (body) Object.assign(headers, { 'content-type': 'application/json', 'content-length': body.length });
+  #exchange(
+    target: string,
+    init: { method: 'GET' | 'POST'; body?: string },
+    signal: AbortSignal,
+  ): Promise<{ status: number; text: string; retryAfter: string | undefined }> {
     return new Promise((resolve, reject) => {
-      const request = (secure ? httpsRequest : httpRequest)(
-        url,
-        { method: init.method, headers, agent: secure ? this.#https : this.#http, signal },
-        (response) => {
-          const chunks: Buffer[] = [];
-          response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-          response.on('error', reject);
-          // After 'end' this is a no-op; before it, the connection went away mid-answer.
-          response.on('close', () => reject(Object.assign(new Error('the connection closed before the answer was complete'), { code: 'ECONNRESET' })));
-        },
-      );
-      request.on('error', reject);
-      request.end(body);
+      // Node checks the URL and every header while it builds the request, and throws: nothing is sent then.
+      try {
+        const url = new URL(target);
+        const secure = url.protocol === 'https:';
+        const body = init.body === undefined ? undefined : Buffer.from(init.body);
+        const headers: Record<string, string | number> = { ...activeTraceHeaders(), accept: 'application/json' };
+        if (this.#authorization) headers.authorization = this.#authorization;
+        if (body) Object.assign(headers, { 'content-type': 'application/json', 'content-length': body.length });
+        const request = (secure ? httpsRequest : httpRequest)(
+          url,
+          { method: init.method, headers, agent: secure ? this.#https : this.#http, signal },
+          (response) => {
+            const chunks: Buffer[] = [];
+            const header = response.headers['retry-after'];
+            response.on('data', (chunk: Buffer) => chunks.push(chunk));
+            response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), retryAfter: header }));
+            response.on('error', reject);
+            // After 'end' this is a no-op; before it, the connection went away mid-answer.
+            response.on('close', () => reject(Object.assign(new Error('the connection closed before the answer was complete'), { code: 'ECONNRESET' })));
+          },
+        );
+        request.on('error', reject);
+        request.end(body);
+      } catch (err) {
+        reject(new NotSentError(err));
+      }
     });
   }
 }

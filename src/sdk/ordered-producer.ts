@@ -9,6 +9,20 @@ import type { OrderedProduceResult } from './result-types.ts';
 import { sendViaSidecar } from './sidecar-send.ts';
 import { validateMessages } from './wire.ts';
 
+/** A message as it is now; anything that is not an object is left for validateMessages to refuse. */
+function copyMessage(message: OrderedMessage): OrderedMessage {
+  if (typeof message !== 'object' || message === null) return message;
+  const { messageGroup, key, value, headers, dedupId } = message;
+  const isRecord = typeof headers === 'object' && headers !== null && !Array.isArray(headers);
+  return {
+    messageGroup,
+    value,
+    ...(key !== undefined && { key }),
+    ...(headers !== undefined && { headers: isRecord ? { ...headers } : headers }),
+    ...(dedupId !== undefined && { dedupId }),
+  };
+}
+
 /** Options of `sendSingleOrderedMessage`: the message's optional parts and the send's. */
 export interface SingleMessageOptions extends SendOptions {
   headers?: Record<string, string>;
@@ -31,20 +45,29 @@ export class OrderedProducer {
     this.#internals = internalsOf(client);
   }
 
-  /** Messages of any MessageGroups; each group's messages are written in the order given. */
+  /**
+   * Messages of any MessageGroups; each group's messages are written in the order given. The messages (and
+   * their headers) are copied at the call, so changing them afterwards does not change what is sent; the
+   * bytes of a Uint8Array key or value are not: leave them as they are until the send settles.
+   */
   sendOrderedMessages(topic: string, messages: readonly OrderedMessage[], options: SendOptions = {}): Promise<OrderedProduceResult> {
+    // `run` calls this at once, so the copy is taken at the call. Copied before validation: what was checked is
+    // what is sent, though it is read only when the send's turn comes.
     return this.#internals.run(() => {
+      let copies: OrderedMessage[];
       try {
-        validateMessages(topic, messages);
+        // A non-array (from untyped JavaScript) becomes an empty one, which validation refuses as it refuses a non-array.
+        copies = Array.isArray(messages) ? messages.map((m: OrderedMessage) => copyMessage(m)) : [];
+        validateMessages(topic, copies);
       } catch (err) {
         return Promise.reject(err);
       }
       // The place in each group's queue is taken now, synchronously: "earlier" means called earlier.
       const turn = this.#internals.sequencer.acquire(
-        messages.map((m) => m.messageGroup),
+        copies.map((m) => m.messageGroup),
         options.signal,
       );
-      return this.#send(topic, [...messages], turn, options.signal);
+      return this.#send(topic, copies, turn, options.signal);
     });
   }
 

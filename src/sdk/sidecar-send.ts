@@ -128,7 +128,7 @@ export async function sendViaSidecar(input: SidecarSendInput): Promise<SendOutco
     retry = holdBackAfterFinalFailures(retry, messages, outcomes, settle);
 
     if (retry.length > 0) {
-      const stop = await whyStop(input, attempts, started);
+      const stop = await whyStop(input, attempts, started, answer.ok ? answer.retryAfterMs : answer.failure.retryAfterMs);
       if (stop) {
         if (stop !== 'exhausted') failures.push(stop);
         for (const i of retry) settle(i, undefined, stop === 'exhausted' ? lastError.get(i)!.error : messageError(stop));
@@ -163,13 +163,19 @@ function unreadableAnswer(answer: HttpOutcome, count: number): FailureInfo {
 
 /**
  * Whether to give up instead of retrying: an abort, attempts or time used up (the backoff counted in), or
- * the dedup window about to pass (a retry after it could write a message twice).
+ * the dedup window about to pass (a retry after it could write a message twice). The last answer's
+ * `Retry-After` is the backoff's floor; one that reaches past the time budget ends the retries at once.
  */
-async function whyStop(input: SidecarSendInput, attempts: number, started: number): Promise<FailureInfo | 'exhausted' | undefined> {
+async function whyStop(
+  input: SidecarSendInput,
+  attempts: number,
+  started: number,
+  retryAfterMs: number | undefined,
+): Promise<FailureInfo | 'exhausted' | undefined> {
   const { options, signal, dedupWindowMs } = input;
   const aborted: FailureInfo = { code: 'ABORTED', message: 'aborted by the caller', retriable: true, cause: signal?.reason };
   if (signal?.aborted) return aborted;
-  const wait = backoffMs({ initialMs: options.retry.initialBackoffMs, maxMs: options.retry.maxBackoffMs }, attempts);
+  const wait = backoffMs({ initialMs: options.retry.initialBackoffMs, maxMs: options.retry.maxBackoffMs }, attempts, Math.random, retryAfterMs);
   const elapsedAtRetry = Date.now() - started + wait;
   if (attempts >= options.retry.maxAttempts || elapsedAtRetry > options.retry.maxElapsedMs) return 'exhausted';
   if (dedupWindowMs !== undefined && elapsedAtRetry + options.requestTimeoutMs > dedupWindowMs) {

@@ -14,8 +14,8 @@ interface Sent {
   topic: string;
   messages: { message_group: string; value: string; dedup_id?: string }[];
 }
-/** `raw` sends `body` (a string) as it is, as a proxy's HTML page would be. */
-type Answer = { status: number; body: unknown; raw?: true };
+/** `raw` sends `body` (a string) as it is, as a proxy's HTML page would be; `headers` are added to the answer. */
+type Answer = { status: number; body: unknown; raw?: true; headers?: Record<string, string> };
 
 let server: Server | undefined;
 
@@ -24,8 +24,11 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function scriptedSidecar(answers: ((sent: Sent) => Answer)[]): Promise<{ url: string; sent: Sent[] }> {
+/** `probe`, when given, answers GET api-versions instead of the real one's body; `times` are when each POST arrived. */
+async function scriptedSidecar(answers: ((sent: Sent) => Answer)[], probe?: Answer): Promise<{ url: string; sent: Sent[]; times: number[]; probes: number[] }> {
   const sent: Sent[] = [];
+  const times: number[] = [];
+  const probes: number[] = [];
   const body = async (req: IncomingMessage): Promise<string> => {
     let text = '';
     for await (const chunk of req) text += chunk;
@@ -34,6 +37,12 @@ async function scriptedSidecar(answers: ((sent: Sent) => Answer)[]): Promise<{ u
   server = createServer(async (req, res) => {
     res.setHeader('content-type', 'application/json');
     if (req.method === 'GET') {
+      probes.push(Date.now());
+      if (probe) {
+        res.writeHead(probe.status, probe.headers ?? {});
+        res.end(JSON.stringify(probe.body));
+        return;
+      }
       res.end(
         JSON.stringify({
           api_version: 1,
@@ -43,15 +52,17 @@ async function scriptedSidecar(answers: ((sent: Sent) => Answer)[]): Promise<{ u
       );
       return;
     }
+    times.push(Date.now());
     const request = JSON.parse(await body(req)) as Sent;
     sent.push(request);
     const answer = answers[sent.length - 1]!(request);
     res.statusCode = answer.status;
     if (answer.raw) res.setHeader('content-type', 'text/html');
+    for (const [name, value] of Object.entries(answer.headers ?? {})) res.setHeader(name, value);
     res.end(answer.raw ? String(answer.body) : JSON.stringify(answer.body));
   });
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server!.address() as AddressInfo).port}`, sent };
+  return { url: `http://127.0.0.1:${(server!.address() as AddressInfo).port}`, sent, times, probes };
 }
 
 /** A produce response: `outcome[i]` is an offset (written) or a partition error code (failed). */
@@ -258,6 +269,60 @@ describe('what is retried, and how', () => {
     expect(err.result).toMatchObject({ attempts: sent.length, unknownMessages: 1 });
     // Retries used up on a retriable error: the message's fate is not known, so its group is in doubt.
     expect(producer.inDoubt('t', 'g')).toEqual(['busy-1']);
+  });
+
+  it('a Retry-After is the floor of the backoff; without one the usual short backoff applies', async () => {
+    const overloaded = (headers?: Record<string, string>) => (): Answer => ({
+      status: 503,
+      body: { error: { code: 'OVERLOADED', message: 'busy', retriable: true } },
+      ...(headers && { headers }),
+    });
+    const first = await scriptedSidecar([overloaded({ 'retry-after': '1' }), (s) => produceAnswer(s, [{ p: 0, offset: 1 }])]);
+    await expect(client(first.url).orderedProducer().sendSingleOrderedMessage('t', 'g', null, 'x')).resolves.toMatchObject({ attempts: 2 });
+    expect(first.times[1]! - first.times[0]!).toBeGreaterThanOrEqual(900);
+
+    await new Promise<void>((resolve) => server!.close(() => resolve()));
+    const second = await scriptedSidecar([overloaded(), (s) => produceAnswer(s, [{ p: 0, offset: 1 }])]);
+    await expect(client(second.url).orderedProducer().sendSingleOrderedMessage('t', 'g', null, 'x')).resolves.toMatchObject({ attempts: 2 });
+    expect(second.times[1]! - second.times[0]!).toBeLessThan(500);
+  });
+
+  it('a Retry-After past the time budget ends the retries at once, for a send and for the first-use check', async () => {
+    const busy = (): Answer => ({ status: 503, body: { error: { code: 'OVERLOADED', message: 'busy', retriable: true } }, headers: { 'retry-after': '5' } });
+    const options = { retry: { maxElapsedMs: 2_000, initialBackoffMs: 1, maxBackoffMs: 5 }, probeMaxElapsedMs: 2_000, logger: recordingLogger() };
+    const { url, sent } = await scriptedSidecar(Array.from({ length: 100 }, () => busy));
+    const started = Date.now();
+    const err = await new Client({ url, ...options })
+      .orderedProducer()
+      .sendSingleOrderedMessage('t', 'g', null, 'x')
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RetriableError);
+    expect(err).toMatchObject({ code: 'OVERLOADED', result: { attempts: 1, unknownMessages: 1 } });
+    expect(sent).toHaveLength(1);
+    expect(Date.now() - started).toBeLessThan(1_000);
+
+    await new Promise<void>((resolve) => server!.close(() => resolve()));
+    const probing = await scriptedSidecar([], busy());
+    const probeErr = await new Client({ url: probing.url, ...options })
+      .orderedProducer()
+      .sendSingleOrderedMessage('t', 'g', null, 'x')
+      .catch((e: unknown) => e);
+    expect(probeErr).toBeInstanceOf(RetriableError);
+    expect(probeErr).toMatchObject({ code: 'OVERLOADED' });
+    expect(probing.probes).toHaveLength(1);
+  });
+
+  it('a request Node refuses to build is not retried: nothing was sent, and the same request would fail again', async () => {
+    // Node refuses an ftp: URL while it builds the request, as it refuses a header value it cannot carry.
+    const started = Date.now();
+    const err = await new Client({ url: 'ftp://127.0.0.1:9', probeMaxElapsedMs: 2_000, logger: recordingLogger() })
+      .orderedProducer()
+      .sendSingleOrderedMessage('t', 'g', null, 'x')
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NonRetriableError);
+    expect(err).toMatchObject({ code: 'INVALID_REQUEST', retriable: false });
+    expect((err as Error).message).toContain('ERR_INVALID_PROTOCOL');
+    expect(Date.now() - started).toBeLessThan(1_000);
   });
 
   it('dedup_unavailable in an answer shows in the result and is logged once per client', async () => {
