@@ -150,6 +150,9 @@ export class AdminService {
 
   /** Restores from the route log every mapping of the topic Redis misses (after a loss it could not detect, say). */
   async rebuild(topic: string): Promise<RebuildView> {
+    // A topic Kafka does not have is a 404 (UNKNOWN_TOPIC) before Redis is touched: a rebuild would stamp it
+    // and list it among the topics with state, though nothing can ever be routed to it.
+    await this.#deps.partitionCount(topic);
     const restored = await this.#deps.rebuild(topic);
     this.#deps.log.warn('admin rebuilt the routing state of a topic from the route log', { topic, restored });
     return { topic, restored };

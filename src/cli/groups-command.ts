@@ -104,7 +104,11 @@ async function run(client: AdminClient, positionals: string[], values: Values, i
     }
     case 'release': {
       const [topic, group] = args(positionals, ['topic', 'group']) as [string, string];
-      const c = expectAnswer(await client.call('DELETE', ['topics', topic, 'groups', group]), isChangeView, 'a mapping change');
+      const c = expectAnswer(
+        await client.call('DELETE', ['topics', topic, 'groups', group], { check: checkMapping(topic, group) }),
+        isChangeView,
+        'a mapping change',
+      );
       return print(
         c,
         () => `released group "${c.group}" of topic "${c.topic}" (was on partition ${c.previous_partition}); its next message is routed afresh\n`,
@@ -114,7 +118,7 @@ async function run(client: AdminClient, positionals: string[], values: Values, i
       const [topic, group, raw] = args(positionals, ['topic', 'group', 'partition']) as [string, string, string];
       if (!/^\d+$/.test(raw)) throw new UsageError(`partition must be a whole number, got "${raw}"`);
       const c = expectAnswer(
-        await client.call('POST', ['topics', topic, 'groups', group, 'move'], { body: { partition: Number(raw) } }),
+        await client.call('POST', ['topics', topic, 'groups', group, 'move'], { body: { partition: Number(raw) }, check: checkMapping(topic, group) }),
         isChangeView,
         'a mapping change',
       );
@@ -122,12 +126,24 @@ async function run(client: AdminClient, positionals: string[], values: Values, i
     }
     case 'rebuild': {
       const [topic] = args(positionals, ['topic']) as [string];
-      const r = expectAnswer(await client.call('POST', ['topics', topic, 'rebuild']), isRebuildView, 'a rebuild');
+      const r = expectAnswer(
+        await client.call('POST', ['topics', topic, 'rebuild'], {
+          check: `running it again is safe: it restores only what Redis still misses (ordered-sidecar groups rebuild ${shellWord(topic)})`,
+        }),
+        isRebuildView,
+        'a rebuild',
+      );
       return print(r, () => `topic "${r.topic}": ${r.restored} mappings restored from the route log\n`);
     }
     case 'backfill': {
       const [topic] = args(positionals, ['topic']) as [string];
-      const r = expectAnswer(await client.call('POST', ['topics', topic, 'backfill']), isBackfillView, 'a backfill');
+      const r = expectAnswer(
+        await client.call('POST', ['topics', topic, 'backfill'], {
+          check: `running it again is safe: it only writes the same records again (ordered-sidecar groups backfill ${shellWord(topic)})`,
+        }),
+        isBackfillView,
+        'a backfill',
+      );
       return print(r, () => `topic "${r.topic}": ${r.logged} mappings written to the route log\n`);
     }
     case 'resume': {
@@ -139,6 +155,13 @@ async function run(client: AdminClient, positionals: string[], values: Values, i
       throw new UsageError(`unknown subcommand "${positionals[0]}"`);
   }
 }
+
+/** A name as a shell word, quoted when it holds anything a shell would read otherwise. */
+const shellWord = (name: string): string => (/^[\w.@%+=:,/-]+$/.test(name) ? name : `'${name.replaceAll("'", `'\\''`)}'`);
+
+/** How to see where a move or release whose answer never came left the group. */
+const checkMapping = (topic: string, group: string): string =>
+  `see where the group is now with: ordered-sidecar groups get ${shellWord(topic)} ${shellWord(group)}`;
 
 /** One page, or with --all every page (as one JSON object with --json, so machines get one document). */
 async function list(client: AdminClient, topic: string, values: Values, io: Io): Promise<void> {

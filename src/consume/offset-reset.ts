@@ -18,7 +18,12 @@ const running = (subscription: Subscription, why: string) =>
     `subscription "${subscription.name}" is running (${why}): stop it on every replica first (ordered-sidecar subscriptions stop ${subscription.name})`,
   );
 
-export const targetText = (target: OffsetTarget): string => (target.kind === 'timestamp' ? new Date(target.ms).toISOString() : target.kind);
+/** Never throws: a time a Date cannot hold (the body parser refuses it) is shown as its milliseconds. */
+export function targetText(target: OffsetTarget): string {
+  if (target.kind !== 'timestamp') return target.kind;
+  const date = new Date(target.ms);
+  return Number.isNaN(date.getTime()) ? String(target.ms) : date.toISOString();
+}
 
 /**
  * Moves the subscription's consumer group to `target` on every partition. Refused while any member of the
@@ -34,6 +39,8 @@ export async function resetOffsets(subscription: Subscription, admin: GroupOffse
     Promise.all([admin.offsetsAt(topic, target), admin.committed(group, topic)]),
   );
   if (offsets.size === 0) throw new SidecarError('UNKNOWN_TOPIC', `topic "${topic}" does not exist`);
+  // Computed before the commit: nothing after a commit may throw, or the group moves while the answer is an error.
+  const to = targetText(target);
   try {
     await kafkaCall(`commit offsets of ${group}`, () => admin.setCommitted(group, topic, offsets));
   } catch (err) {
@@ -44,7 +51,7 @@ export async function resetOffsets(subscription: Subscription, admin: GroupOffse
     subscription: subscription.name,
     topic,
     consumer_group: group,
-    to: targetText(target),
+    to,
     partitions: [...offsets]
       .sort(([a], [b]) => a - b)
       .map(([partition, offset]) => ({ partition, previous_offset: previous.get(partition)?.toString() ?? null, offset: offset.toString() })),

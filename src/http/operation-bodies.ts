@@ -2,6 +2,9 @@ import { invalid } from '../errors/sidecar-error.ts';
 import type { ReplayFilter } from '../consume/dlq-replay.ts';
 import type { OffsetTarget } from '../consume/group-offsets-admin.ts';
 
+/** The largest time a JS Date holds (ECMA-262: 100,000,000 days after the epoch). */
+const MAX_DATE_MS = 8.64e15;
+
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
 /** A time given as an ISO 8601 date-time with its offset (`2026-12-04T21:00:00Z`) or as Unix milliseconds (`1764882000000`). */
@@ -10,6 +13,9 @@ export function timestampParam(field: string, raw: unknown): number {
   if (typeof raw !== 'string') throw invalid(field, problem);
   const ms = /^\d{1,16}$/.test(raw) ? Number(raw) : ISO_DATE_TIME.test(raw) ? Date.parse(raw) : Number.NaN;
   if (!Number.isSafeInteger(ms)) throw invalid(field, problem);
+  // A time a JS Date cannot hold cannot be reported back (toISOString throws), and a negative one is Kafka's
+  // earliest/latest sentinel (-2/-1) or before any record: refused here, before anything is changed.
+  if (ms < 0 || ms > MAX_DATE_MS) throw invalid(field, `must be between 0 (1970-01-01T00:00:00Z) and ${MAX_DATE_MS} (+275760-09-13T00:00:00Z)`);
   return ms;
 }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RedisClient } from '../../src/redis/redis-connection.ts';
 import type { SidecarOptions } from '../../src/config/options.ts';
@@ -228,6 +229,14 @@ describe('admin: route log', () => {
     expect((await adminCall(a.url, 'POST', `/topics/${topic}/resume`)).body).toEqual({ topic, resumed: true });
     expect((await adminCall(a.url, 'POST', '/topics/never-used/resume')).status).toBe(404);
     expect((await adminCall(c.url, 'POST', `/topics/${topic}/rebuild`)).status, 'the admin token guards it').toBe(401);
+  });
+
+  it('refuses to rebuild a topic Kafka does not have, leaving Redis without a trace of it', async () => {
+    const missing = `missing-${randomUUID()}`;
+    const rebuilt = await adminCall(a.url, 'POST', `/topics/${missing}/rebuild`);
+    expect([rebuilt.status, rebuilt.body.error.code]).toEqual([404, 'UNKNOWN_TOPIC']);
+    expect((await adminCall(a.url, 'GET', '/topics')).body.topics).not.toContain(missing);
+    expect(await redis.exists(topicKeys(options.redisPrefix, missing).meta)).toBe(0);
   });
 });
 

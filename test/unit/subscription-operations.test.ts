@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { replayFilter, resetTarget, timestampParam } from '../../src/http/operation-bodies.ts';
 import { replayDedupId } from '../../src/consume/dlq-replay.ts';
+import { targetText } from '../../src/consume/offset-reset.ts';
 import { SidecarError } from '../../src/errors/sidecar-error.ts';
 
 const refusal = (f: () => unknown) => {
@@ -19,6 +20,21 @@ describe('operator call bodies', () => {
     expect(timestampParam('to', '1796418000000')).toBe(1796418000000);
     for (const bad of ['2026-12-04', '2026-12-04T21:00:00', 'yesterday', '', '-5', '1e12', 1796418000000, null])
       expect(refusal(() => timestampParam('to', bad))).toBe('INVALID_REQUEST to');
+  });
+
+  it('refuses a time a JS Date cannot hold, or before 1970 (Kafka reads -1 and -2 as latest and earliest)', () => {
+    expect(timestampParam('to', '8640000000000000')).toBe(8.64e15);
+    expect(timestampParam('from', '0')).toBe(0);
+    for (const bad of ['8640000000000001', '9000000000000000', '1969-12-31T23:59:59Z', '1970-01-01T00:30:00+01:00'])
+      expect(refusal(() => timestampParam('to', bad))).toBe('INVALID_REQUEST to');
+    expect(refusal(() => resetTarget({ to: '9000000000000000' }))).toBe('INVALID_REQUEST to');
+    expect(refusal(() => replayFilter({ from: '9000000000000000' }, 128))).toBe('INVALID_REQUEST from');
+  });
+
+  it('shows a reset target without throwing, even for a time the parser would refuse', () => {
+    expect(targetText({ kind: 'timestamp', ms: Date.UTC(2026, 11, 4, 21) })).toBe('2026-12-04T21:00:00.000Z');
+    expect(targetText({ kind: 'timestamp', ms: 9e15 })).toBe('9000000000000000');
+    expect(targetText({ kind: 'earliest' })).toBe('earliest');
   });
 
   it('takes a reset target of earliest, latest or a time, and refuses anything else', () => {

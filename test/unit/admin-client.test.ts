@@ -1,0 +1,56 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { generationWaitMs } from '../../src/admin/admin-service.ts';
+import { AdminCallError, AdminClient, callTimeoutMs, READ_TIMEOUT_MS } from '../../src/cli/admin-client.ts';
+
+let server: Server | undefined;
+
+afterEach(async () => {
+  server?.closeAllConnections();
+  await new Promise((resolve) => server?.close(resolve) ?? resolve(undefined));
+  server = undefined;
+});
+
+/** A sidecar that takes every request and never answers (one stuck, or a move still waiting). */
+async function silentSidecar(): Promise<{ url: string; requests: () => number }> {
+  let requests = 0;
+  server = createServer(() => void requests++);
+  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests: () => requests };
+}
+
+const failure = async (call: Promise<unknown>): Promise<AdminCallError> => {
+  const err: unknown = await call.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(AdminCallError);
+  return err as AdminCallError;
+};
+
+describe('admin client timeouts', () => {
+  it('waits for a change longer than a move waits at the largest TOUCH_FLUSH_INTERVAL (60 s), and a minute for a read', () => {
+    expect(callTimeoutMs('GET')).toBe(READ_TIMEOUT_MS);
+    for (const method of ['POST', 'DELETE'] as const) {
+      expect(callTimeoutMs(method)).toBeGreaterThan(generationWaitMs(60_000) + 60_000);
+      expect(callTimeoutMs(method)).toBeGreaterThanOrEqual(5 * 60_000);
+    }
+  });
+
+  it('says a change that got no answer in time has an unknown outcome and how to check it; a read is just not answered', async () => {
+    const sidecar = await silentSidecar();
+    const client = new AdminClient({ url: sidecar.url, token: undefined, timeoutMs: 200 });
+    const check = 'see where the group is now with: ordered-sidecar groups get t g';
+    const move = await failure(client.call('POST', ['topics', 't', 'groups', 'g', 'move'], { body: { partition: 1 }, check }));
+    expect(move.message).toBe(
+      `no answer from the sidecar at ${sidecar.url}/admin/v1 within 200 ms: the outcome is unknown (the sidecar may have applied the change, or may still be applying it); ${check}`,
+    );
+    const release = await failure(client.call('DELETE', ['topics', 't', 'groups', 'g']));
+    expect(release.message).toContain('the outcome is unknown');
+    expect(release.message).toContain('check the state before retrying');
+    const read = await failure(client.call('GET', ['topics']));
+    expect(read.message).toBe(`no answer from the sidecar at ${sidecar.url}/admin/v1 within 200 ms; try again`);
+    expect(sidecar.requests()).toBe(3);
+  });
+});
