@@ -73,7 +73,13 @@ export async function applyChange(
   await timing.sleep(timing.waitMs);
 
   await logChange(req.to ?? null);
-  const applied = await store.reassign(topic, buckets, { ...base, dryRun: false });
+  let applied: ReassignOutcome;
+  try {
+    applied = await store.reassign(topic, buckets, { ...base, dryRun: false });
+  } catch (err) {
+    await logWhatStoreHolds(store, req, base.hash, log, logChange);
+    throw err;
+  }
   if (applied.status !== 'ok') await logChange(applied.status === 'missing' ? null : applied.partition);
   const outcome = check(applied, req, timing);
   try {
@@ -84,6 +90,30 @@ export async function applyChange(
     log.warn('admin change applied but the final generation bump failed', { topic, group: req.group, err });
   }
   return outcome;
+}
+
+/**
+ * After step 3 failed without an answer: the change may or may not have been applied (a command that timed out
+ * may still have run), so the log, which already names the target, is set to what Redis holds. Otherwise a
+ * rebuild after a later loss of Redis would restore a partition the group never used, away from its messages.
+ */
+async function logWhatStoreHolds(
+  store: AdminStore,
+  req: ChangeRequest,
+  hash: number,
+  log: Logger,
+  logChange: (partition: number | null) => Promise<void>,
+): Promise<void> {
+  try {
+    const held = (await store.lookup(req.topic, req.buckets, req.group, hash))?.partition ?? null;
+    if (held !== (req.to ?? null)) await logChange(held);
+  } catch (err) {
+    log.error(
+      `an admin change failed, and the route log may now name partition ${req.to ?? 'none'} for the group whatever Redis holds: ` +
+        `check it with \`ordered-sidecar groups get ${req.topic} ${req.group}\`, then run the change again or \`ordered-sidecar groups backfill ${req.topic}\``,
+      { topic: req.topic, group: req.group, err },
+    );
+  }
 }
 
 function check(outcome: ReassignOutcome, req: ChangeRequest, timing: ChangeTiming): ReassignOutcome {
