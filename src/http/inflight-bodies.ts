@@ -1,4 +1,5 @@
 import { SidecarError } from '../errors/sidecar-error.ts';
+import { LogSpell } from '../logging/log-spell.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Middleware } from './request-chain.ts';
 
@@ -15,8 +16,12 @@ import type { Middleware } from './request-chain.ts';
  */
 export function inflightBodyGate(maxBytes: number, maxBodyBytes: number, acceptEncoded: boolean, log: Logger): Middleware {
   let inflight = 0;
-  // Refusals are logged as a spell (its start, then its count when one is let in again), not one line each.
-  let refused = 0;
+  const refusals = new LogSpell(
+    log,
+    'refusing produce requests: their bodies in flight reach MAX_INFLIGHT_BODY_BYTES',
+    'accepting produce requests again: bodies in flight below MAX_INFLIGHT_BODY_BYTES',
+    'refusedRequests',
+  );
   return (req, res, next) => {
     const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
     const encoded = encoding !== 'identity' && encoding !== '';
@@ -29,15 +34,12 @@ export function inflightBodyGate(maxBytes: number, maxBodyBytes: number, acceptE
     // A body declared bigger than the limit is refused by the parser before it is read: it costs no more.
     const bytes = !encoded && Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, maxBodyBytes) : maxBodyBytes;
     if (inflight > 0 && inflight + bytes > maxBytes) {
-      if (refused++ === 0) log.warn('refusing produce requests: their bodies in flight reach MAX_INFLIGHT_BODY_BYTES', { inflight, maxBytes });
+      refusals.add({ inflight, maxBytes });
       const message = `request bodies in flight hold ${inflight} bytes (limit ${maxBytes}, MAX_INFLIGHT_BODY_BYTES); retry shortly`;
       next(new SidecarError('OVERLOADED', message, { retryAfterSeconds: 1, summarized: true }));
       return;
     }
-    if (refused > 0) {
-      log.info('accepting produce requests again: bodies in flight below MAX_INFLIGHT_BODY_BYTES', { refusedRequests: refused });
-      refused = 0;
-    }
+    refusals.end();
     inflight += bytes;
     res.once('close', () => {
       inflight -= bytes;

@@ -3,6 +3,7 @@ import type { PartitionWriter } from '../writer/partition-writer.ts';
 import type { KeyPartitioner } from './key-partitioner.ts';
 import type { OrderedMessageRouter, RoutedRequest } from '../routing/router.ts';
 import type { Acquired, DedupWindow } from '../dedup/dedup-window.ts';
+import { LogSpell } from '../logging/log-spell.ts';
 import type { Logger } from '../logging/logger.ts';
 import { StoreBusyError, StoreRefusedError, StoreUnreachableError } from '../errors/store-errors.ts';
 import { RoutingRefusal } from '../routing/routing-refusal.ts';
@@ -58,11 +59,17 @@ function noteClaims(claims: Map<string, Acquired>, span: SpanNotes): void {
 /** The two produce operations, independent of HTTP: validate everything, route, then write. */
 export class ProduceService {
   readonly #deps: ProduceDeps;
-  /** Requests refused since the queue for Kafka went over MAX_QUEUED_BYTES: logged as one spell, not a line each. */
-  #refusedOverQueue = 0;
+  /** Requests refused since the queue for Kafka went over MAX_QUEUED_BYTES. */
+  readonly #refusals: LogSpell;
 
   constructor(deps: ProduceDeps) {
     this.#deps = deps;
+    this.#refusals = new LogSpell(
+      deps.log,
+      'refusing produce requests: the bytes waiting for Kafka reach MAX_QUEUED_BYTES',
+      'accepting produce requests again: the bytes waiting for Kafka are below MAX_QUEUED_BYTES',
+      'refusedRequests',
+    );
   }
 
   /**
@@ -172,19 +179,16 @@ export class ProduceService {
   }
 
   #refuseWhenOverloaded(): void {
-    const { writer, maxQueuedBytes, log } = this.#deps;
+    const { writer, maxQueuedBytes } = this.#deps;
     const queued = writer.queuedBytes;
     if (queued > maxQueuedBytes) {
-      if (this.#refusedOverQueue++ === 0) log.warn('refusing produce requests: the bytes waiting for Kafka reach MAX_QUEUED_BYTES', { queued, maxQueuedBytes });
+      this.#refusals.add({ queued, maxQueuedBytes });
       throw new SidecarError('OVERLOADED', `the sidecar holds ${queued} bytes waiting for Kafka (limit ${maxQueuedBytes}, MAX_QUEUED_BYTES); retry shortly`, {
         retryAfterSeconds: 1,
         summarized: true,
       });
     }
-    if (this.#refusedOverQueue > 0) {
-      log.info('accepting produce requests again: the bytes waiting for Kafka are below MAX_QUEUED_BYTES', { refusedRequests: this.#refusedOverQueue });
-      this.#refusedOverQueue = 0;
-    }
+    this.#refusals.end();
   }
 
   #refuseRouteLog(topic: string): void {

@@ -1,3 +1,4 @@
+import { LogSpell } from '../logging/log-spell.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { RouteStore, TopicRegistration, TopicStamp } from './route-store.ts';
 
@@ -13,14 +14,14 @@ export class GenerationWatch {
   readonly #onLost: (topic: string) => void;
   readonly #log: Logger;
   readonly #known = new Map<string, TopicStamp>();
-  // Failed checks are logged as a spell (its start, then its count once a check succeeds), not one line a second.
-  #failedChecks = 0;
+  readonly #failedChecks: LogSpell;
 
   constructor(store: Pick<RouteStore, 'stamps'>, onChanged: (topic: string) => void, onLost: (topic: string) => void, log: Logger) {
     this.#store = store;
     this.#onChanged = onChanged;
     this.#onLost = onLost;
     this.#log = log;
+    this.#failedChecks = new LogSpell(log, 'could not check mapping generations in Redis', 'checking mapping generations in Redis again', 'failedChecks');
   }
 
   /** The generation and epoch seen when the topic was registered, before any of its routes was cached. */
@@ -34,10 +35,7 @@ export class GenerationWatch {
     if (topics.length === 0) return;
     try {
       const current = await this.#store.stamps(topics);
-      if (this.#failedChecks > 0) {
-        this.#log.info('checking mapping generations in Redis again', { failedChecks: this.#failedChecks });
-        this.#failedChecks = 0;
-      }
+      this.#failedChecks.end();
       topics.forEach((topic, i) => {
         const known = this.#known.get(topic)!;
         const stamp = current[i]!;
@@ -53,7 +51,7 @@ export class GenerationWatch {
         this.#known.set(topic, stamp);
       });
     } catch (err) {
-      if (this.#failedChecks++ === 0) this.#log.warn('could not check mapping generations in Redis', { err });
+      this.#failedChecks.add({ err });
     }
   }
 }

@@ -1,3 +1,4 @@
+import { LogSpell } from '../logging/log-spell.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Clock } from './clock.ts';
 import type { CachedRoute, RouteCache } from './route-cache.ts';
@@ -26,11 +27,8 @@ export class TouchBatcher {
    * nothing allocated per use.
    */
   #touched = new Map<string, Map<string, CachedRoute>>();
-  /**
-   * Topics whose touches fail, with how many chunks failed: each spell is logged at its start and, with its
-   * count, once a chunk of the topic goes through, not one line per topic a second.
-   */
-  readonly #failing = new Map<string, number>();
+  /** Topics whose touches fail: a spell each, ended (with its count of failed chunks) when a chunk of the topic goes through. */
+  readonly #failing = new Map<string, LogSpell>();
 
   constructor(
     store: Pick<RouteStore, 'touch'>,
@@ -72,9 +70,9 @@ export class TouchBatcher {
     const sentAt = this.#now();
     try {
       const confirmed = await this.#store.touch(topic, await this.#state(topic), chunk);
-      const failedChunks = this.#failing.get(topic);
-      if (failedChunks !== undefined) {
-        this.#log.info('recording last access of MessageGroups in Redis again', { topic, failedChunks });
+      const failing = this.#failing.get(topic);
+      if (failing) {
+        failing.end({ topic });
         this.#failing.delete(topic);
       }
       confirmed.forEach((ok, i) => {
@@ -86,9 +84,17 @@ export class TouchBatcher {
       });
     } catch (err) {
       if (err instanceof StoreStateLostError) return this.#onLost(topic);
-      const failedChunks = this.#failing.get(topic) ?? 0;
-      this.#failing.set(topic, failedChunks + 1);
-      if (failedChunks === 0) this.#log.warn('could not record last access of MessageGroups in Redis', { topic, groups: chunk.length, err });
+      let failing = this.#failing.get(topic);
+      if (!failing) {
+        failing = new LogSpell(
+          this.#log,
+          'could not record last access of MessageGroups in Redis',
+          'recording last access of MessageGroups in Redis again',
+          'failedChunks',
+        );
+        this.#failing.set(topic, failing);
+      }
+      failing.add({ topic, groups: chunk.length, err });
     }
   }
 }
