@@ -5,12 +5,19 @@ import { openSpan, traceHeadersOf, type TraceHeaders } from '../tracing/tracing.
 import type { ErrorResponder } from './error-response.ts';
 import { headerOf, pathOf, runChain, sendJson, type Middleware } from './request-chain.ts';
 
-/** 200 when everything was written, 207 when some partitions failed, the error's status when nothing was. */
+/**
+ * 200 when everything was written; when nothing was, 503 if every partition error may pass on a retry and 422
+ * if none may. Anything else is 207: a client reading only the status must not take "nothing written, some of
+ * it retriable" for a refusal of the whole request.
+ */
 export function produceStatus(response: ProduceResponse): number {
-  if (response.partition_errors.length === 0) return 200;
-  if (response.successful_messages > 0) return 207;
-  const retriable = response.partition_errors.every((e) => e.retriable);
-  return retriable ? 503 : 422;
+  const errors = response.partition_errors;
+  if (errors.length === 0) return 200;
+  if (response.successful_messages === 0) {
+    if (errors.every((e) => e.retriable)) return 503;
+    if (errors.every((e) => !e.retriable)) return 422;
+  }
+  return 207;
 }
 
 const callersTrace = (req: IncomingMessage): TraceHeaders => traceHeadersOf((name) => headerOf(req, name));

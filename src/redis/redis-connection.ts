@@ -44,9 +44,12 @@ export function createRedisClient(options: RedisConnectionOptions, behaviour: Co
   };
 
   if (options.redisClusterNodes) {
-    const { enableOfflineQueue, ...perNode } = behaviour;
+    // lazyConnect is the Cluster's: a node connection is always made lazily, so that what '+node' sets below
+    // (the password) is what it connects with.
+    const { enableOfflineQueue, lazyConnect, ...perNode } = behaviour;
     const clusterOptions: ClusterOptions = {
       enableOfflineQueue,
+      ...(lazyConnect === undefined ? {} : { lazyConnect }),
       // While a lost master fails over, CLUSTERDOWN is retried for about a node timeout, then surfaces as an
       // error that is not a Redis reply: the router counts it as an outage, like a lost connection.
       retryDelayOnClusterDown: 200,
@@ -66,7 +69,12 @@ export function createRedisClient(options: RedisConnectionOptions, behaviour: Co
     const cluster = new Cluster(options.redisClusterNodes.map(hostPort), clusterOptions);
     const passwordFile = options.redisPasswordFile;
     if (passwordFile !== undefined) {
-      cluster.on('+node', (node: Redis) => rereadOnReconnect(node, passwordFile));
+      // A node whose connection drops is dropped and made anew at the next slots refresh, from the options
+      // given here: it must read the file when it is made (it connects later), not only when it reconnects.
+      cluster.on('+node', (node: Redis) => {
+        refreshPassword(node, passwordFile);
+        rereadOnReconnect(node, passwordFile);
+      });
     }
     return cluster;
   }
@@ -85,11 +93,13 @@ export function createRedisClient(options: RedisConnectionOptions, behaviour: Co
 }
 
 function rereadOnReconnect(client: Redis, file: string): void {
-  client.on('reconnecting', () => {
-    try {
-      client.options.password = readSecret(file);
-    } catch {
-      // The file is being replaced right now; the next reconnect reads it again.
-    }
-  });
+  client.on('reconnecting', () => refreshPassword(client, file));
+}
+
+function refreshPassword(client: Redis, file: string): void {
+  try {
+    client.options.password = readSecret(file);
+  } catch {
+    // The file is being replaced right now; the next connection reads it again.
+  }
 }

@@ -46,9 +46,12 @@ describe('produceStatus', () => {
     expect(produceStatus(response(0, [partitionError(0, true), partitionError(1, true)]))).toBe(503);
   });
 
-  it('is 422 when nothing was written and some failure is not retriable', () => {
-    expect(produceStatus(response(0, [partitionError(0, false)]))).toBe(422);
-    expect(produceStatus(response(0, [partitionError(0, true), partitionError(1, false)]))).toBe(422);
+  it('is 422 when nothing was written and no failure is retriable', () => {
+    expect(produceStatus(response(0, [partitionError(0, false), partitionError(1, false)]))).toBe(422);
+  });
+
+  it('is 207 when nothing was written but only some failures are retriable, so a retry of those may pass', () => {
+    expect(produceStatus(response(0, [partitionError(0, true), partitionError(1, false)]))).toBe(207);
   });
 });
 
