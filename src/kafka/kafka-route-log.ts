@@ -155,8 +155,8 @@ export class KafkaRouteLog implements RouteLog {
       throw new SidecarError(
         'ROUTE_LOG_UNAVAILABLE',
         timedOut
-          ? `reading the routes of topic "${topic}" back from the route log "${this.#options.topic}" did not finish within ROUTE_LOG_READ_TIMEOUT (${readTimeoutMs} ms, ${routes.size} routes read); new MessageGroups of the topic wait for it, retry shortly`
-          : `reading the routes of topic "${topic}" back from the route log "${this.#options.topic}" failed (${errorMessage(err)}); new MessageGroups of the topic wait for it, retry shortly`,
+          ? `reading the routes of topic "${topic}" back from the route log "${this.#options.topic}" did not finish within ROUTE_LOG_READ_TIMEOUT (${readTimeoutMs} ms, ${routes.size} routes read)`
+          : `reading the routes of topic "${topic}" back from the route log "${this.#options.topic}" failed (${errorMessage(err)})`,
         { cause: err, retryAfterSeconds: READ_RETRY_AFTER_S, summarized: true },
       );
     }

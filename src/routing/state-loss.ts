@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CodedError } from '../errors/coded-error.ts';
-import { SidecarError } from '../errors/sidecar-error.ts';
+import { errorMessage, SidecarError } from '../errors/sidecar-error.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { RouteLog } from './route-log.ts';
 import type { RestoreStore, RouteStore, TopicHold, TopicRegistration, TopicState } from './route-store.ts';
@@ -137,18 +137,10 @@ export class StateLoss {
       );
       return err;
     }
-    // A defect stays what it is (a 500); a failure of the log or the store keeps its code and status.
-    if (!(err instanceof CodedError)) return err;
     const now = before === undefined ? 'new MessageGroups are assigned again' : `new MessageGroups stay on hold ("${before}") as before`;
-    return new SidecarError(
-      err.code,
-      `rebuilding topic "${topic}" from the route log failed: ${err.message}. The topic is back as it was (${now}); the rebuild can be retried`,
-      {
-        cause: err,
-        // The log's failure was logged where it happened (#restore); its Retry-After still applies.
-        ...(err instanceof SidecarError && { summarized: err.summarized }),
-        ...(err instanceof SidecarError && err.retryAfterSeconds !== undefined && { retryAfterSeconds: err.retryAfterSeconds }),
-      },
+    return retold(
+      err,
+      `rebuilding topic "${topic}" from the route log failed: ${errorMessage(err)}. The topic is back as it was (${now}); the rebuild can be retried`,
     );
   }
 
@@ -163,7 +155,15 @@ export class StateLoss {
       const again = await store.readTopic(topic);
       if (again) return again;
       const buckets = known?.buckets ?? this.#deps.configuredBuckets;
-      if (this.logged) return (await this.#restore(topic, buckets, randomUUID(), STILL_HELD)).registration;
+      if (this.logged) {
+        return (
+          await this.#restore(topic, buckets, randomUUID(), STILL_HELD).catch((err: unknown) => {
+            // Only the log's failure is told again: a store's error goes on as it is (the router reads an outage from it).
+            if (!(err instanceof SidecarError && err.code === 'ROUTE_LOG_UNAVAILABLE')) throw err;
+            throw retold(err, `${err.message}; new MessageGroups of the topic wait for its rebuild, retry shortly`);
+          })
+        ).registration;
+      }
       // No log: a topic this replica knew had routes nobody can list any more; a first use has none.
       return await store.stampTopic(topic, buckets, randomUUID(), known ? 'unproven' : undefined);
     } finally {
@@ -208,4 +208,18 @@ export class StateLoss {
     }
     throw stateLost(`the routing state of topic "${topic}" is being rebuilt by another replica; nothing was written, retry shortly`);
   }
+}
+
+/**
+ * `err` told as `message`, for the answer of the request that met it. A defect stays what it is (a 500); a
+ * failure of the log or the store keeps its code and status, and, logged where it happened (#restore), its
+ * summarized flag and Retry-After.
+ */
+function retold(err: unknown, message: string): unknown {
+  if (!(err instanceof CodedError)) return err;
+  return new SidecarError(err.code, message, {
+    cause: err,
+    ...(err instanceof SidecarError && { summarized: err.summarized }),
+    ...(err instanceof SidecarError && err.retryAfterSeconds !== undefined && { retryAfterSeconds: err.retryAfterSeconds }),
+  });
 }

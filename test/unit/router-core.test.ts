@@ -508,7 +508,13 @@ describe('Redis losing a topic state', () => {
     routeLog.readFailure = new SidecarError('ROUTE_LOG_UNAVAILABLE', 'the route log read did not finish within ROUTE_LOG_READ_TIMEOUT', {
       retryAfterSeconds: 1,
     });
-    await expect(r2.route('t', 'a')).rejects.toMatchObject({ code: 'ROUTE_LOG_UNAVAILABLE', status: 503, retriable: true, retryAfterSeconds: 1 });
+    await expect(r2.route('t', 'a')).rejects.toMatchObject({
+      code: 'ROUTE_LOG_UNAVAILABLE',
+      status: 503,
+      retriable: true,
+      retryAfterSeconds: 1,
+      message: 'the route log read did not finish within ROUTE_LOG_READ_TIMEOUT; new MessageGroups of the topic wait for its rebuild, retry shortly',
+    });
     await expect(r2.route('t', 'new')).rejects.toMatchObject({ code: 'ROUTE_LOG_UNAVAILABLE' });
     expect(store.mappings.has('t/new')).toBe(false);
     expect(await r1.route('t', 'a'), 'a cached route keeps flowing').toBe(a);
@@ -536,7 +542,8 @@ describe('Redis losing a topic state', () => {
       code: 'ROUTE_LOG_UNAVAILABLE',
       status: 503,
       retryAfterSeconds: 1,
-      message: expect.stringMatching(/back as it was \(new MessageGroups are assigned again\); the rebuild can be retried/),
+      message:
+        'rebuilding topic "t" from the route log failed: the route log read did not finish within ROUTE_LOG_READ_TIMEOUT. The topic is back as it was (new MessageGroups are assigned again); the rebuild can be retried',
     });
 
     // A hold the topic had before (routes an operator has not vouched for) stays.
