@@ -53,8 +53,9 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   if (options.subscriptionsFile !== undefined) checkAckTimeoutsFit(options.subscriptionsFile, subscriptions, options.consumeSessionTimeoutMs);
   // A token from a file is read again when the file changes (a rotated secret); one given directly is fixed. An unreadable
   // or empty file stops the start here, before anything connects.
-  const apiToken = options.apiTokenFile === undefined ? options.apiToken : secretFile(options.apiTokenFile, 'API_TOKEN_FILE', log);
-  const adminToken = options.adminTokenFile === undefined ? options.adminToken : secretFile(options.adminTokenFile, 'ADMIN_TOKEN_FILE', log);
+  const apiToken = options.apiTokenFile === undefined ? options.apiToken : secretFile(options.apiTokenFile, 'API_TOKEN_FILE', log, { bearerToken: true });
+  const adminToken =
+    options.adminTokenFile === undefined ? options.adminToken : secretFile(options.adminTokenFile, 'ADMIN_TOKEN_FILE', log, { bearerToken: true });
   const metrics = new SidecarMetrics();
   // Before anything that makes spans; with tracing off the SDK is never loaded.
   const tracing = await startTracing(options.tracing, process.env, VERSION, log);

@@ -6,6 +6,9 @@ import { readSecret } from './read-secret.ts';
 /** How often the file is looked at again: at most once a second, whatever the request rate. */
 const RECHECK_MS = 1000;
 
+/** What Node lets an HTTP header value hold (tab, visible ASCII, space, Latin-1): a bearer token outside it could never be sent. */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]+$/;
+
 /** The current value of a secret, read when asked (a request's bearer token check). */
 export type SecretSource = () => string;
 
@@ -15,13 +18,15 @@ export type SecretSource = () => string;
  * rotated secret applies without a restart and the old one stops working. The file is stat'ed at most once a
  * second; a change of inode, size or modification time re-reads it (a Kubernetes Secret volume swaps a symlink,
  * which stat follows). A file that is missing, unreadable or empty while being rotated keeps the last value,
- * with one warning. Throws a ConfigError at start when the file cannot be read or is empty.
+ * with one warning, as does a `bearerToken` whose new value an HTTP header cannot carry. Throws a ConfigError at
+ * start when the file cannot be read, is empty, or holds such a token.
  */
-export function secretFile(file: string, env: string, log: Logger): SecretSource {
+export function secretFile(file: string, env: string, log: Logger, { bearerToken = false }: { bearerToken?: boolean } = {}): SecretSource {
   const read = (): { value: string; stats: Stats } => {
     const stats = statSync(file);
     const value = readSecret(file).trim();
     if (value === '') throw new Error('the file is empty');
+    if (bearerToken && !HEADER_VALUE.test(value)) throw new Error('the token holds a line break or another character an HTTP header cannot carry');
     return { value, stats };
   };
   let current: { value: string; stats: Stats };

@@ -13,7 +13,8 @@ export type AuthHeaders = (body: Buffer) => Record<string, string>;
  */
 export function authHeaders(subscription: Subscription, log: Logger, now: () => number = Date.now): AuthHeaders {
   const setting = (field: string) => `subscription ${subscription.name} ${field}`;
-  const token = subscription.authTokenFile === undefined ? undefined : secretFile(subscription.authTokenFile, setting('auth_token_file'), log);
+  const token =
+    subscription.authTokenFile === undefined ? undefined : secretFile(subscription.authTokenFile, setting('auth_token_file'), log, { bearerToken: true });
   const secret = subscription.signingSecretFile === undefined ? undefined : secretFile(subscription.signingSecretFile, setting('signing_secret_file'), log);
   return (body) => {
     const headers: Record<string, string> = {};

@@ -52,11 +52,18 @@ export class EndpointClient {
         clearTimeout(deadline);
         resolve(result);
       };
-      const req = this.#request(this.#url, {
-        method: 'POST',
-        agent: this.#agent,
-        headers: { 'content-type': 'application/json', 'content-length': body.length, ...trace, ...this.#authHeaders(body) },
-      });
+      let req: http.ClientRequest;
+      try {
+        req = this.#request(this.#url, {
+          method: 'POST',
+          agent: this.#agent,
+          headers: { 'content-type': 'application/json', 'content-length': body.length, ...trace, ...this.#authHeaders(body) },
+        });
+      } catch (err) {
+        // Node refuses to build the request (a header value it cannot carry): a failed attempt, as the type says.
+        resolve({ ok: false, error: describe(err instanceof Error ? err : new Error(String(err))) });
+        return;
+      }
       // One timer per delivery is cheaper than an AbortSignal per request, and bounds the whole exchange.
       const deadline = setTimeout(() => {
         settle({ ok: false, error: `no answer within ack_timeout (${ackTimeoutMs} ms)` });

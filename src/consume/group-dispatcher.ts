@@ -1,3 +1,4 @@
+import { errorMessage } from '../errors/sidecar-error.ts';
 import type { StoredBlock } from './blocked-store.ts';
 import type { ConsumedRecord } from './consumer-engine.ts';
 import { groupOf, type Delivery, type DeliveryResult } from './delivery.ts';
@@ -327,7 +328,12 @@ export class GroupDispatcher {
     }
     this.#setPhase(state, group, 'delivering');
     const started = this.#ports.now();
-    void this.#ports.deliver(delivery).then((result) => this.#settled(state, group, delivery, result, started));
+    // A port that rejects (a defect, or a request Node refused to build) is a failed attempt like any other: the
+    // group retries, and no rejection is left unhandled to end the process.
+    void this.#ports.deliver(delivery).then(
+      (result) => this.#settled(state, group, delivery, result, started),
+      (err: unknown) => this.#settled(state, group, delivery, { ok: false, error: errorMessage(err) }, started),
+    );
   }
 
   #settled(state: PartitionState, group: GroupQueue, delivery: Delivery, result: DeliveryResult, started: number): void {

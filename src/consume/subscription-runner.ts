@@ -140,7 +140,12 @@ export class SubscriptionRunner {
   /** Starts in the background: a missing topic keeps the subscription not ready (and re-checked), never crashes. */
   start(): void {
     this.#starting = this.#startWhenTopicExists();
-    this.#ticker = setInterval(() => void this.#tick(), this.#deps.limits.commitIntervalMs);
+    this.#ticker = setInterval(() => {
+      // Every step handles its own failures; one that does not (the consumer restarting under it) waits for the next tick.
+      this.#tick().catch((err: unknown) =>
+        this.#deps.log.warn('subscription tick failed; the next one tries again', { subscription: this.subscription.name, err }),
+      );
+    }, this.#deps.limits.commitIntervalMs);
     this.#ticker.unref();
   }
 
@@ -406,8 +411,9 @@ export class SubscriptionRunner {
     if (!this.#rebalancing) await this.#commit(this.#dispatcher.partitions());
     for (const partition of this.#paused) {
       if (this.#dispatcher.tracked(partition) < this.#deps.limits.trackedRecords / 2) {
-        this.#paused.delete(partition);
+        // Resumed before it is forgotten: a resume the consumer refuses (restarting after a crash) is tried at the next tick.
         this.#deps.engine.resume([partition]);
+        this.#paused.delete(partition);
       }
     }
     await this.#applyRequests();

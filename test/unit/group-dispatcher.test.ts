@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { ConsumedRecord } from '../../src/consume/consumer-engine.ts';
 import type { Delivery, DeliveryResult } from '../../src/consume/delivery.ts';
 import type { LeaseAnswer } from '../../src/consume/delivery-leases.ts';
@@ -18,7 +18,7 @@ const record = (offset: number, group: string | null): ConsumedRecord => ({
  * unless `lease` answers otherwise (a promise: the test settles it); `leases` lists takes and releases.
  */
 function harness(policy: Partial<DispatchPolicy> = {}, lease: (group: string | null) => LeaseAnswer | Promise<LeaseAnswer> = () => ({ held: true })) {
-  const pending: Array<{ delivery: Delivery; offsets: number[]; resolve: (r: DeliveryResult) => void }> = [];
+  const pending: Array<{ delivery: Delivery; offsets: number[]; resolve: (r: DeliveryResult) => void; reject: (err: Error) => void }> = [];
   const leases: string[] = [];
   const timers: Array<{ fn: () => void; ms: number; cancelled: boolean }> = [];
   const deadLetters: Array<{ offsets: number[]; error: string; resolve: () => void; reject: (e: Error) => void }> = [];
@@ -26,7 +26,8 @@ function harness(policy: Partial<DispatchPolicy> = {}, lease: (group: string | n
   const dispatcher = new GroupDispatcher(
     { maxInFlightGroups: 64, batchMaxMessages: 1, maxAttempts: 3, onExhausted: 'dead-letter', retryBackoffMs: 100, retryBackoffMaxMs: 1000, ...policy },
     {
-      deliver: (delivery) => new Promise((resolve) => pending.push({ delivery, offsets: delivery.records.map((r) => Number(r.offset)), resolve })),
+      deliver: (delivery) =>
+        new Promise((resolve, reject) => pending.push({ delivery, offsets: delivery.records.map((r) => Number(r.offset)), resolve, reject })),
       deadLetter: (delivery, error) =>
         new Promise((resolve, reject) => deadLetters.push({ offsets: delivery.records.map((r) => Number(r.offset)), error, resolve, reject })),
       leases: {
@@ -142,6 +143,16 @@ describe('GroupDispatcher', () => {
     await h.settle('a');
     expect(inFlight(h.pending)).toEqual(['a:1']);
     expect(h.pending[0]!.delivery.attempt).toBe(1);
+  });
+
+  it('takes a delivery that rejects for a failed attempt: the group retries it, and nothing is left unhandled', async () => {
+    const h = harness();
+    h.add(0, [record(0, 'a'), record(1, 'a')], 2n);
+    h.pending.splice(0, 1)[0]!.reject(new TypeError('Invalid character in header content ["authorization"]'));
+    await vi.waitFor(() => expect(h.events).toEqual(['failed a attempt 1: Invalid character in header content ["authorization"] retry in 75']));
+    h.fireTimers();
+    expect(h.pending[0]!.delivery).toMatchObject({ group: 'a', attempt: 2 });
+    expect(h.pending[0]!.offsets).toEqual([0]);
   });
 
   it('dead-letters after max_attempts, then the group goes on; a failed dead-letter write is tried again', async () => {
