@@ -40,8 +40,12 @@ interface Sent {
 /** Answers saying the broker will not take a batch under the producer id, epoch and sequence it carries. */
 const IDENTITY_REFUSED = ['UNKNOWN_PRODUCER_ID', 'OUT_OF_ORDER_SEQUENCE_NUMBER', 'INVALID_PRODUCER_EPOCH'];
 
-/** Produce answers for a partition that say the broker did not append its batch. */
-const NOT_APPENDED = new Set(['NOT_LEADER_OR_FOLLOWER', 'NOT_ENOUGH_REPLICAS', 'UNKNOWN_TOPIC_OR_PARTITION', ...IDENTITY_REFUSED, ...REJECTED]);
+/**
+ * Produce answers for a partition that say the broker did not append its batch: refusals it gives before
+ * appending. NOT_LEADER_OR_FOLLOWER and UNKNOWN_TOPIC_OR_PARTITION are not among them: a leader that loses the
+ * partition while it waits for the in-sync replicas (acks=all) answers them after it appended the batch.
+ */
+const NOT_APPENDED = new Set(['NOT_ENOUGH_REPLICAS', ...IDENTITY_REFUSED, ...REJECTED]);
 
 /** The library's producer as the engine makes it (platformatic-producer.ts). */
 type PayloadProducer = Producer<Buffer | string | null, Buffer | string | null, string, string>;
