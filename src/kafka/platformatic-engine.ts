@@ -205,7 +205,13 @@ export class PlatformaticEngine implements KafkaEngine {
         } else stale.add(topic);
       });
       if (stale.size > 0) {
-        await producer.metadata({ topics: [...stale], forceUpdate: true });
+        // A topic whose metadata Kafka refuses (deleted, not authorised) fails its own batches only: the batches
+        // of other topics sharing this request go on, never taking its refusal for theirs.
+        for (const [topic, err] of await refreshMetadata(producer, stale)) {
+          batches.forEach((b, i) => {
+            if (b.topic === topic) outcomes[i] ??= { error: fromKafkaError(err, `writing to ${topic}/${b.partition}`) };
+          });
+        }
         for (const topic of stale) refreshed.add(topic);
         continue;
       }
@@ -350,6 +356,25 @@ const hasStaleMetadata = (error: unknown): boolean => {
   };
   return visit(error, 0);
 };
+
+/**
+ * Fresh metadata for `topics`; returns the topics Kafka would not describe, with why. When one read of them all
+ * fails, each is asked alone, once, to tell whose failure it was (a failure of the connection fails them all).
+ */
+async function refreshMetadata(producer: PlatformaticProducer, topics: ReadonlySet<string>): Promise<Map<string, unknown>> {
+  const failed = new Map<string, unknown>();
+  try {
+    await producer.metadata({ topics: [...topics], forceUpdate: true });
+  } catch (err) {
+    if (topics.size === 1) for (const topic of topics) failed.set(topic, err);
+    else {
+      for (const topic of topics) {
+        await producer.metadata({ topics: [topic], forceUpdate: true, retries: 0 }).catch((e: unknown) => failed.set(topic, e));
+      }
+    }
+  }
+  return failed;
+}
 
 /** The library turns Kafka's UNKNOWN_TOPIC_OR_PARTITION answer to a metadata request into this one. */
 const isUnknownTopic = (err: unknown): boolean => err instanceof UserError && err.message.startsWith('Unknown topic ');
