@@ -7,12 +7,35 @@ export interface ProducerLog {
   warn(msg: string, fields?: Record<string, unknown>): void;
 }
 
+/** A send given up (its signal fired, or its hand-over time passed) before kafkajs had the batch: nothing of it was written. */
+export class SendNotStartedError extends Error {
+  override name = 'SendNotStartedError';
+}
+
+/** A send given up (its signal fired) while kafkajs had the batch: it may or may not be in Kafka; kafkajs may still be retrying it. */
+export class SendAbandonedError extends Error {
+  override name = 'SendAbandonedError';
+}
+
+/** How a caller bounds one `send` (kafkajs has no deadline of its own for a send, nor for waiting to start one). */
+export interface SendBound {
+  /**
+   * Ends the send when it fires: before the batch was handed to kafkajs it fails with SendNotStartedError and
+   * is never handed over; after, it fails at once with SendAbandonedError while kafkajs's send runs on, and the
+   * producer is replaced once that send settles, whatever its result.
+   */
+  signal: AbortSignal;
+  /** The batch is handed to kafkajs only until this time (`Date.now()` ms); later it fails with SendNotStartedError. */
+  handOverBy?: number;
+}
+
 /**
  * kafkajs retries a failed batch only inside `send`; once `send` gives up it keeps the partition's sequence
  * number, so if the failed batch had in fact been written, the broker would take the *next* batch as a
  * duplicate of it and drop it silently. The Java client avoids this by bumping the producer epoch; here the
  * same is done by replacing the producer (a new producer id restarts every sequence) after any failed send,
- * once the batches still in flight have settled. Sends wait while a replacement is under way.
+ * once the batches still in flight have settled. Sends wait while a replacement is under way; a caller
+ * bounds that wait, the connect and the send itself with a SendBound.
  */
 export class ResettableProducer {
   readonly #kafka: Kafka;
@@ -47,35 +70,64 @@ export class ResettableProducer {
     return this.#connecting;
   }
 
-  /** One batch for one partition, acknowledged by all in-sync replicas. */
-  send = async (topic: string, partition: number, messages: Message[]): Promise<RecordMetadata[]> => {
-    const metadata = await this.#sendOnce(topic, partition, messages);
+  /** One batch for one partition, acknowledged by all in-sync replicas; `bound` ends the send early (SendBound). */
+  send = async (topic: string, partition: number, messages: Message[], bound?: SendBound): Promise<RecordMetadata[]> => {
+    const metadata = await this.#sendOnce(topic, partition, messages, bound);
     if (metadata.some((m) => m.partition === partition)) return metadata;
     // kafkajs skips, without an error, partitions its cached metadata does not know yet (a topic that just
     // grew). Nothing was sent, so a fresh producer, which loads fresh metadata, may send the batch safely.
     this.#log.info('Kafka producer metadata lacks a new partition; refreshing it', { topic, partition });
     this.#replaceSoon();
-    return this.#sendOnce(topic, partition, messages);
+    return this.#sendOnce(topic, partition, messages, bound);
   };
 
-  async #sendOnce(topic: string, partition: number, messages: Message[]): Promise<RecordMetadata[]> {
-    while (this.#replacing) await this.#replacing;
-    if (this.#closed) throw new Error('the Kafka producer is shut down');
-    await this.connect();
+  async #sendOnce(topic: string, partition: number, messages: Message[], bound: SendBound | undefined): Promise<RecordMetadata[]> {
+    // A replacement may start while this send connects: it is waited for too, so the batch goes to the producer
+    // that is current and connected when it is handed over.
+    do {
+      while (this.#replacing) await untilAborted(this.#replacing, bound);
+      if (this.#closed) throw new Error('the Kafka producer is shut down');
+      await untilAborted(this.connect(), bound);
+    } while (this.#replacing);
+    if (bound?.signal.aborted) throw notStarted('its send was given up');
+    if (bound?.handOverBy !== undefined && Date.now() > bound.handOverBy) throw notStarted('too little of its write deadline was left to send it');
     // Each message object belongs to one request's record for this one partition: set it in place rather
     // than copying every message of every batch (a measurable share of GC under load).
     for (const message of messages) message.partition = partition;
     this.#inFlight++;
-    try {
-      return await this.#producer.send({ topic, acks: -1, timeout: this.#budget.requestTimeout, compression: this.#compression, messages });
-    } catch (err) {
-      // Even a refusal may end a send whose earlier attempt (retried inside kafkajs) reached the broker,
-      // so any failure may leave the broker ahead of kafkajs's sequence numbers.
-      this.#replaceSoon();
-      throw err;
-    } finally {
-      if (--this.#inFlight === 0) for (const wake of this.#settled.splice(0)) wake();
-    }
+    const sending = this.#producer
+      .send({ topic, acks: -1, timeout: this.#budget.requestTimeout, compression: this.#compression, messages })
+      .catch((err: unknown) => {
+        // Even a refusal may end a send whose earlier attempt (retried inside kafkajs) reached the broker,
+        // so any failure may leave the broker ahead of kafkajs's sequence numbers.
+        this.#replaceSoon();
+        throw err;
+      })
+      .finally(() => {
+        if (--this.#inFlight === 0) for (const wake of this.#settled.splice(0)) wake();
+      });
+    if (!bound) return sending;
+    const { signal } = bound;
+    return new Promise<RecordMetadata[]>((resolve, reject) => {
+      const giveUp = (): void => {
+        // kafkajs cannot cancel the send: it runs on, within its retry budget. Replacing the producer once it
+        // settles (later sends wait for that) means no later batch is sent with sequences next to a batch in doubt.
+        this.#replaceSoon();
+        reject(new SendAbandonedError('its send was given up while kafkajs had it; it may or may not be in Kafka'));
+      };
+      if (signal.aborted) return giveUp();
+      signal.addEventListener('abort', giveUp, { once: true });
+      sending.then(
+        (metadata) => {
+          signal.removeEventListener('abort', giveUp);
+          resolve(metadata);
+        },
+        (err: unknown) => {
+          signal.removeEventListener('abort', giveUp);
+          reject(err);
+        },
+      );
+    });
   }
 
   async disconnect(): Promise<void> {
@@ -116,4 +168,27 @@ export class ResettableProducer {
       this.#replacing = undefined;
     });
   }
+}
+
+const notStarted = (why: string): SendNotStartedError => new SendNotStartedError(`not handed to kafkajs: ${why}; nothing of it was written`);
+
+/** `work`, or a SendNotStartedError as soon as the bound's signal fires (`work` itself runs on). */
+function untilAborted<T>(work: Promise<T>, bound: SendBound | undefined): Promise<T> {
+  if (!bound) return work;
+  const { signal } = bound;
+  if (signal.aborted) return Promise.reject(notStarted('its send was given up'));
+  return new Promise<T>((resolve, reject) => {
+    const giveUp = (): void => reject(notStarted('its send was given up while it waited for the Kafka producer (a replacement or a connect)'));
+    signal.addEventListener('abort', giveUp, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', giveUp);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', giveUp);
+        reject(err);
+      },
+    );
+  });
 }
