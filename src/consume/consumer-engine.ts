@@ -17,6 +17,12 @@ export interface FetchedBatch {
   topic: string;
   partition: number;
   records: ConsumedRecord[];
+  /**
+   * The offset this fetch asked for (the engine's position for the partition when it sent the fetch). It can
+   * be below the first record (compacted or aborted records) and, for a fetch sent before a rejoin and
+   * answered after it, above the committed offset the new assignment starts from.
+   */
+  fetchedOffset: bigint;
   /** The offset after this batch (past any control records it skipped). */
   nextOffset: bigint;
   /** The partition's log end offset when fetched, for lag. */
@@ -72,7 +78,10 @@ export interface ConsumerEngine {
   /** Joins `group` and starts fetching `topic`; `fromBeginning` applies only without a committed offset. */
   start(events: ConsumerEngineEvents): Promise<void>;
   pause(partitions: number[]): void;
-  /** The partition's next fetch starts at `offset` (a partition of the current assignment). */
+  /**
+   * The partition's next fetch starts at `offset` (a partition of the current assignment); an answer to a fetch
+   * of it sent before the seek is not handed out.
+   */
   seek(partition: number, offset: bigint): void;
   resume(partitions: number[]): void;
   commit(offsets: TopicPartitionOffset[]): Promise<void>;

@@ -13,6 +13,15 @@ import type { BlockedGroup } from '../protocol/subscriptions.ts';
 
 const BUSY = new Set(['ready', 'leasing', 'delivering', 'dead-lettering', 'backoff']);
 
+/** The first offset of a stored block's head; undefined when it has none that parses. */
+function headOf(block: StoredBlock): bigint | undefined {
+  try {
+    return block.offsets[0] === undefined ? undefined : BigInt(block.offsets[0]);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The ordering core of one subscription: per-partition FIFO queues per MessageGroup, at most one delivery in
  * flight per group, at most `maxInFlightGroups` in flight overall, retries with backoff, and what happens when
@@ -290,11 +299,16 @@ export class GroupDispatcher {
   }
 
   #start(state: PartitionState, group: GroupQueue): void {
-    const delivery = group.head ?? group.takeHead(this.#policy.batchMaxMessages);
     const stored = state.restored.get(group.group);
+    const storedHead = stored === undefined ? undefined : headOf(stored);
+    // A head below the stored one never reaches into it, so the stored head is met as a head of its own.
+    const delivery = group.head ?? group.takeHead(this.#policy.batchMaxMessages, storedHead);
     if (stored !== undefined) {
-      state.restored.delete(group.group);
-      if (stored.offsets[0] === delivery.records[0]!.offset.toString()) {
+      const first = delivery.records[0]!.offset;
+      // Records of the group before its blocked head (delivered before, fetched again from the commit point) go
+      // out as usual; the entry stays until the stored head comes up (or is passed: it is not fetched).
+      if (storedHead === undefined || first >= storedHead) state.restored.delete(group.group);
+      if (first === storedHead) {
         delivery.attempt = stored.attempt;
         group.lastError = stored.error;
         this.#setPhase(state, group, 'blocked');

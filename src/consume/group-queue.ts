@@ -45,9 +45,21 @@ export class GroupQueue {
     return this.queued + (this.head?.records.length ?? 0);
   }
 
-  /** Makes the next `max` queued records the head delivery (consecutive in the group, by construction). */
-  takeHead(max: number): Delivery {
-    const records = this.#records.slice(this.#first, this.#first + max);
+  /**
+   * Makes the next `max` queued records the head delivery (consecutive in the group, by construction). With
+   * `before`, a head that starts below that offset ends below it too (a restored block's head is taken on its own).
+   */
+  takeHead(max: number, before?: bigint): Delivery {
+    let end = Math.min(this.#first + max, this.#records.length);
+    if (before !== undefined && this.#first < end && this.#records[this.#first]!.offset < before) {
+      for (let i = this.#first + 1; i < end; i++) {
+        if (this.#records[i]!.offset >= before) {
+          end = i;
+          break;
+        }
+      }
+    }
+    const records = this.#records.slice(this.#first, end);
     this.#first += records.length;
     if (this.#first === this.#records.length) {
       this.#records = [];

@@ -225,9 +225,14 @@ export class SubscriptionRunner {
       // Deliveries of an earlier holding of this partition, let go by a rejoin that did not wait for them,
       // settle before any of this one starts: a group is never at the endpoint twice at once.
       let rebalance = await this.#heartbeatUntil(batch, dispatcher.whenSettled(partition), current);
-      // The first batch of this holding: groups an earlier owner (or this replica before a restart) left
-      // blocked stay blocked.
-      const restored = dispatcher.fetchedEnd(partition) === undefined ? await this.#loadBlocked(partition, batch.records[0]?.offset) : undefined;
+      // The first batch of this holding starts at the committed offset (else it is fetched again from there);
+      // groups an earlier owner (or this replica before a restart) left blocked stay blocked.
+      let restored: Map<string | null, StoredBlock> | undefined;
+      if (rebalance === undefined && current() && dispatcher.fetchedEnd(partition) === undefined) {
+        const from = await this.#startOfHolding(batch, current);
+        if (from === undefined) return;
+        restored = await this.#loadBlocked(partition, from);
+      }
       if (current()) {
         this.#endOffsets.set(partition, batch.highWatermark);
         dispatcher.add(partition, batch.records, batch.nextOffset);
@@ -282,6 +287,48 @@ export class SubscriptionRunner {
         // Anything but a rebalance (a coordinator hiccup) is the engine's to recover from; keep holding.
         this.#deps.log.debug('heartbeat failed while holding a batch', { subscription: this.subscription.name, partition: batch.partition, err });
       }
+    }
+    return undefined;
+  }
+
+  /**
+   * Where the first batch of a holding starts: the committed offset (the fetch start when there is none yet, or
+   * when the commit is a logical one, -1 or -2).
+   * Undefined when the batch starts elsewhere: kafkajs answers a fetch sent before a rejoin (from inside
+   * another fetch) after it, checking neither generation nor assignment, so it can start past records the
+   * commit still holds (a blocked head). Such a batch is neither taken nor marked read, and the partition is
+   * fetched again from the committed offset (kafkajs drops answers to fetches sent before the seek).
+   */
+  async #startOfHolding(batch: FetchedBatch, current: () => boolean): Promise<bigint | undefined> {
+    const { engine, subscription, log } = this.#deps;
+    const { partition, fetchedOffset } = batch;
+    let committed: bigint | undefined;
+    try {
+      committed = (await engine.committedOffsets()).get(partition);
+    } catch (err) {
+      log.warn('committed offset not read; the partition is fetched again before its first batch is taken', {
+        subscription: subscription.name,
+        partition,
+        err,
+      });
+      await pause(HOLD_CHECK_MS, this.#stopped.signal);
+      return undefined;
+    }
+    // Below 0 is no offset of the log: kafkajs, recovering from an offset out of range (records removed by
+    // retention), commits -2 (earliest) or -1 (latest) and fetches from there; that fetch is the holding's start.
+    if (committed === undefined || committed < 0n || committed === fetchedOffset) return committed !== undefined && committed >= 0n ? committed : fetchedOffset;
+    log.warn('first batch of the partition does not start at its committed offset (fetched before a rejoin); fetched again from the committed offset', {
+      subscription: subscription.name,
+      partition,
+      fetchedOffset: fetchedOffset.toString(),
+      committed: committed.toString(),
+    });
+    if (!current()) return undefined;
+    try {
+      engine.seek(partition, committed);
+    } catch (err) {
+      // Without the seek the engine fetches from where it stands, which after a rejoin is the committed offset.
+      log.warn('cannot seek the partition to its committed offset; its next batch is checked again', { subscription: subscription.name, partition, err });
     }
     return undefined;
   }

@@ -107,26 +107,11 @@ export class ResettableProducer {
         if (--this.#inFlight === 0) for (const wake of this.#settled.splice(0)) wake();
       });
     if (!bound) return sending;
-    const { signal } = bound;
-    return new Promise<RecordMetadata[]>((resolve, reject) => {
-      const giveUp = (): void => {
-        // kafkajs cannot cancel the send: it runs on, within its retry budget. Replacing the producer once it
-        // settles (later sends wait for that) means no later batch is sent with sequences next to a batch in doubt.
-        this.#replaceSoon();
-        reject(new SendAbandonedError('its send was given up while kafkajs had it; it may or may not be in Kafka'));
-      };
-      if (signal.aborted) return giveUp();
-      signal.addEventListener('abort', giveUp, { once: true });
-      sending.then(
-        (metadata) => {
-          signal.removeEventListener('abort', giveUp);
-          resolve(metadata);
-        },
-        (err: unknown) => {
-          signal.removeEventListener('abort', giveUp);
-          reject(err);
-        },
-      );
+    return untilSignal(sending, bound.signal, () => {
+      // kafkajs cannot cancel the send: it runs on, within its retry budget. Replacing the producer once it
+      // settles (later sends wait for that) means no later batch is sent with sequences next to a batch in doubt.
+      this.#replaceSoon();
+      return new SendAbandonedError('its send was given up while kafkajs had it; it may or may not be in Kafka');
     });
   }
 
@@ -175,10 +160,14 @@ const notStarted = (why: string): SendNotStartedError => new SendNotStartedError
 /** `work`, or a SendNotStartedError as soon as the bound's signal fires (`work` itself runs on). */
 function untilAborted<T>(work: Promise<T>, bound: SendBound | undefined): Promise<T> {
   if (!bound) return work;
-  const { signal } = bound;
-  if (signal.aborted) return Promise.reject(notStarted('its send was given up'));
+  return untilSignal(work, bound.signal, () => notStarted('its send was given up while it waited for the Kafka producer (a replacement or a connect)'));
+}
+
+/** `work`, or the error `onAbort` makes as soon as `signal` fires (`work` itself runs on). */
+function untilSignal<T>(work: Promise<T>, signal: AbortSignal, onAbort: () => Error): Promise<T> {
+  if (signal.aborted) return Promise.reject(onAbort());
   return new Promise<T>((resolve, reject) => {
-    const giveUp = (): void => reject(notStarted('its send was given up while it waited for the Kafka producer (a replacement or a connect)'));
+    const giveUp = (): void => reject(onAbort());
     signal.addEventListener('abort', giveUp, { once: true });
     work.then(
       (value) => {

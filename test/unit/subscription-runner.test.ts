@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { ConsumerEngine, ConsumerEngineEvents } from '../../src/consume/consumer-engine.ts';
-import { SubscriptionRunner } from '../../src/consume/subscription-runner.ts';
+import type { StoredBlock } from '../../src/consume/blocked-store.ts';
+import type { ConsumedRecord, ConsumerEngine, ConsumerEngineEvents, FetchedBatch, TopicPartitionOffset } from '../../src/consume/consumer-engine.ts';
+import type { Delivery } from '../../src/consume/delivery.ts';
+import { SubscriptionRunner, type RunnerDeps } from '../../src/consume/subscription-runner.ts';
 import type { Subscription } from '../../src/consume/subscriptions.ts';
 import type { LogFields, Logger } from '../../src/logging/logger.ts';
 import { eventually } from '../support/eventually.ts';
@@ -37,6 +39,9 @@ class FakeEngine implements ConsumerEngine {
   /** Runs inside `start()`, before it resolves (kafkajs reports a refused join before `run()` returns). */
   duringStart: (events: ConsumerEngineEvents) => void = () => undefined;
   startError: Error | undefined;
+  /** The group's committed offsets, as commits leave them. */
+  readonly committed = new Map<number, bigint>();
+  readonly seeks: Array<[number, bigint]> = [];
 
   async start(events: ConsumerEngineEvents): Promise<void> {
     this.events = events;
@@ -44,14 +49,18 @@ class FakeEngine implements ConsumerEngine {
     if (this.startError) throw this.startError;
   }
   pause(): void {}
-  seek(): void {}
+  seek(partition: number, offset: bigint): void {
+    this.seeks.push([partition, offset]);
+  }
   resume(): void {}
-  async commit(): Promise<void> {}
+  async commit(offsets: TopicPartitionOffset[]): Promise<void> {
+    for (const o of offsets) this.committed.set(o.partition, o.offset);
+  }
   async endOffsets(): Promise<Map<number, bigint>> {
     return new Map();
   }
   async committedOffsets(): Promise<Map<number, bigint>> {
-    return new Map();
+    return new Map(this.committed);
   }
   async topicExists(): Promise<boolean> {
     return true;
@@ -80,7 +89,7 @@ function recordingLog(lines: LogLine[]): Logger {
   return log;
 }
 
-function runnerOn(engine: FakeEngine, lines: LogLine[] = []): SubscriptionRunner {
+function runnerOn(engine: FakeEngine, lines: LogLine[] = [], deps: Partial<RunnerDeps> = {}): SubscriptionRunner {
   return new SubscriptionRunner({
     subscription,
     engine,
@@ -105,6 +114,7 @@ function runnerOn(engine: FakeEngine, lines: LogLine[] = []): SubscriptionRunner
     },
     limits: { trackedRecords: 100, commitIntervalMs: 60_000 },
     log: recordingLog(lines),
+    ...deps,
   });
 }
 
@@ -113,8 +123,8 @@ const authorizationFailed = () => Object.assign(new Error('Not authorized to acc
 
 const errorLines = (lines: LogLine[]) => lines.filter((l) => l.level === 'error');
 
-async function consuming(engine: FakeEngine, lines: LogLine[] = []): Promise<SubscriptionRunner> {
-  const runner = runnerOn(engine, lines);
+async function consuming(engine: FakeEngine, lines: LogLine[] = [], deps: Partial<RunnerDeps> = {}): Promise<SubscriptionRunner> {
+  const runner = runnerOn(engine, lines, deps);
   runner.start();
   await eventually('the runner running', () => runner.status().state === 'running', WITHIN_MS);
   engine.events!.onAssigned([0, 1]);
@@ -226,5 +236,126 @@ describe('stop', () => {
     await first;
     expect(order).toEqual(['first', 'second']);
     expect(engine.stops).toBe(1);
+  });
+});
+
+/** A blocked store in memory, as Redis would keep it across holdings. */
+function memoryBlockedStore(stored: Map<string | null, StoredBlock>): RunnerDeps['blocked'] {
+  return {
+    load: async () => ({ blocks: new Map(stored), requests: new Map() }),
+    save: async (_s, _p, group, block) => void stored.set(group, block),
+    remove: async (_s, _p, group) => void stored.delete(group),
+    request: async () => undefined,
+  };
+}
+
+const record = (offset: number, group: string): ConsumedRecord => ({
+  offset: BigInt(offset),
+  key: Buffer.from(group),
+  value: null,
+  headers: {},
+  timestamp: '1',
+});
+
+/** A batch of partition 0 from a fetch at `fetched`; `consumed` records where the handler marked it read. */
+function batchOf(fetched: number, records: ConsumedRecord[], next: number, consumed: bigint[] = []): FetchedBatch {
+  return {
+    topic: 'orders',
+    partition: 0,
+    records,
+    fetchedOffset: BigInt(fetched),
+    nextOffset: BigInt(next),
+    highWatermark: 1000n,
+    heartbeat: async () => undefined,
+    consumed: (n) => void consumed.push(n),
+  };
+}
+
+const sentAs = (d: Delivery) => `${String(d.group)}@${d.records.map((r) => r.offset).join(',')}`;
+
+describe('a block under on_exhausted: block', () => {
+  it('is not passed by a batch fetched before a rejoin and answered after it (the partition is fetched again from the commit)', async () => {
+    const engine = new FakeEngine();
+    const stored = new Map<string | null, StoredBlock>();
+    const sent: string[] = [];
+    const runner = await consuming(engine, [], {
+      subscription: { ...subscription, maxAttempts: 1 },
+      blocked: memoryBlockedStore(stored),
+      deliver: async (d) => {
+        sent.push(sentAs(d));
+        return d.group === 'G' ? { ok: false, error: 'HTTP 500' } : { ok: true };
+      },
+    });
+    const events = engine.events!;
+
+    await events.onBatch(batchOf(100, [record(100, 'G'), record(101, 'H'), record(102, 'G')], 103));
+    await events.onBatch(batchOf(103, [record(103, 'H'), record(499, 'H')], 500));
+    expect(runner.blockedGroups().map((b) => `${String(b.group)}@${b.offsets.join(',')}`)).toEqual(['G@100']);
+    expect(engine.committed.get(0)).toBe(100n);
+
+    // kafkajs rejoins from inside another broker's fetch; this partition's fetch (sent at 500 before the rejoin) answers after it.
+    events.onAssigned([0, 1]);
+    const consumed: bigint[] = [];
+    sent.length = 0;
+    await events.onBatch(batchOf(500, [record(500, 'H'), record(599, 'H')], 600, consumed));
+    expect(sent).toEqual([]);
+    expect(consumed).toEqual([]);
+    expect(engine.seeks).toEqual([[0, 100n]]);
+    expect(engine.committed.get(0)).toBe(100n);
+    expect([...stored.keys()]).toEqual(['G']);
+
+    // The fetch again from the committed offset: G is blocked again at its head without being sent.
+    await events.onBatch(batchOf(100, [record(100, 'G'), record(101, 'H'), record(102, 'G')], 103, consumed));
+    expect(sent).toEqual(['H@101']);
+    expect(runner.blockedGroups().map((b) => `${String(b.group)}@${b.offsets.join(',')}`)).toEqual(['G@100']);
+    expect(engine.committed.get(0)).toBe(100n);
+    expect(consumed).toEqual([103n]);
+    await runner.stop(100);
+  });
+
+  it('takes a first batch whose commit is logical (-2 or -1, as kafkajs commits after an offset out of range) where it was fetched', async () => {
+    for (const logical of [-2n, -1n]) {
+      const engine = new FakeEngine();
+      engine.committed.set(0, logical);
+      const sent: string[] = [];
+      const runner = await consuming(engine, [], {
+        deliver: async (d) => {
+          sent.push(sentAs(d));
+          return { ok: true };
+        },
+      });
+      await engine.events!.onBatch(batchOf(1000, [record(1000, 'A'), record(1001, 'B')], 1002));
+      expect(engine.seeks).toEqual([]);
+      expect(sent.sort()).toEqual(['A@1000', 'B@1001']);
+      await runner.stop(100);
+    }
+  });
+
+  it("restored after a rebalance stays blocked while the group's earlier records are delivered again", async () => {
+    for (const batchMaxMessages of [1, 10]) {
+      const engine = new FakeEngine();
+      engine.committed.set(0, 1n);
+      const stored = new Map<string | null, StoredBlock>([
+        ['K', { offsets: ['1'], attempt: 3, error: 'HTTP 500' }],
+        ['G', { offsets: ['5'], attempt: 3, error: 'HTTP 500' }],
+      ]);
+      const sent: string[] = [];
+      const runner = await consuming(engine, [], {
+        subscription: { ...subscription, batchMaxMessages },
+        blocked: memoryBlockedStore(stored),
+        deliver: async (d) => {
+          sent.push(sentAs(d));
+          return { ok: true };
+        },
+      });
+
+      // The new owner fetches from the commit (K's head, 1); G's record 3, delivered before, comes first.
+      await engine.events!.onBatch(batchOf(1, [record(1, 'K'), record(3, 'G'), record(5, 'G'), record(6, 'G')], 7));
+      expect(sent).toEqual(['G@3']);
+      const blocked = runner.blockedGroups().map((b) => `${String(b.group)}@${b.offsets.join(',')}/${b.attempt}`);
+      expect(blocked.sort()).toEqual(batchMaxMessages === 1 ? ['G@5/3', 'K@1/3'] : ['G@5,6/3', 'K@1/3']);
+      expect([...stored.keys()].sort()).toEqual(['G', 'K']);
+      await runner.stop(100);
+    }
   });
 });

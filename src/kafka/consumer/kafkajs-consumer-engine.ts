@@ -1,4 +1,4 @@
-import type { Admin, Consumer, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import type { Admin, Batch, Consumer, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import {
   RebalanceStarted,
   type ConsumedRecord,
@@ -40,6 +40,15 @@ const toRecord = (m: KafkaMessage): ConsumedRecord => ({
   headers: headersOf(m.headers),
   timestamp: m.timestamp,
 });
+
+/**
+ * The offset the fetch of `batch` asked for. kafkajs's Batch has it (`fetchedOffset`, consumerGroup.js fetch())
+ * but its typings do not; the first record's offset stands in should a version lack it.
+ */
+const fetchedOffsetOf = (batch: Batch): bigint => {
+  const { fetchedOffset } = batch as Batch & { fetchedOffset?: string };
+  return BigInt(fetchedOffset ?? batch.firstOffset() ?? batch.lastOffset());
+};
 
 /**
  * The consumer port on kafkajs. kafkajs is the engine that can honour the port's revocation promise: it
@@ -91,6 +100,7 @@ export class KafkajsConsumerEngine implements ConsumerEngine {
             topic,
             partition: batch.partition,
             records: batch.messages.map(toRecord),
+            fetchedOffset: fetchedOffsetOf(batch),
             nextOffset: BigInt(batch.lastOffset()) + 1n,
             highWatermark: BigInt(batch.highWatermark),
             heartbeat: () =>
