@@ -161,6 +161,19 @@ describe.each(KAFKA_CLIENTS)('the %s engine', (name) => {
     expect(decoded).toBeGreaterThan(0);
   });
 
+  it('fails only the batch of a topic Kafka will not describe; a batch of another topic in the same call is written', async () => {
+    const live = await createTopic(admin, 1);
+    const missing = `${live}-never-made`;
+    const outcomes = await engine.sendBatches([
+      { topic: live, partition: 0, messages: [message('kept')] },
+      { topic: missing, partition: 0, messages: [message('refused')] },
+    ]);
+    expect(outcomes[0]).toEqual({ baseOffset: 0n });
+    // Retriable: the produce path answers UNKNOWN_TOPIC before it writes; a topic gone since is a failed write.
+    expect(outcomes[1]).toMatchObject({ error: { code: 'KAFKA_WRITE_FAILED', retriable: true, message: expect.stringContaining(missing) } });
+    expect((await consumeAll(kafka, admin, live)).map((r) => r.value)).toEqual(['kept']);
+  });
+
   it('reads partition counts, and undefined for a topic that does not exist at its first answer', async () => {
     const topic = await createTopic(admin, 5);
     expect(await engine.partitionCount(topic)).toBe(5);
