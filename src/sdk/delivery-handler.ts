@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DeliveredMessage, DeliveryBody } from '../protocol/delivery.ts';
-import { verifyDeliverySignature, type SignatureOptions } from './delivery-signature.ts';
+import { checkToleranceSeconds, signingSecrets, verifyDeliverySignature, type SignatureOptions } from './delivery-signature.ts';
 
 /** A delivered message's key and value as bytes (decoded from UTF-8 text or base64), or null. */
 export function messageBytes(message: DeliveredMessage): { key: Buffer | null; value: Buffer | null } {
@@ -19,10 +19,15 @@ export interface DeliveryEndpointOptions {
   /**
    * The subscription's signing secret (its `signing_secret_file`), or several during a rotation, or a function
    * read at each request. When set, a delivery whose signature does not verify, or whose timestamp is outside
-   * `signatureToleranceSeconds`, is answered 401 and never reaches the handler. @defaultValue unset: not checked
+   * `signatureToleranceSeconds`, is answered 401 and never reaches the handler. An empty secret or list (or one
+   * holding an empty string) throws when the endpoint is made; a function returning one gets that request
+   * answered 401, unverified. @defaultValue unset: not checked
    */
   signingSecret?: SignatureOptions['secret'] | (() => SignatureOptions['secret']);
-  /** How far the signed timestamp may be from this machine's clock, either way. @defaultValue 300 */
+  /**
+   * How far the signed timestamp may be from this machine's clock, either way: a finite number, 0 or more
+   * (anything else throws when the endpoint is made). @defaultValue 300
+   */
   signatureToleranceSeconds?: number;
 }
 
@@ -72,6 +77,11 @@ export function deliveryEndpoint(
   options: DeliveryEndpointOptions = {},
 ): (req: IncomingMessage & { body?: unknown }, res: ServerResponse) => Promise<void> {
   const limit = options.maxBodyBytes ?? 64 * 1024 * 1024;
+  if (options.signatureToleranceSeconds !== undefined) checkToleranceSeconds(options.signatureToleranceSeconds, 'deliveryEndpoint: signatureToleranceSeconds');
+  if (options.signingSecret !== undefined && typeof options.signingSecret !== 'function') {
+    const usable = signingSecrets(options.signingSecret);
+    if ('problem' in usable) throw new TypeError(`deliveryEndpoint: signingSecret: ${usable.problem}`);
+  }
   return async (req, res) => {
     let delivery: DeliveryBody | undefined;
     try {
@@ -79,7 +89,13 @@ export function deliveryEndpoint(
       const raw = parsedBefore && options.signingSecret === undefined ? undefined : await rawBody(req, limit);
       if (raw !== undefined && options.signingSecret !== undefined) {
         const secret = typeof options.signingSecret === 'function' ? options.signingSecret() : options.signingSecret;
-        const verdict = verifyDeliverySignature(raw, req.headers, { secret, ...tolerance(options) });
+        // A function's secret is read now: an empty one (a file not yet written, say) refuses the request.
+        const usable = signingSecrets(secret);
+        if ('problem' in usable) {
+          res.writeHead(401, { 'content-type': 'text/plain' }).end(`no usable signing secret: ${usable.problem}`);
+          return;
+        }
+        const verdict = verifyDeliverySignature(raw, req.headers, { secret: usable.secrets, ...tolerance(options) });
         if (!verdict.ok) {
           res.writeHead(401, { 'content-type': 'text/plain' }).end(verdict.reason);
           return;

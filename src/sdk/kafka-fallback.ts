@@ -44,12 +44,20 @@ function clientLog(logger: ClientLogger): ProducerLog {
  * caller set a key of their own, so a group stays in one partition. Writes go through ResettableProducer:
  * after a failed send it replaces the idempotent producer, so kafkajs's rolled-back sequence numbers cannot
  * make the broker drop a later batch as a duplicate of one that did land.
+ *
+ * At most one batch per (topic, partition) is with kafkajs at a time: GroupSequencer orders only sends that
+ * share a group, and kafkajs hands out a partition's sequence numbers per request, rolling them back when a
+ * request fails and retrying after a backoff. Two batches of one partition in kafkajs at once could swap
+ * sequence numbers that way: the broker then answers one as a duplicate of the other (reported written, never
+ * stored) and stores the other twice.
  */
 export class KafkaFallback {
   readonly #kafka: Kafka;
   readonly #producer: ResettableProducer;
   readonly #partitions = new Map<string, { at: number; metadata: Promise<PartitionMetadata[]> }>();
   readonly #partitioner = Partitioners.DefaultPartitioner();
+  /** Per `topic:partition` with a batch in kafkajs or waiting for it: settles when the last one's kafkajs send has. */
+  readonly #partitionTails = new Map<string, Promise<void>>();
   #admin: Promise<Admin> | undefined;
 
   constructor(config: FallbackKafkaConfig, logger: ClientLogger) {
@@ -115,9 +123,11 @@ export class KafkaFallback {
             headers: { ...m.headers, [GROUP_HEADER]: m.messageGroup },
           };
         });
+        const turn = this.#inTurn(topic, partition, signal, () => this.#producer.send(topic, partition, records));
         try {
-          // kafkajs cannot cancel a write: an abort stops the wait, and the records may still be written.
-          const written = await untilAborted(this.#producer.send(topic, partition, records), signal);
+          // kafkajs cannot cancel a write: an abort stops the wait, and the records may still be written
+          // (if they were handed over: an abort while they wait for the partition sends nothing).
+          const written = await untilAborted(turn.written, signal);
           const base = BigInt(written.find((r) => r.partition === partition)!.baseOffset!);
           indexes.forEach((i, n) => {
             outcomes[i] = {
@@ -132,7 +142,7 @@ export class KafkaFallback {
         } catch (err) {
           const failure = signal?.aborted ? aborted() : failureOf(err);
           failures.push(failure);
-          for (const i of indexes) settle(i, partition, failure, true);
+          for (const i of indexes) settle(i, partition, failure, turn.started());
         }
       }),
     );
@@ -140,6 +150,33 @@ export class KafkaFallback {
     const decisive = failures.find((f) => f.code === 'ABORTED') ?? failures.find((f) => !f.retriable) ?? failures[0];
     const failure = decisive && { ...decisive, message: `${unwritten} of ${messages.length} messages not confirmed written: ${decisive.message}` };
     return { attempts: 1, messages: outcomes, failure, dedupUnavailable: false };
+  }
+
+  /**
+   * Calls `write` (one batch for this partition to kafkajs) once every batch handed over earlier for the
+   * partition has settled there: not when its caller gave up on it, since kafkajs may still be retrying it.
+   * If `signal` has fired by then, `write` is never called and nothing is sent; `started()` says whether it
+   * was. The partition's entry is dropped once it is idle.
+   */
+  #inTurn<T>(topic: string, partition: number, signal: AbortSignal | undefined, write: () => Promise<T>): { written: Promise<T>; started: () => boolean } {
+    const key = `${topic}:${partition}`;
+    let started = false;
+    const run = (): Promise<T> => {
+      if (signal?.aborted) return Promise.reject(signal.reason as unknown);
+      started = true;
+      return write();
+    };
+    const previous = this.#partitionTails.get(key);
+    const written = previous ? previous.then(run) : run();
+    const tail = written.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#partitionTails.set(key, tail);
+    void tail.then(() => {
+      if (this.#partitionTails.get(key) === tail) this.#partitionTails.delete(key);
+    });
+    return { written, started: () => started };
   }
 
   async close(): Promise<void> {

@@ -68,6 +68,24 @@ describe('delivery signature', () => {
     expect(verifyDeliverySignature(body, { ...headers, [DELIVERY_TIMESTAMP_HEADER]: [String(T)] }, { secret: 'k', now: at(T) })).toEqual({ ok: true });
   });
 
+  it('refuses to run with a window that is not a finite number, 0 or more: NaN would switch the replay check off', () => {
+    const old = signed('k', 1_000_000_000);
+    for (const toleranceSeconds of [Number.NaN, Number.POSITIVE_INFINITY, -1])
+      expect(() => verifyDeliverySignature(body, old, { secret: 'k', now: at(T), toleranceSeconds }), String(toleranceSeconds)).toThrow(RangeError);
+    expect(() => verifyDeliverySignature(body, old, { secret: 'k', now: at(T), toleranceSeconds: '300' as unknown as number })).toThrow(TypeError);
+    // 0 is a window (the same second only), not "off".
+    expect(verifyDeliverySignature(body, signed('k'), { secret: 'k', now: at(T), toleranceSeconds: 0 })).toEqual({ ok: true });
+    expect(verifyDeliverySignature(body, signed('k'), { secret: 'k', now: at(T + 1), toleranceSeconds: 0 })).toMatchObject({ ok: false });
+  });
+
+  it('refuses to verify against an empty secret, an empty list, or a list holding an empty secret (anyone could sign)', () => {
+    const forged = signed('');
+    for (const secret of ['', [], ['new', ''], [''], undefined as unknown as string, [42] as unknown as string[]])
+      expect(() => verifyDeliverySignature(body, forged, { secret, now: at(T) }), JSON.stringify(secret)).toThrow(TypeError);
+    expect(() => verifyDeliverySignature(body, forged, { secret: '', now: at(T) })).toThrow(/signing secret is empty/);
+    expect(() => verifyDeliverySignature(body, forged, { secret: [], now: at(T) })).toThrow(/list of signing secrets is empty/);
+  });
+
   it("the sidecar's headers for a subscription: bearer token and a signature the SDK verifies, timestamped now", () => {
     const dir = tempDir('auth-headers-');
     writeFileSync(join(dir, 'token'), 'tok\n');

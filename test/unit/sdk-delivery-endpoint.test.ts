@@ -96,6 +96,38 @@ describe('deliveryEndpoint', () => {
       expect((await postSigned(url, sign('two'))).status).toBe(204);
     });
 
+    it('an empty secret or list, or a window that is not a finite number, 0 or more, throws when the endpoint is made', () => {
+      for (const signingSecret of ['', [], ['k', '']])
+        expect(() => deliveryEndpoint(() => undefined, { signingSecret }), JSON.stringify(signingSecret)).toThrow(TypeError);
+      expect(() => deliveryEndpoint(() => undefined, { signingSecret: '' })).toThrow(/deliveryEndpoint: signingSecret: a signing secret is empty/);
+      for (const signatureToleranceSeconds of [Number.NaN, Number.POSITIVE_INFINITY, -5])
+        expect(() => deliveryEndpoint(() => undefined, { signingSecret: 'k', signatureToleranceSeconds }), String(signatureToleranceSeconds)).toThrow(
+          RangeError,
+        );
+      expect(() => deliveryEndpoint(() => undefined, { signingSecret: 'k', signatureToleranceSeconds: Number(undefined) })).toThrow(
+        /signatureToleranceSeconds must be a finite number of seconds, 0 or more, got NaN/,
+      );
+      // Without a secret too: a bad setting is a mistake either way.
+      expect(() => deliveryEndpoint(() => undefined, { signatureToleranceSeconds: Number.NaN })).toThrow(RangeError);
+      expect(() => deliveryEndpoint(() => undefined, { signingSecret: 'k', signatureToleranceSeconds: 0 })).not.toThrow();
+    });
+
+    it('a secret function returning an empty secret or list: 401 for that request, never verified against it', async () => {
+      let secret: string | string[] = '';
+      const seen: DeliveryBody[] = [];
+      const url = await listen(createServer(deliveryEndpoint((d) => void seen.push(d), { signingSecret: () => secret })));
+      // Signed with the empty key, as anyone could.
+      expect(await answer(await postSigned(url, sign('')))).toEqual([401, 'no usable signing secret: a signing secret is empty (anyone could sign with it)']);
+      secret = [];
+      expect(await answer(await postSigned(url, sign('')))).toEqual([401, 'no usable signing secret: the list of signing secrets is empty']);
+      secret = ['k', ''];
+      expect((await postSigned(url, sign(''))).status).toBe(401);
+      expect(seen).toEqual([]);
+      secret = 'k';
+      expect((await postSigned(url, sign('k'))).status).toBe(204);
+      expect(seen).toEqual([body]);
+    });
+
     it('behind express.raw() verifies the raw bytes; behind express.json() says it cannot verify, with 500', async () => {
       const app = express();
       const seen: DeliveryBody[] = [];
