@@ -179,8 +179,9 @@ export class RouterStore implements RouteStore, RestoreStore, CleanupStore, Load
     return { partition, created: status === 1, unlogged: status === 1 || status === 2 };
   }
 
-  async markLogged(topic: string, group: string): Promise<void> {
-    await this.#gateway.run(() => this.#redis.hdel(this.#keys(topic).meta, `unlogged:${group}`));
+  async markLogged(topic: string, state: TopicState, group: string): Promise<void> {
+    const current = await this.#gateway.run(() => this.#redis.osMarkLogged(this.#keys(topic).meta, group, state.epoch));
+    if (current !== 1) throw lost(topic);
   }
 
   /** Records a mapping made without Redis unless one exists; returns the partition Redis now maps the group to. */

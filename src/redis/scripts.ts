@@ -20,6 +20,7 @@ declare module 'ioredis' {
       epoch: string,
       logged: 0 | 1,
     ): Result<[partition: number, status: number], Context>;
+    osMarkLogged(metaKey: string, group: string, epoch: string): Result<number, Context>;
     osRecord(bucketKey: string, loadsKey: string, metaKey: string, group: string, partition: number, epoch: string): Result<number, Context>;
     osTouch(numKeys: number, ...keysThenArgs: (string | number)[]): Result<number[] | number, Context>;
     osCleanupBucket(bucketKey: string, loadsKey: string, ttlMinutes: number): Result<string[], Context>;
@@ -45,6 +46,7 @@ declare module 'ioredis' {
 /** Command name -> script file and its fixed key count (none: the caller passes the count first). */
 export const SCRIPTS = {
   osRoute: { file: 'route-3.lua', keys: 3 },
+  osMarkLogged: { file: 'mark-logged-1.lua', keys: 1 },
   osRecord: { file: 'record-3.lua', keys: 3 },
   osRestoreBucket: { file: 'restore-bucket-3.lua', keys: 3 },
   osUnlock: { file: 'unlock-1.lua', keys: 1 },

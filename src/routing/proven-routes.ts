@@ -25,7 +25,12 @@ export class ProvenRoutes {
   /** The route if it is proven (at `now`, when a request reads the clock once for all its groups); counts as a use for eviction. */
   get(topic: string, group: string, now = this.#now()): CachedRoute | undefined {
     const cached = this.cache.get(topic, group);
-    return cached && now - cached.confirmedAt < this.#validityMs ? cached : undefined;
+    return cached && this.proves(cached, now) ? cached : undefined;
+  }
+
+  /** Whether a cached route is still proven at `now` (the rule `get` applies); not a use. */
+  proves(route: CachedRoute, now = this.#now()): boolean {
+    return now - route.confirmedAt < this.#validityMs;
   }
 
   /** Caches a route the store just confirmed. */

@@ -3,8 +3,8 @@
  * fails with StoreUnreachableError, StoreBusyError or StoreRefusedError (src/errors/store-errors.ts) when the
  * store is the problem; any other error is a defect and is let through. `route` and `record` may also fail with
  * StoreNotReplicatedError: the mapping was written but too few replicas hold it yet to act on it (a
- * failover could lose it); the core refuses the request and caches nothing. `route`, `record` and `touch`
- * fail with StoreStateLostError when the topic's state is not the one the caller registered (its epoch), and
+ * failover could lose it); the core refuses the request and caches nothing. `route`, `record`, `markLogged` and
+ * `touch` fail with StoreStateLostError when the topic's state is not the one the caller registered (its epoch), and
  * `route` with StoreOnHoldError for a new group of a topic on hold; neither writes anything.
  */
 
@@ -50,8 +50,12 @@ export interface RouteStore {
   readTopic(topic: string): Promise<TopicRegistration | undefined>;
   /** The group's mapping, created on the least-loaded partition when there is none (route-3.lua). */
   route(topic: string, state: TopicState, group: string, hash: number, partitions: number, logged: boolean): Promise<RouteOutcome>;
-  /** The mapping is in the route log now (route-3.lua stops reporting it unlogged). */
-  markLogged(topic: string, group: string): Promise<void>;
+  /**
+   * The mapping is in the route log now (route-3.lua stops reporting it unlogged). Fails with
+   * StoreStateLostError, writing nothing, when the topic's state is no longer `state`: a rebuild may have read
+   * the log before this mapping reached it, so the mapping must not be used.
+   */
+  markLogged(topic: string, state: TopicState, group: string): Promise<void>;
   /** Records a mapping made without the store unless one exists; returns the partition the store now maps. */
   record(topic: string, state: TopicState, group: string, hash: number, partition: number): Promise<number>;
   /** Refreshes last access of used mappings; per entry, whether the store still maps it to that partition. */

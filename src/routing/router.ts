@@ -86,7 +86,7 @@ export class OrderedMessageRouter {
     );
     const state = (topic: string) => topics.state(topic);
     this.#touches = new TouchBatcher(store, state, onLost, cache, now, log);
-    const recovery = new TopicRecovery({ store, loss, topics, cache, conflicts: metrics.degradedConflicts, log });
+    const recovery = new TopicRecovery({ store, loss, topics, routes, conflicts: metrics.degradedConflicts, log });
     const unacknowledged = (this.#unacknowledged = new ReplicaAckRefusals(metrics.replicaAckTimeouts, log, REFUSAL_SUMMARY_INTERVAL_MS, now));
     const onShortfall = (err: StoreNotReplicatedError): void => unacknowledged.noteShortfall(err);
     const { degradedRouting, routeCacheSize, routeLog } = options;

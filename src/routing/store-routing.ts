@@ -64,7 +64,8 @@ export class StoreRouting {
       unacknowledged.acknowledged();
       if (created) groupsCreated.inc({ topic });
       if (partition >= partitions) await this.#confirmPartitionExists(topic, group, partition);
-      // In the log before anything is cached or produced, as with the replicas' acknowledgement above.
+      // In the log before anything is cached or produced, as with the replicas' acknowledgement above, and
+      // still under the state it was made in (see #logRoute).
       if (unlogged) await this.#logRoute(topic, state, group, partition);
       routes.confirmed(topic, group, partition, hash, confirmedAt);
       return partition;
@@ -77,7 +78,13 @@ export class StoreRouting {
     }
   }
 
-  /** Appends a mapping to the route log (when on), then lets Redis stop listing it as unlogged. */
+  /**
+   * Appends a mapping to the route log (when on), then lets Redis stop listing it as unlogged, checking that the
+   * topic's state is still `state`. A rebuild that read the log before the append was acknowledged made a state
+   * without this mapping (a new epoch), where another replica may assign the group elsewhere: the check then
+   * fails with StoreStateLostError, nothing was cached or produced, and the caller routes again after the loss.
+   * Once it passes, a later loss rebuilds from a log that holds the mapping. One round trip, new mappings only.
+   */
   async #logRoute(topic: string, state: TopicState, group: string, partition: number): Promise<void> {
     if (!this.#deps.routeLog) return;
     try {
@@ -89,8 +96,7 @@ export class StoreRouting {
         { field: 'messages', cause: err, retryAfterSeconds: STATE_LOST_RETRY_AFTER_S },
       );
     }
-    // Only an optimisation: a mapping left listed is logged again by the next replica that reads it.
-    this.#deps.store.markLogged(topic, group).catch((err: unknown) => this.#deps.log.debug('could not mark a mapping as logged', { topic, group, err }));
+    await this.#deps.store.markLogged(topic, state, group);
   }
 
   /**

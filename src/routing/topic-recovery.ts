@@ -1,6 +1,6 @@
 import type { Logger } from '../logging/logger.ts';
 import { SidecarError } from '../errors/sidecar-error.ts';
-import type { RouteCache } from './route-cache.ts';
+import type { ProvenRoutes } from './proven-routes.ts';
 import type { Count } from './router-metrics.ts';
 import type { RestoreStore, RouteStore, TopicRegistration } from './route-store.ts';
 import type { StateLoss } from './state-loss.ts';
@@ -13,7 +13,7 @@ export interface TopicRecoveryDeps {
   store: Pick<RouteStore, 'record'> & Pick<RestoreStore, 'hold'>;
   loss: StateLoss;
   topics: TopicRegistry;
-  cache: RouteCache;
+  routes: ProvenRoutes;
   conflicts: Count;
   log: Logger;
 }
@@ -53,14 +53,25 @@ export class TopicRecovery {
   /**
    * No route log: the routes this replica has cached are all that is left of the lost state. They are put back
    * (Redis wins when another replica put back another partition first: that group is split, counted, logged)
-   * under an 'unproven' hold, since a group only a restarted replica knew cannot be proven.
+   * under an 'unproven' hold, since a group only a restarted replica knew cannot be proven. Only routes still
+   * proven (within their validity, as served from the cache) are put back: an older one may name a mapping the
+   * cleanup removed since, and that another replica then made afresh elsewhere and still uses; it is dropped.
    */
   async #reseed(topic: string, registration: TopicRegistration): Promise<void> {
-    const { store, cache, conflicts: splits, log } = this.#deps;
+    const { store, routes: proven, conflicts: splits, log } = this.#deps;
+    const { cache } = proven;
     await store.hold(topic, 'unproven');
     let conflicts = 0;
-    // Hashed while degraded: recorded by their own path.
-    const routes = cache.routesOf(topic).filter(([, route]) => route.confirmedAt !== Number.NEGATIVE_INFINITY);
+    let stale = 0;
+    const now = proven.now();
+    const routes = cache.routesOf(topic).filter(([group, route]) => {
+      // Hashed while degraded: recorded by their own path (and kept: nothing else holds them yet).
+      if (route.confirmedAt === Number.NEGATIVE_INFINITY) return false;
+      if (proven.proves(route, now)) return true;
+      stale++;
+      cache.delete(topic, group);
+      return false;
+    });
     const reseedOne = async ([group, route]: (typeof routes)[number]): Promise<void> => {
       const partition = await store.record(topic, registration, group, route.hash, route.partition);
       if (partition === route.partition) return;
@@ -80,6 +91,7 @@ export class TopicRecovery {
       topic,
       routes: routes.length,
       conflicts,
+      stale,
     });
   }
 }

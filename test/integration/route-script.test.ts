@@ -160,8 +160,19 @@ describe('state loss (route-3.lua, record-3.lua, touch.lua against a topic epoch
     const created = await route(store, 'u', 4, 'orders', true);
     expect(created).toMatchObject({ created: true, unlogged: true });
     expect(await route(store, 'u', 4, 'orders', true)).toMatchObject({ created: false, unlogged: true });
-    await store.markLogged('orders', 'u');
+    await store.markLogged('orders', await state(), 'u');
     expect(await route(store, 'u', 4, 'orders', true)).toMatchObject({ created: false, unlogged: false });
+  });
+
+  it("marking a mapping logged fails as state-lost, writing nothing, when the topic epoch is not the caller's (mark-logged-1.lua)", async () => {
+    const registered = await state();
+    await route(store, 'u', 4, 'orders', true);
+    // A rebuild stamped another epoch meanwhile: the mapping must not be used as it was made.
+    await redis.hset(keys('orders').meta, 'epoch', 'another');
+    await expect(store.markLogged('orders', registered, 'u')).rejects.toBeInstanceOf(StoreStateLostError);
+    expect(await redis.hexists(keys('orders').meta, 'unlogged:u')).toBe(1);
+    await redis.del(keys('orders').meta);
+    await expect(store.markLogged('orders', registered, 'u')).rejects.toBeInstanceOf(StoreStateLostError);
   });
 
   it('restores mappings Redis misses (Redis wins the others), loads to match, once', async () => {

@@ -79,7 +79,9 @@ export class FakeRouteStore implements RouteStore, RestoreStore {
     return { partition, created: true, unlogged: logged };
   }
 
-  async markLogged(topic: string, group: string): Promise<void> {
+  async markLogged(topic: string, state: TopicState, group: string): Promise<void> {
+    this.#fail();
+    this.#checkEpoch(topic, state);
     this.unlogged.delete(`${topic}/${group}`);
   }
 

@@ -436,9 +436,23 @@ class FakeRouteLog implements RouteLog {
   /** What a read rejects with, as KafkaRouteLog does when the log cannot be read within its deadline. */
   readFailure: Error | undefined;
   reads = 0;
+  /** Set by `delay`: an append of this group waits for the returned release (a slow acks=all write). */
+  #delayed: { group: string; until: Promise<void> } | undefined;
+
+  /** The next append of `group` is acknowledged only once the returned function is called. */
+  delay(group: string): () => void {
+    let release!: () => void;
+    this.#delayed = { group, until: new Promise<void>((resolve) => (release = resolve)) };
+    return release;
+  }
 
   async append(entries: readonly RouteLogEntry[]): Promise<void> {
     if (this.failing) throw new Error('route log unreachable');
+    const delayed = this.#delayed;
+    if (delayed && entries.some((e) => e.group === delayed.group)) {
+      this.#delayed = undefined;
+      await delayed.until;
+    }
     this.entries.push(...entries);
   }
 
@@ -498,6 +512,48 @@ describe('Redis losing a topic state', () => {
     expect(store.unlogged.has('t/g')).toBe(false);
     expect(await r1.route('t', 'g')).toBe(partition);
     expect(routeLog.entries).toHaveLength(1);
+  });
+
+  it('a mapping whose log append is acknowledged after a rebuild read the log is not used: made again in the rebuilt state, never split', async () => {
+    const routeLog = new FakeRouteLog();
+    const [r1, r2] = [router({ routeLog }), router({ routeLog })];
+    await r1.route('t', 'w');
+    const acknowledge = routeLog.delay('g');
+    const routed = r1.route('t', 'g');
+    await vi.waitUntil(() => store.mappings.has('t/g'));
+    // Redis loses the state while r1 waits for its append; r2 rebuilds from the log, which has no "g" yet.
+    store.lose();
+    await r2.route('t', 'k');
+    expect(store.mappings.has('t/g')).toBe(false);
+    acknowledge();
+    const partition = await routed;
+    // Made (and logged) again under the rebuilt state before r1 cached or used it: Redis and the log agree.
+    expect(store.mappings.get('t/g')).toBe(partition);
+    expect(routeLog.entries.findLast((e) => e.group === 'g')?.partition).toBe(partition);
+    expect(await r2.route('t', 'g')).toBe(partition);
+    expect(await r1.route('t', 'g')).toBe(partition);
+  });
+
+  it('the same for a route hashed during an outage and recorded later: its late-acknowledged append is not used after a rebuild', async () => {
+    const routeLog = new FakeRouteLog();
+    const [r1, r2] = [router({ routeLog, degradedRouting: 'hash' }), router({ routeLog })];
+    await r1.route('t', 'w');
+    store.failure = 'outage';
+    // One more hashed group than the outage keeps for recording: the last is recorded at its next use instead.
+    for (let i = 0; i <= 1000; i++) await r1.route('t', `h${i}`);
+    store.failure = undefined;
+    await recoveryTick();
+    expect(r1.degraded).toBe(false);
+    expect(store.mappings.has('t/h1000')).toBe(false);
+    const acknowledge = routeLog.delay('h1000');
+    const routed = r1.route('t', 'h1000');
+    await vi.waitUntil(() => store.mappings.has('t/h1000'));
+    store.lose();
+    await r2.route('t', 'k');
+    acknowledge();
+    const partition = await routed;
+    expect(store.mappings.get('t/h1000')).toBe(partition);
+    expect(await r2.route('t', 'h1000')).toBe(partition);
   });
 
   it('a rebuild whose log read fails (ROUTE_LOG_UNAVAILABLE) answers its retriable 503, keeps refusing new groups, and the next request rebuilds', async () => {
@@ -576,5 +632,29 @@ describe('Redis losing a topic state', () => {
     expect(await r1.resume('t')).toBe(true);
     await r2.route('t', 'other');
     expect(store.mappings.has('t/other')).toBe(true);
+  });
+
+  it('without the log: a cached route past its validity is not re-seeded (it could override a live mapping), and is dropped', async () => {
+    const [r1, r2] = [router(), router()];
+    const stale = await r1.route('t', 'g');
+    // r1 stops seeing "g"; past the TTL the cleanup removes it from Redis, while r1's cache still holds it.
+    clock.ms += VALIDITY_MS;
+    store.mappings.delete('t/g');
+    // "g" comes back on r2 and is mapped afresh, elsewhere; its messages flow there.
+    const live = (stale + 1) % PARTITIONS;
+    store.mappings.set('t/g', live);
+    expect(await r2.route('t', 'g')).toBe(live);
+    store.lose();
+    // r1 finds the loss first and re-seeds what it still can prove; then r2.
+    await expect(r1.route('t', 'new')).rejects.toMatchObject({ code: 'ROUTING_STATE_LOST' });
+    await expect(r2.route('t', 'other')).rejects.toMatchObject({ code: 'ROUTING_STATE_LOST' });
+    expect(store.mappings.get('t/g')).toBe(live);
+    expect(metrics.degradedConflicts.value, 'no split').toBe(0);
+    expect(logs.some((line) => line.includes('MessageGroup split'))).toBe(false);
+    expect(await r2.route('t', 'g')).toBe(live);
+    // The stale entry is gone from r1's cache: it asks Redis, and follows the live mapping.
+    const routesBefore = store.calls.route;
+    expect(await r1.route('t', 'g')).toBe(live);
+    expect(store.calls.route).toBe(routesBefore + 1);
   });
 });

@@ -1,0 +1,128 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Registry } from 'prom-client';
+import { createLogger } from '../../src/logging/logger.ts';
+import { SidecarMetrics } from '../../src/metrics/sidecar-metrics.ts';
+import type { RedisClient } from '../../src/redis/redis-connection.ts';
+import type { RouterStore } from '../../src/redis/router-store.ts';
+import { MappingCleaner } from '../../src/routing/cleanup.ts';
+import type { Clock } from '../../src/routing/clock.ts';
+import { cacheValidityMs } from '../../src/routing/expiry.ts';
+import { bucketOf, groupHash } from '../../src/routing/hashing.ts';
+import type { LoggedRoutes, RouteLog, RouteLogEntry } from '../../src/routing/route-log.ts';
+import { OrderedMessageRouter, type RouterOptions } from '../../src/routing/router.ts';
+import { fakeClock } from '../support/fake-clock.ts';
+import { connectRedis, dropPrefix, isolatedStore, type IsolatedStore } from '../support/redis.ts';
+
+/** Races between a replica's use of a mapping and Redis losing the topic's state, against real Redis (route-3.lua, mark-logged-1.lua, record-3.lua). */
+
+const BUCKETS = 16;
+const TTL_MS = 60 * 60_000;
+const OPTIONS: RouterOptions = { routerBuckets: BUCKETS, routeCacheSize: 1000, groupTtlMs: TTL_MS, touchFlushIntervalMs: 1000 };
+const log = createLogger('error', {}, () => undefined);
+let redis: RedisClient;
+let store: RouterStore;
+let admin: IsolatedStore['admin'];
+let keys: IsolatedStore['keys'];
+let prefix: string;
+let drop: () => Promise<void>;
+let metrics: SidecarMetrics;
+const routers: OrderedMessageRouter[] = [];
+
+beforeEach(() => {
+  redis = connectRedis();
+  ({ store, admin, keys, prefix, drop } = isolatedStore(redis));
+  metrics = new SidecarMetrics(new Registry(), { defaultMetrics: false });
+});
+afterEach(async () => {
+  await Promise.all(routers.splice(0).map((r) => r.stop()));
+  await drop();
+  await redis.quit();
+});
+
+const replica = (partitions: number, overrides: Partial<RouterOptions> = {}, now?: Clock): OrderedMessageRouter => {
+  const router = new OrderedMessageRouter(store, async () => partitions, { ...OPTIONS, ...overrides }, metrics, log, now);
+  routers.push(router);
+  return router;
+};
+
+const mapped = async (topic: string, group: string) => (await admin.lookup(topic, BUCKETS, group, groupHash(group)))?.partition;
+const counter = async (m: { get(): Promise<{ values: { value: number }[] }> }) => (await m.get()).values[0]?.value ?? 0;
+
+/** The route log in memory (a compacted topic: the latest record per group); an append of `slowGroup` waits for `acknowledge`. */
+class SlowRouteLog implements RouteLog {
+  readonly entries: RouteLogEntry[] = [];
+  slowGroup: string | undefined;
+  #release: (() => void) | undefined;
+  readonly #released = new Promise<void>((resolve) => (this.#release = resolve));
+
+  acknowledge(): void {
+    this.#release!();
+  }
+
+  async append(entries: readonly RouteLogEntry[]): Promise<void> {
+    if (this.slowGroup !== undefined && entries.some((e) => e.group === this.slowGroup)) {
+      this.slowGroup = undefined;
+      await this.#released;
+    }
+    this.entries.push(...entries);
+  }
+
+  async read(topic: string): Promise<LoggedRoutes> {
+    const routes = new Map<string, number>();
+    for (const e of this.entries) {
+      if (e.topic !== topic) continue;
+      if (e.partition === null) routes.delete(e.group);
+      else routes.set(e.group, e.partition);
+    }
+    return { routes, buckets: this.entries.findLast((e) => e.topic === topic)?.buckets };
+  }
+}
+
+describe('Redis losing a topic state while a mapping is in use', () => {
+  it('with the route log: a mapping whose append is acknowledged after a rebuild read the log is made again in the rebuilt state, not used as it was', async () => {
+    const routeLog = new SlowRouteLog();
+    const [a, c] = [replica(2, { routeLog }), replica(2, { routeLog })];
+    await a.route('orders', 'w');
+    routeLog.slowGroup = 'g';
+    const routed = a.route('orders', 'g');
+    await vi.waitUntil(async () => (await mapped('orders', 'g')) !== undefined, { timeout: 5000 });
+    // Redis loses the topic while A waits for its append; C rebuilds from the log (no "g" in it yet), and assigns.
+    await dropPrefix(redis, prefix);
+    await c.route('orders', 'k');
+    expect(await mapped('orders', 'g')).toBeUndefined();
+    routeLog.acknowledge();
+    const partition = await routed;
+    // What A cached and produces on is what Redis maps now, and the log's latest record of the group.
+    expect(await mapped('orders', 'g')).toBe(partition);
+    expect(routeLog.entries.findLast((e) => e.group === 'g')?.partition).toBe(partition);
+    expect(await c.route('orders', 'g')).toBe(partition);
+    expect(await a.route('orders', 'g')).toBe(partition);
+  });
+
+  it('without the route log: a cached route past its validity is not re-seeded over the live mapping another replica made since', async () => {
+    const clockA = fakeClock();
+    const a = replica(2, {}, clockA.now);
+    const b = replica(2);
+    const stale = await a.route('orders', 'g');
+    // A stops seeing "g": its cached copy outlives its validity, and after GROUP_TTL cleanup removes it from Redis.
+    clockA.ms += cacheValidityMs(TTL_MS, OPTIONS.touchFlushIntervalMs);
+    const bucket = keys('orders').bucket(bucketOf(groupHash('g'), BUCKETS));
+    const nowMinute = Math.floor(Number((await redis.time())[0]) / 60);
+    await redis.hset(bucket, 'g', `${stale}:${nowMinute - 2 * 60}`);
+    const cleaner = new MappingCleaner(store, { groupTtlMs: TTL_MS, cleanupIntervalMs: 60_000 }, metrics, log);
+    expect((await cleaner.run()).removed).toBe(1);
+    // "g" comes back on B and is mapped afresh to the other partition (the stale one is busier now).
+    await redis.hincrby(keys('orders').loads, String(stale), 5);
+    const live = await b.route('orders', 'g');
+    expect(live).not.toBe(stale);
+
+    await dropPrefix(redis, prefix);
+    // A finds the loss first and re-seeds what it can still prove; then B re-seeds its live route.
+    await expect(a.route('orders', 'new')).rejects.toMatchObject({ code: 'ROUTING_STATE_LOST' });
+    await expect(b.route('orders', 'other')).rejects.toMatchObject({ code: 'ROUTING_STATE_LOST' });
+    expect(await mapped('orders', 'g')).toBe(live);
+    expect(await counter(metrics.degradedConflicts)).toBe(0);
+    expect(await b.route('orders', 'g')).toBe(live);
+    expect(await a.route('orders', 'g'), 'A dropped its stale route and asks Redis').toBe(live);
+  });
+});
