@@ -44,7 +44,8 @@ async function serve(argv: string[]): Promise<void> {
   try {
     sidecar = await startSidecar(options, log);
   } catch (err) {
-    if (err instanceof SubscriptionsError) {
+    // A token file or the subscriptions file the start cannot use (read only now): one line, as from loadConfig.
+    if (err instanceof SubscriptionsError || err instanceof ConfigError) {
       process.stderr.write(`ordered-sidecar: ${err.message}\n`);
       process.exit(2);
     }

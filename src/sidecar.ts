@@ -30,10 +30,10 @@ import { VERSION } from './version.ts';
 import { RedisAdminStore } from './redis/redis-admin-store.ts';
 import { AdminService } from './admin/index.ts';
 import { warnIfAdminExposed } from './http/bearer-token.ts';
-import { checkAckTimeoutsFit, readSubscriptionsFile } from './consume/subscriptions.ts';
+import { loadSubscriptions } from './consume/subscriptions.ts';
 import { RedisBlockedStore } from './redis/blocked-store.ts';
 import { RedisLeaseStore } from './redis/lease-store.ts';
-import { secretFile } from './config/secret-file.ts';
+import { bearerTokens } from './config/secret-file.ts';
 import { startTracing } from './tracing/start-tracing.ts';
 
 export interface RunningSidecar {
@@ -49,13 +49,11 @@ export interface RunningSidecar {
 
 export async function startSidecar(options: SidecarOptions, log: Logger): Promise<RunningSidecar> {
   // A bad subscriptions file stops the start before anything connects (SubscriptionsError, one line).
-  const subscriptions = options.subscriptionsFile === undefined ? [] : readSubscriptionsFile(options.subscriptionsFile);
-  if (options.subscriptionsFile !== undefined) checkAckTimeoutsFit(options.subscriptionsFile, subscriptions, options.consumeSessionTimeoutMs);
+  // `config check` runs the same two calls (src/cli/config-command.ts), so it refuses what this start refuses.
+  const subscriptions = loadSubscriptions(options);
   // A token from a file is read again when the file changes (a rotated secret); one given directly is fixed. An unreadable
   // or empty file stops the start here, before anything connects.
-  const apiToken = options.apiTokenFile === undefined ? options.apiToken : secretFile(options.apiTokenFile, 'API_TOKEN_FILE', log, { bearerToken: true });
-  const adminToken =
-    options.adminTokenFile === undefined ? options.adminToken : secretFile(options.adminTokenFile, 'ADMIN_TOKEN_FILE', log, { bearerToken: true });
+  const { apiToken, adminToken } = bearerTokens(options, log);
   const metrics = new SidecarMetrics();
   // Before anything that makes spans; with tracing off the SDK is never loaded.
   const tracing = await startTracing(options.tracing, process.env, VERSION, log);

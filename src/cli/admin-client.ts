@@ -1,9 +1,13 @@
 import { readSecret } from '../config/read-secret.ts';
 
-/** The admin token from --token, else ADMIN_TOKEN, else the file ADMIN_TOKEN_FILE names (as the sidecar in the same pod reads it). */
+/**
+ * The admin token from --token, else ADMIN_TOKEN, else the file ADMIN_TOKEN_FILE names (as the sidecar in the same
+ * pod reads it). An empty ADMIN_TOKEN is unset, as the sidecar takes it (src/config/load-config.ts), so the file applies.
+ */
 export function adminToken(flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
   const file = env.ADMIN_TOKEN_FILE;
-  if (flag !== undefined || env.ADMIN_TOKEN !== undefined || !file) return flag ?? env.ADMIN_TOKEN;
+  const token = env.ADMIN_TOKEN === '' ? undefined : env.ADMIN_TOKEN;
+  if (flag !== undefined || token !== undefined || !file) return flag ?? token;
   try {
     return readSecret(file).trim();
   } catch (err) {

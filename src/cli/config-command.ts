@@ -1,8 +1,9 @@
 import { effectiveConfig, optionsHelp } from '../config/describe-options.ts';
 import { ConfigError, loadConfigWithSources } from '../config/load-config.ts';
-import { readSubscriptionsFile, SubscriptionsError, type Subscription } from '../consume/subscriptions.ts';
+import { bearerTokens } from '../config/secret-file.ts';
+import { loadSubscriptions, SubscriptionsError, type Subscription } from '../consume/subscriptions.ts';
 import { deliveryAuthView } from '../consume/subscription-status.ts';
-import { withoutUrlPassword } from '../logging/logger.ts';
+import { createLogger, withoutUrlPassword } from '../logging/logger.ts';
 import type { Io } from './groups-command.ts';
 
 export const CONFIG_USAGE = `  ordered-sidecar config check [serve's options]   validate env, flags and SUBSCRIPTIONS_FILE without
@@ -22,7 +23,8 @@ ${optionsHelp()}
 const CHECK_USAGE = `Usage: ordered-sidecar config check [options]
 
 Reads the configuration as \`serve\` would (environment, then flags), checks every value, the settings that
-go together and the files they name (readable; SUBSCRIPTIONS_FILE parsed and checked), and connects to
+go together and the files they name (readable; a token file holding a usable token; SUBSCRIPTIONS_FILE
+parsed and checked, its ack_timeouts against CONSUME_SESSION_TIMEOUT), and connects to
 nothing. Prints the effective configuration with each value's source, secrets masked. Exit code 0 when
 valid, 2 when not (with one line saying why). The options are serve's: \`ordered-sidecar serve --help\`.
 `;
@@ -52,7 +54,13 @@ export function configCommand(argv: readonly string[], env: NodeJS.ProcessEnv, i
   }
   try {
     const { options, sources } = loadConfigWithSources(rest, env);
-    const subscriptions = options.subscriptionsFile === undefined ? [] : readSubscriptionsFile(options.subscriptionsFile);
+    // What startSidecar checks before connecting, by the same calls: the subscriptions against the session timeout,
+    // and the token files read as the start reads them (nothing is logged: only a rotation would log).
+    const subscriptions = loadSubscriptions(options);
+    bearerTokens(
+      options,
+      createLogger('error', {}, () => {}),
+    );
     const consumption = options.subscriptionsFile === undefined ? 'no SUBSCRIPTIONS_FILE: nothing is consumed' : `${subscriptions.length} subscription(s):`;
     io.out(`configuration is valid\n\n${effectiveConfig(options, sources)}\n\n${[consumption, ...subscriptions.map(describeSubscription)].join('\n')}\n`);
     return 0;

@@ -14,6 +14,7 @@ import { parseSize } from './parse-size.ts';
 import { LOG_LEVELS, withoutUrlPassword } from '../logging/logger.ts';
 import { ConfigError } from './config-error.ts';
 import { checkConnectivity } from './check-connectivity.ts';
+import { bearerTokenProblem } from './secret-file.ts';
 
 export { ConfigError };
 
@@ -75,6 +76,28 @@ const duration =
     return ms === undefined ? fail('must be a duration such as 500ms, 30s, 30m, 24h') : inRange(ms, fail, min, max);
   };
 
+/**
+ * Node's longest timer (2^31-1 ms, about 24.8 days): a setTimeout/setInterval given more fires after 1 ms, with
+ * only a TimeoutOverflowWarning. The SDK checks its own options against the same value (src/sdk/client-options.ts);
+ * src/retry keeps a copy, as it imports nothing.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A duration a timer waits (an interval, a deadline): refused above `max`, by default Node's longest timer. */
+const timerDuration =
+  (min: number, max = MAX_TIMER_MS): Parse<number> =>
+  (raw, fail) => {
+    const ms = duration(min)(raw, fail);
+    return ms <= max ? ms : fail(`must be at most ${max} ms (about ${Math.floor(max / 8_640_000) / 10} days): a longer timer would fire at once`);
+  };
+
+/** API_TOKEN / ADMIN_TOKEN: trimmed text a request can send as one word, as their files must be (secret-file.ts). */
+const bearerToken: Parse<string> = (raw, fail) => {
+  const token = text(raw, fail);
+  const problem = bearerTokenProblem(token);
+  return problem === undefined ? token : fail(`cannot be a bearer token: ${problem}`);
+};
+
 const redisUrl: Parse<string> = (raw, fail) => {
   let url: URL | undefined;
   try {
@@ -126,17 +149,21 @@ export const SETTINGS: { [K in keyof Required<SidecarOptions>]: Setting<K> } = {
   opsPort: { env: 'OPS_PORT', help: 'second port serving only /metrics, /healthz and /readyz (unset: one port)', parse: int(0, 65535) },
   opsHost: { env: 'OPS_HOST', help: 'bind address of OPS_PORT (all interfaces: the kubelet and Prometheus use the pod IP)', parse: text },
   groupTtlMs: { env: 'GROUP_TTL', help: 'idle MessageGroup mappings are removed after this', parse: duration(60_000) },
-  cleanupIntervalMs: { env: 'CLEANUP_INTERVAL', help: 'how often one replica runs that cleanup', parse: duration(1000) },
+  cleanupIntervalMs: { env: 'CLEANUP_INTERVAL', help: 'how often one replica runs that cleanup', parse: timerDuration(1000) },
   routerBuckets: { env: 'ROUTER_BUCKETS', help: "Redis hashes per topic holding mappings; fixed at a topic's first use", parse: int(1, 1 << 20) },
   routeCacheSize: { env: 'ROUTE_CACHE_SIZE', help: 'local route cache entries (MessageGroups)', parse: int(0) },
   touchFlushIntervalMs: { env: 'TOUCH_FLUSH_INTERVAL', help: 'how often batched last-access times are written to Redis', parse: duration(10, 60_000) },
   metadataRefreshMs: { env: 'METADATA_REFRESH', help: "how often a topic's partition count is re-read from Kafka", parse: duration(100) },
-  loadsRefreshMs: { env: 'LOADS_REFRESH_INTERVAL', help: 'how often the partition loads on /metrics are read, in the background', parse: duration(100) },
-  loadsRefreshTimeoutMs: { env: 'LOADS_REFRESH_TIMEOUT', help: 'deadline of one loads refresh; topics not read keep their last figures', parse: duration(100) },
+  loadsRefreshMs: { env: 'LOADS_REFRESH_INTERVAL', help: 'how often the partition loads on /metrics are read, in the background', parse: timerDuration(100) },
+  loadsRefreshTimeoutMs: {
+    env: 'LOADS_REFRESH_TIMEOUT',
+    help: 'deadline of one loads refresh; topics not read keep their last figures',
+    parse: timerDuration(100),
+  },
   maxGroupBytes: { env: 'MAX_GROUP_BYTES', help: 'longest message_group, in UTF-8 bytes', parse: size(1, 4096) },
   maxDedupIdBytes: { env: 'MAX_DEDUP_ID_BYTES', help: 'longest dedup_id, in UTF-8 bytes', parse: size(1, 4096) },
   dedupWindowMs: { env: 'DEDUP_WINDOW', help: 'how long a dedup_id is remembered', parse: duration(1000) },
-  dedupLeaseMs: { env: 'DEDUP_LEASE', help: "how long a dead sidecar's dedup claims block retries of its messages", parse: duration(1000) },
+  dedupLeaseMs: { env: 'DEDUP_LEASE', help: "how long a dead sidecar's dedup claims block retries of its messages", parse: timerDuration(1000) },
   maxMessageBytes: { env: 'MAX_MESSAGE_BYTES', help: 'largest message (key + value + headers)', parse: size(1) },
   maxBodyBytes: { env: 'MAX_BODY_BYTES', help: 'largest request body', parse: size(1) },
   maxInflightBodyBytes: { env: 'MAX_INFLIGHT_BODY_BYTES', help: 'produce bodies in flight above which new requests get 503 OVERLOADED', parse: size(1) },
@@ -145,9 +172,14 @@ export const SETTINGS: { [K in keyof Required<SidecarOptions>]: Setting<K> } = {
   maxBatchMessages: { env: 'MAX_BATCH_MESSAGES', help: 'most messages one Kafka produce request carries for one partition', parse: int(1) },
   maxBatchBytes: { env: 'MAX_BATCH_BYTES', help: 'most bytes one Kafka produce request carries for one partition', parse: size(1024) },
   maxQueuedBytes: { env: 'MAX_QUEUED_BYTES', help: 'bytes waiting for Kafka above which new requests get 503 OVERLOADED', parse: size(1024 * 1024) },
-  kafkaWriteTimeoutMs: { env: 'KAFKA_WRITE_TIMEOUT', help: "deadline of one batch write, the client's retries included", parse: duration(5000) },
-  shutdownGraceMs: { env: 'SHUTDOWN_GRACE', help: 'how long shutdown waits for in-flight requests', parse: duration(0) },
-  adminToken: { env: 'ADMIN_TOKEN', help: 'bearer token for /admin/v1/* (unset: open, guarded by the bind address only)', parse: text },
+  // A dedup retry waits up to twice it (src/sidecar.ts), on one timer.
+  kafkaWriteTimeoutMs: {
+    env: 'KAFKA_WRITE_TIMEOUT',
+    help: "deadline of one batch write, the client's retries included",
+    parse: timerDuration(5000, Math.floor(MAX_TIMER_MS / 2)),
+  },
+  shutdownGraceMs: { env: 'SHUTDOWN_GRACE', help: 'how long shutdown waits for in-flight requests', parse: timerDuration(0) },
+  adminToken: { env: 'ADMIN_TOKEN', help: 'bearer token for /admin/v1/* (unset: open, guarded by the bind address only)', parse: bearerToken },
   console: { env: 'CONSOLE', help: 'serve the operations console at /console (it calls /admin/v1 with ADMIN_TOKEN)', parse: bool },
   adminTokenFile: { env: 'ADMIN_TOKEN_FILE', help: 'file holding the admin token, instead of ADMIN_TOKEN; re-read when it changes', parse: file },
   // Redis stamps last access in whole minutes, so a shorter minimum would only look finer than it is.
@@ -195,7 +227,7 @@ export const SETTINGS: { [K in keyof Required<SidecarOptions>]: Setting<K> } = {
   },
   subscriptionsFile: { env: 'SUBSCRIPTIONS_FILE', help: 'JSON file of subscriptions to consume and push to the application', parse: text },
   consumeBufferMessages: { env: 'CONSUME_BUFFER_MESSAGES', help: 'messages buffered per consumed partition before fetching pauses', parse: int(1) },
-  consumeCommitIntervalMs: { env: 'CONSUME_COMMIT_INTERVAL', help: 'how often consumed offsets are committed', parse: duration(100) },
+  consumeCommitIntervalMs: { env: 'CONSUME_COMMIT_INTERVAL', help: 'how often consumed offsets are committed', parse: timerDuration(100) },
   // Kafka brokers refuse sessions outside group.min/max.session.timeout.ms (6 s and 30 min by default).
   consumeSessionTimeoutMs: { env: 'CONSUME_SESSION_TIMEOUT', help: 'how soon a silent replica leaves its consumer groups', parse: duration(6000, 1_800_000) },
   kafkaTls: { env: 'KAFKA_TLS', help: 'TLS to Kafka (turned on by any other KAFKA_TLS_* option)', parse: bool },
@@ -225,7 +257,7 @@ export const SETTINGS: { [K in keyof Required<SidecarOptions>]: Setting<K> } = {
   redisClusterNodes: { env: 'REDIS_CLUSTER_NODES', help: 'host:port,... of a Redis Cluster, instead of REDIS_URL', parse: hostPorts },
   redisSentinels: { env: 'REDIS_SENTINELS', help: 'host:port,... of Redis Sentinels, instead of REDIS_URL', parse: hostPorts },
   redisSentinelMaster: { env: 'REDIS_SENTINEL_MASTER', help: 'the Sentinel master name (with REDIS_SENTINELS)', parse: text },
-  apiToken: { env: 'API_TOKEN', help: "bearer token for /v1/* (the SDK's token option)", parse: text },
+  apiToken: { env: 'API_TOKEN', help: "bearer token for /v1/* (the SDK's token option)", parse: bearerToken },
   apiTokenFile: { env: 'API_TOKEN_FILE', help: 'file holding the API token, instead of API_TOKEN; re-read when it changes', parse: file },
 };
 

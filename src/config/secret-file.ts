@@ -1,6 +1,7 @@
 import { statSync, type Stats } from 'node:fs';
 import type { Logger } from '../logging/logger.ts';
 import { ConfigError } from './config-error.ts';
+import type { SidecarOptions } from './options.ts';
 import { readSecret } from './read-secret.ts';
 
 /** How often the file is looked at again: at most once a second, whatever the request rate. */
@@ -8,6 +9,29 @@ const RECHECK_MS = 1000;
 
 /** What Node lets an HTTP header value hold (tab, visible ASCII, space, Latin-1): a bearer token outside it could never be sent. */
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]+$/;
+
+/**
+ * Why `token` cannot be a bearer token, or undefined when it can. Besides what a header cannot carry, a space or
+ * tab (any whitespace) is refused: `Authorization: Bearer <token>` is read as one word (src/http/bearer-token.ts),
+ * so such a token could never authenticate. ADMIN_TOKEN / API_TOKEN and the token files use this one rule.
+ */
+export function bearerTokenProblem(token: string): string | undefined {
+  if (!HEADER_VALUE.test(token)) return 'the token holds a line break or another character an HTTP header cannot carry';
+  if (/\s/.test(token)) return 'the token holds a space or a tab (a bearer token is one word: Authorization: Bearer <token>)';
+  return undefined;
+}
+
+/**
+ * A secret file's value as secretFile reads it (trimmed); throws an Error saying why it cannot be used (unreadable,
+ * empty, or a `bearerToken` that breaks bearerTokenProblem's rule). `config check` and the start read files with it.
+ */
+export function readSecretFile(file: string, { bearerToken = false }: { bearerToken?: boolean } = {}): string {
+  const value = readSecret(file).trim();
+  if (value === '') throw new Error('the file is empty');
+  const problem = bearerToken ? bearerTokenProblem(value) : undefined;
+  if (problem !== undefined) throw new Error(problem);
+  return value;
+}
 
 /** The current value of a secret, read when asked (a request's bearer token check). */
 export type SecretSource = () => string;
@@ -18,16 +42,13 @@ export type SecretSource = () => string;
  * rotated secret applies without a restart and the old one stops working. The file is stat'ed at most once a
  * second; a change of inode, size or modification time re-reads it (a Kubernetes Secret volume swaps a symlink,
  * which stat follows). A file that is missing, unreadable or empty while being rotated keeps the last value,
- * with one warning, as does a `bearerToken` whose new value an HTTP header cannot carry. Throws a ConfigError at
- * start when the file cannot be read, is empty, or holds such a token.
+ * with one warning, as does a `bearerToken` whose new value an HTTP header cannot carry or that holds whitespace
+ * (bearerTokenProblem). Throws a ConfigError at start when the file cannot be read, is empty, or holds such a token.
  */
 export function secretFile(file: string, env: string, log: Logger, { bearerToken = false }: { bearerToken?: boolean } = {}): SecretSource {
   const read = (): { value: string; stats: Stats } => {
     const stats = statSync(file);
-    const value = readSecret(file).trim();
-    if (value === '') throw new Error('the file is empty');
-    if (bearerToken && !HEADER_VALUE.test(value)) throw new Error('the token holds a line break or another character an HTTP header cannot carry');
-    return { value, stats };
+    return { value: readSecretFile(file, { bearerToken }), stats };
   };
   let current: { value: string; stats: Stats };
   try {
@@ -54,5 +75,22 @@ export function secretFile(file: string, env: string, log: Logger, { bearerToken
       failing = true;
     }
     return current.value;
+  };
+}
+
+/** A bearer token of the sidecar's own APIs: the fixed value, or a source reading its file (re-read when it changes). */
+export type TokenSetting = string | SecretSource | undefined;
+
+/**
+ * API_TOKEN / ADMIN_TOKEN, or their files through secretFile. The start and `config check` both call it, so a file
+ * the start would refuse (unreadable, empty, a token no request could send) fails `config check` too.
+ */
+export function bearerTokens(
+  options: Pick<SidecarOptions, 'apiToken' | 'apiTokenFile' | 'adminToken' | 'adminTokenFile'>,
+  log: Logger,
+): { apiToken: TokenSetting; adminToken: TokenSetting } {
+  return {
+    apiToken: options.apiTokenFile === undefined ? options.apiToken : secretFile(options.apiTokenFile, 'API_TOKEN_FILE', log, { bearerToken: true }),
+    adminToken: options.adminTokenFile === undefined ? options.adminToken : secretFile(options.adminTokenFile, 'ADMIN_TOKEN_FILE', log, { bearerToken: true }),
   };
 }

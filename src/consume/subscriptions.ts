@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { MAX_TIMER_MS } from '../config/load-config.ts';
 import { parseDuration } from '../config/parse-duration.ts';
-import { readSecret } from '../config/read-secret.ts';
+import { readSecretFile } from '../config/secret-file.ts';
 import { topicNameProblem } from '../protocol/topic-name.ts';
 import { readCaBundle } from './endpoint-ca.ts';
 
@@ -110,11 +111,9 @@ function checkDeliveryAuthFiles(s: Subscription, i: number): void {
       throw new SubscriptionsError(`subscriptions[${i}].${field}: cannot use ${file} (${why})`);
     }
   };
-  const secret = (file: string) => {
-    if (readSecret(file).trim() === '') throw new Error('the file is empty');
-  };
-  check('auth_token_file', s.authTokenFile, secret);
-  check('signing_secret_file', s.signingSecretFile, secret);
+  // As src/consume/delivery-auth.ts reads them (secretFile), so what would stop the consumption stops the start.
+  check('auth_token_file', s.authTokenFile, (file) => readSecretFile(file, { bearerToken: true }));
+  check('signing_secret_file', s.signingSecretFile, (file) => readSecretFile(file));
   check('endpoint_ca_file', s.endpointCaFile, readCaBundle);
 }
 
@@ -131,6 +130,17 @@ export function checkAckTimeoutsFit(path: string, subscriptions: readonly Subscr
       );
     }
   });
+}
+
+/**
+ * SUBSCRIPTIONS_FILE read and checked as the start does it, against the session timeout too: one function for
+ * `serve` and `config check`, so the check never passes what the start would refuse. None without a file.
+ */
+export function loadSubscriptions(options: { subscriptionsFile?: string | undefined; consumeSessionTimeoutMs: number }): Subscription[] {
+  if (options.subscriptionsFile === undefined) return [];
+  const subscriptions = readSubscriptionsFile(options.subscriptionsFile);
+  checkAckTimeoutsFit(options.subscriptionsFile, subscriptions, options.consumeSessionTimeoutMs);
+  return subscriptions;
 }
 
 /** Strict: unknown fields are errors, so a typo never runs silently with a default. */
@@ -163,11 +173,13 @@ export function parseSubscriptions(json: unknown): Subscription[] {
       const v = entry[f] ?? dflt;
       return Number.isInteger(v) && (v as number) >= min && (v as number) <= max ? (v as number) : fail(at(f), `must be a whole number from ${min} to ${max}`);
     };
+    // Every duration here feeds a timer (the ack deadline, the backoff), and Node fires a longer one at once.
     const duration = (f: string, dflt: number, min: number): number => {
       const v = entry[f];
       if (v === undefined) return dflt;
       const ms = typeof v === 'string' ? parseDuration(v) : undefined;
       if (ms === undefined) return fail(at(f), 'must be a duration string such as "200ms", "30s"');
+      if (ms > MAX_TIMER_MS) return fail(at(f), `must be at most ${MAX_TIMER_MS} ms (about 24.8 days), the longest timer Node keeps`);
       return ms >= min ? ms : fail(at(f), `must be at least ${min} ms`);
     };
     const oneOf = <T extends string>(f: string, dflt: T, allowed: readonly T[]): T => {

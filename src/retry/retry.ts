@@ -7,6 +7,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * src/sdk and src/protocol).
  */
 
+/**
+ * Node's longest timer (2^31-1 ms, about 24.8 days): a longer wait fires after 1 ms instead. The same value as
+ * src/config's MAX_TIMER_MS (this module imports nothing, so it keeps its own).
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Backoff bounds: the first retry waits up to `initialMs`, each next one twice as long, never over `maxMs`. */
 export interface Backoff {
   initialMs: number;
@@ -20,15 +26,18 @@ export interface Backoff {
  */
 export function backoffMs(backoff: Backoff, retry: number, random: () => number = Math.random, retryAfterMs?: number): number {
   const ceiling = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(Math.max(0, retry - 1), 30));
-  return Math.max(Math.round(ceiling / 2 + random() * (ceiling / 2)), retryAfterMs ?? 0);
+  return Math.min(Math.max(Math.round(ceiling / 2 + random() * (ceiling / 2)), retryAfterMs ?? 0), MAX_TIMER_MS);
 }
 
-/** `Retry-After` as delta-seconds or an HTTP date, in ms from `now`; undefined when absent or unreadable. */
+/**
+ * `Retry-After` as delta-seconds or an HTTP date, in ms from `now`; undefined when absent or unreadable. At most
+ * MAX_TIMER_MS: a peer asking for longer (a date years ahead, a huge number) must not make the wait fire at once.
+ */
 export function parseRetryAfter(header: string | undefined, now: number): number | undefined {
   if (header === undefined) return undefined;
-  if (/^\s*\d+\s*$/.test(header)) return Number(header) * 1000;
+  if (/^\s*\d+\s*$/.test(header)) return Math.min(Number(header) * 1000, MAX_TIMER_MS);
   const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+  return Number.isNaN(at) ? undefined : Math.min(Math.max(0, at - now), MAX_TIMER_MS);
 }
 
 /** Sleeps; resolves false instead of sleeping on when the signal fires. */

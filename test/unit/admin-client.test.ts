@@ -1,8 +1,11 @@
+import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generationWaitMs } from '../../src/admin/admin-service.ts';
-import { AdminCallError, AdminClient, callTimeoutMs, READ_TIMEOUT_MS } from '../../src/cli/admin-client.ts';
+import { AdminCallError, AdminClient, adminToken, callTimeoutMs, READ_TIMEOUT_MS } from '../../src/cli/admin-client.ts';
+import { tempDir } from '../support/temp-dir.ts';
 
 let server: Server | undefined;
 
@@ -52,5 +55,22 @@ describe('admin client timeouts', () => {
     const read = await failure(client.call('GET', ['topics']));
     expect(read.message).toBe(`no answer from the sidecar at ${sidecar.url}/admin/v1 within 200 ms; try again`);
     expect(sidecar.requests()).toBe(3);
+  });
+});
+
+describe('adminToken', () => {
+  const file = join(tempDir('admin-token-'), 'token');
+  writeFileSync(file, 'file-token\n');
+
+  it('takes --token, else ADMIN_TOKEN, else ADMIN_TOKEN_FILE', () => {
+    expect(adminToken('flag', { ADMIN_TOKEN: 'env', ADMIN_TOKEN_FILE: file })).toBe('flag');
+    expect(adminToken(undefined, { ADMIN_TOKEN: 'env', ADMIN_TOKEN_FILE: file })).toBe('env');
+    expect(adminToken(undefined, { ADMIN_TOKEN_FILE: file })).toBe('file-token');
+    expect(adminToken(undefined, {})).toBeUndefined();
+  });
+
+  it('treats an empty ADMIN_TOKEN as unset, as the sidecar does, so ADMIN_TOKEN_FILE applies', () => {
+    expect(adminToken(undefined, { ADMIN_TOKEN: '', ADMIN_TOKEN_FILE: file })).toBe('file-token');
+    expect(adminToken(undefined, { ADMIN_TOKEN: '' })).toBeUndefined();
   });
 });

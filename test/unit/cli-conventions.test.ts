@@ -174,9 +174,46 @@ describe('config check', () => {
     expect(r.err).toContain('endpoint');
   });
 
+  it('refuses what serve would refuse before connecting: an ack_timeout not below the session timeout', () => {
+    const path = join(dir, 'slow.json');
+    const entry = { name: 'slow', topic: 'orders', consumer_group: 'g', endpoint: 'http://127.0.0.1:9/deliver', on_exhausted: 'block', ack_timeout: '60s' };
+    writeFileSync(path, JSON.stringify({ subscriptions: [entry] }));
+    const r = check([], { SUBSCRIPTIONS_FILE: path });
+    expect([r.code, r.out]).toEqual([2, '']);
+    expect(r.err).toBe(
+      `ordered-sidecar config check: subscriptions file ${path}: subscriptions[0].ack_timeout: 60000 ms must be below CONSUME_SESSION_TIMEOUT (45000 ms); lower it or raise the session timeout\n`,
+    );
+    expect(check([], { SUBSCRIPTIONS_FILE: path, CONSUME_SESSION_TIMEOUT: '90s' }).code).toBe(0);
+  });
+
+  it.each([
+    ['ADMIN_TOKEN_FILE', 'empty', '\n', 'the file is empty'],
+    ['API_TOKEN_FILE', 'spaced', 'abc def\n', 'the token holds a space or a tab'],
+    ['ADMIN_TOKEN_FILE', 'multi-line', 'abc\ndef\n', 'the token holds a line break'],
+  ])('refuses a %s the start could not use (%s), naming it and never its content', (env, name, content, why) => {
+    const file = join(dir, `token-${name}`);
+    writeFileSync(file, content);
+    const r = check([], { [env]: file });
+    expect([r.code, r.out]).toEqual([2, '']);
+    expect(r.err).toMatch(new RegExp(`^ordered-sidecar config check: ${env}=${file} cannot be used: ${why}`));
+    expect(r.err).not.toContain('abc');
+    writeFileSync(file, 'good-token\n');
+    expect(check([], { [env]: file }).code).toBe(0);
+  });
+
   it('masks a secret in its error too', () => {
     const r = check([], { API_TOKEN: ' ' });
     expect(r.code).toBe(2);
     expect(r.err).toContain('invalid API_TOKEN: must not be empty');
+  });
+});
+
+describe('serve', () => {
+  it('exits 2 with one line when a token file cannot be used, before connecting to anything', async () => {
+    const file = join(tempDir('os-serve-'), 'empty-token');
+    writeFileSync(file, '');
+    const r = await cli('serve', '--admin-token-file', file);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`ordered-sidecar: ADMIN_TOKEN_FILE=${file} cannot be used: the file is empty\n`);
   });
 });

@@ -155,6 +155,32 @@ describe('loadConfig', () => {
     expect(message).toContain(why);
   });
 
+  it.each(['CLEANUP_INTERVAL', 'LOADS_REFRESH_INTERVAL', 'LOADS_REFRESH_TIMEOUT', 'DEDUP_LEASE', 'SHUTDOWN_GRACE', 'CONSUME_COMMIT_INTERVAL'])(
+    'refuses a %s longer than a Node timer can wait (it would fire after 1 ms)',
+    (env) => {
+      expect(configError([], { [env]: '30d' })).toBe(
+        `invalid ${env}="30d": must be at most 2147483647 ms (about 24.8 days): a longer timer would fire at once`,
+      );
+      expect(loadConfig([], { [env]: '2147483647ms' })).toBeDefined();
+      expect(configError([], { [env]: '2147483648ms' })).toContain('must be at most 2147483647 ms');
+    },
+  );
+
+  it('refuses a KAFKA_WRITE_TIMEOUT over half the longest timer (a dedup retry waits twice it); GROUP_TTL and DEDUP_WINDOW feed no timer', () => {
+    expect(configError([], { KAFKA_WRITE_TIMEOUT: '13d' })).toContain('must be at most 1073741823 ms');
+    expect(loadConfig([], { KAFKA_WRITE_TIMEOUT: '1073741823ms' }).kafkaWriteTimeoutMs).toBe(1_073_741_823);
+    expect(loadConfig([], { GROUP_TTL: '90d', DEDUP_WINDOW: '30d' })).toMatchObject({ groupTtlMs: 90 * 86_400_000, dedupWindowMs: 30 * 86_400_000 });
+  });
+
+  it.each(['ADMIN_TOKEN', 'API_TOKEN'])('refuses a %s no request could send as one word, without echoing it', (env) => {
+    for (const token of ['abc def', 'abc\tdef', 'abc\u00a0def', 'abc\ndef']) {
+      const message = configError([], { [env]: token });
+      expect(message).toMatch(new RegExp(`^invalid ${env}: cannot be a bearer token: the token holds`));
+      expect(message).not.toContain('abc');
+    }
+    expect(loadConfig([], { [env]: '  tok-123  ' })).toMatchObject({ [env === 'API_TOKEN' ? 'apiToken' : 'adminToken']: 'tok-123' });
+  });
+
   it('refuses unprovable routes during an outage unless hashing is asked for', () => {
     expect(loadConfig([], {}).degradedRouting).toBe('reject');
     expect(loadConfig(['--degraded-routing', 'hash'], {}).degradedRouting).toBe('hash');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMs, parseRetryAfter, pause, retryBudget, worstCaseMs } from '../../src/retry/retry.ts';
+import { backoffMs, MAX_TIMER_MS, parseRetryAfter, pause, retryBudget, worstCaseMs } from '../../src/retry/retry.ts';
 
 describe('backoffMs', () => {
   const backoff = { initialMs: 100, maxMs: 1000 };
@@ -20,6 +20,15 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter(new Date(10_000).toUTCString(), 4000)).toBe(6000);
     expect(parseRetryAfter('soon', 0)).toBeUndefined();
     expect(parseRetryAfter(undefined, 0)).toBeUndefined();
+  });
+
+  it('caps a Retry-After at the longest wait a Node timer keeps, so a huge one does not fire at once', () => {
+    expect(MAX_TIMER_MS).toBe(2_147_483_647);
+    expect(parseRetryAfter('2147483', 0)).toBe(2_147_483_000);
+    expect(parseRetryAfter('2592000', 0)).toBe(MAX_TIMER_MS);
+    expect(parseRetryAfter('99999999999999999999999', 0)).toBe(MAX_TIMER_MS);
+    expect(parseRetryAfter(new Date(Date.UTC(2100, 0, 1)).toUTCString(), 0)).toBe(MAX_TIMER_MS);
+    expect(backoffMs({ initialMs: 100, maxMs: 1000 }, 1, () => 0, 10 * MAX_TIMER_MS)).toBe(MAX_TIMER_MS);
   });
 });
 

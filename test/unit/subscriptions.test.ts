@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkAckTimeoutsFit, parseSubscriptions, readSubscriptionsFile, SubscriptionsError } from '../../src/consume/subscriptions.ts';
+import { checkAckTimeoutsFit, loadSubscriptions, parseSubscriptions, readSubscriptionsFile, SubscriptionsError } from '../../src/consume/subscriptions.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
 const minimal = {
@@ -86,6 +86,15 @@ describe('subscriptions file', () => {
     expect(problem({ ...minimal, on_exhausted: 'block' })).toMatch(/^subscriptions\[0\]\.dead_letter_topic: only applies/);
     expect(problem({ ...minimal, topic: '__consumer_offsets' })).toMatch(/^subscriptions\[0\]\.topic: /);
     expect(problem({ ...minimal, maxAttempts: 3 })).toBe('subscriptions[0].maxAttempts: unknown field');
+  });
+
+  it('refuses every duration longer than a Node timer can wait (it would fire after 1 ms), naming the field and the maximum', () => {
+    const tooLong = 'must be at most 2147483647 ms (about 24.8 days), the longest timer Node keeps';
+    expect(problem({ ...minimal, retry_backoff: '30d' })).toBe(`subscriptions[0].retry_backoff: ${tooLong}`);
+    expect(problem({ ...minimal, retry_backoff_max: '30d' })).toBe(`subscriptions[0].retry_backoff_max: ${tooLong}`);
+    expect(problem({ ...minimal, ack_timeout: '2147483648ms' })).toBe(`subscriptions[0].ack_timeout: ${tooLong}`);
+    const [s] = parseSubscriptions({ subscriptions: [{ ...minimal, retry_backoff: '1s', retry_backoff_max: '2147483647ms' }] });
+    expect(s).toMatchObject({ retryBackoffMs: 1000, retryBackoffMaxMs: 2_147_483_647 });
     expect(() => parseSubscriptions({ subscriptions: [minimal, minimal] })).toThrow('subscriptions[1].name: "orders-app" is used twice');
     expect(() => parseSubscriptions({ subs: [] })).toThrow('subs: unknown field');
   });
@@ -154,6 +163,22 @@ describe('subscriptions file', () => {
       expect(read({ ...https, endpoint_ca_file: broken })).toThrow(/^subscriptions file .*: subscriptions\[0\]\.endpoint_ca_file: cannot use .*broken\.pem/);
       const token = file('token', 'the-token\n');
       expect(read({ auth_token_file: token, signing_secret_file: token })()[0]).toMatchObject({ authTokenFile: token, signingSecretFile: token });
+    });
+
+    it('refuses at start an auth_token_file the delivery could not send as a bearer token, as the delivery would (a signing secret may hold any)', () => {
+      const spaced = file('spaced-token', 'sekret value\n');
+      expect(read({ auth_token_file: spaced })).toThrow(`subscriptions[0].auth_token_file: cannot use ${spaced} (the token holds a space or a tab`);
+      expect(read({ auth_token_file: spaced })).not.toThrow(/sekret/);
+      expect(read({ signing_secret_file: spaced })()[0]).toMatchObject({ signingSecretFile: spaced });
+    });
+
+    it('loadSubscriptions reads the file and checks every ack_timeout against the session timeout, as the start needs', () => {
+      const path = file('subs-slow.json', JSON.stringify({ subscriptions: [{ ...minimal, ack_timeout: '50s' }] }));
+      expect(loadSubscriptions({ subscriptionsFile: undefined, consumeSessionTimeoutMs: 45_000 })).toEqual([]);
+      expect(loadSubscriptions({ subscriptionsFile: path, consumeSessionTimeoutMs: 60_000 })).toHaveLength(1);
+      expect(() => loadSubscriptions({ subscriptionsFile: path, consumeSessionTimeoutMs: 45_000 })).toThrow(
+        'subscriptions[0].ack_timeout: 50000 ms must be below CONSUME_SESSION_TIMEOUT (45000 ms)',
+      );
     });
   });
 });
