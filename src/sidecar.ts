@@ -238,7 +238,23 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
         opsServer.closeAllConnections();
         await new Promise((resolve) => opsServer.close(resolve));
       }
-      await Promise.all([redis, replicated?.gateway.redis].map((client) => client?.quit().catch(() => client.disconnect())));
+      // QUIT waits for Redis's reply, which a frozen or cut-off Redis never sends: wait a command timeout at most, then drop the connection.
+      await Promise.all(
+        [redis, replicated?.gateway.redis].map(async (client) => {
+          if (!client) return;
+          let timer: NodeJS.Timeout | undefined;
+          const deadline = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), options.redisCommandTimeoutMs)));
+          const quit = await Promise.race([
+            client.quit().then(
+              () => true,
+              () => false,
+            ),
+            deadline,
+          ]);
+          clearTimeout(timer);
+          if (!quit) client.disconnect();
+        }),
+      );
       // Last, so the spans of the drained requests and deliveries are exported too.
       await tracing?.shutdown().catch((err: unknown) => log.warn('exporting the last spans failed', { err }));
       log.info('shut down cleanly');

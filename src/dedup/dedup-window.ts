@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SidecarError } from '../errors/sidecar-error.ts';
+import { StoreUnreachableError } from '../errors/store-errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { DedupStore, HeldClaim, Outcome } from './dedup-store.ts';
 
@@ -58,32 +59,39 @@ export class DedupWindow {
   /**
    * Claims `ids`, waiting out attempts in flight. On failure, releases what it had claimed, so nothing is
    * left pending that no write will ever settle.
+   *
+   * Redis out of reach is thrown as it is (StoreUnreachableError: the caller may write without the check)
+   * only while no id of the request was seen pending: once one was, an earlier attempt of it is being
+   * written, and a write now would repeat it, so the request is answered DUPLICATE_IN_FLIGHT (a retry then
+   * finds the outcome). `gone` (the client went away) ends a wait for such an attempt early, with the same
+   * error; it never stops a request that does not wait, and nothing is written before the wait ends.
    */
-  async acquire(topic: string, ids: readonly string[]): Promise<Map<string, Acquired>> {
+  async acquire(topic: string, ids: readonly string[], gone?: AbortSignal): Promise<Map<string, Acquired>> {
     const acquired = new Map<string, Acquired>();
     const giveUpAt = Date.now() + this.#options.maxWaitMs;
     let remaining = [...ids];
+    let sawPending: string | undefined;
     try {
       while (remaining.length > 0) {
         // Our own attempt of an id never races itself, whatever Redis says about its lease.
         const ours = remaining.filter((id) => this.#local.has(key(topic, id)));
         const waiting = ours.length > 0 ? ours : await this.#claimRound(topic, remaining, acquired);
         if (waiting.length === 0) break;
-        if (Date.now() >= giveUpAt) {
-          throw new SidecarError(
-            'DUPLICATE_IN_FLIGHT',
-            `an earlier attempt of ${waiting.length} message(s) is still being written (dedup_id ${waiting[0]}); retry later`,
-            // A client's retry racing its own earlier attempt, not a fault of the sidecar's: no error line.
-            { retryAfterSeconds: 1, summarized: true },
-          );
+        sawPending ??= waiting[0];
+        if (Date.now() >= giveUpAt || gone?.aborted) {
+          const why = gone?.aborted ? '; the client went away, so this request stopped waiting for it' : '';
+          throw inFlight(`an earlier attempt of ${waiting.length} message(s) is still being written (dedup_id ${waiting[0]})${why}; retry later`);
         }
-        await this.#waitFor(topic, waiting, giveUpAt);
+        await this.#waitFor(topic, waiting, giveUpAt, gone);
         remaining = remaining.filter((id) => !acquired.has(id));
       }
       return acquired;
     } catch (err) {
       const claimed = [...acquired].filter(([, a]) => a === 'claimed').map(([id]) => id);
       await this.release(topic, claimed).catch(() => undefined);
+      if (sawPending !== undefined && err instanceof StoreUnreachableError) {
+        throw inFlight(`an earlier attempt of dedup_id ${sawPending} was being written, and Redis stopped answering (${err.message}); retry later`, err);
+      }
       throw err;
     }
   }
@@ -124,12 +132,15 @@ export class DedupWindow {
     return waiting;
   }
 
-  async #waitFor(topic: string, ids: readonly string[], giveUpAt: number): Promise<void> {
+  /** Waits for our own attempts of `ids` to settle, or one poll interval for another sidecar's; no longer than `gone`. */
+  async #waitFor(topic: string, ids: readonly string[], giveUpAt: number, gone: AbortSignal | undefined): Promise<void> {
     const local = ids.map((id) => this.#local.get(key(topic, id))?.settled);
     const left = Math.max(0, giveUpAt - Date.now());
-    // Unreferenced timers: a waiting retry must not keep a shutting-down process alive.
-    if (local.every(Boolean)) await Promise.race([Promise.all(local), sleep(left, undefined, { ref: false })]);
-    else await sleep(Math.min(this.#options.pollMs, left), undefined, { ref: false });
+    // Unreferenced timers: a waiting retry must not keep a shutting-down process alive. An abort ends the
+    // sleep (its only rejection); the caller looks at `gone` itself.
+    const pause = (ms: number) => sleep(ms, undefined, { ref: false, ...(gone ? { signal: gone } : {}) }).catch(() => undefined);
+    if (local.every(Boolean)) await Promise.race([Promise.all(local), pause(left)]);
+    else await pause(Math.min(this.#options.pollMs, left));
   }
 
   async #renew(): Promise<void> {
@@ -162,3 +173,7 @@ export class DedupWindow {
 }
 
 const key = (topic: string, id: string): string => `${topic}\u0000${id}`;
+
+/** DUPLICATE_IN_FLIGHT: a client's retry racing its own earlier attempt, not a fault of the sidecar's, so no error line. */
+const inFlight = (message: string, cause?: unknown): SidecarError =>
+  new SidecarError('DUPLICATE_IN_FLIGHT', message, { retryAfterSeconds: 1, summarized: true, ...(cause === undefined ? {} : { cause }) });

@@ -3,6 +3,7 @@ import type { ProduceService } from '../produce/produce-service.ts';
 import type { ProduceResponse } from '../protocol/produce.ts';
 import { openSpan, traceHeadersOf, type TraceHeaders } from '../tracing/tracing.ts';
 import type { ErrorResponder } from './error-response.ts';
+import { holdBody } from './inflight-bodies.ts';
 import { headerOf, pathOf, runChain, sendJson, type Middleware } from './request-chain.ts';
 
 /**
@@ -43,15 +44,29 @@ const traceRequest =
     span.run(next);
   };
 
-type Run = (body: unknown, trace: TraceHeaders) => Promise<ProduceResponse>;
+/** `gone` is aborted when the client goes away before its response is sent. */
+type Run = (body: unknown, trace: TraceHeaders, gone: AbortSignal) => Promise<ProduceResponse>;
 
 /** The body body-parser left on the request (none when it read none). */
 const bodyOf = (req: IncomingMessage): unknown => ('body' in req ? req.body : undefined);
 
+/**
+ * Runs the operation and answers. The body's MAX_INFLIGHT_BODY_BYTES reservation is held until the operation
+ * ends, even when the client went away before: the operation still holds the body.
+ */
 const answer =
   (run: Run): Middleware =>
   (req, res, next) => {
-    run(bodyOf(req), callersTrace(req)).then((response) => sendJson(res, produceStatus(response), response), next);
+    const done = holdBody(req);
+    const gone = new AbortController();
+    if (res.destroyed) gone.abort();
+    else
+      res.once('close', () => {
+        if (!res.writableFinished) gone.abort();
+      });
+    run(bodyOf(req), callersTrace(req), gone.signal)
+      .then((response) => sendJson(res, produceStatus(response), response), next)
+      .finally(done);
   };
 
 export const PRODUCE_ROUTES = ['/v1/ordered-produce', '/v1/produce'] as const;
@@ -82,7 +97,7 @@ export interface ProduceListenerDeps {
  */
 export function produceListener<Fallback extends Listener>(deps: ProduceListenerDeps, fallback: Fallback): ProduceListener<Fallback> {
   const chainOf = (route: ProduceRoute, run: Run): readonly Middleware[] => [...deps.before(route), traceRequest(route), ...deps.body, answer(run)];
-  const ordered = chainOf('/v1/ordered-produce', (body, trace) => deps.produce.ordered(body, trace));
+  const ordered = chainOf('/v1/ordered-produce', (body, trace, gone) => deps.produce.ordered(body, trace, gone));
   const plain = chainOf('/v1/produce', (body, trace) => deps.produce.plain(body, trace));
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     const match = req.method === 'POST' ? PRODUCE_PATH.exec(pathOf(req)) : null;

@@ -74,9 +74,11 @@ export class ProduceService {
 
   /**
    * Ordered produce (request type 22): the sidecar picks each MessageGroup's partition. `trace`: the caller's
-   * W3C Trace Context, put on every record (the sidecar's own span's instead when tracing is on).
+   * W3C Trace Context, put on every record (the sidecar's own span's instead when tracing is on). `gone`: aborted
+   * when the client went away; a retry waiting for an earlier attempt of its dedup_ids then stops waiting
+   * (DedupWindow.acquire). Nothing else looks at it: a write handed to Kafka always runs to its end.
    */
-  async ordered(body: unknown, trace: TraceHeaders = NO_TRACE): Promise<ProduceResponse> {
+  async ordered(body: unknown, trace: TraceHeaders = NO_TRACE, gone?: AbortSignal): Promise<ProduceResponse> {
     const { router, partitionCount, writer, metrics, limits } = this.#deps;
     const { topic, records } = parseOrderedRequest(body, limits);
     this.#refuseRouteLog(topic);
@@ -110,14 +112,21 @@ export class ProduceService {
     }
     const partitionOf = records.map((r) => routes.get(r.group)!);
     if (records.every((r) => r.dedupId === undefined)) return writePartitions(writer, topic, records, partitionOf, 'ordered', trace);
-    return this.#writeOnce(topic, records, partitionOf, 'ordered', trace);
+    return this.#writeOnce(topic, records, partitionOf, 'ordered', trace, gone);
   }
 
   /**
    * Writes only the messages whose dedup_id is not already in Kafka, then records where each landed (or
    * releases the id when its write failed). Duplicates report the original partition and offset.
    */
-  async #writeOnce(topic: string, records: readonly DedupRecord[], partitionOf: number[], mode: ProduceMode, trace: TraceHeaders): Promise<ProduceResponse> {
+  async #writeOnce(
+    topic: string,
+    records: readonly DedupRecord[],
+    partitionOf: number[],
+    mode: ProduceMode,
+    trace: TraceHeaders,
+    gone?: AbortSignal,
+  ): Promise<ProduceResponse> {
     const { writer, metrics, dedup } = this.#deps;
     const ids = records.flatMap((r) => (r.dedupId === undefined ? [] : [r.dedupId]));
     let acquired;
@@ -125,13 +134,14 @@ export class ProduceService {
       acquired = await inSpan(
         'dedup claim',
         () => ({ attributes: { 'messaging.destination.name': topic, 'ordered_sidecar.dedup.ids': ids.length } }),
-        () => dedup.acquire(topic, ids),
+        () => dedup.acquire(topic, ids, gone),
         noteClaims,
       );
     } catch (err) {
       // Redis answers, so the check must happen: a retry will find it serving again.
       if (err instanceof StoreRefusedError || err instanceof StoreBusyError) throw storeUnavailable(err, 'cannot check dedup_ids');
       // Only Redis out of reach writes without the check; anything else (a defect included) writes nothing.
+      // acquire answers DUPLICATE_IN_FLIGHT instead once it saw an id pending: a write then would repeat it.
       if (!(err instanceof StoreUnreachableError)) throw err;
       // Losing messages is worse than a possible duplicate; the response and a metric say so.
       metrics.dedupUnavailable.inc({ topic }, ids.length);

@@ -2,7 +2,11 @@ import type { RedisGateway } from './redis-gateway.ts';
 import { topicKeys } from './keys.ts';
 import type { ClaimState, DedupStore, HeldClaim, Outcome } from '../dedup/dedup-store.ts';
 
-/** Slices per window; the window is read as this many slices plus one, which absorbs clock skew between replicas. */
+/**
+ * Slices per window. A claim reads this many slices plus two: the one after the newest by its clock (for writers
+ * whose clocks run ahead) and one more before the window (for a reader whose own clock runs ahead), so clock skew
+ * between replicas up to a slice either way shortens the window by nothing.
+ */
 const SLICES_PER_WINDOW = 5;
 
 /** The deduplication window in Redis. */
@@ -16,7 +20,10 @@ export class RedisDedupStore implements DedupStore {
     this.#gateway = gateway;
     this.#prefix = prefix;
     this.#sliceMs = Math.max(1000, Math.ceil(windowMs / SLICES_PER_WINDOW));
-    this.#ttlSeconds = Math.ceil((windowMs + 2 * this.#sliceMs) / 1000);
+    // Counted from a slice's last write (every claim and settle renews it). Claims read a slice until their clock
+    // is the window plus two slices past the slice's start; a writer whose clock ran a slice ahead wrote it as
+    // much earlier: one slice more.
+    this.#ttlSeconds = Math.ceil((windowMs + 3 * this.#sliceMs) / 1000);
   }
 
   /** Claims `ids`; new claims are written to `sliceKey`, which renewals must name. */
@@ -24,11 +31,12 @@ export class RedisDedupStore implements DedupStore {
     const keys = topicKeys(this.#prefix, topic);
     const newest = Math.floor(now / this.#sliceMs);
     // The newest slice by our clock takes new claims; the one after it holds what replicas whose clocks run
-    // ahead wrote. The script reads them all, so skew up to a slice hides nothing.
+    // ahead wrote, and the window's slices plus one older one cover a window that started before our clock
+    // says (our clock ahead of the writer's). The script reads them all, so skew up to a slice hides nothing.
     const slices = [
       keys.dedupSlice(newest),
       keys.dedupSlice(newest + 1),
-      ...Array.from({ length: SLICES_PER_WINDOW }, (_, i) => keys.dedupSlice(newest - 1 - i)),
+      ...Array.from({ length: SLICES_PER_WINDOW + 1 }, (_, i) => keys.dedupSlice(newest - 1 - i)),
     ];
     const raw = await this.#gateway.run(() => this.#gateway.redis.osDedupClaim(slices.length, ...slices, leaseMs, owner, this.#ttlSeconds, ...ids));
     return { states: raw.map(parseState), sliceKey: slices[0]! };

@@ -1,9 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { StoreUnreachableError } from '../../src/errors/store-errors.ts';
 import type { RedisClient } from '../../src/redis/redis-connection.ts';
 import { DedupWindow } from '../../src/dedup/dedup-window.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { RedisDedupStore } from '../../src/redis/dedup-store.ts';
 import { RedisGateway } from '../../src/redis/redis-gateway.ts';
+import { OwnRedis } from '../support/own-redis.ts';
+import { freePort } from '../support/ports.ts';
 import { connectRedis, dataNodes, isolatedStore } from '../support/redis.ts';
 
 const log = createLogger('error');
@@ -118,6 +122,69 @@ describe('DedupWindow against real Redis', () => {
     await expect(impatient.acquire('t', ['free', 'held'])).rejects.toMatchObject({ code: 'DUPLICATE_IN_FLIGHT' });
     expect(await sidecarWindow().acquire('t', ['free'])).toEqual(new Map([['free', 'claimed']]));
   });
+
+  it('stops waiting for an earlier attempt when the client went away, and releases what it claimed', async () => {
+    const holder = sidecarWindow();
+    holder.start();
+    await holder.acquire('t', ['busy']);
+    const gone = new AbortController();
+    const started = Date.now();
+    const retry = sidecarWindow(10_000).acquire('t', ['mine', 'busy'], gone.signal);
+    await until(async () => (await leaseDeadline('mine')) !== undefined);
+    gone.abort();
+    await expect(retry).rejects.toMatchObject({ code: 'DUPLICATE_IN_FLIGHT', message: expect.stringContaining('client went away') });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(await sidecarWindow().acquire('t', ['mine'])).toEqual(new Map([['mine', 'claimed']]));
+  });
+
+  it('claims as usual for a client gone before any wait: only waiting looks at it', async () => {
+    const gone = new AbortController();
+    gone.abort();
+    expect(await sidecarWindow().acquire('t', ['early'], gone.signal)).toEqual(new Map([['early', 'claimed']]));
+  });
+});
+
+describe('DedupWindow when Redis stops answering', () => {
+  // A private redis-server: these tests freeze it, which must never happen to the shared one.
+  let server: OwnRedis;
+  let client: Redis;
+  beforeAll(async () => {
+    server = new OwnRedis(await freePort());
+    await server.start();
+    client = new Redis(server.url, { maxRetriesPerRequest: 1 });
+  });
+  afterEach(() => server.thaw());
+  afterAll(async () => {
+    client?.disconnect();
+    await server?.destroy();
+  });
+
+  /** A window on the private Redis whose commands time out after 200 ms (REDIS_COMMAND_TIMEOUT). */
+  const frozenWindow = (): DedupWindow =>
+    new DedupWindow(
+      new RedisDedupStore(new RedisGateway(client, { commandTimeoutMs: 200 }), 'frozen', 60_000),
+      { leaseMs: 60_000, pollMs: 20, maxWaitMs: 10_000 },
+      log,
+    );
+
+  it('answers DUPLICATE_IN_FLIGHT, not "unreachable" (a write without the check), once it saw an earlier attempt in flight', async () => {
+    await frozenWindow().acquire('t', ['order-1']); // another sidecar's attempt, still being written
+    const retry = frozenWindow().acquire('t', ['order-1']);
+    const outcome = retry.then(
+      () => 'resolved',
+      (err: unknown) => err,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100)); // it polls the pending id
+    server.freeze();
+    const err = await outcome;
+    expect(err).toMatchObject({ code: 'DUPLICATE_IN_FLIGHT', retriable: true, retryAfterSeconds: 1 });
+    expect((err as Error).cause).toBeInstanceOf(StoreUnreachableError);
+  });
+
+  it('still reports Redis unreachable when it saw nothing pending (the caller may write without the check)', async () => {
+    server.freeze();
+    await expect(frozenWindow().acquire('t', ['order-2'])).rejects.toBeInstanceOf(StoreUnreachableError);
+  });
 });
 
 describe('DedupStore slices under clock skew', () => {
@@ -127,5 +194,17 @@ describe('DedupStore slices under clock skew', () => {
     await store.settle('t', [{ id: 'skewed', partition: 1, offset: '9', sliceKey }]);
     const { states } = await store.claim('t', ['skewed'], 'slow-replica', 1000, Date.now());
     expect(states[0]).toEqual({ kind: 'done', partition: 1, offset: '9' });
+  });
+
+  it("finds an outcome to the end of the window when the reading replica's clock runs ahead of the writer's", async () => {
+    const store = new RedisDedupStore(new RedisGateway(redis), prefix, 60_000); // 12 s slices
+    const writerNow = (Math.floor(Date.now() / 12_000) + 1) * 12_000 - 1; // the last ms of a slice
+    const { sliceKey } = await store.claim('t', ['late'], 'writer', 1000, writerNow);
+    await store.settle('t', [{ id: 'late', partition: 0, offset: '5', sliceKey }], writerNow);
+    // 10 ms before the window ends, asked through a replica whose clock runs 20 ms ahead.
+    const { states } = await store.claim('t', ['late'], 'reader', 1000, writerNow + 60_000 - 10 + 20);
+    expect(states[0]).toEqual({ kind: 'done', partition: 0, offset: '5' });
+    // The slice outlives the last claim that may read it: the window and three slices from its last write.
+    expect(await redis.ttl(sliceKey)).toBeGreaterThan(60 + 2 * 12);
   });
 });
