@@ -131,7 +131,12 @@ export function createConsumption({ subscriptions, produce, registry, blocked, l
     });
     return runner;
   };
-  const service = new ConsumeService({ subscriptions, makeRunner, offsets, produce, stopGraceMs: options.shutdownGraceMs });
+  const replayLimits = {
+    maxMessagesPerRequest: options.maxMessagesPerRequest,
+    maxMessageBytes: options.maxMessageBytes,
+    maxRequestBytes: options.maxBodyBytes,
+  };
+  const service = new ConsumeService({ subscriptions, makeRunner, offsets, produce, replayLimits, stopGraceMs: options.shutdownGraceMs });
   for (const { name } of subscriptions) {
     metrics.track(() => {
       const runner = service.runner(name);

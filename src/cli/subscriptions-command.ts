@@ -8,6 +8,7 @@ export const SUBSCRIPTIONS_USAGE = `  ordered-sidecar subscriptions blocked <sub
   ordered-sidecar subscriptions retry <subscription> <partition> <group>   deliver a blocked group's head again
   ordered-sidecar subscriptions skip <subscription> <partition> <group>    give up a blocked group's head (committed, not delivered)
     --no-group     instead of <group>: the records without a MessageGroup
+    --offset N     act only if the head still starts at offset N (as "blocked" shows it); else 409, nothing changed
   ordered-sidecar subscriptions stop|start <subscription>   stop (gracefully) or start consuming it on this sidecar
   ordered-sidecar subscriptions reset <subscription> --to earliest|latest|<time>   move its consumer group (stopped on every replica)
   ordered-sidecar dlq replay <subscription> [--group G] [--from <time>] [--to <time>]   produce its dead letters again, in order
@@ -21,6 +22,7 @@ const OPTIONS = {
   token: { type: 'string' },
   json: { type: 'boolean', default: false },
   'no-group': { type: 'boolean', default: false },
+  offset: { type: 'string' },
   group: { type: 'string' },
   from: { type: 'string' },
   to: { type: 'string' },
@@ -80,6 +82,7 @@ export async function subscriptionsCommand(
     }
     if (values.group !== undefined || values.from !== undefined || (values.to !== undefined && sub !== 'reset'))
       return usage('--group, --from and --to belong to "dlq replay" (and --to to "subscriptions reset")');
+    if (values.offset !== undefined && sub !== 'retry' && sub !== 'skip') return usage('--offset belongs to "subscriptions retry" and "subscriptions skip"');
     if ((sub === 'stop' || sub === 'start') && onlyName) {
       const body = expectAnswer(await client.call('POST', ['subscriptions', name, sub]), isRunState, "the subscription's state");
       print(body, `${name}: ${body.state} on this sidecar\n`);
@@ -111,8 +114,9 @@ export async function subscriptionsCommand(
       if (noGroup ? groupText !== undefined : groupText === undefined || positionals.length !== 4)
         return usage(`${sub} takes <subscription> <partition> and <group> or --no-group`);
       if (!/^\d+$/.test(partitionText)) return usage('<partition> must be a whole number');
+      if (values.offset !== undefined && !/^\d+$/.test(values.offset)) return usage('--offset must be a whole number (the first offset of the head)');
       const answer = await client.call('POST', ['subscriptions', name, 'blocked', sub], {
-        body: { partition: Number(partitionText), message_group: noGroup ? null : groupText },
+        body: { partition: Number(partitionText), message_group: noGroup ? null : groupText, offset: values.offset },
       });
       const body = expectAnswer(answer, isUnblocked, "the group's head");
       io.out(values.json ? `${JSON.stringify(body)}\n` : `${sub === 'retry' ? 'retrying' : 'skipped'} ${describe(body.head)}`);

@@ -34,7 +34,8 @@ export function subscriptionsPage(): Page {
       return;
     try {
       const answer = await admin<{ head: BlockedGroup }>('POST', ['subscriptions', subscription, 'blocked', action], {
-        body: { partition: b.partition, message_group: b.group },
+        // The head shown (and confirmed): a head that moved since answers 409 and nothing changes.
+        body: { partition: b.partition, message_group: b.group, offset: b.offsets[0] },
       });
       say(`${action === 'retry' ? 'retrying' : 'skipped'} ${describe(answer.head)}`);
     } catch (err) {

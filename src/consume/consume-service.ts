@@ -1,6 +1,6 @@
 import { SidecarError, storeUnavailable } from '../errors/sidecar-error.ts';
 import type { ProduceService } from '../produce/produce-service.ts';
-import { replayDeadLetters, type ReplayFilter, type ReplayResult } from './dlq-replay.ts';
+import { replayDeadLetters, type ReplayFilter, type ReplayLimits, type ReplayResult } from './dlq-replay.ts';
 import type { GroupOffsetsAdmin, OffsetTarget } from './group-offsets-admin.ts';
 import { resetOffsets, type ResetResult } from './offset-reset.ts';
 import type { SubscriptionRunner } from './subscription-runner.ts';
@@ -24,6 +24,8 @@ export interface ConsumeServiceDeps {
   offsets: GroupOffsetsAdmin;
   /** Dead-letter replays go through the ordered produce path. */
   produce: ProduceService;
+  /** The produce path's request limits, which each replay call keeps to. */
+  replayLimits: ReplayLimits;
   /** How long an admin stop lets in-flight deliveries finish (SHUTDOWN_GRACE). */
   stopGraceMs: number;
 }
@@ -97,7 +99,7 @@ export class ConsumeService {
     if (this.#replaying.has(name)) throw new SidecarError('CONFLICT', `a dead-letter replay of "${name}" is already running on this sidecar`);
     this.#replaying.add(name);
     try {
-      return await replayDeadLetters(subscription, this.#deps.offsets, this.#deps.produce, filter);
+      return await replayDeadLetters(subscription, this.#deps.offsets, this.#deps.produce, filter, this.#deps.replayLimits);
     } finally {
       this.#replaying.delete(name);
     }
@@ -117,14 +119,15 @@ export class ConsumeService {
 
   /**
    * Retries or skips the head of a blocked group: here when this replica holds it, else through the blocked
-   * store for the replica that owns the partition. 404 for an unknown subscription, 409 when the group is not
-   * blocked anywhere, 503 when the store cannot be reached.
+   * store for the replica that owns the partition. `offset` (optional) is the head's first offset as the
+   * operator saw it: the call acts on that head only. 404 for an unknown subscription, 409 when the group is
+   * not blocked anywhere or its head is not at `offset` (nothing changed), 503 when the store cannot be reached.
    */
-  async unblock(name: string, action: UnblockAction, partition: number, group: string | null): Promise<BlockedGroup> {
+  async unblock(name: string, action: UnblockAction, partition: number, group: string | null, offset?: string): Promise<BlockedGroup> {
     const runner = this.runner(name);
     const done =
-      (await runner.unblock(action, partition, group)) ??
-      (await runner.requestUnblock(action, partition, group).catch((err: unknown) => {
+      (await runner.unblock(action, partition, group, offset)) ??
+      (await runner.requestUnblock(action, partition, group, offset).catch((err: unknown) => {
         throw storeUnavailable(err, 'forwarding the admin call to the replica that owns the partition') ?? err;
       }));
     if (!done) {

@@ -45,11 +45,32 @@ export function replayDedupId(deadLetterTopic: string, partition: number, offset
 const header = (r: ConsumedRecord, name: string): string | undefined => r.headers[name]?.toString('utf8');
 
 /** The message as the produce API takes it: key, value and every header but the group (produce sets it), plus the replay marker. */
-function replayMessage(deadLetterTopic: string, partition: number, r: ConsumedRecord): Record<string, unknown> {
+function replayMessage(deadLetterTopic: string, partition: number, r: ConsumedRecord): { headers: Record<string, string> } & Record<string, unknown> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(r.headers)) if (value !== undefined && name.toLowerCase() !== GROUP_HEADER) headers[name] = value.toString('utf8');
   headers[REPLAY_HEADER] = `${deadLetterTopic}/${partition}/${r.offset}`;
   return { ...bytes(r.key, 'key'), ...bytes(r.value, 'value'), headers };
+}
+
+/**
+ * How much one replay produce call may carry: the produce path's own request limits, so a replay call is
+ * never one an HTTP client could not send (and never refused where the replay's earlier calls were written).
+ */
+export interface ReplayLimits {
+  /** MAX_MESSAGES_PER_REQUEST: most messages in one call. */
+  maxMessagesPerRequest: number;
+  /** MAX_MESSAGE_BYTES: largest message, counted as the produce path counts it (key + value + headers). */
+  maxMessageBytes: number;
+  /** MAX_BODY_BYTES: most message bytes in one call (a call of one message may hold up to maxMessageBytes). */
+  maxRequestBytes: number;
+}
+
+/** A replayed message's size as request validation counts it: key, value, header names and values, and the group header. */
+function replaySize(r: ConsumedRecord, message: { headers: Record<string, string> }, group: string | undefined): number {
+  let size = (r.key?.length ?? 0) + (r.value?.length ?? 0);
+  for (const [name, value] of Object.entries(message.headers)) size += Buffer.byteLength(name) + Buffer.byteLength(value);
+  if (group !== undefined) size += Buffer.byteLength(GROUP_HEADER) + Buffer.byteLength(group);
+  return size;
 }
 
 interface Tally {
@@ -70,6 +91,7 @@ export async function replayDeadLetters(
   admin: GroupOffsetsAdmin,
   produce: ProduceService,
   filter: ReplayFilter,
+  limits: ReplayLimits,
 ): Promise<ReplayResult> {
   const dlq = subscription.deadLetterTopic;
   if (dlq === undefined)
@@ -91,7 +113,7 @@ export async function replayDeadLetters(
       const mine = records.filter(
         (r) => header(r, DEAD_LETTER_HEADERS.subscription) === subscription.name && (filter.group === undefined || header(r, GROUP_HEADER) === filter.group),
       );
-      await replayChunk(subscription, produce, dlq, partition, mine, tally);
+      await replayChunk(subscription, produce, dlq, partition, mine, tally, limits);
     }),
   );
   return {
@@ -108,23 +130,58 @@ export async function replayDeadLetters(
   };
 }
 
-/** One partition's chunk, in offset order: consecutive grouped records in one ordered request, ungrouped ones in one plain request. */
-async function replayChunk(subscription: Subscription, produce: ProduceService, dlq: string, partition: number, records: ConsumedRecord[], tally: Tally) {
+/**
+ * One partition's chunk, in offset order: consecutive grouped records in ordered requests, ungrouped ones in
+ * plain requests, each request within `limits` and written before the next is sent (so a group's order holds
+ * across requests). A dead letter over MAX_MESSAGE_BYTES once the replay header is added stops the replay
+ * there (what came before it is written): replaying the rest without it would break its group's order.
+ */
+async function replayChunk(
+  subscription: Subscription,
+  produce: ProduceService,
+  dlq: string,
+  partition: number,
+  records: ConsumedRecord[],
+  tally: Tally,
+  limits: ReplayLimits,
+) {
+  const messages = records.map((r) => replayMessage(dlq, partition, r));
+  const groups = records.map((r) => header(r, GROUP_HEADER));
+  const sizes = records.map((r, n) => replaySize(r, messages[n]!, groups[n]));
   let i = 0;
   while (i < records.length) {
-    const grouped = header(records[i]!, GROUP_HEADER) !== undefined;
+    const grouped = groups[i] !== undefined;
     let j = i;
-    while (j < records.length && (header(records[j]!, GROUP_HEADER) !== undefined) === grouped) j += 1;
+    let bytes = 0;
+    while (
+      j < records.length &&
+      (groups[j] !== undefined) === grouped &&
+      j - i < limits.maxMessagesPerRequest &&
+      sizes[j]! <= limits.maxMessageBytes &&
+      (j === i || bytes + sizes[j]! <= limits.maxRequestBytes)
+    ) {
+      bytes += sizes[j]!;
+      j += 1;
+    }
+    if (j === i) {
+      const r = records[i]!;
+      throw new SidecarError(
+        'PAYLOAD_TOO_LARGE',
+        `replay stopped at ${dlq} partition ${partition} offset ${r.offset}, after ${tally.replayed} replayed: that dead letter is ${sizes[i]} bytes ` +
+          `with the ${REPLAY_HEADER} header, over MAX_MESSAGE_BYTES (${limits.maxMessageBytes}); raise MAX_MESSAGE_BYTES to replay it, ` +
+          'or leave it out with from/to or message_group',
+      );
+    }
     const run = records.slice(i, j);
     const ids = run.map((r) => replayDedupId(dlq, partition, r.offset));
-    const messages = run.map((r) => replayMessage(dlq, partition, r));
+    const sent = messages.slice(i, j);
     const response = grouped
       ? await produce.ordered({
           topic: subscription.topic,
-          messages: messages.map((m, n) => ({ ...m, message_group: header(run[n]!, GROUP_HEADER), dedup_id: ids[n] })),
+          messages: sent.map((m, n) => ({ ...m, message_group: groups[i + n], dedup_id: ids[n] })),
         })
       : await produce.plainOnce(
-          { topic: subscription.topic, messages: messages.map((m, n) => ({ ...m, partition: Number(header(run[n]!, DEAD_LETTER_HEADERS.partition) ?? 0) })) },
+          { topic: subscription.topic, messages: sent.map((m, n) => ({ ...m, partition: Number(header(run[n]!, DEAD_LETTER_HEADERS.partition) ?? 0) })) },
           ids,
         );
     count(response, tally, dlq, partition, run[0]!.offset);

@@ -1,4 +1,4 @@
-import { errorMessage } from '../errors/sidecar-error.ts';
+import { errorMessage, SidecarError } from '../errors/sidecar-error.ts';
 import type { StoredBlock } from './blocked-store.ts';
 import type { ConsumedRecord } from './consumer-engine.ts';
 import { groupOf, type Delivery, type DeliveryResult } from './delivery.ts';
@@ -20,6 +20,19 @@ function headOf(block: StoredBlock): bigint | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The 409 of an admin retry or skip that names a head (its first offset) other than the group's current one:
+ * the head moved since the operator saw it (a retry delivered it, another call skipped it), so acting on
+ * the current head would act on records nobody confirmed. Nothing is changed.
+ */
+export function headMoved(partition: number, group: string | null, asked: string, offsets: readonly string[]): SidecarError {
+  return new SidecarError(
+    'CONFLICT',
+    `the head of MessageGroup ${JSON.stringify(group)} of partition ${partition} moved: it is now offsets ${offsets.join(',')}, ` +
+      `not the head at offset ${asked} the call named; nothing was changed (look at the blocked groups again)`,
+  );
 }
 
 /**
@@ -218,29 +231,38 @@ export class GroupDispatcher {
     return top;
   }
 
-  /** Admin: sends a blocked group's head again, with a fresh round of attempts. */
-  retryBlocked(partition: number, group: string | null): BlockedGroup | undefined {
-    return this.#unblock(partition, group, (state, queue, head) => {
+  /**
+   * Admin: sends a blocked group's head again, with a fresh round of attempts. `offset`, when given, is the
+   * head's first offset as the caller saw it: a different current head throws a 409 (headMoved) and nothing changes.
+   */
+  retryBlocked(partition: number, group: string | null, offset?: string): BlockedGroup | undefined {
+    return this.#unblock(partition, group, offset, (state, queue, head) => {
       head.attempt = 1;
       this.#makeReady(state, queue);
     });
   }
 
-  /** Admin: gives up a blocked group's head (its offsets count as done) and lets the group go on. */
-  skipBlocked(partition: number, group: string | null): BlockedGroup | undefined {
-    return this.#unblock(partition, group, (state, queue, head) => {
+  /** Admin: gives up a blocked group's head (its offsets count as done) and lets the group go on. `offset`: as for retryBlocked. */
+  skipBlocked(partition: number, group: string | null, offset?: string): BlockedGroup | undefined {
+    return this.#unblock(partition, group, offset, (state, queue, head) => {
       this.#ports.observer.skipped(head);
       this.#complete(state, queue);
     });
   }
 
-  /** Applies `move` to a blocked group's head; undefined when that group is not blocked here. */
-  #unblock(partition: number, group: string | null, move: (state: PartitionState, queue: GroupQueue, head: Delivery) => void): BlockedGroup | undefined {
+  /** Applies `move` to a blocked group's head; undefined when that group is not blocked here; throws when its head is not at `offset`. */
+  #unblock(
+    partition: number,
+    group: string | null,
+    offset: string | undefined,
+    move: (state: PartitionState, queue: GroupQueue, head: Delivery) => void,
+  ): BlockedGroup | undefined {
     const state = this.#partitions.get(partition);
     const queue = state?.groups.get(group);
     if (!state || state.fenced || queue?.phase !== 'blocked' || !queue.head) return undefined;
     const head = queue.head;
     const before = blockedView(queue, head);
+    if (offset !== undefined && before.offsets[0] !== offset) throw headMoved(partition, group, offset, before.offsets);
     move(state, queue, head);
     this.#pump();
     return before;

@@ -1,4 +1,4 @@
-import { errorMessage } from '../errors/sidecar-error.ts';
+import { errorMessage, SidecarError } from '../errors/sidecar-error.ts';
 import type { Logger } from '../logging/logger.ts';
 import { pause } from '../retry/retry.ts';
 import type { BlockedStore, StoredBlock } from './blocked-store.ts';
@@ -6,7 +6,7 @@ import { RebalanceStarted, type ConsumerEngine, type FetchedBatch } from './cons
 import type { Delivery, DeliveryResult } from './delivery.ts';
 import { DeliveryLeases, leasePolicy } from './delivery-leases.ts';
 import type { DispatchObserver } from './dispatch-ports.ts';
-import { GroupDispatcher } from './group-dispatcher.ts';
+import { GroupDispatcher, headMoved } from './group-dispatcher.ts';
 import type { GroupLeaseStore } from './group-lease-store.ts';
 import { OffsetCommitter } from './offset-committer.ts';
 import type { BlockedGroup, RunnerState, SubscriptionStatus } from '../protocol/subscriptions.ts';
@@ -387,8 +387,18 @@ export class SubscriptionRunner {
           partition,
           messageGroup: group,
           action: request.action,
+          offset: request.offset,
         });
-        await this.unblock(request.action, partition, group);
+        // The request names its head: applied to that head only, never to the group's next one.
+        await this.unblock(request.action, partition, group, request.offset).catch((err: unknown) => {
+          if (!(err instanceof SidecarError && err.code === 'CONFLICT')) throw err;
+          log.info('admin request made on another replica not applied: the head it names moved on', {
+            subscription: subscription.name,
+            partition,
+            messageGroup: group,
+            err,
+          });
+        });
       }
     }
   }
@@ -476,10 +486,12 @@ export class SubscriptionRunner {
    * subscription is rebalancing or stopping). A skip's offsets are committed before this answers. Whatever
    * the call made ready is delivered only inside a held batch: when none is held, the partition is fetched
    * again from its commit point (records already held are not taken twice) and resumed if paused.
+   * `offset`, when given, is the head's first offset as the caller saw it: a 409 (nothing changed) when the
+   * group's head is another one.
    */
-  async unblock(action: 'retry' | 'skip', partition: number, group: string | null): Promise<BlockedGroup | undefined> {
+  async unblock(action: 'retry' | 'skip', partition: number, group: string | null, offset?: string): Promise<BlockedGroup | undefined> {
     if (!this.#live()) return undefined;
-    const done = action === 'retry' ? this.#dispatcher.retryBlocked(partition, group) : this.#dispatcher.skipBlocked(partition, group);
+    const done = action === 'retry' ? this.#dispatcher.retryBlocked(partition, group, offset) : this.#dispatcher.skipBlocked(partition, group, offset);
     if (!done) return undefined;
     await this.#deps.blocked.remove(this.subscription.name, partition, group).catch((err: unknown) =>
       this.#deps.log.warn('unblocked group still stored; a restart before its next block or commit would block it again', {
@@ -511,14 +523,17 @@ export class SubscriptionRunner {
   /**
    * Admin, for a group not blocked on this replica: leaves the request for whichever replica owns the
    * partition (it applies it within a commit interval), if the group is stored as blocked. Undefined when it
-   * is not; rejects when the store cannot be reached.
+   * is not; rejects when the store cannot be reached, and with a 409 (nothing stored) when `offset` is given
+   * and the stored head starts elsewhere. The request names the head's first offset: the owner applies it to
+   * that head only.
    */
-  async requestUnblock(action: 'retry' | 'skip', partition: number, group: string | null): Promise<BlockedGroup | undefined> {
+  async requestUnblock(action: 'retry' | 'skip', partition: number, group: string | null, offset?: string): Promise<BlockedGroup | undefined> {
     const { blocked, subscription } = this.#deps;
     const stored = (await blocked.load(subscription.name, partition)).blocks.get(group);
-    const offset = stored?.offsets[0];
-    if (stored === undefined || offset === undefined) return undefined;
-    await blocked.request(subscription.name, partition, group, { action, offset });
+    const head = stored?.offsets[0];
+    if (stored === undefined || head === undefined) return undefined;
+    if (offset !== undefined && head !== offset) throw headMoved(partition, group, offset, stored.offsets);
+    await blocked.request(subscription.name, partition, group, { action, offset: head });
     return { partition, group, offsets: stored.offsets, attempt: stored.attempt, error: stored.error };
   }
 

@@ -5,16 +5,23 @@ import { partitionNumber } from './admin-validate.ts';
 import { smallJsonBody } from './json-body.ts';
 import { replayFilter, resetTarget } from './operation-bodies.ts';
 
-/** Body of a retry or skip: `{"partition": N, "message_group": "g" | null}` (null: the records without a group). */
-function blockedHeadBody(body: unknown): { partition: number; group: string | null } {
+/**
+ * Body of a retry or skip: `{"partition": N, "message_group": "g" | null, "offset"?: "N"}` (null: the records
+ * without a group). `offset`, the head's first offset as the caller saw it (a decimal string, as the blocked
+ * list shows it), makes the call act on that head only: a 409 when the group's head has moved since.
+ */
+function blockedHeadBody(body: unknown): { partition: number; group: string | null; offset: string | undefined } {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('body', 'must be a JSON object {"partition": N, "message_group": "..."}');
   for (const key of Object.keys(body))
-    if (key !== 'partition' && key !== 'message_group') throw invalid(`body.${key}`, 'unknown field (allowed: partition, message_group)');
-  const { partition, message_group: group } = body as { partition?: unknown; message_group?: unknown };
+    if (key !== 'partition' && key !== 'message_group' && key !== 'offset')
+      throw invalid(`body.${key}`, 'unknown field (allowed: partition, message_group, offset)');
+  const { partition, message_group: group, offset } = body as { partition?: unknown; message_group?: unknown; offset?: unknown };
   const at = partitionNumber(partition);
   if (group !== null && (typeof group !== 'string' || group === ''))
     throw invalid('message_group', 'must be a non-empty string, or null for records without a group');
-  return { partition: at, group };
+  if (offset !== undefined && (typeof offset !== 'string' || !/^\d{1,19}$/.test(offset)))
+    throw invalid('offset', 'must be a decimal string: the first offset of the head, as the blocked groups list shows it');
+  return { partition: at, group, offset: offset === undefined ? undefined : BigInt(offset).toString() };
 }
 
 /** A retry or skip body is one small object: a partition and a group name. */
@@ -40,8 +47,8 @@ export function addSubscriptionRoutes(router: Router, consume: ConsumeService | 
   });
   for (const action of ['retry', 'skip'] as const satisfies UnblockAction[]) {
     router.post(`/subscriptions/:name/blocked/${action}`, headBody, async (req, res) => {
-      const { partition, group } = blockedHeadBody(req.body);
-      const head = await service().unblock(name(req.params.name), action, partition, group);
+      const { partition, group, offset } = blockedHeadBody(req.body);
+      const head = await service().unblock(name(req.params.name), action, partition, group, offset);
       res.json({ subscription: req.params.name, action, head });
     });
   }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { subscriptionsCommand } from '../../src/cli/subscriptions-command.ts';
+import type { SidecarOptions } from '../../src/config/options.ts';
 import type { ReplayResult } from '../../src/consume/dlq-replay.ts';
 import type { ResetResult } from '../../src/consume/offset-reset.ts';
 import { deliveryEndpoint, waitFor } from '../support/delivery-endpoint.ts';
@@ -10,8 +11,8 @@ import { committedInKafka as committedInKafkaOf, consumingSidecar, produceGroups
 
 const { kafka, admin: adminClient } = useKafkaAdmin();
 
-async function sidecarWith(entry: Record<string, unknown> & { topic: string; endpoint: string }) {
-  const consuming = await consumingSidecar(entry);
+async function sidecarWith(entry: Record<string, unknown> & { topic: string; endpoint: string }, options: Partial<SidecarOptions> = {}) {
+  const consuming = await consumingSidecar(entry, options);
   const { sidecar, name } = consuming;
   const admin = <T>(path: string, body?: unknown) => postJson<T>(`${sidecar.url}/admin/v1/subscriptions/${name}/${path}`, body);
   const cli = async (...argv: string[]) => {
@@ -114,6 +115,42 @@ describe('dead-letter replay', () => {
     });
     // The record without a group went back to its original partition.
     expect(replays.find((r) => r.body.message_group === null)!.body.partition).toBe(1);
+  });
+
+  it('keeps each produce call within MAX_MESSAGES_PER_REQUEST: a long run of one group is replayed whole, in order, in several calls', async () => {
+    const topic = await createTopic(adminClient, 1);
+    const dlq = await createTopic(adminClient, 1);
+    const endpoint = await deliveryEndpoint({ answer: (b) => (b.messages.every((m) => m.headers[REPLAY_HEADER] !== undefined) ? 200 : 503) });
+    onTestFinished(() => endpoint.close());
+    const { admin } = await sidecarWith(
+      { topic, endpoint: endpoint.url, max_attempts: 1, on_exhausted: 'dead-letter', dead_letter_topic: dlq },
+      { maxMessagesPerRequest: 2 },
+    );
+    // 7 dead letters of g, then 3 without a group, then 2 more of g: runs of 7, 3 and 2, each over or at the limit of 2.
+    await produceGroups(kafka, topic, ['g'], 7, () => 0);
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic, messages: seqs(3).map((s) => ({ partition: 0, value: `none:${s}` })) });
+    await producer.send({ topic, messages: ['7', '8'].map((s) => ({ partition: 0, value: `g:${s}`, headers: { 'message-group': 'g' } })) });
+    await producer.disconnect();
+    await waitFor(
+      () => '12 dead letters',
+      async () => (await recordCount(adminClient, dlq)) >= 12,
+    );
+
+    const replay = await admin<ReplayResult>('dlq/replay', {});
+    expect({ status: replay.status, body: replay.body }).toMatchObject({ status: 200, body: { read: 12, replayed: 12, duplicates: 0 } });
+    await waitFor(
+      () => `all replays acknowledged: ${JSON.stringify([...endpoint.acked()])}`,
+      () => endpoint.acked().get('g')?.length === 9 && endpoint.acked().get(null)?.length === 3,
+    );
+    expect(endpoint.acked().get('g')).toEqual(seqs(9).map((s) => `g:${s}`));
+    expect(endpoint.acked().get(null)).toEqual(seqs(3).map((s) => `none:${s}`));
+    expect(await recordCount(adminClient, topic)).toBe(12 + 12);
+    // Once more: every call is deduplicated, nothing is written twice.
+    const again = await admin<ReplayResult>('dlq/replay', {});
+    expect(again.body).toMatchObject({ read: 12, replayed: 12, duplicates: 12 });
+    expect(await recordCount(adminClient, topic)).toBe(12 + 12);
   });
 
   it('refuses bad input with 4xx and writes nothing', async () => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { deliveryEndpoint, waitFor } from '../support/delivery-endpoint.ts';
+import type { ErrorBody } from '../support/http.ts';
 import { useKafkaAdmin, consumeAll, createTopic } from '../support/kafka.ts';
 import { spawnSidecar, testOptions } from '../support/sidecar.ts';
 import { subscriptionsCommand } from '../../src/cli/subscriptions-command.ts';
@@ -172,7 +173,15 @@ describe('ordered consumption', () => {
       return { code, out };
     };
     expect(await cli('blocked', name)).toEqual({ code: 0, out: 'partition 0 group "bad" offsets 2 attempt 2: HTTP 500\n' });
-    expect(await cli('skip', name, '0', 'bad')).toEqual({ code: 0, out: 'skipped partition 0 group "bad" offsets 2 attempt 2: HTTP 500\n' });
+    // A skip confirmed for the head shown before the retry (offset 0) must not drop the head now blocked (2).
+    const stale = await call('skip', { partition: 0, message_group: 'bad', offset: '0' });
+    expect(stale.status).toBe(409);
+    expect(((await stale.json()) as ErrorBody).error).toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('moved: it is now offsets 2') });
+    expect(await cli('skip', name, '0', 'bad', '--offset', '0')).toMatchObject({ code: 1, out: expect.stringContaining('409 CONFLICT') });
+    expect((await call('skip', { partition: 0, message_group: 'bad', offset: 2 })).status).toBe(400);
+    expect((await status()).blocked_groups).toEqual([{ partition: 0, group: 'bad', offsets: ['2'], attempt: 2, error: 'HTTP 500' }]);
+    expect((await status()).counts.skipped).toBe(0);
+    expect(await cli('skip', name, '0', 'bad', '--offset', '2')).toEqual({ code: 0, out: 'skipped partition 0 group "bad" offsets 2 attempt 2: HTTP 500\n' });
     await waitFor(
       () => 'bad done',
       () => endpoint.acked().get('bad')?.length === 3,

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Admin, Kafka } from 'kafkajs';
 import { onTestFinished } from 'vitest';
+import type { SidecarOptions } from '../../src/config/options.ts';
 import type { SubscriptionStatus } from '../../src/protocol/subscriptions.ts';
 import { startTestSidecar } from './sidecar.ts';
 import { tempDir } from './temp-dir.ts';
@@ -35,9 +36,9 @@ export const seqs = (n: number): string[] => Array.from({ length: n }, (_, i) =>
 export const seqOf = (value: string): number => Number(value.slice(value.lastIndexOf(':') + 1));
 
 /** A sidecar consuming the one subscription `entry` describes (closed after the test), and that subscription's status. */
-export async function consumingSidecar(entry: Record<string, unknown> & { topic: string; endpoint: string }) {
+export async function consumingSidecar(entry: Record<string, unknown> & { topic: string; endpoint: string }, options: Partial<SidecarOptions> = {}) {
   const file = subscriptionsFile(entry);
-  const sidecar = await startTestSidecar({ subscriptionsFile: file.path, consumeCommitIntervalMs: 200, shutdownGraceMs: 10_000 });
+  const sidecar = await startTestSidecar({ subscriptionsFile: file.path, consumeCommitIntervalMs: 200, shutdownGraceMs: 10_000, ...options });
   onTestFinished(() => sidecar.close());
   const status = async (): Promise<SubscriptionStatus> => {
     const body = (await (await fetch(`${sidecar.url}/v1/subscriptions`)).json()) as { subscriptions: SubscriptionStatus[] };

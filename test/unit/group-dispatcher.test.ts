@@ -214,6 +214,32 @@ describe('GroupDispatcher', () => {
     expect(h.dispatcher.skipBlocked(0, 'a')).toBeUndefined();
   });
 
+  it('acts on the head the admin call names only: a head that moved is a 409 and nothing changes', async () => {
+    const h = harness({ maxAttempts: 1, onExhausted: 'block' });
+    h.add(0, [record(5, 'a'), record(6, 'a'), record(7, 'a')], 8n);
+    await h.settle('a', { ok: false, error: 'HTTP 500' });
+    expect(h.dispatcher.blockedGroups()).toEqual([{ partition: 0, group: 'a', offsets: ['5'], attempt: 1, error: 'HTTP 500' }]);
+    // The operator is shown offsets 5; meanwhile someone retries: 5 is delivered, 6 blocks.
+    expect(h.dispatcher.retryBlocked(0, 'a', '5')?.offsets).toEqual(['5']);
+    await h.settle('a');
+    await h.settle('a', { ok: false, error: 'HTTP 500' });
+    expect(h.dispatcher.blockedGroups()).toEqual([{ partition: 0, group: 'a', offsets: ['6'], attempt: 1, error: 'HTTP 500' }]);
+
+    // The skip the operator confirmed for offsets 5 must not drop 6.
+    for (const act of [() => h.dispatcher.skipBlocked(0, 'a', '5'), () => h.dispatcher.retryBlocked(0, 'a', '5')]) {
+      expect(act).toThrow(expect.objectContaining({ code: 'CONFLICT', message: expect.stringContaining('it is now offsets 6') }));
+    }
+    expect(h.events.filter((e) => e.startsWith('skipped'))).toEqual([]);
+    expect(h.pending).toHaveLength(0);
+    expect(h.dispatcher.blockedGroups()).toEqual([{ partition: 0, group: 'a', offsets: ['6'], attempt: 1, error: 'HTTP 500' }]);
+    expect(h.dispatcher.committable(0)).toBe(6n);
+
+    // Naming the current head (or no head, as before) acts on it.
+    expect(h.dispatcher.skipBlocked(0, 'a', '6')?.offsets).toEqual(['6']);
+    expect(h.events.filter((e) => e.startsWith('skipped'))).toEqual(['skipped a']);
+    expect(inFlight(h.pending)).toEqual(['a:7']);
+  });
+
   it('after fencing starts nothing new, cancels retries, and is quiescent once in-flight deliveries end', async () => {
     const h = harness();
     h.add(0, [record(0, 'a'), record(1, 'b'), record(2, 'a')], 3n);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { StoredBlock } from '../../src/consume/blocked-store.ts';
+import type { StoredBlock, UnblockRequest } from '../../src/consume/blocked-store.ts';
 import type { ConsumedRecord, ConsumerEngine, ConsumerEngineEvents, FetchedBatch, TopicPartitionOffset } from '../../src/consume/consumer-engine.ts';
 import type { Delivery } from '../../src/consume/delivery.ts';
 import { SubscriptionRunner, type RunnerDeps } from '../../src/consume/subscription-runner.ts';
@@ -357,5 +357,96 @@ describe('a block under on_exhausted: block', () => {
       expect([...stored.keys()].sort()).toEqual(['G', 'K']);
       await runner.stop(100);
     }
+  });
+});
+
+describe('an admin retry or skip naming the head it was shown', () => {
+  /** A blocked store in memory that also keeps the requests left for the owner. */
+  function storeWithRequests(stored: Map<string | null, StoredBlock>, requests: Map<string | null, UnblockRequest>): RunnerDeps['blocked'] {
+    return {
+      ...memoryBlockedStore(stored),
+      load: async () => ({ blocks: new Map(stored), requests: new Map(requests) }),
+      remove: async (_s, _p, group) => {
+        stored.delete(group);
+        requests.delete(group);
+      },
+      request: async (_s, _p, group, request) => void requests.set(group, request),
+    };
+  }
+
+  it('on the owner: a head that moved since is a 409, nothing skipped or committed; the current head is skipped', async () => {
+    const engine = new FakeEngine();
+    const stored = new Map<string | null, StoredBlock>();
+    const sent: string[] = [];
+    let failing = new Set([5n, 6n]);
+    const runner = await consuming(engine, [], {
+      subscription: { ...subscription, maxAttempts: 1 },
+      blocked: memoryBlockedStore(stored),
+      deliver: async (d) => {
+        sent.push(sentAs(d));
+        return d.records.some((r) => failing.has(r.offset)) ? { ok: false, error: 'HTTP 500' } : { ok: true };
+      },
+    });
+    await engine.events!.onBatch(batchOf(5, [record(5, 'G'), record(6, 'G'), record(7, 'G')], 8));
+    const heads = () => runner.blockedGroups().map((b) => `${String(b.group)}@${b.offsets.join(',')}`);
+    expect(heads()).toEqual(['G@5']);
+
+    // Someone retries: 5 is delivered, 6 blocks. The operator's skip still names 5.
+    failing = new Set([6n]);
+    expect((await runner.unblock('retry', 0, 'G', '5'))?.offsets).toEqual(['5']);
+    // The partition is fetched again from its commit (5) for what the call made ready.
+    await engine.events!.onBatch(batchOf(5, [record(5, 'G'), record(6, 'G'), record(7, 'G')], 8));
+    await eventually('6 blocked', () => heads()[0] === 'G@6', WITHIN_MS);
+    await expect(runner.unblock('skip', 0, 'G', '5')).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('now offsets 6') });
+    expect(heads()).toEqual(['G@6']);
+    expect(engine.committed.get(0)).toBe(6n);
+    expect(stored.get('G')?.offsets).toEqual(['6']);
+
+    expect((await runner.unblock('skip', 0, 'G', '6'))?.offsets).toEqual(['6']);
+    await engine.events!.onBatch(batchOf(7, [record(7, 'G')], 8));
+    await eventually('7 delivered', () => sent.includes('G@7'), WITHIN_MS);
+    expect(sent).toEqual(['G@5', 'G@5', 'G@6', 'G@7']);
+    await runner.stop(100);
+  });
+
+  it('forwarded: refused when the stored head is another, else left naming that head; the owner applies it to that head only', async () => {
+    const stored = new Map<string | null, StoredBlock>([['G', { offsets: ['6'], attempt: 3, error: 'HTTP 500' }]]);
+    const requests = new Map<string | null, UnblockRequest>();
+    // Another replica: the group is not blocked here, only in the store.
+    const other = runnerOn(new FakeEngine(), [], { blocked: storeWithRequests(stored, requests) });
+    await expect(other.requestUnblock('skip', 0, 'G', '5')).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('now offsets 6') });
+    expect(requests.size).toBe(0);
+    expect((await other.requestUnblock('skip', 0, 'G', '6'))?.offsets).toEqual(['6']);
+    expect(requests.get('G')).toEqual({ action: 'skip', offset: '6' });
+    // Without an offset: the stored head, as before.
+    requests.clear();
+    expect((await other.requestUnblock('retry', 0, 'G'))?.offsets).toEqual(['6']);
+    expect(requests.get('G')).toEqual({ action: 'retry', offset: '6' });
+
+    // The owner, whose head is 6 while a request for 5 was left: it is not applied; one for 6 is.
+    requests.set('G', { action: 'skip', offset: '5' });
+    const engine = new FakeEngine();
+    engine.committed.set(0, 6n);
+    const sent: string[] = [];
+    const owner = await consuming(engine, [], {
+      blocked: storeWithRequests(stored, requests),
+      limits: { trackedRecords: 100, commitIntervalMs: 20 },
+      deliver: async (d) => {
+        sent.push(sentAs(d));
+        return { ok: true };
+      },
+    });
+    await engine.events!.onBatch(batchOf(6, [record(6, 'G'), record(7, 'G')], 8));
+    expect(owner.blockedGroups().map((b) => b.offsets[0])).toEqual(['6']);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(owner.blockedGroups().map((b) => b.offsets[0])).toEqual(['6']);
+    expect(sent).toEqual([]);
+    requests.set('G', { action: 'skip', offset: '6' });
+    await eventually('the request for 6 applied', () => owner.blockedGroups().length === 0, WITHIN_MS);
+    expect(engine.committed.get(0)).toBe(7n);
+    await engine.events!.onBatch(batchOf(7, [record(7, 'G')], 8));
+    await eventually('7 delivered', () => sent.includes('G@7'), WITHIN_MS);
+    expect(sent).toEqual(['G@7']);
+    await owner.stop(100);
   });
 });
