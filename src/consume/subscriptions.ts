@@ -122,24 +122,42 @@ function checkDeliveryAuthFiles(s: Subscription, i: number): void {
  * could outlive this replica's membership (a stalled heartbeat, a drain cut short), and the next owner of
  * its partition would deliver the same group at the same time.
  */
-export function checkAckTimeoutsFit(path: string, subscriptions: readonly Subscription[], sessionTimeoutMs: number): void {
+/** The sidecar's settings a subscription must fit. */
+export interface SubscriptionLimits {
+  consumeSessionTimeoutMs: number;
+  /** A dead-lettered delivery is one produce call: its batch must pass the produce path's request limit. */
+  maxMessagesPerRequest: number;
+}
+
+/** Refuses a subscription the sidecar's settings would make fail at run time, naming the field and the setting. */
+export function checkSubscriptionsFit(path: string, subscriptions: readonly Subscription[], limits: SubscriptionLimits): void {
+  const refuse = (i: number, what: string) => {
+    throw new SubscriptionsError(`subscriptions file ${path}: subscriptions[${i}].${what}`);
+  };
   subscriptions.forEach((s, i) => {
-    if (s.ackTimeoutMs >= sessionTimeoutMs) {
-      throw new SubscriptionsError(
-        `subscriptions file ${path}: subscriptions[${i}].ack_timeout: ${s.ackTimeoutMs} ms must be below CONSUME_SESSION_TIMEOUT (${sessionTimeoutMs} ms); lower it or raise the session timeout`,
+    if (s.ackTimeoutMs >= limits.consumeSessionTimeoutMs) {
+      refuse(
+        i,
+        `ack_timeout: ${s.ackTimeoutMs} ms must be below CONSUME_SESSION_TIMEOUT (${limits.consumeSessionTimeoutMs} ms); lower it or raise the session timeout`,
+      );
+    }
+    if (s.deadLetterTopic !== undefined && s.batchMaxMessages > limits.maxMessagesPerRequest) {
+      refuse(
+        i,
+        `batch_max_messages: ${s.batchMaxMessages} must be at most MAX_MESSAGES_PER_REQUEST (${limits.maxMessagesPerRequest}) with a dead_letter_topic: an exhausted delivery is written there in one request; lower it or raise the limit`,
       );
     }
   });
 }
 
 /**
- * SUBSCRIPTIONS_FILE read and checked as the start does it, against the session timeout too: one function for
- * `serve` and `config check`, so the check never passes what the start would refuse. None without a file.
+ * SUBSCRIPTIONS_FILE read and checked as the start does it, against the sidecar's settings too: one function
+ * for `serve` and `config check`, so the check never passes what the start would refuse. None without a file.
  */
-export function loadSubscriptions(options: { subscriptionsFile?: string | undefined; consumeSessionTimeoutMs: number }): Subscription[] {
+export function loadSubscriptions(options: { subscriptionsFile?: string | undefined } & SubscriptionLimits): Subscription[] {
   if (options.subscriptionsFile === undefined) return [];
   const subscriptions = readSubscriptionsFile(options.subscriptionsFile);
-  checkAckTimeoutsFit(options.subscriptionsFile, subscriptions, options.consumeSessionTimeoutMs);
+  checkSubscriptionsFit(options.subscriptionsFile, subscriptions, options);
   return subscriptions;
 }
 

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkAckTimeoutsFit, loadSubscriptions, parseSubscriptions, readSubscriptionsFile, SubscriptionsError } from '../../src/consume/subscriptions.ts';
+import { checkSubscriptionsFit, loadSubscriptions, parseSubscriptions, readSubscriptionsFile, SubscriptionsError } from '../../src/consume/subscriptions.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
 const minimal = {
@@ -111,12 +111,22 @@ describe('subscriptions file', () => {
 
   it('refuses an ack_timeout that does not fit in the consumer session timeout, naming the field', () => {
     const subs = parseSubscriptions({ subscriptions: [minimal, { ...minimal, name: 'slow', ack_timeout: '45s' }] });
-    expect(() => checkAckTimeoutsFit('/etc/subs.json', subs, 60_000)).not.toThrow();
-    expect(() => checkAckTimeoutsFit('/etc/subs.json', subs, 45_000)).toThrow(
+    expect(() => checkSubscriptionsFit('/etc/subs.json', subs, { consumeSessionTimeoutMs: 60_000, maxMessagesPerRequest: 10_000 })).not.toThrow();
+    expect(() => checkSubscriptionsFit('/etc/subs.json', subs, { consumeSessionTimeoutMs: 45_000, maxMessagesPerRequest: 10_000 })).toThrow(
       new SubscriptionsError(
         'subscriptions file /etc/subs.json: subscriptions[1].ack_timeout: 45000 ms must be below CONSUME_SESSION_TIMEOUT (45000 ms); lower it or raise the session timeout',
       ),
     );
+  });
+
+  it('refuses a dead-lettering batch_max_messages above MAX_MESSAGES_PER_REQUEST (its dead letter is one request), not a blocking one', () => {
+    const limits = { consumeSessionTimeoutMs: 45_000, maxMessagesPerRequest: 50 };
+    const big = parseSubscriptions({ subscriptions: [minimal, { ...minimal, name: 'big', batch_max_messages: 51 }] });
+    expect(() => checkSubscriptionsFit('/etc/subs.json', big, limits)).toThrow(
+      'subscriptions file /etc/subs.json: subscriptions[1].batch_max_messages: 51 must be at most MAX_MESSAGES_PER_REQUEST (50) with a dead_letter_topic',
+    );
+    const blocking = { ...minimal, name: 'big', batch_max_messages: 51, on_exhausted: 'block', dead_letter_topic: undefined };
+    expect(() => checkSubscriptionsFit('/etc/subs.json', parseSubscriptions({ subscriptions: [blocking] }), limits)).not.toThrow();
   });
 
   describe('delivery authentication', () => {
@@ -174,9 +184,9 @@ describe('subscriptions file', () => {
 
     it('loadSubscriptions reads the file and checks every ack_timeout against the session timeout, as the start needs', () => {
       const path = file('subs-slow.json', JSON.stringify({ subscriptions: [{ ...minimal, ack_timeout: '50s' }] }));
-      expect(loadSubscriptions({ subscriptionsFile: undefined, consumeSessionTimeoutMs: 45_000 })).toEqual([]);
-      expect(loadSubscriptions({ subscriptionsFile: path, consumeSessionTimeoutMs: 60_000 })).toHaveLength(1);
-      expect(() => loadSubscriptions({ subscriptionsFile: path, consumeSessionTimeoutMs: 45_000 })).toThrow(
+      expect(loadSubscriptions({ subscriptionsFile: undefined, consumeSessionTimeoutMs: 45_000, maxMessagesPerRequest: 10_000 })).toEqual([]);
+      expect(loadSubscriptions({ subscriptionsFile: path, consumeSessionTimeoutMs: 60_000, maxMessagesPerRequest: 10_000 })).toHaveLength(1);
+      expect(() => loadSubscriptions({ subscriptionsFile: path, consumeSessionTimeoutMs: 45_000, maxMessagesPerRequest: 10_000 })).toThrow(
         'subscriptions[0].ack_timeout: 50000 ms must be below CONSUME_SESSION_TIMEOUT (45000 ms)',
       );
     });
