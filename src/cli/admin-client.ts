@@ -85,7 +85,8 @@ export class AdminClient {
     for (const [name, value] of Object.entries(options.query ?? {})) if (value !== undefined) url.searchParams.set(name, value);
     const headers: Record<string, string> = {};
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
-    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    // Every change is declared JSON, bodyless ones too: the sidecar refuses one that is not (a browser's form post).
+    if (method !== 'GET') headers['content-type'] = 'application/json';
     const timeoutMs = this.#timeoutMs ?? callTimeoutMs(method);
     let response: Response;
     try {

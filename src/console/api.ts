@@ -42,7 +42,8 @@ export async function admin<T>(
   const headers: Record<string, string> = { accept: 'application/json' };
   const bearer = token.get();
   if (bearer !== null) headers.authorization = `Bearer ${bearer}`;
-  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  // Every change is declared JSON, bodyless ones too: the sidecar refuses one that is not (a browser's form post).
+  if (method !== 'GET') headers['content-type'] = 'application/json';
   const response = await fetch(url, { method, headers, body: options.body === undefined ? null : JSON.stringify(options.body), cache: 'no-store' });
   const body: unknown = await response.json().catch(() => undefined);
   if (response.ok) return body as T;

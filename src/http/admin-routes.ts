@@ -1,5 +1,6 @@
 import express, { type Request, type Router } from 'express';
 import { requireAdminToken, type BearerToken } from './bearer-token.ts';
+import { sameOriginGuard } from './same-origin-guard.ts';
 import type { AdminService } from '../admin/index.ts';
 import type { ConsumeService } from '../consume/consume-service.ts';
 import { addSubscriptionRoutes } from './subscription-routes.ts';
@@ -9,7 +10,10 @@ import { cursorParam, groupParam, limitParam, movePartition, prefixParam, topicP
 
 export interface AdminRouterDeps {
   service: AdminService;
-  /** ADMIN_TOKEN or ADMIN_TOKEN_FILE; undefined leaves the endpoints open (loopback bind is then the only guard). */
+  /**
+   * ADMIN_TOKEN or ADMIN_TOKEN_FILE; undefined leaves the endpoints open to local callers: the loopback bind, and the
+   * guard's Host check (same-origin-guard.ts), which keeps other websites' pages out by DNS rebinding.
+   */
   token: BearerToken | undefined;
   /** Ordered consumption, for retrying or skipping blocked groups; undefined without subscriptions. */
   consume?: ConsumeService | undefined;
@@ -24,6 +28,8 @@ const moveBody = smallJsonBody(1024, 'a move body is {"partition": N}');
 export function createAdminRouter(deps: AdminRouterDeps): Router {
   const { service } = deps;
   const router = express.Router();
+  // Before the token: another website's request is refused whether or not the browser holds a token to send.
+  router.use(sameOriginGuard({ name: 'admin API', token: deps.token, jsonWrites: true, navigations: false }));
   router.use(requireAdminToken(deps.token));
   // Admin answers describe live state: never cache them.
   router.use((_req, res, next) => {

@@ -55,8 +55,30 @@ export type OpsAppDeps = Pick<AppDeps, 'health' | 'metrics' | 'log' | 'maxBodyBy
 /** Answered even while draining: the process is alive, and its last numbers count. */
 const ALWAYS_ANSWERED = new Set(['/healthz', '/metrics']);
 
-/** The route template express matched, or 'unmatched'. */
-const expressRoute = (req: Request): string => (req.route ? `${req.baseUrl}${req.route.path}` : 'unmatched');
+/** Where the admin router is mounted. */
+const ADMIN_BASE = '/admin/v1';
+
+/** The literal path a router was mounted at, kept on the request (req.baseUrl is the client's spelling of it). */
+const MOUNT_PATH = Symbol('mount path');
+type Mounted = Request & { [MOUNT_PATH]?: string };
+const mountedAt =
+  (path: string): express.RequestHandler =>
+  (req, _res, next) => {
+    (req as Mounted)[MOUNT_PATH] = path;
+    next();
+  };
+
+/**
+ * The route template express matched, or 'unmatched'. Routing ignores case (/ADMIN/V1/overview is served), so a
+ * mounted router's routes are labelled with the literal mount path, not req.baseUrl: a label per spelling would
+ * be a new histogram series each, kept for the life of the process.
+ */
+export const expressRoute = (req: Request): string => {
+  if (!req.route) return 'unmatched';
+  // baseUrl is '' again once a request left the router for the app's own routes.
+  const base = req.baseUrl === '' ? '' : ((req as Mounted)[MOUNT_PATH] ?? req.baseUrl);
+  return `${base}${req.route.path}`;
+};
 
 /** What every request goes through first, on every listener and route: its id, the drain gate, its metrics. */
 const firstSteps = <Req extends IncomingMessage>({ metrics, isDraining }: OpsAppDeps, routeOf: (req: Req) => string) =>
@@ -132,8 +154,8 @@ export function createApp(deps: AppDeps): ProduceListener<express.Express> {
     res.json({ subscriptions: deps.consume?.status() ?? [] });
   });
 
-  app.use('/admin/v1', createAdminRouter(deps.admin));
-  if (deps.console) addConsoleRoutes(app);
+  app.use(ADMIN_BASE, mountedAt(ADMIN_BASE), createAdminRouter(deps.admin));
+  if (deps.console) addConsoleRoutes(app, { token: deps.admin.token });
 
   const respond = errorResponder(log, deps.maxBodyBytes);
   addErrorHandling(app, respond);

@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type express from 'express';
 import { SidecarError } from '../errors/sidecar-error.ts';
+import type { BearerToken } from './bearer-token.ts';
+import { sameOriginGuard } from './same-origin-guard.ts';
 
 /**
  * The operations console's files, built by `npm run build` (scripts/build-console.mjs). src/ and dist/ sit side by
@@ -43,9 +45,12 @@ async function send(res: express.Response, file: string): Promise<void> {
 
 /**
  * GET /console/ and its two assets. The page holds no data: everything it shows comes from /admin/v1 and /readyz,
- * called with the ADMIN_TOKEN the operator types in, so serving it needs no token.
+ * called with the ADMIN_TOKEN the operator types in, so serving it needs no token. The admin API's guard
+ * (same-origin-guard.ts) applies all the same: no other website's page loads it, nor, without ADMIN_TOKEN, a page
+ * reached under another name (DNS rebinding); a link followed from elsewhere (a top-level navigation) still opens it.
  */
-export function addConsoleRoutes(app: express.Express): void {
+export function addConsoleRoutes(app: express.Express, { token }: { token: BearerToken | undefined }): void {
+  app.use('/console', sameOriginGuard({ name: 'console', token, jsonWrites: false, navigations: true }));
   app.get('/console', async (req, res) => {
     // Relative asset URLs need the trailing slash (non-strict routing matches both here).
     if (!req.path.endsWith('/')) return res.redirect(301, '/console/');

@@ -9,6 +9,8 @@ export const ERROR_CODES = {
   UNKNOWN_TOPIC: { status: 404, retriable: false },
   NOT_FOUND: { status: 404, retriable: false },
   UNAUTHORIZED: { status: 401, retriable: false },
+  // Another website's page (an Origin not the request's own, DNS rebinding) on the admin API or the console.
+  FORBIDDEN: { status: 403, retriable: false },
   CONFLICT: { status: 409, retriable: false },
   // An offset reset while a consumer of the subscription's group runs (here or on another replica).
   SUBSCRIPTION_RUNNING: { status: 409, retriable: false },

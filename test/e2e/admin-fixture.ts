@@ -22,7 +22,8 @@ export async function adminCall<T = any>(
 ): Promise<AdminAnswer<T>> {
   const headers: Record<string, string> = {};
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  // As the CLI: the sidecar refuses a POST not declared JSON, bodyless or not (same-origin-guard.ts).
+  if (method !== 'GET') headers['content-type'] = 'application/json';
   const response = await fetch(`${base}/admin/v1${path}`, { method, headers, body: options.body === undefined ? null : JSON.stringify(options.body) });
   const text = await response.text();
   return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };

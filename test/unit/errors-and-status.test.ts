@@ -63,6 +63,7 @@ describe('SidecarError', () => {
     UNKNOWN_TOPIC: [404, false],
     NOT_FOUND: [404, false],
     UNAUTHORIZED: [401, false],
+    FORBIDDEN: [403, false],
     CONFLICT: [409, false],
     SUBSCRIPTION_RUNNING: [409, false],
     DUPLICATE_IN_FLIGHT: [503, true],
