@@ -291,7 +291,10 @@ describe('Redis losing its data under load with the route log off, three sidecar
       await vi.waitUntil(async () => (await produceProbe()).code === 'ROUTING_STATE_LOST', { timeout: 30_000, interval: 200 });
     });
     expect(await produceProbe()).toEqual({ status: 503, code: 'ROUTING_STATE_LOST' });
-    const resumed = await fetch(`${fleet.sidecars[0]!.url}/admin/v1/topics/${topicName}/resume`, { method: 'POST' });
+    const resumed = await fetch(`${fleet.sidecars[0]!.url}/admin/v1/topics/${topicName}/resume`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(await resumed.json()).toEqual({ topic: topicName, resumed: true });
     expect((await produceProbe()).status).toBe(200);
   });
