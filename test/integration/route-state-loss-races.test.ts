@@ -8,9 +8,9 @@ import { MappingCleaner } from '../../src/routing/cleanup.ts';
 import type { Clock } from '../../src/routing/clock.ts';
 import { cacheValidityMs } from '../../src/routing/expiry.ts';
 import { bucketOf, groupHash } from '../../src/routing/hashing.ts';
-import type { LoggedRoutes, RouteLog, RouteLogEntry } from '../../src/routing/route-log.ts';
 import { OrderedMessageRouter, type RouterOptions } from '../../src/routing/router.ts';
 import { fakeClock } from '../support/fake-clock.ts';
+import { FakeRouteLog } from '../support/fake-route-log.ts';
 import { connectRedis, dropPrefix, isolatedStore, type IsolatedStore } from '../support/redis.ts';
 
 /** Races between a replica's use of a mapping and Redis losing the topic's state, against real Redis (route-3.lua, mark-logged-1.lua, record-3.lua). */
@@ -48,49 +48,19 @@ const replica = (partitions: number, overrides: Partial<RouterOptions> = {}, now
 const mapped = async (topic: string, group: string) => (await admin.lookup(topic, BUCKETS, group, groupHash(group)))?.partition;
 const counter = async (m: { get(): Promise<{ values: { value: number }[] }> }) => (await m.get()).values[0]?.value ?? 0;
 
-/** The route log in memory (a compacted topic: the latest record per group); an append of `slowGroup` waits for `acknowledge`. */
-class SlowRouteLog implements RouteLog {
-  readonly entries: RouteLogEntry[] = [];
-  slowGroup: string | undefined;
-  #release: (() => void) | undefined;
-  readonly #released = new Promise<void>((resolve) => (this.#release = resolve));
-
-  acknowledge(): void {
-    this.#release!();
-  }
-
-  async append(entries: readonly RouteLogEntry[]): Promise<void> {
-    if (this.slowGroup !== undefined && entries.some((e) => e.group === this.slowGroup)) {
-      this.slowGroup = undefined;
-      await this.#released;
-    }
-    this.entries.push(...entries);
-  }
-
-  async read(topic: string): Promise<LoggedRoutes> {
-    const routes = new Map<string, number>();
-    for (const e of this.entries) {
-      if (e.topic !== topic) continue;
-      if (e.partition === null) routes.delete(e.group);
-      else routes.set(e.group, e.partition);
-    }
-    return { routes, buckets: this.entries.findLast((e) => e.topic === topic)?.buckets };
-  }
-}
-
 describe('Redis losing a topic state while a mapping is in use', () => {
   it('with the route log: a mapping whose append is acknowledged after a rebuild read the log is made again in the rebuilt state, not used as it was', async () => {
-    const routeLog = new SlowRouteLog();
+    const routeLog = new FakeRouteLog();
     const [a, c] = [replica(2, { routeLog }), replica(2, { routeLog })];
     await a.route('orders', 'w');
-    routeLog.slowGroup = 'g';
+    const acknowledge = routeLog.delay('g');
     const routed = a.route('orders', 'g');
     await vi.waitUntil(async () => (await mapped('orders', 'g')) !== undefined, { timeout: 5000 });
     // Redis loses the topic while A waits for its append; C rebuilds from the log (no "g" in it yet), and assigns.
     await dropPrefix(redis, prefix);
     await c.route('orders', 'k');
     expect(await mapped('orders', 'g')).toBeUndefined();
-    routeLog.acknowledge();
+    acknowledge();
     const partition = await routed;
     // What A cached and produces on is what Redis maps now, and the log's latest record of the group.
     expect(await mapped('orders', 'g')).toBe(partition);

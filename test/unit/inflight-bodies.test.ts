@@ -8,19 +8,10 @@ import { requireJson } from '../../src/http/json-body.ts';
 import { produceListener } from '../../src/http/produce-routes.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import type { ProduceResponse } from '../../src/protocol/produce.ts';
+import { written } from '../support/produce-responses.ts';
 
 const LIMIT = 1000;
 const quiet = createLogger('error', {}, () => undefined);
-
-const written = (count: number): ProduceResponse => ({
-  topic: 't',
-  partition_responses: [{ partition: 0, base_offset: '0', message_count: count }],
-  partition_errors: [],
-  total_messages: count,
-  successful_messages: count,
-  duplicate_messages: 0,
-  results: [],
-});
 
 /** A request the service holds (a body with `"hold": true`): its signal, and how to let it finish. */
 interface Held {
@@ -32,10 +23,10 @@ const held: Held[] = [];
 /** A produce service: answers at once, except a body asking to be held, which it keeps until told (a long dedup wait). */
 const produce = {
   ordered: (body: unknown, _trace: unknown, gone: AbortSignal): Promise<ProduceResponse> => {
-    if (typeof body !== 'object' || body === null || !('hold' in body)) return Promise.resolve(written(1));
-    return new Promise((resolve) => held.push({ gone, finish: () => resolve(written(1)) }));
+    if (typeof body !== 'object' || body === null || !('hold' in body)) return Promise.resolve(written('t', 1));
+    return new Promise((resolve) => held.push({ gone, finish: () => resolve(written('t', 1)) }));
   },
-  plain: () => Promise.resolve(written(1)),
+  plain: () => Promise.resolve(written('t', 1)),
 };
 
 const listener = produceListener(

@@ -7,17 +7,7 @@ import { requireJson } from '../../src/http/json-body.ts';
 import { produceListener } from '../../src/http/produce-routes.ts';
 import { countRequests, requestId, type HttpLabels } from '../../src/http/request-chain.ts';
 import { createLogger } from '../../src/logging/logger.ts';
-import type { ProduceResponse } from '../../src/protocol/produce.ts';
-
-const written = (topic: string, count: number): ProduceResponse => ({
-  topic,
-  partition_responses: [{ partition: 0, base_offset: '0', message_count: count }],
-  partition_errors: [],
-  total_messages: count,
-  successful_messages: count,
-  duplicate_messages: 0,
-  results: [],
-});
+import { written } from '../support/produce-responses.ts';
 
 /** A produce service that answers from the body it was given: what the listener passed it is what comes back. */
 const produce = {

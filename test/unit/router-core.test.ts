@@ -8,12 +8,12 @@ import { groupHash, hashedPartition } from '../../src/routing/hashing.ts';
 import { OutageState } from '../../src/routing/outage-state.ts';
 import { ProvenRoutes } from '../../src/routing/proven-routes.ts';
 import { OrderedMessageRouter, REFUSAL_SUMMARY_INTERVAL_MS, type RouterOptions } from '../../src/routing/router.ts';
-import type { LoggedRoutes, RouteLog, RouteLogEntry } from '../../src/routing/route-log.ts';
 import type { TopicStamp, TopicState, TouchEntry } from '../../src/routing/route-store.ts';
 import { SidecarError } from '../../src/errors/sidecar-error.ts';
 import { SingleFlight } from '../../src/routing/single-flight.ts';
 import { FakeRouteStore, fakeRouterMetrics } from '../support/fake-route-store.ts';
 import { fakeClock, type FakeClock } from '../support/fake-clock.ts';
+import { FakeRouteLog } from '../support/fake-route-log.ts';
 
 const PARTITIONS = 4;
 const MINUTE = 60_000;
@@ -428,46 +428,6 @@ describe('generation bumps', () => {
     expect(changed).toEqual(['t']);
   });
 });
-
-/** The route log in memory: what a compacted topic keeps, the latest entry per group. */
-class FakeRouteLog implements RouteLog {
-  readonly entries: RouteLogEntry[] = [];
-  failing = false;
-  /** What a read rejects with, as KafkaRouteLog does when the log cannot be read within its deadline. */
-  readFailure: Error | undefined;
-  reads = 0;
-  /** Set by `delay`: an append of this group waits for the returned release (a slow acks=all write). */
-  #delayed: { group: string; until: Promise<void> } | undefined;
-
-  /** The next append of `group` is acknowledged only once the returned function is called. */
-  delay(group: string): () => void {
-    let release!: () => void;
-    this.#delayed = { group, until: new Promise<void>((resolve) => (release = resolve)) };
-    return release;
-  }
-
-  async append(entries: readonly RouteLogEntry[]): Promise<void> {
-    if (this.failing) throw new Error('route log unreachable');
-    const delayed = this.#delayed;
-    if (delayed && entries.some((e) => e.group === delayed.group)) {
-      this.#delayed = undefined;
-      await delayed.until;
-    }
-    this.entries.push(...entries);
-  }
-
-  async read(topic: string): Promise<LoggedRoutes> {
-    this.reads++;
-    if (this.readFailure) throw this.readFailure;
-    const routes = new Map<string, number>();
-    for (const e of this.entries) {
-      if (e.topic !== topic) continue;
-      if (e.partition === null) routes.delete(e.group);
-      else routes.set(e.group, e.partition);
-    }
-    return { routes, buckets: this.entries.findLast((e) => e.topic === topic)?.buckets };
-  }
-}
 
 describe('Redis losing a topic state', () => {
   it('with the route log: cached routes keep flowing, the state is restored from the log once, then groups are assigned again', async () => {
