@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import type { SASLOptions } from 'kafkajs';
@@ -91,14 +92,27 @@ type PlatformaticSasl =
  * @platformatic/kafka's `tls` and `sasl`. Its credentials may be functions, called at every authentication
  * (and at the re-authentication it schedules when the broker limits the session), so a password or token
  * file is read again whenever it reconnects.
+ *
+ * SNI: the library sends a server name only when told to (`tlsServerName`: a fixed name, or `true` for each
+ * broker's host), where kafkajs and Kafka's own clients send the host they connect to. Brokers behind SNI
+ * routing (managed clusters, ingresses) need it. `true` is given when the bootstrap brokers are named by host
+ * name; brokers given as IP addresses get none (a server name cannot be an IP address, RFC 6066).
  */
-export function platformaticSecurity(security: KafkaSecurity): { tls?: ConnectionOptions; tlsServerName?: string; sasl?: PlatformaticSasl } {
+export function platformaticSecurity({ security, brokers }: { security: KafkaSecurity; brokers: readonly string[] }): {
+  tls?: ConnectionOptions;
+  tlsServerName?: string | boolean;
+  sasl?: PlatformaticSasl;
+} {
   const { tls, sasl } = security;
+  const serverName = tls?.servername ?? (brokers.every((b) => isIP(hostOf(b)) === 0) ? true : undefined);
   return {
-    ...(tls ? { tls, ...(tls.servername === undefined ? {} : { tlsServerName: tls.servername }) } : {}),
+    ...(tls ? { tls, ...(serverName === undefined ? {} : { tlsServerName: serverName }) } : {}),
     ...(sasl ? { sasl: platformaticSasl(sasl) } : {}),
   };
 }
+
+/** The host of a `host:port` broker address (an IPv6 address in brackets comes out without them). */
+const hostOf = (broker: string): string => broker.slice(0, broker.lastIndexOf(':')).replace(/^\[|\]$/g, '');
 
 function platformaticSasl(sasl: NonNullable<KafkaSecurity['sasl']>): PlatformaticSasl {
   if (sasl.mechanism === 'oauthbearer') return { mechanism: 'OAUTHBEARER', token: sasl.token, authBytesValidator: rejectOauthbearerErrorChallenge };

@@ -304,7 +304,7 @@ export class PlatformaticEngine implements KafkaEngine {
     const producer: PlatformaticProducer = new SharedRequestProducer({
       clientId: this.#connection.clientId,
       bootstrapBrokers: this.#connection.brokers,
-      ...platformaticSecurity(this.#connection.security),
+      ...platformaticSecurity(this.#connection),
       serializers: SERIALIZERS,
       idempotent: true,
       acks: -1,

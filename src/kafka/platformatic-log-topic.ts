@@ -30,7 +30,7 @@ export class PlatformaticLogTopicClient implements LogTopicClient {
     this.#admin ??= new Admin({
       clientId: this.#connection.clientId,
       bootstrapBrokers: this.#connection.brokers,
-      ...platformaticSecurity(this.#connection.security),
+      ...platformaticSecurity(this.#connection),
     });
     await this.#admin.createTopics({
       topics: [topic],
@@ -47,7 +47,7 @@ export class PlatformaticLogTopicClient implements LogTopicClient {
     const consumer = new Consumer({
       clientId: this.#connection.clientId,
       bootstrapBrokers: this.#connection.brokers,
-      ...platformaticSecurity(this.#connection.security),
+      ...platformaticSecurity(this.#connection),
       groupId: `${this.#connection.clientId}-route-log-reader`,
       autocommit: false,
     });
@@ -70,7 +70,7 @@ export class PlatformaticLogTopicClient implements LogTopicClient {
     const probe = new Admin({
       clientId: this.#connection.clientId,
       bootstrapBrokers: this.#connection.brokers,
-      ...platformaticSecurity(this.#connection.security),
+      ...platformaticSecurity(this.#connection),
       retries: 0,
     });
     const asked = [{ name: topic, partitions: Array.from({ length: partitions }, (_, partitionIndex) => ({ partitionIndex, timestamp: LATEST })) }];

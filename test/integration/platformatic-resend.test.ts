@@ -25,7 +25,7 @@ function producer(retries: number): SharedRequestProducer {
   const p = new SharedRequestProducer({
     clientId: connection.clientId,
     bootstrapBrokers: connection.brokers,
-    ...platformaticSecurity(connection.security),
+    ...platformaticSecurity(connection),
     serializers: { key: toBuffer, value: toBuffer, headerKey: toBuffer, headerValue: toBuffer },
     idempotent: true,
     acks: -1,

@@ -116,7 +116,7 @@ describe(`the route log in Kafka (${testKafkaClient()} engine)`, () => {
     const probe = new PlatformaticAdmin({
       clientId: 'route-log-probe',
       bootstrapBrokers: connection.brokers,
-      ...platformaticSecurity(connection.security),
+      ...platformaticSecurity(connection),
       retries: 0,
     });
     try {

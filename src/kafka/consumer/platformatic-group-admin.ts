@@ -50,7 +50,7 @@ export class PlatformaticGroupAdmin implements GroupOffsetsAdmin {
 
   constructor(connection: KafkaConnection) {
     this.#connection = connection;
-    this.#admin = new Admin({ clientId: connection.clientId, bootstrapBrokers: connection.brokers, ...platformaticSecurity(connection.security) });
+    this.#admin = new Admin({ clientId: connection.clientId, bootstrapBrokers: connection.brokers, ...platformaticSecurity(connection) });
   }
 
   async groupMembers(groupId: string): Promise<number> {
@@ -97,7 +97,7 @@ export class PlatformaticGroupAdmin implements GroupOffsetsAdmin {
     const consumer = new Consumer({
       clientId: this.#connection.clientId,
       bootstrapBrokers: this.#connection.brokers,
-      ...platformaticSecurity(this.#connection.security),
+      ...platformaticSecurity(this.#connection),
       groupId: `${this.#connection.clientId}.reader.${randomUUID()}`,
       autocommit: false,
       maxWaitTime: 500,
