@@ -19,9 +19,10 @@
 # /admin/v1/* and the produce API off every other network. Whoever needs it reachable from outside the
 # container sets HOST=0.0.0.0 explicitly and takes the matching precautions (docs/operations.md,
 # "Exposure"): docker-compose.yml does (Prometheus scrapes it over the compose network; the port is
-# published on the host's loopback only), and so does deploy/k8s/ (kubelet httpGet probes and
-# Prometheus connect to the pod IP; ADMIN_TOKEN plus a NetworkPolicy guard the port). The HEALTHCHECK
-# below runs inside the container and works with either bind.
+# published on the host's loopback only). deploy/k8s/ keeps HOST on loopback instead and serves /metrics,
+# /healthz and /readyz alone on OPS_PORT (8081, OPS_HOST 0.0.0.0) for kubelet's httpGet probes and
+# Prometheus, with a NetworkPolicy admitting that port only from Prometheus. The HEALTHCHECK below runs
+# inside the container and works with either bind.
 
 ARG NODE_VERSION=24
 
@@ -67,8 +68,9 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["node", "/app/healthcheck.mjs"]
 # Node runs as PID 1 and handles SIGTERM itself: the sidecar stops accepting, drains in-flight
 # requests (SHUTDOWN_GRACE, default 25s), waits for the Kafka writes they started (at most
-# 2 x KAFKA_WRITE_TIMEOUT, 60s by default, when Kafka is slow) and exits. Give it a stop timeout longer
-# than that (docker stop -t 90, compose stop_grace_period, k8s terminationGracePeriodSeconds).
+# 2 x KAFKA_WRITE_TIMEOUT, 60s by default, when Kafka is slow), closes Redis (at most REDIS_COMMAND_TIMEOUT,
+# 2s) and exits: 87s at worst by default. Give it a stop timeout longer than that (docker stop -t 100,
+# compose stop_grace_period, k8s terminationGracePeriodSeconds).
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["node", "dist/cli.js"]
 CMD ["serve"]

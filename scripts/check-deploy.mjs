@@ -139,6 +139,7 @@ const PROMQL_WORDS = new Set([
   'sum_over_time',
   'count_over_time',
   'last_over_time',
+  'present_over_time',
   'quantile_over_time',
   'changes',
   'resets',
@@ -169,6 +170,7 @@ function scanPromql(expr) {
   let s = expr;
   s = s.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/g, '""'); // string literals
   s = s.replace(/\[[^\]]*\]/g, ' '); // range / subquery durations
+  s = s.replace(/\boffset\s+-?[0-9][0-9a-z]*/gi, 'offset '); // offset durations
   s = s.replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' '); // label lists
   const re = /([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{[^}]*\})?/g;
   let m;
@@ -322,11 +324,25 @@ const dash = parsed.get('deploy/grafana/dashboard.json')?.[0];
   for (const { where, expr } of exprs) problems.push(...checkExprMetrics(where, expr, false));
   check(`dashboard.json: ${panels.length} panels, ${exprs.length} queries use only sidecar/process/nodejs metrics and known labels`, problems);
 
-  // Grafana macros -> concrete values, so promtool can parse each query.
+  // Grafana's $__interval is never below the datasource's timeInterval (the scrape interval), and at the
+  // default ranges it is that: a range over it holds one sample, so rate()/increase() over it give nothing.
+  // $__rate_interval is max($__interval + scrape interval, 4 x scrape interval).
+  const ds = parsed.get('deploy/grafana/provisioning/datasources/prometheus.yml')?.[0]?.datasources?.find((d) => d.type === 'prometheus');
+  const scrape = ds?.jsonData?.timeInterval;
+  const scrapeSeconds = /^(\d+)s$/.exec(scrape ?? '')?.[1];
+  const ranges = [];
+  if (!scrapeSeconds) ranges.push(`datasource jsonData.timeInterval should be whole seconds like 15s, got ${scrape}`);
+  for (const { where, expr } of exprs) {
+    if (/\[\$__interval\b/.test(expr))
+      ranges.push(`${where}: a range over $__interval holds one sample at the scrape interval (${scrape}); use $__rate_interval`);
+  }
+  check('dashboard.json: no range selector over $__interval', ranges);
+
+  // Grafana macros -> the values Grafana gives them at short ranges, so promtool can parse each query.
   const concrete = (e) =>
     e
-      .replaceAll('$__rate_interval', '5m')
-      .replaceAll('$__interval', '1m')
+      .replaceAll('$__rate_interval', `${4 * Number(scrapeSeconds ?? 15)}s`)
+      .replaceAll('$__interval', `${scrapeSeconds ?? 15}s`)
       .replaceAll('$__range', '1h')
       .replace(/\$\{?([a-zA-Z_]+)\}?/g, '.*');
   const rules = { groups: [{ name: 'dashboard-exprs', rules: exprs.map((x, i) => ({ record: `dashboard:expr_${i}`, expr: concrete(x.expr) })) }] };

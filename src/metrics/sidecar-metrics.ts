@@ -3,6 +3,8 @@ import { BoundCounter } from './bound-counter.ts';
 import { BoundHistogram, type HistogramChild } from './bound-histogram.ts';
 
 const PREFIX = 'ordered_sidecar_';
+/** The reasons of routing_failures_total (src/produce/produce-service.ts). */
+const ROUTING_FAILURE_REASONS = ['outage', 'replica_acks', 'redis', 'busy'] as const;
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /**
@@ -99,6 +101,10 @@ export class SidecarMetrics {
       labelNames: ['reason'],
       registers,
     });
+    // Each reason is exported at 0 from the start, so a replica's first failure is an increase Prometheus sees
+    // (a labelled counter has no series until it is first incremented). Per-topic counters start at 0 where
+    // the router first registers the topic (src/routing/router.ts).
+    for (const reason of ROUTING_FAILURE_REASONS) this.routingFailures.inc({ reason }, 0);
     this.groupsCreated = new Counter({
       name: `${PREFIX}groups_assigned_total`,
       help: 'New MessageGroup mappings made by this replica.',

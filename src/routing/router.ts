@@ -81,7 +81,13 @@ export class OrderedMessageRouter {
       store,
       options.routerBuckets,
       (topic) => loss.recover(topic, undefined),
-      (topic, registration) => generations.baseline(topic, registration),
+      (topic, registration) => {
+        generations.baseline(topic, registration);
+        // Exported at 0 from the topic's first use, so the first loss is an increase Prometheus can see
+        // (a labelled counter has no series until it is first incremented).
+        metrics.stateLosses.inc({ topic }, 0);
+        metrics.routesRestored.inc({ topic }, 0);
+      },
       log,
     );
     const state = (topic: string) => topics.state(topic);
