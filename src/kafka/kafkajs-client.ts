@@ -40,8 +40,9 @@ export function kafkaLogCreator(log: Logger, problem: KafkaConnectionProblem) {
         log.debug(`kafkajs: ${message}`, fields);
         return;
       }
-      // A client naming a topic that does not exist is a 404 for that client, not a broker problem.
-      if (String(fields.error ?? '').includes('does not host this topic-partition')) {
+      // A client naming a topic that does not exist is a 404 for that client, not a broker problem; a refused
+      // CreateTopics (the topic exists already: another replica made it) is its caller's to report.
+      if (String(fields.error ?? '').includes('does not host this topic-partition') || message.startsWith('Response CreateTopics')) {
         log.debug(`kafkajs: ${message}`, fields);
         return;
       }

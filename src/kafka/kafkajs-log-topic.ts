@@ -4,7 +4,15 @@ import kafkajs, { type Admin, type Cluster, type Kafka } from 'kafkajs';
 import type { Logger } from '../logging/logger.ts';
 import type { KafkaConnection } from './kafka-connection.ts';
 import { kafkajsClient } from './kafkajs-client.ts';
-import { aborted, untilServed, type LogRecord, type LogTopicClient, type LogTopicSpec } from './log-topic-client.ts';
+import {
+  aborted,
+  LogTopicExistsError,
+  untilServed,
+  type LogRecord,
+  type LogTopicClient,
+  type LogTopicDescription,
+  type LogTopicSpec,
+} from './log-topic-client.ts';
 
 /** Bytes one Fetch answers at most: a route record is about 100 bytes. */
 const FETCH_MAX_BYTES = 4 * 1024 * 1024;
@@ -40,7 +48,8 @@ export class KafkajsLogTopicClient implements LogTopicClient {
         waitForLeaders: true,
       }),
     );
-    if (!created) throw new Error(`topic "${topic}" exists already`);
+    // kafkajs answers false when every topic asked for exists (TOPIC_ALREADY_EXISTS), and throws otherwise.
+    if (!created) throw new LogTopicExistsError(topic);
     // kafkajs's ListOffsets through the Cluster is one attempt (its admin's would retry with its own backoff).
     const asked = [{ topic, partitions: Array.from({ length: partitions }, (_, partition) => ({ partition })), fromBeginning: false }];
     await this.#withCluster((cluster) =>
@@ -49,6 +58,24 @@ export class KafkajsLogTopicClient implements LogTopicClient {
         await cluster.fetchTopicsOffset(asked);
       }),
     );
+  }
+
+  async describeTopic(topic: string): Promise<LogTopicDescription> {
+    await this.#oneAtATime(() => this.#admin.connect());
+    const metadata = await this.#oneAtATime(() => this.#admin.fetchTopicMetadata({ topics: [topic] }));
+    const described = await this.#oneAtATime(() =>
+      this.#admin.describeConfigs({ resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic }], includeSynonyms: false }),
+    );
+    const replicas = metadata.topics.find((t) => t.name === topic)?.partitions[0]?.replicas.length;
+    const resource = described.resources.find((r) => r.resourceName === topic);
+    if (replicas === undefined || resource === undefined) throw new Error(`the brokers did not describe topic "${topic}"`);
+    if (resource.errorCode !== 0)
+      throw new Error(`describing the configs of topic "${topic}" failed (error code ${resource.errorCode}: ${resource.errorMessage})`);
+    const config = new Map<string, string>();
+    for (const { configName, configValue, isSensitive } of resource.configEntries) {
+      if (configValue !== null && !isSensitive) config.set(configName, configValue);
+    }
+    return { replicationFactor: replicas, config };
   }
 
   async readPartition(topic: string, partition: number, onRecord: (record: LogRecord) => void, signal: AbortSignal): Promise<void> {
@@ -89,7 +116,10 @@ export class KafkajsLogTopicClient implements LogTopicClient {
     await cluster.addTargetTopic(topic);
     const offsetAt = async (fromBeginning: boolean): Promise<bigint> => {
       const [listed] = await cluster.fetchTopicsOffset([{ topic, partitions: [{ partition }], fromBeginning }]);
-      return BigInt(listed?.partitions.find((p) => p.partition === partition)?.offset ?? '0');
+      const offset = listed?.partitions.find((p) => p.partition === partition)?.offset;
+      // An answer without the partition is no offset: taken as 0, the read would end at once, empty, and look complete.
+      if (offset === undefined) throw new Error(`the broker's ListOffsets answer has no offset of partition ${partition} of "${topic}"`);
+      return BigInt(offset);
     };
     const end = await offsetAt(false);
     let next = await offsetAt(true);

@@ -20,12 +20,30 @@ export interface LogTopicSpec {
  * engine: creating its topic and reading one partition back. Each engine has its own, so a sidecar loads one
  * client library only, and the log works with whatever the engine supports (OAUTHBEARER on platformatic).
  */
+/** What the log topic is, as its brokers describe it: replicas per partition and the topic's effective configs. */
+export interface LogTopicDescription {
+  /** Replicas of its first partition (every partition of a topic the sidecar created has as many). */
+  replicationFactor: number;
+  /** Config name -> effective value (the topic's own, else the broker's default); a sensitive or absent value is left out. */
+  config: Map<string, string>;
+}
+
+/** createTopic's rejection when the topic exists already (another replica made it first, or an operator). */
+export class LogTopicExistsError extends Error {
+  constructor(topic: string, options?: ErrorOptions) {
+    super(`topic "${topic}" exists already`, options);
+    this.name = 'LogTopicExistsError';
+  }
+}
+
 export interface LogTopicClient {
   /**
-   * Creates the topic and waits until its partitions are served (`untilServed`); rejects when it exists or may
-   * not be created.
+   * Creates the topic and waits until its partitions are served (`untilServed`); rejects with LogTopicExistsError
+   * when it exists, with the client's error when it may not be created.
    */
   createTopic(spec: LogTopicSpec): Promise<void>;
+  /** The topic's replication factor and configs (DescribeConfigs on the topic, Metadata); rejects when it cannot be described. */
+  describeTopic(topic: string): Promise<LogTopicDescription>;
   /**
    * Hands every record of the partition, in offset order, from its first offset to its end offset as of the
    * call, then resolves: a bounded read, by assignment (no consumer group, so no group join to wait for).

@@ -1,13 +1,35 @@
 import type { Admin, Consumer } from '@platformatic/kafka';
 import type { KafkaConnection } from './kafka-connection.ts';
 import { platformaticSecurity } from './kafka-security.ts';
-import { aborted, untilServed, type LogRecord, type LogTopicClient, type LogTopicSpec } from './log-topic-client.ts';
+import {
+  aborted,
+  LogTopicExistsError,
+  untilServed,
+  type LogRecord,
+  type LogTopicClient,
+  type LogTopicDescription,
+  type LogTopicSpec,
+} from './log-topic-client.ts';
 
 /** ListOffsets' special timestamps. */
 const EARLIEST = -2n;
 const LATEST = -1n;
 /** Bytes one Fetch answers at most: a route record is about 100 bytes. */
 const FETCH_MAX_BYTES = 4 * 1024 * 1024;
+/** DescribeConfigs' resource type of a topic (ConfigResourceTypes.TOPIC). */
+const TOPIC_RESOURCE = 2;
+
+/**
+ * True when Kafka's error `name` is anywhere in the error: @platformatic/kafka wraps a broker's answer in a
+ * MultipleErrors per attempt ("Creating topics failed."), each holding a ResponseError whose errors carry `apiId`.
+ */
+function hasKafkaError(err: unknown, name: string, depth = 0): boolean {
+  if (typeof err !== 'object' || err === null || depth > 8) return false;
+  const shape = err as { apiId?: unknown; errors?: unknown; cause?: unknown };
+  if (shape.apiId === name) return true;
+  if (Array.isArray(shape.errors) && shape.errors.some((inner) => hasKafkaError(inner, name, depth + 1))) return true;
+  return hasKafkaError(shape.cause, name, depth + 1);
+}
 
 /** The clients, loaded on first use (platformatic-log-clients.ts says why). */
 const clients = (): Promise<typeof import('./platformatic-log-clients.ts')> => import('./platformatic-log-clients.ts');
@@ -26,19 +48,33 @@ export class PlatformaticLogTopicClient implements LogTopicClient {
   }
 
   async createTopic({ topic, partitions, replicationFactor, config }: LogTopicSpec): Promise<void> {
-    const { Admin } = await clients();
-    this.#admin ??= new Admin({
-      clientId: this.#connection.clientId,
-      bootstrapBrokers: this.#connection.brokers,
-      ...platformaticSecurity(this.#connection),
-    });
-    await this.#admin.createTopics({
-      topics: [topic],
-      partitions,
-      replicas: replicationFactor ?? -1,
-      configs: Object.entries(config).map(([name, value]) => ({ name, value })),
-    });
+    const admin = await this.#adminClient();
+    try {
+      await admin.createTopics({
+        topics: [topic],
+        partitions,
+        replicas: replicationFactor ?? -1,
+        configs: Object.entries(config).map(([name, value]) => ({ name, value })),
+      });
+    } catch (err) {
+      if (hasKafkaError(err, 'TOPIC_ALREADY_EXISTS')) throw new LogTopicExistsError(topic, { cause: err });
+      throw err;
+    }
     await this.#untilServed(topic, partitions);
+  }
+
+  async describeTopic(topic: string): Promise<LogTopicDescription> {
+    const admin = await this.#adminClient();
+    const [metadata, described] = await Promise.all([
+      admin.metadata({ topics: [topic], forceUpdate: true }),
+      admin.describeConfigs({ resources: [{ resourceType: TOPIC_RESOURCE, resourceName: topic }] }),
+    ]);
+    const replicas = metadata.topics.get(topic)?.partitions[0]?.replicas.length;
+    const entries = described.find((r) => r.resourceName === topic)?.configs;
+    if (replicas === undefined || entries === undefined) throw new Error(`the brokers did not describe topic "${topic}"`);
+    const config = new Map<string, string>();
+    for (const { name, value, isSensitive } of entries) if (typeof value === 'string' && !isSensitive) config.set(name, value);
+    return { replicationFactor: replicas, config };
   }
 
   async readPartition(topic: string, partition: number, onRecord: (record: LogRecord) => void, signal: AbortSignal): Promise<void> {
@@ -64,6 +100,16 @@ export class PlatformaticLogTopicClient implements LogTopicClient {
     await this.#admin?.close().catch(() => undefined);
   }
 
+  async #adminClient(): Promise<Admin> {
+    const { Admin } = await clients();
+    this.#admin ??= new Admin({
+      clientId: this.#connection.clientId,
+      bootstrapBrokers: this.#connection.brokers,
+      ...platformaticSecurity(this.#connection),
+    });
+    return this.#admin;
+  }
+
   /** `untilServed`, on an admin of its own that never retries: its retries would wait a second each. */
   async #untilServed(topic: string, partitions: number): Promise<void> {
     const { Admin } = await clients();
@@ -82,8 +128,12 @@ export class PlatformaticLogTopicClient implements LogTopicClient {
   }
 
   async #read(consumer: Consumer, topic: string, partition: number, onRecord: (record: LogRecord) => void, signal: AbortSignal): Promise<void> {
-    const offsetAt = async (timestamp: bigint): Promise<bigint> =>
-      (await consumer.listOffsets({ topics: [topic], partitions: { [topic]: [partition] }, timestamp })).get(topic)?.[partition] ?? 0n;
+    const offsetAt = async (timestamp: bigint): Promise<bigint> => {
+      const offset = (await consumer.listOffsets({ topics: [topic], partitions: { [topic]: [partition] }, timestamp })).get(topic)?.[partition];
+      // An answer without the partition is no offset: taken as 0, the read would end at once, empty, and look complete.
+      if (offset === undefined) throw new Error(`the broker's ListOffsets answer has no offset of partition ${partition} of "${topic}"`);
+      return offset;
+    };
     const end = await offsetAt(LATEST);
     let next = await offsetAt(EARLIEST);
     while (next < end && !signal.aborted) {

@@ -223,6 +223,34 @@ export class RouterStore implements RouteStore, RestoreStore, CleanupStore, Load
     });
   }
 
+  /** The partition each of `groups` is mapped to now; one HMGET per bucket, pipelined (a topic's keys share one slot). */
+  async mappedPartitions(topic: string, buckets: number, groups: readonly string[]): Promise<Map<string, number>> {
+    const mapped = new Map<string, number>();
+    if (groups.length === 0) return mapped;
+    const keys = this.#keys(topic);
+    const byBucket = new Map<number, string[]>();
+    for (const group of groups) {
+      const bucket = bucketOf(groupHashOf(group), buckets);
+      let inBucket = byBucket.get(bucket);
+      if (!inBucket) byBucket.set(bucket, (inBucket = []));
+      inBucket.push(group);
+    }
+    const asked = [...byBucket.values()];
+    const pipeline = this.#redis.pipeline();
+    for (const [bucket, inBucket] of byBucket) pipeline.hmget(keys.bucket(bucket), ...inBucket);
+    await this.#gateway.run(async () => {
+      const replies = (await pipeline.exec()) ?? [];
+      replies.forEach(([err, values], i) => {
+        if (err) throw err;
+        (values as (string | null)[]).forEach((value, j) => {
+          // "<partition>:<last access minute>" (route-3.lua)
+          if (value !== null) mapped.set(asked[i]![j]!, Number(value.slice(0, value.indexOf(':'))));
+        });
+      });
+    });
+    return mapped;
+  }
+
   /** Groups mapped to each partition 0..partitions-1. */
   async loads(topic: string, partitions: number): Promise<number[]> {
     const raw = await this.#gateway.run(() => this.#redis.hgetall(this.#keys(topic).loads));

@@ -6,6 +6,8 @@ import type { Level, TopicCount } from './router-metrics.ts';
 
 /** Buckets cleaned per pipelined round trip; each bucket is one short script call. */
 const BUCKETS_PER_ROUND = 64;
+/** Appends of mappings found back after their release, per round, before cleanup gives up on the ones still changing. */
+const REAPPEND_ATTEMPTS = 3;
 
 export interface CleanupOptions {
   groupTtlMs: number;
@@ -26,6 +28,8 @@ export interface CleanupStore {
   bucketCount(topic: string): Promise<number | undefined>;
   /** Removes mappings of buckets [from, to) idle longer than `ttlMinutes`; returns them. */
   cleanupBuckets(topic: string, from: number, to: number, ttlMinutes: number): Promise<RemovedMapping[]>;
+  /** The partition each of `groups` is mapped to now (a topic of `buckets` buckets); a group with no mapping is left out. */
+  mappedPartitions(topic: string, buckets: number, groups: readonly string[]): Promise<Map<string, number>>;
   recordCleanupRun(unixSeconds: number): Promise<void>;
 }
 
@@ -134,13 +138,44 @@ export class MappingCleaner {
   /**
    * A release the log misses only leaves a stale mapping there, which a rebuild would restore on the partition
    * the group last used: no split, so a failed write is logged and the pass goes on.
+   *
+   * A release can also land after the group's next mapping: between the removal in Redis and the release's
+   * append, a request may map the group again (on another partition, maybe) and log that mapping first. The log's
+   * last record of a live group would then be a release, and a rebuild after a loss of Redis would map the group
+   * afresh: a split. So once the releases are acknowledged, the removed groups are read back from Redis and the
+   * mapping of each that came back is appended again; a mapping made after that read is appended after the
+   * releases by whoever makes it. The re-appended mappings are read back the same way, so one that changed
+   * meanwhile (an admin move logged before ours landed) is appended again, a few times at most. One round's
+   * groups at a time (BUCKETS_PER_ROUND buckets), so memory stays bounded.
    */
   async #logReleases(topic: string, buckets: number, removed: readonly RemovedMapping[]): Promise<void> {
-    if (!this.#routeLog) return;
+    const routeLog = this.#routeLog;
+    if (!routeLog) return;
     try {
-      await this.#routeLog.append(removed.map(({ group }) => ({ topic, group, partition: null, buckets })));
+      await routeLog.append(removed.map(({ group }) => ({ topic, group, partition: null, buckets })));
     } catch (err) {
       this.#log.warn('could not write expired MessageGroup mappings to the route log; a rebuild would restore them', { topic, groups: removed.length, err });
+      return;
+    }
+    let checked: ReadonlyMap<string, number | null> = new Map(removed.map(({ group }) => [group, null]));
+    try {
+      for (let attempt = 0; attempt < REAPPEND_ATTEMPTS; attempt++) {
+        const now = await this.#store.mappedPartitions(topic, buckets, [...checked.keys()]);
+        // What the log's last record of each group says (null: released) and Redis disagrees with.
+        const changed = [...now].filter(([group, partition]) => checked.get(group) !== partition);
+        if (changed.length === 0) return;
+        await routeLog.append(changed.map(([group, partition]) => ({ topic, group, partition, buckets })));
+        checked = new Map(changed);
+      }
+      this.#log.error('MessageGroup mappings kept changing while cleanup wrote them back to the route log; a rebuild may miss their latest partition', {
+        topic,
+        groups: checked.size,
+      });
+    } catch (err) {
+      this.#log.error(
+        'could not check or write back MessageGroup mappings made again right after cleanup released them; the route log may hold their release last, and a rebuild would not restore them',
+        { topic, groups: checked.size, err },
+      );
     }
   }
 }

@@ -90,6 +90,9 @@ export class StoreRouting {
     try {
       await this.#deps.routeLog.append([{ topic, group, partition, buckets: state.buckets }]);
     } catch (err) {
+      // The log's own refusal (a topic whose settings would lose mappings) is answered as it is: logged where
+      // it was found, once, with its code and Retry-After.
+      if (err instanceof SidecarError && err.code === 'ROUTE_LOG_UNAVAILABLE') throw err;
       throw new SidecarError(
         'KAFKA_UNAVAILABLE',
         `the route log could not record the partition of the new MessageGroup "${group}"; nothing was written, retry shortly`,

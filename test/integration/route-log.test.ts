@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafkaEngine, createLogTopicClient } from '../../src/kafka/create-engine.ts';
 import { platformaticSecurity } from '../../src/kafka/kafka-security.ts';
 import { SidecarError } from '../../src/errors/sidecar-error.ts';
-import { KafkaRouteLog, ROUTE_LOG_PARTITIONS } from '../../src/kafka/kafka-route-log.ts';
+import { KafkaRouteLog, MIN_COMPACTION_LAG_MS, ROUTE_LOG_PARTITIONS, topicProblems } from '../../src/kafka/kafka-route-log.ts';
 import type { KafkaEngine } from '../../src/kafka/kafka-engine.ts';
 import { PartitionWriter } from '../../src/writer/partition-writer.ts';
 import { createLogger } from '../../src/logging/logger.ts';
@@ -31,7 +31,7 @@ afterAll(async () => {
   await engine?.close();
 });
 
-async function routeLog(topic: string, prefix = `p-${randomUUID().slice(0, 8)}`, readTimeoutMs = 15_000): Promise<KafkaRouteLog> {
+async function routeLog(topic: string, prefix = `p-${randomUUID().slice(0, 8)}`, readTimeoutMs = 15_000, logger = log): Promise<KafkaRouteLog> {
   const writer = new PartitionWriter(
     engine,
     { maxBatchMessages: 1000, maxBatchBytes: 900 * 1024, maxQueueWaitMs: 10_000 },
@@ -39,7 +39,7 @@ async function routeLog(topic: string, prefix = `p-${randomUUID().slice(0, 8)}`,
   );
   const created = new KafkaRouteLog(
     writer,
-    await createLogTopicClient(testKafkaClient(), testConnection('route-log-test'), log),
+    await createLogTopicClient(testKafkaClient(), testConnection('route-log-test'), logger),
     (t) => engine.partitionCount(t),
     {
       topic,
@@ -47,7 +47,7 @@ async function routeLog(topic: string, prefix = `p-${randomUUID().slice(0, 8)}`,
       replicationFactor: undefined,
       readTimeoutMs,
     },
-    log,
+    logger,
   );
   logs.push(created);
   return created;
@@ -204,4 +204,77 @@ describe(`the route log in Kafka (${testKafkaClient()} engine)`, () => {
       `route log compaction: ${groups.length * 5 + groups.length / 4} records written for ${live.length} live groups, ${perKey.size} kept after ${polls} polls`,
     );
   }, 150_000);
+
+  it("creates its topic with a compaction lag above the longest read, and describes it through the engine's client", async () => {
+    const topic = `routes-config-${randomUUID().slice(0, 8)}`;
+    await (await routeLog(topic)).ready();
+    const client = await createLogTopicClient(testKafkaClient(), testConnection('route-log-test'), log);
+    try {
+      const described = await client.describeTopic(topic);
+      expect(described.replicationFactor).toBeGreaterThanOrEqual(1);
+      expect(described.config.get('cleanup.policy')).toBe('compact');
+      expect(described.config.get('retention.ms')).toBe('-1');
+      expect(described.config.get('min.compaction.lag.ms')).toBe(String(MIN_COMPACTION_LAG_MS));
+      expect(topicProblems(described).refuse).toEqual([]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('refuses an existing topic whose policy deletes by time (mappings would be lost): ROUTE_LOG_UNAVAILABLE, one error line', async () => {
+    const topic = `routes-delete-${randomUUID().slice(0, 8)}`;
+    await admin.createTopics({
+      topics: [
+        {
+          topic,
+          numPartitions: 2,
+          configEntries: [
+            { name: 'cleanup.policy', value: 'compact,delete' },
+            { name: 'retention.ms', value: '604800000' },
+          ],
+        },
+      ],
+      waitForLeaders: true,
+    });
+    const lines: string[] = [];
+    const routes = await routeLog(
+      topic,
+      'fleet',
+      15_000,
+      createLogger('error', {}, (l) => lines.push(l)),
+    );
+    await expect(routes.append([entry('orders', 'g1', 1)])).rejects.toMatchObject({ code: 'ROUTE_LOG_UNAVAILABLE' });
+    await expect(routes.read('orders')).rejects.toMatchObject({ code: 'ROUTE_LOG_UNAVAILABLE', message: expect.stringContaining('retention.ms=604800000') });
+    expect(lines.filter((l) => l.includes('is misconfigured'))).toHaveLength(1);
+  });
+
+  it('fails a read once partitions were added to the log topic, naming the cause, instead of reading elsewhere', async () => {
+    const topic = `routes-grown-${randomUUID().slice(0, 8)}`;
+    await admin.createTopics({ topics: [{ topic, numPartitions: 2, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }], waitForLeaders: true });
+    const lines: string[] = [];
+    const routes = await routeLog(
+      topic,
+      'fleet',
+      15_000,
+      createLogger('error', {}, (l) => lines.push(l)),
+    );
+    await routes.append([entry('orders', 'g1', 1)]);
+    expect((await routes.read('orders')).routes).toEqual(new Map([['g1', 1]]));
+    await admin.createPartitions({ topicPartitions: [{ topic, count: 3 }] });
+    await expect.poll(async () => engine.partitionCount(topic), { timeout: 10_000 }).toBe(3);
+    const failure = await routes.read('orders').catch((err: unknown) => err);
+    expect(failure).toMatchObject({ code: 'ROUTE_LOG_UNAVAILABLE', message: expect.stringContaining('has 3 partitions now, this process writes it with 2') });
+    expect(lines.filter((l) => l.includes('has 3 partitions now'))).toHaveLength(1);
+  });
+
+  it('two replicas creating the topic at once both get it, with no error line (the loser waits for the metadata)', async () => {
+    const topic = `routes-race-${randomUUID().slice(0, 8)}`;
+    const lines: string[] = [];
+    const logger = createLogger('warn', {}, (l) => lines.push(l));
+    const racers = await Promise.all(Array.from({ length: 4 }, () => routeLog(topic, 'fleet', 15_000, logger)));
+    expect(await Promise.all(racers.map((r) => r.ready()))).toEqual(racers.map(() => ROUTE_LOG_PARTITIONS));
+    expect(lines.filter((l) => l.includes('could not be created') || l.includes('"level":50') || l.includes('"level":"error"'))).toEqual([]);
+    await racers[0]!.append([entry('orders', 'g1', 2)]);
+    expect((await racers[3]!.read('orders')).routes).toEqual(new Map([['g1', 2]]));
+  });
 });

@@ -8,6 +8,7 @@ import { MappingCleaner } from '../../src/routing/cleanup.ts';
 import { bucketOf, groupHash } from '../../src/routing/hashing.ts';
 import { OrderedMessageRouter } from '../../src/routing/router.ts';
 import { connectRedis, isolatedStore, type IsolatedStore } from '../support/redis.ts';
+import { FakeRouteLog } from '../support/fake-route-log.ts';
 
 const BUCKETS = 16;
 const log = createLogger('error');
@@ -107,6 +108,47 @@ describe('MappingCleaner against real Redis', () => {
     expect((await metrics.cleanupRemoved.get()).values).toContainEqual(expect.objectContaining({ labels: { topic: 'orders' }, value: 8 }));
     expect(await store.lastCleanupRun()).toBeGreaterThan(Date.now() / 1000 - 60);
     await router.stop();
+  });
+});
+
+describe('MappingCleaner and the route log, against real Redis', () => {
+  it('reads back the groups of a round: the partition each is mapped to now, none for one with no mapping', async () => {
+    const router = newRouter();
+    const mapped = new Map<string, number>();
+    for (const g of ['a', 'b', 'c']) mapped.set(g, await router.route('orders', g));
+    expect(await store.mappedPartitions('orders', BUCKETS, ['a', 'b', 'c', 'never'])).toEqual(mapped);
+    expect(await store.mappedPartitions('orders', BUCKETS, [])).toEqual(new Map());
+    await router.stop();
+  });
+
+  it('a group mapped again before its expiry reached the log ends in the log with its new mapping, not the release', async () => {
+    const routeLog = new FakeRouteLog();
+    const options = { routerBuckets: BUCKETS, routeCacheSize: 1000, groupTtlMs: 60 * 60_000, touchFlushIntervalMs: 1000, routeLog };
+    // Replica A made the mapping (logged), then the group went idle.
+    const replicaA = new OrderedMessageRouter(store, async () => 4, options, metrics, log);
+    await replicaA.route('orders', 'g');
+    await age('orders', 'g', 90);
+    // A's cleanup removes it from Redis; its release (tombstone) is acknowledged only when the test says.
+    const ackRelease = routeLog.delay('g');
+    const cleaner = new MappingCleaner(store, { groupTtlMs: 60 * 60_000, cleanupIntervalMs: 60_000 }, metrics, log, routeLog);
+    const pass = cleaner.run();
+    const bucketKey = keys('orders').bucket(bucketOf(groupHash('g'), BUCKETS));
+    await vi.waitFor(async () => expect(await redis.hget(bucketKey, 'g')).toBeNull());
+    // Replica B (no cached route) gets a request for the group: mapped afresh, logged, produced on.
+    const replicaB = new OrderedMessageRouter(store, async () => 4, options, metrics, log);
+    const partition = await replicaB.route('orders', 'g');
+    // Only now does A's release land in the log, after B's mapping.
+    ackRelease();
+    expect(await pass).toMatchObject({ removed: 1 });
+    expect(
+      routeLog.entries
+        .filter((e) => e.group === 'g')
+        .map((e) => e.partition)
+        .slice(-3),
+    ).toEqual([partition, null, partition]);
+    // A rebuild from the log restores B's mapping.
+    expect((await routeLog.read('orders')).routes.get('g')).toBe(partition);
+    await Promise.all([replicaA.stop(), replicaB.stop()]);
   });
 });
 

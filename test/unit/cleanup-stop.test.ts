@@ -32,6 +32,9 @@ class SlowCleanupStore implements CleanupStore {
     }
     return [{ group: `${topic}-${from}`, partition: 0 }];
   }
+  async mappedPartitions(): Promise<Map<string, number>> {
+    return new Map();
+  }
   async recordCleanupRun(): Promise<void> {
     this.recorded++;
   }
