@@ -2,6 +2,7 @@ import { CompressionTypes, Kafka, Partitioners, logLevel, type Admin, type Kafka
 import { GROUP_HEADER } from '../protocol/group-header.ts';
 import { isDefinitiveRejection } from '../protocol/kafka-refusals.ts';
 import { untilAborted } from './abort.ts';
+import { GroupSequencer } from './group-sequencer.ts';
 import type { ClientLogger, FallbackKafkaConfig } from './client-options.ts';
 import type { FailureInfo } from './errors.ts';
 import { errorMessage } from '../protocol/error-message.ts';
@@ -57,7 +58,8 @@ export class KafkaFallback {
   readonly #partitions = new Map<string, { at: number; metadata: Promise<PartitionMetadata[]> }>();
   readonly #partitioner = Partitioners.DefaultPartitioner();
   /** Per `topic:partition` with a batch in kafkajs or waiting for it: settles when the last one's kafkajs send has. */
-  readonly #partitionTails = new Map<string, Promise<void>>();
+  /** Turns per `topic:partition`: the sequencer GroupSequencer is for groups, keyed here by partition. */
+  readonly #partitionTurns = new GroupSequencer();
   #admin: Promise<Admin> | undefined;
 
   constructor(config: FallbackKafkaConfig, logger: ClientLogger) {
@@ -159,22 +161,17 @@ export class KafkaFallback {
    * was. The partition's entry is dropped once it is idle.
    */
   #inTurn<T>(topic: string, partition: number, signal: AbortSignal | undefined, write: () => Promise<T>): { written: Promise<T>; started: () => boolean } {
-    const key = `${topic}:${partition}`;
     let started = false;
-    const run = (): Promise<T> => {
-      if (signal?.aborted) return Promise.reject(signal.reason as unknown);
-      started = true;
-      return write();
-    };
-    const previous = this.#partitionTails.get(key);
-    const written = previous ? previous.then(run) : run();
-    const tail = written.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#partitionTails.set(key, tail);
-    void tail.then(() => {
-      if (this.#partitionTails.get(key) === tail) this.#partitionTails.delete(key);
+    // No signal for the turn itself: a send given up while it waits keeps its place until its turn, so later
+    // batches of the partition still wait for the earlier ones it was behind.
+    const written = this.#partitionTurns.acquire([`${topic}:${partition}`]).then(async ({ release }) => {
+      try {
+        if (signal?.aborted) throw signal.reason;
+        started = true;
+        return await write();
+      } finally {
+        release();
+      }
     });
     return { written, started: () => started };
   }

@@ -1,5 +1,6 @@
 import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer, type RecordMetadata } from 'kafkajs';
 import type { RetryBudget } from '../retry/retry.ts';
+import { untilAborted } from './abort.ts';
 
 /** What the producer logs through: the sidecar's logger, or the SDK's adapter of the application's. */
 export interface ProducerLog {
@@ -85,9 +86,9 @@ export class ResettableProducer {
     // A replacement may start while this send connects: it is waited for too, so the batch goes to the producer
     // that is current and connected when it is handed over.
     do {
-      while (this.#replacing) await untilAborted(this.#replacing, bound);
+      while (this.#replacing) await untilHandedOver(this.#replacing, bound);
       if (this.#closed) throw new Error('the Kafka producer is shut down');
-      await untilAborted(this.connect(), bound);
+      await untilHandedOver(this.connect(), bound);
     } while (this.#replacing);
     if (bound?.signal.aborted) throw notStarted('its send was given up');
     if (bound?.handOverBy !== undefined && Date.now() > bound.handOverBy) throw notStarted('too little of its write deadline was left to send it');
@@ -107,7 +108,7 @@ export class ResettableProducer {
         if (--this.#inFlight === 0) for (const wake of this.#settled.splice(0)) wake();
       });
     if (!bound) return sending;
-    return untilSignal(sending, bound.signal, () => {
+    return untilAborted(sending, bound.signal, () => {
       // kafkajs cannot cancel the send: it runs on, within its retry budget. Replacing the producer once it
       // settles (later sends wait for that) means no later batch is sent with sequences next to a batch in doubt.
       this.#replaceSoon();
@@ -158,26 +159,6 @@ export class ResettableProducer {
 const notStarted = (why: string): SendNotStartedError => new SendNotStartedError(`not handed to kafkajs: ${why}; nothing of it was written`);
 
 /** `work`, or a SendNotStartedError as soon as the bound's signal fires (`work` itself runs on). */
-function untilAborted<T>(work: Promise<T>, bound: SendBound | undefined): Promise<T> {
-  if (!bound) return work;
-  return untilSignal(work, bound.signal, () => notStarted('its send was given up while it waited for the Kafka producer (a replacement or a connect)'));
-}
-
-/** `work`, or the error `onAbort` makes as soon as `signal` fires (`work` itself runs on). */
-function untilSignal<T>(work: Promise<T>, signal: AbortSignal, onAbort: () => Error): Promise<T> {
-  if (signal.aborted) return Promise.reject(onAbort());
-  return new Promise<T>((resolve, reject) => {
-    const giveUp = (): void => reject(onAbort());
-    signal.addEventListener('abort', giveUp, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', giveUp);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', giveUp);
-        reject(err);
-      },
-    );
-  });
+function untilHandedOver<T>(work: Promise<T>, bound: SendBound | undefined): Promise<T> {
+  return untilAborted(work, bound?.signal, () => notStarted('its send was given up while it waited for the Kafka producer (a replacement or a connect)'));
 }
