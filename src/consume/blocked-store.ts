@@ -20,6 +20,14 @@ export interface UnblockRequest {
 export interface StoredPartition {
   blocks: Map<string | null, StoredBlock>;
   requests: Map<string | null, UnblockRequest>;
+  /** Heads an admin skipped, by their first offset (decimal), kept until the commit passes them. */
+  skipped: Map<string, string[]>;
+}
+
+/** What a new holding of a partition takes over from earlier ones: blocked groups, and the offsets of skipped heads. */
+export interface HeldBefore {
+  blocks: ReadonlyMap<string | null, StoredBlock>;
+  skipped: ReadonlySet<bigint>;
 }
 
 export interface BlockedStore {
@@ -28,6 +36,13 @@ export interface BlockedStore {
   save(subscription: string, partition: number, group: string | null, block: StoredBlock): Promise<void>;
   /** Forgets the group's block and any request about it. */
   remove(subscription: string, partition: number, group: string | null): Promise<void>;
+  /**
+   * Records that the group's blocked head (`offsets`) was skipped, and forgets its block and request, at once:
+   * until the commit passes the head, a restart or a rebalance must not deliver it again.
+   */
+  skip(subscription: string, partition: number, group: string | null, offsets: readonly string[]): Promise<void>;
+  /** Forgets skipped heads (by their first offset) the commit has passed. */
+  forgetSkips(subscription: string, partition: number, firstOffsets: readonly string[]): Promise<void>;
   /**
    * Leaves a request for the owner. It names the head's first offset, so a request that arrives after that
    * head moved on is ignored rather than applied to the group's next head.

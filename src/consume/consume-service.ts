@@ -126,7 +126,9 @@ export class ConsumeService {
   async unblock(name: string, action: UnblockAction, partition: number, group: string | null, offset?: string): Promise<BlockedGroup> {
     const runner = this.runner(name);
     const done =
-      (await runner.unblock(action, partition, group, offset)) ??
+      (await runner.unblock(action, partition, group, offset).catch((err: unknown) => {
+        throw storeUnavailable(err, 'storing the skip before it is made (nothing was skipped)') ?? err;
+      })) ??
       (await runner.requestUnblock(action, partition, group, offset).catch((err: unknown) => {
         throw storeUnavailable(err, 'forwarding the admin call to the replica that owns the partition') ?? err;
       }));

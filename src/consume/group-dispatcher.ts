@@ -1,5 +1,5 @@
 import { errorMessage, SidecarError } from '../errors/sidecar-error.ts';
-import type { StoredBlock } from './blocked-store.ts';
+import type { HeldBefore, StoredBlock } from './blocked-store.ts';
 import type { ConsumedRecord } from './consumer-engine.ts';
 import { groupOf, type Delivery, type DeliveryResult } from './delivery.ts';
 import type { LeaseAnswer } from './delivery-leases.ts';
@@ -63,12 +63,17 @@ export class GroupDispatcher {
 
   /**
    * Hands fetched records of `partition` over; `next` is the offset after them. Records it already holds (a
-   * fetch again from the commit point, made so admin calls run inside a held batch) are dropped.
+   * fetch again from the commit point, made so admin calls run inside a held batch) are dropped. `held` is what
+   * earlier holdings left (blocked groups, skipped heads), taken with the first batch of a holding.
    */
-  add(partition: number, fetched: readonly ConsumedRecord[], next: bigint): void {
+  add(partition: number, fetched: readonly ConsumedRecord[], next: bigint, held?: HeldBefore): void {
     let state = this.#partitions.get(partition);
     if (!state) {
       state = new PartitionState(partition, new OffsetTracker(fetched[0]?.offset ?? next), this.#ports.leases.owner());
+      if (held) {
+        state.restored = new Map(held.blocks);
+        state.skipped = new Set(held.skipped);
+      }
       this.#partitions.set(partition, state);
     }
     const known = state.tracker.fetchedEnd;
@@ -78,6 +83,11 @@ export class GroupDispatcher {
       next,
     );
     for (const record of records) {
+      // Skipped by an admin before the commit passed it: done, never sent (a restart must not undo a skip).
+      if (state.skipped.delete(record.offset)) {
+        state.tracker.markDone(record.offset);
+        continue;
+      }
       const key = groupOf(record);
       let group = state.groups.get(key);
       if (!group) {
@@ -108,15 +118,6 @@ export class GroupDispatcher {
   /** The offset after everything fetched of `partition`, or undefined before anything was. */
   fetchedEnd(partition: number): bigint | undefined {
     return this.#partitions.get(partition)?.tracker.fetchedEnd;
-  }
-
-  /**
-   * Groups of `partition` blocked under an earlier owner (or before a restart): when such a group's head is
-   * the stored one, it is blocked again with the stored attempt count and error instead of delivered.
-   */
-  restore(partition: number, blocks: ReadonlyMap<string | null, StoredBlock>): void {
-    const state = this.#partitions.get(partition);
-    if (state) state.restored = new Map(blocks);
   }
 
   /** Lets deliveries of `partition` start: its batch is held under the current assignment. */
@@ -250,6 +251,20 @@ export class GroupDispatcher {
     });
   }
 
+  /** A blocked group's head; undefined when that group is not blocked here; throws when its head is not at `offset`. */
+  blockedHead(partition: number, group: string | null, offset?: string): BlockedGroup | undefined {
+    return this.#blocked(partition, group, offset)?.view;
+  }
+
+  #blocked(partition: number, group: string | null, offset: string | undefined) {
+    const state = this.#partitions.get(partition);
+    const queue = state?.groups.get(group);
+    if (!state || state.fenced || queue?.phase !== 'blocked' || !queue.head) return undefined;
+    const view = blockedView(queue, queue.head);
+    if (offset !== undefined && view.offsets[0] !== offset) throw headMoved(partition, group, offset, view.offsets);
+    return { state, queue, head: queue.head, view };
+  }
+
   /** Applies `move` to a blocked group's head; undefined when that group is not blocked here; throws when its head is not at `offset`. */
   #unblock(
     partition: number,
@@ -257,15 +272,11 @@ export class GroupDispatcher {
     offset: string | undefined,
     move: (state: PartitionState, queue: GroupQueue, head: Delivery) => void,
   ): BlockedGroup | undefined {
-    const state = this.#partitions.get(partition);
-    const queue = state?.groups.get(group);
-    if (!state || state.fenced || queue?.phase !== 'blocked' || !queue.head) return undefined;
-    const head = queue.head;
-    const before = blockedView(queue, head);
-    if (offset !== undefined && before.offsets[0] !== offset) throw headMoved(partition, group, offset, before.offsets);
-    move(state, queue, head);
+    const blocked = this.#blocked(partition, group, offset);
+    if (!blocked) return undefined;
+    move(blocked.state, blocked.queue, blocked.head);
     this.#pump();
-    return before;
+    return blocked.view;
   }
 
   #setPhase(state: PartitionState, group: GroupQueue, phase: GroupQueue['phase']): void {

@@ -24,6 +24,8 @@ export class PartitionState {
   settleWaiters: Array<() => void> = [];
   /** Groups found blocked by an earlier owner: their head blocks again at once when it is that same head. */
   restored = new Map<string | null, StoredBlock>();
+  /** Offsets an admin skipped that the commit had not passed when this holding began: done as they are fetched. */
+  skipped = new Set<bigint>();
   readonly partition: number;
   readonly tracker: OffsetTracker;
   /** The owner id this holding's groups take their leases with (the replica and its assignment epoch). */

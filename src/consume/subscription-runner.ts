@@ -1,7 +1,7 @@
 import { errorMessage, SidecarError } from '../errors/sidecar-error.ts';
 import type { Logger } from '../logging/logger.ts';
 import { pause } from '../retry/retry.ts';
-import type { BlockedStore, StoredBlock } from './blocked-store.ts';
+import type { BlockedStore, HeldBefore } from './blocked-store.ts';
 import { RebalanceStarted, type ConsumerEngine, type FetchedBatch } from './consumer-engine.ts';
 import type { Delivery, DeliveryResult } from './delivery.ts';
 import { DeliveryLeases, leasePolicy } from './delivery-leases.ts';
@@ -226,17 +226,18 @@ export class SubscriptionRunner {
       // settle before any of this one starts: a group is never at the endpoint twice at once.
       let rebalance = await this.#heartbeatUntil(batch, dispatcher.whenSettled(partition), current);
       // The first batch of this holding starts at the committed offset (else it is fetched again from there);
-      // groups an earlier owner (or this replica before a restart) left blocked stay blocked.
-      let restored: Map<string | null, StoredBlock> | undefined;
+      // groups an earlier owner (or this replica before a restart) left blocked stay blocked, and heads it
+      // skipped stay skipped.
+      let held: HeldBefore | undefined;
       if (rebalance === undefined && current() && dispatcher.fetchedEnd(partition) === undefined) {
         const from = await this.#startOfHolding(batch, current);
         if (from === undefined) return;
-        restored = await this.#loadBlocked(partition, from);
+        held = await this.#loadHeld(partition, from);
+        if (held === undefined) return;
       }
       if (current()) {
         this.#endOffsets.set(partition, batch.highWatermark);
-        dispatcher.add(partition, batch.records, batch.nextOffset);
-        if (restored) dispatcher.restore(partition, restored);
+        dispatcher.add(partition, batch.records, batch.nextOffset, held);
         dispatcher.open(partition);
       }
       while (rebalance === undefined && current() && !dispatcher.quiescent(partition)) {
@@ -333,24 +334,35 @@ export class SubscriptionRunner {
     return undefined;
   }
 
-  /** Stored blocks of `partition` whose head is not below `from` (the fetch start, the committed offset); older ones are dropped. */
-  async #loadBlocked(partition: number, from: bigint | undefined): Promise<Map<string | null, StoredBlock>> {
+  /**
+   * Stored blocks and skipped heads of `partition` not below `from` (the fetch start, the committed offset);
+   * older ones are dropped. Undefined when Redis cannot be read: the batch is not taken (a skipped head must not
+   * be delivered, and no delivery could take its lease meanwhile anyway), and the partition is fetched again.
+   */
+  async #loadHeld(partition: number, from: bigint): Promise<HeldBefore | undefined> {
     const { blocked, subscription, log } = this.#deps;
     try {
-      const { blocks } = await blocked.load(subscription.name, partition);
+      const { blocks, skipped } = await blocked.load(subscription.name, partition);
       for (const [group, block] of blocks) {
-        if (from === undefined || BigInt(block.offsets[0] ?? '-1') >= from) continue;
+        if (BigInt(block.offsets[0] ?? '-1') >= from) continue;
         blocks.delete(group);
         await blocked.remove(subscription.name, partition, group);
       }
-      return blocks;
+      const passed = [...skipped].filter(([, offsets]) => offsets.every((o) => BigInt(o) < from)).map(([first]) => first);
+      await blocked.forgetSkips(subscription.name, partition, passed);
+      const offsets = [...skipped.values()]
+        .flat()
+        .map(BigInt)
+        .filter((o) => o >= from);
+      return { blocks, skipped: new Set(offsets) };
     } catch (err) {
-      log.warn('blocked groups of the partition cannot be read; a group blocked before is tried again from attempt 1', {
+      log.warn('blocked groups and skipped heads of the partition cannot be read; its batch is fetched again', {
         subscription: subscription.name,
         partition,
         err,
       });
-      return new Map();
+      await pause(HOLD_CHECK_MS, this.#stopped.signal);
+      return undefined;
     }
   }
 
@@ -491,17 +503,13 @@ export class SubscriptionRunner {
    */
   async unblock(action: 'retry' | 'skip', partition: number, group: string | null, offset?: string): Promise<BlockedGroup | undefined> {
     if (!this.#live()) return undefined;
-    const done = action === 'retry' ? this.#dispatcher.retryBlocked(partition, group, offset) : this.#dispatcher.skipBlocked(partition, group, offset);
+    const done = action === 'retry' ? await this.#retry(partition, group, offset) : await this.#skip(partition, group, offset);
     if (!done) return undefined;
-    await this.#deps.blocked.remove(this.subscription.name, partition, group).catch((err: unknown) =>
-      this.#deps.log.warn('unblocked group still stored; a restart before its next block or commit would block it again', {
-        subscription: this.subscription.name,
-        partition,
-        messageGroup: group,
-        err,
-      }),
-    );
     await this.#commit([partition]);
+    if (action === 'skip' && (this.#committer.committed(partition) ?? -1n) > BigInt(done.offsets.at(-1) ?? '-1')) {
+      // Passed by the commit: the record of the skip is no longer needed (else the next holding drops it).
+      await this.#deps.blocked.forgetSkips(this.subscription.name, partition, done.offsets.slice(0, 1)).catch(() => undefined);
+    }
     const from = this.#dispatcher.committable(partition);
     if (!this.#dispatcher.quiescent(partition) && !this.#holds.has(partition) && from !== undefined && this.#live()) {
       try {
@@ -518,6 +526,33 @@ export class SubscriptionRunner {
       }
     }
     return done;
+  }
+
+  async #retry(partition: number, group: string | null, offset?: string): Promise<BlockedGroup | undefined> {
+    const done = this.#dispatcher.retryBlocked(partition, group, offset);
+    if (!done) return undefined;
+    await this.#deps.blocked.remove(this.subscription.name, partition, group).catch((err: unknown) =>
+      this.#deps.log.warn('retried group still stored; a restart before its next block or commit would block it again', {
+        subscription: this.subscription.name,
+        partition,
+        messageGroup: group,
+        err,
+      }),
+    );
+    return done;
+  }
+
+  /**
+   * The skip is stored before it is made: until the commit passes the head (another group's blocked head may
+   * hold the commit below it for long), a restart or rebalance would otherwise deliver it again. Rejects, with
+   * nothing skipped, when Redis cannot store it.
+   */
+  async #skip(partition: number, group: string | null, offset?: string): Promise<BlockedGroup | undefined> {
+    const head = this.#dispatcher.blockedHead(partition, group, offset);
+    if (!head) return undefined;
+    await this.#deps.blocked.skip(this.subscription.name, partition, group, head.offsets);
+    // Stored, so the skip holds from here on: should this holding have ended meanwhile, the next one drops the head.
+    return this.#dispatcher.skipBlocked(partition, group, head.offsets[0]) ?? head;
   }
 
   /**

@@ -11,18 +11,24 @@ const EXPIRE_SECONDS = 30 * 24 * 3600;
 
 const blockField = (group: string | null) => `b:${JSON.stringify(group)}`;
 const requestField = (group: string | null) => `r:${JSON.stringify(group)}`;
+const skipField = (firstOffset: string) => `s:${firstOffset}`;
 
 /** The group a field names (JSON after its one-letter kind). */
 const groupOf = (field: string): string | null => JSON.parse(field.slice(2)) as string | null;
 
+const isOffsets = (v: unknown): v is string[] => Array.isArray(v) && v.every((o) => typeof o === 'string');
+
 const isBlock = (v: unknown): v is StoredBlock =>
   typeof v === 'object' &&
   v !== null &&
-  Array.isArray((v as StoredBlock).offsets) &&
+  isOffsets((v as StoredBlock).offsets) &&
   typeof (v as StoredBlock).attempt === 'number' &&
   ((v as StoredBlock).error === undefined || typeof (v as StoredBlock).error === 'string');
 
-/** Blocked groups in one Redis hash per subscription and partition: `b:<group>` -> block, `r:<group>` -> request. */
+/**
+ * Blocked groups in one Redis hash per subscription and partition: `b:<group>` -> block, `r:<group>` -> request,
+ * `s:<first offset>` -> the offsets of a skipped head.
+ */
 export class RedisBlockedStore implements BlockedStore {
   readonly #gateway: RedisGateway;
   readonly #prefix: string;
@@ -34,7 +40,7 @@ export class RedisBlockedStore implements BlockedStore {
 
   async load(subscription: string, partition: number): Promise<StoredPartition> {
     const fields = await this.#gateway.run(() => this.#gateway.redis.hgetall(blockedKey(this.#prefix, subscription, partition)));
-    const out: StoredPartition = { blocks: new Map(), requests: new Map() };
+    const out: StoredPartition = { blocks: new Map(), requests: new Map(), skipped: new Map() };
     for (const [field, value] of Object.entries(fields)) {
       if (field.startsWith('b:')) {
         const block: unknown = JSON.parse(value);
@@ -42,6 +48,9 @@ export class RedisBlockedStore implements BlockedStore {
       } else if (field.startsWith('r:')) {
         const [action, offset] = value.split('@');
         if ((action === 'retry' || action === 'skip') && offset !== undefined) out.requests.set(groupOf(field), { action, offset });
+      } else if (field.startsWith('s:')) {
+        const offsets: unknown = JSON.parse(value);
+        if (isOffsets(offsets)) out.skipped.set(field.slice(2), offsets);
       }
     }
     return out;
@@ -60,12 +69,35 @@ export class RedisBlockedStore implements BlockedStore {
     await this.#gateway.run(() => this.#gateway.redis.hdel(key, blockField(group), requestField(group)));
   }
 
+  async skip(subscription: string, partition: number, group: string | null, offsets: readonly string[]): Promise<void> {
+    const key = blockedKey(this.#prefix, subscription, partition);
+    await this.#gateway.run(async () => {
+      const replies = await this.#gateway.redis
+        .multi()
+        .hset(key, skipField(offsets[0] ?? ''), JSON.stringify(offsets))
+        .hdel(key, blockField(group), requestField(group))
+        .expire(key, EXPIRE_SECONDS)
+        .exec();
+      throwFailed(replies);
+    });
+  }
+
+  async forgetSkips(subscription: string, partition: number, firstOffsets: readonly string[]): Promise<void> {
+    if (firstOffsets.length === 0) return;
+    const key = blockedKey(this.#prefix, subscription, partition);
+    await this.#gateway.run(() => this.#gateway.redis.hdel(key, ...firstOffsets.map(skipField)));
+  }
+
   async #write(subscription: string, partition: number, field: string, value: string): Promise<void> {
     const key = blockedKey(this.#prefix, subscription, partition);
     await this.#gateway.run(async () => {
-      const replies = await this.#gateway.redis.multi().hset(key, field, value).expire(key, EXPIRE_SECONDS).exec();
-      const failed = replies?.find(([err]) => err !== null)?.[0];
-      if (failed) throw failed;
+      throwFailed(await this.#gateway.redis.multi().hset(key, field, value).expire(key, EXPIRE_SECONDS).exec());
     });
   }
+}
+
+/** A MULTI's replies carry each command's error: the first one is thrown. */
+function throwFailed(replies: Array<[Error | null, unknown]> | null): void {
+  const failed = replies?.find(([err]) => err !== null)?.[0];
+  if (failed) throw failed;
 }

@@ -12,6 +12,40 @@ describe('ordered consumption fenced to the assignment', () => {
     await unblockWhileAReplicaJoins(kafka, adminClient, { actions: ['skip', 'skip', 'skip', 'skip'], perGroup: 24, replication: 1 });
   }, 240_000);
 
+  it('a skip the commit cannot pass yet (another group blocked below it) holds across a restart: the skipped head is never sent again', async () => {
+    const topic = await createTopic(adminClient, 1);
+    const endpoint = await deliveryEndpoint({ answer: (b) => (b.messages.some((m) => m.value === 'pin:0' || m.value === 'skipped:0') ? 500 : 200) });
+    onTestFinished(() => endpoint.close());
+    // Offsets: pin:0 0, skipped:0 1, pin:1 2, skipped:1 3, ...: pin's blocked head keeps the commit at 0.
+    await produceGroups(kafka, topic, ['pin', 'skipped'], 4, () => 0);
+    const { path, name } = subscriptionsFile({ topic, endpoint: endpoint.url, max_attempts: 1, ack_timeout: '5s' });
+    const start = consumeReplicas(path);
+    const sent = (value: string) => endpoint.arrived.filter((b) => b.messages.some((m) => m.value === value)).length;
+
+    const first = await start();
+    await waitFor(
+      () => 'pin and skipped blocked',
+      async () => (await subscriptionStatus(first)).blocked_groups.length === 2,
+    );
+    const skip = await unblock(first, name, 'skip', 0, 'skipped');
+    expect(skip.status, await skip.text()).toBe(200);
+    await waitFor(
+      () => `skipped acked ${endpoint.acked().get('skipped')?.join(',')}`,
+      () => endpoint.acked().get('skipped')?.length === 3,
+    );
+    expect(await first.stop('SIGTERM')).toBe(0);
+
+    const second = await start();
+    // skipped:1..3 were delivered but not committed past (pin:0 holds the commit): they are delivered again.
+    await waitFor(
+      () => `skipped:3 sent ${sent('skipped:3')} times, skipped:0 ${sent('skipped:0')} times`,
+      () => sent('skipped:3') === 2 || sent('skipped:0') > 1,
+    );
+    expect((await subscriptionStatus(second)).blocked_groups.map((b) => b.group)).toEqual(['pin']);
+    expect(sent('skipped:0'), 'the skipped head is never sent again').toBe(1);
+    expect(sent('pin:0'), 'the blocked head stays blocked without being sent').toBe(1);
+  });
+
   it("a replica removed from the group while its deliveries run: the new owner waits for each group's lease, no group is at the endpoint twice", async () => {
     const groups = Array.from({ length: 6 }, (_, i) => `g${i}`);
     const PER_GROUP = 4;

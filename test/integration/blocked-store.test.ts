@@ -47,6 +47,28 @@ describe('blocked groups in Redis', () => {
     expect(await redis.ttl(blockedKey(prefix, 'orders', 3))).toBeGreaterThan(29 * 24 * 3600);
   });
 
+  it("a skip replaces the group's block and request with the skipped offsets in one step, kept until forgotten", async () => {
+    await store.save('orders', 3, 'user-1', { offsets: ['41', '42'], attempt: 5, error: 'HTTP 500' });
+    await store.request('orders', 3, 'user-1', { action: 'skip', offset: '41' });
+    await store.save('orders', 3, 'user-2', { offsets: ['40'], attempt: 1, error: 'HTTP 500' });
+    await store.skip('orders', 3, 'user-1', ['41', '42']);
+    await store.skip('orders', 3, null, ['50']);
+
+    const after = await store.load('orders', 3);
+    expect([...after.blocks.keys()]).toEqual(['user-2']);
+    expect(after.requests.size).toBe(0);
+    expect(after.skipped).toEqual(
+      new Map([
+        ['41', ['41', '42']],
+        ['50', ['50']],
+      ]),
+    );
+    await store.forgetSkips('orders', 3, ['41']);
+    await store.forgetSkips('orders', 3, []);
+    expect((await store.load('orders', 3)).skipped).toEqual(new Map([['50', ['50']]]));
+    expect(await redis.ttl(blockedKey(prefix, 'orders', 3))).toBeGreaterThan(29 * 24 * 3600);
+  });
+
   it('a group name that looks like JSON or holds separators is kept exactly', async () => {
     const odd = ['"null"', 'a:b@c', 'b:{"x":1}', ''];
     for (const [i, group] of odd.entries()) await store.save('s', 0, group, { offsets: [String(i)], attempt: 1, error: 'e' });

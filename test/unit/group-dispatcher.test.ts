@@ -335,14 +335,13 @@ describe('GroupDispatcher', () => {
 
   it('blocks a restored group again at once when its head is the stored one, and delivers it when the head moved on', async () => {
     const h = harness({ maxAttempts: 5, onExhausted: 'block' });
-    h.dispatcher.add(0, [record(4, 'a'), record(5, 'b'), record(6, 'a')], 7n);
-    h.dispatcher.restore(
-      0,
-      new Map([
+    h.dispatcher.add(0, [record(4, 'a'), record(5, 'b'), record(6, 'a')], 7n, {
+      blocks: new Map([
         ['a', { offsets: ['4'], attempt: 5, error: 'HTTP 500' }],
         ['b', { offsets: ['2'], attempt: 3, error: 'HTTP 503' }],
       ]),
-    );
+      skipped: new Set(),
+    });
     h.dispatcher.open(0);
     expect(inFlight(h.pending)).toEqual(['b:5']);
     expect(h.dispatcher.blockedGroups()).toEqual([{ partition: 0, group: 'a', offsets: ['4'], attempt: 5, error: 'HTTP 500' }]);
@@ -352,6 +351,23 @@ describe('GroupDispatcher', () => {
     expect(h.dispatcher.quiescent(0)).toBe(true);
     expect(h.dispatcher.retryBlocked(0, 'a')?.attempt).toBe(5);
     expect(h.pending[0]!.delivery).toMatchObject({ group: 'a', attempt: 1 });
+  });
+
+  it('drops the offsets of heads skipped before the holding: done at once, never sent, the rest of the group delivered', async () => {
+    const h = harness({ maxAttempts: 5, onExhausted: 'block' });
+    h.dispatcher.add(0, [record(4, 'a'), record(5, 'a'), record(6, 'b'), record(7, 'a')], 8n, { blocks: new Map(), skipped: new Set([4n, 5n, 9n]) });
+    h.dispatcher.open(0);
+    expect(inFlight(h.pending).sort()).toEqual(['a:7', 'b:6']);
+    expect(h.dispatcher.buffered(0)).toBe(2);
+    await h.settle('a');
+    await h.settle('b');
+    expect(h.dispatcher.committable(0)).toBe(8n);
+    // A skipped offset fetched with a later batch of the same holding is dropped as well.
+    h.dispatcher.add(0, [record(8, 'a'), record(9, 'a')], 10n);
+    expect(inFlight(h.pending)).toEqual(['a:8']);
+    await h.settle('a');
+    expect(h.pending).toEqual([]);
+    expect(h.dispatcher.committable(0)).toBe(10n);
   });
 
   it("holds a group's lease while it is active: one take for its backlog, released when it goes idle or blocks", async () => {

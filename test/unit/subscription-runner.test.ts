@@ -95,12 +95,7 @@ function runnerOn(engine: FakeEngine, lines: LogLine[] = [], deps: Partial<Runne
     engine,
     deliver: async () => ({ ok: true }),
     deadLetter: async () => undefined,
-    blocked: {
-      load: async () => ({ blocks: new Map(), requests: new Map() }),
-      save: async () => undefined,
-      remove: async () => undefined,
-      request: async () => undefined,
-    },
+    blocked: memoryBlockedStore(new Map()),
     leases: { take: async (_s, _o, _ttl, groups) => groups.map(() => 0), release: async () => undefined },
     instanceId: 'test',
     observer: {
@@ -239,13 +234,18 @@ describe('stop', () => {
   });
 });
 
-/** A blocked store in memory, as Redis would keep it across holdings. */
-function memoryBlockedStore(stored: Map<string | null, StoredBlock>): RunnerDeps['blocked'] {
+/** A blocked store in memory, as Redis would keep it across holdings (`skipped`: skipped heads by first offset). */
+function memoryBlockedStore(stored: Map<string | null, StoredBlock>, skipped = new Map<string, string[]>()): RunnerDeps['blocked'] {
   return {
-    load: async () => ({ blocks: new Map(stored), requests: new Map() }),
+    load: async () => ({ blocks: new Map(stored), requests: new Map(), skipped: new Map(skipped) }),
     save: async (_s, _p, group, block) => void stored.set(group, block),
     remove: async (_s, _p, group) => void stored.delete(group),
     request: async () => undefined,
+    skip: async (_s, _p, group, offsets) => {
+      skipped.set(offsets[0]!, [...offsets]);
+      stored.delete(group);
+    },
+    forgetSkips: async (_s, _p, firstOffsets) => firstOffsets.forEach((first) => skipped.delete(first)),
   };
 }
 
@@ -360,14 +360,85 @@ describe('a block under on_exhausted: block', () => {
   });
 });
 
+describe('a skip the commit has not passed yet', () => {
+  it('holds across a rebalance: the next holding never sends the skipped head; once the commit passes it, its record goes', async () => {
+    const engine = new FakeEngine();
+    const stored = new Map<string | null, StoredBlock>();
+    const skipped = new Map<string, string[]>();
+    const sent: string[] = [];
+    let failing = new Set([1n, 5n]);
+    const runner = await consuming(engine, [], {
+      subscription: { ...subscription, maxAttempts: 1 },
+      blocked: memoryBlockedStore(stored, skipped),
+      deliver: async (d) => {
+        sent.push(sentAs(d));
+        return d.records.some((r) => failing.has(r.offset)) ? { ok: false, error: 'HTTP 500' } : { ok: true };
+      },
+    });
+    const batch = () => batchOf(1, [record(1, 'K'), record(3, 'G'), record(5, 'G'), record(6, 'G')], 7);
+    await engine.events!.onBatch(batch());
+    const heads = () => runner.blockedGroups().map((b) => `${String(b.group)}@${b.offsets.join(',')}`);
+    expect(heads().sort()).toEqual(['G@5', 'K@1']);
+
+    // G's head is skipped while K's blocked head pins the commit at 1.
+    failing = new Set([1n]);
+    expect((await runner.unblock('skip', 0, 'G', '5'))?.offsets).toEqual(['5']);
+    expect(engine.committed.get(0)).toBe(1n);
+    expect([...skipped]).toEqual([['5', ['5']]]);
+    expect([...stored.keys()]).toEqual(['K']);
+    await engine.events!.onBatch(batch());
+    await eventually('G@6 delivered', () => sent.includes('G@6'), WITHIN_MS);
+
+    // A rebalance: the partition is fetched again from the commit (1). 3 and 6 were delivered, not committed:
+    // delivered again; the skipped 5 is not.
+    engine.events!.onAssigned([0]);
+    sent.length = 0;
+    await engine.events!.onBatch(batch());
+    await eventually('G@6 delivered again', () => sent.includes('G@6'), WITHIN_MS);
+    expect(sent).toEqual(['G@3', 'G@6']);
+    expect(heads()).toEqual(['K@1']);
+
+    // K is skipped too: the commit passes both heads, and both records of skips are forgotten.
+    expect((await runner.unblock('skip', 0, 'K', '1'))?.offsets).toEqual(['1']);
+    expect(engine.committed.get(0)).toBe(7n);
+    expect([...skipped.keys()]).toEqual(['5']);
+    engine.events!.onAssigned([0]);
+    await engine.events!.onBatch(batchOf(7, [record(7, 'G')], 8));
+    expect(skipped.size).toBe(0);
+    await runner.stop(100);
+  });
+
+  it('is refused with nothing skipped when it cannot be stored', async () => {
+    const engine = new FakeEngine();
+    const stored = new Map<string | null, StoredBlock>();
+    const store = memoryBlockedStore(stored);
+    const runner = await consuming(engine, [], {
+      subscription: { ...subscription, maxAttempts: 1 },
+      blocked: { ...store, skip: async () => Promise.reject(new Error('Redis unreachable')) },
+      deliver: async () => ({ ok: false, error: 'HTTP 500' }),
+    });
+    await engine.events!.onBatch(batchOf(5, [record(5, 'G'), record(6, 'G')], 7));
+    await expect(runner.unblock('skip', 0, 'G', '5')).rejects.toThrow('Redis unreachable');
+    expect(runner.blockedGroups().map((b) => b.offsets)).toEqual([['5']]);
+    expect(engine.committed.get(0)).toBe(5n);
+    expect([...stored.keys()]).toEqual(['G']);
+    await runner.stop(100);
+  });
+});
+
 describe('an admin retry or skip naming the head it was shown', () => {
   /** A blocked store in memory that also keeps the requests left for the owner. */
   function storeWithRequests(stored: Map<string | null, StoredBlock>, requests: Map<string | null, UnblockRequest>): RunnerDeps['blocked'] {
+    const memory = memoryBlockedStore(stored);
     return {
-      ...memoryBlockedStore(stored),
-      load: async () => ({ blocks: new Map(stored), requests: new Map(requests) }),
+      ...memory,
+      load: async (s, p) => ({ ...(await memory.load(s, p)), requests: new Map(requests) }),
       remove: async (_s, _p, group) => {
         stored.delete(group);
+        requests.delete(group);
+      },
+      skip: async (s, p, group, offsets) => {
+        await memory.skip(s, p, group, offsets);
         requests.delete(group);
       },
       request: async (_s, _p, group, request) => void requests.set(group, request),
