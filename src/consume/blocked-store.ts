@@ -33,9 +33,13 @@ export interface HeldBefore {
 export interface BlockedStore {
   /** Everything stored for one partition of a subscription. */
   load(subscription: string, partition: number): Promise<StoredPartition>;
+  /** Stores a block; a skip record of its head (from a skip whose answer was lost) goes: that head was not skipped. */
   save(subscription: string, partition: number, group: string | null, block: StoredBlock): Promise<void>;
-  /** Forgets the group's block and any request about it. */
-  remove(subscription: string, partition: number, group: string | null): Promise<void>;
+  /**
+   * Forgets the group's block and any request about it, and the skip record of `head` (a first offset) if one
+   * was left by a skip whose answer was lost: a retried head is delivered, not skipped.
+   */
+  remove(subscription: string, partition: number, group: string | null, head?: string): Promise<void>;
   /**
    * Records that the group's blocked head (`offsets`) was skipped, and forgets its block and request, at once:
    * until the commit passes the head, a restart or a rebalance must not deliver it again.
@@ -48,4 +52,10 @@ export interface BlockedStore {
    * head moved on is ignored rather than applied to the group's next head.
    */
   request(subscription: string, partition: number, group: string | null, request: UnblockRequest): Promise<void>;
+}
+
+/** An offset as stored (a decimal string); undefined when it does not parse, so one bad field cannot stop a partition. */
+export function parseOffset(text: string | undefined): bigint | undefined {
+  if (text === undefined || !/^-?\d+$/.test(text)) return undefined;
+  return BigInt(text);
 }

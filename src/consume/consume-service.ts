@@ -127,7 +127,7 @@ export class ConsumeService {
     const runner = this.runner(name);
     const done =
       (await runner.unblock(action, partition, group, offset).catch((err: unknown) => {
-        throw storeUnavailable(err, 'storing the skip before it is made (nothing was skipped)') ?? err;
+        throw storeUnavailable(err, 'storing the skip before it is made (the group stays blocked; call again to skip or retry it)') ?? err;
       })) ??
       (await runner.requestUnblock(action, partition, group, offset).catch((err: unknown) => {
         throw storeUnavailable(err, 'forwarding the admin call to the replica that owns the partition') ?? err;

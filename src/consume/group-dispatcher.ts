@@ -1,5 +1,5 @@
 import { errorMessage, SidecarError } from '../errors/sidecar-error.ts';
-import type { HeldBefore, StoredBlock } from './blocked-store.ts';
+import { parseOffset, type HeldBefore, type StoredBlock } from './blocked-store.ts';
 import type { ConsumedRecord } from './consumer-engine.ts';
 import { groupOf, type Delivery, type DeliveryResult } from './delivery.ts';
 import type { LeaseAnswer } from './delivery-leases.ts';
@@ -14,13 +14,7 @@ import type { BlockedGroup } from '../protocol/subscriptions.ts';
 const BUSY = new Set(['ready', 'leasing', 'delivering', 'dead-lettering', 'backoff']);
 
 /** The first offset of a stored block's head; undefined when it has none that parses. */
-function headOf(block: StoredBlock): bigint | undefined {
-  try {
-    return block.offsets[0] === undefined ? undefined : BigInt(block.offsets[0]);
-  } catch {
-    return undefined;
-  }
-}
+const headOf = (block: StoredBlock): bigint | undefined => parseOffset(block.offsets[0]);
 
 /**
  * The 409 of an admin retry or skip that names a head (its first offset) other than the group's current one:

@@ -1,7 +1,7 @@
 import { errorMessage, SidecarError } from '../errors/sidecar-error.ts';
 import type { Logger } from '../logging/logger.ts';
 import { pause } from '../retry/retry.ts';
-import type { BlockedStore, HeldBefore } from './blocked-store.ts';
+import { parseOffset, type BlockedStore, type HeldBefore, type StoredPartition } from './blocked-store.ts';
 import { RebalanceStarted, type ConsumerEngine, type FetchedBatch } from './consumer-engine.ts';
 import type { Delivery, DeliveryResult } from './delivery.ts';
 import { DeliveryLeases, leasePolicy } from './delivery-leases.ts';
@@ -71,6 +71,10 @@ export class SubscriptionRunner {
   /** The stop under way: a second stop() (SIGTERM during an admin stop) waits for it rather than returning early. */
   #stop: Promise<void> | undefined;
   readonly counts = { delivered: 0, retried: 0, dead_lettered: 0, skipped: 0 };
+  /** Skip records stored for this replica's partitions, first offset -> last offset, until the commit passes them. */
+  readonly #skipRecords = new Map<number, Map<string, bigint>>();
+  /** The admin call of each partition under way: the next one waits for it. */
+  readonly #adminTurns = new Map<number, Promise<void>>();
 
   constructor(deps: RunnerDeps) {
     this.#deps = deps;
@@ -341,20 +345,9 @@ export class SubscriptionRunner {
    */
   async #loadHeld(partition: number, from: bigint): Promise<HeldBefore | undefined> {
     const { blocked, subscription, log } = this.#deps;
+    let stored: StoredPartition;
     try {
-      const { blocks, skipped } = await blocked.load(subscription.name, partition);
-      for (const [group, block] of blocks) {
-        if (BigInt(block.offsets[0] ?? '-1') >= from) continue;
-        blocks.delete(group);
-        await blocked.remove(subscription.name, partition, group);
-      }
-      const passed = [...skipped].filter(([, offsets]) => offsets.every((o) => BigInt(o) < from)).map(([first]) => first);
-      await blocked.forgetSkips(subscription.name, partition, passed);
-      const offsets = [...skipped.values()]
-        .flat()
-        .map(BigInt)
-        .filter((o) => o >= from);
-      return { blocks, skipped: new Set(offsets) };
+      stored = await blocked.load(subscription.name, partition);
     } catch (err) {
       log.warn('blocked groups and skipped heads of the partition cannot be read; its batch is fetched again', {
         subscription: subscription.name,
@@ -363,6 +356,59 @@ export class SubscriptionRunner {
       });
       await pause(HOLD_CHECK_MS, this.#stopped.signal);
       return undefined;
+    }
+    const { blocks, skipped } = stored;
+    const stale: Array<string | null> = [];
+    for (const [group, block] of blocks) {
+      if ((parseOffset(block.offsets[0]) ?? -1n) >= from) continue;
+      blocks.delete(group);
+      stale.push(group);
+    }
+    const records = new Map<string, bigint>();
+    const offsets = new Set<bigint>();
+    for (const [first, heads] of skipped) {
+      const parsed = heads.map(parseOffset).filter((o) => o !== undefined);
+      records.set(
+        first,
+        parsed.reduce((a, b) => (b > a ? b : a), -1n),
+      );
+      for (const offset of parsed) if (offset >= from) offsets.add(offset);
+    }
+    this.#skipRecords.set(partition, records);
+    // Removing what the commit passed is housekeeping: a failure leaves it for a later holding, consuming goes on.
+    await Promise.all(stale.map((group) => blocked.remove(subscription.name, partition, group))).catch((err: unknown) =>
+      log.debug('blocks the commit passed not removed; a later holding removes them', { subscription: subscription.name, partition, err }),
+    );
+    await this.#forgetPassedSkips(partition, from);
+    if (offsets.size > 0) {
+      log.info('offsets skipped by an admin before this holding are dropped as they are fetched', {
+        subscription: subscription.name,
+        partition,
+        from: from.toString(),
+        skipped: [...offsets].map(String),
+      });
+    }
+    return { blocks, skipped: offsets };
+  }
+
+  /**
+   * Forgets the skip records of `partition` that the commit (`committed`) has passed: from there on a reset of
+   * the group's offsets (a replay) must deliver those records again. A failure keeps them for the next commit.
+   */
+  async #forgetPassedSkips(partition: number, committed: bigint | undefined): Promise<void> {
+    const records = this.#skipRecords.get(partition);
+    if (!records || committed === undefined) return;
+    const passed = [...records].filter(([, last]) => last < committed).map(([first]) => first);
+    if (passed.length === 0) return;
+    try {
+      await this.#deps.blocked.forgetSkips(this.subscription.name, partition, passed);
+      for (const first of passed) records.delete(first);
+    } catch (err) {
+      this.#deps.log.debug('skip records the commit passed not removed; the next commit tries again', {
+        subscription: this.subscription.name,
+        partition,
+        err,
+      });
     }
   }
 
@@ -403,13 +449,12 @@ export class SubscriptionRunner {
         });
         // The request names its head: applied to that head only, never to the group's next one.
         await this.unblock(request.action, partition, group, request.offset).catch((err: unknown) => {
-          if (!(err instanceof SidecarError && err.code === 'CONFLICT')) throw err;
-          log.info('admin request made on another replica not applied: the head it names moved on', {
-            subscription: subscription.name,
-            partition,
-            messageGroup: group,
-            err,
-          });
+          const moved = err instanceof SidecarError && err.code === 'CONFLICT';
+          // Not applied now (Redis could not store a skip): the request stays, and the next tick tries it again.
+          log[moved ? 'info' : 'warn'](
+            moved ? 'admin request made on another replica not applied: the head it names moved on' : 'admin request made on another replica not applied yet',
+            { subscription: subscription.name, partition, messageGroup: group, err },
+          );
         });
       }
     }
@@ -439,6 +484,7 @@ export class SubscriptionRunner {
     this.#epoch++;
     for (const partition of this.#dispatcher.partitions()) this.#dispatcher.release(partition);
     this.#committer.forget();
+    this.#skipRecords.clear();
     if (this.#paused.size > 0) this.#deps.engine.resume([...this.#paused]);
     this.#paused.clear();
     this.#assigned = [...partitions].sort((a, b) => a - b);
@@ -471,8 +517,10 @@ export class SubscriptionRunner {
     await this.#commit(partitions);
   }
 
-  #commit(partitions: number[]): Promise<boolean> {
-    return this.#committer.commit(partitions, (p) => this.#dispatcher.committable(p));
+  async #commit(partitions: number[]): Promise<boolean> {
+    const ok = await this.#committer.commit(partitions, (p) => this.#dispatcher.committable(p));
+    for (const partition of partitions) await this.#forgetPassedSkips(partition, this.#committer.committed(partition));
+    return ok;
   }
 
   async #tick(): Promise<void> {
@@ -501,15 +549,26 @@ export class SubscriptionRunner {
    * `offset`, when given, is the head's first offset as the caller saw it: a 409 (nothing changed) when the
    * group's head is another one.
    */
-  async unblock(action: 'retry' | 'skip', partition: number, group: string | null, offset?: string): Promise<BlockedGroup | undefined> {
+  unblock(action: 'retry' | 'skip', partition: number, group: string | null, offset?: string): Promise<BlockedGroup | undefined> {
+    // One admin call of a partition at a time: a retry landing while a skip of the same head waits for Redis would
+    // have the skip answer for a head that is being delivered.
+    const turn = (this.#adminTurns.get(partition) ?? Promise.resolve()).then(() => this.#unblockNow(action, partition, group, offset));
+    const settled = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#adminTurns.set(partition, settled);
+    void settled.then(() => {
+      if (this.#adminTurns.get(partition) === settled) this.#adminTurns.delete(partition);
+    });
+    return turn;
+  }
+
+  async #unblockNow(action: 'retry' | 'skip', partition: number, group: string | null, offset?: string): Promise<BlockedGroup | undefined> {
     if (!this.#live()) return undefined;
     const done = action === 'retry' ? await this.#retry(partition, group, offset) : await this.#skip(partition, group, offset);
     if (!done) return undefined;
     await this.#commit([partition]);
-    if (action === 'skip' && (this.#committer.committed(partition) ?? -1n) > BigInt(done.offsets.at(-1) ?? '-1')) {
-      // Passed by the commit: the record of the skip is no longer needed (else the next holding drops it).
-      await this.#deps.blocked.forgetSkips(this.subscription.name, partition, done.offsets.slice(0, 1)).catch(() => undefined);
-    }
     const from = this.#dispatcher.committable(partition);
     if (!this.#dispatcher.quiescent(partition) && !this.#holds.has(partition) && from !== undefined && this.#live()) {
       try {
@@ -531,7 +590,8 @@ export class SubscriptionRunner {
   async #retry(partition: number, group: string | null, offset?: string): Promise<BlockedGroup | undefined> {
     const done = this.#dispatcher.retryBlocked(partition, group, offset);
     if (!done) return undefined;
-    await this.#deps.blocked.remove(this.subscription.name, partition, group).catch((err: unknown) =>
+    this.#skipRecords.get(partition)?.delete(done.offsets[0] ?? '');
+    await this.#deps.blocked.remove(this.subscription.name, partition, group, done.offsets[0]).catch((err: unknown) =>
       this.#deps.log.warn('retried group still stored; a restart before its next block or commit would block it again', {
         subscription: this.subscription.name,
         partition,
@@ -551,7 +611,12 @@ export class SubscriptionRunner {
     const head = this.#dispatcher.blockedHead(partition, group, offset);
     if (!head) return undefined;
     await this.#deps.blocked.skip(this.subscription.name, partition, group, head.offsets);
-    // Stored, so the skip holds from here on: should this holding have ended meanwhile, the next one drops the head.
+    const last = head.offsets.map(parseOffset).reduce<bigint>((a, b) => (b !== undefined && b > a ? b : a), -1n);
+    let records = this.#skipRecords.get(partition);
+    if (!records) this.#skipRecords.set(partition, (records = new Map()));
+    records.set(head.offsets[0] ?? '', last);
+    // Stored, so the skip holds from here on: should this holding have ended meanwhile (admin calls of a partition
+    // take turns, so nothing else moved the head), the next one drops the head.
     return this.#dispatcher.skipBlocked(partition, group, head.offsets[0]) ?? head;
   }
 

@@ -57,16 +57,22 @@ export class RedisBlockedStore implements BlockedStore {
   }
 
   async save(subscription: string, partition: number, group: string | null, block: StoredBlock): Promise<void> {
-    await this.#write(subscription, partition, blockField(group), JSON.stringify(block));
+    const key = blockedKey(this.#prefix, subscription, partition);
+    await this.#gateway.run(async () => {
+      const multi = this.#gateway.redis.multi().hset(key, blockField(group), JSON.stringify(block));
+      if (block.offsets[0] !== undefined) multi.hdel(key, skipField(block.offsets[0]));
+      throwFailed(await multi.expire(key, EXPIRE_SECONDS).exec());
+    });
   }
 
   async request(subscription: string, partition: number, group: string | null, request: UnblockRequest): Promise<void> {
     await this.#write(subscription, partition, requestField(group), `${request.action}@${request.offset}`);
   }
 
-  async remove(subscription: string, partition: number, group: string | null): Promise<void> {
+  async remove(subscription: string, partition: number, group: string | null, head?: string): Promise<void> {
     const key = blockedKey(this.#prefix, subscription, partition);
-    await this.#gateway.run(() => this.#gateway.redis.hdel(key, blockField(group), requestField(group)));
+    const fields = [blockField(group), requestField(group), ...(head === undefined ? [] : [skipField(head)])];
+    await this.#gateway.run(() => this.#gateway.redis.hdel(key, ...fields));
   }
 
   async skip(subscription: string, partition: number, group: string | null, offsets: readonly string[]): Promise<void> {

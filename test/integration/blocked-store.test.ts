@@ -66,6 +66,15 @@ describe('blocked groups in Redis', () => {
     await store.forgetSkips('orders', 3, ['41']);
     await store.forgetSkips('orders', 3, []);
     expect((await store.load('orders', 3)).skipped).toEqual(new Map([['50', ['50']]]));
+
+    // A skip whose answer was lost: the head blocking again, or retried, means it was not skipped.
+    await store.skip('orders', 3, 'user-3', ['60']);
+    await store.skip('orders', 3, 'user-4', ['70']);
+    await store.save('orders', 3, 'user-3', { offsets: ['60'], attempt: 1, error: 'HTTP 500' });
+    await store.remove('orders', 3, 'user-4', '70');
+    const last = await store.load('orders', 3);
+    expect([...last.skipped.keys()]).toEqual(['50']);
+    expect([...last.blocks.keys()].sort()).toEqual(['user-2', 'user-3']);
     expect(await redis.ttl(blockedKey(prefix, 'orders', 3))).toBeGreaterThan(29 * 24 * 3600);
   });
 

@@ -1,6 +1,6 @@
 import { Admin as PlatformaticAdmin } from '@platformatic/kafka';
 import { AssignerProtocol, type Admin } from 'kafkajs';
-import { expect, inject, onTestFinished } from 'vitest';
+import { expect, inject, onTestFailed, onTestFinished } from 'vitest';
 import type { SubscriptionStatus } from '../../src/protocol/subscriptions.ts';
 import { spawnSidecar, testOptions, type SidecarProcess } from './sidecar.ts';
 
@@ -15,6 +15,8 @@ export function consumeReplicas(path: string, flags: string[] = []): () => Promi
   onTestFinished(async () => {
     await Promise.all(started.map((s) => s.stop('SIGKILL')));
   });
+  // What each replica logged (assignments, blocks, admin calls applied) is what explains a failed scenario.
+  onTestFailed(() => started.forEach((s, i) => console.log(`replica ${i + 1} of ${started.length} logged:\n${s.logs.join('\n')}`)));
   return async () => {
     const sidecar = await spawnSidecar(options, {
       flags: ['--subscriptions-file', path, '--consume-session-timeout', '6s', '--consume-commit-interval', '200ms', ...flags],

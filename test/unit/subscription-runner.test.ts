@@ -238,8 +238,14 @@ describe('stop', () => {
 function memoryBlockedStore(stored: Map<string | null, StoredBlock>, skipped = new Map<string, string[]>()): RunnerDeps['blocked'] {
   return {
     load: async () => ({ blocks: new Map(stored), requests: new Map(), skipped: new Map(skipped) }),
-    save: async (_s, _p, group, block) => void stored.set(group, block),
-    remove: async (_s, _p, group) => void stored.delete(group),
+    save: async (_s, _p, group, block) => {
+      stored.set(group, block);
+      skipped.delete(block.offsets[0]!);
+    },
+    remove: async (_s, _p, group, head) => {
+      stored.delete(group);
+      if (head !== undefined) skipped.delete(head);
+    },
     request: async () => undefined,
     skip: async (_s, _p, group, offsets) => {
       skipped.set(offsets[0]!, [...offsets]);
@@ -398,13 +404,86 @@ describe('a skip the commit has not passed yet', () => {
     expect(sent).toEqual(['G@3', 'G@6']);
     expect(heads()).toEqual(['K@1']);
 
-    // K is skipped too: the commit passes both heads, and both records of skips are forgotten.
+    // K is skipped too: the commit passes both heads, and both skip records go (a replay after a reset of the
+    // group's offsets must deliver them again).
     expect((await runner.unblock('skip', 0, 'K', '1'))?.offsets).toEqual(['1']);
     expect(engine.committed.get(0)).toBe(7n);
-    expect([...skipped.keys()]).toEqual(['5']);
-    engine.events!.onAssigned([0]);
-    await engine.events!.onBatch(batchOf(7, [record(7, 'G')], 8));
     expect(skipped.size).toBe(0);
+    await runner.stop(100);
+  });
+
+  it('goes once a later commit passes it: a replay after a reset of the offsets delivers the skipped record', async () => {
+    const engine = new FakeEngine();
+    const stored = new Map<string | null, StoredBlock>();
+    const skipped = new Map<string, string[]>();
+    const sent: string[] = [];
+    let failing = new Set([1n, 5n]);
+    const deps: Partial<RunnerDeps> = {
+      subscription: { ...subscription, maxAttempts: 1 },
+      blocked: memoryBlockedStore(stored, skipped),
+      limits: { trackedRecords: 100, commitIntervalMs: 20 },
+      deliver: async (d) => {
+        sent.push(sentAs(d));
+        return d.records.some((r) => failing.has(r.offset)) ? { ok: false, error: 'HTTP 500' } : { ok: true };
+      },
+    };
+    const runner = await consuming(engine, [], deps);
+    const batch = () => batchOf(1, [record(1, 'K'), record(3, 'G'), record(5, 'G'), record(6, 'G')], 7);
+    await engine.events!.onBatch(batch());
+    failing = new Set();
+    await runner.unblock('skip', 0, 'G', '5');
+    expect([...skipped.keys()]).toEqual(['5']);
+    await runner.unblock('retry', 0, 'K', '1');
+    await engine.events!.onBatch(batch());
+    await eventually('committed 7', () => engine.committed.get(0) === 7n, WITHIN_MS);
+    await eventually('the skip record forgotten', () => skipped.size === 0, WITHIN_MS);
+    await runner.stop(100);
+
+    // subscriptions reset --to earliest (offset 1 here), then a start: everything is delivered again.
+    engine.committed.set(0, 1n);
+    sent.length = 0;
+    const again = await consuming(engine, [], deps);
+    await engine.events!.onBatch(batch());
+    await eventually('G@6 replayed', () => sent.includes('G@6'), WITHIN_MS);
+    expect(sent.sort()).toEqual(['G@3', 'G@5', 'G@6', 'K@1']);
+    await again.stop(100);
+  });
+
+  it('whose answer was lost (stored, then reported failed) does not drop the head when the operator retries it instead', async () => {
+    const engine = new FakeEngine();
+    const stored = new Map<string | null, StoredBlock>();
+    const skipped = new Map<string, string[]>();
+    const store = memoryBlockedStore(stored, skipped);
+    const sent: string[] = [];
+    const runner = await consuming(engine, [], {
+      subscription: { ...subscription, maxAttempts: 1 },
+      blocked: {
+        ...store,
+        skip: async (...args) => {
+          await store.skip(...args);
+          throw new Error('Redis did not answer within 2000 ms');
+        },
+      },
+      deliver: async (d) => {
+        sent.push(sentAs(d));
+        return d.records.some((r) => r.offset === 5n) ? { ok: false, error: 'HTTP 500' } : { ok: true };
+      },
+    });
+    await engine.events!.onBatch(batchOf(5, [record(5, 'G'), record(6, 'G')], 7));
+    await expect(runner.unblock('skip', 0, 'G', '5')).rejects.toThrow('Redis did not answer');
+    expect(runner.blockedGroups().map((b) => b.offsets)).toEqual([['5']]);
+    expect((await runner.unblock('retry', 0, 'G', '5'))?.offsets).toEqual(['5']);
+    expect(skipped.size).toBe(0);
+    await engine.events!.onBatch(batchOf(5, [record(5, 'G'), record(6, 'G')], 7));
+    await eventually('blocked again', () => runner.blockedGroups().length === 1 && stored.has('G'), WITHIN_MS);
+
+    // The next holding blocks the head again; it is neither dropped nor sent.
+    engine.events!.onAssigned([0]);
+    sent.length = 0;
+    await engine.events!.onBatch(batchOf(5, [record(5, 'G'), record(6, 'G')], 7));
+    expect(runner.blockedGroups().map((b) => b.offsets)).toEqual([['5']]);
+    expect(sent).toEqual([]);
+    expect(engine.committed.get(0)).toBe(5n);
     await runner.stop(100);
   });
 
@@ -433,8 +512,8 @@ describe('an admin retry or skip naming the head it was shown', () => {
     return {
       ...memory,
       load: async (s, p) => ({ ...(await memory.load(s, p)), requests: new Map(requests) }),
-      remove: async (_s, _p, group) => {
-        stored.delete(group);
+      remove: async (s, p, group, head) => {
+        await memory.remove(s, p, group, head);
         requests.delete(group);
       },
       skip: async (s, p, group, offsets) => {

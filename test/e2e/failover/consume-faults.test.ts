@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Connection, alterPartitionReassignmentsV0 } from '@platformatic/kafka';
-import { beforeAll, describe, expect, inject, it, onTestFailed, onTestFinished } from 'vitest';
+import { beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { assignedNow, consumeReplicas, subscriptionStatus, unblock } from '../../support/consume-sidecars.ts';
 import { unblockWhileAReplicaJoins } from '../../support/consume-scenarios.ts';
 import { deliveryEndpoint, expectDeliveredInOrder, waitFor } from '../../support/delivery-endpoint.ts';
@@ -189,14 +189,6 @@ describe('ordered consumption under Kafka and operator faults (three brokers)', 
     expect(await first.stop('SIGTERM')).toBe(0);
 
     const [b, c] = await Promise.all([start(), start()]);
-    onTestFailed(() => {
-      for (const [n, s] of [
-        ['b', b],
-        ['c', c],
-      ] as const)
-        console.log(`LOGS ${n}:\n${s.logs.join('\n')}`);
-      console.log('ARRIVED', JSON.stringify(endpoint.arrived.map((x) => x.messages.map((m) => m.value))));
-    });
     await waitFor(
       () => 'both replicas own a partition',
       () => assignedNow(b).length === 1 && assignedNow(c).length === 1,
