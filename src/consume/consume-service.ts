@@ -90,7 +90,9 @@ export class ConsumeService {
         'SUBSCRIPTION_RUNNING',
         `subscription "${name}" is ${state} on this sidecar: stop it on every replica first (ordered-sidecar subscriptions stop ${name})`,
       );
-    return resetOffsets(runner.subscription, this.#deps.offsets, target);
+    const result = await resetOffsets(runner.subscription, this.#deps.offsets, target);
+    await runner.forgetSkipped(result.partitions.map((p) => p.partition));
+    return result;
   }
 
   /** Admin: produces the dead letters of `name` again (one replay of a subscription at a time per replica). */

@@ -6,21 +6,33 @@ import type { ConsumerEngine } from './consumer-engine.ts';
  * partition is remembered, so an unchanged position is not sent again.
  */
 export class OffsetCommitter {
-  readonly #engine: ConsumerEngine;
+  readonly #engine: Pick<ConsumerEngine, 'commit'>;
   readonly #topic: string;
   readonly #subscription: string;
   readonly #log: Logger;
   readonly #committed = new Map<number, bigint>();
+  /** The commit under way: the next one waits for it (kafkajs retries a failed commit for seconds, and an older
+   * offset landing after a newer one would move the group back). */
+  #turn: Promise<unknown> = Promise.resolve();
 
-  constructor(engine: ConsumerEngine, topic: string, subscription: string, log: Logger) {
+  constructor(engine: Pick<ConsumerEngine, 'commit'>, topic: string, subscription: string, log: Logger) {
     this.#engine = engine;
     this.#topic = topic;
     this.#subscription = subscription;
     this.#log = log;
   }
 
-  /** Commits `committable(partition)` of each partition that moved; false when Kafka refused the commit. */
-  async commit(partitions: number[], committable: (partition: number) => bigint | undefined): Promise<boolean> {
+  /**
+   * Commits `committable(partition)` of each partition that moved, once the commit before it has ended (so the
+   * offsets read are the newest); false when Kafka refused the commit.
+   */
+  commit(partitions: number[], committable: (partition: number) => bigint | undefined): Promise<boolean> {
+    const run = this.#turn.then(() => this.#commitNow(partitions, committable));
+    this.#turn = run.catch(() => undefined);
+    return run;
+  }
+
+  async #commitNow(partitions: number[], committable: (partition: number) => bigint | undefined): Promise<boolean> {
     const offsets = partitions.flatMap((partition) => {
       const offset = committable(partition);
       return offset === undefined || this.#committed.get(partition) === offset ? [] : [{ topic: this.#topic, partition, offset }];

@@ -71,8 +71,6 @@ export class SubscriptionRunner {
   /** The stop under way: a second stop() (SIGTERM during an admin stop) waits for it rather than returning early. */
   #stop: Promise<void> | undefined;
   readonly counts = { delivered: 0, retried: 0, dead_lettered: 0, skipped: 0 };
-  /** Skip records stored for this replica's partitions, first offset -> last offset, until the commit passes them. */
-  readonly #skipRecords = new Map<number, Map<string, bigint>>();
   /** The admin call of each partition under way: the next one waits for it. */
   readonly #adminTurns = new Map<number, Promise<void>>();
 
@@ -364,22 +362,13 @@ export class SubscriptionRunner {
       blocks.delete(group);
       stale.push(group);
     }
-    const records = new Map<string, bigint>();
-    const offsets = new Set<bigint>();
-    for (const [first, heads] of skipped) {
-      const parsed = heads.map(parseOffset).filter((o) => o !== undefined);
-      records.set(
-        first,
-        parsed.reduce((a, b) => (b > a ? b : a), -1n),
-      );
-      for (const offset of parsed) if (offset >= from) offsets.add(offset);
-    }
-    this.#skipRecords.set(partition, records);
+    const parsed = new Map([...skipped].map(([first, heads]) => [first, heads.map(parseOffset).filter((o) => o !== undefined)]));
+    const offsets = new Set([...parsed.values()].flat().filter((o) => o >= from));
     // Removing what the commit passed is housekeeping: a failure leaves it for a later holding, consuming goes on.
     await Promise.all(stale.map((group) => blocked.remove(subscription.name, partition, group))).catch((err: unknown) =>
       log.debug('blocks the commit passed not removed; a later holding removes them', { subscription: subscription.name, partition, err }),
     );
-    await this.#forgetPassedSkips(partition, from);
+    await this.#forgetPassedSkips(partition, parsed, from);
     if (offsets.size > 0) {
       log.info('offsets skipped by an admin before this holding are dropped as they are fetched', {
         subscription: subscription.name,
@@ -392,23 +381,39 @@ export class SubscriptionRunner {
   }
 
   /**
-   * Forgets the skip records of `partition` that the commit (`committed`) has passed: from there on a reset of
-   * the group's offsets (a replay) must deliver those records again. A failure keeps them for the next commit.
+   * Forgets the skip records of `partition` below `from`, the committed offset as Kafka reported it when this
+   * holding began: never on a commit this replica only believes made (kafkajs can report a commit it never sent,
+   * or retry an older one after a newer one). A failure leaves them for a later holding.
    */
-  async #forgetPassedSkips(partition: number, committed: bigint | undefined): Promise<void> {
-    const records = this.#skipRecords.get(partition);
-    if (!records || committed === undefined) return;
-    const passed = [...records].filter(([, last]) => last < committed).map(([first]) => first);
+  async #forgetPassedSkips(partition: number, skipped: ReadonlyMap<string, readonly bigint[]>, from: bigint): Promise<void> {
+    const passed = [...skipped].filter(([, offsets]) => offsets.every((o) => o < from)).map(([first]) => first);
     if (passed.length === 0) return;
-    try {
-      await this.#deps.blocked.forgetSkips(this.subscription.name, partition, passed);
-      for (const first of passed) records.delete(first);
-    } catch (err) {
-      this.#deps.log.debug('skip records the commit passed not removed; the next commit tries again', {
+    await this.#deps.blocked.forgetSkips(this.subscription.name, partition, passed).catch((err: unknown) =>
+      this.#deps.log.debug('skip records the commit passed not removed; a later holding removes them', {
         subscription: this.subscription.name,
         partition,
         err,
-      });
+      }),
+    );
+  }
+
+  /**
+   * After a reset of the group's offsets (the subscription stopped everywhere): the replay delivers every message
+   * from the new position, skipped heads included, so their records go. A failure is logged with what it leaves.
+   */
+  async forgetSkipped(partitions: readonly number[]): Promise<void> {
+    const { blocked, subscription, log } = this.#deps;
+    for (const partition of partitions) {
+      try {
+        const { skipped } = await blocked.load(subscription.name, partition);
+        await blocked.forgetSkips(subscription.name, partition, [...skipped.keys()]);
+      } catch (err) {
+        log.warn('skip records not removed after the offset reset; the replay does not deliver the heads skipped before it', {
+          subscription: subscription.name,
+          partition,
+          err,
+        });
+      }
     }
   }
 
@@ -484,7 +489,6 @@ export class SubscriptionRunner {
     this.#epoch++;
     for (const partition of this.#dispatcher.partitions()) this.#dispatcher.release(partition);
     this.#committer.forget();
-    this.#skipRecords.clear();
     if (this.#paused.size > 0) this.#deps.engine.resume([...this.#paused]);
     this.#paused.clear();
     this.#assigned = [...partitions].sort((a, b) => a - b);
@@ -517,10 +521,8 @@ export class SubscriptionRunner {
     await this.#commit(partitions);
   }
 
-  async #commit(partitions: number[]): Promise<boolean> {
-    const ok = await this.#committer.commit(partitions, (p) => this.#dispatcher.committable(p));
-    for (const partition of partitions) await this.#forgetPassedSkips(partition, this.#committer.committed(partition));
-    return ok;
+  #commit(partitions: number[]): Promise<boolean> {
+    return this.#committer.commit(partitions, (p) => this.#dispatcher.committable(p));
   }
 
   async #tick(): Promise<void> {
@@ -590,7 +592,6 @@ export class SubscriptionRunner {
   async #retry(partition: number, group: string | null, offset?: string): Promise<BlockedGroup | undefined> {
     const done = this.#dispatcher.retryBlocked(partition, group, offset);
     if (!done) return undefined;
-    this.#skipRecords.get(partition)?.delete(done.offsets[0] ?? '');
     await this.#deps.blocked.remove(this.subscription.name, partition, group, done.offsets[0]).catch((err: unknown) =>
       this.#deps.log.warn('retried group still stored; a restart before its next block or commit would block it again', {
         subscription: this.subscription.name,
@@ -611,10 +612,6 @@ export class SubscriptionRunner {
     const head = this.#dispatcher.blockedHead(partition, group, offset);
     if (!head) return undefined;
     await this.#deps.blocked.skip(this.subscription.name, partition, group, head.offsets);
-    const last = head.offsets.map(parseOffset).reduce<bigint>((a, b) => (b !== undefined && b > a ? b : a), -1n);
-    let records = this.#skipRecords.get(partition);
-    if (!records) this.#skipRecords.set(partition, (records = new Map()));
-    records.set(head.offsets[0] ?? '', last);
     // Stored, so the skip holds from here on: should this holding have ended meanwhile (admin calls of a partition
     // take turns, so nothing else moved the head), the next one drops the head.
     return this.#dispatcher.skipBlocked(partition, group, head.offsets[0]) ?? head;
