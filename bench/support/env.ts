@@ -43,7 +43,11 @@ export const benchKafka = (): Kafka => new Kafka({ clientId: 'ordered-sidecar-be
  */
 export async function createTopic(admin: Admin, label: string, partitions: number, timeoutMs = 30_000): Promise<string> {
   const topic = benchTopic(label);
-  await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
+  await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true }).catch((err: unknown) => {
+    // kafkajs waits for the leaders by asking one broker's metadata, which may not know the new topic yet (a
+    // broker just started): the topic was created, and the loop below waits for its leaders.
+    if ((err as { type?: unknown }).type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw err;
+  });
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
