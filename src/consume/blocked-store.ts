@@ -20,7 +20,7 @@ export interface UnblockRequest {
 export interface StoredPartition {
   blocks: Map<string | null, StoredBlock>;
   requests: Map<string | null, UnblockRequest>;
-  /** Heads an admin skipped, by their first offset (decimal), kept until the commit passes them. */
+  /** Heads an admin skipped, by their first offset (decimal), kept until a holding starts past them or a reset drops them. */
   skipped: Map<string, string[]>;
 }
 
@@ -42,10 +42,10 @@ export interface BlockedStore {
   remove(subscription: string, partition: number, group: string | null, head?: string): Promise<void>;
   /**
    * Records that the group's blocked head (`offsets`) was skipped, and forgets its block and request, at once:
-   * until the commit passes the head, a restart or a rebalance must not deliver it again.
+   * while the commit has not passed the head, a restart or a rebalance must not deliver it again.
    */
   skip(subscription: string, partition: number, group: string | null, offsets: readonly string[]): Promise<void>;
-  /** Forgets skipped heads (by their first offset) the commit has passed. */
+  /** Forgets skipped heads by their first offset (a holding that starts past them, an offset reset). */
   forgetSkips(subscription: string, partition: number, firstOffsets: readonly string[]): Promise<void>;
   /**
    * Leaves a request for the owner. It names the head's first offset, so a request that arrives after that

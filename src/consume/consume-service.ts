@@ -1,4 +1,5 @@
 import { SidecarError, storeUnavailable } from '../errors/sidecar-error.ts';
+import { parseOffset } from './blocked-store.ts';
 import type { ProduceService } from '../produce/produce-service.ts';
 import { replayDeadLetters, type ReplayFilter, type ReplayLimits, type ReplayResult } from './dlq-replay.ts';
 import type { GroupOffsetsAdmin, OffsetTarget } from './group-offsets-admin.ts';
@@ -91,7 +92,7 @@ export class ConsumeService {
         `subscription "${name}" is ${state} on this sidecar: stop it on every replica first (ordered-sidecar subscriptions stop ${name})`,
       );
     const result = await resetOffsets(runner.subscription, this.#deps.offsets, target);
-    await runner.forgetSkipped(result.partitions.map((p) => p.partition));
+    await runner.forgetSkipped(new Map(result.partitions.map((p) => [p.partition, parseOffset(p.previous_offset ?? undefined)])));
     return result;
   }
 

@@ -11,9 +11,14 @@ export class OffsetCommitter {
   readonly #subscription: string;
   readonly #log: Logger;
   readonly #committed = new Map<number, bigint>();
-  /** The commit under way: the next one waits for it (kafkajs retries a failed commit for seconds, and an older
-   * offset landing after a newer one would move the group back). */
-  #turn: Promise<unknown> = Promise.resolve();
+  /** The commit under way. */
+  #running: Promise<boolean> | undefined;
+  /**
+   * The one commit waiting for it, shared by every call made meanwhile: kafkajs retries a failed commit for
+   * seconds to minutes, an older offset landing after a newer one would move the group back, and a queue of
+   * commits each retrying the same offset would hold a drain behind all of them.
+   */
+  #waiting: { partitions: Set<number>; committable: (partition: number) => bigint | undefined; done: PromiseWithResolvers<boolean> } | undefined;
 
   constructor(engine: Pick<ConsumerEngine, 'commit'>, topic: string, subscription: string, log: Logger) {
     this.#engine = engine;
@@ -27,9 +32,23 @@ export class OffsetCommitter {
    * offsets read are the newest); false when Kafka refused the commit.
    */
   commit(partitions: number[], committable: (partition: number) => bigint | undefined): Promise<boolean> {
-    const run = this.#turn.then(() => this.#commitNow(partitions, committable));
-    this.#turn = run.catch(() => undefined);
-    return run;
+    if (!this.#running) return this.#start(partitions, committable);
+    this.#waiting ??= { partitions: new Set(), committable, done: Promise.withResolvers<boolean>() };
+    for (const partition of partitions) this.#waiting.partitions.add(partition);
+    this.#waiting.committable = committable;
+    return this.#waiting.done.promise;
+  }
+
+  #start(partitions: Iterable<number>, committable: (partition: number) => bigint | undefined): Promise<boolean> {
+    const running = this.#commitNow([...partitions], committable);
+    this.#running = running;
+    void running.then(() => {
+      this.#running = undefined;
+      const next = this.#waiting;
+      this.#waiting = undefined;
+      if (next) void this.#start(next.partitions, next.committable).then(next.done.resolve);
+    });
+    return running;
   }
 
   async #commitNow(partitions: number[], committable: (partition: number) => bigint | undefined): Promise<boolean> {

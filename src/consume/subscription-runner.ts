@@ -37,6 +37,14 @@ export interface RunnerDeps {
 }
 
 const HOLD_CHECK_MS = 1000;
+
+/** Stored skip records with their offsets parsed (one that does not parse is left out). */
+const parsedSkips = (skipped: ReadonlyMap<string, readonly string[]>): Map<string, bigint[]> =>
+  new Map([...skipped].map(([first, heads]) => [first, heads.map(parseOffset).filter((o) => o !== undefined)]));
+
+/** The skip records (first offsets) wholly below `from`: a commit there has passed them. */
+const passedSkips = (skipped: ReadonlyMap<string, readonly bigint[]>, from: bigint): string[] =>
+  [...skipped].filter(([, offsets]) => offsets.every((o) => o < from)).map(([first]) => first);
 const TOPIC_RECHECK_MS = 5000;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
@@ -142,11 +150,15 @@ export class SubscriptionRunner {
   /** Starts in the background: a missing topic keeps the subscription not ready (and re-checked), never crashes. */
   start(): void {
     this.#starting = this.#startWhenTopicExists();
+    let ticking = false;
     this.#ticker = setInterval(() => {
+      // One tick at a time: a commit or Redis call stuck for longer than the interval must not pile ticks up.
+      if (ticking) return;
+      ticking = true;
       // Every step handles its own failures; one that does not (the consumer restarting under it) waits for the next tick.
-      this.#tick().catch((err: unknown) =>
-        this.#deps.log.warn('subscription tick failed; the next one tries again', { subscription: this.subscription.name, err }),
-      );
+      this.#tick()
+        .catch((err: unknown) => this.#deps.log.warn('subscription tick failed; the next one tries again', { subscription: this.subscription.name, err }))
+        .finally(() => (ticking = false));
     }, this.#deps.limits.commitIntervalMs);
     this.#ticker.unref();
   }
@@ -362,7 +374,7 @@ export class SubscriptionRunner {
       blocks.delete(group);
       stale.push(group);
     }
-    const parsed = new Map([...skipped].map(([first, heads]) => [first, heads.map(parseOffset).filter((o) => o !== undefined)]));
+    const parsed = parsedSkips(skipped);
     const offsets = new Set([...parsed.values()].flat().filter((o) => o >= from));
     // Removing what the commit passed is housekeeping: a failure leaves it for a later holding, consuming goes on.
     await Promise.all(stale.map((group) => blocked.remove(subscription.name, partition, group))).catch((err: unknown) =>
@@ -386,9 +398,7 @@ export class SubscriptionRunner {
    * or retry an older one after a newer one). A failure leaves them for a later holding.
    */
   async #forgetPassedSkips(partition: number, skipped: ReadonlyMap<string, readonly bigint[]>, from: bigint): Promise<void> {
-    const passed = [...skipped].filter(([, offsets]) => offsets.every((o) => o < from)).map(([first]) => first);
-    if (passed.length === 0) return;
-    await this.#deps.blocked.forgetSkips(this.subscription.name, partition, passed).catch((err: unknown) =>
+    await this.#deps.blocked.forgetSkips(this.subscription.name, partition, passedSkips(skipped, from)).catch((err: unknown) =>
       this.#deps.log.debug('skip records the commit passed not removed; a later holding removes them', {
         subscription: this.subscription.name,
         partition,
@@ -398,15 +408,17 @@ export class SubscriptionRunner {
   }
 
   /**
-   * After a reset of the group's offsets (the subscription stopped everywhere): the replay delivers every message
-   * from the new position, skipped heads included, so their records go. A failure is logged with what it leaves.
+   * After a reset of the group's offsets (the subscription stopped everywhere): skip records the old commit had
+   * passed (`previous`, per partition) go, so the replay delivers those messages again; a skip the old commit had
+   * not passed is still pending, wherever the reset moved to, and stays. A failure is logged with what it leaves.
    */
-  async forgetSkipped(partitions: readonly number[]): Promise<void> {
+  async forgetSkipped(previous: ReadonlyMap<number, bigint | undefined>): Promise<void> {
     const { blocked, subscription, log } = this.#deps;
-    for (const partition of partitions) {
+    for (const [partition, committed] of previous) {
+      if (committed === undefined) continue;
       try {
         const { skipped } = await blocked.load(subscription.name, partition);
-        await blocked.forgetSkips(subscription.name, partition, [...skipped.keys()]);
+        await blocked.forgetSkips(subscription.name, partition, passedSkips(parsedSkips(skipped), committed));
       } catch (err) {
         log.warn('skip records not removed after the offset reset; the replay does not deliver the heads skipped before it', {
           subscription: subscription.name,
@@ -604,9 +616,9 @@ export class SubscriptionRunner {
   }
 
   /**
-   * The skip is stored before it is made: until the commit passes the head (another group's blocked head may
-   * hold the commit below it for long), a restart or rebalance would otherwise deliver it again. Rejects, with
-   * nothing skipped, when Redis cannot store it.
+   * The skip is stored before it is made: while the commit has not passed the head (another group's blocked head
+   * may hold it below for long), a restart or rebalance would otherwise deliver it again. Rejects, with nothing
+   * skipped, when Redis cannot store it.
    */
   async #skip(partition: number, group: string | null, offset?: string): Promise<BlockedGroup | undefined> {
     const head = this.#dispatcher.blockedHead(partition, group, offset);

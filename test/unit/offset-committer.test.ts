@@ -55,6 +55,23 @@ describe('OffsetCommitter', () => {
     expect(committer.committed(0)).toBe(7n);
   });
 
+  it('keeps one commit waiting behind a stuck one, shared by every call made meanwhile (no queue of retries to drain behind)', async () => {
+    const { engine, waiting } = landingEngine();
+    const committer = new OffsetCommitter(engine, 'orders', 'orders-app', quiet);
+    const stuck = committer.commit([0], () => 1n);
+    await until(() => waiting.length === 1);
+    const ticks = Array.from({ length: 12 }, () => committer.commit([0], () => 2n));
+    const drain = committer.commit([0, 1], () => 3n);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(waiting).toHaveLength(1);
+    waiting[0]!.land();
+    await until(() => waiting.length === 2);
+    expect(waiting[1]!.offsets.map((o) => `${o.partition}@${o.offset}`)).toEqual(['0@3', '1@3']);
+    waiting[1]!.land();
+    expect(await Promise.all([stuck, drain, ...ticks])).toEqual(Array.from({ length: 14 }, () => true));
+    expect(waiting).toHaveLength(2);
+  });
+
   it('goes on after a refused commit: the next call sends the offset again', async () => {
     let calls = 0;
     const engine: Pick<ConsumerEngine, 'commit'> = {

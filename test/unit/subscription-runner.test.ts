@@ -414,7 +414,7 @@ describe('a skip the commit has not passed yet', () => {
     await runner.stop(100);
   });
 
-  it('is forgotten by the first holding that starts past it, or by an offset reset (the replay then delivers it)', async () => {
+  it('is forgotten by the first holding that starts past it, or by an offset reset from past it (the replay then delivers it)', async () => {
     const engine = new FakeEngine();
     const stored = new Map<string | null, StoredBlock>();
     const skipped = new Map<string, string[]>();
@@ -445,16 +445,19 @@ describe('a skip the commit has not passed yet', () => {
     expect(skipped.size).toBe(0);
     await runner.stop(100);
 
-    // A skip the commit has not passed, then `subscriptions reset --to earliest` (the consume service calls
-    // forgetSkipped after the reset's commit): the replay delivers everything.
+    // `subscriptions reset --to earliest` (the consume service calls forgetSkipped with each partition's
+    // previous commit): a skip the old commit had passed is replayed; one it had not passed stays skipped.
     const second = new FakeEngine();
     failing = new Set([1n, 5n]);
     const before = await consuming(second, [], deps);
     await second.events!.onBatch(batch(1));
     await before.unblock('skip', 0, 'G', '5');
     await before.stop(100);
+    await before.forgetSkipped(new Map([[0, 1n]]));
     expect([...skipped.keys()]).toEqual(['5']);
-    await before.forgetSkipped([0]);
+    await before.forgetSkipped(new Map([[0, undefined]]));
+    expect([...skipped.keys()]).toEqual(['5']);
+    await before.forgetSkipped(new Map([[0, 7n]]));
     expect(skipped.size).toBe(0);
     failing = new Set();
     sent.length = 0;
