@@ -38,7 +38,8 @@ const LAYERS = {
   // owns; redis-admin-store.ts the AdminStore port of src/admin.
   redis: ['routing', 'dedup', 'consume', 'admin/admin-store.ts', 'errors', 'logging', 'config', 'protocol'],
   produce: ['routing', 'dedup', 'writer', 'errors', 'logging', 'config', 'metrics', 'protocol', 'tracing'],
-  consume: ['produce', 'errors', 'logging', 'config', 'metrics', 'protocol', 'retry', 'tracing'],
+  // The runner's admin calls take turns per partition through the SDK's keyed GroupSequencer (no server code in it).
+  consume: ['produce', 'errors', 'logging', 'config', 'metrics', 'protocol', 'retry', 'tracing', 'sdk/group-sequencer.ts'],
   // The admin tools read and change mappings through their own port (AdminStore), which src/redis implements.
   admin: ['routing', 'produce', 'consume', 'errors', 'logging', 'config', 'protocol'],
   // The admin part through its public entry only (the service); its routes and request parsing live here.

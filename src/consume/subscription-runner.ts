@@ -1,6 +1,7 @@
 import { errorMessage, SidecarError } from '../errors/sidecar-error.ts';
 import type { Logger } from '../logging/logger.ts';
 import { pause } from '../retry/retry.ts';
+import { GroupSequencer } from '../sdk/group-sequencer.ts';
 import { parseOffset, type BlockedStore, type HeldBefore, type StoredPartition } from './blocked-store.ts';
 import { RebalanceStarted, type ConsumerEngine, type FetchedBatch } from './consumer-engine.ts';
 import type { Delivery, DeliveryResult } from './delivery.ts';
@@ -79,8 +80,8 @@ export class SubscriptionRunner {
   /** The stop under way: a second stop() (SIGTERM during an admin stop) waits for it rather than returning early. */
   #stop: Promise<void> | undefined;
   readonly counts = { delivered: 0, retried: 0, dead_lettered: 0, skipped: 0 };
-  /** The admin call of each partition under way: the next one waits for it. */
-  readonly #adminTurns = new Map<number, Promise<void>>();
+  /** Admin calls take turns per partition (keyed by its number). */
+  readonly #adminTurns = new GroupSequencer();
 
   constructor(deps: RunnerDeps) {
     this.#deps = deps;
@@ -563,19 +564,15 @@ export class SubscriptionRunner {
    * `offset`, when given, is the head's first offset as the caller saw it: a 409 (nothing changed) when the
    * group's head is another one.
    */
-  unblock(action: 'retry' | 'skip', partition: number, group: string | null, offset?: string): Promise<BlockedGroup | undefined> {
+  async unblock(action: 'retry' | 'skip', partition: number, group: string | null, offset?: string): Promise<BlockedGroup | undefined> {
     // One admin call of a partition at a time: a retry landing while a skip of the same head waits for Redis would
     // have the skip answer for a head that is being delivered.
-    const turn = (this.#adminTurns.get(partition) ?? Promise.resolve()).then(() => this.#unblockNow(action, partition, group, offset));
-    const settled = turn.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#adminTurns.set(partition, settled);
-    void settled.then(() => {
-      if (this.#adminTurns.get(partition) === settled) this.#adminTurns.delete(partition);
-    });
-    return turn;
+    const { release } = await this.#adminTurns.acquire([String(partition)]);
+    try {
+      return await this.#unblockNow(action, partition, group, offset);
+    } finally {
+      release();
+    }
   }
 
   async #unblockNow(action: 'retry' | 'skip', partition: number, group: string | null, offset?: string): Promise<BlockedGroup | undefined> {

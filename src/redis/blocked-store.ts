@@ -57,16 +57,12 @@ export class RedisBlockedStore implements BlockedStore {
   }
 
   async save(subscription: string, partition: number, group: string | null, block: StoredBlock): Promise<void> {
-    const key = blockedKey(this.#prefix, subscription, partition);
-    await this.#gateway.run(async () => {
-      const multi = this.#gateway.redis.multi().hset(key, blockField(group), JSON.stringify(block));
-      if (block.offsets[0] !== undefined) multi.hdel(key, skipField(block.offsets[0]));
-      throwFailed(await multi.expire(key, EXPIRE_SECONDS).exec());
-    });
+    const skipOfHead = block.offsets[0] === undefined ? [] : [skipField(block.offsets[0])];
+    await this.#write(subscription, partition, [blockField(group), JSON.stringify(block)], skipOfHead);
   }
 
   async request(subscription: string, partition: number, group: string | null, request: UnblockRequest): Promise<void> {
-    await this.#write(subscription, partition, requestField(group), `${request.action}@${request.offset}`);
+    await this.#write(subscription, partition, [requestField(group), `${request.action}@${request.offset}`]);
   }
 
   async remove(subscription: string, partition: number, group: string | null, head?: string): Promise<void> {
@@ -76,16 +72,7 @@ export class RedisBlockedStore implements BlockedStore {
   }
 
   async skip(subscription: string, partition: number, group: string | null, offsets: readonly string[]): Promise<void> {
-    const key = blockedKey(this.#prefix, subscription, partition);
-    await this.#gateway.run(async () => {
-      const replies = await this.#gateway.redis
-        .multi()
-        .hset(key, skipField(offsets[0] ?? ''), JSON.stringify(offsets))
-        .hdel(key, blockField(group), requestField(group))
-        .expire(key, EXPIRE_SECONDS)
-        .exec();
-      throwFailed(replies);
-    });
+    await this.#write(subscription, partition, [skipField(offsets[0] ?? ''), JSON.stringify(offsets)], [blockField(group), requestField(group)]);
   }
 
   async forgetSkips(subscription: string, partition: number, firstOffsets: readonly string[]): Promise<void> {
@@ -94,16 +81,15 @@ export class RedisBlockedStore implements BlockedStore {
     await this.#gateway.run(() => this.#gateway.redis.hdel(key, ...firstOffsets.map(skipField)));
   }
 
-  async #write(subscription: string, partition: number, field: string, value: string): Promise<void> {
+  /** Sets one field and deletes `remove` in one MULTI, renewing the backstop expiry. */
+  async #write(subscription: string, partition: number, [field, value]: [string, string], remove: string[] = []): Promise<void> {
     const key = blockedKey(this.#prefix, subscription, partition);
     await this.#gateway.run(async () => {
-      throwFailed(await this.#gateway.redis.multi().hset(key, field, value).expire(key, EXPIRE_SECONDS).exec());
+      const multi = this.#gateway.redis.multi().hset(key, field, value);
+      if (remove.length > 0) multi.hdel(key, ...remove);
+      const replies = await multi.expire(key, EXPIRE_SECONDS).exec();
+      const failed = replies?.find(([err]) => err !== null)?.[0];
+      if (failed) throw failed;
     });
   }
-}
-
-/** A MULTI's replies carry each command's error: the first one is thrown. */
-function throwFailed(replies: Array<[Error | null, unknown]> | null): void {
-  const failed = replies?.find(([err]) => err !== null)?.[0];
-  if (failed) throw failed;
 }
