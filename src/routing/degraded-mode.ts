@@ -8,6 +8,7 @@ import { ProvisionalRoutes, type ProvisionalRoute } from './provisional-routes.t
 import { RefusalTally } from './refusal-tally.ts';
 import type { RouteCache } from './route-cache.ts';
 import type { RouterMetrics } from './router-metrics.ts';
+import type { RouteLogging } from './route-logging.ts';
 import type { RouteStore, TopicState } from './route-store.ts';
 import { RoutingRefusal } from './routing-refusal.ts';
 
@@ -26,6 +27,8 @@ export interface DegradedModeDeps {
   state: (topic: string) => Promise<TopicState>;
   partitions: (topic: string) => Promise<number>;
   cache: RouteCache;
+  /** Puts the routes recorded after an outage in the route log. */
+  logging: RouteLogging;
   /** Unprovable routes during an outage: refused (503), or hashed (may split a group). */
   degradedRouting: 'reject' | 'hash' | undefined;
   /** The route cache's size: as many hashed routes are kept for recording (see ProvisionalRoutes), 1,000 at least. */
@@ -61,9 +64,9 @@ export class DegradedMode {
 
   constructor(deps: DegradedModeDeps) {
     this.#deps = deps;
-    const { store, state, cache, metrics, log, now } = deps;
+    const { store, state, cache, logging, metrics, log, now } = deps;
     this.#provisional = new ProvisionalRoutes(Math.max(MIN_PROVISIONAL, deps.routeCacheSize));
-    this.#recovery = new OutageRecovery({ store, state, provisional: this.#provisional, cache, conflicts: metrics.degradedConflicts, log, now });
+    this.#recovery = new OutageRecovery({ store, state, provisional: this.#provisional, cache, logging, conflicts: metrics.degradedConflicts, log, now });
     this.#refusals = new RefusalTally(REFUSAL_SUMMARY_INTERVAL_MS, now);
   }
 

@@ -2,6 +2,7 @@ import type { Logger } from '../logging/logger.ts';
 import type { Clock } from './clock.ts';
 import type { ProvisionalRoutes, ProvisionalRoute } from './provisional-routes.ts';
 import type { RouteCache } from './route-cache.ts';
+import type { RouteLogging } from './route-logging.ts';
 import type { Count } from './router-metrics.ts';
 import type { RouteStore, TopicState } from './route-store.ts';
 
@@ -10,6 +11,8 @@ export interface RecoveryDeps {
   state: (topic: string) => Promise<TopicState>;
   provisional: ProvisionalRoutes;
   cache: RouteCache;
+  /** Puts each recorded route in the route log (when on): a rebuild after a loss of Redis's state keeps it. */
+  logging: RouteLogging;
   conflicts: Count;
   log: Logger;
   now: Clock;
@@ -17,7 +20,8 @@ export interface RecoveryDeps {
 
 /**
  * Ends an outage: the store must answer, and every route hashed meanwhile (DEGRADED_ROUTING=hash) is recorded
- * first. The store wins a conflict: that group was split, which is counted and logged with the group.
+ * first, in the store and in the route log. The store wins a conflict: that group was split, which is counted
+ * and logged with the group.
  * When unprovable routes are refused (the default) nothing was hashed, so there is nothing to record or
  * move: a route-3.lua call that timed out and ran later only created a mapping nothing was written to.
  */
@@ -43,10 +47,12 @@ export class OutageRecovery {
     return provisional.size === 0;
   }
 
-  /** Records one hashed route; returns the partition the store maps the group to from now on. */
+  /** Records one hashed route, then logs it; returns the partition the store maps the group to from now on. */
   async record(route: ProvisionalRoute): Promise<number> {
-    const { store, state, conflicts, log } = this.#deps;
-    const partition = await store.record(route.topic, await state(route.topic), route.group, route.hash, route.partition);
+    const { store, state, logging, conflicts, log } = this.#deps;
+    const topicState = await state(route.topic);
+    const partition = await store.record(route.topic, topicState, route.group, route.hash, route.partition);
+    await logging.append(route.topic, topicState, route.group, partition);
     if (partition !== route.partition) {
       conflicts.inc();
       log.error(

@@ -12,6 +12,7 @@ import type { RestoreStore, RouteStore } from './route-store.ts';
 import { RoutingRefusal } from './routing-refusal.ts';
 import { StateLoss } from './state-loss.ts';
 import { SingleFlight } from './single-flight.ts';
+import { RouteLogging } from './route-logging.ts';
 import { StoreRouting, type PartitionCounter } from './store-routing.ts';
 import { TopicRecovery } from './topic-recovery.ts';
 import { TopicRegistry } from './topic-registry.ts';
@@ -96,9 +97,22 @@ export class OrderedMessageRouter {
     const unacknowledged = (this.#unacknowledged = new ReplicaAckRefusals(metrics.replicaAckTimeouts, log, REFUSAL_SUMMARY_INTERVAL_MS, now));
     const onShortfall = (err: StoreNotReplicatedError): void => unacknowledged.noteShortfall(err);
     const { degradedRouting, routeCacheSize, routeLog } = options;
-    const degraded = (this.#degraded = new DegradedMode({ store, state, partitions, cache, degradedRouting, routeCacheSize, metrics, onShortfall, log, now }));
+    const logging = new RouteLogging(routeLog, store);
+    const degraded = (this.#degraded = new DegradedMode({
+      store,
+      state,
+      partitions,
+      cache,
+      logging,
+      degradedRouting,
+      routeCacheSize,
+      metrics,
+      onShortfall,
+      log,
+      now,
+    }));
     const { groupsCreated } = metrics;
-    this.#viaStore = new StoreRouting({ store, routeLog, partitions, routes, topics, loss, recovery, degraded, unacknowledged, groupsCreated, log, now });
+    this.#viaStore = new StoreRouting({ store, logging, partitions, routes, topics, loss, recovery, degraded, unacknowledged, groupsCreated, log, now });
   }
 
   start(): void {

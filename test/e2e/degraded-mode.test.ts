@@ -110,6 +110,53 @@ describe('more new groups during an outage than hash mode keeps for recording', 
   });
 });
 
+describe('routes hashed during an outage, after Redis then loses its data', () => {
+  it('come back from the route log where they were written', async () => {
+    const PARTITIONS = 2;
+    const topic = await createTopic(admin, PARTITIONS);
+    const options = { redisUrl: redis.url, redisPrefix: 'degraded-log', degradedRouting: 'hash' } as const;
+    const first = await startTestSidecar(options);
+    let second: RunningSidecar | undefined;
+    const send = (url: string, groups: string[], value: string) =>
+      postJson(`${url}/v1/ordered-produce`, { topic, messages: groups.map((g) => ({ message_group: g, value })) });
+    const partitions = (r: Awaited<ReturnType<typeof send>>) => r.body.results.map((x) => (x as { partition: number }).partition);
+    try {
+      const known = await send(first.url, ['known'], 'a');
+      expect(known.status, JSON.stringify(known.body)).toBe(200);
+      const [loaded] = partitions(known);
+      // Groups whose hashed partition is the loaded one: a rebuild that did not know them would map them to the
+      // other, least-loaded partition.
+      const fresh = Array.from({ length: 200 }, (_, i) => `fresh-${i}`)
+        .filter((g) => hashedPartition(groupHash(g), PARTITIONS) === loaded)
+        .slice(0, 2);
+      await redis.stop();
+      const during = await send(first.url, fresh, 'b');
+      expect(during.status, JSON.stringify(during.body)).toBe(200);
+      expect(partitions(during)).toEqual([loaded, loaded]);
+      await redis.start();
+      await eventually('the router to leave degraded mode', () => !first.router.degraded, 10_000, 100);
+      await first.close();
+
+      // Redis loses the fleet's data; a sidecar started afresh (nothing cached) rebuilds the topic from the log.
+      const wiper = new Redis(redis.url);
+      try {
+        const keys = await wiper.keys('degraded-log:*');
+        expect(keys.length).toBeGreaterThan(0);
+        await wiper.del(...keys);
+      } finally {
+        wiper.disconnect();
+      }
+      second = await startTestSidecar(options);
+      const after = await send(second.url, ['known', ...fresh], 'c');
+      expect(after.status, JSON.stringify(after.body)).toBe(200);
+      expect(partitions(after)).toEqual([loaded, loaded, loaded]);
+    } finally {
+      await first.close();
+      await second?.close();
+    }
+  });
+});
+
 describe('Redis unreachable, by default (DEGRADED_ROUTING=reject)', () => {
   it('serves only the routes it can prove, refuses the rest whole with a retriable 503, and has nothing to move afterwards', async () => {
     const PARTITIONS = 5;
