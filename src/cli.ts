@@ -28,7 +28,7 @@ async function serve(argv: string[]): Promise<void> {
     return;
   }
   // First: it may start node again with a heap flag, which is cheapest before anything is read or opened.
-  applyHeapSettings();
+  const endStartupSettings = applyHeapSettings();
   let options;
   try {
     options = loadConfig(argv, process.env);
@@ -40,6 +40,8 @@ async function serve(argv: string[]): Promise<void> {
   const log = createLogger(options.logLevel, { service: 'ordered-sidecar', pid: process.pid });
   // Loaded here, not at the top: the `groups` commands should not pay for Kafka and Redis clients.
   const { startSidecar, ListenError } = await import('./sidecar.ts');
+  // Loaded: V8's optimising compiler may run from now on (heap-settings.ts).
+  endStartupSettings();
   let sidecar;
   try {
     sidecar = await startSidecar(options, log);
