@@ -185,10 +185,12 @@ export class RouterStore implements RouteStore, RestoreStore, CleanupStore, Load
   }
 
   /** Records a mapping made without Redis unless one exists; returns the partition Redis now maps the group to. */
-  async record(topic: string, state: TopicState, group: string, hash: number, partition: number): Promise<number> {
+  async record(topic: string, state: TopicState, group: string, hash: number, partition: number, logged: boolean): Promise<number> {
     const keys = this.#keys(topic);
     const bucketKey = keys.bucket(bucketOf(hash, state.buckets));
-    const recorded = await this.#writeMapping(bucketKey, (redis) => redis.osRecord(bucketKey, keys.loads, keys.meta, group, partition, state.epoch));
+    const recorded = await this.#writeMapping(bucketKey, (redis) =>
+      redis.osRecord(bucketKey, keys.loads, keys.meta, group, partition, state.epoch, logged ? 1 : 0),
+    );
     if (recorded < 0) throw lost(topic);
     return recorded;
   }

@@ -21,7 +21,7 @@ declare module 'ioredis' {
       logged: 0 | 1,
     ): Result<[partition: number, status: number], Context>;
     osMarkLogged(metaKey: string, group: string, epoch: string): Result<number, Context>;
-    osRecord(bucketKey: string, loadsKey: string, metaKey: string, group: string, partition: number, epoch: string): Result<number, Context>;
+    osRecord(bucketKey: string, loadsKey: string, metaKey: string, group: string, partition: number, epoch: string, logged: 0 | 1): Result<number, Context>;
     osTouch(numKeys: number, ...keysThenArgs: (string | number)[]): Result<number[] | number, Context>;
     osCleanupBucket(bucketKey: string, loadsKey: string, ttlMinutes: number): Result<string[], Context>;
     osRestoreBucket(bucketKey: string, loadsKey: string, metaKey: string, ...groupPartitionPairs: string[]): Result<number, Context>;

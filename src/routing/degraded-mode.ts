@@ -29,6 +29,8 @@ export interface DegradedModeDeps {
   cache: RouteCache;
   /** Puts the routes recorded after an outage in the route log. */
   logging: RouteLogging;
+  /** Redis no longer holds a topic's state this replica registered (found while recording): rebuild it. */
+  onLost: (topic: string) => void;
   /** Unprovable routes during an outage: refused (503), or hashed (may split a group). */
   degradedRouting: 'reject' | 'hash' | undefined;
   /** The route cache's size: as many hashed routes are kept for recording (see ProvisionalRoutes), 1,000 at least. */
@@ -61,12 +63,15 @@ export class DegradedMode {
   readonly #recovery: OutageRecovery;
   readonly #refusals: RefusalTally;
   #recoveryTimer: NodeJS.Timeout | undefined;
+  /** An attempt runs: the next tick waits for none and starts none (an attempt over many routes outlasts a tick). */
+  #recovering = false;
 
   constructor(deps: DegradedModeDeps) {
     this.#deps = deps;
-    const { store, state, cache, logging, metrics, log, now } = deps;
+    const { store, state, cache, logging, onLost, metrics, log, now } = deps;
     this.#provisional = new ProvisionalRoutes(Math.max(MIN_PROVISIONAL, deps.routeCacheSize));
-    this.#recovery = new OutageRecovery({ store, state, provisional: this.#provisional, cache, logging, conflicts: metrics.degradedConflicts, log, now });
+    const conflicts = metrics.degradedConflicts;
+    this.#recovery = new OutageRecovery({ store, state, provisional: this.#provisional, cache, logging, onLost, conflicts, log, now });
     this.#refusals = new RefusalTally(REFUSAL_SUMMARY_INTERVAL_MS, now);
   }
 
@@ -149,6 +154,8 @@ export class DegradedMode {
   async #tryRecover(): Promise<void> {
     // A summary is due even when no request comes to trigger one.
     this.#logRefusalSummary();
+    if (this.#recovering) return;
+    this.#recovering = true;
     let done: boolean;
     try {
       done = await this.#recovery.attempt();
@@ -156,6 +163,8 @@ export class DegradedMode {
       if (err instanceof StoreNotReplicatedError) this.#deps.onShortfall(err);
       else if (!(err instanceof StoreUnreachableError)) this.#deps.log.error('recording degraded-mode routes failed; still degraded', { err });
       return; // try again on the next tick
+    } finally {
+      this.#recovering = false;
     }
     const since = this.#outage.since ?? Date.now();
     if (done && this.#outage.leave()) {

@@ -1,3 +1,4 @@
+import { StoreStateLostError } from '../errors/store-errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Clock } from './clock.ts';
 import type { ProvisionalRoutes, ProvisionalRoute } from './provisional-routes.ts';
@@ -13,6 +14,8 @@ export interface RecoveryDeps {
   cache: RouteCache;
   /** Puts each recorded route in the route log (when on): a rebuild after a loss of Redis's state keeps it. */
   logging: RouteLogging;
+  /** Redis no longer holds the topic's state this replica registered: rebuild it (the routes are recorded after). */
+  onLost: (topic: string) => void;
   conflicts: Count;
   log: Logger;
   now: Clock;
@@ -20,8 +23,10 @@ export interface RecoveryDeps {
 
 /**
  * Ends an outage: the store must answer, and every route hashed meanwhile (DEGRADED_ROUTING=hash) is recorded
- * first, in the store and in the route log. The store wins a conflict: that group was split, which is counted
- * and logged with the group.
+ * first. The store wins a conflict: that group was split, which is counted and logged with the group.
+ * Each recorded route is appended to the route log too. One the log cannot take now does not hold the outage open
+ * (this replica would go on hashing new groups while the others route through Redis): Redis lists it unlogged
+ * and it stays unconfirmed in the cache, so its next lookup, here or on any replica, appends it before use.
  * When unprovable routes are refused (the default) nothing was hashed, so there is nothing to record or
  * move: a route-3.lua call that timed out and ran later only created a mapping nothing was written to.
  */
@@ -34,25 +39,60 @@ export class OutageRecovery {
 
   /** True once the store answered and nothing is left to record; rejects with the store's error otherwise. */
   async attempt(): Promise<boolean> {
-    const { store, provisional, cache, now } = this.#deps;
-    await store.ping();
+    const { provisional, log } = this.#deps;
+    await this.#deps.store.ping();
+    let unlogged = 0;
+    let logError: unknown;
     for (const route of provisional.pending()) {
-      const confirmedAt = now();
-      const partition = await this.record(route);
-      // Update only routes still cached: inserting would evict others routed while degraded, which exist
-      // nowhere else until they are recorded too.
-      if (cache.peek(route.topic, route.group)) cache.set(route.topic, route.group, { partition, hash: route.hash, confirmedAt });
-      provisional.recorded(route);
+      try {
+        const logged = await this.#recordAndLog(route);
+        if (logged !== true) {
+          unlogged++;
+          logError = logged.err;
+        }
+      } catch (err) {
+        if (!(err instanceof StoreStateLostError)) throw err;
+        // Recorded under the rebuilt state on a later attempt.
+        this.#deps.onLost(route.topic);
+      }
+    }
+    if (unlogged > 0) {
+      log.warn('routes hashed during the outage are recorded in Redis but not yet in the route log; each is appended on its next lookup', {
+        unlogged,
+        err: logError,
+      });
     }
     return provisional.size === 0;
   }
 
-  /** Records one hashed route, then logs it; returns the partition the store maps the group to from now on. */
-  async record(route: ProvisionalRoute): Promise<number> {
-    const { store, state, logging, conflicts, log } = this.#deps;
+  /** One pending route recorded, then logged: true, or what kept it out of the log (it is recorded all the same). */
+  async #recordAndLog(route: ProvisionalRoute): Promise<true | { err: unknown }> {
+    const { state, provisional, cache, logging, now } = this.#deps;
+    const confirmedAt = now();
     const topicState = await state(route.topic);
-    const partition = await store.record(route.topic, topicState, route.group, route.hash, route.partition);
-    await logging.append(route.topic, topicState, route.group, partition);
+    const partition = await this.#record(route, topicState);
+    let logged: true | { err: unknown } = true;
+    try {
+      await logging.append(route.topic, topicState, route.group, partition);
+      // Update only routes still cached: inserting would evict others routed while degraded, which exist
+      // nowhere else until they are recorded too.
+      if (cache.peek(route.topic, route.group)) cache.set(route.topic, route.group, { partition, hash: route.hash, confirmedAt });
+    } catch (err) {
+      if (err instanceof StoreStateLostError) throw err;
+      logged = { err };
+    }
+    provisional.recorded(route);
+    return logged;
+  }
+
+  /** Records one hashed route; returns the partition the store maps the group to from now on. */
+  record(route: ProvisionalRoute): Promise<number> {
+    return this.#deps.state(route.topic).then((topicState) => this.#record(route, topicState));
+  }
+
+  async #record(route: ProvisionalRoute, topicState: TopicState): Promise<number> {
+    const { store, logging, conflicts, log } = this.#deps;
+    const partition = await store.record(route.topic, topicState, route.group, route.hash, route.partition, logging.on);
     if (partition !== route.partition) {
       conflicts.inc();
       log.error(

@@ -56,8 +56,11 @@ export interface RouteStore {
    * the log before this mapping reached it, so the mapping must not be used.
    */
   markLogged(topic: string, state: TopicState, group: string): Promise<void>;
-  /** Records a mapping made without the store unless one exists; returns the partition the store now maps. */
-  record(topic: string, state: TopicState, group: string, hash: number, partition: number): Promise<number>;
+  /**
+   * Records a mapping made without the store unless one exists; returns the partition the store now maps. With
+   * `logged` (the route log is on), a mapping it writes is listed unlogged, as `route` lists a new one.
+   */
+  record(topic: string, state: TopicState, group: string, hash: number, partition: number, logged: boolean): Promise<number>;
   /** Refreshes last access of used mappings; per entry, whether the store still maps it to that partition. */
   touch(topic: string, state: TopicState, entries: readonly TouchEntry[]): Promise<boolean[]>;
   /** The mapping generation and epoch of each topic. */

@@ -104,6 +104,7 @@ export class OrderedMessageRouter {
       partitions,
       cache,
       logging,
+      onLost,
       degradedRouting,
       routeCacheSize,
       metrics,

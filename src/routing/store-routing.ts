@@ -53,9 +53,11 @@ export class StoreRouting {
     const provisional = routes.cache.peek(topic, group);
     try {
       if (provisional?.confirmedAt === Number.NEGATIVE_INFINITY) {
-        // Hashed while degraded but not recorded then: record (and log) the partition it used, so it does not move.
+        // Hashed while degraded and not recorded (or not logged) then: record and log the partition it used, so it
+        // does not move.
         const recorded = await degraded.record({ topic, group, hash, partition: provisional.partition });
         unacknowledged.acknowledged();
+        await logging.append(topic, state, group, recorded);
         routes.confirmed(topic, group, recorded, hash, confirmedAt);
         return recorded;
       }

@@ -73,7 +73,8 @@ export class TopicRecovery {
       return false;
     });
     const reseedOne = async ([group, route]: (typeof routes)[number]): Promise<void> => {
-      const partition = await store.record(topic, registration, group, route.hash, route.partition);
+      // Re-seeded only with the route log off: nothing to list as unlogged.
+      const partition = await store.record(topic, registration, group, route.hash, route.partition, false);
       if (partition === route.partition) return;
       conflicts++;
       splits.inc();

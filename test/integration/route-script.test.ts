@@ -129,7 +129,7 @@ describe('state loss (route-3.lua, record-3.lua, touch.lua against a topic epoch
     expect(await redis.del(...topicKeys)).toBe(3);
     await expect(store.route('orders', registered, 'b', groupHash('b'), 4, false)).rejects.toBeInstanceOf(StoreStateLostError);
     await expect(store.route('orders', registered, 'a', groupHash('a'), 4, false)).rejects.toBeInstanceOf(StoreStateLostError);
-    await expect(store.record('orders', registered, 'c', groupHash('c'), 1)).rejects.toBeInstanceOf(StoreStateLostError);
+    await expect(store.record('orders', registered, 'c', groupHash('c'), 1, false)).rejects.toBeInstanceOf(StoreStateLostError);
     await expect(store.touch('orders', registered, [{ group: 'a', hash: groupHash('a'), partition: a.partition }])).rejects.toBeInstanceOf(StoreStateLostError);
     expect(await redis.exists(...topicKeys, orders.bucket(bucketOf(groupHash('b'), BUCKETS)), orders.bucket(bucketOf(groupHash('c'), BUCKETS)))).toBe(0);
     // Another epoch (a rebuild by another replica) is refused the same way.
@@ -162,6 +162,19 @@ describe('state loss (route-3.lua, record-3.lua, touch.lua against a topic epoch
     expect(await route(store, 'u', 4, 'orders', true)).toMatchObject({ created: false, unlogged: true });
     await store.markLogged('orders', await state(), 'u');
     expect(await route(store, 'u', 4, 'orders', true)).toMatchObject({ created: false, unlogged: false });
+  });
+
+  it('with the route log on, a mapping recorded from a hashed route stays unlogged until marked logged (record-3.lua)', async () => {
+    const registered = await state();
+    expect(await store.record('orders', registered, 'h', groupHash('h'), 2, true)).toBe(2);
+    expect(await route(store, 'h', 4, 'orders', true)).toEqual({ partition: 2, created: false, unlogged: true });
+    await store.markLogged('orders', registered, 'h');
+    expect(await route(store, 'h', 4, 'orders', true)).toEqual({ partition: 2, created: false, unlogged: false });
+    // Already mapped: Redis's partition wins and nothing is listed again; with the log off nothing is listed.
+    expect(await store.record('orders', registered, 'h', groupHash('h'), 3, true)).toBe(2);
+    expect(await redis.hexists(keys('orders').meta, 'unlogged:h')).toBe(0);
+    expect(await store.record('orders', registered, 'off', groupHash('off'), 1, false)).toBe(1);
+    expect(await redis.hexists(keys('orders').meta, 'unlogged:off')).toBe(0);
   });
 
   it("marking a mapping logged fails as state-lost, writing nothing, when the topic epoch is not the caller's (mark-logged-1.lua)", async () => {
