@@ -32,9 +32,11 @@ const spellings = (...names: string[]): RegExp[] => names.map((name) => new RegE
  * - Loading the modules calls node's path functions a few thousand times, enough for V8 to compile one of them
  *   with TurboFan, which pages in about 5 MiB of the optimising compiler's own code: an idle sidecar that never
  *   ran TurboFan holds 75-76 MiB instead of 80-81. So TurboFan needs 100,000 calls' worth of a function instead
- *   of V8's 3,000 until the modules have loaded, and V8's figure is set back then (V8 reads it anew at each
- *   tiering decision): the Kafka and Redis clients' code, first run when the sidecar connects, tiers as usual.
- *   A function that ran hot while the modules loaded (node's module loader) keeps its large budget until used up.
+ *   of V8's 3,000 until the sidecar's modules have loaded (not the engine's, imported as it starts: bundled, they
+ *   cost few path calls), and V8's figure is set back then (V8 reads it anew at each tiering decision): the Kafka
+ *   and Redis clients' code, first run when the sidecar connects, tiers as usual. A function that ran hot while
+ *   the modules loaded (node's module loader) keeps its large budget until used up. On kafkajs, whose request
+ *   timers run hot at idle, TurboFan starts anyway within seconds.
  */
 const SETTINGS: readonly HeapSetting[] = [
   { chosen: spellings('allocation-site-pretenuring'), flag: '--no-allocation-site-pretenuring', atStart: false },
