@@ -8,6 +8,13 @@ const ROUTING_FAILURE_REASONS = ['outage', 'replica_acks', 'redis', 'busy'] as c
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /**
+ * How often Node samples the event loop's delay for the `nodejs_eventloop_lag_*` gauges. prom-client's 10 ms
+ * timer woke an idle sidecar 100 times a second: 13 ms of CPU a second at idle against 4 with 100 ms (30 s of an
+ * idle `serve` each, docs/benchmarks.md). A scrape every 15 s still rests on 150 samples.
+ */
+const EVENT_LOOP_SAMPLE_MS = 100;
+
+/**
  * Every metric the sidecar exports, on a registry the caller owns (tests build a fresh one each).
  * Names follow Prometheus conventions; docs/operations.md describes each. The instruments a produce request
  * records (its duration, routing, and per partition batch the write, its size and the messages produced) are
@@ -55,7 +62,7 @@ export class SidecarMetrics {
   constructor(registry: Registry = new Registry(), options: { defaultMetrics?: boolean } = {}) {
     this.registry = registry;
     const registers = [registry];
-    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
     // The load gauges are set by a background refresh (src/routing/load-refresher.ts): a scrape reads memory only.
     this.totalMappedGroups = new Gauge({
       name: `${PREFIX}total_mapped_groups`,
