@@ -1,3 +1,4 @@
+import { SidecarError } from '../errors/sidecar-error.ts';
 import { StoreStateLostError } from '../errors/store-errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Clock } from './clock.ts';
@@ -21,6 +22,9 @@ export interface RecoveryDeps {
   now: Clock;
 }
 
+/** How RouteLogging.append reports a route log it could not write to (anything else is the store's or a defect). */
+const LOG_FAILURES: ReadonlySet<string> = new Set(['KAFKA_UNAVAILABLE', 'ROUTE_LOG_UNAVAILABLE']);
+
 /**
  * Ends an outage: the store must answer, and every route hashed meanwhile (DEGRADED_ROUTING=hash) is recorded
  * first. The store wins a conflict: that group was split, which is counted and logged with the group.
@@ -37,52 +41,66 @@ export class OutageRecovery {
     this.#deps = deps;
   }
 
-  /** True once the store answered and nothing is left to record; rejects with the store's error otherwise. */
+  /**
+   * True once the store answered and every route was recorded; rejects with the store's error otherwise. A route
+   * of a topic whose state Redis lost meanwhile is left to the request path (its cache entry stays unconfirmed):
+   * that topic is rebuilt first there, and a rebuild that cannot run yet (the route log out of reach) must not
+   * keep the replica degraded for every other topic.
+   */
   async attempt(): Promise<boolean> {
     const { provisional, log } = this.#deps;
     await this.#deps.store.ping();
-    let unlogged = 0;
-    let logError: unknown;
-    for (const route of provisional.pending()) {
-      try {
-        const logged = await this.#recordAndLog(route);
-        if (logged !== true) {
-          unlogged++;
-          logError = logged.err;
-        }
-      } catch (err) {
-        if (!(err instanceof StoreStateLostError)) throw err;
-        // Recorded under the rebuilt state on a later attempt.
-        this.#deps.onLost(route.topic);
+    const unlogged = { count: 0, topics: new Set<string>(), err: undefined as unknown };
+    try {
+      for (const route of provisional.pending()) {
+        const outcome = await this.#recordAndLog(route);
+        if (outcome === true || outcome.err instanceof StoreStateLostError) continue;
+        unlogged.count++;
+        unlogged.topics.add(route.topic);
+        unlogged.err = outcome.err;
       }
-    }
-    if (unlogged > 0) {
-      log.warn('routes hashed during the outage are recorded in Redis but not yet in the route log; each is appended on its next lookup', {
-        unlogged,
-        err: logError,
-      });
+    } finally {
+      if (unlogged.count > 0) {
+        log.warn('routes hashed during the outage are recorded in Redis but not yet in the route log; each is appended on its next lookup', {
+          unlogged: unlogged.count,
+          topics: [...unlogged.topics],
+          err: unlogged.err,
+        });
+      }
     }
     return provisional.size === 0;
   }
 
-  /** One pending route recorded, then logged: true, or what kept it out of the log (it is recorded all the same). */
+  /**
+   * One pending route recorded, then logged: true, or what kept it out of the log (it is recorded all the same) or
+   * out of Redis (its topic's state was lost: the request path records it after the rebuild).
+   */
   async #recordAndLog(route: ProvisionalRoute): Promise<true | { err: unknown }> {
     const { state, provisional, cache, logging, now } = this.#deps;
     const confirmedAt = now();
     const topicState = await state(route.topic);
-    const partition = await this.#record(route, topicState);
-    let logged: true | { err: unknown } = true;
+    let partition = route.partition;
+    let outcome: true | { err: unknown } = true;
     try {
+      partition = await this.#record(route, topicState);
       await logging.append(route.topic, topicState, route.group, partition);
-      // Update only routes still cached: inserting would evict others routed while degraded, which exist
-      // nowhere else until they are recorded too.
-      if (cache.peek(route.topic, route.group)) cache.set(route.topic, route.group, { partition, hash: route.hash, confirmedAt });
     } catch (err) {
-      if (err instanceof StoreStateLostError) throw err;
-      logged = { err };
+      if (err instanceof StoreStateLostError) await this.#lost(route.topic, topicState);
+      else if (!(err instanceof SidecarError && LOG_FAILURES.has(err.code))) throw err;
+      outcome = { err };
+    }
+    // Update only routes still cached: inserting would evict others routed while degraded, which exist nowhere
+    // else until they are recorded too. Not logged, it stays unconfirmed (at Redis's partition, if recorded).
+    if (cache.peek(route.topic, route.group)) {
+      cache.set(route.topic, route.group, { partition, hash: route.hash, confirmedAt: outcome === true ? confirmedAt : Number.NEGATIVE_INFINITY });
     }
     provisional.recorded(route);
-    return logged;
+    return outcome;
+  }
+
+  /** Has the topic rebuilt, unless the state the attempt used was already replaced (by a rebuild under way). */
+  async #lost(topic: string, used: TopicState): Promise<void> {
+    if ((await this.#deps.state(topic)).epoch === used.epoch) this.#deps.onLost(topic);
   }
 
   /** Records one hashed route; returns the partition the store maps the group to from now on. */

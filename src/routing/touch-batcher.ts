@@ -78,7 +78,8 @@ export class TouchBatcher {
       confirmed.forEach((ok, i) => {
         const { group, partition } = chunk[i]!;
         const cached = this.#cache.peek(topic, group);
-        if (!cached || cached.partition !== partition) return;
+        // A route hashed during an outage and not yet recorded and logged is confirmed by its own path only.
+        if (!cached || cached.partition !== partition || cached.confirmedAt === Number.NEGATIVE_INFINITY) return;
         if (ok) cached.confirmedAt = Math.max(cached.confirmedAt, sentAt);
         else this.#cache.delete(topic, group);
       });

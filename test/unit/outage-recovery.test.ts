@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { StoreStateLostError } from '../../src/errors/store-errors.ts';
+import { StoreStateLostError, StoreUnreachableError } from '../../src/errors/store-errors.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { OutageRecovery } from '../../src/routing/outage-recovery.ts';
 import { ProvisionalRoutes, type ProvisionalRoute } from '../../src/routing/provisional-routes.ts';
@@ -11,14 +11,21 @@ import { FakeRouteLog } from '../support/fake-route-log.ts';
 const HASHED = Number.NEGATIVE_INFINITY;
 
 /** The recovery with a store that records every route where it was hashed (unless `mapped` says otherwise). */
-function setUp(options: { lost?: Set<string>; markLost?: Set<string>; mapped?: Map<string, number> } = {}) {
-  const state: TopicState = { buckets: 64, epoch: 'e1' };
+function setUp(
+  options: { lost?: Set<string>; markLost?: Set<string>; mapped?: Map<string, number>; unreachable?: Set<string>; rebuiltMeanwhile?: boolean } = {},
+) {
+  const topicState = { current: { buckets: 64, epoch: 'e1' } as TopicState };
   const routeLog = new FakeRouteLog();
   const recordedWith: { group: string; logged: boolean }[] = [];
   const store = {
     ping: async () => undefined,
     record: async (_topic: string, _state: TopicState, group: string, _hash: number, partition: number, logged: boolean) => {
-      if (options.lost?.has(group)) throw new StoreStateLostError('gone');
+      if (options.lost?.has(group)) {
+        // Another path's rebuild adopted a new epoch while this record ran.
+        if (options.rebuiltMeanwhile) topicState.current = { buckets: 64, epoch: 'e2' };
+        throw new StoreStateLostError('gone');
+      }
+      if (options.unreachable?.has(group)) throw new StoreUnreachableError('Redis unreachable', { outage: true });
       recordedWith.push({ group, logged });
       return options.mapped?.get(group) ?? partition;
     },
@@ -33,7 +40,7 @@ function setUp(options: { lost?: Set<string>; markLost?: Set<string>; mapped?: M
   const conflicts = { count: 0, inc: () => void conflicts.count++ };
   const recovery = new OutageRecovery({
     store,
-    state: async () => state,
+    state: async () => topicState.current,
     provisional,
     cache,
     logging: new RouteLogging(routeLog, { markLogged }),
@@ -83,27 +90,49 @@ describe('OutageRecovery', () => {
     expect(warnings[0]).toMatchObject({ unlogged: 2 });
   });
 
-  it('keeps a route whose topic state Redis lost, has the topic rebuilt, and records it on a later attempt', async () => {
-    const lost = new Set(['a']);
-    const t = setUp({ lost });
+  it('leaves a route whose topic state Redis lost to the request path, has the topic rebuilt, and ends the outage', async () => {
+    const t = setUp({ lost: new Set(['a']) });
     t.hashed('a', 1);
     t.hashed('b', 2);
-    expect(await t.recovery.attempt()).toBe(false);
-    expect(t.lost).toEqual(['orders']);
-    expect(t.provisional.pending().map((r) => r.group)).toEqual(['a']);
-    lost.clear();
     expect(await t.recovery.attempt()).toBe(true);
-    expect(t.routeLog.entries.map((e) => e.group)).toEqual(['b', 'a']);
+    expect(t.lost).toEqual(['orders']);
+    expect(t.cache.peek('orders', 'a')).toEqual({ partition: 1, hash: 1, confirmedAt: HASHED });
+    expect(t.routeLog.entries.map((e) => e.group)).toEqual(['b']);
+    expect(t.lines.filter((l) => l.level === 'warn')).toEqual([]);
   });
 
   it('treats a state lost between the append and its check like a lost record', async () => {
-    const markLost = new Set(['a']);
-    const t = setUp({ markLost });
+    const t = setUp({ markLost: new Set(['a']) });
     t.hashed('a', 1);
-    expect(await t.recovery.attempt()).toBe(false);
+    expect(await t.recovery.attempt()).toBe(true);
     expect(t.lost).toEqual(['orders']);
-    expect(t.provisional.size).toBe(1);
     expect(t.cache.peek('orders', 'a')?.confirmedAt).toBe(HASHED);
+  });
+
+  it('does not report a loss when the state it used was already replaced (a rebuild under way)', async () => {
+    const t = setUp({ lost: new Set(['a']), rebuiltMeanwhile: true });
+    t.hashed('a', 1);
+    expect(await t.recovery.attempt()).toBe(true);
+    expect(t.lost).toEqual([]);
+  });
+
+  it("keeps Redis's partition, unconfirmed, for a conflicting route the log cannot take", async () => {
+    const t = setUp({ mapped: new Map([['a', 3]]) });
+    t.hashed('a', 1);
+    t.routeLog.failing = true;
+    expect(await t.recovery.attempt()).toBe(true);
+    expect(t.conflicts.count).toBe(1);
+    expect(t.cache.peek('orders', 'a')).toEqual({ partition: 3, hash: 1, confirmedAt: HASHED });
+  });
+
+  it('still warns of the routes left unlogged when Redis fails before the attempt ends', async () => {
+    const t = setUp({ unreachable: new Set(['b']) });
+    t.hashed('a', 1);
+    t.hashed('b', 2);
+    t.routeLog.failing = true;
+    await expect(t.recovery.attempt()).rejects.toBeInstanceOf(StoreUnreachableError);
+    expect(t.lines.filter((l) => l.level === 'warn')).toEqual([expect.objectContaining({ unlogged: 1, topics: ['orders'] })]);
+    expect(t.provisional.pending().map((r) => r.group)).toEqual(['b']);
   });
 
   it("logs and counts a conflict, and follows Redis's partition", async () => {
