@@ -94,16 +94,16 @@ async function runApplied(nodeOptions?: string): Promise<{ pid: number; reported
     }
     gc({ type: 'minor' });
     const newSpace = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size;
-    // Called from a driver V8 never optimises, so no optimised caller inlines them; a finished compile is
-    // installed on the next call.
+    // Called from a driver V8 never optimises, so no optimised caller inlines them; V8 compiles on this thread
+    // (--no-concurrent-recompilation), so a busy machine cannot delay a compile past the calls that follow it.
     const TURBOFAN = 64;
     function drive(f, n) { let s = 0; for (let i = 0; i < n; i++) s = f(s + i); return s; }
     %NeverOptimizeFunction(drive);
-    const tieredBy = (f, calls) => { drive(f, calls); %WaitForBackgroundOptimization(); drive(f, 1); return (%GetOptimizationStatus(f) & TURBOFAN) !== 0; };
+    const tieredBy = (f, calls) => { drive(f, calls); return (%GetOptimizationStatus(f) & TURBOFAN) !== 0; };
     const turbofanWhileStarting = tieredBy(function whileStarting(x) { return (x * 31 + 7) | 0; }, 12000);
     endStartupSettings();
     const turbofanAfterStart = tieredBy(function afterStart(x) { return (x * 17 + 3) | 0; }, 12000);
-    const ours = (a) => a.startsWith('--') && !['--input-type=module', '--expose-gc', '--allow-natives-syntax'].includes(a);
+    const ours = (a) => a.startsWith('--') && !['--input-type=module', '--expose-gc', '--allow-natives-syntax', '--no-concurrent-recompilation'].includes(a);
     console.log(JSON.stringify({
       pid: process.pid,
       execArgv: process.execArgv.filter(ours),
@@ -115,7 +115,7 @@ async function runApplied(nodeOptions?: string): Promise<{ pid: number; reported
   const { NODE_OPTIONS: _ignored, ...inherited } = process.env;
   const env = nodeOptions === undefined ? inherited : { ...inherited, NODE_OPTIONS: nodeOptions };
   // Rejects, with its stderr, unless the process exits 0.
-  const args = ['--expose-gc', '--allow-natives-syntax', '--input-type=module', '-e', script];
+  const args = ['--expose-gc', '--allow-natives-syntax', '--no-concurrent-recompilation', '--input-type=module', '-e', script];
   const running = promisify(execFile)(process.execPath, args, { env, timeout: 30_000 });
   const { stdout, stderr } = await running;
   const reported = stdout
