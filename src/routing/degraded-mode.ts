@@ -6,7 +6,7 @@ import { OutageRecovery } from './outage-recovery.ts';
 import { OutageState } from './outage-state.ts';
 import { ProvisionalRoutes, type ProvisionalRoute } from './provisional-routes.ts';
 import { RefusalTally } from './refusal-tally.ts';
-import type { RouteCache } from './route-cache.ts';
+import { type RouteCache, UNRECORDED } from './route-cache.ts';
 import type { RouterMetrics } from './router-metrics.ts';
 import type { RouteLogging } from './route-logging.ts';
 import type { RouteStore, TopicState } from './route-store.ts';
@@ -121,13 +121,13 @@ export class DegradedMode {
     const partition = hashedPartition(hash, await this.#deps.partitions(topic));
     this.#provisional.remember({ topic, group, hash, partition });
     // Never "confirmed": while degraded it is the route, afterwards the store decides.
-    cache.set(topic, group, { partition, hash, confirmedAt: Number.NEGATIVE_INFINITY });
+    cache.set(topic, group, { partition, hash, confirmedAt: UNRECORDED });
     return { partition, proven: false, via: 'hash' };
   }
 
   /** Records a route hashed during an outage that was not recorded then; returns the partition the store maps. */
-  record(route: ProvisionalRoute): Promise<number> {
-    return this.#recovery.record(route);
+  record(route: ProvisionalRoute, state: TopicState): Promise<number> {
+    return this.#recovery.record(route, state);
   }
 
   /** Counts a request refused for the outage; its log line is the periodic summary, not one per request. */

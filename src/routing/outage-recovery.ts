@@ -3,7 +3,7 @@ import { StoreStateLostError } from '../errors/store-errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Clock } from './clock.ts';
 import type { ProvisionalRoutes, ProvisionalRoute } from './provisional-routes.ts';
-import type { RouteCache } from './route-cache.ts';
+import { type RouteCache, UNRECORDED } from './route-cache.ts';
 import type { RouteLogging } from './route-logging.ts';
 import type { Count } from './router-metrics.ts';
 import type { RouteStore, TopicState } from './route-store.ts';
@@ -82,7 +82,7 @@ export class OutageRecovery {
     let partition = route.partition;
     let outcome: true | { err: unknown } = true;
     try {
-      partition = await this.#record(route, topicState);
+      partition = await this.record(route, topicState);
       await logging.append(route.topic, topicState, route.group, partition);
     } catch (err) {
       if (err instanceof StoreStateLostError) await this.#lost(route.topic, topicState);
@@ -92,7 +92,7 @@ export class OutageRecovery {
     // Update only routes still cached: inserting would evict others routed while degraded, which exist nowhere
     // else until they are recorded too. Not logged, it stays unconfirmed (at Redis's partition, if recorded).
     if (cache.peek(route.topic, route.group)) {
-      cache.set(route.topic, route.group, { partition, hash: route.hash, confirmedAt: outcome === true ? confirmedAt : Number.NEGATIVE_INFINITY });
+      cache.set(route.topic, route.group, { partition, hash: route.hash, confirmedAt: outcome === true ? confirmedAt : UNRECORDED });
     }
     provisional.recorded(route);
     return outcome;
@@ -103,12 +103,11 @@ export class OutageRecovery {
     if ((await this.#deps.state(topic)).epoch === used.epoch) this.#deps.onLost(topic);
   }
 
-  /** Records one hashed route; returns the partition the store maps the group to from now on. */
-  record(route: ProvisionalRoute): Promise<number> {
-    return this.#deps.state(route.topic).then((topicState) => this.#record(route, topicState));
-  }
-
-  async #record(route: ProvisionalRoute, topicState: TopicState): Promise<number> {
+  /**
+   * Records one hashed route under `topicState` (the state its caller also logs it under); returns the partition
+   * the store maps the group to from now on.
+   */
+  async record(route: ProvisionalRoute, topicState: TopicState): Promise<number> {
     const { store, logging, conflicts, log } = this.#deps;
     const partition = await store.record(route.topic, topicState, route.group, route.hash, route.partition, logging.on);
     if (partition !== route.partition) {

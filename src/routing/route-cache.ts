@@ -2,8 +2,15 @@
 export interface CachedRoute {
   partition: number;
   hash: number;
+  /** {@link UNRECORDED} for a route hashed during an outage and not yet recorded and logged. */
   confirmedAt: number;
 }
+
+/**
+ * `confirmedAt` of a route hashed during an outage (DEGRADED_ROUTING=hash) and not yet recorded in Redis and the
+ * route log: never proven, so only its own path (StoreRouting, OutageRecovery) confirms it.
+ */
+export const UNRECORDED = Number.NEGATIVE_INFINITY;
 
 interface Slot {
   route: CachedRoute;

@@ -6,6 +6,7 @@ import type { DegradedMode } from './degraded-mode.ts';
 import { groupHash } from './hashing.ts';
 import type { ProvenRoutes } from './proven-routes.ts';
 import type { ReplicaAckRefusals } from './replica-ack-refusals.ts';
+import { UNRECORDED } from './route-cache.ts';
 import type { TopicCount } from './router-metrics.ts';
 import type { RouteLogging } from './route-logging.ts';
 import type { RouteStore } from './route-store.ts';
@@ -52,10 +53,10 @@ export class StoreRouting {
     const confirmedAt = now();
     const provisional = routes.cache.peek(topic, group);
     try {
-      if (provisional?.confirmedAt === Number.NEGATIVE_INFINITY) {
+      if (provisional?.confirmedAt === UNRECORDED) {
         // Hashed while degraded and not recorded (or not logged) then: record and log the partition it used, so it
         // does not move.
-        const recorded = await degraded.record({ topic, group, hash, partition: provisional.partition });
+        const recorded = await degraded.record({ topic, group, hash, partition: provisional.partition }, state);
         unacknowledged.acknowledged();
         await logging.append(topic, state, group, recorded);
         routes.confirmed(topic, group, recorded, hash, confirmedAt);

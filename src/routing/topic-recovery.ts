@@ -1,6 +1,7 @@
 import type { Logger } from '../logging/logger.ts';
 import { SidecarError } from '../errors/sidecar-error.ts';
 import type { ProvenRoutes } from './proven-routes.ts';
+import { UNRECORDED } from './route-cache.ts';
 import type { Count } from './router-metrics.ts';
 import type { RestoreStore, RouteStore, TopicRegistration } from './route-store.ts';
 import type { StateLoss } from './state-loss.ts';
@@ -66,7 +67,7 @@ export class TopicRecovery {
     const now = proven.now();
     const routes = cache.routesOf(topic).filter(([group, route]) => {
       // Hashed while degraded: recorded by their own path (and kept: nothing else holds them yet).
-      if (route.confirmedAt === Number.NEGATIVE_INFINITY) return false;
+      if (route.confirmedAt === UNRECORDED) return false;
       if (proven.proves(route, now)) return true;
       stale++;
       cache.delete(topic, group);

@@ -1,7 +1,7 @@
 import { LogSpell } from '../logging/log-spell.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Clock } from './clock.ts';
-import type { CachedRoute, RouteCache } from './route-cache.ts';
+import { type CachedRoute, type RouteCache, UNRECORDED } from './route-cache.ts';
 import { StoreStateLostError } from '../errors/store-errors.ts';
 import type { RouteStore, TopicState, TouchEntry } from './route-store.ts';
 
@@ -79,7 +79,7 @@ export class TouchBatcher {
         const { group, partition } = chunk[i]!;
         const cached = this.#cache.peek(topic, group);
         // A route hashed during an outage and not yet recorded and logged is confirmed by its own path only.
-        if (!cached || cached.partition !== partition || cached.confirmedAt === Number.NEGATIVE_INFINITY) return;
+        if (!cached || cached.partition !== partition || cached.confirmedAt === UNRECORDED) return;
         if (ok) cached.confirmedAt = Math.max(cached.confirmedAt, sentAt);
         else this.#cache.delete(topic, group);
       });

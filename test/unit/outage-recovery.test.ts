@@ -3,12 +3,10 @@ import { StoreStateLostError, StoreUnreachableError } from '../../src/errors/sto
 import { createLogger } from '../../src/logging/logger.ts';
 import { OutageRecovery } from '../../src/routing/outage-recovery.ts';
 import { ProvisionalRoutes, type ProvisionalRoute } from '../../src/routing/provisional-routes.ts';
-import { RouteCache } from '../../src/routing/route-cache.ts';
+import { RouteCache, UNRECORDED } from '../../src/routing/route-cache.ts';
 import { RouteLogging } from '../../src/routing/route-logging.ts';
 import type { TopicState } from '../../src/routing/route-store.ts';
 import { FakeRouteLog } from '../support/fake-route-log.ts';
-
-const HASHED = Number.NEGATIVE_INFINITY;
 
 /** The recovery with a store that records every route where it was hashed (unless `mapped` says otherwise). */
 function setUp(
@@ -52,7 +50,7 @@ function setUp(
   const hashed = (group: string, partition: number): ProvisionalRoute => {
     const route = { topic: 'orders', group, hash: group.length, partition };
     provisional.remember(route);
-    cache.set('orders', group, { partition, hash: route.hash, confirmedAt: HASHED });
+    cache.set('orders', group, { partition, hash: route.hash, confirmedAt: UNRECORDED });
     return route;
   };
   return { recovery, routeLog, recordedWith, provisional, cache, lost, lines, conflicts, hashed };
@@ -83,8 +81,8 @@ describe('OutageRecovery', () => {
     t.routeLog.failing = true;
     expect(await t.recovery.attempt()).toBe(true);
     expect(t.recordedWith.map((r) => r.group)).toEqual(['a', 'b']);
-    expect(t.cache.peek('orders', 'a')).toEqual({ partition: 1, hash: 1, confirmedAt: HASHED });
-    expect(t.cache.peek('orders', 'b')).toEqual({ partition: 2, hash: 1, confirmedAt: HASHED });
+    expect(t.cache.peek('orders', 'a')).toEqual({ partition: 1, hash: 1, confirmedAt: UNRECORDED });
+    expect(t.cache.peek('orders', 'b')).toEqual({ partition: 2, hash: 1, confirmedAt: UNRECORDED });
     const warnings = t.lines.filter((l) => l.level === 'warn');
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatchObject({ unlogged: 2 });
@@ -96,7 +94,7 @@ describe('OutageRecovery', () => {
     t.hashed('b', 2);
     expect(await t.recovery.attempt()).toBe(true);
     expect(t.lost).toEqual(['orders']);
-    expect(t.cache.peek('orders', 'a')).toEqual({ partition: 1, hash: 1, confirmedAt: HASHED });
+    expect(t.cache.peek('orders', 'a')).toEqual({ partition: 1, hash: 1, confirmedAt: UNRECORDED });
     expect(t.routeLog.entries.map((e) => e.group)).toEqual(['b']);
     expect(t.lines.filter((l) => l.level === 'warn')).toEqual([]);
   });
@@ -106,7 +104,7 @@ describe('OutageRecovery', () => {
     t.hashed('a', 1);
     expect(await t.recovery.attempt()).toBe(true);
     expect(t.lost).toEqual(['orders']);
-    expect(t.cache.peek('orders', 'a')?.confirmedAt).toBe(HASHED);
+    expect(t.cache.peek('orders', 'a')?.confirmedAt).toBe(UNRECORDED);
   });
 
   it('does not report a loss when the state it used was already replaced (a rebuild under way)', async () => {
@@ -122,7 +120,7 @@ describe('OutageRecovery', () => {
     t.routeLog.failing = true;
     expect(await t.recovery.attempt()).toBe(true);
     expect(t.conflicts.count).toBe(1);
-    expect(t.cache.peek('orders', 'a')).toEqual({ partition: 3, hash: 1, confirmedAt: HASHED });
+    expect(t.cache.peek('orders', 'a')).toEqual({ partition: 3, hash: 1, confirmedAt: UNRECORDED });
   });
 
   it('still warns of the routes left unlogged when Redis fails before the attempt ends', async () => {

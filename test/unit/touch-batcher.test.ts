@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logging/logger.ts';
-import { RouteCache } from '../../src/routing/route-cache.ts';
+import { RouteCache, UNRECORDED } from '../../src/routing/route-cache.ts';
 import type { TopicState, TouchEntry } from '../../src/routing/route-store.ts';
 import { TouchBatcher } from '../../src/routing/touch-batcher.ts';
 
@@ -26,7 +26,7 @@ describe('TouchBatcher', () => {
     );
     const proven = { partition: 1, hash: 7, confirmedAt: 50 };
     // Touched before an outage, then hashed to the same partition (evicted and routed again while degraded).
-    const hashed = { partition: 2, hash: 8, confirmedAt: Number.NEGATIVE_INFINITY };
+    const hashed = { partition: 2, hash: 8, confirmedAt: UNRECORDED };
     cache.set('orders', 'proven', proven);
     cache.set('orders', 'hashed', hashed);
     batcher.noteUse('orders', 'proven', proven);
@@ -35,6 +35,6 @@ describe('TouchBatcher', () => {
     await batcher.flush();
     expect(sent.map((e) => e.group)).toEqual(['proven', 'hashed']);
     expect(cache.peek('orders', 'proven')?.confirmedAt).toBe(200);
-    expect(cache.peek('orders', 'hashed')?.confirmedAt).toBe(Number.NEGATIVE_INFINITY);
+    expect(cache.peek('orders', 'hashed')?.confirmedAt).toBe(UNRECORDED);
   });
 });
