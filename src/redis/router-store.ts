@@ -206,12 +206,12 @@ export class RouterStore implements RouteStore, RestoreStore, CleanupStore, Load
     return result.map((ok) => ok === 1);
   }
 
-  /** Removes idle mappings of buckets [from, to); returns them. */
+  /** Removes idle mappings of buckets [from, to) (and their unlogged marks); returns them. */
   async cleanupBuckets(topic: string, from: number, to: number, ttlMinutes: number): Promise<RemovedMapping[]> {
     const keys = this.#keys(topic);
     const pipeline = this.#redis.pipeline();
     for (let b = from; b < to; b++) {
-      pipeline.osCleanupBucket(keys.bucket(b), keys.loads, ttlMinutes);
+      pipeline.osCleanupBucket(keys.bucket(b), keys.loads, keys.meta, ttlMinutes);
     }
     // A reply's error is thrown inside `run`, so the gateway says what it means (refused, busy), as for one command.
     return this.#gateway.run(async () => {

@@ -23,7 +23,7 @@ declare module 'ioredis' {
     osMarkLogged(metaKey: string, group: string, epoch: string): Result<number, Context>;
     osRecord(bucketKey: string, loadsKey: string, metaKey: string, group: string, partition: number, epoch: string, logged: 0 | 1): Result<number, Context>;
     osTouch(numKeys: number, ...keysThenArgs: (string | number)[]): Result<number[] | number, Context>;
-    osCleanupBucket(bucketKey: string, loadsKey: string, ttlMinutes: number): Result<string[], Context>;
+    osCleanupBucket(bucketKey: string, loadsKey: string, metaKey: string, ttlMinutes: number): Result<string[], Context>;
     osRestoreBucket(bucketKey: string, loadsKey: string, metaKey: string, ...groupPartitionPairs: string[]): Result<number, Context>;
     osUnlock(lockKey: string, owner: string): Result<number, Context>;
     osDedupClaim(numKeys: number, ...keysThenArgs: (string | number)[]): Result<string[], Context>;
@@ -51,7 +51,7 @@ export const SCRIPTS = {
   osRestoreBucket: { file: 'restore-bucket-3.lua', keys: 3 },
   osUnlock: { file: 'unlock-1.lua', keys: 1 },
   osTouch: { file: 'touch.lua' },
-  osCleanupBucket: { file: 'cleanup-bucket-2.lua', keys: 2 },
+  osCleanupBucket: { file: 'cleanup-bucket-3.lua', keys: 3 },
   osDedupClaim: { file: 'dedup-claim.lua' },
   osDedupSettle: { file: 'dedup-settle-1.lua', keys: 1 },
   osDedupRenew: { file: 'dedup-renew.lua' },

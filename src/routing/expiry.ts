@@ -16,5 +16,5 @@ export function cacheValidityMs(groupTtlMs: number, touchFlushIntervalMs: number
   return Math.max(0, groupTtlMs - 2 * MINUTE - 2 * touchFlushIntervalMs);
 }
 
-/** Mirrors `cleanup-bucket-2.lua`: whether a mapping last used at `lastAccessMinute` is removed at `nowMinute`. */
+/** Mirrors `cleanup-bucket-3.lua`: whether a mapping last used at `lastAccessMinute` is removed at `nowMinute`. */
 export const isExpired = (lastAccessMinute: number, nowMinute: number, ttlMin: number): boolean => lastAccessMinute < nowMinute - ttlMin;

@@ -240,7 +240,7 @@ describe('touch.lua', () => {
   });
 });
 
-describe('cleanup-bucket-2.lua', () => {
+describe('cleanup-bucket-3.lua', () => {
   it('removes only mappings idle beyond the TTL and decrements loads to match', async () => {
     const groups = Array.from({ length: 40 }, (_, i) => `c-${i}`);
     const partitions = new Map<string, number>();
@@ -264,6 +264,21 @@ describe('cleanup-bucket-2.lua', () => {
     const expectedLoads = [0, 0, 0, 0];
     for (const g of groups) if (!stale.includes(g)) expectedLoads[partitions.get(g)!]!++;
     expect(await store.loads('orders', 4)).toEqual(expectedLoads);
+  });
+
+  it('drops the unlogged mark of a mapping it removes, and keeps the mark of one still in use', async () => {
+    // Route log on, appends never made: both mappings stay listed unlogged in the meta hash.
+    const idle = await route(store, 'idle', 4, 'orders', true);
+    const busy = await route(store, 'busy', 4, 'orders', true);
+    expect([idle.unlogged, busy.unlogged]).toEqual([true, true]);
+    const nowMinute = Math.floor(Number((await redis.time())[0]) / 60);
+    await redis.hset(keys('orders').bucket(bucketOf(groupHash('idle'), BUCKETS)), 'idle', `${idle.partition}:${nowMinute - 61}`);
+
+    expect(await store.cleanupBuckets('orders', 0, BUCKETS, 60)).toEqual([{ group: 'idle', partition: idle.partition }]);
+    expect(await redis.hget(keys('orders').meta, 'unlogged:idle')).toBeNull();
+    expect(await redis.hget(keys('orders').meta, 'unlogged:busy')).toBe(String(busy.partition));
+    // The group coming back is a new mapping, listed unlogged again until its append.
+    expect(await route(store, 'idle', 4, 'orders', true)).toMatchObject({ created: true, unlogged: true });
   });
 
   it('says what a refused bucket means, as for one command (StoreRefusedError, not a raw reply)', async () => {

@@ -14,7 +14,7 @@ describe('ttlMinutes', () => {
   });
 });
 
-describe('isExpired (mirrors cleanup-bucket-2.lua)', () => {
+describe('isExpired (mirrors cleanup-bucket-3.lua)', () => {
   it('keeps a mapping stamped exactly at the cutoff', () => {
     expect(isExpired(95, 100, 5)).toBe(false);
   });
