@@ -25,7 +25,8 @@ const LAYERS = {
   metrics: [],
   // Spans through @opentelemetry/api; start-tracing.ts alone loads the SDK, and only when tracing is on.
   tracing: ['logging', 'config'],
-  config: ['logging', 'errors'],
+  // Node's longest timer, MAX_TIMER_MS, is the retry module's (the SDK checks its options against it too).
+  config: ['logging', 'errors', 'retry'],
   routing: ['errors', 'logging'],
   dedup: ['errors', 'logging'],
   // The partition writer: batches per partition, one request per broker; it owns its send port.

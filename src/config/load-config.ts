@@ -15,6 +15,7 @@ import { LOG_LEVELS, withoutUrlPassword } from '../logging/logger.ts';
 import { ConfigError } from './config-error.ts';
 import { checkConnectivity } from './check-connectivity.ts';
 import { bearerTokenProblem } from './secret-file.ts';
+import { MAX_TIMER_MS } from '../retry/retry.ts';
 
 export { ConfigError };
 
@@ -75,13 +76,6 @@ const duration =
     const ms = parseDuration(raw);
     return ms === undefined ? fail('must be a duration such as 500ms, 30s, 30m, 24h') : inRange(ms, fail, min, max);
   };
-
-/**
- * Node's longest timer (2^31-1 ms, about 24.8 days): a setTimeout/setInterval given more fires after 1 ms, with
- * only a TimeoutOverflowWarning. The SDK checks its own options against the same value (src/sdk/client-options.ts);
- * src/retry keeps a copy, as it imports nothing.
- */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** A duration a timer waits (an interval, a deadline): refused above `max`, by default Node's longest timer. */
 const timerDuration =

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { MAX_TIMER_MS } from '../config/load-config.ts';
+import { MAX_TIMER_MS } from '../retry/retry.ts';
 import { parseDuration } from '../config/parse-duration.ts';
 import { readSecretFile } from '../config/secret-file.ts';
 import { topicNameProblem } from '../protocol/topic-name.ts';

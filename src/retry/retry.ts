@@ -8,8 +8,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
  */
 
 /**
- * Node's longest timer (2^31-1 ms, about 24.8 days): a longer wait fires after 1 ms instead. The same value as
- * src/config's MAX_TIMER_MS (this module imports nothing, so it keeps its own).
+ * Node's longest timer (2^31-1 ms, about 24.8 days): a setTimeout/setInterval given more fires after 1 ms, with
+ * only a TimeoutOverflowWarning, and AbortSignal.timeout refuses it. Here because this module imports nothing:
+ * the server's options (src/config) and the SDK's (src/sdk/client-options.ts) are checked against it too.
  */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 

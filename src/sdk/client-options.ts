@@ -3,6 +3,8 @@
  * application's type check passes when it installed neither. The objects are handed to them as they are.
  */
 
+import { MAX_TIMER_MS } from '../retry/retry.ts';
+
 /** How failed sends are repeated. Only retriable failures are retried, and only the messages that failed. */
 export interface RetryPolicy {
   /**
@@ -109,9 +111,6 @@ export const DEFAULT_CLIENT_OPTIONS = {
   retry: { maxElapsedMs: 30_000, maxAttempts: Infinity, initialBackoffMs: 100, maxBackoffMs: 5_000 },
   probeMaxElapsedMs: 15_000,
 } as const;
-
-/** Node's longest timer: a longer one fires after 1 ms, and AbortSignal.timeout refuses it. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Only `retry.maxAttempts` may be Infinity: every other value feeds a timer, so none may pass MAX_TIMER_MS. */
 const positive = (name: string, value: number, min: number, infinite = false): number => {
