@@ -18,6 +18,9 @@ const CONNECTION_NOISE = /Closed connection|Connection error|Connection timeout|
  */
 const KAFKAJS_REFUSED_LOGIN = /^(SASL [\w -]+? (authentication failed|mechanism is not supported)|Response Sasl(Handshake|Authenticate)\()/;
 
+/** The line kafkajs writes for a broker's error answer to one request: `Response <Api>(key: <n>, version: <n>)`. */
+const RESPONSE_LINE = /^Response \w+\(key: \d+, version: \d+\)$/;
+
 /** Warnings about choices made on purpose: bounded retries are paired with producer replacement. */
 const EXPECTED_KAFKAJS_WARNINGS = ['Limiting retries for the idempotent producer'];
 
@@ -44,6 +47,13 @@ export function kafkaLogCreator(log: Logger, problem: KafkaConnectionProblem) {
       // CreateTopics (the topic exists already: another replica made it) is its caller's to report.
       if (String(fields.error ?? '').includes('does not host this topic-partition') || message.startsWith('Response CreateTopics')) {
         log.debug(`kafkajs: ${message}`, fields);
+        return;
+      }
+      // kafkajs writes every error answer to a request at error level ("Response GroupCoordinator(key: 10, version: 2)"),
+      // then retries it (a coordinator not elected yet on a new cluster, a leader moving) or hands it to its caller,
+      // whose own line says how it ended: one answer is a warning.
+      if (RESPONSE_LINE.test(message)) {
+        log.warn(`kafkajs: ${message}`, fields);
         return;
       }
       if (level <= kafkaLogLevel.ERROR) log.error(`kafkajs: ${message}`, fields);

@@ -138,6 +138,24 @@ describe('the kafkajs log, the one place a cause is read from text', () => {
     expect(lines[0]).toMatchObject({ level: 'error', cause: 'authentication failed', broker: '127.0.0.1:9093' });
   });
 
+  it('logs a broker’s error answer to one request as a warning: kafkajs retries it or its caller reports the outcome', () => {
+    const { lines, problem, entry } = kafkajsLog();
+    // Captured from a consumer joining its group on a new broker, before the group coordinator was elected.
+    entry(kafkajs.logLevel.ERROR, 'Response GroupCoordinator(key: 10, version: 2)', {
+      broker: '127.0.0.1:9092',
+      clientId: 'ordered-sidecar',
+      error: 'The group coordinator is not available',
+      correlationId: 2,
+      size: 55,
+    });
+    entry(kafkajs.logLevel.ERROR, 'Crash: KafkaJSNumberOfRetriesExceeded: The group coordinator is not available', { groupId: 'g' });
+    expect(problem.current).toBeUndefined();
+    expect(lines).toMatchObject([
+      { level: 'warn', msg: 'kafkajs: Response GroupCoordinator(key: 10, version: 2)', error: 'The group coordinator is not available' },
+      { level: 'error', msg: 'kafkajs: Crash: KafkaJSNumberOfRetriesExceeded: The group coordinator is not available' },
+    ]);
+  });
+
   it('does not read a cause from any other line: a TLS failure is known from the socket’s error code instead', () => {
     const { lines, problem, entry } = kafkajsLog();
     entry(kafkajs.logLevel.ERROR, 'Connection error: self-signed certificate in certificate chain', { broker: '127.0.0.1:9093' });
