@@ -21,6 +21,8 @@ interface Chunk {
   bytes: number;
   write: WriteState;
   enqueuedAt: number;
+  /** Sent again after a refusal of a batch it shared: it goes in a batch of its own write only. */
+  alone?: true;
 }
 
 interface WriteState {
@@ -91,7 +93,9 @@ export type Clock = () => number;
  * every ready partition it leads, the way Kafka's own clients drain their accumulators. Outcomes are per
  * partition: when a batch fails, every chunk queued behind it *on that partition* fails too, so nothing can
  * overtake a batch whose fate is unknown and the caller retries them all in their original order; the
- * partitions beside it in the same request are acknowledged or failed on their own.
+ * partitions beside it in the same request are acknowledged or failed on their own. A batch Kafka refuses
+ * outright (nothing written) that holds several writes is first sent again write by write, so one request's
+ * unacceptable record does not fail the requests coalesced with it.
  */
 export class PartitionWriter {
   readonly #port: BatchSendPort;
@@ -274,6 +278,12 @@ export class PartitionWriter {
     if ('baseOffset' in outcome) {
       this.#metrics.kafkaBatchMessages.observe(messages.length);
       this.#acknowledge(queue, chunks, outcome.baseOffset, messages.length);
+    } else if (!outcome.error.retriable && !ofOneWrite(chunks)) {
+      // Refused outright, so nothing of it was written, maybe for one request's records (a record too large, one
+      // without a key on a compacted topic): each write is sent again in a batch of its own, in the same order,
+      // so only the write Kafka refuses gets the refusal.
+      for (const chunk of chunks) chunk.alone = true;
+      queue.pending.unshift(...chunks);
     } else {
       this.#fail(queue, chunks, outcome.error);
       this.#failQueuedBehind(queue, outcome.error);
@@ -281,7 +291,7 @@ export class PartitionWriter {
     if (queue.pending.length > 0) this.#ready.add(queue);
   }
 
-  /** Takes queued chunks, oldest first, up to the batch limits (always at least one). */
+  /** Takes queued chunks, oldest first, up to the batch limits (always at least one); a chunk sent alone takes only its write's. */
   #takeBatch(queue: PartitionQueue): Chunk[] {
     const batch: Chunk[] = [];
     let messages = 0;
@@ -289,7 +299,8 @@ export class PartitionWriter {
     while (queue.pending.length > 0) {
       const next = queue.pending[0]!;
       const fits = messages + next.records.length <= this.#limits.maxBatchMessages && bytes + next.bytes <= this.#limits.maxBatchBytes;
-      if (batch.length > 0 && !fits) break;
+      const first = batch[0];
+      if (first && (!fits || ((first.alone || next.alone) && next.write !== first.write))) break;
       batch.push(queue.pending.shift()!);
       messages += next.records.length;
       bytes += next.bytes;
@@ -336,6 +347,8 @@ export class PartitionWriter {
     }
   }
 }
+
+const ofOneWrite = (chunks: readonly Chunk[]): boolean => chunks.every((chunk) => chunk.write === chunks[0]!.write);
 
 const notAttempted = (queue: PartitionQueue, why: string, cause?: SidecarError): SidecarError =>
   new SidecarError('KAFKA_WRITE_FAILED', `not attempted on ${queue.topic}/${queue.partition}: ${why}; resend in order`, { cause });

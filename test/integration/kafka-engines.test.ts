@@ -7,6 +7,9 @@ import { createKafkaEngine } from '../../src/kafka/create-engine.ts';
 import { KAFKA_CLIENTS, type KafkaEngine } from '../../src/kafka/kafka-engine.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import type { EngineMessage } from '../../src/writer/send-port.ts';
+import { PartitionWriter, type OutgoingRecord } from '../../src/writer/partition-writer.ts';
+import { SidecarMetrics } from '../../src/metrics/sidecar-metrics.ts';
+import { Registry } from 'prom-client';
 import { useKafkaAdmin, consumeAll, createTopic, recordCount, testConnection } from '../support/kafka.ts';
 
 const log = createLogger('error', { test: true });
@@ -211,6 +214,29 @@ describe.each(KAFKA_CLIENTS)('the %s engine', (name) => {
     expect(failure).toMatchObject({ code: 'KAFKA_REJECTED' });
     expect(await send(engine, topic, 0, [message('next')])).toBe(0n);
     expect(await recordCount(admin, topic)).toBe(1);
+  });
+
+  it('through the writer, a batch Kafka refuses for one request’s record fails that request only', async () => {
+    const writer = new PartitionWriter(
+      engine,
+      { maxBatchMessages: 1000, maxBatchBytes: 8 * 1024 * 1024 },
+      new SidecarMetrics(new Registry(), { defaultMetrics: false }),
+    );
+    const record = (value: string): OutgoingRecord => ({ message: message(value), bytes: value.length });
+    const tooLarge = 'x'.repeat(2 * 1024 * 1024);
+    const topic = await createTopic(admin, 1);
+    // Written in one turn, the two requests share one batch, which the broker refuses whole (over max.message.bytes).
+    const fine = writer.write(topic, 0, [record('fine')], 'ordered');
+    const refused = writer.write(topic, 0, [record(tooLarge)], 'ordered');
+    expect(await fine).toEqual({ offsets: ['0'] });
+    expect((await refused).error).toMatchObject({ code: 'KAFKA_REJECTED', retriable: false });
+    // The refused request first: the one behind it is not written, but may be sent again (never attempted).
+    const refusedFirst = writer.write(topic, 0, [record(tooLarge)], 'ordered');
+    const behind = writer.write(topic, 0, [record('behind')], 'ordered');
+    expect((await refusedFirst).error).toMatchObject({ code: 'KAFKA_REJECTED', retriable: false });
+    expect((await behind).error).toMatchObject({ code: 'KAFKA_WRITE_FAILED', retriable: true });
+    expect(await writer.write(topic, 0, [record('behind')], 'ordered')).toEqual({ offsets: ['1'] });
+    expect(await recordCount(admin, topic)).toBe(2);
   });
 
   it('answers metadata and ping asked on every turn of the event loop while it still connects', async () => {

@@ -408,6 +408,51 @@ describe('PartitionWriter failures', () => {
     expect((await innocent).error?.message).toContain('not attempted');
   });
 
+  it('sends the writes of a refused shared batch again one by one, in order: only the write Kafka refuses gets the refusal', async () => {
+    const w = writer();
+    const first = w.write('t', 0, records('first'), 'ordered');
+    await tick();
+    // Queued while `first` is in flight: these three share the next batch.
+    const a = w.write('t', 0, records('a1', 'a2'), 'ordered');
+    const bad = w.write('t', 0, records('bad'), 'ordered');
+    const c = w.write('t', 0, records('c'), 'ordered');
+    kafka.last('t', 0).succeed('0');
+    await tick();
+    expect(kafka.last('t', 0).values).toEqual(['a1', 'a2', 'bad', 'c']);
+    const rejected = (): SidecarError => new SidecarError('KAFKA_REJECTED', 'writing to t/0: Kafka rejected the records (INVALID_RECORD)');
+    kafka.last('t', 0).fail(rejected());
+    await tick();
+    expect(kafka.last('t', 0).values).toEqual(['a1', 'a2']);
+    // Written meanwhile, it queues behind the writes sent again, and goes out in a batch with others once they are done.
+    const later = w.write('t', 0, records('later'), 'ordered');
+    kafka.last('t', 0).succeed('1');
+    await tick();
+    expect(kafka.last('t', 0).values).toEqual(['bad']);
+    kafka.last('t', 0).fail(rejected());
+    expect(await first).toEqual({ offsets: ['0'] });
+    expect(await a).toEqual({ offsets: ['1', '2'] });
+    expect((await bad).error).toMatchObject({ code: 'KAFKA_REJECTED', retriable: false });
+    // Behind a refused batch, as always: never attempted, so retriable.
+    expect((await c).error).toMatchObject({ code: 'KAFKA_WRITE_FAILED', retriable: true });
+    expect((await later).error).toMatchObject({ code: 'KAFKA_WRITE_FAILED', retriable: true });
+    expect(kafka.maxInFlightPerPartition).toBe(1);
+  });
+
+  it('fails a shared batch whose error may pass on a retry as before, without sending it again', async () => {
+    const w = writer();
+    const first = w.write('t', 0, records('first'), 'ordered');
+    await tick();
+    const a = w.write('t', 0, records('a'), 'ordered');
+    const b = w.write('t', 0, records('b'), 'ordered');
+    kafka.last('t', 0).succeed('0');
+    await tick();
+    kafka.last('t', 0).fail(new SidecarError('KAFKA_WRITE_FAILED', 'no answer; the batch may or may not be in Kafka'));
+    expect((await a).error).toMatchObject({ code: 'KAFKA_WRITE_FAILED', retriable: true });
+    expect((await b).error).toMatchObject({ code: 'KAFKA_WRITE_FAILED', retriable: true });
+    expect(await first).toEqual({ offsets: ['0'] });
+    expect(kafka.to('t', 0)).toHaveLength(2);
+  });
+
   it('fails, unsent and retriable, writes that waited in the queue longer than maxQueueWaitMs', async () => {
     const w = writer({ maxQueueWaitMs: 20 });
     const a = w.write('t', 0, records('a'), 'ordered');
