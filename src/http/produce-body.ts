@@ -78,11 +78,13 @@ function readPlainBody(req: IncomingMessage, length: number, next: Next, context
 function settle(read: PlainRead, req: IncomingMessage, next: Next, err: Error | undefined): void {
   if (read.settled) return;
   read.settled = true;
+  const { chunks, received } = read;
+  // The request outlives its body's bytes (its handler holds it until Kafka answers): only the parsed body stays.
+  read.chunks = [];
   if (err) {
     read.context.runInAsyncScope(next, undefined, err);
     return;
   }
-  const { chunks, received } = read;
   const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received);
   let text = body.toString('utf8');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);

@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { gzipSync } from 'node:zlib';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -117,6 +119,33 @@ describe('produceJsonBody', () => {
     const { ours, bodyParser } = await both(headers ? headers(body) : sized(body), body);
     expect(bodyParser).toMatchObject({ ...expected, requestId: 'rid-1' });
     expect(ours).toEqual(bodyParser);
+  });
+
+  it('keeps none of the body’s bytes once it is parsed, while the request is still being handled', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const chunks: WeakRef<Buffer>[] = [];
+    const server = createServer((req, res) => {
+      req.on('data', (chunk: Buffer) => chunks.push(new WeakRef(chunk)));
+      // The handler still holds the request (as the produce handler does until Kafka answers) when it counts.
+      const handler: Middleware = (held) => {
+        setImmediate(() => {
+          gc();
+          res.end(JSON.stringify({ chunks: chunks.length, alive: chunks.filter((c) => c.deref() !== undefined).length, parsed: 'body' in held }));
+        });
+      };
+      runChain([produceJsonBody(1024 * 1024), handler], req, res, () => res.end('{}'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const body = Buffer.from(JSON.stringify({ value: 'x'.repeat(300 * 1024) }));
+      const answer = JSON.parse((await raw(server, request({ ...json(), 'content-length': String(body.length) }), body)) ?? '{}') as Record<string, unknown>;
+      expect(answer.parsed).toBe(true);
+      expect(answer.chunks).toBeGreaterThan(1);
+      expect(answer.alive).toBe(0);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it('fails an aborted body as body-parser does, in the request context', async () => {
