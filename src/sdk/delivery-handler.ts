@@ -110,7 +110,12 @@ export function deliveryEndpoint(
       await handler(delivery);
       res.writeHead(204).end();
     } catch (err) {
-      options.onError?.(err, delivery);
+      try {
+        options.onError?.(err, delivery);
+      } catch {
+        // An onError that throws must not leave the delivery unanswered (the sidecar would wait out its ack
+        // timeout) nor reject this handler, which node:http would not catch: the answer below still goes out.
+      }
       if (!res.headersSent)
         res
           .writeHead(delivery || err instanceof UnverifiableBody ? 500 : 400, { 'content-type': 'text/plain' })

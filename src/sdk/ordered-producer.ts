@@ -113,14 +113,19 @@ export class OrderedProducer {
   ): Promise<OrderedProduceResult> {
     const internals = this.#internals;
     let release: (() => void) | undefined;
+    // Nothing sent yet while waiting (here or below): an abort leaves no message in doubt. It is this send's
+    // AbortError whatever the reason given: a reason that is another send's error must not pass for this one's.
+    const aborted = (): AbortError => new AbortError(signal?.reason);
     try {
-      ({ release } = await turn);
-      // Nothing sent yet (here or below): an abort leaves no message in doubt.
-      if (signal?.aborted) throw new AbortError(signal.reason);
+      // The turn fails only when the signal fires.
+      ({ release } = await turn.catch((): never => {
+        throw aborted();
+      }));
+      if (signal?.aborted) throw aborted();
       // Every earlier send of these groups has settled (the turn), so their doubt is known.
       internals.doubts.check(topic, messages);
-      const route = await untilAborted(internals.route(), signal);
-      if (signal?.aborted) throw new AbortError(signal.reason);
+      const route = await untilAborted(internals.route(), signal, aborted);
+      if (signal?.aborted) throw aborted();
       // Every message carries an id, so a retry of a send whose answer was lost writes nothing twice, and a
       // message in doubt can be named and resent.
       const dedupIds = messages.map((m) => m.dedupId ?? randomUUID());
@@ -144,7 +149,7 @@ export class OrderedProducer {
       return result;
     } catch (err) {
       if (err instanceof SidecarClientError) throw err;
-      if (signal?.aborted) throw new AbortError(signal.reason);
+      if (signal?.aborted) throw aborted();
       throw err;
     } finally {
       release?.();

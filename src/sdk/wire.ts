@@ -72,10 +72,19 @@ export const isWireError = (body: unknown): body is ErrorBody =>
 
 const isObject = (value: unknown): boolean => typeof value === 'object' && value !== null;
 
+const OFFSET = /^\d+$/;
+
+/** A result entry whose offset, when it has one, is a Kafka offset (results are ordered by them as BigInts). */
+const isReadableResult = (entry: unknown): boolean => {
+  if (!isObject(entry)) return false;
+  const { offset, partition } = entry as { offset?: unknown; partition?: unknown };
+  return !('offset' in (entry as object)) || (typeof offset === 'string' && OFFSET.test(offset) && Number.isSafeInteger(partition));
+};
+
 /** A produce answer the SDK can read entry by entry (a null entry would otherwise throw while it is read). */
 export const isProduceResponse = (body: unknown): body is ProduceResponse =>
   isObject(body) &&
   Array.isArray((body as ProduceResponse).results) &&
   Array.isArray((body as ProduceResponse).partition_errors) &&
-  (body as ProduceResponse).results.every(isObject) &&
+  (body as ProduceResponse).results.every(isReadableResult) &&
   (body as ProduceResponse).partition_errors.every(isObject);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Client } from '../../src/sdk/index.ts';
+import { AbortError, RetriableError } from '../../src/sdk/errors.ts';
 import { createTopic } from '../support/kafka.ts';
 import { useSidecar } from '../support/fixture.ts';
 import { DelayProxy } from './delay-proxy.ts';
@@ -46,6 +47,31 @@ describe('per-MessageGroup serialisation inside the SDK', () => {
     expect(groups.get('player-1')!.values).toEqual(Array.from({ length: 10 }, (_, i) => `g1#${i}`));
     expect(groups.get('player-2')!.values).toEqual(['g2#0', 'g2#1', 'g2#2']);
     expect(groups.get('player-3')!.values).toEqual(['g3#0']);
+    await proxy.close();
+  });
+
+  it('rejects a call aborted while it waits for its group’s turn with its own AbortError, whatever the abort’s reason', async () => {
+    const topic = await createTopic(fx.admin, 3);
+    const proxy = await new DelayProxy({ target: fx.sidecar.url, delayMs: 600 }).start();
+    const client = new Client({ url: proxy.url, logger: recordingLogger() });
+    const producer = client.orderedProducer();
+    await client.capabilities();
+    const first = producer.sendSingleOrderedMessage(topic, 'player-1', null, 'first');
+    const aborts = new AbortController();
+    const waiting = producer.sendSingleOrderedMessage(topic, 'player-1', null, 'never sent', { signal: aborts.signal });
+    // Cancelling siblings with the error of another send, as Promise.all users do: that error is not this call's.
+    const otherSendsError = new RetriableError({ code: 'TIMEOUT', message: 'another send timed out' });
+    aborts.abort(otherSendsError);
+    const err = await waiting.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(AbortError);
+    expect(err).toMatchObject({ code: 'ABORTED', retriable: true, cause: otherSendsError });
+    await first;
+    const groups = byGroup(await readTopic(fx.kafka, fx.admin, topic));
+    expect(groups.get('player-1')!.values).toEqual(['first']);
+    await client.close();
     await proxy.close();
   });
 });

@@ -46,10 +46,17 @@ const nullEntry = (_status: number, body: string): string => {
   return JSON.stringify(parsed);
 };
 
+const nullOffset = (_status: number, body: string): string => {
+  const parsed = JSON.parse(body) as { results: { offset?: unknown }[] };
+  parsed.results[0]!.offset = null;
+  return JSON.stringify(parsed);
+};
+
 describe('a 2xx answer the SDK cannot read', () => {
   it.each([
     ['a body that is not JSON', notJson],
     ['a null entry in results', nullEntry],
+    ['an offset that is not a Kafka offset', nullOffset],
   ])('with %s: the messages are resent with the same dedup ids, and written once', async (_what, rewrite) => {
     const topic = await createTopic(fx.admin, 2);
     const proxy = await garblingProxy(1, rewrite);
@@ -75,6 +82,7 @@ describe('a 2xx answer the SDK cannot read', () => {
   it.each([
     ['a body that is not JSON', notJson],
     ['a null entry in results', nullEntry],
+    ['an offset that is not a Kafka offset', nullOffset],
   ])('with %s and no retry left: the messages are unknown (in doubt), not failed', async (_what, rewrite) => {
     const topic = await createTopic(fx.admin, 1);
     const proxy = await garblingProxy(1, rewrite);

@@ -51,6 +51,28 @@ describe('deliveryEndpoint', () => {
     expect((await post(url, { hello: 1 })).status).toBe(400);
   });
 
+  it('answers 500 when the handler throws, even when onError throws too', async () => {
+    const reported: unknown[] = [];
+    const url = await listen(
+      createServer(
+        deliveryEndpoint(
+          () => {
+            throw new Error('database down');
+          },
+          {
+            onError: (err) => {
+              reported.push(err);
+              throw new Error('the error reporter is down too');
+            },
+          },
+        ),
+      ),
+    );
+    const failed = await post(url, body);
+    expect([failed.status, await failed.text()]).toEqual([500, 'database down']);
+    expect(reported).toMatchObject([{ message: 'database down' }]);
+  });
+
   it('works behind express.json() too', async () => {
     const seen: DeliveryBody[] = [];
     const app = express();
