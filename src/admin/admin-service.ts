@@ -34,10 +34,12 @@ export interface AdminServiceDeps {
 
 /**
  * Idle time a change requires: the configured minimum, but never less than the longest a message routed
- * just before could still be on its way to Kafka (a batch queued behind one in flight, each bounded by
- * KAFKA_WRITE_TIMEOUT) plus the touch batching that reports cache hits to Redis late.
+ * just before could still be on its way to Kafka, plus the touch batching that reports cache hits to Redis late.
+ * After Redis stamps the route, three waits may follow, each a queue wait and a write bounded by
+ * KAFKA_WRITE_TIMEOUT: the route log append of a new mapping, the wait for an earlier attempt of one of the
+ * message's dedup ids, and the message's own write.
  */
-export const requiredIdleMs = (o: AdminOptions): number => Math.max(o.moveMinIdleMs, 2 * o.kafkaWriteTimeoutMs + 2 * o.touchFlushIntervalMs);
+export const requiredIdleMs = (o: AdminOptions): number => Math.max(o.moveMinIdleMs, 6 * o.kafkaWriteTimeoutMs + 2 * o.touchFlushIntervalMs);
 
 /**
  * How long a change waits between bumping the generation and applying it: more than two touch-flush

@@ -22,9 +22,10 @@ const rejects = (fn: () => unknown, field: string) => {
 describe('admin timing', () => {
   const base = { moveMinIdleMs: 120_000, touchFlushIntervalMs: 1000, kafkaWriteTimeoutMs: 30_000, maxGroupBytes: 128 };
 
-  it('requires the configured idle time, never less than two write timeouts plus two flushes', () => {
-    expect(requiredIdleMs(base)).toBe(120_000);
-    expect(requiredIdleMs({ ...base, moveMinIdleMs: 60_000 })).toBe(62_000);
+  it('requires the configured idle time, never less than six write timeouts plus two flushes', () => {
+    // Route log append, dedup wait, own write: each a queue wait and a write of KAFKA_WRITE_TIMEOUT at most.
+    expect(requiredIdleMs(base)).toBe(182_000);
+    expect(requiredIdleMs({ ...base, moveMinIdleMs: 300_000 })).toBe(300_000);
     expect(requiredIdleMs({ ...base, moveMinIdleMs: 60_000, kafkaWriteTimeoutMs: 5000 })).toBe(60_000);
   });
 
