@@ -91,3 +91,22 @@ export function partitionOutcomes(batches: readonly PartitionBatch[], offsets: r
     return { error: fromKafkaError(err, what) };
   });
 }
+
+/**
+ * The outcome of a batch in doubt that no resend settled: whatever an attempt's answer said (a refusal such as
+ * UNKNOWN_TOPIC_OR_PARTITION from a broker that did not know the partition yet), a later attempt that got no
+ * answer may have been written, so it is never reported refused.
+ */
+export function stillInDoubt(outcome: BatchOutcome, batch: PartitionBatch): BatchOutcome {
+  if ('baseOffset' in outcome || outcome.error.retriable) return outcome;
+  const what = `writing to ${batch.topic}/${batch.partition}`;
+  return {
+    error: new SidecarError(
+      'KAFKA_WRITE_FAILED',
+      `${what}: an attempt got no answer after one was refused (${outcome.error.message}); it may or may not be in Kafka`,
+      {
+        cause: outcome.error,
+      },
+    ),
+  };
+}

@@ -6,7 +6,7 @@ import type { KafkaConnection } from './kafka-connection.ts';
 import { reportRefusal } from './connection-problem.ts';
 import { platformaticSecurity } from './kafka-security.ts';
 import type { KafkaEngine, ProducerSettings } from './kafka-engine.ts';
-import { fromKafkaError, partitionOutcomes } from './kafka-errors.ts';
+import { fromKafkaError, partitionOutcomes, stillInDoubt } from './kafka-errors.ts';
 import { retryBudget, type RetryBudget } from '../retry/retry.ts';
 import { resendWithFirstIdentity } from './platformatic-resend.ts';
 import { OWN_INIT, SharedRequestProducer, type Payload } from './platformatic-producer.ts';
@@ -238,7 +238,12 @@ export class PlatformaticEngine implements KafkaEngine {
       const result = await producer.send({ messages, repeatOnStaleMetadata: batches.length === 1 });
       return partitionOutcomes(batches, result.offsets ?? [], undefined);
     } catch (err) {
-      return await this.#resendInDoubt(producer, batches, partitionOutcomes(batches, [], err), until);
+      // A partition an answer of this send called written was written, whatever the final error still says.
+      const outcomes = partitionOutcomes(batches, [], err).map((outcome, i): BatchOutcome => {
+        const writtenAt = producer.sent.get(batches[i]!.topic, batches[i]!.partition)?.writtenAt;
+        return writtenAt === undefined ? outcome : { baseOffset: writtenAt };
+      });
+      return await this.#resendInDoubt(producer, batches, outcomes, until);
     } finally {
       // What the batches were sent as matters only until their outcomes are known; the records are not kept.
       for (const { topic, partition } of batches) producer.sent.forget(topic, partition);
@@ -269,7 +274,8 @@ export class PlatformaticEngine implements KafkaEngine {
         stillFailed: doubts.length - settled.size,
       });
     }
-    return outcomes.map((o, i) => settled.get(i) ?? o);
+    const doubted = new Set(doubts.map((d) => d.index));
+    return outcomes.map((o, i) => settled.get(i) ?? (doubted.has(i) ? stillInDoubt(o, batches[i]!) : o));
   }
 
   /** The wait before retry `attempt` (1 = the first), the library's and the resend's alike. */

@@ -66,6 +66,7 @@ const RECORD_BATCH_MAGIC = 2;
 const TRANSACTIONAL = 1 << 4;
 /** baseOffset … recordsCount: the fixed part of a v2 record batch. */
 const BATCH_HEADER_BYTES = 61;
+const SEQUENCE_WRAP = 2 ** 31;
 /** Where the CRC-covered part (attributes to the end) starts, and where the CRC itself goes. */
 const CRC_FROM = 21;
 const CRC_AT = 17;
@@ -222,7 +223,8 @@ function writeBatchHeader(
   writeInt64(buf, at + 35, max);
   buf.writeBigInt64BE(options.producerId ?? -1n, at + 43);
   buf.writeInt16BE(options.producerEpoch ?? 0, at + 51);
-  buf.writeInt32BE(options.sequences?.getWithDefault(`${topic}:${p.index}`, 0) ?? 0, at + 53);
+  // Kafka's sequence numbers wrap to 0 after 2^31 - 1, as its own producer's do; the library's count does not.
+  buf.writeInt32BE((options.sequences?.getWithDefault(`${topic}:${p.index}`, 0) ?? 0) % SEQUENCE_WRAP, at + 53);
   buf.writeInt32BE(messages.length, at + 57);
   return start + BATCH_HEADER_BYTES;
 }

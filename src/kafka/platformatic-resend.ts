@@ -29,6 +29,12 @@ interface SentAs {
   records: MessageRecord[];
   /** Some attempt got no answer that refused it for certain: it may be in Kafka. */
   inDoubt: boolean;
+  /**
+   * An answer of this send said it was written at this offset. Kept here because the error the library ends
+   * the send with may not carry that answer (its recovery from a neighbour's lost producer state, which the
+   * engine refuses, replaces it).
+   */
+  writtenAt?: bigint;
 }
 
 /** The partitions of one Produce call, and whose record of them to mark when the call fails. */
@@ -129,20 +135,32 @@ export class SentBatches {
     const sent: PartitionBatch[] = [];
     for (const [k, records] of byPartition) {
       const { topic, partition = 0 } = records[0]!;
-      const inDoubt = this.#byPartition.get(k)?.inDoubt ?? false;
-      this.#byPartition.set(k, { producerId, producerEpoch: producerEpoch ?? 0, sequence: sequences.getWithDefault(k, 0), records, inDoubt });
+      const before = this.#byPartition.get(k);
+      const entry: SentAs = {
+        producerId,
+        producerEpoch: producerEpoch ?? 0,
+        sequence: sequences.getWithDefault(k, 0),
+        records,
+        inDoubt: before?.inDoubt ?? false,
+      };
+      if (before?.writtenAt !== undefined) entry.writtenAt = before.writtenAt;
+      this.#byPartition.set(k, entry);
       sent.push({ topic, partition, messages: [] });
     }
     return { by: this, batches: sent };
   }
 }
 
-/** A failed Produce call: each partition not refused for certain by its answer may have been appended. */
+/**
+ * A failed Produce call: a partition its answer says written keeps that offset; each one not refused for certain
+ * may have been appended.
+ */
 function markDoubts({ by, batches }: Sent, error: unknown): void {
   partitionOutcomes(batches, [], error).forEach((outcome, i) => {
-    if ('baseOffset' in outcome || NOT_APPENDED.has(kafkaErrorType(outcome.error) ?? '')) return;
     const entry = by.get(batches[i]!.topic, batches[i]!.partition);
-    if (entry) entry.inDoubt = true;
+    if (!entry) return;
+    if ('baseOffset' in outcome) entry.writtenAt = outcome.baseOffset;
+    else if (!NOT_APPENDED.has(kafkaErrorType(outcome.error) ?? '')) entry.inDoubt = true;
   });
 }
 

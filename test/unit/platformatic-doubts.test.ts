@@ -1,6 +1,8 @@
 import { NumericMap, ResponseError, type API, type APIWithCallback, type Connection, type MessageRecord } from '@platformatic/kafka';
 import { describe, expect, it } from 'vitest';
 import { SentBatches } from '../../src/kafka/platformatic-resend.ts';
+import { stillInDoubt } from '../../src/kafka/kafka-errors.ts';
+import { SidecarError } from '../../src/errors/sidecar-error.ts';
 
 /** Kafka's numeric error codes of the answers below. */
 const NOT_LEADER_OR_FOLLOWER = 6;
@@ -41,5 +43,37 @@ describe('SentBatches: which failed partitions may be in Kafka (platformatic)', 
     // A leader that loses leadership (or the replica) while it waits for acks=all answers NOT_LEADER_OR_FOLLOWER
     // (UNKNOWN_TOPIC_OR_PARTITION) after appending; NOT_ENOUGH_REPLICAS and an identity refusal come before any append.
     expect(inDoubt).toEqual([false, true, true, true, false, false]);
+  });
+
+  it('keeps the offset of a partition its answer called written, whatever error the library ends the send with', () => {
+    const by = new SentBatches();
+    // A neighbour's answer says the broker lost the producer's state: the library's recovery, which the engine
+    // refuses, then ends the send with an error that no longer carries this answer.
+    sendThrough(by, 2, answer([0, OUT_OF_ORDER_SEQUENCE_NUMBER]));
+    expect(by.get('t', 0)).toMatchObject({ writtenAt: 10n, inDoubt: false });
+    expect(by.get('t', 1)?.writtenAt).toBeUndefined();
+    // A later attempt of the same send keeps it; the next send (after `forget`) starts without it.
+    sendThrough(by, 1, answer([NOT_LEADER_OR_FOLLOWER]));
+    expect(by.get('t', 0)).toMatchObject({ writtenAt: 10n, inDoubt: true });
+    by.forget('t', 0);
+    sendThrough(by, 1, answer([NOT_ENOUGH_REPLICAS]));
+    expect(by.get('t', 0)?.writtenAt).toBeUndefined();
+  });
+});
+
+describe('stillInDoubt: a batch no resend settled', () => {
+  const batch = { topic: 't', partition: 3, messages: [] };
+
+  it('is never reported refused: an attempt after the refusal may have been written', () => {
+    const refused = new SidecarError('UNKNOWN_TOPIC', 'writing to t/3: unknown topic or partition');
+    const { error } = stillInDoubt({ error: refused }, batch) as { error: SidecarError };
+    expect(error).toMatchObject({ code: 'KAFKA_WRITE_FAILED', retriable: true, cause: refused });
+    expect(error.message).toMatch(/t\/3: .*may or may not be in Kafka/);
+  });
+
+  it('keeps an outcome that already says so, and a written one', () => {
+    const unknown = { error: new SidecarError('KAFKA_WRITE_FAILED', 'no answer; it may or may not be in Kafka') };
+    expect(stillInDoubt(unknown, batch)).toBe(unknown);
+    expect(stillInDoubt({ baseOffset: 5n }, batch)).toEqual({ baseOffset: 5n });
   });
 });

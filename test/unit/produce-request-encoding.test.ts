@@ -58,6 +58,24 @@ const options = (compression: CreateRecordsBatchOptions['compression']): Partial
 
 const bytes = async (w: Writer | Promise<Writer>): Promise<Buffer> => (await w).buffer;
 
+/** A flexible (v9+) Produce request's topics, each partition's batch read back by the library's reader. */
+function readRequest(body: Buffer) {
+  const reader = Reader.from(body);
+  reader.readNullableString(); // transactional id
+  reader.readInt16();
+  reader.readInt32();
+  return reader.readArray((r) => ({
+    name: r.readString(),
+    partitions: r.readArray((p) => {
+      const index = p.readInt32();
+      const size = p.readUnsignedVarInt() - 1;
+      const batch = readRecordsBatch(Reader.from(p.buffer.subarray(p.position, p.position + size)));
+      p.skip(size);
+      return { index, batch };
+    }),
+  }));
+}
+
 describe('Produce request encoding', () => {
   beforeEach(() => {
     vi.useFakeTimers();
@@ -103,21 +121,7 @@ describe('Produce request encoding', () => {
   });
 
   it('writes batches the library reads back, CRC and all', async () => {
-    const body = await bytes(encodeProduceRequest(11, -1, 100, withTimestamps(messages()), options('lz4')));
-    const reader = Reader.from(body);
-    reader.readNullableString(); // transactional id
-    reader.readInt16();
-    reader.readInt32();
-    const topics = reader.readArray((r) => ({
-      name: r.readString(),
-      partitions: r.readArray((p) => {
-        const index = p.readInt32();
-        const size = p.readUnsignedVarInt() - 1;
-        const batch = readRecordsBatch(Reader.from(p.buffer.subarray(p.position, p.position + size)));
-        p.skip(size);
-        return { index, batch };
-      }),
-    }));
+    const topics = readRequest(await bytes(encodeProduceRequest(11, -1, 100, withTimestamps(messages()), options('lz4'))));
     const orders = topics.find((t) => t.name === 'orders')!;
     expect(orders.partitions.map((p) => p.index)).toEqual([2, 7, 11]);
     const seven = orders.partitions.find((p) => p.index === 7)!.batch;
@@ -125,6 +129,16 @@ describe('Produce request encoding', () => {
     expect(seven.producerId).toBe(123_456_789_012n);
     expect(seven.records.map((r) => r.value?.length ?? null)).toEqual([2, 20_000, null]);
     expect(seven.records[0]!.headers.map(([k, v]) => [k?.toString(), v?.toString()])).toEqual([['message-group', 'g-1']]);
+  });
+
+  it('wraps a partition’s sequence number to 0 after 2^31 - 1, as Kafka does (the library’s count does not)', async () => {
+    const sequences = new NumericMap();
+    sequences.set('orders:7', 2 ** 31 + 41);
+    sequences.set('orders:2', 2 ** 31 - 1);
+    const topics = readRequest(await bytes(encodeProduceRequest(11, -1, 100, withTimestamps(messages()), { ...options('none'), sequences })));
+    const orders = topics.find((t) => t.name === 'orders')!;
+    expect(orders.partitions.find((p) => p.index === 7)!.batch.firstSequence).toBe(41);
+    expect(orders.partitions.find((p) => p.index === 2)!.batch.firstSequence).toBe(2 ** 31 - 1);
   });
 
   it('writes strings as the UTF-8 bytes of the same record given as Buffers', async () => {
