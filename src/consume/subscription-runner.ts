@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { errorMessage, SidecarError } from '../errors/sidecar-error.ts';
 import type { Logger } from '../logging/logger.ts';
 import { pause } from '../retry/retry.ts';
@@ -10,6 +11,7 @@ import type { DispatchObserver } from './dispatch-ports.ts';
 import { GroupDispatcher, headMoved } from './group-dispatcher.ts';
 import type { GroupLeaseStore } from './group-lease-store.ts';
 import { OffsetCommitter } from './offset-committer.ts';
+import { SettleWaker } from './settle-waker.ts';
 import type { BlockedGroup, RunnerState, SubscriptionStatus } from '../protocol/subscriptions.ts';
 import { lagOf, statusOf, type StatusSource } from './subscription-status.ts';
 import type { Subscription } from './subscriptions.ts';
@@ -48,8 +50,6 @@ const passedSkips = (skipped: ReadonlyMap<string, readonly bigint[]>, from: bigi
   [...skipped].filter(([, offsets]) => offsets.every((o) => o < from)).map(([first]) => first);
 const TOPIC_RECHECK_MS = 5000;
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
-
 /**
  * The session of one subscription (start, hold, rebalance, stop): feeds fetched batches to the dispatcher and
  * holds each batch until its partition is quiescent. Deliveries of a partition start only while one of its
@@ -68,6 +68,11 @@ export class SubscriptionRunner {
   #assigned: number[] = [];
   /** Counts (re)joins: a batch held under an earlier epoch must neither be marked read nor committed. */
   #epoch = 0;
+  /**
+   * In lease owner ids beside the epoch: an admin stop and start builds a new runner in the same process, whose
+   * epochs count from 0 again, while a delivery of the old one may still hold a lease.
+   */
+  readonly #id = randomUUID().slice(0, 8);
   readonly #paused = new Set<number>();
   readonly #holds = new Map<number, Promise<void>>();
   #endOffsets = new Map<number, bigint>();
@@ -99,7 +104,7 @@ export class SubscriptionRunner {
           return () => clearTimeout(timer);
         },
       },
-      owner: () => `${deps.instanceId}/${this.#epoch}`,
+      owner: () => `${deps.instanceId}/${this.#id}/${this.#epoch}`,
       log: deps.log,
     });
     this.#dispatcher = new GroupDispatcher(deps.subscription, {
@@ -288,11 +293,10 @@ export class SubscriptionRunner {
    * reported (everything is fenced then), else undefined.
    */
   async #heartbeatUntil(batch: FetchedBatch, done: Promise<void>, current: () => boolean): Promise<RebalanceStarted | undefined> {
-    let finished = false;
-    void done.then(() => (finished = true));
+    const finished = new SettleWaker(done);
     while (current()) {
-      await Promise.race([done, sleep(HOLD_CHECK_MS)]);
-      if (finished || !current()) return undefined;
+      await finished.wait(HOLD_CHECK_MS);
+      if (finished.settled || !current()) return undefined;
       try {
         await batch.heartbeat();
       } catch (err) {
@@ -517,15 +521,14 @@ export class SubscriptionRunner {
    */
   async #letGo(partitions: number[], boundMs: number, batch?: FetchedBatch): Promise<void> {
     for (const p of partitions) this.#dispatcher.fence(p);
-    let drained = false;
-    const all = Promise.all(partitions.map((p) => this.#dispatcher.whenQuiescent(p))).then(() => (drained = true));
+    const drained = new SettleWaker(Promise.all(partitions.map((p) => this.#dispatcher.whenQuiescent(p))));
     const deadline = performance.now() + boundMs;
-    while (!drained && performance.now() < deadline) {
-      await Promise.race([all, sleep(Math.min(HOLD_CHECK_MS, Math.max(1, deadline - performance.now())))]);
+    while (!drained.settled && performance.now() < deadline) {
+      await drained.wait(Math.min(HOLD_CHECK_MS, Math.max(1, deadline - performance.now())));
       // A rebalance answers every heartbeat with REBALANCE_IN_PROGRESS; the heartbeat still counts.
-      if (!drained && batch) await batch.heartbeat().catch(() => undefined);
+      if (!drained.settled && batch) await batch.heartbeat().catch(() => undefined);
     }
-    if (!drained) {
+    if (!drained.settled) {
       this.#deps.log.warn('deliveries still in flight after the drain bound; their messages will be delivered again', {
         subscription: this.subscription.name,
         partitions,

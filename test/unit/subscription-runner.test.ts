@@ -279,6 +279,27 @@ function batchOf(fetched: number, records: ConsumedRecord[], next: number, consu
 
 const sentAs = (d: Delivery) => `${String(d.group)}@${d.records.map((r) => r.offset).join(',')}`;
 
+describe('delivery leases', () => {
+  it('are taken under an owner of this runner only: a runner made again in the process (admin stop, start) is another owner', async () => {
+    const owners: string[][] = [];
+    for (let run = 0; run < 2; run++) {
+      const engine = new FakeEngine();
+      const taken: string[] = [];
+      // The same instance id, as consumption.ts gives every runner of the process.
+      const runner = await consuming(engine, [], {
+        instanceId: 'host:1:abc',
+        leases: { take: async (_s, owner, _ttl, groups) => (taken.push(owner), groups.map(() => 0)), release: async () => undefined },
+      });
+      await engine.events!.onBatch(batchOf(0, [record(0, 'G')], 1));
+      await runner.stop(100);
+      owners.push([...new Set(taken)]);
+    }
+    expect(owners.map((o) => o.length)).toEqual([1, 1]);
+    expect(owners[0]![0]).toMatch(/^host:1:abc\//);
+    expect(owners[0]![0]).not.toBe(owners[1]![0]);
+  });
+});
+
 describe('a block under on_exhausted: block', () => {
   it('is not passed by a batch fetched before a rejoin and answered after it (the partition is fetched again from the commit)', async () => {
     const engine = new FakeEngine();

@@ -92,7 +92,8 @@ export class KafkajsConsumerEngine implements ConsumerEngine {
       // A batch is marked read only by the handler (FetchedBatch.consumed), and only when its partition was
       // not released under it: kafkajs would otherwise move its fetch position past records never delivered.
       eachBatchAutoResolve: false,
-      // Every partition gets its own worker: a partition held by a draining handler must not queue others.
+      // Every partition gets its own worker, so the batches of one fetch are handled side by side; kafkajs still
+      // waits for all of them before that broker's next fetch (docs/consumption.md, "The price of holding batches").
       partitionsConsumedConcurrently: Math.max(1, partitions),
       eachBatch: async ({ batch, heartbeat, resolveOffset }) => {
         try {
