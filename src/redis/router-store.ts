@@ -280,10 +280,10 @@ export class RouterStore implements RouteStore, RestoreStore, CleanupStore, Load
    * replica polls both with its touch flush, drops its cached routes of a topic whose generation changed, and
    * notices a topic whose state was lost (epoch gone or another).
    */
-  async stamps(topics: readonly string[]): Promise<TopicStamp[]> {
+  async stamps(topics: readonly string[]): Promise<PromiseSettledResult<TopicStamp>[]> {
     // One command per topic, not one pipeline: topics live in different Cluster slots (and nodes). ioredis
     // writes them without waiting for each reply, so a single Redis still gets them in one round trip.
-    return Promise.all(
+    return Promise.allSettled(
       topics.map(async (topic) => {
         const [generation, epoch] = await this.#gateway.run(() => this.#redis.hmget(this.#keys(topic).meta, 'generation', 'epoch'));
         return { generation: generation ?? null, epoch: epoch ?? null };

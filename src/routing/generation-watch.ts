@@ -29,16 +29,21 @@ export class GenerationWatch {
     this.#known.set(topic, { generation: registration.generation, epoch: registration.epoch });
   }
 
-  /** Compares every known topic's generation and epoch with the store's. Never rejects. */
+  /** Compares the generation and epoch of every known topic the store answers for with the store's. Never rejects. */
   async check(): Promise<void> {
     const topics = [...this.#known.keys()];
     if (topics.length === 0) return;
     try {
       const current = await this.#store.stamps(topics);
-      this.#failedChecks.end();
+      const unread = topics.filter((_, i) => current[i]!.status === 'rejected');
+      const failure = current.find((c) => c.status === 'rejected');
+      if (failure) this.#failedChecks.add({ topics: unread, err: failure.reason });
+      else this.#failedChecks.end();
       topics.forEach((topic, i) => {
+        const read = current[i]!;
+        if (read.status === 'rejected') return;
         const known = this.#known.get(topic)!;
-        const stamp = current[i]!;
+        const stamp = read.value;
         if (stamp.epoch !== known.epoch) {
           // Not a new baseline: it is set when the replica adopts the rebuilt state.
           this.#onLost(topic);

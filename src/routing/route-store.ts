@@ -63,8 +63,11 @@ export interface RouteStore {
   record(topic: string, state: TopicState, group: string, hash: number, partition: number, logged: boolean): Promise<number>;
   /** Refreshes last access of used mappings; per entry, whether the store still maps it to that partition. */
   touch(topic: string, state: TopicState, entries: readonly TouchEntry[]): Promise<boolean[]>;
-  /** The mapping generation and epoch of each topic. */
-  stamps(topics: readonly string[]): Promise<TopicStamp[]>;
+  /**
+   * The mapping generation and epoch of each topic, or why it could not be read: topics live on different Redis
+   * Cluster nodes, and one in trouble must not hide another's admin change.
+   */
+  stamps(topics: readonly string[]): Promise<PromiseSettledResult<TopicStamp>[]>;
   /** Resolves once the store answers. */
   ping(): Promise<void>;
 }

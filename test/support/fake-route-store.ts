@@ -20,6 +20,8 @@ import type {
 export class FakeRouteStore implements RouteStore, RestoreStore {
   readonly mappings = new Map<string, number>();
   readonly generation = new Map<string, string | null>();
+  /** Topics whose stamp read fails, as on a Redis Cluster node that does not answer. */
+  readonly unreadableTopics = new Set<string>();
   readonly epochs = new Map<string, string>();
   readonly holds = new Map<string, TopicHold>();
   readonly unlogged = new Set<string>();
@@ -85,10 +87,14 @@ export class FakeRouteStore implements RouteStore, RestoreStore {
     this.unlogged.delete(`${topic}/${group}`);
   }
 
-  async stamps(topics: readonly string[]): Promise<TopicStamp[]> {
+  async stamps(topics: readonly string[]): Promise<PromiseSettledResult<TopicStamp>[]> {
     this.calls.generations++;
     this.#fail();
-    return topics.map((t) => ({ generation: this.generation.get(t) ?? null, epoch: this.epochs.get(t) ?? null }));
+    return topics.map((t) =>
+      this.unreadableTopics.has(t)
+        ? { status: 'rejected', reason: new Error(`the Redis node of ${t} does not answer`) }
+        : { status: 'fulfilled', value: { generation: this.generation.get(t) ?? null, epoch: this.epochs.get(t) ?? null } },
+    );
   }
 
   async tryLockRestore(topic: string, owner: string): Promise<boolean> {

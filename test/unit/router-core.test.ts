@@ -331,7 +331,7 @@ class HangingStore extends FakeRouteStore {
     this.#gate.resolve();
   }
 
-  override async stamps(topics: readonly string[]): Promise<TopicStamp[]> {
+  override async stamps(topics: readonly string[]): Promise<PromiseSettledResult<TopicStamp>[]> {
     this.checksBegun++;
     if (this.held) await this.#gate.promise;
     return super.stamps(topics);
@@ -426,6 +426,34 @@ describe('generation bumps', () => {
     await watch.check();
     expect(lost).toEqual(['u']);
     expect(changed).toEqual(['t']);
+  });
+
+  it('GenerationWatch compares every topic the store answers for while another topic’s node does not answer', async () => {
+    const changed: string[] = [];
+    const lines: string[] = [];
+    const log = createLogger('debug', {}, (line) => lines.push((JSON.parse(line) as { msg: string }).msg));
+    const watch = new GenerationWatch(
+      store,
+      (t) => changed.push(t),
+      () => undefined,
+      log,
+    );
+    watch.baseline('t', { buckets: 16, generation: null, epoch: 'e1' });
+    watch.baseline('u', { buckets: 16, generation: null, epoch: 'e2' });
+    store.epochs.set('t', 'e1');
+    store.epochs.set('u', 'e2');
+    store.unreadableTopics.add('u');
+    store.generation.set('t', '1');
+    store.generation.set('u', '1');
+    await watch.check();
+    expect(changed).toEqual(['t']);
+    store.unreadableTopics.clear();
+    await watch.check();
+    expect(changed).toEqual(['t', 'u']);
+    expect(lines.filter((l) => l.includes('mapping generations'))).toEqual([
+      'could not check mapping generations in Redis',
+      'checking mapping generations in Redis again',
+    ]);
   });
 });
 
