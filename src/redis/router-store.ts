@@ -195,13 +195,17 @@ export class RouterStore implements RouteStore, RestoreStore, CleanupStore, Load
     return recorded;
   }
 
-  /** Refreshes last access of used mappings; returns, per entry, whether Redis still maps it to that partition. */
+  /**
+   * Refreshes last access of used mappings; returns, per entry, whether Redis still maps it to that partition. A
+   * touch confirms cached routes for another validity window, so it is a write the replicas must hold when they
+   * are asked to (REDIS_REPLICA_ACKS): a failover that lost it could let cleanup remove a mapping still in use.
+   */
   async touch(topic: string, state: TopicState, entries: readonly TouchEntry[]): Promise<boolean[]> {
     if (entries.length === 0) return [];
     const keys = this.#keys(topic);
     const bucketKeys = entries.map((e) => keys.bucket(bucketOf(e.hash, state.buckets)));
     const args = entries.flatMap((e) => [e.group, e.partition]);
-    const result = await this.#gateway.run(() => this.#redis.osTouch(entries.length + 1, keys.meta, ...bucketKeys, state.epoch, ...args));
+    const result = await this.#writeMapping(keys.meta, (redis) => redis.osTouch(entries.length + 1, keys.meta, ...bucketKeys, state.epoch, ...args));
     if (!Array.isArray(result)) throw lost(topic);
     return result.map((ok) => ok === 1);
   }

@@ -143,6 +143,17 @@ describe('REDIS_REPLICA_ACKS: a route is produced on only once replicas hold it'
     expect(await recordCount(admin, topic)).toBe(1);
   });
 
+  it('acks=1: the touch that confirms cached routes waits for the replicas too', async () => {
+    const strict = await sidecar({ redisReplicaAcks: 1, touchFlushIntervalMs: 100 });
+    const topic = await createTopic(admin, 3);
+    const waits = async () => Number(/cmdstat_wait:calls=(\d+)/.exec(await probe.info('commandstats'))?.[1] ?? 0);
+    expect((await produce(strict, topic, 'cached', 'v1')).status).toBe(200);
+    const before = await waits();
+    // Served from the cache; its use goes to Redis with the next touch flush, and that write is waited for.
+    expect((await produce(strict, topic, 'cached', 'v2')).status).toBe(200);
+    await vi.waitUntil(async () => (await waits()) > before, { timeout: 10_000, interval: 50 });
+  });
+
   it('concurrent route writes share WAITs: far fewer WAITs than writes, every write acknowledged', async () => {
     const client = new Redis(master.url);
     const writes = new ReplicatedWrites(new RedisGateway(client), { replicas: 1, timeoutMs: ACK_TIMEOUT_MS });
