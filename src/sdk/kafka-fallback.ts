@@ -22,9 +22,10 @@ const toKafkaData = (data: MessageData | undefined): Buffer | string | null =>
   data === undefined || data === null ? null : typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 
 /**
- * kafkajs has already retried. A refusal it answered at once (not after retries: an earlier attempt may
- * have landed) is final and wrote nothing, as the sidecar judges it; anything else may pass, and a batch
- * it hit may be in Kafka.
+ * kafkajs has already retried. A refusal is final and wrote nothing, as the sidecar judges it: a refusal of the
+ * records meets every attempt of the same records alike. (One of the topic, not authorised or deleted between two
+ * of kafkajs's attempts, could follow an attempt that landed; kafkajs does not say whether it retried.) Anything
+ * else may pass, and a batch it hit may be in Kafka.
  */
 function failureOf(err: unknown): FailureInfo {
   const refused = isDefinitiveRejection(err) ? err : undefined;
