@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { replicaAcksOf, type SidecarOptions } from './config/options.ts';
 import { createApp, createOpsApp } from './http/app.ts';
 import { HealthChecker } from './http/health.ts';
+import { isLoopbackName } from './http/same-origin-guard.ts';
 import { PartitionWriter } from './writer/partition-writer.ts';
 import { defaultPartitioner } from './produce/key-partitioner.ts';
 import { createKafkaEngine, createLogTopicClient } from './kafka/create-engine.ts';
@@ -181,6 +182,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
     },
     consume: consumption?.service,
     apiToken,
+    loopbackBind: isLoopbackName(options.host),
     metricsApart: options.opsPort !== undefined,
     console: options.console,
   });

@@ -36,7 +36,8 @@ async function refreshLoop(current: Page): Promise<void> {
 }
 
 function show(): void {
-  const name = location.hash.slice(1) in PAGES ? location.hash.slice(1) : 'overview';
+  // Own keys only: `#constructor` is `in` every object literal.
+  const name = Object.hasOwn(PAGES, location.hash.slice(1)) ? location.hash.slice(1) : 'overview';
   page = PAGES[name]!();
   for (const a of nav.querySelectorAll('a')) {
     if (a.getAttribute('href') === `#${name}`) a.setAttribute('aria-current', 'page');

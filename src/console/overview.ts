@@ -47,7 +47,10 @@ export function overviewPage(): Page {
         admin<{ topics: string[] }>('GET', ['topics']),
       ]);
       const charted = topicList.topics.toSorted().slice(0, TOPICS_CHARTED);
-      const loads = await Promise.all(charted.map((t) => admin<LoadsView>('GET', ['topics', t, 'loads'])));
+      // One topic's failure (deleted from Kafka since it had mappings: 404) must not blank the whole page.
+      const answers = await Promise.allSettled(charted.map((t) => admin<LoadsView>('GET', ['topics', t, 'loads'])));
+      const loads = answers.flatMap((a) => (a.status === 'fulfilled' ? [a.value] : []));
+      const unread = charted.filter((_, i) => answers[i]!.status === 'rejected');
 
       const why = causes(ready);
       replace(
@@ -85,6 +88,7 @@ export function overviewPage(): Page {
               ['Topic', '#Partitions', '#Mapped groups', '#Max−min', '#Deviation'],
               loads.map((l) => [l.topic, l.partitions.length, l.total, l.max_minus_min, l.deviation.toFixed(3)]),
             ),
+        ...(unread.length === 0 ? [] : [h('p', { class: 'muted' }, `Loads not read (the topic may be gone from Kafka): ${unread.join(', ')}`)]),
         ...loads.map(loadsChart),
       );
 

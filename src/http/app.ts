@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import express, { type ErrorRequestHandler, type Request } from 'express';
 import { createAdminRouter, type AdminRouterDeps } from './admin-routes.ts';
 import { requireBearerToken, type BearerToken } from './bearer-token.ts';
+import { apiRebindingGuard } from './same-origin-guard.ts';
 import { requireJson } from './json-body.ts';
 import { SidecarError } from '../errors/sidecar-error.ts';
 import type { Logger } from '../logging/logger.ts';
@@ -43,6 +44,8 @@ export interface AppDeps {
   consume?: ConsumeService | undefined;
   /** Bearer token /v1/* requires; undefined leaves /v1 open. /healthz, /readyz and /metrics are always open. */
   apiToken?: BearerToken | undefined;
+  /** HOST is a loopback address: without apiToken, /v1 then serves loopback names only (DNS rebinding). */
+  loopbackBind: boolean;
   /** /metrics is served by the ops listener (OPS_PORT, createOpsApp) instead of here. */
   metricsApart?: boolean;
   /** Serve the operations console at /console (CONSOLE). */
@@ -136,9 +139,10 @@ export function createOpsApp(deps: OpsAppDeps): express.Express {
 export function createApp(deps: AppDeps): ProduceListener<express.Express> {
   const { produce, log } = deps;
   const app = baseApp(deps);
-  const apiToken = requireBearerToken(deps.apiToken, { name: 'API', realm: 'ordered-sidecar', env: 'API_TOKEN' });
+  const bearer = requireBearerToken(deps.apiToken, { name: 'API', realm: 'ordered-sidecar', env: 'API_TOKEN' });
+  const apiGuards = deps.loopbackBind ? [apiRebindingGuard(deps.apiToken), bearer] : [bearer];
 
-  app.use('/v1', apiToken);
+  app.use('/v1', ...apiGuards);
   app.get('/v1/api-versions', (_req, res) => {
     res.json(apiVersions(deps.version, deps.dedupWindowMs, deps.kafkaClient));
   });
@@ -162,7 +166,7 @@ export function createApp(deps: AppDeps): ProduceListener<express.Express> {
   return produceListener(
     {
       produce,
-      before: (route: ProduceRoute) => [...firstSteps(deps, () => route), apiToken],
+      before: (route: ProduceRoute) => [...firstSteps(deps, () => route), ...apiGuards],
       body: [requireJson, inflightBodyGate(deps.maxInflightBodyBytes, deps.maxBodyBytes, deps.acceptEncodedBodies, log), produceJsonBody(deps.maxBodyBytes)],
       onError: respond,
     },

@@ -81,15 +81,40 @@ export function refusal(req: IncomingMessage, options: SameOriginGuardOptions): 
     if (type === undefined || typeis.is(type, ['application/json']) === false)
       return { status: 415, message: `${options.name}: send ${method} requests with Content-Type: application/json, a body or not` };
   }
-  if (options.token === undefined || options.token === '') {
-    const hostname = host === undefined ? undefined : hostnameOf(host);
-    if (hostname === undefined || (!isLoopbackName(hostname) && hostname !== localAddressOf(req)))
-      return {
-        status: 403,
-        message: `${options.name}: without ADMIN_TOKEN, only requests to a loopback name (localhost, 127.0.0.1, [::1]) or to the address the sidecar listens on are served (Host: ${(host ?? '').slice(0, 100)}); set ADMIN_TOKEN to serve others`,
-      };
-  }
-  return undefined;
+  return rebindingRefusal(req, options.name, options.token, 'ADMIN_TOKEN');
+}
+
+/**
+ * While `token` is unset, a `Host` that is neither a loopback name nor the address the connection came to: DNS
+ * rebinding points the attacker's name at 127.0.0.1 and makes its page same-origin with the sidecar, but the
+ * browser still sends that name as Host.
+ */
+export function rebindingRefusal(
+  req: IncomingMessage,
+  name: string,
+  token: BearerToken | undefined,
+  tokenEnv: string,
+): { status: 403; message: string } | undefined {
+  if (token !== undefined && token !== '') return undefined;
+  const host = headerOf(req, 'host');
+  const hostname = host === undefined ? undefined : hostnameOf(host);
+  if (hostname !== undefined && (isLoopbackName(hostname) || hostname === localAddressOf(req))) return undefined;
+  return {
+    status: 403,
+    message: `${name}: without ${tokenEnv}, only requests to a loopback name (localhost, 127.0.0.1, [::1]) or to the address the sidecar listens on are served (Host: ${(host ?? '').slice(0, 100)}); set ${tokenEnv} to serve others`,
+  };
+}
+
+/**
+ * The produce API's guard against DNS rebinding, on a loopback bind without API_TOKEN (the defaults): another
+ * website's page in a browser on this machine could otherwise produce through it. On another bind, callers reach
+ * the sidecar under names of their own (a Service, a compose service), which API_TOKEN guards instead.
+ */
+export function apiRebindingGuard(token: BearerToken | undefined): Middleware {
+  return (req, _res, next) => {
+    const refused = rebindingRefusal(req, 'produce API', token, 'API_TOKEN');
+    next(refused && new SidecarError('FORBIDDEN', refused.message));
+  };
 }
 
 /** The guard as a middleware: a refusal goes to the error responder (the usual JSON error body). */
