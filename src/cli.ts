@@ -8,6 +8,7 @@ import { VERSION } from './version.ts';
 import { SubscriptionsError } from './consume/subscriptions.ts';
 import { releaseStartupMemory } from './cli/release-startup-memory.ts';
 import { applyHeapSettings } from './cli/heap-settings.ts';
+import { StopSignals } from './cli/stop-signals.ts';
 
 const USAGE = `ordered-sidecar ${VERSION}: MessageGroup ordering for Kafka, as a sidecar
 
@@ -29,6 +30,8 @@ async function serve(argv: string[]): Promise<void> {
   }
   // First: it may start node again with a heap flag, which is cheapest before anything is read or opened.
   const endStartupSettings = applyHeapSettings();
+  // Listened for before anything slow: a stop asked for during the start is kept, not lost (stop-signals.ts).
+  const signals = new StopSignals(process);
   let options;
   try {
     options = loadConfig(argv, process.env);
@@ -59,18 +62,20 @@ async function serve(argv: string[]): Promise<void> {
   }
   // Started: the start-up garbage goes back to the OS before the first requests make new.
   releaseStartupMemory();
-  const shutdown = (signal: string) => {
-    log.info('signal received', { signal });
-    sidecar.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error('shutdown failed', { err });
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  const running = sidecar;
+  signals.onStop(
+    (signal) => {
+      log.info('signal received', { signal });
+      running.close().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error('shutdown failed', { err });
+          process.exit(1);
+        },
+      );
+    },
+    (signal) => log.info('signal received while shutting down; the shutdown goes on', { signal }),
+  );
 }
 
 const [command, ...rest] = process.argv.slice(2);

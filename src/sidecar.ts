@@ -233,30 +233,36 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
       await consumption?.close();
       await writer.idle();
       dedup.stop();
-      await Promise.allSettled([router.stop(), cleaner.stop(), loads.stop()]);
+      // Redis's part takes one REDIS_COMMAND_TIMEOUT in all: against a frozen or cut-off Redis each command waits
+      // that long, the last touch flush sends one per topic, and QUIT's reply never comes. What is left unsent then
+      // is last-access times a second old (within the TTL) and a cleanup or loads round the next start redoes.
+      const redisDeadline = performance.now() + options.redisCommandTimeoutMs;
+      const redisTimeLeft = () => Math.max(0, redisDeadline - performance.now());
+      const stopped = await within(
+        Promise.allSettled([router.stop(), cleaner.stop(), loads.stop()]).then(() => true),
+        redisTimeLeft(),
+        false,
+      );
+      if (!stopped)
+        log.warn('Redis did not answer the last touches, cleanup or loads reads in time; shutting down without them', {
+          timeoutMs: options.redisCommandTimeoutMs,
+        });
+      await Promise.all(
+        [redis, replicated?.gateway.redis].map(async (client) => {
+          if (!client) return;
+          const quit = client.quit().then(
+            () => true,
+            () => false,
+          );
+          if (!(await within(quit, redisTimeLeft(), false))) client.disconnect();
+        }),
+      );
       await routeLog?.close();
       await kafka.close();
       if (opsServer) {
         opsServer.closeAllConnections();
         await new Promise((resolve) => opsServer.close(resolve));
       }
-      // QUIT waits for Redis's reply, which a frozen or cut-off Redis never sends: wait a command timeout at most, then drop the connection.
-      await Promise.all(
-        [redis, replicated?.gateway.redis].map(async (client) => {
-          if (!client) return;
-          let timer: NodeJS.Timeout | undefined;
-          const deadline = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), options.redisCommandTimeoutMs)));
-          const quit = await Promise.race([
-            client.quit().then(
-              () => true,
-              () => false,
-            ),
-            deadline,
-          ]);
-          clearTimeout(timer);
-          if (!quit) client.disconnect();
-        }),
-      );
       // Last, so the spans of the drained requests and deliveries are exported too.
       await tracing?.shutdown().catch((err: unknown) => log.warn('exporting the last spans failed', { err }));
       log.info('shut down cleanly');
@@ -371,4 +377,14 @@ function redisDescription(options: SidecarOptions): string {
   // Re-serialised so a password holds no "@", "/" or space (percent-encoded): the logger's URL scrubbing then
   // censors all of it, in the userinfo and in the query (?password=, test/e2e/startup-log.test.ts).
   return new URL(options.redisUrl).toString();
+}
+
+/** What `work` resolves to, or `timedOut` once `ms` have passed first. */
+async function within<T>(work: Promise<T>, ms: number, timedOut: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([work, new Promise<T>((resolve) => (timer = setTimeout(() => resolve(timedOut), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

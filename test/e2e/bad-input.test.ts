@@ -191,7 +191,7 @@ describe('ordered produce rejects bad input with a reason and writes nothing', (
         .on('data', (chunk: string) => (text += chunk))
         .on('end', () => resolve(text))
         .on('error', reject)
-        .end('POST /v1/ordered-produce HTTP/1.1\r\nHost: sidecar\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n');
+        .end('POST /v1/ordered-produce HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n');
     });
     expect(raw).toMatch(/^HTTP\/1\.1 400 /);
     expect((JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as ErrorBody).error).toMatchObject({ code: 'INVALID_REQUEST', field: 'body', retriable: false });

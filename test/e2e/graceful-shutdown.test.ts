@@ -44,10 +44,12 @@ describe('graceful shutdown', () => {
     // A produce request whose body is still arriving keeps one connection busy through the drain; requests
     // pipelined behind it on that connection arrive after the drain began.
     const body = JSON.stringify({ topic, messages: [{ message_group: 'g', value: 'v' }] });
-    socket.write(`POST /v1/ordered-produce HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`);
+    socket.write(
+      `POST /v1/ordered-produce HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`,
+    );
     await eventually('the request to be in flight', async () => (await sidecar.metrics.inflightRequests.get()).values[0]?.value === 1, 30_000, 5);
     const closed = sidecar.close();
-    const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
     socket.write(`${body.slice(5)}${get('/healthz')}${get('/metrics')}${get('/v1/api-versions')}`);
     await ended;
     await closed;
@@ -72,6 +74,23 @@ describe('graceful shutdown', () => {
     expect(status).toBe(200);
     expect(body.successful_messages).toBe(3000);
     expect(code).toBe(0);
+    expect(child.logs.some((l) => l.includes('shut down cleanly'))).toBe(true);
+  });
+
+  it('a second SIGTERM during the drain leaves it to finish (Node would otherwise end the process at once)', async () => {
+    const topic = await createTopic(admin, 4);
+    const child = await spawnSidecar(testOptions());
+    const inflight = postJson(`${child.url}/v1/ordered-produce`, bigRequest(topic, 3000));
+    const inflightGauge = async () => Number(/^ordered_sidecar_inflight_requests (\d+)$/m.exec(await (await fetch(`${child.url}/metrics`)).text())?.[1]);
+    await vi.waitUntil(async () => (await inflightGauge()) === 2, { timeout: 15_000, interval: 5 });
+    child.child.kill('SIGTERM');
+    await vi.waitUntil(() => child.logs.some((l) => l.includes('shutting down: draining')), { timeout: 10_000, interval: 5 });
+    const code = await child.stop('SIGTERM');
+    const { status, body } = await inflight;
+    expect(status).toBe(200);
+    expect(body.successful_messages).toBe(3000);
+    expect(code).toBe(0);
+    expect(child.logs.some((l) => l.includes('signal received while shutting down'))).toBe(true);
     expect(child.logs.some((l) => l.includes('shut down cleanly'))).toBe(true);
   });
 });
