@@ -233,20 +233,33 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
       await consumption?.close();
       await writer.idle();
       dedup.stop();
-      // Redis's part takes one REDIS_COMMAND_TIMEOUT in all: against a frozen or cut-off Redis each command waits
-      // that long, the last touch flush sends one per topic, and QUIT's reply never comes. What is left unsent then
-      // is last-access times a second old (within the TTL) and a cleanup or loads round the next start redoes.
-      const redisDeadline = performance.now() + options.redisCommandTimeoutMs;
-      const redisTimeLeft = () => Math.max(0, redisDeadline - performance.now());
-      const stopped = await within(
-        Promise.allSettled([router.stop(), cleaner.stop(), loads.stop()]).then(() => true),
-        redisTimeLeft(),
+      // A cleanup round under way finishes (its releases go to the route log, then it reads the groups back):
+      // its Redis and Kafka calls are bounded by their timeouts, and it ran beside the drain.
+      const cleaned = within(
+        cleaner.stop().then(() => true),
+        options.redisCommandTimeoutMs + 2 * options.kafkaWriteTimeoutMs,
         false,
       );
+      // The rest of Redis's part takes one REDIS_COMMAND_TIMEOUT in all: against a frozen or cut-off Redis each
+      // command waits that long, the last touch flush sends one per topic, and QUIT's reply never comes. What is
+      // left unsent then is last-access times a second old (within the TTL) and a loads read.
+      const redisStarted = performance.now();
+      const stopped = await within(
+        Promise.allSettled([router.stop(), loads.stop()]).then(() => true),
+        options.redisCommandTimeoutMs,
+        false,
+      );
+      const redisSpent = performance.now() - redisStarted;
       if (!stopped)
-        log.warn('Redis did not answer the last touches, cleanup or loads reads in time; shutting down without them', {
-          timeoutMs: options.redisCommandTimeoutMs,
-        });
+        log.warn('Redis did not answer the last touches or loads reads in time; shutting down without them', { timeoutMs: options.redisCommandTimeoutMs });
+      if (!(await cleaned)) log.warn('a cleanup round was still running at the end of its bound; shutting down without its end');
+      await routeLog?.close();
+      await kafka.close();
+      if (opsServer) {
+        opsServer.closeAllConnections();
+        await new Promise((resolve) => opsServer.close(resolve));
+      }
+      const quitWithin = Math.max(0, options.redisCommandTimeoutMs - redisSpent);
       await Promise.all(
         [redis, replicated?.gateway.redis].map(async (client) => {
           if (!client) return;
@@ -254,15 +267,9 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
             () => true,
             () => false,
           );
-          if (!(await within(quit, redisTimeLeft(), false))) client.disconnect();
+          if (!(await within(quit, quitWithin, false))) client.disconnect();
         }),
       );
-      await routeLog?.close();
-      await kafka.close();
-      if (opsServer) {
-        opsServer.closeAllConnections();
-        await new Promise((resolve) => opsServer.close(resolve));
-      }
       // Last, so the spans of the drained requests and deliveries are exported too.
       await tracing?.shutdown().catch((err: unknown) => log.warn('exporting the last spans failed', { err }));
       log.info('shut down cleanly');

@@ -52,7 +52,7 @@ export function kafkaLogCreator(log: Logger, problem: KafkaConnectionProblem) {
       // kafkajs writes every error answer to a request at error level ("Response GroupCoordinator(key: 10, version: 2)"),
       // then retries it (a coordinator not elected yet on a new cluster, a leader moving) or hands it to its caller,
       // whose own line says how it ended: one answer is a warning.
-      if (RESPONSE_LINE.test(message)) {
+      if (level <= kafkaLogLevel.ERROR && RESPONSE_LINE.test(message)) {
         log.warn(`kafkajs: ${message}`, fields);
         return;
       }

@@ -81,9 +81,9 @@ class AckWaiter {
 }
 
 /**
- * Writes that must reach replicas before the sidecar acts on them (route-3, record-3), on a connection of
- * their own: a WAIT blocks every command queued behind it, which must not be the dedup, touch and
- * generation traffic of the shared connection. A write resolves once `replicas` replicas acknowledged it,
+ * Writes that must reach replicas before the sidecar acts on them (route-3, record-3, and the touches that
+ * confirm cached routes), on a connection of their own: a WAIT blocks every command queued behind it, which
+ * must not be the dedup and generation traffic of the shared connection. A write resolves once `replicas` replicas acknowledged it,
  * or fails with StoreNotReplicatedError. On a Cluster the WAIT goes to the master of the key's slot, over
  * the node connection the write ran on.
  */

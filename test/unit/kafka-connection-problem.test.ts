@@ -149,6 +149,8 @@ describe('the kafkajs log, the one place a cause is read from text', () => {
       size: 55,
     });
     entry(kafkajs.logLevel.ERROR, 'Crash: KafkaJSNumberOfRetriesExceeded: The group coordinator is not available', { groupId: 'g' });
+    // The same words at debug (every answer, under KAFKAJS_LOG_LEVEL=debug) stay below the log.
+    entry(kafkajs.logLevel.DEBUG, 'Response Produce(key: 0, version: 7)', { broker: '127.0.0.1:9092', correlationId: 3 });
     expect(problem.current).toBeUndefined();
     expect(lines).toMatchObject([
       { level: 'warn', msg: 'kafkajs: Response GroupCoordinator(key: 10, version: 2)', error: 'The group coordinator is not available' },
