@@ -141,6 +141,26 @@ export class GroupDispatcher {
     return new Promise((resolve) => state.waiters.push(resolve));
   }
 
+  /**
+   * How long until the first retry of `partition` is due, when every busy group of it only waits for a time (a
+   * retry's backoff, another replica's lease): nothing of it is ready, taking a lease or being sent. Undefined
+   * when something is, or nothing is busy. Its held batch can then be let go and the partition fetched again when due.
+   */
+  nextRetryIn(partition: number): number | undefined {
+    const state = this.#partitions.get(partition);
+    if (!state || state.busy === 0 || state.busy !== state.retryWaits) return undefined;
+    let due = Infinity;
+    for (const group of state.groups.values()) if (group.retryAt !== undefined && group.retryAt < due) due = group.retryAt;
+    return Math.max(0, due - this.#ports.now());
+  }
+
+  /** Resolves once `partition` is quiescent or its busy groups only wait for a time (nextRetryIn). */
+  whenQuietOrWaiting(partition: number): Promise<void> {
+    const state = this.#partitions.get(partition);
+    if (!state || state.busy === state.retryWaits) return Promise.resolve();
+    return new Promise((resolve) => state.lullWaiters.push(resolve));
+  }
+
   /** Starts nothing new for `partition`: pending retries are cancelled; in-flight deliveries run to their end. */
   fence(partition: number): void {
     const state = this.#partitions.get(partition);
@@ -273,7 +293,8 @@ export class GroupDispatcher {
     return blocked.view;
   }
 
-  #setPhase(state: PartitionState, group: GroupQueue, phase: GroupQueue['phase']): void {
+  /** `retryAt`: the phase is a backoff before another delivery attempt, due then. */
+  #setPhase(state: PartitionState, group: GroupQueue, phase: GroupQueue['phase'], retryAt?: number): void {
     const wasBusy = BUSY.has(group.phase);
     const isBusy = BUSY.has(phase);
     group.phase = phase;
@@ -281,10 +302,13 @@ export class GroupDispatcher {
       group.leased = false;
       this.#ports.leases.release(state.leaseOwner, state.partition, group.group);
     }
-    if (wasBusy && !isBusy) {
-      state.busy--;
-      if (state.busy === 0) this.#wake(state);
-    } else if (!wasBusy && isBusy) state.busy++;
+    if (group.retryAt !== undefined) state.retryWaits--;
+    group.retryAt = retryAt;
+    if (retryAt !== undefined) state.retryWaits++;
+    if (wasBusy && !isBusy) state.busy--;
+    else if (!wasBusy && isBusy) state.busy++;
+    if (state.busy === 0) this.#wake(state);
+    else if (state.busy === state.retryWaits) this.#wakeLull(state);
   }
 
   /** A delivery or dead-letter write of `state` ended. */
@@ -300,9 +324,18 @@ export class GroupDispatcher {
     for (const resolve of waiters) resolve();
   }
 
+  /** Quiescent, or let go: every waiter of the partition is woken. */
   #wake(state: PartitionState): void {
     const waiters = state.waiters;
     state.waiters = [];
+    for (const resolve of waiters) resolve();
+    this.#wakeLull(state);
+  }
+
+  #wakeLull(state: PartitionState): void {
+    if (state.lullWaiters.length === 0) return;
+    const waiters = state.lullWaiters;
+    state.lullWaiters = [];
     for (const resolve of waiters) resolve();
   }
 
@@ -363,7 +396,7 @@ export class GroupDispatcher {
       if (state.fenced) this.#setPhase(state, group, 'idle');
       else if (!lease.held) {
         this.#ports.observer.leaseWait(delivery, lease.reason);
-        this.#backoff(state, group, lease.retryInMs, () => this.#makeReady(state, group));
+        this.#backoff(state, group, lease.retryInMs, () => this.#makeReady(state, group), true);
       }
       return;
     }
@@ -394,17 +427,27 @@ export class GroupDispatcher {
       } else {
         const wait = backoffMs(this.#backoffBounds, delivery.attempt, this.#ports.random, result.retryAfterMs);
         this.#ports.observer.failed(delivery, result.error, wait);
-        this.#backoff(state, group, wait, () => {
-          delivery.attempt++;
-          this.#makeReady(state, group);
-        });
+        this.#backoff(
+          state,
+          group,
+          wait,
+          () => {
+            delivery.attempt++;
+            this.#makeReady(state, group);
+          },
+          true,
+        );
       }
     }
     this.#pump();
   }
 
-  #backoff(state: PartitionState, group: GroupQueue, ms: number, then: () => void): void {
-    this.#setPhase(state, group, 'backoff');
+  /**
+   * Waits `ms`, then `then`. `beforeAttempt`: what follows is another delivery attempt, which waits for its
+   * partition to be open (a dead-letter write, started at once, is not one: its partition stays held meanwhile).
+   */
+  #backoff(state: PartitionState, group: GroupQueue, ms: number, then: () => void, beforeAttempt = false): void {
+    this.#setPhase(state, group, 'backoff', beforeAttempt ? this.#ports.now() + ms : undefined);
     group.cancelTimer = this.#ports.setTimer(() => {
       group.cancelTimer = undefined;
       then();

@@ -20,6 +20,10 @@ export class PartitionState {
   fenced = false;
   released = false;
   waiters: Array<() => void> = [];
+  /** Busy groups waiting for a time only (a retry's backoff, another replica's lease): each has its `retryAt`. */
+  retryWaits = 0;
+  /** Resolved once the busy groups, if any, all wait for a time (GroupDispatcher.whenQuietOrWaiting). */
+  lullWaiters: Array<() => void> = [];
   /** Resolved once nothing of this (released) partition state runs any more. */
   settleWaiters: Array<() => void> = [];
   /** Groups found blocked by an earlier owner: their head blocks again at once when it is that same head. */

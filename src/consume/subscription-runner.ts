@@ -11,6 +11,7 @@ import type { DispatchObserver } from './dispatch-ports.ts';
 import { GroupDispatcher, headMoved } from './group-dispatcher.ts';
 import type { GroupLeaseStore } from './group-lease-store.ts';
 import { OffsetCommitter } from './offset-committer.ts';
+import { PartitionTimers } from './partition-timers.ts';
 import { SettleWaker } from './settle-waker.ts';
 import type { BlockedGroup, RunnerState, SubscriptionStatus } from '../protocol/subscriptions.ts';
 import { lagOf, statusOf, type StatusSource } from './subscription-status.ts';
@@ -40,6 +41,12 @@ export interface RunnerDeps {
 }
 
 const HOLD_CHECK_MS = 1000;
+/**
+ * A partition whose busy groups all wait at least this long for their next attempt lets its held batch go and is
+ * fetched again when the first is due: kafkajs's next fetch from a broker waits for every batch of its last one,
+ * so a held batch also holds up the other partitions that broker leads. Shorter waits are held through.
+ */
+const LET_GO_FOR_WAITS_MS = 1000;
 
 /** Stored skip records with their offsets parsed (one that does not parse is left out). */
 const parsedSkips = (skipped: ReadonlyMap<string, readonly string[]>): Map<string, bigint[]> =>
@@ -75,6 +82,8 @@ export class SubscriptionRunner {
   readonly #id = randomUUID().slice(0, 8);
   readonly #paused = new Set<number>();
   readonly #holds = new Map<number, Promise<void>>();
+  /** Partitions let go while their groups wait for a retry: fetched again from their commit point when it is due. */
+  readonly #dueFetches = new PartitionTimers();
   #endOffsets = new Map<number, bigint>();
   #rebalancing = false;
   #stopping = false;
@@ -260,8 +269,13 @@ export class SubscriptionRunner {
         dispatcher.add(partition, batch.records, batch.nextOffset, held);
         dispatcher.open(partition);
       }
+      let waitsMs: number | undefined;
       while (rebalance === undefined && current() && !dispatcher.quiescent(partition)) {
-        rebalance = await this.#heartbeatUntil(batch, dispatcher.whenQuiescent(partition), current);
+        waitsMs = dispatcher.nextRetryIn(partition);
+        if (waitsMs !== undefined && waitsMs >= LET_GO_FOR_WAITS_MS) break;
+        const until = waitsMs === undefined ? dispatcher.whenQuietOrWaiting(partition) : pause(waitsMs, this.#stopped.signal);
+        rebalance = await this.#heartbeatUntil(batch, until, current);
+        waitsMs = undefined;
       }
       if (epoch !== this.#epoch) {
         // The partition was released under this handler (kafkajs rejoined from inside a fetch, without a
@@ -282,6 +296,8 @@ export class SubscriptionRunner {
       await this.#commit([partition]);
       batch.consumed(dispatcher.fetchedEnd(partition) ?? batch.nextOffset);
       this.#pauseIfFull(partition);
+      // Measured again: a retry that fell due during the commit is fetched for at once.
+      if (waitsMs !== undefined) this.#fetchAgainIn(partition, dispatcher.nextRetryIn(partition) ?? 0);
     } finally {
       if (this.#holds.get(partition) === hold) this.#holds.delete(partition);
       release();
@@ -292,7 +308,7 @@ export class SubscriptionRunner {
    * Waits for `done` while `current()`, heartbeating every HOLD_CHECK_MS; returns the rebalance a heartbeat
    * reported (everything is fenced then), else undefined.
    */
-  async #heartbeatUntil(batch: FetchedBatch, done: Promise<void>, current: () => boolean): Promise<RebalanceStarted | undefined> {
+  async #heartbeatUntil(batch: FetchedBatch, done: Promise<unknown>, current: () => boolean): Promise<RebalanceStarted | undefined> {
     const finished = new SettleWaker(done);
     while (current()) {
       await finished.wait(HOLD_CHECK_MS);
@@ -482,6 +498,40 @@ export class SubscriptionRunner {
     }
   }
 
+  /** Fetches `partition` again from its commit point in `ms` (its groups' next attempt is due), unless a batch of it is held by then. */
+  #fetchAgainIn(partition: number, ms: number): void {
+    const epoch = this.#epoch;
+    this.#dueFetches.set(partition, ms, () => {
+      if (epoch !== this.#epoch || this.#holds.has(partition)) return;
+      // The consumer refused the seek (restarting after a crash): tried again, as the retry waits for it.
+      if (!this.#fetchAgain(partition, 'for a retry that is due')) this.#fetchAgainIn(partition, HOLD_CHECK_MS);
+    });
+  }
+
+  /**
+   * Fetches `partition` again from its commit point (records already held are not taken twice), resumed if
+   * paused, so that what is ready of it is delivered inside a held batch. Nothing to do when a batch of it is
+   * held, or nothing of it waits. False when the consumer refused the seek.
+   */
+  #fetchAgain(partition: number, what: string): boolean {
+    const from = this.#dispatcher.committable(partition);
+    if (this.#dispatcher.quiescent(partition) || this.#holds.has(partition) || from === undefined || !this.#live()) return true;
+    try {
+      this.#deps.engine.seek(partition, from);
+      this.#paused.delete(partition);
+      this.#deps.engine.resume([partition]);
+      return true;
+    } catch (err) {
+      // What is ready stays so: the partition's next batch (after a rejoin, from the commit) delivers it.
+      this.#deps.log.warn(`cannot fetch the partition again ${what}; it is delivered with its next batch`, {
+        subscription: this.subscription.name,
+        partition,
+        err,
+      });
+      return false;
+    }
+  }
+
   #pauseIfFull(partition: number): void {
     const tracked = this.#dispatcher.tracked(partition);
     if (tracked < this.#deps.limits.trackedRecords || this.#paused.has(partition)) return;
@@ -583,21 +633,7 @@ export class SubscriptionRunner {
     const done = action === 'retry' ? await this.#retry(partition, group, offset) : await this.#skip(partition, group, offset);
     if (!done) return undefined;
     await this.#commit([partition]);
-    const from = this.#dispatcher.committable(partition);
-    if (!this.#dispatcher.quiescent(partition) && !this.#holds.has(partition) && from !== undefined && this.#live()) {
-      try {
-        this.#deps.engine.seek(partition, from);
-        this.#paused.delete(partition);
-        this.#deps.engine.resume([partition]);
-      } catch (err) {
-        // The group stays ready: the partition's next batch (after a rejoin, from the commit) delivers it.
-        this.#deps.log.warn('cannot fetch the partition again for an admin call; it is delivered with its next batch', {
-          subscription: this.subscription.name,
-          partition,
-          err,
-        });
-      }
-    }
+    this.#fetchAgain(partition, 'for an admin call');
     return done;
   }
 
@@ -660,6 +696,7 @@ export class SubscriptionRunner {
     this.#stopped.abort();
     this.#state = 'stopping';
     clearInterval(this.#ticker);
+    this.#dueFetches.clear();
     await this.#starting;
     await this.#letGo(this.#dispatcher.partitions(), graceMs);
     await Promise.all(this.#holds.values());

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { deliveryEndpoint, waitFor } from '../support/delivery-endpoint.ts';
+import { deliveryEndpoint, expectDeliveredInOrder, waitFor } from '../support/delivery-endpoint.ts';
 import type { ErrorBody } from '../support/http.ts';
 import { useKafkaAdmin, consumeAll, createTopic } from '../support/kafka.ts';
 import { spawnSidecar, testOptions } from '../support/sidecar.ts';
@@ -74,6 +74,53 @@ describe('ordered consumption', () => {
     }
     expect(endpoint.received.some((r) => r.body.messages.length > 1)).toBe(true);
     for (const group of groups) expect(endpoint.acked().get(group)!.map(seqOf).map(String)).toEqual(seqs(40));
+  });
+
+  it('a group waiting out a long retry lets its batch go: other partitions of the same broker go on, and the retry is fetched again when due', async () => {
+    // Both partitions are led by the one broker of the test stack: kafkajs fetches them in one request, and its
+    // next fetch from that broker waits for every batch of the last one.
+    const topic = await createTopic(adminClient, 2);
+    let slowFailed = false;
+    const endpoint = await deliveryEndpoint({
+      answer: (b) => {
+        if (b.message_group !== 'slow' || slowFailed) return 200;
+        slowFailed = true;
+        return 503;
+      },
+    });
+    onTestFinished(() => endpoint.close());
+    await produceGroups(kafka, topic, ['slow'], 3, () => 0);
+    // The first retry waits 3-6 s (half the backoff, plus up to the other half).
+    const { consumerGroup } = await consumingSidecar({ topic, endpoint: endpoint.url, retry_backoff: '6s' });
+    await waitFor(
+      () => 'slow failed once',
+      () => endpoint.received.some((r) => r.body.message_group === 'slow'),
+    );
+    await produceGroups(kafka, topic, ['other'], 3, () => 1);
+    await waitFor(
+      () => `other acked: ${endpoint.acked().get('other')?.join(',')}`,
+      () => endpoint.acked().get('other')?.length === 3,
+    );
+    expect(
+      endpoint.arrived.filter((b) => b.message_group === 'slow'),
+      'slow still waits for its retry',
+    ).toHaveLength(1);
+    // Nothing new arrives on partition 0: the retry is delivered by fetching it again from its commit point.
+    await waitFor(
+      () => `slow acked: ${endpoint.acked().get('slow')?.join(',')}`,
+      () => endpoint.acked().get('slow')?.length === 3,
+    );
+    expectDeliveredInOrder(
+      endpoint,
+      new Map([
+        ['slow', ['slow:0', 'slow:1', 'slow:2']],
+        ['other', ['other:0', 'other:1', 'other:2']],
+      ]),
+    );
+    await waitFor(
+      () => 'both partitions committed to their end',
+      async () => JSON.stringify(await committedInKafka(consumerGroup, topic)) === JSON.stringify({ 0: '3', 1: '3' }),
+    );
   });
 
   it('dead-letters a group after max_attempts, in order with the original coordinates, and the group goes on', async () => {

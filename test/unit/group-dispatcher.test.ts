@@ -23,6 +23,7 @@ function harness(policy: Partial<DispatchPolicy> = {}, lease: (group: string | n
   const timers: Array<{ fn: () => void; ms: number; cancelled: boolean }> = [];
   const deadLetters: Array<{ offsets: number[]; error: string; resolve: () => void; reject: (e: Error) => void }> = [];
   const events: string[] = [];
+  const clock = { now: 0 };
   const dispatcher = new GroupDispatcher(
     { maxInFlightGroups: 64, batchMaxMessages: 1, maxAttempts: 3, onExhausted: 'dead-letter', retryBackoffMs: 100, retryBackoffMaxMs: 1000, ...policy },
     {
@@ -43,7 +44,7 @@ function harness(policy: Partial<DispatchPolicy> = {}, lease: (group: string | n
         timers.push(timer);
         return () => (timer.cancelled = true);
       },
-      now: () => 0,
+      now: () => clock.now,
       random: () => 0.5,
       observer: {
         delivered: (d) => events.push(`delivered ${d.group} ${d.records.map((r) => r.offset).join(',')}`),
@@ -73,7 +74,7 @@ function harness(policy: Partial<DispatchPolicy> = {}, lease: (group: string | n
   const fireTimers = () => {
     for (const t of timers.splice(0)) if (!t.cancelled) t.fn();
   };
-  return { dispatcher, pending, timers, deadLetters, events, leases, settle, fireTimers, add };
+  return { dispatcher, pending, timers, deadLetters, events, leases, settle, fireTimers, add, clock };
 }
 
 const inFlight = (pending: Array<{ delivery: Delivery; offsets: number[] }>) => pending.map((p) => `${p.delivery.group}:${p.offsets.join(',')}`).sort();
@@ -254,6 +255,62 @@ describe('GroupDispatcher', () => {
     expect(quiet).toBe(true);
     expect(h.pending).toHaveLength(0);
     expect(h.dispatcher.committable(0)).toBe(1n);
+  });
+
+  it('tells when every busy group of a partition only waits for its next attempt, and when the first is due', async () => {
+    const h = harness({ retryBackoffMs: 1000, retryBackoffMaxMs: 8000, maxAttempts: 2 });
+    h.add(0, [record(0, 'a'), record(1, 'b'), record(2, 'c')], 3n);
+    let lull = false;
+    void h.dispatcher.whenQuietOrWaiting(0).then(() => (lull = true));
+    await h.settle('c');
+    await h.settle('a', { ok: false, error: 'HTTP 500' }); // backoff 750 ms (half of 1000, plus 0.5 of the other half)
+    expect(h.dispatcher.nextRetryIn(0), 'b is still at the endpoint').toBeUndefined();
+    expect(lull).toBe(false);
+    h.clock.now = 100;
+    await h.settle('b', { ok: false, error: 'HTTP 503', retryAfterMs: 5000 });
+    expect(lull).toBe(true);
+    expect(h.dispatcher.nextRetryIn(0)).toBe(650);
+    expect(h.dispatcher.quiescent(0)).toBe(false);
+
+    h.clock.now = 750;
+    h.timers.find((t) => t.ms === 750)!.fn();
+    expect(inFlight(h.pending)).toEqual(['a:0']);
+    expect(h.dispatcher.nextRetryIn(0), 'a is being sent again').toBeUndefined();
+    await h.settle('a');
+    expect(h.dispatcher.nextRetryIn(0)).toBe(4350);
+
+    // b's second attempt fails too: its dead-letter write fails and is tried again after a backoff, which is no
+    // wait for a delivery attempt (the write starts without a held batch).
+    h.clock.now = 5100;
+    h.timers.find((t) => t.ms === 5000)!.fn();
+    await h.settle('b', { ok: false, error: 'HTTP 500' });
+    h.deadLetters[0]!.reject(new Error('broker away'));
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(h.events).toContain('dead letter failed b');
+    expect(h.dispatcher.quiescent(0)).toBe(false);
+    expect(h.dispatcher.nextRetryIn(0)).toBeUndefined();
+    let again = false;
+    void h.dispatcher.whenQuietOrWaiting(0).then(() => (again = true));
+    await Promise.resolve();
+    expect(again).toBe(false);
+    h.dispatcher.fence(0);
+    await Promise.resolve();
+    expect(again).toBe(true);
+    expect(h.dispatcher.quiescent(0)).toBe(true);
+  });
+
+  it('counts a wait for a lease another replica holds as a wait for the next attempt', async () => {
+    let held = false;
+    const h = harness({}, () => (held ? { held: true } : { held: false, reason: 'held_elsewhere', retryInMs: 3000 }));
+    h.add(0, [record(0, 'a')], 1n);
+    expect(h.events).toContain('lease wait a held_elsewhere');
+    expect(h.dispatcher.nextRetryIn(0)).toBe(3000);
+    held = true;
+    h.clock.now = 3000;
+    h.fireTimers();
+    expect(inFlight(h.pending)).toEqual(['a:0']);
+    expect(h.dispatcher.nextRetryIn(0)).toBeUndefined();
   });
 
   it('names the groups holding the most backlog', () => {

@@ -279,6 +279,41 @@ function batchOf(fetched: number, records: ConsumedRecord[], next: number, consu
 
 const sentAs = (d: Delivery) => `${String(d.group)}@${d.records.map((r) => r.offset).join(',')}`;
 
+describe('a batch whose groups wait for a retry', () => {
+  it('is let go while they wait (the broker fetches its other partitions), and fetched again from the commit when the retry is due', async () => {
+    const engine = new FakeEngine();
+    const sent: string[] = [];
+    let failures = 0;
+    const runner = await consuming(engine, [], {
+      // The first retry waits 1-2 s: long enough to let the batch go.
+      subscription: { ...subscription, retryBackoffMs: 2000, retryBackoffMaxMs: 2000 },
+      deliver: async (d) => {
+        sent.push(sentAs(d));
+        return d.group === 'G' && failures++ === 0 ? { ok: false, error: 'HTTP 500' } : { ok: true };
+      },
+    });
+    const events = engine.events!;
+    const consumed: bigint[] = [];
+
+    // Returns while G waits: held to the end of its wait, kafkajs would fetch no other partition of the broker.
+    await events.onBatch(batchOf(0, [record(0, 'G'), record(1, 'H'), record(2, 'G')], 3, consumed));
+    expect(sent.sort()).toEqual(['G@0', 'H@1']);
+    expect(consumed).toEqual([3n]);
+    expect(engine.committed.get(0)).toBe(0n);
+    expect(engine.seeks).toEqual([]);
+
+    await eventually('partition 0 fetched again from its commit', () => engine.seeks.length > 0, 2000 + WITHIN_MS);
+    expect(engine.seeks).toEqual([[0, 0n]]);
+    expect(sent).toHaveLength(2);
+    // The fetch again: G's retry and the record behind it go out inside this held batch; H is not sent twice.
+    await events.onBatch(batchOf(0, [record(0, 'G'), record(1, 'H'), record(2, 'G')], 3, consumed));
+    expect(sent.slice(2)).toEqual(['G@0', 'G@2']);
+    expect(engine.committed.get(0)).toBe(3n);
+    expect(consumed).toEqual([3n, 3n]);
+    await runner.stop(100);
+  });
+});
+
 describe('delivery leases', () => {
   it('are taken under an owner of this runner only: a runner made again in the process (admin stop, start) is another owner', async () => {
     const owners: string[][] = [];

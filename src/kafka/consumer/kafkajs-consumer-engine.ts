@@ -93,7 +93,8 @@ export class KafkajsConsumerEngine implements ConsumerEngine {
       // not released under it: kafkajs would otherwise move its fetch position past records never delivered.
       eachBatchAutoResolve: false,
       // Every partition gets its own worker, so the batches of one fetch are handled side by side; kafkajs still
-      // waits for all of them before that broker's next fetch (docs/consumption.md, "The price of holding batches").
+      // waits for all of them before that broker's next fetch (docs/consumption.md, "The price of holding batches"; the
+      // runner lets a batch go while its groups only wait for a retry).
       partitionsConsumedConcurrently: Math.max(1, partitions),
       eachBatch: async ({ batch, heartbeat, resolveOffset }) => {
         try {
