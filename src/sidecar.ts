@@ -373,8 +373,7 @@ function logConnectionErrors(client: RedisClient, name: string, log: Logger): vo
 async function waitForRedis(redis: RedisClient, log: Logger): Promise<void> {
   if (redis.status === 'ready') return;
   const ready = new Promise<boolean>((resolve) => redis.once('ready', () => resolve(true)));
-  const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5000).unref());
-  if (!(await Promise.race([ready, timeout]))) log.warn('Redis not reachable at start; routing starts in degraded mode until it is');
+  if (!(await within(ready, 5000, false))) log.warn('Redis not reachable at start; routing starts in degraded mode until it is');
 }
 
 /** Where Redis is, for the start-up line: never a password. */
