@@ -1,7 +1,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { deliveryEndpoint, waitFor } from '../support/delivery-endpoint.ts';
+import { deliveryEndpoint, expectDeliveredInOrder, waitFor } from '../support/delivery-endpoint.ts';
 import { useKafkaAdmin, createTopic } from '../support/kafka.ts';
-import { consumeReplicas } from '../support/consume-sidecars.ts';
+import { assignedNow, consumeReplicas } from '../support/consume-sidecars.ts';
 import type { SidecarProcess } from '../support/sidecar.ts';
 import { produceGroups, seqOf, subscriptionsFile } from '../support/subscriptions.ts';
 
@@ -99,7 +99,12 @@ describe('ordered consumption across sidecar replicas', () => {
     const receivedBefore = endpoint.received.length;
     expect(ackedCount(endpoint)).toBeLessThan(TOTAL);
 
-    await start();
+    const second = await start();
+    await waitFor(
+      () => `partitions split: ${assignedNow(first).join(',')} / ${assignedNow(second).join(',')}`,
+      () => assignedNow(first).length === 2 && assignedNow(second).length === 2,
+    );
+    expect(distinctAcked(endpoint), 'the partitions moved while every group waited for its retry').toBe(0);
     await waitFor(
       () => `distinct acked ${distinctAcked(endpoint)}`,
       () => distinctAcked(endpoint) === TOTAL,
@@ -155,4 +160,34 @@ describe('ordered consumption across sidecar replicas', () => {
     }
     expect(assigned(first).length).toBeGreaterThan(1);
   }, 240_000);
+  it('groups waiting out long retries (their batches let go) while a replica joins: every message delivered once acknowledged, in order, never two of a group at once', async () => {
+    const waiting = Array.from({ length: 8 }, (_, i) => `w${i}`);
+    const topic = await createTopic(adminClient, 4);
+    // Every group's first delivery fails; its retry waits 6-12 s, so each partition's batch is let go meanwhile.
+    const failed = new Set<string | null>();
+    const endpoint = await deliveryEndpoint({
+      latencyMs: [2, 8],
+      answer: (b) => {
+        if (failed.has(b.message_group)) return 200;
+        failed.add(b.message_group);
+        return 503;
+      },
+    });
+    onTestFinished(() => endpoint.close());
+    await produceGroups(kafka, topic, waiting, 5, (g) => Number(g.slice(1)) % 4);
+    const { path } = subscriptionsFile({ topic, endpoint: endpoint.url, retry_backoff: '12s', ack_timeout: '5s' });
+    const start = replicas(path);
+    const first = await start();
+    await waitFor(
+      () => `groups failed once: ${failed.size}`,
+      () => failed.size === waiting.length,
+    );
+    await start();
+    await waitFor(
+      () => `distinct acked ${distinctAcked(endpoint)}`,
+      () => distinctAcked(endpoint) === waiting.length * 5,
+      90_000,
+    );
+    expectDeliveredInOrder(endpoint, new Map(waiting.map((g) => [g, Array.from({ length: 5 }, (_, i) => `${g}:${i}`)])));
+  }, 120_000);
 });
