@@ -9,8 +9,12 @@ import type { GroupLeaseStore, LeasedGroup } from './group-lease-store.ts';
 export type LeaseWaitReason = 'held_elsewhere' | 'store_unreachable' | 'store_failed';
 type StoreFailure = Exclude<LeaseWaitReason, 'held_elsewhere'>;
 
-/** Whether a delivery of a group may start now; if not, when to ask again. */
-export type LeaseAnswer = { held: true } | { held: false; reason: LeaseWaitReason; retryInMs: number };
+/**
+ * Whether a delivery of a group may start now; if not, when to ask again, and (held elsewhere) how long the other
+ * owner's lease has left unless it gives it up first.
+ */
+export type LeaseAnswer =
+  { held: true } | { held: false; reason: StoreFailure; retryInMs: number } | { held: false; reason: 'held_elsewhere'; retryInMs: number; heldForMs: number };
 
 /** What the dispatcher needs of the leases: one group is at the endpoint from one replica (and epoch) at a time. */
 export interface LeaseGate {
@@ -146,7 +150,7 @@ export class DeliveryLeases implements LeaseGate {
     this.#waiting = [];
     await this.#take(waiting, (w, left, sent) => {
       if (typeof left === 'string') w.resolve({ held: false, reason: left, retryInMs: RECHECK_MS });
-      else if (left > 0) w.resolve({ held: false, reason: 'held_elsewhere', retryInMs: Math.min(left, RECHECK_MS) });
+      else if (left > 0) w.resolve({ held: false, reason: 'held_elsewhere', retryInMs: Math.min(left, RECHECK_MS), heldForMs: left });
       else {
         const lease = this.#held.get(w.key);
         if (lease) lease.until = Math.max(lease.until, sent + this.#policy.ttlMs);

@@ -12,6 +12,11 @@ import { backoffMs, type Backoff } from '../retry/retry.ts';
 import type { BlockedGroup } from '../protocol/subscriptions.ts';
 
 const BUSY = new Set(['ready', 'leasing', 'delivering', 'dead-lettering', 'backoff']);
+/**
+ * A group waits long when its next attempt is at least this far off (a retry's backoff), or when another replica's
+ * lease on it has that long left. A partition whose busy groups all wait long needs no held batch meanwhile.
+ */
+export const LONG_WAIT_MS = 1000;
 
 /** The first offset of a stored block's head; undefined when it has none that parses. */
 const headOf = (block: StoredBlock): bigint | undefined => parseOffset(block.offsets[0]);
@@ -142,9 +147,10 @@ export class GroupDispatcher {
   }
 
   /**
-   * How long until the first retry of `partition` is due, when every busy group of it only waits for a time (a
+   * How long until the first retry of `partition` is due, when every busy group of it waits long (LONG_WAIT_MS: a
    * retry's backoff, another replica's lease): nothing of it is ready, taking a lease or being sent. Undefined
-   * when something is, or nothing is busy. Its held batch can then be let go and the partition fetched again when due.
+   * when something is, or nothing is busy. Its held batch can then be let go and the partition fetched again when
+   * due (a lease is asked again every second, its holder may give it up early).
    */
   nextRetryIn(partition: number): number | undefined {
     const state = this.#partitions.get(partition);
@@ -154,7 +160,7 @@ export class GroupDispatcher {
     return Math.max(0, due - this.#ports.now());
   }
 
-  /** Resolves once `partition` is quiescent or its busy groups only wait for a time (nextRetryIn). */
+  /** Resolves once `partition` is quiescent or its busy groups all wait long (nextRetryIn). */
   whenQuietOrWaiting(partition: number): Promise<void> {
     const state = this.#partitions.get(partition);
     if (!state || state.busy === state.retryWaits) return Promise.resolve();
@@ -293,7 +299,7 @@ export class GroupDispatcher {
     return blocked.view;
   }
 
-  /** `retryAt`: the phase is a backoff before another delivery attempt, due then. */
+  /** `retryAt`: the phase is a long wait (LONG_WAIT_MS) before another delivery attempt, due then. */
   #setPhase(state: PartitionState, group: GroupQueue, phase: GroupQueue['phase'], retryAt?: number): void {
     const wasBusy = BUSY.has(group.phase);
     const isBusy = BUSY.has(phase);
@@ -396,7 +402,8 @@ export class GroupDispatcher {
       if (state.fenced) this.#setPhase(state, group, 'idle');
       else if (!lease.held) {
         this.#ports.observer.leaseWait(delivery, lease.reason);
-        this.#backoff(state, group, lease.retryInMs, () => this.#makeReady(state, group), true);
+        const long = lease.reason === 'held_elsewhere' && lease.heldForMs >= LONG_WAIT_MS;
+        this.#backoff(state, group, lease.retryInMs, () => this.#makeReady(state, group), long);
       }
       return;
     }
@@ -435,7 +442,7 @@ export class GroupDispatcher {
             delivery.attempt++;
             this.#makeReady(state, group);
           },
-          true,
+          wait >= LONG_WAIT_MS,
         );
       }
     }
@@ -443,11 +450,12 @@ export class GroupDispatcher {
   }
 
   /**
-   * Waits `ms`, then `then`. `beforeAttempt`: what follows is another delivery attempt, which waits for its
-   * partition to be open (a dead-letter write, started at once, is not one: its partition stays held meanwhile).
+   * Waits `ms`, then `then`. `long`: a long wait (LONG_WAIT_MS) before another delivery attempt, which waits for
+   * its partition to be open. Not a dead-letter write (it starts at once: its partition stays held meanwhile), nor
+   * a wait for an unreachable lease store (every partition waits for it; fetching them again would gain nothing).
    */
-  #backoff(state: PartitionState, group: GroupQueue, ms: number, then: () => void, beforeAttempt = false): void {
-    this.#setPhase(state, group, 'backoff', beforeAttempt ? this.#ports.now() + ms : undefined);
+  #backoff(state: PartitionState, group: GroupQueue, ms: number, then: () => void, long = false): void {
+    this.#setPhase(state, group, 'backoff', long ? this.#ports.now() + ms : undefined);
     group.cancelTimer = this.#ports.setTimer(() => {
       group.cancelTimer = undefined;
       then();

@@ -19,7 +19,7 @@ export class GroupQueue {
   head: Delivery | undefined;
   lastError: string | undefined;
   cancelTimer: (() => void) | undefined;
-  /** In backoff before another delivery attempt (not a dead-letter write): when it is due, on the dispatcher's clock. */
+  /** In a long wait before another delivery attempt (GroupDispatcher's LONG_WAIT_MS): when it is due, on the dispatcher's clock. */
   retryAt: number | undefined;
   /** This replica holds the group's delivery lease: taken at its first delivery, released when it goes idle or blocks. */
   leased = false;

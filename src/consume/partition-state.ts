@@ -20,7 +20,7 @@ export class PartitionState {
   fenced = false;
   released = false;
   waiters: Array<() => void> = [];
-  /** Busy groups waiting for a time only (a retry's backoff, another replica's lease): each has its `retryAt`. */
+  /** Busy groups waiting long for their next attempt (GroupDispatcher's LONG_WAIT_MS): each has its `retryAt`. */
   retryWaits = 0;
   /** Resolved once the busy groups, if any, all wait for a time (GroupDispatcher.whenQuietOrWaiting). */
   lullWaiters: Array<() => void> = [];

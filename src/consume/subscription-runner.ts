@@ -40,13 +40,8 @@ export interface RunnerDeps {
   log: Logger;
 }
 
+/** How often a held batch heartbeats (however its hold is split into waits), and a failed step is tried again. */
 const HOLD_CHECK_MS = 1000;
-/**
- * A partition whose busy groups all wait at least this long for their next attempt lets its held batch go and is
- * fetched again when the first is due: kafkajs's next fetch from a broker waits for every batch of its last one,
- * so a held batch also holds up the other partitions that broker leads. Shorter waits are held through.
- */
-const LET_GO_FOR_WAITS_MS = 1000;
 
 /** Stored skip records with their offsets parsed (one that does not parse is left out). */
 const parsedSkips = (skipped: ReadonlyMap<string, readonly string[]>): Map<string, bigint[]> =>
@@ -249,11 +244,12 @@ export class SubscriptionRunner {
     const current = () => epoch === this.#epoch && this.#live();
     let release!: () => void;
     const hold = new Promise<void>((resolve) => (release = resolve));
+    const beat = { last: performance.now() };
     this.#holds.set(partition, hold);
     try {
       // Deliveries of an earlier holding of this partition, let go by a rejoin that did not wait for them,
       // settle before any of this one starts: a group is never at the endpoint twice at once.
-      let rebalance = await this.#heartbeatUntil(batch, dispatcher.whenSettled(partition), current);
+      let rebalance = await this.#heartbeatUntil(batch, dispatcher.whenSettled(partition), current, beat);
       // The first batch of this holding starts at the committed offset (else it is fetched again from there);
       // groups an earlier owner (or this replica before a restart) left blocked stay blocked, and heads it
       // skipped stay skipped.
@@ -269,13 +265,14 @@ export class SubscriptionRunner {
         dispatcher.add(partition, batch.records, batch.nextOffset, held);
         dispatcher.open(partition);
       }
-      let waitsMs: number | undefined;
+      // Held until quiescent, or until every busy group waits long for its next attempt: kafkajs's next fetch from
+      // a broker waits for every batch of its last one, so a held batch also holds up the other partitions that
+      // broker leads. The batch is then let go, and the partition fetched again when the first attempt is due.
+      let lettingGo = false;
       while (rebalance === undefined && current() && !dispatcher.quiescent(partition)) {
-        waitsMs = dispatcher.nextRetryIn(partition);
-        if (waitsMs !== undefined && waitsMs >= LET_GO_FOR_WAITS_MS) break;
-        const until = waitsMs === undefined ? dispatcher.whenQuietOrWaiting(partition) : pause(waitsMs, this.#stopped.signal);
-        rebalance = await this.#heartbeatUntil(batch, until, current);
-        waitsMs = undefined;
+        lettingGo = dispatcher.nextRetryIn(partition) !== undefined;
+        if (lettingGo) break;
+        rebalance = await this.#heartbeatUntil(batch, dispatcher.whenQuietOrWaiting(partition), current, beat);
       }
       if (epoch !== this.#epoch) {
         // The partition was released under this handler (kafkajs rejoined from inside a fetch, without a
@@ -294,10 +291,10 @@ export class SubscriptionRunner {
       }
       dispatcher.close(partition);
       await this.#commit([partition]);
+      // Measured after the commit: a retry that fell due meanwhile is fetched for at once.
+      if (lettingGo) this.#fetchAgainIn(partition, dispatcher.nextRetryIn(partition) ?? 0);
       batch.consumed(dispatcher.fetchedEnd(partition) ?? batch.nextOffset);
       this.#pauseIfFull(partition);
-      // Measured again: a retry that fell due during the commit is fetched for at once.
-      if (waitsMs !== undefined) this.#fetchAgainIn(partition, dispatcher.nextRetryIn(partition) ?? 0);
     } finally {
       if (this.#holds.get(partition) === hold) this.#holds.delete(partition);
       release();
@@ -305,14 +302,20 @@ export class SubscriptionRunner {
   }
 
   /**
-   * Waits for `done` while `current()`, heartbeating every HOLD_CHECK_MS; returns the rebalance a heartbeat
+   * Waits for `done` while `current()`, heartbeating every HOLD_CHECK_MS since `beat.last` (the hold's last
+   * heartbeat: a hold made of many short waits still heartbeats on time); returns the rebalance a heartbeat
    * reported (everything is fenced then), else undefined.
    */
-  async #heartbeatUntil(batch: FetchedBatch, done: Promise<unknown>, current: () => boolean): Promise<RebalanceStarted | undefined> {
+  async #heartbeatUntil(batch: FetchedBatch, done: Promise<unknown>, current: () => boolean, beat: { last: number }): Promise<RebalanceStarted | undefined> {
     const finished = new SettleWaker(done);
     while (current()) {
-      await finished.wait(HOLD_CHECK_MS);
-      if (finished.settled || !current()) return undefined;
+      await finished.wait(Math.max(1, beat.last + HOLD_CHECK_MS - performance.now()));
+      if (!current()) return undefined;
+      if (performance.now() - beat.last < HOLD_CHECK_MS) {
+        if (finished.settled) return undefined;
+        continue;
+      }
+      beat.last = performance.now();
       try {
         await batch.heartbeat();
       } catch (err) {

@@ -257,27 +257,27 @@ describe('GroupDispatcher', () => {
     expect(h.dispatcher.committable(0)).toBe(1n);
   });
 
-  it('tells when every busy group of a partition only waits for its next attempt, and when the first is due', async () => {
-    const h = harness({ retryBackoffMs: 1000, retryBackoffMaxMs: 8000, maxAttempts: 2 });
+  it('tells when every busy group of a partition waits long for its next attempt, and when the first is due', async () => {
+    const h = harness({ retryBackoffMs: 2000, retryBackoffMaxMs: 8000, maxAttempts: 2 });
     h.add(0, [record(0, 'a'), record(1, 'b'), record(2, 'c')], 3n);
     let lull = false;
     void h.dispatcher.whenQuietOrWaiting(0).then(() => (lull = true));
     await h.settle('c');
-    await h.settle('a', { ok: false, error: 'HTTP 500' }); // backoff 750 ms (half of 1000, plus 0.5 of the other half)
+    await h.settle('a', { ok: false, error: 'HTTP 500' }); // backoff 1500 ms (half of 2000, plus 0.5 of the other half)
     expect(h.dispatcher.nextRetryIn(0), 'b is still at the endpoint').toBeUndefined();
     expect(lull).toBe(false);
     h.clock.now = 100;
     await h.settle('b', { ok: false, error: 'HTTP 503', retryAfterMs: 5000 });
     expect(lull).toBe(true);
-    expect(h.dispatcher.nextRetryIn(0)).toBe(650);
+    expect(h.dispatcher.nextRetryIn(0)).toBe(1400);
     expect(h.dispatcher.quiescent(0)).toBe(false);
 
-    h.clock.now = 750;
-    h.timers.find((t) => t.ms === 750)!.fn();
+    h.clock.now = 1500;
+    h.timers.find((t) => t.ms === 1500)!.fn();
     expect(inFlight(h.pending)).toEqual(['a:0']);
     expect(h.dispatcher.nextRetryIn(0), 'a is being sent again').toBeUndefined();
     await h.settle('a');
-    expect(h.dispatcher.nextRetryIn(0)).toBe(4350);
+    expect(h.dispatcher.nextRetryIn(0)).toBe(3600);
 
     // b's second attempt fails too: its dead-letter write fails and is tried again after a backoff, which is no
     // wait for a delivery attempt (the write starts without a held batch).
@@ -300,16 +300,34 @@ describe('GroupDispatcher', () => {
     expect(h.dispatcher.quiescent(0)).toBe(true);
   });
 
-  it('counts a wait for a lease another replica holds as a wait for the next attempt', async () => {
-    let held = false;
-    const h = harness({}, () => (held ? { held: true } : { held: false, reason: 'held_elsewhere', retryInMs: 3000 }));
+  it('counts a wait for a lease another replica holds for a second or more as a long wait, due when the lease is asked again', async () => {
+    let answer: LeaseAnswer = { held: false, reason: 'held_elsewhere', retryInMs: 1000, heldForMs: 14_000 };
+    const h = harness({}, () => answer);
     h.add(0, [record(0, 'a')], 1n);
     expect(h.events).toContain('lease wait a held_elsewhere');
-    expect(h.dispatcher.nextRetryIn(0)).toBe(3000);
-    held = true;
-    h.clock.now = 3000;
+    expect(h.dispatcher.nextRetryIn(0)).toBe(1000);
+    answer = { held: true };
+    h.clock.now = 1000;
     h.fireTimers();
     expect(inFlight(h.pending)).toEqual(['a:0']);
+    expect(h.dispatcher.nextRetryIn(0)).toBeUndefined();
+  });
+
+  it('a lease about to run out, a lease store out of reach, or a short backoff is no long wait: the batch stays held', async () => {
+    const answers: Array<Extract<LeaseAnswer, { held: false }>> = [
+      { held: false, reason: 'held_elsewhere', retryInMs: 300, heldForMs: 300 },
+      { held: false, reason: 'store_unreachable', retryInMs: 1000 },
+    ];
+    for (const answer of answers) {
+      const h = harness({}, () => answer);
+      h.add(0, [record(0, 'a')], 1n);
+      expect(h.dispatcher.quiescent(0)).toBe(false);
+      expect(h.dispatcher.nextRetryIn(0), answer.reason).toBeUndefined();
+    }
+    const h = harness({ retryBackoffMs: 100 });
+    h.add(0, [record(0, 'a')], 1n);
+    await h.settle('a', { ok: false, error: 'HTTP 500' });
+    expect(h.timers.map((t) => t.ms)).toEqual([75]);
     expect(h.dispatcher.nextRetryIn(0)).toBeUndefined();
   });
 
@@ -439,7 +457,7 @@ describe('GroupDispatcher', () => {
   });
 
   it("waits while another replica holds the group's lease: nothing delivered, nothing done, the partition not quiescent", async () => {
-    let answer: LeaseAnswer = { held: false, reason: 'held_elsewhere', retryInMs: 400 };
+    let answer: LeaseAnswer = { held: false, reason: 'held_elsewhere', retryInMs: 400, heldForMs: 400 };
     const h = harness({}, (group) => (group === 'a' ? Promise.resolve(answer) : { held: true }));
     h.add(0, [record(0, 'a'), record(1, 'b')], 2n);
     await Promise.resolve();

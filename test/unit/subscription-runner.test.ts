@@ -314,6 +314,30 @@ describe('a batch whose groups wait for a retry', () => {
   });
 });
 
+describe('a batch whose groups wait for another replica', () => {
+  it("is let go while the other replica's lease has a second or more left, and fetched again when the lease is asked again", async () => {
+    const engine = new FakeEngine();
+    const sent: string[] = [];
+    let leftMs = 14_000;
+    const runner = await consuming(engine, [], {
+      deliver: async (d) => (sent.push(sentAs(d)), { ok: true }),
+      leases: { take: async (_s, _o, _ttl, groups) => groups.map(() => leftMs), release: async () => undefined },
+    });
+    const events = engine.events!;
+
+    await events.onBatch(batchOf(0, [record(0, 'G')], 1));
+    expect(sent).toEqual([]);
+    expect(engine.committed.get(0)).toBe(0n);
+    await eventually('partition 0 fetched again to ask for the lease', () => engine.seeks.length > 0, 1000 + WITHIN_MS);
+    expect(engine.seeks).toEqual([[0, 0n]]);
+    leftMs = 0;
+    await events.onBatch(batchOf(0, [record(0, 'G')], 1));
+    expect(sent).toEqual(['G@0']);
+    expect(engine.committed.get(0)).toBe(1n);
+    await runner.stop(100);
+  });
+});
+
 describe('delivery leases', () => {
   it('are taken under an owner of this runner only: a runner made again in the process (admin stop, start) is another owner', async () => {
     const owners: string[][] = [];
