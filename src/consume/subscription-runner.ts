@@ -315,7 +315,6 @@ export class SubscriptionRunner {
         if (finished.settled) return undefined;
         continue;
       }
-      beat.last = performance.now();
       try {
         await batch.heartbeat();
       } catch (err) {
@@ -325,7 +324,11 @@ export class SubscriptionRunner {
         }
         // Anything but a rebalance (a coordinator hiccup) is the engine's to recover from; keep holding.
         this.#deps.log.debug('heartbeat failed while holding a batch', { subscription: this.subscription.name, partition: batch.partition, err });
+      } finally {
+        // From its end: a slow heartbeat (a coordinator failing over) is not followed by another at once.
+        beat.last = performance.now();
       }
+      if (finished.settled) return undefined;
     }
     return undefined;
   }

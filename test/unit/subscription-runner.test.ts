@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { StoredBlock, UnblockRequest } from '../../src/consume/blocked-store.ts';
 import type { ConsumedRecord, ConsumerEngine, ConsumerEngineEvents, FetchedBatch, TopicPartitionOffset } from '../../src/consume/consumer-engine.ts';
@@ -310,6 +311,20 @@ describe('a batch whose groups wait for a retry', () => {
     expect(sent.slice(2)).toEqual(['G@0', 'G@2']);
     expect(engine.committed.get(0)).toBe(3n);
     expect(consumed).toEqual([3n, 3n]);
+    await runner.stop(100);
+  });
+});
+
+describe('a held batch', () => {
+  it('heartbeats every second while held, and a slow heartbeat is not followed by another once the hold has ended', async () => {
+    const engine = new FakeEngine();
+    const runner = await consuming(engine, [], { deliver: () => sleep(1100).then(() => ({ ok: true })) });
+    let beats = 0;
+    // A coordinator failing over: each heartbeat takes 1.5 s; the delivery ends during the first.
+    const batch: FetchedBatch = { ...batchOf(0, [record(0, 'G')], 1), heartbeat: () => (beats++, sleep(1500)) };
+    await engine.events!.onBatch(batch);
+    expect(beats).toBe(1);
+    expect(engine.committed.get(0)).toBe(1n);
     await runner.stop(100);
   });
 });
