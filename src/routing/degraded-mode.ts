@@ -63,8 +63,8 @@ export class DegradedMode {
   readonly #recovery: OutageRecovery;
   readonly #refusals: RefusalTally;
   #recoveryTimer: NodeJS.Timeout | undefined;
-  /** An attempt runs: the next tick waits for none and starts none (an attempt over many routes outlasts a tick). */
-  #recovering = false;
+  /** The attempt running: the next tick waits for none and starts none (an attempt over many routes outlasts a tick). */
+  #attempt: Promise<void> | undefined;
 
   constructor(deps: DegradedModeDeps) {
     this.#deps = deps;
@@ -80,7 +80,13 @@ export class DegradedMode {
     return this.#outage.active;
   }
 
-  stop(): void {
+  /** Stops the probes; resolves once an attempt under way has ended (its hashed routes recorded, or not). */
+  async stop(): Promise<void> {
+    this.#stopProbes();
+    await this.#attempt;
+  }
+
+  #stopProbes(): void {
     clearInterval(this.#recoveryTimer);
     this.#recoveryTimer = undefined;
   }
@@ -95,7 +101,7 @@ export class DegradedMode {
       `Redis unreachable: routing in degraded mode (routes cached within their validity; ${how}); refused requests are counted in one line per minute at most`,
       { err },
     );
-    this.#recoveryTimer = setInterval(() => void this.#tryRecover(), RECOVERY_INTERVAL_MS);
+    this.#recoveryTimer = setInterval(() => this.#probe(), RECOVERY_INTERVAL_MS);
     this.#recoveryTimer.unref();
   }
 
@@ -151,11 +157,13 @@ export class DegradedMode {
     );
   }
 
-  async #tryRecover(): Promise<void> {
+  #probe(): void {
     // A summary is due even when no request comes to trigger one.
     this.#logRefusalSummary();
-    if (this.#recovering) return;
-    this.#recovering = true;
+    this.#attempt ??= this.#tryRecover().finally(() => (this.#attempt = undefined));
+  }
+
+  async #tryRecover(): Promise<void> {
     let done: boolean;
     try {
       done = await this.#recovery.attempt();
@@ -163,12 +171,10 @@ export class DegradedMode {
       if (err instanceof StoreNotReplicatedError) this.#deps.onShortfall(err);
       else if (!(err instanceof StoreUnreachableError)) this.#deps.log.error('recording degraded-mode routes failed; still degraded', { err });
       return; // try again on the next tick
-    } finally {
-      this.#recovering = false;
     }
     const since = this.#outage.since ?? Date.now();
     if (done && this.#outage.leave()) {
-      this.stop();
+      this.#stopProbes();
       this.#deps.metrics.degradedMode.set(0);
       const refused = this.#refusals.end();
       this.#deps.log.info('Redis reachable again: routing through Redis', {

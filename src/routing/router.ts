@@ -123,11 +123,13 @@ export class OrderedMessageRouter {
 
   async stop(): Promise<void> {
     clearInterval(this.#flushTimer);
-    this.#degraded.stop();
+    // An outage's recovery attempt under way ends first: its hashed routes are being recorded (store, route log).
+    const recovery = this.#degraded.stop();
     this.#flushTimer = undefined;
     // A flush in flight is the last one, so a store whose commands time out costs shutdown one flush, not two;
     // the uses noted since it began go unsent (their groups' last access stays a second older, within the TTL).
     await this.#flush();
+    await recovery;
   }
 
   /** True while routing without the store. */

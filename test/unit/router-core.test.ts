@@ -268,6 +268,31 @@ describe('outage exit', () => {
     await r.stop();
   });
 
+  it('stop() waits for a recovery attempt under way: the hashed routes it records are in the store before it resolves', async () => {
+    const gate = Promise.withResolvers<void>();
+    let recording = 0;
+    store = new (class extends FakeRouteStore {
+      override async record(topic: string, state: TopicState, group: string, hash: number, partition: number): Promise<number> {
+        recording++;
+        await gate.promise;
+        return super.record(topic, state, group, hash, partition);
+      }
+    })();
+    const r = router({ degradedRouting: 'hash' });
+    store.failure = 'outage';
+    const hashed = await r.route('t', 'a');
+    store.failure = undefined;
+    await recoveryTick();
+    expect(recording).toBe(1);
+    let stopped = false;
+    const stopping = r.stop().then(() => (stopped = true));
+    await nextTurn();
+    expect(stopped).toBe(false);
+    gate.resolve();
+    await stopping;
+    expect(store.mappings.get('t/a')).toBe(hashed);
+  });
+
   it('logs an outage once as it begins and once as it ends, with the refusals counted, not one line per refusal', async () => {
     const r = router();
     await r.route('t', 'known');
