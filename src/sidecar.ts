@@ -242,7 +242,8 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
       );
       // The rest of Redis's part takes one REDIS_COMMAND_TIMEOUT in all: against a frozen or cut-off Redis each
       // command waits that long, the last touch flush sends one per topic, and QUIT's reply never comes. What is
-      // left unsent then is last-access times a second old (within the TTL) and a loads read.
+      // left unsent then is last-access times a second old (within the TTL), a loads read, and the rest of an
+      // outage's recovery: routes hashed during it that this replica had not yet recorded.
       const redisStarted = performance.now();
       const stopped = await within(
         Promise.allSettled([router.stop(), loads.stop()]).then(() => true),
@@ -251,7 +252,9 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
       );
       const redisSpent = performance.now() - redisStarted;
       if (!stopped)
-        log.warn('Redis did not answer the last touches or loads reads in time; shutting down without them', { timeoutMs: options.redisCommandTimeoutMs });
+        log.warn('the last touches, loads read or recording of routes hashed in an outage did not end in time; shutting down without them', {
+          timeoutMs: options.redisCommandTimeoutMs,
+        });
       if (!(await cleaned)) log.warn('a cleanup round was still running at the end of its bound; shutting down without its end');
       await routeLog?.close();
       await kafka.close();

@@ -42,6 +42,11 @@ export interface RunnerDeps {
 
 /** How often a held batch heartbeats (however its hold is split into waits), and a failed step is tried again. */
 const HOLD_CHECK_MS = 1000;
+/**
+ * A long wait due within this is as good as due: the batch fetched again for it can arrive a moment before the
+ * wait's own timer fires (two timers, set at different times for the same moment), and is held through it.
+ */
+const DUE_NOW_MS = 100;
 
 /** Stored skip records with their offsets parsed (one that does not parse is left out). */
 const parsedSkips = (skipped: ReadonlyMap<string, readonly string[]>): Map<string, bigint[]> =>
@@ -270,9 +275,12 @@ export class SubscriptionRunner {
       // broker leads. The batch is then let go, and the partition fetched again when the first attempt is due.
       let lettingGo = false;
       while (rebalance === undefined && current() && !dispatcher.quiescent(partition)) {
-        lettingGo = dispatcher.nextRetryIn(partition) !== undefined;
+        const dueIn = dispatcher.nextRetryIn(partition);
+        lettingGo = dueIn !== undefined && dueIn > DUE_NOW_MS;
         if (lettingGo) break;
-        rebalance = await this.#heartbeatUntil(batch, dispatcher.whenQuietOrWaiting(partition), current, beat);
+        // A wait about to end (this batch is the fetch again for it, come a moment early) is held through.
+        const until = dueIn === undefined ? dispatcher.whenQuietOrWaiting(partition) : pause(dueIn + 1, this.#stopped.signal);
+        rebalance = await this.#heartbeatUntil(batch, until, current, beat);
       }
       if (epoch !== this.#epoch) {
         // The partition was released under this handler (kafkajs rejoined from inside a fetch, without a

@@ -1,7 +1,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { deliveryEndpoint, expectDeliveredInOrder, waitFor } from '../support/delivery-endpoint.ts';
 import { useKafkaAdmin, createTopic } from '../support/kafka.ts';
-import { assignedNow, consumeReplicas } from '../support/consume-sidecars.ts';
+import { assignedNow, consumeReplicas, subscriptionStatus } from '../support/consume-sidecars.ts';
 import type { SidecarProcess } from '../support/sidecar.ts';
 import { produceGroups, seqOf, subscriptionsFile } from '../support/subscriptions.ts';
 
@@ -159,7 +159,7 @@ describe('ordered consumption across sidecar replicas', () => {
   it('groups waiting out long retries (their batches let go) while a replica joins: every message delivered once acknowledged, in order, never two of a group at once', async () => {
     const waiting = Array.from({ length: 8 }, (_, i) => `w${i}`);
     const topic = await createTopic(adminClient, 4);
-    // Every group's first delivery fails; its retry waits 6-12 s, so each partition's batch is let go meanwhile.
+    // Every group's first delivery fails; its retry waits 15-30 s, so each partition's batch is let go meanwhile.
     const failed = new Set<string | null>();
     const endpoint = await deliveryEndpoint({
       latencyMs: [2, 8],
@@ -171,7 +171,7 @@ describe('ordered consumption across sidecar replicas', () => {
     });
     onTestFinished(() => endpoint.close());
     await produceGroups(kafka, topic, waiting, 5, (g) => Number(g.slice(1)) % 4);
-    const { path } = subscriptionsFile({ topic, endpoint: endpoint.url, retry_backoff: '12s', ack_timeout: '5s' });
+    const { path } = subscriptionsFile({ topic, endpoint: endpoint.url, retry_backoff: '30s', ack_timeout: '5s' });
     const start = replicas(path);
     const first = await start();
     await waitFor(
@@ -192,5 +192,7 @@ describe('ordered consumption across sidecar replicas', () => {
       90_000,
     );
     expectDeliveredInOrder(endpoint, new Map(waiting.map((g) => [g, Array.from({ length: 5 }, (_, i) => `${g}:${i}`)])));
+    // The joining replica took over groups that were waiting: it delivered their retries.
+    expect((await subscriptionStatus(second)).counts.delivered).toBeGreaterThan(0);
   }, 120_000);
 });

@@ -90,8 +90,9 @@ describe('ordered consumption', () => {
     });
     onTestFinished(() => endpoint.close());
     await produceGroups(kafka, topic, ['slow'], 3, () => 0);
-    // The first retry waits 3-6 s (half the backoff, plus up to the other half).
-    const { consumerGroup } = await consumingSidecar({ topic, endpoint: endpoint.url, retry_backoff: '6s' });
+    // The first retry waits 10-20 s (half the backoff, plus up to the other half): far longer than delivering
+    // the other partition's messages takes, even on a busy machine.
+    const { consumerGroup } = await consumingSidecar({ topic, endpoint: endpoint.url, retry_backoff: '20s' });
     await waitFor(
       () => 'slow failed once',
       () => endpoint.received.some((r) => r.body.message_group === 'slow'),
