@@ -22,7 +22,7 @@ export class PartitionState {
   waiters: Array<() => void> = [];
   /** Busy groups waiting long for their next attempt (GroupDispatcher's LONG_WAIT_MS): each has its `retryAt`. */
   retryWaits = 0;
-  /** Resolved once the busy groups, if any, all wait for a time (GroupDispatcher.whenQuietOrWaiting). */
+  /** Resolved once the busy groups, if any, all wait long (GroupDispatcher.whenQuietOrWaiting). */
   lullWaiters: Array<() => void> = [];
   /** Resolved once nothing of this (released) partition state runs any more. */
   settleWaiters: Array<() => void> = [];

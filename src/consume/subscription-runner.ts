@@ -516,7 +516,7 @@ export class SubscriptionRunner {
   #fetchAgainIn(partition: number, ms: number): void {
     const epoch = this.#epoch;
     this.#dueFetches.set(partition, ms, () => {
-      if (epoch !== this.#epoch || this.#holds.has(partition)) return;
+      if (epoch !== this.#epoch) return;
       // The consumer refused the seek (restarting after a crash): tried again, as the retry waits for it.
       if (!this.#fetchAgain(partition, 'for a retry that is due')) this.#fetchAgainIn(partition, HOLD_CHECK_MS);
     });

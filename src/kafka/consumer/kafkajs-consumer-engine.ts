@@ -94,7 +94,7 @@ export class KafkajsConsumerEngine implements ConsumerEngine {
       eachBatchAutoResolve: false,
       // Every partition gets its own worker, so the batches of one fetch are handled side by side; kafkajs still
       // waits for all of them before that broker's next fetch (docs/consumption.md, "The price of holding batches"; the
-      // runner lets a batch go while its groups only wait for a retry).
+      // runner lets a batch go while its busy groups all wait long for their next attempt).
       partitionsConsumedConcurrently: Math.max(1, partitions),
       eachBatch: async ({ batch, heartbeat, resolveOffset }) => {
         try {
