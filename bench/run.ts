@@ -7,10 +7,12 @@
  * `tracing` (tracing on against off) runs only when named in --only.
  * Sections 4, 4b (everyday), 5 and tracing run the sidecar as `node dist/cli.js serve`, and build dist/ first when it is missing or
  * older than src/.
+ * Sections that write to Kafka run after the broker is warmed (broker-warmup.ts).
  * Prints figures measured side by side in one run; asserts nothing about timing. The last line of stdout is
  * one JSON object, `{"bench":"summary",...}` (support/summary.ts).
  */
 import { cpus, loadavg } from 'node:os';
+import { warmBroker } from './broker-warmup.ts';
 import { benchCompression } from './compression.ts';
 import { benchConsume } from './consume.ts';
 import { benchEveryday, everydaySettings } from './everyday-load.ts';
@@ -28,6 +30,8 @@ import { printTargets, type SectionResult, type TargetRow } from './support/targ
 const DEFAULT_SECTIONS = ['routing', 'deviation', 'memory', 'throughput', 'everyday', 'consume', 'compression', 'routelog'] as const;
 const SECTIONS = [...DEFAULT_SECTIONS, 'tracing', 'profile'] as const;
 type Section = (typeof SECTIONS)[number];
+/** The sections that write to Kafka: the broker is warmed once before the first of them (broker-warmup.ts). */
+const KAFKA_SECTIONS: readonly Section[] = ['throughput', 'everyday', 'consume', 'compression', 'routelog', 'tracing', 'profile'];
 
 function parseArgs(argv: string[]) {
   const value = (flag: string): string | undefined => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined);
@@ -70,6 +74,7 @@ const collect = (result: SectionResult): void => {
 if (sections.has('routing')) collect(await benchRoutingLatency(quick));
 if (sections.has('deviation')) collect(await benchLoadDeviation(quick));
 if (sections.has('memory')) collect(await benchRedisMemory(quick));
+if (KAFKA_SECTIONS.some((s) => sections.has(s))) await warmBroker(quick);
 if (sections.has('throughput')) collect(await benchThroughput(throughputSettings(quick, overrides)));
 if (sections.has('everyday')) collect(await benchEveryday(everydaySettings(quick)));
 if (sections.has('consume')) targets.push(...(await benchConsume(quick)));
