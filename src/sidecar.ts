@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerOptions } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { replicaAcksOf, type SidecarOptions } from './config/options.ts';
 import { createApp, createOpsApp } from './http/app.ts';
@@ -186,7 +186,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
     metricsApart: options.opsPort !== undefined,
     console: options.console,
   });
-  const server = createServer(app);
+  const server = createServer(readDeadlines(options.requestReadTimeoutMs), app);
   server.keepAliveTimeout = 65_000;
   const url = await listen(server, options.port, options.host, 'main');
   // Its own server, so Prometheus and the kubelet reach it while /v1 and /admin/v1 stay on loopback; it keeps
@@ -194,7 +194,10 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   const opsServer =
     options.opsPort === undefined
       ? undefined
-      : createServer(createOpsApp({ health, metrics, log, maxBodyBytes: options.maxBodyBytes, isDraining: () => draining, consume: consumption?.service }));
+      : createServer(
+          readDeadlines(options.requestReadTimeoutMs),
+          createOpsApp({ health, metrics, log, maxBodyBytes: options.maxBodyBytes, isDraining: () => draining, consume: consumption?.service }),
+        );
   const opsUrl =
     opsServer &&
     (await listen(opsServer, options.opsPort ?? 0, options.opsHost, 'ops').catch(async (err: unknown) => {
@@ -298,6 +301,16 @@ export class ListenError extends Error {
     this.code = cause.code;
   }
 }
+
+/**
+ * A request must be read within `requestReadTimeoutMs` (Node answers 408 and closes the connection), checked every
+ * second: Node's defaults (5 min, checked every 30 s) let a stalled upload hold its body's reservation for minutes.
+ */
+const readDeadlines = (requestReadTimeoutMs: number): ServerOptions => ({
+  requestTimeout: requestReadTimeoutMs,
+  headersTimeout: Math.min(60_000, requestReadTimeoutMs),
+  connectionsCheckingInterval: 1000,
+});
 
 /** Listens on `port` at `host`; resolves with the URL it answers at (the port the system chose for 0). */
 async function listen(server: Server, port: number, host: string, listener: ListenError['listener']): Promise<string> {

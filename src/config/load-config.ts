@@ -173,6 +173,11 @@ export const SETTINGS: { [K in keyof Required<SidecarOptions>]: Setting<K> } = {
     parse: timerDuration(5000, Math.floor(MAX_TIMER_MS / 2)),
   },
   shutdownGraceMs: { env: 'SHUTDOWN_GRACE', help: 'how long shutdown waits for in-flight requests', parse: timerDuration(0) },
+  requestReadTimeoutMs: {
+    env: 'REQUEST_READ_TIMEOUT',
+    help: 'how long a client may take to send a whole request (headers and body) before it gets 408',
+    parse: timerDuration(1000),
+  },
   adminToken: { env: 'ADMIN_TOKEN', help: 'bearer token for /admin/v1/* (unset: open, guarded by the bind address only)', parse: bearerToken },
   console: { env: 'CONSOLE', help: 'serve the operations console at /console (it calls /admin/v1 with ADMIN_TOKEN)', parse: bool },
   adminTokenFile: { env: 'ADMIN_TOKEN_FILE', help: 'file holding the admin token, instead of ADMIN_TOKEN; re-read when it changes', parse: file },

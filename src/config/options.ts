@@ -86,6 +86,12 @@ export interface SidecarOptions {
   kafkaWriteTimeoutMs: number;
   /** How long shutdown waits for in-flight requests before closing anyway. @defaultValue 25 s */
   shutdownGraceMs: number;
+  /**
+   * How long a client may take to send a whole request, headers and body; past it the request gets 408 and its
+   * connection is closed, so a stalled upload does not hold its body's MAX_INFLIGHT_BODY_BYTES reservation (Node's
+   * own default is 5 min). Has no effect on a request once it is read. @defaultValue 30 s
+   */
+  requestReadTimeoutMs: number;
   /** Bearer token for /admin/v1/*; unset leaves them open (guarded only by the bind address). @defaultValue unset */
   adminToken?: string;
   /** File holding the bearer token for /admin/v1/*, instead of `adminToken`; read again when it changes, as `apiTokenFile`. @defaultValue unset */
@@ -268,6 +274,7 @@ export const DEFAULT_OPTIONS = {
   maxQueuedBytes: 256 * 1024 * 1024,
   kafkaWriteTimeoutMs: 30_000,
   shutdownGraceMs: 25_000,
+  requestReadTimeoutMs: 30_000,
   console: true,
   moveMinIdleMs: 2 * MINUTE,
   metricsGroupNames: 'plain',

@@ -4,10 +4,12 @@ import type { Logger } from '../logging/logger.ts';
 import { pathOf, sendJson } from './request-chain.ts';
 
 /** body-parser's own errors, translated to the sidecar's vocabulary. */
-function bodyParserError(err: { type?: string; status?: number; message?: string }, limit: number): SidecarError | undefined {
+function bodyParserError(err: { type?: string; status?: number; message?: string; code?: unknown }, limit: number): SidecarError | undefined {
   switch (err.type) {
     case 'entity.parse.failed':
       return new SidecarError('INVALID_REQUEST', `body: malformed JSON (${err.message})`, { field: 'body' });
+    case 'entity.invalid.utf8':
+      return new SidecarError('INVALID_REQUEST', `body: ${err.message ?? 'not valid UTF-8'}`, { field: 'body' });
     case 'entity.too.large':
       return new SidecarError('PAYLOAD_TOO_LARGE', `body: over the limit of ${limit} bytes`, { field: 'body' });
     case 'charset.unsupported':
@@ -16,6 +18,11 @@ function bodyParserError(err: { type?: string; status?: number; message?: string
     case 'request.aborted':
       return new SidecarError('INVALID_REQUEST', 'body: the client aborted the request', { field: 'body' });
     default:
+      // zlib's errors (a body that says it is gzip and is not, or is cut short) reach here as they are.
+      if (typeof err.code === 'string' && err.code.startsWith('Z_'))
+        return new SidecarError('INVALID_REQUEST', `body: could not decompress it as its content-encoding says (${err.message ?? 'corrupt'})`, {
+          field: 'body',
+        });
       // Other client errors express raises itself (a malformed %-escape in a path, say) keep their 4xx.
       return err.status !== undefined && err.status >= 400 && err.status < 500
         ? new SidecarError('INVALID_REQUEST', `request: ${err.message ?? 'malformed'}`)

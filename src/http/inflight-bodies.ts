@@ -83,8 +83,18 @@ export function inflightBodyGate(maxBytes: number, maxBodyBytes: number, acceptE
       return;
     }
     const declared = Number(req.headers['content-length']);
-    // A body declared bigger than the limit is refused by the parser before it is read: it costs no more.
-    const bytes = !encoded && Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, maxBodyBytes) : maxBodyBytes;
+    if (!encoded && declared > maxBodyBytes) {
+      // Refused before a byte of it is read (body-parser would read the whole upload off first), and the
+      // connection closed after the answer: its unread bytes would otherwise have to be read off too.
+      res.setHeader('Connection', 'close');
+      next(
+        new SidecarError('PAYLOAD_TOO_LARGE', `body: content-length ${declared} is over the limit of ${maxBodyBytes} bytes (MAX_BODY_BYTES)`, {
+          field: 'body',
+        }),
+      );
+      return;
+    }
+    const bytes = !encoded && Number.isSafeInteger(declared) && declared >= 0 ? declared : maxBodyBytes;
     if (inflight > 0 && inflight + bytes > maxBytes) {
       refusals.add({ inflight, maxBytes });
       const message = `request bodies in flight hold ${inflight} bytes (limit ${maxBytes}, MAX_INFLIGHT_BODY_BYTES); retry shortly`;

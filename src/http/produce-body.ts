@@ -1,4 +1,5 @@
 import { AsyncResource } from 'node:async_hooks';
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import express from 'express';
 import type { Middleware, Next } from './request-chain.ts';
@@ -9,6 +10,18 @@ const UTF8_CHARSET = /^[^;]*(;\s*charset\s*=\s*"?utf-8"?\s*)?$/i;
 /** As body-parser (through http-errors) marks a failed read: errorResponder reads `type`, `status` and `message`. */
 function failedRead(err: Error, type?: string): Error {
   return Object.assign(err, { status: 400, statusCode: 400, expose: true }, type === undefined ? {} : { type });
+}
+
+/**
+ * A body whose bytes are not UTF-8 is refused: decoding would turn each bad byte into U+FFFD, so two message
+ * groups that differ only there would become one in Redis and Kafka, and values would be written altered.
+ */
+const NOT_UTF8 = 'entity.invalid.utf8';
+const notUtf8 = (): Error => failedRead(new Error('not valid UTF-8'), NOT_UTF8);
+
+/** body-parser's `verify` (given the bytes, inflated, before they are decoded): the same rule for its bodies. */
+function verifyUtf8(_req: IncomingMessage, _res: unknown, bytes: Buffer, charset: string): void {
+  if (charset === 'utf-8' && !isUtf8(bytes)) throw notUtf8();
 }
 
 /**
@@ -36,7 +49,7 @@ function plainLength(req: IncomingMessage, limitBytes: number): number | undefin
  * JSON.parse in a CPU profile at 1,000 produce requests/s). Every other body goes to body-parser itself.
  */
 export function produceJsonBody(limitBytes: number): Middleware {
-  const bodyParser = express.json({ limit: limitBytes, strict: false });
+  const bodyParser = express.json({ limit: limitBytes, strict: false, verify: verifyUtf8 });
   return (req, res, next) => {
     const length = plainLength(req, limitBytes);
     if (length === undefined) {
@@ -86,6 +99,10 @@ function settle(read: PlainRead, req: IncomingMessage, next: Next, err: Error | 
     return;
   }
   const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received);
+  if (!isUtf8(body)) {
+    read.context.runInAsyncScope(next, undefined, notUtf8());
+    return;
+  }
   let text = body.toString('utf8');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   let parsed: unknown;

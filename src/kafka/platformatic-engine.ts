@@ -231,6 +231,7 @@ export class PlatformaticEngine implements KafkaEngine {
     for (const { topic, partition, messages: batch } of batches) {
       for (const { key, value, headers } of batch) messages.push({ topic, partition, key, value, headers });
     }
+    const written = producer.writing(batches);
     try {
       // A shared request must not be resent to the leader of its first partition alone when another's leader
       // moved (the library's stale-metadata repeat starts a new attempt log, losing the answers that said which
@@ -245,6 +246,7 @@ export class PlatformaticEngine implements KafkaEngine {
       });
       return await this.#resendInDoubt(producer, batches, outcomes, until);
     } finally {
+      written();
       // What the batches were sent as matters only until their outcomes are known; the records are not kept.
       for (const { topic, partition } of batches) producer.sent.forget(topic, partition);
     }

@@ -1,4 +1,15 @@
-import { kGetApi, Producer, type API, type Callback, type CallbackWithPromise, type ProduceOptions, type ProducerInfo } from '@platformatic/kafka';
+import {
+  kGetApi,
+  kMetadata,
+  Producer,
+  type API,
+  type Callback,
+  type CallbackWithPromise,
+  type ClusterMetadata,
+  type MetadataOptions,
+  type ProduceOptions,
+  type ProducerInfo,
+} from '@platformatic/kafka';
 import { produceApiFor } from './platformatic-produce-request.ts';
 import { SentBatches } from './platformatic-resend.ts';
 
@@ -23,6 +34,10 @@ export const OWN_INIT: PayloadOptions = { idempotent: true };
  */
 export class SharedRequestProducer extends Producer<Payload, Payload, string, string> {
   readonly sent = new SentBatches();
+  /** The partitions sends in flight write to, per topic, with how many sends write to each. */
+  readonly #writing = new Map<string, Map<number, number>>();
+  /** Set while `metadata()` (a caller's own read: the engine's partition counts) hands its call on, synchronously. */
+  #askedDirectly = false;
   /** One encoding, recording API per library API object (the library looks its Produce API up on every send). */
   readonly #recordingApis = new WeakMap<object, object>();
 
@@ -41,6 +56,58 @@ export class SharedRequestProducer extends Producer<Payload, Payload, string, st
     });
   }
 
+  /**
+   * Marks `partitions` as written by a send until the returned function is called. While they are, metadata
+   * that lacks one of them is refused (a non-retriable error) instead of handed to the library: it reads
+   * `partitions[partition].leader` unchecked when it retries a send with fresh metadata (a TypeError thrown on
+   * a socket callback, which ended the process) and takes a partition beyond the count modulo the count (a write
+   * to another partition). A topic loses partitions only when it is deleted and created again smaller.
+   */
+  writing(partitions: readonly { topic: string; partition: number }[]): () => void {
+    for (const { topic, partition } of partitions) {
+      const counts = this.#writing.get(topic) ?? new Map<number, number>();
+      counts.set(partition, (counts.get(partition) ?? 0) + 1);
+      this.#writing.set(topic, counts);
+    }
+    return () => {
+      for (const { topic, partition } of partitions) {
+        const counts = this.#writing.get(topic);
+        const left = (counts?.get(partition) ?? 1) - 1;
+        if (left > 0) counts!.set(partition, left);
+        else counts?.delete(partition);
+        if (counts?.size === 0) this.#writing.delete(topic);
+      }
+    };
+  }
+
+  override metadata(options: MetadataOptions, callback: CallbackWithPromise<ClusterMetadata>): void;
+  override metadata(options: MetadataOptions): Promise<ClusterMetadata>;
+  override metadata(options: MetadataOptions, callback?: CallbackWithPromise<ClusterMetadata>): void | Promise<ClusterMetadata> {
+    this.#askedDirectly = true;
+    try {
+      return callback === undefined ? super.metadata(options) : super.metadata(options, callback);
+    } finally {
+      this.#askedDirectly = false;
+    }
+  }
+
+  override [kMetadata](options: MetadataOptions, callback: CallbackWithPromise<ClusterMetadata>): void {
+    // Only the library's own reads (its sends and their retries) are guarded: a caller asking for the partition
+    // count must get the count.
+    const guarded = !this.#askedDirectly;
+    super[kMetadata](options, (error, metadata) => {
+      if (error || !metadata || !guarded) return callback(error, metadata);
+      for (const [topic, partitions] of this.#writing) {
+        const count = metadata.topics.get(topic)?.partitionsCount;
+        if (count === undefined) continue;
+        for (const partition of partitions.keys()) {
+          if (partition >= count) return callback(new PartitionGoneError(topic, partition, count));
+        }
+      }
+      callback(null, metadata);
+    });
+  }
+
   override initIdempotentProducer(options: PayloadOptions, callback: CallbackWithPromise<ProducerInfo>): void;
   override initIdempotentProducer(options: PayloadOptions): Promise<ProducerInfo>;
   override initIdempotentProducer(options: PayloadOptions, callback?: CallbackWithPromise<ProducerInfo>): void | Promise<ProducerInfo> {
@@ -50,5 +117,18 @@ export class SharedRequestProducer extends Producer<Payload, Payload, string, st
       return;
     }
     super.initIdempotentProducer(options, callback);
+  }
+}
+
+/**
+ * A partition a send writes to is gone from the topic's metadata. `canRetry: false` stops the library's retries
+ * (they would meet the same metadata); the sidecar answers it as Kafka's own "unknown topic or partition".
+ */
+export class PartitionGoneError extends Error {
+  readonly canRetry = false;
+  readonly apiId = 'UNKNOWN_TOPIC_OR_PARTITION';
+
+  constructor(topic: string, partition: number, count: number) {
+    super(`topic "${topic}" now has ${count} partition(s), so no partition ${partition} (deleted and created again smaller?)`);
   }
 }

@@ -7,6 +7,7 @@ import { LogSpell } from '../logging/log-spell.ts';
 import type { Logger } from '../logging/logger.ts';
 import { StoreBusyError, StoreRefusedError, StoreUnreachableError } from '../errors/store-errors.ts';
 import { RoutingRefusal } from '../routing/routing-refusal.ts';
+import { mappedPastTopic } from '../routing/store-routing.ts';
 import type { Outcome } from '../dedup/dedup-store.ts';
 import type { MessageResult, ProduceResponse } from '../protocol/produce.ts';
 import type { OutgoingRecord, ProduceMode } from '../writer/partition-writer.ts';
@@ -83,7 +84,7 @@ export class ProduceService {
     const { topic, records } = parseOrderedRequest(body, limits);
     this.#refuseRouteLog(topic);
     this.#refuseWhenOverloaded();
-    await partitionCount(topic);
+    const partitions = await partitionCount(topic);
     // A clock read, not prom-client's startTimer (process.hrtime and two closures per request).
     const routingStarted = performance.now();
     let routes: Map<string, number>;
@@ -110,6 +111,7 @@ export class ProduceService {
     } finally {
       metrics.routingDuration.observe((performance.now() - routingStarted) / 1000);
     }
+    await this.#refuseMappedPastTopic(topic, routes, partitions);
     const partitionOf = records.map((r) => routes.get(r.group)!);
     if (records.every((r) => r.dedupId === undefined)) return writePartitions(writer, topic, records, partitionOf, 'ordered', trace);
     return this.#writeOnce(topic, records, partitionOf, 'ordered', trace, gone);
@@ -206,6 +208,25 @@ export class ProduceService {
     throw new SidecarError('INVALID_REQUEST', `topic: "${topic}" is the sidecar's route log (ROUTE_LOG_TOPIC); only the sidecar writes its records`, {
       field: 'topic',
     });
+  }
+
+  /**
+   * A route served from the cache may name a partition the topic no longer has: deleted and recreated smaller
+   * since it was cached (the store's routes are checked as they are read, StoreRouting). The request is refused
+   * whole, 409 as from the store, before anything is written; the cached route is dropped, so once an operator
+   * releases the mapping the next request reads the new one.
+   */
+  async #refuseMappedPastTopic(topic: string, routes: Map<string, number>, partitions: number): Promise<void> {
+    let past = false;
+    for (const partition of routes.values()) past ||= partition >= partitions;
+    if (!past) return;
+    // The cached count is refreshed in the background: the topic may have grown since.
+    const fresh = await this.#deps.partitionCount(topic, { fresh: true });
+    for (const [group, partition] of routes) {
+      if (partition < fresh) continue;
+      this.#deps.router.forget(topic, group);
+      throw mappedPastTopic(topic, group, partition, fresh);
+    }
   }
 
   /** Plain produce, unchanged Kafka semantics: explicit partition, else the key's hash, else spread. `trace` as for ordered. */

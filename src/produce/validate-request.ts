@@ -55,7 +55,11 @@ function payload(message: Json, field: 'key' | 'value', at: number): Buffer | st
     return null;
   }
   if (typeof raw !== 'string') throw invalid(`${pathOf(at)}.${field}`, `must be a string, got ${typeof raw}`);
-  if (encoding === 'utf8') return raw;
+  if (encoding === 'utf8') {
+    // Written as UTF-8, a lone surrogate would become U+FFFD: what Kafka holds would not be what was sent.
+    if (!raw.isWellFormed()) throw invalid(`${pathOf(at)}.${field}`, LONE_SURROGATE);
+    return raw;
+  }
   if (!BASE64.test(raw)) throw invalid(`${pathOf(at)}.${field}`, 'is not valid base64');
   return Buffer.from(raw, 'base64');
 }
@@ -67,6 +71,7 @@ function headers(message: Json, at: number): Record<string, string> {
   if (!isObject(raw)) throw invalid(`${path}.headers`, 'must be an object of string values');
   for (const [name, value] of Object.entries(raw)) {
     if (typeof value !== 'string') throw invalid(`${path}.headers.${name}`, 'must be a string');
+    if (!value.isWellFormed()) throw invalid(`${path}.headers.${name}`, LONE_SURROGATE);
     if (!name.isWellFormed()) throw invalid(`${path}.headers`, `a header name ${LONE_SURROGATE}`);
     if (name.toLowerCase() === GROUP_HEADER) throw invalid(`${path}.headers.${name}`, `is reserved: the sidecar sets it from message_group`);
   }

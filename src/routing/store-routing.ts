@@ -88,10 +88,14 @@ export class StoreRouting {
   async #confirmPartitionExists(topic: string, group: string, partition: number): Promise<void> {
     const fresh = await this.#deps.partitions(topic, { fresh: true });
     if (partition < fresh) return;
-    throw new SidecarError(
-      'CONFLICT',
-      `MessageGroup "${group}" is mapped to partition ${partition}, but topic "${topic}" has ${fresh} partitions (recreated smaller?); release the mapping with \`ordered-sidecar groups release\``,
-      { field: 'messages' },
-    );
+    throw mappedPastTopic(topic, group, partition, fresh);
   }
 }
+
+/** 409: a group's mapping names a partition the topic does not have (deleted and recreated smaller). */
+export const mappedPastTopic = (topic: string, group: string, partition: number, partitions: number): SidecarError =>
+  new SidecarError(
+    'CONFLICT',
+    `MessageGroup "${group}" is mapped to partition ${partition}, but topic "${topic}" has ${partitions} partitions (recreated smaller?); release the mapping with \`ordered-sidecar groups release\``,
+    { field: 'messages' },
+  );

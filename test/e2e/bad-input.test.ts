@@ -21,6 +21,22 @@ afterAll(async () => {
 
 const ok = (extra: Record<string, unknown> = {}) => ({ message_group: 'g', value: 'v', ...extra });
 
+/**
+ * Sends raw bytes to the sidecar and resolves with everything it answered once it closes the connection.
+ * `end: false` keeps our side open (a body still to come), so only the sidecar can end it.
+ */
+const rawRequest = (bytes: Buffer, { end = true } = {}): Promise<string> =>
+  new Promise((resolve, reject) => {
+    let text = '';
+    const socket = connect(Number(new URL(sidecar.url).port), '127.0.0.1')
+      .setEncoding('utf8')
+      .on('data', (chunk: string) => (text += chunk))
+      .on('close', () => resolve(text))
+      .on('error', reject);
+    if (end) socket.end(bytes);
+    else socket.write(bytes);
+  });
+
 /** Bodies a hostile or careless client might send, with the status, error code and field we expect. */
 const cases: { name: string; body: () => unknown; status: number; code: string; field?: string }[] = [
   { name: 'malformed JSON', body: () => '{"topic": "x", "messages": [', status: 400, code: 'INVALID_REQUEST', field: 'body' },
@@ -144,6 +160,28 @@ const cases: { name: string; body: () => unknown; status: number; code: string; 
     code: 'INVALID_REQUEST',
     field: 'messages[0].headers',
   },
+  // Written as UTF-8 they would be U+FFFD in Kafka: not what was sent.
+  {
+    name: 'a value with a lone surrogate',
+    body: () => ({ topic, messages: [ok(), ok({ value: 'v\ud800' })] }),
+    status: 400,
+    code: 'INVALID_REQUEST',
+    field: 'messages[1].value',
+  },
+  {
+    name: 'a key with a lone surrogate',
+    body: () => ({ topic, messages: [ok({ key: 'k\udc00' })] }),
+    status: 400,
+    code: 'INVALID_REQUEST',
+    field: 'messages[0].key',
+  },
+  {
+    name: 'a header value with a lone surrogate',
+    body: () => ({ topic, messages: [ok({ headers: { h: 'x\udc00' } })] }),
+    status: 400,
+    code: 'INVALID_REQUEST',
+    field: 'messages[0].headers.h',
+  },
   {
     name: 'a message over the size limit',
     body: () => ({ topic, messages: [ok(), ok({ value: 'x'.repeat(1001) })] }),
@@ -183,19 +221,36 @@ describe('ordered produce rejects bad input with a reason and writes nothing', (
     const before = await recordCount(admin, topic);
     // What `curl -X POST -H 'content-type: application/json'` sends: neither Content-Length nor Transfer-Encoding
     // (fetch and node's client would add a Content-Length of 0, which is a body, an empty one).
-    const { port } = new URL(sidecar.url);
-    const raw = await new Promise<string>((resolve, reject) => {
-      let text = '';
-      connect(Number(port), '127.0.0.1')
-        .setEncoding('utf8')
-        .on('data', (chunk: string) => (text += chunk))
-        .on('end', () => resolve(text))
-        .on('error', reject)
-        .end('POST /v1/ordered-produce HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n');
-    });
+    const raw = await rawRequest(
+      Buffer.from('POST /v1/ordered-produce HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n'),
+    );
     expect(raw).toMatch(/^HTTP\/1\.1 400 /);
     expect((JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as ErrorBody).error).toMatchObject({ code: 'INVALID_REQUEST', field: 'body', retriable: false });
     expect(await recordCount(admin, topic)).toBe(before);
+  });
+
+  it.each([
+    ['with its length declared', (bytes: Buffer) => `Content-Length: ${bytes.length}\r\n\r\n${bytes.toString('latin1')}`],
+    ['chunked', (bytes: Buffer) => `Transfer-Encoding: chunked\r\n\r\n${bytes.length.toString(16)}\r\n${bytes.toString('latin1')}\r\n0\r\n\r\n`],
+  ])('rejects a body that is not valid UTF-8, sent %s (400: decoded, two groups differing there would be one)', async (_, framing) => {
+    const before = await recordCount(admin, topic);
+    const bytes = Buffer.concat([Buffer.from(`{"topic":"${topic}","messages":[{"message_group":"inv`), Buffer.from([0xff]), Buffer.from('","value":"v"}]}')]);
+    const head = 'POST /v1/ordered-produce HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nConnection: close\r\n';
+    const raw = await rawRequest(Buffer.from(head + framing(bytes), 'latin1'));
+    expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+    expect((JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as ErrorBody).error).toMatchObject({ code: 'INVALID_REQUEST', field: 'body', retriable: false });
+    expect(await recordCount(admin, topic)).toBe(before);
+  });
+
+  it('refuses a body declared over MAX_BODY_BYTES at once, without waiting for it, and closes the connection', async () => {
+    // Only the head is sent: body-parser would wait for all 10 MB before answering.
+    const raw = await rawRequest(
+      Buffer.from('POST /v1/ordered-produce HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n{"topic"'),
+      { end: false },
+    );
+    expect(raw).toMatch(/^HTTP\/1\.1 413 /);
+    expect(raw.toLowerCase()).toContain('connection: close');
+    expect((JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as ErrorBody).error).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', field: 'body' });
   });
 
   it("refuses to write into the sidecar's own route log (400 naming the topic), on both produce routes", async () => {
