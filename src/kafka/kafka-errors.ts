@@ -5,7 +5,7 @@ import type { BatchOutcome, PartitionBatch } from '../writer/send-port.ts';
 /** Maps a Kafka client's failure to the sidecar's error vocabulary, keeping the original as the cause. */
 export function fromKafkaError(err: unknown, what: string): SidecarError {
   const type = kafkaErrorType(err);
-  const detail = errorMessage(err);
+  const detail = withInnerErrors(err);
   if (type && REJECTED.has(type)) {
     return new SidecarError('KAFKA_REJECTED', `${what}: Kafka rejected the records (${type}: ${detail})`, { cause: err });
   }
@@ -13,6 +13,28 @@ export function fromKafkaError(err: unknown, what: string): SidecarError {
     return new SidecarError('UNKNOWN_TOPIC', `${what}: unknown topic or partition`, { cause: err });
   }
   return new SidecarError('KAFKA_WRITE_FAILED', `${what}: ${detail}`, { cause: err });
+}
+
+/**
+ * @platformatic/kafka reports a failed send as "Producing messages failed." with the attempts' errors nested
+ * inside (`errors`): the distinct innermost ones are named, the last attempt's first, so the answer says what
+ * went wrong.
+ */
+function withInnerErrors(err: unknown): string {
+  const leaves: string[] = [];
+  innermost(err, leaves, 0);
+  const distinct = [...new Set(leaves.reverse())].slice(0, 3);
+  const outer = errorMessage(err);
+  return distinct.length === 1 && distinct[0] === outer ? outer : `${outer} (${distinct.join('; ')})`;
+}
+
+function innermost(err: unknown, into: string[], depth: number): void {
+  const inner = typeof err === 'object' && err !== null ? (err as { errors?: unknown }).errors : undefined;
+  if (!Array.isArray(inner) || inner.length === 0 || depth > 4) {
+    into.push(errorMessage(err));
+    return;
+  }
+  for (const e of inner) innermost(e, into, depth + 1);
 }
 
 /** Where the library reported a partition's records written (a send's result, or an error's `produced`). */

@@ -113,7 +113,14 @@ function commonRecord(message: Json, at: number, limits: RequestLimits, group?: 
   }
   if (bytes > limits.maxMessageBytes) {
     const path = pathOf(at);
-    throw new SidecarError('PAYLOAD_TOO_LARGE', `${path}: message is ${bytes} bytes, over the limit of ${limits.maxMessageBytes}`, { field: path });
+    const counted = group ? 'key, value and headers, with the message-group header the sidecar adds' : 'key, value and headers';
+    throw new SidecarError(
+      'PAYLOAD_TOO_LARGE',
+      `${path}: message is ${bytes} bytes (${counted}), over the limit of ${limits.maxMessageBytes} (MAX_MESSAGE_BYTES)`,
+      {
+        field: path,
+      },
+    );
   }
   return { message: { key, value, headers: all }, bytes };
 }

@@ -34,6 +34,14 @@ describe('Kafka errors of either client', () => {
     expect(error.code).toBe('KAFKA_WRITE_FAILED');
     expect(error.retriable).toBe(true);
   });
+
+  it("names the attempts' distinct errors, the last first, not only the library's summary", () => {
+    const closed = new NetworkError('Connection closed');
+    const error = fromKafkaError(sendFailure(closed, new NetworkError('Request timed out'), closed), 'writing to t/0');
+    expect(error.message).toBe('writing to t/0: Producing messages failed. (Connection closed; Request timed out)');
+    expect(fromKafkaError(new Error('plain'), 'writing to t/0').message).toBe('writing to t/0: plain');
+    expect(fromKafkaError('a string', 'writing to t/0').message).toBe('writing to t/0: a string');
+  });
 });
 
 /** A Produce answer as @platformatic/kafka's parser builds it: every partition with its code and base offset. */
