@@ -9,6 +9,7 @@ import { SubscriptionsError } from './consume/subscriptions.ts';
 import { releaseStartupMemory } from './cli/release-startup-memory.ts';
 import { applyHeapSettings } from './cli/heap-settings.ts';
 import { StopSignals } from './cli/stop-signals.ts';
+import { unsupportedNode } from './cli/node-version.ts';
 
 const USAGE = `ordered-sidecar ${VERSION}: MessageGroup ordering for Kafka, as a sidecar
 
@@ -27,6 +28,11 @@ async function serve(argv: string[]): Promise<void> {
   if (wantsHelp(argv)) {
     process.stdout.write(SERVE_USAGE);
     return;
+  }
+  const tooOld = unsupportedNode(process.version);
+  if (tooOld) {
+    process.stderr.write(`ordered-sidecar: ${tooOld}\n`);
+    process.exit(2);
   }
   // First: it may start node again with a heap flag, which is cheapest before anything is read or opened.
   const endStartupSettings = applyHeapSettings();

@@ -5,7 +5,7 @@ import type { BlockedStore } from './consume/blocked-store.ts';
 import type { GroupLeaseStore } from './consume/group-lease-store.ts';
 import type { SidecarOptions } from './config/options.ts';
 import { ConsumeService } from './consume/consume-service.ts';
-import { deadLetterRequest } from './consume/dead-letter.ts';
+import { deadLetterRequest, missingDeadLetterTopics } from './consume/dead-letter.ts';
 import type { Delivery } from './consume/delivery.ts';
 import { EndpointClient } from './consume/endpoint-client.ts';
 import { SubscriptionRunner } from './consume/subscription-runner.ts';
@@ -41,7 +41,10 @@ export function createConsumption({ subscriptions, produce, registry, blocked, l
   // deliveries finish (docs/consumption.md), which @platformatic/kafka's consumer cannot.
   const kafka = kafkajsClient(kafkaConnection(options), log);
   const admin = kafka.admin();
-  void admin.connect().catch((err: unknown) => log.warn('Kafka not reachable yet for consumption; will retry on demand', { err }));
+  void admin.connect().then(
+    () => warnMissingDeadLetterTopics(subscriptions, () => admin.listTopics(), log),
+    (err: unknown) => log.warn('Kafka not reachable yet for consumption; will retry on demand', { err }),
+  );
   const metrics = new ConsumeMetrics(registry, { groupNames: options.metricsGroupNames });
   const offsets = new PlatformaticGroupAdmin(kafkaConnection(options));
   const clients = new Map<string, EndpointClient>();
@@ -171,4 +174,16 @@ export function createConsumption({ subscriptions, produce, registry, blocked, l
       await Promise.all([admin.disconnect(), offsets.close()]);
     },
   };
+}
+
+/** Said once at start; a list that cannot be read says nothing (the write's own refusal will, if it comes to that). */
+async function warnMissingDeadLetterTopics(subscriptions: readonly Subscription[], listTopics: () => Promise<string[]>, log: Logger): Promise<void> {
+  const topics = await listTopics().catch(() => undefined);
+  if (!topics) return;
+  for (const { name, deadLetterTopic } of missingDeadLetterTopics(subscriptions, new Set(topics))) {
+    log.warn('dead-letter topic does not exist: a group that runs out of attempts will block (the write is refused) until it is created', {
+      subscription: name,
+      deadLetterTopic,
+    });
+  }
 }

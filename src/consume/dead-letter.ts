@@ -1,5 +1,6 @@
 import { GROUP_HEADER } from '../protocol/group-header.ts';
 import { encodeBytes, type Delivery } from './delivery.ts';
+import type { Subscription } from './subscriptions.ts';
 
 /** Headers a dead-lettered message carries, besides its own (docs/consumption.md). */
 export const DEAD_LETTER_HEADERS = {
@@ -48,3 +49,10 @@ export function deadLetterRequest(subscription: string, topic: string, deadLette
   });
   return { kind: delivery.group === null ? 'plain' : 'ordered', body: { topic: deadLetterTopic, messages } };
 }
+
+/**
+ * The subscriptions whose dead-letter topic is not among `existing`. Such a topic fails only when a group
+ * runs out of attempts (the write is refused for good and the group blocks), so the start says so first.
+ */
+export const missingDeadLetterTopics = (subscriptions: readonly Subscription[], existing: ReadonlySet<string>): Subscription[] =>
+  subscriptions.filter((s) => s.deadLetterTopic !== undefined && !existing.has(s.deadLetterTopic));

@@ -64,13 +64,18 @@ export class EndpointClient {
         resolve({ ok: false, error: describe(err instanceof Error ? err : new Error(String(err))) });
         return;
       }
-      // One timer per delivery is cheaper than an AbortSignal per request, and bounds the whole exchange.
+      /** The answer's status, once its head arrived: the deadline then says the body is what did not end. */
+      let answered: number | undefined;
+      // One timer per delivery is cheaper than an AbortSignal per request, and bounds the whole exchange: an
+      // answer counts once its body ends, so a 2xx whose body never does is no acknowledgement.
       const deadline = setTimeout(() => {
-        settle({ ok: false, error: `no answer within ack_timeout (${ackTimeoutMs} ms)` });
+        const what = answered === undefined ? 'no answer' : `HTTP ${answered} answered, but its body did not end`;
+        settle({ ok: false, error: `${what} within ack_timeout (${ackTimeoutMs} ms)` });
         req.destroy();
       }, ackTimeoutMs);
       req.on('response', (res) => {
         const status = res.statusCode ?? 0;
+        answered = status;
         const chunks: Buffer[] = [];
         let kept = 0;
         res.on('data', (chunk: Buffer) => {

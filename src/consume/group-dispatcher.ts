@@ -29,8 +29,8 @@ const headOf = (block: StoredBlock): bigint | undefined => parseOffset(block.off
 export function headMoved(partition: number, group: string | null, asked: string, offsets: readonly string[]): SidecarError {
   return new SidecarError(
     'CONFLICT',
-    `the head of MessageGroup ${JSON.stringify(group)} of partition ${partition} moved: it is now offsets ${offsets.join(',')}, ` +
-      `not the head at offset ${asked} the call named; nothing was changed (look at the blocked groups again)`,
+    `the head of MessageGroup ${JSON.stringify(group)} of partition ${partition} is offsets ${offsets.join(',')}, ` +
+      `not the head at offset ${asked} the call named (it moved since, or the offset is mistyped); nothing was changed (look at the blocked groups again)`,
   );
 }
 

@@ -74,4 +74,15 @@ describe('EndpointClient', () => {
     const refused = await client(`http://127.0.0.1:${await freePort()}/`).deliver(delivery);
     expect(refused).toMatchObject({ ok: false, error: expect.stringMatching(/^ECONNREFUSED/) });
   });
+
+  it('takes a 2xx whose body never ends for no acknowledgement, and says the body is what did not come', async () => {
+    const ep = await endpoint((_req, _body, res) => {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('x');
+    });
+    expect(await client(ep.url, '200ms').deliver(delivery)).toEqual({
+      ok: false,
+      error: 'HTTP 200 answered, but its body did not end within ack_timeout (200 ms)',
+    });
+  });
 });

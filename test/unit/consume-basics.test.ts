@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { deadLetterRequest } from '../../src/consume/dead-letter.ts';
+import { deadLetterRequest, missingDeadLetterTopics } from '../../src/consume/dead-letter.ts';
+import { parseSubscriptions } from '../../src/consume/subscriptions.ts';
 import { deliveryBody, groupOf } from '../../src/consume/delivery.ts';
 import { OffsetTracker } from '../../src/consume/offset-tracker.ts';
 
@@ -83,5 +84,20 @@ describe('dead-letter request', () => {
     );
     expect(request.kind).toBe('plain');
     expect(request.body.messages[0]).toMatchObject({ partition: 0, key: null });
+  });
+});
+
+describe('dead-letter topics checked at start', () => {
+  it('names the subscriptions whose dead-letter topic Kafka does not have, and only those', () => {
+    const base = { topic: 'orders', consumer_group: 'c', endpoint: 'http://127.0.0.1:3000/' };
+    const subscriptions = parseSubscriptions({
+      subscriptions: [
+        { ...base, name: 'has-it', on_exhausted: 'dead-letter', dead_letter_topic: 'orders.dlq' },
+        { ...base, name: 'lacks-it', on_exhausted: 'dead-letter', dead_letter_topic: 'orders.dlq-missing' },
+        { ...base, name: 'blocks', on_exhausted: 'block' },
+      ],
+    });
+    expect(missingDeadLetterTopics(subscriptions, new Set(['orders', 'orders.dlq'])).map((s) => s.name)).toEqual(['lacks-it']);
+    expect(missingDeadLetterTopics(subscriptions, new Set(['orders', 'orders.dlq', 'orders.dlq-missing']))).toEqual([]);
   });
 });

@@ -663,7 +663,7 @@ describe('an admin retry or skip naming the head it was shown', () => {
     // The partition is fetched again from its commit (5) for what the call made ready.
     await engine.events!.onBatch(batchOf(5, [record(5, 'G'), record(6, 'G'), record(7, 'G')], 8));
     await eventually('6 blocked', () => heads()[0] === 'G@6', WITHIN_MS);
-    await expect(runner.unblock('skip', 0, 'G', '5')).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('now offsets 6') });
+    await expect(runner.unblock('skip', 0, 'G', '5')).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('is offsets 6, not') });
     expect(heads()).toEqual(['G@6']);
     expect(engine.committed.get(0)).toBe(6n);
     expect(stored.get('G')?.offsets).toEqual(['6']);
@@ -680,7 +680,7 @@ describe('an admin retry or skip naming the head it was shown', () => {
     const requests = new Map<string | null, UnblockRequest>();
     // Another replica: the group is not blocked here, only in the store.
     const other = runnerOn(new FakeEngine(), [], { blocked: storeWithRequests(stored, requests) });
-    await expect(other.requestUnblock('skip', 0, 'G', '5')).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('now offsets 6') });
+    await expect(other.requestUnblock('skip', 0, 'G', '5')).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('is offsets 6, not') });
     expect(requests.size).toBe(0);
     expect((await other.requestUnblock('skip', 0, 'G', '6'))?.offsets).toEqual(['6']);
     expect(requests.get('G')).toEqual({ action: 'skip', offset: '6' });
