@@ -47,7 +47,8 @@ export async function warmBroker(quick: boolean): Promise<void> {
         const window = cpuWindow([broker]);
         return () => window.stop();
       });
-      const cores = coresOf(measured, broker.label) ?? 0;
+      // A reading that failed is NaN, which never counts as settled.
+      const cores = coresOf(measured, broker.label) ?? NaN;
       const perMessage = report.run.messages > 0 ? (cores * report.run.seconds * 1e6) / report.run.messages : Infinity;
       console.log(
         `   round ${round}: ${fmtInt(report.run.messages / report.run.seconds)} msgs/s, broker ${fmtNum(cores, 2)} cores, ${fmtNum(perMessage, 2)} µs a message`,

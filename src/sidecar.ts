@@ -308,7 +308,7 @@ export class ListenError extends Error {
  */
 const readDeadlines = (requestReadTimeoutMs: number): ServerOptions => ({
   requestTimeout: requestReadTimeoutMs,
-  headersTimeout: Math.min(60_000, requestReadTimeoutMs),
+  // headersTimeout follows it (Node takes the lower of 60 s and requestTimeout).
   connectionsCheckingInterval: 1000,
 });
 

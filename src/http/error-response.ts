@@ -18,7 +18,7 @@ function bodyParserError(err: { type?: string; status?: number; message?: string
     case 'request.aborted':
       return new SidecarError('INVALID_REQUEST', 'body: the client aborted the request', { field: 'body' });
     default:
-      // zlib's errors (a body that says it is gzip and is not, or is cut short) reach here as they are.
+      // zlib's errors for a gzip or deflate body that is not one, or is cut short, reach here as they are.
       if (typeof err.code === 'string' && err.code.startsWith('Z_'))
         return new SidecarError('INVALID_REQUEST', `body: could not decompress it as its content-encoding says (${err.message ?? 'corrupt'})`, {
           field: 'body',

@@ -37,6 +37,21 @@ function innermost(err: unknown, into: string[], depth: number): void {
   for (const e of inner) innermost(e, into, depth + 1);
 }
 
+/**
+ * A partition a send writes to is gone from the topic's metadata (the topic deleted and created again smaller).
+ * `canRetry: false` stops @platformatic/kafka's retries, which would meet the same metadata. It is a retriable
+ * write failure for the sidecar: the check it takes the place of may also refuse sends beside it (the
+ * producer's guard sees every send in flight), and a retry of the one really gone meets the produce path's own
+ * checks (409 for a mapped group, 400 or 404 for a partition the topic lacks).
+ */
+export class PartitionGoneError extends Error {
+  readonly canRetry = false;
+
+  constructor(topic: string, partition: number, count: number) {
+    super(`topic "${topic}" now has ${count} partition(s), so no partition ${partition} (deleted and created again smaller?)`);
+  }
+}
+
 /** Where the library reported a partition's records written (a send's result, or an error's `produced`). */
 export interface ProducedOffset {
   topic: string;

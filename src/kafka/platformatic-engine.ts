@@ -231,12 +231,11 @@ export class PlatformaticEngine implements KafkaEngine {
     for (const { topic, partition, messages: batch } of batches) {
       for (const { key, value, headers } of batch) messages.push({ topic, partition, key, value, headers });
     }
-    const written = producer.writing(batches);
     try {
       // A shared request must not be resent to the leader of its first partition alone when another's leader
       // moved (the library's stale-metadata repeat starts a new attempt log, losing the answers that said which
       // partitions were written); its retries refresh metadata instead (#create's retryDelay).
-      const result = await producer.send({ messages, repeatOnStaleMetadata: batches.length === 1 });
+      const result = await this.#guardedSend(producer, batches, messages);
       return partitionOutcomes(batches, result.offsets ?? [], undefined);
     } catch (err) {
       // A partition an answer of this send called written was written, whatever the final error still says.
@@ -246,9 +245,18 @@ export class PlatformaticEngine implements KafkaEngine {
       });
       return await this.#resendInDoubt(producer, batches, outcomes, until);
     } finally {
-      written();
       // What the batches were sent as matters only until their outcomes are known; the records are not kept.
       for (const { topic, partition } of batches) producer.sent.forget(topic, partition);
+    }
+  }
+
+  /** The library's send, its metadata guarded for `batches` while it runs (SharedRequestProducer.writing); not the resend after it. */
+  async #guardedSend(producer: PlatformaticProducer, batches: readonly PartitionBatch[], messages: MessageToProduce<Payload, Payload, string, string>[]) {
+    const written = producer.writing(batches);
+    try {
+      return await producer.send({ messages, repeatOnStaleMetadata: batches.length === 1 });
+    } finally {
+      written();
     }
   }
 
@@ -270,10 +278,14 @@ export class PlatformaticEngine implements KafkaEngine {
       compression: this.#compression,
       backoffMs: (attempt) => this.#backoffMs(attempt),
     });
-    if (settled.size > 0) {
+    const written = doubts.filter((d) => {
+      const outcome = settled.get(d.index);
+      return outcome !== undefined && 'baseOffset' in outcome;
+    });
+    if (written.length > 0) {
       this.#log.warn('resent batches the Kafka client gave up on, with their first producer id and sequence numbers: written once', {
-        partitions: describe(doubts.filter((d) => settled.has(d.index)).map((d) => d.batch)),
-        stillFailed: doubts.length - settled.size,
+        partitions: describe(written.map((d) => d.batch)),
+        stillFailed: doubts.length - written.length,
       });
     }
     const doubted = new Set(doubts.map((d) => d.index));

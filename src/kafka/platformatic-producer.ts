@@ -12,6 +12,7 @@ import {
 } from '@platformatic/kafka';
 import { produceApiFor } from './platformatic-produce-request.ts';
 import { SentBatches } from './platformatic-resend.ts';
+import { PartitionGoneError } from './kafka-errors.ts';
 
 export type Payload = Buffer | string | null;
 type PayloadOptions = ProduceOptions<Payload, Payload, string, string>;
@@ -117,18 +118,5 @@ export class SharedRequestProducer extends Producer<Payload, Payload, string, st
       return;
     }
     super.initIdempotentProducer(options, callback);
-  }
-}
-
-/**
- * A partition a send writes to is gone from the topic's metadata. `canRetry: false` stops the library's retries
- * (they would meet the same metadata); the sidecar answers it as Kafka's own "unknown topic or partition".
- */
-export class PartitionGoneError extends Error {
-  readonly canRetry = false;
-  readonly apiId = 'UNKNOWN_TOPIC_OR_PARTITION';
-
-  constructor(topic: string, partition: number, count: number) {
-    super(`topic "${topic}" now has ${count} partition(s), so no partition ${partition} (deleted and created again smaller?)`);
   }
 }

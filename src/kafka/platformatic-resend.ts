@@ -15,7 +15,7 @@ import {
 import type { KafkaCompression } from '../config/options.ts';
 import { kafkaErrorType, REJECTED } from '../protocol/kafka-refusals.ts';
 import type { BatchOutcome, PartitionBatch } from '../writer/send-port.ts';
-import { partitionOutcomes } from './kafka-errors.ts';
+import { fromKafkaError, PartitionGoneError, partitionOutcomes } from './kafka-errors.ts';
 
 type ProduceResponse = produceV11.ProduceResponse;
 type ProduceArgs = [acks: number | undefined, timeout: number | undefined, topicData: MessageRecord[], options?: Partial<CreateRecordsBatchOptions>];
@@ -199,7 +199,8 @@ interface Doubt {
  * see it: the library repeats a shared request to one leader only, so after a leader moves, a partition may
  * get "not leader" answers for attempts that followed one that landed.
  *
- * Returns the outcomes it settled, by index into the engine's batches; the others keep the library's.
+ * Returns the outcomes it settled (written, or refused because the topic no longer has the partition), by index
+ * into the engine's batches; the others keep the library's.
  */
 export async function resendWithFirstIdentity(
   producer: PayloadProducer,
@@ -216,8 +217,17 @@ export async function resendWithFirstIdentity(
     const metadata = await producer.metadata({ topics: [...new Set(pending.map((d) => d.batch.topic))], forceUpdate: true, retries: 0 }).catch(() => undefined);
     if (!metadata) continue;
     const requests = new Map<string, { broker: Broker; doubts: Doubt[] }>();
+    const finished = new Set<Doubt>();
     for (const d of pending) {
-      const leader = metadata.topics.get(d.batch.topic)?.partitions[d.batch.partition]?.leader;
+      const { topic, partition } = d.batch;
+      const count = metadata.topics.get(topic)?.partitionsCount;
+      if (count !== undefined && partition >= count) {
+        // The topic was deleted and created again smaller: whatever landed went with the old topic.
+        settled.set(d.index, { error: fromKafkaError(new PartitionGoneError(topic, partition, count), `writing to ${topic}/${partition}`) });
+        finished.add(d);
+        continue;
+      }
+      const leader = metadata.topics.get(topic)?.partitions[partition]?.leader;
       const broker = leader === undefined ? undefined : metadata.brokers.get(leader);
       if (!broker) continue;
       // One identity per request: the producer id and epoch are the request's, only sequences are per partition.
@@ -226,7 +236,6 @@ export async function resendWithFirstIdentity(
       request.doubts.push(d);
       requests.set(k, request);
     }
-    const finished = new Set<Doubt>();
     await Promise.all(
       [...requests.values()].map(async ({ broker, doubts: mine }) => {
         const outcomes = await resendOnce(producer, broker, mine, settings);

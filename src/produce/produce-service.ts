@@ -213,8 +213,10 @@ export class ProduceService {
   /**
    * A route served from the cache may name a partition the topic no longer has: deleted and recreated smaller
    * since it was cached (the store's routes are checked as they are read, StoreRouting). The request is refused
-   * whole, 409 as from the store, before anything is written; the cached route is dropped, so once an operator
-   * releases the mapping the next request reads the new one.
+   * whole, 409 as from the store, before anything is written; the cached routes past the topic are dropped, so
+   * once an operator releases the mappings the next request reads the new ones. Checked against the count this
+   * replica holds (re-read in the background at most METADATA_REFRESH after it was read): until it has read the
+   * smaller one, such a request is written as before, its lost partition failing on its own.
    */
   async #refuseMappedPastTopic(topic: string, routes: Map<string, number>, partitions: number): Promise<void> {
     let past = false;
@@ -222,11 +224,13 @@ export class ProduceService {
     if (!past) return;
     // The cached count is refreshed in the background: the topic may have grown since.
     const fresh = await this.#deps.partitionCount(topic, { fresh: true });
+    let first: SidecarError | undefined;
     for (const [group, partition] of routes) {
       if (partition < fresh) continue;
       this.#deps.router.forget(topic, group);
-      throw mappedPastTopic(topic, group, partition, fresh);
+      first ??= mappedPastTopic(topic, group, partition, fresh);
     }
+    if (first) throw first;
   }
 
   /** Plain produce, unchanged Kafka semantics: explicit partition, else the key's hash, else spread. `trace` as for ordered. */

@@ -4,7 +4,8 @@ import { createTopic, recordCount } from '../support/kafka.ts';
 import { postJson, type ErrorBody } from '../support/http.ts';
 import { useSidecar } from '../support/fixture.ts';
 
-const READ_TIMEOUT_MS = 1500;
+// Long enough for the second request to reach the gate while the first still holds its share, on a busy machine.
+const READ_TIMEOUT_MS = 5000;
 const fx = useSidecar({ requestReadTimeoutMs: READ_TIMEOUT_MS, maxInflightBodyBytes: 1_000_000 });
 
 const body = (topic: string, bytes: number) => JSON.stringify({ topic, messages: [{ message_group: 'g', value: 'x'.repeat(bytes) }] });

@@ -80,9 +80,9 @@ describe('EndpointClient', () => {
       res.writeHead(200, { 'content-length': '100' });
       res.write('x');
     });
-    expect(await client(ep.url, '200ms').deliver(delivery)).toEqual({
+    expect(await client(ep.url, '1s').deliver(delivery)).toEqual({
       ok: false,
-      error: 'HTTP 200 answered, but its body did not end within ack_timeout (200 ms)',
+      error: 'HTTP 200 answered, but its body did not end within ack_timeout (1000 ms)',
     });
   });
 });
