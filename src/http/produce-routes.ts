@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { SidecarError } from '../errors/sidecar-error.ts';
 import type { ProduceService } from '../produce/produce-service.ts';
 import type { ProduceResponse } from '../protocol/produce.ts';
 import { openSpan, traceHeadersOf, type TraceHeaders } from '../tracing/tracing.ts';
@@ -77,6 +78,11 @@ const PRODUCE_PATH = /^\/v1\/(ordered-)?produce\/?$/i;
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
 
+const onlyPost: Middleware = (req, res, next) => {
+  res.setHeader('Allow', 'POST');
+  next(new SidecarError('METHOD_NOT_ALLOWED', `${req.method ?? 'this method'} ${pathOf(req)}: a produce route takes POST only`));
+};
+
 /** The listener, with what it serves itself (`routes`, as `METHOD /path`) and what it passes the rest to. */
 export type ProduceListener<Fallback extends Listener> = Listener & { readonly fallback: Fallback; readonly routes: readonly string[] };
 
@@ -99,13 +105,18 @@ export function produceListener<Fallback extends Listener>(deps: ProduceListener
   const chainOf = (route: ProduceRoute, run: Run): readonly Middleware[] => [...deps.before(route), traceRequest(route), ...deps.body, answer(run)];
   const ordered = chainOf('/v1/ordered-produce', (body, trace, gone) => deps.produce.ordered(body, trace, gone));
   const plain = chainOf('/v1/produce', (body, trace) => deps.produce.plain(body, trace));
+  // Another method on a produce path: the same first steps (a missing token is still a 401), then 405.
+  const refuseOrdered = [...deps.before('/v1/ordered-produce'), onlyPost];
+  const refusePlain = [...deps.before('/v1/produce'), onlyPost];
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
-    const match = req.method === 'POST' ? PRODUCE_PATH.exec(pathOf(req)) : null;
+    const match = PRODUCE_PATH.exec(pathOf(req));
     if (!match) {
       fallback(req, res);
       return;
     }
-    runChain(match[1] ? ordered : plain, req, res, (err) => deps.onError(err, req, res));
+    const post = req.method === 'POST';
+    const chain = match[1] ? (post ? ordered : refuseOrdered) : post ? plain : refusePlain;
+    runChain(chain, req, res, (err) => deps.onError(err, req, res));
   };
   return Object.assign(listener, { fallback, routes: PRODUCE_ROUTES.map((route) => `POST ${route}`) });
 }

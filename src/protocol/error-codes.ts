@@ -8,6 +8,8 @@ export const ERROR_CODES = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retriable: false },
   UNKNOWN_TOPIC: { status: 404, retriable: false },
   NOT_FOUND: { status: 404, retriable: false },
+  // A produce route called with another method than POST (the response's Allow header says so).
+  METHOD_NOT_ALLOWED: { status: 405, retriable: false },
   UNAUTHORIZED: { status: 401, retriable: false },
   // Another website's page (an Origin not the request's own, DNS rebinding) on the admin API or the console.
   FORBIDDEN: { status: 403, retriable: false },

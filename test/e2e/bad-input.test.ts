@@ -273,6 +273,18 @@ describe('ordered produce rejects bad input with a reason and writes nothing', (
     expect(((await response.json()) as ErrorBody).error.code).toBe('NOT_FOUND');
   });
 
+  it('answers another method than POST on the produce routes with 405 and Allow: POST', async () => {
+    for (const [method, path] of [
+      ['GET', '/v1/ordered-produce'],
+      ['PUT', '/v1/produce'],
+      ['DELETE', '/v1/Ordered-Produce/'],
+    ] as const) {
+      const response = await fetch(`${sidecar.url}${path}`, { method });
+      expect([response.status, response.headers.get('allow')]).toEqual([405, 'POST']);
+      expect(((await response.json()) as ErrorBody).error).toMatchObject({ code: 'METHOD_NOT_ALLOWED', retriable: false });
+    }
+  });
+
   it('still accepts a good request after all that', async () => {
     const result = await postJson(`${sidecar.url}/v1/ordered-produce`, { topic, messages: [ok()] });
     expect(result.status).toBe(200);

@@ -39,8 +39,8 @@ ajv.addSchema(document, 'openapi');
 
 const routes = Object.keys(document.paths).map((template) => ({
   template,
-  // Express routes without strict routing: /console/ is the route /console.
-  pattern: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}/?$`),
+  // Express routes without strict routing or case sensitivity: /Console/ is the route /console.
+  pattern: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}/?$`, 'i'),
 }));
 const validators = new Map<string, ValidateFunction>();
 const pointer = (...parts: string[]): string => parts.map((p) => p.replaceAll('~', '~0').replaceAll('/', '~1')).join('/');
@@ -50,6 +50,10 @@ const pointer = (...parts: string[]): string => parts.map((p) => p.replaceAll('~
  * (the /v1 token check, a malformed path, the drain gate). Anything else there is an undocumented route.
  */
 const UNLISTED_PATH_ANSWERS: Record<string, number> = { NOT_FOUND: 404, UNAUTHORIZED: 401, INVALID_REQUEST: 400, SHUTTING_DOWN: 503 };
+
+/** The code of an error answer, when the body is one as the document describes it. */
+const errorCodeOf = (parsed: unknown): string | undefined =>
+  validator(`openapi#/${pointer('components', 'schemas', 'Error')}`)(parsed) ? (parsed as { error: { code: string } }).error.code : undefined;
 
 /** What is wrong with this response according to the document, or undefined when it conforms. */
 export function contractViolation(method: string, path: string, status: number, contentType: string, body: string): string | undefined {
@@ -62,11 +66,14 @@ export function contractViolation(method: string, path: string, status: number, 
   }
   const route = routes.find((r) => r.pattern.test(path));
   if (!route) {
-    const code = validator(`openapi#/${pointer('components', 'schemas', 'Error')}`)(parsed) ? (parsed as { error: { code: string } }).error.code : undefined;
+    const code = errorCodeOf(parsed);
     return code !== undefined && UNLISTED_PATH_ANSWERS[code] === status ? undefined : `${where}: path not in the document (and not a catch-all error answer)`;
   }
   const operation = document.paths[route.template]![method.toLowerCase()];
-  if (!operation) return `${where}: method not in the document`;
+  if (!operation) {
+    // A documented path under another method: the 405 the produce routes answer (the Allow header names theirs).
+    return errorCodeOf(parsed) === 'METHOD_NOT_ALLOWED' && status === 405 ? undefined : `${where}: method not in the document`;
+  }
   let at = ['paths', route.template, method.toLowerCase(), 'responses', String(status)];
   let response = operation.responses[String(status)];
   if (!response) return `${where}: status ${status} not in the document (documented: ${Object.keys(operation.responses).join(', ')})`;

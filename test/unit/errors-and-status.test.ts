@@ -62,6 +62,7 @@ describe('SidecarError', () => {
     UNSUPPORTED_MEDIA_TYPE: [415, false],
     UNKNOWN_TOPIC: [404, false],
     NOT_FOUND: [404, false],
+    METHOD_NOT_ALLOWED: [405, false],
     UNAUTHORIZED: [401, false],
     FORBIDDEN: [403, false],
     CONFLICT: [409, false],
