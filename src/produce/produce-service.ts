@@ -7,7 +7,6 @@ import { LogSpell } from '../logging/log-spell.ts';
 import type { Logger } from '../logging/logger.ts';
 import { StoreBusyError, StoreRefusedError, StoreUnreachableError } from '../errors/store-errors.ts';
 import { RoutingRefusal } from '../routing/routing-refusal.ts';
-import { mappedPastTopic } from '../routing/store-routing.ts';
 import type { Outcome } from '../dedup/dedup-store.ts';
 import type { MessageResult, ProduceResponse } from '../protocol/produce.ts';
 import type { OutgoingRecord, ProduceMode } from '../writer/partition-writer.ts';
@@ -80,11 +79,10 @@ export class ProduceService {
    * (DedupWindow.acquire). Nothing else looks at it: a write handed to Kafka always runs to its end.
    */
   async ordered(body: unknown, trace: TraceHeaders = NO_TRACE, gone?: AbortSignal): Promise<ProduceResponse> {
-    const { router, partitionCount, writer, metrics, limits } = this.#deps;
+    const { router, writer, metrics, limits } = this.#deps;
     const { topic, records } = parseOrderedRequest(body, limits);
     this.#refuseRouteLog(topic);
     this.#refuseWhenOverloaded();
-    const partitions = await partitionCount(topic);
     // A clock read, not prom-client's startTimer (process.hrtime and two closures per request).
     const routingStarted = performance.now();
     let routes: Map<string, number>;
@@ -111,7 +109,6 @@ export class ProduceService {
     } finally {
       metrics.routingDuration.observe((performance.now() - routingStarted) / 1000);
     }
-    await this.#refuseMappedPastTopic(topic, routes, partitions);
     const partitionOf = records.map((r) => routes.get(r.group)!);
     if (records.every((r) => r.dedupId === undefined)) return writePartitions(writer, topic, records, partitionOf, 'ordered', trace);
     return this.#writeOnce(topic, records, partitionOf, 'ordered', trace, gone);
@@ -208,29 +205,6 @@ export class ProduceService {
     throw new SidecarError('INVALID_REQUEST', `topic: "${topic}" is the sidecar's route log (ROUTE_LOG_TOPIC); only the sidecar writes its records`, {
       field: 'topic',
     });
-  }
-
-  /**
-   * A route served from the cache may name a partition the topic no longer has: deleted and recreated smaller
-   * since it was cached (the store's routes are checked as they are read, StoreRouting). The request is refused
-   * whole, 409 as from the store, before anything is written; the cached routes past the topic are dropped, so
-   * once an operator releases the mappings the next request reads the new ones. Checked against the count this
-   * replica holds (re-read in the background at most METADATA_REFRESH after it was read): until it has read the
-   * smaller one, such a request is written as before, its lost partition failing on its own.
-   */
-  async #refuseMappedPastTopic(topic: string, routes: Map<string, number>, partitions: number): Promise<void> {
-    let past = false;
-    for (const partition of routes.values()) past ||= partition >= partitions;
-    if (!past) return;
-    // The cached count is refreshed in the background: the topic may have grown since.
-    const fresh = await this.#deps.partitionCount(topic, { fresh: true });
-    let first: SidecarError | undefined;
-    for (const [group, partition] of routes) {
-      if (partition < fresh) continue;
-      this.#deps.router.forget(topic, group);
-      first ??= mappedPastTopic(topic, group, partition, fresh);
-    }
-    if (first) throw first;
   }
 
   /** Plain produce, unchanged Kafka semantics: explicit partition, else the key's hash, else spread. `trace` as for ordered. */

@@ -1,4 +1,5 @@
 import type { Logger } from '../logging/logger.ts';
+import { SidecarError } from '../errors/sidecar-error.ts';
 import { StoreNotReplicatedError, StoreUnreachableError } from '../errors/store-errors.ts';
 import { monotonicClock, type Clock } from './clock.ts';
 import { DegradedMode, REFUSAL_SUMMARY_INTERVAL_MS, type Resolution, type RouteSource } from './degraded-mode.ts';
@@ -17,6 +18,14 @@ import { StoreRouting, type PartitionCounter } from './store-routing.ts';
 import { TopicRecovery } from './topic-recovery.ts';
 import { TopicRegistry } from './topic-registry.ts';
 import { TouchBatcher } from './touch-batcher.ts';
+
+/** 409: a group's mapping names a partition the topic does not have (deleted and recreated smaller). */
+const mappedPastTopic = (topic: string, group: string, partition: number, partitions: number): SidecarError =>
+  new SidecarError(
+    'CONFLICT',
+    `MessageGroup "${group}" is mapped to partition ${partition}, but topic "${topic}" has ${partitions} partitions (recreated smaller?); release the mapping with \`ordered-sidecar groups release\``,
+    { field: 'messages' },
+  );
 
 export { REFUSAL_SUMMARY_INTERVAL_MS, type PartitionCounter };
 
@@ -58,6 +67,7 @@ export class OrderedMessageRouter {
   readonly #degraded: DegradedMode;
   readonly #unacknowledged: ReplicaAckRefusals;
   readonly #viaStore: StoreRouting;
+  readonly #partitions: PartitionCounter;
   #flushTimer: NodeJS.Timeout | undefined;
   /** The flush in flight, if any: at most one runs and none queue behind it (see #flush). */
   #flushing: Promise<void> | undefined;
@@ -71,6 +81,7 @@ export class OrderedMessageRouter {
     now: Clock = monotonicClock,
   ) {
     this.#store = store;
+    this.#partitions = partitions;
     this.#options = options;
     this.#metrics = metrics;
     const routes = (this.#routes = new ProvenRoutes(options.routeCacheSize, cacheValidityMs(options.groupTtlMs, options.touchFlushIntervalMs), now));
@@ -139,11 +150,7 @@ export class OrderedMessageRouter {
 
   /** The partition of `group` in `topic`, assigning one (least loaded) if the group is new. */
   async route(topic: string, group: string): Promise<number> {
-    const proven = this.#routes.get(topic, group);
-    if (!proven) return (await this.#resolveMiss(topic, group)).partition;
-    this.#metrics.cacheHits.inc();
-    this.#touches.noteUse(topic, group, proven);
-    return proven.partition;
+    return (await this.routeRequest(topic, [group])).partitions.get(group)!;
   }
 
   /**
@@ -158,9 +165,11 @@ export class OrderedMessageRouter {
    * routeAll, telling also where the routes came from. Runs per message: a proven route is served in this
    * turn (no promise, one clock read per request, the hits counted once); only the groups the cache cannot
    * prove wait for the store, each once however many messages it has. A request served from the cache
-   * alone (the usual one) allocates nothing for misses.
+   * alone (the usual one) allocates nothing for misses. The topic's partition count is read first: a topic
+   * Kafka does not have is refused before any group of it is mapped.
    */
   async routeRequest(topic: string, groups: readonly string[]): Promise<RoutedRequest> {
+    const count = await this.#partitions(topic);
     // In first-appearance order; PENDING until a miss resolves. `waiting` counts a miss's messages (made on
     // the first miss, so a group is PENDING only once it exists).
     const partitions = new Map<string, number>();
@@ -188,7 +197,10 @@ export class OrderedMessageRouter {
     }
     if (hits > 0) this.#metrics.cacheHits.inc(hits);
     const sources = { cache: hits, script: 0, hash: 0 };
-    if (!waiting) return { partitions, sources };
+    if (!waiting) {
+      await this.#refusePastTopic(topic, partitions, count);
+      return { partitions, sources };
+    }
     let resolved: Resolution[];
     try {
       resolved = await Promise.all(lookups);
@@ -208,7 +220,30 @@ export class OrderedMessageRouter {
       if (!resolution.proven) unproven += count;
     }
     if (unproven > 0) this.#metrics.hashRoutedMessages.inc(unproven);
+    await this.#refusePastTopic(topic, partitions, count);
     return { partitions, sources };
+  }
+
+  /**
+   * A route naming a partition past `count`, the topic's count as this replica holds it: cached before the topic
+   * was deleted and created again smaller, or read from Redis. Counts only grow, so a fresh read settles the
+   * usual case (another replica saw the topic grow first). A route past even the fresh count fails the whole
+   * request with 409 before anything is written, and every such cached route is dropped, so once an operator
+   * releases the mappings the next request reads the new ones. Until this replica has read the smaller count
+   * (METADATA_REFRESH), a cached route past it is served and its write fails on its own.
+   */
+  async #refusePastTopic(topic: string, partitions: Map<string, number>, count: number): Promise<void> {
+    let past = false;
+    for (const partition of partitions.values()) past ||= partition >= count;
+    if (!past) return;
+    const fresh = await this.#partitions(topic, { fresh: true });
+    let first: SidecarError | undefined;
+    for (const [group, partition] of partitions) {
+      if (partition < fresh) continue;
+      this.forget(topic, group);
+      first ??= mappedPastTopic(topic, group, partition, fresh);
+    }
+    if (first) throw first;
   }
 
   /** Forgets a cached route (the admin tools call this after changing a mapping). */

@@ -1,5 +1,4 @@
 import type { Logger } from '../logging/logger.ts';
-import { SidecarError } from '../errors/sidecar-error.ts';
 import { StoreOnHoldError, StoreStateLostError } from '../errors/store-errors.ts';
 import type { Clock } from './clock.ts';
 import type { DegradedMode } from './degraded-mode.ts';
@@ -65,7 +64,6 @@ export class StoreRouting {
       const { partition, created, unlogged } = await store.route(topic, state, group, hash, partitions, logging.on);
       unacknowledged.acknowledged();
       if (created) groupsCreated.inc({ topic });
-      if (partition >= partitions) await this.#confirmPartitionExists(topic, group, partition);
       // In the log before anything is cached or produced, as with the replicas' acknowledgement above, and
       // still under the state it was made in (see RouteLogging.append).
       if (unlogged) await logging.append(topic, state, group, partition);
@@ -79,23 +77,4 @@ export class StoreRouting {
       return this.route(topic, group, true);
     }
   }
-
-  /**
-   * Another replica saw the topic grow before this one did. Kafka partition counts only grow, so re-reading
-   * the metadata normally settles it; a mapping beyond even the fresh count means the topic was deleted
-   * and recreated smaller, which an operator resolves by releasing the mapping (never moved silently).
-   */
-  async #confirmPartitionExists(topic: string, group: string, partition: number): Promise<void> {
-    const fresh = await this.#deps.partitions(topic, { fresh: true });
-    if (partition < fresh) return;
-    throw mappedPastTopic(topic, group, partition, fresh);
-  }
 }
-
-/** 409: a group's mapping names a partition the topic does not have (deleted and recreated smaller). */
-export const mappedPastTopic = (topic: string, group: string, partition: number, partitions: number): SidecarError =>
-  new SidecarError(
-    'CONFLICT',
-    `MessageGroup "${group}" is mapped to partition ${partition}, but topic "${topic}" has ${partitions} partitions (recreated smaller?); release the mapping with \`ordered-sidecar groups release\``,
-    { field: 'messages' },
-  );

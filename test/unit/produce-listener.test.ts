@@ -73,8 +73,16 @@ describe('the produce listener', () => {
     ]);
   });
 
+  it('answers another method on a produce path with 405 and Allow: POST, after the first steps', async () => {
+    observed.length = 0;
+    const get = await fetch(`${url}/v1/produce`);
+    expect([get.status, get.headers.get('allow'), (await errorOf(get)).code]).toEqual([405, 'POST', 'METHOD_NOT_ALLOWED']);
+    expect(get.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(observed.map((o) => o.labels)).toEqual([{ method: 'GET', route: '/v1/produce', status: '405' }]);
+  });
+
   it('passes every other request to the fallback', async () => {
-    expect((await fetch(`${url}/v1/produce`)).status).toBe(418);
+    expect((await fetch(`${url}/v1/other`)).status).toBe(418);
     expect((await post('/v1/produce/x', '{}')).status).toBe(418);
     expect((await post('/v1/producer', '{}')).status).toBe(418);
   });

@@ -79,6 +79,57 @@ describe('cache validity', () => {
     expect(store.calls.route).toBe(2);
   });
 
+  it('refuses a request whole (409) when a route names a partition past the topic, after a fresh count, and drops every such cached route', async () => {
+    let count = 8;
+    const reads: string[] = [];
+    const log = createLogger('info', {}, (line) => logs.push(line));
+    const r = new OrderedMessageRouter(
+      store,
+      async (_topic, how) => {
+        reads.push(how?.fresh ? 'fresh' : 'cached');
+        return count;
+      },
+      OPTIONS,
+      metrics,
+      log,
+      clock.now,
+    );
+    const groups = Array.from({ length: 40 }, (_, i) => `g${i}`);
+    const before = (await r.routeRequest('t', groups)).partitions;
+    const past = groups.filter((g) => before.get(g)! >= 4);
+    expect(past.length).toBeGreaterThan(1);
+    // The topic deleted and created again with 4 partitions.
+    count = 4;
+    reads.length = 0;
+    const refused = await r.routeRequest('t', groups).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(SidecarError);
+    expect(refused).toMatchObject({ code: 'CONFLICT', status: 409 });
+    expect((refused as SidecarError).message).toMatch(/is mapped to partition [4-7], but topic "t" has 4 partitions/);
+    expect(reads).toEqual(['cached', 'fresh']);
+    // The routes past the topic were dropped from the cache: the next request asks the store for those groups.
+    const asked = store.calls.route;
+    await r.routeRequest('t', past).catch(() => undefined);
+    expect(store.calls.route - asked).toBe(past.length);
+  });
+
+  it('serves a route past the cached count once a fresh count has it: the topic grew', async () => {
+    let count = 4;
+    const r = new OrderedMessageRouter(
+      store,
+      async (_topic, how) => (how?.fresh ? 8 : count),
+      OPTIONS,
+      metrics,
+      createLogger('info', {}, () => undefined),
+      clock.now,
+    );
+    count = 8;
+    const groups = Array.from({ length: 40 }, (_, i) => `g${i}`);
+    const routed = (await r.routeRequest('t', groups)).partitions;
+    expect([...routed.values()].some((p) => p >= 4)).toBe(true);
+    count = 4;
+    expect((await r.routeRequest('t', groups)).partitions).toEqual(routed);
+  });
+
   it('routes a request of cached and new groups: one lookup per new group, each group counted and touched once', async () => {
     const r = router();
     const a = await r.route('t', 'a');
