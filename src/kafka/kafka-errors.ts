@@ -1,5 +1,5 @@
 import { SidecarError, errorMessage } from '../errors/sidecar-error.ts';
-import { REJECTED, kafkaErrorType } from '../protocol/kafka-refusals.ts';
+import { REJECTED, kafkaErrorType, nestedErrors } from '../protocol/kafka-refusals.ts';
 import type { BatchOutcome, PartitionBatch } from '../writer/send-port.ts';
 
 /** Maps a Kafka client's failure to the sidecar's error vocabulary, keeping the original as the cause. */
@@ -17,24 +17,18 @@ export function fromKafkaError(err: unknown, what: string): SidecarError {
 
 /**
  * @platformatic/kafka reports a failed send as "Producing messages failed." with the attempts' errors nested
- * inside (`errors`): the distinct innermost ones are named, the last attempt's first, so the answer says what
- * went wrong.
+ * inside (`errors`): the distinct ones that nest no others there are named, the last attempt's first, so the
+ * answer says what went wrong.
  */
 function withInnerErrors(err: unknown): string {
-  const leaves: string[] = [];
-  innermost(err, leaves, 0);
-  const distinct = [...new Set(leaves.reverse())].slice(0, 3);
   const outer = errorMessage(err);
-  return distinct.length === 1 && distinct[0] === outer ? outer : `${outer} (${distinct.join('; ')})`;
-}
-
-function innermost(err: unknown, into: string[], depth: number): void {
-  const inner = typeof err === 'object' && err !== null ? (err as { errors?: unknown }).errors : undefined;
-  if (!Array.isArray(inner) || inner.length === 0 || depth > 4) {
-    into.push(errorMessage(err));
-    return;
-  }
-  for (const e of inner) innermost(e, into, depth + 1);
+  const leaves = nestedErrors(err).filter((e) => {
+    const inner = (e as { errors?: unknown }).errors;
+    return !Array.isArray(inner) || inner.length === 0;
+  });
+  const distinct = [...new Set(leaves.reverse().map(errorMessage))].slice(0, 3);
+  if (distinct.length === 0 || (distinct.length === 1 && distinct[0] === outer)) return outer;
+  return `${outer} (${distinct.join('; ')})`;
 }
 
 /**
@@ -80,8 +74,8 @@ function addOffsets(found: Findings, list: unknown): void {
   for (const o of list as ProducedOffset[]) if (typeof o.offset === 'bigint') found.written.set(key(o.topic, o.partition), o.offset);
 }
 
-function visit(found: Findings, e: unknown, depth: number): void {
-  if (typeof e !== 'object' || e === null || depth > 8) return;
+/** One error of a failed send's tree (nestedErrors): its offsets, and its Produce answer with the errors in it. */
+function visit(found: Findings, e: object): void {
   const shape = e as { produced?: { offsets?: unknown }; response?: { responses?: unknown }; errors?: unknown; cause?: unknown };
   addOffsets(found, shape.produced?.offsets);
   const responses = shape.response?.responses;
@@ -98,8 +92,6 @@ function visit(found: Findings, e: unknown, depth: number): void {
       if (topic && answer) found.ownErrors.set(key(topic.name, answer.index), inner);
     }
   }
-  if (Array.isArray(shape.errors)) for (const inner of shape.errors) visit(found, inner, depth + 1);
-  visit(found, shape.cause, depth + 1);
 }
 
 /**
@@ -114,7 +106,7 @@ function visit(found: Findings, e: unknown, depth: number): void {
 export function partitionOutcomes(batches: readonly PartitionBatch[], offsets: readonly ProducedOffset[], err: unknown): BatchOutcome[] {
   const found: Findings = { written: new Map(), ownErrors: new Map(), answered: false };
   addOffsets(found, offsets);
-  if (err !== undefined) visit(found, err, 0);
+  for (const e of nestedErrors(err)) visit(found, e);
   const { written, ownErrors, answered } = found;
 
   return batches.map(({ topic, partition }): BatchOutcome => {

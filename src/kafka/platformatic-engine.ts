@@ -6,6 +6,7 @@ import type { KafkaConnection } from './kafka-connection.ts';
 import { reportRefusal } from './connection-problem.ts';
 import { platformaticSecurity } from './kafka-security.ts';
 import type { KafkaEngine, ProducerSettings } from './kafka-engine.ts';
+import { nestedErrors } from '../protocol/kafka-refusals.ts';
 import { fromKafkaError, partitionOutcomes, stillInDoubt } from './kafka-errors.ts';
 import { retryBudget, type RetryBudget } from '../retry/retry.ts';
 import { resendWithFirstIdentity } from './platformatic-resend.ts';
@@ -366,16 +367,7 @@ function describe(batches: readonly PartitionBatch[]): string {
   return [...byTopic].map(([topic, partitions]) => `${topic}/${partitions.join(',')}`).join(' ');
 }
 
-const hasStaleMetadata = (error: unknown): boolean => {
-  const visit = (e: unknown, depth: number): boolean => {
-    if (typeof e !== 'object' || e === null || depth > 8) return false;
-    const shape = e as { hasStaleMetadata?: unknown; errors?: unknown; cause?: unknown };
-    if (shape.hasStaleMetadata === true) return true;
-    if (Array.isArray(shape.errors) && shape.errors.some((inner) => visit(inner, depth + 1))) return true;
-    return visit(shape.cause, depth + 1);
-  };
-  return visit(error, 0);
-};
+const hasStaleMetadata = (error: unknown): boolean => nestedErrors(error).some((e) => (e as { hasStaleMetadata?: unknown }).hasStaleMetadata === true);
 
 /**
  * Fresh metadata for `topics`; returns the topics Kafka would not describe, with why. When one read of them all

@@ -17,6 +17,23 @@ export const REJECTED: ReadonlySet<string> = new Set([
 ]);
 
 /**
+ * An error and every error nested in it, outermost first: @platformatic/kafka puts one per attempt or broker in
+ * `errors` (MultipleErrors, AggregateError) and wraps in `cause`. Eight levels at most.
+ */
+export function nestedErrors(err: unknown): object[] {
+  const found: object[] = [];
+  const visit = (e: unknown, depth: number): void => {
+    if (typeof e !== 'object' || e === null || depth > 8) return;
+    found.push(e);
+    const shape = e as { errors?: unknown; cause?: unknown };
+    if (Array.isArray(shape.errors)) for (const inner of shape.errors) visit(inner, depth + 1);
+    visit(shape.cause, depth + 1);
+  };
+  visit(err, 0);
+  return found;
+}
+
+/**
  * Kafka's error name behind a client's failure. kafkajs puts it in `type`. @platformatic/kafka puts it in
  * `apiId`, inside the `errors` of a MultipleErrors (one per attempt) or a `cause`: there a refusal of the
  * records counts wherever it appears (it ends the retries), else the last one named.
@@ -26,14 +43,10 @@ export function kafkaErrorType(err: unknown): string | undefined {
   const kafkajsType = (err as { type?: unknown }).type;
   if (typeof kafkajsType === 'string') return kafkajsType;
   const names: string[] = [];
-  const visit = (e: unknown, depth: number): void => {
-    if (typeof e !== 'object' || e === null || depth > 8) return;
-    const shape = e as { apiId?: unknown; errors?: unknown; cause?: unknown };
-    if (typeof shape.apiId === 'string') names.push(shape.apiId);
-    if (Array.isArray(shape.errors)) for (const inner of shape.errors) visit(inner, depth + 1);
-    visit(shape.cause, depth + 1);
-  };
-  visit(err, 0);
+  for (const e of nestedErrors(err)) {
+    const apiId = (e as { apiId?: unknown }).apiId;
+    if (typeof apiId === 'string') names.push(apiId);
+  }
   return names.find((name) => REJECTED.has(name)) ?? names.at(-1);
 }
 
