@@ -56,7 +56,6 @@ export interface RouterOptions {
  * last-access touches (TouchBatcher). During an outage only proven routes are served; see `degradedRouting`.
  */
 export class OrderedMessageRouter {
-  readonly #store: RouteStore & RestoreStore;
   readonly #loss: StateLoss;
   readonly #options: RouterOptions;
   readonly #metrics: RouterMetrics;
@@ -80,7 +79,6 @@ export class OrderedMessageRouter {
     log: Logger,
     now: Clock = monotonicClock,
   ) {
-    this.#store = store;
     this.#partitions = partitions;
     this.#options = options;
     this.#metrics = metrics;
@@ -258,7 +256,7 @@ export class OrderedMessageRouter {
 
   /** The admin resume: new groups of the topic may be assigned again; false when Redis has no state of it. */
   resume(topic: string): Promise<boolean> {
-    return this.#store.release(topic);
+    return this.#loss.resume(topic);
   }
 
   /** Checks for admin changes, then sends batched last-access times, after the flush in flight if any. Never rejects. */

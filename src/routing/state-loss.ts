@@ -124,6 +124,23 @@ export class StateLoss {
     }
   }
 
+  /**
+   * The admin resume: new groups of the topic may be assigned again; false when Redis has no state of it. Under
+   * the rebuild lock: lifting the hold of a rebuild under way would let a group be mapped afresh, elsewhere,
+   * before the rebuild puts its logged mapping back.
+   */
+  async resume(topic: string): Promise<boolean> {
+    const { store } = this.#deps;
+    if (!(await store.tryLockRestore(topic, this.#owner, RESTORE_LOCK_MS))) {
+      throw new SidecarError('CONFLICT', `a replica is rebuilding topic "${topic}" now; its hold ends with the rebuild (resume only if it fails)`);
+    }
+    try {
+      return await store.release(topic);
+    } finally {
+      await store.unlockRestore(topic, this.#owner).catch(() => undefined);
+    }
+  }
+
   /** After a failed admin rebuild of a topic with state: its hold as it was before; returns the error to answer with. */
   async #putBackHold(topic: string, before: TopicHold | undefined, err: unknown): Promise<unknown> {
     const { store, log } = this.#deps;

@@ -48,6 +48,29 @@ const replica = (partitions: number, overrides: Partial<RouterOptions> = {}, now
 const mapped = async (topic: string, group: string) => (await admin.lookup(topic, BUCKETS, group, groupHash(group)))?.partition;
 const counter = async (m: { get(): Promise<{ values: { value: number }[] }> }) => (await m.get()).values[0]?.value ?? 0;
 
+describe('an operator resuming a topic', () => {
+  it('is refused (409) while a replica rebuilds it: the hold of the rebuild stays until its mappings are back', async () => {
+    const routeLog = new FakeRouteLog();
+    const [a, b] = [replica(2, { routeLog }), replica(2, { routeLog })];
+    const groups = Array.from({ length: 20 }, (_, i) => `g${i}`);
+    const before = await a.routeAll('orders', groups);
+    // A partial loss: the mappings are gone, the topic's meta stays, so only an admin rebuild brings them back.
+    for (let bucket = 0; bucket < BUCKETS; bucket++) await redis.del(keys('orders').bucket(bucket));
+    const release = routeLog.delayRead();
+    const readsBefore = routeLog.reads;
+    const rebuilt = a.rebuild('orders');
+    await vi.waitUntil(() => routeLog.reads > readsBefore, { timeout: 5000 });
+    const refused = await b.resume('orders').catch((err: unknown) => err);
+    expect(refused).toMatchObject({ code: 'CONFLICT', status: 409 });
+    // Still held: a group is not mapped afresh (elsewhere) before the rebuild puts its logged mapping back.
+    expect(await b.route('orders', 'g0').catch((err: unknown) => err)).toMatchObject({ code: 'ROUTING_STATE_LOST' });
+    release();
+    expect(await rebuilt).toBe(groups.length);
+    expect(await b.routeAll('orders', groups)).toEqual(before);
+    expect(await b.resume('orders')).toBe(true);
+  });
+});
+
 describe('Redis losing a topic state while a mapping is in use', () => {
   it('with the route log: a mapping whose append is acknowledged after a rebuild read the log is made again in the rebuilt state, not used as it was', async () => {
     const routeLog = new FakeRouteLog();

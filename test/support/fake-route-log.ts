@@ -10,6 +10,16 @@ export class FakeRouteLog implements RouteLog {
   /** Set by `delay`: an append of this group waits for the returned release (a slow acks=all write). */
   #delayed: { group: string; until: Promise<void> } | undefined;
 
+  /** Set by `delayRead`: the next read waits for the returned release (a slow read of the log). */
+  #readDelay: Promise<void> | undefined;
+
+  /** The next read answers only once the returned function is called. */
+  delayRead(): () => void {
+    let release!: () => void;
+    this.#readDelay = new Promise<void>((resolve) => (release = resolve));
+    return release;
+  }
+
   /** The next append of `group` is acknowledged only once the returned function is called. */
   delay(group: string): () => void {
     let release!: () => void;
@@ -29,6 +39,9 @@ export class FakeRouteLog implements RouteLog {
 
   async read(topic: string): Promise<LoggedRoutes> {
     this.reads++;
+    const delay = this.#readDelay;
+    this.#readDelay = undefined;
+    await delay;
     if (this.readFailure) throw this.readFailure;
     const routes = new Map<string, number>();
     for (const e of this.entries) {
