@@ -105,6 +105,10 @@ export class RouterStore implements RouteStore, RestoreStore, CleanupStore, Load
     await this.#gateway.run(() => this.#redis.osUnlock(this.#keys(topic).restoreLock, owner));
   }
 
+  async extendRestoreLock(topic: string, owner: string, holdMs: number): Promise<boolean> {
+    return (await this.#gateway.run(() => this.#redis.osExtendLock(this.#keys(topic).restoreLock, owner, holdMs))) === 1;
+  }
+
   async hold(topic: string, reason: TopicHold): Promise<void> {
     await this.#gateway.run(() => this.#redis.hset(this.#keys(topic).meta, 'hold', reason));
   }

@@ -26,6 +26,7 @@ declare module 'ioredis' {
     osCleanupBucket(bucketKey: string, loadsKey: string, metaKey: string, ttlMinutes: number): Result<string[], Context>;
     osRestoreBucket(bucketKey: string, loadsKey: string, metaKey: string, ...groupPartitionPairs: string[]): Result<number, Context>;
     osUnlock(lockKey: string, owner: string): Result<number, Context>;
+    osExtendLock(lockKey: string, owner: string, ttlMs: number): Result<number, Context>;
     osDedupClaim(numKeys: number, ...keysThenArgs: (string | number)[]): Result<string[], Context>;
     osDedupSettle(sliceKey: string, ttlSeconds: number, ...pairs: string[]): Result<number, Context>;
     osDedupRenew(numKeys: number, ...keysThenArgs: (string | number)[]): Result<number, Context>;
@@ -50,6 +51,7 @@ export const SCRIPTS = {
   osRecord: { file: 'record-3.lua', keys: 3 },
   osRestoreBucket: { file: 'restore-bucket-3.lua', keys: 3 },
   osUnlock: { file: 'unlock-1.lua', keys: 1 },
+  osExtendLock: { file: 'extend-lock-1.lua', keys: 1 },
   osTouch: { file: 'touch.lua' },
   osCleanupBucket: { file: 'cleanup-bucket-3.lua', keys: 3 },
   osDedupClaim: { file: 'dedup-claim.lua' },

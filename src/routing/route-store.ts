@@ -78,6 +78,8 @@ export interface RestoreStore {
   tryLockRestore(topic: string, owner: string, holdMs: number): Promise<boolean>;
   /** Releases the lock if `owner` still holds it. */
   unlockRestore(topic: string, owner: string): Promise<void>;
+  /** Holds the lock `holdMs` from now if `owner` still holds it; false when it does not. */
+  extendRestoreLock(topic: string, owner: string, holdMs: number): Promise<boolean>;
   /** Holds new groups of the topic (route-3.lua refuses them) while its state is rebuilt. */
   hold(topic: string, reason: TopicHold): Promise<void>;
   /** The topic's hold, undefined when it has none (so a failed admin rebuild can put it back). */

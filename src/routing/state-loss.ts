@@ -7,8 +7,10 @@ import type { RouteLog } from './route-log.ts';
 import type { RestoreStore, RouteStore, TopicHold, TopicRegistration, TopicState } from './route-store.ts';
 import type { TopicCount } from './router-metrics.ts';
 
-/** How long a replica holds a topic's rebuild lock; a rebuild that takes longer lets another replica try. */
+/** How long a topic's rebuild lock lives unless renewed: a replica that dies holding it blocks no one for longer. */
 const RESTORE_LOCK_MS = 60_000;
+/** How often the holder renews it while its rebuild runs (a long log read, many mappings restored). */
+const RESTORE_LOCK_RENEW_MS = RESTORE_LOCK_MS / 3;
 /** How long a request waits for another replica's rebuild before it is refused (retriable). */
 const RESTORE_WAIT_MS = 5000;
 const RESTORE_POLL_MS = 100;
@@ -104,10 +106,10 @@ export class StateLoss {
     const { store, routeLog } = this.#deps;
     if (!routeLog)
       throw new SidecarError('CONFLICT', 'the route log is off (ROUTE_LOG=false): there is nothing to rebuild from; see `ordered-sidecar groups resume`');
-    if (!(await store.tryLockRestore(topic, this.#owner, RESTORE_LOCK_MS))) {
+    const busy = (): never => {
       throw new SidecarError('CONFLICT', `another replica is rebuilding topic "${topic}" now; try again when it is done`);
-    }
-    try {
+    };
+    return this.#underLock(topic, busy, async () => {
       const current = await store.readTopic(topic);
       // No state: the 'restoring' hold a failure leaves is lifted by the next request's recovery (#recover).
       if (!current) return (await this.#restore(topic, this.#deps.configuredBuckets, randomUUID(), STILL_HELD)).restored;
@@ -119,9 +121,7 @@ export class StateLoss {
       } catch (err) {
         throw await this.#putBackHold(topic, before, err);
       }
-    } finally {
-      await store.unlockRestore(topic, this.#owner).catch(() => undefined);
-    }
+    });
   }
 
   /**
@@ -129,14 +129,34 @@ export class StateLoss {
    * the rebuild lock: lifting the hold of a rebuild under way would let a group be mapped afresh, elsewhere,
    * before the rebuild puts its logged mapping back.
    */
-  async resume(topic: string): Promise<boolean> {
-    const { store } = this.#deps;
-    if (!(await store.tryLockRestore(topic, this.#owner, RESTORE_LOCK_MS))) {
+  resume(topic: string): Promise<boolean> {
+    const busy = (): never => {
       throw new SidecarError('CONFLICT', `a replica is rebuilding topic "${topic}" now; its hold ends with the rebuild (resume only if it fails)`);
-    }
+    };
+    return this.#underLock(topic, busy, () => this.#deps.store.release(topic));
+  }
+
+  /**
+   * `work` under the topic's rebuild lock, renewed while it runs; `busy` when another replica holds the lock. A
+   * renewal that finds the lock gone (Redis lost it, or it expired while Redis did not answer) is logged: the
+   * work goes on, and another replica's rebuild may overlap it (both restore only what Redis misses).
+   */
+  async #underLock<T>(topic: string, busy: () => Promise<T>, work: () => Promise<T>): Promise<T> {
+    const { store, log } = this.#deps;
+    if (!(await store.tryLockRestore(topic, this.#owner, RESTORE_LOCK_MS))) return busy();
+    const renewal = setInterval(() => {
+      store.extendRestoreLock(topic, this.#owner, RESTORE_LOCK_MS).then(
+        (held) => {
+          if (!held) log.warn('the rebuild lock of the topic was lost while its rebuild ran; another replica may rebuild it at the same time', { topic });
+        },
+        (err: unknown) => log.warn('renewing the rebuild lock of the topic failed; it expires unless a later renewal succeeds', { topic, err }),
+      );
+    }, RESTORE_LOCK_RENEW_MS);
+    renewal.unref();
     try {
-      return await store.release(topic);
+      return await work();
     } finally {
+      clearInterval(renewal);
       await store.unlockRestore(topic, this.#owner).catch(() => undefined);
     }
   }
@@ -166,26 +186,27 @@ export class StateLoss {
     // State in Redis (rebuilt by another replica, or never lost: the caller's epoch was just older) is used as it is.
     const current = await store.readTopic(topic);
     if (current) return current;
-    if (!(await store.tryLockRestore(topic, this.#owner, RESTORE_LOCK_MS))) return this.#awaitOthers(topic);
-    try {
-      // Another replica may have finished between the read and the lock.
-      const again = await store.readTopic(topic);
-      if (again) return again;
-      const buckets = known?.buckets ?? this.#deps.configuredBuckets;
-      if (this.logged) {
-        return (
-          await this.#restore(topic, buckets, randomUUID(), STILL_HELD).catch((err: unknown) => {
-            // Only the log's failure is told again: a store's error goes on as it is (the router reads an outage from it).
-            if (!(err instanceof SidecarError && err.code === 'ROUTE_LOG_UNAVAILABLE')) throw err;
-            throw retold(err, `${err.message}; new MessageGroups of the topic wait for its rebuild, retry shortly`);
-          })
-        ).registration;
-      }
-      // No log: a topic this replica knew had routes nobody can list any more; a first use has none.
-      return await store.stampTopic(topic, buckets, randomUUID(), known ? 'unproven' : undefined);
-    } finally {
-      await store.unlockRestore(topic, this.#owner).catch(() => undefined);
-    }
+    return this.#underLock(
+      topic,
+      () => this.#awaitOthers(topic),
+      async () => {
+        // Another replica may have finished between the read and the lock.
+        const again = await store.readTopic(topic);
+        if (again) return again;
+        const buckets = known?.buckets ?? this.#deps.configuredBuckets;
+        if (this.logged) {
+          return (
+            await this.#restore(topic, buckets, randomUUID(), STILL_HELD).catch((err: unknown) => {
+              // Only the log's failure is told again: a store's error goes on as it is (the router reads an outage from it).
+              if (!(err instanceof SidecarError && err.code === 'ROUTE_LOG_UNAVAILABLE')) throw err;
+              throw retold(err, `${err.message}; new MessageGroups of the topic wait for its rebuild, retry shortly`);
+            })
+          ).registration;
+        }
+        // No log: a topic this replica knew had routes nobody can list any more; a first use has none.
+        return await store.stampTopic(topic, buckets, randomUUID(), known ? 'unproven' : undefined);
+      },
+    );
   }
 
   /** `onFailure`: what becomes of the topic's new groups when the log cannot be read (logged). */

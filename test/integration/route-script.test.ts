@@ -214,6 +214,18 @@ describe('state loss (route-3.lua, record-3.lua, touch.lua against a topic epoch
     await store.unlockRestore('orders', 'one');
     expect(await store.tryLockRestore('orders', 'two', 5000)).toBe(true);
   });
+
+  it('extends the rebuild lock for its owner only (extend-lock-1.lua)', async () => {
+    const lock = keys('orders').restoreLock;
+    expect(await store.tryLockRestore('orders', 'one', 1000)).toBe(true);
+    expect(await store.extendRestoreLock('orders', 'two', 60_000)).toBe(false);
+    expect(await redis.pttl(lock)).toBeLessThanOrEqual(1000);
+    expect(await store.extendRestoreLock('orders', 'one', 60_000)).toBe(true);
+    expect(await redis.pttl(lock)).toBeGreaterThan(59_000);
+    await store.unlockRestore('orders', 'one');
+    expect(await store.extendRestoreLock('orders', 'one', 60_000)).toBe(false);
+    expect(await redis.exists(lock)).toBe(0);
+  });
 });
 
 describe('touch.lua', () => {

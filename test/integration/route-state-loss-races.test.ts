@@ -69,6 +69,30 @@ describe('an operator resuming a topic', () => {
     expect(await b.routeAll('orders', groups)).toEqual(before);
     expect(await b.resume('orders')).toBe(true);
   });
+
+  it('cannot lift the hold of a rebuild that outlasts the first minute of its lock: the rebuild renews the lock while it runs', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const routeLog = new FakeRouteLog();
+      const [a, b] = [replica(2, { routeLog }), replica(2, { routeLog })];
+      await a.route('orders', 'g');
+      const release = routeLog.delayRead();
+      const readsBefore = routeLog.reads;
+      const rebuilt = a.rebuild('orders');
+      await vi.waitUntil(() => routeLog.reads > readsBefore, { timeout: 5000 });
+      // The lock's minute almost gone, as after a long read; the renewal (every 20 s) gives it a minute again.
+      const lock = keys('orders').restoreLock;
+      await redis.pexpire(lock, 2000);
+      await vi.advanceTimersByTimeAsync(20_000);
+      await vi.waitUntil(async () => (await redis.pttl(lock)) > 50_000, { timeout: 5000 });
+      expect(await b.resume('orders').catch((err: unknown) => err)).toMatchObject({ code: 'CONFLICT' });
+      release();
+      await rebuilt;
+      expect(await redis.exists(lock)).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
 
 describe('Redis losing a topic state while a mapping is in use', () => {

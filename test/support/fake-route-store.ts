@@ -107,6 +107,10 @@ export class FakeRouteStore implements RouteStore, RestoreStore {
     if (this.locks.get(topic) === owner) this.locks.delete(topic);
   }
 
+  async extendRestoreLock(topic: string, owner: string): Promise<boolean> {
+    return this.locks.get(topic) === owner;
+  }
+
   async hold(topic: string, reason: TopicHold): Promise<void> {
     this.holds.set(topic, reason);
   }
