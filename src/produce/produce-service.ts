@@ -79,7 +79,7 @@ export class ProduceService {
    * (DedupWindow.acquire). Nothing else looks at it: a write handed to Kafka always runs to its end.
    */
   async ordered(body: unknown, trace: TraceHeaders = NO_TRACE, gone?: AbortSignal): Promise<ProduceResponse> {
-    const { router, writer, metrics, limits } = this.#deps;
+    const { router, metrics, limits } = this.#deps;
     const { topic, records } = parseOrderedRequest(body, limits);
     this.#refuseRouteLog(topic);
     this.#refuseWhenOverloaded();
@@ -110,7 +110,7 @@ export class ProduceService {
       metrics.routingDuration.observe((performance.now() - routingStarted) / 1000);
     }
     const partitionOf = records.map((r) => routes.get(r.group)!);
-    if (records.every((r) => r.dedupId === undefined)) return writePartitions(writer, topic, records, partitionOf, 'ordered', trace);
+    if (records.every((r) => r.dedupId === undefined)) return this.#write(topic, records, partitionOf, 'ordered', trace);
     return this.#writeOnce(topic, records, partitionOf, 'ordered', trace, gone);
   }
 
@@ -126,7 +126,7 @@ export class ProduceService {
     trace: TraceHeaders,
     gone?: AbortSignal,
   ): Promise<ProduceResponse> {
-    const { writer, metrics, dedup } = this.#deps;
+    const { metrics, dedup } = this.#deps;
     const ids = records.flatMap((r) => (r.dedupId === undefined ? [] : [r.dedupId]));
     let acquired;
     try {
@@ -144,12 +144,11 @@ export class ProduceService {
       if (!(err instanceof StoreUnreachableError)) throw err;
       // Losing messages is worse than a possible duplicate; the response and a metric say so.
       metrics.dedupUnavailable.inc({ topic }, ids.length);
-      const response = await writePartitions(writer, topic, records, partitionOf, mode, trace);
+      const response = await this.#write(topic, records, partitionOf, mode, trace);
       return { ...response, dedup_unavailable: true };
     }
     const toWrite = records.flatMap((r, i) => (r.dedupId === undefined || acquired.get(r.dedupId) === 'claimed' ? [i] : []));
-    const written = await writePartitions(
-      writer,
+    const written = await this.#write(
       topic,
       toWrite.map((i) => records[i]!),
       toWrite.map((i) => partitionOf[i]!),
@@ -187,6 +186,23 @@ export class ProduceService {
     };
   }
 
+  /**
+   * writePartitions, and when a partition failed, the topic's count read afresh in the background: a topic
+   * deleted since its count was read fails every write retriably (Kafka's unknown topic may pass) until the count
+   * is read again (METADATA_REFRESH); once this read finds the topic gone, the next request gets 404 at once.
+   */
+  async #write(
+    topic: string,
+    records: readonly OutgoingRecord[],
+    partitionOf: readonly number[],
+    mode: ProduceMode,
+    trace: TraceHeaders,
+  ): Promise<ProduceResponse> {
+    const response = await writePartitions(this.#deps.writer, topic, records, partitionOf, mode, trace);
+    if (response.partition_errors.length > 0) this.#deps.partitionCount(topic, { fresh: true }).catch(() => undefined);
+    return response;
+  }
+
   #refuseWhenOverloaded(): void {
     const { writer, maxQueuedBytes } = this.#deps;
     const queued = writer.queuedBytes;
@@ -212,7 +228,7 @@ export class ProduceService {
     const { topic, records } = parsePlainRequest(body, this.#deps.limits);
     this.#refuseRouteLog(topic);
     const partitions = await this.#plainPartitions(topic, records);
-    return writePartitions(this.#deps.writer, topic, records, partitions, 'plain', trace);
+    return this.#write(topic, records, partitions, 'plain', trace);
   }
 
   /**
