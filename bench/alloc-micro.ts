@@ -72,6 +72,7 @@ const produce = new ProduceService({
   maxQueuedBytes: 256 * 1024 * 1024,
   router,
   partitionCount: async () => PARTITIONS,
+  recheckTopic: () => undefined,
   routeLogTopic: undefined,
   writer,
   keyPartitioner: () => 0,

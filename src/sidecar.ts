@@ -93,6 +93,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   const produce = new ProduceService({
     router,
     partitionCount: (t, how) => metadata.partitionCount(t, how),
+    recheckTopic: (t) => metadata.recheck(t),
     routeLogTopic: options.routeLog ? options.routeLogTopic : undefined,
     writer,
     keyPartitioner: defaultPartitioner(),

@@ -17,18 +17,25 @@ export function fromKafkaError(err: unknown, what: string): SidecarError {
 
 /**
  * @platformatic/kafka reports a failed send as "Producing messages failed." with the attempts' errors nested
- * inside (`errors`): the distinct ones that nest no others there are named, the last attempt's first, so the
- * answer says what went wrong.
+ * inside (`errors`): the distinct innermost ones are named, the last attempt's first, so the answer says what
+ * went wrong. Only `errors` is followed here, not `cause` (nestedErrors): an attempt's own message says more
+ * than the socket error under it.
  */
 function withInnerErrors(err: unknown): string {
+  const leaves: string[] = [];
+  innermost(err, leaves, 0);
+  const distinct = [...new Set(leaves.reverse())].slice(0, 3);
   const outer = errorMessage(err);
-  const leaves = nestedErrors(err).filter((e) => {
-    const inner = (e as { errors?: unknown }).errors;
-    return !Array.isArray(inner) || inner.length === 0;
-  });
-  const distinct = [...new Set(leaves.reverse().map(errorMessage))].slice(0, 3);
-  if (distinct.length === 0 || (distinct.length === 1 && distinct[0] === outer)) return outer;
-  return `${outer} (${distinct.join('; ')})`;
+  return distinct.length === 1 && distinct[0] === outer ? outer : `${outer} (${distinct.join('; ')})`;
+}
+
+function innermost(err: unknown, into: string[], depth: number): void {
+  const inner = typeof err === 'object' && err !== null ? (err as { errors?: unknown }).errors : undefined;
+  if (!Array.isArray(inner) || inner.length === 0 || depth > 4) {
+    into.push(errorMessage(err));
+    return;
+  }
+  for (const e of inner) innermost(e, into, depth + 1);
 }
 
 /**
@@ -76,7 +83,7 @@ function addOffsets(found: Findings, list: unknown): void {
 
 /** One error of a failed send's tree (nestedErrors): its offsets, and its Produce answer with the errors in it. */
 function visit(found: Findings, e: object): void {
-  const shape = e as { produced?: { offsets?: unknown }; response?: { responses?: unknown }; errors?: unknown; cause?: unknown };
+  const shape = e as { produced?: { offsets?: unknown }; response?: { responses?: unknown }; errors?: unknown };
   addOffsets(found, shape.produced?.offsets);
   const responses = shape.response?.responses;
   if (Array.isArray(responses) && Array.isArray(shape.errors)) {
@@ -106,7 +113,7 @@ function visit(found: Findings, e: object): void {
 export function partitionOutcomes(batches: readonly PartitionBatch[], offsets: readonly ProducedOffset[], err: unknown): BatchOutcome[] {
   const found: Findings = { written: new Map(), ownErrors: new Map(), answered: false };
   addOffsets(found, offsets);
-  for (const e of nestedErrors(err)) visit(found, e);
+  if (err !== undefined) for (const e of nestedErrors(err)) visit(found, e);
   const { written, ownErrors, answered } = found;
 
   return batches.map(({ topic, partition }): BatchOutcome => {

@@ -12,6 +12,8 @@ interface Entry {
   /** Fetched because a caller asked for a fresh count (not by the background refresh). */
   forced?: boolean;
   refreshing?: Promise<void> | undefined;
+  /** When `recheck` last asked for a background read. */
+  recheckedAt?: number;
 }
 
 /** How long "this topic does not exist" is believed, so a typo cannot hammer the brokers. */
@@ -19,6 +21,8 @@ const UNKNOWN_TOPIC_MEMORY_MS = 2000;
 /** Known topics are few; beyond this many entries, remembered unknown topics are dropped. */
 const MAX_ENTRIES = 10_000;
 const FRESH_ENOUGH_MS = 1000;
+/** `recheck` reads a topic again at most this often: every write failing during an outage asks. */
+const RECHECK_MIN_MS = 1000;
 /**
  * A topic just created reaches each broker's metadata at that broker's own pace (KRaft brokers apply the
  * metadata log independently), so one broker may still call it unknown. Kafka's own producer waits for an
@@ -55,17 +59,35 @@ export class TopicMetadata {
     if (entry && entry.partitions === undefined && now - entry.fetchedAt > UNKNOWN_TOPIC_MEMORY_MS) entry = undefined;
     if (!entry) {
       entry = await this.#fetchOnce(topic, fresh);
-    } else if (now - entry.fetchedAt > this.#refreshMs && !entry.refreshing) {
-      const stale = entry;
-      stale.refreshing = this.#fetch(topic).then(
-        (fresh) => void this.#entries.set(topic, fresh),
-        () => void (stale.refreshing = undefined),
-      );
+    } else if (now - entry.fetchedAt > this.#refreshMs) {
+      this.#refreshInBackground(topic, entry);
     }
     if (entry.partitions === undefined) {
       throw new SidecarError('UNKNOWN_TOPIC', `topic "${topic}" does not exist (the sidecar never creates topics)`, { field: 'topic' });
     }
     return entry.partitions;
+  }
+
+  /**
+   * Reads the topic's count again in the background, as the periodic refresh does (a read no caller waits for:
+   * not `fresh`), at most once a second. A failed write asks: a topic deleted since its count was read is then
+   * refused with 404 from the next request on.
+   */
+  recheck(topic: string): void {
+    const entry = this.#entries.get(topic);
+    const now = Date.now();
+    if (!entry || now - Math.max(entry.fetchedAt, entry.recheckedAt ?? 0) < RECHECK_MIN_MS) return;
+    entry.recheckedAt = now;
+    this.#refreshInBackground(topic, entry);
+  }
+
+  /** One background read of the topic at a time; the count it had stays until one succeeds. */
+  #refreshInBackground(topic: string, entry: Entry): void {
+    if (entry.refreshing) return;
+    entry.refreshing = this.#fetch(topic).then(
+      (fresh) => void this.#entries.set(topic, fresh),
+      () => void (entry.refreshing = undefined),
+    );
   }
 
   /** Concurrent first requests for a topic share one metadata fetch. */

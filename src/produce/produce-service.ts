@@ -32,6 +32,8 @@ export interface ProduceDeps {
   router: OrderedMessageRouter;
   /** `fresh` reads Kafka's metadata now rather than the cached count (a topic may have grown since). */
   partitionCount: (topic: string, how?: { fresh?: boolean }) => Promise<number>;
+  /** Has the topic's count read again in the background (a write to it failed: it may be gone). */
+  recheckTopic: (topic: string) => void;
   /** The sidecar's own route log topic (ROUTE_LOG_TOPIC), which clients may not write: its records are routes. */
   routeLogTopic: string | undefined;
   writer: PartitionWriter;
@@ -187,9 +189,9 @@ export class ProduceService {
   }
 
   /**
-   * writePartitions, and when a partition failed, the topic's count read afresh in the background: a topic
-   * deleted since its count was read fails every write retriably (Kafka's unknown topic may pass) until the count
-   * is read again (METADATA_REFRESH); once this read finds the topic gone, the next request gets 404 at once.
+   * writePartitions, and when a partition failed retriably, the topic's count read again in the background: a
+   * topic deleted since its count was read fails every write retriably (Kafka's unknown topic may pass) until the
+   * count is read again (METADATA_REFRESH); once that read finds the topic gone, the next request gets 404 at once.
    */
   async #write(
     topic: string,
@@ -199,7 +201,7 @@ export class ProduceService {
     trace: TraceHeaders,
   ): Promise<ProduceResponse> {
     const response = await writePartitions(this.#deps.writer, topic, records, partitionOf, mode, trace);
-    if (response.partition_errors.length > 0) this.#deps.partitionCount(topic, { fresh: true }).catch(() => undefined);
+    if (response.partition_errors.some((e) => e.retriable)) this.#deps.recheckTopic(topic);
     return response;
   }
 

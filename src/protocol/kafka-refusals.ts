@@ -22,15 +22,16 @@ export const REJECTED: ReadonlySet<string> = new Set([
  */
 export function nestedErrors(err: unknown): object[] {
   const found: object[] = [];
-  const visit = (e: unknown, depth: number): void => {
-    if (typeof e !== 'object' || e === null || depth > 8) return;
-    found.push(e);
-    const shape = e as { errors?: unknown; cause?: unknown };
-    if (Array.isArray(shape.errors)) for (const inner of shape.errors) visit(inner, depth + 1);
-    visit(shape.cause, depth + 1);
-  };
-  visit(err, 0);
+  collectNested(err, found, 0);
   return found;
+}
+
+function collectNested(e: unknown, into: object[], depth: number): void {
+  if (typeof e !== 'object' || e === null || depth > 8) return;
+  into.push(e);
+  const shape = e as { errors?: unknown; cause?: unknown };
+  if (Array.isArray(shape.errors)) for (const inner of shape.errors) collectNested(inner, into, depth + 1);
+  collectNested(shape.cause, into, depth + 1);
 }
 
 /**

@@ -1,5 +1,4 @@
 import type { Logger } from '../logging/logger.ts';
-import { SidecarError } from '../errors/sidecar-error.ts';
 import { StoreNotReplicatedError, StoreUnreachableError } from '../errors/store-errors.ts';
 import { monotonicClock, type Clock } from './clock.ts';
 import { DegradedMode, REFUSAL_SUMMARY_INTERVAL_MS, type Resolution, type RouteSource } from './degraded-mode.ts';
@@ -14,18 +13,10 @@ import { RoutingRefusal } from './routing-refusal.ts';
 import { StateLoss } from './state-loss.ts';
 import { SingleFlight } from './single-flight.ts';
 import { RouteLogging } from './route-logging.ts';
-import { StoreRouting, type PartitionCounter } from './store-routing.ts';
+import { refusePastTopic, StoreRouting, type PartitionCounter } from './store-routing.ts';
 import { TopicRecovery } from './topic-recovery.ts';
 import { TopicRegistry } from './topic-registry.ts';
 import { TouchBatcher } from './touch-batcher.ts';
-
-/** 409: a group's mapping names a partition the topic does not have (deleted and recreated smaller). */
-const mappedPastTopic = (topic: string, group: string, partition: number, partitions: number): SidecarError =>
-  new SidecarError(
-    'CONFLICT',
-    `MessageGroup "${group}" is mapped to partition ${partition}, but topic "${topic}" has ${partitions} partitions (recreated smaller?); release the mapping with \`ordered-sidecar groups release\``,
-    { field: 'messages' },
-  );
 
 export { REFUSAL_SUMMARY_INTERVAL_MS, type PartitionCounter };
 
@@ -160,14 +151,14 @@ export class OrderedMessageRouter {
   }
 
   /**
-   * routeAll, telling also where the routes came from. Runs per message: a proven route is served in this
-   * turn (no promise, one clock read per request, the hits counted once); only the groups the cache cannot
-   * prove wait for the store, each once however many messages it has. A request served from the cache
-   * alone (the usual one) allocates nothing for misses. The topic's partition count is read first: a topic
-   * Kafka does not have is refused before any group of it is mapped.
+   * routeAll, telling also where the routes came from. The topic's partition count is read first (from memory,
+   * as a rule): a topic Kafka does not have is refused before any group of it is mapped. Then per message: a
+   * proven route is served without waiting (one clock read per request, the hits counted once); only the groups
+   * the cache cannot prove wait for the store, each once however many messages it has. A request served from the
+   * cache alone (the usual one) allocates nothing for misses.
    */
   async routeRequest(topic: string, groups: readonly string[]): Promise<RoutedRequest> {
-    const count = await this.#partitions(topic);
+    const topicPartitions = await this.#partitions(topic);
     // In first-appearance order; PENDING until a miss resolves. `waiting` counts a miss's messages (made on
     // the first miss, so a group is PENDING only once it exists).
     const partitions = new Map<string, number>();
@@ -175,6 +166,8 @@ export class OrderedMessageRouter {
     const lookups: Promise<Resolution>[] = [];
     const now = this.#routes.now();
     let hits = 0;
+    // A cached route naming a partition past the count (the store's routes are checked as they are read).
+    let pastCached = false;
     for (let i = 0; i < groups.length; i++) {
       const group = groups[i]!;
       const known = partitions.get(group);
@@ -185,6 +178,7 @@ export class OrderedMessageRouter {
       const proven = this.#routes.get(topic, group, now);
       if (proven) {
         hits++;
+        pastCached ||= proven.partition >= topicPartitions;
         partitions.set(group, proven.partition);
         this.#touches.noteUse(topic, group, proven);
         continue;
@@ -196,7 +190,7 @@ export class OrderedMessageRouter {
     if (hits > 0) this.#metrics.cacheHits.inc(hits);
     const sources = { cache: hits, script: 0, hash: 0 };
     if (!waiting) {
-      await this.#refusePastTopic(topic, partitions, count);
+      if (pastCached) await this.#refusePastTopic(topic, partitions);
       return { partitions, sources };
     }
     let resolved: Resolution[];
@@ -218,30 +212,19 @@ export class OrderedMessageRouter {
       if (!resolution.proven) unproven += count;
     }
     if (unproven > 0) this.#metrics.hashRoutedMessages.inc(unproven);
-    await this.#refusePastTopic(topic, partitions, count);
+    if (pastCached) await this.#refusePastTopic(topic, partitions);
     return { partitions, sources };
   }
 
   /**
-   * A route naming a partition past `count`, the topic's count as this replica holds it: cached before the topic
-   * was deleted and created again smaller, or read from Redis. Counts only grow, so a fresh read settles the
-   * usual case (another replica saw the topic grow first). A route past even the fresh count fails the whole
-   * request with 409 before anything is written, and every such cached route is dropped, so once an operator
-   * releases the mappings the next request reads the new ones. Until this replica has read the smaller count
-   * (METADATA_REFRESH), a cached route past it is served and its write fails on its own.
+   * A request with a cached route past the topic's count as this replica holds it: cached before the topic was
+   * deleted and created again smaller (the store's routes are checked as they are read, StoreRouting). Refused
+   * whole when even a fresh count lacks the partition, 409, before anything is written, and every such cached route is dropped, so once an operator
+   * releases the mappings the next request reads the new ones. Until this replica has read the smaller count (a
+   * failed write or METADATA_REFRESH has it read again), such a route is served and its write fails on its own.
    */
-  async #refusePastTopic(topic: string, partitions: Map<string, number>, count: number): Promise<void> {
-    let past = false;
-    for (const partition of partitions.values()) past ||= partition >= count;
-    if (!past) return;
-    const fresh = await this.#partitions(topic, { fresh: true });
-    let first: SidecarError | undefined;
-    for (const [group, partition] of partitions) {
-      if (partition < fresh) continue;
-      this.forget(topic, group);
-      first ??= mappedPastTopic(topic, group, partition, fresh);
-    }
-    if (first) throw first;
+  #refusePastTopic(topic: string, partitions: Map<string, number>): Promise<void> {
+    return refusePastTopic(this.#partitions, topic, partitions, (group) => this.forget(topic, group));
   }
 
   /** Forgets a cached route (the admin tools call this after changing a mapping). */

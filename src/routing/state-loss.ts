@@ -107,7 +107,7 @@ export class StateLoss {
     if (!routeLog)
       throw new SidecarError('CONFLICT', 'the route log is off (ROUTE_LOG=false): there is nothing to rebuild from; see `ordered-sidecar groups resume`');
     const busy = (): never => {
-      throw new SidecarError('CONFLICT', `another replica is rebuilding topic "${topic}" now; try again when it is done`);
+      throw new SidecarError('CONFLICT', `topic "${topic}" is being rebuilt (or resumed) now, by this replica or another; try again when it is done`);
     };
     return this.#underLock(topic, busy, async () => {
       const current = await store.readTopic(topic);

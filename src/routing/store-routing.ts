@@ -1,4 +1,5 @@
 import type { Logger } from '../logging/logger.ts';
+import { SidecarError } from '../errors/sidecar-error.ts';
 import { StoreOnHoldError, StoreStateLostError } from '../errors/store-errors.ts';
 import type { Clock } from './clock.ts';
 import type { DegradedMode } from './degraded-mode.ts';
@@ -64,6 +65,8 @@ export class StoreRouting {
       const { partition, created, unlogged } = await store.route(topic, state, group, hash, partitions, logging.on);
       unacknowledged.acknowledged();
       if (created) groupsCreated.inc({ topic });
+      // Before the log and the cache: a mapping past even the fresh count (the topic recreated smaller) is refused.
+      if (partition >= partitions) await refusePastTopic(this.#deps.partitions, topic, [[group, partition]]);
       // In the log before anything is cached or produced, as with the replicas' acknowledgement above, and
       // still under the state it was made in (see RouteLogging.append).
       if (unlogged) await logging.append(topic, state, group, partition);
@@ -77,4 +80,30 @@ export class StoreRouting {
       return this.route(topic, group, true);
     }
   }
+}
+
+/**
+ * Refuses routes naming a partition past the topic's fresh count with 409 (the topic deleted and created again
+ * smaller; an operator releases the mapping, it is never moved silently); `drop` is told each such group. Callers
+ * ask only for routes past the count they hold: counts only grow, so a fresh read usually settles it (another
+ * replica saw the topic grow first).
+ */
+export async function refusePastTopic(
+  partitions: PartitionCounter,
+  topic: string,
+  routes: Iterable<[group: string, partition: number]>,
+  drop: (group: string) => void = () => undefined,
+): Promise<void> {
+  const fresh = await partitions(topic, { fresh: true });
+  let first: SidecarError | undefined;
+  for (const [group, partition] of routes) {
+    if (partition < fresh) continue;
+    drop(group);
+    first ??= new SidecarError(
+      'CONFLICT',
+      `MessageGroup "${group}" is mapped to partition ${partition}, but topic "${topic}" has ${fresh} partitions (recreated smaller?); release the mapping with \`ordered-sidecar groups release\``,
+      { field: 'messages' },
+    );
+  }
+  if (first) throw first;
 }

@@ -82,7 +82,7 @@ describe('an operator resuming a topic', () => {
       await vi.waitUntil(() => routeLog.reads > readsBefore, { timeout: 5000 });
       // The lock's minute almost gone, as after a long read; the renewal (every 20 s) gives it a minute again.
       const lock = keys('orders').restoreLock;
-      await redis.pexpire(lock, 2000);
+      await redis.pexpire(lock, 5000);
       await vi.advanceTimersByTimeAsync(20_000);
       await vi.waitUntil(async () => (await redis.pttl(lock)) > 50_000, { timeout: 5000 });
       expect(await b.resume('orders').catch((err: unknown) => err)).toMatchObject({ code: 'CONFLICT' });

@@ -91,6 +91,7 @@ function setup({ holdKafka = false, logLines }: { holdKafka?: boolean; logLines?
     maxQueuedBytes: 1024 * 1024,
     router,
     partitionCount: async () => PARTITIONS,
+    recheckTopic: () => undefined,
     routeLogTopic: undefined,
     writer,
     keyPartitioner: () => 0,

@@ -112,6 +112,23 @@ describe('cache validity', () => {
     expect(store.calls.route - asked).toBe(past.length);
   });
 
+  it('refuses a topic Kafka does not have before it registers the topic or maps any group of it', async () => {
+    const unknown = new SidecarError('UNKNOWN_TOPIC', 'topic "nope" does not exist');
+    const r = new OrderedMessageRouter(
+      store,
+      async () => {
+        throw unknown;
+      },
+      OPTIONS,
+      metrics,
+      createLogger('info', {}, () => undefined),
+      clock.now,
+    );
+    await expect(r.routeRequest('nope', ['a', 'b'])).rejects.toBe(unknown);
+    expect(store.calls.route).toBe(0);
+    expect(await store.readTopic('nope')).toBeUndefined();
+  });
+
   it('serves a route past the cached count once a fresh count has it: the topic grew', async () => {
     let count = 4;
     const r = new OrderedMessageRouter(
