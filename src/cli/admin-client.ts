@@ -52,6 +52,17 @@ export function noAnswerMessage(base: string, method: AdminMethod, timeoutMs: nu
   return `${waited}: the outcome is unknown (the sidecar may have applied the change, or may still be applying it); ${check ?? 'check the state before retrying'}`;
 }
 
+/** Why `url` (--url) cannot be a sidecar's address, or undefined when it can: an http(s) URL, as fetch takes. */
+export function urlProblem(url: string): string | undefined {
+  let protocol: string;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    return `--url "${url}" is not a URL: give the sidecar's address as http://host:port`;
+  }
+  return protocol === 'http:' || protocol === 'https:' ? undefined : `--url "${url}" is not an http(s) URL: give the sidecar's address as http://host:port`;
+}
+
 export interface AdminClientOptions {
   url: string;
   token: string | undefined;

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { GroupPage, GroupView } from '../protocol/admin.ts';
-import { AdminCallError, AdminClient, adminToken } from './admin-client.ts';
+import { AdminCallError, AdminClient, adminToken, urlProblem } from './admin-client.ts';
 import { expectAnswer, isBackfillView, isChangeView, isGroupPage, isLoadsView, isMappingView, isRebuildView, isResumeView, isTopicList } from './answers.ts';
 
 export const GROUPS_USAGE = `  ordered-sidecar groups topics                       topics that have MessageGroup mappings
@@ -51,6 +51,11 @@ export async function groupsCommand(argv: string[], env: NodeJS.ProcessEnv, io: 
     io.out(`Usage:\n${GROUPS_USAGE}\n`);
     return values.help ? 0 : 2;
   }
+  const badUrl = urlProblem(values.url);
+  if (badUrl) {
+    io.err(`ordered-sidecar groups: ${badUrl}\n\nUsage:\n${GROUPS_USAGE}\n`);
+    return 2;
+  }
   try {
     const client = new AdminClient({ url: values.url, token: adminToken(values.token, env) });
     await run(client, positionals, values, io);
@@ -72,6 +77,8 @@ export async function groupsCommand(argv: string[], env: NodeJS.ProcessEnv, io: 
 function args(positionals: string[], names: string[]): string[] {
   const given = positionals.slice(1);
   if (given.length !== names.length) throw new UsageError(`${positionals[0]} takes ${names.map((n) => `<${n}>`).join(' ') || 'no arguments'}`);
+  const empty = given.findIndex((value) => value === '');
+  if (empty >= 0) throw new UsageError(`<${names[empty]}> must not be empty`);
   return given;
 }
 

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { AdminCallError, AdminClient, adminToken } from './admin-client.ts';
+import { AdminCallError, AdminClient, adminToken, urlProblem } from './admin-client.ts';
 import { expectAnswer, isBlockedList, isReplayed, isReset, isRunState, isUnblocked } from './answers.ts';
 import type { Io } from './groups-command.ts';
 import type { BlockedGroup } from '../protocol/subscriptions.ts';
@@ -60,7 +60,10 @@ export async function subscriptionsCommand(
     io.out(`Usage:\n${SUBSCRIPTIONS_USAGE}\n`);
     return 0;
   }
+  const badUrl = urlProblem(values.url);
+  if (badUrl) return usage(badUrl);
   const [sub, name, partitionText, groupText] = positionals;
+  if (name === '') return usage('<subscription> must not be empty');
   const onlyName = name !== undefined && positionals.length === 2;
   const print = (body: unknown, text: string) => io.out(values.json ? `${JSON.stringify(body)}\n` : text);
   try {

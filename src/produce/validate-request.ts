@@ -1,6 +1,7 @@
 import { SidecarError, invalid } from '../errors/sidecar-error.ts';
 import { GROUP_HEADER } from '../protocol/group-header.ts';
 import { topicNameProblem } from '../protocol/topic-name.ts';
+import { isUnnameableGroup, UNNAMEABLE_GROUP } from '../protocol/produce.ts';
 import type { OrderedRecord, PlainRecord, ProduceRequest } from './produce-types.ts';
 import type { OutgoingRecord } from '../writer/partition-writer.ts';
 
@@ -152,6 +153,7 @@ export function parseOrderedRequest(body: unknown, limits: RequestLimits): Produ
     const group = message.message_group;
     if (typeof group !== 'string' || group === '') throw invalid(`${pathOf(i)}.message_group`, 'is required and must be a non-empty string');
     if (!group.isWellFormed()) throw invalid(`${pathOf(i)}.message_group`, LONE_SURROGATE);
+    if (isUnnameableGroup(group)) throw invalid(`${pathOf(i)}.message_group`, UNNAMEABLE_GROUP);
     const groupBytes = Buffer.byteLength(group);
     if (groupBytes > limits.maxGroupBytes) throw invalid(`${pathOf(i)}.message_group`, `is ${groupBytes} bytes, over the limit of ${limits.maxGroupBytes}`);
     const { message: record, bytes } = commonRecord(message, i, limits, { name: group, bytes: groupBytes });

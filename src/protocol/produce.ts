@@ -50,3 +50,11 @@ export interface ProduceResponse {
   dedup_unavailable?: true;
   results: MessageResult[];
 }
+
+/**
+ * Why no MessageGroup may be "." or "..": the admin API names a group in its URL path, where URL parsers (fetch's,
+ * every browser's) take these, encoded or not, as dot segments, so such a group could never be got, moved or released.
+ */
+export const UNNAMEABLE_GROUP = 'cannot be "." or ".." (the admin API names a group in its URL path)';
+
+export const isUnnameableGroup = (group: string): boolean => group === '.' || group === '..';

@@ -1,6 +1,6 @@
 import type { ErrorBody } from '../protocol/error-codes.ts';
 import { GROUP_HEADER } from '../protocol/group-header.ts';
-import type { ProduceResponse, WireMessage } from '../protocol/produce.ts';
+import { isUnnameableGroup, UNNAMEABLE_GROUP, type ProduceResponse, type WireMessage } from '../protocol/produce.ts';
 import { NonRetriableError } from './errors.ts';
 import type { MessageData, OrderedMessage } from './message-types.ts';
 
@@ -39,6 +39,7 @@ export function validateMessages(topic: string, messages: readonly OrderedMessag
     const path = `messages[${i}]`;
     if (typeof m !== 'object' || m === null) throw invalid(path, 'must be an object');
     if (typeof m.messageGroup !== 'string' || m.messageGroup === '') throw invalid(`${path}.messageGroup`, 'must be a non-empty string');
+    if (isUnnameableGroup(m.messageGroup)) throw invalid(`${path}.messageGroup`, UNNAMEABLE_GROUP);
     if (m.value === undefined) throw invalid(`${path}.value`, 'is required (use null for a tombstone)');
     if (!isData(m.value)) throw invalid(`${path}.value`, `must be a string, Buffer, Uint8Array or null, got ${typeof m.value}`);
     if (m.key !== undefined && !isData(m.key)) throw invalid(`${path}.key`, `must be a string, Buffer, Uint8Array or null, got ${typeof m.key}`);

@@ -102,6 +102,8 @@ describe('errors are typed, carry the sidecar reason, and 4xx are not retried', 
     expect(notArray).toMatchObject({ code: 'INVALID_REQUEST', field: 'messages' });
     const noGroup = await rejection(producer.sendSingleOrderedMessage('t', '', null, 'x'));
     expect(noGroup.field).toBe('messages[0].messageGroup');
+    const dots = await rejection(producer.sendSingleOrderedMessage('t', '..', null, 'x'));
+    expect(dots).toMatchObject({ field: 'messages[0].messageGroup', message: expect.stringContaining('cannot be "." or ".."') });
     // Wrong types are the client's INVALID_REQUEST too, never a TypeError from deep inside.
     const number = await rejection(producer.sendSingleOrderedMessage('t', 'g', null, 42 as never));
     expect(number).toMatchObject({ code: 'INVALID_REQUEST', field: 'messages[0].value' });

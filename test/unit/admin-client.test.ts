@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generationWaitMs } from '../../src/admin/admin-service.ts';
 import { AdminCallError, AdminClient, adminToken, callTimeoutMs, READ_TIMEOUT_MS } from '../../src/cli/admin-client.ts';
+import { groupsCommand } from '../../src/cli/groups-command.ts';
+import { subscriptionsCommand } from '../../src/cli/subscriptions-command.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
 let server: Server | undefined;
@@ -72,5 +74,28 @@ describe('adminToken', () => {
   it('treats an empty ADMIN_TOKEN as unset, as the sidecar does, so ADMIN_TOKEN_FILE applies', () => {
     expect(adminToken(undefined, { ADMIN_TOKEN: '', ADMIN_TOKEN_FILE: file })).toBe('file-token');
     expect(adminToken(undefined, { ADMIN_TOKEN: '' })).toBeUndefined();
+  });
+});
+
+describe('admin paths and addresses', () => {
+  it('refuses a --url that is not an http(s) URL, and an empty name, as a malformed command line (exit 2), asking nothing', async () => {
+    const errors: string[] = [];
+    const io = { out: () => undefined, err: (text: string) => void errors.push(text) };
+    for (const url of ['notaurl', '127.0.0.1:8080', 'localhost:8080']) {
+      expect(await groupsCommand(['topics', '--url', url], {}, io)).toBe(2);
+      expect(await subscriptionsCommand(['blocked', 'x', '--url', url], {}, io)).toBe(2);
+    }
+    expect(errors.every((e) => e.includes("give the sidecar's address as http://host:port"))).toBe(true);
+    const sidecar = await silentSidecar();
+    errors.length = 0;
+    expect(await groupsCommand(['get', 't', '', '--url', sidecar.url], {}, io)).toBe(2);
+    expect(await groupsCommand(['release', '', 'g', '--url', sidecar.url], {}, io)).toBe(2);
+    expect(await subscriptionsCommand(['blocked', '', '--url', sidecar.url], {}, io)).toBe(2);
+    expect(errors.map((e) => e.split('\n')[0])).toEqual([
+      'ordered-sidecar groups: <group> must not be empty',
+      'ordered-sidecar groups: <topic> must not be empty',
+      expect.stringContaining('<subscription> must not be empty'),
+    ]);
+    expect(sidecar.requests()).toBe(0);
   });
 });

@@ -87,6 +87,8 @@ describe('ordered messages', () => {
     ['empty', ''],
     ['a number', 5],
     ['null', null],
+    ['"." (a dot segment in an admin path)', '.'],
+    ['".."', '..'],
   ])('rejects a message_group that is %s', (_, group) => {
     expect(rejectOrdered(ordered({ message_group: group }))).toEqual(invalidAt('messages[0].message_group'));
   });
