@@ -133,7 +133,17 @@ export class StateLoss {
     const busy = (): never => {
       throw new SidecarError('CONFLICT', `a replica is rebuilding topic "${topic}" now; its hold ends with the rebuild (resume only if it fails)`);
     };
-    return this.#underLock(topic, busy, () => this.#deps.store.release(topic));
+    return this.#underLock(topic, busy, async () => {
+      const { store } = this.#deps;
+      const held = await store.readHold(topic);
+      if (await store.release(topic)) return true;
+      if (held === undefined) return false;
+      // A meta with a hold and no epoch: a rebuild after a whole loss that has not succeeded (its log read failed).
+      throw new SidecarError(
+        'CONFLICT',
+        `topic "${topic}" lost its routing state and its rebuild from the route log has not succeeded yet: there is nothing to resume; run \`ordered-sidecar groups rebuild ${topic}\` once the route log can be read`,
+      );
+    });
   }
 
   /**

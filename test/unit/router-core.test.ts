@@ -654,6 +654,10 @@ describe('Redis losing a topic state', () => {
     });
     await expect(r2.route('t', 'new')).rejects.toMatchObject({ code: 'ROUTE_LOG_UNAVAILABLE' });
     expect(store.mappings.has('t/new')).toBe(false);
+    await expect(r1.resume('t'), 'no state to resume until a rebuild succeeds').rejects.toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringContaining('there is nothing to resume; run `ordered-sidecar groups rebuild t`'),
+    });
     expect(await r1.route('t', 'a'), 'a cached route keeps flowing').toBe(a);
     routeLog.readFailure = undefined;
     expect(await r2.route('t', 'a')).toBe(a);
