@@ -12,6 +12,8 @@ import { cleanupLastRunKey, cleanupLockKey, topicKeys, topicsKey, type TopicKeys
 
 /** Mappings restored per pipelined script call (one bucket's share of them per call). */
 const RESTORE_CHUNK = 500;
+/** Bucket hashes read per pipeline when the loads are counted again. */
+const RECOUNT_SLICE = 256;
 
 const lost = (topic: string): StoreStateLostError =>
   new StoreStateLostError(`Redis no longer holds the routing state of topic "${topic}" this replica registered (its epoch is gone or another)`);
@@ -166,6 +168,30 @@ export class RouterStore implements RouteStore, RestoreStore, CleanupStore, Load
     }
     if (queued > 0) await flush();
     return restored;
+  }
+
+  async recountLoads(topic: string, buckets: number): Promise<void> {
+    const keys = this.#keys(topic);
+    const counts: Record<string, number> = {};
+    for (let from = 0; from < buckets; from += RECOUNT_SLICE) {
+      const pipeline = this.#redis.pipeline();
+      for (let bucket = from; bucket < Math.min(buckets, from + RECOUNT_SLICE); bucket++) pipeline.hvals(keys.bucket(bucket));
+      await this.#gateway.run(async () => {
+        for (const [err, values] of (await pipeline.exec()) ?? []) {
+          if (err) throw err;
+          // "<partition>:<last access minute>" (route-3.lua)
+          for (const value of values as string[]) {
+            const partition = value.slice(0, value.indexOf(':'));
+            counts[partition] = (counts[partition] ?? 0) + 1;
+          }
+        }
+      });
+    }
+    await this.#gateway.run(async () => {
+      const multi = this.#redis.multi().del(keys.loads);
+      if (Object.keys(counts).length > 0) multi.hset(keys.loads, counts);
+      for (const [err] of (await multi.exec()) ?? []) if (err) throw err;
+    });
   }
 
   async route(topic: string, state: TopicState, group: string, hash: number, partitions: number, logged: boolean): Promise<RouteOutcome> {

@@ -88,6 +88,8 @@ export interface RestoreStore {
   release(topic: string): Promise<boolean>;
   /** Maps every group of `routes` the store does not map yet, loads included; returns how many were absent. */
   restoreRoutes(topic: string, buckets: number, routes: ReadonlyMap<string, number>): Promise<number>;
+  /** Sets the topic's loads to the groups its mappings name per partition (after a restore: see StateLoss). */
+  recountLoads(topic: string, buckets: number): Promise<void>;
   /**
    * Writes the topic's meta (bucket count, format, `epoch`, `hold` or none) and lists the topic; returns the
    * registration now stored. A new epoch tells every replica that the state it knew is gone.

@@ -233,6 +233,10 @@ export class StateLoss {
     });
     const fixedBuckets = logged.buckets ?? buckets;
     const restored = await store.restoreRoutes(topic, fixedBuckets, logged.routes);
+    // The restore adds a partition's load per mapping put back, right when the loads went with the mappings; after
+    // a partial loss (a bucket gone, the loads kept) that counts the group twice and skews least-loaded. Counted
+    // again from the mappings, under the hold (only a cleanup round running meanwhile can leave it one off).
+    if (restored > 0) await store.recountLoads(topic, fixedBuckets);
     const registration = await store.stampTopic(topic, fixedBuckets, epoch, undefined);
     metrics.routesRestored.inc({ topic }, restored);
     if (logged.routes.size > 0) {

@@ -48,6 +48,22 @@ const replica = (partitions: number, overrides: Partial<RouterOptions> = {}, now
 const mapped = async (topic: string, group: string) => (await admin.lookup(topic, BUCKETS, group, groupHash(group)))?.partition;
 const counter = async (m: { get(): Promise<{ values: { value: number }[] }> }) => (await m.get()).values[0]?.value ?? 0;
 
+describe('an admin rebuild after a partial loss (a bucket gone, the loads kept)', () => {
+  it('leaves the loads counting each mapped group once', async () => {
+    const routeLog = new FakeRouteLog();
+    const a = replica(4, { routeLog });
+    const groups = Array.from({ length: 40 }, (_, i) => `g${i}`);
+    await a.routeAll('orders', groups);
+    const lostBucket = bucketOf(groupHash('g0'), BUCKETS);
+    const lost = groups.filter((g) => bucketOf(groupHash(g), BUCKETS) === lostBucket);
+    await redis.del(keys('orders').bucket(lostBucket));
+    expect(await a.rebuild('orders')).toBe(lost.length);
+    const partitions = await Promise.all(groups.map((g) => mapped('orders', g)));
+    const expected = [0, 1, 2, 3].map((p) => partitions.filter((m) => m === p).length);
+    expect(await store.loads('orders', 4)).toEqual(expected);
+  });
+});
+
 describe('an operator resuming a topic', () => {
   it('is refused (409) while a replica rebuilds it: the hold of the rebuild stays until its mappings are back', async () => {
     const routeLog = new FakeRouteLog();

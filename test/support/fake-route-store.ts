@@ -124,6 +124,10 @@ export class FakeRouteStore implements RouteStore, RestoreStore {
     return this.epochs.has(topic);
   }
 
+  async recountLoads(): Promise<void> {
+    // Loads are counted from the mappings on every read here.
+  }
+
   async restoreRoutes(topic: string, _buckets: number, routes: ReadonlyMap<string, number>): Promise<number> {
     let restored = 0;
     for (const [group, partition] of routes) {
