@@ -87,14 +87,19 @@ export class AdminService {
     return listGroups(this.#deps.store, topic, buckets, page);
   }
 
-  /** Groups per partition, every partition Kafka has (empty ones included). */
+  /**
+   * Groups per partition, every partition Kafka has (empty ones included), and how many groups are mapped to
+   * partitions it no longer has (the topic deleted and created again smaller: each needs a release).
+   */
   async loads(topic: string): Promise<LoadsView> {
     const count = await this.#deps.partitionCount(topic);
-    const loads = await this.#deps.store.loads(topic, count);
+    const [loads, mapped] = await Promise.all([this.#deps.store.loads(topic, count), this.#deps.store.mappedGroups(topic)]);
+    const total = loads.reduce((a, b) => a + b, 0);
     return {
       topic,
       partitions: loads.map((groups, partition) => ({ partition, groups })),
-      total: loads.reduce((a, b) => a + b, 0),
+      total,
+      beyond_topic: Math.max(0, mapped - total),
       max_minus_min: Math.max(...loads) - Math.min(...loads),
       deviation: loadDeviation(loads),
     };

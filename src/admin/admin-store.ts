@@ -58,4 +58,6 @@ export interface AdminStore {
   bumpGeneration(topic: string): Promise<number>;
   /** Groups mapped to each partition 0..partitions-1. */
   loads(topic: string, partitions: number): Promise<number[]>;
+  /** Groups mapped in the topic, whatever their partitions (the sum of its loads). */
+  mappedGroups(topic: string): Promise<number>;
 }

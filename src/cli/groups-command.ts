@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import type { GroupPage, GroupView } from '../protocol/admin.ts';
+import { MAX_LIST_LIMIT, type GroupPage, type GroupView } from '../protocol/admin.ts';
 import { AdminCallError, AdminClient, adminToken, urlProblem } from './admin-client.ts';
 import { expectAnswer, isBackfillView, isChangeView, isGroupPage, isLoadsView, isMappingView, isRebuildView, isResumeView, isTopicList } from './answers.ts';
 
@@ -106,7 +106,11 @@ async function run(client: AdminClient, positionals: string[], values: Values, i
       const l = expectAnswer(await client.call('GET', ['topics', topic, 'loads']), isLoadsView, 'partition loads');
       return print(l, () => {
         const head = `topic ${l.topic}: ${l.total} groups on ${l.partitions.length} partitions, max-min ${l.max_minus_min}, deviation ${l.deviation.toFixed(3)}\n`;
-        return `${head}PARTITION  GROUPS\n${l.partitions.map((p) => `${String(p.partition).padEnd(9)}  ${p.groups}\n`).join('')}`;
+        const beyond =
+          l.beyond_topic > 0
+            ? `and ${l.beyond_topic} groups mapped to partitions the topic no longer has (recreated smaller?): find them with \`groups list\`, release each\n`
+            : '';
+        return `${head}PARTITION  GROUPS\n${l.partitions.map((p) => `${String(p.partition).padEnd(9)}  ${p.groups}\n`).join('')}${beyond}`;
       });
     }
     case 'release': {
@@ -172,7 +176,8 @@ const checkMapping = (topic: string, group: string): string =>
 
 /** One page, or with --all every page (as one JSON object with --json, so machines get one document). */
 async function list(client: AdminClient, topic: string, values: Values, io: Io): Promise<void> {
-  if (values.limit !== undefined && !/^\d+$/.test(values.limit)) throw new UsageError(`--limit must be a whole number, got "${values.limit}"`);
+  if (values.limit !== undefined && !(/^\d+$/.test(values.limit) && Number(values.limit) >= 1 && Number(values.limit) <= MAX_LIST_LIMIT))
+    throw new UsageError(`--limit must be a whole number from 1 to ${MAX_LIST_LIMIT}, got "${values.limit}"`);
   const groups: GroupView[] = [];
   let cursor = values.cursor;
   let page: GroupPage;

@@ -51,6 +51,12 @@ export function loadsChart(loads: LoadsView): HTMLElement {
     'figure',
     { 'data-topic': loads.topic },
     chart,
-    h('figcaption', {}, `${loads.topic}: ${loads.total} groups on ${n} partitions, max−min ${loads.max_minus_min}, deviation ${loads.deviation.toFixed(3)}`),
+    h(
+      'figcaption',
+      {},
+      `${loads.topic}: ${loads.total} groups on ${n} partitions, max−min ${loads.max_minus_min}, deviation ${loads.deviation.toFixed(3)}${
+        loads.beyond_topic > 0 ? `; ${loads.beyond_topic} groups mapped to partitions the topic no longer has (release them)` : ''
+      }`,
+    ),
   );
 }

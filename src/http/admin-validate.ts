@@ -1,4 +1,5 @@
 import { invalid } from '../errors/sidecar-error.ts';
+import { MAX_LIST_LIMIT } from '../protocol/admin.ts';
 import { topicNameProblem } from '../protocol/topic-name.ts';
 import { LONE_SURROGATE } from '../produce/validate-request.ts';
 
@@ -28,7 +29,6 @@ export function prefixParam(raw: unknown, maxGroupBytes: number): string {
 }
 
 const DEFAULT_LIST_LIMIT = 100;
-const MAX_LIST_LIMIT = 1000;
 
 export function limitParam(raw: unknown): number {
   if (raw === undefined || raw === '') return DEFAULT_LIST_LIMIT;

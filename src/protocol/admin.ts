@@ -21,6 +21,8 @@ export interface LoadsView {
   topic: string;
   partitions: { partition: number; groups: number }[];
   total: number;
+  /** Groups mapped to partitions the topic no longer has (deleted and created again smaller); each needs a release. */
+  beyond_topic: number;
   max_minus_min: number;
   deviation: number;
 }
@@ -84,3 +86,6 @@ export interface OverviewView {
   /** The groups with the largest backlog across this replica's subscriptions, largest first. */
   hot_groups: HotGroupView[];
 }
+
+/** The most groups one page of `GET /admin/v1/topics/{topic}/groups` holds (`limit`). */
+export const MAX_LIST_LIMIT = 1000;

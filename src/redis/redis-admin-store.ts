@@ -19,9 +19,9 @@ export class RedisAdminStore implements AdminStore {
   readonly #gateway: RedisGateway;
   readonly #redis: RedisClient;
   readonly #prefix: string;
-  readonly #routing: Pick<CleanupStore & LoadsStore, 'topics' | 'bucketCount' | 'loads'>;
+  readonly #routing: Pick<CleanupStore & LoadsStore, 'topics' | 'bucketCount' | 'loads' | 'mappedGroups'>;
 
-  constructor(gateway: RedisGateway, prefix: string, routing: Pick<CleanupStore & LoadsStore, 'topics' | 'bucketCount' | 'loads'>) {
+  constructor(gateway: RedisGateway, prefix: string, routing: Pick<CleanupStore & LoadsStore, 'topics' | 'bucketCount' | 'loads' | 'mappedGroups'>) {
     this.#gateway = gateway;
     this.#redis = gateway.redis;
     this.#prefix = prefix;
@@ -38,6 +38,10 @@ export class RedisAdminStore implements AdminStore {
 
   loads(topic: string, partitions: number): Promise<number[]> {
     return this.#routing.loads(topic, partitions);
+  }
+
+  mappedGroups(topic: string): Promise<number> {
+    return this.#routing.mappedGroups(topic);
   }
 
   async lookup(topic: string, buckets: number, group: string, hash: number): Promise<StoredMapping | undefined> {

@@ -58,5 +58,9 @@ describe('a topic deleted and recreated with fewer partitions', () => {
     // A group whose partition is still there is written.
     expect((await postJson(url, { topic, messages: [{ message_group: kept, value: 'after' }] })).status).toBe(200);
     expect(await recordCount(fx.admin, topic)).toBe(1);
+
+    // The loads count the partition the topic has, and say how many groups are mapped past it (each needs a release).
+    const loads = await fetch(`${fx.sidecar.url}/admin/v1/topics/${topic}/loads`);
+    expect(await loads.json()).toMatchObject({ topic, total: 1, beyond_topic: 2, partitions: [{ partition: 0, groups: 1 }] });
   });
 });

@@ -78,7 +78,7 @@ describe('adminToken', () => {
 });
 
 describe('admin paths and addresses', () => {
-  it('refuses a --url that is not an http(s) URL, and an empty name, as a malformed command line (exit 2), asking nothing', async () => {
+  it('refuses a --url that is not an http(s) URL, an empty name and a --limit out of range as a malformed command line (exit 2), asking nothing', async () => {
     const errors: string[] = [];
     const io = { out: () => undefined, err: (text: string) => void errors.push(text) };
     for (const url of ['notaurl', '127.0.0.1:8080', 'localhost:8080']) {
@@ -96,6 +96,8 @@ describe('admin paths and addresses', () => {
       'ordered-sidecar groups: <topic> must not be empty',
       expect.stringContaining('<subscription> must not be empty'),
     ]);
+    for (const limit of ['0', '1001', 'ten']) expect(await groupsCommand(['list', 't', '--limit', limit, '--url', sidecar.url], {}, io)).toBe(2);
+    expect(errors.at(-1)).toContain('--limit must be a whole number from 1 to 1000, got "ten"');
     expect(sidecar.requests()).toBe(0);
   });
 });

@@ -40,6 +40,10 @@ class OneMappingStore implements AdminStore {
   async loads(): Promise<number[]> {
     return [];
   }
+
+  async mappedGroups(): Promise<number> {
+    return 0;
+  }
 }
 
 const timing = { minIdleMs: 0, waitMs: 0, sleep: async () => undefined };
