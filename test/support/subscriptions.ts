@@ -17,18 +17,35 @@ export function subscriptionsFile(entry: Record<string, unknown> & { topic: stri
   return { path, name, consumerGroup };
 }
 
-/** Produces `perGroup` messages to each group, values `group:seq`, with the group in the message-group header. */
+/**
+ * Produces `perGroup` messages to each group, values `group:seq`, with the group in the message-group header.
+ * Idempotent: a plain producer's retry (NOT_ENOUGH_REPLICAS_AFTER_APPEND on the three-broker stack, a leader
+ * moving) writes a batch twice, and a second copy of a group's head is a record of its own, rightly delivered even
+ * when an admin skipped the first; the partitions' end offsets are checked, so a copy fails here, not later.
+ */
 export async function produceGroups(kafka: Kafka, topic: string, groups: string[], perGroup: number, partitionOf: (group: string) => number): Promise<void> {
-  const producer = kafka.producer();
-  await producer.connect();
+  const admin = kafka.admin();
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await Promise.all([admin.connect(), producer.connect()]);
   try {
+    const ends = async () => new Map((await admin.fetchTopicOffsets(topic)).map(({ partition, high }) => [partition, Number(high)]));
+    const before = await ends();
     const messages = [];
+    const sent = new Map<number, number>();
     for (let seq = 0; seq < perGroup; seq++) {
-      for (const group of groups) messages.push({ partition: partitionOf(group), value: `${group}:${seq}`, headers: { 'message-group': group } });
+      for (const group of groups) {
+        const partition = partitionOf(group);
+        messages.push({ partition, value: `${group}:${seq}`, headers: { 'message-group': group } });
+        sent.set(partition, (sent.get(partition) ?? 0) + 1);
+      }
     }
     for (let i = 0; i < messages.length; i += 1000) await producer.send({ topic, messages: messages.slice(i, i + 1000) });
+    for (const [partition, end] of await ends()) {
+      const written = end - (before.get(partition) ?? 0);
+      if (written !== (sent.get(partition) ?? 0)) throw new Error(`${topic}/${partition}: ${written} records written for ${sent.get(partition) ?? 0} sent`);
+    }
   } finally {
-    await producer.disconnect();
+    await Promise.all([producer.disconnect(), admin.disconnect()]);
   }
 }
 
