@@ -93,13 +93,12 @@ export class AdminService {
    */
   async loads(topic: string): Promise<LoadsView> {
     const count = await this.#deps.partitionCount(topic);
-    const [loads, mapped] = await Promise.all([this.#deps.store.loads(topic, count), this.#deps.store.mappedGroups(topic)]);
-    const total = loads.reduce((a, b) => a + b, 0);
+    const { loads, beyond } = await this.#deps.store.partitionLoads(topic, count);
     return {
       topic,
       partitions: loads.map((groups, partition) => ({ partition, groups })),
-      total,
-      beyond_topic: Math.max(0, mapped - total),
+      total: loads.reduce((a, b) => a + b, 0),
+      beyond_topic: beyond,
       max_minus_min: Math.max(...loads) - Math.min(...loads),
       deviation: loadDeviation(loads),
     };

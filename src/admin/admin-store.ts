@@ -56,8 +56,6 @@ export interface AdminStore {
   reassign(topic: string, buckets: number, r: Reassignment): Promise<ReassignOutcome>;
   /** Bumps the topic's mapping generation: every replica drops its cached routes of the topic. */
   bumpGeneration(topic: string): Promise<number>;
-  /** Groups mapped to each partition 0..partitions-1. */
-  loads(topic: string, partitions: number): Promise<number[]>;
-  /** Groups mapped in the topic, whatever their partitions (the sum of its loads). */
-  mappedGroups(topic: string): Promise<number>;
+  /** Groups mapped to each partition 0..partitions-1, and to partitions past them (a topic recreated smaller). */
+  partitionLoads(topic: string, partitions: number): Promise<{ loads: number[]; beyond: number }>;
 }

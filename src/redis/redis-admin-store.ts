@@ -2,7 +2,7 @@ import type { RedisGateway } from './redis-gateway.ts';
 import type { RedisClient } from './redis-connection.ts';
 import { bucketOf } from '../routing/hashing.ts';
 import type { CleanupStore } from '../routing/cleanup.ts';
-import type { LoadsStore } from '../routing/load-refresher.ts';
+import type { RouterStore } from './router-store.ts';
 import type { AdminStore, BucketEntry, ReassignOutcome, Reassignment, StoredMapping } from '../admin/admin-store.ts';
 import { topicKeys } from './keys.ts';
 
@@ -19,9 +19,9 @@ export class RedisAdminStore implements AdminStore {
   readonly #gateway: RedisGateway;
   readonly #redis: RedisClient;
   readonly #prefix: string;
-  readonly #routing: Pick<CleanupStore & LoadsStore, 'topics' | 'bucketCount' | 'loads' | 'mappedGroups'>;
+  readonly #routing: Pick<CleanupStore, 'topics' | 'bucketCount'> & Pick<RouterStore, 'partitionLoads'>;
 
-  constructor(gateway: RedisGateway, prefix: string, routing: Pick<CleanupStore & LoadsStore, 'topics' | 'bucketCount' | 'loads' | 'mappedGroups'>) {
+  constructor(gateway: RedisGateway, prefix: string, routing: Pick<CleanupStore, 'topics' | 'bucketCount'> & Pick<RouterStore, 'partitionLoads'>) {
     this.#gateway = gateway;
     this.#redis = gateway.redis;
     this.#prefix = prefix;
@@ -36,12 +36,8 @@ export class RedisAdminStore implements AdminStore {
     return this.#routing.bucketCount(topic);
   }
 
-  loads(topic: string, partitions: number): Promise<number[]> {
-    return this.#routing.loads(topic, partitions);
-  }
-
-  mappedGroups(topic: string): Promise<number> {
-    return this.#routing.mappedGroups(topic);
+  partitionLoads(topic: string, partitions: number): Promise<{ loads: number[]; beyond: number }> {
+    return this.#routing.partitionLoads(topic, partitions);
   }
 
   async lookup(topic: string, buckets: number, group: string, hash: number): Promise<StoredMapping | undefined> {

@@ -289,8 +289,15 @@ export class RouterStore implements RouteStore, RestoreStore, CleanupStore, Load
 
   /** Groups mapped to each partition 0..partitions-1. */
   async loads(topic: string, partitions: number): Promise<number[]> {
+    return (await this.partitionLoads(topic, partitions)).loads;
+  }
+
+  /** `loads`, and the groups mapped to partitions past `partitions` (a topic recreated smaller), from one read. */
+  async partitionLoads(topic: string, partitions: number): Promise<{ loads: number[]; beyond: number }> {
     const raw = await this.#gateway.run(() => this.#redis.hgetall(this.#keys(topic).loads));
-    return Array.from({ length: partitions }, (_, p) => Number(raw[String(p)] ?? 0));
+    let beyond = 0;
+    for (const [partition, count] of Object.entries(raw)) if (Number(partition) >= partitions) beyond += Number(count);
+    return { loads: Array.from({ length: partitions }, (_, p) => Number(raw[String(p)] ?? 0)), beyond };
   }
 
   /** Groups mapped in the topic, whatever their partitions (the sum of its loads). */

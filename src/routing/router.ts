@@ -219,8 +219,8 @@ export class OrderedMessageRouter {
   /**
    * A request with a cached route past the topic's count as this replica holds it: cached before the topic was
    * deleted and created again smaller (the store's routes are checked as they are read, StoreRouting). Refused
-   * whole when even a fresh count lacks the partition, 409, before anything is written, and every such cached route is dropped, so once an operator
-   * releases the mappings the next request reads the new ones. Until this replica has read the smaller count (a
+   * whole when even a fresh count lacks the partition, 409, before anything is written, and every such cached
+   * route is dropped, so once an operator releases the mappings the next request reads the new ones. Until this replica has read the smaller count (a
    * failed write or METADATA_REFRESH has it read again), such a route is served and its write fails on its own.
    */
   #refusePastTopic(topic: string, partitions: Map<string, number>): Promise<void> {

@@ -37,12 +37,8 @@ class OneMappingStore implements AdminStore {
   async bumpGeneration(): Promise<number> {
     return 1;
   }
-  async loads(): Promise<number[]> {
-    return [];
-  }
-
-  async mappedGroups(): Promise<number> {
-    return 0;
+  async partitionLoads(): Promise<{ loads: number[]; beyond: number }> {
+    return { loads: [], beyond: 0 };
   }
 }
 
