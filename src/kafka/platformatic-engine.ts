@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError, type MessageToProduce } from '@platformatic/kafka';
 import type { KafkaCompression } from '../config/options.ts';
 import type { Logger } from '../logging/logger.ts';
@@ -18,6 +19,13 @@ type PlatformaticProducer = SharedRequestProducer;
 const METADATA_MAX_AGE_MS = 60_000;
 /** A cached entry this close to expiry is refreshed first, so the library cannot find it expired mid-send. */
 const METADATA_EXPIRY_MARGIN_MS = 1000;
+/**
+ * A broker applies a topic's new partition count a moment after the controller took it, so a partition the
+ * router saw may be missing from one fresh read: it is read again this many times, this far apart (within
+ * the write deadline), before the batch fails as written to a partition the topic does not have.
+ */
+const MISSING_PARTITION_READS = 5;
+const MISSING_PARTITION_RETRY_MS = 200;
 
 /**
  * Keys, values and header values go to the encoder as they are (platformatic-produce-request.ts writes a
@@ -63,7 +71,8 @@ const FAILURE_LOG_INTERVAL_MS = 10_000;
  *   duplicate of an earlier batch and silently drop. So `send` is only called once the producer id and a fresh
  *   metadata entry for the topic are in memory: the library then reaches its sequence snapshot synchronously;
  * - it folds a partition beyond the cached count onto another partition (`partition % count`); a send to a
- *   partition the cached metadata does not have refreshes it first and fails if the partition is still missing;
+ *   partition the cached metadata does not have refreshes it first (a few times, as a broker learns of new
+ *   partitions a moment late) and fails if the partition is still missing;
  * - its retry layers (stale metadata, lost producer state) can outlast one retry budget, so the write deadline
  *   is enforced here: a send still pending at the deadline fails, and its producer is closed (ending its
  *   retries) and replaced by a fresh one, so nothing of that batch can land after a later batch.
@@ -187,7 +196,7 @@ export class PlatformaticEngine implements KafkaEngine {
    */
   async #sendWhenReady(producer: PlatformaticProducer, batches: readonly PartitionBatch[], until: number): Promise<BatchOutcome[]> {
     const outcomes = new Array<BatchOutcome | undefined>(batches.length);
-    const refreshed = new Set<string>();
+    const reads = new Map<string, number>();
     for (;;) {
       if (producer.closed) throw new Error('the Kafka producer was replaced before this batch was sent; nothing of it was written');
       if (producer.producerId === undefined) {
@@ -195,17 +204,25 @@ export class PlatformaticEngine implements KafkaEngine {
         continue;
       }
       const stale = new Set<string>();
+      let waitForGrowth = false;
       batches.forEach(({ topic, partition }, i) => {
         if (outcomes[i]) return;
         const cached = producer.currentMetadata?.topics.get(topic);
         const fresh = cached !== undefined && cached.lastUpdate > Date.now() - METADATA_MAX_AGE_MS + METADATA_EXPIRY_MARGIN_MS;
         if (fresh && cached.partitionsCount > partition) return;
-        if (fresh && refreshed.has(topic)) {
+        const read = reads.get(topic) ?? 0;
+        if (!fresh || read === 0) {
+          stale.add(topic);
+        } else if (read < MISSING_PARTITION_READS && Date.now() + MISSING_PARTITION_RETRY_MS < until) {
+          stale.add(topic);
+          waitForGrowth = true;
+        } else {
           const missing = new UnknownPartitionError(`topic "${topic}" has no partition ${partition} (it has ${cached.partitionsCount})`);
           outcomes[i] = { error: fromKafkaError(missing, `writing to ${topic}/${partition}`) };
-        } else stale.add(topic);
+        }
       });
       if (stale.size > 0) {
+        if (waitForGrowth) await sleep(MISSING_PARTITION_RETRY_MS);
         // A topic whose metadata Kafka refuses (deleted, not authorised) fails its own batches only: the batches
         // of other topics sharing this request go on, never taking its refusal for theirs.
         for (const [topic, err] of await refreshMetadata(producer, stale)) {
@@ -213,7 +230,7 @@ export class PlatformaticEngine implements KafkaEngine {
             if (b.topic === topic) outcomes[i] ??= { error: fromKafkaError(err, `writing to ${topic}/${b.partition}`) };
           });
         }
-        for (const topic of stale) refreshed.add(topic);
+        for (const topic of stale) reads.set(topic, (reads.get(topic) ?? 0) + 1);
         continue;
       }
       const toSend = batches.filter((_, i) => outcomes[i] === undefined);
