@@ -38,7 +38,7 @@ export default defineConfig({
             'test/e2e/admin-script.test.ts',
           ],
           // A plain kafkajs process by design (a client-library quirk, not the sidecar's connection).
-          exclude: ['test/integration/kafkajs-timeouts.test.ts'],
+          exclude: ['test/integration/kafkajs-request-queue.test.ts'],
           environment: 'node',
           globalSetup: ['test/support/global-setup.ts'],
           setupFiles: [TEMP_DIR_CLEANUP, 'test/support/contract-setup.ts'],

@@ -6,7 +6,7 @@ import type { KafkaConnection } from './kafka-connection.ts';
 import { logRefusal, reportRefusal, type KafkaConnectionProblem } from './connection-problem.ts';
 import { kafkajsSecurity } from './kafka-security.ts';
 import { registerKafkajsCodecs } from './kafkajs-codecs.ts';
-import { dropKafkajsNegativeTimeoutWarning } from './kafkajs-timer-warning.ts';
+import { stopKafkajsIdleChecks } from './kafkajs-request-queue.ts';
 
 /** kafkajs's words for a connection ending or failing, whatever the reason. */
 const CONNECTION_NOISE = /Closed connection|Connection error|Connection timeout|Failed to connect/i;
@@ -84,7 +84,7 @@ function refusalReportingSockets(log: Logger, problem: KafkaConnectionProblem): 
  * setting of KafkaConnection is mapped for kafkajs in this one place.
  */
 export function kafkajsClient(connection: KafkaConnection, log: Logger, tuning: Pick<KafkaConfig, 'retry' | 'requestTimeout'> = {}): Kafka {
-  dropKafkajsNegativeTimeoutWarning();
+  stopKafkajsIdleChecks();
   // Every kafkajs client may read batches others wrote compressed (the route log, a subscription's topic):
   // without the codecs, a snappy, lz4 or zstd batch crashes its consumer.
   registerKafkajsCodecs();

@@ -4,11 +4,11 @@ import { beforeAll, inject, onTestFinished, vi } from 'vitest';
 import { kafkaSecurity, kafkajsSecurity } from '../../src/kafka/kafka-security.ts';
 import { KafkaConnectionProblem } from '../../src/kafka/connection-problem.ts';
 import type { KafkaConnection } from '../../src/kafka/kafka-connection.ts';
-import { dropKafkajsNegativeTimeoutWarning } from '../../src/kafka/kafkajs-timer-warning.ts';
+import { stopKafkajsIdleChecks } from '../../src/kafka/kafkajs-request-queue.ts';
 import { stackKafkaSecurity } from './sidecar.ts';
 
-// The test processes use kafkajs directly too: the same filter as the sidecar's keeps their output free of kafkajs's one warning.
-dropKafkajsNegativeTimeoutWarning();
+// The test processes use kafkajs directly too: the same fix as the sidecar's (no timer loop, no negative-delay warning).
+stopKafkajsIdleChecks();
 
 export interface ConsumedRecord {
   partition: number;
