@@ -83,7 +83,7 @@ export async function startSidecar(options: SidecarOptions, log: Logger): Promis
   const routeLog = options.routeLog ? await createRouteLog(options, connection, kafka, metrics, log) : undefined;
   const router = new OrderedMessageRouter(store, (topic, how) => metadata.partitionCount(topic, how), { ...options, routeLog }, metrics, log);
   const cleaner = new MappingCleaner(store, options, metrics, log, routeLog);
-  const writer = new PartitionWriter(kafka, { ...options, maxQueueWaitMs: options.kafkaWriteTimeoutMs }, metrics);
+  const writer = new PartitionWriter(kafka, { ...options, maxQueueWaitMs: options.kafkaWriteTimeoutMs, lingerMs: options.kafkaLingerMs }, metrics);
   // A retry waits for an earlier attempt at most as long as that attempt's write could take behind one batch.
   const dedup = new DedupWindow(
     new RedisDedupStore(gateway, options.redisPrefix, options.dedupWindowMs),

@@ -172,6 +172,11 @@ export const SETTINGS: { [K in keyof Required<SidecarOptions>]: Setting<K> } = {
     help: "deadline of one batch write, the client's retries included",
     parse: timerDuration(5000, Math.floor(MAX_TIMER_MS / 2)),
   },
+  kafkaLingerMs: {
+    env: 'KAFKA_LINGER',
+    help: 'how long a Kafka produce request waits for more partitions and writes to join it (linger.ms)',
+    parse: timerDuration(0, 1000),
+  },
   shutdownGraceMs: { env: 'SHUTDOWN_GRACE', help: 'how long shutdown waits for in-flight requests', parse: timerDuration(0) },
   requestReadTimeoutMs: {
     env: 'REQUEST_READ_TIMEOUT',

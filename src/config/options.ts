@@ -84,6 +84,12 @@ export interface SidecarOptions {
   maxQueuedBytes: number;
   /** Deadline for one Kafka write, kafkajs retries included. @defaultValue 30 s */
   kafkaWriteTimeoutMs: number;
+  /**
+   * How long a Kafka produce request waits for more partitions and writes to join it once a broker is free (Kafka's
+   * linger.ms); a partition with a full batch goes at once. docs/benchmarks.md has the measurement behind the
+   * default. @defaultValue 0
+   */
+  kafkaLingerMs: number;
   /** How long shutdown waits for in-flight requests before closing anyway. @defaultValue 25 s */
   shutdownGraceMs: number;
   /**
@@ -273,6 +279,7 @@ export const DEFAULT_OPTIONS = {
   maxBatchBytes: 900 * 1024,
   maxQueuedBytes: 256 * 1024 * 1024,
   kafkaWriteTimeoutMs: 30_000,
+  kafkaLingerMs: 0,
   shutdownGraceMs: 25_000,
   requestReadTimeoutMs: 30_000,
   console: true,

@@ -66,6 +66,12 @@ export interface BatchLimits {
    * accepted, which the admin tools' idle rule relies on. @defaultValue Infinity
    */
   maxQueueWaitMs?: number;
+  /**
+   * How long a free broker's request waits, from the oldest chunk it would carry, for more partitions and writes
+   * to join it (Kafka's linger.ms): fewer, fuller requests for the sidecar and the broker, at up to this much
+   * latency. A partition with a full batch waiting goes at once. @defaultValue 0
+   */
+  lingerMs?: number;
 }
 
 /** The instruments the writer records (SidecarMetrics fits them); `bind` gives the series of a label set. */
@@ -109,6 +115,8 @@ export class PartitionWriter {
   /** Brokers (or lone partitions) with a request in flight. */
   readonly #busyLanes = new Set<Lane>();
   #pumpScheduled = false;
+  /** The timer that sends the lingering requests, and the time it fires. */
+  #linger: { timer: NodeJS.Timeout; at: number } | undefined;
   #queuedBytes = 0;
   #idleWaiters: (() => void)[] = [];
 
@@ -145,7 +153,7 @@ export class PartitionWriter {
   }
 
   #isIdle(): boolean {
-    return this.#busyLanes.size === 0 && this.#ready.size === 0 && !this.#pumpScheduled;
+    return this.#busyLanes.size === 0 && this.#ready.size === 0 && !this.#pumpScheduled && !this.#linger;
   }
 
   #queue(topic: string, partition: number): PartitionQueue {
@@ -203,8 +211,11 @@ export class PartitionWriter {
     });
   }
 
-  /** Sends one request to every free broker that leads a ready partition. */
-  #pump(): void {
+  /**
+   * Sends one request to every free broker that leads a ready partition, but those lingering past `now` (a
+   * linger timer passes the time it was set for: Node may run it a fraction of a millisecond early).
+   */
+  #pump(now = this.#now()): void {
     const byLane = new Map<Lane, PartitionQueue[]>();
     for (const queue of this.#ready) {
       if (this.#expireHead(queue)) {
@@ -217,8 +228,47 @@ export class PartitionWriter {
       if (queues) queues.push(queue);
       else byLane.set(lane, [queue]);
     }
-    for (const [lane, queues] of byLane) this.#sendRequest(lane, queues);
+    let lingerUntil = Number.POSITIVE_INFINITY;
+    for (const [lane, queues] of byLane) {
+      const until = this.#lingersUntil(queues, now);
+      if (until === undefined) this.#sendRequest(lane, queues);
+      else lingerUntil = Math.min(lingerUntil, until);
+    }
+    if (lingerUntil < Number.POSITIVE_INFINITY) this.#pumpAt(lingerUntil);
     if (this.#isIdle()) for (const wake of this.#idleWaiters.splice(0)) wake();
+  }
+
+  /** When a request of `queues` is due, or undefined when it goes now (no linger, waited enough, or a full batch). */
+  #lingersUntil(queues: readonly PartitionQueue[], now: number): number | undefined {
+    const lingerMs = this.#limits.lingerMs ?? 0;
+    if (lingerMs <= 0) return undefined;
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const { pending } of queues) {
+      let messages = 0;
+      let bytes = 0;
+      for (const chunk of pending) {
+        messages += chunk.records.length;
+        bytes += chunk.bytes;
+      }
+      if (messages >= this.#limits.maxBatchMessages || bytes >= this.#limits.maxBatchBytes) return undefined;
+      oldest = Math.min(oldest, pending[0]!.enqueuedAt);
+    }
+    const due = oldest + lingerMs;
+    return due <= now ? undefined : due;
+  }
+
+  /** Pumps again at `at` (the writer's clock), unless a pump is already due by then. */
+  #pumpAt(at: number): void {
+    if (this.#linger && this.#linger.at <= at) return;
+    if (this.#linger) clearTimeout(this.#linger.timer);
+    const timer = setTimeout(
+      () => {
+        this.#linger = undefined;
+        this.#pump(Math.max(at, this.#now()));
+      },
+      Math.max(0, at - this.#now()),
+    );
+    this.#linger = { timer, at };
   }
 
   /** Fails the queue's chunks when its oldest has waited past maxQueueWaitMs; true when nothing is left. */

@@ -1,5 +1,5 @@
 import { Registry } from 'prom-client';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { SidecarError } from '../../src/errors/sidecar-error.ts';
 import { SidecarMetrics } from '../../src/metrics/sidecar-metrics.ts';
 import { PartitionWriter, type BatchLimits, type OutgoingRecord, type PartitionWriteResult } from '../../src/writer/partition-writer.ts';
@@ -286,6 +286,87 @@ describe('PartitionWriter per broker', () => {
     expect((await waiting).error).toMatchObject({ code: 'KAFKA_WRITE_FAILED', retriable: true });
     expect(kafka.requests).toEqual([['t/0']]);
     await expect(w.idle()).resolves.toBeUndefined();
+  });
+});
+
+describe('PartitionWriter linger', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    return () => vi.useRealTimers();
+  });
+  /** Moves the writer's clock and its timers together. */
+  const advance = (ms: number): void => {
+    clock.ms += ms;
+    vi.advanceTimersByTime(ms);
+  };
+
+  it('holds a free broker’s request for lingerMs from its oldest write, so later writes of its partitions join it', async () => {
+    lead(1, 't', 0, 1);
+    lead(2, 't', 2);
+    const w = writer({ lingerMs: 5 });
+    const first = w.write('t', 0, records('a'), 'ordered');
+    await tick();
+    advance(3);
+    const joining = [w.write('t', 1, records('b'), 'ordered'), w.write('t', 0, records('c'), 'ordered'), w.write('t', 2, records('d'), 'ordered')];
+    await tick();
+    expect(kafka.requests).toEqual([]);
+    advance(1);
+    await tick();
+    expect(kafka.requests).toEqual([]);
+    advance(1);
+    await tick();
+    // Broker 1's request is due (its oldest write waited 5 ms) and carries both partitions; broker 2's waits on.
+    expect(kafka.requests).toEqual([['t/0', 't/1']]);
+    expect(kafka.last('t', 0).values).toEqual(['a', 'c']);
+    advance(3);
+    await tick();
+    expect(kafka.requests).toEqual([['t/0', 't/1'], ['t/2']]);
+    kafka.sent.forEach((batch) => batch.succeed('0'));
+    expect(await first).toEqual({ offsets: ['0'] });
+    expect(await Promise.all(joining)).toEqual([{ offsets: ['0'] }, { offsets: ['1'] }, { offsets: ['0'] }]);
+  });
+
+  it('sends at once a partition whose queued messages fill a batch', async () => {
+    lead(1, 't', 0, 1);
+    const w = writer({ lingerMs: 5, maxBatchMessages: 3 });
+    void w.write('t', 1, records('x'), 'ordered');
+    void w.write('t', 0, records('a', 'b'), 'ordered');
+    await tick();
+    expect(kafka.requests).toEqual([]);
+    void w.write('t', 0, records('c'), 'ordered');
+    await tick();
+    expect(kafka.requests).toEqual([['t/1', 't/0']]);
+    expect(kafka.last('t', 0).values).toEqual(['a', 'b', 'c']);
+  });
+
+  it('sends what gathered behind a request in flight as soon as it settles, when it already waited lingerMs', async () => {
+    lead(1, 't', 0);
+    const w = writer({ lingerMs: 5 });
+    void w.write('t', 0, records('a'), 'ordered');
+    advance(5);
+    await tick();
+    expect(kafka.requests).toHaveLength(1);
+    void w.write('t', 0, records('b'), 'ordered');
+    advance(6);
+    kafka.last('t', 0).succeed('0');
+    await tick();
+    expect(kafka.requests).toHaveLength(2);
+    expect(kafka.last('t', 0).values).toEqual(['b']);
+  });
+
+  it('is not idle while a write lingers', async () => {
+    const w = writer({ lingerMs: 5 });
+    const written = w.write('t', 0, records('a'), 'ordered');
+    await tick();
+    const idle = track(w.idle());
+    await tick();
+    expect(idle.settled).toBe(false);
+    advance(5);
+    await tick();
+    kafka.last('t', 0).succeed('7');
+    expect(await written).toEqual({ offsets: ['7'] });
+    await tick();
+    expect(idle.settled).toBe(true);
   });
 });
 
