@@ -239,6 +239,26 @@ describe.each(KAFKA_CLIENTS)('the %s engine', (name) => {
     expect(await recordCount(admin, topic)).toBe(2);
   });
 
+  it('through a lingering writer, writes of two partitions made in different turns share one Produce request', async () => {
+    const registry = new Registry();
+    const writer = new PartitionWriter(
+      engine,
+      { maxBatchMessages: 1000, maxBatchBytes: 8 * 1024 * 1024, lingerMs: 300 },
+      new SidecarMetrics(registry, { defaultMetrics: false }),
+    );
+    const record = (value: string): OutgoingRecord => ({ message: message(value), bytes: value.length });
+    const topic = await createTopic(admin, 2);
+    await engine.partitionCount(topic);
+    const first = writer.write(topic, 0, [record('a'), record('b')], 'ordered');
+    await new Promise((resolve) => setImmediate(resolve));
+    const second = writer.write(topic, 1, [record('c')], 'ordered');
+    expect(await Promise.all([first, second])).toEqual([{ offsets: ['0', '1'] }, { offsets: ['0'] }]);
+    const requests = await registry.getSingleMetric('ordered_sidecar_kafka_produce_requests_total')?.get();
+    // kafkajs cannot tell a shared request's partitions apart (leaderOf is undefined): one request each.
+    expect(requests?.values[0]?.value).toBe(engine.leaderOf(topic, 0) === undefined ? 2 : 1);
+    expect((await consumeAll(kafka, admin, topic)).map((r) => `${r.partition}:${r.value}`).sort()).toEqual(['0:a', '0:b', '1:c']);
+  });
+
   it('answers metadata and ping asked on every turn of the event loop while it still connects', async () => {
     // The sidecar connects in the background, so its first produce can ask for metadata mid-connect. Asking on
     // every turn until connect() settles lands calls in each step of the connect, including the one where
