@@ -5,6 +5,7 @@ import type { AdminService } from '../admin/index.ts';
 import type { ConsumeService } from '../consume/consume-service.ts';
 import { addSubscriptionRoutes } from './subscription-routes.ts';
 import { smallJsonBody } from './json-body.ts';
+import { refuseOtherMethods } from './other-methods.ts';
 import { overviewOf, type OverviewDeps } from './overview.ts';
 import { cursorParam, groupParam, limitParam, movePartition, prefixParam, topicParam } from './admin-validate.ts';
 
@@ -74,5 +75,6 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     res.json(await service.resume(topic(req)));
   });
   addSubscriptionRoutes(router, deps.consume, service.maxGroupBytes);
+  router.use(refuseOtherMethods(router));
   return router;
 }

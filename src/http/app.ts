@@ -17,6 +17,7 @@ import { countRequests, drainGate, requestId, type HttpMetrics } from './request
 import { errorResponder, type ErrorResponder } from './error-response.ts';
 import { produceListener, type ProduceListener, type ProduceRoute } from './produce-routes.ts';
 import { produceJsonBody } from './produce-body.ts';
+import { refuseOtherMethods } from './other-methods.ts';
 
 /** What the HTTP layer records and exposes (SidecarMetrics fits it). */
 export interface AppMetrics extends HttpMetrics {
@@ -114,8 +115,9 @@ function addOpsRoutes(app: express.Express, { health, metrics, consume }: OpsApp
   });
 }
 
-/** The 404 for other routes and the error handler (`respond`), last on every listener. */
+/** The 405 for another method on a served path, the 404 for other routes and the error handler (`respond`), last on every listener. */
 function addErrorHandling(app: express.Express, respond: ErrorResponder): void {
+  app.use(refuseOtherMethods(app.router));
   app.use((req, _res, next) => {
     next(new SidecarError('NOT_FOUND', `no route for ${req.method} ${req.path}`));
   });

@@ -66,4 +66,25 @@ describe('the route label of the HTTP metrics', () => {
     expect(await labelOf('/ADMIN/V1/nothing-here')).toEqual({ method: 'GET', route: 'unmatched', status: '404' });
     expect((await labelOf('/elsewhere')).route).toBe('unmatched');
   });
+
+  it('answers another method on a served path with 405 and Allow, after the guards, and "unmatched"', async () => {
+    for (const [method, path, allow] of [
+      ['DELETE', '/admin/v1/topics', 'GET, HEAD'],
+      ['POST', '/ADMIN/V1/Topics/t/groups/g/', 'GET, DELETE, HEAD'],
+      ['GET', '/admin/v1/topics/t/rebuild', 'POST'],
+      ['POST', '/v1/api-versions', 'GET, HEAD'],
+    ] as const) {
+      const before = observed.length;
+      const res = await fetch(`${url}${path}`, { method, headers: { 'content-type': 'application/json' }, ...(method === 'POST' ? { body: '{}' } : {}) });
+      const body = (await res.json()) as { error: { code: string } };
+      expect([res.status, res.headers.get('allow'), body.error.code], `${method} ${path}`).toEqual([405, allow, 'METHOD_NOT_ALLOWED']);
+      await expect.poll(() => observed.length).toBe(before + 1);
+      expect(observed.at(-1)).toEqual({ method, route: 'unmatched', status: '405' });
+    }
+    // OPTIONS too, as on the produce routes (the app's 404 came before express's own OPTIONS answer).
+    const options = await fetch(`${url}/v1/api-versions`, { method: 'OPTIONS' });
+    expect([options.status, options.headers.get('allow')]).toEqual([405, 'GET, HEAD']);
+    // A path no route serves is still a 404, whatever the method.
+    expect((await fetch(`${url}/admin/v1/topics/t/nothing`, { method: 'DELETE' })).status).toBe(404);
+  });
 });
